@@ -1,0 +1,1 @@
+"""HTTP adapters: the OCI distribution API, the JSON API, operations endpoints."""

@@ -1,0 +1,74 @@
+"""Prometheus metrics for the HTTP edge and a pure-ASGI middleware that records them."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    """One collector registry per app, so tests can run several servers in one process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "dockwatch_http_requests",
+            "HTTP requests by method, route family and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "dockwatch_http_request_seconds",
+            "HTTP request latency by method and route family.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)
+
+
+def route_family(path: str) -> str:
+    """A low-cardinality label for a path (no repository names or digests)."""
+    if path.startswith("/v2/"):
+        for part in ("/blobs/uploads", "/blobs/", "/manifests/", "/tags/list", "/referrers/"):
+            if part in path:
+                return "v2" + part.rstrip("/")
+        return "v2/_catalog" if path.endswith("_catalog") else "v2"
+    if path.startswith("/api/"):
+        return "api"
+    return path if path in ("/healthz", "/metrics") else "other"
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Record method, route family, status and duration."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            family = route_family(scope["path"])
+            self.metrics.requests.labels(scope["method"], family, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], family).observe(
+                time.perf_counter() - start
+            )

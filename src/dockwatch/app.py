@@ -1,0 +1,55 @@
+"""The composition root: Settings in, services out. No other module builds backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockwatch.clock import Clock, ControlledClock, SystemClock
+from dockwatch.config import Settings
+from dockwatch.errors import InvalidInput
+from dockwatch.registry.context import RegistryContext
+from dockwatch.registry.service import Registry
+from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.registry_repo import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything built for one data folder."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    blobs: FilesystemBlobStore
+    tenant: Tenant
+    registry: Registry
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.close()
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Services:
+    """Create (or open) the data folder, migrate the database, and wire the services."""
+    errors = settings.validate()
+    if errors:
+        raise InvalidInput("; ".join(errors))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if clock is None:
+        clock = ControlledClock() if settings.test_mode else SystemClock()
+    db = Database(settings.sqlalchemy_url)
+    migrate(db)
+    blobs = FilesystemBlobStore(settings.data_dir)
+    tenant = Tenant(settings.account_id, settings.region)
+    ctx = RegistryContext(
+        db=db,
+        blobs=blobs,
+        clock=clock,
+        tenant=tenant,
+        max_manifest_bytes=settings.max_manifest_bytes,
+        upload_expiry_seconds=settings.upload_expiry_seconds,
+        pull_record_seconds=settings.pull_record_seconds,
+    )
+    return Services(settings, clock, db, blobs, tenant, Registry(ctx))

@@ -1,0 +1,1 @@
+"""The cataloguer ("indexer"): image layers in, installed packages out."""

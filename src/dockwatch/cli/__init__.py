@@ -1,0 +1,1 @@
+"""The `dockwatch` command line."""

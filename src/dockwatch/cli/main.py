@@ -1,0 +1,171 @@
+"""`dockwatch serve|gc|config` — the command line.
+
+Imports are deferred into each command so that quick commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data folder (default: $DOCKWATCH_DATA, else ./var)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockwatch",
+        description="A self-hosted container registry with continuous vulnerability scanning.",
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the registry, API and scanners")
+    _add_data(serve)
+    serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (default 5000)")
+    serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for HTTPS")
+    serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key for HTTPS")
+    serve.add_argument(
+        "--no-auth", action="store_true", help="serve without credentials (local experiments only)"
+    )
+    serve.add_argument(
+        "--test-mode", action="store_true", help=argparse.SUPPRESS
+    )  # lets tests move the clock
+
+    gc = sub.add_parser("gc", help="remove unreferenced blobs and abandoned uploads")
+    _add_data(gc)
+    gc.add_argument(
+        "--grace-seconds",
+        type=int,
+        default=3600,
+        help="keep unreferenced blobs younger than this (pushes in flight)",
+    )
+
+    config = sub.add_parser("config", help="settings")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate settings and print warnings")
+    _add_data(check)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from dockwatch.config import from_env
+
+    return from_env(data_dir=getattr(args, "data", None), **extra)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    import uvicorn
+
+    from dockwatch.api.app import create_app
+    from dockwatch.api.auth import bootstrap_user
+    from dockwatch.app import build
+
+    settings = _settings(
+        args,
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        auth=False if args.no_auth else None,
+        test_mode=True if args.test_mode else None,
+    )
+    services = build(settings)
+    for warning in settings.lint():
+        print(f"WARNING: {warning}", file=sys.stderr)
+    if not settings.auth:
+        print(
+            "\n!!! dockwatch is running WITHOUT AUTHENTICATION (--no-auth): anyone who can reach "
+            f"{settings.host}:{settings.port} can push, pull and delete. !!!\n",
+            file=sys.stderr,
+        )
+    else:
+        boot = bootstrap_user(
+            services.db, services.tenant, settings.username, settings.password, datetime.now(UTC)
+        )
+        if boot.generated_password:
+            print(
+                "dockwatch: created the registry user on first start (shown once, stored hashed):\n"
+                f"  username: {boot.username}\n  password: {boot.generated_password}\n"
+                "Set DOCKWATCH_USERNAME/DOCKWATCH_PASSWORD to choose your own.",
+                file=sys.stderr,
+            )
+    app = create_app(services)
+    scheme = "https" if settings.tls_cert else "http"
+    print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        timeout_keep_alive=30,
+    )
+    return EXIT_OK
+
+
+def _gc(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from dockwatch.app import build
+
+    services = build(_settings(args))
+    report = services.registry.gc(timedelta(seconds=args.grace_seconds))
+    print(
+        f"removed {report.blobs_removed} blobs ({report.bytes_freed} bytes), "
+        f"{report.uploads_removed} uploads, {report.orphan_files_removed} orphan files, "
+        f"{report.manifest_contents_removed} manifest contents"
+    )
+    return EXIT_OK
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    errors = settings.validate()
+    for e in errors:
+        print(f"error: {e}")
+    for w in settings.lint():
+        print(f"warning: {w}")
+    return EXIT_ERROR if errors else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from dockwatch.errors import DockwatchError
+
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "gc":
+            return _gc(args)
+        if args.command == "config":
+            return _config_check(args)
+    except DockwatchError as exc:
+        print(f"dockwatch: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    return EXIT_ERROR

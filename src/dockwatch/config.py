@@ -1,0 +1,108 @@
+"""The typed settings tree: defaults, then `DOCKWATCH_*` environment variables, then CLI flags.
+
+Each field carries its default and its help (the `help` metadata), so the CLI, the docs and
+`config check` are all generated from here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dockwatch.errors import InvalidInput
+
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "us-east-1"
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the composition root needs to build a dockwatch for one data folder."""
+
+    data_dir: Path = _f(Path("var"), "Folder holding the SQLite database and blobs.")
+    host: str = _f("127.0.0.1", "Address the server listens on.")
+    port: int = _f(5000, "Port the server listens on.")
+    database_url: str | None = _f(
+        None, "SQLAlchemy URL; default sqlite in the data folder (postgresql+psycopg://... later)."
+    )
+    account_id: str = _f(DEFAULT_ACCOUNT, "The account id every resource belongs to (12 digits).")
+    region: str = _f(DEFAULT_REGION, "The region name resources are reported in.")
+    username: str | None = _f(None, "Registry user (DOCKWATCH_USERNAME); generated if unset.")
+    password: str | None = _f(None, "Registry password (DOCKWATCH_PASSWORD); generated if unset.")
+    auth: bool = _f(True, "Require credentials on /v2/ and /api/ (--no-auth turns this off).")
+    tls_cert: Path | None = _f(None, "PEM certificate for HTTPS.")
+    tls_key: Path | None = _f(None, "PEM private key for HTTPS.")
+    test_mode: bool = _f(False, "Allow tests to move the server clock (never in production).")
+    max_manifest_bytes: int = _f(4 * 1024 * 1024, "Largest manifest accepted on push.")
+    upload_expiry_seconds: int = _f(86400, "Uploads idle this long are removed by gc.")
+    pull_record_seconds: int = _f(60, "Pulls of one image update lastPulledAt at most this often.")
+    workers: int = _f(1, "Server worker processes (1 with SQLite).")
+
+    def validate(self) -> list[str]:
+        """Errors that make these settings unusable."""
+        errors: list[str] = []
+        if not (self.account_id.isdigit() and len(self.account_id) == 12):
+            errors.append(f"account_id must be 12 digits, got {self.account_id!r}")
+        if not 0 < self.port < 65536:
+            errors.append(f"port out of range: {self.port}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            errors.append("tls_cert and tls_key go together")
+        if self.max_manifest_bytes <= 0:
+            errors.append("max_manifest_bytes must be positive")
+        return errors
+
+    def lint(self) -> list[str]:
+        """Warnings: settings that work but are probably not what was meant."""
+        warnings: list[str] = []
+        if not self.auth:
+            warnings.append("authentication is OFF: anyone who can reach the port can push")
+        if self.test_mode:
+            warnings.append("test mode is ON: the server clock can be moved over HTTP")
+        if self.host not in ("127.0.0.1", "localhost", "::1") and self.tls_cert is None:
+            warnings.append("listening beyond loopback without TLS: credentials travel in clear")
+        return warnings
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'dockwatch.db'}"
+
+
+def _cast(value: str, annotation: str) -> Any:
+    if "bool" in annotation:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise InvalidInput(f"not a boolean: {value!r}")
+    if "int" in annotation:
+        return int(value)
+    if "Path" in annotation:
+        return Path(value)
+    return value
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from `DOCKWATCH_<FIELD>` environment variables, then explicit overrides.
+
+    Overrides that are None are ignored, so CLI flags left unset keep the environment's value.
+    """
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(f"DOCKWATCH_{f.name.upper()}")
+        if f.name == "data_dir" and raw is None:
+            raw = env.get("DOCKWATCH_DATA")
+        if raw is not None:
+            try:
+                values[f.name] = _cast(raw, str(f.type))
+            except ValueError as exc:
+                raise InvalidInput(f"DOCKWATCH_{f.name.upper()}: {exc}") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(Settings(), **values)

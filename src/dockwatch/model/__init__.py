@@ -1,0 +1,1 @@
+"""Pure value types shared by every stage; nothing here does I/O."""

@@ -1,0 +1,1 @@
+"""OCI distribution semantics over the stores; no HTTP here."""

@@ -1,0 +1,378 @@
+"""Manifests: push with reference checks, content-negotiated pulls, deletes, referrers.
+
+A push writes the manifest bytes, its rows, its tags and the outbox events in one transaction,
+so the scanner sees every completed push exactly once, even across a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dockwatch.model.digest import Digest
+from dockwatch.model.oci import (
+    INDEX_TYPES,
+    SCHEMA1_TYPES,
+    ManifestInvalid,
+    MediaType,
+    ParsedManifest,
+    parse_manifest,
+)
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import registry_repo as repo
+from dockwatch.storage.sql.registry_repo import ManifestRow, RepositoryRow
+
+from .context import RegistryContext
+from .errors import (
+    Denied,
+    DigestInvalidError,
+    ManifestBlobUnknown,
+    ManifestInvalidError,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    TagInvalidError,
+)
+from .events import RegistryEvent
+from .names import check_name, check_tag, split_reference
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What a manifest push stored."""
+
+    digest: Digest
+    media_type: str
+    subject: Digest | None
+    created: bool
+    """False for a re-push of a digest the repository already had."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedManifest:
+    """A manifest as served to a client."""
+
+    content: bytes
+    media_type: str
+    digest: Digest
+
+
+def accepts(accept: Sequence[str], media_type: str) -> bool:
+    """Whether an Accept list admits `media_type` (an empty list admits anything)."""
+    if not accept:
+        return True
+    return any(a in (media_type, "*/*") for a in accept)
+
+
+class Manifests:
+    """Manifest operations of every repository."""
+
+    def __init__(self, ctx: RegistryContext) -> None:
+        self.ctx = ctx
+        self._pull_marks: dict[tuple[int, str], datetime] = {}
+        self._pull_lock = threading.Lock()
+
+    # --- push ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        name: str,
+        reference: str,
+        content: bytes,
+        content_type: str | None,
+        extra_tags: Sequence[str] = (),
+    ) -> PushResult:
+        """Validate and store a manifest under a tag or digest reference."""
+        check_name(name)
+        tag, ref_digest = split_reference(reference)
+        tags = [check_tag(t) for t in ([tag] if tag else []) + list(extra_tags)]
+        if len(content) > self.ctx.max_manifest_bytes:
+            raise ManifestTooLarge(
+                f"manifest is {len(content)} bytes, over the {self.ctx.max_manifest_bytes} limit"
+            )
+        try:
+            parsed = parse_manifest(content, content_type)
+        except ManifestInvalid as exc:
+            raise ManifestInvalidError(str(exc)) from exc
+        if ref_digest is not None and ref_digest != parsed.digest:
+            if ref_digest.split(":")[0] != "sha256":
+                parsed = _with_digest(parsed, content, ref_digest)
+            else:
+                raise DigestInvalidError(
+                    f"manifest digest {parsed.digest} does not match {ref_digest}", ref_digest
+                )
+        if parsed.media_type in SCHEMA1_TYPES:
+            if parsed.schema1_name is not None and parsed.schema1_name != name:
+                raise ManifestInvalidError(
+                    f"schema 1 manifest names repository {parsed.schema1_name!r}, not {name!r}"
+                )
+            if tag is not None and parsed.schema1_tag is not None and parsed.schema1_tag != tag:
+                raise TagInvalidError(f"manifest tag {parsed.schema1_tag!r} does not match {tag!r}")
+        now = self.ctx.clock.now()
+        with self.ctx.db.write() as conn:
+            r = repo.ensure_repository(conn, self.ctx.tenant, name, now)
+            self._check_references(conn, r, parsed)
+            repo.store_manifest_content(conn, parsed.digest, parsed.media_type, content)
+            existing = repo.get_manifest(conn, r.id, parsed.digest)
+            if existing is None:
+                refs = [(d.digest, "blob") for d in parsed.blobs if not d.urls]
+                refs += [(d.digest, "manifest") for d in parsed.manifests]
+                repo.insert_manifest(
+                    conn,
+                    self.ctx.tenant,
+                    r.id,
+                    parsed.digest,
+                    parsed.media_type,
+                    parsed.artifact_type,
+                    parsed.subject.digest if parsed.subject else None,
+                    len(content),
+                    now,
+                    refs,
+                )
+            else:
+                repo.touch_pushed(conn, existing.id, now)
+            changed_tags = []
+            for t in tags:
+                previous = repo.tag_digest(conn, r.id, t)
+                if previous == parsed.digest:
+                    continue
+                if previous is not None and r.image_tag_mutability == "IMMUTABLE":
+                    raise Denied(f"tag {t!r} is immutable in repository {name!r}")
+                repo.set_tag(conn, self.ctx.tenant, r.id, t, parsed.digest, now)
+                changed_tags.append((t, previous))
+            self._event(
+                conn,
+                RegistryEvent.MANIFEST_PUSHED,
+                name,
+                {
+                    "repositoryName": name,
+                    "imageDigest": parsed.digest,
+                    "mediaType": parsed.media_type,
+                    "artifactType": parsed.artifact_type,
+                    "subject": parsed.subject.digest if parsed.subject else None,
+                    "imageTags": repo.tags_of(conn, r.id, parsed.digest),
+                    "firstPush": existing is None,
+                    "pushedAt": now.isoformat(),
+                },
+                now,
+            )
+            for t, previous in changed_tags:
+                self._tag_event(conn, name, t, previous, parsed.digest, now)
+        return PushResult(
+            parsed.digest,
+            parsed.media_type,
+            parsed.subject.digest if parsed.subject else None,
+            existing is None,
+        )
+
+    def _check_references(self, conn: Any, r: RepositoryRow, parsed: ParsedManifest) -> None:
+        missing = [
+            d.digest
+            for d in parsed.blobs
+            if not d.urls and repo.linked_blob_size(conn, r.id, d.digest) is None
+        ]
+        missing += [
+            d.digest
+            for d in parsed.manifests
+            if not repo.manifest_in_repository(conn, r.id, d.digest)
+        ]
+        if missing:
+            raise ManifestBlobUnknown(list(dict.fromkeys(missing)))
+
+    def _event(
+        self, conn: Any, kind: RegistryEvent, name: str, payload: dict[str, Any], at: datetime
+    ) -> None:
+        outbox.append(
+            conn,
+            account_id=self.ctx.tenant.account_id,
+            region=self.ctx.tenant.region,
+            event_type=kind,
+            subject=name,
+            payload=payload,
+            at=at,
+        )
+
+    def _tag_event(
+        self, conn: Any, name: str, tag: str, previous: str | None, digest: str | None, at: datetime
+    ) -> None:
+        self._event(
+            conn,
+            RegistryEvent.TAG_CHANGED,
+            name,
+            {
+                "repositoryName": name,
+                "imageTag": tag,
+                "previousDigest": previous,
+                "imageDigest": digest,
+            },
+            at,
+        )
+
+    # --- pull ---------------------------------------------------------------------------
+
+    def resolve(self, name: str, reference: str) -> tuple[RepositoryRow, ManifestRow]:
+        """The repository and manifest a tag or digest names."""
+        tag, digest = split_reference(reference)
+        r = self.ctx.repository(name)
+        with self.ctx.db.read() as conn:
+            if digest is None:
+                assert tag is not None
+                digest = repo.tag_digest(conn, r.id, tag)
+            row = None if digest is None else repo.get_manifest(conn, r.id, digest)
+        if row is None:
+            raise ManifestUnknown(reference)
+        return r, row
+
+    def get(
+        self, name: str, reference: str, accept: Sequence[str], *, record_pull: bool
+    ) -> FetchedManifest:
+        """The manifest for a client with the given Accept list.
+
+        OCI types are served only to clients that accept them; a Docker manifest list fetched
+        by tag by a client that does not accept lists gets the linux/amd64 image, as
+        distribution does. Everything else is served as stored.
+        """
+        r, row = self.resolve(name, reference)
+        with self.ctx.db.read() as conn:
+            stored = repo.manifest_content(conn, row.digest)
+        if stored is None:
+            raise ManifestUnknown(reference)
+        content, media_type = stored
+        served = FetchedManifest(content, media_type, row.digest)
+        if not accepts(accept, media_type):
+            served = self._negotiate(r, reference, served, accept)
+        if record_pull:
+            self._record_pull(r.id, served.digest)
+        return served
+
+    def _negotiate(
+        self, r: RepositoryRow, reference: str, m: FetchedManifest, accept: Sequence[str]
+    ) -> FetchedManifest:
+        if m.media_type == MediaType.OCI_MANIFEST:
+            raise ManifestUnknown(reference)
+        if m.media_type == MediaType.OCI_INDEX:
+            raise ManifestUnknown(reference)
+        tag, _ = split_reference(reference)
+        if m.media_type == MediaType.DOCKER_MANIFEST_LIST and tag is not None:
+            doc = json.loads(m.content)
+            for child in doc.get("manifests", []):
+                platform = child.get("platform") or {}
+                if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
+                    with self.ctx.db.read() as conn:
+                        stored = repo.manifest_content(conn, child["digest"])
+                    if stored is not None:
+                        return FetchedManifest(stored[0], stored[1], Digest(child["digest"]))
+            raise ManifestUnknown(reference)
+        return m
+
+    def _record_pull(self, repo_id: int, digest: str) -> None:
+        """Write lastPulledAt at most once per `pull_record_seconds` per image."""
+        now = self.ctx.clock.now()
+        key = (repo_id, digest)
+        with self._pull_lock:
+            last = self._pull_marks.get(key)
+            if last is not None and now - last < timedelta(seconds=self.ctx.pull_record_seconds):
+                return
+            self._pull_marks[key] = now
+        with self.ctx.db.write() as conn:
+            repo.touch_pulled(conn, repo_id, digest, now)
+
+    # --- delete -------------------------------------------------------------------------
+
+    def delete(self, name: str, reference: str) -> None:
+        """Delete a tag (by tag) or a manifest and every tag pointing at it (by digest)."""
+        tag, digest = split_reference(reference)
+        r = self.ctx.repository(name)
+        now = self.ctx.clock.now()
+        with self.ctx.db.write() as conn:
+            if tag is not None:
+                previous = repo.tag_digest(conn, r.id, tag)
+                if previous is None:
+                    raise ManifestUnknown(reference)
+                repo.delete_tag(conn, r.id, tag)
+                self._tag_event(conn, name, tag, previous, None, now)
+                return
+            assert digest is not None
+            row = repo.get_manifest(conn, r.id, digest)
+            if row is None:
+                raise ManifestUnknown(reference)
+            removed = repo.tags_of(conn, r.id, digest)
+            for t in removed:
+                repo.delete_tag(conn, r.id, t)
+            repo.delete_manifest(conn, row.id)
+            self._event(
+                conn,
+                RegistryEvent.MANIFEST_DELETED,
+                name,
+                {"repositoryName": name, "imageDigest": digest, "imageTags": removed},
+                now,
+            )
+            for t in removed:
+                self._tag_event(conn, name, t, digest, None, now)
+
+    # --- referrers ----------------------------------------------------------------------
+
+    def referrers(self, name: str, subject: Digest, artifact_type: str | None) -> dict[str, Any]:
+        """An OCI index of the manifests whose subject is `subject`, optionally filtered."""
+        check_name(name)
+        descriptors: list[dict[str, Any]] = []
+        with self.ctx.db.read() as conn:
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+            rows = [] if r is None else repo.referrers(conn, r.id, subject)
+            for row in rows:
+                if artifact_type is not None and row.artifact_type != artifact_type:
+                    continue
+                stored = repo.manifest_content(conn, row.digest)
+                doc = json.loads(stored[0]) if stored else {}
+                d: dict[str, Any] = {
+                    "mediaType": row.media_type,
+                    "digest": row.digest,
+                    "size": row.size,
+                }
+                if row.artifact_type:
+                    d["artifactType"] = row.artifact_type
+                if isinstance(doc.get("annotations"), dict) and doc["annotations"]:
+                    d["annotations"] = doc["annotations"]
+                descriptors.append(d)
+        return {
+            "schemaVersion": 2,
+            "mediaType": MediaType.OCI_INDEX.value,
+            "manifests": descriptors,
+        }
+
+    def repository_or_unknown(self, name: str) -> RepositoryRow:
+        """Raise NameUnknown unless the repository exists."""
+        check_name(name)
+        with self.ctx.db.read() as conn:
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+        if r is None:
+            raise NameUnknown(name)
+        return r
+
+
+def _with_digest(parsed: ParsedManifest, content: bytes, digest: Digest) -> ParsedManifest:
+    """Re-key a manifest pushed by a non-sha256 digest, after checking that digest."""
+    import hashlib
+
+    algorithm, _, encoded = digest.partition(":")
+    if hashlib.new(algorithm, content).hexdigest() != encoded:
+        raise DigestInvalidError(f"manifest does not match {digest}", digest)
+    return ParsedManifest(
+        parsed.media_type,
+        digest,
+        parsed.blobs,
+        parsed.manifests,
+        parsed.subject,
+        parsed.artifact_type,
+        parsed.config_media_type,
+        parsed.annotations,
+        parsed.schema1_name,
+        parsed.schema1_tag,
+    )
+
+
+__all__ = ["INDEX_TYPES", "FetchedManifest", "Manifests", "PushResult", "accepts"]

@@ -1,0 +1,135 @@
+"""Blob uploads: monolithic, chunked and cross-repository mounts, verified before visible.
+
+The bytes go to the blob store's upload area; SQL records the session so it survives a restart
+and gc can find abandoned ones. A blob is linked to the repository only after the store has
+verified and published it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from dockwatch.model.digest import Digest, DigestInvalid, parse_digest
+from dockwatch.storage.blobs.blobstore import (
+    BlobInfo,
+    BlobWriter,
+    DigestMismatch,
+    UploadNotFound,
+)
+from dockwatch.storage.sql import registry_repo as repo
+
+from .context import RegistryContext
+from .errors import BlobUnknown, BlobUploadUnknown, DigestInvalidError
+from .names import check_name
+
+
+@dataclass(frozen=True, slots=True)
+class MountResult:
+    """Either the blob was mounted (`mounted`) or an upload was started instead."""
+
+    mounted: bool
+    digest: Digest | None = None
+    upload_id: str | None = None
+
+
+def parse_client_digest(value: str) -> Digest:
+    """A digest from a query parameter, mapped to the spec's DIGEST_INVALID."""
+    try:
+        return parse_digest(value)
+    except DigestInvalid as exc:
+        raise DigestInvalidError(str(exc), value) from exc
+
+
+class Uploads:
+    """Upload sessions of every repository."""
+
+    def __init__(self, ctx: RegistryContext) -> None:
+        self.ctx = ctx
+
+    def start(self, name: str) -> str:
+        """Open an upload session (creating the repository on first push)."""
+        check_name(name)
+        upload_id = secrets.token_hex(16)
+        with self.ctx.db.write() as conn:
+            r = repo.ensure_repository(conn, self.ctx.tenant, name, self.ctx.clock.now())
+            repo.create_upload(conn, self.ctx.tenant, upload_id, r.id, self.ctx.clock.now())
+        self.ctx.blobs.writer(upload_id, create=True).close()
+        return upload_id
+
+    def writer(self, name: str, upload_id: str) -> BlobWriter:
+        """The writer of an open session of repository `name`."""
+        check_name(name)
+        with self.ctx.db.read() as conn:
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+            owner = repo.upload_repository(conn, upload_id)
+        if r is None or owner != r.id:
+            raise BlobUploadUnknown(upload_id)
+        try:
+            return self.ctx.blobs.writer(upload_id)
+        except UploadNotFound as exc:
+            raise BlobUploadUnknown(upload_id) from exc
+
+    def complete(self, name: str, upload_id: str, writer: BlobWriter, digest: Digest) -> BlobInfo:
+        """Verify and publish the upload's bytes as `digest`, then link it to the repository.
+
+        On a digest mismatch the session is cancelled, as distribution does: its bytes can
+        never become the promised blob.
+        """
+        try:
+            info = writer.prepare(digest)
+        except DigestMismatch as exc:
+            self.cancel(name, upload_id, writer)
+            raise DigestInvalidError(str(exc), digest) from exc
+        # publish inside the write transaction: gc deletes files only under the same lock after
+        # checking for rows, so a blob can never be published and collected at once
+        with self.ctx.db.write() as conn:
+            writer.publish()
+            r = repo.ensure_repository(conn, self.ctx.tenant, name, self.ctx.clock.now())
+            repo.link_blob(conn, self.ctx.tenant, r.id, digest, info.size, self.ctx.clock.now())
+            repo.delete_upload(conn, upload_id)
+        return info
+
+    def cancel(self, name: str, upload_id: str, writer: BlobWriter | None = None) -> None:
+        """Abandon a session and remove its bytes."""
+        w = writer if writer is not None else self.writer(name, upload_id)
+        w.cancel()
+        with self.ctx.db.write() as conn:
+            repo.delete_upload(conn, upload_id)
+
+    def mount(self, name: str, digest: Digest, from_name: str | None) -> MountResult:
+        """Link a blob of `from_name` (or, without it, of any repository) into `name`.
+
+        When the blob is not available to mount, a normal upload session starts instead, as
+        the spec asks.
+        """
+        check_name(name)
+        with self.ctx.db.write() as conn:
+            size: int | None
+            if from_name is not None:
+                check_name(from_name)
+                source = repo.get_repository(conn, self.ctx.tenant, from_name)
+                size = None if source is None else repo.linked_blob_size(conn, source.id, digest)
+            else:
+                size = repo.blob_size(conn, digest)
+            if size is not None and self.ctx.blobs.stat(digest) is not None:
+                r = repo.ensure_repository(conn, self.ctx.tenant, name, self.ctx.clock.now())
+                repo.link_blob(conn, self.ctx.tenant, r.id, digest, size, self.ctx.clock.now())
+                return MountResult(True, digest)
+        return MountResult(False, upload_id=self.start(name))
+
+    def stat_blob(self, name: str, digest: Digest) -> int:
+        """Size of a blob visible in the repository; raises BlobUnknown / NameUnknown."""
+        r = self.ctx.repository(name)
+        with self.ctx.db.read() as conn:
+            size = repo.linked_blob_size(conn, r.id, digest)
+        if size is None or self.ctx.blobs.stat(digest) is None:
+            raise BlobUnknown(digest)
+        return size
+
+    def delete_blob(self, name: str, digest: Digest) -> None:
+        """Unlink a blob from the repository (gc removes the bytes once nothing references it)."""
+        r = self.ctx.repository(name)
+        with self.ctx.db.write() as conn:
+            if not repo.unlink_blob(conn, r.id, digest):
+                raise BlobUnknown(digest)

@@ -1,0 +1,1 @@
+"""Every side effect on stored state: blobs (files / S3) and metadata (SQLite / PostgreSQL)."""

@@ -1,0 +1,1 @@
+"""Metadata in SQL through SQLAlchemy Core: SQLite (embedded) or PostgreSQL (scale-out)."""

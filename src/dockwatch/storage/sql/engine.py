@@ -1,0 +1,89 @@
+"""The database handle: one writer at a time on SQLite, a pool on PostgreSQL.
+
+SQLite runs in WAL mode so readers never wait for the writer. Writes take a process-wide lock
+and `BEGIN IMMEDIATE` (the file lock up front, so two processes never deadlock upgrading a read
+lock), with a busy timeout for the other processes sharing the data folder (a CLI `gc` or
+`db import` beside the server). No ORM rows leave `storage/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+
+from dockwatch.errors import BackendUnavailable
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """An engine plus the discipline for using it: `read()` and `write()` units of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            kwargs.update(pool_size=8, max_overflow=56, connect_args={"check_same_thread": False})
+        self.engine: Engine = create_engine(url, **kwargs)
+        self._write_lock: contextlib.AbstractContextManager[Any]
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+            self._write_lock = threading.Lock()
+        else:
+            self._write_lock = contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction, committed when the block exits without error."""
+        with self._write_lock, self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            try:
+                with conn.begin():
+                    yield conn
+            except OperationalError as exc:
+                raise _translate(exc) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot."""
+        with self.engine.connect() as conn:
+            conn.info["immediate"] = False
+            try:
+                with conn.begin():
+                    yield conn
+            except OperationalError as exc:
+                raise _translate(exc) from exc
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+
+def _translate(exc: OperationalError) -> Exception:
+    text = str(exc.orig)
+    if "disk" in text or "full" in text or "locked" in text:
+        return BackendUnavailable(f"database unavailable: {text}")
+    return exc
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
