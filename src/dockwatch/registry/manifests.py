@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest
 from dockwatch.model.oci import (
     INDEX_TYPES,
@@ -215,10 +216,17 @@ class Manifests:
     # --- pull ---------------------------------------------------------------------------
 
     def resolve(self, name: str, reference: str) -> tuple[RepositoryRow, ManifestRow]:
-        """The repository and manifest a tag or digest names."""
-        tag, digest = split_reference(reference)
-        r = self.ctx.repository(name)
+        """The repository and manifest a tag or digest names.
+
+        An unknown repository or a reference that cannot exist (a malformed tag) is
+        MANIFEST_UNKNOWN, as distribution answers.
+        """
+        check_name(name)
+        tag, digest = _lookup_reference(reference)
         with self.ctx.db.read() as conn:
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+            if r is None:
+                raise ManifestUnknown(reference)
             if digest is None:
                 assert tag is not None
                 digest = repo.tag_digest(conn, r.id, tag)
@@ -285,10 +293,13 @@ class Manifests:
 
     def delete(self, name: str, reference: str) -> None:
         """Delete a tag (by tag) or a manifest and every tag pointing at it (by digest)."""
-        tag, digest = split_reference(reference)
-        r = self.ctx.repository(name)
+        check_name(name)
+        tag, digest = _lookup_reference(reference)
         now = self.ctx.clock.now()
         with self.ctx.db.write() as conn:
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+            if r is None:
+                raise ManifestUnknown(reference)
             if tag is not None:
                 previous = repo.tag_digest(conn, r.id, tag)
                 if previous is None:
@@ -352,6 +363,14 @@ class Manifests:
         if r is None:
             raise NameUnknown(name)
         return r
+
+
+def _lookup_reference(reference: str) -> tuple[str | None, Digest | None]:
+    """Split a reference for a read or delete: a malformed one names nothing (MANIFEST_UNKNOWN)."""
+    try:
+        return split_reference(reference)
+    except InvalidInput as exc:
+        raise ManifestUnknown(reference) from exc
 
 
 def _with_digest(parsed: ParsedManifest, content: bytes, digest: Digest) -> ParsedManifest:

@@ -8,6 +8,7 @@ verified and published it.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 
 from dockwatch.model.digest import Digest, DigestInvalid, parse_digest
@@ -20,7 +21,7 @@ from dockwatch.storage.blobs.blobstore import (
 from dockwatch.storage.sql import registry_repo as repo
 
 from .context import RegistryContext
-from .errors import BlobUnknown, BlobUploadUnknown, DigestInvalidError
+from .errors import BlobUnknown, BlobUploadInvalid, BlobUploadUnknown, DigestInvalidError
 from .names import check_name
 
 
@@ -46,6 +47,8 @@ class Uploads:
 
     def __init__(self, ctx: RegistryContext) -> None:
         self.ctx = ctx
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
 
     def start(self, name: str) -> str:
         """Open an upload session (creating the repository on first push)."""
@@ -56,6 +59,29 @@ class Uploads:
             repo.create_upload(conn, self.ctx.tenant, upload_id, r.id, self.ctx.clock.now())
         self.ctx.blobs.writer(upload_id, create=True).close()
         return upload_id
+
+    def claim(self, name: str, upload_id: str) -> BlobWriter:
+        """The writer of a session, held exclusively until `release`.
+
+        Two requests writing one session at once would interleave or undo each other's bytes;
+        the second is refused instead of waiting behind a client that may never finish.
+        """
+        with self._busy_lock:
+            if upload_id in self._busy:
+                raise BlobUploadInvalid("another request is writing this upload", True)
+            self._busy.add(upload_id)
+        try:
+            return self.writer(name, upload_id)
+        except BaseException:
+            self.release(upload_id)
+            raise
+
+    def release(self, upload_id: str, writer: BlobWriter | None = None) -> None:
+        """End an exclusive claim."""
+        if writer is not None:
+            writer.close()
+        with self._busy_lock:
+            self._busy.discard(upload_id)
 
     def writer(self, name: str, upload_id: str) -> BlobWriter:
         """The writer of an open session of repository `name`."""
@@ -119,17 +145,20 @@ class Uploads:
         return MountResult(False, upload_id=self.start(name))
 
     def stat_blob(self, name: str, digest: Digest) -> int:
-        """Size of a blob visible in the repository; raises BlobUnknown / NameUnknown."""
-        r = self.ctx.repository(name)
+        """Size of a blob visible in the repository; raises BlobUnknown (also for an unknown
+        repository, as distribution answers)."""
+        check_name(name)
         with self.ctx.db.read() as conn:
-            size = repo.linked_blob_size(conn, r.id, digest)
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+            size = None if r is None else repo.linked_blob_size(conn, r.id, digest)
         if size is None or self.ctx.blobs.stat(digest) is None:
             raise BlobUnknown(digest)
         return size
 
     def delete_blob(self, name: str, digest: Digest) -> None:
         """Unlink a blob from the repository (gc removes the bytes once nothing references it)."""
-        r = self.ctx.repository(name)
+        check_name(name)
         with self.ctx.db.write() as conn:
-            if not repo.unlink_blob(conn, r.id, digest):
+            r = repo.get_repository(conn, self.ctx.tenant, name)
+            if r is None or not repo.unlink_blob(conn, r.id, digest):
                 raise BlobUnknown(digest)

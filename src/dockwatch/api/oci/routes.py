@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from anyio import to_thread
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from dockwatch.model.digest import Digest
@@ -37,12 +37,11 @@ BATCH = 1 << 20
 Handler = Callable[[Request, "OciApi", dict[str, str]], Awaitable[Response]]
 
 
-def oci_error(exc: BaseException, head: bool = False) -> Response:
+def oci_error(exc: BaseException) -> Response:
     """Render an exception as the spec's error body with its status."""
     err = error_for(exc)
     body = {"errors": [{"code": err.code, "message": err.message, "detail": err.detail}]}
-    if head:
-        return Response(status_code=err.status, headers=API_VERSION)
+    # for HEAD the server sends these headers and drops the body
     return JSONResponse(body, status_code=err.status, headers=API_VERSION)
 
 
@@ -123,7 +122,7 @@ class OciApi:
                     logging.getLogger(__name__).exception(
                         "unexpected error on %s %s", request.method, path
                     )
-                return oci_error(exc, head=request.method == "HEAD")
+                return oci_error(exc)
         return JSONResponse(
             {
                 "errors": [
@@ -343,7 +342,7 @@ async def _stream_into(request: Request, api: OciApi, writer: BlobWriter) -> int
             await api.run(writer.write, bytes(buf))
         if declared is not None and declared.isdigit() and int(declared) != received:
             raise SizeInvalid(f"Content-Length {declared} but {received} bytes received")
-    except (ClientDisconnect, SizeInvalid, OSError, Exception):
+    except BaseException:  # a disconnect, a short body or a full disk: drop the partial chunk
         await api.run(writer.truncate, start)
         raise
     return received
@@ -383,12 +382,12 @@ async def _start_upload(request: Request, api: OciApi, p: dict[str, str]) -> Res
     if digest is None:
         # a body on a plain POST is not part of the protocol; ignore it as distribution does
         return Response(status_code=202, headers=_upload_headers(name, upload_id, 0))
-    writer = await api.run(api.registry.uploads.writer, name, upload_id)
+    writer = await api.run(api.registry.uploads.claim, name, upload_id)
     try:
         await _stream_into(request, api, writer)
         await api.run(api.registry.uploads.complete, name, upload_id, writer, digest)
     finally:
-        writer.close()
+        api.registry.uploads.release(upload_id, writer)
     return _created_blob(name, digest)
 
 
@@ -403,13 +402,13 @@ async def _upload_status(request: Request, api: OciApi, p: dict[str, str]) -> Re
 
 
 async def _patch_upload(request: Request, api: OciApi, p: dict[str, str]) -> Response:
-    writer = await api.run(api.registry.uploads.writer, p["name"], p["id"])
+    writer = await api.run(api.registry.uploads.claim, p["name"], p["id"])
     try:
         _check_content_range(request, writer.size())
         await _stream_into(request, api, writer)
         size = writer.size()
     finally:
-        writer.close()
+        api.registry.uploads.release(p["id"], writer)
     return Response(status_code=202, headers=_upload_headers(p["name"], p["id"], size))
 
 
@@ -418,14 +417,14 @@ async def _put_upload(request: Request, api: OciApi, p: dict[str, str]) -> Respo
     if "digest" not in q:
         raise DigestInvalidError("the digest query parameter is required to complete an upload")
     digest = parse_client_digest(q["digest"])
-    writer = await api.run(api.registry.uploads.writer, p["name"], p["id"])
+    writer = await api.run(api.registry.uploads.claim, p["name"], p["id"])
     try:
         if request.headers.get("content-range") is not None:
             _check_content_range(request, writer.size())
         await _stream_into(request, api, writer)
         await api.run(api.registry.uploads.complete, p["name"], p["id"], writer, digest)
     finally:
-        writer.close()
+        api.registry.uploads.release(p["id"], writer)
     return _created_blob(p["name"], digest)
 
 

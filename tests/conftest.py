@@ -1,0 +1,29 @@
+"""Shared fixtures: real servers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import Server, start_distribution, start_dockwatch
+
+
+@pytest.fixture
+def dockwatch(tmp_path: Path) -> Iterator[Server]:
+    """A fresh dockwatch server (auth on, test mode) for one test."""
+    server = start_dockwatch(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["dockwatch", "distribution"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """The same test against dockwatch and against CNCF distribution 2.8."""
+    if request.param == "dockwatch":
+        server = start_dockwatch(tmp_path / "data")
+    else:
+        server = start_distribution(tmp_path / "distribution")
+    yield server
+    server.stop()

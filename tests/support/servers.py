@@ -1,0 +1,151 @@
+"""Real servers for tests: dockwatch (`dockwatch serve` in a subprocess) and distribution.
+
+Both listen on 127.0.0.1 on a free port, keep their data in a temp folder, and stop with the
+test. Tests talk to them with real HTTP clients; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .programs import require
+
+USERNAME = "tester"
+PASSWORD = "s3cret-pass"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers (any status) or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError as exc:
+            last = exc
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout}s: {last}")
+
+
+@dataclass
+class Server:
+    """A running registry server under test."""
+
+    kind: str
+    """`dockwatch` or `distribution`."""
+    port: int
+    data: Path
+    proc: subprocess.Popen[bytes]
+    auth: tuple[str, str] | None
+    log: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:PORT."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        """HOST:PORT as image references spell it."""
+        return f"127.0.0.1:{self.port}"
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        """An HTTP client with the server's credentials."""
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=60.0, **kwargs)  # type: ignore[arg-type]
+
+    def skopeo_creds(self) -> list[str]:
+        """skopeo's credential flag for this server, if it needs one."""
+        return [] if self.auth is None else ["--creds", f"{self.auth[0]}:{self.auth[1]}"]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server (SIGKILL to simulate a crash) and wait for it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_dockwatch(
+    data: Path, *, port: int | None = None, auth: bool = True, env: dict[str, str] | None = None
+) -> Server:
+    """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials."""
+    port = port or free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    log = data.parent / f"{data.name}-dockwatch-{port}.log"
+    full_env = {**os.environ, "DOCKWATCH_USERNAME": USERNAME, "DOCKWATCH_PASSWORD": PASSWORD, **(env or {})}
+    args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port), "--test-mode"]
+    if not auth:
+        args.append("--no-auth")
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env)
+    server = Server("dockwatch", port, data, proc, (USERNAME, PASSWORD) if auth else None, log, env or {})
+    try:
+        wait_http(f"{server.url}/healthz", proc=proc)
+    except Exception:
+        server.stop(signal.SIGKILL)
+        raise RuntimeError(log.read_text(errors="replace")[-4000:]) from None
+    return server
+
+
+DISTRIBUTION_CONFIG = """\
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+compatibility:
+  schema1:
+    enabled: true
+"""
+
+
+def start_distribution(data: Path, *, port: int | None = None) -> Server:
+    """Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1, storage in `data`."""
+    binary = require("docker-registry")
+    port = port or free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    config = data / "config.yml"
+    config.write_text(DISTRIBUTION_CONFIG.format(root=data / "storage", port=port))
+    log = data / "registry.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
+    server = Server("distribution", port, data, proc, None, log)
+    try:
+        wait_http(f"{server.url}/v2/", proc=proc)
+    except Exception:
+        server.stop(signal.SIGKILL)
+        raise
+    return server
