@@ -27,3 +27,11 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]
         server = start_distribution(tmp_path / "distribution")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def distribution_server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh CNCF distribution 2.8 server for one test."""
+    server = start_distribution(tmp_path / "distribution")
+    yield server
+    server.stop()

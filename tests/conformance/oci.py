@@ -46,7 +46,12 @@ def upload(client: httpx.Client, name: str, data: bytes) -> str:
 def config_blob(seed: str = "a", os_name: str = "linux", arch: str = "amd64") -> bytes:
     """A small image config."""
     return json.dumps(
-        {"architecture": arch, "os": os_name, "rootfs": {"type": "layers", "diff_ids": []}, "seed": seed}
+        {
+            "architecture": arch,
+            "os": os_name,
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "seed": seed,
+        }
     ).encode()
 
 
@@ -58,9 +63,14 @@ def image_manifest(
     doc: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": media_type,
-        "config": {"mediaType": OCI_CONFIG if oci else DOCKER_CONFIG, "digest": sha256(config), "size": len(config)},
+        "config": {
+            "mediaType": OCI_CONFIG if oci else DOCKER_CONFIG,
+            "digest": sha256(config),
+            "size": len(config),
+        },
         "layers": [
-            {"mediaType": OCI_LAYER if oci else DOCKER_LAYER, "digest": sha256(b), "size": len(b)} for b in layers
+            {"mediaType": OCI_LAYER if oci else DOCKER_LAYER, "digest": sha256(b), "size": len(b)}
+            for b in layers
         ],
     }
     doc.update(extra)
@@ -68,7 +78,12 @@ def image_manifest(
 
 
 def push_image(
-    client: httpx.Client, name: str, ref: str, seed: str = "a", media_type: str = DOCKER_V2, **extra: Any
+    client: httpx.Client,
+    name: str,
+    ref: str,
+    seed: str = "a",
+    media_type: str = DOCKER_V2,
+    **extra: Any,
 ) -> tuple[str, bytes]:
     """Upload a config and one layer, push a manifest at `ref`; returns (digest, manifest bytes)."""
     config = config_blob(seed)
@@ -76,7 +91,9 @@ def push_image(
     upload(client, name, config)
     upload(client, name, layer)
     manifest = image_manifest(config, [layer], media_type, **extra)
-    r = client.put(f"/v2/{name}/manifests/{ref}", content=manifest, headers={"Content-Type": media_type})
+    r = client.put(
+        f"/v2/{name}/manifests/{ref}", content=manifest, headers={"Content-Type": media_type}
+    )
     assert r.status_code == 201, r.text
     assert r.headers["docker-content-digest"] == sha256(manifest)
     return sha256(manifest), manifest

@@ -44,7 +44,11 @@ def test_invalid_repository_names(dockwatch: Server, name: str) -> None:
 def test_invalid_tag_on_push(dockwatch: Server) -> None:
     with dockwatch.client() as c:
         _, manifest = push_image(c, "err/tag", "ok")
-        r = c.put("/v2/err/tag/manifests/-bad", content=manifest, headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"})
+        r = c.put(
+            "/v2/err/tag/manifests/-bad",
+            content=manifest,
+            headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
         assert r.status_code == 400
         assert error_codes(r) == ["TAG_INVALID"]
 
@@ -54,17 +58,38 @@ def test_error_table_is_complete() -> None:
     for code in CODES.values():
         assert 400 <= code.status < 600 and code.message and code.description
     spec_codes = {
-        "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-        "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
-        "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
+        "BLOB_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "DIGEST_INVALID",
+        "MANIFEST_BLOB_UNKNOWN",
+        "MANIFEST_INVALID",
+        "MANIFEST_UNKNOWN",
+        "NAME_INVALID",
+        "NAME_UNKNOWN",
+        "SIZE_INVALID",
+        "UNAUTHORIZED",
+        "DENIED",
+        "UNSUPPORTED",
+        "TOOMANYREQUESTS",
     }
     assert spec_codes <= set(CODES)
     samples: list[BaseException] = [
-        e.NameUnknown("x"), e.BlobUnknown("sha256:0"), e.BlobUploadUnknown("u"),
-        e.BlobUploadInvalid("r"), e.DigestInvalidError("d"), e.SizeInvalid("s"),
-        e.ManifestUnknown("m"), e.ManifestBlobUnknown(["sha256:0"]), e.ManifestInvalidError("i"),
-        e.TagInvalidError("t"), e.Denied("d"), e.Unsupported("u"), e.PaginationInvalid("p"),
-        NameInvalid("X", "r"), TagInvalid("-t"),
+        e.NameUnknown("x"),
+        e.BlobUnknown("sha256:0"),
+        e.BlobUploadUnknown("u"),
+        e.BlobUploadInvalid("r"),
+        e.DigestInvalidError("d"),
+        e.SizeInvalid("s"),
+        e.ManifestUnknown("m"),
+        e.ManifestBlobUnknown(["sha256:0"]),
+        e.ManifestInvalidError("i"),
+        e.TagInvalidError("t"),
+        e.Denied("d"),
+        e.Unsupported("u"),
+        e.PaginationInvalid("p"),
+        NameInvalid("X", "r"),
+        TagInvalid("-t"),
     ]
     for exc in samples:
         assert error_for(exc).code != "UNKNOWN", exc

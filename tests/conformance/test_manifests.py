@@ -44,7 +44,9 @@ def test_push_location_header(registry: Server) -> None:
         upload(c, "man/loc", config)
         upload(c, "man/loc", b"layer")
         manifest = image_manifest(config, [b"layer"])
-        r = c.put("/v2/man/loc/manifests/latest", content=manifest, headers={"Content-Type": DOCKER_V2})
+        r = c.put(
+            "/v2/man/loc/manifests/latest", content=manifest, headers={"Content-Type": DOCKER_V2}
+        )
         assert r.status_code == 201
         assert r.headers["location"].endswith(f"/v2/man/loc/manifests/{sha256(manifest)}")
 
@@ -52,7 +54,9 @@ def test_push_location_header(registry: Server) -> None:
 def test_repush_is_accepted(registry: Server) -> None:
     with registry.client() as c:
         digest, manifest = push_image(c, "man/again", "v1")
-        r = c.put("/v2/man/again/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2})
+        r = c.put(
+            "/v2/man/again/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2}
+        )
         assert r.status_code == 201
         assert r.headers["docker-content-digest"] == digest
 
@@ -63,9 +67,17 @@ def test_push_by_digest(registry: Server) -> None:
         upload(c, "man/bydigest", config)
         upload(c, "man/bydigest", b"L")
         manifest = image_manifest(config, [b"L"])
-        r = c.put(f"/v2/man/bydigest/manifests/{sha256(manifest)}", content=manifest, headers={"Content-Type": DOCKER_V2})
+        r = c.put(
+            f"/v2/man/bydigest/manifests/{sha256(manifest)}",
+            content=manifest,
+            headers={"Content-Type": DOCKER_V2},
+        )
         assert r.status_code == 201
-        r = c.put(f"/v2/man/bydigest/manifests/{sha256(b'other')}", content=manifest, headers={"Content-Type": DOCKER_V2})
+        r = c.put(
+            f"/v2/man/bydigest/manifests/{sha256(b'other')}",
+            content=manifest,
+            headers={"Content-Type": DOCKER_V2},
+        )
         assert r.status_code == 400
         assert error_codes(r) == ["DIGEST_INVALID"]
 
@@ -75,7 +87,9 @@ def test_manifest_with_missing_blob_is_refused(registry: Server) -> None:
         config = config_blob("m")
         upload(c, "man/missing", config)
         manifest = image_manifest(config, [b"never uploaded"])
-        r = c.put("/v2/man/missing/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2})
+        r = c.put(
+            "/v2/man/missing/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2}
+        )
         assert r.status_code == 400
         assert error_codes(r) == ["MANIFEST_BLOB_UNKNOWN"]
         assert c.get("/v2/man/missing/manifests/v1").status_code == 404
@@ -88,7 +102,9 @@ def test_blob_of_another_repository_does_not_count(registry: Server) -> None:
         upload(c, "man/other", b"elsewhere")
         upload(c, "man/here", config)
         manifest = image_manifest(config, [b"elsewhere"])
-        r = c.put("/v2/man/here/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2})
+        r = c.put(
+            "/v2/man/here/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2}
+        )
         assert r.status_code == 400
         assert error_codes(r) == ["MANIFEST_BLOB_UNKNOWN"]
 
@@ -99,13 +115,30 @@ def test_blob_of_another_repository_does_not_count(registry: Server) -> None:
         (b"{not json", DOCKER_V2),
         (b"[]", DOCKER_V2),
         (json.dumps({"schemaVersion": 2, "mediaType": DOCKER_V2}).encode(), DOCKER_V2),
-        (json.dumps({"schemaVersion": 2, "mediaType": DOCKER_V2, "config": {}, "layers": []}).encode(), DOCKER_V2),
-        (json.dumps({"schemaVersion": 2, "mediaType": DOCKER_V2, "config": {"mediaType": "x", "digest": "sha256:zz", "size": 1}, "layers": []}).encode(), DOCKER_V2),
+        (
+            json.dumps(
+                {"schemaVersion": 2, "mediaType": DOCKER_V2, "config": {}, "layers": []}
+            ).encode(),
+            DOCKER_V2,
+        ),
+        (
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": DOCKER_V2,
+                    "config": {"mediaType": "x", "digest": "sha256:zz", "size": 1},
+                    "layers": [],
+                }
+            ).encode(),
+            DOCKER_V2,
+        ),
     ],
 )
 def test_malformed_manifest(registry: Server, body: bytes, content_type: str) -> None:
     if registry.kind == "distribution" and b"sha256:zz" in body:
-        pytest.skip("distribution 2.8 answers 500 to a descriptor with a malformed digest (its bug)")
+        pytest.skip(
+            "distribution 2.8 answers 500 to a descriptor with a malformed digest (its bug)"
+        )
     with registry.client() as c:
         upload(c, "man/bad", b"x")
         r = c.put("/v2/man/bad/manifests/v1", content=body, headers={"Content-Type": content_type})
@@ -170,7 +203,9 @@ def test_delete_tag(dockwatch: Server) -> None:
         assert c.get(f"/v2/man/deltag/manifests/{digest}").status_code == 200
 
 
-@pytest.mark.parametrize(("list_type", "child_type"), [(DOCKER_LIST, DOCKER_V2), (OCI_INDEX, OCI_MANIFEST)])
+@pytest.mark.parametrize(
+    ("list_type", "child_type"), [(DOCKER_LIST, DOCKER_V2), (OCI_INDEX, OCI_MANIFEST)]
+)
 def test_index_requires_its_children(registry: Server, list_type: str, child_type: str) -> None:
     with registry.client() as c:
         amd, amd_bytes = push_image(c, "man/multi", "amd", seed="amd", media_type=child_type)
@@ -180,19 +215,35 @@ def test_index_requires_its_children(registry: Server, list_type: str, child_typ
                 "schemaVersion": 2,
                 "mediaType": list_type,
                 "manifests": [
-                    {"mediaType": child_type, "digest": amd, "size": len(amd_bytes), "platform": {"os": "linux", "architecture": "amd64"}},
-                    {"mediaType": child_type, "digest": arm, "size": len(arm_bytes), "platform": {"os": "linux", "architecture": "arm64"}},
+                    {
+                        "mediaType": child_type,
+                        "digest": amd,
+                        "size": len(amd_bytes),
+                        "platform": {"os": "linux", "architecture": "amd64"},
+                    },
+                    {
+                        "mediaType": child_type,
+                        "digest": arm,
+                        "size": len(arm_bytes),
+                        "platform": {"os": "linux", "architecture": "arm64"},
+                    },
                 ],
             }
         ).encode()
-        r = c.put("/v2/man/multi/manifests/latest", content=index, headers={"Content-Type": list_type})
+        r = c.put(
+            "/v2/man/multi/manifests/latest", content=index, headers={"Content-Type": list_type}
+        )
         assert r.status_code == 201, r.text
         r = c.get("/v2/man/multi/manifests/latest", headers={"Accept": list_type})
         assert r.content == index
         assert r.headers["content-type"] == list_type
         broken = json.loads(index)
         broken["manifests"][1]["digest"] = sha256(b"no such manifest")
-        r = c.put("/v2/man/multi/manifests/broken", content=json.dumps(broken).encode(), headers={"Content-Type": list_type})
+        r = c.put(
+            "/v2/man/multi/manifests/broken",
+            content=json.dumps(broken).encode(),
+            headers={"Content-Type": list_type},
+        )
         assert r.status_code == 400
         assert error_codes(r) == ["MANIFEST_BLOB_UNKNOWN"]
 
@@ -205,10 +256,24 @@ def test_manifest_list_for_a_client_without_list_support(registry: Server) -> No
             {
                 "schemaVersion": 2,
                 "mediaType": DOCKER_LIST,
-                "manifests": [{"mediaType": DOCKER_V2, "digest": amd, "size": len(amd_bytes), "platform": {"os": "linux", "architecture": "amd64"}}],
+                "manifests": [
+                    {
+                        "mediaType": DOCKER_V2,
+                        "digest": amd,
+                        "size": len(amd_bytes),
+                        "platform": {"os": "linux", "architecture": "amd64"},
+                    }
+                ],
             }
         ).encode()
-        assert c.put("/v2/man/fallback/manifests/latest", content=index, headers={"Content-Type": DOCKER_LIST}).status_code == 201
+        assert (
+            c.put(
+                "/v2/man/fallback/manifests/latest",
+                content=index,
+                headers={"Content-Type": DOCKER_LIST},
+            ).status_code
+            == 201
+        )
         r = c.get("/v2/man/fallback/manifests/latest", headers={"Accept": DOCKER_V2})
         assert r.status_code == 200
         assert r.content == amd_bytes

@@ -12,7 +12,9 @@ EMPTY = b"{}"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 
 
-def _artifact(client: object, name: str, subject: str, subject_size: int, artifact_type: str, note: str) -> tuple[str, bytes]:
+def _artifact(
+    client: object, name: str, subject: str, subject_size: int, artifact_type: str, note: str
+) -> tuple[str, bytes]:
     import httpx
 
     assert isinstance(client, httpx.Client)
@@ -29,7 +31,9 @@ def _artifact(client: object, name: str, subject: str, subject_size: int, artifa
         "annotations": {"note": note},
     }
     body = json.dumps(doc).encode()
-    r = client.put(f"/v2/{name}/manifests/{sha256(body)}", content=body, headers={"Content-Type": OCI_MANIFEST})
+    r = client.put(
+        f"/v2/{name}/manifests/{sha256(body)}", content=body, headers={"Content-Type": OCI_MANIFEST}
+    )
     assert r.status_code == 201, r.text
     assert r.headers["oci-subject"] == subject
     return sha256(body), body
@@ -38,8 +42,12 @@ def _artifact(client: object, name: str, subject: str, subject_size: int, artifa
 def test_referrers_list_and_filter(dockwatch: Server) -> None:
     with dockwatch.client() as c:
         subject, subject_bytes = push_image(c, "ref/app", "v1", media_type=OCI_MANIFEST)
-        sig, sig_bytes = _artifact(c, "ref/app", subject, len(subject_bytes), "application/vnd.example.signature", "sig")
-        sbom, _ = _artifact(c, "ref/app", subject, len(subject_bytes), "application/spdx+json", "sbom")
+        sig, sig_bytes = _artifact(
+            c, "ref/app", subject, len(subject_bytes), "application/vnd.example.signature", "sig"
+        )
+        sbom, _ = _artifact(
+            c, "ref/app", subject, len(subject_bytes), "application/spdx+json", "sbom"
+        )
         r = c.get(f"/v2/ref/app/referrers/{subject}")
         assert r.status_code == 200
         assert r.headers["content-type"].startswith(OCI_INDEX)
@@ -54,12 +62,16 @@ def test_referrers_list_and_filter(dockwatch: Server) -> None:
             "artifactType": "application/vnd.example.signature",
             "annotations": {"note": "sig"},
         }
-        r = c.get(f"/v2/ref/app/referrers/{subject}", params={"artifactType": "application/spdx+json"})
+        r = c.get(
+            f"/v2/ref/app/referrers/{subject}", params={"artifactType": "application/spdx+json"}
+        )
         assert r.headers["oci-filters-applied"] == "artifactType"
         assert [d["digest"] for d in r.json()["manifests"]] == [sbom]
         # deleting a referrer removes it from the list
         assert c.delete(f"/v2/ref/app/manifests/{sig}").status_code == 202
-        assert [d["digest"] for d in c.get(f"/v2/ref/app/referrers/{subject}").json()["manifests"]] == [sbom]
+        assert [
+            d["digest"] for d in c.get(f"/v2/ref/app/referrers/{subject}").json()["manifests"]
+        ] == [sbom]
 
 
 def test_subject_may_be_missing(dockwatch: Server) -> None:

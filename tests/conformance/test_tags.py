@@ -17,7 +17,11 @@ def test_tags_list_and_pagination(registry: Server) -> None:
     with registry.client() as c:
         digest, manifest = push_image(c, "tags/repo", tags[0])
         for t in tags[1:]:
-            r = c.put(f"/v2/tags/repo/manifests/{t}", content=manifest, headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"})
+            r = c.put(
+                f"/v2/tags/repo/manifests/{t}",
+                content=manifest,
+                headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+            )
             assert r.status_code == 201
         full = c.get("/v2/tags/repo/tags/list")
         assert full.status_code == 200

@@ -58,7 +58,9 @@ def test_streamed_patch_then_put_with_final_chunk(registry: Server) -> None:
     data = b"streamed" * 10_000
     with registry.client() as c:
         loc = c.post("/v2/up/stream/blobs/uploads/").headers["location"]
-        r = c.patch(loc, content=data[:50_000], headers={"Content-Type": "application/octet-stream"})
+        r = c.patch(
+            loc, content=data[:50_000], headers={"Content-Type": "application/octet-stream"}
+        )
         assert r.status_code == 202
         r = c.put(with_digest(r.headers["location"], sha256(data)), content=data[50_000:])
         assert r.status_code == 201
@@ -91,9 +93,15 @@ def test_unknown_upload(registry: Server) -> None:
     with registry.client() as c:
         upload(c, "up/unknown", b"x")
         for method in ("GET", "PATCH", "PUT", "DELETE"):
-            r = c.request(method, "/v2/up/unknown/blobs/uploads/0123456789abcdef0123456789abcdef", params={"digest": sha256(b"x")} if method == "PUT" else None)
+            r = c.request(
+                method,
+                "/v2/up/unknown/blobs/uploads/0123456789abcdef0123456789abcdef",
+                params={"digest": sha256(b"x")} if method == "PUT" else None,
+            )
             assert r.status_code == 404, (method, r.text)
-            expected = "BLOB_UPLOAD_UNKNOWN" if registry.kind == "dockwatch" else "BLOB_UPLOAD_INVALID"
+            expected = (
+                "BLOB_UPLOAD_UNKNOWN" if registry.kind == "dockwatch" else "BLOB_UPLOAD_INVALID"
+            )
             if method != "HEAD":
                 assert error_codes(r) == [expected]
 
@@ -111,7 +119,9 @@ def test_upload_of_other_repository_is_unknown(dockwatch: Server) -> None:
 def test_cancel_upload(registry: Server) -> None:
     with registry.client() as c:
         loc = c.post("/v2/up/cancel/blobs/uploads/").headers["location"]
-        loc = c.patch(loc, content=b"partial", headers={"Content-Type": "application/octet-stream"}).headers["location"]
+        loc = c.patch(
+            loc, content=b"partial", headers={"Content-Type": "application/octet-stream"}
+        ).headers["location"]
         r = c.delete(loc)
         assert r.status_code == 204
         assert c.get(loc).status_code == 404
@@ -156,7 +166,9 @@ def test_mount_from_repository(registry: Server) -> None:
 def test_mount_of_missing_blob_starts_an_upload(registry: Server) -> None:
     with registry.client() as c:
         upload(c, "up/src2", b"x")
-        r = c.post("/v2/up/dst2/blobs/uploads/", params={"mount": sha256(b"absent"), "from": "up/src2"})
+        r = c.post(
+            "/v2/up/dst2/blobs/uploads/", params={"mount": sha256(b"absent"), "from": "up/src2"}
+        )
         assert r.status_code == 202
         assert r.headers["docker-upload-uuid"]
 

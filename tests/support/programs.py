@@ -21,6 +21,9 @@ PROGRAMS: dict[str, str] = {
     "go": "golang-go",
     "dpkg": "dpkg",
     "apt-get": "apt",
+    "mount": "mount",
+    "umount": "mount",
+    "runuser": "util-linux",
 }
 
 
@@ -30,5 +33,7 @@ def require(program: str) -> str:
         raise KeyError(f"{program} is not listed in tests/support/programs.py PROGRAMS")
     path = shutil.which(program)
     if path is None:
-        pytest.skip(f"{program} not installed (Debian package {PROGRAMS[program]}; run `make test` as root)")
+        pytest.skip(
+            f"{program} not installed (Debian package {PROGRAMS[program]}; run `make test` as root)"
+        )
     return path

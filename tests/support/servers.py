@@ -71,7 +71,8 @@ class Server:
 
     def client(self, **kwargs: object) -> httpx.Client:
         """An HTTP client with the server's credentials."""
-        return httpx.Client(base_url=self.url, auth=self.auth, timeout=60.0, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("timeout", 60.0)
+        return httpx.Client(base_url=self.url, auth=self.auth, **kwargs)  # type: ignore[arg-type]
 
     def skopeo_creds(self) -> list[str]:
         """skopeo's credential flag for this server, if it needs one."""
@@ -89,19 +90,33 @@ class Server:
 
 
 def start_dockwatch(
-    data: Path, *, port: int | None = None, auth: bool = True, env: dict[str, str] | None = None
+    data: Path,
+    *,
+    port: int | None = None,
+    auth: bool = True,
+    env: dict[str, str] | None = None,
+    test_mode: bool = True,
 ) -> Server:
     """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials."""
     port = port or free_port()
     data.mkdir(parents=True, exist_ok=True)
     log = data.parent / f"{data.name}-dockwatch-{port}.log"
-    full_env = {**os.environ, "DOCKWATCH_USERNAME": USERNAME, "DOCKWATCH_PASSWORD": PASSWORD, **(env or {})}
-    args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port), "--test-mode"]
+    full_env = {
+        **os.environ,
+        "DOCKWATCH_USERNAME": USERNAME,
+        "DOCKWATCH_PASSWORD": PASSWORD,
+        **(env or {}),
+    }
+    args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port)]
+    if test_mode:
+        args.append("--test-mode")
     if not auth:
         args.append("--no-auth")
     with log.open("ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env)
-    server = Server("dockwatch", port, data, proc, (USERNAME, PASSWORD) if auth else None, log, env or {})
+    server = Server(
+        "dockwatch", port, data, proc, (USERNAME, PASSWORD) if auth else None, log, env or {}
+    )
     try:
         wait_http(f"{server.url}/healthz", proc=proc)
     except Exception:
@@ -141,7 +156,9 @@ def start_distribution(data: Path, *, port: int | None = None) -> Server:
     config.write_text(DISTRIBUTION_CONFIG.format(root=data / "storage", port=port))
     log = data / "registry.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
     server = Server("distribution", port, data, proc, None, log)
     try:
         wait_http(f"{server.url}/v2/", proc=proc)

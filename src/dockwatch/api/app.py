@@ -6,6 +6,7 @@ import base64
 import json
 from datetime import datetime, timedelta
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,9 +41,9 @@ class AuthMiddleware:
             if k == b"authorization":
                 header = v.decode("latin-1")
                 break
-        from anyio import to_thread
-
-        user = await to_thread.run_sync(self.authenticator.check, header)
+        user = self.authenticator.cached(header)
+        if user is None:  # first sight of these credentials: scrypt, off the event loop
+            user = await to_thread.run_sync(self.authenticator.check, header)
         if user is None:
             body = json.dumps(
                 {
@@ -80,8 +81,6 @@ def create_app(services: Services) -> ASGIApp:
         def probe() -> None:
             with services.db.read() as conn:
                 conn.exec_driver_sql("SELECT 1")
-
-        from anyio import to_thread
 
         try:
             await to_thread.run_sync(probe)

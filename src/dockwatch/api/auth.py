@@ -114,18 +114,22 @@ class Authenticator:
         self._ok: set[bytes] = set()
         self._lock = threading.Lock()
 
+    def cached(self, authorization: str | None) -> str | None:
+        """The user name when these exact credentials were verified before (no hashing cost)."""
+        parsed = _parse_basic(authorization)
+        if parsed is None:
+            return None
+        mark = hmac.new(self._key, f"{parsed[0]}:{parsed[1]}".encode(), hashlib.sha256).digest()
+        with self._lock:
+            return parsed[0] if mark in self._ok else None
+
     def check(self, authorization: str | None) -> str | None:
         """The user name when the header carries valid credentials, else None."""
-        if not authorization or not authorization[:6].lower() == "basic ":
+        parsed = _parse_basic(authorization)
+        if parsed is None:
             return None
-        try:
-            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        username, sep, password = decoded.partition(":")
-        if not sep:
-            return None
-        mark = hmac.new(self._key, decoded.encode(), hashlib.sha256).digest()
+        username, password = parsed
+        mark = hmac.new(self._key, f"{username}:{password}".encode(), hashlib.sha256).digest()
         with self._lock:
             if mark in self._ok:
                 return username
@@ -143,3 +147,15 @@ class Authenticator:
                 self._ok.clear()
             self._ok.add(mark)
         return username
+
+
+def _parse_basic(authorization: str | None) -> tuple[str, str] | None:
+    """(user, password) from a Basic Authorization header, or None."""
+    if not authorization or authorization[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None

@@ -1,0 +1,1 @@
+"""Benchmarks: each compares dockwatch with its peer, measured in the same run."""

@@ -1,0 +1,182 @@
+"""The outbox and push/pull times, observed through the server's own database file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conformance.oci import DOCKER_V2, push_image
+from tests.support.servers import Server, start_dockwatch
+
+
+def _events(server: Server) -> list[tuple[str, dict[str, Any]]]:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{server.data / 'dockwatch.db'}?mode=ro", uri=True)
+    ) as db:
+        return [
+            (t, json.loads(p))
+            for t, p in db.execute("SELECT event_type, payload FROM outbox ORDER BY id")
+        ]
+
+
+def _times(server: Server, name: str, digest: str) -> tuple[str, str, str | None]:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{server.data / 'dockwatch.db'}?mode=ro", uri=True)
+    ) as db:
+        row = db.execute(
+            "SELECT m.image_pushed_at, m.last_pushed_at, m.last_pulled_at FROM manifests m "
+            "JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?",
+            (name, digest),
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+def _advance(server: Server, seconds: float) -> None:
+    with server.client() as c:
+        r = c.post("/-/test/clock", json={"advanceSeconds": seconds})
+        assert r.status_code == 200
+
+
+def test_push_repush_tag_and_delete_events(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        digest, manifest = push_image(c, "ev/app", "v1")
+        assert _events(dockwatch) == [
+            (
+                "ManifestPushed",
+                {
+                    "repositoryName": "ev/app",
+                    "imageDigest": digest,
+                    "mediaType": DOCKER_V2,
+                    "artifactType": None,
+                    "subject": None,
+                    "imageTags": ["v1"],
+                    "firstPush": True,
+                    "pushedAt": _events(dockwatch)[0][1]["pushedAt"],
+                },
+            ),
+            (
+                "TagChanged",
+                {
+                    "repositoryName": "ev/app",
+                    "imageTag": "v1",
+                    "previousDigest": None,
+                    "imageDigest": digest,
+                },
+            ),
+        ]
+        first_pushed, last_pushed, _ = _times(dockwatch, "ev/app", digest)
+        _advance(dockwatch, 3600)
+        # a re-push of the same digest is an event too, and moves lastPushedAt only
+        assert (
+            c.put(
+                "/v2/ev/app/manifests/v1", content=manifest, headers={"Content-Type": DOCKER_V2}
+            ).status_code
+            == 201
+        )
+        events = _events(dockwatch)
+        assert len(events) == 3
+        assert events[2][0] == "ManifestPushed" and events[2][1]["firstPush"] is False
+        pushed_again, last_again, _ = _times(dockwatch, "ev/app", digest)
+        assert pushed_again == first_pushed and last_again > last_pushed
+        # a new tag for the same digest
+        assert (
+            c.put(
+                "/v2/ev/app/manifests/stable", content=manifest, headers={"Content-Type": DOCKER_V2}
+            ).status_code
+            == 201
+        )
+        assert _events(dockwatch)[-1] == (
+            "TagChanged",
+            {
+                "repositoryName": "ev/app",
+                "imageTag": "stable",
+                "previousDigest": None,
+                "imageDigest": digest,
+            },
+        )
+        # moving v1 to another image names the previous digest
+        other, _ = push_image(c, "ev/app", "v1", seed="other")
+        moved = [
+            e for e in _events(dockwatch) if e[0] == "TagChanged" and e[1]["imageDigest"] == other
+        ]
+        assert moved == [
+            (
+                "TagChanged",
+                {
+                    "repositoryName": "ev/app",
+                    "imageTag": "v1",
+                    "previousDigest": digest,
+                    "imageDigest": other,
+                },
+            )
+        ]
+        # deleting the first image removes its remaining tag with it
+        assert c.delete(f"/v2/ev/app/manifests/{digest}").status_code == 202
+        tail = _events(dockwatch)[-2:]
+        assert tail == [
+            (
+                "ManifestDeleted",
+                {"repositoryName": "ev/app", "imageDigest": digest, "imageTags": ["stable"]},
+            ),
+            (
+                "TagChanged",
+                {
+                    "repositoryName": "ev/app",
+                    "imageTag": "stable",
+                    "previousDigest": digest,
+                    "imageDigest": None,
+                },
+            ),
+        ]
+
+
+def test_failed_push_writes_no_event(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        r = c.put("/v2/ev/bad/manifests/v1", content=b"{}", headers={"Content-Type": DOCKER_V2})
+        assert r.status_code == 400
+    assert _events(dockwatch) == []
+
+
+def test_pulls_are_recorded_at_most_once_a_minute(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        digest, _ = push_image(c, "ev/pull", "v1")
+        assert _times(dockwatch, "ev/pull", digest)[2] is None
+        c.head("/v2/ev/pull/manifests/v1")  # HEAD is not a pull
+        assert _times(dockwatch, "ev/pull", digest)[2] is None
+        c.get("/v2/ev/pull/manifests/v1")
+        first = _times(dockwatch, "ev/pull", digest)[2]
+        assert first is not None
+        _advance(dockwatch, 30)
+        c.get(f"/v2/ev/pull/manifests/{digest}")
+        assert _times(dockwatch, "ev/pull", digest)[2] == first
+        _advance(dockwatch, 31)
+        c.get("/v2/ev/pull/manifests/v1")
+        later = _times(dockwatch, "ev/pull", digest)[2]
+        assert later is not None and datetime.fromisoformat(later) > datetime.fromisoformat(first)
+
+
+def test_clock_control_needs_test_mode(tmp_path: Path) -> None:
+    """Only a server started in test mode lets a client move its clock."""
+    server = start_dockwatch(tmp_path / "prod", test_mode=False)
+    try:
+        with server.client() as c:
+            assert c.post("/-/test/clock", json={"advanceSeconds": 86400}).status_code == 403
+    finally:
+        server.stop()
+
+
+def test_no_auth_mode_says_so(tmp_path: Path) -> None:
+    """The one test that runs without authentication: it works, and it warns loudly."""
+    server = start_dockwatch(tmp_path / "open", auth=False)
+    try:
+        assert httpx.get(f"{server.url}/v2/").status_code == 200
+    finally:
+        server.stop()
+    assert "WITHOUT AUTHENTICATION" in server.log.read_text()
