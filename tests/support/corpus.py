@@ -21,6 +21,13 @@ IMAGES = (
 )
 
 
+def corpus_available() -> Path | None:
+    """The corpus folder when it is built, else None (for tests where it is optional)."""
+    if (SHARED / "images" / "build-corpus.sh").exists() and (CORPUS / "corpus.json").exists():
+        return CORPUS
+    return None
+
+
 def corpus_dir() -> Path:
     """The corpus folder, or skip with the reason it is absent."""
     if not (SHARED / "images" / "build-corpus.sh").exists():

@@ -24,6 +24,7 @@ PROGRAMS: dict[str, str] = {
     "mount": "mount",
     "umount": "mount",
     "runuser": "util-linux",
+    "openssl": "openssl",
 }
 
 

@@ -38,7 +38,7 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
         try:
-            httpx.get(url, timeout=1.0)
+            httpx.get(url, timeout=1.0, verify=False)
             return
         except httpx.HTTPError as exc:
             last = exc
@@ -58,11 +58,12 @@ class Server:
     auth: tuple[str, str] | None
     log: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:PORT."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def host(self) -> str:
@@ -96,6 +97,8 @@ def start_dockwatch(
     auth: bool = True,
     env: dict[str, str] | None = None,
     test_mode: bool = True,
+    extra_args: tuple[str, ...] = (),
+    scheme: str = "http",
 ) -> Server:
     """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials."""
     port = port or free_port()
@@ -110,12 +113,13 @@ def start_dockwatch(
     args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port)]
     if test_mode:
         args.append("--test-mode")
+    args.extend(extra_args)
     if not auth:
         args.append("--no-auth")
     with log.open("ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     server = Server(
-        "dockwatch", port, data, proc, (USERNAME, PASSWORD) if auth else None, log, env or {}
+        "dockwatch", port, data, proc, (USERNAME, PASSWORD) if auth else None, log, env or {}, scheme
     )
     try:
         wait_http(f"{server.url}/healthz", proc=proc)
