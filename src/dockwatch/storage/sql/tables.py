@@ -164,3 +164,77 @@ outbox_cursors = Table(
     Column("last_id", BigInteger, nullable=False),
     Column("updated_at", _ts, nullable=False),
 )
+
+# --- vulnerability database ------------------------------------------------------------------
+# Advisory data is shared by every tenant (it is public), so these tables carry no account.
+
+vuln_sources = Table(
+    "vuln_sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("feed_version", Integer, nullable=False, server_default="0"),
+    Column("fingerprint", Text),
+    Column("records", Integer, nullable=False, server_default="0"),
+    Column("last_attempt_at", _ts),
+    Column("last_success_at", _ts),
+    Column("last_change_at", _ts),
+    Column("last_error", Text),
+    Column("last_error_at", _ts),
+)
+
+vuln_versions = Table(
+    "vuln_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", _ts, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("summary", Text, nullable=False),
+)
+
+vuln_advisories = Table(
+    "vuln_advisories",
+    metadata,
+    Column("source", String(64), nullable=False),
+    Column("id", String(256), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("withdrawn", Boolean, nullable=False),
+    Column("modified", _ts),
+    Column("version", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("source", "id"),
+)
+
+vuln_affected = Table(
+    "vuln_affected",
+    metadata,
+    Column("source", String(64), nullable=False),
+    Column("advisory_id", String(256), nullable=False),
+    Column("ecosystem", String(64), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("entry", LargeBinary, nullable=False),
+    Index("ix_vuln_affected_package", "ecosystem", "name"),
+    Index("ix_vuln_affected_advisory", "source", "advisory_id"),
+)
+
+vuln_changes = Table(
+    "vuln_changes",
+    metadata,
+    Column("version", Integer, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("advisory_id", String(256), nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("package_keys", Text, nullable=False),
+    Index("ix_vuln_changes_version", "version"),
+)
+
+vuln_enrichment = Table(
+    "vuln_enrichment",
+    metadata,
+    Column("kind", String(16), nullable=False),  # kev, epss, nvd
+    Column("cve_id", String(32), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("kind", "cve_id"),
+)

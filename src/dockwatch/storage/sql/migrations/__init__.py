@@ -57,6 +57,19 @@ MIGRATIONS: list[Migration] = [
         ),
     ),
     Migration("events", 1, "baseline", _baseline("outbox", "outbox_cursors")),
+    Migration(
+        "vulns",
+        1,
+        "baseline",
+        _baseline(
+            "vuln_sources",
+            "vuln_versions",
+            "vuln_advisories",
+            "vuln_affected",
+            "vuln_changes",
+            "vuln_enrichment",
+        ),
+    ),
 ]
 
 

@@ -1,0 +1,297 @@
+"""Applying feed output to the vulnerability database, with a delta for every change.
+
+An import of one source is parsed and fingerprinted first, outside any transaction; then one
+short write transaction compares fingerprints with what is stored, writes only what changed,
+creates a database version and its delta rows, and puts an `AdvisoriesChanged` event in the
+outbox. The same advisories arriving in another form (zip or folder, YAML or JSON, keys in
+another order) have the same fingerprints, so they change nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from dockwatch.clock import Clock
+from dockwatch.model.advisory import (
+    Advisory,
+    EpssScore,
+    KevEntry,
+    NvdCvss,
+    canonical_content,
+    fingerprint,
+)
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import vuln_repo as repo
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.vuln_repo import AdvisoryRow
+
+logger = logging.getLogger(__name__)
+
+ADVISORIES_CHANGED = "AdvisoriesChanged"
+DATA_ACCOUNT = "000000000000"
+"""Advisory data is public: its events are written for the default account and region."""
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What one import of one source changed."""
+
+    source: str
+    version: int | None = None
+    """The new database version, or None when nothing changed."""
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    package_keys: set[tuple[str, str]] = field(default_factory=set)
+    """(ecosystem, package) keys whose affected data changed: the images to re-evaluate."""
+    cves: set[str] = field(default_factory=set)
+    """CVE ids whose enrichment changed (enrichment imports)."""
+
+    @property
+    def changed(self) -> bool:
+        """True when the import created a database version."""
+        return self.version is not None
+
+
+def _row(adv: Advisory) -> AdvisoryRow:
+    content = canonical_content(adv)
+    content["source"] = adv.source
+    affected = [
+        (a.ecosystem, a.name, entry)
+        for a, entry in zip(adv.affected, content["affected"], strict=True)
+    ]
+    return AdvisoryRow(
+        adv.id, fingerprint(adv), adv.withdrawn is not None, adv.modified, content, affected
+    )
+
+
+def _enrichment_kind(record: object) -> str:
+    if isinstance(record, KevEntry):
+        return "kev"
+    if isinstance(record, EpssScore):
+        return "epss"
+    if isinstance(record, NvdCvss):
+        return "nvd"
+    raise TypeError(f"not an enrichment record: {type(record).__name__}")
+
+
+_VOLATILE = {"epss": ("score_date", "model_version"), "nvd": ("last_modified",), "kev": ()}
+
+
+def _enrichment_content(kind: str, record: object) -> tuple[str, dict[str, Any]]:
+    content = dataclasses.asdict(record)  # type: ignore[call-overload]
+    stable = {k: v for k, v in content.items() if k not in _VOLATILE[kind]}
+    digest = hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return digest, content
+
+
+class VulnDb:
+    """The vulnerability database over SQL."""
+
+    def __init__(
+        self, db: Database, clock: Clock, account_id: str = DATA_ACCOUNT, region: str = "us-east-1"
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.account_id = account_id
+        self.region = region
+
+    def apply(
+        self,
+        source: str,
+        advisories: Iterable[Advisory],
+        *,
+        complete: bool = False,
+        kind: str = "vulnerability",
+        feed_version: int = 0,
+        source_fingerprint: str | None = None,
+    ) -> ImportResult:
+        """Store a source's advisories; with `complete`, those it no longer lists are withdrawn."""
+        incoming: dict[str, AdvisoryRow] = {}
+        for adv in advisories:
+            incoming[adv.id] = _row(adv)  # a later record with the same id wins
+        result = ImportResult(source)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            stored = repo.stored_advisories(conn, source)
+            to_write: list[AdvisoryRow] = []
+            changes: list[tuple[str, str, list[tuple[str, str]]]] = []
+            for aid, row in incoming.items():
+                old = stored.get(aid)
+                keys = {(eco, name) for eco, name, _ in row.affected}
+                if old is not None and old.fingerprint == row.fingerprint:
+                    result.unchanged += 1
+                    continue
+                if old is None:
+                    change = "added"
+                    if row.withdrawn:  # new but already withdrawn: it can match nothing
+                        keys = set()
+                elif row.withdrawn and not old.withdrawn:
+                    change = "withdrawn"
+                else:
+                    change = "modified"
+                    keys |= old.package_keys
+                getattr(result, change).append(aid)
+                if change == "withdrawn" and old is not None:
+                    keys |= old.package_keys
+                to_write.append(row)
+                changes.append((aid, change, sorted(keys)))
+                result.package_keys |= keys
+            removed = [
+                aid
+                for aid, old in stored.items()
+                if complete and aid not in incoming and not old.withdrawn
+            ]
+            for aid in removed:
+                result.withdrawn.append(aid)
+                changes.append((aid, "withdrawn", sorted(stored[aid].package_keys)))
+                result.package_keys |= stored[aid].package_keys
+            if changes:
+                summary = {
+                    "added": len(result.added),
+                    "modified": len(result.modified),
+                    "withdrawn": len(result.withdrawn),
+                }
+                result.version = repo.new_version(conn, source, summary, now)
+                repo.write_advisories(conn, source, to_write, result.version)
+                repo.delete_advisories(conn, source, removed)
+                repo.record_changes(conn, result.version, source, changes)
+                self._event(conn, result, now)
+            values: dict[str, Any] = {
+                "kind": kind,
+                "feed_version": feed_version,
+                "records": repo.count_advisories(conn, source),
+                "last_attempt_at": now,
+                "last_success_at": now,
+                "last_error": None,
+            }
+            if source_fingerprint is not None:
+                values["fingerprint"] = source_fingerprint
+            if changes:
+                values["last_change_at"] = now
+            repo.upsert_source(conn, source, **values)
+        logger.info(
+            "import %s: %d added, %d modified, %d withdrawn, %d unchanged",
+            source,
+            len(result.added),
+            len(result.modified),
+            len(result.withdrawn),
+            result.unchanged,
+        )
+        return result
+
+    def apply_enrichment(
+        self, source: str, records: Iterable[KevEntry | EpssScore | NvdCvss]
+    ) -> ImportResult:
+        """Store enrichment records keyed by CVE; the delta names the CVEs that changed."""
+        by_kind: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        for record in records:
+            kind = _enrichment_kind(record)
+            fp, content = _enrichment_content(kind, record)
+            by_kind.setdefault(kind, {})[record.cve_id] = (fp, content)
+        result = ImportResult(source)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            writes: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+            for kind, incoming in by_kind.items():
+                stored = repo.enrichment_fingerprints(conn, kind)
+                for cve, (fp, content) in incoming.items():
+                    if stored.get(cve) == fp:
+                        result.unchanged += 1
+                        continue
+                    writes.setdefault(kind, []).append((cve, fp, content))
+                    result.cves.add(cve)
+                    (result.modified if cve in stored else result.added).append(cve)
+            if result.cves:
+                summary = {"cves": len(result.cves)}
+                result.version = repo.new_version(conn, source, summary, now)
+                for kind, rows in writes.items():
+                    repo.write_enrichment(conn, kind, rows, result.version)
+                self._event(conn, result, now)
+            repo.upsert_source(
+                conn,
+                source,
+                kind="enrichment",
+                records=sum(len(v) for v in by_kind.values()),
+                last_attempt_at=now,
+                last_success_at=now,
+                last_error=None,
+                **({"last_change_at": now} if result.cves else {}),
+            )
+        return result
+
+    def record_failure(self, source: str, error: str) -> None:
+        """Remember a failed fetch or import; the data stays as it was."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            repo.upsert_source(
+                conn, source, last_attempt_at=now, last_error=error[:2000], last_error_at=now
+            )
+
+    def _event(self, conn: Any, result: ImportResult, now: Any) -> None:
+        outbox.append(
+            conn,
+            account_id=self.account_id,
+            region=self.region,
+            event_type=ADVISORIES_CHANGED,
+            subject=result.source,
+            payload={
+                "version": result.version,
+                "source": result.source,
+                "added": sorted(result.added),
+                "modified": sorted(result.modified),
+                "withdrawn": sorted(result.withdrawn),
+                "packageKeys": sorted([list(k) for k in result.package_keys]),
+                "cves": sorted(result.cves),
+            },
+            at=now,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The shape `dockwatch db status --json` prints."""
+        now = self.clock.now()
+        with self.db.read() as conn:
+            version = repo.current_version(conn)
+            created = repo.version_created_at(conn, version) if version else None
+            sources = []
+            for s in repo.all_sources(conn):
+                updated = s.get("last_change_at") or s.get("last_success_at")
+                sources.append(
+                    {
+                        "name": s["name"],
+                        "kind": s["kind"],
+                        "advisories": s["records"],
+                        "updatedAt": _iso(updated),
+                        "lastSuccessAt": _iso(s.get("last_success_at")),
+                        "lastError": s.get("last_error"),
+                        "lastErrorAt": _iso(s.get("last_error_at")),
+                        "ageSeconds": None
+                        if s.get("last_success_at") is None
+                        else int((now - _utc(s["last_success_at"])).total_seconds()),
+                    }
+                )
+            total = repo.count_advisories(conn)
+        return {
+            "version": version,
+            "builtAt": _iso(created),
+            "advisories": total,
+            "sources": sources,
+        }
+
+
+def _utc(value: Any) -> Any:
+    from dockwatch.storage.sql.timeutil import as_utc
+
+    return as_utc(value)
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else _utc(value).isoformat()

@@ -1,0 +1,108 @@
+"""Importing advisories into the database: idempotence, deltas, withdrawals, enrichment."""
+
+from __future__ import annotations
+
+import dataclasses
+import zipfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from dockwatch.clock import ControlledClock
+from dockwatch.feeds.osv import iter_path
+from dockwatch.model.advisory import Advisory, EpssScore, KevEntry
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from dockwatch.vulndb.service import VulnDb
+from tests.support.corpus import SHARED
+
+RUSTSEC = SHARED / "vulndata" / "rustsec-advisory-db"
+
+
+def _db(tmp_path: Path) -> VulnDb:
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    return VulnDb(db, ControlledClock())
+
+
+def _advisories(path: Path) -> list[Advisory]:
+    return [a for a in iter_path(path, "osv:crates.io") if isinstance(a, Advisory)]
+
+
+@pytest.fixture
+def rustsec() -> Path:
+    if not RUSTSEC.exists():
+        pytest.skip(f"{RUSTSEC} is absent (a fresh clone without ../shared)")
+    return RUSTSEC
+
+
+def test_reimport_and_other_forms_change_nothing(tmp_path: Path, rustsec: Path) -> None:
+    vdb = _db(tmp_path)
+    records = _advisories(rustsec)
+    first = vdb.apply("osv:crates.io", records)
+    assert first.changed and len(first.added) == len({a.id for a in records})
+    assert not vdb.apply("osv:crates.io", records).changed
+    # the same records as a zip
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted(rustsec.rglob("*.json")):
+            z.write(f, f.name)
+    again = vdb.apply("osv:crates.io", _advisories(archive))
+    assert not again.changed and again.unchanged == len(first.added)
+    status = vdb.status()
+    assert status["version"] == first.version
+    assert status["advisories"] == len(first.added)
+    assert [s["name"] for s in status["sources"]] == ["osv:crates.io"]
+
+
+def test_delta_names_exactly_what_differs(tmp_path: Path, rustsec: Path) -> None:
+    records = sorted(_advisories(rustsec), key=lambda a: a.id)
+    older, newer = records[: len(records) // 2], records[len(records) // 2 :]
+    vdb = _db(tmp_path)
+    vdb.apply("osv:crates.io", older)
+    touched = older[:3]
+    changed = [dataclasses.replace(a, summary=a.summary + " (updated)") for a in touched]
+    withdrawn = dataclasses.replace(older[3], withdrawn=datetime(2026, 11, 1, tzinfo=UTC))
+    result = vdb.apply("osv:crates.io", [*changed, withdrawn, *older[4:], *newer])
+    assert sorted(result.added) == sorted(a.id for a in newer)
+    assert sorted(result.modified) == sorted(a.id for a in touched)
+    assert result.withdrawn == [older[3].id]
+    # a new record that is already withdrawn can match nothing, so it names no package
+    live_new = [a for a in newer if a.withdrawn is None]
+    expected_keys = {
+        (aff.ecosystem, aff.name) for a in [*live_new, *touched, older[3]] for aff in a.affected
+    }
+    assert result.package_keys == expected_keys
+
+
+def test_complete_import_withdraws_what_is_gone(tmp_path: Path, rustsec: Path) -> None:
+    records = _advisories(rustsec)[:50]
+    vdb = _db(tmp_path)
+    vdb.apply("osv:crates.io", records)
+    result = vdb.apply("osv:crates.io", records[1:], complete=True)
+    assert result.withdrawn == [records[0].id]
+    assert not vdb.apply("osv:crates.io", records[1:], complete=True).changed
+
+
+def test_enrichment_delta_by_cve(tmp_path: Path) -> None:
+    vdb = _db(tmp_path)
+    kev = KevEntry("CVE-2021-44228", "Apache", "Log4j2", "Log4Shell", date(2021, 12, 10))
+    epss = EpssScore(
+        "CVE-2021-44228", 0.97, 0.999, "v2025.03.14", datetime(2026, 11, 25, tzinfo=UTC)
+    )
+    first = vdb.apply_enrichment("kev+epss", [kev, epss])
+    assert first.cves == {"CVE-2021-44228"}
+    # a new score date alone is not a change; a new score is
+    same = dataclasses.replace(epss, score_date=datetime(2026, 11, 26, tzinfo=UTC))
+    assert not vdb.apply_enrichment("epss", [same]).changed
+    moved = dataclasses.replace(epss, score=0.5)
+    assert vdb.apply_enrichment("epss", [moved]).cves == {"CVE-2021-44228"}
+
+
+def test_failure_is_recorded_and_data_kept(tmp_path: Path, rustsec: Path) -> None:
+    vdb = _db(tmp_path)
+    vdb.apply("osv:crates.io", _advisories(rustsec)[:10])
+    vdb.record_failure("osv:crates.io", "connection reset")
+    source = vdb.status()["sources"][0]
+    assert source["lastError"] == "connection reset" and source["advisories"] == 10
