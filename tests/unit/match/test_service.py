@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion, Version
 from dockwatch.clock import ControlledClock
 from dockwatch.feeds.osv import iter_path
 from dockwatch.match.service import MatchIndex, match
-from dockwatch.model.advisory import Advisory
+from dockwatch.model.advisory import Advisory, AdvisoryID
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import OsPackageRef, Package
 from dockwatch.storage.sql.engine import Database
@@ -155,7 +155,7 @@ def test_index_follows_the_delta(index: MatchIndex, tmp_path: Path) -> None:
     before = index.refresh()
     vdb = VulnDb(index.db, ControlledClock())
     new = Advisory(
-        id="TEST-2026-0001",
+        id=AdvisoryID("TEST-2026-0001"),
         source="osv:PyPI",
         affected=(
             Affected(

@@ -11,7 +11,7 @@ import pytest
 
 from dockwatch.clock import ControlledClock
 from dockwatch.feeds.osv import iter_path
-from dockwatch.model.advisory import Advisory, EpssScore, KevEntry
+from dockwatch.model.advisory import Advisory, CveID, EpssScore, KevEntry
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.vulndb.service import VulnDb
@@ -87,7 +87,7 @@ def test_complete_import_withdraws_what_is_gone(tmp_path: Path, rustsec: Path) -
 
 def test_enrichment_delta_by_cve(tmp_path: Path) -> None:
     vdb = _db(tmp_path)
-    kev = KevEntry("CVE-2021-44228", "Apache", "Log4j2", "Log4Shell", date(2021, 12, 10))
+    kev = KevEntry(CveID("CVE-2021-44228"), "Apache", "Log4j2", "Log4Shell", date(2021, 12, 10))
     epss = EpssScore(
         "CVE-2021-44228", 0.97, 0.999, "v2025.03.14", datetime(2026, 11, 25, tzinfo=UTC)
     )
