@@ -97,10 +97,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> MatchIndex:
     return MatchIndex(db)
 
 
-def _pkg(name: str, version: str, **kw: object) -> Package:
-    return Package(
-        name=name, version=version, type="python", purl=f"pkg:pypi/{name}@{version}", **kw
-    )  # type: ignore[arg-type]
+def _pkg(name: str, version: str, os_package: OsPackageRef | None = None) -> Package:
+    purl = f"pkg:pypi/{name}@{version}"
+    return Package(name=name, version=version, type="python", purl=purl, os_package=os_package)
 
 
 def test_pip_layer_matches_the_brute_force(index: MatchIndex) -> None:

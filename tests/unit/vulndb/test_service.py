@@ -89,7 +89,7 @@ def test_enrichment_delta_by_cve(tmp_path: Path) -> None:
     vdb = _db(tmp_path)
     kev = KevEntry(CveID("CVE-2021-44228"), "Apache", "Log4j2", "Log4Shell", date(2021, 12, 10))
     epss = EpssScore(
-        "CVE-2021-44228", 0.97, 0.999, "v2025.03.14", datetime(2026, 11, 25, tzinfo=UTC)
+        CveID("CVE-2021-44228"), 0.97, 0.999, "v2025.03.14", datetime(2026, 11, 25, tzinfo=UTC)
     )
     first = vdb.apply_enrichment("kev+epss", [kev, epss])
     assert first.cves == {"CVE-2021-44228"}
