@@ -53,6 +53,23 @@ def _parser() -> argparse.ArgumentParser:
         help="keep unreferenced blobs younger than this (pushes in flight)",
     )
 
+    db = sub.add_parser("db", help="the vulnerability database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_import = db_sub.add_parser(
+        "import", help="import advisory files or folders (format detected)"
+    )
+    _add_data(db_import)
+    db_import.add_argument("paths", nargs="+", type=Path, help="files or folders to import")
+    db_sync = db_sub.add_parser("sync", help="fetch every configured feed from upstream")
+    _add_data(db_sync)
+    db_sync.add_argument("--feed", action="append", default=[], help="only this feed (repeatable)")
+    db_status = db_sub.add_parser("status", help="database version, sources and their age")
+    _add_data(db_status)
+    db_status.add_argument("--json", action="store_true", help="machine-readable output")
+    db_export = db_sub.add_parser("export", help="write an offline bundle for air-gapped sites")
+    _add_data(db_export)
+    db_export.add_argument("file", type=Path, help="bundle to write (.dwdb)")
+
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate settings and print warnings")
@@ -137,6 +154,90 @@ def _gc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress() -> Any:
+    """A one-line progress display on a terminal, nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def say(message: str) -> None:
+        print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _db(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from dockwatch.app import build
+    from dockwatch.vulndb.service import VulnDb
+
+    services = build(_settings(args))
+    vdb = VulnDb(services.db, services.clock, services.tenant.account_id, services.tenant.region)
+    if args.db_command == "import":
+        from dockwatch.vulndb.importer import import_paths
+
+        try:
+            report = import_paths(vdb, args.paths, _progress())
+        except FileNotFoundError as exc:
+            print(f"dockwatch: error: no such file or folder: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        for r in report.results:
+            state = f"version {r.version}" if r.changed else "no change"
+            counts = (
+                f"{len(r.added)} added, {len(r.modified)} modified, {len(r.withdrawn)} withdrawn"
+            )
+            print(f"{r.source}: {counts}, {r.unchanged} unchanged ({state})")
+        if report.problems:
+            print(f"skipped {len(report.problems)} malformed records (see the log for each reason)")
+        if not report.results:
+            print("nothing recognised to import", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_OK
+    if args.db_command == "sync":
+        import httpx
+
+        from dockwatch.vulndb.runner import configured_feeds, parse_url_overrides, sync
+
+        feeds = configured_feeds(
+            parse_url_overrides(os.environ.get("DOCKWATCH_FEED_URLS")), args.feed
+        )
+        with httpx.Client(timeout=60, follow_redirects=True) as http:
+            outcomes = sync(vdb, feeds, http, _progress())
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        for o in outcomes:
+            detail = o.error or (
+                f"version {o.result.version}" if o.result and o.result.changed else ""
+            )
+            print(f"{o.feed}: {o.status} {detail}".rstrip())
+        return EXIT_ERROR if any(o.status == "failed" for o in outcomes) else EXIT_OK
+    if args.db_command == "status":
+        status = vdb.status()
+        if args.json:
+            print(json.dumps(status, indent=2))
+        else:
+            print(
+                f"version {status['version']}, {status['advisories']} advisories, built {status['builtAt']}"
+            )
+            for src in status["sources"]:
+                err = f"  last error: {src['lastError']}" if src["lastError"] else ""
+                print(f"  {src['name']:24} {src['advisories']:>7}  updated {src['updatedAt']}{err}")
+        return EXIT_OK
+    if args.db_command == "export":
+        from dockwatch.vulndb.bundle import export_bundle
+
+        written = export_bundle(vdb, args.file)
+        print(
+            f"wrote {written['advisories']} advisories and {written['enrichment']} "
+            f"enrichment records to {args.file}"
+        )
+        return EXIT_OK
+    return EXIT_ERROR
+
+
 def _config_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     errors = settings.validate()
@@ -163,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             return _gc(args)
         if args.command == "config":
             return _config_check(args)
+        if args.command == "db":
+            return _db(args)
     except DockwatchError as exc:
         print(f"dockwatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -63,7 +64,6 @@ class ImportResult:
 
 def _row(adv: Advisory) -> AdvisoryRow:
     content = canonical_content(adv)
-    content["source"] = adv.source
     affected = [
         (a.ecosystem, a.name, entry)
         for a, entry in zip(adv.affected, content["affected"], strict=True)
@@ -71,6 +71,16 @@ def _row(adv: Advisory) -> AdvisoryRow:
     return AdvisoryRow(
         adv.id, fingerprint(adv), adv.withdrawn is not None, adv.modified, content, affected
     )
+
+
+def row_from_content(content: dict[str, Any]) -> AdvisoryRow:
+    """An advisory row rebuilt from its stored normalized content (see `canonical_content`)."""
+    clean = {k: v for k, v in content.items() if k != "source"}
+    digest = hashlib.sha256(orjson.dumps(clean, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    affected = [(a["ecosystem"], a["name"], a) for a in clean.get("affected", [])]
+    modified = datetime.fromisoformat(clean["modified"]) if clean.get("modified") else None
+    withdrawn = clean.get("withdrawn") is not None
+    return AdvisoryRow(str(clean["id"]), digest, withdrawn, modified, clean, affected)
 
 
 def _enrichment_kind(record: object) -> str:
@@ -86,11 +96,11 @@ def _enrichment_kind(record: object) -> str:
 _VOLATILE = {"epss": ("score_date", "model_version"), "nvd": ("last_modified",), "kev": ()}
 
 
-def _enrichment_content(kind: str, record: object) -> tuple[str, dict[str, Any]]:
-    content = dataclasses.asdict(record)  # type: ignore[call-overload]
-    stable = {k: v for k, v in content.items() if k not in _VOLATILE[kind]}
-    digest = hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return digest, content
+def enrichment_fingerprint(kind: str, content: dict[str, Any]) -> str:
+    """A hash of an enrichment record without its volatile fields (a new EPSS score date alone
+    is not a change)."""
+    stable = {k: v for k, v in content.items() if k not in _VOLATILE.get(kind, ())}
+    return hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class VulnDb:
@@ -115,9 +125,29 @@ class VulnDb:
         source_fingerprint: str | None = None,
     ) -> ImportResult:
         """Store a source's advisories; with `complete`, those it no longer lists are withdrawn."""
+        return self.apply_rows(
+            source,
+            (_row(adv) for adv in advisories),
+            complete=complete,
+            kind=kind,
+            feed_version=feed_version,
+            source_fingerprint=source_fingerprint,
+        )
+
+    def apply_rows(
+        self,
+        source: str,
+        rows: Iterable[AdvisoryRow],
+        *,
+        complete: bool = False,
+        kind: str = "vulnerability",
+        feed_version: int = 0,
+        source_fingerprint: str | None = None,
+    ) -> ImportResult:
+        """`apply` for advisories already in stored form (offline bundles)."""
         incoming: dict[str, AdvisoryRow] = {}
-        for adv in advisories:
-            incoming[adv.id] = _row(adv)  # a later record with the same id wins
+        for row in rows:
+            incoming[row.id] = row  # a later record with the same id wins
         result = ImportResult(source)
         now = self.clock.now()
         with self.db.write() as conn:
@@ -189,14 +219,28 @@ class VulnDb:
         return result
 
     def apply_enrichment(
-        self, source: str, records: Iterable[KevEntry | EpssScore | NvdCvss]
+        self,
+        source: str,
+        records: Iterable[KevEntry | EpssScore | NvdCvss],
+        source_fingerprint: str | None = None,
     ) -> ImportResult:
         """Store enrichment records keyed by CVE; the delta names the CVEs that changed."""
+        return self.apply_enrichment_rows(
+            source,
+            ((_enrichment_kind(r), r.cve_id, dataclasses.asdict(r)) for r in records),
+            source_fingerprint,
+        )
+
+    def apply_enrichment_rows(
+        self,
+        source: str,
+        rows: Iterable[tuple[str, str, dict[str, Any]]],
+        source_fingerprint: str | None = None,
+    ) -> ImportResult:
+        """`apply_enrichment` for (kind, cve id, content) rows (offline bundles)."""
         by_kind: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
-        for record in records:
-            kind = _enrichment_kind(record)
-            fp, content = _enrichment_content(kind, record)
-            by_kind.setdefault(kind, {})[record.cve_id] = (fp, content)
+        for kind, cve, content in rows:
+            by_kind.setdefault(kind, {})[cve] = (enrichment_fingerprint(kind, content), content)
         result = ImportResult(source)
         now = self.clock.now()
         with self.db.write() as conn:
@@ -225,8 +269,17 @@ class VulnDb:
                 last_success_at=now,
                 last_error=None,
                 **({"last_change_at": now} if result.cves else {}),
+                **({"fingerprint": source_fingerprint} if source_fingerprint else {}),
             )
         return result
+
+    def heartbeat(self, source: str) -> None:
+        """A fetch found nothing new upstream: the source is fresh as of now."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            repo.upsert_source(
+                conn, source, last_attempt_at=now, last_success_at=now, last_error=None
+            )
 
     def record_failure(self, source: str, error: str) -> None:
         """Remember a failed fetch or import; the data stays as it was."""

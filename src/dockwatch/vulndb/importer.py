@@ -1,0 +1,188 @@
+"""`dockwatch db import`: recognise each file's format, parse it with its feed, apply it.
+
+A folder of OSV records (JSON or YAML, any producer) or an osv.dev `all.zip`, the Debian
+security tracker JSON, Alpine secdb JSON, NVD CVE API pages, the CISA KEV catalogue, EPSS CSV
+(optionally gzipped) and dockwatch's own export bundles are recognised by their content, not
+their names. Licence, README and schema files are skipped. A malformed record is skipped with
+its reason and counted; it never aborts the import.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv
+from dockwatch.feeds.feed import FeedError, ParseProblem
+from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
+
+from . import bundle
+from .service import ImportResult, VulnDb
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What `db import` did, per source."""
+
+    results: list[ImportResult] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+
+
+def _head(path: Path, size: int = 4096) -> str:
+    with path.open("rb") as f:
+        data = f.read(size)
+    if data[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as g:
+            data = g.read(size)
+    return data.decode("utf-8", errors="replace")
+
+
+def classify(path: Path) -> str | None:
+    """The format of one file: osv, osv-zip, debian, alpine, nvd, kev, epss, bundle, or None."""
+    name = path.name.lower()
+    if name.endswith(".zip") or (path.is_file() and zipfile.is_zipfile(path)):
+        return "osv-zip"
+    if name.endswith(bundle.SUFFIX):
+        return "bundle"
+    head = _head(path)
+    stripped = head.lstrip()
+    if (
+        name.endswith((".csv", ".csv.gz"))
+        or stripped.startswith("#model_version")
+        or stripped.startswith("cve,epss")
+    ):
+        return (
+            "epss" if ("epss" in stripped[:200] or stripped.startswith("#model_version")) else None
+        )
+    if not name.endswith((".json", ".json.gz", ".yaml", ".yml")):
+        return None
+    if '"$schema"' in head[:300] or '"title"' in head[:100] and '"properties"' in head:
+        return None
+    if '"catalogVersion"' in head or '"knownRansomwareUse"' in head:
+        return "kev"
+    if '"resultsPerPage"' in head or '"CVE_data_type"' in head:
+        return "nvd"
+    if '"distroversion"' in head or '"secfixes"' in head:
+        return "alpine"
+    if name.endswith((".yaml", ".yml")) or '"affected"' in head or '"modified"' in head:
+        if "id:" in head or '"id"' in head:
+            return "osv"
+    if '"releases"' in head and '"CVE-' in head or '"TEMP-' in head:
+        return "debian"
+    return None
+
+
+def _osv_source(adv: Advisory) -> str:
+    """OSV records are grouped by the base ecosystem they affect (`osv:PyPI`)."""
+    for a in adv.affected:
+        return "osv:" + a.ecosystem.split(":", 1)[0]
+    prefix = adv.id.split("-", 1)[0]
+    return f"osv:{prefix}"
+
+
+def _files(paths: Iterable[Path], report: ImportReport) -> Iterator[tuple[str, Path]]:
+    for root in paths:
+        if root.is_dir():
+            for dirpath, dirs, names in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for n in sorted(names):
+                    if n.startswith("."):
+                        continue
+                    p = Path(dirpath, n)
+                    kind = classify(p)
+                    if kind is None:
+                        report.skipped_files.append(str(p))
+                    else:
+                        yield kind, p
+        elif root.exists():
+            kind = classify(root)
+            if kind is None:
+                report.skipped_files.append(str(root))
+            else:
+                yield kind, root
+        else:
+            raise FileNotFoundError(str(root))
+
+
+def import_paths(
+    vdb: VulnDb, paths: Iterable[Path], progress: Progress | None = None
+) -> ImportReport:
+    """Import every recognised file under `paths`, one transaction per source."""
+    report = ImportReport()
+    by_kind: dict[str, list[Path]] = {}
+    for kind, p in _files(paths, report):
+        by_kind.setdefault(kind, []).append(p)
+    say = progress or (lambda _m: None)
+
+    def keep(items: Iterable[object]) -> Iterator[object]:
+        for n, item in enumerate(items, 1):
+            if isinstance(item, ParseProblem):
+                logger.warning("skipped %s: %s", item.where, item.reason)
+                report.problems.append(item)
+                continue
+            if n % 2000 == 0:
+                say(f"read {n} records")
+            yield item
+
+    osv_paths = by_kind.get("osv", []) + by_kind.get("osv-zip", [])
+    if osv_paths:
+        grouped: dict[str, list[Advisory]] = {}
+        seen: osv.Seen = {}
+        for p in osv_paths:
+            for item in keep(osv.iter_path(p, "osv", osv.Limits(), seen)):
+                assert isinstance(item, Advisory)
+                grouped.setdefault(_osv_source(item), []).append(item)
+        for source, advisories in sorted(grouped.items()):
+            say(f"{source}: applying {len(advisories)} advisories")
+            report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
+    for p in by_kind.get("debian", []):
+        advisories = [a for a in keep(debian.parse_file(str(p))) if isinstance(a, Advisory)]
+        report.results.append(vdb.apply(debian.SOURCE, advisories))
+    alpine_files = by_kind.get("alpine", [])
+    if alpine_files:
+        try:
+            advisories = [
+                a
+                for a in keep(alpine.parse_files([(p, "") for p in alpine_files]))
+                if isinstance(a, Advisory)
+            ]
+            report.results.append(vdb.apply(alpine.SOURCE, advisories))
+        except FeedError as exc:
+            report.problems.append(ParseProblem(alpine.SOURCE, str(alpine_files[0]), str(exc)))
+    enrichment: list[tuple[str, Callable[[Path], Iterable[object]]]] = [
+        ("kev", lambda p: kev.parse_file(p)),
+        ("nvd", lambda p: nvd.parse_file(p)),
+        ("epss", lambda p: epss.parse_file(p)),
+    ]
+    for kind, parse in enrichment:
+        records: list[KevEntry | EpssScore | NvdCvss] = []
+        for p in by_kind.get(kind, []):
+            try:
+                records += [
+                    r for r in keep(parse(p)) if isinstance(r, KevEntry | EpssScore | NvdCvss)
+                ]
+            except FeedError as exc:
+                report.problems.append(ParseProblem(kind, str(p), str(exc)))
+        if records:
+            report.results.append(vdb.apply_enrichment(kind, records))
+    for p in by_kind.get("bundle", []):
+        report.results.extend(bundle.import_bundle(vdb, p))
+    return report
+
+
+def _with_source(adv: Advisory, source: str) -> Advisory:
+    if adv.source == source:
+        return adv
+    import dataclasses
+
+    return dataclasses.replace(adv, source=source)
