@@ -9,12 +9,23 @@ missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-  echo "install-system-packages: not root; missing Debian packages: ${missing[*]}" >&2
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-system-packages: not root; missing Debian packages: ${missing[*]}" >&2
+  else
+    echo "install-system-packages: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
-echo "install-system-packages: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Lockfile producers from the npm registry (tests/support/programs.py NPM_GLOBAL); Debian's
+# yarnpkg does not run with this machine's Node.js.
+for spec in yarn@1 pnpm@9; do
+  tool="${spec%@*}"
+  if ! command -v "$tool" >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "install-system-packages: npm install -g $spec" >&2
+    npm install -g --silent "$spec" >/dev/null 2>&1 || echo "install-system-packages: could not install $spec" >&2
+  fi
+done

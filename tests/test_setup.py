@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.programs import PROGRAMS
+from tests.support.programs import NPM_GLOBAL, PROGRAMS, SEARCH_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,10 +28,21 @@ def test_every_program_comes_from_a_listed_package() -> None:
     assert missing == {}, "add these packages to deps/apt-packages.txt"
 
 
+def _depends(package: str) -> set[str]:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Depends},${Pre-Depends}", package], capture_output=True, text=True)
+    names = set()
+    for alt in out.stdout.replace("|", ",").split(","):
+        name = alt.strip().split(" ")[0].split(":")[0]
+        if name:
+            names.add(name)
+    return names
+
+
 def test_programs_belong_to_the_packages_named() -> None:
-    """`dpkg -S` agrees with the table, for every program installed here."""
+    """`dpkg -S` agrees with the table (the package or one it depends on owns the program),
+    for every program installed here."""
     for program, package in PROGRAMS.items():
-        path = shutil.which(program)
+        path = shutil.which(program, path=SEARCH_PATH)
         if path is None:
             continue
         real = os.path.realpath(path)
@@ -45,7 +56,7 @@ def test_programs_belong_to_the_packages_named() -> None:
             out = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
             if out.returncode == 0:
                 owners |= {o.strip().split(":")[0] for o in out.stdout.split(":", 1)[0].split(",")}
-        assert package in owners, (
+        assert owners & ({package} | _depends(package)), (
             f"{program} ({real}) belongs to {owners or 'no package'}, not {package}"
         )
 
@@ -60,7 +71,7 @@ def test_tests_run_only_listed_programs() -> None:
         for path in (ROOT / folder).rglob("*.py"):
             for name in call.findall(path.read_text()):
                 used[name] = str(path.relative_to(ROOT))
-    unknown = {name: where for name, where in used.items() if name not in PROGRAMS}
+    unknown = {name: where for name, where in used.items() if name not in PROGRAMS and name not in NPM_GLOBAL}
     assert unknown == {}, "list these programs in tests/support/programs.py"
 
 
@@ -69,3 +80,9 @@ def test_makefile_installs_system_packages_before_testing() -> None:
     test_rule = next(line for line in makefile.splitlines() if line.startswith("test:"))
     assert "system-deps" in test_rule and "corpus" in test_rule
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_npm_programs_are_installed_by_the_setup_script() -> None:
+    script = (ROOT / "scripts" / "install-system-packages.sh").read_text()
+    for spec in NPM_GLOBAL.values():
+        assert spec in script

@@ -7,6 +7,7 @@ checks this table against `deps/apt-packages.txt`, which the Makefile installs.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -25,7 +26,27 @@ PROGRAMS: dict[str, str] = {
     "umount": "mount",
     "runuser": "util-linux",
     "openssl": "openssl",
+    "dpkg-query": "dpkg",
+    "db5.3_load": "db5.3-util",
+    "ruby": "ruby",
+    "gem": "ruby-rubygems",
+    "bundle": "bundler",
+    "composer": "composer",
+    "cargo": "cargo",
+    "objcopy": "binutils",
+    "npm": "nodejs",
+    "node": "nodejs",
+    "sh": "dash",
 }
+
+#: programs installed from the npm registry (`npm install -g`) by scripts/install-system-packages.sh
+NPM_GLOBAL: dict[str, str] = {
+    "yarn": "yarn@1",
+    "pnpm": "pnpm@9",
+}
+
+#: system folders first: a Debian-packaged program wins over a user's own (rustup's cargo, say)
+SEARCH_PATH = os.pathsep.join(["/usr/bin", "/bin", "/usr/sbin", "/sbin", os.environ.get("PATH", "")])
 
 
 def require(program: str) -> str:
