@@ -9,15 +9,13 @@ its reason and counted; it never aborts the import.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -38,48 +36,12 @@ class ImportReport:
     skipped_files: list[str] = field(default_factory=list)
 
 
-def _head(path: Path, size: int = 4096) -> str:
-    with path.open("rb") as f:
-        data = f.read(size)
-    if data[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as g:
-            data = g.read(size)
-    return data.decode("utf-8", errors="replace")
-
-
 def classify(path: Path) -> str | None:
-    """The format of one file: osv, osv-zip, debian, alpine, nvd, kev, epss, bundle, or None."""
-    name = path.name.lower()
-    if name.endswith(".zip") or (path.is_file() and zipfile.is_zipfile(path)):
-        return "osv-zip"
-    if name.endswith(bundle.SUFFIX):
+    """The format of one file: osv, debian, alpine, nvd, kev, epss, bundle, or None (skipped)."""
+    if path.name.lower().endswith(bundle.SUFFIX):
         return "bundle"
-    head = _head(path)
-    stripped = head.lstrip()
-    if (
-        name.endswith((".csv", ".csv.gz"))
-        or stripped.startswith("#model_version")
-        or stripped.startswith("cve,epss")
-    ):
-        return (
-            "epss" if ("epss" in stripped[:200] or stripped.startswith("#model_version")) else None
-        )
-    if not name.endswith((".json", ".json.gz", ".yaml", ".yml")):
-        return None
-    if '"$schema"' in head[:300] or '"title"' in head[:100] and '"properties"' in head:
-        return None
-    if '"catalogVersion"' in head or '"knownRansomwareUse"' in head:
-        return "kev"
-    if '"resultsPerPage"' in head or '"CVE_data_type"' in head:
-        return "nvd"
-    if '"distroversion"' in head or '"secfixes"' in head:
-        return "alpine"
-    if name.endswith((".yaml", ".yml")) or '"affected"' in head or '"modified"' in head:
-        if "id:" in head or '"id"' in head:
-            return "osv"
-    if '"releases"' in head and '"CVE-' in head or '"TEMP-' in head:
-        return "debian"
-    return None
+    found = detect.sniff(path)
+    return None if found is None else found.value
 
 
 def _osv_source(adv: Advisory) -> str:
@@ -134,7 +96,7 @@ def import_paths(
                 say(f"read {n} records")
             yield item
 
-    osv_paths = by_kind.get("osv", []) + by_kind.get("osv-zip", [])
+    osv_paths = by_kind.get("osv", [])
     if osv_paths:
         grouped: dict[str, list[Advisory]] = {}
         seen: osv.Seen = {}

@@ -1,0 +1,136 @@
+"""Vulnerability database: import throughput, incremental update, matching latency.
+
+Figures, each printed with its target and MET or MISSED:
+  1. full import of ../shared/vulndata (parse, normalize, write, diff): advisories per second;
+  2. an incremental import of 1,000 changed advisories into the full database: seconds;
+  3. matching a 500-package inventory against the full database with the index loaded but no
+     verdict cached (every verdict computed exactly): p95 over the runs.
+There is no peer tool to run here for these; the targets are absolute.
+
+    python bench/vulndb.py [--runs 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dockwatch.clock import SystemClock  # noqa: E402
+from dockwatch.feeds.osv import iter_path  # noqa: E402
+from dockwatch.match.service import MatchIndex, match  # noqa: E402
+from dockwatch.model.advisory import Advisory  # noqa: E402
+from dockwatch.model.distro import Distro  # noqa: E402
+from dockwatch.model.package import Package  # noqa: E402
+from dockwatch.storage.sql.engine import Database  # noqa: E402
+from dockwatch.storage.sql.migrations import migrate  # noqa: E402
+from dockwatch.vulndb.importer import import_paths  # noqa: E402
+from dockwatch.vulndb.service import VulnDb  # noqa: E402
+
+VULNDATA = ROOT.parent / "shared" / "vulndata"
+
+
+def verdict(value: float, target: float, higher_is_better: bool) -> str:
+    ok = value >= target if higher_is_better else value <= target
+    return "MET" if ok else "MISSED"
+
+
+def host_debian_packages() -> list[Package]:
+    """Real Debian packages (this machine's), with their source packages."""
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package}\\t${Version}\\t${source:Package}\\t${source:Version}\\n"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    pkgs = []
+    for line in out.splitlines():
+        name, version, src, src_version = line.split("\t")
+        pkgs.append(Package(name=name, version=version, type="deb", purl=f"pkg:deb/debian/{name}@{version}", source_name=src, source_version=src_version))
+    return pkgs
+
+
+def language_packages(advisories: list[Advisory], rng: random.Random, n: int) -> list[Package]:
+    """Packages named in the advisories, at versions taken from their events (old and new)."""
+    types = {"PyPI": "python", "Go": "go", "crates.io": "rust", "Bitnami": "bitnami"}
+    candidates = []
+    for adv in advisories:
+        for aff in adv.affected:
+            kind = types.get(aff.ecosystem)
+            if kind is None:
+                continue
+            versions = [e.version for r in aff.ranges for e in r.events if e.version not in ("0", "")] + list(aff.versions)
+            if versions:
+                candidates.append((kind, aff.name, rng.choice(versions)))
+    rng.shuffle(candidates)
+    return [Package(name=name, version=v, type=kind, purl=f"pkg:{kind}/{name}@{v}") for kind, name, v in candidates[:n]]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=50)
+    args = ap.parse_args()
+    if not VULNDATA.exists():
+        print(f"{VULNDATA} not found")
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="dockwatch-vulndb-bench-"))
+    db = Database(f"sqlite:///{work / 'v.db'}")
+    migrate(db)
+    vdb = VulnDb(db, SystemClock())
+
+    t0 = time.perf_counter()
+    report = import_paths(vdb, [VULNDATA])
+    full = time.perf_counter() - t0
+    total = sum(len(r.added) + len(r.modified) + r.unchanged for r in report.results)
+
+    rng = random.Random(5)
+    pypa = [a for a in iter_path(VULNDATA / "pypa-advisory-database", "osv:PyPI") if isinstance(a, Advisory)]
+    changed = [dataclasses.replace(a, summary=(a.summary or "") + " [revised]") for a in rng.sample(pypa, 1000)]
+    t0 = time.perf_counter()
+    inc = vdb.apply("osv:PyPI", changed)
+    incremental = time.perf_counter() - t0
+    assert len(inc.modified) == 1000
+
+    index = MatchIndex(db)
+    t0 = time.perf_counter()
+    index.refresh()
+    index_load = time.perf_counter() - t0
+    every = [a for a in iter_path(VULNDATA, "osv") if isinstance(a, Advisory)]
+    debs = host_debian_packages()
+    inventory = rng.sample(debs, min(400, len(debs))) + language_packages(every, rng, 500 - min(400, len(debs)))
+    distro = Distro("debian", "12", "bookworm")
+    timings = []
+    found = 0
+    for _ in range(args.runs):
+        index._verdicts.clear()  # exact verdicts every run: only the index is warm
+        t0 = time.perf_counter()
+        result = match(inventory, distro, index, today=date.today())
+        timings.append(time.perf_counter() - t0)
+        found = len(result.matches)
+    warm = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        match(inventory, distro, index, today=date.today())
+        warm.append(time.perf_counter() - t0)
+    p95 = statistics.quantiles(timings, n=20)[-1]
+    p95_warm = statistics.quantiles(warm, n=20)[-1]
+
+    rate = total / full
+    print(f"full import: {total} advisories in {full:.2f} s = {rate:,.0f} advisories/s  target >= 20,000/s {verdict(rate, 20_000, True)}")
+    print(f"incremental import of 1,000 changed advisories: {incremental:.3f} s  target < 1 s {verdict(incremental, 1.0, False)}")
+    print(f"match index load: {index_load:.2f} s ({sum(len(v) for v in index._entries.values())} affected entries)")
+    print(f"match {len(inventory)} packages ({found} matches): p95 {p95 * 1000:.1f} ms with every verdict computed  target < 20 ms {verdict(p95, 0.020, False)}")
+    print(f"  with verdicts cached (a second image sharing the packages): p95 {p95_warm * 1000:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
