@@ -1,0 +1,59 @@
+"""Images stored in dockwatch, read straight from the stores (`dockwatch:REPO[:REF]`).
+
+The cataloguer reads an image through this `BlobReader` with no HTTP round trip: manifests
+come from SQL, layers stream from the blob store. Reads here are internal: they do not count as
+pulls.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from dockwatch.image.errors import BlobNotFound, ReferenceNotFound
+from dockwatch.model.digest import Digest
+from dockwatch.storage.blobs.blobstore import BlobNotFound as StoreBlobNotFound
+from dockwatch.storage.sql import registry_repo as repo
+
+from .context import RegistryContext
+from .errors import ManifestUnknown, NameUnknown
+from .manifests import Manifests
+
+
+class StoredImageReader:
+    """Read-only access to one repository of this registry."""
+
+    def __init__(self, ctx: RegistryContext, repository: str) -> None:
+        self.ctx = ctx
+        self.repository = repository
+        self._manifests = Manifests(ctx)
+
+    def manifest(self, ref: str) -> tuple[bytes, str]:
+        """Manifest bytes and media type for a tag or digest of the repository."""
+        try:
+            _, row = self._manifests.resolve(self.repository, ref)
+        except (ManifestUnknown, NameUnknown) as exc:
+            raise ReferenceNotFound(f"{self.repository}:{ref}") from exc
+        with self.ctx.db.read() as conn:
+            stored = repo.manifest_content(conn, row.digest)
+        if stored is None:
+            raise ReferenceNotFound(f"{self.repository}@{row.digest}")
+        return stored
+
+    def open_blob(self, digest: Digest) -> BinaryIO:
+        """A stream of a blob of the repository."""
+        with self.ctx.db.read() as conn:
+            r = repo.get_repository(conn, self.ctx.tenant, self.repository)
+            linked = None if r is None else repo.linked_blob_size(conn, r.id, digest)
+        if linked is None:
+            # child manifests of an index are manifests, not blobs: serve them too
+            with self.ctx.db.read() as conn:
+                stored = repo.manifest_content(conn, digest)
+            if stored is not None:
+                import io
+
+                return io.BytesIO(stored[0])
+            raise BlobNotFound(digest)
+        try:
+            return self.ctx.blobs.open(digest)
+        except StoreBlobNotFound as exc:
+            raise BlobNotFound(digest) from exc
