@@ -25,11 +25,11 @@ from dockwatch.versions import (
     Affected,
     Indeterminate,
     Range,
-    evaluate,
     fixed_versions,
     ranges_from_osv,
     scheme_for,
 )
+from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
 from dockwatch.versions.scheme import UnknownEcosystem
 from dockwatch.vulndb.distros import Supported, lookup_distro
 
@@ -51,6 +51,8 @@ class IndexedEntry:
     status: str
     problem: str | None
     """Why its ranges could not be parsed (the verdict is then indeterminate)."""
+    prepared: PreparedEntry | None
+    """Events keyed and sorted once (None when the ecosystem has no scheme)."""
 
 
 def _entry(row: AffectedRow) -> IndexedEntry:
@@ -68,13 +70,20 @@ def _entry(row: AffectedRow) -> IndexedEntry:
         )
     except ValueError as exc:
         problem = f"unusable range: {exc}"
+    versions = tuple(e.get("versions", ()))
+    try:
+        scheme = scheme_for(row.ecosystem)
+    except UnknownEcosystem:
+        scheme = None
+    prepared = None if scheme is None or problem else prepare(scheme, ranges, versions)
     return IndexedEntry(
         row.source,
         row.advisory_id,
         ranges,
-        tuple(e.get("versions", ())),
+        versions,
         e.get("status", "affected"),
         problem,
+        prepared,
     )
 
 
@@ -159,7 +168,8 @@ class MatchIndex:
                 if scheme is None:
                     out.append((entry, Indeterminate(f"no version scheme for {ecosystem}")))
                     continue
-                verdict = evaluate(version, scheme, entry.ranges, entry.versions)
+                assert entry.prepared is not None
+                verdict = evaluate_prepared(version, scheme, entry.prepared)
                 if (
                     isinstance(verdict, Affected)
                     and verdict.fixed is None
