@@ -402,5 +402,10 @@ def canonical_content(adv: Advisory) -> dict[str, Any]:
 
 def fingerprint(adv: Advisory) -> str:
     """A stable SHA-256 (hex) of the advisory's normalized content (see `canonical_content`)."""
-    blob = orjson.dumps(canonical_content(adv), option=orjson.OPT_SORT_KEYS)
+    return content_fingerprint(canonical_content(adv))
+
+
+def content_fingerprint(content: dict[str, Any]) -> str:
+    """`fingerprint` of content already made by `canonical_content` (or read back from storage)."""
+    blob = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(blob).hexdigest()

@@ -52,15 +52,32 @@ def _osv_source(adv: Advisory) -> str:
     return f"osv:{prefix}"
 
 
+_RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+_SAMPLE = 3
+
+
+def _osv_folder(dirpath: str, names: list[str]) -> bool:
+    """True when a folder's first record-like files are OSV records: then its other JSON/YAML
+    files go straight to the OSV parser (which skips non-records) instead of being sniffed one
+    by one, which would read every file twice."""
+    sample = [n for n in names if n.lower().endswith(_RECORD_SUFFIXES) and not n.startswith(".")]
+    return bool(sample) and all(classify(Path(dirpath, n)) == "osv" for n in sample[:_SAMPLE])
+
+
 def _files(paths: Iterable[Path], report: ImportReport) -> Iterator[tuple[str, Path]]:
     for root in paths:
         if root.is_dir():
             for dirpath, dirs, names in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for n in sorted(names):
+                names.sort()
+                osv_folder = _osv_folder(dirpath, names)
+                for n in names:
                     if n.startswith("."):
                         continue
                     p = Path(dirpath, n)
+                    if osv_folder and n.lower().endswith(_RECORD_SUFFIXES):
+                        yield "osv-file", p
+                        continue
                     kind = classify(p)
                     if kind is None:
                         report.skipped_files.append(str(p))
@@ -96,12 +113,18 @@ def import_paths(
                 say(f"read {n} records")
             yield item
 
-    osv_paths = by_kind.get("osv", [])
+    osv_paths = by_kind.get("osv", []) + by_kind.get("osv-file", [])
     if osv_paths:
         grouped: dict[str, list[Advisory]] = {}
         seen: osv.Seen = {}
+        limits = osv.Limits()
         for p in osv_paths:
-            for item in keep(osv.iter_path(p, "osv", osv.Limits(), seen)):
+            items = (
+                osv.iter_file(p, "osv", limits, seen)
+                if p.is_file() and not p.name.lower().endswith(".zip")
+                else osv.iter_path(p, "osv", limits, seen)
+            )
+            for item in keep(items):
                 assert isinstance(item, Advisory)
                 grouped.setdefault(_osv_source(item), []).append(item)
         for source, advisories in sorted(grouped.items()):

@@ -26,7 +26,7 @@ from dockwatch.model.advisory import (
     KevEntry,
     NvdCvss,
     canonical_content,
-    fingerprint,
+    content_fingerprint,
 )
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import vuln_repo as repo
@@ -68,15 +68,14 @@ def _row(adv: Advisory) -> AdvisoryRow:
         (a.ecosystem, a.name, entry)
         for a, entry in zip(adv.affected, content["affected"], strict=True)
     ]
-    return AdvisoryRow(
-        adv.id, fingerprint(adv), adv.withdrawn is not None, adv.modified, content, affected
-    )
+    digest = content_fingerprint(content)
+    return AdvisoryRow(adv.id, digest, adv.withdrawn is not None, adv.modified, content, affected)
 
 
 def row_from_content(content: dict[str, Any]) -> AdvisoryRow:
     """An advisory row rebuilt from its stored normalized content (see `canonical_content`)."""
     clean = {k: v for k, v in content.items() if k != "source"}
-    digest = hashlib.sha256(orjson.dumps(clean, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    digest = content_fingerprint(clean)
     affected = [(a["ecosystem"], a["name"], a) for a in clean.get("affected", [])]
     modified = datetime.fromisoformat(clean["modified"]) if clean.get("modified") else None
     withdrawn = clean.get("withdrawn") is not None
