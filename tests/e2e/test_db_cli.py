@@ -154,3 +154,30 @@ def test_sync_is_conditional_and_atomic(tmp_path: Path, upstream: str) -> None:
     payload = json.loads(db.execute("SELECT payload FROM outbox WHERE event_type='AdvisoriesChanged' ORDER BY id DESC LIMIT 1").fetchone()[0])
     assert (payload["added"], payload["modified"], payload["withdrawn"]) == (["GHSA-test-0003"], ["GHSA-test-0001"], ["GHSA-test-0002"])
     assert sorted(map(tuple, payload["packageKeys"])) == [("PyPI", "pkg1"), ("PyPI", "pkg2"), ("PyPI", "pkg3")]
+
+
+def test_pushes_keep_working_during_an_import(tmp_path: Path) -> None:
+    """`db import` into a running server's data folder holds no long write lock."""
+    if not VULNDATA.exists():
+        pytest.skip(f"{VULNDATA} is absent (a fresh clone without ../shared)")
+    from tests.conformance.oci import push_image
+    from tests.support.servers import start_dockwatch
+
+    server = start_dockwatch(tmp_path / "data")
+    try:
+        importer = subprocess.Popen(
+            [sys.executable, "-m", "dockwatch", "--log-level", "WARNING", "db", "import", "--data", str(server.data), str(VULNDATA)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        pushed = 0
+        with server.client(timeout=30) as c:
+            while importer.poll() is None and pushed < 200:
+                push_image(c, "during/import", f"t{pushed}", seed=str(pushed))
+                pushed += 1
+        out, err = importer.communicate(timeout=600)
+        assert importer.returncode == 0, err
+        assert pushed >= 5, "the import finished before pushes could overlap it"
+        with server.client() as c:
+            assert len(c.get("/v2/during/import/tags/list").json()["tags"]) == pushed
+    finally:
+        server.stop()
