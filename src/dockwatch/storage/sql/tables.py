@@ -238,3 +238,26 @@ vuln_enrichment = Table(
     Column("content", LargeBinary, nullable=False),
     PrimaryKeyConstraint("kind", "cve_id"),
 )
+
+# --- catalog: per-layer results, shared by every image and repository holding the layer -------
+
+catalog_results = Table(
+    "catalog_results",
+    metadata,
+    Column("layer_digest", String(140), nullable=False),
+    Column("cataloger", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("result", LargeBinary, nullable=False),
+    Column("created_at", _ts, nullable=False),
+    PrimaryKeyConstraint("layer_digest", "cataloger", "version"),
+)
+
+catalog_layer_facts = Table(
+    "catalog_layer_facts",
+    metadata,
+    Column("layer_digest", String(140), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("facts", LargeBinary, nullable=False),
+    Column("created_at", _ts, nullable=False),
+    PrimaryKeyConstraint("layer_digest", "version"),
+)

@@ -70,6 +70,7 @@ MIGRATIONS: list[Migration] = [
             "vuln_enrichment",
         ),
     ),
+    Migration("catalog", 1, "baseline", _baseline("catalog_results", "catalog_layer_facts")),
 ]
 
 
