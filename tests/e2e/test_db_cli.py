@@ -23,7 +23,10 @@ VULNDATA = SHARED / "vulndata"
 def dockwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dockwatch", "--log-level", "WARNING", *args],
-        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -31,7 +34,14 @@ def _record(i: int, fixed: str = "2.0") -> dict[str, object]:
     return {
         "id": f"GHSA-test-{i:04d}",
         "modified": "2026-11-01T00:00:00Z",
-        "affected": [{"package": {"ecosystem": "PyPI", "name": f"pkg{i}"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": f"pkg{i}"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
     }
 
 
@@ -44,12 +54,27 @@ def test_import_status_export_round_trip(tmp_path: Path) -> None:
     status = json.loads(dockwatch("db", "status", "--json", "--data", str(data)).stdout)
     by_name = {s["name"]: s for s in status["sources"]}
     # the expected counts come from the files themselves: one OSV record per JSON/YAML file with an id
-    assert set(by_name) == {"osv:PyPI", "osv:Go", "osv:crates.io", "osv:Bitnami", "osv:AlmaLinux", "kev"}
-    kev = json.loads((VULNDATA / "cisagov-kev-data" / "known_exploited_vulnerabilities.json").read_text())
+    assert set(by_name) == {
+        "osv:PyPI",
+        "osv:Go",
+        "osv:crates.io",
+        "osv:Bitnami",
+        "osv:AlmaLinux",
+        "kev",
+    }
+    kev = json.loads(
+        (VULNDATA / "cisagov-kev-data" / "known_exploited_vulnerabilities.json").read_text()
+    )
     assert by_name["kev"]["advisories"] == len(kev["vulnerabilities"])
-    go_ids = {json.loads(p.read_text())["id"] for p in (VULNDATA / "golang-vulndb").rglob("*.json") if p.name.startswith("GO-")}
+    go_ids = {
+        json.loads(p.read_text())["id"]
+        for p in (VULNDATA / "golang-vulndb").rglob("*.json")
+        if p.name.startswith("GO-")
+    }
     assert by_name["osv:Go"]["advisories"] == len(go_ids)
-    assert status["advisories"] == sum(s["advisories"] for s in status["sources"] if s["kind"] == "vulnerability")
+    assert status["advisories"] == sum(
+        s["advisories"] for s in status["sources"] if s["kind"] == "vulnerability"
+    )
     assert status["version"] >= 6
     # importing again changes nothing
     again = dockwatch("db", "import", "--data", str(data), str(VULNDATA / "golang-vulndb"))
@@ -60,7 +85,9 @@ def test_import_status_export_round_trip(tmp_path: Path) -> None:
     other = tmp_path / "airgapped"
     assert dockwatch("db", "import", "--data", str(other), str(bundle)).returncode == 0
     moved = json.loads(dockwatch("db", "status", "--json", "--data", str(other)).stdout)
-    assert {s["name"]: s["advisories"] for s in moved["sources"]} == {n: s["advisories"] for n, s in by_name.items()}
+    assert {s["name"]: s["advisories"] for s in moved["sources"]} == {
+        n: s["advisories"] for n, s in by_name.items()
+    }
     back = dockwatch("db", "import", "--data", str(data), str(bundle))
     assert back.stdout.count("(no change)") == len(by_name)
 
@@ -130,7 +157,11 @@ def upstream() -> Iterator[str]:
 def test_sync_is_conditional_and_atomic(tmp_path: Path, upstream: str) -> None:
     env = {"DOCKWATCH_FEED_URLS": f"osv:PyPI={upstream}"}
     data = str(tmp_path / "d")
-    _Upstream.body, _Upstream.etag, _Upstream.truncate = _zip([_record(1), _record(2)]), '"v1"', False
+    _Upstream.body, _Upstream.etag, _Upstream.truncate = (
+        _zip([_record(1), _record(2)]),
+        '"v1"',
+        False,
+    )
     first = dockwatch("db", "sync", "--feed", "osv:PyPI", "--data", data, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "osv:PyPI: updated" in first.stdout
@@ -138,7 +169,11 @@ def test_sync_is_conditional_and_atomic(tmp_path: Path, upstream: str) -> None:
     assert "osv:PyPI: unchanged" in second.stdout
     assert _Upstream.requests[-1] == '"v1"'  # the stored ETag was sent, upstream answered 304
     # a download cut off mid-body fails and leaves the database as it was
-    _Upstream.body, _Upstream.etag, _Upstream.truncate = _zip([_record(1, "3.0"), _record(3)]), '"v2"', True
+    _Upstream.body, _Upstream.etag, _Upstream.truncate = (
+        _zip([_record(1, "3.0"), _record(3)]),
+        '"v2"',
+        True,
+    )
     cut = dockwatch("db", "sync", "--feed", "osv:PyPI", "--data", data, env=env)
     assert cut.returncode == 2 and "osv:PyPI: failed" in cut.stdout
     status = json.loads(dockwatch("db", "status", "--json", "--data", data).stdout)
@@ -151,9 +186,21 @@ def test_sync_is_conditional_and_atomic(tmp_path: Path, upstream: str) -> None:
     import sqlite3
 
     db = sqlite3.connect(f"file:{tmp_path / 'd' / 'dockwatch.db'}?mode=ro", uri=True)
-    payload = json.loads(db.execute("SELECT payload FROM outbox WHERE event_type='AdvisoriesChanged' ORDER BY id DESC LIMIT 1").fetchone()[0])
-    assert (payload["added"], payload["modified"], payload["withdrawn"]) == (["GHSA-test-0003"], ["GHSA-test-0001"], ["GHSA-test-0002"])
-    assert sorted(map(tuple, payload["packageKeys"])) == [("PyPI", "pkg1"), ("PyPI", "pkg2"), ("PyPI", "pkg3")]
+    payload = json.loads(
+        db.execute(
+            "SELECT payload FROM outbox WHERE event_type='AdvisoriesChanged' ORDER BY id DESC LIMIT 1"
+        ).fetchone()[0]
+    )
+    assert (payload["added"], payload["modified"], payload["withdrawn"]) == (
+        ["GHSA-test-0003"],
+        ["GHSA-test-0001"],
+        ["GHSA-test-0002"],
+    )
+    assert sorted(map(tuple, payload["packageKeys"])) == [
+        ("PyPI", "pkg1"),
+        ("PyPI", "pkg2"),
+        ("PyPI", "pkg3"),
+    ]
 
 
 def test_pushes_keep_working_during_an_import(tmp_path: Path) -> None:
@@ -166,8 +213,21 @@ def test_pushes_keep_working_during_an_import(tmp_path: Path) -> None:
     server = start_dockwatch(tmp_path / "data")
     try:
         importer = subprocess.Popen(
-            [sys.executable, "-m", "dockwatch", "--log-level", "WARNING", "db", "import", "--data", str(server.data), str(VULNDATA)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "dockwatch",
+                "--log-level",
+                "WARNING",
+                "db",
+                "import",
+                "--data",
+                str(server.data),
+                str(VULNDATA),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         pushed = 0
         with server.client(timeout=30) as c:

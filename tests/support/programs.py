@@ -46,7 +46,9 @@ NPM_GLOBAL: dict[str, str] = {
 }
 
 #: system folders first: a Debian-packaged program wins over a user's own (rustup's cargo, say)
-SEARCH_PATH = os.pathsep.join(["/usr/bin", "/bin", "/usr/sbin", "/sbin", os.environ.get("PATH", "")])
+SEARCH_PATH = os.pathsep.join(
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin", os.environ.get("PATH", "")]
+)
 
 
 def require(program: str) -> str:

@@ -119,7 +119,14 @@ def start_dockwatch(
     with log.open("ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     server = Server(
-        "dockwatch", port, data, proc, (USERNAME, PASSWORD) if auth else None, log, env or {}, scheme
+        "dockwatch",
+        port,
+        data,
+        proc,
+        (USERNAME, PASSWORD) if auth else None,
+        log,
+        env or {},
+        scheme,
     )
     try:
         wait_http(f"{server.url}/healthz", proc=proc)

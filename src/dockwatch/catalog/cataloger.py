@@ -104,8 +104,12 @@ class Cataloger(Protocol):
     """Stable name, stored with results (`dpkg-db`, `python-installed`)."""
     version: int
     """Bumped whenever output changes for the same input; invalidates cached layer results."""
-    globs: tuple[str, ...]
-    """Absolute path patterns of the files this cataloger reads."""
+
+    @property
+    def globs(self) -> tuple[str, ...]:
+        """Absolute path patterns of the files this cataloger reads (read-only, so that a class
+        attribute and `GlobCataloger`'s property both satisfy the protocol)."""
+        ...
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         """Whether a file not matched by `globs` must still be read (e.g. executables for Go)."""

@@ -29,5 +29,8 @@ def test_cached_layers_are_not_read_again(tmp_path: Path) -> None:
     assert second.packages == first.packages
     assert second.distro == first.distro
     # an image sharing the base layer reads only its own layers
-    base = catalog_image(f"oci:{corpus / 'debian-minbase'}:latest", cataloguer=ImageCataloguer(cache=_cache(tmp_path / "c.db")))
+    base = catalog_image(
+        f"oci:{corpus / 'debian-minbase'}:latest",
+        cataloguer=ImageCataloguer(cache=_cache(tmp_path / "c.db")),
+    )
     assert [layer.read for layer in base.layers] == [False]

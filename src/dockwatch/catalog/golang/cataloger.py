@@ -1,0 +1,68 @@
+"""The Go binary cataloger.
+
+It declares no globs: Go binaries live anywhere. `wants` asks the layer reader for executable
+regular files within a size budget, and `reduce` shrinks each, as it is read, to a tiny ELF holding
+only its build info (`golang.reduce`); `catalog` then checks the ELF magic and looks up the
+`.go.buildinfo` section through the section table, so a non-Go executable costs a header parse,
+never a scan of its bytes. Unreduced files (tests, other readers) are read the same way.
+"""
+
+from __future__ import annotations
+
+from dockwatch.catalog.cataloger import CatalogResult, LayerFiles, ParseEnv, Skipped
+from dockwatch.catalog.golang.elf import ElfError, is_elf, parse_elf
+from dockwatch.catalog.golang.package import FOUND_BY, packages_of
+from dockwatch.catalog.golang.parse_buildinfo import read_buildinfo
+from dockwatch.catalog.golang.reduce import ERROR_SECTION, reduce_executable
+from dockwatch.model.package import Package
+
+#: Smaller than this cannot be a Go binary (the runtime alone is ~1 MB); bigger is not read.
+MIN_SIZE = 64 << 10
+MAX_SIZE = 512 << 20
+#: Directories holding shared objects and other executables that are never Go programs.
+_NEVER = ("/proc/", "/sys/", "/dev/")
+
+
+def wants_executable(path: str, size: int, mode: int) -> bool:
+    """An executable regular file within the size budget (shared by the Rust cataloger)."""
+    return bool(mode & 0o111) and MIN_SIZE <= size <= MAX_SIZE and not path.startswith(_NEVER)
+
+
+class GoBinaryCataloger:
+    """Modules and toolchain of every Go executable in a layer."""
+
+    name = FOUND_BY
+    version = 1
+    globs: tuple[str, ...] = ()
+
+    def wants(self, path: str, size: int, mode: int) -> bool:
+        """Executables within budget; the ELF check happens on their bytes."""
+        return wants_executable(path, size, mode)
+
+    def reduce(self, path: str, data: bytes) -> bytes | None:
+        """Keep only the build info (and a Rust `.dep-v0`): see `golang.reduce`."""
+        return reduce_executable(data)
+
+    def catalog(self, files: LayerFiles, env: ParseEnv) -> CatalogResult:
+        """Build info of each candidate ELF file; a malformed one is skipped with the reason."""
+        packages: list[Package] = []
+        skipped: list[Skipped] = []
+        for path, entry in files.files.items():
+            data = entry.data
+            if data is None or not is_elf(data) or not self.wants(path, entry.size, entry.mode):
+                continue
+            try:
+                elf = parse_elf(data)
+                error = elf.section(ERROR_SECTION)
+                if error is not None:
+                    raise ElfError(elf.section_bytes(error).decode("utf-8", errors="replace"))
+                info = read_buildinfo(elf)
+            except ElfError as exc:
+                skipped.append(Skipped(path, str(exc)))
+                continue
+            if info is not None:
+                packages.extend(packages_of(path, info))
+        return CatalogResult(tuple(packages), tuple(skipped))
+
+
+CATALOGER = GoBinaryCataloger()

@@ -1,0 +1,34 @@
+"""Build a Java `Package`: name `groupId:artifactId`, purl `pkg:maven/group/artifact@version`."""
+
+from __future__ import annotations
+
+from packageurl import PackageURL
+
+from dockwatch.model.package import Package
+
+FOUND_BY = "java-archive"
+
+
+def new_package(
+    group: str | None,
+    artifact: str,
+    version: str,
+    location: str,
+    metadata: tuple[tuple[str, str], ...],
+    licenses: tuple[str, ...] = (),
+) -> Package:
+    """A Maven-style package. Without evidence of a group the name is the artifact alone and the
+    purl has no namespace: matching must not pretend to know a groupId nobody wrote down."""
+    name = f"{group}:{artifact}" if group else artifact
+    return Package(
+        name=name,
+        version=version,
+        type="java",
+        purl=PackageURL(
+            type="maven", namespace=group or None, name=artifact, version=version
+        ).to_string(),
+        locations=(location,),
+        found_by=FOUND_BY,
+        licenses=licenses,
+        metadata=tuple(sorted(metadata)),
+    )

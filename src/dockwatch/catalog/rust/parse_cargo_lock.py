@@ -1,0 +1,46 @@
+"""`Cargo.lock`: https://doc.rust-lang.org/cargo/guide/cargo-toml-vs-cargo-lock.html.
+
+A TOML file with one `[[package]]` table per crate (`name`, `version`, `source`, `checksum`). Every
+crate is reported, including the workspace's own (no `source`), as syft does; `source` goes into
+metadata so a matcher can tell registry crates from local ones.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+
+from dockwatch.catalog.cataloger import CatalogError, ParseEnv
+from dockwatch.catalog.rust.package import new_package
+from dockwatch.model.package import Package
+
+FOUND_BY = "rust-cargo-lock"
+
+
+class CargoLockError(CatalogError):
+    """A Cargo.lock that is not valid TOML or has no package list."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def parse_cargo_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
+    """Every `[[package]]` with a name and a version."""
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise CargoLockError(path, f"invalid TOML: {exc}") from exc
+    packages = doc.get("package", [])
+    if not isinstance(packages, list):
+        raise CargoLockError(path, "`package` is not an array of tables")
+    for entry in packages:
+        if not isinstance(entry, dict):
+            continue
+        name, version = entry.get("name"), entry.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            continue
+        source = entry.get("source")
+        meta = (("source", source),) if isinstance(source, str) else (("source", "local"),)
+        yield new_package(name, version, path, FOUND_BY, meta)

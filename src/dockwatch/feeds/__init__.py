@@ -1,0 +1,79 @@
+"""Advisory and enrichment feeds ("updaters"): one module per source behind the Feed protocol.
+
+`default_feeds()` lists every built-in source with its real upstream URL; the runner (and the
+entry-point registry, when it exists) decides which to run.
+"""
+
+from __future__ import annotations
+
+from dockwatch.feeds.alpine import AlpineFeed
+from dockwatch.feeds.debian import DebianFeed
+from dockwatch.feeds.download import DownloadPolicy
+from dockwatch.feeds.epss import EpssFeed
+from dockwatch.feeds.feed import (
+    UNCHANGED,
+    Feed,
+    FeedError,
+    FeedFormatError,
+    FeedItem,
+    FeedKind,
+    Fetched,
+    FetchedFile,
+    FetchError,
+    Fingerprint,
+    IncompleteDownload,
+    ParseProblem,
+    RateLimited,
+    TooLarge,
+    Unchanged,
+    Validator,
+)
+from dockwatch.feeds.kev import KevFeed
+from dockwatch.feeds.nvd import NvdFeed
+from dockwatch.feeds.osv import OsvFeed
+
+#: osv.dev ecosystems fetched as `<bucket>/<ecosystem>/all.zip`: every language ecosystem the
+#: cataloguer reports (GHSA, PyPA, Go, RustSec records are all in these archives), Bitnami, and
+#: the RPM distributions of the distros table. Debian and Alpine come from their own trackers.
+OSV_ECOSYSTEMS = (
+    "PyPI", "npm", "Maven", "Go", "crates.io", "RubyGems", "Packagist", "NuGet", "Bitnami",
+    "AlmaLinux", "Rocky Linux",
+)  # fmt: skip
+
+
+def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
+    """Every built-in feed with its default upstream URL."""
+    p = policy or DownloadPolicy()
+    feeds: list[Feed] = [OsvFeed(e, policy=p) for e in OSV_ECOSYSTEMS]
+    feeds += [DebianFeed(policy=p), AlpineFeed(policy=p)]
+    feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
+    return feeds
+
+
+__all__ = [
+    "OSV_ECOSYSTEMS",
+    "UNCHANGED",
+    "AlpineFeed",
+    "DebianFeed",
+    "DownloadPolicy",
+    "EpssFeed",
+    "Feed",
+    "FeedError",
+    "FeedFormatError",
+    "FeedItem",
+    "FeedKind",
+    "FetchError",
+    "Fetched",
+    "FetchedFile",
+    "Fingerprint",
+    "IncompleteDownload",
+    "KevFeed",
+    "NvdFeed",
+    "OsvFeed",
+    "ParseProblem",
+    "RateLimited",
+    "TooLarge",
+    "Unchanged",
+    "Validator",
+    "default_feeds",
+]

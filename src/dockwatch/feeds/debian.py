@@ -1,0 +1,218 @@
+"""Debian security tracker JSON (https://security-tracker.debian.org/tracker/data/json).
+
+Shape (written by `_get_json` in the tracker's bin/tracker_service.py,
+https://salsa.debian.org/security-tracker-team/security-tracker/-/blob/master/bin/tracker_service.py):
+`{source package: {CVE-or-TEMP id: {description?, debianbug?, scope?, releases: {codename:
+{status, repositories, fixed_version?, urgency?, nodsa?, nodsa_reason?, next_point_update?}}}}}`,
+with null fields removed. What the values mean, as Debian uses them:
+
+- status `resolved` + fixed_version `V`: versions before V are affected, V fixes it.
+- status `resolved` + fixed_version `0`: this release never had the vulnerable code
+  (`<not-affected>` in data/CVE/list): NOT_AFFECTED.
+- status `open`: affected and unfixed. Urgency `end-of-life` means the package is no longer
+  security-supported in that release, so no fix will come: WONT_FIX. `unimportant` is still
+  affected, rated NEGLIGIBLE. `nodsa`/`nodsa_reason` (`ignored`, `postponed`) say no DSA is
+  planned; the package stays affected.
+- status `undetermined`: nobody has checked yet: UNDETERMINED.
+
+One Advisory per CVE (or TEMP id) gathers every (source package, release) entry; releases the
+distros table does not list (sid, experimental) are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from dockwatch.feeds import fields as f
+from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, verify_json
+from dockwatch.feeds.feed import (
+    FeedFormatError,
+    FeedItem,
+    FeedKind,
+    Fetched,
+    Fingerprint,
+    ParseProblem,
+    Unchanged,
+)
+from dockwatch.model.advisory import (
+    Advisory,
+    AdvisoryID,
+    Affected,
+    AffectedStatus,
+    Event,
+    EventKind,
+    Range,
+    RangeType,
+    Reference,
+    Severity,
+    SeverityType,
+)
+from dockwatch.vulndb import distros
+
+logger = logging.getLogger(__name__)
+
+DEBIAN_TRACKER_URL = "https://security-tracker.debian.org/tracker/data/json"
+SOURCE = "debian"
+
+_URGENCY_RATINGS = {
+    "unimportant": "NEGLIGIBLE",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+}
+_NO_RATING = frozenset({"not yet assigned", "end-of-life", ""})
+_INTRODUCED_0 = Event(EventKind.INTRODUCED, "0")
+
+
+def urgency_severity(urgency: str) -> Severity | None:
+    """Debian's urgency as a vendor Severity; `**` marks an urgency derived from NVD."""
+    u = urgency.strip()
+    base = u.rstrip("*")
+    if base in _NO_RATING:
+        return None
+    return Severity(SeverityType.VENDOR, u, SOURCE, rating=_URGENCY_RATINGS.get(base))
+
+
+def parse_release(pkg: str, codename: str, rel: object, where: str) -> Affected | None:
+    """One (package, release) entry as an Affected; None for releases the table lacks."""
+    release = distros.by_feed_release("debian", codename)
+    if release is None:
+        return None
+    r = f.obj(rel, where)
+    status = f.text(r.get("status"), f"{where}.status", limit=32)
+    urgency = f.text(r.get("urgency"), f"{where}.urgency", limit=64)
+    fixed = r.get("fixed_version")
+    sev = urgency_severity(urgency)
+    severities = (sev,) if sev is not None else ()
+    ranges: tuple[Range, ...] = ()
+    if status == "resolved":
+        if fixed is None or fixed == "":
+            state = AffectedStatus.UNDETERMINED  # resolved without a version: not enough to match
+            ranges = (Range(RangeType.ECOSYSTEM, (_INTRODUCED_0,)),)
+        elif fixed == "0":
+            state = AffectedStatus.NOT_AFFECTED
+        else:
+            v = f.version(fixed, f"{where}.fixed_version")
+            state = AffectedStatus.AFFECTED
+            ranges = (Range(RangeType.ECOSYSTEM, (_INTRODUCED_0, Event(EventKind.FIXED, v))),)
+    elif status == "open":
+        state = (
+            AffectedStatus.WONT_FIX
+            if urgency.rstrip("*") == "end-of-life"
+            else AffectedStatus.AFFECTED
+        )
+        ranges = (Range(RangeType.ECOSYSTEM, (_INTRODUCED_0,)),)
+    elif status == "undetermined":
+        state = AffectedStatus.UNDETERMINED
+        ranges = (Range(RangeType.ECOSYSTEM, (_INTRODUCED_0,)),)
+    else:
+        raise f.BadRecord(f"{where}: unknown status {status[:32]!r}")
+    return Affected(
+        ecosystem=release.ecosystem,
+        name=pkg,
+        ranges=ranges,
+        status=state,
+        severities=severities,
+    )
+
+
+def parse_document(doc: object, where: str) -> Iterator[Advisory | ParseProblem]:
+    """Every advisory in a decoded tracker document, grouped by CVE (or TEMP id)."""
+    if not isinstance(doc, dict):
+        raise FeedFormatError(SOURCE, "top level is not an object", path=where)
+    by_id: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
+    for pkg, issues in doc.items():
+        if not isinstance(issues, dict) or not pkg or len(pkg) > 256:
+            yield _problem(f"{where}:{str(pkg)[:64]}", "package entry is not an object", None)
+            continue
+        for issue_id, issue in issues.items():
+            if not isinstance(issue, dict) or not isinstance(issue_id, str):
+                yield _problem(f"{where}:{pkg}", f"{str(issue_id)[:64]}: not an object", None)
+                continue
+            by_id[issue_id].append((pkg, issue))
+    for issue_id in sorted(by_id):
+        try:
+            adv = _advisory(issue_id, by_id[issue_id], where)
+        except f.BadRecord as e:
+            yield _problem(f"{where}:{issue_id[:64]}", e.reason, issue_id[:128])
+            continue
+        yield adv
+
+
+def _advisory(issue_id: str, entries: list[tuple[str, Mapping[str, Any]]], where: str) -> Advisory:
+    adv_id = f.ident(issue_id, "id")
+    description = ""
+    bugs: set[int] = set()
+    affected: list[Affected] = []
+    for pkg, issue in sorted(entries, key=lambda e: e[0]):
+        description = description or f.text(issue.get("description"), "description")
+        bug = issue.get("debianbug")
+        if isinstance(bug, int) and not isinstance(bug, bool) and 0 < bug < 1 << 31:
+            bugs.add(bug)
+        releases = f.obj(issue.get("releases") or {}, f"{pkg}.releases")
+        for codename in sorted(releases):
+            a = parse_release(pkg, codename, releases[codename], f"{pkg}.{codename}")
+            if a is not None:
+                affected.append(a)
+    refs = [Reference("ADVISORY", f"https://security-tracker.debian.org/tracker/{adv_id}")]
+    refs.extend(Reference("REPORT", f"https://bugs.debian.org/{b}") for b in sorted(bugs))
+    affected.sort(key=lambda a: (a.name, a.ecosystem))
+    return Advisory(
+        id=AdvisoryID(adv_id),
+        source=SOURCE,
+        summary=description,
+        references=tuple(refs),
+        affected=tuple(affected),
+    )
+
+
+def _problem(where: str, reason: str, record_id: str | None) -> ParseProblem:
+    logger.warning("debian: skipped %s: %s", where, reason, extra={"feed": SOURCE})
+    return ParseProblem(feed=SOURCE, where=where, reason=reason, record_id=record_id)
+
+
+def parse_file(path: str, max_bytes: int = 2 << 30) -> Iterator[Advisory | ParseProblem]:
+    """Parse one tracker JSON file; FeedFormatError if it is not JSON or too big."""
+    try:
+        data = f.read_bounded(path, max_bytes)
+    except (OSError, f.TooBig) as e:
+        raise FeedFormatError(SOURCE, f"cannot read: {e}", path=path) from e
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise FeedFormatError(SOURCE, f"invalid JSON: {e}", path=path) from e
+    del data
+    yield from parse_document(doc, path)
+
+
+@dataclass
+class DebianFeed:
+    """The Debian security tracker."""
+
+    url: str = DEBIAN_TRACKER_URL
+    """The tracker JSON URL."""
+    policy: DownloadPolicy = field(default_factory=DownloadPolicy)
+    """Download bounds."""
+    sleep: Sleep = time.sleep
+    """Injected for tests of Retry-After."""
+    name: str = SOURCE
+    kind: FeedKind = "vulnerability"
+    version: int = 1
+
+    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
+        """Conditional download (the tracker sends Last-Modified), verified by a JSON parse."""
+        req = Request(url=self.url, filename="debian.json", verify=verify_json)
+        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
+
+    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
+        """Every advisory in every fetched file."""
+        for ff in fetched.files:
+            yield from parse_file(str(ff.path), self.policy.max_bytes)

@@ -1,0 +1,170 @@
+"""Which feed format a local file is in, for `dockwatch db import PATH...`.
+
+Sniffs the first bytes (and, for JSON whose first bytes say nothing, the top-level keys), so a
+folder such as ../shared/vulndata can be imported as it is: OSV records, the KEV catalogue,
+Alpine secdb files, NVD pages, Debian tracker dumps and EPSS files are told apart, and licences,
+READMEs, JSON schemas and other files are skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import orjson
+
+from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv
+from dockwatch.feeds import fields as f
+from dockwatch.feeds.feed import FeedItem
+
+_PREFIX = 64 << 10
+_FULL_PARSE_LIMIT = 512 << 20
+_KEV_HEAD = re.compile(rb'"catalogVersion"\s*:\s*"')
+_DEBIAN_HEAD = re.compile(rb'^\s*\{\s*"[^"]{1,256}"\s*:\s*\{\s*"(CVE|TEMP)-')
+
+
+class Format(StrEnum):
+    """The formats the parsers read."""
+
+    OSV = "osv"
+    DEBIAN = "debian"
+    ALPINE = "alpine"
+    NVD = "nvd"
+    KEV = "kev"
+    EPSS = "epss"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One importable file and its format."""
+
+    format: Format
+    """What parses it."""
+    path: Path
+    """The file."""
+
+
+def _sniff_json_head(head: bytes) -> Format | None:
+    if _KEV_HEAD.search(head) and b'"vulnerabilities"' in head:
+        return Format.KEV
+    if b'"resultsPerPage"' in head and (b'"NVD_CVE"' in head or b'"totalResults"' in head):
+        return Format.NVD
+    if b'"secfixes"' in head or (b'"distroversion"' in head and b'"packages"' in head):
+        return Format.ALPINE
+    if _DEBIAN_HEAD.match(head):
+        return Format.DEBIAN
+    if (
+        b'"$schema"' not in head
+        and b'"id"' in head
+        and (b'"affected"' in head or b'"modified"' in head)
+    ):
+        return Format.OSV
+    return None
+
+
+def _sniff_json_doc(doc: object) -> Format | None:
+    if not isinstance(doc, dict):
+        return None
+    if osv.looks_like_record(doc):
+        return Format.OSV
+    if "vulnerabilities" in doc and "catalogVersion" in doc:
+        return Format.KEV
+    if "vulnerabilities" in doc and "totalResults" in doc:
+        return Format.NVD
+    if "packages" in doc and "distroversion" in doc:
+        return Format.ALPINE
+    first = next(iter(doc.values()), None)
+    if isinstance(first, dict) and any(
+        isinstance(k, str) and k.startswith(("CVE-", "TEMP-")) for k in list(first)[:5]
+    ):
+        return Format.DEBIAN
+    return None
+
+
+def sniff(path: Path) -> Format | None:
+    """The format of one file, or None for anything else (licences, schemas, CSVs, ...)."""
+    name = path.name.lower()
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_PREFIX)
+    except OSError:
+        return None
+    if name.endswith(".zip") or head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                ok = any(n.lower().endswith((".json", ".yaml", ".yml")) for n in zf.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return None
+        return Format.OSV if ok else None
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            with gzip.open(path, "rb") as gz:
+                head = gz.read(256)
+        except (OSError, EOFError):
+            return None
+    stripped = head.lstrip()
+    if stripped.startswith((b"#model_version", b"cve,epss,percentile")):
+        return Format.EPSS
+    if name.endswith((".yaml", ".yml")):
+        return Format.OSV
+    if not stripped.startswith(b"{"):
+        return None
+    fmt = _sniff_json_head(head)
+    if fmt is not None:
+        return fmt
+    if path.stat().st_size > _FULL_PARSE_LIMIT:
+        return None
+    try:
+        doc = orjson.loads(f.read_bounded(path, _FULL_PARSE_LIMIT))
+    except (orjson.JSONDecodeError, OSError, f.TooBig):
+        # A broken file with an OSV name is still meant as a record: report it, don't skip it.
+        return Format.OSV if name.endswith(".json") and b'"id"' in head else None
+    return _sniff_json_doc(doc)
+
+
+def scan(path: Path) -> Iterator[Found]:
+    """Every importable file under `path` (or `path` itself), in sorted order, hidden entries
+    skipped."""
+    if not path.is_dir():
+        fmt = sniff(path)
+        if fmt is not None:
+            yield Found(fmt, path)
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            p = Path(root, name)
+            fmt = sniff(p)
+            if fmt is not None:
+                yield Found(fmt, p)
+
+
+def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedItem]:
+    """Parse files that `scan` found, each with its format's parser.
+
+    OSV files share one duplicate-id filter; Alpine files are parsed together (one advisory per
+    vulnerability across branches). `source` names OSV advisories (default `osv:local`).
+    """
+    seen: osv.Seen = {}
+    alpine_files = [(x.path, "") for x in found if x.format is Format.ALPINE]
+    for x in found:
+        if x.format is Format.OSV:
+            yield from osv.iter_path(x.path, source or "osv:local", seen=seen)
+        elif x.format is Format.DEBIAN:
+            yield from debian.parse_file(str(x.path))
+        elif x.format is Format.NVD:
+            yield from nvd.parse_file(x.path)
+        elif x.format is Format.KEV:
+            yield from kev.parse_file(x.path)
+        elif x.format is Format.EPSS:
+            yield from epss.parse_file(x.path)
+    if alpine_files:
+        yield from alpine.parse_files(alpine_files)

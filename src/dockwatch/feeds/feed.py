@@ -1,0 +1,204 @@
+"""The Feed protocol: fetch with a fingerprint, then parse what was fetched.
+
+As in claircore's `driver.Updater`, fetching and parsing are split: `fetch` talks to the network
+and leaves verified files in a private temporary folder (or returns `UNCHANGED`), `parse` reads
+files only, so parsers are tested offline and `db import` feeds local files to the same parsers.
+A malformed record is never fatal: `parse` yields a `ParseProblem` in its place and goes on.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import httpx
+
+from dockwatch.errors import DockwatchError
+from dockwatch.model.advisory import Advisory, EnrichmentRecord
+
+FeedKind = Literal["vulnerability", "enrichment"]
+
+
+class FeedError(DockwatchError):
+    """Base of every feed failure; the runner records it and keeps the database as it was."""
+
+    def __init__(self, feed: str, message: str) -> None:
+        super().__init__(f"{feed}: {message}")
+        self.feed = feed
+        self.message = message
+
+
+class FetchError(FeedError):
+    """The download failed (network, HTTP status, rate limit); retrying later may succeed."""
+
+    def __init__(self, feed: str, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(feed, message)
+        self.url = url
+        self.status = status
+
+
+class RateLimited(FetchError):
+    """The server kept answering 429/503, or asked to wait longer than we allow."""
+
+    def __init__(self, feed: str, *, url: str, retry_after: float | None) -> None:
+        super().__init__(feed, f"rate limited (Retry-After {retry_after})", url=url, status=429)
+        self.retry_after = retry_after
+
+
+class IncompleteDownload(FetchError):
+    """The body was cut short, failed its Content-Length, CRC or parse check; nothing was kept."""
+
+
+class TooLarge(FetchError):
+    """The body exceeded the size cap configured for the feed."""
+
+
+class FeedFormatError(FeedError):
+    """A whole input file is unusable (not JSON, wrong top-level shape); no record was read."""
+
+    def __init__(self, feed: str, message: str, *, path: str) -> None:
+        super().__init__(feed, f"{path}: {message}")
+        self.path = path
+
+
+class Unchanged(enum.Enum):
+    """The type of the `UNCHANGED` sentinel."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+"""Returned by `fetch` when upstream has nothing new (304, or the same content hash)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Validator:
+    """What we know about one fetched URL, to ask "has it changed?" next time."""
+
+    url: str
+    """The URL (without secrets such as API keys)."""
+    etag: str | None = None
+    """The `ETag` response header."""
+    last_modified: str | None = None
+    """The `Last-Modified` response header, verbatim."""
+    sha256: str | None = None
+    """SHA-256 of the body as stored (after transfer decoding)."""
+    size: int | None = None
+    """Body size in bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The state of a feed's upstream at the last successful fetch: one validator per URL."""
+
+    parts: tuple[Validator, ...] = ()
+    """One per URL fetched, in fetch order."""
+
+    def for_url(self, url: str) -> Validator | None:
+        """The validator recorded for `url`, if any."""
+        for p in self.parts:
+            if p.url == url:
+                return p
+        return None
+
+    @property
+    def content_hash(self) -> str:
+        """One hash over every part's body hash, to compare two fetches of the same feed."""
+        h = hashlib.sha256()
+        for p in self.parts:
+            h.update(f"{p.url}\0{p.sha256}\0".encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """One verified file in a Fetched folder."""
+
+    path: Path
+    """Where it is."""
+    url: str | None = None
+    """Where it came from (None for local imports)."""
+    label: str = ""
+    """Feed-specific meaning (Alpine: `v3.19/main`; NVD: the page's startIndex)."""
+
+
+@dataclass
+class Fetched:
+    """Verified files from one fetch (or local import), owned until `close()`."""
+
+    feed: str
+    """The feed name."""
+    files: tuple[FetchedFile, ...]
+    """The files, in fetch order."""
+    fingerprint: Fingerprint = field(default_factory=Fingerprint)
+    """To be stored and passed to the next `fetch`."""
+    workdir: Path | None = None
+    """A temporary folder that `close()` removes (None for local files, which are never deleted)."""
+
+    def close(self) -> None:
+        """Remove the temporary folder, if this fetch made one."""
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def __enter__(self) -> Fetched:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    def local(cls, feed: str, *paths: Path, label: str = "") -> Fetched:
+        """Wrap local files or folders (for `db import`); they are never deleted."""
+        return cls(feed=feed, files=tuple(FetchedFile(path=p, label=label) for p in paths))
+
+
+@dataclass(frozen=True, slots=True)
+class ParseProblem:
+    """A record (or file) that was skipped, with why; counted and logged, never fatal."""
+
+    feed: str
+    """The feed name."""
+    where: str
+    """The file (and member / record id) it came from."""
+    reason: str
+    """What was wrong, short."""
+    record_id: str | None = None
+    """The record's id, if it could be read."""
+
+
+FeedItem = Advisory | EnrichmentRecord | ParseProblem
+"""What `parse` yields."""
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """One advisory or enrichment source."""
+
+    @property
+    def name(self) -> str:
+        """Stable name stored with every record (`osv:PyPI`, `debian`, `nvd`)."""
+        ...
+
+    @property
+    def kind(self) -> FeedKind:
+        """`vulnerability` feeds create matches; `enrichment` feeds only add facts keyed by CVE."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """Bumped when the parser's output changes for the same input, to force a re-import."""
+        ...
+
+    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
+        """Download and verify upstream, or UNCHANGED; never leaves partial files behind."""
+        ...
+
+    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
+        """Every record in `fetched`, with a ParseProblem in place of each bad one."""
+        ...

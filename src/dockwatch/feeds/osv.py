@@ -1,0 +1,456 @@
+"""OSV records from any producer: folders of JSON/YAML files and osv.dev's `all.zip` archives.
+
+Schema: https://ossf.github.io/osv-schema/. Archives: osv.dev publishes one zip per ecosystem at
+`https://osv-vulnerabilities.storage.googleapis.com/<ECOSYSTEM>/all.zip`
+(https://google.github.io/osv.dev/data/#data-dumps). Licence, README and other non-record files are
+skipped quietly; a malformed record becomes a ParseProblem. Archive members and files are read
+with size caps, so a zip bomb or a huge record cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+import yaml
+
+from dockwatch.feeds import fields as f
+from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, make_verify_zip
+from dockwatch.feeds.feed import (
+    FeedItem,
+    FeedKind,
+    Fetched,
+    Fingerprint,
+    ParseProblem,
+    Unchanged,
+)
+from dockwatch.model.advisory import (
+    Advisory,
+    AdvisoryID,
+    Affected,
+    Event,
+    EventKind,
+    Range,
+    RangeType,
+    Reference,
+    Severity,
+    SeverityType,
+    cvss_severity,
+    is_cwe,
+    normalize_package_name,
+)
+
+logger = logging.getLogger(__name__)
+
+OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
+
+#: Base ecosystem names of the OSV schema (ecosystems.txt); a `:suffix` (release) may follow.
+KNOWN_ECOSYSTEMS = frozenset(
+    {
+        "AlmaLinux", "Alpaquita", "Alpine", "Android", "Azure Linux", "BellSoft Hardened Containers",
+        "Bioconductor", "Bitnami", "Chainguard", "CleanStart", "ConanCenter", "CRAN", "crates.io",
+        "Debian", "Docker Hardened Images", "Echo", "FreeBSD", "GHC", "GIT", "GitHub Actions", "Go",
+        "Hackage", "Hex", "Julia", "Kubernetes", "Linux", "Mageia", "Maven", "MinimOS", "npm",
+        "NuGet", "openEuler", "openSUSE", "OSS-Fuzz", "Packagist", "Photon OS", "Pub", "PyPI",
+        "Red Hat", "Rocky Linux", "Root", "RubyGems", "SUSE", "SwiftURL", "Ubuntu", "VSCode",
+        "Wolfi",
+    }
+)  # fmt: skip
+
+_RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+_VENDOR_RATINGS = {"MODERATE": "MEDIUM", "IMPORTANT": "HIGH"}
+_SEVERITY_TYPES = {t.value: t for t in SeverityType}
+_RANGE_TYPES = {t.value: t for t in RangeType}
+_EVENT_KINDS = {k.value: k for k in EventKind}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that keep hostile input bounded."""
+
+    max_record_bytes: int = 16 << 20
+    """Largest single record file or archive member (the largest real one is under 1 MiB)."""
+    max_archive_bytes: int = 8 << 30
+    """Total uncompressed bytes read from one archive."""
+    max_yaml_nodes: int = 1_000_000
+    """Nodes in one decoded YAML record."""
+    max_affected: int = 100_000
+    """Affected entries in one record."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    """A file that is not a record (licence, README, schema, index): skipped quietly."""
+
+
+_NOT_A_RECORD = _Skip()
+
+
+def decode(data: bytes, name: str, limits: Limits) -> object:
+    """Decode one file's bytes as JSON or YAML by its name. Raises BadRecord."""
+    try:
+        if name.endswith(".json"):
+            return orjson.loads(data)
+        return f.load_yaml(data, limits.max_yaml_nodes)
+    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+        raise f.BadRecord(f"cannot decode: {str(e)[:200]}") from e
+
+
+def looks_like_record(doc: object) -> bool:
+    """Whether a decoded document is meant to be an OSV record (else it is skipped quietly)."""
+    return isinstance(doc, dict) and "id" in doc and ("affected" in doc or "modified" in doc)
+
+
+def parse_record(doc: object, source: str) -> tuple[Advisory, list[str]]:
+    """One OSV record as an Advisory, plus the reasons of affected entries that were dropped.
+
+    Raises BadRecord when the record as a whole is malformed.
+    """
+    d = f.obj(doc, "record")
+    adv_id = f.ident(d.get("id"), "id")
+    warnings: list[str] = []
+    affected: list[Affected] = []
+    entries = f.arr(d.get("affected"), "affected")
+    if len(entries) > 100_000:
+        raise f.BadRecord(f"{len(entries)} affected entries")
+    for i, entry in enumerate(entries):
+        try:
+            a = _affected(entry, source)
+        except f.BadRecord as e:
+            raise f.BadRecord(f"affected[{i}]: {e.reason}") from e
+        if isinstance(a, str):
+            warnings.append(f"affected[{i}]: {a}")
+        else:
+            affected.append(a)
+    dbs = d.get("database_specific")
+    severities = [_severity(s, source) for s in f.arr(d.get("severity"), "severity")]
+    cwe_ids: tuple[str, ...] = ()
+    if isinstance(dbs, dict):
+        rating = dbs.get("severity")
+        if isinstance(rating, str) and rating.strip():
+            severities.append(_vendor_rating(rating.strip(), source))
+        cwes = dbs.get("cwe_ids")
+        if isinstance(cwes, list):
+            cwe_ids = tuple(sorted({c for c in cwes if isinstance(c, str) and is_cwe(c)}))
+    adv = Advisory(
+        id=AdvisoryID(adv_id),
+        source=source,
+        aliases=tuple(sorted({f.ident(a, "aliases") for a in f.arr(d.get("aliases"), "aliases")})),
+        related=tuple(sorted({f.ident(a, "related") for a in f.arr(d.get("related"), "related")})),
+        summary=f.text(d.get("summary"), "summary"),
+        details=f.text(d.get("details"), "details"),
+        published=f.timestamp(d.get("published"), "published"),
+        modified=f.timestamp(d.get("modified"), "modified"),
+        withdrawn=f.timestamp(d.get("withdrawn"), "withdrawn"),
+        references=tuple([_reference(r) for r in f.arr(d.get("references"), "references")]),
+        cwe_ids=cwe_ids,
+        severities=tuple(s for s in severities if s is not None),
+        affected=tuple(affected),
+    )
+    return adv, warnings
+
+
+# The hot path below passes constant field names to the checks: building an f-string per field
+# per entry costs more than the checks; the caller adds the entry index to any error.
+
+
+def _affected(entry: object, source: str) -> Affected | str:
+    """One affected entry, or the reason it is skipped (the rest of the record is kept)."""
+    e = f.obj(entry, "entry")
+    pkg = e.get("package")
+    if pkg is None:
+        return "no package (GIT-only entry skipped)"
+    p = f.obj(pkg, "package")
+    ecosystem = f.text(p.get("ecosystem"), "package.ecosystem", limit=128).strip()
+    if ecosystem.split(":", 1)[0] not in KNOWN_ECOSYSTEMS:
+        return f"unknown ecosystem {ecosystem[:60]!r} (entry skipped)"
+    raw_name = f.text(p.get("name"), "package.name", limit=512)
+    if not raw_name.strip():
+        raise f.BadRecord("package.name is empty")
+    purl = p.get("purl")
+    ranges = tuple([_range(r) for r in f.arr(e.get("ranges"), "ranges")])
+    raw_versions = e.get("versions")
+    versions = (
+        tuple([f.version(v, "versions") for v in f.arr(raw_versions, "versions")])
+        if raw_versions
+        else ()
+    )
+    raw_sev = e.get("severity")
+    sev = (
+        tuple(
+            s for s in (_severity(x, source) for x in f.arr(raw_sev, "severity")) if s is not None
+        )
+        if raw_sev
+        else ()
+    )
+    return Affected(
+        ecosystem=ecosystem,
+        name=normalize_package_name(ecosystem, raw_name),
+        ranges=ranges,
+        versions=versions,
+        purl=f.text(purl, "purl", limit=2048) or None,
+        severities=sev,
+    )
+
+
+def _range(value: object) -> Range:
+    r = f.obj(value, "ranges[]")
+    raw_type = r.get("type")
+    rtype = _RANGE_TYPES.get(raw_type) if type(raw_type) is str else None
+    if rtype is None:
+        raise f.BadRecord(f"unknown range type {str(raw_type)[:40]!r}")
+    events: list[Event] = []
+    for ev in f.arr(r.get("events"), "ranges[].events"):
+        if type(ev) is not dict or len(ev) != 1:
+            raise f.BadRecord("an event must have exactly one key")
+        ((key, val),) = ev.items()
+        events.append(_event(key, val))
+    repo = r.get("repo")
+    return Range(type=rtype, events=tuple(events), repo=f.text(repo, "repo", limit=2048) or None)
+
+
+_EVENT_CACHE: dict[tuple[object, object], Event] = {}
+
+
+def _event(key: object, val: object) -> Event:
+    # Distribution feeds repeat the same events thousands of times; validating and building each
+    # once keeps parsing fast. The cache only holds valid, immutable events and is bounded.
+    try:
+        return _EVENT_CACHE[(key, val)]
+    except (KeyError, TypeError):
+        pass
+    kind = _EVENT_KINDS.get(key)  # type: ignore[call-overload]
+    if kind is None:
+        raise f.BadRecord(f"unknown event {str(key)[:40]!r}")
+    event = Event(kind, f.version(val, str(key)))
+    if len(_EVENT_CACHE) > 500_000:
+        _EVENT_CACHE.clear()
+    _EVENT_CACHE[(key, val)] = event
+    return event
+
+
+def _severity(value: object, source: str) -> Severity | None:
+    s = f.obj(value, "severity[]")
+    raw_type = s.get("type")
+    stype = _SEVERITY_TYPES.get(raw_type) if type(raw_type) is str else None
+    score = f.text(s.get("score"), "severity[].score", limit=512).strip()
+    if stype is None or not score:
+        return None
+    if stype is SeverityType.UBUNTU:
+        return Severity(stype, score, source, rating=score.upper())
+    return cvss_severity(stype, score, source)
+
+
+def _vendor_rating(rating: str, source: str) -> Severity:
+    up = rating.upper()
+    return Severity(SeverityType.VENDOR, rating, source, rating=_VENDOR_RATINGS.get(up, up))
+
+
+_REF_TYPES: dict[str, str] = {}
+
+
+def _reference(value: object) -> Reference:
+    if type(value) is dict:
+        rtype, url = value.get("type"), value.get("url")
+        if type(rtype) is str and type(url) is str and len(url) <= 4096:
+            # Reference types are a handful of words: normalize each spelling once.
+            norm = _REF_TYPES.get(rtype)
+            if norm is None and len(rtype) <= 64:
+                norm = rtype.upper() or "WEB"
+                if len(_REF_TYPES) < 1024:  # bounded: hostile feeds may invent many types
+                    _REF_TYPES[rtype] = norm
+            if norm is not None:
+                return Reference(norm, url)
+    r = f.obj(value, "references[]")
+    return Reference(
+        type=f.text(r.get("type"), "references[].type", limit=64).upper() or "WEB",
+        url=f.text(r.get("url"), "references[].url", limit=4096),
+    )
+
+
+# --- files, folders, archives ---------------------------------------------------------------
+
+
+Seen = dict[str, bytes]
+"""Record id -> digest of the bytes it came from, to drop repeated records in one parse."""
+
+
+def _record_items(
+    data: bytes, name: str, where: str, source: str, limits: Limits, seen: Seen | None = None
+) -> Iterator[FeedItem]:
+    rec_id: str | None = None
+    try:
+        doc = decode(data, name, limits)
+        if not looks_like_record(doc):
+            logger.debug("osv %s: %s is not a record, skipped", source, where)
+            return
+        assert isinstance(doc, dict)
+        raw_id = doc.get("id")
+        rec_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
+        adv, warnings = parse_record(doc, source)
+    except f.BadRecord as e:
+        yield _problem(source, where, e.reason, rec_id)
+        return
+    except (RecursionError, MemoryError) as e:  # pathological nesting
+        yield _problem(source, where, f"record too deep or large: {type(e).__name__}", rec_id)
+        return
+    if seen is not None:
+        # The same id twice in one tree: AlmaLinux ships 34 identical ALSA files in two release
+        # folders. Identical copies are dropped quietly; a different copy is a problem.
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        first = seen.setdefault(adv.id, digest)
+        if first is not digest:
+            if first != digest:
+                yield _problem(
+                    source, where, f"duplicate id {adv.id}; the first copy is kept", adv.id
+                )
+            else:
+                logger.debug("osv %s: %s repeats %s, skipped", source, where, adv.id)
+            return
+    for w in warnings:
+        yield _problem(source, where, w, adv.id)
+    yield adv
+
+
+def _problem(source: str, where: str, reason: str, rec_id: str | None) -> ParseProblem:
+    logger.warning("osv %s: skipped %s: %s", source, where, reason, extra={"feed": source})
+    return ParseProblem(feed=source, where=where, reason=reason, record_id=rec_id)
+
+
+def iter_zip(
+    path: Path, source: str, limits: Limits = Limits(), seen: Seen | None = None
+) -> Iterator[FeedItem]:
+    """Every record in an OSV zip archive (osv.dev `all.zip`), members read with caps."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        yield _problem(source, str(path), f"not a readable zip: {e}", None)
+        return
+    total = 0
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if info.is_dir() or not name.lower().endswith(_RECORD_SUFFIXES):
+                continue
+            if "/." in f"/{name}" or name.startswith("__MACOSX/"):
+                continue
+            where = f"{path}!{name}"
+            if info.file_size > limits.max_record_bytes:
+                yield _problem(
+                    source, where, f"member of {info.file_size} bytes is too large", None
+                )
+                continue
+            try:
+                with zf.open(info) as member:
+                    data = member.read(limits.max_record_bytes + 1)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as e:
+                yield _problem(source, where, f"cannot read member: {e}", None)
+                continue
+            if len(data) > limits.max_record_bytes:
+                yield _problem(source, where, "member expands beyond the record cap", None)
+                continue
+            total += len(data)
+            if total > limits.max_archive_bytes:
+                yield _problem(
+                    source, str(path), "archive expands beyond its cap; rest skipped", None
+                )
+                return
+            yield from _record_items(data, name.lower(), where, source, limits, seen)
+
+
+def iter_file(
+    path: Path | str, source: str, limits: Limits = Limits(), seen: Seen | None = None
+) -> Iterator[FeedItem]:
+    """The record in one JSON/YAML file (nothing for other files)."""
+    spath = os.fspath(path)
+    name = os.path.basename(spath).lower()
+    if not name.endswith(_RECORD_SUFFIXES):
+        return
+    try:
+        data = f.read_bounded(spath, limits.max_record_bytes)
+    except f.TooBig as e:
+        yield _problem(source, spath, f"file is too large: {e}", None)
+        return
+    except OSError as e:
+        yield _problem(source, spath, f"cannot read: {e}", None)
+        return
+    yield from _record_items(data, name, spath, source, limits, seen)
+
+
+def iter_path(
+    path: Path, source: str, limits: Limits = Limits(), seen: Seen | None = None
+) -> Iterator[FeedItem]:
+    """Records under `path`: a folder (walked in sorted order, hidden entries skipped), a zip,
+    or one file. An id already yielded (tracked in `seen`) is not yielded again."""
+    if seen is None:
+        seen = {}
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue
+                full = os.path.join(root, name)
+                if name.lower().endswith(".zip"):
+                    yield from iter_zip(Path(full), source, limits, seen)
+                else:
+                    yield from iter_file(full, source, limits, seen)
+    elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        yield from iter_zip(path, source, limits, seen)
+    else:
+        yield from iter_file(path, source, limits, seen)
+
+
+# --- the feed --------------------------------------------------------------------------------
+
+
+@dataclass
+class OsvFeed:
+    """One OSV ecosystem from osv.dev's bucket (or any URL serving an OSV `all.zip`)."""
+
+    ecosystem: str
+    """The ecosystem folder name in the bucket (`PyPI`, `Go`, `crates.io`, `Debian`)."""
+    url: str | None = None
+    """Overrides the default `<bucket>/<ecosystem>/all.zip`."""
+    policy: DownloadPolicy = field(default_factory=DownloadPolicy)
+    """Download bounds."""
+    limits: Limits = field(default_factory=Limits)
+    """Parse bounds."""
+    sleep: Sleep = time.sleep
+    """Injected for tests of Retry-After."""
+    kind: FeedKind = "vulnerability"
+    version: int = 1
+
+    @property
+    def name(self) -> str:
+        """`osv:<ecosystem>`."""
+        return f"osv:{self.ecosystem}"
+
+    @property
+    def source_url(self) -> str:
+        """The URL fetched."""
+        return self.url or f"{OSV_BUCKET}/{self.ecosystem}/all.zip"
+
+    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
+        """Conditional download of all.zip, CRC-checked under the archive cap."""
+        req = Request(
+            url=self.source_url,
+            filename="all.zip",
+            verify=make_verify_zip(self.limits.max_archive_bytes),
+        )
+        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
+
+    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
+        """Every record of every fetched file or folder."""
+        seen: Seen = {}
+        for ff in fetched.files:
+            yield from iter_path(ff.path, self.name, self.limits, seen)

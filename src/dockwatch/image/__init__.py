@@ -1,0 +1,1 @@
+"""Reading images from anywhere: transports (`sources`) and manifest formats (`manifests`)."""

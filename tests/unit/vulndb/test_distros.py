@@ -1,0 +1,96 @@
+"""The supported-distributions table."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dockwatch.model.distro import Distro
+from dockwatch.vulndb import distros
+from dockwatch.vulndb.distros import Supported, Unsupported, UnsupportedReason
+
+TODAY = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version_id", "codename", "ecosystem"),
+    [
+        ("debian", "12", "bookworm", "Debian:12"),
+        ("debian", "13", None, "Debian:13"),
+        ("debian", None, "trixie", "Debian:13"),  # testing images may lack VERSION_ID
+        ("alpine", "3.22.2", None, "Alpine:v3.22"),
+        ("alpine", "3.23.0", None, "Alpine:v3.23"),
+        ("almalinux", "9.4", None, "AlmaLinux:9"),
+        ("almalinux", "8.10", None, "AlmaLinux:8"),
+        ("almalinux", "10.0", None, "AlmaLinux:10"),
+        ("rocky", "9.3", None, "Rocky Linux:9"),
+        ("Debian", "12", None, "Debian:12"),
+    ],
+)
+def test_supported(
+    os_id: str, version_id: str | None, codename: str | None, ecosystem: str
+) -> None:
+    got = distros.lookup(os_id, version_id, today=TODAY, codename=codename)
+    assert isinstance(got, Supported) and got.release.ecosystem == ecosystem
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version_id", "reason"),
+    [
+        ("debian", "11", UnsupportedReason.END_OF_LIFE),  # LTS ended 2026-08-31
+        ("debian", "10", UnsupportedReason.END_OF_LIFE),
+        ("alpine", "3.19.1", UnsupportedReason.END_OF_LIFE),
+        ("alpine", "3.21.3", UnsupportedReason.END_OF_LIFE),  # ended 2026-11-01
+        ("alpine", "3.24.0_alpha20251224", UnsupportedReason.UNKNOWN_RELEASE),  # edge
+        ("alpine", "3.12.0", UnsupportedReason.UNKNOWN_RELEASE),
+        ("debian", "9", UnsupportedReason.UNKNOWN_RELEASE),
+        ("debian", None, UnsupportedReason.UNKNOWN_RELEASE),
+        ("almalinux", "", UnsupportedReason.UNKNOWN_RELEASE),
+        ("ubuntu", "22.04", UnsupportedReason.NO_ADVISORY_SOURCE),
+        ("plan9", "4", UnsupportedReason.UNKNOWN_DISTRO),
+    ],
+)
+def test_unsupported(os_id: str, version_id: str | None, reason: UnsupportedReason) -> None:
+    got = distros.lookup(os_id, version_id, today=TODAY)
+    assert isinstance(got, Unsupported) and got.reason is reason and got.detail
+
+
+def test_end_of_life_depends_on_the_date() -> None:
+    assert isinstance(distros.lookup("debian", "11", today=date(2026, 8, 31)), Supported)
+    late = distros.lookup("debian", "11", today=date(2026, 9, 1))
+    assert isinstance(late, Unsupported) and late.release is not None
+    assert late.release.title == "Debian 11 (bullseye)"
+    assert isinstance(distros.lookup("alpine", "3.19.0", today=date(2025, 1, 1)), Supported)
+
+
+def test_lookup_distro() -> None:
+    got = distros.lookup_distro(Distro("debian", "12", "bookworm"), today=TODAY)
+    assert isinstance(got, Supported) and got.release.feed_release == "bookworm"
+
+
+def test_table_is_consistent() -> None:
+    ecosystems = [r.ecosystem for r in distros.RELEASES]
+    assert len(set(ecosystems)) == len(ecosystems)
+    for r in distros.RELEASES:
+        assert distros.by_ecosystem(r.ecosystem) is r
+        assert distros.by_feed_release(r.os_id, r.feed_release) is r
+        assert distros.lookup(r.os_id, r.version, today=date(2000, 1, 1)) == Supported(r)
+    assert distros.by_feed_release("debian", "sid") is None
+    assert distros.by_feed_release("alpine", "edge") is None
+
+
+ALMA = (
+    Path(__file__).resolve().parents[3].parent / "shared/vulndata/almalinux-osv-database/advisories"
+)
+
+
+@pytest.mark.skipif(not ALMA.is_dir(), reason="../shared/vulndata is absent")
+def test_alma_ecosystems_in_the_data_are_in_the_table() -> None:
+    seen: set[str] = set()
+    for folder in ALMA.iterdir():
+        first = next(folder.glob("*.json"))
+        seen.update(a["package"]["ecosystem"] for a in json.loads(first.read_bytes())["affected"])
+    assert seen and all(distros.by_ecosystem(e) is not None for e in seen)
