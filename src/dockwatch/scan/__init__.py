@@ -1,0 +1,1 @@
+"""Scanning: registry scanning configuration, scan jobs, coverage and re-scan duration."""
