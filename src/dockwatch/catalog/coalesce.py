@@ -97,7 +97,35 @@ def coalesce(layers: Sequence[LayerCatalog]) -> tuple[Package, ...]:
                 owned[(name, pkg_name)] = paths
     packages = [p for g in groups.values() for p in g.packages]
     packages = _attach_owners(packages, owned)
+    packages = _fold_lockfile_entries(packages)
     return tuple(sorted(packages, key=lambda p: (p.type, p.name, p.version, p.locations)))
+
+
+def _is_lockfile(found_by: str) -> bool:
+    return "lock" in found_by
+
+
+def _fold_lockfile_entries(packages: list[Package]) -> list[Package]:
+    """A package both installed (`node_modules/x/package.json`) and listed in a lockfile is one
+    package: keep the installed record, which locates it precisely, and add the lockfile to its
+    locations. Lockfile entries with nothing installed stay (an image may ship only a lock)."""
+    installed: dict[tuple[str, str, str], int] = {}
+    for i, p in enumerate(packages):
+        if not _is_lockfile(p.found_by):
+            installed.setdefault((p.type, p.name, p.version), i)
+    out = list(packages)
+    dropped: set[int] = set()
+    for i, p in enumerate(packages):
+        if not _is_lockfile(p.found_by):
+            continue
+        j = installed.get((p.type, p.name, p.version))
+        if j is None:
+            continue
+        keep = out[j]
+        extra = tuple(loc for loc in p.locations if loc not in keep.locations)
+        out[j] = dataclasses.replace(keep, locations=keep.locations + extra)
+        dropped.add(i)
+    return [p for i, p in enumerate(out) if i not in dropped]
 
 
 def _owner(locations: tuple[str, ...], owners: Mapping[str, OsPackageRef]) -> OsPackageRef | None:

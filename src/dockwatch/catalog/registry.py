@@ -18,6 +18,17 @@ _BUILTINS: tuple[str, ...] = (
     "dockwatch.catalog.dpkg.cataloger:DpkgCataloger",
     "dockwatch.catalog.apk.cataloger:ApkCataloger",
     "dockwatch.catalog.rpm.cataloger:RpmCataloger",
+    "dockwatch.catalog.python:CATALOGER",
+    "dockwatch.catalog.npm:INSTALLED_CATALOGER",
+    "dockwatch.catalog.npm:LOCK_CATALOGER",
+    "dockwatch.catalog.java:CATALOGER",
+    "dockwatch.catalog.golang:CATALOGER",
+    "dockwatch.catalog.rust:AUDITABLE_CATALOGER",
+    "dockwatch.catalog.rust:LOCK_CATALOGER",
+    "dockwatch.catalog.ruby:CATALOGER",
+    "dockwatch.catalog.php:CATALOGER",
+    "dockwatch.catalog.dotnet:CATALOGER",
+    "dockwatch.catalog.bitnami:CATALOGER",
 )
 
 

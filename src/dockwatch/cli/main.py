@@ -70,6 +70,30 @@ def _parser() -> argparse.ArgumentParser:
     _add_data(db_export)
     db_export.add_argument("file", type=Path, help="bundle to write (.dwdb)")
 
+    sbom = sub.add_parser("sbom", help="list every package in an image (an SBOM)")
+    sbom.add_argument(
+        "image",
+        help="oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or docker://HOST/REPO[:TAG]",
+    )
+    sbom.add_argument(
+        "--format",
+        choices=("json", "cyclonedx-json", "spdx-json"),
+        default="json",
+        help="output format (default json)",
+    )
+    sbom.add_argument("--platform", default=None, help="os/arch[/variant] in an index")
+    sbom.add_argument("--creds", default=None, metavar="USER:PASS", help="registry credentials")
+    sbom.add_argument(
+        "--tls-verify",
+        choices=("true", "false"),
+        nargs="?",
+        const="true",
+        default="true",
+        help="check registry certificates (--tls-verify=false also allows plain HTTP)",
+    )
+    sbom.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    sbom.add_argument("--output", "-o", type=Path, default=None, help="write to FILE, not stdout")
+
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate settings and print warnings")
@@ -238,6 +262,77 @@ def _db(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def _sbom(args: argparse.Namespace) -> int:
+    """Catalogue one image and print its SBOM; every failure is one line and exit status 2."""
+    import os
+    import time
+
+    from dockwatch.errors import DockwatchError
+
+    started = time.monotonic()
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(number: int, total: int, digest: str) -> None:
+        print(
+            f"\r\033[Kcataloguing layer {number + 1}/{total} {digest[:19]} "
+            f"({time.monotonic() - started:.1f} s)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        from dockwatch.catalog.service import catalog_image
+        from dockwatch.sbom import render
+
+        creds = None
+        if args.creds is not None:
+            user, sep, password = args.creds.partition(":")
+            if not sep or not user:
+                raise ValueError("--creds wants USER:PASS")
+            creds = (user, password)
+        try:
+            inventory = catalog_image(
+                args.image,
+                args.platform,
+                creds=creds,
+                tls_verify=args.tls_verify != "false",
+                progress=progress if show else None,
+            )
+        finally:
+            if show:
+                print("\r\033[K", end="", file=sys.stderr, flush=True)
+        text = render(inventory, args.format)
+        if args.output is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.partial")
+            try:
+                partial.write_text(text, encoding="utf-8")
+                os.replace(partial, args.output)
+            finally:
+                partial.unlink(missing_ok=True)
+    except (DockwatchError, OSError, ValueError) as exc:
+        print(f"dockwatch: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # the CLI boundary: a bug is reported in one line, never a traceback
+        logging.getLogger("dockwatch.cli").debug("sbom failed", exc_info=True)
+        print(f"dockwatch: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for warning in inventory.warnings[:20]:
+        print(f"dockwatch: warning: {warning}", file=sys.stderr)
+    if len(inventory.warnings) > 20:
+        print(f"dockwatch: warning: and {len(inventory.warnings) - 20} more", file=sys.stderr)
+    if show:
+        print(
+            f"{len(inventory.packages)} packages in {len(inventory.layers)} layers, "
+            f"{time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
 def _config_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     errors = settings.validate()
@@ -266,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             return _config_check(args)
         if args.command == "db":
             return _db(args)
+        if args.command == "sbom":
+            return _sbom(args)
     except DockwatchError as exc:
         print(f"dockwatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

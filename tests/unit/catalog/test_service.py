@@ -272,6 +272,7 @@ def _gzip_members(*parts: bytes) -> bytes:
     return b"".join(gzip.compress(p, compresslevel=1, mtime=0) for p in parts)
 
 
+@pytest.mark.slow
 def test_gzip_bomb(tmp_path: Path) -> None:
     head = tar_head({"var/lib/dpkg/status": STATUS})
     info = tarfile.TarInfo("bomb.bin")
@@ -305,6 +306,7 @@ def test_sparse_10gb_entry(tmp_path: Path) -> None:
     assert out["packages"] == ["bash", "libc6"]
 
 
+@pytest.mark.slow
 def test_million_entries(tmp_path: Path) -> None:
     first = tar_head({"var/lib/dpkg/status": STATUS})
     template = bytearray(tarfile.TarInfo("f/0000000").tobuf(format=tarfile.USTAR_FORMAT))

@@ -1,0 +1,229 @@
+"""A pull-only client of the OCI distribution API (`docker://`): Basic and bearer-token auth
+challenges, `--creds`, and `--tls-verify=false` (any certificate, then plain HTTP)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from dockwatch.image.blobs import MAX_MANIFEST_BYTES
+from dockwatch.image.errors import (
+    AuthenticationFailed,
+    BlobNotFound,
+    ManifestInvalid,
+    ReferenceNotFound,
+    RegistryError,
+    SourceInvalid,
+)
+from dockwatch.image.manifests import ACCEPT
+from dockwatch.model.digest import Digest
+
+if TYPE_CHECKING:  # httpx costs ~45 ms to import; only docker:// needs it
+    import httpx
+
+
+# --------------------------------------------------------------------------- registry
+
+
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+class _ResponseStream(io.RawIOBase):
+    """A streamed HTTP body as a file; closing it releases the connection."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        import httpx
+
+        self._response = response
+        self._chunks: Iterator[bytes]
+        try:
+            self._chunks = iter([response.content])  # already read (small bodies, test transports)
+        except httpx.ResponseNotRead:
+            self._chunks = response.iter_bytes(1 << 20)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._response.close()
+        super().close()
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRef:
+    """`HOST[:PORT]/REPO[:TAG|@DIGEST]`, with Docker Hub's defaults applied."""
+
+    host: str
+    repository: str
+    reference: str
+
+    @classmethod
+    def parse(cls, text: str) -> RegistryRef:
+        """Parse the part after `docker://`."""
+        name, digest = text, ""
+        if "@" in text:
+            name, digest = text.split("@", 1)
+        tag = ""
+        slash = name.rfind("/")
+        colon = name.rfind(":")
+        if colon > slash:
+            name, tag = name[:colon], name[colon + 1 :]
+        first, _, rest = name.partition("/")
+        if not rest or ("." not in first and ":" not in first and first != "localhost"):
+            host, repo = "registry-1.docker.io", name
+            if "/" not in repo:
+                repo = f"library/{repo}"
+        else:
+            host, repo = first, rest
+        if not re.fullmatch(
+            r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
+            repo,
+        ):
+            raise SourceInvalid(f"docker://{text}", f"bad repository name {repo!r}")
+        return cls(host, repo, digest or tag or "latest")
+
+
+class RegistryClient:
+    """A pull-only OCI distribution client (`docker://`), with Basic and bearer-token auth.
+
+    `tls_verify=False` accepts any certificate and falls back to plain HTTP, as skopeo does.
+    """
+
+    def __init__(
+        self,
+        ref: RegistryRef,
+        creds: tuple[str, str] | None = None,
+        tls_verify: bool = True,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        import httpx
+
+        self.ref = ref
+        self.creds = creds
+        self.tls_verify = tls_verify
+        self._client = httpx.Client(
+            verify=tls_verify, transport=transport, follow_redirects=True, timeout=timeout
+        )
+        self._base: str | None = None
+        self._auth: str | None = None
+
+    def close(self) -> None:
+        """Release connections."""
+        self._client.close()
+
+    def _base_url(self) -> str:
+        import httpx
+
+        if self._base is None:
+            schemes = ["https"] if self.tls_verify else ["https", "http"]
+            last: Exception | None = None
+            for scheme in schemes:
+                url = f"{scheme}://{self.ref.host}/v2/"
+                try:
+                    self._client.get(url).close()
+                except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                    last = exc
+                    continue
+                self._base = f"{scheme}://{self.ref.host}"
+                break
+            else:
+                raise RegistryError(self.ref.host, f"cannot connect: {last}")
+        return self._base
+
+    def _send(self, path: str, headers: dict[str, str]) -> httpx.Response:
+        import httpx
+
+        url = f"{self._base_url()}/v2/{self.ref.repository}/{path}"
+        for attempt in range(2):
+            request_headers = dict(headers)
+            if self._auth:
+                request_headers["Authorization"] = self._auth
+            try:
+                response = self._client.send(
+                    self._client.build_request("GET", url, headers=request_headers), stream=True
+                )
+            except httpx.HTTPError as exc:
+                raise RegistryError(url, str(exc)) from exc
+            if response.status_code != 401 or attempt:
+                break
+            challenge = response.headers.get("www-authenticate", "")
+            response.close()
+            self._auth = self._authenticate(challenge, url)
+        if response.status_code == 401:
+            response.close()
+            raise AuthenticationFailed(url, "credentials refused", 401)
+        if response.status_code == 404:
+            response.close()
+            raise ReferenceNotFound(url)
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            raise RegistryError(url, response.text[:200], response.status_code)
+        return response
+
+    def _authenticate(self, challenge: str, url: str) -> str:
+        import httpx
+
+        scheme, _, params_text = challenge.partition(" ")
+        params = dict(_CHALLENGE.findall(params_text))
+        basic = None
+        if self.creds is not None:
+            basic = "Basic " + base64.b64encode(":".join(self.creds).encode()).decode()
+        if scheme.lower() == "basic":
+            if basic is None:
+                raise AuthenticationFailed(url, "registry wants credentials (--creds)", 401)
+            return basic
+        if scheme.lower() != "bearer" or "realm" not in params:
+            raise AuthenticationFailed(url, f"unsupported auth challenge {challenge!r}", 401)
+        query = {"service": params.get("service", "")}
+        query["scope"] = params.get("scope") or f"repository:{self.ref.repository}:pull"
+        headers = {"Authorization": basic} if basic else {}
+        try:
+            response = self._client.get(params["realm"], params=query, headers=headers)
+        except httpx.HTTPError as exc:
+            raise AuthenticationFailed(params["realm"], f"token endpoint: {exc}") from exc
+        if response.status_code != 200:
+            raise AuthenticationFailed(params["realm"], "token refused", response.status_code)
+        body = response.json()
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not token:
+            raise AuthenticationFailed(params["realm"], "token endpoint returned no token")
+        return f"Bearer {token}"
+
+    def manifest(self, ref: str) -> tuple[bytes, str]:
+        """GET /v2/REPO/manifests/REF with every supported media type accepted."""
+        response = self._send(f"manifests/{ref}", {"Accept": ", ".join(ACCEPT)})
+        try:
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MAX_MANIFEST_BYTES:
+                    raise ManifestInvalid(f"manifest larger than {MAX_MANIFEST_BYTES} bytes")
+        finally:
+            response.close()
+        return data, response.headers.get("content-type", "").split(";")[0].strip()
+
+    def open_blob(self, digest: Digest) -> BinaryIO:
+        """GET /v2/REPO/blobs/DIGEST, streamed (redirects to storage are followed)."""
+        try:
+            response = self._send(f"blobs/{digest}", {})
+        except ReferenceNotFound as exc:
+            raise BlobNotFound(digest) from exc
+        return io.BufferedReader(_ResponseStream(response), 1 << 20)
