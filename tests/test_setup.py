@@ -29,7 +29,11 @@ def test_every_program_comes_from_a_listed_package() -> None:
 
 
 def _depends(package: str) -> set[str]:
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Depends},${Pre-Depends}", package], capture_output=True, text=True)
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Depends},${Pre-Depends}", package],
+        capture_output=True,
+        text=True,
+    )
     names = set()
     for alt in out.stdout.replace("|", ",").split(","):
         name = alt.strip().split(" ")[0].split(":")[0]
@@ -71,7 +75,11 @@ def test_tests_run_only_listed_programs() -> None:
         for path in (ROOT / folder).rglob("*.py"):
             for name in call.findall(path.read_text()):
                 used[name] = str(path.relative_to(ROOT))
-    unknown = {name: where for name, where in used.items() if name not in PROGRAMS and name not in NPM_GLOBAL}
+    unknown = {
+        name: where
+        for name, where in used.items()
+        if name not in PROGRAMS and name not in NPM_GLOBAL
+    }
     assert unknown == {}, "list these programs in tests/support/programs.py"
 
 

@@ -14,7 +14,10 @@ from dockwatch.catalog.cataloger import Cataloger, FileEntry, LayerFiles, ParseE
 CASES: dict[str, tuple[tuple[Cataloger, ...], tuple[str, ...]]] = {
     "bitnami": ((bitnami.CATALOGER,), ("/opt/bitnami/x/.spdx-x.spdx",)),
     "dotnet": ((dotnet.CATALOGER,), ("/app/x.deps.json",)),
-    "npm": ((npm.INSTALLED_CATALOGER, npm.LOCK_CATALOGER), ("/a/node_modules/x/package.json", "/a/package-lock.json")),
+    "npm": (
+        (npm.INSTALLED_CATALOGER, npm.LOCK_CATALOGER),
+        ("/a/node_modules/x/package.json", "/a/package-lock.json"),
+    ),
     "php": ((php.CATALOGER,), ("/v/composer/installed.json", "/v/composer.lock")),
 }
 
