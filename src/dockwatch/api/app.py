@@ -19,6 +19,7 @@ from dockwatch.clock import ControlledClock
 from .auth import Authenticator
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
+from .v1.routes import routes as api_v1_routes
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 PUBLIC_PATHS = ("/healthz", "/metrics")
@@ -45,17 +46,17 @@ class AuthMiddleware:
         if user is None:  # first sight of these credentials: scrypt, off the event loop
             user = await to_thread.run_sync(self.authenticator.check, header)
         if user is None:
-            body = json.dumps(
-                {
-                    "errors": [
-                        {
-                            "code": "UNAUTHORIZED",
-                            "message": "authentication required",
-                            "detail": None,
-                        }
-                    ]
+            doc: dict[str, object]
+            if scope["path"].startswith("/api/"):
+                doc = {"__type": "UnauthorizedException", "message": "authentication required"}
+            else:
+                error = {
+                    "code": "UNAUTHORIZED",
+                    "message": "authentication required",
+                    "detail": None,
                 }
-            ).encode()
+                doc = {"errors": [error]}
+            body = json.dumps(doc).encode()
             response = Response(
                 body if scope["method"] != "HEAD" else b"",
                 status_code=401,
@@ -112,6 +113,7 @@ def create_app(services: Services) -> ASGIApp:
         Route("/-/test/clock", test_clock, methods=["GET", "POST"]),
         Route("/v2", v2, methods=ALL_METHODS),
         Route("/v2/{rest:path}", v2, methods=ALL_METHODS),
+        *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
     authenticator = Authenticator(services.db, services.tenant) if services.settings.auth else None

@@ -1,0 +1,51 @@
+"""JSON API errors: AWS-style bodies (`{"__type", "message"}`) from one table of exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockwatch.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from dockwatch.registry import errors as registry_errors
+
+
+@dataclass(frozen=True, slots=True)
+class ApiErrorCode:
+    """A registered error type."""
+
+    type: str
+    status: int
+    description: str
+
+
+CODES: dict[str, ApiErrorCode] = {
+    c.type: c
+    for c in (
+        ApiErrorCode("RepositoryNotFoundException", 404, "The repository does not exist."),
+        ApiErrorCode("ImageNotFoundException", 404, "No image with that tag or digest."),
+        ApiErrorCode("ResourceNotFoundException", 404, "The named resource does not exist."),
+        ApiErrorCode("ValidationException", 400, "A parameter is missing or malformed."),
+        ApiErrorCode("UnauthorizedException", 401, "Credentials are missing or wrong."),
+        ApiErrorCode("ConflictException", 409, "The request contradicts the stored state."),
+        ApiErrorCode("UnsupportedImageTypeException", 400, "The image is not a runnable image."),
+        ApiErrorCode("ServiceUnavailableException", 503, "A storage backend failed; retry later."),
+        ApiErrorCode("InternalServerException", 500, "An unexpected error."),
+    )
+}
+
+
+def code_for(exc: BaseException) -> ApiErrorCode:
+    """The registered error type of a domain exception."""
+    match exc:
+        case registry_errors.NameUnknown():
+            return CODES["RepositoryNotFoundException"]
+        case registry_errors.ManifestUnknown():
+            return CODES["ImageNotFoundException"]
+        case NotFound():
+            return CODES["ResourceNotFoundException"]
+        case InvalidInput():
+            return CODES["ValidationException"]
+        case Conflict():
+            return CODES["ConflictException"]
+        case BackendUnavailable():
+            return CODES["ServiceUnavailableException"]
+    return CODES["InternalServerException"]

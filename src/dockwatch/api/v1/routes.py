@@ -1,0 +1,212 @@
+"""/api/v1/ routes: repositories, images, SBOMs and the vulnerability database status.
+
+Handlers parse the request, call the services in the thread pool and shape the answer with
+ECR's field names; errors leave through `codes.py` only. The OpenAPI document is generated
+from the route table, so it cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dockwatch.app import Services
+from dockwatch.errors import InvalidInput
+from dockwatch.storage.sql import registry_repo as repo
+from dockwatch.storage.sql import tables as t
+
+from .codes import CODES, code_for
+
+logger = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One documented route."""
+
+    method: str
+    path: str
+    summary: str
+    handler: Callable[[Services, Request], Awaitable[Any]]
+    status: int = 200
+
+
+def error_response(exc: BaseException) -> JSONResponse:
+    """An AWS-style error body with the status of its registered type."""
+    code = code_for(exc)
+    if code.type == "InternalServerException":
+        logger.error("unexpected error in the JSON API", exc_info=exc)
+        message = "internal error"
+    else:
+        message = str(exc)
+    return JSONResponse({"__type": code.type, "message": message}, status_code=code.status)
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+async def list_repositories(services: Services, request: Request) -> dict[str, Any]:
+    """Repositories with their settings (ECR DescribeRepositories field names)."""
+
+    def run() -> list[dict[str, Any]]:
+        r = t.repositories
+        with services.db.read() as conn:
+            rows = conn.execute(
+                r.select()
+                .where(
+                    r.c.account_id == services.tenant.account_id,
+                    r.c.region == services.tenant.region,
+                )
+                .order_by(r.c.name)
+            ).all()
+        return [
+            {
+                "repositoryName": row.name,
+                "repositoryArn": f"arn:aws:ecr:{services.tenant.region}:{services.tenant.account_id}:repository/{row.name}",
+                "registryId": services.tenant.account_id,
+                "createdAt": _iso(row.created_at),
+                "imageTagMutability": row.image_tag_mutability,
+                "imageScanningConfiguration": {"scanOnPush": bool(row.scan_on_push)},
+            }
+            for row in rows
+        ]
+
+    return {"repositories": await to_thread.run_sync(run)}
+
+
+async def list_images(services: Services, request: Request) -> dict[str, Any]:
+    """Images of one repository (ECR DescribeImages field names)."""
+    name = request.path_params["name"]
+
+    def run() -> list[dict[str, Any]]:
+        r = services.registry.ctx.repository(name)
+        m = t.manifests
+        with services.db.read() as conn:
+            rows = conn.execute(
+                m.select().where(m.c.repository_id == r.id).order_by(m.c.image_pushed_at)
+            ).all()
+            return [
+                {
+                    "registryId": services.tenant.account_id,
+                    "repositoryName": name,
+                    "imageDigest": row.digest,
+                    "imageTags": repo.tags_of(conn, r.id, row.digest),
+                    "imageSizeInBytes": row.size,
+                    "imagePushedAt": _iso(row.image_pushed_at),
+                    "lastPushedAt": _iso(row.last_pushed_at),
+                    "lastRecordedPullTime": _iso(row.last_pulled_at),
+                    "imageManifestMediaType": row.media_type,
+                    "artifactMediaType": row.artifact_type,
+                    "subjectManifestDigest": row.subject_digest,
+                }
+                for row in rows
+            ]
+
+    return {"imageDetails": await to_thread.run_sync(run)}
+
+
+async def db_status(services: Services, request: Request) -> dict[str, Any]:
+    """The vulnerability database: version, advisories, sources and their age."""
+    from dockwatch.vulndb.service import VulnDb
+
+    vdb = VulnDb(services.db, services.clock, services.tenant.account_id, services.tenant.region)
+    return await to_thread.run_sync(vdb.status)
+
+
+OPERATIONS: list[Operation] = [
+    Operation("GET", "/api/v1/repositories", "List repositories", list_repositories),
+    Operation(
+        "GET",
+        "/api/v1/repositories/{name:path}/images",
+        "List the images of a repository",
+        list_images,
+    ),
+    Operation("GET", "/api/v1/db/status", "Vulnerability database status", db_status),
+]
+
+
+def openapi(operations: list[Operation]) -> dict[str, Any]:
+    """An OpenAPI 3.1 document of the routes, with the error bodies they may return."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        path = op.path.replace(":path}", "}")
+        params = [
+            {"name": p.split(":")[0], "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in [seg[1:-1] for seg in op.path.split("/") if seg.startswith("{")]
+        ]
+        paths.setdefault(path, {})[op.method.lower()] = {
+            "summary": op.summary,
+            "parameters": params,
+            "responses": {
+                str(op.status): {"description": "OK", "content": {"application/json": {}}},
+                "default": {
+                    "description": "Error",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
+            },
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "dockwatch", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["__type", "message"],
+                    "properties": {
+                        "__type": {"enum": sorted(CODES)},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+        },
+        "security": [{"basic": []}],
+    }
+
+
+def routes(services: Services, extra: list[Operation] | None = None) -> list[Route]:
+    """Starlette routes for every operation, plus /api/v1/openapi.json."""
+    operations = OPERATIONS + (extra or [])
+    out: list[Route] = []
+    for op in operations:
+
+        async def endpoint(request: Request, op: Operation = op) -> Response:
+            try:
+                body = await op.handler(services, request)
+            except Exception as exc:  # every failure leaves as an AWS-style error body
+                return error_response(exc)
+            if isinstance(body, Response):
+                return body
+            return JSONResponse(body, status_code=op.status)
+
+        out.append(Route(op.path, endpoint, methods=[op.method]))
+    document = openapi(operations)
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(document)
+
+    out.append(Route("/api/v1/openapi.json", openapi_endpoint, methods=["GET"]))
+
+    async def unknown(request: Request) -> Response:
+        return error_response(
+            InvalidInput(f"no such operation: {request.method} {request.url.path}")
+        )
+
+    out.append(
+        Route("/api/v1/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    )
+    return out

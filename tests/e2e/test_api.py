@@ -1,0 +1,56 @@
+"""The JSON API under /api/v1/ against a real server."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conformance.oci import push_image
+from tests.support.servers import Server
+
+
+def test_repositories_and_images(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        digest, manifest = push_image(c, "team/app", "v1")
+        c.put(
+            "/v2/team/app/manifests/latest",
+            content=manifest,
+            headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        push_image(c, "team/other", "v1", seed="other")
+        repos = c.get("/api/v1/repositories").json()["repositories"]
+        assert [r["repositoryName"] for r in repos] == ["team/app", "team/other"]
+        assert repos[0]["repositoryArn"] == "arn:aws:ecr:us-east-1:000000000000:repository/team/app"
+        assert repos[0]["imageScanningConfiguration"] == {"scanOnPush": False}
+        (image,) = c.get("/api/v1/repositories/team/app/images").json()["imageDetails"]
+        assert image["imageDigest"] == digest
+        assert image["imageTags"] == ["latest", "v1"]
+        assert image["imageSizeInBytes"] == len(manifest)
+        assert image["imagePushedAt"] and image["lastRecordedPullTime"] is None
+
+
+def test_errors_are_aws_shaped(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        r = c.get("/api/v1/repositories/nothing/here/images")
+        assert r.status_code == 404
+        assert r.json()["__type"] == "RepositoryNotFoundException"
+        r = c.get("/api/v1/no-such-operation")
+        assert r.status_code == 400 and r.json()["__type"] == "ValidationException"
+    r = httpx.get(f"{dockwatch.url}/api/v1/repositories")
+    assert r.status_code == 401 and r.json()["__type"] == "UnauthorizedException"
+
+
+def test_openapi_lists_what_is_served(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        doc = c.get("/api/v1/openapi.json").json()
+        assert doc["openapi"].startswith("3.")
+        for path in doc["paths"]:
+            concrete = path.replace("{name}", "team/x")
+            r = c.get(concrete)
+            assert r.status_code in (200, 404), (path, r.status_code)
+            assert r.headers["content-type"].startswith("application/json")
+
+
+def test_db_status_over_http(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        status = c.get("/api/v1/db/status").json()
+    assert status == {"version": 0, "builtAt": None, "advisories": 0, "sources": []}
