@@ -271,6 +271,8 @@ def _sbom(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     show = not args.quiet and sys.stderr.isatty()
+    if logging.getLogger().getEffectiveLevel() >= logging.INFO:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
     def progress(number: int, total: int, digest: str) -> None:
         print(

@@ -6,6 +6,7 @@ so the scanner sees every completed push exactly once, even across a crash.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -16,7 +17,6 @@ from typing import Any
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest
 from dockwatch.model.oci import (
-    INDEX_TYPES,
     SCHEMA1_TYPES,
     ManifestInvalid,
     MediaType,
@@ -375,8 +375,6 @@ def _lookup_reference(reference: str) -> tuple[str | None, Digest | None]:
 
 def _with_digest(parsed: ParsedManifest, content: bytes, digest: Digest) -> ParsedManifest:
     """Re-key a manifest pushed by a non-sha256 digest, after checking that digest."""
-    import hashlib
-
     algorithm, _, encoded = digest.partition(":")
     if hashlib.new(algorithm, content).hexdigest() != encoded:
         raise DigestInvalidError(f"manifest does not match {digest}", digest)
@@ -392,6 +390,3 @@ def _with_digest(parsed: ParsedManifest, content: bytes, digest: Digest) -> Pars
         parsed.schema1_name,
         parsed.schema1_tag,
     )
-
-
-__all__ = ["INDEX_TYPES", "FetchedManifest", "Manifests", "PushResult", "accepts"]

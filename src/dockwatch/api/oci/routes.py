@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -27,7 +27,7 @@ from dockwatch.registry.errors import (
     SizeInvalid,
 )
 from dockwatch.registry.service import Registry
-from dockwatch.registry.tags import parse_page_size
+from dockwatch.registry.tags import Page, parse_page_size
 from dockwatch.registry.uploads import parse_client_digest
 from dockwatch.storage.blobs.blobstore import BlobWriter, LocalBlobPaths
 
@@ -150,31 +150,25 @@ async def _base(request: Request, api: OciApi, p: dict[str, str]) -> Response:
     return JSONResponse({}, headers=API_VERSION)
 
 
-def _paged(
-    request: Request, path: str, key: str, items: list[str], more: bool, n: int | None
-) -> Response:
+def _paged(path: str, body: dict[str, Any], page: Page, n: int | None) -> Response:
+    """A listing with the spec's `Link: <...?last=&n=>; rel="next"` when more follow."""
     headers = dict(API_VERSION)
-    if more and items:
-        query = urlencode({"last": items[-1], "n": n})
+    if page.more and page.items:
+        query = urlencode({"last": page.items[-1], "n": n})
         headers["Link"] = f'<{path}?{query}>; rel="next"'
-    return JSONResponse(key and {key: items}, headers=headers)
+    return JSONResponse(body, headers=headers)
 
 
 async def _catalog(request: Request, api: OciApi, p: dict[str, str]) -> Response:
     n = parse_page_size(request.query_params.get("n"))
     page = await api.run(api.registry.tags.catalog, n, request.query_params.get("last"))
-    return _paged(request, "/v2/_catalog", "repositories", page.items, page.more, n)
+    return _paged("/v2/_catalog", {"repositories": page.items}, page, n)
 
 
 async def _tags(request: Request, api: OciApi, p: dict[str, str]) -> Response:
     n = parse_page_size(request.query_params.get("n"))
     page = await api.run(api.registry.tags.list, p["name"], n, request.query_params.get("last"))
-    headers = dict(API_VERSION)
-    if page.more and page.items:
-        headers["Link"] = (
-            f'</v2/{p["name"]}/tags/list?{urlencode({"last": page.items[-1], "n": n})}>; rel="next"'
-        )
-    return JSONResponse({"name": p["name"], "tags": page.items}, headers=headers)
+    return _paged(f"/v2/{p['name']}/tags/list", {"name": p["name"], "tags": page.items}, page, n)
 
 
 # --- manifests ---------------------------------------------------------------------------
@@ -467,4 +461,4 @@ async def _cancel_upload(request: Request, api: OciApi, p: dict[str, str]) -> Re
     return Response(status_code=204, headers={**API_VERSION, "Content-Length": "0"})
 
 
-__all__ = ["OciApi", "oci_error", "quote"]
+__all__ = ["OciApi", "oci_error"]
