@@ -1,0 +1,1 @@
+"""Findings: one per (image resource, vulnerability), their lifecycle, suppressions, events."""
