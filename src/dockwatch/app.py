@@ -10,6 +10,7 @@ from dockwatch.errors import InvalidInput
 from dockwatch.registry.context import RegistryContext
 from dockwatch.registry.service import Registry
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
+from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.registry_repo import Tenant
@@ -25,6 +26,7 @@ class Services:
     blobs: FilesystemBlobStore
     tenant: Tenant
     registry: Registry
+    catalog_cache: SqlCatalogCache
 
     def close(self) -> None:
         """Release database connections."""
@@ -52,4 +54,4 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         upload_expiry_seconds=settings.upload_expiry_seconds,
         pull_record_seconds=settings.pull_record_seconds,
     )
-    return Services(settings, clock, db, blobs, tenant, Registry(ctx))
+    return Services(settings, clock, db, blobs, tenant, Registry(ctx), SqlCatalogCache(db, clock))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import httpx
 
 from tests.conformance.oci import push_image
@@ -54,3 +57,52 @@ def test_db_status_over_http(dockwatch: Server) -> None:
     with dockwatch.client() as c:
         status = c.get("/api/v1/db/status").json()
     assert status == {"version": 0, "builtAt": None, "advisories": 0, "sources": []}
+
+
+def _ground_truth_dpkg(name: str) -> set[tuple[str, str]]:
+    """(package, version) from the corpus build's own reading of the rootfs."""
+    from tests.support.corpus import corpus_dir
+
+    section, out = "", set()
+    for line in (corpus_dir() / f"{name}.contents.txt").read_text().splitlines():
+        if line.startswith("#"):
+            section = line
+        elif line.strip() and section.startswith("# dpkg"):
+            pkg, version, _arch = line.split()
+            out.add((pkg, version))
+    return out
+
+
+def test_sbom_of_a_stored_image(dockwatch: Server, tmp_path: Path) -> None:
+    from tests.support.corpus import corpus_dir
+    from tests.support.skopeo import copy
+
+    corpus = corpus_dir()
+    copy(
+        f"oci:{corpus / 'distroless-debian'}:latest",
+        f"docker://{dockwatch.host}/sbom/distroless:v1",
+        home=tmp_path / "home",
+        dest_auth=dockwatch.auth,
+    )
+    with dockwatch.client() as c:
+        r = c.get("/api/v1/repositories/sbom/distroless/images/v1/sbom")
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        found = {(p["name"], p["version"]) for p in doc["packages"] if p["type"] == "deb"}
+        assert found == _ground_truth_dpkg("distroless-debian")
+        summary = json.loads((corpus / "distroless-debian.summary.json").read_text())
+        assert {p["layerDigest"] for p in doc["packages"]} == set(summary["layer_digests"])
+        cdx = c.get(
+            "/api/v1/repositories/sbom/distroless/images/v1/sbom",
+            params={"format": "cyclonedx-json"},
+        )
+        assert cdx.headers["content-type"].startswith("application/vnd.cyclonedx+json")
+        assert cdx.json()["specVersion"] == "1.6"
+        spdx = c.get(
+            "/api/v1/repositories/sbom/distroless/images/v1/sbom", params={"format": "spdx-json"}
+        )
+        assert spdx.json()["spdxVersion"] == "SPDX-2.3"
+        bad = c.get("/api/v1/repositories/sbom/distroless/images/v1/sbom", params={"format": "xml"})
+        assert bad.status_code == 400 and bad.json()["__type"] == "ValidationException"
+        missing = c.get("/api/v1/repositories/sbom/distroless/images/nope/sbom")
+        assert missing.status_code == 404 and missing.json()["__type"] == "ImageNotFoundException"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
+import importlib
 import logging
 import queue
 import re
@@ -39,14 +40,19 @@ from dockwatch.model.digest import Digest
 
 logger = logging.getLogger(__name__)
 
-zlib_impl: ModuleType
-try:  # Decompressors by speed on this machine (see ../shared/images/README.md figures).
-    from isal import isal_zlib as zlib_impl
-except ImportError:  # pragma: no cover - depends on what installs
-    try:
-        from zlib_ng import zlib_ng as zlib_impl
-    except ImportError:
-        zlib_impl = zlib
+
+def _fastest_zlib() -> ModuleType:
+    """The fastest zlib-compatible decompressor installed (see ../shared/images/README.md
+    figures: isal, then zlib-ng, then the standard library)."""
+    for name in ("isal.isal_zlib", "zlib_ng.zlib_ng"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:  # pragma: no cover - depends on what installs
+            continue
+    return zlib
+
+
+zlib_impl: ModuleType = _fastest_zlib()
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"

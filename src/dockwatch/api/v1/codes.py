@@ -35,7 +35,11 @@ CODES: dict[str, ApiErrorCode] = {
 
 def code_for(exc: BaseException) -> ApiErrorCode:
     """The registered error type of a domain exception."""
+    from .sbom import UnsupportedImage
+
     match exc:
+        case UnsupportedImage():
+            return CODES["UnsupportedImageTypeException"]
         case registry_errors.NameUnknown():
             return CODES["RepositoryNotFoundException"]
         case registry_errors.ManifestUnknown():

@@ -23,6 +23,7 @@ from dockwatch.storage.sql import registry_repo as repo
 from dockwatch.storage.sql import tables as t
 
 from .codes import CODES, code_for
+from .sbom import image_sbom
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,12 @@ OPERATIONS: list[Operation] = [
         "/api/v1/repositories/{name:path}/images",
         "List the images of a repository",
         list_images,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/repositories/{name:path}/images/{reference}/sbom",
+        "The SBOM of an image (format=json|cyclonedx-json|spdx-json)",
+        image_sbom,
     ),
     Operation("GET", "/api/v1/db/status", "Vulnerability database status", db_status),
 ]
