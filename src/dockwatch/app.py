@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
+from dockwatch.match.service import MatchIndex
 from dockwatch.registry.context import RegistryContext
+from dockwatch.scan.jobs import JobQueue
+from dockwatch.scan.service import ScanService
+from dockwatch.scan.worker import ScanWorker
 from dockwatch.registry.service import Registry
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
@@ -27,9 +31,12 @@ class Services:
     tenant: Tenant
     registry: Registry
     catalog_cache: SqlCatalogCache
+    scanner: ScanService
+    worker: ScanWorker
 
     def close(self) -> None:
-        """Release database connections."""
+        """Stop the scan worker and release database connections."""
+        self.worker.stop()
         self.db.close()
 
 
@@ -54,4 +61,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         upload_expiry_seconds=settings.upload_expiry_seconds,
         pull_record_seconds=settings.pull_record_seconds,
     )
-    return Services(settings, clock, db, blobs, tenant, Registry(ctx), SqlCatalogCache(db, clock))
+    cache = SqlCatalogCache(db, clock)
+    scanner = ScanService(ctx, cache, MatchIndex(db), clock)
+    worker = ScanWorker(scanner, JobQueue(db, clock))
+    return Services(settings, clock, db, blobs, tenant, Registry(ctx), cache, scanner, worker)

@@ -46,7 +46,9 @@ def test_openapi_lists_what_is_served(dockwatch: Server) -> None:
     with dockwatch.client() as c:
         doc = c.get("/api/v1/openapi.json").json()
         assert doc["openapi"].startswith("3.")
-        for path in doc["paths"]:
+        for path, methods in doc["paths"].items():
+            if "get" not in methods:
+                continue
             concrete = path.replace("{name}", "team/x")
             r = c.get(concrete)
             assert r.status_code in (200, 404), (path, r.status_code)

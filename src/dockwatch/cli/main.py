@@ -146,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     app = create_app(services)
+    services.worker.start()  # embedded mode: scans run in this process
     scheme = "https" if settings.tls_cert else "http"
     print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
     uvicorn.run(
@@ -306,8 +307,12 @@ def _sbom(args: argparse.Namespace) -> int:
                 print("\r\033[K", end="", file=sys.stderr, flush=True)
         text = render(inventory, args.format)
         if args.output is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `dockwatch sbom ... | head`: the reader left, not an error
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return EXIT_OK
         else:
             partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.partial")
             try:

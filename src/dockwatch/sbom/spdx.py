@@ -18,6 +18,7 @@ import hashlib
 import io
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from spdx_tools.spdx.model.actor import Actor, ActorType
 from spdx_tools.spdx.model.checksum import Checksum, ChecksumAlgorithm
@@ -158,7 +159,7 @@ def to_document(inventory: Inventory, created: datetime | None = None) -> Docume
         spdx_version="SPDX-2.3",
         spdx_id=DOCUMENT_ID,
         name=name,
-        document_namespace=f"{NAMESPACE_BASE}/{name.replace('/', '-')}-{content[:32]}",
+        document_namespace=f"{NAMESPACE_BASE}/{quote(name.replace('/', '-'), safe='')}-{content[:32]}",
         creators=[Actor(ActorType.TOOL, f"{TOOL_NAME}-{tool_version()}")],
         created=when,
     )

@@ -119,7 +119,10 @@ def image(reference: str = "oci:/images/debian-app:latest") -> ResolvedImage:
 
 
 def inventory(
-    pkgs: list[Package] | None = None, distro: Distro | None = None, with_distro: bool = True
+    pkgs: list[Package] | None = None,
+    distro: Distro | None = None,
+    with_distro: bool = True,
+    reference: str = "oci:/images/debian-app:latest",
 ) -> Inventory:
     """An inventory over `pkgs` (default `packages()`)."""
     d = distro or (
@@ -136,5 +139,5 @@ def inventory(
         ),
         warnings=("layer x: something partial",),
         skipped=(Skipped("/usr/share/java/broken.jar", "not a zip"),),
-        image=image(),
+        image=image(reference),
     )

@@ -105,3 +105,11 @@ def test_source_date_epoch_fixes_the_time(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
     doc = json.loads(render(inventory(), "cyclonedx-json"))
     assert doc["metadata"]["timestamp"].startswith("2026-01-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["oci:/tmp/my image dir:v1", "docker://127.0.0.1:5000/team/app@sha256:" + "c" * 64],
+)
+def test_any_image_name_validates(reference: str) -> None:
+    _validate(cyclonedx.dumps(inventory(reference=reference), WHEN))

@@ -86,3 +86,16 @@ def test_output_is_deterministic() -> None:
         assert render(inventory(shuffled), "spdx-json", WHEN) == first
     other = json.loads(render(inventory(), "spdx-json", datetime(2027, 1, 1, tzinfo=UTC)))
     assert other["documentNamespace"] != json.loads(first)["documentNamespace"]
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "oci:/tmp/my image dir:v1",
+        "docker://127.0.0.1:5000/team/app:1.2",
+        "docker-archive:/tmp/saved.tar",
+    ],
+)
+def test_any_image_name_gives_a_valid_namespace(reference: str) -> None:
+    document = spdx.to_document(inventory(reference=reference), WHEN)
+    assert validate_full_spdx_document(document, "SPDX-2.3") == []

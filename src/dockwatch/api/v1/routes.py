@@ -22,6 +22,7 @@ from dockwatch.errors import InvalidInput
 from dockwatch.storage.sql import registry_repo as repo
 from dockwatch.storage.sql import tables as t
 
+from . import scanning
 from .codes import CODES, code_for
 from .sbom import image_sbom
 
@@ -139,6 +140,45 @@ OPERATIONS: list[Operation] = [
         image_sbom,
     ),
     Operation("GET", "/api/v1/db/status", "Vulnerability database status", db_status),
+    Operation(
+        "GET",
+        "/api/v1/registry/scanning-configuration",
+        "The registry scanning configuration",
+        scanning.get_scanning_configuration,
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/registry/scanning-configuration",
+        "Set the registry scanning configuration",
+        scanning.put_scanning_configuration,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/registry/scanning-configuration/preview",
+        "Which repositories a configuration would scan",
+        scanning.preview_scanning_configuration,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/configuration",
+        "The re-scan duration (ecrConfiguration)",
+        scanning.get_configuration,
+    ),
+    Operation(
+        "PUT", "/api/v1/configuration", "Set the re-scan duration", scanning.put_configuration
+    ),
+    Operation(
+        "PUT",
+        "/api/v1/repositories/{name:path}/scanning-configuration",
+        "Per-repository scan on push (basic scanning)",
+        scanning.put_repository_scanning,
+    ),
+    Operation(
+        "GET",
+        "/api/v1/repositories/{name:path}/images/{reference}/findings",
+        "An image's scan status and findings",
+        scanning.image_findings,
+    ),
 ]
 
 

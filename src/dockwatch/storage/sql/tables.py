@@ -261,3 +261,89 @@ catalog_layer_facts = Table(
     Column("created_at", _ts, nullable=False),
     PrimaryKeyConstraint("layer_digest", "version"),
 )
+
+# --- scanning: settings, per-image scan state, inventories, the reverse index, jobs ------------
+
+scan_settings = Table(
+    "scan_settings",
+    metadata,
+    *_tenant(),
+    Column("scanning_configuration", Text, nullable=False),
+    Column("ecr_configuration", Text, nullable=False),
+    Column("updated_at", _ts, nullable=False),
+    PrimaryKeyConstraint("account_id", "region"),
+)
+
+image_scans = Table(
+    "image_scans",
+    metadata,
+    *_tenant(),
+    Column("repository_id", Integer, ForeignKey("repositories.id"), nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("scan_type", String(16), nullable=False),
+    Column("status_code", String(16), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("last_scanned_at", _ts),
+    Column("db_version", Integer, nullable=False, server_default="0"),
+    Column("os_ecosystem", String(64)),
+    Column("unsupported_os", Text),
+    Column("updated_at", _ts, nullable=False),
+    PrimaryKeyConstraint("repository_id", "digest"),
+)
+
+image_inventories = Table(
+    "image_inventories",
+    metadata,
+    Column("digest", String(140), primary_key=True),
+    Column("distro", Text),
+    Column("packages", LargeBinary, nullable=False),
+    Column("catalogers", Text, nullable=False),
+    Column("created_at", _ts, nullable=False),
+)
+
+image_package_keys = Table(
+    "image_package_keys",
+    metadata,
+    Column("digest", String(140), nullable=False),
+    Column("ecosystem", String(64), nullable=False),
+    Column("name", String(512), nullable=False),
+    PrimaryKeyConstraint("digest", "ecosystem", "name"),
+    Index("ix_image_package_keys_key", "ecosystem", "name"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    *_tenant(),
+    Column("repository_id", Integer, ForeignKey("repositories.id"), nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("vulnerability_id", String(128), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("first_observed_at", _ts, nullable=False),
+    Column("last_observed_at", _ts, nullable=False),
+    Column("updated_at", _ts, nullable=False),
+    Column("closed_at", _ts),
+    Column("detail", LargeBinary, nullable=False),
+    Index("ix_findings_image", "repository_id", "digest", "vulnerability_id"),
+    Index("ix_findings_status", "account_id", "region", "status", "severity"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("created_at", _ts, nullable=False),
+    Column("updated_at", _ts, nullable=False),
+    UniqueConstraint("key", name="uq_jobs_key"),
+    Index("ix_jobs_state", "state", "id"),
+)

@@ -71,6 +71,19 @@ MIGRATIONS: list[Migration] = [
         ),
     ),
     Migration("catalog", 1, "baseline", _baseline("catalog_results", "catalog_layer_facts")),
+    Migration(
+        "scan",
+        1,
+        "baseline",
+        _baseline(
+            "scan_settings",
+            "image_scans",
+            "image_inventories",
+            "image_package_keys",
+            "findings",
+            "jobs",
+        ),
+    ),
 ]
 
 

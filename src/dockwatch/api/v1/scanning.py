@@ -1,0 +1,154 @@
+"""Scanning endpoints: registry scanning configuration, re-scan duration, image findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import Request
+
+from dockwatch.app import Services
+from dockwatch.errors import InvalidInput
+from dockwatch.registry.manifests import Manifests
+from dockwatch.storage.sql import registry_repo as registry_sql
+from dockwatch.storage.sql import scan_repo as sql
+from dockwatch.storage.sql import tables as t
+
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED")
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}") from exc
+
+
+async def get_scanning_configuration(services: Services, request: Request) -> dict[str, Any]:
+    """ECR GetRegistryScanningConfiguration."""
+    config, _ = await to_thread.run_sync(services.scanner.settings)
+    return {"registryId": services.tenant.account_id, "scanningConfiguration": config.to_wire()}
+
+
+async def put_scanning_configuration(services: Services, request: Request) -> dict[str, Any]:
+    """ECR PutRegistryScanningConfiguration."""
+    body = await _json(request)
+    config = await to_thread.run_sync(services.scanner.put_scanning_configuration, body)
+    return {"registryScanningConfiguration": config.to_wire()}
+
+
+async def preview_scanning_configuration(services: Services, request: Request) -> dict[str, Any]:
+    """Which repositories a proposed configuration would scan, and how; nothing is saved."""
+    from dockwatch.scan.config import parse_configuration
+
+    proposed = parse_configuration(await _json(request))
+
+    def run() -> list[dict[str, Any]]:
+        r = t.repositories
+        with services.db.read() as conn:
+            rows = conn.execute(
+                r.select()
+                .where(
+                    r.c.account_id == services.tenant.account_id,
+                    r.c.region == services.tenant.region,
+                )
+                .order_by(r.c.name)
+            ).all()
+        return proposed.preview((row.name, bool(row.scan_on_push)) for row in rows)
+
+    return {"scanType": proposed.scan_type.value, "repositories": await to_thread.run_sync(run)}
+
+
+async def get_configuration(services: Services, request: Request) -> dict[str, Any]:
+    """Inspector GetConfiguration (`ecrConfiguration`)."""
+    _, ecr = await to_thread.run_sync(services.scanner.settings)
+    return {"ecrConfiguration": ecr.to_wire()}
+
+
+async def put_configuration(services: Services, request: Request) -> dict[str, Any]:
+    """Inspector UpdateConfiguration."""
+    body = await _json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("ecrConfiguration"), dict):
+        raise InvalidInput('the body must be {"ecrConfiguration": {...}}')
+    ecr = await to_thread.run_sync(services.scanner.put_ecr_configuration, body["ecrConfiguration"])
+    return {"ecrConfiguration": ecr.to_wire()}
+
+
+async def put_repository_scanning(services: Services, request: Request) -> dict[str, Any]:
+    """ECR PutImageScanningConfiguration (the legacy per-repository scan-on-push flag)."""
+    name = request.path_params["name"]
+    body = await _json(request)
+    flag = body.get("scanOnPush") if isinstance(body, dict) else None
+    if not isinstance(flag, bool):
+        raise InvalidInput("scanOnPush must be true or false")
+
+    def run() -> None:
+        repo = services.registry.ctx.repository(name)
+        with services.db.write() as conn:
+            registry_sql.set_repository_settings(conn, repo.id, scan_on_push=flag)
+
+    await to_thread.run_sync(run)
+    return {
+        "registryId": services.tenant.account_id,
+        "repositoryName": name,
+        "imageScanningConfiguration": {"scanOnPush": flag},
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+async def image_findings(services: Services, request: Request) -> dict[str, Any]:
+    """ECR DescribeImageScanFindings for one image resource."""
+    name = request.path_params["name"]
+    reference = request.path_params["reference"]
+
+    def run() -> dict[str, Any]:
+        repo, row = Manifests(services.registry.ctx).resolve(name, reference)
+        with services.db.read() as conn:
+            state = sql.get_scan(conn, repo.id, row.digest)
+            found = [f for f in sql.findings_of(conn, repo.id, row.digest) if f.status != "CLOSED"]
+            tags = registry_sql.tags_of(conn, repo.id, row.digest)
+        counts: dict[str, int] = {}
+        for f in found:
+            if f.status == "ACTIVE":
+                counts[f.severity] = counts.get(f.severity, 0) + 1
+        status = (
+            {"status": "PENDING", "description": "not scanned yet"}
+            if state is None
+            else {
+                "status": "ACTIVE" if state.status_code == "ACTIVE" else state.reason,
+                "description": state.reason,
+            }
+        )
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        found.sort(key=lambda f: (order.get(f.severity, 9), f.vulnerability_id))
+        return {
+            "registryId": services.tenant.account_id,
+            "repositoryName": name,
+            "imageId": {"imageDigest": row.digest, "imageTag": tags[0] if tags else None},
+            "imageScanStatus": status,
+            "imageScanFindings": {
+                "imageScanCompletedAt": _iso(state.last_scanned_at) if state else None,
+                "findingSeverityCounts": {s: counts[s] for s in SEVERITIES if s in counts},
+                "enhancedFindings": [
+                    {
+                        "findingArn": f"arn:aws:inspector2:{services.tenant.region}:{services.tenant.account_id}:finding/{f.id}",
+                        "awsAccountId": services.tenant.account_id,
+                        "status": f.status,
+                        "severity": f.severity,
+                        "fixAvailable": f.fix_available,
+                        "firstObservedAt": _iso(f.first_observed_at),
+                        "lastObservedAt": _iso(f.last_observed_at),
+                        "updatedAt": _iso(f.updated_at),
+                        **{k: v for k, v in f.detail.items() if k != "evidence"},
+                        "score": f.detail.get("inspectorScore"),
+                        "evidence": f.detail.get("evidence"),
+                    }
+                    for f in found
+                ],
+            },
+        }
+
+    return await to_thread.run_sync(run)

@@ -1,0 +1,314 @@
+"""The scanning service: decide who is scanned, catalogue, match, reconcile findings.
+
+A scan of an image resource (repository, manifest digest) catalogues the image through the
+shared layer cache (each layer read once, whatever number of repositories hold it), stores the
+inventory and its package keys (the reverse index continuous scanning uses), matches it, and
+reconciles the resource's findings, all in one transaction with its scan state and a
+`ScanCompleted` event. A re-match after an advisory update takes the stored inventory: no layer
+is read. Push and re-match share this one code path; only the trigger differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dockwatch.catalog.service import ImageCataloguer, Inventory
+from dockwatch.clock import Clock
+from dockwatch.findings.build import SEVERITY_ORDER, FindingDraft, build
+from dockwatch.findings.lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
+from dockwatch.match.service import MatchIndex, affected_keys, match
+from dockwatch.model.distro import Distro
+from dockwatch.registry.context import RegistryContext
+from dockwatch.storage.sql import outbox, vuln_repo
+from dockwatch.storage.sql import registry_repo as registry_sql
+from dockwatch.storage.sql import scan_repo as sql
+from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
+from dockwatch.storage.sql.registry_repo import RepositoryRow
+
+from .config import RegistryScanningConfiguration, ScanFrequency, parse_configuration
+from .duration import EcrConfiguration, parse_ecr_configuration
+
+logger = logging.getLogger(__name__)
+
+SCAN_COMPLETED = "ScanCompleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """What one scan did."""
+
+    scanned: bool
+    reason: str
+    opened: int = 0
+    closed: int = 0
+    reopened: int = 0
+    layers_read: int = 0
+
+
+class ScanService:
+    """Scanning over the registry's stores."""
+
+    def __init__(
+        self, ctx: RegistryContext, cache: SqlCatalogCache, index: MatchIndex, clock: Clock
+    ) -> None:
+        self.ctx = ctx
+        self.cache = cache
+        self.index = index
+        self.clock = clock
+
+    # --- configuration ----------------------------------------------------------------------
+
+    def settings(self) -> tuple[RegistryScanningConfiguration, EcrConfiguration]:
+        """The registry scanning configuration and the re-scan duration (defaults if unset)."""
+        with self.ctx.db.read() as conn:
+            stored = sql.load_settings(conn, self.ctx.tenant)
+        if stored is None:
+            return RegistryScanningConfiguration(), EcrConfiguration()
+        return parse_configuration(stored[0]), parse_ecr_configuration(stored[1])
+
+    def put_scanning_configuration(self, body: dict[str, Any]) -> RegistryScanningConfiguration:
+        """Validate and store a new registry scanning configuration."""
+        config = parse_configuration(body)
+        _, ecr = self.settings()
+        with self.ctx.db.write() as conn:
+            sql.save_settings(
+                conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
+            )
+        return config
+
+    def put_ecr_configuration(self, body: dict[str, Any]) -> EcrConfiguration:
+        """Validate and store a new re-scan duration configuration."""
+        config, current = self.settings()
+        ecr = parse_ecr_configuration(body, current)
+        with self.ctx.db.write() as conn:
+            sql.save_settings(
+                conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
+            )
+        return ecr
+
+    def frequency(
+        self, repo: RepositoryRow, config: RegistryScanningConfiguration | None = None
+    ) -> ScanFrequency:
+        """How a repository is scanned under the current configuration."""
+        config = config or self.settings()[0]
+        return config.frequency_for(repo.name, repo.scan_on_push)
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    def scan(self, repository: str, digest: str, *, rematch: bool = False) -> ScanOutcome:
+        """Scan (or, with `rematch`, re-match from the stored inventory) one image resource."""
+        from dockwatch.image.errors import ImageError, NotRunnable
+        from dockwatch.image.manifests import ImageIndex, parse_manifest
+        from dockwatch.image.sources import resolve
+        from dockwatch.registry.reader import StoredImageReader
+
+        config, _ = self.settings()
+        with self.ctx.db.read() as conn:
+            repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
+            row = None if repo is None else registry_sql.get_manifest(conn, repo.id, digest)
+            stored_inventory = sql.load_inventory(conn, digest) if rematch else None
+        if repo is None or row is None:
+            return ScanOutcome(False, "IMAGE_NOT_FOUND")
+        scan_type = config.scan_type.value
+        layers_read = 0
+        if stored_inventory is not None:
+            distro_doc, packages_doc, _ = stored_inventory
+            packages = load_result(packages_doc).packages
+            distro = (
+                None
+                if distro_doc is None
+                else Distro(**{**distro_doc, "id_like": tuple(distro_doc.get("id_like", ()))})
+            )
+        else:
+            reader = StoredImageReader(self.ctx, repository)
+            data, media_type = reader.manifest(digest)
+            try:
+                if isinstance(parse_manifest(data, media_type), ImageIndex):
+                    return ScanOutcome(False, "INDEX")  # each platform image is scanned on its own
+                image = resolve(reader, digest, reference=f"{repository}@{digest}")
+            except NotRunnable:
+                return ScanOutcome(False, "NOT_AN_IMAGE")
+            except ImageError as exc:
+                self._set_state(
+                    repo.id, digest, scan_type, "ACTIVE", "INTERNAL_ERROR", None, 0, None, str(exc)
+                )
+                return ScanOutcome(False, "INTERNAL_ERROR")
+            inventory: Inventory = ImageCataloguer(cache=self.cache, verify_blobs=False).catalog(
+                reader, image
+            )
+            layers_read = sum(1 for layer in inventory.layers if layer.read)
+            packages, distro = inventory.packages, inventory.distro
+        now = self.clock.now()
+        report = match(list(packages), distro, self.index, today=now.date())
+        with self.ctx.db.read() as conn:
+            contents = {
+                (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
+                or {}
+                for m in report.matches
+            }
+        drafts = build(report.matches, contents, {})
+        with self.ctx.db.read() as conn:
+            enrichment = vuln_repo.enrichment_for(conn, list(drafts))
+        if enrichment:
+            drafts = build(report.matches, contents, enrichment)
+        resource = ImageResource(
+            self.ctx.tenant.account_id, self.ctx.tenant.region, repository, digest
+        )
+        with self.ctx.db.write() as conn:
+            if stored_inventory is None:
+                from dockwatch.catalog.cataloger import CatalogResult
+
+                sql.store_inventory(
+                    conn,
+                    digest,
+                    None if distro is None else dataclasses.asdict(distro),
+                    dump_result(CatalogResult(tuple(packages))),
+                    "",
+                    affected_keys(packages, report.os_ecosystem),
+                    now,
+                )
+            outcome = self._apply_findings(conn, repo.id, resource, drafts, now)
+            reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
+            sql.put_scan(
+                conn,
+                self.ctx.tenant,
+                sql.ScanState(
+                    repo.id,
+                    digest,
+                    scan_type,
+                    "INACTIVE" if report.unsupported_os else "ACTIVE",
+                    reason,
+                    now,
+                    report.db_version,
+                    report.os_ecosystem,
+                    report.unsupported_os,
+                ),  # fmt: skip
+                now,
+            )
+            counts = self._severity_counts(conn, repo.id, digest)
+            outbox.append(
+                conn,
+                account_id=self.ctx.tenant.account_id,
+                region=self.ctx.tenant.region,
+                event_type=SCAN_COMPLETED,
+                subject=repository,
+                payload={
+                    "repositoryName": repository,
+                    "imageDigest": digest,
+                    "trigger": "rematch" if rematch else "scan",
+                    "findingSeverityCounts": counts,
+                    "dbVersion": report.db_version,
+                    "layersRead": layers_read,
+                },
+                at=now,
+            )
+        return dataclasses.replace(outcome, layers_read=layers_read)
+
+    def _set_state(
+        self, repo_id: int, digest: str, scan_type: str, code: str, reason: str,
+        scanned: datetime | None, version: int, ecosystem: str | None, unsupported: str | None,
+    ) -> None:  # fmt: skip
+        with self.ctx.db.write() as conn:
+            sql.put_scan(
+                conn,
+                self.ctx.tenant,
+                sql.ScanState(
+                    repo_id,
+                    digest,
+                    scan_type,
+                    code,
+                    reason,
+                    scanned,
+                    version,
+                    ecosystem,
+                    unsupported,
+                ),
+                self.clock.now(),
+            )
+
+    def _apply_findings(
+        self,
+        conn: Any,
+        repo_id: int,
+        resource: ImageResource,
+        drafts: dict[str, FindingDraft],
+        now: datetime,
+    ) -> ScanOutcome:
+        existing = sql.findings_of(conn, repo_id, resource.digest)
+        latest: dict[str, sql.FindingRow] = {}
+        for f in existing:
+            latest[f.vulnerability_id] = f  # ordered by generation: the newest wins
+        stored = {
+            v: StoredFinding(f.id, v, FindingStatus(f.status), f.closed_at, f.generation)
+            for v, f in latest.items()
+        }
+        plan = reconcile(resource, stored, drafts.keys(), now)
+        for finding_id, vuln, generation in plan.opened:
+            d = drafts[vuln]
+            sql.insert_finding(
+                conn,
+                self.ctx.tenant,
+                repo_id,
+                resource.digest,
+                sql.FindingRow(
+                    finding_id,
+                    vuln,
+                    generation,
+                    FindingStatus.ACTIVE.value,
+                    d.severity,
+                    d.fix_available,
+                    now,
+                    now,
+                    now,
+                    None,
+                    d.detail,
+                ),  # fmt: skip
+            )
+        by_id = {f.id: f for f in existing}
+        for finding_id in plan.reopened + plan.unchanged:
+            f = by_id[finding_id]
+            d = drafts[f.vulnerability_id]
+            status = FindingStatus.ACTIVE.value if finding_id in plan.reopened else f.status
+            sql.update_finding(
+                conn,
+                finding_id,
+                status=status,
+                closed_at=None,
+                severity=d.severity,
+                fix_available=d.fix_available,
+                last_observed_at=now,
+                updated_at=now,
+                detail=d.detail,
+            )
+        for finding_id in plan.closed:
+            sql.update_finding(
+                conn, finding_id, status=FindingStatus.CLOSED.value, closed_at=now, updated_at=now
+            )
+        return ScanOutcome(
+            True, "SUCCESSFUL", len(plan.opened), len(plan.closed), len(plan.reopened)
+        )
+
+    def _severity_counts(self, conn: Any, repo_id: int, digest: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for f in sql.findings_of(conn, repo_id, digest):
+            if f.status == FindingStatus.ACTIVE.value:
+                counts[f.severity] = counts.get(f.severity, 0) + 1
+        return {s: counts[s] for s in SEVERITY_ORDER if s in counts}
+
+    def close_image(self, repository: str, digest: str, reason: str) -> None:
+        """Close every open finding of an image resource and drop its coverage (deleted image)."""
+        now = self.clock.now()
+        with self.ctx.db.write() as conn:
+            repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
+            if repo is None:
+                return
+            for f in sql.findings_of(conn, repo.id, digest):
+                if f.status != FindingStatus.CLOSED.value:
+                    sql.update_finding(
+                        conn, f.id, status=FindingStatus.CLOSED.value, closed_at=now, updated_at=now
+                    )
+            sql.delete_scan(conn, repo.id, digest)

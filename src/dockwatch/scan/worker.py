@@ -1,0 +1,162 @@
+"""The scan worker: outbox events in, jobs out, jobs run. Embedded mode runs it in a thread.
+
+It reads the outbox after its own cursor and, in the same transaction that moves the cursor,
+queues the jobs each event calls for, so an event is never lost nor handled twice: a push in a
+repository that is scanned queues a scan; an advisory update queues a re-match of exactly the
+images of continuously scanned repositories that hold an affected package; a delete closes the
+image's findings. Then it runs queued jobs one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from dockwatch.registry.events import RegistryEvent
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import registry_repo as registry_sql
+from dockwatch.storage.sql import scan_repo as sql
+from dockwatch.storage.sql import tables as t
+from dockwatch.vulndb.service import ADVISORIES_CHANGED
+
+from .config import ScanFrequency, ScanType
+from .jobs import Job, JobQueue, enqueue
+from .service import ScanService
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "scanner"
+
+
+class ScanWorker:
+    """Turns events into jobs and runs them."""
+
+    def __init__(self, service: ScanService, queue: JobQueue) -> None:
+        self.service = service
+        self.queue = queue
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def dispatch(self) -> int:
+        """Queue the jobs for outbox events not seen yet; returns how many events were read."""
+        ctx = self.service.ctx
+        config, _ = self.service.settings()
+        with ctx.db.write() as conn:
+            after = outbox.cursor(conn, CURSOR)
+            events = outbox.read_after(
+                conn,
+                after,
+                [RegistryEvent.MANIFEST_PUSHED, RegistryEvent.MANIFEST_DELETED, ADVISORIES_CHANGED],
+            )
+            now = self.service.clock.now()
+            for e in events:
+                if e.event_type == RegistryEvent.MANIFEST_PUSHED:
+                    repo = registry_sql.get_repository(
+                        conn, ctx.tenant, e.payload["repositoryName"]
+                    )
+                    if repo is None:
+                        continue
+                    frequency = config.frequency_for(repo.name, repo.scan_on_push)
+                    if frequency is not ScanFrequency.MANUAL:
+                        enqueue(
+                            conn,
+                            "scan",
+                            f"push:{e.id}",
+                            {"repository": repo.name, "digest": e.payload["imageDigest"]},
+                            now,
+                        )
+                elif e.event_type == RegistryEvent.MANIFEST_DELETED:
+                    enqueue(
+                        conn,
+                        "delete",
+                        f"delete:{e.id}",
+                        {
+                            "repository": e.payload["repositoryName"],
+                            "digest": e.payload["imageDigest"],
+                        },
+                        now,
+                    )
+                elif e.event_type == ADVISORIES_CHANGED and config.scan_type is ScanType.ENHANCED:
+                    keys = [(k[0], k[1]) for k in e.payload.get("packageKeys", [])]
+                    digests = sql.images_with_keys(conn, keys)
+                    if not digests:
+                        continue
+                    s, r = t.image_scans, t.repositories
+                    rows = conn.execute(
+                        s.select()
+                        .with_only_columns(
+                            s.c.repository_id, s.c.digest, r.c.name, r.c.scan_on_push
+                        )
+                        .join(r, r.c.id == s.c.repository_id)
+                        .where(s.c.digest.in_(list(digests)), s.c.status_code == "ACTIVE")
+                    ).all()
+                    for row in rows:
+                        if (
+                            config.frequency_for(row.name, row.scan_on_push)
+                            is ScanFrequency.CONTINUOUS_SCAN
+                        ):
+                            enqueue(
+                                conn,
+                                "rematch",
+                                f"rematch:{row.repository_id}:{row.digest}:{e.payload['version']}",
+                                {"repository": row.name, "digest": row.digest},
+                                now,
+                            )
+            if events:
+                outbox.advance(conn, CURSOR, events[-1].id, now)
+        return len(events)
+
+    def run_one(self) -> Job | None:
+        """Claim and run one job; returns it (None when the queue is empty)."""
+        job = self.queue.claim()
+        if job is None:
+            return None
+        try:
+            if job.kind == "scan":
+                self.service.scan(job.payload["repository"], job.payload["digest"])
+            elif job.kind == "rematch":
+                self.service.scan(job.payload["repository"], job.payload["digest"], rematch=True)
+            elif job.kind == "delete":
+                self.service.close_image(
+                    job.payload["repository"], job.payload["digest"], "deleted"
+                )
+        except Exception as exc:  # a failing job is recorded and retried, never kills the worker
+            logger.exception("job %s (%s) failed", job.id, job.kind)
+            self.queue.finish(job, f"{type(exc).__name__}: {exc}")
+            return job
+        self.queue.finish(job)
+        return job
+
+    def drain(self) -> int:
+        """Dispatch and run until nothing is left (tests and one-shot use); returns jobs run."""
+        ran = 0
+        while True:
+            self.dispatch()
+            if self.run_one() is None:
+                if self.dispatch() == 0:
+                    return ran
+                continue
+            ran += 1
+
+    def start(self, interval: float = 0.2) -> None:
+        """Run in a daemon thread until `stop`."""
+        self.queue.recover()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.dispatch()
+                    while not self._stop.is_set() and self.run_one() is not None:
+                        self.dispatch()
+                except Exception:  # keep serving; the next round retries
+                    logger.exception("scan worker round failed")
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="scan-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
