@@ -9,10 +9,10 @@ from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
 from dockwatch.match.service import MatchIndex
 from dockwatch.registry.context import RegistryContext
+from dockwatch.registry.service import Registry
 from dockwatch.scan.jobs import JobQueue
 from dockwatch.scan.service import ScanService
 from dockwatch.scan.worker import ScanWorker
-from dockwatch.registry.service import Registry
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
