@@ -29,12 +29,14 @@ from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
 from dockwatch.storage.sql.registry_repo import RepositoryRow
 
-from .config import RegistryScanningConfiguration, ScanFrequency, parse_configuration
+from .config import RegistryScanningConfiguration, ScanFrequency, ScanType, parse_configuration
 from .duration import EcrConfiguration, parse_ecr_configuration
 
 logger = logging.getLogger(__name__)
 
 SCAN_COMPLETED = "ScanCompleted"
+ACTIVATION_DAYS = 30
+"""Images pushed within this many days are scanned when enhanced scanning is turned on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,14 @@ class ScanService:
     """Scanning over the registry's stores."""
 
     def __init__(
-        self, ctx: RegistryContext, cache: SqlCatalogCache, index: MatchIndex, clock: Clock
+        self,
+        ctx: RegistryContext,
+        cache: SqlCatalogCache,
+        index: MatchIndex,
+        clock: Clock,
+        activation_days: int = ACTIVATION_DAYS,
     ) -> None:
+        self.activation_days = activation_days
         self.ctx = ctx
         self.cache = cache
         self.index = index
@@ -71,13 +79,25 @@ class ScanService:
         return parse_configuration(stored[0]), parse_ecr_configuration(stored[1])
 
     def put_scanning_configuration(self, body: dict[str, Any]) -> RegistryScanningConfiguration:
-        """Validate and store a new registry scanning configuration."""
+        """Validate and store a new registry scanning configuration; switching between BASIC
+        and ENHANCED activates or deactivates enhanced scanning (see `eligibility`)."""
+        from .eligibility import activate, deactivate
+
         config = parse_configuration(body)
-        _, ecr = self.settings()
+        previous, ecr = self.settings()
+        now = self.clock.now()
         with self.ctx.db.write() as conn:
-            sql.save_settings(
-                conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
-            )
+            sql.save_settings(conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), now)
+            if (
+                previous.scan_type is not ScanType.ENHANCED
+                and config.scan_type is ScanType.ENHANCED
+            ):
+                activate(self, conn, config, now)
+            if (
+                previous.scan_type is ScanType.ENHANCED
+                and config.scan_type is not ScanType.ENHANCED
+            ):
+                deactivate(self, conn, now)
         return config
 
     def put_ecr_configuration(self, body: dict[str, Any]) -> EcrConfiguration:

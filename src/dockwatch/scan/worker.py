@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
@@ -20,6 +21,7 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
 from .config import ScanFrequency, ScanType
+from .eligibility import expire_pass
 from .jobs import Job, JobQueue, enqueue
 from .service import ScanService
 
@@ -57,7 +59,10 @@ class ScanWorker:
                     if repo is None:
                         continue
                     frequency = config.frequency_for(repo.name, repo.scan_on_push)
-                    if frequency is not ScanFrequency.MANUAL:
+                    # a push older than the activation window (read late, e.g. right after
+                    # enhanced scanning was turned on) is not eligible: activation decides it
+                    stale = now - e.created_at > timedelta(days=self.service.activation_days)
+                    if frequency is not ScanFrequency.MANUAL and not stale:
                         enqueue(
                             conn,
                             "scan",
@@ -148,6 +153,7 @@ class ScanWorker:
                     self.dispatch()
                     while not self._stop.is_set() and self.run_one() is not None:
                         self.dispatch()
+                    expire_pass(self.service)
                 except Exception:  # keep serving; the next round retries
                     logger.exception("scan worker round failed")
                 self._stop.wait(interval)

@@ -22,7 +22,7 @@ from dockwatch.errors import InvalidInput
 from dockwatch.storage.sql import registry_repo as repo
 from dockwatch.storage.sql import tables as t
 
-from . import scanning
+from . import coverage, scanning
 from .codes import CODES, code_for
 from .sbom import image_sbom
 
@@ -157,6 +157,9 @@ OPERATIONS: list[Operation] = [
         "/api/v1/registry/scanning-configuration/preview",
         "Which repositories a configuration would scan",
         scanning.preview_scanning_configuration,
+    ),
+    Operation(
+        "GET", "/api/v1/coverage", "Covered image resources (ListCoverage)", coverage.list_coverage
     ),
     Operation(
         "GET",

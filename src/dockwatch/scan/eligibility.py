@@ -1,0 +1,153 @@
+"""Who stays monitored: activation, deactivation and the periodic expiry pass.
+
+Activation (BASIC -> ENHANCED) queues a scan of every image pushed within the activation window
+in a repository the rules scan; older images are covered as INACTIVE / SCAN_ELIGIBILITY_EXPIRED
+until pushed again. Deactivation closes enhanced findings and removes enhanced coverage. The
+expiry pass (run by the worker, never computed on read) turns images of continuously scanned
+repositories past their re-scan duration INACTIVE, closes their findings and writes a
+`CoverageChanged` event; a re-push scans them again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from dockwatch.findings.lifecycle import FindingStatus
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import scan_repo as sql
+from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
+
+from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
+from .jobs import enqueue
+
+if TYPE_CHECKING:
+    from .service import ScanService
+
+COVERAGE_CHANGED = "CoverageChanged"
+
+
+def _close_findings(conn: Any, repository_id: int, digest: str, now: datetime) -> None:
+    for f in sql.findings_of(conn, repository_id, digest):
+        if f.status != FindingStatus.CLOSED.value:
+            sql.update_finding(
+                conn, f.id, status=FindingStatus.CLOSED.value, closed_at=now, updated_at=now
+            )
+
+
+def activate(
+    service: ScanService, conn: Any, config: RegistryScanningConfiguration, now: datetime
+) -> None:
+    """Queue scans of recent images; mark older ones expired."""
+    tenant = service.ctx.tenant
+    window = now - timedelta(days=service.activation_days)
+    r, m = t.repositories, t.manifests
+    rows = conn.execute(
+        m.select()
+        .with_only_columns(
+            r.c.id, r.c.name, r.c.scan_on_push, m.c.digest, m.c.last_pushed_at, m.c.media_type
+        )
+        .join(r, r.c.id == m.c.repository_id)
+        .where(r.c.account_id == tenant.account_id, r.c.region == tenant.region)
+    ).all()
+    for row in rows:
+        if config.frequency_for(row.name, row.scan_on_push) is ScanFrequency.MANUAL:
+            continue
+        if as_utc(row.last_pushed_at) >= window:
+            key = f"activate:{row.id}:{row.digest}:{now.isoformat()}"
+            enqueue(conn, "scan", key, {"repository": row.name, "digest": row.digest}, now)
+        else:
+            state = sql.ScanState(
+                row.id,
+                row.digest,
+                "ENHANCED",
+                "INACTIVE",
+                "SCAN_ELIGIBILITY_EXPIRED",
+                None,
+                0,
+                None,
+                None,
+            )
+            sql.put_scan(conn, tenant, state, now)
+
+
+def deactivate(service: ScanService, conn: Any, now: datetime) -> None:
+    """Close enhanced findings and remove enhanced coverage."""
+    tenant = service.ctx.tenant
+    s = t.image_scans
+    rows = conn.execute(
+        s.select().where(
+            s.c.account_id == tenant.account_id,
+            s.c.region == tenant.region,
+            s.c.scan_type == "ENHANCED",
+        )
+    ).all()
+    for row in rows:
+        _close_findings(conn, row.repository_id, row.digest, now)
+        sql.delete_scan(conn, row.repository_id, row.digest)
+
+
+def expire_pass(service: ScanService) -> int:
+    """Expire images past the re-scan duration; returns how many."""
+    config, ecr = service.settings()
+    if config.scan_type is not ScanType.ENHANCED:
+        return 0
+    tenant = service.ctx.tenant
+    now = service.clock.now()
+    expired = 0
+    s, m, r = t.image_scans, t.manifests, t.repositories
+    with service.ctx.db.write() as conn:
+        rows = conn.execute(
+            s.select()
+            .with_only_columns(
+                s.c.repository_id,
+                s.c.digest,
+                r.c.name,
+                r.c.scan_on_push,
+                m.c.last_pushed_at,
+                m.c.last_pulled_at,
+            )
+            .join(r, r.c.id == s.c.repository_id)
+            .join(m, (m.c.repository_id == s.c.repository_id) & (m.c.digest == s.c.digest))
+            .where(
+                s.c.account_id == tenant.account_id,
+                s.c.region == tenant.region,
+                s.c.status_code == "ACTIVE",
+            )
+        ).all()
+        for row in rows:
+            if (
+                config.frequency_for(row.name, row.scan_on_push)
+                is not ScanFrequency.CONTINUOUS_SCAN
+            ):
+                continue
+            if not ecr.expired(as_utc(row.last_pushed_at), as_utc_or_none(row.last_pulled_at), now):
+                continue
+            state = sql.get_scan(conn, row.repository_id, row.digest)
+            assert state is not None
+            sql.put_scan(
+                conn,
+                tenant,
+                dataclasses.replace(
+                    state, status_code="INACTIVE", reason="SCAN_ELIGIBILITY_EXPIRED"
+                ),
+                now,
+            )
+            _close_findings(conn, row.repository_id, row.digest, now)
+            outbox.append(
+                conn,
+                account_id=tenant.account_id,
+                region=tenant.region,
+                event_type=COVERAGE_CHANGED,
+                subject=row.name,
+                payload={
+                    "repositoryName": row.name,
+                    "imageDigest": row.digest,
+                    "scanStatus": {"statusCode": "INACTIVE", "reason": "SCAN_ELIGIBILITY_EXPIRED"},
+                },
+                at=now,
+            )
+            expired += 1
+    return expired

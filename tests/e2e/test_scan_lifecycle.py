@@ -1,0 +1,217 @@
+"""Scan status over time, against the real server with its clock moved: expiry, re-push,
+duration changes, activation and deactivation, coverage. Images and advisories built here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.builders.layers import Image, make_image, make_layer
+from tests.conformance.oci import upload
+from tests.support.servers import Server
+
+OCI = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _image(package: str, version: str, seed: str) -> Image:
+    """A scratch image with one Python package installed (a dist-info)."""
+    meta = f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n"
+    layer = make_layer(
+        {
+            f"usr/lib/python3/site-packages/{package}-{version}.dist-info/METADATA": meta,
+            "seed": seed,
+        }
+    )
+    return make_image([layer])
+
+
+def _push(c: httpx.Client, repo: str, tag: str, image: Image) -> str:
+    for layer in image.layers:
+        upload(c, repo, layer.blob)
+    upload(c, repo, image.config)
+    r = c.put(f"/v2/{repo}/manifests/{tag}", content=image.manifest, headers={"Content-Type": OCI})
+    assert r.status_code == 201, r.text
+    return image.digest
+
+
+def _advisories(server: Server, tmp: Path, *records: dict[str, Any]) -> None:
+    folder = tmp / f"adv{time.monotonic_ns()}"
+    folder.mkdir()
+    for rec in records:
+        (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dockwatch",
+            "--log-level",
+            "WARNING",
+            "db",
+            "import",
+            "--data",
+            str(server.data),
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def _advisory(vid: str, package: str, fixed: str) -> dict[str, Any]:
+    return {
+        "id": vid,
+        "modified": "2026-11-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": package},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+    }
+
+
+def _advance(c: httpx.Client, days: float) -> None:
+    assert c.post("/-/test/clock", json={"advanceSeconds": days * 86400}).status_code == 200
+
+
+def _coverage(c: httpx.Client, repo: str) -> dict[str, Any]:
+    items = c.get("/api/v1/coverage", params={"repositoryName": repo}).json()["coveredResources"]
+    return {i["resourceId"].rsplit("/", 1)[1]: i for i in items}
+
+
+def _until(check: Any, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.1)
+
+
+def _status(c: httpx.Client, repo: str, digest: str) -> tuple[str, str] | None:
+    item = _coverage(c, repo).get(digest)
+    return (
+        None if item is None else (item["scanStatus"]["statusCode"], item["scanStatus"]["reason"])
+    )
+
+
+def _open_findings(c: httpx.Client, repo: str, ref: str) -> set[str]:
+    body = c.get(f"/api/v1/repositories/{repo}/images/{ref}/findings").json()
+    return {
+        f["packageVulnerabilityDetails"]["vulnerabilityId"]
+        for f in body["imageScanFindings"]["enhancedFindings"]
+    }
+
+
+def test_expiry_repush_and_duration_changes(dockwatch: Server, tmp_path: Path) -> None:
+    _advisories(dockwatch, tmp_path, _advisory("PYSEC-1-1", "alpha", "2.0"))
+    with dockwatch.client() as c:
+        assert (
+            c.put(
+                "/api/v1/registry/scanning-configuration",
+                json={"scanType": "ENHANCED", "rules": []},
+            ).status_code
+            == 200
+        )
+        assert c.put(
+            "/api/v1/configuration", json={"ecrConfiguration": {"rescanDuration": "DAYS_14"}}
+        ).json() == {"ecrConfiguration": {"rescanDuration": "DAYS_14"}}
+        old = _push(c, "app", "v1", _image("alpha", "1.0", "old"))
+        _until(lambda: _status(c, "app", old) == ("ACTIVE", "SUCCESSFUL"))
+        assert _open_findings(c, "app", "v1") == {"PYSEC-1-1"}
+        _advance(c, 10)
+        new = _push(c, "app", "v2", _image("alpha", "1.0", "new"))
+        _until(lambda: _status(c, "app", new) == ("ACTIVE", "SUCCESSFUL"))
+        # 15 days after the first push: only the old image expires, by the worker's pass alone
+        _advance(c, 5)
+        _until(lambda: _status(c, "app", old) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"))
+        assert _status(c, "app", new) == ("ACTIVE", "SUCCESSFUL")
+        assert _open_findings(c, "app", old) == set()
+        # increasing the duration does not revive expired images
+        c.put("/api/v1/configuration", json={"ecrConfiguration": {"rescanDuration": "DAYS_90"}})
+        time.sleep(0.5)
+        assert _status(c, "app", old) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED")
+        # decreasing it expires the images now past it at once
+        c.put("/api/v1/configuration", json={"ecrConfiguration": {"rescanDuration": "DAYS_3"}})
+        _until(lambda: _status(c, "app", new) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"))
+        # pushing again resumes monitoring, with the findings open again
+        r = c.get("/v2/app/manifests/v1", headers={"Accept": OCI})
+        assert (
+            c.put(
+                "/v2/app/manifests/v1", content=r.content, headers={"Content-Type": OCI}
+            ).status_code
+            == 201
+        )
+        _until(lambda: _status(c, "app", old) == ("ACTIVE", "SUCCESSFUL"))
+        assert _open_findings(c, "app", old) == {"PYSEC-1-1"}
+
+
+def test_activation_window_and_deactivation(dockwatch: Server, tmp_path: Path) -> None:
+    _advisories(dockwatch, tmp_path, _advisory("PYSEC-2-1", "beta", "5.0"))
+    with dockwatch.client() as c:
+        old = _push(c, "svc", "old", _image("beta", "1.0", "old"))
+        _advance(c, 31)
+        recent = _push(c, "svc", "recent", _image("beta", "1.0", "recent"))
+        assert _coverage(c, "svc") == {}  # BASIC with no rule: nothing scanned
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        _until(lambda: _status(c, "svc", recent) == ("ACTIVE", "SUCCESSFUL"))
+        assert _status(c, "svc", old) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED")
+        assert _open_findings(c, "svc", "recent") == {"PYSEC-2-1"}
+        # back to BASIC: enhanced findings closed, enhanced coverage gone
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "BASIC", "rules": []})
+        assert _coverage(c, "svc") == {}
+        assert _open_findings(c, "svc", "recent") == set()
+
+
+def test_coverage_filters_and_pagination(dockwatch: Server, tmp_path: Path) -> None:
+    with dockwatch.client() as c:
+        c.put(
+            "/api/v1/registry/scanning-configuration",
+            json={
+                "scanType": "ENHANCED",
+                "rules": [
+                    {
+                        "scanFrequency": "SCAN_ON_PUSH",
+                        "repositoryFilters": [{"filter": "cov", "filterType": "WILDCARD"}],
+                    }
+                ],
+            },
+        )
+        digests = {_push(c, f"cov-{i}", "v1", _image("gamma", "1.0", str(i))) for i in range(5)}
+        _until(lambda: len(c.get("/api/v1/coverage").json()["coveredResources"]) == 5)
+        seen: list[str] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"maxResults": 2}
+            if token:
+                params["nextToken"] = token
+            page = c.get("/api/v1/coverage", params=params).json()
+            seen += [i["resourceId"].rsplit("/", 1)[1] for i in page["coveredResources"]]
+            assert all(
+                i["resourceMetadata"]["ecrRepository"]["scanFrequency"] == "SCAN_ON_PUSH"
+                for i in page["coveredResources"]
+            )
+            token = page.get("nextToken")
+            if not token:
+                break
+        assert set(seen) == digests and len(seen) == 5
+        assert (
+            c.get("/api/v1/coverage", params={"scanStatusCode": "INACTIVE"}).json()[
+                "coveredResources"
+            ]
+            == []
+        )
+        assert c.get("/api/v1/coverage", params={"nextToken": "garbage!"}).status_code == 400
+        assert c.get("/api/v1/coverage", params={"maxResults": 0}).status_code == 400
