@@ -108,3 +108,13 @@ def test_sbom_of_a_stored_image(dockwatch: Server, tmp_path: Path) -> None:
         assert bad.status_code == 400 and bad.json()["__type"] == "ValidationException"
         missing = c.get("/api/v1/repositories/sbom/distroless/images/nope/sbom")
         assert missing.status_code == 404 and missing.json()["__type"] == "ImageNotFoundException"
+
+
+def test_metrics_and_health(dockwatch: Server) -> None:
+    with dockwatch.client() as c:
+        push_image(c, "metrics/app", "v1")
+    text = httpx.get(f"{dockwatch.url}/metrics").text
+    assert 'dockwatch_http_requests_total{method="PUT",route="v2/manifests",status="201"} 1.0' in text
+    assert "dockwatch_http_request_seconds_bucket" in text
+    assert "# TYPE dockwatch_scan_jobs gauge" in text
+    assert httpx.get(f"{dockwatch.url}/healthz").json() == {"status": "ok"}

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from anyio import to_thread
+from prometheus_client.metrics_core import Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -77,6 +78,7 @@ def create_app(services: Services) -> ASGIApp:
     """The ASGI app serving /v2/, the operations endpoints and test hooks."""
     oci = OciApi(services.registry)
     metrics = Metrics()
+    metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:
         def probe() -> None:
@@ -123,3 +125,26 @@ def create_app(services: Services) -> ASGIApp:
 def basic_auth_header(username: str, password: str) -> str:
     """An Authorization header value for HTTP Basic (used by the CLI client and tests)."""
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def _state_gauges(services: Services) -> list[Metric]:
+    """Queue depth by state and the age of each advisory source, read when scraped."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    jobs = GaugeMetricFamily("dockwatch_scan_jobs", "Scan jobs by state.", labels=["state"])
+    for state, n in services.worker.queue.depth().items():
+        jobs.add_metric([state], n)
+    age = GaugeMetricFamily(
+        "dockwatch_feed_age_seconds", "Seconds since each source last succeeded.", labels=["source"]
+    )
+    now = services.clock.now()
+    with services.db.read() as conn:
+        from dockwatch.storage.sql import vuln_repo
+        from dockwatch.storage.sql.timeutil import as_utc
+
+        for source in vuln_repo.all_sources(conn):
+            if source.get("last_success_at") is not None:
+                age.add_metric(
+                    [source["name"]], (now - as_utc(source["last_success_at"])).total_seconds()
+                )
+    return [jobs, age]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -25,6 +28,15 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+
+    def watch(self, collect: Callable[[], Iterable[Metric]]) -> None:
+        """Add gauges computed when scraped (queue depth, feed age)."""
+
+        class _Collector(Collector):
+            def collect(self) -> Iterable[Metric]:
+                return collect()
+
+        self.registry.register(_Collector())
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
