@@ -215,3 +215,31 @@ def test_coverage_filters_and_pagination(dockwatch: Server, tmp_path: Path) -> N
         )
         assert c.get("/api/v1/coverage", params={"nextToken": "garbage!"}).status_code == 400
         assert c.get("/api/v1/coverage", params={"maxResults": 0}).status_code == 400
+
+
+def test_delete_closes_findings_and_removes_coverage(dockwatch: Server, tmp_path: Path) -> None:
+    _advisories(dockwatch, tmp_path, _advisory("PYSEC-3-1", "delta", "2.0"))
+    with dockwatch.client() as c:
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        digest = _push(c, "gone", "v1", _image("delta", "1.0", "x"))
+        _until(lambda: _status(c, "gone", digest) == ("ACTIVE", "SUCCESSFUL"))
+        assert _open_findings(c, "gone", "v1") == {"PYSEC-3-1"}
+        assert c.delete(f"/v2/gone/manifests/{digest}").status_code == 202
+        _until(lambda: _status(c, "gone", digest) is None)
+
+
+def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_path: Path) -> None:
+    _advisories(dockwatch, tmp_path, _advisory("PYSEC-4-1", "epsilon", "2.0"))
+    meta = "Metadata-Version: 2.1\nName: epsilon\nVersion: 1.0\n"
+    layer = make_layer(
+        {
+            "etc/os-release": 'ID=plan9\nVERSION_ID="4"\n',
+            "usr/lib/python3/site-packages/epsilon-1.0.dist-info/METADATA": meta,
+        }
+    )
+    with dockwatch.client() as c:
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        digest = _push(c, "exotic", "v1", make_image([layer]))
+        _until(lambda: _status(c, "exotic", digest) is not None)
+        assert _status(c, "exotic", digest) == ("INACTIVE", "UNSUPPORTED_OS")
+        assert _open_findings(c, "exotic", "v1") == {"PYSEC-4-1"}
