@@ -243,3 +243,87 @@ def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_p
         _until(lambda: _status(c, "exotic", digest) is not None)
         assert _status(c, "exotic", digest) == ("INACTIVE", "UNSUPPORTED_OS")
         assert _open_findings(c, "exotic", "v1") == {"PYSEC-4-1"}
+
+
+def _deb_image(seed: str) -> Image:
+    """A Debian 12 image with one OS package (zlib1g, source zlib) and one Python package."""
+    status = (
+        "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n"
+        "Architecture: amd64\nSource: zlib\n\n"
+    )
+    meta = "Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n"
+    layer = make_layer(
+        {
+            "etc/os-release": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
+            "var/lib/dpkg/status": status,
+            "usr/lib/python3/site-packages/alpha-1.0.dist-info/METADATA": meta,
+            "seed": seed,
+        }
+    )
+    return make_image([layer])
+
+
+def test_basic_scanning_and_the_manual_limit(dockwatch: Server, tmp_path: Path) -> None:
+    deb = {
+        "id": "DEBIAN-CVE-2099-1",
+        "aliases": ["CVE-2099-1111"],
+        "modified": "2026-11-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "zlib"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "0"}, {"fixed": "1:1.2.13.dfsg-1+deb12u1"}],
+                    }
+                ],
+            }
+        ],
+    }
+    _advisories(dockwatch, tmp_path, deb, _advisory("PYSEC-5-1", "alpha", "2.0"))
+    with dockwatch.client() as c:
+        c.put(
+            "/api/v1/registry/scanning-configuration",
+            json={
+                "scanType": "BASIC",
+                "rules": [
+                    {
+                        "scanFrequency": "SCAN_ON_PUSH",
+                        "repositoryFilters": [{"filter": "onpush", "filterType": "WILDCARD"}],
+                    }
+                ],
+            },
+        )
+        _push(c, "onpush", "v1", _deb_image("a"))
+        _push(c, "manual", "v1", _deb_image("b"))
+
+        def basic(repo: str) -> dict[str, Any] | None:
+            body: dict[str, Any] = c.get(f"/api/v1/repositories/{repo}/images/v1/findings").json()
+            return body if body["imageScanStatus"]["status"] == "COMPLETE" else None
+
+        result = _until(lambda: basic("onpush"))
+        # OS packages only, in ECR's basic shape
+        assert [
+            (f["name"], f["attributes"][0]["value"])
+            for f in result["imageScanFindings"]["findings"]
+        ] == [("CVE-2099-1111", "zlib1g")]
+        assert "enhancedFindings" not in result["imageScanFindings"]
+        assert _coverage(c, "onpush") == {}  # basic scanning has no Inspector coverage
+        # a repository no rule names is scanned only when asked, at most once per 24 hours
+        assert (
+            c.get("/api/v1/repositories/manual/images/v1/findings").json()["imageScanStatus"][
+                "status"
+            ]
+            == "PENDING"
+        )
+        r = c.post("/api/v1/repositories/manual/images/v1/scan")
+        assert r.status_code == 200 and r.json()["imageScanStatus"]["status"] == "IN_PROGRESS"
+        _until(lambda: basic("manual"))
+        again = c.post("/api/v1/repositories/manual/images/v1/scan")
+        assert again.status_code == 400 and again.json()["__type"] == "LimitExceededException"
+        _advance(c, 1.01)
+        assert c.post("/api/v1/repositories/manual/images/v1/scan").status_code == 200
+        # under enhanced scanning there are no manual scans
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        r = c.post("/api/v1/repositories/manual/images/v1/scan")
+        assert r.status_code == 400 and r.json()["__type"] == "ValidationException"

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dockwatch.catalog.service import ImageCataloguer, Inventory
 from dockwatch.clock import Clock
+from dockwatch.errors import DockwatchError, InvalidInput
 from dockwatch.findings.build import SEVERITY_ORDER, FindingDraft, build
 from dockwatch.findings.lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
 from dockwatch.match.service import MatchIndex, affected_keys, match
 from dockwatch.model.distro import Distro
+from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.registry.context import RegistryContext
 from dockwatch.storage.sql import outbox, vuln_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
@@ -37,6 +40,17 @@ logger = logging.getLogger(__name__)
 SCAN_COMPLETED = "ScanCompleted"
 ACTIVATION_DAYS = 30
 """Images pushed within this many days are scanned when enhanced scanning is turned on."""
+
+
+class LimitExceeded(DockwatchError):
+    """ECR's limit: one basic manual scan per image per 24 hours."""
+
+
+class ManualScanUnsupported(InvalidInput):
+    """Manual scans are a basic-scanning feature; enhanced scanning scans by itself."""
+
+
+MANUAL_SCAN_INTERVAL = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +177,8 @@ class ScanService:
             layers_read = sum(1 for layer in inventory.layers if layer.read)
             packages, distro = inventory.packages, inventory.distro
         now = self.clock.now()
+        if config.scan_type is ScanType.BASIC:
+            return self._basic(repo.id, packages, distro, digest, now, layers_read)
         report = match(list(packages), distro, self.index, today=now.date())
         with self.ctx.db.read() as conn:
             contents = {
@@ -227,6 +243,106 @@ class ScanService:
                 at=now,
             )
         return dataclasses.replace(outcome, layers_read=layers_read)
+
+    def _basic(
+        self,
+        repo_id: int,
+        packages: Sequence[Package],
+        distro: Distro | None,
+        digest: str,
+        now: datetime,
+        layers_read: int,
+    ) -> ScanOutcome:
+        """ECR basic scanning: OS packages only, findings in the basic shape, no lifecycle and
+        no events."""
+        os_packages = [p for p in packages if p.type in OS_PACKAGE_TYPES]
+        report = match(os_packages, distro, self.index, today=now.date())
+        with self.ctx.db.read() as conn:
+            contents = {
+                (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
+                or {}
+                for m in report.matches
+            }
+        findings: list[dict[str, Any]] = []
+        for vuln, draft in sorted(build(report.matches, contents, {}).items()):
+            details = draft.detail["packageVulnerabilityDetails"]
+            for p in details["vulnerablePackages"]:
+                attributes = [
+                    {"key": "package_name", "value": p["name"]},
+                    {"key": "package_version", "value": p["version"]},
+                ]
+                attributes += [
+                    {"key": f"CVSS{c['version'][0]}_VECTOR", "value": c["scoringVector"]}
+                    for c in details["cvss"][:1]
+                ]
+                findings.append(
+                    {
+                        "name": vuln,
+                        "description": draft.detail["description"],
+                        "uri": details["sourceUrl"],
+                        "severity": "UNDEFINED"
+                        if draft.severity == "UNTRIAGED"
+                        else draft.severity,
+                        "attributes": attributes,
+                    }
+                )
+        with self.ctx.db.write() as conn:
+            reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
+            state = sql.ScanState(
+                repo_id,
+                digest,
+                "BASIC",
+                "COMPLETE",
+                reason,
+                now,
+                report.db_version,
+                report.os_ecosystem,
+                report.unsupported_os,
+            )
+            sql.put_scan(conn, self.ctx.tenant, state, now)
+            sql.set_basic_result(conn, repo_id, digest, findings, None)
+        return ScanOutcome(True, reason, layers_read=layers_read)
+
+    def request_manual_scan(self, repository: str, reference: str) -> str:
+        """Queue a basic scan of one image (at most once per 24 hours); returns its digest."""
+        from dockwatch.registry.manifests import Manifests
+
+        from .jobs import enqueue
+
+        config, _ = self.settings()
+        if config.scan_type is ScanType.ENHANCED:
+            raise ManualScanUnsupported("manual scans are not supported with enhanced scanning")
+        repo, row = Manifests(self.ctx).resolve(repository, reference)
+        now = self.clock.now()
+        with self.ctx.db.write() as conn:
+            _, last = sql.basic_result(conn, repo.id, row.digest)
+            if last is not None and now - last < MANUAL_SCAN_INTERVAL:
+                raise LimitExceeded(
+                    f"{repository}@{row.digest} was scanned manually at {last.isoformat()}; "
+                    "a basic scan can be started once per 24 hours per image"
+                )
+            if sql.get_scan(conn, repo.id, row.digest) is None:
+                state = sql.ScanState(
+                    repo.id,
+                    row.digest,
+                    "BASIC",
+                    "IN_PROGRESS",
+                    "SCAN_IN_PROGRESS",
+                    None,
+                    0,
+                    None,
+                    None,
+                )
+                sql.put_scan(conn, self.ctx.tenant, state, now)
+            sql.set_basic_result(conn, repo.id, row.digest, None, now)
+            enqueue(
+                conn,
+                "scan",
+                f"manual:{repo.id}:{row.digest}:{now.isoformat()}",
+                {"repository": repository, "digest": row.digest},
+                now,
+            )
+        return row.digest
 
     def _set_state(
         self, repo_id: int, digest: str, scan_type: str, code: str, reason: str,

@@ -26,6 +26,9 @@ CODES: dict[str, ApiErrorCode] = {
         ApiErrorCode("ValidationException", 400, "A parameter is missing or malformed."),
         ApiErrorCode("UnauthorizedException", 401, "Credentials are missing or wrong."),
         ApiErrorCode("ConflictException", 409, "The request contradicts the stored state."),
+        ApiErrorCode(
+            "LimitExceededException", 400, "A scan limit was reached (basic: once per 24 hours)."
+        ),
         ApiErrorCode("UnsupportedImageTypeException", 400, "The image is not a runnable image."),
         ApiErrorCode("ServiceUnavailableException", 503, "A storage backend failed; retry later."),
         ApiErrorCode("InternalServerException", 500, "An unexpected error."),
@@ -35,9 +38,13 @@ CODES: dict[str, ApiErrorCode] = {
 
 def code_for(exc: BaseException) -> ApiErrorCode:
     """The registered error type of a domain exception."""
+    from dockwatch.scan.service import LimitExceeded
+
     from .sbom import UnsupportedImage
 
     match exc:
+        case LimitExceeded():
+            return CODES["LimitExceededException"]
         case UnsupportedImage():
             return CODES["UnsupportedImageTypeException"]
         case registry_errors.NameUnknown():

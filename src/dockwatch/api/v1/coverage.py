@@ -70,7 +70,9 @@ async def list_coverage(services: Services, request: Request) -> dict[str, Any]:
             .join(r, r.c.id == s.c.repository_id)
             .join(m, (m.c.repository_id == s.c.repository_id) & (m.c.digest == s.c.digest))
             .where(
-                s.c.account_id == services.tenant.account_id, s.c.region == services.tenant.region
+                s.c.account_id == services.tenant.account_id,
+                s.c.region == services.tenant.region,
+                s.c.scan_type == "ENHANCED",  # coverage belongs to enhanced scanning
             )
             .order_by(r.c.name, s.c.digest)
         )

@@ -159,6 +159,12 @@ OPERATIONS: list[Operation] = [
         scanning.preview_scanning_configuration,
     ),
     Operation(
+        "POST",
+        "/api/v1/repositories/{name:path}/images/{reference}/scan",
+        "Start a basic scan of an image (once per 24 hours)",
+        scanning.start_image_scan,
+    ),
+    Operation(
         "GET", "/api/v1/coverage", "Covered image resources (ListCoverage)", coverage.list_coverage
     ),
     Operation(

@@ -95,6 +95,19 @@ async def put_repository_scanning(services: Services, request: Request) -> dict[
     }
 
 
+async def start_image_scan(services: Services, request: Request) -> dict[str, Any]:
+    """ECR StartImageScan (basic scanning only, once per image per 24 hours)."""
+    name = request.path_params["name"]
+    reference = request.path_params["reference"]
+    digest = await to_thread.run_sync(services.scanner.request_manual_scan, name, reference)
+    return {
+        "registryId": services.tenant.account_id,
+        "repositoryName": name,
+        "imageId": {"imageDigest": digest},
+        "imageScanStatus": {"status": "IN_PROGRESS", "description": "queued"},
+    }
+
+
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -108,12 +121,32 @@ async def image_findings(services: Services, request: Request) -> dict[str, Any]
         repo, row = Manifests(services.registry.ctx).resolve(name, reference)
         with services.db.read() as conn:
             state = sql.get_scan(conn, repo.id, row.digest)
+            basic, _ = sql.basic_result(conn, repo.id, row.digest)
             found = [f for f in sql.findings_of(conn, repo.id, row.digest) if f.status != "CLOSED"]
             tags = registry_sql.tags_of(conn, repo.id, row.digest)
         counts: dict[str, int] = {}
         for f in found:
             if f.status == "ACTIVE":
                 counts[f.severity] = counts.get(f.severity, 0) + 1
+        if state is not None and state.scan_type == "BASIC":
+            basic_counts: dict[str, int] = {}
+            for b in basic or []:
+                basic_counts[b["severity"]] = basic_counts.get(b["severity"], 0) + 1
+            unsupported = state.reason == "UNSUPPORTED_OS"
+            return {
+                "registryId": services.tenant.account_id,
+                "repositoryName": name,
+                "imageId": {"imageDigest": row.digest, "imageTag": tags[0] if tags else None},
+                "imageScanStatus": {
+                    "status": "UNSUPPORTED_IMAGE" if unsupported else state.status_code,
+                    "description": state.unsupported_os or state.reason,
+                },
+                "imageScanFindings": {
+                    "imageScanCompletedAt": _iso(state.last_scanned_at),
+                    "findingSeverityCounts": basic_counts,
+                    "findings": basic or [],
+                },
+            }
         status = (
             {"status": "PENDING", "description": "not scanned yet"}
             if state is None

@@ -107,6 +107,44 @@ def put_scan(conn: Connection, tenant: Tenant, state: ScanState, at: datetime) -
         )
 
 
+def set_basic_result(
+    conn: Connection,
+    repository_id: int,
+    digest: str,
+    findings: list[dict[str, Any]] | None,
+    manual_at: datetime | None,
+) -> None:
+    """Store a basic scan's findings (ECR's basic shape), and when a manual scan was asked."""
+    s = t.image_scans
+    values: dict[str, Any] = {}
+    if findings is not None:
+        values["basic_findings"] = orjson.dumps(findings)
+    if manual_at is not None:
+        values["last_manual_scan_at"] = manual_at
+    if values:
+        conn.execute(
+            update(s)
+            .where(s.c.repository_id == repository_id, s.c.digest == digest)
+            .values(**values)
+        )
+
+
+def basic_result(
+    conn: Connection, repository_id: int, digest: str
+) -> tuple[list[dict[str, Any]] | None, datetime | None]:
+    """(basic findings, last manual scan time) of an image resource."""
+    s = t.image_scans
+    r = conn.execute(
+        select(s.c.basic_findings, s.c.last_manual_scan_at).where(
+            s.c.repository_id == repository_id, s.c.digest == digest
+        )
+    ).first()
+    if r is None:
+        return None, None
+    findings = None if r.basic_findings is None else list(orjson.loads(r.basic_findings))
+    return findings, as_utc_or_none(r.last_manual_scan_at)
+
+
 def delete_scan(conn: Connection, repository_id: int, digest: str) -> None:
     """Forget an image resource's scan state (its coverage)."""
     s = t.image_scans

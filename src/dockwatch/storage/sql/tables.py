@@ -287,6 +287,8 @@ image_scans = Table(
     Column("db_version", Integer, nullable=False, server_default="0"),
     Column("os_ecosystem", String(64)),
     Column("unsupported_os", Text),
+    Column("basic_findings", LargeBinary),
+    Column("last_manual_scan_at", _ts),
     Column("updated_at", _ts, nullable=False),
     PrimaryKeyConstraint("repository_id", "digest"),
 )
