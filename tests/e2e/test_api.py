@@ -114,7 +114,9 @@ def test_metrics_and_health(dockwatch: Server) -> None:
     with dockwatch.client() as c:
         push_image(c, "metrics/app", "v1")
     text = httpx.get(f"{dockwatch.url}/metrics").text
-    assert 'dockwatch_http_requests_total{method="PUT",route="v2/manifests",status="201"} 1.0' in text
+    assert (
+        'dockwatch_http_requests_total{method="PUT",route="v2/manifests",status="201"} 1.0' in text
+    )
     assert "dockwatch_http_request_seconds_bucket" in text
     assert "# TYPE dockwatch_scan_jobs gauge" in text
     assert httpx.get(f"{dockwatch.url}/healthz").json() == {"status": "ok"}

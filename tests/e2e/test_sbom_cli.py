@@ -193,7 +193,11 @@ def test_registry_source(built: Built, distribution_server: Server, tmp_path: Pa
 def test_platform_selects_an_image_of_an_index(tmp_path: Path) -> None:
     images = [
         make_image(
-            [make_layer({"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": dpkg_stanza(n, "1")})],
+            [
+                make_layer(
+                    {"etc/os-release": OS_RELEASE, "var/lib/dpkg/status": dpkg_stanza(n, "1")}
+                )
+            ],
             platform=platform,
         )
         for n, platform in (("amd-only", "linux/amd64"), ("arm-only", "linux/arm64/v8"))

@@ -50,11 +50,17 @@ class _ResponseStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        import httpx
+
         while not self._pending:
             try:
                 self._pending = next(self._chunks)
             except StopIteration:
                 return 0
+            except httpx.HTTPError as exc:  # a connection dropped mid-blob: the image's error
+                raise RegistryError(
+                    str(self._response.url), f"download interrupted: {exc}"
+                ) from exc
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
@@ -138,7 +144,7 @@ class RegistryClient:
                 url = f"{scheme}://{self.ref.host}/v2/"
                 try:
                     self._client.get(url).close()
-                except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                except httpx.TransportError as exc:  # refused, reset, timed out, TLS failure
                     last = exc
                     continue
                 self._base = f"{scheme}://{self.ref.host}"

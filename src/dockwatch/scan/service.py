@@ -195,6 +195,10 @@ class ScanService:
             self.ctx.tenant.account_id, self.ctx.tenant.region, repository, digest
         )
         with self.ctx.db.write() as conn:
+            if self._config_moved(conn, config):
+                # enhanced scanning was turned off (or on) while this scan ran: its result
+                # belongs to a configuration no longer in force, so it is dropped
+                return ScanOutcome(False, "CONFIGURATION_CHANGED", layers_read=layers_read)
             if stored_inventory is None:
                 from dockwatch.catalog.cataloger import CatalogResult
 
@@ -343,6 +347,13 @@ class ScanService:
                 now,
             )
         return row.digest
+
+    def _config_moved(self, conn: Any, used: RegistryScanningConfiguration) -> bool:
+        stored = sql.load_settings(conn, self.ctx.tenant)
+        current = (
+            RegistryScanningConfiguration() if stored is None else parse_configuration(stored[0])
+        )
+        return current.scan_type is not used.scan_type
 
     def _set_state(
         self, repo_id: int, digest: str, scan_type: str, code: str, reason: str,
