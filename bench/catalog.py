@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -129,19 +130,14 @@ def compare(pair: Pair, dw_cmd: list[str], syft_cmd: list[str], reps: int) -> No
 
 
 def open_gzip(path: Path) -> tuple[IO[bytes], str]:
-    """`path` decompressed by the fastest library installed."""
-    try:
-        from isal import igzip
-
-        return cast(IO[bytes], igzip.open(path, "rb")), "isal"  # type: ignore[no-untyped-call]
-    except ImportError:
-        pass
-    try:
-        from zlib_ng import gzip_ng
-
-        return cast(IO[bytes], gzip_ng.open(path, "rb")), "zlib-ng"  # type: ignore[no-untyped-call]
-    except ImportError:
-        return cast(IO[bytes], gzip.open(path, "rb")), "zlib"
+    """`path` decompressed by the fastest library installed (isal, zlib-ng, then zlib)."""
+    for module, label in (("isal.igzip", "isal"), ("zlib_ng.gzip_ng", "zlib-ng")):
+        try:
+            opener = importlib.import_module(module)
+        except ImportError:
+            continue
+        return cast(IO[bytes], opener.open(path, "rb")), label
+    return cast(IO[bytes], gzip.open(path, "rb")), "zlib"
 
 
 def layers_of(layout: Path) -> list[tuple[Path, str]]:
