@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -15,19 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import dockwatch
 from tests.support.corpus import SHARED
 
 VULNDATA = SHARED / "vulndata"
-
-
-def dockwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dockwatch", "--log-level", "WARNING", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _record(i: int, fixed: str = "2.0") -> dict[str, object]:

@@ -4,8 +4,6 @@ duration changes, activation and deactivation, coverage. Images and advisories b
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import httpx
 
 from tests.builders.layers import Image, make_image, make_layer
 from tests.conformance.oci import upload
+from tests.support.cli import db_import
 from tests.support.servers import Server
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -45,24 +44,7 @@ def _advisories(server: Server, tmp: Path, *records: dict[str, Any]) -> None:
     folder.mkdir()
     for rec in records:
         (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dockwatch",
-            "--log-level",
-            "WARNING",
-            "db",
-            "import",
-            "--data",
-            str(server.data),
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+    db_import(server.data, folder)
 
 
 def _advisory(vid: str, package: str, fixed: str) -> dict[str, Any]:

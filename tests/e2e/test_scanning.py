@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.cli import db_import
 from tests.support.corpus import SHARED, corpus_dir, summary
 from tests.support.servers import Server
 from tests.support.skopeo import copy
@@ -34,24 +33,7 @@ CONFIG = {
 
 
 def _db_import(server: Server, path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dockwatch",
-            "--log-level",
-            "WARNING",
-            "db",
-            "import",
-            "--data",
-            str(server.data),
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr
+    db_import(server.data, path)
 
 
 def _findings(c: httpx.Client, repo: str, ref: str = "latest") -> dict[str, Any]:

@@ -61,16 +61,8 @@ async def list_repositories(services: Services, request: Request) -> dict[str, A
     """Repositories with their settings (ECR DescribeRepositories field names)."""
 
     def run() -> list[dict[str, Any]]:
-        r = t.repositories
         with services.db.read() as conn:
-            rows = conn.execute(
-                r.select()
-                .where(
-                    r.c.account_id == services.tenant.account_id,
-                    r.c.region == services.tenant.region,
-                )
-                .order_by(r.c.name)
-            ).all()
+            rows = repo.repository_rows(conn, services.tenant)
         return [
             {
                 "repositoryName": row.name,
@@ -78,7 +70,7 @@ async def list_repositories(services: Services, request: Request) -> dict[str, A
                 "registryId": services.tenant.account_id,
                 "createdAt": _iso(row.created_at),
                 "imageTagMutability": row.image_tag_mutability,
-                "imageScanningConfiguration": {"scanOnPush": bool(row.scan_on_push)},
+                "imageScanningConfiguration": {"scanOnPush": row.scan_on_push},
             }
             for row in rows
         ]

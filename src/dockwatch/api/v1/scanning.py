@@ -12,7 +12,6 @@ from dockwatch.errors import InvalidInput
 from dockwatch.registry.manifests import Manifests
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
-from dockwatch.storage.sql import tables as t
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED")
 
@@ -44,17 +43,9 @@ async def preview_scanning_configuration(services: Services, request: Request) -
     proposed = parse_configuration(await _json(request))
 
     def run() -> list[dict[str, Any]]:
-        r = t.repositories
         with services.db.read() as conn:
-            rows = conn.execute(
-                r.select()
-                .where(
-                    r.c.account_id == services.tenant.account_id,
-                    r.c.region == services.tenant.region,
-                )
-                .order_by(r.c.name)
-            ).all()
-        return proposed.preview((row.name, bool(row.scan_on_push)) for row in rows)
+            repos = registry_sql.repository_rows(conn, services.tenant)
+        return proposed.preview((r.name, r.scan_on_push) for r in repos)
 
     return {"scanType": proposed.scan_type.value, "repositories": await to_thread.run_sync(run)}
 

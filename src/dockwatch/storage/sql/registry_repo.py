@@ -94,6 +94,17 @@ def ensure_repository(conn: Connection, tenant: Tenant, name: str, at: datetime)
     return created
 
 
+def repository_rows(conn: Connection, tenant: Tenant) -> list[RepositoryRow]:
+    """Every repository of the tenant with its settings, by name."""
+    r = t.repositories
+    rows = conn.execute(
+        select(r)
+        .where(r.c.account_id == tenant.account_id, r.c.region == tenant.region)
+        .order_by(r.c.name)
+    )
+    return [_repo(row) for row in rows]
+
+
 def list_repositories(
     conn: Connection, tenant: Tenant, after: str | None, limit: int | None
 ) -> list[str]:
