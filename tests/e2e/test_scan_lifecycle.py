@@ -309,3 +309,75 @@ def test_basic_scanning_and_the_manual_limit(dockwatch: Server, tmp_path: Path) 
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
         r = c.post("/api/v1/repositories/manual/images/v1/scan")
         assert r.status_code == 400 and r.json()["__type"] == "ValidationException"
+
+
+def test_enrichment_updates_findings_without_a_push(dockwatch: Server, tmp_path: Path) -> None:
+    advisory = _advisory("PYSEC-6-1", "zeta", "2.0")
+    advisory["aliases"] = ["CVE-2098-0006"]
+    _advisories(dockwatch, tmp_path, advisory)
+    with dockwatch.client() as c:
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        digest = _push(c, "kev", "v1", _image("zeta", "1.0", "k"))
+        _until(lambda: _status(c, "kev", digest) == ("ACTIVE", "SUCCESSFUL"))
+
+        def exploit() -> str:
+            body = c.get("/api/v1/repositories/kev/images/v1/findings").json()
+            (finding,) = body["imageScanFindings"]["enhancedFindings"]
+            assert finding["packageVulnerabilityDetails"]["vulnerabilityId"] == "CVE-2098-0006"
+            return str(finding["exploitAvailable"])
+
+        assert exploit() == "NO"
+        kev = {
+            "title": "CISA Catalog of Known Exploited Vulnerabilities",
+            "catalogVersion": "2026.11.26",
+            "dateReleased": "2026-11-26T00:00:00.000Z",
+            "count": 1,
+            "vulnerabilities": [
+                {
+                    "cveID": "CVE-2098-0006", "vendorProject": "Zeta", "product": "zeta",
+                    "vulnerabilityName": "Zeta RCE", "dateAdded": "2026-11-26",
+                    "shortDescription": "test", "requiredAction": "update", "dueDate": "2026-12-17",
+                    "knownRansomwareCampaignUse": "Unknown", "notes": "", "cwes": [],
+                }
+            ],
+        }  # fmt: skip
+        folder = tmp_path / "kev"
+        folder.mkdir()
+        (folder / "known_exploited_vulnerabilities.json").write_text(json.dumps(kev))
+        db_import(dockwatch.data, folder)
+        _until(lambda: exploit() == "YES")
+
+
+def test_each_platform_of_an_index_is_scanned_and_reported_together(
+    dockwatch: Server, tmp_path: Path
+) -> None:
+    from tests.builders.layers import make_index
+
+    _advisories(dockwatch, tmp_path, _advisory("PYSEC-7-1", "eta", "2.0"))
+    amd = _image("eta", "1.0", "amd")
+    arm_layer = make_layer(
+        {
+            "usr/lib/python3/site-packages/eta-3.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: eta\nVersion: 3.0\n"
+        }
+    )
+    arm = make_image([arm_layer], platform="linux/arm64")
+    index = make_index([amd, arm])
+    with dockwatch.client() as c:
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        _push(c, "multi", amd.digest, amd)
+        _push(c, "multi", arm.digest, arm)
+        r = c.put(
+            "/v2/multi/manifests/latest",
+            content=index,
+            headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+        )
+        assert r.status_code == 201
+        _until(lambda: _status(c, "multi", amd.digest) and _status(c, "multi", arm.digest))
+        body = c.get("/api/v1/repositories/multi/images/latest/findings").json()
+        by_platform = {p["platform"]: p for p in body["platforms"]}
+        assert set(by_platform) == {"linux/amd64", "linux/arm64"}
+        assert len(by_platform["linux/amd64"]["findingIds"]) == 1  # eta 1.0 is affected
+        assert by_platform["linux/arm64"]["findingIds"] == []  # eta 3.0 is fixed
+        assert body["imageScanFindings"]["findingSeverityCounts"] == {"UNTRIAGED": 1}
+        # the index itself is not a covered resource: its platform images are
+        assert set(_coverage(c, "multi")) == {amd.digest, arm.digest}

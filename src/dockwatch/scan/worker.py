@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
@@ -82,34 +83,53 @@ class ScanWorker:
                         now,
                     )
                 elif e.event_type == ADVISORIES_CHANGED and config.scan_type is ScanType.ENHANCED:
-                    keys = [(k[0], k[1]) for k in e.payload.get("packageKeys", [])]
-                    digests = sql.images_with_keys(conn, keys)
-                    if not digests:
-                        continue
-                    s, r = t.image_scans, t.repositories
-                    rows = conn.execute(
-                        s.select()
-                        .with_only_columns(
-                            s.c.repository_id, s.c.digest, r.c.name, r.c.scan_on_push
-                        )
-                        .join(r, r.c.id == s.c.repository_id)
-                        .where(s.c.digest.in_(list(digests)), s.c.status_code == "ACTIVE")
-                    ).all()
-                    for row in rows:
-                        if (
-                            config.frequency_for(row.name, row.scan_on_push)
-                            is ScanFrequency.CONTINUOUS_SCAN
-                        ):
-                            enqueue(
-                                conn,
-                                "rematch",
-                                f"rematch:{row.repository_id}:{row.digest}:{e.payload['version']}",
-                                {"repository": row.name, "digest": row.digest},
-                                now,
-                            )
+                    self._affected(conn, e.payload, config, now)
             if events:
                 outbox.advance(conn, CURSOR, events[-1].id, now)
         return len(events)
+
+    def _affected(self, conn: Any, payload: dict[str, Any], config: Any, now: datetime) -> None:
+        """Queue a re-match of each ACTIVE image of a continuously scanned repository that holds
+        a package the delta names, or has a finding whose enrichment (KEV, EPSS, NVD) changed."""
+        keys = [(k[0], k[1]) for k in payload.get("packageKeys", [])]
+        digests = sql.images_with_keys(conn, keys) if keys else set()
+        s, r, f = t.image_scans, t.repositories, t.findings
+        targets: set[tuple[int, str]] = set()
+        cves = list(payload.get("cves", []))
+        for start in range(0, len(cves), 400):
+            rows = conn.execute(
+                f.select()
+                .with_only_columns(f.c.repository_id, f.c.digest)
+                .where(f.c.vulnerability_id.in_(cves[start : start + 400]), f.c.status != "CLOSED")
+                .distinct()
+            ).all()
+            targets |= {(row.repository_id, row.digest) for row in rows}
+        if not digests and not targets:
+            return
+        query = (
+            s.select()
+            .with_only_columns(s.c.repository_id, s.c.digest, r.c.name, r.c.scan_on_push)
+            .join(r, r.c.id == s.c.repository_id)
+            .where(s.c.status_code == "ACTIVE")
+        )
+        candidates = list(digests) + [d for _, d in targets]
+        for start in range(0, len(candidates), 400):
+            rows = conn.execute(query.where(s.c.digest.in_(candidates[start : start + 400]))).all()
+            for row in rows:
+                if row.digest not in digests and (row.repository_id, row.digest) not in targets:
+                    continue
+                if (
+                    config.frequency_for(row.name, row.scan_on_push)
+                    is not ScanFrequency.CONTINUOUS_SCAN
+                ):
+                    continue
+                enqueue(
+                    conn,
+                    "rematch",
+                    f"rematch:{row.repository_id}:{row.digest}:{payload['version']}",
+                    {"repository": row.name, "digest": row.digest},
+                    now,
+                )
 
     def run_one(self) -> Job | None:
         """Claim and run one job; returns it (None when the queue is empty)."""

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
+from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.registry.manifests import Manifests
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
@@ -103,6 +104,58 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _index_findings(services: Services, name: str, repo_id: int, digest: str) -> dict[str, Any]:
+    """An index's platform images reported together (Inspector scans no lists; dockwatch scans
+    each platform image on its own and shows them side by side here)."""
+    import json
+
+    with services.db.read() as conn:
+        stored = registry_sql.manifest_content(conn, digest)
+        children = json.loads(stored[0]).get("manifests", []) if stored else []
+        platforms = []
+        counts: dict[str, int] = {}
+        for child in children:
+            child_digest = child.get("digest")
+            state = sql.get_scan(conn, repo_id, child_digest)
+            found = [
+                f for f in sql.findings_of(conn, repo_id, child_digest) if f.status == "ACTIVE"
+            ]
+            for f in found:
+                counts[f.severity] = counts.get(f.severity, 0) + 1
+            platform = child.get("platform") or {}
+            platforms.append(
+                {
+                    "platform": "/".join(
+                        p
+                        for p in (
+                            platform.get("os"),
+                            platform.get("architecture"),
+                            platform.get("variant"),
+                        )
+                        if p
+                    ),
+                    "imageDigest": child_digest,
+                    "imageScanStatus": None
+                    if state is None
+                    else {"statusCode": state.status_code, "reason": state.reason},
+                    "findingIds": [f.id for f in found],
+                }
+            )
+    return {
+        "registryId": services.tenant.account_id,
+        "repositoryName": name,
+        "imageId": {"imageDigest": digest},
+        "imageScanStatus": {
+            "status": "ACTIVE" if any(p["imageScanStatus"] for p in platforms) else "PENDING",
+            "description": "image index: see platforms",
+        },
+        "imageScanFindings": {
+            "findingSeverityCounts": {s: counts[s] for s in SEVERITIES if s in counts}
+        },
+        "platforms": platforms,
+    }
+
+
 async def image_findings(services: Services, request: Request) -> dict[str, Any]:
     """ECR DescribeImageScanFindings for one image resource."""
     name = request.path_params["name"]
@@ -110,6 +163,8 @@ async def image_findings(services: Services, request: Request) -> dict[str, Any]
 
     def run() -> dict[str, Any]:
         repo, row = Manifests(services.registry.ctx).resolve(name, reference)
+        if row.media_type in INDEX_TYPES:
+            return _index_findings(services, name, repo.id, row.digest)
         with services.db.read() as conn:
             state = sql.get_scan(conn, repo.id, row.digest)
             basic, _ = sql.basic_result(conn, repo.id, row.digest)
