@@ -89,7 +89,9 @@ def create_app(services: Services) -> ASGIApp:
             await to_thread.run_sync(probe)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        return JSONResponse(
+            {"status": "ok", "scanner": "ready" if services.worker.ready.is_set() else "loading"}
+        )
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")

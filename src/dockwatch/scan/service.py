@@ -213,6 +213,7 @@ class ScanService:
                 )
             outcome = self._apply_findings(conn, repo.id, resource, drafts, now)
             reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
+            done = self.clock.now()  # lastScannedAt and the event: when the results are written
             sql.put_scan(
                 conn,
                 self.ctx.tenant,
@@ -222,12 +223,12 @@ class ScanService:
                     scan_type,
                     "INACTIVE" if report.unsupported_os else "ACTIVE",
                     reason,
-                    now,
+                    done,
                     report.db_version,
                     report.os_ecosystem,
                     report.unsupported_os,
                 ),  # fmt: skip
-                now,
+                done,
             )
             counts = self._severity_counts(conn, repo.id, digest)
             outbox.append(
@@ -244,7 +245,7 @@ class ScanService:
                     "dbVersion": report.db_version,
                     "layersRead": layers_read,
                 },
-                at=now,
+                at=done,
             )
         return dataclasses.replace(outcome, layers_read=layers_read)
 

@@ -39,6 +39,8 @@ class ScanWorker:
         self.queue = queue
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+        """Set once the advisory index is loaded (reported by /healthz)."""
 
     def dispatch(self) -> int:
         """Queue the jobs for outbox events not seen yet; returns how many events were read."""
@@ -168,6 +170,11 @@ class ScanWorker:
         self.queue.recover()
 
         def loop() -> None:
+            try:  # load the advisory index before the first push needs it
+                self.service.index.refresh()
+            except Exception:
+                logger.exception("could not load the advisory index; it will be retried on use")
+            self.ready.set()
             while not self._stop.is_set():
                 try:
                     self.dispatch()
