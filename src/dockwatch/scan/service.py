@@ -148,6 +148,8 @@ class ScanService:
         if repo is None or row is None:
             return ScanOutcome(False, "IMAGE_NOT_FOUND")
         scan_type = config.scan_type.value
+        if not rematch:
+            self._mark_in_progress(repo.id, digest)
         layers_read = 0
         if stored_inventory is not None:
             distro_doc, packages_doc, _ = stored_inventory
@@ -162,9 +164,11 @@ class ScanService:
             data, media_type = reader.manifest(digest)
             try:
                 if isinstance(parse_manifest(data, media_type), ImageIndex):
+                    self._forget(repo.id, digest)
                     return ScanOutcome(False, "INDEX")  # each platform image is scanned on its own
                 image = resolve(reader, digest, reference=f"{repository}@{digest}")
             except NotRunnable:
+                self._forget(repo.id, digest)  # artifacts are left out of scanning and coverage
                 return ScanOutcome(False, "NOT_AN_IMAGE")
             except ImageError as exc:
                 self._set_state(
@@ -348,6 +352,22 @@ class ScanService:
                 now,
             )
         return row.digest
+
+    def _forget(self, repo_id: int, digest: str) -> None:
+        with self.ctx.db.write() as conn:
+            sql.delete_scan(conn, repo_id, digest)
+
+    def _mark_in_progress(self, repo_id: int, digest: str) -> None:
+        """A new image's scan has started: PENDING_INITIAL_SCAN -> SCAN_IN_PROGRESS."""
+        with self.ctx.db.write() as conn:
+            state = sql.get_scan(conn, repo_id, digest)
+            if state is not None and state.reason == "PENDING_INITIAL_SCAN":
+                sql.put_scan(
+                    conn,
+                    self.ctx.tenant,
+                    dataclasses.replace(state, reason="SCAN_IN_PROGRESS"),
+                    self.clock.now(),
+                )
 
     def _config_moved(self, conn: Any, used: RegistryScanningConfiguration) -> bool:
         stored = sql.load_settings(conn, self.ctx.tenant)

@@ -14,6 +14,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
@@ -66,13 +67,34 @@ class ScanWorker:
                     # enhanced scanning was turned on) is not eligible: activation decides it
                     stale = now - e.created_at > timedelta(days=self.service.activation_days)
                     if frequency is not ScanFrequency.MANUAL and not stale:
+                        digest = e.payload["imageDigest"]
                         enqueue(
                             conn,
                             "scan",
                             f"push:{e.id}",
-                            {"repository": repo.name, "digest": e.payload["imageDigest"]},
+                            {"repository": repo.name, "digest": digest},
                             now,
                         )
+                        image_like = e.payload.get(
+                            "mediaType"
+                        ) not in INDEX_TYPES and not e.payload.get("artifactType")
+                        if (
+                            config.scan_type is ScanType.ENHANCED
+                            and image_like
+                            and sql.get_scan(conn, repo.id, digest) is None
+                        ):
+                            pending = sql.ScanState(
+                                repo.id,
+                                digest,
+                                "ENHANCED",
+                                "ACTIVE",
+                                "PENDING_INITIAL_SCAN",
+                                None,
+                                0,
+                                None,
+                                None,
+                            )
+                            sql.put_scan(conn, ctx.tenant, pending, now)
                 elif e.event_type == RegistryEvent.MANIFEST_DELETED:
                     enqueue(
                         conn,

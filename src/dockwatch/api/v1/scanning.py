@@ -11,6 +11,7 @@ from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
 from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.registry.manifests import Manifests
+from dockwatch.scan.status import ecr_status
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 
@@ -178,13 +179,12 @@ async def image_findings(services: Services, request: Request) -> dict[str, Any]
             basic_counts: dict[str, int] = {}
             for b in basic or []:
                 basic_counts[b["severity"]] = basic_counts.get(b["severity"], 0) + 1
-            unsupported = state.reason == "UNSUPPORTED_OS"
             return {
                 "registryId": services.tenant.account_id,
                 "repositoryName": name,
                 "imageId": {"imageDigest": row.digest, "imageTag": tags[0] if tags else None},
                 "imageScanStatus": {
-                    "status": "UNSUPPORTED_IMAGE" if unsupported else state.status_code,
+                    "status": ecr_status(state),
                     "description": state.unsupported_os or state.reason,
                 },
                 "imageScanFindings": {
@@ -193,14 +193,12 @@ async def image_findings(services: Services, request: Request) -> dict[str, Any]
                     "findings": basic or [],
                 },
             }
-        status = (
-            {"status": "PENDING", "description": "not scanned yet"}
+        status = {
+            "status": ecr_status(state),
+            "description": "not scanned yet"
             if state is None
-            else {
-                "status": "ACTIVE" if state.status_code == "ACTIVE" else state.reason,
-                "description": state.reason,
-            }
-        )
+            else (state.unsupported_os or state.reason),
+        }
         order = {s: i for i, s in enumerate(SEVERITIES)}
         found.sort(key=lambda f: (order.get(f.severity, 9), f.vulnerability_id))
         return {
