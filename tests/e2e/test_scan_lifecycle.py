@@ -89,6 +89,14 @@ def _status(c: httpx.Client, repo: str, digest: str) -> tuple[str, str] | None:
     )
 
 
+def _settled(c: httpx.Client, repo: str, digest: str) -> tuple[str, str] | None:
+    """The scan status once the scan is done (not pending, not in progress)."""
+    status = _status(c, repo, digest)
+    if status is None or status[1] in ("PENDING_INITIAL_SCAN", "SCAN_IN_PROGRESS"):
+        return None
+    return status
+
+
 def _open_findings(c: httpx.Client, repo: str, ref: str) -> set[str]:
     body = c.get(f"/api/v1/repositories/{repo}/images/{ref}/findings").json()
     return {
@@ -222,7 +230,7 @@ def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_p
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
         digest = _push(c, "exotic", "v1", make_image([layer]))
-        _until(lambda: _status(c, "exotic", digest) is not None)
+        _until(lambda: _settled(c, "exotic", digest))
         assert _status(c, "exotic", digest) == ("INACTIVE", "UNSUPPORTED_OS")
         assert _open_findings(c, "exotic", "v1") == {"PYSEC-4-1"}
 
@@ -372,7 +380,7 @@ def test_each_platform_of_an_index_is_scanned_and_reported_together(
             headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
         )
         assert r.status_code == 201
-        _until(lambda: _status(c, "multi", amd.digest) and _status(c, "multi", arm.digest))
+        _until(lambda: _settled(c, "multi", amd.digest) and _settled(c, "multi", arm.digest))
         body = c.get("/api/v1/repositories/multi/images/latest/findings").json()
         by_platform = {p["platform"]: p for p in body["platforms"]}
         assert set(by_platform) == {"linux/amd64", "linux/arm64"}
