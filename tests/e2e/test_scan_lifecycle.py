@@ -129,6 +129,8 @@ def test_expiry_repush_and_duration_changes(dockwatch: Server, tmp_path: Path) -
         _until(lambda: _status(c, "app", old) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"))
         assert _status(c, "app", new) == ("ACTIVE", "SUCCESSFUL")
         assert _open_findings(c, "app", old) == set()
+        ecr = c.get(f"/api/v1/repositories/app/images/{old}/findings").json()["imageScanStatus"]
+        assert ecr["status"] == "SCAN_ELIGIBILITY_EXPIRED"
         # increasing the duration does not revive expired images
         c.put("/api/v1/configuration", json={"ecrConfiguration": {"rescanDuration": "DAYS_90"}})
         time.sleep(0.5)
@@ -232,6 +234,8 @@ def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_p
         digest = _push(c, "exotic", "v1", make_image([layer]))
         _until(lambda: _settled(c, "exotic", digest))
         assert _status(c, "exotic", digest) == ("INACTIVE", "UNSUPPORTED_OS")
+        ecr = c.get("/api/v1/repositories/exotic/images/v1/findings").json()["imageScanStatus"]
+        assert ecr["status"] == "UNSUPPORTED_IMAGE"
         assert _open_findings(c, "exotic", "v1") == {"PYSEC-4-1"}
 
 

@@ -82,22 +82,3 @@ def test_artifacts_and_indexes_are_left_out_of_coverage(tmp_path: Path) -> None:
         assert json.loads(index)["manifests"][0]["digest"] == digest
     finally:
         services.close()
-
-
-def test_ecr_status_of_every_state() -> None:
-    def s(scan_type: str, code: str, reason: str) -> ScanState:
-        return ScanState(1, "sha256:0", scan_type, code, reason, None, 0, None, None)
-
-    assert ecr_status(None) == "PENDING"
-    expected = {
-        ("ENHANCED", "ACTIVE", "SUCCESSFUL"): "ACTIVE",
-        ("ENHANCED", "ACTIVE", "PENDING_INITIAL_SCAN"): "PENDING",
-        ("ENHANCED", "ACTIVE", "SCAN_IN_PROGRESS"): "IN_PROGRESS",
-        ("ENHANCED", "ACTIVE", "INTERNAL_ERROR"): "FAILED",
-        ("ENHANCED", "INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"): "SCAN_ELIGIBILITY_EXPIRED",
-        ("ENHANCED", "INACTIVE", "UNSUPPORTED_OS"): "UNSUPPORTED_IMAGE",
-        ("BASIC", "COMPLETE", "SUCCESSFUL"): "COMPLETE",
-        ("BASIC", "COMPLETE", "UNSUPPORTED_OS"): "UNSUPPORTED_IMAGE",
-    }
-    for key, status in expected.items():
-        assert ecr_status(s(*key)) == status, key
