@@ -130,10 +130,6 @@ class MatchIndex:
             self.version = current
         return current
 
-    def entries(self, key: Key) -> list[IndexedEntry]:
-        """Affected entries for one (ecosystem, name)."""
-        return self._entries.get(key, [])
-
     def verdicts(
         self, ecosystem: str, name: str, version: str
     ) -> tuple[tuple[IndexedEntry, object], ...]:

@@ -35,7 +35,6 @@ from .errors import (
     ManifestInvalidError,
     ManifestTooLarge,
     ManifestUnknown,
-    NameUnknown,
     TagInvalidError,
 )
 from .events import RegistryEvent
@@ -354,15 +353,6 @@ class Manifests:
             "mediaType": MediaType.OCI_INDEX.value,
             "manifests": descriptors,
         }
-
-    def repository_or_unknown(self, name: str) -> RepositoryRow:
-        """Raise NameUnknown unless the repository exists."""
-        check_name(name)
-        with self.ctx.db.read() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
-        if r is None:
-            raise NameUnknown(name)
-        return r
 
 
 def _lookup_reference(reference: str) -> tuple[str | None, Digest | None]:

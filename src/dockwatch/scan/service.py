@@ -30,9 +30,8 @@ from dockwatch.storage.sql import outbox, vuln_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
-from dockwatch.storage.sql.registry_repo import RepositoryRow
 
-from .config import RegistryScanningConfiguration, ScanFrequency, ScanType, parse_configuration
+from .config import RegistryScanningConfiguration, ScanType, parse_configuration
 from .duration import EcrConfiguration, parse_ecr_configuration
 
 logger = logging.getLogger(__name__)
@@ -123,15 +122,6 @@ class ScanService:
                 conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
             )
         return ecr
-
-    def frequency(
-        self, repo: RepositoryRow, config: RegistryScanningConfiguration | None = None
-    ) -> ScanFrequency:
-        """How a repository is scanned under the current configuration."""
-        config = config or self.settings()[0]
-        return config.frequency_for(repo.name, repo.scan_on_push)
-
-    # --- scanning ---------------------------------------------------------------------------
 
     def scan(self, repository: str, digest: str, *, rematch: bool = False) -> ScanOutcome:
         """Scan (or, with `rematch`, re-match from the stored inventory) one image resource."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from dockwatch.model.digest import Digest
 from dockwatch.storage.sql import tables as t
@@ -444,15 +444,3 @@ def list_tags(conn: Connection, repo_id: int, after: str | None, limit: int | No
     if limit is not None:
         q = q.limit(limit)
     return [r.name for r in conn.execute(q)]
-
-
-def count_manifests_referencing(conn: Connection, digest: str) -> int:
-    """How many manifests (any repository) reference `digest`."""
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(t.manifest_references)
-            .where(and_(t.manifest_references.c.digest == digest))
-        ).scalar()
-        or 0
-    )
