@@ -22,25 +22,21 @@ distros table does not list (sid, experimental) are left out.
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
-import httpx
 import orjson
 
 from dockwatch.feeds import fields as f
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, verify_json
+from dockwatch.feeds.download import SingleFileFeed, Verify, verify_json
 from dockwatch.feeds.feed import (
     FeedFormatError,
     FeedItem,
     FeedKind,
-    Fetched,
-    Fingerprint,
     ParseProblem,
-    Unchanged,
 )
 from dockwatch.model.advisory import (
     Advisory,
@@ -194,25 +190,15 @@ def parse_file(path: str, max_bytes: int = 2 << 30) -> Iterator[Advisory | Parse
 
 
 @dataclass
-class DebianFeed:
+class DebianFeed(SingleFileFeed):
     """The Debian security tracker."""
 
     url: str = DEBIAN_TRACKER_URL
-    """The tracker JSON URL."""
-    policy: DownloadPolicy = field(default_factory=DownloadPolicy)
-    """Download bounds."""
-    sleep: Sleep = time.sleep
-    """Injected for tests of Retry-After."""
     name: str = SOURCE
     kind: FeedKind = "vulnerability"
-    version: int = 1
+    filename: ClassVar[str] = "debian.json"
+    verify: ClassVar[Verify] = staticmethod(verify_json)
 
-    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
-        """Conditional download (the tracker sends Last-Modified), verified by a JSON parse."""
-        req = Request(url=self.url, filename="debian.json", verify=verify_json)
-        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
-
-    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
-        """Every advisory in every fetched file."""
-        for ff in fetched.files:
-            yield from parse_file(str(ff.path), self.policy.max_bytes)
+    def parse_file(self, path: Path) -> Iterator[FeedItem]:
+        """The records of one file."""
+        yield from parse_file(str(path), self.policy.max_bytes)

@@ -8,6 +8,7 @@ the folder, so a cut-off body never reaches a parser. 429 (and 503) answers are 
 
 from __future__ import annotations
 
+import abc
 import gzip
 import hashlib
 import logging
@@ -16,17 +17,20 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import orjson
 
 from dockwatch.feeds.feed import (
     UNCHANGED,
+    FeedItem,
+    FeedKind,
     Fetched,
     FetchedFile,
     FetchError,
@@ -301,3 +305,37 @@ def _same_content(prev: Fingerprint, parts: tuple[Validator, ...]) -> bool:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
+
+
+@dataclass
+class SingleFileFeed(abc.ABC):
+    """A feed published as one file at one URL (Debian tracker, CISA KEV, EPSS): a conditional
+    download verified by `verify`, then `parse_file` on the file. Subclasses set the URL, name,
+    kind, file name, verifier and parser."""
+
+    url: str = ""
+    """The file's URL."""
+    policy: DownloadPolicy = field(default_factory=lambda: DownloadPolicy())
+    """Download bounds."""
+    sleep: Sleep = time.sleep
+    """Injected for tests of Retry-After."""
+    name: str = ""
+    kind: FeedKind = "vulnerability"
+    version: int = 1
+
+    filename: ClassVar[str] = "feed"
+    verify: ClassVar[Verify] = staticmethod(verify_json)
+
+    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
+        """Conditional download (ETag / Last-Modified), verified before it counts."""
+        req = Request(url=self.url, filename=self.filename, verify=type(self).verify)
+        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
+
+    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
+        """Every record of every fetched file."""
+        for ff in fetched.files:
+            yield from self.parse_file(ff.path)
+
+    @abc.abstractmethod
+    def parse_file(self, path: Path) -> Iterator[FeedItem]:
+        """The records of one file."""

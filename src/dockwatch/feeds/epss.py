@@ -11,24 +11,18 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
-import httpx
-
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, verify_gzip
+from dockwatch.feeds.download import SingleFileFeed, Verify, verify_gzip
 from dockwatch.feeds.feed import (
     FeedFormatError,
     FeedItem,
     FeedKind,
-    Fetched,
-    Fingerprint,
     ParseProblem,
-    Unchanged,
 )
 from dockwatch.model.advisory import CveID, EpssScore, is_cve, to_utc
 
@@ -115,25 +109,15 @@ def parse_file(path: Path) -> Iterator[EpssScore | ParseProblem]:
 
 
 @dataclass
-class EpssFeed:
+class EpssFeed(SingleFileFeed):
     """Today's EPSS scores."""
 
     url: str = EPSS_URL
-    """The `-current` file (a redirect to the dated one)."""
-    policy: DownloadPolicy = field(default_factory=DownloadPolicy)
-    """Download bounds."""
-    sleep: Sleep = time.sleep
-    """Injected for tests."""
     name: str = SOURCE
     kind: FeedKind = "enrichment"
-    version: int = 1
+    filename: ClassVar[str] = "epss.csv.gz"
+    verify: ClassVar[Verify] = staticmethod(verify_gzip)
 
-    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
-        """Conditional download, verified by decompressing the whole gzip stream."""
-        req = Request(url=self.url, filename="epss.csv.gz", verify=verify_gzip)
-        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
-
-    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
-        """Every score."""
-        for ff in fetched.files:
-            yield from parse_file(ff.path)
+    def parse_file(self, path: Path) -> Iterator[FeedItem]:
+        """The records of one file."""
+        yield from parse_file(path)

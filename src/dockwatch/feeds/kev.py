@@ -10,24 +10,20 @@ knownRansomwareCampaignUse ("Known"|"Unknown"), notes, cwes}]}`.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-import httpx
 import orjson
 
 from dockwatch.feeds import fields as f
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, verify_json
+from dockwatch.feeds.download import SingleFileFeed, Verify, verify_json
 from dockwatch.feeds.feed import (
     FeedFormatError,
     FeedItem,
     FeedKind,
-    Fetched,
-    Fingerprint,
     ParseProblem,
-    Unchanged,
 )
 from dockwatch.model.advisory import CveID, KevEntry, is_cve, is_cwe
 
@@ -95,25 +91,15 @@ def parse_file(path: Path, max_bytes: int = 256 << 20) -> Iterator[KevEntry | Pa
 
 
 @dataclass
-class KevFeed:
+class KevFeed(SingleFileFeed):
     """CISA KEV, fetched conditionally."""
 
     url: str = KEV_URL
-    """Catalogue URL."""
-    policy: DownloadPolicy = field(default_factory=DownloadPolicy)
-    """Download bounds."""
-    sleep: Sleep = time.sleep
-    """Injected for tests."""
     name: str = SOURCE
     kind: FeedKind = "enrichment"
-    version: int = 1
+    filename: ClassVar[str] = "kev.json"
+    verify: ClassVar[Verify] = staticmethod(verify_json)
 
-    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
-        """Conditional download, verified by a JSON parse."""
-        req = Request(url=self.url, filename="kev.json", verify=verify_json)
-        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
-
-    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
-        """Every catalogue entry."""
-        for ff in fetched.files:
-            yield from parse_file(ff.path)
+    def parse_file(self, path: Path) -> Iterator[FeedItem]:
+        """The records of one file."""
+        yield from parse_file(path)
