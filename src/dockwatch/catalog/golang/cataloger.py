@@ -28,11 +28,10 @@ def wants_executable(path: str, size: int, mode: int) -> bool:
     return bool(mode & 0o111) and MIN_SIZE <= size <= MAX_SIZE and not path.startswith(_NEVER)
 
 
-class GoBinaryCataloger:
-    """Modules and toolchain of every Go executable in a layer."""
+class ExecutableCataloger:
+    """What the Go and Rust binary catalogers share: they read executables within budget, not
+    globs, and keep only the sections both need (`golang.reduce`), whichever is asked."""
 
-    name = FOUND_BY
-    version = 1
     globs: tuple[str, ...] = ()
 
     def wants(self, path: str, size: int, mode: int) -> bool:
@@ -40,8 +39,15 @@ class GoBinaryCataloger:
         return wants_executable(path, size, mode)
 
     def reduce(self, path: str, data: bytes) -> bytes | None:
-        """Keep only the build info (and a Rust `.dep-v0`): see `golang.reduce`."""
+        """Keep only the Go build info and a Rust `.dep-v0`: see `golang.reduce`."""
         return reduce_executable(data)
+
+
+class GoBinaryCataloger(ExecutableCataloger):
+    """Modules and toolchain of every Go executable in a layer."""
+
+    name = FOUND_BY
+    version = 1
 
     def catalog(self, files: LayerFiles, env: ParseEnv) -> CatalogResult:
         """Build info of each candidate ELF file; a malformed one is skipped with the reason."""

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dockwatch.catalog.cataloger import CatalogResult, GlobCataloger, LayerFiles, ParseEnv, Skipped
-from dockwatch.catalog.golang.cataloger import wants_executable
+from dockwatch.catalog.golang.cataloger import ExecutableCataloger
 from dockwatch.catalog.golang.elf import ElfError, is_elf, parse_elf
-from dockwatch.catalog.golang.reduce import reduce_executable
 from dockwatch.catalog.rust.parse_auditable import FOUND_BY as AUDITABLE
 from dockwatch.catalog.rust.parse_auditable import AuditableError, read_auditable
 from dockwatch.catalog.rust.parse_cargo_lock import FOUND_BY as LOCK
@@ -15,20 +14,11 @@ from dockwatch.model.package import Package
 LOCK_CATALOGER = GlobCataloger(LOCK, version=1).parse("/**/Cargo.lock", parse_cargo_lock)
 
 
-class RustAuditableCataloger:
+class RustAuditableCataloger(ExecutableCataloger):
     """Crates embedded by cargo-auditable; looks only at the section table of each executable."""
 
     name = AUDITABLE
     version = 1
-    globs: tuple[str, ...] = ()
-
-    def wants(self, path: str, size: int, mode: int) -> bool:
-        """Executables within budget, as for Go binaries."""
-        return wants_executable(path, size, mode)
-
-    def reduce(self, path: str, data: bytes) -> bytes | None:
-        """The same reduction as the Go cataloger's: whichever is asked keeps what both need."""
-        return reduce_executable(data)
 
     def catalog(self, files: LayerFiles, env: ParseEnv) -> CatalogResult:
         """Crates of each ELF executable that has a `.dep-v0` section. Malformed ELF headers are
