@@ -155,20 +155,23 @@ def test_enhanced_scanning_on_push_and_continuously(dockwatch: Server, tmp_path:
                 "SELECT payload FROM outbox WHERE event_type = 'ScanCompleted' ORDER BY id"
             )
         ]
-        db.close()
-        assert [(s["repositoryName"], s["trigger"]) for s in scans] == [
-            ("dev-api", "scan"),
-            ("prod-api", "scan"),
-            ("prod-api", "rematch"),
-        ] or [(s["repositoryName"], s["trigger"]) for s in scans] == [
-            ("prod-api", "scan"),
-            ("dev-api", "scan"),
-            ("prod-api", "rematch"),
+        rescans = [
+            json.loads(p)
+            for (p,) in db.execute(
+                "SELECT payload FROM outbox WHERE event_type = 'RescanCompleted' ORDER BY id"
+            )
         ]
-        assert scans[-1]["layersRead"] == 0
-        assert (
-            sum(s["layersRead"] for s in scans[:2]) == 4
-        )  # the four layers, read once for two repositories
+        db.close()
+        assert sorted((s["repositoryName"], s["trigger"]) for s in scans) == [
+            ("dev-api", "scan"),
+            ("prod-api", "scan"),
+        ]
+        assert sum(s["layersRead"] for s in scans) == 4  # four layers, read once for two repos
+        # one delta applied: prod-api alone re-evaluated (dev-api is scanned on push only),
+        # from the reverse index, with no layer read
+        assert [(r["imagesReevaluated"], r["findingsOpened"], r["layersRead"]) for r in rescans] == [
+            (1, 1, 0)
+        ]
         # scan-on-push repositories are not re-matched
         time.sleep(1)
         assert _findings(c, "dev-api")["imageScanFindings"]["imageScanCompletedAt"] == before_dev

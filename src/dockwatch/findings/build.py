@@ -16,7 +16,8 @@ from typing import Any
 
 from dockwatch.match.matcher import Match
 from dockwatch.model.advisory import SeverityType, cvss_score
-from dockwatch.model.package import OS_PACKAGE_TYPES
+from dockwatch.model.package import OS_PACKAGE_TYPES, Package
+from dockwatch.storage.sql.catalog_repo import dump_package, package_ref
 
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 
@@ -68,6 +69,8 @@ class FindingDraft:
     severity: str
     fix_available: str
     detail: dict[str, Any] = field(default_factory=dict)
+    package_refs: list[str] = field(default_factory=list)
+    """The inventory ref of each entry of `vulnerablePackages`, in order (see `package_ref`)."""
 
 
 def _cvss(content: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -159,6 +162,7 @@ def build(
         else:
             severity = "UNTRIAGED"
         packages: list[dict[str, Any]] = []
+        package_refs: list[str] = []
         seen: set[tuple[str, str, str, str | None]] = set()
         for m in group:
             p = m.package
@@ -166,6 +170,7 @@ def build(
             if key in seen:
                 continue
             seen.add(key)
+            package_refs.append(_ref(p))
             packages.append(
                 {
                     "name": p.name,
@@ -244,5 +249,10 @@ def build(
                     for m in group
                 ],
             },
+            package_refs,
         )
     return drafts
+
+
+def _ref(pkg: Package) -> str:
+    return package_ref(dump_package(pkg))

@@ -228,6 +228,36 @@ def match(
             unsupported = support.detail
     elif any(p.type in OS_PACKAGE_TYPES for p in packages):
         unsupported = "OS packages found but no distribution identified"
+    matches, undecided = match_packages(packages, os_ecosystem, index)
+    return MatchReport(tuple(matches), tuple(undecided), unsupported, os_ecosystem, db_version)
+
+
+def reverse_index_rows(
+    packages: Iterable[Package], os_ecosystem: str | None
+) -> tuple[set[tuple[str, str, str]], dict[str, bytes]]:
+    """((ecosystem, name, package ref) rows, package documents by ref) of an inventory: the
+    reverse index a feed delta is mapped through, down to the package, so a re-match loads
+    only the packages the delta names."""
+    from dockwatch.storage.sql.catalog_repo import dump_package, package_ref
+
+    rows: set[tuple[str, str, str]] = set()
+    docs: dict[str, bytes] = {}
+    for pkg in packages:
+        route = lookup_key(pkg, os_ecosystem)
+        if route is None:
+            continue
+        doc = dump_package(pkg)
+        ref = package_ref(doc)
+        docs[ref] = doc
+        rows.add((route[0][0], route[0][1], ref))
+    return rows, docs
+
+
+def match_packages(
+    packages: Iterable[Package], os_ecosystem: str | None, index: MatchIndex
+) -> tuple[list[Match], list[IndeterminateMatch]]:
+    """Matches of packages whose distribution release is already decided (`os_ecosystem`,
+    None for none or an unsupported one); the index is used as it is, not refreshed."""
     matches: list[Match] = []
     undecided: list[IndeterminateMatch] = []
     for pkg in packages:
@@ -258,7 +288,7 @@ def match(
             matches.append(
                 Match(pkg, entry.source, entry.advisory_id, fixed, entry.status, evidence)
             )
-    return MatchReport(tuple(matches), tuple(undecided), unsupported, os_ecosystem, db_version)
+    return matches, undecided
 
 
 def affected_keys(packages: Iterable[Package], os_ecosystem: str | None) -> set[Key]:

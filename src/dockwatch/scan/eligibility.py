@@ -14,7 +14,6 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dockwatch.findings.lifecycle import FindingStatus
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql import tables as t
@@ -27,14 +26,6 @@ if TYPE_CHECKING:
     from .service import ScanService
 
 COVERAGE_CHANGED = "CoverageChanged"
-
-
-def _close_findings(conn: Any, repository_id: int, digest: str, now: datetime) -> None:
-    for f in sql.findings_of(conn, repository_id, digest):
-        if f.status != FindingStatus.CLOSED.value:
-            sql.update_finding(
-                conn, f.id, status=FindingStatus.CLOSED.value, closed_at=now, updated_at=now
-            )
 
 
 def activate(
@@ -76,16 +67,19 @@ def activate(
 def deactivate(service: ScanService, conn: Any, now: datetime) -> None:
     """Close enhanced findings and remove enhanced coverage."""
     tenant = service.ctx.tenant
-    s = t.image_scans
+    s, r = t.image_scans, t.repositories
     rows = conn.execute(
-        s.select().where(
+        s.select()
+        .with_only_columns(s.c.repository_id, s.c.digest, r.c.name)
+        .join(r, r.c.id == s.c.repository_id)
+        .where(
             s.c.account_id == tenant.account_id,
             s.c.region == tenant.region,
             s.c.scan_type == "ENHANCED",
         )
     ).all()
+    service.writer.close_all(conn, [(row.repository_id, row.name, row.digest) for row in rows], now)
     for row in rows:
-        _close_findings(conn, row.repository_id, row.digest, now)
         sql.delete_scan(conn, row.repository_id, row.digest)
 
 
@@ -135,7 +129,7 @@ def expire_pass(service: ScanService) -> int:
                 ),
                 now,
             )
-            _close_findings(conn, row.repository_id, row.digest, now)
+            service.writer.close_all(conn, [(row.repository_id, row.name, row.digest)], now)
             outbox.append(
                 conn,
                 account_id=tenant.account_id,

@@ -20,13 +20,13 @@ from typing import Any
 from dockwatch.catalog.service import ImageCataloguer, Inventory
 from dockwatch.clock import Clock
 from dockwatch.errors import DockwatchError, InvalidInput
-from dockwatch.findings.build import SEVERITY_ORDER, FindingDraft, build
-from dockwatch.findings.lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
-from dockwatch.match.service import MatchIndex, affected_keys, match
+from dockwatch.findings.build import SEVERITY_ORDER, build
+from dockwatch.findings.service import FindingWriter, Target
+from dockwatch.match.service import MatchIndex, match, reverse_index_rows
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.registry.context import RegistryContext
-from dockwatch.storage.sql import outbox, vuln_repo
+from dockwatch.storage.sql import finding_repo, outbox, vuln_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
@@ -80,6 +80,7 @@ class ScanService:
         self.cache = cache
         self.index = index
         self.clock = clock
+        self.writer = FindingWriter(ctx.tenant)
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -185,27 +186,29 @@ class ScanService:
             enrichment = vuln_repo.enrichment_for(conn, list(drafts))
         if enrichment:
             drafts = build(report.matches, contents, enrichment)
-        resource = ImageResource(
-            self.ctx.tenant.account_id, self.ctx.tenant.region, repository, digest
-        )
+        keyed, package_docs = reverse_index_rows(packages, report.os_ecosystem)
         with self.ctx.db.write() as conn:
             if self._config_moved(conn, config):
                 # enhanced scanning was turned off (or on) while this scan ran: its result
                 # belongs to a configuration no longer in force, so it is dropped
                 return ScanOutcome(False, "CONFIGURATION_CHANGED", layers_read=layers_read)
-            if stored_inventory is None:
-                from dockwatch.catalog.cataloger import CatalogResult
+            from dockwatch.catalog.cataloger import CatalogResult
 
-                sql.store_inventory(
-                    conn,
-                    digest,
-                    None if distro is None else dataclasses.asdict(distro),
-                    dump_result(CatalogResult(tuple(packages))),
-                    "",
-                    affected_keys(packages, report.os_ecosystem),
-                    now,
-                )
-            outcome = self._apply_findings(conn, repo.id, resource, drafts, now)
+            sql.store_inventory(
+                conn,
+                digest,
+                None if distro is None else dataclasses.asdict(distro),
+                packages_doc
+                if stored_inventory is not None
+                else dump_result(CatalogResult(tuple(packages))),
+                "",
+                keyed,
+                package_docs,
+                now,
+            )
+            applied = self.writer.apply(conn, [Target(repo.id, repository, digest, drafts)], now)
+            opened, closed, reopened = applied.per_resource[(repo.id, digest)]
+            outcome = ScanOutcome(True, "SUCCESSFUL", opened, closed, reopened)
             reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
             done = self.clock.now()  # lastScannedAt and the event: when the results are written
             sql.put_scan(
@@ -234,6 +237,7 @@ class ScanService:
                 payload={
                     "repositoryName": repository,
                     "imageDigest": digest,
+                    "imageTags": registry_sql.tags_of(conn, repo.id, digest),
                     "trigger": "rematch" if rematch else "scan",
                     "findingSeverityCounts": counts,
                     "dbVersion": report.db_version,
@@ -388,72 +392,10 @@ class ScanService:
                 self.clock.now(),
             )
 
-    def _apply_findings(
-        self,
-        conn: Any,
-        repo_id: int,
-        resource: ImageResource,
-        drafts: dict[str, FindingDraft],
-        now: datetime,
-    ) -> ScanOutcome:
-        existing = sql.findings_of(conn, repo_id, resource.digest)
-        latest: dict[str, sql.FindingRow] = {}
-        for f in existing:
-            latest[f.vulnerability_id] = f  # ordered by generation: the newest wins
-        stored = {
-            v: StoredFinding(f.id, v, FindingStatus(f.status), f.closed_at, f.generation)
-            for v, f in latest.items()
-        }
-        plan = reconcile(resource, stored, drafts.keys(), now)
-        for finding_id, vuln, generation in plan.opened:
-            d = drafts[vuln]
-            sql.insert_finding(
-                conn,
-                self.ctx.tenant,
-                repo_id,
-                resource.digest,
-                sql.FindingRow(
-                    finding_id,
-                    vuln,
-                    generation,
-                    FindingStatus.ACTIVE.value,
-                    d.severity,
-                    d.fix_available,
-                    now,
-                    now,
-                    now,
-                    None,
-                    d.detail,
-                ),  # fmt: skip
-            )
-        by_id = {f.id: f for f in existing}
-        for finding_id in plan.reopened + plan.unchanged:
-            f = by_id[finding_id]
-            d = drafts[f.vulnerability_id]
-            status = FindingStatus.ACTIVE.value if finding_id in plan.reopened else f.status
-            sql.update_finding(
-                conn,
-                finding_id,
-                status=status,
-                closed_at=None,
-                severity=d.severity,
-                fix_available=d.fix_available,
-                last_observed_at=now,
-                updated_at=now,
-                detail=d.detail,
-            )
-        for finding_id in plan.closed:
-            sql.update_finding(
-                conn, finding_id, status=FindingStatus.CLOSED.value, closed_at=now, updated_at=now
-            )
-        return ScanOutcome(
-            True, "SUCCESSFUL", len(plan.opened), len(plan.closed), len(plan.reopened)
-        )
-
     def _severity_counts(self, conn: Any, repo_id: int, digest: str) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for f in sql.findings_of(conn, repo_id, digest):
-            if f.status == FindingStatus.ACTIVE.value:
+        for f in finding_repo.stored_of(conn, [(repo_id, digest)]):
+            if f.status == "ACTIVE":
                 counts[f.severity] = counts.get(f.severity, 0) + 1
         return {s: counts[s] for s in SEVERITY_ORDER if s in counts}
 
@@ -464,9 +406,5 @@ class ScanService:
             repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
             if repo is None:
                 return
-            for f in sql.findings_of(conn, repo.id, digest):
-                if f.status != FindingStatus.CLOSED.value:
-                    sql.update_finding(
-                        conn, f.id, status=FindingStatus.CLOSED.value, closed_at=now, updated_at=now
-                    )
+            self.writer.close_all(conn, [(repo.id, repository, digest)], now)
             sql.delete_scan(conn, repo.id, digest)

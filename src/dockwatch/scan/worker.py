@@ -2,9 +2,9 @@
 
 It reads the outbox after its own cursor and, in the same transaction that moves the cursor,
 queues the jobs each event calls for, so an event is never lost nor handled twice: a push in a
-repository that is scanned queues a scan; an advisory update queues a re-match of exactly the
-images of continuously scanned repositories that hold an affected package; a delete closes the
-image's findings. Then it runs queued jobs one by one.
+repository that is scanned queues a scan; an advisory update queues the application of its
+delta (scan/rescan.py: exactly the images of continuously scanned repositories that hold an
+affected package, in one batch); a delete closes the image's findings. Then it runs queued jobs one by one.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
-from dockwatch.storage.sql import tables as t
 from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
 from .config import ScanFrequency, ScanType
 from .eligibility import expire_pass
 from .jobs import Job, JobQueue, enqueue
+from .rescan import apply_delta
 from .service import ScanService
 
 logger = logging.getLogger(__name__)
@@ -113,47 +113,20 @@ class ScanWorker:
         return len(events)
 
     def _affected(self, conn: Any, payload: dict[str, Any], config: Any, now: datetime) -> None:
-        """Queue a re-match of each ACTIVE image of a continuously scanned repository that holds
-        a package the delta names, or has a finding whose enrichment (KEV, EPSS, NVD) changed."""
-        keys = [(k[0], k[1]) for k in payload.get("packageKeys", [])]
-        digests = sql.images_with_keys(conn, keys) if keys else set()
-        s, r, f = t.image_scans, t.repositories, t.findings
-        targets: set[tuple[int, str]] = set()
-        cves = list(payload.get("cves", []))
-        for start in range(0, len(cves), 400):
-            rows = conn.execute(
-                f.select()
-                .with_only_columns(f.c.repository_id, f.c.digest)
-                .where(f.c.vulnerability_id.in_(cves[start : start + 400]), f.c.status != "CLOSED")
-                .distinct()
-            ).all()
-            targets |= {(row.repository_id, row.digest) for row in rows}
-        if not digests and not targets:
-            return
-        query = (
-            s.select()
-            .with_only_columns(s.c.repository_id, s.c.digest, r.c.name, r.c.scan_on_push)
-            .join(r, r.c.id == s.c.repository_id)
-            .where(s.c.status_code == "ACTIVE")
+        """Queue the application of an advisory delta (one job per database version: the
+        job finds the affected images through the reverse index when it runs)."""
+        del config
+        enqueue(
+            conn,
+            "delta",
+            f"delta:{payload.get('version')}:{payload.get('source')}",
+            {
+                "version": payload.get("version"),
+                "packageKeys": payload.get("packageKeys", []),
+                "cves": payload.get("cves", []),
+            },
+            now,
         )
-        candidates = list(digests) + [d for _, d in targets]
-        for start in range(0, len(candidates), 400):
-            rows = conn.execute(query.where(s.c.digest.in_(candidates[start : start + 400]))).all()
-            for row in rows:
-                if row.digest not in digests and (row.repository_id, row.digest) not in targets:
-                    continue
-                if (
-                    config.frequency_for(row.name, row.scan_on_push)
-                    is not ScanFrequency.CONTINUOUS_SCAN
-                ):
-                    continue
-                enqueue(
-                    conn,
-                    "rematch",
-                    f"rematch:{row.repository_id}:{row.digest}:{payload['version']}",
-                    {"repository": row.name, "digest": row.digest},
-                    now,
-                )
 
     def run_one(self) -> Job | None:
         """Claim and run one job; returns it (None when the queue is empty)."""
@@ -165,6 +138,8 @@ class ScanWorker:
                 self.service.scan(job.payload["repository"], job.payload["digest"])
             elif job.kind == "rematch":
                 self.service.scan(job.payload["repository"], job.payload["digest"], rematch=True)
+            elif job.kind == "delta":
+                apply_delta(self.service, job.payload)
             elif job.kind == "delete":
                 self.service.close_image(
                     job.payload["repository"], job.payload["digest"], "deleted"

@@ -12,6 +12,7 @@ from dockwatch.errors import InvalidInput
 from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.registry.manifests import Manifests
 from dockwatch.scan.status import ecr_status
+from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 
@@ -119,7 +120,9 @@ def _index_findings(services: Services, name: str, repo_id: int, digest: str) ->
             child_digest = child.get("digest")
             state = sql.get_scan(conn, repo_id, child_digest)
             found = [
-                f for f in sql.findings_of(conn, repo_id, child_digest) if f.status == "ACTIVE"
+                f
+                for f in finding_repo.findings_of(conn, repo_id, child_digest)
+                if f.status == "ACTIVE"
             ]
             for f in found:
                 counts[f.severity] = counts.get(f.severity, 0) + 1
@@ -169,7 +172,11 @@ async def image_findings(services: Services, request: Request) -> dict[str, Any]
         with services.db.read() as conn:
             state = sql.get_scan(conn, repo.id, row.digest)
             basic, _ = sql.basic_result(conn, repo.id, row.digest)
-            found = [f for f in sql.findings_of(conn, repo.id, row.digest) if f.status != "CLOSED"]
+            found = [
+                f
+                for f in finding_repo.findings_of(conn, repo.id, row.digest)
+                if f.status != "CLOSED"
+            ]
             tags = registry_sql.tags_of(conn, repo.id, row.digest)
         counts: dict[str, int] = {}
         for f in found:

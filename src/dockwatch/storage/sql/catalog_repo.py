@@ -8,6 +8,7 @@ old rows simply not match. Values are stored as orjson documents of the dataclas
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,21 @@ def _package(d: dict[str, Any]) -> Package:
             "layer_digest": None if d.get("layer_digest") is None else Digest(d["layer_digest"]),
         }
     )
+
+
+def dump_package(pkg: Package) -> bytes:
+    """One package as a canonical document (keys sorted): equal packages give equal bytes."""
+    return orjson.dumps(dataclasses.asdict(pkg), default=_default, option=orjson.OPT_SORT_KEYS)
+
+
+def load_package(raw: bytes) -> Package:
+    """The inverse of `dump_package`."""
+    return _package(orjson.loads(raw))
+
+
+def package_ref(doc: bytes) -> str:
+    """The content hash naming a package document (see `dump_package`)."""
+    return hashlib.sha256(doc).hexdigest()[:32]
 
 
 def dump_result(result: CatalogResult) -> bytes:

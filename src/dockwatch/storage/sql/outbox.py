@@ -54,6 +54,31 @@ def append(
     )
 
 
+def append_many(
+    conn: Connection,
+    *,
+    account_id: str,
+    region: str,
+    events: Iterable[tuple[str, str, dict[str, Any]]],
+    at: datetime,
+) -> int:
+    """Add many (event type, subject, payload) events in one statement; returns how many."""
+    rows = [
+        {
+            "account_id": account_id,
+            "region": region,
+            "event_type": event_type,
+            "subject": subject,
+            "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
+            "created_at": at,
+        }
+        for event_type, subject, payload in events
+    ]
+    if rows:
+        conn.execute(tables.outbox.insert(), rows)
+    return len(rows)
+
+
 def read_after(
     conn: Connection, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500
 ) -> list[OutboxEvent]:

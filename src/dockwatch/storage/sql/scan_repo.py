@@ -1,19 +1,21 @@
-"""SQL for scanning: settings, per-image scan state, inventories, the reverse index, findings."""
+"""SQL for scanning: settings, per-image scan state, inventories and the reverse index.
+
+Findings live in `finding_repo`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
+from dockwatch.storage.sql.timeutil import as_utc_or_none
 
 
 def load_settings(conn: Connection, tenant: Tenant) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -157,10 +159,14 @@ def store_inventory(
     distro: dict[str, Any] | None,
     packages: bytes,
     catalogers: str,
-    keys: Iterable[tuple[str, str]],
+    keyed: Iterable[tuple[str, str, str]],
+    package_docs: Mapping[str, bytes],
     at: datetime,
 ) -> None:
-    """Keep an image's package inventory and its (ecosystem, name) keys for the reverse index."""
+    """Keep an image's package inventory, its packages by ref, and the reverse index rows
+    ((ecosystem, name) looked up -> package ref) a feed delta is mapped through."""
+    from dockwatch.storage.sql.finding_repo import put_packages
+
     conn.execute(delete(t.image_inventories).where(t.image_inventories.c.digest == digest))
     conn.execute(
         insert(t.image_inventories).values(
@@ -171,8 +177,12 @@ def store_inventory(
             created_at=at,
         )
     )
+    put_packages(conn, package_docs)
     conn.execute(delete(t.image_package_keys).where(t.image_package_keys.c.digest == digest))
-    rows = [{"digest": digest, "ecosystem": e, "name": n} for e, n in sorted(set(keys))]
+    rows = [
+        {"digest": digest, "ecosystem": e, "name": n, "pkg_ref": r}
+        for e, n, r in sorted(set(keyed))
+    ]
     if rows:
         conn.execute(insert(t.image_package_keys), rows)
 
@@ -188,86 +198,3 @@ def load_inventory(
     if r is None:
         return None
     return json.loads(r.distro), bytes(r.packages), r.catalogers
-
-
-def images_with_keys(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[str]:
-    """Manifest digests whose inventories hold any of the (ecosystem, name) keys."""
-    out: set[str] = set()
-    k = t.image_package_keys
-    for start in range(0, len(keys), 400):
-        part = list(keys[start : start + 400])
-        out |= {
-            r.digest
-            for r in conn.execute(
-                select(k.c.digest).where(tuple_(k.c.ecosystem, k.c.name).in_(part))
-            )
-        }
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class FindingRow:
-    """A stored finding."""
-
-    id: str
-    vulnerability_id: str
-    generation: int
-    status: str
-    severity: str
-    fix_available: str
-    first_observed_at: datetime
-    last_observed_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
-    detail: dict[str, Any]
-
-
-def _finding(r: Any) -> FindingRow:
-    return FindingRow(
-        r.id, r.vulnerability_id, r.generation, r.status, r.severity, r.fix_available,
-        as_utc(r.first_observed_at), as_utc(r.last_observed_at), as_utc(r.updated_at),
-        as_utc_or_none(r.closed_at), orjson.loads(r.detail),
-    )  # fmt: skip
-
-
-def findings_of(conn: Connection, repository_id: int, digest: str) -> list[FindingRow]:
-    """Every finding (any status) of an image resource, newest generation last."""
-    f = t.findings
-    rows = conn.execute(
-        select(f)
-        .where(f.c.repository_id == repository_id, f.c.digest == digest)
-        .order_by(f.c.vulnerability_id, f.c.generation)
-    )
-    return [_finding(r) for r in rows]
-
-
-def insert_finding(
-    conn: Connection, tenant: Tenant, repository_id: int, digest: str, row: FindingRow
-) -> None:
-    """Store a new finding."""
-    conn.execute(
-        insert(t.findings).values(
-            id=row.id,
-            account_id=tenant.account_id,
-            region=tenant.region,
-            repository_id=repository_id,
-            digest=digest,
-            vulnerability_id=row.vulnerability_id,
-            generation=row.generation,
-            status=row.status,
-            severity=row.severity,
-            fix_available=row.fix_available,
-            first_observed_at=row.first_observed_at,
-            last_observed_at=row.last_observed_at,
-            updated_at=row.updated_at,
-            closed_at=row.closed_at,
-            detail=orjson.dumps(row.detail),
-        )
-    )
-
-
-def update_finding(conn: Connection, finding_id: str, **values: Any) -> None:
-    """Change a finding's columns (`detail` given as a dict)."""
-    if "detail" in values:
-        values["detail"] = orjson.dumps(values["detail"])
-    conn.execute(update(t.findings).where(t.findings.c.id == finding_id).values(**values))

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -309,9 +310,50 @@ image_package_keys = Table(
     Column("digest", String(140), nullable=False),
     Column("ecosystem", String(64), nullable=False),
     Column("name", String(512), nullable=False),
-    PrimaryKeyConstraint("digest", "ecosystem", "name"),
+    Column("pkg_ref", String(32), nullable=False, server_default=""),
+    PrimaryKeyConstraint("digest", "ecosystem", "name", "pkg_ref"),
     Index("ix_image_package_keys_key", "ecosystem", "name"),
 )
+
+inventory_packages = Table(
+    "inventory_packages",
+    metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("doc", LargeBinary, nullable=False),
+)
+"""Packages by content hash: images sharing base layers share these rows, so a re-match loads
+each distinct package once however many images hold it."""
+
+finding_details = Table(
+    "finding_details",
+    metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("doc", LargeBinary, nullable=False),
+    Column("created_at", _ts, nullable=False),
+)
+"""A finding's content (title, scores, vulnerable packages, evidence) by content hash: the same
+vulnerability in the same packages of the same layers reads the same in every image, so 50,000
+images gaining one finding write one detail row, not 50,000."""
+
+detail_packages = Table(
+    "detail_packages",
+    metadata,
+    Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("pkg_ref", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("version", String(256), nullable=False),
+    Column("package_manager", String(32), nullable=False),
+    Column("source_layer_hash", String(140)),
+    Column("fixed_in_version", String(256)),
+    Column("file_path", Text),
+    PrimaryKeyConstraint("detail_ref", "seq"),
+    Index("ix_detail_packages_pkg", "pkg_ref"),
+    Index("ix_detail_packages_name", "name"),
+    Index("ix_detail_packages_layer", "source_layer_hash"),
+)
+"""The vulnerable packages of a finding detail, as rows: package filters and aggregations by
+package and layer query these, and a re-match finds the findings a package is part of."""
 
 findings = Table(
     "findings",
@@ -319,19 +361,27 @@ findings = Table(
     Column("id", String(32), primary_key=True),
     *_tenant(),
     Column("repository_id", Integer, ForeignKey("repositories.id"), nullable=False),
+    Column("repository_name", String(256), nullable=False),
     Column("digest", String(140), nullable=False),
     Column("vulnerability_id", String(128), nullable=False),
     Column("generation", Integer, nullable=False),
     Column("status", String(16), nullable=False),
     Column("severity", String(16), nullable=False),
     Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False, server_default="NO"),
+    Column("inspector_score", Float),
+    Column("epss_score", Float),
+    Column("source", String(64), nullable=False, server_default=""),
     Column("first_observed_at", _ts, nullable=False),
     Column("last_observed_at", _ts, nullable=False),
     Column("updated_at", _ts, nullable=False),
     Column("closed_at", _ts),
-    Column("detail", LargeBinary, nullable=False),
+    Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
+    Column("suppressed_by", String(64)),
     Index("ix_findings_image", "repository_id", "digest", "vulnerability_id"),
     Index("ix_findings_status", "account_id", "region", "status", "severity"),
+    Index("ix_findings_vuln", "vulnerability_id"),
+    Index("ix_findings_detail", "detail_ref"),
 )
 
 jobs = Table(
@@ -348,4 +398,44 @@ jobs = Table(
     Column("updated_at", _ts, nullable=False),
     UniqueConstraint("key", name="uq_jobs_key"),
     Index("ix_jobs_state", "state", "id"),
+)
+
+# --- webhooks: subscriptions and their delivery log (one row per attempt) ----------------------
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    *_tenant(),
+    Column("url", Text, nullable=False),
+    Column("secret", String(512), nullable=False),
+    Column("event_types", Text, nullable=False),  # JSON list; empty means every deliverable type
+    Column("description", Text, nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("insecure_skip_verify", Boolean, nullable=False, server_default="0"),
+    Column("start_after_id", BigInteger, nullable=False),  # outbox events up to here predate it
+    Column("created_at", _ts, nullable=False),
+    Index("ix_webhooks_tenant", "account_id", "region", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", BigInteger, nullable=False),  # outbox.id
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # PENDING, DELIVERED, FAILED, GAVE_UP
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer),
+    Column("next_attempt_at", _ts, nullable=False),
+    Column("lease_until", _ts),
+    Column("started_at", _ts, nullable=False),  # when the delivery (attempt 1) was created
+    Column("attempted_at", _ts),
+    Column("created_at", _ts, nullable=False),
+    Column("updated_at", _ts, nullable=False),
+    UniqueConstraint("webhook_id", "event_id", "attempt", name="uq_webhook_deliveries_attempt"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
 )

@@ -39,6 +39,72 @@ def _baseline(*names: str) -> Callable[[Connection], None]:
     return apply
 
 
+def _scan_2_details(conn: Connection) -> None:
+    """Findings keep their content in `finding_details` by hash, packages get refs.
+
+    Findings move with their lifecycle (ids, status, timestamps); the derived reverse index and
+    inventories are dropped and every ACTIVE enhanced image is queued for a scan, which rebuilds
+    them from the layer catalog cache (no layer is read again).
+    """
+    import hashlib
+
+    import orjson
+    from sqlalchemy import inspect, text
+
+    insp = inspect(conn)
+    tables.metadata.create_all(
+        conn,
+        tables=[tables.inventory_packages, tables.finding_details, tables.detail_packages],
+    )
+    if "detail_ref" in {c["name"] for c in insp.get_columns("findings")}:
+        return  # created from the current tables.py
+    old = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM findings"))]
+    for index in ("ix_findings_image", "ix_findings_status"):
+        conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
+    conn.execute(text("DROP TABLE findings"))
+    conn.execute(text("DROP TABLE image_package_keys"))
+    tables.metadata.create_all(conn, tables=[tables.findings, tables.image_package_keys])
+    conn.execute(tables.image_inventories.delete())
+    names = {r.id: r.name for r in conn.execute(select(tables.repositories))}
+    seen: set[str] = set()
+    now = datetime.now(UTC)
+    for row in old:
+        detail = orjson.loads(row.pop("detail"))
+        doc = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS)
+        ref = hashlib.sha256(doc).hexdigest()[:32]
+        if ref not in seen:
+            seen.add(ref)
+            conn.execute(tables.finding_details.insert().values(ref=ref, doc=doc, created_at=now))
+        conn.execute(
+            tables.findings.insert().values(
+                **row,
+                repository_name=names.get(row["repository_id"], ""),
+                detail_ref=ref,
+                exploit_available=detail.get("exploitAvailable") or "NO",
+                inspector_score=detail.get("inspectorScore"),
+            )
+        )
+    s = tables.image_scans
+    for r in conn.execute(
+        select(s.c.repository_id, s.c.digest).where(
+            s.c.scan_type == "ENHANCED", s.c.status_code == "ACTIVE"
+        )
+    ):
+        conn.execute(
+            tables.jobs.insert().values(
+                kind="scan",
+                key=f"migrate-scan-2:{r.repository_id}:{r.digest}",
+                payload=orjson.dumps(
+                    {"repository": names.get(r.repository_id, ""), "digest": r.digest}
+                ).decode(),
+                state="queued",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -80,10 +146,15 @@ MIGRATIONS: list[Migration] = [
             "image_scans",
             "image_inventories",
             "image_package_keys",
+            "inventory_packages",
+            "finding_details",
+            "detail_packages",
             "findings",
             "jobs",
         ),
     ),
+    Migration("scan", 2, "content-addressed finding details", _scan_2_details),
+    Migration("webhooks", 1, "baseline", _baseline("webhooks", "webhook_deliveries")),
 ]
 
 

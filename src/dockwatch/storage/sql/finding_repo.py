@@ -1,0 +1,291 @@
+"""SQL for findings: rows per image resource, content-addressed details, their packages.
+
+A finding row holds what differs per image resource (status, timestamps, the columns filters and
+aggregations use); its content lives in `finding_details` under a hash, shared by every image
+whose finding reads the same. Writes are batched (`executemany`), because a feed update can
+touch tens of thousands of images at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, select, tuple_, update
+
+from dockwatch.model.package import Package
+from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.catalog_repo import load_package
+from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
+
+CHUNK = 500
+"""Rows per IN list: below SQLite's variable limit with room for other parameters."""
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def detail_document(detail: Mapping[str, Any]) -> tuple[str, bytes]:
+    """(ref, canonical bytes) of a finding detail."""
+    doc = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(doc).hexdigest()[:32], doc
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """A stored finding without its content (what reconciling and events need)."""
+
+    id: str
+    repository_id: int
+    digest: str
+    vulnerability_id: str
+    generation: int
+    status: str
+    severity: str
+    fix_available: str
+    exploit_available: str
+    inspector_score: float | None
+    first_observed_at: datetime
+    last_observed_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    detail_ref: str
+    suppressed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """A stored finding with its content."""
+
+    id: str
+    repository_name: str
+    digest: str
+    vulnerability_id: str
+    generation: int
+    status: str
+    severity: str
+    fix_available: str
+    first_observed_at: datetime
+    last_observed_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    detail_ref: str
+    suppressed_by: str | None
+    detail: dict[str, Any]
+
+
+_LIGHT = (
+    t.findings.c.id, t.findings.c.repository_id, t.findings.c.digest,
+    t.findings.c.vulnerability_id, t.findings.c.generation, t.findings.c.status,
+    t.findings.c.severity, t.findings.c.fix_available, t.findings.c.exploit_available,
+    t.findings.c.inspector_score, t.findings.c.first_observed_at, t.findings.c.last_observed_at,
+    t.findings.c.updated_at, t.findings.c.closed_at, t.findings.c.detail_ref,
+    t.findings.c.suppressed_by,
+)  # fmt: skip
+
+
+def _stored(r: Any) -> StoredRow:
+    return StoredRow(
+        r.id, r.repository_id, r.digest, r.vulnerability_id, r.generation, r.status, r.severity,
+        r.fix_available, r.exploit_available, r.inspector_score, as_utc(r.first_observed_at),
+        as_utc(r.last_observed_at), as_utc(r.updated_at), as_utc_or_none(r.closed_at),
+        r.detail_ref, r.suppressed_by,
+    )  # fmt: skip
+
+
+def stored_of(conn: Connection, resources: Sequence[tuple[int, str]]) -> list[StoredRow]:
+    """Every finding (any status) of the image resources, oldest generation first."""
+    f = t.findings
+    out: list[StoredRow] = []
+    for part in _chunks(list(resources)):
+        rows = conn.execute(
+            select(*_LIGHT).where(tuple_(f.c.repository_id, f.c.digest).in_(list(part)))
+        )
+        out += [_stored(r) for r in rows]
+    out.sort(key=lambda s: (s.repository_id, s.digest, s.vulnerability_id, s.generation))
+    return out
+
+
+def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[StoredRow]:
+    """Every finding (any status) about the vulnerability ids, in any image resource."""
+    f = t.findings
+    out: list[StoredRow] = []
+    for part in _chunks(sorted(set(vulns))):
+        out += [
+            _stored(r) for r in conn.execute(select(*_LIGHT).where(f.c.vulnerability_id.in_(part)))
+        ]
+    out.sort(key=lambda s: (s.repository_id, s.digest, s.vulnerability_id, s.generation))
+    return out
+
+
+def open_findings_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> list[StoredRow]:
+    """Open findings whose content names one of the packages."""
+    f, dp = t.findings, t.detail_packages
+    details: set[str] = set()
+    for part in _chunks(sorted(set(pkg_refs))):
+        details |= {
+            r.detail_ref
+            for r in conn.execute(select(dp.c.detail_ref).where(dp.c.pkg_ref.in_(part)).distinct())
+        }
+    out: list[StoredRow] = []
+    for part in _chunks(sorted(details)):
+        out += [
+            _stored(r)
+            for r in conn.execute(
+                select(*_LIGHT).where(f.c.detail_ref.in_(part), f.c.status != "CLOSED")
+            )
+        ]
+    return out
+
+
+def package_refs_of_details(conn: Connection, refs: Sequence[str]) -> dict[str, set[str]]:
+    """The package refs each finding detail names."""
+    dp = t.detail_packages
+    out: dict[str, set[str]] = {}
+    for part in _chunks(sorted(set(refs))):
+        for r in conn.execute(
+            select(dp.c.detail_ref, dp.c.pkg_ref).where(dp.c.detail_ref.in_(part))
+        ):
+            out.setdefault(r.detail_ref, set()).add(r.pkg_ref)
+    return out
+
+
+def missing_details(conn: Connection, refs: Iterable[str]) -> set[str]:
+    """Those of `refs` not stored yet."""
+    wanted = sorted(set(refs))
+    have: set[str] = set()
+    for part in _chunks(wanted):
+        have |= {
+            r.ref
+            for r in conn.execute(
+                select(t.finding_details.c.ref).where(t.finding_details.c.ref.in_(part))
+            )
+        }
+    return set(wanted) - have
+
+
+def insert_details(
+    conn: Connection,
+    details: Mapping[str, tuple[bytes, Sequence[Mapping[str, Any]]]],
+    at: datetime,
+) -> None:
+    """Store new details: ref -> (document, package rows for `detail_packages`)."""
+    if not details:
+        return
+    conn.execute(
+        t.finding_details.insert(),
+        [{"ref": ref, "doc": doc, "created_at": at} for ref, (doc, _) in details.items()],
+    )
+    rows = [
+        {"detail_ref": ref, "seq": seq, **pkg}
+        for ref, (_, packages) in details.items()
+        for seq, pkg in enumerate(packages)
+    ]
+    if rows:
+        conn.execute(t.detail_packages.insert(), rows)
+
+
+def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Detail documents by ref."""
+    out: dict[str, dict[str, Any]] = {}
+    d = t.finding_details
+    for part in _chunks(sorted(set(refs))):
+        for r in conn.execute(select(d.c.ref, d.c.doc).where(d.c.ref.in_(part))):
+            out[r.ref] = orjson.loads(r.doc)
+    return out
+
+
+def insert_findings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store new findings (each a dict of `findings` columns)."""
+    if rows:
+        conn.execute(t.findings.insert(), list(rows))
+
+
+def update_findings(
+    conn: Connection, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Set `columns` on many findings at once; each row has `b_id` plus `b_<column>` values."""
+    if not rows:
+        return
+    f = t.findings
+    stmt = (
+        update(f)
+        .where(f.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"b_{c}") for c in columns})
+    )
+    conn.execute(stmt.execution_options(synchronize_session=False), list(rows))
+
+
+def findings_of(conn: Connection, repository_id: int, digest: str) -> list[FindingRow]:
+    """Every finding (any status) of an image resource with its content, newest generation last."""
+    f, d = t.findings, t.finding_details
+    rows = conn.execute(
+        select(f, d.c.doc)
+        .join(d, d.c.ref == f.c.detail_ref)
+        .where(f.c.repository_id == repository_id, f.c.digest == digest)
+        .order_by(f.c.vulnerability_id, f.c.generation)
+    )
+    return [
+        FindingRow(
+            r.id,
+            r.repository_name,
+            r.digest,
+            r.vulnerability_id,
+            r.generation,
+            r.status,
+            r.severity,
+            r.fix_available,
+            as_utc(r.first_observed_at),
+            as_utc(r.last_observed_at),
+            as_utc(r.updated_at),
+            as_utc_or_none(r.closed_at),
+            r.detail_ref,
+            r.suppressed_by,
+            orjson.loads(r.doc),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def put_packages(conn: Connection, docs: Mapping[str, bytes]) -> None:
+    """Store package documents not stored yet (ref -> document)."""
+    p = t.inventory_packages
+    have: set[str] = set()
+    refs = sorted(docs)
+    for part in _chunks(refs):
+        have |= {r.ref for r in conn.execute(select(p.c.ref).where(p.c.ref.in_(part)))}
+    rows = [{"ref": ref, "doc": docs[ref]} for ref in refs if ref not in have]
+    if rows:
+        conn.execute(p.insert(), rows)
+
+
+def load_packages(conn: Connection, refs: Iterable[str]) -> dict[str, Package]:
+    """Packages by ref."""
+    p = t.inventory_packages
+    out: dict[str, Package] = {}
+    for part in _chunks(sorted(set(refs))):
+        for r in conn.execute(select(p.c.ref, p.c.doc).where(p.c.ref.in_(part))):
+            out[r.ref] = load_package(r.doc)
+    return out
+
+
+def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(image digest, package ref) of every inventory package looked up under one of `keys`."""
+    k = t.image_package_keys
+    out: list[tuple[str, str]] = []
+    for part in _chunks(sorted(set(keys)), 400):
+        out += [
+            (r.digest, r.pkg_ref)
+            for r in conn.execute(
+                select(k.c.digest, k.c.pkg_ref).where(
+                    tuple_(k.c.ecosystem, k.c.name).in_(list(part))
+                )
+            )
+        ]
+    return out

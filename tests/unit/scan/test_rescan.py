@@ -1,0 +1,237 @@
+"""Continuous rescans applied in bulk equal a full re-scan of every image (the oracle).
+
+In process over a real SQLite store: images are pushed, scanned, then advisory updates
+(added, modified, withdrawn, enrichment) are imported; after each update the findings the bulk
+delta path leaves must be exactly those a from-scratch re-match of every image gives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dockwatch.app import Services, build
+from dockwatch.config import Settings
+from dockwatch.model.digest import Digest
+from sqlalchemy import select
+
+from dockwatch.storage.sql import finding_repo, registry_repo, tables
+from dockwatch.vulndb.importer import import_paths
+from dockwatch.vulndb.service import VulnDb
+from tests.builders.layers import Image, make_image, make_layer, sha256
+
+OCI = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _upload(services: Services, repo: str, data: bytes) -> None:
+    uploads = services.registry.uploads
+    upload_id = uploads.start(repo)
+    writer = uploads.claim(repo, upload_id)
+    try:
+        writer.write(data)
+        uploads.complete(repo, upload_id, writer, Digest(sha256(data)))
+    finally:
+        uploads.release(upload_id, writer)
+
+
+def _push(services: Services, repo: str, image: Image, tag: str = "latest") -> str:
+    for blob in (image.config, *(layer.blob for layer in image.layers)):
+        _upload(services, repo, blob)
+    return services.registry.manifests.put(repo, tag, image.manifest, OCI).digest
+
+
+def _dist_info(packages: dict[str, str], seed: str) -> Image:
+    files = {
+        f"usr/lib/python3/site-packages/{n}-{v}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {n}\nVersion: {v}\n"
+        )
+        for n, v in packages.items()
+    }
+    base = make_layer({**files, "base": "shared"})
+    return make_image([base, make_layer({"seed": seed})])
+
+
+def _osv(vid: str, package: str, fixed: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": vid,
+        "modified": "2026-11-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": package},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+        **extra,
+    }
+
+
+def _import(services: Services, tmp: Path, name: str, *records: dict[str, Any]) -> None:
+    folder = tmp / name
+    folder.mkdir()
+    for rec in records:
+        (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
+    import_paths(VulnDb(services.db, services.clock), [folder])
+
+
+def _resources(services: Services) -> list[tuple[int, str, str]]:
+    """(repository id, name, digest) of every stored manifest."""
+    r, m = tables.repositories, tables.manifests
+    with services.db.read() as conn:
+        rows = conn.execute(
+            select(r.c.id, r.c.name, m.c.digest).join(m, m.c.repository_id == r.c.id)
+        )
+        return sorted((row.id, row.name, row.digest) for row in rows)
+
+
+def _findings(services: Services) -> dict[tuple[str, str, str], tuple[str, str, tuple[str, ...]]]:
+    """(repository, digest, vulnerability) -> (status, severity, packages) of every finding."""
+    out = {}
+    with services.db.read() as conn:
+        for repo_id, repo, digest in _resources(services):
+            for f in finding_repo.findings_of(conn, repo_id, digest):
+                packages = f.detail["packageVulnerabilityDetails"]["vulnerablePackages"]
+                out[(repo, digest, f.vulnerability_id)] = (
+                        f.status,
+                        f.severity,
+                        tuple(sorted(f"{p['name']}@{p['version']}>{p['fixedInVersion']}"
+                                     for p in packages)),
+                    )  # fmt: skip
+    return out
+
+
+def _open(found: dict[tuple[str, str, str], tuple[str, str, tuple[str, ...]]]) -> dict[Any, Any]:
+    return {k: v for k, v in found.items() if v[0] != "CLOSED"}
+
+
+def _full_rescan(services: Services) -> None:
+    """The oracle: re-match every image from its inventory, one at a time."""
+    for _, repo, digest in _resources(services):
+        if not repo.startswith("dev-"):
+            services.scanner.scan(repo, digest, rematch=True)
+
+
+def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
+    services = build(Settings(data_dir=tmp_path / "d", test_mode=True))
+    try:
+        _import(
+            services,
+            tmp_path,
+            "base",
+            _osv("PYSEC-1", "alpha", "2.0", aliases=["CVE-2090-0001"]),
+            _osv("GHSA-xxxx-1", "alpha", "2.0", aliases=["CVE-2090-0001"]),
+            _osv("PYSEC-2", "beta", "5.0"),
+        )
+        services.scanner.put_scanning_configuration(
+            {
+                "scanType": "ENHANCED",
+                "rules": [
+                    {
+                        "scanFrequency": "CONTINUOUS_SCAN",
+                        "repositoryFilters": [{"filter": "prod-*", "filterType": "WILDCARD"}],
+                    },
+                    {
+                        "scanFrequency": "SCAN_ON_PUSH",
+                        "repositoryFilters": [{"filter": "dev-*", "filterType": "WILDCARD"}],
+                    },
+                ],
+            }
+        )
+        images = {
+            "prod-a": _dist_info({"alpha": "1.0", "beta": "4.0", "gamma": "1.0"}, "a"),
+            "prod-b": _dist_info({"alpha": "1.0", "beta": "4.0", "gamma": "1.0"}, "b"),
+            "prod-c": _dist_info({"beta": "6.0", "delta": "1.0"}, "c"),
+            "dev-a": _dist_info({"alpha": "1.0", "gamma": "1.0"}, "d"),
+        }
+        for repo, image in images.items():
+            _push(services, repo, image)
+        services.worker.drain()
+        first = _findings(services)
+        assert {(r, v) for r, _, v in _open(first)} == {
+            ("prod-a", "CVE-2090-0001"), ("prod-a", "PYSEC-2"), ("prod-b", "CVE-2090-0001"),
+            ("prod-b", "PYSEC-2"), ("dev-a", "CVE-2090-0001"),
+        }  # fmt: skip
+
+        updates = [
+            # added: gamma becomes vulnerable; a second CVE source for alpha merges in
+            ("added", [_osv("PYSEC-3", "gamma", "1.5"), _osv("OSV-9", "delta", "0.5")]),
+            # modified: beta's fix moves below the installed version, closing its findings
+            ("modified", [_osv("PYSEC-2", "beta", "3.0")]),
+            # modified again: re-opens (within 7 days: same id) with a new fix version
+            ("reopened", [_osv("PYSEC-2", "beta", "4.5")]),
+            # a CVE advisory for delta in prod-c, with a CVSS vector for severity
+            (
+                "severity",
+                [
+                    _osv(
+                        "PYSEC-4",
+                        "delta",
+                        "2.0",
+                        aliases=["CVE-2090-0004"],
+                        severity=[
+                            {
+                                "type": "CVSS_V3",
+                                "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                            }
+                        ],
+                    )
+                ],
+            ),
+        ]
+        for n, (name, records) in enumerate(updates):
+            before_dev = {k: v for k, v in _findings(services).items() if k[0] == "dev-a"}
+            _import(services, tmp_path, f"u{n}", *records)
+            services.worker.drain()
+            bulk = _findings(services)
+            # scan-on-push repositories are never re-matched
+            assert {k: v for k, v in bulk.items() if k[0] == "dev-a"} == before_dev, name
+            _full_rescan(services)
+            full = _findings(services)
+            prod = {k: v for k, v in full.items() if k[0] != "dev-a"}
+            assert {k: v for k, v in bulk.items() if k[0] != "dev-a"} == prod, name
+        final = _open(_findings(services))
+        assert final[("prod-c", images["prod-c"].digest, "CVE-2090-0004")][1] == "CRITICAL"
+        assert ("prod-a", images["prod-a"].digest, "PYSEC-3") in final
+    finally:
+        services.close()
+
+
+def test_enrichment_changes_findings_in_place(tmp_path: Path) -> None:
+    services = build(Settings(data_dir=tmp_path / "d", test_mode=True))
+    try:
+        _import(
+            services, tmp_path, "base", _osv("PYSEC-1", "alpha", "2.0", aliases=["CVE-2090-0001"])
+        )
+        services.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
+        digest = _push(services, "prod", _dist_info({"alpha": "1.0"}, "x"))
+        services.worker.drain()
+        (before,) = _open(_findings(services)).items()
+        kev = {
+            "title": "CISA Catalog of Known Exploited Vulnerabilities",
+            "catalogVersion": "2026.11.26",
+            "dateReleased": "2026-11-26T00:00:00.000Z",
+            "count": 1,
+            "vulnerabilities": [
+                {
+                    "cveID": "CVE-2090-0001", "vendorProject": "x", "product": "alpha",
+                    "vulnerabilityName": "alpha bug", "dateAdded": "2026-11-20",
+                    "shortDescription": "bad", "requiredAction": "patch",
+                    "dueDate": "2026-12-10", "knownRansomwareCampaignUse": "Unknown", "notes": "",
+                }
+            ],
+        }  # fmt: skip
+        folder = tmp_path / "kev"
+        folder.mkdir()
+        (folder / "known_exploited_vulnerabilities.json").write_text(json.dumps(kev))
+        import_paths(VulnDb(services.db, services.clock), [folder])
+        services.worker.drain()
+        with services.db.read() as conn:
+            r = registry_repo.get_repository(conn, services.tenant, "prod")
+            assert r is not None
+            (f,) = finding_repo.findings_of(conn, r.id, digest)
+        assert f.status == "ACTIVE" and f.detail["exploitAvailable"] == "YES"
+        assert f.vulnerability_id == before[0][2]
+    finally:
+        services.close()
