@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
+from dockwatch.events.webhooks import WebhookDeliverer
 from dockwatch.match.service import MatchIndex
 from dockwatch.registry.context import RegistryContext
 from dockwatch.registry.service import Registry
@@ -33,10 +34,12 @@ class Services:
     catalog_cache: SqlCatalogCache
     scanner: ScanService
     worker: ScanWorker
+    webhooks: WebhookDeliverer
 
     def close(self) -> None:
         """Stop the scan worker and release database connections."""
         self.worker.stop()
+        self.webhooks.stop()
         self.db.close()
 
 
@@ -62,6 +65,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         pull_record_seconds=settings.pull_record_seconds,
     )
     cache = SqlCatalogCache(db, clock)
-    scanner = ScanService(ctx, cache, MatchIndex(db), clock)
+    scanner = ScanService(
+        ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes
+    )
     worker = ScanWorker(scanner, JobQueue(db, clock))
-    return Services(settings, clock, db, blobs, tenant, Registry(ctx), cache, scanner, worker)
+    webhooks = WebhookDeliverer(db, clock)
+    return Services(
+        settings, clock, db, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
+    )

@@ -43,6 +43,10 @@ class Settings:
     upload_expiry_seconds: int = _f(86400, "Uploads idle this long are removed by gc.")
     pull_record_seconds: int = _f(60, "Pulls of one image update lastPulledAt at most this often.")
     workers: int = _f(1, "Server worker processes (1 with SQLite).")
+    scan_max_image_bytes: int = _f(
+        20 * 1024**3,
+        "Images whose compressed layers add up to more are not scanned (IMAGE_SIZE_EXCEEDED).",
+    )
 
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""

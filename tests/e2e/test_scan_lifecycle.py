@@ -393,3 +393,45 @@ def test_each_platform_of_an_index_is_scanned_and_reported_together(
         assert body["imageScanFindings"]["findingSeverityCounts"] == {"UNTRIAGED": 1}
         # the index itself is not a covered resource: its platform images are
         assert set(_coverage(c, "multi")) == {amd.digest, arm.digest}
+
+
+def test_pull_date_keeps_pulled_images_monitored(dockwatch: Server, tmp_path: Path) -> None:
+    """With a pull-date duration, an image expires only when both its last push and its last
+    pull (its push when never pulled) are older than their durations; a pull (GET of the
+    manifest) counts, a HEAD does not."""
+    _advisories(dockwatch, tmp_path, _advisory("PYSEC-7-1", "alpha", "2.0"))
+    with dockwatch.client() as c:
+        c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
+        body = {
+            "ecrConfiguration": {
+                "rescanDuration": "DAYS_14",
+                "pullDateRescanDuration": "DAYS_30",
+                "pullDateRescanMode": "LAST_PULL_DATE",
+            }
+        }
+        assert c.put("/api/v1/configuration", json=body).status_code == 200
+        pulled = _push(c, "pulls", "used", _image("alpha", "1.0", "pulled"))
+        idle = _push(c, "pulls", "idle", _image("alpha", "1.0", "idle"))
+        _until(lambda: _status(c, "pulls", pulled) == ("ACTIVE", "SUCCESSFUL"))
+        _until(lambda: _status(c, "pulls", idle) == ("ACTIVE", "SUCCESSFUL"))
+        _advance(c, 10)
+        assert c.get("/v2/pulls/manifests/used", headers={"Accept": OCI}).status_code == 200
+        assert c.head("/v2/pulls/manifests/idle", headers={"Accept": OCI}).status_code == 200
+        # day 15: both pushes are past 14 days, yet both were pulled (or, never pulled, pushed)
+        # within 30 days: both stay monitored
+        _advance(c, 5)
+        time.sleep(0.5)
+        assert _status(c, "pulls", idle) == ("ACTIVE", "SUCCESSFUL")
+        # day 31: the never-pulled image (its pull date counts from its push) expires; the
+        # image pulled on day 10 stays
+        _advance(c, 16)
+        _until(lambda: _status(c, "pulls", idle) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"))
+        assert _status(c, "pulls", pulled) == ("ACTIVE", "SUCCESSFUL")
+        assert _open_findings(c, "pulls", "used") == {"PYSEC-7-1"}
+        # day 39: 29 days since the pull, still monitored; day 41: 31 days, expired
+        _advance(c, 8)
+        time.sleep(0.5)
+        assert _status(c, "pulls", pulled) == ("ACTIVE", "SUCCESSFUL")
+        _advance(c, 2)
+        _until(lambda: _status(c, "pulls", pulled) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"))
+        assert _open_findings(c, "pulls", "used") == set()

@@ -169,9 +169,9 @@ def test_enhanced_scanning_on_push_and_continuously(dockwatch: Server, tmp_path:
         assert sum(s["layersRead"] for s in scans) == 4  # four layers, read once for two repos
         # one delta applied: prod-api alone re-evaluated (dev-api is scanned on push only),
         # from the reverse index, with no layer read
-        assert [(r["imagesReevaluated"], r["findingsOpened"], r["layersRead"]) for r in rescans] == [
-            (1, 1, 0)
-        ]
+        assert [
+            (r["imagesReevaluated"], r["findingsOpened"], r["layersRead"]) for r in rescans
+        ] == [(1, 1, 0)]
         # scan-on-push repositories are not re-matched
         time.sleep(1)
         assert _findings(c, "dev-api")["imageScanFindings"]["imageScanCompletedAt"] == before_dev

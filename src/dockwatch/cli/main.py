@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     sbom.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     sbom.add_argument("--output", "-o", type=Path, default=None, help="write to FILE, not stdout")
 
+    from dockwatch.cli.scan import add_parser as add_scan_parser
+
+    add_scan_parser(sub)
+
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate settings and print warnings")
@@ -147,6 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
             )
     app = create_app(services)
     services.worker.start()  # embedded mode: scans run in this process
+    services.webhooks.start()  # and webhook deliveries
     scheme = "https" if settings.tls_cert else "http"
     print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
     uvicorn.run(
@@ -370,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             return _db(args)
         if args.command == "sbom":
             return _sbom(args)
+        if args.command == "scan":
+            from dockwatch.cli.scan import run as run_scan
+
+            return run_scan(args)
     except DockwatchError as exc:
         print(f"dockwatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -9,6 +9,7 @@ v4, then v2), else a vendor rating, else UNTRIAGED.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,8 +135,10 @@ def build(
         group.sort(key=lambda m: (m.source, m.advisory_id, m.package.type, m.package.name))
         first = contents[(group[0].source, group[0].advisory_id)]
         related = sorted(
-            {m.advisory_id for m in group}
-            | {a for m in group for a in contents[(m.source, m.advisory_id)].get("aliases", ())}
+            (
+                {m.advisory_id for m in group}
+                | {a for m in group for a in contents[(m.source, m.advisory_id)].get("aliases", ())}
+            )
             - {vuln}
         )
         cvss = [c for m in group for c in _cvss(contents[(m.source, m.advisory_id)])]
@@ -254,5 +257,8 @@ def build(
     return drafts
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ref(pkg: Package) -> str:
+    """The inventory ref of a package (cached: serializing a package costs more than the rest
+    of building a finding, and the same packages recur in every image of a base)."""
     return package_ref(dump_package(pkg))

@@ -202,7 +202,7 @@ class FindingWriter:
                     )
                     if before != after
                 ]
-                if not diff and ref == old.detail_ref:
+                if not diff and ref == old.detail_ref and status[1] == old.suppressed_by:
                     observed.append({"b_id": finding_id, "b_last_observed_at": now})
                     out.observed += 1
                     continue

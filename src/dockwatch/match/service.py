@@ -30,7 +30,7 @@ from dockwatch.versions import (
     scheme_for,
 )
 from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
-from dockwatch.versions.scheme import UnknownEcosystem
+from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
 from dockwatch.vulndb.distros import Supported, lookup_distro
 
 from .matcher import LANGUAGE_ECOSYSTEMS, IndeterminateMatch, Match, MatchEvidence, MatchReport
@@ -90,8 +90,11 @@ def _entry(row: AffectedRow) -> IndexedEntry:
 class MatchIndex:
     """The database's affected entries in memory, plus a verdict cache."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: Iterable[Key] | None = None) -> None:
+        """`keys` restricts the index to those (ecosystem, name) keys: a one-image CLI run
+        loads the few hundred entries it needs, not the whole database (~4 s)."""
         self.db = db
+        self._only = None if keys is None else sorted(set(keys))
         self.version = -1
         self._entries: dict[Key, list[IndexedEntry]] = {}
         self._verdicts: dict[tuple[str, str, str], tuple[tuple[IndexedEntry, object], ...]] = {}
@@ -105,7 +108,12 @@ class MatchIndex:
                 return current
             if self.version < 0:
                 entries: dict[Key, list[IndexedEntry]] = {}
-                for row in repo.all_affected(conn):
+                rows = (
+                    repo.all_affected(conn)
+                    if self._only is None
+                    else repo.affected_for(conn, self._only)
+                )
+                for row in rows:
                     entries.setdefault((row.ecosystem, row.name), []).append(_entry(row))
                 with self._lock:
                     self._entries, self._verdicts, self.version = entries, {}, current
@@ -115,6 +123,8 @@ class MatchIndex:
                 conn, self.version, current
             ):
                 changed_keys.update((k[0], k[1]) for k in keys)
+            if self._only is not None:
+                changed_keys &= set(self._only)
             fresh: dict[Key, list[IndexedEntry]] = {k: [] for k in changed_keys}
             for row in repo.affected_for(conn, changed_keys):
                 fresh[(row.ecosystem, row.name)].append(_entry(row))
@@ -172,7 +182,10 @@ class MatchIndex:
                     and verdict.via == "versions"
                 ):
                     # listed explicitly: the fix is still the `fixed` event closing its interval
-                    fixes = fixed_versions(version, scheme, entry.ranges)
+                    try:
+                        fixes = fixed_versions(version, scheme, entry.ranges)
+                    except InvalidVersion:  # listed verbatim, yet not a version of the scheme
+                        fixes = ()
                     if fixes:
                         verdict = dataclasses.replace(verdict, fixed=fixes[0])
                 if isinstance(verdict, Affected | Indeterminate):
@@ -234,13 +247,13 @@ def match(
 
 def reverse_index_rows(
     packages: Iterable[Package], os_ecosystem: str | None
-) -> tuple[set[tuple[str, str, str]], dict[str, bytes]]:
-    """((ecosystem, name, package ref) rows, package documents by ref) of an inventory: the
-    reverse index a feed delta is mapped through, down to the package, so a re-match loads
-    only the packages the delta names."""
+) -> tuple[set[tuple[str, str, str, str]], dict[str, bytes]]:
+    """((layer digest, ecosystem, name, package ref) rows, package documents by ref) of an
+    inventory: the reverse index a feed delta is mapped through, down to the package, so a
+    re-match loads only the packages the delta names."""
     from dockwatch.storage.sql.catalog_repo import dump_package, package_ref
 
-    rows: set[tuple[str, str, str]] = set()
+    rows: set[tuple[str, str, str, str]] = set()
     docs: dict[str, bytes] = {}
     for pkg in packages:
         route = lookup_key(pkg, os_ecosystem)
@@ -249,7 +262,7 @@ def reverse_index_rows(
         doc = dump_package(pkg)
         ref = package_ref(doc)
         docs[ref] = doc
-        rows.add((route[0][0], route[0][1], ref))
+        rows.add((pkg.layer_digest or "", route[0][0], route[0][1], ref))
     return rows, docs
 
 

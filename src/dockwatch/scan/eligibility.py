@@ -11,8 +11,12 @@ repositories past their re-scan duration INACTIVE, closes their findings and wri
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import scan_repo as sql
@@ -24,6 +28,8 @@ from .jobs import enqueue
 
 if TYPE_CHECKING:
     from .service import ScanService
+
+logger = logging.getLogger(__name__)
 
 COVERAGE_CHANGED = "CoverageChanged"
 
@@ -145,3 +151,37 @@ def expire_pass(service: ScanService) -> int:
             )
             expired += 1
     return expired
+
+
+def recatalogue_pass(service: ScanService) -> int:
+    """Queue a scan of every monitored image whose inventory was made by other cataloger
+    versions (a cataloger was bumped or added by an upgrade): the layer cache misses only for
+    the changed catalogers, so only the layers they cover are read again, and the images are
+    re-matched with what they now find. Returns how many scans were queued."""
+    signature = service.catalogers_signature()
+    key = hashlib.sha256(signature.encode()).hexdigest()[:16]
+    s, r, inv = t.image_scans, t.repositories, t.image_inventories
+    now = service.clock.now()
+    queued = 0
+    with service.ctx.db.write() as conn:
+        rows = conn.execute(
+            select(s.c.repository_id, s.c.digest, r.c.name)
+            .join(r, r.c.id == s.c.repository_id)
+            .join(inv, inv.c.digest == s.c.digest)
+            .where(
+                s.c.account_id == service.ctx.tenant.account_id,
+                s.c.region == service.ctx.tenant.region,
+                s.c.scan_type == "ENHANCED",
+                s.c.status_code == "ACTIVE",
+                inv.c.catalogers != signature,
+            )
+        ).all()
+        for row in rows:
+            payload = {"repository": row.name, "digest": row.digest}
+            if enqueue(
+                conn, "scan", f"recatalogue:{key}:{row.repository_id}:{row.digest}", payload, now
+            ):
+                queued += 1
+    if queued:
+        logger.info("cataloger versions changed: %d images queued for re-cataloguing", queued)
+    return queued

@@ -85,40 +85,45 @@ class _Resource:
 
 
 class _Drafts:
-    """Matches per package and drafts per package set, with advisory contents read once."""
+    """Matches per package and drafts per package set, with advisory contents read in bulk."""
 
     def __init__(self, service: ScanService, conn: Connection) -> None:
         self.service = service
         self.conn = conn
         self.packages: dict[str, Any] = {}
         self._matches: dict[tuple[str, str | None], list[Match]] = {}
-        self._contents: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.contents: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._vuln: dict[tuple[str, str], str] = {}
         self._enrichment: dict[str, Mapping[str, Mapping[str, Any]]] = {}
         self._drafts: dict[tuple[Any, ...], dict[str, FindingDraft]] = {}
 
-    def load_packages(self, refs: Iterable[str]) -> None:
-        missing = [r for r in refs if r not in self.packages]
+    def prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
+        """Load the packages, match each once, and read the contents of what they match."""
+        wanted = [(r, e) for r, e in set(refs) if (r, e) not in self._matches]
+        missing = {r for r, _ in wanted if r not in self.packages}
         if missing:
             self.packages.update(repo.load_packages(self.conn, missing))
-
-    def matches(self, ref: str, os_ecosystem: str | None) -> list[Match]:
-        key = (ref, os_ecosystem)
-        found = self._matches.get(key)
-        if found is None:
+        advisories: set[tuple[str, str]] = set()
+        for ref, ecosystem in wanted:
             pkg = self.packages.get(ref)
-            found = (
-                [] if pkg is None else match_packages([pkg], os_ecosystem, self.service.index)[0]
-            )
-            self._matches[key] = found
-            self._read_contents(found)
+            found = [] if pkg is None else match_packages([pkg], ecosystem, self.service.index)[0]
+            self._matches[(ref, ecosystem)] = found
+            advisories |= {(m.source, m.advisory_id) for m in found}
+        self.read_contents(advisories)
+
+    def read_contents(self, keys: Iterable[tuple[str, str]]) -> None:
+        unknown = [k for k in set(keys) if k not in self.contents]
+        if unknown:
+            self.contents.update(vuln_repo.advisory_contents(self.conn, unknown))
+
+    def vulnerability(self, key: tuple[str, str]) -> str | None:
+        found = self._vuln.get(key)
+        if found is None and key in self.contents:
+            found = self._vuln[key] = vulnerability_id(self.contents[key])
         return found
 
-    def vulnerabilities(self, ref: str, os_ecosystem: str | None) -> set[str]:
-        return {
-            vulnerability_id(self._contents[(m.source, m.advisory_id)])
-            for m in self.matches(ref, os_ecosystem)
-            if (m.source, m.advisory_id) in self._contents
-        }
+    def matches(self, ref: str, os_ecosystem: str | None) -> list[Match]:
+        return self._matches.get((ref, os_ecosystem), [])
 
     def drafts(
         self, refs: frozenset[str], os_ecosystem: str | None, scope: frozenset[str]
@@ -126,30 +131,21 @@ class _Drafts:
         key = (refs, os_ecosystem, scope)
         found = self._drafts.get(key)
         if found is None:
-            matches = [m for ref in sorted(refs) for m in self.matches(ref, os_ecosystem)]
             matches = [
                 m
-                for m in matches
-                if (m.source, m.advisory_id) in self._contents
-                and vulnerability_id(self._contents[(m.source, m.advisory_id)]) in scope
+                for ref in sorted(refs)
+                for m in self.matches(ref, os_ecosystem)
+                if self.vulnerability((m.source, m.advisory_id)) in scope
             ]
-            vulns = {vulnerability_id(self._contents[(m.source, m.advisory_id)]) for m in matches}
+            vulns = {self._vuln[(m.source, m.advisory_id)] for m in matches}
             unknown = [v for v in vulns if v not in self._enrichment]
             if unknown:
                 got = vuln_repo.enrichment_for(self.conn, unknown)
                 for v in unknown:
                     self._enrichment[v] = got.get(v, {})
-            found = build(matches, self._contents, {v: self._enrichment[v] for v in vulns})
+            found = build(matches, self.contents, {v: self._enrichment[v] for v in vulns})
             self._drafts[key] = found
         return found
-
-    def _read_contents(self, matches: Sequence[Match]) -> None:
-        for m in matches:
-            key = (m.source, m.advisory_id)
-            if key not in self._contents:
-                content = vuln_repo.advisory_content(self.conn, m.source, m.advisory_id)
-                if content is not None:
-                    self._contents[key] = content
 
 
 def _monitored(
@@ -186,7 +182,8 @@ def _monitored(
 
 
 def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanReport:
-    """Re-evaluate every monitored image the `AdvisoriesChanged` payload can touch."""
+    """Re-evaluate every monitored image the `AdvisoriesChanged` payload can touch, for the
+    vulnerabilities it can change."""
     import time
 
     report = RescanReport(int(payload.get("version", 0)))
@@ -194,6 +191,12 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
     if config.scan_type is not ScanType.ENHANCED:
         return report
     keys = [(str(k[0]), str(k[1])) for k in payload.get("packageKeys", [])]
+    source = str(payload.get("source", ""))
+    delta = {
+        (source, str(a))
+        for field_name in ("added", "modified", "withdrawn")
+        for a in payload.get(field_name, [])
+    }
     cves = sorted({str(c) for c in payload.get("cves", [])})
     service.index.refresh()
     clock = time.perf_counter
@@ -206,53 +209,75 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
             if ref:
                 refs_of.setdefault(digest, set()).add(ref)
         enriched = [r for r in repo.stored_for_vulnerabilities(conn, cves) if r.status != "CLOSED"]
-        enriched_at = {(r.repository_id, r.digest) for r in enriched}
-        resources = _monitored(service, conn, set(refs_of), enriched_at)
+        resources = _monitored(
+            service, conn, set(refs_of), {(r.repository_id, r.digest) for r in enriched}
+        )
         report.timings["index"] = clock() - started
         if not resources:
             return report
-        # 2. each distinct package matched once; the vulnerabilities each can now raise
+        # 2. each distinct package matched once; the vulnerabilities the delta can change
         drafts = _Drafts(service, conn)
+        drafts.read_contents(delta)
+        drafts.prepare(
+            {(ref, x.os_ecosystem) for x in resources for ref in refs_of.get(x.digest, ())}
+        )
         affected_refs = {ref for x in resources for ref in refs_of.get(x.digest, ())}
-        drafts.load_packages(affected_refs)
         report.packages = len(affected_refs)
-        touching = repo.open_findings_with_packages(conn, sorted(affected_refs))
-        scope_of: dict[tuple[int, str], set[str]] = {}
-        for row in touching:
-            scope_of.setdefault((row.repository_id, row.digest), set()).add(row.vulnerability_id)
-        for row in enriched:
-            if row.vulnerability_id in cves:
-                scope_of.setdefault((row.repository_id, row.digest), set()).add(
-                    row.vulnerability_id
-                )
+        scope_of: dict[tuple[int, str], set[str]] = {
+            (x.repository_id, x.digest): set() for x in resources
+        }
+        new_scope: dict[tuple[str, str | None], set[str]] = {}
         for x in resources:
-            scope = scope_of.setdefault((x.repository_id, x.digest), set())
+            scope = scope_of[(x.repository_id, x.digest)]
             for ref in refs_of.get(x.digest, ()):
-                scope |= drafts.vulnerabilities(ref, x.os_ecosystem)
+                got = new_scope.get((ref, x.os_ecosystem))
+                if got is None:
+                    got = new_scope[(ref, x.os_ecosystem)] = {
+                        v
+                        for m in drafts.matches(ref, x.os_ecosystem)
+                        if (m.source, m.advisory_id) in delta
+                        and (v := drafts.vulnerability((m.source, m.advisory_id))) is not None
+                    }
+                scope |= got
+        # findings that named a delta advisory (withdrawn, or no longer matching) are in scope
+        touching = repo.open_findings_with_packages(conn, sorted(affected_refs)) if delta else []
+        named_delta = _details_naming(conn, {r.detail_ref for r in touching}, delta)
+        for r in touching:
+            key = (r.repository_id, r.digest)
+            if key in scope_of and r.detail_ref in named_delta:
+                scope_of[key].add(r.vulnerability_id)
+        for r in enriched:
+            key = (r.repository_id, r.digest)
+            if key in scope_of:
+                scope_of[key].add(r.vulnerability_id)
         report.timings["match"] = clock() - started
         # 3. the stored findings about those vulnerabilities, and the packages they name
         all_vulns = sorted({v for scope in scope_of.values() for v in scope})
-        stored = repo.stored_for_vulnerabilities(conn, all_vulns)
-        wanted = {(x.repository_id, x.digest) for x in resources}
-        stored = [r for r in stored if (r.repository_id, r.digest) in wanted]
+        stored = [
+            r
+            for r in repo.stored_for_vulnerabilities(conn, all_vulns)
+            if (r.repository_id, r.digest) in scope_of
+        ]
         extra = repo.package_refs_of_details(
             conn, sorted({r.detail_ref for r in stored if r.status != "CLOSED"})
         )
-        drafts.load_packages({ref for refs in extra.values() for ref in refs})
         named: dict[tuple[int, str], set[str]] = {}
+        ecosystem_of = {(x.repository_id, x.digest): x.os_ecosystem for x in resources}
         for r in stored:
-            if r.status != "CLOSED" and r.vulnerability_id in scope_of[(r.repository_id, r.digest)]:
-                named.setdefault((r.repository_id, r.digest), set()).update(
-                    extra.get(r.detail_ref, ())
-                )
+            key = (r.repository_id, r.digest)
+            if r.status != "CLOSED" and r.vulnerability_id in scope_of[key]:
+                named.setdefault(key, set()).update(extra.get(r.detail_ref, ()))
+        drafts.prepare({(ref, ecosystem_of[k]) for k, refs in named.items() for ref in refs})
         report.timings["stored"] = clock() - started
         # 4. drafts per distinct (packages, release, scope), then one batch for the writer
         targets: list[Target] = []
         signatures: set[tuple[Any, ...]] = set()
         for x in resources:
             key = (x.repository_id, x.digest)
-            refs = frozenset(refs_of.get(x.digest, set()) | named.get(key, set()))
             frozen = frozenset(scope_of[key])
+            if not frozen:
+                continue  # re-evaluated: nothing the delta says applies to it
+            refs = frozenset(refs_of.get(x.digest, set()) | named.get(key, set()))
             signatures.add((refs, x.os_ecosystem, frozen))
             targets.append(
                 Target(
@@ -289,6 +314,20 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
         report.timings["total"] = clock() - started
     logger.info("advisory delta %s applied: %s", report.version, report.to_wire())
     return report
+
+
+def _details_naming(
+    conn: Connection, detail_refs: set[str], advisories: set[tuple[str, str]]
+) -> set[str]:
+    """The finding details whose evidence names one of the advisories."""
+    if not detail_refs or not advisories:
+        return set()
+    wanted = {f"{s}/{a}" for s, a in advisories}
+    return {
+        ref
+        for ref, doc in repo.load_details(conn, detail_refs).items()
+        if any(e.get("advisory") in wanted for e in doc.get("evidence", ()))
+    }
 
 
 def _touch(conn: Connection, resources: Sequence[_Resource], now: datetime, version: int) -> None:

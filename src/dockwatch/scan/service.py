@@ -22,6 +22,7 @@ from dockwatch.clock import Clock
 from dockwatch.errors import DockwatchError, InvalidInput
 from dockwatch.findings.build import SEVERITY_ORDER, build
 from dockwatch.findings.service import FindingWriter, Target
+from dockwatch.findings.suppression import suppressor_loader
 from dockwatch.match.service import MatchIndex, match, reverse_index_rows
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
@@ -50,6 +51,8 @@ class ManualScanUnsupported(InvalidInput):
 
 
 MANUAL_SCAN_INTERVAL = timedelta(hours=24)
+MAX_IMAGE_BYTES = 20 * 1024**3
+"""Images whose compressed layers add up to more are not scanned (IMAGE_SIZE_EXCEEDED)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,24 @@ class ScanOutcome:
     layers_read: int = 0
 
 
+def _image_with_unknown_layers(data: bytes, media_type: str | None) -> bool:
+    """An image manifest (image config) whose layers have a media type no runtime unpacks, as
+    opposed to an artifact (signature, SBOM, chart): the former reports UNSUPPORTED_MEDIA_TYPE."""
+    from dockwatch.image.manifests import IMAGE_CONFIG_TYPES, ImageManifest, parse_manifest
+
+    try:
+        parsed = parse_manifest(data, media_type)
+    except ValueError:
+        return False
+    return (
+        isinstance(parsed, ImageManifest)
+        and parsed.artifact_type is None
+        and parsed.config is not None
+        and parsed.config.media_type in IMAGE_CONFIG_TYPES
+        and parsed.artifact_kind() == "artifact"
+    )
+
+
 class ScanService:
     """Scanning over the registry's stores."""
 
@@ -74,13 +95,19 @@ class ScanService:
         index: MatchIndex,
         clock: Clock,
         activation_days: int = ACTIVATION_DAYS,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
     ) -> None:
         self.activation_days = activation_days
+        self.max_image_bytes = max_image_bytes
+        from dockwatch.catalog.registry import default_registry
+
+        self.catalogers = default_registry()
+        """Built once: loading the entry points costs more than cataloguing a small layer."""
         self.ctx = ctx
         self.cache = cache
         self.index = index
         self.clock = clock
-        self.writer = FindingWriter(ctx.tenant)
+        self.writer = FindingWriter(ctx.tenant, suppressor_loader(ctx.tenant, clock))
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -158,19 +185,34 @@ class ScanService:
                     self._forget(repo.id, digest)
                     return ScanOutcome(False, "INDEX")  # each platform image is scanned on its own
                 image = resolve(reader, digest, reference=f"{repository}@{digest}")
-            except NotRunnable:
+            except NotRunnable as exc:
+                if _image_with_unknown_layers(data, media_type):
+                    return self._not_scanned(repo.id, digest, scan_type, "UNSUPPORTED_MEDIA_TYPE",
+                                             f"layer media type not supported: {exc.media_type}")  # fmt: skip
                 self._forget(repo.id, digest)  # artifacts are left out of scanning and coverage
                 return ScanOutcome(False, "NOT_AN_IMAGE")
             except ImageError as exc:
-                self._set_state(
-                    repo.id, digest, scan_type, "ACTIVE", "INTERNAL_ERROR", None, 0, None, str(exc)
-                )
-                return ScanOutcome(False, "INTERNAL_ERROR")
-            inventory: Inventory = ImageCataloguer(cache=self.cache, verify_blobs=False).catalog(
-                reader, image
-            )
+                return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
+            size = sum(max(0, layer.size) for layer in image.layers)
+            if size > self.max_image_bytes:
+                return self._not_scanned(repo.id, digest, scan_type, "IMAGE_SIZE_EXCEEDED",
+                                         f"layers add up to {size} bytes, over the limit of "
+                                         f"{self.max_image_bytes} (scan_max_image_bytes)")  # fmt: skip
+            try:
+                inventory: Inventory = ImageCataloguer(
+                    self.catalogers, cache=self.cache, verify_blobs=False
+                ).catalog(reader, image)
+            except (ImageError, OSError, ValueError) as exc:
+                logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
+                return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
             layers_read = sum(1 for layer in inventory.layers if layer.read)
             packages, distro = inventory.packages, inventory.distro
+            if not packages and distro is None and config.scan_type is ScanType.ENHANCED:
+                return self._not_scanned(
+                    repo.id, digest, scan_type, "NO_RESOURCES_FOUND",
+                    "no operating system and no package found in the image",
+                    layers_read=layers_read,
+                )  # fmt: skip
         now = self.clock.now()
         if config.scan_type is ScanType.BASIC:
             return self._basic(repo.id, packages, distro, digest, now, layers_read)
@@ -201,7 +243,9 @@ class ScanService:
                 packages_doc
                 if stored_inventory is not None
                 else dump_result(CatalogResult(tuple(packages))),
-                "",
+                stored_inventory[2]
+                if stored_inventory is not None
+                else self.catalogers_signature(),
                 keyed,
                 package_docs,
                 now,
@@ -347,6 +391,27 @@ class ScanService:
             )
         return row.digest
 
+    def catalogers_signature(self) -> str:
+        """Names and versions of the catalogers in use, as stored with each inventory: an
+        inventory made with another signature is re-catalogued (see `recatalogue_pass`)."""
+        return ",".join(sorted(f"{c.name}@{c.version}" for c in self.catalogers))
+
+    def _not_scanned(
+        self, repo_id: int, digest: str, scan_type: str, reason: str, detail: str,
+        layers_read: int = 0,
+    ) -> ScanOutcome:  # fmt: skip
+        """An image that cannot be scanned: INACTIVE with the reason (enhanced) or a failed
+        basic scan; its earlier findings, if any, are closed (nothing vouches for them now)."""
+        now = self.clock.now()
+        code = "INACTIVE" if scan_type == "ENHANCED" else "FAILED"
+        with self.ctx.db.write() as conn:
+            name = registry_sql.repository_name(conn, repo_id)
+            state = sql.ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
+            sql.put_scan(conn, self.ctx.tenant, state, now)
+            if scan_type == "ENHANCED":
+                self.writer.close_all(conn, [(repo_id, name, digest)], now)
+        return ScanOutcome(False, reason, layers_read=layers_read)
+
     def _forget(self, repo_id: int, digest: str) -> None:
         with self.ctx.db.write() as conn:
             sql.delete_scan(conn, repo_id, digest)
@@ -408,3 +473,4 @@ class ScanService:
                 return
             self.writer.close_all(conn, [(repo.id, repository, digest)], now)
             sql.delete_scan(conn, repo.id, digest)
+            sql.forget_inventory_if_unused(conn, digest)

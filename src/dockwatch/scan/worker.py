@@ -14,6 +14,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockwatch.findings.suppression import expire_due_rules
 from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
@@ -22,7 +23,7 @@ from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
 from .config import ScanFrequency, ScanType
-from .eligibility import expire_pass
+from .eligibility import expire_pass, recatalogue_pass
 from .jobs import Job, JobQueue, enqueue
 from .rescan import apply_delta
 from .service import ScanService
@@ -121,9 +122,16 @@ class ScanWorker:
             "delta",
             f"delta:{payload.get('version')}:{payload.get('source')}",
             {
-                "version": payload.get("version"),
-                "packageKeys": payload.get("packageKeys", []),
-                "cves": payload.get("cves", []),
+                k: payload.get(k)
+                for k in (
+                    "version",
+                    "source",
+                    "added",
+                    "modified",
+                    "withdrawn",
+                    "packageKeys",
+                    "cves",
+                )
             },
             now,
         )
@@ -172,12 +180,19 @@ class ScanWorker:
             except Exception:
                 logger.exception("could not load the advisory index; it will be retried on use")
             self.ready.set()
+            try:
+                recatalogue_pass(self.service)
+            except Exception:
+                logger.exception("could not queue re-cataloguing after a cataloger change")
             while not self._stop.is_set():
                 try:
                     self.dispatch()
                     while not self._stop.is_set() and self.run_one() is not None:
                         self.dispatch()
                     expire_pass(self.service)
+                    expire_due_rules(
+                        self.service.ctx.db, self.service.ctx.tenant, self.service.clock.now()
+                    )
                 except Exception:  # keep serving; the next round retries
                     logger.exception("scan worker round failed")
                 self._stop.wait(interval)

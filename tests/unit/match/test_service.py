@@ -183,3 +183,26 @@ def test_index_follows_the_delta(index: MatchIndex, tmp_path: Path) -> None:
     )
     report = match([_pkg("itsdangerous", "0.24")], None, index, today=date(2026, 11, 26))
     assert "TEST-2026-0001" not in {m.advisory_id for m in report.matches}
+
+
+def test_a_listed_version_that_is_not_pep440_matches_without_a_fix_lookup(tmp_path: Path) -> None:
+    """Advisories list versions verbatim (PyPA lists '0.3m4'); a package at such a version is
+    affected by the list, and the fix lookup, which must parse it, does not crash the match."""
+    from dockwatch.model.advisory import Affected, Event, EventKind, Range, RangeType
+
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    ranges = (
+        Range(
+            RangeType.ECOSYSTEM, (Event(EventKind.INTRODUCED, "0"), Event(EventKind.FIXED, "1.0"))
+        ),
+    )
+    adv = Advisory(
+        id=AdvisoryID("TEST-2026-0002"),
+        source="osv:PyPI",
+        affected=(Affected("PyPI", "oddpkg", ranges=ranges, versions=("0.2", "0.3m4")),),
+    )
+    VulnDb(db, ControlledClock()).apply("osv:test", [adv])
+    index = MatchIndex(db)
+    report = match([_pkg("oddpkg", "0.3m4")], None, index, today=date(2026, 11, 26))
+    assert [(m.advisory_id, m.fixed_version) for m in report.matches] == [("TEST-2026-0002", None)]

@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
 from dockwatch.model.digest import Digest
-from sqlalchemy import select
-
 from dockwatch.storage.sql import finding_repo, registry_repo, tables
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -161,6 +161,10 @@ def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
             ("modified", [_osv("PYSEC-2", "beta", "3.0")]),
             # modified again: re-opens (within 7 days: same id) with a new fix version
             ("reopened", [_osv("PYSEC-2", "beta", "4.5")]),
+            # an alias appears: the finding's vulnerability id becomes the CVE (old one closes)
+            ("aliased", [_osv("PYSEC-2", "beta", "4.5", aliases=["CVE-2090-0002"])]),
+            # withdrawn: its findings close
+            ("withdrawn", [_osv("PYSEC-3", "gamma", "1.5", withdrawn="2026-11-20T00:00:00Z")]),
             # a CVE advisory for delta in prod-c, with a CVSS vector for severity
             (
                 "severity",
@@ -193,7 +197,9 @@ def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
             assert {k: v for k, v in bulk.items() if k[0] != "dev-a"} == prod, name
         final = _open(_findings(services))
         assert final[("prod-c", images["prod-c"].digest, "CVE-2090-0004")][1] == "CRITICAL"
-        assert ("prod-a", images["prod-a"].digest, "PYSEC-3") in final
+        assert ("prod-a", images["prod-a"].digest, "PYSEC-3") not in final  # withdrawn
+        assert ("prod-a", images["prod-a"].digest, "CVE-2090-0002") in final
+        assert ("prod-a", images["prod-a"].digest, "PYSEC-2") not in final
     finally:
         services.close()
 

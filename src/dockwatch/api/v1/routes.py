@@ -22,9 +22,19 @@ from dockwatch.errors import InvalidInput
 from dockwatch.storage.sql import registry_repo as repo
 from dockwatch.storage.sql import tables as t
 
-from . import coverage, scanning
+from . import aggregations, coverage, exports, scanning
+from . import findings as findings_api
+from . import suppression_rules as suppression_api
 from .codes import CODES, code_for
 from .sbom import image_sbom
+from .webhooks import (
+    create_webhook,
+    delete_webhook,
+    get_webhook,
+    list_deliveries,
+    list_webhooks,
+    test_webhook,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +190,42 @@ OPERATIONS: list[Operation] = [
         "An image's scan status and findings",
         scanning.image_findings,
     ),
+    Operation(
+        "GET",
+        "/api/v1/findings/aggregations",
+        "Finding counts by REPOSITORY, AWS_ECR_CONTAINER, IMAGE_LAYER, PACKAGE, TITLE, ... (type=)",
+        aggregations.get_aggregations,
+    ),
+    Operation(
+        "POST",
+        "/api/v1/findings/aggregations/list",
+        "Inspector ListFindingAggregations (aggregationType, aggregationRequest, nextToken)",
+        aggregations.list_aggregations,
+    ),
+    Operation("GET", "/api/v1/webhooks", "Webhook subscriptions", list_webhooks),
+    Operation(
+        "POST",
+        "/api/v1/webhooks",
+        "Subscribe a URL to events (url, secret, eventTypes, description, insecureSkipVerify)",
+        create_webhook,
+        201,
+    ),
+    Operation("GET", "/api/v1/webhooks/{id}", "One webhook subscription", get_webhook),
+    Operation("DELETE", "/api/v1/webhooks/{id}", "Delete a webhook subscription", delete_webhook),
+    Operation(
+        "GET",
+        "/api/v1/webhooks/{id}/deliveries",
+        "A webhook's delivery log, one entry per attempt (nextToken, maxResults, status)",
+        list_deliveries,
+    ),
+    Operation(
+        "POST", "/api/v1/webhooks/{id}/test", "Send a test event to one webhook", test_webhook, 202
+    ),
 ]
+
+OPERATIONS += [Operation(*op) for op in (*findings_api.OPERATIONS, *suppression_api.OPERATIONS)]
+OPERATIONS += [Operation(*op) for op in exports.OPERATIONS]
+OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
 
 
 def openapi(operations: list[Operation]) -> dict[str, Any]:

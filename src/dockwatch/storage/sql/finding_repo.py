@@ -277,15 +277,15 @@ def load_packages(conn: Connection, refs: Iterable[str]) -> dict[str, Package]:
 
 def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """(image digest, package ref) of every inventory package looked up under one of `keys`."""
-    k = t.image_package_keys
+    g, ig = t.package_groups, t.image_package_groups
     out: list[tuple[str, str]] = []
     for part in _chunks(sorted(set(keys)), 400):
         out += [
             (r.digest, r.pkg_ref)
             for r in conn.execute(
-                select(k.c.digest, k.c.pkg_ref).where(
-                    tuple_(k.c.ecosystem, k.c.name).in_(list(part))
-                )
+                select(ig.c.digest, g.c.pkg_ref)
+                .join(ig, ig.c.group_ref == g.c.group_ref)
+                .where(tuple_(g.c.ecosystem, g.c.name).in_(list(part)))
             )
         ]
     return out

@@ -262,6 +262,14 @@ def _manifest(r: object) -> ManifestRow:
     )
 
 
+def repository_name(conn: Connection, repo_id: int) -> str:
+    """The name of a repository by id ("" when it is gone)."""
+    name = conn.execute(
+        select(t.repositories.c.name).where(t.repositories.c.id == repo_id)
+    ).scalar()
+    return str(name or "")
+
+
 def get_manifest(conn: Connection, repo_id: int, digest: str) -> ManifestRow | None:
     """The manifest `digest` in the repository, or None."""
     r = conn.execute(

@@ -4,6 +4,7 @@ Findings live in `finding_repo`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -153,18 +154,36 @@ def delete_scan(conn: Connection, repository_id: int, digest: str) -> None:
     conn.execute(delete(s).where(s.c.repository_id == repository_id, s.c.digest == digest))
 
 
+def package_groups(
+    keyed: Iterable[tuple[str, str, str, str]],
+) -> dict[str, list[dict[str, str]]]:
+    """`package_groups` rows by group ref from (layer, ecosystem, name, package ref) rows."""
+    by_layer: dict[str, list[tuple[str, str, str]]] = {}
+    for layer, ecosystem, name, ref in keyed:
+        by_layer.setdefault(layer, []).append((ecosystem, name, ref))
+    out: dict[str, list[dict[str, str]]] = {}
+    for rows in by_layer.values():
+        rows.sort()
+        group_ref = hashlib.sha256(orjson.dumps(rows)).hexdigest()[:32]
+        out[group_ref] = [
+            {"group_ref": group_ref, "ecosystem": e, "name": n, "pkg_ref": r} for e, n, r in rows
+        ]
+    return out
+
+
 def store_inventory(
     conn: Connection,
     digest: str,
     distro: dict[str, Any] | None,
     packages: bytes,
     catalogers: str,
-    keyed: Iterable[tuple[str, str, str]],
+    keyed: Iterable[tuple[str, str, str, str]],
     package_docs: Mapping[str, bytes],
     at: datetime,
 ) -> None:
-    """Keep an image's package inventory, its packages by ref, and the reverse index rows
-    ((ecosystem, name) looked up -> package ref) a feed delta is mapped through."""
+    """Keep an image's package inventory, its packages by ref, and its part of the reverse
+    index: one package group per layer ((layer, ecosystem, name, package ref) rows grouped by
+    layer, named by content), so images on the same base share the base's rows."""
     from dockwatch.storage.sql.finding_repo import put_packages
 
     conn.execute(delete(t.image_inventories).where(t.image_inventories.c.digest == digest))
@@ -178,13 +197,39 @@ def store_inventory(
         )
     )
     put_packages(conn, package_docs)
-    conn.execute(delete(t.image_package_keys).where(t.image_package_keys.c.digest == digest))
-    rows = [
-        {"digest": digest, "ecosystem": e, "name": n, "pkg_ref": r}
-        for e, n, r in sorted(set(keyed))
+    refs = set()
+    for group_ref, rows in package_groups(keyed).items():
+        refs.add(group_ref)
+        have = conn.execute(
+            select(t.package_groups.c.group_ref)
+            .where(t.package_groups.c.group_ref == group_ref)
+            .limit(1)
+        ).first()
+        if have is None:
+            conn.execute(insert(t.package_groups), rows)
+    g = t.image_package_groups
+    conn.execute(delete(g).where(g.c.digest == digest))
+    if refs:
+        conn.execute(insert(g), [{"digest": digest, "group_ref": r} for r in sorted(refs)])
+
+
+def forget_inventory_if_unused(conn: Connection, digest: str) -> bool:
+    """Drop an image's inventory and reverse index rows once no repository holds the digest
+    (and package groups no image uses any more); returns True when dropped."""
+    if conn.execute(
+        select(t.manifests.c.id).where(t.manifests.c.digest == digest).limit(1)
+    ).first():
+        return False
+    g, ig = t.package_groups, t.image_package_groups
+    groups = [
+        r.group_ref for r in conn.execute(select(ig.c.group_ref).where(ig.c.digest == digest))
     ]
-    if rows:
-        conn.execute(insert(t.image_package_keys), rows)
+    conn.execute(delete(ig).where(ig.c.digest == digest))
+    conn.execute(delete(t.image_inventories).where(t.image_inventories.c.digest == digest))
+    for ref in groups:
+        if conn.execute(select(ig.c.digest).where(ig.c.group_ref == ref).limit(1)).first() is None:
+            conn.execute(delete(g).where(g.c.group_ref == ref))
+    return True
 
 
 def load_inventory(

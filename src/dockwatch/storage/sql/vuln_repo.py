@@ -241,6 +241,22 @@ def advisory_content(conn: Connection, source: str, advisory_id: str) -> dict[st
     return None if raw is None else dict(orjson.loads(raw))
 
 
+def advisory_contents(
+    conn: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored contents of many (source, advisory id) at once (withdrawn ones included)."""
+    a = t.vuln_advisories
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), 400):
+        part = wanted[start : start + 400]
+        for r in conn.execute(
+            select(a.c.source, a.c.id, a.c.content).where(tuple_(a.c.source, a.c.id).in_(part))
+        ):
+            out[(r.source, r.id)] = dict(orjson.loads(r.content))
+    return out
+
+
 def count_advisories(conn: Connection, source: str | None = None) -> int:
     """How many advisories (of one source) are stored."""
     q = select(func.count()).select_from(t.vuln_advisories)

@@ -10,11 +10,22 @@ flight.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.outbox import OutboxEvent
@@ -79,8 +90,8 @@ class DueAttempt:
     """None when the outbox row is gone (the attempt then gives up)."""
 
 
-def _webhook(r: object) -> WebhookRow:
-    row = r._mapping  # type: ignore[attr-defined]
+def _webhook(r: Any) -> WebhookRow:
+    row = r._mapping
     return WebhookRow(
         id=row["id"],
         account_id=row["account_id"],
@@ -228,7 +239,7 @@ def insert_attempt(
     )
 
 
-def _due_condition(now: datetime) -> object:
+def _due_condition(now: datetime) -> ColumnElement[bool]:
     d = t.webhook_deliveries
     return and_(
         d.c.status == PENDING,
@@ -240,13 +251,18 @@ def _due_condition(now: datetime) -> object:
 def any_due(conn: Connection, now: datetime) -> bool:
     """Whether some attempt is due (a cheap read before taking the write lock)."""
     d = t.webhook_deliveries
-    return conn.execute(select(d.c.id).where(_due_condition(now)).limit(1)).first() is not None  # type: ignore[arg-type]
+    return conn.execute(select(d.c.id).where(_due_condition(now)).limit(1)).first() is not None
 
 
 def claim_due(
-    conn: Connection, now: datetime, lease_until: datetime, limit: int
+    conn: Connection,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    exclude: Collection[int] = (),
 ) -> list[DueAttempt]:
-    """Due attempts of enabled subscriptions, oldest first, leased until `lease_until`."""
+    """Due attempts of enabled subscriptions, oldest first, leased until `lease_until`;
+    `exclude` names attempts the caller is still sending (their lease may have run out)."""
     d, w, o = t.webhook_deliveries, t.webhooks, t.outbox
     query = (
         select(
@@ -265,7 +281,8 @@ def claim_due(
         )
         .join(w, w.c.id == d.c.webhook_id)
         .outerjoin(o, o.c.id == d.c.event_id)
-        .where(_due_condition(now), w.c.enabled.is_(True))  # type: ignore[arg-type]
+        .where(_due_condition(now), w.c.enabled.is_(True))
+        .where(d.c.id.not_in(list(exclude)))
         .order_by(d.c.next_attempt_at, d.c.id)
         .limit(limit)
     )

@@ -54,7 +54,13 @@ def _scan_2_details(conn: Connection) -> None:
     insp = inspect(conn)
     tables.metadata.create_all(
         conn,
-        tables=[tables.inventory_packages, tables.finding_details, tables.detail_packages],
+        tables=[
+            tables.inventory_packages,
+            tables.finding_details,
+            tables.detail_packages,
+            tables.package_groups,
+            tables.image_package_groups,
+        ],
     )
     if "detail_ref" in {c["name"] for c in insp.get_columns("findings")}:
         return  # created from the current tables.py
@@ -62,8 +68,10 @@ def _scan_2_details(conn: Connection) -> None:
     for index in ("ix_findings_image", "ix_findings_status"):
         conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
     conn.execute(text("DROP TABLE findings"))
-    conn.execute(text("DROP TABLE image_package_keys"))
-    tables.metadata.create_all(conn, tables=[tables.findings, tables.image_package_keys])
+    conn.execute(text("DROP TABLE IF EXISTS image_package_keys"))
+    tables.metadata.create_all(
+        conn, tables=[tables.findings, tables.package_groups, tables.image_package_groups]
+    )
     conn.execute(tables.image_inventories.delete())
     names = {r.id: r.name for r in conn.execute(select(tables.repositories))}
     seen: set[str] = set()
@@ -103,6 +111,40 @@ def _scan_2_details(conn: Connection) -> None:
                 updated_at=now,
             )
         )
+
+
+def _findings_1_rollups(conn: Connection) -> None:
+    """Counts for aggregations, kept by triggers on `findings` (storage/sql/rollups.py); filled
+    from the findings already stored. Re-run `rollups.install` after any migration that
+    recreates `findings` (dropping a table drops its triggers)."""
+    from dockwatch.storage.sql import rollups
+
+    rollups.install(conn)
+
+
+def _listing_1(conn: Connection) -> None:
+    """Sort keys (generated columns) and their indexes for keyset listings, and the
+    `suppression_rules` table; all declared in tables.py, so this only adds what a database
+    made from an older tables.py lacks."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.schema import CreateIndex
+
+    have = {c["name"] for c in inspect(conn).get_columns("findings")}
+    stored = "VIRTUAL" if conn.dialect.name == "sqlite" else "STORED"  # PostgreSQL: STORED only
+    for column in ("severity_rank", "score_key", "epss_key"):
+        if column not in have:
+            col = tables.findings.c[column]
+            assert col.computed is not None
+            kind = col.type.compile(dialect=conn.dialect)
+            conn.execute(
+                text(
+                    f"ALTER TABLE findings ADD COLUMN {column} {kind} "
+                    f"GENERATED ALWAYS AS ({col.computed.sqltext}) {stored}"
+                )
+            )
+    for index in tables.FINDING_SORT_INDEXES:  # reflection skips expression indexes: IF NOT EXISTS
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    tables.suppression_rules.create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[Migration] = [
@@ -145,7 +187,8 @@ MIGRATIONS: list[Migration] = [
             "scan_settings",
             "image_scans",
             "image_inventories",
-            "image_package_keys",
+            "package_groups",
+            "image_package_groups",
             "inventory_packages",
             "finding_details",
             "detail_packages",
@@ -155,6 +198,8 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("scan", 2, "content-addressed finding details", _scan_2_details),
     Migration("webhooks", 1, "baseline", _baseline("webhooks", "webhook_deliveries")),
+    Migration("findings", 1, "finding rollups kept by triggers", _findings_1_rollups),
+    Migration("listing", 1, "finding sort indexes, suppression rules", _listing_1),
 ]
 
 

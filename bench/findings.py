@@ -1,0 +1,530 @@
+"""Findings queries at scale: listings and aggregations over HTTP, 1,000,000 findings on SQLite.
+
+Builds a registry of 10,000 images in 500 repositories (20 each) with 1,000,000 findings in a
+temp data folder, the way a real registry looks: 20 base images (two layers each) whose OS
+findings every image built on them shares, three dependency layers per repository shared by its
+images, and a few findings in each image's own layer; finding details are content-addressed, so
+shared layers share details (about 100,000 details for 1,000,000 findings). 85% of the findings
+are ACTIVE, the oldest images' are CLOSED (expired), and the findings of 2% of the
+vulnerabilities are SUPPRESSED by a rule. Rows are bulk-inserted with the exact columns
+FindingWriter writes (its own code computes the ids, detail refs and package rows), with the
+rollup triggers off; the rollups are then built once by `rollups.install` (timed).
+
+Then `dockwatch serve` (test mode, enhanced continuous scanning, its worker running) serves the
+data folder; after a warm-up, each query runs `--reps` times in sequence and its p50/p95 are
+printed with MET or MISSED against the targets: listing page p95 <= 50 ms, aggregation p95 <=
+200 ms. "A page 1,000 deep" is the 1,000th page of 100 findings (offset 99,900) of the
+unfiltered listing, reached by following 999 `nextToken`s; that page's request is then timed.
+
+    python bench/findings.py [--small] [--reps 30] [--images N --findings N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.servers import Server, start_dockwatch  # noqa: E402
+
+from dockwatch.app import build  # noqa: E402
+from dockwatch.config import Settings  # noqa: E402
+from dockwatch.findings.build import FindingDraft  # noqa: E402
+from dockwatch.findings.lifecycle import ImageResource, finding_id  # noqa: E402
+from dockwatch.findings.service import _columns, _package_rows  # noqa: E402
+from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
+from dockwatch.storage.sql.engine import Database  # noqa: E402
+
+LIST_TARGET_MS = 50.0
+AGG_TARGET_MS = 200.0
+AGGREGATION_TYPES = (
+    "REPOSITORY",
+    "AWS_ECR_CONTAINER",
+    "IMAGE_LAYER",
+    "PACKAGE",
+    "TITLE",
+    "FINDING_TYPE",
+    "ACCOUNT",
+)
+SEVERITIES = (("CRITICAL", 0.05), ("HIGH", 0.25), ("MEDIUM", 0.45), ("LOW", 0.2),
+              ("INFORMATIONAL", 0.02), ("UNTRIAGED", 0.03))  # fmt: skip
+SCORES = {"CRITICAL": 9.8, "HIGH": 7.5, "MEDIUM": 5.5, "LOW": 3.1}
+PER_REPO = 20
+BASES = 20
+DEPS_PER_REPO = 3
+
+
+def _ts(moment: datetime) -> str:
+    """SQLAlchemy's SQLite DateTime storage format (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _hex(*parts: object) -> str:
+    return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Vuln:
+    """One vulnerability of the synthetic database."""
+
+    id: str
+    severity: str
+    packages: tuple[str, ...]
+    manager: str
+    fixed: bool
+    kev: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFindings:
+    """The findings a layer brings: (vulnerability, detail ref) pairs, details stored once."""
+
+    digest: str
+    items: tuple[tuple[Vuln, str, str, str, float | None, float | None], ...]
+    """(vuln, detail ref, fix_available, exploit_available, inspector score, epss score)."""
+
+
+class Generator:
+    """The synthetic registry: vulnerabilities, layers, images; details written as it goes."""
+
+    def __init__(self, rng: random.Random, con: sqlite3.Connection, now: datetime) -> None:
+        self.rng = rng
+        self.con = con
+        self.now = now
+        self.details = 0
+        self.pool = [self._vuln(n) for n in range(20_000)]
+        self.suppressed = {v.id for v in rng.sample(self.pool, len(self.pool) // 50)}
+
+    def _vuln(self, n: int) -> Vuln:
+        rng = self.rng
+        severity = rng.choices([s for s, _ in SEVERITIES], [w for _, w in SEVERITIES])[0]
+        os_pkg = n % 3 != 0
+        if os_pkg:
+            name = f"lib{n % 700:03d}"
+            packages = (name, f"{name}-dev") if n % 5 == 0 else (name,)
+            manager = "OS"
+        else:
+            packages = (f"pkg-{n % 900:03d}",)
+            manager = rng.choice(["PYTHONPKG", "NODEPKG", "JAR", "GOBINARY"])
+        return Vuln(
+            f"CVE-20{20 + n % 6}-{10_000 + n}",
+            severity,
+            packages,
+            manager,
+            rng.random() < 0.7,
+            rng.random() < 0.02,
+        )
+
+    def layer(self, digest: str, count: int, os_layer: bool) -> LayerFindings:
+        """A layer with `count` vulnerabilities; its details are stored now."""
+        candidates = [
+            v for v in self.rng.sample(self.pool, count * 4) if (v.manager == "OS") == os_layer
+        ]
+        chosen = candidates[:count]
+        while len(chosen) < count:
+            chosen.append(self.rng.choice(self.pool))
+        items = []
+        detail_rows = []
+        package_rows = []
+        for v in chosen:
+            draft = self._draft(v, digest)
+            ref, doc = finding_repo.detail_document(draft.detail)
+            cols = _columns(draft, ref, ("ACTIVE", None), self.now)
+            items.append(
+                (v, ref, draft.fix_available, cols["exploit_available"], cols["inspector_score"],
+                 cols["epss_score"])
+            )  # fmt: skip
+            detail_rows.append((ref, doc, _ts(self.now)))
+            for seq, row in enumerate(_package_rows(draft)):
+                package_rows.append(
+                    (ref, seq, row["pkg_ref"], row["name"], row["version"], row["package_manager"],
+                     row["source_layer_hash"], row["fixed_in_version"], row["file_path"])
+                )  # fmt: skip
+        self.con.executemany(
+            "INSERT OR IGNORE INTO finding_details (ref, doc, created_at) VALUES (?, ?, ?)",
+            detail_rows,
+        )
+        self.con.executemany(
+            "INSERT OR IGNORE INTO detail_packages (detail_ref, seq, pkg_ref, name, version, "
+            "package_manager, source_layer_hash, fixed_in_version, file_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            package_rows,
+        )
+        self.details += len(detail_rows)
+        return LayerFindings(digest, tuple(items))
+
+    def _draft(self, v: Vuln, layer: str) -> FindingDraft:
+        """A detail in the shape `findings.build` gives (trimmed evidence)."""
+        score = SCORES.get(v.severity)
+        packages = [
+            {
+                "name": name,
+                "version": "1.2.3-1" if v.manager == "OS" else "1.2.3",
+                "epoch": 0 if v.manager == "OS" else None,
+                "release": None,
+                "arch": "amd64" if v.manager == "OS" else None,
+                "packageManager": v.manager,
+                "filePath": None if v.manager == "OS" else f"/app/lib/{name}",
+                "sourceLayerHash": layer,
+                "fixedInVersion": "1.2.4" if v.fixed else "NotAvailable",
+                "remediation": f"Upgrade {name} to 1.2.4"
+                if v.fixed
+                else "No fixed version is known",
+                "purl": f"pkg:generic/{name}@1.2.3",
+                "sourceName": name,
+            }
+            for name in v.packages
+        ]
+        fix = "YES" if v.fixed else "NO"
+        cvss = (
+            [{"baseScore": score, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+              "source": "osv", "version": "3.1"}]
+            if score is not None else []
+        )  # fmt: skip
+        detail = {
+            "title": f"{v.id} - {', '.join(sorted(v.packages))}",
+            "description": f"A flaw in {v.packages[0]} allows an attacker to do harm ({v.id}).",
+            "type": "PACKAGE_VULNERABILITY",
+            "inspectorScore": score,
+            "exploitAvailable": "YES" if v.kev else "NO",
+            "epss": {"score": 0.0123},
+            "fixAvailable": fix,
+            "packageVulnerabilityDetails": {
+                "vulnerabilityId": v.id,
+                "source": "osv:Debian" if v.manager == "OS" else "osv:PyPI",
+                "sourceUrl": f"https://osv.dev/vulnerability/{v.id}",
+                "vendorSeverity": None,
+                "cvss": cvss,
+                "referenceUrls": [f"https://nvd.nist.gov/vuln/detail/{v.id}"],
+                "relatedVulnerabilities": [],
+                "vulnerablePackages": packages,
+            },
+            "remediation": {
+                "recommendation": {"text": "; ".join(str(p["remediation"]) for p in packages)}
+            },
+            "evidence": [{"advisory": f"osv/{v.id}", "matcher": "bench"}],
+        }
+        return FindingDraft(v.id, v.severity, fix, detail, [_hex(p)[:32] for p in v.packages])
+
+
+def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dict[str, float]:
+    """Fill a fresh data folder; returns timings and sizes."""
+    t0 = time.perf_counter()
+    settings = Settings(data_dir=data, test_mode=True)
+    services = build(settings)
+    services.scanner.put_scanning_configuration(
+        {
+            "scanType": "ENHANCED",
+            "rules": [
+                {
+                    "scanFrequency": "CONTINUOUS_SCAN",
+                    "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}],
+                }
+            ],
+        }
+    )
+    services.scanner.put_ecr_configuration({"rescanDuration": "LIFETIME"})
+    account, region = services.tenant.account_id, services.tenant.region
+    services.close()
+    con = sqlite3.connect(data / "dockwatch.db", isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("PRAGMA cache_size = -262144")
+    for name in rollups.TRIGGERS:
+        con.execute(f"DROP TRIGGER IF EXISTS {name}")
+    con.execute("BEGIN")
+    rng = random.Random(seed)
+    now = datetime.now(UTC).replace(microsecond=0)
+    gen = Generator(rng, con, now)
+    repos = max(1, images // PER_REPO)
+    per_image = [findings // images + (1 if i < findings % images else 0) for i in range(images)]
+    bases = []
+    for b in range(BASES):
+        os_layer = gen.layer("sha256:" + _hex("base-os", b), 45, True)
+        runtime = gen.layer("sha256:" + _hex("base-rt", b), 20, True)
+        bases.append((os_layer, runtime))
+    rows: list[tuple[Any, ...]] = []
+    n_image = 0
+    inserted = 0
+
+    def flush() -> None:
+        nonlocal rows, inserted
+        con.executemany(
+            "INSERT INTO findings (id, account_id, region, repository_id, repository_name, digest,"
+            " vulnerability_id, generation, status, severity, fix_available, exploit_available,"
+            " inspector_score, epss_score, source, first_observed_at, last_observed_at,"
+            " updated_at, closed_at, detail_ref, suppressed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        inserted += len(rows)
+        rows = []
+
+    for r in range(repos):
+        name = f"team{r % 25:02d}/service-{r:03d}"
+        created = _ts(now - timedelta(days=60))
+        repo_id = con.execute(
+            "INSERT INTO repositories (account_id, region, name, created_at, image_tag_mutability,"
+            " scan_on_push) VALUES (?, ?, ?, ?, 'MUTABLE', 0) RETURNING id",
+            (account, region, name, created),
+        ).fetchone()[0]
+        base_old, base_new = rng.randrange(BASES), rng.randrange(BASES)
+        deps = [gen.layer("sha256:" + _hex("deps", r, d), 30, False) for d in range(DEPS_PER_REPO)]
+        count = PER_REPO if r < repos - 1 else images - n_image
+        for i in range(count):
+            quota = per_image[n_image]
+            n_image += 1
+            pushed = now - timedelta(hours=(count - i) * 12)
+            digest = "sha256:" + _hex("image", r, i)
+            app = gen.layer("sha256:" + _hex("app", r, i), max(0, quota - 95) + 5, False)
+            os_layer, runtime = bases[base_old if i < count // 2 else base_new]
+            layers = [os_layer, runtime, deps[i % DEPS_PER_REPO], app]
+            content = (
+                '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+                f'"layers":[{",".join(chr(34) + x.digest + chr(34) for x in layers)}]}}'
+            ).encode()
+            con.execute(
+                "INSERT OR IGNORE INTO manifest_contents (digest, media_type, size, content)"
+                " VALUES (?, ?, ?, ?)",
+                (digest, "application/vnd.oci.image.manifest.v1+json", len(content), content),
+            )
+            con.execute(
+                "INSERT INTO manifests (account_id, region, repository_id, digest, media_type, size,"
+                " image_pushed_at, last_pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (account, region, repo_id, digest, "application/vnd.oci.image.manifest.v1+json",
+                 len(content), _ts(pushed), _ts(pushed)),
+            )  # fmt: skip
+            tags = ["latest"] if i == count - 1 else []
+            if i % 4 == 3:
+                tags.append(f"v1.{i}")
+            for tag in tags:
+                con.execute(
+                    "INSERT INTO tags (account_id, region, repository_id, name, manifest_digest,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (account, region, repo_id, tag, digest, _ts(pushed)),
+                )
+            expired = i < 2
+            con.execute(
+                "INSERT INTO image_scans (account_id, region, repository_id, digest, scan_type,"
+                " status_code, reason, last_scanned_at, db_version, updated_at)"
+                " VALUES (?, ?, ?, ?, 'ENHANCED', ?, ?, ?, 1, ?)",
+                (account, region, repo_id, digest, "INACTIVE" if expired else "ACTIVE",
+                 "SCAN_ELIGIBILITY_EXPIRED" if expired else "SUCCESSFUL", _ts(pushed), _ts(now)),
+            )  # fmt: skip
+            resource = ImageResource(account, region, name, digest)
+            seen: set[str] = set()
+            for layer in layers:
+                for v, ref, fix, exploit, score, epss in layer.items:
+                    if v.id in seen or len(seen) >= quota:
+                        continue
+                    seen.add(v.id)
+                    status, rule = "ACTIVE", None
+                    closed = None
+                    if expired:
+                        status, closed = "CLOSED", _ts(now - timedelta(days=1))
+                    elif v.id in gen.suppressed:
+                        status, rule = "SUPPRESSED", "rule-bench"
+                    rows.append(
+                        (finding_id(resource, v.id), account, region, repo_id, name, digest, v.id,
+                         0, status, v.severity, fix, exploit, score, epss, "osv", _ts(pushed),
+                         _ts(now), _ts(now), closed, ref, rule)
+                    )  # fmt: skip
+            if len(rows) >= 50_000:
+                flush()
+        if (r + 1) % 50 == 0 or r == repos - 1:
+            print(
+                f"  {r + 1}/{repos} repositories, {inserted + len(rows)} findings", file=sys.stderr
+            )
+    flush()
+    con.execute("COMMIT")
+    loaded = time.perf_counter() - t0
+    con.close()
+    db = Database(settings.sqlalchemy_url)
+    t1 = time.perf_counter()
+    with db.write() as conn:
+        rollups.install(conn)
+    rollup_s = time.perf_counter() - t1
+    db.close()
+    return {
+        "images": n_image,
+        "findings": inserted,
+        "details": gen.details,
+        "load_s": loaded,
+        "rollups_s": rollup_s,
+        "db_mb": (data / "dockwatch.db").stat().st_size / 1e6,
+    }
+
+
+def timed(call: Callable[[], httpx.Response], reps: int) -> list[float]:
+    """Milliseconds of `reps` sequential calls (each must answer 200)."""
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        r = call()
+        out.append((time.perf_counter() - t0) * 1000)
+        if r.status_code != 200:
+            raise RuntimeError(f"{r.request.url} answered {r.status_code}: {r.text[:300]}")
+    return out
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+
+
+def deep_token(client: httpx.Client, pages: int, size: int) -> str:
+    """The nextToken that asks for page `pages` of the unfiltered listing."""
+    token = None
+    for _ in range(pages - 1):
+        params: dict[str, Any] = {"maxResults": size}
+        if token:
+            params["nextToken"] = token
+        r = client.get("/api/v1/findings", params=params)
+        r.raise_for_status()
+        token = r.json().get("nextToken")
+        if token is None:
+            raise RuntimeError(f"the listing ends before page {pages}")
+    assert isinstance(token, str)
+    return token
+
+
+def queries(
+    client: httpx.Client, repository: str, deep: str
+) -> Iterator[tuple[str, str, Callable[[], httpx.Response]]]:
+    """(kind, name, call) of the fixed query set."""
+    get = client.get
+    yield (
+        "list",
+        "by repository",
+        lambda: get("/api/v1/findings", params={"ecrImageRepositoryName": repository}),
+    )
+    yield (
+        "list",
+        "by severity CRITICAL",
+        lambda: get("/api/v1/findings", params={"severity": "CRITICAL"}),
+    )
+    yield (
+        "list",
+        "by status SUPPRESSED",
+        lambda: get("/api/v1/findings", params={"findingStatus": "SUPPRESSED"}),
+    )
+    yield (
+        "list",
+        "page 1000 (keyset)",
+        lambda: get("/api/v1/findings", params={"maxResults": 100, "nextToken": deep}),
+    )
+
+    def aggregation(kind: str) -> Callable[[], httpx.Response]:
+        return lambda: get("/api/v1/findings/aggregations", params={"type": kind})
+
+    for kind in AGGREGATION_TYPES:
+        yield "agg", kind, aggregation(kind)
+    yield (
+        "agg",
+        "REPOSITORY by AFFECTED_IMAGES",
+        lambda: get(
+            "/api/v1/findings/aggregations",
+            params={"type": "REPOSITORY", "sortBy": "AFFECTED_IMAGES"},
+        ),
+    )
+    yield "agg", "AWS_ECR_CONTAINER tag latest", lambda: client.post(
+        "/api/v1/findings/aggregations/list",
+        json={"aggregationType": "AWS_ECR_CONTAINER", "aggregationRequest": {
+            "awsEcrContainerAggregation": {"imageTags": [{"comparison": "EQUALS", "value": "latest"}]}}},
+    )  # fmt: skip
+    yield (
+        "info",
+        "PACKAGE fixAvailable=YES (no rollup)",
+        lambda: get(
+            "/api/v1/findings/aggregations", params={"type": "PACKAGE", "fixAvailable": "YES"}
+        ),
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--small", action="store_true", help="1,000 images, 100,000 findings")
+    ap.add_argument("--images", type=int, default=None)
+    ap.add_argument("--findings", type=int, default=None)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--keep", action="store_true", help="keep the data folder (path printed)")
+    ap.add_argument("--data", type=Path, help="a data folder built by an earlier --keep run")
+    args = ap.parse_args()
+    images = args.images or (1_000 if args.small else 10_000)
+    findings = args.findings or (100_000 if args.small else 1_000_000)
+    work = Path(tempfile.mkdtemp(prefix="dockwatch-findings-bench-"))
+    data = args.data or work / "data"
+    server: Server | None = None
+    try:
+        if args.data is None:
+            print(f"building {images} images / {findings} findings in {data}", file=sys.stderr)
+            facts = build_registry(data, images, findings)
+            print(
+                f"built: {facts['images']} images, {facts['findings']} findings, "
+                f"{facts['details']} details, {facts['db_mb']:.0f} MB; bulk load "
+                f"{facts['load_s']:.1f} s, rollups built in {facts['rollups_s']:.1f} s"
+            )
+        server = start_dockwatch(data)
+        with server.client(timeout=120.0) as client:
+            deadline = time.monotonic() + 300
+            while client.get("/healthz").json().get("scanner") != "ready":
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the scanner did not get ready")
+                time.sleep(0.1)
+            t0 = time.perf_counter()
+            deep = deep_token(client, 1000, 100)
+            walk = time.perf_counter() - t0
+            print(
+                f"walked 999 pages of 100 by nextToken in {walk:.1f} s ({walk / 999 * 1000:.1f} ms a page)"
+            )
+            repository = "team07/service-007"
+            plan = list(queries(client, repository, deep))
+            for _kind, _name, call in plan:  # warm-up
+                timed(call, 3)
+            print(
+                f"\n{'query':42} {'p50 ms':>8} {'p95 ms':>8} {'target':>10}  result   (n={args.reps})"
+            )
+            missed = 0
+            for kind, name, call in plan:
+                values = timed(call, args.reps)
+                p50v, p95v = statistics.median(values), p95(values)
+                if kind == "info":
+                    verdict, target = "info", "-"
+                else:
+                    limit = LIST_TARGET_MS if kind == "list" else AGG_TARGET_MS
+                    verdict = "MET" if p95v <= limit else "MISSED"
+                    missed += verdict == "MISSED"
+                    target = f"<= {limit:.0f}"
+                label = f"{'listing' if kind == 'list' else 'aggregation'} {name}"
+                print(f"{label:42} {p50v:8.1f} {p95v:8.1f} {target:>10}  {verdict}")
+        return 1 if missed else 0
+    finally:
+        if server is not None:
+            server.stop()
+        if args.keep and args.data is None:
+            print(f"data kept in {data}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Outbox events leaving the process: EventBridge-shaped bodies and webhook delivery."""

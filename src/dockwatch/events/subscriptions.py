@@ -1,0 +1,275 @@
+"""Webhook subscriptions: validated input, and the operations the API offers on them.
+
+A subscription names an http(s) URL, an optional filter of outbox event types (none: every
+deliverable type, including types added later) and a secret for the signatures. The secret is
+generated when the caller gives none and is shown only in the answer to the creation; it is
+stored as given because signing needs it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from dockwatch.clock import Clock
+from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql import webhook_repo as repo
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.registry_repo import Tenant
+
+from .eventbridge import DELIVERABLE_TYPES, WEBHOOK_TEST, event_id
+
+MAX_WEBHOOKS = 100
+"""Subscriptions per tenant: each one multiplies the delivery work of every event."""
+MAX_URL = 2048
+MIN_SECRET, MAX_SECRET = 16, 512
+MAX_DESCRIPTION = 512
+MAX_DELIVERIES_PAGE = 100
+FIELDS = ("url", "secret", "eventTypes", "description", "insecureSkipVerify")
+
+
+class WebhookNotFound(NotFound):
+    """No subscription with that id."""
+
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__(f"no webhook with id {webhook_id!r}")
+        self.webhook_id = webhook_id
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSpec:
+    """A validated subscription request."""
+
+    url: str
+    secret: str | None
+    """None: generate one."""
+    event_types: tuple[str, ...]
+    """Empty: every deliverable type."""
+    description: str
+    insecure_skip_verify: bool
+
+
+def validate_url(value: Any) -> str:
+    """An absolute http:// or https:// URL with a host, no credentials and no fragment."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("url is required: an absolute http:// or https:// URL")
+    if len(value) > MAX_URL:
+        raise InvalidInput(f"url is longer than {MAX_URL} characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput("url must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        shown = parts.scheme or "none"
+        raise InvalidInput(f"url must use http or https, not {shown!r}: {value!r}")
+    if not parts.hostname:
+        raise InvalidInput(f"url has no host: {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("url must not carry credentials; receivers check the signature")
+    if parts.fragment:
+        raise InvalidInput("url must not have a #fragment")
+    try:
+        _ = parts.port
+        httpx.URL(value)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise InvalidInput(f"url is not valid: {exc}") from exc
+    return value
+
+
+def parse_spec(body: Any) -> WebhookSpec:
+    """Check a creation request field by field, with a message naming what is wrong."""
+    if not isinstance(body, dict):
+        raise InvalidInput('the body must be a JSON object like {"url": "https://..."}')
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+    url = validate_url(body.get("url"))
+    secret = body.get("secret")
+    if secret is not None:
+        if not isinstance(secret, str):
+            raise InvalidInput("secret must be a string")
+        if not MIN_SECRET <= len(secret) <= MAX_SECRET:
+            raise InvalidInput(
+                f"secret must be {MIN_SECRET} to {MAX_SECRET} characters "
+                "(omit it to have one generated)"
+            )
+        if any(ord(c) < 32 or ord(c) == 127 for c in secret):
+            raise InvalidInput("secret must not contain control characters")
+    types = body.get("eventTypes")
+    event_types: tuple[str, ...] = ()
+    if types is not None:
+        if not isinstance(types, list) or not all(isinstance(x, str) for x in types):
+            raise InvalidInput("eventTypes must be a list of event type names")
+        if not types:
+            raise InvalidInput("eventTypes is empty: omit it to receive every event type")
+        bad = [x for x in types if x not in DELIVERABLE_TYPES]
+        if bad:
+            raise InvalidInput(
+                f"unknown event type(s) {bad}; known types: {list(DELIVERABLE_TYPES)}"
+            )
+        event_types = tuple(dict.fromkeys(types))
+    description = body.get("description", "")
+    if description is None:
+        description = ""
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"description must be a string of at most {MAX_DESCRIPTION} characters")
+    insecure = body.get("insecureSkipVerify", False)
+    if not isinstance(insecure, bool):
+        raise InvalidInput("insecureSkipVerify must be true or false")
+    return WebhookSpec(url, secret, event_types, description, insecure)
+
+
+def webhook_doc(row: repo.WebhookRow) -> dict[str, Any]:
+    """The API shape of a subscription (never its secret)."""
+    return {
+        "webhookId": row.id,
+        "url": row.url,
+        "eventTypes": list(row.event_types) or None,
+        "description": row.description,
+        "enabled": row.enabled,
+        "insecureSkipVerify": row.insecure_skip_verify,
+        "createdAt": row.created_at.isoformat(),
+    }
+
+
+def create(db: Database, clock: Clock, tenant: Tenant, body: Any) -> dict[str, Any]:
+    """Store a subscription; the answer carries its secret, the only time it is shown."""
+    spec = parse_spec(body)
+    secret = spec.secret or secrets.token_urlsafe(32)
+    with db.write() as conn:
+        if repo.count_webhooks(conn, tenant) >= MAX_WEBHOOKS:
+            raise InvalidInput(f"a registry has at most {MAX_WEBHOOKS} webhooks")
+        row = repo.insert_webhook(
+            conn,
+            tenant,
+            webhook_id=str(uuid.uuid4()),
+            url=spec.url,
+            secret=secret,
+            event_types=spec.event_types,
+            description=spec.description,
+            insecure_skip_verify=spec.insecure_skip_verify,
+            at=clock.now(),
+        )
+    return {**webhook_doc(row), "secret": secret}
+
+
+def list_all(db: Database, tenant: Tenant) -> list[dict[str, Any]]:
+    """Every subscription of the tenant."""
+    with db.read() as conn:
+        return [webhook_doc(r) for r in repo.list_webhooks(conn, tenant)]
+
+
+def get(db: Database, tenant: Tenant, webhook_id: str) -> dict[str, Any]:
+    """One subscription."""
+    with db.read() as conn:
+        row = repo.get_webhook(conn, tenant, webhook_id)
+    if row is None:
+        raise WebhookNotFound(webhook_id)
+    return webhook_doc(row)
+
+
+def remove(db: Database, tenant: Tenant, webhook_id: str) -> None:
+    """Delete a subscription and its delivery log; pending attempts are dropped."""
+    with db.write() as conn:
+        if not repo.delete_webhook(conn, tenant, webhook_id):
+            raise WebhookNotFound(webhook_id)
+
+
+def send_test(db: Database, clock: Clock, tenant: Tenant, webhook_id: str) -> dict[str, Any]:
+    """Queue a ping for one subscription through the outbox (the path every event takes)."""
+    with db.write() as conn:
+        if repo.get_webhook(conn, tenant, webhook_id) is None:
+            raise WebhookNotFound(webhook_id)
+        outbox.append(
+            conn,
+            account_id=tenant.account_id,
+            region=tenant.region,
+            event_type=WEBHOOK_TEST,
+            subject=webhook_id,
+            payload={"webhookId": webhook_id},
+            at=clock.now(),
+        )
+        o = t.outbox
+        new_id = conn.execute(
+            o.select()
+            .with_only_columns(o.c.id)
+            .where(o.c.event_type == WEBHOOK_TEST, o.c.subject == webhook_id)
+            .order_by(o.c.id.desc())
+            .limit(1)
+        ).scalar_one()
+    return {"webhookId": webhook_id, "eventId": event_id(tenant.account_id, tenant.region, new_id)}
+
+
+def _token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
+
+
+def _untoken(value: str) -> int:
+    try:
+        after = json.loads(base64.urlsafe_b64decode(value.encode()))["after"]
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise InvalidInput("nextToken is not a token this API issued") from exc
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise InvalidInput("nextToken is not a token this API issued")
+    return after
+
+
+def deliveries(
+    db: Database,
+    tenant: Tenant,
+    webhook_id: str,
+    *,
+    next_token: str | None,
+    max_results: str | None,
+    status: str | None,
+) -> dict[str, Any]:
+    """A page of the delivery log, one entry per attempt, in the order they were scheduled."""
+    try:
+        limit = MAX_DELIVERIES_PAGE if max_results is None else int(max_results)
+    except ValueError as exc:
+        raise InvalidInput("maxResults must be a number") from exc
+    if not 1 <= limit <= MAX_DELIVERIES_PAGE:
+        raise InvalidInput(f"maxResults must be between 1 and {MAX_DELIVERIES_PAGE}")
+    if status is not None and status not in repo.STATUSES:
+        raise InvalidInput(f"status must be one of {list(repo.STATUSES)}")
+    after = _untoken(next_token) if next_token else 0
+    with db.read() as conn:
+        if repo.get_webhook(conn, tenant, webhook_id) is None:
+            raise WebhookNotFound(webhook_id)
+        rows = repo.list_attempts(conn, webhook_id, after_id=after, limit=limit + 1, status=status)
+    page = rows[:limit]
+    out: dict[str, Any] = {
+        "deliveries": [
+            {
+                "deliveryId": r.id,
+                "eventId": (
+                    None
+                    if r.account_id is None or r.region is None
+                    else event_id(r.account_id, r.region, r.event_id)
+                ),
+                "outboxId": r.event_id,
+                "eventType": r.event_type,
+                "attempt": r.attempt,
+                "status": r.status,
+                "httpStatus": r.http_status,
+                "error": r.error,
+                "durationMs": r.duration_ms,
+                "scheduledAt": r.next_attempt_at.isoformat(),
+                "attemptedAt": None if r.attempted_at is None else r.attempted_at.isoformat(),
+                "createdAt": r.created_at.isoformat(),
+            }
+            for r in page
+        ]
+    }
+    if len(rows) > limit:
+        out["nextToken"] = _token(page[-1].id)
+    return out

@@ -1,0 +1,411 @@
+"""Webhook delivery: at least once, signed, retried with exponential backoff.
+
+Two steps, each safe to interrupt at any point:
+
+1. **Fan-out.** In one transaction: read outbox events after the `webhooks` cursor, write
+   attempt 1 (PENDING) for each (matching subscription, event), move the cursor. Either all of
+   it commits or none, so an event is never skipped and never fanned out twice.
+2. **Delivery.** Claim due PENDING attempts (a lease keeps a concurrent round from sending them
+   too), POST each signed body (`signing.py`) with bounded concurrency, then record the result:
+   DELIVERED after a 2xx only; otherwise FAILED plus the next attempt, scheduled on the injected
+   clock after an exponential backoff with jitter, until `max_attempts` or `max_age`, when the
+   last attempt is GAVE_UP. A crash between sending and recording leaves the attempt PENDING,
+   so it is sent again with the same event id and the same body: the only duplicates.
+
+Event ids and bodies come from `eventbridge.py` (finding events are first expanded from their
+outbox snapshot by `findings.events.materialize`). Redirects are not followed (a 3xx is a
+failure); HTTPS certificates are verified unless the subscription sets `insecureSkipVerify`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from dockwatch import __version__
+from dockwatch.clock import Clock
+from dockwatch.findings.events import materialize
+from dockwatch.findings.service import FINDING_EVENTS
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import webhook_repo as repo
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.outbox import OutboxEvent
+from dockwatch.storage.sql.registry_repo import Tenant
+
+from . import signing
+from .eventbridge import (
+    DELIVERABLE_TYPES,
+    WEBHOOK_TEST,
+    Unrenderable,
+    encode,
+    event_id,
+    to_eventbridge,
+)
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "webhooks"
+"""The outbox subscriber name of the fan-out."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How hard and how fast to try."""
+
+    max_attempts: int = 15
+    """Attempts per (subscription, event) before giving up."""
+    max_age: timedelta = timedelta(hours=24)
+    """Give up on a delivery this long after its first attempt was scheduled."""
+    base_delay: timedelta = timedelta(seconds=5)
+    """Backoff before the second attempt (before jitter); it doubles for each later one."""
+    max_delay: timedelta = timedelta(hours=1)
+    """Backoff ceiling (before jitter)."""
+    timeout_seconds: float = 10.0
+    """Per read/write of a request (httpx semantics)."""
+    connect_timeout_seconds: float = 5.0
+    concurrency: int = 8
+    """Requests in flight at once."""
+    batch: int = 64
+    """Attempts claimed per round."""
+    fan_out_batch: int = 500
+    """Outbox events read per fan-out transaction."""
+    lease: timedelta = timedelta(minutes=2)
+    """How long a claimed attempt is reserved for its sender."""
+    error_bytes: int = 2048
+    """How much of a failing response body the log keeps."""
+
+
+def backoff(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> timedelta:
+    """The wait after failed attempt number `attempt` (1-based) before the next one.
+
+    Exponential (`base * 2**(attempt-1)`, capped at `max_delay`) with "equal jitter": half the
+    step is fixed, the other half random, so retries of many deliveries failing together spread
+    out while each retry still waits at least half its step.
+    """
+    doublings = min(max(attempt, 1) - 1, 40)
+    step = min(policy.max_delay, policy.base_delay * (1 << doublings))
+    half = step / 2
+    return half + half * rng.random()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one send did."""
+
+    ok: bool
+    http_status: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+def matches(hook: repo.WebhookRow, event: OutboxEvent) -> bool:
+    """Whether `event` goes to `hook`."""
+    if (event.account_id, event.region) != (hook.account_id, hook.region):
+        return False
+    if event.id <= hook.start_after_id:
+        return False
+    if event.event_type == WEBHOOK_TEST:
+        return bool(event.payload.get("webhookId") == hook.id)
+    if event.event_type not in DELIVERABLE_TYPES:
+        return False
+    return not hook.event_types or event.event_type in hook.event_types
+
+
+def _log_failure(future: Future[Outcome]) -> None:
+    """A background send that raised (a database error): its lease runs out, it is retried."""
+    exc = future.exception()
+    if exc is not None:
+        logger.error("webhook send failed", exc_info=exc)
+
+
+class WebhookDeliverer:
+    """Fans outbox events out to subscriptions and sends them; embedded mode runs it in a thread."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: DeliveryPolicy | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy or DeliveryPolicy()
+        self._transport = transport
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._clients: dict[bool, httpx.Client] = {}
+        self._clients_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._in_flight: set[int] = set()
+        """Attempts being sent by this process: never claimed again, even past their lease."""
+        self._in_flight_lock = threading.Lock()
+        self.after_send: Callable[[repo.DueAttempt], None] | None = None
+        """Test hook: runs after a request got its answer, before the result is recorded."""
+
+    # --- fan-out ------------------------------------------------------------------------------
+
+    def fan_out(self) -> int:
+        """Turn the next outbox events into first attempts; returns how many events were read."""
+        with self.db.read() as conn:
+            if repo.max_outbox_id(conn) <= outbox.cursor(conn, CURSOR):
+                return 0
+        with self.db.write() as conn:
+            events = outbox.read_after(
+                conn, outbox.cursor(conn, CURSOR), limit=self.policy.fan_out_batch
+            )
+            if not events:
+                return 0
+            hooks = repo.enabled_webhooks(conn)
+            now = self.clock.now()
+            for event in events:
+                for hook in hooks:
+                    if matches(hook, event):
+                        repo.insert_attempt(
+                            conn,
+                            webhook_id=hook.id,
+                            event_id=event.id,
+                            attempt=1,
+                            next_attempt_at=now,
+                            started_at=now,
+                            at=now,
+                        )
+            outbox.advance(conn, CURSOR, events[-1].id, now)
+        return len(events)
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def claim(self, limit: int | None = None) -> list[repo.DueAttempt]:
+        """Lease up to `limit` (default: a batch) of the attempts that are due now."""
+        limit = self.policy.batch if limit is None else limit
+        if limit <= 0:
+            return []
+        now = self.clock.now()
+        with self.db.read() as conn:
+            if not repo.any_due(conn, now):
+                return []
+        with self._in_flight_lock:
+            busy = set(self._in_flight)
+        with self.db.write() as conn:
+            now = self.clock.now()
+            claimed = repo.claim_due(conn, now, now + self.policy.lease, limit, exclude=busy)
+        with self._in_flight_lock:
+            self._in_flight.update(a.id for a in claimed)
+        return claimed
+
+    def deliver(self, due: repo.DueAttempt) -> Outcome:
+        """Send one attempt and record its result."""
+        try:
+            return self._deliver(due)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(due.id)
+
+    def _deliver(self, due: repo.DueAttempt) -> Outcome:
+        event = due.event
+        try:
+            if event is None:
+                raise Unrenderable(0, "?", "the outbox event no longer exists")
+            event = self._materialize(event)
+            body = encode(to_eventbridge(event))
+        except Unrenderable as exc:
+            outcome = Outcome(False, None, str(exc), None)
+            self._record(due, outcome, final=True)
+            return outcome
+        outcome = self._send(due, event, body)
+        if self.after_send is not None:
+            self.after_send(due)
+        self._record(due, outcome, final=False)
+        return outcome
+
+    def _materialize(self, event: OutboxEvent) -> OutboxEvent:
+        """A finding event's snapshot expanded into the Inspector `Finding` it describes.
+
+        The snapshot and the content-addressed detail it names never change, so every attempt
+        renders the same body.
+        """
+        if event.event_type not in FINDING_EVENTS:
+            return event
+        tenant = Tenant(event.account_id, event.region)
+        try:
+            with self.db.read() as conn:
+                payload = materialize(conn, tenant, event.event_type, event.payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Unrenderable(event.id, event.event_type, f"{type(exc).__name__}: {exc}") from exc
+        return dataclasses.replace(event, payload=payload)
+
+    def _send(self, due: repo.DueAttempt, event: OutboxEvent, body: bytes) -> Outcome:
+        hook = due.webhook
+        timestamp = int(self.clock.now().timestamp())
+        headers = signing.headers(
+            hook.secret,
+            timestamp,
+            body,
+            event_id(event.account_id, event.region, event.id),
+            event.event_type,
+        )
+        headers["User-Agent"] = f"dockwatch-webhooks/{__version__}"
+        started = time.monotonic()
+        try:
+            with self._client(verify=not hook.insecure_skip_verify).stream(
+                "POST", hook.url, content=body, headers=headers
+            ) as response:
+                snippet = b""
+                if not 200 <= response.status_code < 300:
+                    for chunk in response.iter_bytes():
+                        snippet += chunk
+                        if len(snippet) >= self.policy.error_bytes:
+                            break
+        except httpx.HTTPError as exc:
+            elapsed = int((time.monotonic() - started) * 1000)
+            return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:2000], elapsed)
+        elapsed = int((time.monotonic() - started) * 1000)
+        if 200 <= response.status_code < 300:
+            return Outcome(True, response.status_code, None, elapsed)
+        text = snippet[: self.policy.error_bytes].decode("utf-8", "replace").strip()
+        error = f"HTTP {response.status_code}" + (f": {text}" if text else "")
+        return Outcome(False, response.status_code, error, elapsed)
+
+    def _record(self, due: repo.DueAttempt, outcome: Outcome, *, final: bool) -> None:
+        with self.db.write() as conn:
+            now = self.clock.now()
+            exhausted = (
+                final
+                or due.attempt >= self.policy.max_attempts
+                or now - due.started_at >= self.policy.max_age
+            )
+            if outcome.ok:
+                status = repo.DELIVERED
+            else:
+                status = repo.GAVE_UP if exhausted else repo.FAILED
+            written = repo.finish_attempt(
+                conn,
+                due.id,
+                status=status,
+                http_status=outcome.http_status,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
+                at=now,
+            )
+            if not written or status != repo.FAILED or due.event is None:
+                return
+            with self._rng_lock:
+                wait = backoff(due.attempt, self.policy, self._rng)
+            repo.insert_attempt(
+                conn,
+                webhook_id=due.webhook.id,
+                event_id=due.event.id,
+                attempt=due.attempt + 1,
+                next_attempt_at=now + wait,
+                started_at=due.started_at,
+                at=now,
+            )
+        if status == repo.GAVE_UP:
+            logger.warning(
+                "webhook %s gave up on event %s after attempt %d: %s",
+                due.webhook.id,
+                due.event.id if due.event else "?",
+                due.attempt,
+                outcome.error,
+            )
+
+    def _client(self, *, verify: bool) -> httpx.Client:
+        with self._clients_lock:
+            client = self._clients.get(verify)
+            if client is None:
+                client = httpx.Client(
+                    verify=verify,
+                    timeout=httpx.Timeout(
+                        self.policy.timeout_seconds, connect=self.policy.connect_timeout_seconds
+                    ),
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_connections=self.policy.concurrency),
+                    transport=self._transport,
+                )
+                self._clients[verify] = client
+            return client
+
+    def run_once(self, *, wait: bool = True) -> int:
+        """Fan out everything new, then start sending the attempts due now; returns how many.
+
+        With `wait=False` (the background loop) sends run on in the pool while the next round
+        claims more, up to `batch` in flight: a slow endpoint holds its own sends only, never
+        the other subscriptions'.
+        """
+        while not self._stop.is_set() and self.fan_out():
+            pass
+        with self._in_flight_lock:
+            room = self.policy.batch - len(self._in_flight)
+        due = self.claim(room)
+        if not due:
+            return 0
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.policy.concurrency, thread_name_prefix="webhook-send"
+            )
+        futures = [self._pool.submit(self.deliver, d) for d in due]
+        for future in futures:
+            if wait:
+                future.result()
+            else:
+                future.add_done_callback(_log_failure)
+        return len(due)
+
+    def drain(self, rounds: int = 1000) -> int:
+        """Run rounds until nothing is due (tests and one-shot use); returns attempts made."""
+        made = 0
+        for _ in range(rounds):
+            n = self.run_once()
+            if n == 0:
+                return made
+            made += n
+        return made
+
+    def recover(self) -> int:
+        """Release attempts leased by a killed process (embedded mode runs one deliverer)."""
+        with self.db.write() as conn:
+            return repo.release_leases(conn, self.clock.now())
+
+    def start(self, interval: float = 0.2) -> None:
+        """Run in a daemon thread until `stop`."""
+        self.recover()
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    while not self._stop.is_set() and self.run_once(wait=False):
+                        pass
+                except Exception:  # keep going: the next round retries
+                    logger.exception("webhook delivery round failed")
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="webhook-deliverer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the current round, then release threads and connections."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._clients_lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

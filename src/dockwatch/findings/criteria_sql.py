@@ -1,0 +1,444 @@
+"""The SQL form of `criteria.Criteria`: a condition on `tables.findings` rows.
+
+Kept in step with `criteria.matches` by a property test. Index-friendly where it matters:
+columns compared directly, PREFIX on SQLite as a range on the column's binary order (LIKE
+ignores ASCII case there), tags / packages / push times as `IN (subquery)` so the planner may
+drive the query from them. Fields only the detail document holds (title, vendor severity,
+related vulnerabilities, package release / arch / epoch) are read from its JSON, with small
+per-dialect constructs for SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.sqltypes import NullType, Text
+
+from dockwatch.storage.sql import tables as t
+
+from .criteria import (
+    FINDING_TYPE,
+    RESOURCE_TYPE,
+    Comparison,
+    Criteria,
+    DateFilter,
+    NumberFilter,
+    PackageFilter,
+    StringFilter,
+    strings_hold,
+)
+
+
+class _JsonValue(FunctionElement[Any]):
+    """The scalar at a path of a JSON document kept as bytes (SQL NULL when absent).
+
+    Arguments: the document column, then the path, each part a quoted key
+    (`literal_column("'title'")`) or an integer column expression (an array index).
+    SQLite and PostgreSQL spell JSON access differently, hence the per-dialect compilers.
+    """
+
+    inherit_cache = True
+    name = "dockwatch_json_value"
+    type = Text()
+
+
+class _RelatedHas(FunctionElement[Any]):
+    """EXISTS a `relatedVulnerabilities` entry of a detail document equal to a value:
+    (doc, value)."""
+
+    inherit_cache = True
+    name = "dockwatch_related_has"
+    type = NullType()
+
+
+class _RelatedHasPrefix(FunctionElement[Any]):
+    """EXISTS a `relatedVulnerabilities` entry starting with a value: (doc, value, length)."""
+
+    inherit_cache = True
+    name = "dockwatch_related_has_prefix"
+    type = NullType()
+
+
+class _Prefix(FunctionElement[Any]):
+    """`column` starts with a value: (column, value, length, low, high).
+
+    SQLite's LIKE ignores ASCII case and GLOB needs escaping, so SQLite gets a range on the
+    column's binary order (`low <= column < high`, which its indexes serve); other databases
+    compare a substring."""
+
+    inherit_cache = True
+    name = "dockwatch_prefix"
+    type = NullType()
+
+
+def _key_text(part: Any) -> str | None:
+    text = getattr(part, "name", None) if getattr(part, "is_literal", False) else None
+    if isinstance(text, str) and text.startswith("'") and text.endswith("'"):
+        return text[1:-1]
+    return None
+
+
+@compiles(_JsonValue, "sqlite")
+def _json_value_sqlite(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, *parts = list(element.clauses)
+    pieces: list[str] = []
+    buffer = "$"
+    for part in parts:
+        key = _key_text(part)
+        if key is not None:
+            buffer += "." + key
+        else:
+            pieces.append(f"'{buffer}['")
+            pieces.append(f"({compiler.process(part, **kw)})")
+            buffer = "]"
+    pieces.append(f"'{buffer}'")
+    path = " || ".join(pieces)
+    return f"json_extract(CAST({compiler.process(doc, **kw)} AS TEXT), {path})"
+
+
+@compiles(_JsonValue)
+def _json_value_pg(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, *parts = list(element.clauses)
+    out = f"(convert_from({compiler.process(doc, **kw)}, 'UTF8')::jsonb"
+    for i, part in enumerate(parts):
+        op = "->>" if i == len(parts) - 1 else "->"
+        key = _key_text(part)
+        rendered = f"'{key}'" if key is not None else f"({compiler.process(part, **kw)})::int"
+        out += f" {op} {rendered}"
+    return out + ")"
+
+
+def _array_source(element: FunctionElement[Any], compiler: SQLCompiler, kw: Any) -> list[str]:
+    return [compiler.process(c, **kw) for c in element.clauses]
+
+
+_RELATED_SQLITE = "'$.packageVulnerabilityDetails.relatedVulnerabilities'"
+_RELATED_PG = "'{packageVulnerabilityDetails,relatedVulnerabilities}'"
+
+
+@compiles(_RelatedHas, "sqlite")
+def _related_has_sqlite(element: _RelatedHas, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, value = _array_source(element, compiler, kw)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each(CAST({doc} AS TEXT), {_RELATED_SQLITE}) AS je "
+        f"WHERE je.value = {value})"
+    )
+
+
+@compiles(_RelatedHas)
+def _related_has_pg(element: _RelatedHas, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, value = _array_source(element, compiler, kw)
+    return (
+        "EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce("
+        f"convert_from({doc}, 'UTF8')::jsonb #> {_RELATED_PG}, '[]'::jsonb)) "
+        f"AS je(value) WHERE je.value = {value})"
+    )
+
+
+@compiles(_RelatedHasPrefix, "sqlite")
+def _related_prefix_sqlite(element: _RelatedHasPrefix, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, value, length = _array_source(element, compiler, kw)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each(CAST({doc} AS TEXT), {_RELATED_SQLITE}) AS je "
+        f"WHERE substr(je.value, 1, {length}) = {value})"
+    )
+
+
+@compiles(_RelatedHasPrefix)
+def _related_prefix_pg(element: _RelatedHasPrefix, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, value, length = _array_source(element, compiler, kw)
+    return (
+        "EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce("
+        f"convert_from({doc}, 'UTF8')::jsonb #> {_RELATED_PG}, '[]'::jsonb)) "
+        f"AS je(value) WHERE substr(je.value, 1, {length}) = {value})"
+    )
+
+
+@compiles(_Prefix, "sqlite")
+def _prefix_sqlite(element: _Prefix, compiler: SQLCompiler, **kw: Any) -> str:
+    column, _value, _length, low, high = _array_source(element, compiler, kw)
+    return f"({column} >= {low} AND {column} < {high})"
+
+
+@compiles(_Prefix)
+def _prefix_default(element: _Prefix, compiler: SQLCompiler, **kw: Any) -> str:
+    column, value, length, _low, _high = _array_source(element, compiler, kw)
+    return f"(substr({column}, 1, {length}) = {value})"
+
+
+def _successor(value: str) -> str | None:
+    """The least string above every string that starts with `value` (code point order)."""
+    chars = list(value)
+    while chars:
+        last = ord(chars.pop())
+        nxt = last + 1
+        if 0xD800 <= nxt <= 0xDFFF:
+            nxt = 0xE000
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+def _prefix(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
+    high = _successor(value)
+    if high is None:  # only U+10FFFF characters: no range, a plain substring test
+        return func.substr(column, 1, len(value)) == value
+    return _Prefix(
+        column,
+        literal(value, String),
+        literal(len(value), Integer),
+        literal(value, String),
+        literal(high, String),
+    )
+
+
+def _compare(
+    column: ColumnElement[Any], f: StringFilter, *, nullable: bool = False
+) -> ColumnElement[bool]:
+    if f.comparison is Comparison.EQUALS:
+        return column == f.value
+    if f.comparison is Comparison.PREFIX:
+        return _prefix(column, f.value)
+    if nullable:
+        return or_(column.is_(None), column != f.value)
+    return column != f.value
+
+
+def _combine(
+    filters: Sequence[StringFilter], test: Callable[[StringFilter], ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    positive = [test(f) for f in filters if f.comparison is not Comparison.NOT_EQUALS]
+    negative = [test(f) for f in filters if f.comparison is Comparison.NOT_EQUALS]
+    parts: list[ColumnElement[bool]] = []
+    if positive:
+        parts.append(or_(*positive))
+    parts += negative
+    return and_(true(), *parts)
+
+
+def _constant(filters: Sequence[StringFilter], actual: str) -> ColumnElement[bool]:
+    return true() if strings_hold(filters, actual) else false()
+
+
+_ARN = re.compile(r"^arn:aws:inspector2:([^:]+):([^:]+):finding/(.+)$")
+_IMAGE_ARN = re.compile(r"^arn:aws:ecr:([^:]+):([^:]+):repository/(.+)/([^/]+)$")
+
+_COLUMNS = {
+    "awsAccountId": "account_id",
+    "ecrImageRegistry": "account_id",
+    "severity": "severity",
+    "findingStatus": "status",
+    "ecrImageRepositoryName": "repository_name",
+    "ecrImageHash": "digest",
+    "vulnerabilityId": "vulnerability_id",
+    "fixAvailable": "fix_available",
+    "exploitAvailable": "exploit_available",
+}
+
+
+def _detail_exists(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    d, f = t.finding_details, t.findings
+    return exists(select(literal(1)).where(d.c.ref == f.c.detail_ref, condition))
+
+
+def _json(doc: ColumnElement[Any], *parts: str | ColumnElement[Any]) -> ColumnElement[Any]:
+    args = [literal_column(f"'{p}'") if isinstance(p, str) else p for p in parts]
+    return _JsonValue(doc, *args)
+
+
+def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool]:
+    f = t.findings
+    if key in _COLUMNS:
+        column = f.c[_COLUMNS[key]]
+        return _combine(filters, lambda s: _compare(column, s))
+    if key == "vulnerabilitySource":  # stored as "" when the detail names no source
+        src = func.nullif(f.c.source, "")
+        return _combine(filters, lambda s: _compare(src, s, nullable=True))
+    if key == "findingType":
+        return _constant(filters, FINDING_TYPE)
+    if key == "resourceType":
+        return _constant(filters, RESOURCE_TYPE)
+    if key == "findingArn":
+        arn = literal("arn:aws:inspector2:") + f.c.region + ":" + f.c.account_id + ":finding/"
+        arn = arn + f.c.id
+
+        def finding_arn(s: StringFilter) -> ColumnElement[bool]:
+            parsed = _ARN.match(s.value)
+            if s.comparison is not Comparison.PREFIX and parsed:
+                same = and_(
+                    f.c.region == parsed[1], f.c.account_id == parsed[2], f.c.id == parsed[3]
+                )
+                return same if s.comparison is Comparison.EQUALS else not_(same)
+            return _compare(arn, s)
+
+        return _combine(filters, finding_arn)
+    if key == "resourceId":
+        rid = (
+            literal("arn:aws:ecr:") + f.c.region + ":" + f.c.account_id + ":repository/"
+        ) + f.c.repository_name
+        rid = rid + "/" + f.c.digest
+
+        def resource_id(s: StringFilter) -> ColumnElement[bool]:
+            parsed = _IMAGE_ARN.match(s.value)
+            if s.comparison is not Comparison.PREFIX and parsed:
+                same = and_(
+                    f.c.region == parsed[1],
+                    f.c.account_id == parsed[2],
+                    f.c.repository_name == parsed[3],
+                    f.c.digest == parsed[4],
+                )
+                return same if s.comparison is Comparison.EQUALS else not_(same)
+            return _compare(rid, s)
+
+        return _combine(filters, resource_id)
+    if key == "ecrImageTags":  # IN (subquery): the planner may drive the query from the tags
+        tg = t.tags
+
+        def tagged(s: StringFilter) -> ColumnElement[bool]:
+            test = (
+                _prefix(tg.c.name, s.value)
+                if s.comparison is Comparison.PREFIX
+                else tg.c.name == s.value
+            )
+            found = tuple_(f.c.repository_id, f.c.digest).in_(
+                select(tg.c.repository_id, tg.c.manifest_digest).where(test)
+            )
+            return not_(found) if s.comparison is Comparison.NOT_EQUALS else found
+
+        return _combine(filters, tagged)
+    d = t.finding_details
+    if key in ("title", "vendorSeverity"):
+        parts = ("title",) if key == "title" else ("packageVulnerabilityDetails", "vendorSeverity")
+        value = _json(d.c.doc, *parts)
+        return _detail_exists(_combine(filters, lambda s: _compare(value, s, nullable=True)))
+    if key == "relatedVulnerabilities":
+
+        def related(s: StringFilter) -> ColumnElement[bool]:
+            found: ColumnElement[bool]
+            if s.comparison is Comparison.PREFIX:
+                found = _RelatedHasPrefix(
+                    d.c.doc, literal(s.value, String), literal(len(s.value), Integer)
+                )
+            else:
+                found = _RelatedHas(d.c.doc, literal(s.value, String))
+            return not_(found) if s.comparison is Comparison.NOT_EQUALS else found
+
+        return _detail_exists(_combine(filters, related))
+    raise AssertionError(f"no SQL for {key}")  # pragma: no cover - KEYS and this list agree
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _range(column: ColumnElement[Any], low: Any | None, high: Any | None) -> ColumnElement[bool]:
+    parts = [column.is_not(None)]
+    if low is not None:
+        parts.append(column >= low)
+    if high is not None:
+        parts.append(column <= high)
+    return and_(*parts)
+
+
+def _date_sql(key: str, filters: Sequence[DateFilter]) -> ColumnElement[bool]:
+    f = t.findings
+    columns = {
+        "firstObservedAt": f.c.first_observed_at,
+        "lastObservedAt": f.c.last_observed_at,
+        "updatedAt": f.c.updated_at,
+    }
+
+    def one(column: ColumnElement[Any], d: DateFilter) -> ColumnElement[bool]:
+        return _range(
+            column,
+            None if d.start is None else _utc(d.start),
+            None if d.end is None else _utc(d.end),
+        )
+
+    if key in columns:
+        return or_(*[one(columns[key], d) for d in filters])
+    m = t.manifests
+    return tuple_(f.c.repository_id, f.c.digest).in_(
+        select(m.c.repository_id, m.c.digest).where(
+            or_(*[one(m.c.image_pushed_at, d) for d in filters])
+        )
+    )
+
+
+def _number_sql(key: str, filters: Sequence[NumberFilter]) -> ColumnElement[bool]:
+    f = t.findings
+    column = f.c.inspector_score if key == "inspectorScore" else f.c.epss_score
+    return or_(*[_range(column, n.lower, n.upper) for n in filters])
+
+
+def _package_sql(filters: Sequence[PackageFilter]) -> ColumnElement[bool]:
+    """`detail_ref IN (details naming such a package)`: a package name drives the query
+    through `ix_detail_packages_name` and `ix_findings_detail`."""
+    f, dp, d = t.findings, t.detail_packages, t.finding_details
+    options: list[ColumnElement[bool]] = []
+    for p in filters:
+        conds: list[ColumnElement[bool]] = []
+        needs_doc = False
+        for attr, column, nullable in (
+            ("name", dp.c.name, False),
+            ("version", dp.c.version, False),
+            ("source_layer_hash", dp.c.source_layer_hash, True),
+            ("file_path", dp.c.file_path, True),
+        ):
+            sf = getattr(p, attr)
+            if sf is not None:
+                conds.append(_compare(column, sf, nullable=nullable))
+        base = ("packageVulnerabilityDetails", "vulnerablePackages")
+        for attr, key in (("release", "release"), ("architecture", "arch")):
+            sf = getattr(p, attr)
+            if sf is not None:
+                needs_doc = True
+                conds.append(_compare(_json(d.c.doc, *base, dp.c.seq, key), sf, nullable=True))
+        if p.epoch is not None:
+            needs_doc = True
+            epoch = cast(_json(d.c.doc, *base, dp.c.seq, "epoch"), Float)
+            conds.append(_range(epoch, p.epoch.lower, p.epoch.upper))
+        query = select(dp.c.detail_ref)
+        if needs_doc:
+            query = query.join(d, d.c.ref == dp.c.detail_ref)
+        options.append(f.c.detail_ref.in_(query.where(*conds)))
+    return or_(*options)
+
+
+def build(criteria: Criteria) -> ColumnElement[bool]:
+    """The criteria as a condition on `tables.findings` rows (packages and tags through
+    EXISTS subqueries on their indexes); `true()` for empty criteria."""
+    parts: list[ColumnElement[bool]] = []
+    for key, strings in criteria.strings.items():
+        parts.append(_string_sql(key, strings))
+    for key, dates in criteria.dates.items():
+        parts.append(_date_sql(key, dates))
+    for key, numbers in criteria.numbers.items():
+        parts.append(_number_sql(key, numbers))
+    if criteria.packages:
+        parts.append(_package_sql(criteria.packages))
+    return and_(true(), *parts)

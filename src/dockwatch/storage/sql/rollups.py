@@ -1,0 +1,315 @@
+"""Finding rollups: counts by severity at four grains, kept exact by SQL triggers.
+
+Aggregating a million findings on every request costs 0.1-1 s on SQLite even from covering
+indexes (measured while designing this: a GROUP BY per image over 850,000 ACTIVE rows took 400 ms
+on a 2-CPU machine, the package and layer joins several times more). Aggregations read these
+tables instead: tens of thousands of rows, one per group and status, with a count column per
+severity (a row per severity made the layer table four times longer and its aggregation miss
+200 ms at 1,000,000 findings).
+
+    finding_image_counts    (status, repository_id, digest) -> counts, fix and exploit counts
+    finding_layer_counts    (status, repository_id, digest, layer_hash) -> counts
+    finding_package_counts  (status, package_name) -> counts
+    finding_title_counts    (status, vulnerability_id, title) -> counts
+
+A finding counts once per grain key: once for each distinct layer and each distinct package
+name among its vulnerable packages. Triggers on `findings` keep the counts in the transaction
+that writes the finding, whatever the path (FindingWriter, suppression flips, purge, a
+migration), so they cannot drift; a row whose counts all reach zero is deleted. The triggers read
+`detail_packages` and `finding_details` of the finding's detail, which must therefore exist when
+a finding is written or deleted (the writer stores details first; purge deletes findings first).
+
+Cost on writes (measured through FindingWriter, 20,000 findings): +40 us per finding inserted
+(about +38%) and +45 us per status change, with `PRAGMA temp_store = MEMORY`; without it SQLite
+puts the statement journal a trigger needs in a temp file and the cost doubles.
+
+The triggers are SQLite DDL. On another dialect `enabled()` is false and aggregations run the
+same grouped queries (`*_source`) over `findings` directly: exact, only slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    Text,
+    case,
+    cast,
+    func,
+    select,
+    text,
+)
+
+from dockwatch.storage.sql import tables as t
+
+TABLES = (
+    t.finding_image_counts,
+    t.finding_layer_counts,
+    t.finding_package_counts,
+    t.finding_title_counts,
+)
+TRIGGERS = ("findings_rollup_insert", "findings_rollup_update", "findings_rollup_delete")
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _severity_counts() -> list[ColumnElement[int]]:
+    f = t.findings
+    return [_count_if(f.c.severity == s.upper()).label(s) for s in t.ROLLUP_SEVERITIES]
+
+
+def title_expression(dialect: str) -> ColumnElement[str]:
+    """A detail document's `title`, read in SQL (the document is stored as JSON bytes)."""
+    d = t.finding_details
+    if dialect == "postgresql":  # pragma: no cover - no PostgreSQL in the tests yet
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        title: ColumnElement[str] = cast(func.convert_from(d.c.doc, "UTF8"), JSONB)["title"].astext
+        return title
+    return func.json_extract(cast(d.c.doc, Text), "$.title")
+
+
+def image_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
+    """`finding_image_counts` computed from `findings` (rows matching `where`)."""
+    f = t.findings
+    return (
+        select(
+            f.c.account_id,
+            f.c.region,
+            f.c.status,
+            f.c.repository_id,
+            f.c.digest,
+            func.max(f.c.repository_name).label("repository_name"),
+            _count_if(f.c.fix_available == "YES").label("fix_yes"),
+            _count_if(f.c.fix_available == "PARTIAL").label("fix_partial"),
+            _count_if(f.c.exploit_available == "YES").label("exploit_yes"),
+            *_severity_counts(),
+        )
+        .where(*where)
+        .group_by(f.c.account_id, f.c.region, f.c.status, f.c.repository_id, f.c.digest)
+    )
+
+
+def layer_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
+    """`finding_layer_counts` computed from `findings` (rows matching `where`)."""
+    f, dp = t.findings, t.detail_packages
+    layers = (
+        select(dp.c.detail_ref, dp.c.source_layer_hash.label("layer_hash"))
+        .where(dp.c.source_layer_hash.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    return (
+        select(
+            f.c.account_id,
+            f.c.region,
+            f.c.status,
+            f.c.repository_id,
+            f.c.digest,
+            layers.c.layer_hash,
+            func.max(f.c.repository_name).label("repository_name"),
+            *_severity_counts(),
+        )
+        .join_from(f, layers, layers.c.detail_ref == f.c.detail_ref)
+        .where(*where)
+        .group_by(
+            f.c.account_id,
+            f.c.region,
+            f.c.status,
+            f.c.repository_id,
+            f.c.digest,
+            layers.c.layer_hash,
+        )
+    )
+
+
+def package_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
+    """`finding_package_counts` computed from `findings` (rows matching `where`)."""
+    f, dp = t.findings, t.detail_packages
+    names = select(dp.c.detail_ref, dp.c.name.label("package_name")).distinct().subquery()
+    return (
+        select(
+            f.c.account_id,
+            f.c.region,
+            f.c.status,
+            names.c.package_name,
+            *_severity_counts(),
+        )
+        .join_from(f, names, names.c.detail_ref == f.c.detail_ref)
+        .where(*where)
+        .group_by(f.c.account_id, f.c.region, f.c.status, names.c.package_name)
+    )
+
+
+def title_source(
+    dialect: str, where: Sequence[ColumnElement[bool]] = ()
+) -> Select[tuple[object, ...]]:
+    """`finding_title_counts` computed from `findings` (rows matching `where`)."""
+    f, d = t.findings, t.finding_details
+    title = func.coalesce(title_expression(dialect), f.c.vulnerability_id)
+    return (
+        select(
+            f.c.account_id,
+            f.c.region,
+            f.c.status,
+            f.c.vulnerability_id,
+            title.label("title"),
+            *_severity_counts(),
+        )
+        .join_from(f, d, d.c.ref == f.c.detail_ref)
+        .where(*where)
+        .group_by(f.c.account_id, f.c.region, f.c.status, f.c.vulnerability_id, title)
+    )
+
+
+def _sources(dialect: str) -> list[tuple[Table, Select[tuple[object, ...]]]]:
+    return [
+        (t.finding_image_counts, image_source()),
+        (t.finding_layer_counts, layer_source()),
+        (t.finding_package_counts, package_source()),
+        (t.finding_title_counts, title_source(dialect)),
+    ]
+
+
+# --- SQLite triggers ----------------------------------------------------------------------------
+
+_TITLE = (
+    "COALESCE((SELECT json_extract(CAST(doc AS TEXT), '$.title') FROM finding_details "
+    "WHERE ref = {r}.detail_ref), {r}.vulnerability_id)"
+)
+
+
+_SEVERITY_NAMES = ", ".join(t.ROLLUP_SEVERITIES)
+
+
+def _severity_values(r: str) -> str:
+    return ", ".join(f"{r}.severity = '{s.upper()}'" for s in t.ROLLUP_SEVERITIES)
+
+
+_ADD_SEVERITIES = ", ".join(f"{s} = {s} + excluded.{s}" for s in t.ROLLUP_SEVERITIES)
+_EMPTY = " AND ".join(f"{s} <= 0" for s in t.ROLLUP_SEVERITIES)
+
+
+def _subtract(r: str) -> str:
+    return ", ".join(f"{s} = {s} - ({r}.severity = '{s.upper()}')" for s in t.ROLLUP_SEVERITIES)
+
+
+def _add(r: str) -> str:
+    """Statements counting the finding row `r` (NEW) in."""
+    title = _TITLE.format(r=r)
+    sev = _severity_values(r)
+    return f"""
+    INSERT INTO finding_image_counts (account_id, region, status, repository_id, digest,
+        repository_name, fix_yes, fix_partial, exploit_yes, {_SEVERITY_NAMES})
+    VALUES ({r}.account_id, {r}.region, {r}.status, {r}.repository_id, {r}.digest,
+        {r}.repository_name, {r}.fix_available = 'YES', {r}.fix_available = 'PARTIAL',
+        {r}.exploit_available = 'YES', {sev})
+    ON CONFLICT (account_id, region, status, repository_id, digest) DO UPDATE SET
+        {_ADD_SEVERITIES}, fix_yes = fix_yes + excluded.fix_yes,
+        fix_partial = fix_partial + excluded.fix_partial,
+        exploit_yes = exploit_yes + excluded.exploit_yes;
+    INSERT INTO finding_layer_counts (account_id, region, status, repository_id, digest,
+        layer_hash, repository_name, {_SEVERITY_NAMES})
+    SELECT DISTINCT {r}.account_id, {r}.region, {r}.status, {r}.repository_id, {r}.digest,
+        source_layer_hash, {r}.repository_name, {sev}
+    FROM detail_packages WHERE detail_ref = {r}.detail_ref AND source_layer_hash IS NOT NULL
+    ON CONFLICT (account_id, region, status, repository_id, digest, layer_hash)
+        DO UPDATE SET {_ADD_SEVERITIES};
+    INSERT INTO finding_package_counts (account_id, region, status, package_name,
+        {_SEVERITY_NAMES})
+    SELECT DISTINCT {r}.account_id, {r}.region, {r}.status, name, {sev}
+    FROM detail_packages WHERE detail_ref = {r}.detail_ref
+    ON CONFLICT (account_id, region, status, package_name) DO UPDATE SET {_ADD_SEVERITIES};
+    INSERT INTO finding_title_counts (account_id, region, status, vulnerability_id, title,
+        {_SEVERITY_NAMES})
+    VALUES ({r}.account_id, {r}.region, {r}.status, {r}.vulnerability_id, {title}, {sev})
+    ON CONFLICT (account_id, region, status, vulnerability_id, title)
+        DO UPDATE SET {_ADD_SEVERITIES};
+    """
+
+
+def _remove(r: str) -> str:
+    """Statements counting the finding row `r` (OLD) out, deleting rows that reach zero."""
+    title = _TITLE.format(r=r)
+    sub = _subtract(r)
+    tenant = f"account_id = {r}.account_id AND region = {r}.region AND status = {r}.status"
+    image = f"{tenant} AND repository_id = {r}.repository_id AND digest = {r}.digest"
+    layers = f"SELECT source_layer_hash FROM detail_packages WHERE detail_ref = {r}.detail_ref"
+    names = f"SELECT name FROM detail_packages WHERE detail_ref = {r}.detail_ref"
+    vuln = f"{tenant} AND vulnerability_id = {r}.vulnerability_id"
+    return f"""
+    UPDATE finding_image_counts SET {sub},
+        fix_yes = fix_yes - ({r}.fix_available = 'YES'),
+        fix_partial = fix_partial - ({r}.fix_available = 'PARTIAL'),
+        exploit_yes = exploit_yes - ({r}.exploit_available = 'YES')
+    WHERE {image};
+    DELETE FROM finding_image_counts WHERE {image} AND {_EMPTY};
+    UPDATE finding_layer_counts SET {sub} WHERE {image} AND layer_hash IN ({layers});
+    DELETE FROM finding_layer_counts WHERE {image} AND {_EMPTY};
+    UPDATE finding_package_counts SET {sub} WHERE {tenant} AND package_name IN ({names});
+    DELETE FROM finding_package_counts WHERE {tenant} AND package_name IN ({names})
+        AND {_EMPTY};
+    UPDATE finding_title_counts SET {sub} WHERE {vuln} AND title = {title};
+    DELETE FROM finding_title_counts WHERE {vuln} AND {_EMPTY};
+    """
+
+
+_COUNTED = (
+    "account_id", "region", "status", "repository_id", "repository_name", "digest",
+    "vulnerability_id", "severity", "fix_available", "exploit_available", "detail_ref",
+)  # fmt: skip
+
+
+def trigger_ddl() -> list[str]:
+    """CREATE TRIGGER statements (SQLite)."""
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _COUNTED)
+    return [
+        f"CREATE TRIGGER findings_rollup_insert AFTER INSERT ON findings BEGIN {_add('NEW')} END",
+        f"CREATE TRIGGER findings_rollup_update AFTER UPDATE OF {', '.join(_COUNTED)} "
+        f"ON findings WHEN {changed} BEGIN {_remove('OLD')} {_add('NEW')} END",
+        f"CREATE TRIGGER findings_rollup_delete AFTER DELETE ON findings BEGIN "
+        f"{_remove('OLD')} END",
+    ]
+
+
+def enabled(conn: Connection) -> bool:
+    """Whether the rollups are kept on this database (SQLite with the triggers installed)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    names = {
+        r[0]
+        for r in conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'findings'")
+        )
+    }
+    return set(TRIGGERS) <= names
+
+
+def rebuild(conn: Connection) -> None:
+    """Recompute every rollup from `findings` (after a bulk load, or to repair)."""
+    for table, source in _sources(conn.dialect.name):
+        conn.execute(table.delete())
+        names = [c.name for c in source.selected_columns]
+        conn.execute(table.insert().from_select(names, source))
+
+
+def drop_triggers(conn: Connection) -> None:
+    """Remove the triggers (a bulk load then calls `install`, which rebuilds)."""
+    for name in TRIGGERS:
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
+def install(conn: Connection) -> None:
+    """Create the rollup tables and (on SQLite) the triggers, then fill the tables."""
+    t.metadata.create_all(conn, tables=list(TABLES))
+    if conn.dialect.name == "sqlite":
+        drop_triggers(conn)
+        for ddl in trigger_ddl():
+            conn.exec_driver_sql(ddl)
+    rebuild(conn)
