@@ -216,7 +216,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     from dockwatch.model.advisory import Advisory
     from dockwatch.model.digest import Digest
     from dockwatch.scan.rescan import apply_delta
-    from dockwatch.storage.sql import outbox, scan_repo, tables, vuln_repo
+    from dockwatch.storage.sql import outbox, rollups, scan_repo, tables, vuln_repo
     from dockwatch.storage.sql.finding_repo import put_packages
     from dockwatch.vulndb.importer import import_paths
     from dockwatch.vulndb.service import ADVISORIES_CHANGED, VulnDb
@@ -342,6 +342,8 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
                     for repo_id, digest, sig in layout
                 ],
             )  # fmt: skip
+        with services.db.write() as conn:  # a bulk load: rollups rebuilt once at the end
+            rollups.drop_triggers(conn)
         for start in range(0, len(layout), 5_000):
             with services.db.write() as conn:
                 services.scanner.writer.apply(
@@ -353,6 +355,8 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
                     now,
                     stored=[],
                 )
+        with services.db.write() as conn:
+            rollups.install(conn)
         with services.db.read() as conn:
             findings_before = conn.execute(
                 select(func.count()).select_from(tables.findings)

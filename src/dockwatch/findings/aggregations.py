@@ -248,7 +248,11 @@ def _source(
     if counted.rest is None and not by_severity and rollups.enabled(conn):
         return _TABLES[grain]
     f = t.findings
-    where = [f.c.account_id == tenant.account_id, f.c.region == tenant.region]
+    where = [
+        f.c.account_id == tenant.account_id,
+        f.c.region == tenant.region,
+        f.c.status.in_(sorted(counted.statuses)),
+    ]
     if counted.rest is not None:
         where.append(sql_filter(counted.rest))
     if counted.severities is not None:

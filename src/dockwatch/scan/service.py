@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,6 +108,8 @@ class ScanService:
         self.cache = cache
         self.index = index
         self.clock = clock
+        self.settings_changed = threading.Event()
+        """Set when a configuration is saved: the worker runs its periodic passes at once."""
         self.writer = FindingWriter(ctx.tenant, suppressor_loader(ctx.tenant, clock))
 
     # --- configuration ----------------------------------------------------------------------
@@ -149,6 +152,7 @@ class ScanService:
             sql.save_settings(
                 conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
             )
+        self.settings_changed.set()  # a shorter duration expires images at once
         return ecr
 
     def scan(self, repository: str, digest: str, *, rematch: bool = False) -> ScanOutcome:

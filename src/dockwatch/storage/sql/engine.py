@@ -61,6 +61,14 @@ class Database:
             except OperationalError as exc:
                 raise _translate(exc) from exc
 
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (SQLite's `PRAGMA optimize`, which runs
+        ANALYZE only where it is worth it); without them SQLite may pick an index where a
+        scan is ten times faster."""
+        if self.is_sqlite:
+            with self.write() as conn:
+                conn.exec_driver_sql("PRAGMA optimize")
+
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
@@ -82,6 +90,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        # the rollup triggers need a statement journal: in memory it costs half as much
+        cur.execute("PRAGMA temp_store = MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -35,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    Subquery,
     Table,
     Text,
     case,
@@ -129,21 +130,44 @@ def layer_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[obje
     )
 
 
-def package_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
-    """`finding_package_counts` computed from `findings` (rows matching `where`)."""
-    f, dp = t.findings, t.detail_packages
-    names = select(dp.c.detail_ref, dp.c.name.label("package_name")).distinct().subquery()
+def _per_detail(where: Sequence[ColumnElement[bool]]) -> Subquery:
+    """Severity counts per (status, detail): findings sharing a detail (every image of a base
+    layer) collapse before the join with packages or titles, a tenth of the rows or less."""
+    f = t.findings
     return (
         select(
             f.c.account_id,
             f.c.region,
             f.c.status,
-            names.c.package_name,
+            f.c.vulnerability_id,
+            f.c.detail_ref,
             *_severity_counts(),
         )
-        .join_from(f, names, names.c.detail_ref == f.c.detail_ref)
         .where(*where)
-        .group_by(f.c.account_id, f.c.region, f.c.status, names.c.package_name)
+        .group_by(f.c.account_id, f.c.region, f.c.status, f.c.vulnerability_id, f.c.detail_ref)
+        .subquery("per_detail")
+    )
+
+
+def _sum_counts(source: Subquery) -> list[ColumnElement[int]]:
+    return [func.sum(source.c[s]).label(s) for s in t.ROLLUP_SEVERITIES]
+
+
+def package_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
+    """`finding_package_counts` computed from `findings` (rows matching `where`)."""
+    dp = t.detail_packages
+    per = _per_detail(where)
+    names = select(dp.c.detail_ref, dp.c.name.label("package_name")).distinct().subquery()
+    return (
+        select(
+            per.c.account_id,
+            per.c.region,
+            per.c.status,
+            names.c.package_name,
+            *_sum_counts(per),
+        )
+        .join_from(per, names, names.c.detail_ref == per.c.detail_ref)
+        .group_by(per.c.account_id, per.c.region, per.c.status, names.c.package_name)
     )
 
 
@@ -151,20 +175,20 @@ def title_source(
     dialect: str, where: Sequence[ColumnElement[bool]] = ()
 ) -> Select[tuple[object, ...]]:
     """`finding_title_counts` computed from `findings` (rows matching `where`)."""
-    f, d = t.findings, t.finding_details
-    title = func.coalesce(title_expression(dialect), f.c.vulnerability_id)
+    d = t.finding_details
+    per = _per_detail(where)
+    title = func.coalesce(title_expression(dialect), per.c.vulnerability_id)
     return (
         select(
-            f.c.account_id,
-            f.c.region,
-            f.c.status,
-            f.c.vulnerability_id,
+            per.c.account_id,
+            per.c.region,
+            per.c.status,
+            per.c.vulnerability_id,
             title.label("title"),
-            *_severity_counts(),
+            *_sum_counts(per),
         )
-        .join_from(f, d, d.c.ref == f.c.detail_ref)
-        .where(*where)
-        .group_by(f.c.account_id, f.c.region, f.c.status, f.c.vulnerability_id, title)
+        .join_from(per, d, d.c.ref == per.c.detail_ref)
+        .group_by(per.c.account_id, per.c.region, per.c.status, per.c.vulnerability_id, title)
     )
 
 
