@@ -277,38 +277,34 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
                 ],
             )  # fmt: skip
         services.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
-        signatures: dict[tuple[str, int], tuple[Any, Any, str | None]] = {}
+        signatures: dict[tuple[str, int], tuple[Any, str | None]] = {}
+        groups: dict[str, list[dict[str, str]]] = {}
+        docs_all: dict[str, bytes] = {}
+        group_refs: dict[tuple[str, int], list[str]] = {}
         layout: list[tuple[int, str, tuple[str, int]]] = []
         for i in range(images):
             base = "debian-python" if i % 2 == 0 else BASES[1 + (i // 2) % 4]
             sig = (base, rng.randrange(APP_LAYERS))
             digest = "sha256:" + hashlib.sha256(f"image{i}".encode()).hexdigest()
             layout.append((1 + i % 100, digest, sig))
+        contents: dict[tuple[str, str], Any] = {}
         for base, app in sorted({s for _, _, s in layout}):
             inv = inventories[base]
             packages = list(inv.packages) + apps[app]
             rep = match(packages, inv.distro, services.scanner.index, today=date.today())
-            with services.db.read() as conn:
-                contents = {
-                    (m.source, m.advisory_id): vuln_repo.advisory_content(
-                        conn, m.source, m.advisory_id
-                    )
-                    or {}
-                    for m in rep.matches
-                }
+            wanted = {(m.source, m.advisory_id) for m in rep.matches} - set(contents)
+            if wanted:
+                with services.db.read() as conn:
+                    contents.update(vuln_repo.advisory_contents(conn, wanted))
             drafts = build_drafts(rep.matches, contents, {})
             keyed, docs = reverse_index_rows(packages, rep.os_ecosystem)
-            signatures[(base, app)] = (drafts, (keyed, docs), rep.os_ecosystem)
+            found = scan_repo.package_groups(keyed)
+            groups.update(found)
+            docs_all.update(docs)
+            group_refs[(base, app)] = sorted(found)
+            signatures[(base, app)] = (drafts, rep.os_ecosystem)
         with services.db.write() as conn:
-            groups: dict[str, list[dict[str, str]]] = {}
             image_groups: list[dict[str, str]] = []
-            docs_all: dict[str, bytes] = {}
-            group_refs: dict[tuple[str, int], list[str]] = {}
-            for sig, (_, (keyed, docs), _) in signatures.items():
-                found = scan_repo.package_groups(keyed)
-                groups.update(found)
-                docs_all.update(docs)
-                group_refs[sig] = sorted(found)
             put_packages(conn, docs_all)
             conn.execute(
                 insert(tables.package_groups), [r for rows in groups.values() for r in rows]
@@ -338,7 +334,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
                     {"account_id": tenant.account_id, "region": tenant.region,
                      "repository_id": repo_id, "digest": digest, "scan_type": "ENHANCED",
                      "status_code": "ACTIVE", "reason": "SUCCESSFUL", "last_scanned_at": now,
-                     "db_version": 0, "os_ecosystem": signatures[sig][2], "updated_at": now}
+                     "db_version": 0, "os_ecosystem": signatures[sig][1], "updated_at": now}
                     for repo_id, digest, sig in layout
                 ],
             )  # fmt: skip
@@ -417,11 +413,13 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
             for _repo_id, digest in picked:
                 base, app = next(s for r, d, s in layout if d == digest)
                 inv = inventories[base]
+                packages = list(inv.packages) + apps[app]
+                keyed, docs = reverse_index_rows(packages, signatures[(base, app)][1])
                 scan_repo.store_inventory(
                     conn, digest,
                     None if inv.distro is None else dataclasses.asdict(inv.distro),
-                    dump_result(CatalogResult(tuple(list(inv.packages) + apps[app]))),
-                    "", signatures[(base, app)][1][0], signatures[(base, app)][1][1], now,
+                    dump_result(CatalogResult(tuple(packages))),
+                    services.scanner.catalogers_signature(), keyed, docs, now,
                 )  # fmt: skip
         t0 = time.perf_counter()
         for repo_id, digest in picked:
@@ -453,17 +451,18 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
         f"sampled full re-match: {full_each * 1000:.1f} ms per image x {report.images:,} "
         f"affected images = {full_total:.1f} s; the delta path is {full_total / apply_s:.0f}x faster"
     )
-    ok_pair = per_pair_us <= 20
-    ok_total = apply_s + refresh_s < 2 or report.pairs > 100_000
+    total = apply_s + refresh_s
+    applies = report.pairs <= 100_000
     print(
-        f"per affected pair: {per_pair_us:.1f} us  target <= 20 us {'MET' if ok_pair else 'MISSED'}"
+        f"per affected pair: {per_pair_us:.1f} us  target <= 20 us {'MET' if per_pair_us <= 20 else 'MISSED'}"
     )
     print(
         f"layers read: {report.layers_read}  target 0 {'MET' if report.layers_read == 0 else 'MISSED'}"
     )
+    verdict = ("MET" if total < 2 else "MISSED") if applies else "n/a (over 100,000 pairs)"
     print(
-        f"whole update applied (index refresh + apply): {apply_s + refresh_s:.2f} s with "
-        f"{report.pairs:,} pairs  target < 2 s {'MET' if ok_total else 'MISSED'}"
+        f"whole update applied (index refresh + apply): {total:.2f} s with "
+        f"{report.pairs:,} pairs  target < 2 s {verdict}"
     )
     return 0
 

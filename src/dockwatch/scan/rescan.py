@@ -240,11 +240,13 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
                     }
                 scope |= got
         # findings that named a delta advisory (withdrawn, or no longer matching) are in scope
-        touching = repo.open_findings_with_packages(conn, sorted(affected_refs)) if delta else []
-        named_delta = _details_naming(conn, {r.detail_ref for r in touching}, delta)
-        for r in touching:
+        # (details first: thousands of images share one detail, so only the few details that
+        # name a delta advisory have their findings read)
+        touched = repo.details_with_packages(conn, sorted(affected_refs)) if delta else set()
+        named_delta = _details_naming(conn, touched, delta)
+        for r in repo.open_findings_with_details(conn, sorted(named_delta)):
             key = (r.repository_id, r.digest)
-            if key in scope_of and r.detail_ref in named_delta:
+            if key in scope_of:
                 scope_of[key].add(r.vulnerability_id)
         for r in enriched:
             key = (r.repository_id, r.digest)

@@ -124,17 +124,23 @@ def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[S
     return out
 
 
-def open_findings_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> list[StoredRow]:
-    """Open findings whose content names one of the packages."""
-    f, dp = t.findings, t.detail_packages
+def details_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> set[str]:
+    """The finding details that name one of the packages."""
+    dp = t.detail_packages
     details: set[str] = set()
     for part in _chunks(sorted(set(pkg_refs))):
         details |= {
             r.detail_ref
             for r in conn.execute(select(dp.c.detail_ref).where(dp.c.pkg_ref.in_(part)).distinct())
         }
+    return details
+
+
+def open_findings_with_details(conn: Connection, detail_refs: Sequence[str]) -> list[StoredRow]:
+    """Open findings whose content is one of the details."""
+    f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(sorted(details)):
+    for part in _chunks(sorted(set(detail_refs))):
         out += [
             _stored(r)
             for r in conn.execute(
