@@ -150,14 +150,15 @@ class Generator:
                 (v, ref, draft.fix_available, cols["exploit_available"], cols["inspector_score"],
                  cols["epss_score"])
             )  # fmt: skip
-            detail_rows.append((ref, doc, _ts(self.now)))
+            detail_rows.append((ref, doc, draft.detail.get("title"), _ts(self.now)))
             for seq, row in enumerate(_package_rows(draft)):
                 package_rows.append(
                     (ref, seq, row["pkg_ref"], row["name"], row["version"], row["package_manager"],
                      row["source_layer_hash"], row["fixed_in_version"], row["file_path"])
                 )  # fmt: skip
         self.con.executemany(
-            "INSERT OR IGNORE INTO finding_details (ref, doc, created_at) VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO finding_details (ref, doc, title, created_at) "
+            "VALUES (?, ?, ?, ?)",
             detail_rows,
         )
         self.con.executemany(

@@ -181,12 +181,16 @@ def insert_details(
     details: Mapping[str, tuple[bytes, Sequence[Mapping[str, Any]]]],
     at: datetime,
 ) -> None:
-    """Store new details: ref -> (document, package rows for `detail_packages`)."""
+    """Store new details: ref -> (document, package rows for `detail_packages`). The title is
+    kept in a column too: the rollup triggers read it for every finding written."""
     if not details:
         return
     conn.execute(
         t.finding_details.insert(),
-        [{"ref": ref, "doc": doc, "created_at": at} for ref, (doc, _) in details.items()],
+        [
+            {"ref": ref, "doc": doc, "title": orjson.loads(doc).get("title"), "created_at": at}
+            for ref, (doc, _) in details.items()
+        ],
     )
     rows = [
         {"detail_ref": ref, "seq": seq, **pkg}

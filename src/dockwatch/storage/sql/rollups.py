@@ -37,9 +37,7 @@ from sqlalchemy import (
     Select,
     Subquery,
     Table,
-    Text,
     case,
-    cast,
     func,
     select,
     text,
@@ -66,14 +64,10 @@ def _severity_counts() -> list[ColumnElement[int]]:
 
 
 def title_expression(dialect: str) -> ColumnElement[str]:
-    """A detail document's `title`, read in SQL (the document is stored as JSON bytes)."""
-    d = t.finding_details
-    if dialect == "postgresql":  # pragma: no cover - no PostgreSQL in the tests yet
-        from sqlalchemy.dialects.postgresql import JSONB
-
-        title: ColumnElement[str] = cast(func.convert_from(d.c.doc, "UTF8"), JSONB)["title"].astext
-        return title
-    return func.json_extract(cast(d.c.doc, Text), "$.title")
+    """A detail's `title` (a column of `finding_details`, written with the document)."""
+    del dialect
+    title: ColumnElement[str] = t.finding_details.c.title
+    return title
 
 
 def image_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
@@ -204,8 +198,7 @@ def _sources(dialect: str) -> list[tuple[Table, Select[tuple[object, ...]]]]:
 # --- SQLite triggers ----------------------------------------------------------------------------
 
 _TITLE = (
-    "COALESCE((SELECT json_extract(CAST(doc AS TEXT), '$.title') FROM finding_details "
-    "WHERE ref = {r}.detail_ref), {r}.vulnerability_id)"
+    "COALESCE((SELECT title FROM finding_details WHERE ref = {r}.detail_ref), {r}.vulnerability_id)"
 )
 
 

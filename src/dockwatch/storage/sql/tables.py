@@ -345,6 +345,7 @@ finding_details = Table(
     metadata,
     Column("ref", String(32), primary_key=True),
     Column("doc", LargeBinary, nullable=False),
+    Column("title", Text),
     Column("created_at", _ts, nullable=False),
 )
 """A finding's content (title, scores, vulnerable packages, evidence) by content hash: the same

@@ -82,7 +82,11 @@ def _scan_2_details(conn: Connection) -> None:
         ref = hashlib.sha256(doc).hexdigest()[:32]
         if ref not in seen:
             seen.add(ref)
-            conn.execute(tables.finding_details.insert().values(ref=ref, doc=doc, created_at=now))
+            conn.execute(
+                tables.finding_details.insert().values(
+                    ref=ref, doc=doc, title=detail.get("title"), created_at=now
+                )
+            )
         conn.execute(
             tables.findings.insert().values(
                 **row,
@@ -119,6 +123,25 @@ def _findings_1_rollups(conn: Connection) -> None:
     recreates `findings` (dropping a table drops its triggers)."""
     from dockwatch.storage.sql import rollups
 
+    rollups.install(conn)
+
+
+def _findings_2(conn: Connection) -> None:
+    """`finding_details.title`, filled from the documents; the triggers, which now read it
+    instead of parsing each document, are installed again (and the counts rebuilt)."""
+    from sqlalchemy import inspect, text
+
+    from dockwatch.storage.sql import rollups
+
+    if "title" not in {c["name"] for c in inspect(conn).get_columns("finding_details")}:
+        conn.execute(text("ALTER TABLE finding_details ADD COLUMN title TEXT"))
+        if conn.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "UPDATE finding_details SET title = json_extract(CAST(doc AS TEXT), '$.title')"
+                )
+            )
+    rollups.drop_triggers(conn)
     rollups.install(conn)
 
 
@@ -200,6 +223,7 @@ MIGRATIONS: list[Migration] = [
     Migration("webhooks", 1, "baseline", _baseline("webhooks", "webhook_deliveries")),
     Migration("findings", 1, "finding rollups kept by triggers", _findings_1_rollups),
     Migration("listing", 1, "finding sort indexes, suppression rules", _listing_1),
+    Migration("findings", 2, "detail titles in a column for the rollup triggers", _findings_2),
 ]
 
 
