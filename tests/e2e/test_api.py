@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -119,5 +120,10 @@ def test_metrics_and_health(dockwatch: Server) -> None:
     )
     assert "dockwatch_http_request_seconds_bucket" in text
     assert "# TYPE dockwatch_scan_jobs gauge" in text
+    # the push's events are read by the scan worker: nothing stays pending
+    deadline = time.monotonic() + 30
+    while "dockwatch_scan_events_pending 0.0" not in httpx.get(f"{dockwatch.url}/metrics").text:
+        assert time.monotonic() < deadline, "the scan worker did not read the push's events"
+        time.sleep(0.1)
     health = httpx.get(f"{dockwatch.url}/healthz").json()
     assert health["status"] == "ok" and health["scanner"] in ("ready", "loading")

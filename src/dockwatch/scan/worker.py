@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 CURSOR = "scanner"
 PASS_INTERVAL = timedelta(minutes=1)
+SUBSCRIBED = (RegistryEvent.MANIFEST_PUSHED, RegistryEvent.MANIFEST_DELETED, ADVISORIES_CHANGED)
+"""The outbox events the scan worker acts on."""
 
 
 class ScanWorker:
@@ -55,11 +57,7 @@ class ScanWorker:
         config, _ = self.service.settings()
         with ctx.db.write() as conn:
             after = outbox.cursor(conn, CURSOR)
-            events = outbox.read_after(
-                conn,
-                after,
-                [RegistryEvent.MANIFEST_PUSHED, RegistryEvent.MANIFEST_DELETED, ADVISORIES_CHANGED],
-            )
+            events = outbox.read_after(conn, after, SUBSCRIBED)
             now = self.service.clock.now()
             for e in events:
                 if e.event_type == RegistryEvent.MANIFEST_PUSHED:
