@@ -256,6 +256,14 @@ class ScanService:
             )
             applied = self.writer.apply(conn, [Target(repo.id, repository, digest, drafts)], now)
             opened, closed, reopened = applied.per_resource[(repo.id, digest)]
+            current = vuln_repo.current_version(conn)
+            if current != report.db_version:
+                # advisories changed while this image was matched: the delta's rescan may have
+                # run before this image had findings to re-evaluate, so match it once more
+                from .jobs import enqueue
+
+                enqueue(conn, "rematch", f"rematch:{repo.id}:{digest}:{current}",
+                        {"repository": repository, "digest": digest}, now)  # fmt: skip
             outcome = ScanOutcome(True, "SUCCESSFUL", opened, closed, reopened)
             reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
             done = self.clock.now()  # lastScannedAt and the event: when the results are written
@@ -438,28 +446,6 @@ class ScanService:
             RegistryScanningConfiguration() if stored is None else parse_configuration(stored[0])
         )
         return current.scan_type is not used.scan_type
-
-    def _set_state(
-        self, repo_id: int, digest: str, scan_type: str, code: str, reason: str,
-        scanned: datetime | None, version: int, ecosystem: str | None, unsupported: str | None,
-    ) -> None:  # fmt: skip
-        with self.ctx.db.write() as conn:
-            sql.put_scan(
-                conn,
-                self.ctx.tenant,
-                sql.ScanState(
-                    repo_id,
-                    digest,
-                    scan_type,
-                    code,
-                    reason,
-                    scanned,
-                    version,
-                    ecosystem,
-                    unsupported,
-                ),
-                self.clock.now(),
-            )
 
     def _severity_counts(self, conn: Any, repo_id: int, digest: str) -> dict[str, int]:
         counts: dict[str, int] = {}
