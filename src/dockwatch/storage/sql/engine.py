@@ -92,9 +92,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys = ON")
         # the rollup triggers need a statement journal: in memory it costs half as much
         cur.execute("PRAGMA temp_store = MEMORY")
-        # a 64 MiB page cache (SQLite's default is 2 MiB): a batch of finding writes touches
-        # pages of every index of a million-row table; with 2 MiB they are read again and again
-        cur.execute("PRAGMA cache_size = -65536")
         cur.close()
 
     @event.listens_for(engine, "begin")
