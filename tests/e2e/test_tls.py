@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
 from pathlib import Path
 
 import httpx
 
+from tests.support.certs import self_signed
 from tests.support.corpus import corpus_available
-from tests.support.programs import require
 from tests.support.servers import start_dockwatch
 from tests.support.skopeo import copy
 
 
 def test_https(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            require("openssl"),
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
     server = start_dockwatch(
         tmp_path / "data",
         extra_args=("--tls-cert", str(cert), "--tls-key", str(key)),

@@ -8,7 +8,6 @@ import hmac
 import json
 import random
 import ssl
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.registry_repo import Tenant
-from tests.support.programs import require
+from tests.support.certs import self_signed
 
 TENANT = Tenant("123456789012", "us-east-1")
 SECRET = "receiver-secret-0123456789abcdef"
@@ -337,29 +336,7 @@ def test_deleting_a_subscription_drops_its_pending_attempts(db: Database) -> Non
 @pytest.fixture
 def https_receiver(tmp_path: Path) -> Iterator[str]:
     """An HTTPS endpoint on 127.0.0.1 with a self-signed certificate; yields its URL."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            require("openssl"),
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
