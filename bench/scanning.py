@@ -73,6 +73,18 @@ def latency(server: Server, repository: str, timeout: float = 120) -> float:
     raise TimeoutError(f"{repository} was not scanned within {timeout}s")
 
 
+def pushed(server: Server, home: Path, name: str) -> float:
+    """Push the corpus image `name` to the repository of that name; its push-to-findings
+    latency."""
+    copy(
+        f"oci:{CORPUS / name}:latest",
+        f"docker://{server.host}/{name}:latest",
+        home=home,
+        dest_auth=server.auth,
+    )
+    return latency(server, name)
+
+
 def enhanced(server: Server) -> None:
     """Turn on enhanced scanning once the server has loaded its advisory index."""
     import httpx
@@ -130,13 +142,7 @@ def push_latency(args: argparse.Namespace) -> int:
                 server = start_dockwatch(data)
                 try:
                     enhanced(server)
-                    copy(
-                        f"oci:{CORPUS / name}:latest",
-                        f"docker://{server.host}/{name}:latest",
-                        home=home,
-                        dest_auth=server.auth,
-                    )
-                    cold[name].append(latency(server, name))
+                    cold[name].append(pushed(server, home, name))
                 finally:
                     server.stop()
                     shutil.rmtree(data, ignore_errors=True)
@@ -145,21 +151,9 @@ def push_latency(args: argparse.Namespace) -> int:
             server = start_dockwatch(data)
             try:
                 enhanced(server)
-                copy(
-                    f"oci:{CORPUS / 'debian-minbase'}:latest",
-                    f"docker://{server.host}/debian-minbase:latest",
-                    home=home,
-                    dest_auth=server.auth,
-                )
-                latency(server, "debian-minbase")
+                pushed(server, home, "debian-minbase")
                 for name in warm:
-                    copy(
-                        f"oci:{CORPUS / name}:latest",
-                        f"docker://{server.host}/{name}:latest",
-                        home=home,
-                        dest_auth=server.auth,
-                    )
-                    warm[name].append(latency(server, name))
+                    warm[name].append(pushed(server, home, name))
             finally:
                 server.stop()
                 shutil.rmtree(data, ignore_errors=True)

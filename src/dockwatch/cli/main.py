@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dockwatch.cli.args import add_image_source_arguments
+
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
@@ -81,16 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         default="json",
         help="output format (default json)",
     )
-    sbom.add_argument("--platform", default=None, help="os/arch[/variant] in an index")
-    sbom.add_argument("--creds", default=None, metavar="USER:PASS", help="registry credentials")
-    sbom.add_argument(
-        "--tls-verify",
-        choices=("true", "false"),
-        nargs="?",
-        const="true",
-        default="true",
-        help="check registry certificates (--tls-verify=false also allows plain HTTP)",
-    )
+    add_image_source_arguments(sbom)
     sbom.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     sbom.add_argument("--output", "-o", type=Path, default=None, help="write to FILE, not stdout")
 

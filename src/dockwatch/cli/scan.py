@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dockwatch.cli.args import add_image_source_arguments
+
 if TYPE_CHECKING:
     from dockwatch.app import Services
     from dockwatch.catalog.service import Inventory
@@ -84,16 +86,7 @@ def add_parser(sub: Any) -> None:
         help="data folder holding the vulnerability database (default: $DOCKWATCH_DATA, "
         "else ./var)",
     )
-    scan.add_argument("--platform", default=None, help="os/arch[/variant] in an index")
-    scan.add_argument("--creds", default=None, metavar="USER:PASS", help="registry credentials")
-    scan.add_argument(
-        "--tls-verify",
-        choices=("true", "false"),
-        nargs="?",
-        const="true",
-        default="true",
-        help="check registry certificates (--tls-verify=false also allows plain HTTP)",
-    )
+    add_image_source_arguments(scan)
     scan.add_argument("--output", "-o", type=Path, default=None, help="write to FILE, not stdout")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     scan.add_argument("--now", default=None, help=argparse.SUPPRESS)  # tests only, see module doc

@@ -25,6 +25,7 @@ from dockwatch.storage.sql import finding_repo as repo
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.registry_repo import Tenant
+from dockwatch.storage.sql.timeutil import as_utc_or_none
 
 from .build import FindingDraft, score_severity
 from .lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
@@ -420,8 +421,6 @@ class _ImageContexts:
                 )
             ):
                 pushed[(row.repository_id, row.digest)] = row.image_pushed_at
-        from dockwatch.storage.sql.timeutil import as_utc_or_none
-
         for r, n, d in wanted:
             self._known[(n, d)] = ImageContext(
                 n, d, tuple(tags.get((r, d), ())), as_utc_or_none(pushed.get((r, d)))
