@@ -9,6 +9,7 @@ from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
 from dockwatch.events.webhooks import WebhookDeliverer
 from dockwatch.match.service import MatchIndex
+from dockwatch.model.identity import Tenant
 from dockwatch.registry.context import RegistryContext
 from dockwatch.registry.service import Registry
 from dockwatch.scan.jobs import JobQueue
@@ -18,7 +19,6 @@ from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.registry_repo import Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,8 +141,8 @@ def _state_gauges(services: Services) -> list[Metric]:
     )
     now = services.clock.now()
     with services.db.read() as conn:
+        from dockwatch.model.times import as_utc
         from dockwatch.storage.sql import vuln_repo
-        from dockwatch.storage.sql.timeutil import as_utc
 
         for source in vuln_repo.all_sources(conn):
             if source.get("last_success_at") is not None:

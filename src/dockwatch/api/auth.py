@@ -19,9 +19,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.registry_repo import Tenant
 
 logger = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from typing import Any
 
 from dockwatch.errors import DockwatchError
 from dockwatch.findings.shape import image_arn, repository_arn
+from dockwatch.model.identity import Tenant
 from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql.outbox import OutboxEvent
-from dockwatch.storage.sql.registry_repo import Tenant
 
 SCAN_COMPLETED = "ScanCompleted"
 FINDING_CREATED = "FindingCreated"

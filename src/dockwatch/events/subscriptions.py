@@ -21,11 +21,11 @@ import httpx
 
 from dockwatch.clock import Clock
 from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.registry_repo import Tenant
 
 from .eventbridge import DELIVERABLE_TYPES, WEBHOOK_TEST, event_id
 

@@ -35,11 +35,11 @@ from dockwatch import __version__
 from dockwatch.clock import Clock
 from dockwatch.findings.events import materialize
 from dockwatch.findings.service import FINDING_EVENTS
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.outbox import OutboxEvent
-from dockwatch.storage.sql.registry_repo import Tenant
 
 from . import signing
 from .eventbridge import (

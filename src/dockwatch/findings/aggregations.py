@@ -64,10 +64,10 @@ from sqlalchemy import (
 )
 
 from dockwatch.errors import InvalidInput
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc_or_none
 
 from .aggregation_request import (
     MAX_RESULTS,

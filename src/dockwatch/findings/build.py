@@ -18,7 +18,7 @@ from typing import Any
 from dockwatch.match.matcher import Match
 from dockwatch.model.advisory import SeverityType, cvss_score
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
-from dockwatch.storage.sql.catalog_repo import dump_package, package_ref
+from dockwatch.model.package_doc import dump_package, package_ref
 
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import finding_repo as repo
-from dockwatch.storage.sql.registry_repo import Tenant
 
 from .service import FINDING_EVENTS
 from .shape import ImageContext, inspector_finding

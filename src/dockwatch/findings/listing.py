@@ -36,10 +36,10 @@ from sqlalchemy import (
 )
 
 from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
 
 from .criteria import Comparison, Criteria, sql_filter
 from .shape import ImageContext, inspector_finding

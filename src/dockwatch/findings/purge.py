@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, delete, exists, literal, or_, select
 
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.registry_repo import Tenant
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, tuple_
 
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import finding_repo as repo
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc_or_none
 
 from .build import FindingDraft, score_severity
 from .lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile

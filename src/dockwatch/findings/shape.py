@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dockwatch.storage.sql.registry_repo import Tenant
+from dockwatch.model.identity import Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,11 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, InvalidInput, NotFound
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import finding_repo, outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
 
 from .criteria import Criteria, InvalidCriteria, matches, parse_criteria, parse_time, sql_filter
 from .listing import image_contexts

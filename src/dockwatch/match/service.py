@@ -251,7 +251,7 @@ def reverse_index_rows(
     """((layer digest, ecosystem, name, package ref) rows, package documents by ref) of an
     inventory: the reverse index a feed delta is mapped through, down to the package, so a
     re-match loads only the packages the delta names."""
-    from dockwatch.storage.sql.catalog_repo import dump_package, package_ref
+    from dockwatch.model.package_doc import dump_package, package_ref
 
     rows: set[tuple[str, str, str, str]] = set()
     docs: dict[str, bytes] = {}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockwatch.clock import Clock
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.sql import registry_repo as repo
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.registry_repo import RepositoryRow, Tenant
+from dockwatch.storage.sql.registry_repo import RepositoryRow
 
 from .errors import NameUnknown
 from .names import check_name

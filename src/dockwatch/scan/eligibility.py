@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
 from .jobs import enqueue

@@ -340,7 +340,7 @@ class VulnDb:
 
 
 def _utc(value: Any) -> Any:
-    from dockwatch.storage.sql.timeutil import as_utc
+    from dockwatch.model.times import as_utc
 
     return as_utc(value)
 

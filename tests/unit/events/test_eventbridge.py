@@ -19,8 +19,8 @@ from dockwatch.events.eventbridge import (
     to_eventbridge,
 )
 from dockwatch.findings.shape import ImageContext, inspector_finding
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.outbox import OutboxEvent
-from dockwatch.storage.sql.registry_repo import Tenant
 
 ACCOUNT, REGION = "123456789012", "us-east-2"
 TENANT = Tenant(ACCOUNT, REGION)

@@ -12,10 +12,10 @@ import pytest
 from dockwatch.clock import ControlledClock
 from dockwatch.errors import InvalidInput, NotFound
 from dockwatch.events import subscriptions
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.registry_repo import Tenant
 
 TENANT = Tenant("123456789012", "us-east-1")
 

@@ -22,11 +22,11 @@ import pytest
 from dockwatch.clock import ControlledClock
 from dockwatch.events import subscriptions
 from dockwatch.events.webhooks import DeliveryPolicy, WebhookDeliverer, backoff
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.registry_repo import Tenant
 from tests.support.certs import self_signed
 
 TENANT = Tenant("123456789012", "us-east-1")

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 
 from dockwatch.findings.listing import shape_rows
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.registry_repo import Tenant
 
 TENANT = Tenant("123456789012", "us-east-1")
 OTHER = Tenant("210987654321", "eu-west-1")

@@ -34,10 +34,10 @@ from dockwatch.findings import aggregations as ag
 from dockwatch.findings.purge import purge_closed
 from dockwatch.findings.service import FindingWriter
 from dockwatch.model.digest import Digest
+from dockwatch.model.times import as_utc_or_none
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.timeutil import as_utc_or_none
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer, sha256

@@ -23,11 +23,11 @@ from dockwatch.findings.suppression import (
     rule_arn,
     suppressor_loader,
 )
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.registry_repo import Tenant
 
 TENANT = Tenant("123456789012", "us-east-1")
 T0 = datetime(2025, 6, 1, tzinfo=UTC)

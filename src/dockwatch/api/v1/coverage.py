@@ -11,9 +11,9 @@ from starlette.requests import Request
 
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
 
 MAX_RESULTS = 200
 

@@ -8,70 +8,35 @@ old rows simply not match. Values are stored as orjson documents of the dataclas
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from dockwatch.catalog.cataloger import CatalogResult, FileEntry, Skipped
 from dockwatch.catalog.service import LayerFacts
 from dockwatch.clock import Clock
 from dockwatch.model.digest import Digest
-from dockwatch.model.package import OsPackageRef, Package
+from dockwatch.model.package_doc import (
+    json_default,
+    package_from_dict,
+)
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 
 
-def _default(value: object) -> object:
-    if isinstance(value, bytes):
-        return {"__bytes__": value.hex()}
-    if isinstance(value, frozenset | set):
-        return sorted(value)
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def _package(d: dict[str, Any]) -> Package:
-    owner = d.get("os_package")
-    return Package(
-        **{
-            **d,
-            "locations": tuple(d.get("locations", ())),
-            "licenses": tuple(d.get("licenses", ())),
-            "metadata": tuple(tuple(kv) for kv in d.get("metadata", ())),
-            "os_package": None if owner is None else OsPackageRef(**owner),
-            "layer_digest": None if d.get("layer_digest") is None else Digest(d["layer_digest"]),
-        }
-    )
-
-
-def dump_package(pkg: Package) -> bytes:
-    """One package as a canonical document (keys sorted): equal packages give equal bytes."""
-    return orjson.dumps(dataclasses.asdict(pkg), default=_default, option=orjson.OPT_SORT_KEYS)
-
-
-def load_package(raw: bytes) -> Package:
-    """The inverse of `dump_package`."""
-    return _package(orjson.loads(raw))
-
-
-def package_ref(doc: bytes) -> str:
-    """The content hash naming a package document (see `dump_package`)."""
-    return hashlib.sha256(doc).hexdigest()[:32]
-
-
 def dump_result(result: CatalogResult) -> bytes:
     """Serialize a cataloger's result for one layer."""
-    return orjson.dumps(dataclasses.asdict(result), default=_default)
+    return orjson.dumps(dataclasses.asdict(result), default=json_default)
 
 
 def load_result(raw: bytes) -> CatalogResult:
     """The inverse of `dump_result`."""
     d = orjson.loads(raw)
     return CatalogResult(
-        packages=tuple(_package(p) for p in d.get("packages", ())),
+        packages=tuple(package_from_dict(p) for p in d.get("packages", ())),
         skipped=tuple(Skipped(**s) for s in d.get("skipped", ())),
         owned_files=tuple((name, tuple(paths)) for name, paths in d.get("owned_files", ())),
     )
@@ -86,7 +51,7 @@ def _file(d: dict[str, Any]) -> FileEntry:
 
 def dump_facts(facts: LayerFacts) -> bytes:
     """Serialize a layer's facts."""
-    return orjson.dumps(dataclasses.asdict(facts), default=_default)
+    return orjson.dumps(dataclasses.asdict(facts), default=json_default)
 
 
 def load_facts(raw: bytes) -> LayerFacts:
@@ -155,3 +120,10 @@ class SqlCatalogCache:
                 conn.execute(insert(table).values(**values, created_at=now))
         except IntegrityError:
             pass  # another worker stored the same key first
+
+
+class SqlCatalogRepo:
+    """`storage.catalog_repo.CatalogRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

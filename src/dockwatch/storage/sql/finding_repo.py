@@ -18,9 +18,9 @@ import orjson
 from sqlalchemy import Connection, bindparam, select, tuple_, update
 
 from dockwatch.model.package import Package
+from dockwatch.model.package_doc import load_package
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.catalog_repo import load_package
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
 
 CHUNK = 500
 """Rows per IN list: below SQLite's variable limit with room for other parameters."""
@@ -299,3 +299,10 @@ def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tup
             )
         ]
     return out
+
+
+class SqlFindingRepo:
+    """`storage.finding_repo.FindingRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

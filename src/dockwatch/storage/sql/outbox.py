@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
-from dockwatch.storage.sql.timeutil import as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +116,10 @@ def advance(conn: Connection, subscriber: str, last_id: int, at: datetime) -> No
     ).rowcount
     if not updated:
         conn.execute(t.insert().values(subscriber=subscriber, last_id=last_id, updated_at=at))
+
+
+class SqlOutbox:
+    """`storage.outbox.Outbox` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

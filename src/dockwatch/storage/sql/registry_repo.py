@@ -13,16 +13,9 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, insert, select, update
 
 from dockwatch.model.digest import Digest
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
-
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    """The (account, region) every registry row belongs to."""
-
-    account_id: str
-    region: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,3 +445,10 @@ def list_tags(conn: Connection, repo_id: int, after: str | None, limit: int | No
     if limit is not None:
         q = q.limit(limit)
     return [r.name for r in conn.execute(q)]
+
+
+class SqlRegistryRepo:
+    """`storage.registry_repo.RegistryRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc_or_none
 
 
 def load_settings(conn: Connection, tenant: Tenant) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -243,3 +243,10 @@ def load_inventory(
     if r is None:
         return None
     return json.loads(r.distro), bytes(r.packages), r.catalogers
+
+
+class SqlScanRepo:
+    """`storage.scan_repo.ScanRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

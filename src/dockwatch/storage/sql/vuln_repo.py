@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
+from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.timeutil import as_utc_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,3 +343,10 @@ def enrichment_for(
         ):
             out.setdefault(r.cve_id, {})[r.kind] = orjson.loads(r.content)
     return out
+
+
+class SqlVulnRepo:
+    """`storage.vuln_repo.VulnRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

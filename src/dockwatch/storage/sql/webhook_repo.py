@@ -27,10 +27,10 @@ from sqlalchemy import (
     update,
 )
 
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.outbox import OutboxEvent
-from dockwatch.storage.sql.registry_repo import Tenant
-from dockwatch.storage.sql.timeutil import as_utc, as_utc_or_none
 
 PENDING, DELIVERED, FAILED, GAVE_UP = "PENDING", "DELIVERED", "FAILED", "GAVE_UP"
 STATUSES = (PENDING, DELIVERED, FAILED, GAVE_UP)
@@ -400,3 +400,10 @@ def list_attempts(
             )
         )
     return out
+
+
+class SqlWebhookRepo:
+    """`storage.webhook_repo.WebhookRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn

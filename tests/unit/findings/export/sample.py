@@ -14,7 +14,7 @@ from typing import Any
 
 from dockwatch.findings.export.common import DatabaseInfo, ExportContext
 from dockwatch.findings.shape import ImageContext, inspector_finding
-from dockwatch.storage.sql.registry_repo import Tenant
+from dockwatch.model.identity import Tenant
 
 TENANT = Tenant("123456789012", "eu-west-1")
 DIGEST = "sha256:" + "ab" * 32

@@ -1,8 +1,4 @@
-"""The advisory model (src/dockwatch/model/advisory.py): CVSS scores, names, fingerprints.
-
-(Kept next to the feed tests because this task owns tests/unit/feeds; the lead may move it to
-tests/unit/model/.)
-"""
+"""The advisory model (src/dockwatch/model/advisory.py): CVSS scores, names, fingerprints."""
 
 from __future__ import annotations
 

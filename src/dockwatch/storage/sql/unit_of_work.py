@@ -1,0 +1,98 @@
+"""The SQL unit of work: one connection in one transaction, and the repositories bound to it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import cached_property
+
+from sqlalchemy import Connection
+
+from dockwatch.storage.sql.account_repo import SqlAccountRepo
+from dockwatch.storage.sql.catalog_repo import SqlCatalogRepo
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
+from dockwatch.storage.sql.finding_repo import SqlFindingRepo
+from dockwatch.storage.sql.job_queue import SqlJobQueueRepo
+from dockwatch.storage.sql.outbox import SqlOutbox
+from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
+from dockwatch.storage.sql.scan_repo import SqlScanRepo
+from dockwatch.storage.sql.vuln_repo import SqlVulnRepo
+from dockwatch.storage.sql.webhook_repo import SqlWebhookRepo
+
+
+class SqlUnitOfWork:
+    """Implements `storage.unit_of_work.UnitOfWork` over one SQLAlchemy connection.
+
+    Repositories are built on first use: a unit of work that touches one aggregate pays for one.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @cached_property
+    def registry(self) -> SqlRegistryRepo:
+        return SqlRegistryRepo(self.conn)
+
+    @cached_property
+    def catalog(self) -> SqlCatalogRepo:
+        return SqlCatalogRepo(self.conn)
+
+    @cached_property
+    def vulns(self) -> SqlVulnRepo:
+        return SqlVulnRepo(self.conn)
+
+    @cached_property
+    def scans(self) -> SqlScanRepo:
+        return SqlScanRepo(self.conn)
+
+    @cached_property
+    def findings(self) -> SqlFindingRepo:
+        return SqlFindingRepo(self.conn)
+
+    @cached_property
+    def finding_queries(self) -> SqlFindingQueryRepo:
+        return SqlFindingQueryRepo(self.conn)
+
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        return SqlOutbox(self.conn)
+
+    @cached_property
+    def jobs(self) -> SqlJobQueueRepo:
+        return SqlJobQueueRepo(self.conn)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookRepo:
+        return SqlWebhookRepo(self.conn)
+
+    @cached_property
+    def accounts(self) -> SqlAccountRepo:
+        return SqlAccountRepo(self.conn)
+
+
+class SqlStore:
+    """Implements `storage.unit_of_work.Store` over a `Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.db.is_sqlite else "postgresql"
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[SqlUnitOfWork]:
+        with self.db.read() as conn:
+            yield SqlUnitOfWork(conn)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[SqlUnitOfWork]:
+        with self.db.write() as conn:
+            yield SqlUnitOfWork(conn)
+
+    def optimize(self) -> None:
+        self.db.optimize()
+
+    def close(self) -> None:
+        self.db.close()
