@@ -34,10 +34,13 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.model.identity import Tenant
-from dockwatch.model.times import as_utc, as_utc_or_none
+from dockwatch.model.times import as_utc
+from dockwatch.storage.finding_repo import RuleRecord
 from dockwatch.storage.sql import finding_repo, outbox
+from dockwatch.storage.sql import suppression_rules as sql_rules
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .criteria import Criteria, InvalidCriteria, matches, parse_criteria, parse_time, sql_filter
 from .listing import image_contexts
@@ -133,19 +136,23 @@ r_ = t.suppression_rules
 
 
 def _rule(row: Any) -> SuppressionRule:
+    return _from_record(sql_rules.record(row))
+
+
+def _from_record(r: RuleRecord) -> SuppressionRule:
     return SuppressionRule(
-        id=row.id,
-        arn=row.arn,
-        name=row.name,
-        action=row.action,
-        criteria=parse_criteria(json.loads(row.criteria)),
-        description=row.description,
-        reason=row.reason,
-        tags=json.loads(row.tags or "{}"),
-        expires_at=as_utc_or_none(row.expires_at),
-        expired_at=as_utc_or_none(row.expired_at),
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
+        id=r.id,
+        arn=r.arn,
+        name=r.name,
+        action=r.action,
+        criteria=parse_criteria(r.criteria),
+        description=r.description,
+        reason=r.reason,
+        tags=r.tags,
+        expires_at=r.expires_at,
+        expired_at=r.expired_at,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )
 
 
@@ -155,27 +162,18 @@ def _tenant_rows(tenant: Tenant) -> ColumnElement[bool]:
 
 def rules_in_force(conn: Connection, tenant: Tenant, now: datetime) -> list[SuppressionRule]:
     """SUPPRESS rules not past their expiry, oldest first."""
-    rows = conn.execute(
-        select(r_)
-        .where(
-            _tenant_rows(tenant),
-            r_.c.action == "SUPPRESS",
-            or_(r_.c.expires_at.is_(None), r_.c.expires_at > now),
-        )
-        .order_by(r_.c.created_at, r_.c.id)
-    )
-    return [_rule(r) for r in rows]
+    return [_from_record(r) for r in sql_rules.rules_in_force(conn, tenant, now)]
 
 
-def load_suppressor(conn: Connection, tenant: Tenant, now: datetime) -> Suppressor | None:
+def load_suppressor(uow: UnitOfWork, tenant: Tenant, now: datetime) -> Suppressor | None:
     """The suppressor for `FindingWriter`, or None when no rule is in force (the fast path)."""
-    rules = rules_in_force(conn, tenant, now)
+    rules = [_from_record(r) for r in uow.findings.rules_in_force(tenant, now)]
     return RuleSuppressor(rules) if rules else None
 
 
-def suppressor_loader(tenant: Tenant, clock: Clock) -> Callable[[Connection], Suppressor | None]:
+def suppressor_loader(tenant: Tenant, clock: Clock) -> Callable[[UnitOfWork], Suppressor | None]:
     """`FindingWriter`'s `suppressor` argument: the rules in force at the time of each batch."""
-    return lambda conn: load_suppressor(conn, tenant, clock.now())
+    return lambda uow: load_suppressor(uow, tenant, clock.now())
 
 
 def find_rule(conn: Connection, tenant: Tenant, ref: str) -> SuppressionRule:

@@ -28,6 +28,7 @@ from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 
 TENANT = Tenant("123456789012", "us-east-1")
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -117,7 +118,9 @@ class Store:
                     account_id=TENANT.account_id, region=TENANT.region, repository_id=repo_id,
                     name=digest[-4:], manifest_digest=digest, updated_at=T0))  # fmt: skip
             drafts = {v: _draft(v, package="zlib" if v.endswith("9") else "openssl") for v in vulns}
-            self.writer.apply(conn, [Target(repo_id, repo, digest, drafts)], self.clock.now())
+            self.writer.apply(
+                SqlUnitOfWork(conn), [Target(repo_id, repo, digest, drafts)], self.clock.now()
+            )
 
     def status(self) -> dict[tuple[str, str], tuple[str, str | None]]:
         f = t.findings
@@ -229,7 +232,7 @@ def test_update_moves_the_suppression(store: Store) -> None:
     assert saved.findings_changed == 1 and saved.rule.name == "saved-view"
     assert all(v == ("ACTIVE", None) for v in store.status().values())
     with store.db.read() as conn:
-        assert load_suppressor(conn, TENANT, store.clock.now()) is None
+        assert load_suppressor(SqlUnitOfWork(conn), TENANT, store.clock.now()) is None
 
 
 def test_closed_findings_are_left_alone(store: Store) -> None:
@@ -259,10 +262,10 @@ def test_expiry(store: Store) -> None:
 
 def test_no_rules_is_the_fast_path(store: Store) -> None:
     with store.db.read() as conn:
-        assert load_suppressor(conn, TENANT, T0) is None
+        assert load_suppressor(SqlUnitOfWork(conn), TENANT, T0) is None
     store.rules.create({"action": "NONE", "name": "all-high", "filterCriteria": {}})
     with store.db.read() as conn:
-        assert load_suppressor(conn, TENANT, T0) is None
+        assert load_suppressor(SqlUnitOfWork(conn), TENANT, T0) is None
     assert all(v == ("ACTIVE", None) for v in store.status().values())
 
 

@@ -8,76 +8,41 @@ touch tens of thousands of images at once.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, select, tuple_, update
 
+from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
 from dockwatch.model.package_doc import load_package
 from dockwatch.model.times import as_utc, as_utc_or_none
+from dockwatch.storage.finding_repo import (
+    FindingRow,
+    FindingState,
+    ImageFacts,
+    NewDetail,
+    NewFinding,
+    Purged,
+    RuleRecord,
+    StoredRow,
+    detail_document,
+)
+from dockwatch.storage.sql import finding_purge, suppression_rules
 from dockwatch.storage.sql import tables as t
 
 CHUNK = 500
 """Rows per IN list: below SQLite's variable limit with room for other parameters."""
 
+__all__ = ["FindingRow", "SqlFindingRepo", "StoredRow", "detail_document"]
+
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def detail_document(detail: Mapping[str, Any]) -> tuple[str, bytes]:
-    """(ref, canonical bytes) of a finding detail."""
-    doc = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(doc).hexdigest()[:32], doc
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRow:
-    """A stored finding without its content (what reconciling and events need)."""
-
-    id: str
-    repository_id: int
-    digest: str
-    vulnerability_id: str
-    generation: int
-    status: str
-    severity: str
-    fix_available: str
-    exploit_available: str
-    inspector_score: float | None
-    first_observed_at: datetime
-    last_observed_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
-    detail_ref: str
-    suppressed_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class FindingRow:
-    """A stored finding with its content."""
-
-    id: str
-    repository_name: str
-    digest: str
-    vulnerability_id: str
-    generation: int
-    status: str
-    severity: str
-    fix_available: str
-    first_observed_at: datetime
-    last_observed_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
-    detail_ref: str
-    suppressed_by: str | None
-    detail: dict[str, Any]
 
 
 _LIGHT = (
@@ -301,8 +266,132 @@ def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tup
     return out
 
 
+def image_facts(
+    conn: Connection, resources: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], ImageFacts]:
+    """Tags (sorted by name) and push time of the (repository id, digest) images that exist."""
+    tags: dict[tuple[int, str], list[str]] = {}
+    pushed: dict[tuple[int, str], datetime | None] = {}
+    tg, m = t.tags, t.manifests
+    for part in _chunks(sorted(set(resources)), 400):
+        for row in conn.execute(
+            select(tg.c.repository_id, tg.c.manifest_digest, tg.c.name)
+            .where(tuple_(tg.c.repository_id, tg.c.manifest_digest).in_(list(part)))
+            .order_by(tg.c.name)
+        ):
+            tags.setdefault((row.repository_id, row.manifest_digest), []).append(row.name)
+        for row in conn.execute(
+            select(m.c.repository_id, m.c.digest, m.c.image_pushed_at).where(
+                tuple_(m.c.repository_id, m.c.digest).in_(list(part))
+            )
+        ):
+            pushed[(row.repository_id, row.digest)] = as_utc_or_none(row.image_pushed_at)
+    return {
+        key: ImageFacts(tuple(tags.get(key, ())), pushed.get(key))
+        for key in sorted(set(resources))
+        if key in tags or key in pushed
+    }
+
+
+_STATE_COLUMNS = (
+    "status", "suppressed_by", "severity", "fix_available", "exploit_available",
+    "inspector_score", "epss_score", "source", "last_observed_at", "updated_at", "detail_ref",
+)  # fmt: skip
+
+
+def _new_finding_row(f: NewFinding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "account_id": f.tenant.account_id,
+        "region": f.tenant.region,
+        "repository_id": f.repository_id,
+        "repository_name": f.repository_name,
+        "digest": f.digest,
+        "vulnerability_id": f.vulnerability_id,
+        "generation": f.generation,
+        "first_observed_at": f.first_observed_at,
+        "closed_at": None,
+        **asdict(f.state),
+    }
+
+
 class SqlFindingRepo:
     """`storage.finding_repo.FindingRepo` over one connection of a unit of work."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def stored_of(self, resources: Sequence[tuple[int, str]]) -> list[StoredRow]:
+        return stored_of(self._conn, resources)
+
+    def stored_for_vulnerabilities(self, vulns: Sequence[str]) -> list[StoredRow]:
+        return stored_for_vulnerabilities(self._conn, vulns)
+
+    def findings_of(self, repository_id: int, digest: str) -> list[FindingRow]:
+        return findings_of(self._conn, repository_id, digest)
+
+    def details_with_packages(self, pkg_refs: Sequence[str]) -> set[str]:
+        return details_with_packages(self._conn, pkg_refs)
+
+    def open_findings_with_details(self, detail_refs: Sequence[str]) -> list[StoredRow]:
+        return open_findings_with_details(self._conn, detail_refs)
+
+    def package_refs_of_details(self, refs: Sequence[str]) -> dict[str, set[str]]:
+        return package_refs_of_details(self._conn, refs)
+
+    def missing_details(self, refs: Iterable[str]) -> set[str]:
+        return missing_details(self._conn, refs)
+
+    def insert_details(self, details: Sequence[NewDetail], at: datetime) -> None:
+        insert_details(
+            self._conn, {d.ref: (d.doc, [asdict(p) for p in d.packages]) for d in details}, at
+        )
+
+    def load_details(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return load_details(self._conn, refs)
+
+    def insert_findings(self, findings: Sequence[NewFinding]) -> None:
+        insert_findings(self._conn, [_new_finding_row(f) for f in findings])
+
+    def set_states(self, states: Mapping[str, FindingState]) -> None:
+        rows = [
+            {"b_id": fid, "b_closed_at": None, **{f"b_{k}": v for k, v in asdict(s).items()}}
+            for fid, s in states.items()
+        ]
+        update_findings(self._conn, [*_STATE_COLUMNS, "closed_at"], rows)
+
+    def mark_observed(self, ids: Sequence[str], at: datetime) -> None:
+        rows = [{"b_id": fid, "b_last_observed_at": at} for fid in ids]
+        update_findings(self._conn, ["last_observed_at"], rows)
+
+    def close(self, ids: Sequence[str], at: datetime) -> None:
+        rows = [
+            {"b_id": fid, "b_status": "CLOSED", "b_closed_at": at, "b_updated_at": at,
+             "b_suppressed_by": None}
+            for fid in ids
+        ]  # fmt: skip
+        update_findings(self._conn, ["status", "closed_at", "updated_at", "suppressed_by"], rows)
+
+    def image_facts(
+        self, resources: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], ImageFacts]:
+        return image_facts(self._conn, resources)
+
+    def put_packages(self, docs: Mapping[str, bytes]) -> None:
+        put_packages(self._conn, docs)
+
+    def load_packages(self, refs: Iterable[str]) -> dict[str, Package]:
+        return load_packages(self._conn, refs)
+
+    def package_pairs(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return package_pairs(self._conn, keys)
+
+    def purge_closed(
+        self, tenant: Tenant, now: datetime, *, closed_after: timedelta, gone_after: timedelta
+    ) -> Purged:
+        return finding_purge.purge_closed(
+            self._conn, tenant, now, closed_after=closed_after, gone_after=gone_after
+        )
+
+    def rules_in_force(self, tenant: Tenant, now: datetime) -> list[RuleRecord]:
+        return suppression_rules.rules_in_force(self._conn, tenant, now)
