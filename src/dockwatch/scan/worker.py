@@ -214,7 +214,7 @@ class ScanWorker:
         self._last_pass = now
         ctx = self.service.ctx
         expire_pass(self.service)
-        expire_due_rules(ctx.db, ctx.tenant, now)
+        expire_due_rules(SqlStore(ctx.db), ctx.tenant, now)
         self.purger.run_if_due(SqlStore(ctx.db), ctx.tenant, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)

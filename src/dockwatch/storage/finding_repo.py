@@ -15,12 +15,15 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
+
+if TYPE_CHECKING:
+    from dockwatch.findings.criteria import Criteria
 
 
 def detail_document(detail: Mapping[str, Any]) -> tuple[str, bytes]:
@@ -154,6 +157,24 @@ class RuleRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SuppressionCandidate:
+    """An open finding a suppression rule change may touch (what its event reports)."""
+
+    id: str
+    repository_id: int
+    repository_name: str
+    digest: str
+    vulnerability_id: str
+    status: str
+    severity: str
+    fix_available: str
+    first_observed_at: datetime
+    last_observed_at: datetime
+    detail_ref: str
+    suppressed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Purged:
     """What one purge deleted."""
 
@@ -246,4 +267,66 @@ class FindingRepo(Protocol):
 
     def rules_in_force(self, tenant: Tenant, now: datetime) -> list[RuleRecord]:
         """The tenant's SUPPRESS rules not past their expiry, oldest first."""
+        ...
+
+    def find_rule(self, tenant: Tenant, rule_id: str) -> RuleRecord | None:
+        """One rule of the tenant by id."""
+        ...
+
+    def rule_named(self, tenant: Tenant, name: str) -> str | None:
+        """The id of the tenant's rule called `name`, if any."""
+        ...
+
+    def insert_rule(self, tenant: Tenant, rule: RuleRecord) -> None:
+        """Store a new rule."""
+        ...
+
+    def replace_rule(self, tenant: Tenant, rule: RuleRecord) -> None:
+        """Store a changed rule over the one with its id."""
+        ...
+
+    def delete_rule(self, tenant: Tenant, rule_id: str) -> None:
+        """Forget a rule."""
+        ...
+
+    def list_rules(
+        self,
+        tenant: Tenant,
+        *,
+        action: str | None,
+        arns: Sequence[str],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[RuleRecord]:
+        """Rules oldest first (creation time, then id), after the (created, id) position."""
+        ...
+
+    def due_rules(self, tenant: Tenant, now: datetime, limit: int | None = None) -> list[str]:
+        """Ids of SUPPRESS rules past their expiry whose expiry is not applied yet."""
+        ...
+
+    def mark_rule_expired(self, tenant: Tenant, rule_id: str, at: datetime) -> None:
+        """Record that a rule's expiry has been applied to the findings."""
+        ...
+
+    def suppression_candidates(
+        self,
+        tenant: Tenant,
+        *,
+        suppressed_by: str | None = None,
+        active_matching: Criteria | None = None,
+    ) -> dict[str, SuppressionCandidate]:
+        """Open findings suppressed by the rule `suppressed_by`, and ACTIVE ones
+        `active_matching` matches, by id."""
+        ...
+
+    def ids_matching(self, ids: Sequence[str], criteria: Criteria) -> set[str]:
+        """Those of the finding ids the criteria match."""
+        ...
+
+    def set_suppression(
+        self, changes: Mapping[str, tuple[str, str | None]], at: datetime | None
+    ) -> None:
+        """Set (status, suppressing rule) on findings by id; `at` also moves `updatedAt`
+        (None: the rule naming a still-suppressed finding changed, nothing a client sees)."""
         ...

@@ -20,15 +20,15 @@ from dockwatch.findings.suppression import (
     SuppressionRules,
     expire_due_rules,
     load_suppressor,
-    rule_arn,
     suppressor_loader,
 )
+from dockwatch.findings.suppression_rule import rule_arn
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
+from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 
 TENANT = Tenant("123456789012", "us-east-1")
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -80,7 +80,7 @@ class Store:
         migrate(self.db)
         self.clock = Clock()
         self.writer = FindingWriter(TENANT, suppressor_loader(TENANT, self.clock))
-        self.rules = SuppressionRules(self.db, self.clock, TENANT)
+        self.rules = SuppressionRules(SqlStore(self.db), self.clock, TENANT)
         with self.db.write() as conn:
             for i, name in enumerate(("app", "web"), start=1):
                 conn.execute(
@@ -245,14 +245,14 @@ def test_expiry(store: Store) -> None:
     rule = store.rules.create(_rule("CVE-1", expiresAt=(T0 + timedelta(days=2)).isoformat())).rule
     assert store.status()[("sha256:aaaa", "CVE-1")] == ("SUPPRESSED", rule.id)
     store.clock.at = T0 + timedelta(days=1)
-    assert expire_due_rules(store.db, TENANT, store.clock.now()) == 0
+    assert expire_due_rules(SqlStore(store.db), TENANT, store.clock.now()) == 0
     store.clock.at = T0 + timedelta(days=2, seconds=1)
     # a scan after expiry no longer applies the rule, even before the expiry pass
     store.scan("app", "sha256:dddd", "CVE-1")
     assert store.status()[("sha256:dddd", "CVE-1")] == ("ACTIVE", None)
-    assert expire_due_rules(store.db, TENANT, store.clock.now()) == 1
+    assert expire_due_rules(SqlStore(store.db), TENANT, store.clock.now()) == 1
     assert all(v[0] == "ACTIVE" for v in store.status().values())
-    assert expire_due_rules(store.db, TENANT, store.clock.now()) == 0
+    assert expire_due_rules(SqlStore(store.db), TENANT, store.clock.now()) == 0
     wire = store.rules.get(rule.id).to_wire(TENANT, store.clock.now())
     assert wire["state"] == "EXPIRED"
     # extending it brings it back into force

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, select, tuple_, update
@@ -29,9 +29,13 @@ from dockwatch.storage.finding_repo import (
     Purged,
     RuleRecord,
     StoredRow,
+    SuppressionCandidate,
     detail_document,
 )
 from dockwatch.storage.sql import finding_purge, suppression_rules
+
+if TYPE_CHECKING:
+    from dockwatch.findings.criteria import Criteria
 from dockwatch.storage.sql import tables as t
 
 CHUNK = 500
@@ -395,3 +399,64 @@ class SqlFindingRepo:
 
     def rules_in_force(self, tenant: Tenant, now: datetime) -> list[RuleRecord]:
         return suppression_rules.rules_in_force(self._conn, tenant, now)
+
+    def find_rule(self, tenant: Tenant, rule_id: str) -> RuleRecord | None:
+        return suppression_rules.find(self._conn, tenant, rule_id)
+
+    def rule_named(self, tenant: Tenant, name: str) -> str | None:
+        return suppression_rules.named(self._conn, tenant, name)
+
+    def insert_rule(self, tenant: Tenant, rule: RuleRecord) -> None:
+        suppression_rules.insert(self._conn, tenant, rule)
+
+    def replace_rule(self, tenant: Tenant, rule: RuleRecord) -> None:
+        suppression_rules.replace(self._conn, tenant, rule)
+
+    def delete_rule(self, tenant: Tenant, rule_id: str) -> None:
+        suppression_rules.delete(self._conn, tenant, rule_id)
+
+    def list_rules(
+        self,
+        tenant: Tenant,
+        *,
+        action: str | None,
+        arns: Sequence[str],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[RuleRecord]:
+        return suppression_rules.page(
+            self._conn, tenant, action=action, arns=arns, after=after, limit=limit
+        )
+
+    def due_rules(self, tenant: Tenant, now: datetime, limit: int | None = None) -> list[str]:
+        return suppression_rules.due(self._conn, tenant, now, limit)
+
+    def mark_rule_expired(self, tenant: Tenant, rule_id: str, at: datetime) -> None:
+        suppression_rules.mark_expired(self._conn, tenant, rule_id, at)
+
+    def suppression_candidates(
+        self,
+        tenant: Tenant,
+        *,
+        suppressed_by: str | None = None,
+        active_matching: Criteria | None = None,
+    ) -> dict[str, SuppressionCandidate]:
+        return suppression_rules.candidates(
+            self._conn, tenant, suppressed_by=suppressed_by, active_matching=active_matching
+        )
+
+    def ids_matching(self, ids: Sequence[str], criteria: Criteria) -> set[str]:
+        return suppression_rules.ids_matching(self._conn, ids, criteria)
+
+    def set_suppression(
+        self, changes: Mapping[str, tuple[str, str | None]], at: datetime | None
+    ) -> None:
+        if at is None:
+            rows = [{"b_id": i, "b_suppressed_by": rule} for i, (_, rule) in changes.items()]
+            update_findings(self._conn, ["suppressed_by"], rows)
+            return
+        changed: list[dict[str, Any]] = [
+            {"b_id": i, "b_status": status, "b_suppressed_by": rule, "b_updated_at": at}
+            for i, (status, rule) in changes.items()
+        ]
+        update_findings(self._conn, ["status", "suppressed_by", "updated_at"], changed)
