@@ -12,8 +12,7 @@ from sqlalchemy import Connection, and_, delete, exists, literal, or_, select
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import Purged
 from dockwatch.storage.sql import tables as t
-
-CHUNK = 500
+from dockwatch.storage.sql.batching import chunks
 
 
 def purge_closed(
@@ -46,12 +45,11 @@ def purge_closed(
     if not rows:
         return Purged(0, 0)
     ids = [r.id for r in rows]
-    for start in range(0, len(ids), CHUNK):
-        conn.execute(delete(f).where(f.c.id.in_(ids[start : start + CHUNK])))
+    for part in chunks(ids):
+        conn.execute(delete(f).where(f.c.id.in_(part)))
     orphans = _orphans(conn, sorted({r.detail_ref for r in rows}))
     d, dp = t.finding_details, t.detail_packages
-    for start in range(0, len(orphans), CHUNK):
-        part = orphans[start : start + CHUNK]
+    for part in chunks(orphans):
         conn.execute(delete(dp).where(dp.c.detail_ref.in_(part)))
         conn.execute(delete(d).where(d.c.ref.in_(part)))
     return Purged(len(ids), len(orphans))
@@ -61,8 +59,7 @@ def _orphans(conn: Connection, refs: list[str]) -> list[str]:
     """Those of `refs` no finding references any more."""
     f = t.findings
     used: set[str] = set()
-    for start in range(0, len(refs), CHUNK):
-        part = refs[start : start + CHUNK]
+    for part in chunks(refs):
         used |= {
             r[0]
             for r in conn.execute(select(f.c.detail_ref).where(f.c.detail_ref.in_(part)).distinct())

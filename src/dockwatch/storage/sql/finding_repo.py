@@ -18,7 +18,6 @@ from sqlalchemy import Connection, bindparam, select, tuple_, update
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
-from dockwatch.model.package_doc import load_package
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.finding_repo import (
     FindingRow,
@@ -33,21 +32,20 @@ from dockwatch.storage.finding_repo import (
     detail_document,
 )
 from dockwatch.storage.sql import finding_purge, suppression_rules
+from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
+
+__all__ = [
+    "FindingRow", "SqlFindingRepo", "StoredRow", "detail_document", "details_with_packages",
+    "findings_of", "image_facts", "insert_details", "insert_findings", "load_details",
+    "load_packages", "missing_details", "open_findings_with_details", "package_pairs",
+    "package_refs_of_details", "put_packages", "stored_for_vulnerabilities", "stored_of",
+    "update_findings",
+]  # fmt: skip
 
 if TYPE_CHECKING:
     from dockwatch.findings.criteria import Criteria
 from dockwatch.storage.sql import tables as t
-
-CHUNK = 500
-"""Rows per IN list: below SQLite's variable limit with room for other parameters."""
-
-__all__ = ["FindingRow", "SqlFindingRepo", "StoredRow", "detail_document"]
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
 
 _LIGHT = (
     t.findings.c.id, t.findings.c.repository_id, t.findings.c.digest,
@@ -72,7 +70,7 @@ def stored_of(conn: Connection, resources: Sequence[tuple[int, str]]) -> list[St
     """Every finding (any status) of the image resources, oldest generation first."""
     f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(list(resources)):
+    for part in chunks(list(resources)):
         rows = conn.execute(
             select(*_LIGHT).where(tuple_(f.c.repository_id, f.c.digest).in_(list(part)))
         )
@@ -85,7 +83,7 @@ def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[S
     """Every finding (any status) about the vulnerability ids, in any image resource."""
     f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(sorted(set(vulns))):
+    for part in chunks(sorted(set(vulns))):
         out += [
             _stored(r) for r in conn.execute(select(*_LIGHT).where(f.c.vulnerability_id.in_(part)))
         ]
@@ -97,7 +95,7 @@ def details_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> set[str]
     """The finding details that name one of the packages."""
     dp = t.detail_packages
     details: set[str] = set()
-    for part in _chunks(sorted(set(pkg_refs))):
+    for part in chunks(sorted(set(pkg_refs))):
         details |= {
             r.detail_ref
             for r in conn.execute(select(dp.c.detail_ref).where(dp.c.pkg_ref.in_(part)).distinct())
@@ -109,7 +107,7 @@ def open_findings_with_details(conn: Connection, detail_refs: Sequence[str]) -> 
     """Open findings whose content is one of the details."""
     f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(sorted(set(detail_refs))):
+    for part in chunks(sorted(set(detail_refs))):
         out += [
             _stored(r)
             for r in conn.execute(
@@ -123,7 +121,7 @@ def package_refs_of_details(conn: Connection, refs: Sequence[str]) -> dict[str, 
     """The package refs each finding detail names."""
     dp = t.detail_packages
     out: dict[str, set[str]] = {}
-    for part in _chunks(sorted(set(refs))):
+    for part in chunks(sorted(set(refs))):
         for r in conn.execute(
             select(dp.c.detail_ref, dp.c.pkg_ref).where(dp.c.detail_ref.in_(part))
         ):
@@ -135,7 +133,7 @@ def missing_details(conn: Connection, refs: Iterable[str]) -> set[str]:
     """Those of `refs` not stored yet."""
     wanted = sorted(set(refs))
     have: set[str] = set()
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         have |= {
             r.ref
             for r in conn.execute(
@@ -174,7 +172,7 @@ def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, A
     """Detail documents by ref."""
     out: dict[str, dict[str, Any]] = {}
     d = t.finding_details
-    for part in _chunks(sorted(set(refs))):
+    for part in chunks(sorted(set(refs))):
         for r in conn.execute(select(d.c.ref, d.c.doc).where(d.c.ref.in_(part))):
             out[r.ref] = orjson.loads(r.doc)
     return out
@@ -232,44 +230,6 @@ def findings_of(conn: Connection, repository_id: int, digest: str) -> list[Findi
     ]
 
 
-def put_packages(conn: Connection, docs: Mapping[str, bytes]) -> None:
-    """Store package documents not stored yet (ref -> document)."""
-    p = t.inventory_packages
-    have: set[str] = set()
-    refs = sorted(docs)
-    for part in _chunks(refs):
-        have |= {r.ref for r in conn.execute(select(p.c.ref).where(p.c.ref.in_(part)))}
-    rows = [{"ref": ref, "doc": docs[ref]} for ref in refs if ref not in have]
-    if rows:
-        conn.execute(p.insert(), rows)
-
-
-def load_packages(conn: Connection, refs: Iterable[str]) -> dict[str, Package]:
-    """Packages by ref."""
-    p = t.inventory_packages
-    out: dict[str, Package] = {}
-    for part in _chunks(sorted(set(refs))):
-        for r in conn.execute(select(p.c.ref, p.c.doc).where(p.c.ref.in_(part))):
-            out[r.ref] = load_package(r.doc)
-    return out
-
-
-def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(image digest, package ref) of every inventory package looked up under one of `keys`."""
-    g, ig = t.package_groups, t.image_package_groups
-    out: list[tuple[str, str]] = []
-    for part in _chunks(sorted(set(keys)), 400):
-        out += [
-            (r.digest, r.pkg_ref)
-            for r in conn.execute(
-                select(ig.c.digest, g.c.pkg_ref)
-                .join(ig, ig.c.group_ref == g.c.group_ref)
-                .where(tuple_(g.c.ecosystem, g.c.name).in_(list(part)))
-            )
-        ]
-    return out
-
-
 def image_facts(
     conn: Connection, resources: Sequence[tuple[int, str]]
 ) -> dict[tuple[int, str], ImageFacts]:
@@ -277,7 +237,7 @@ def image_facts(
     tags: dict[tuple[int, str], list[str]] = {}
     pushed: dict[tuple[int, str], datetime | None] = {}
     tg, m = t.tags, t.manifests
-    for part in _chunks(sorted(set(resources)), 400):
+    for part in chunks(sorted(set(resources)), 400):
         for row in conn.execute(
             select(tg.c.repository_id, tg.c.manifest_digest, tg.c.name)
             .where(tuple_(tg.c.repository_id, tg.c.manifest_digest).in_(list(part)))

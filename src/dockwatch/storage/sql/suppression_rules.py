@@ -14,6 +14,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.finding_repo import RuleRecord, SuppressionCandidate
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.batching import chunks
 
 r_ = t.suppression_rules
 
@@ -152,7 +153,6 @@ _CANDIDATE = (
     f_.c.status, f_.c.severity, f_.c.fix_available, f_.c.first_observed_at,
     f_.c.last_observed_at, f_.c.detail_ref, f_.c.suppressed_by,
 )  # fmt: skip
-CHUNK = 500
 
 
 def candidates(
@@ -191,7 +191,6 @@ def ids_matching(conn: Connection, ids: Sequence[str], criteria: Criteria) -> se
     """Those of the finding ids the criteria match."""
     condition = sql_filter(criteria)
     hit: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
-        part = list(ids[start : start + CHUNK])
+    for part in chunks(ids):
         hit |= set(conn.execute(select(f_.c.id).where(f_.c.id.in_(part), condition)).scalars())
     return hit
