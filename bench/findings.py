@@ -46,8 +46,9 @@ from tests.support.servers import Server, start_dockwatch  # noqa: E402
 from dockwatch.app import build  # noqa: E402
 from dockwatch.config import Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
-from dockwatch.findings.lifecycle import ImageResource, finding_id  # noqa: E402
+from dockwatch.findings.lifecycle import finding_id  # noqa: E402
 from dockwatch.findings.service import detail_packages, finding_state  # noqa: E402
+from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
 from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 
@@ -328,7 +329,7 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
                 (account, region, repo_id, digest, "INACTIVE" if expired else "ACTIVE",
                  "SCAN_ELIGIBILITY_EXPIRED" if expired else "SUCCESSFUL", _ts(pushed), _ts(now)),
             )  # fmt: skip
-            resource = ImageResource(account, region, name, digest)
+            resource = ImageResource(Tenant(account, region), name, digest)
             seen: set[str] = set()
             for layer in layers:
                 for v, ref, fix, exploit, score, epss in layer.items:

@@ -175,9 +175,10 @@ def scan_findings(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """ACTIVE Inspector-shaped findings for a catalogued image, plus warnings to show."""
     from dockwatch.findings.build import build
-    from dockwatch.findings.lifecycle import FindingStatus, ImageResource, finding_id
+    from dockwatch.findings.lifecycle import FindingStatus, finding_id
     from dockwatch.findings.shape import ImageContext, inspector_finding
     from dockwatch.match.service import match
+    from dockwatch.model.identity import ImageResource
     from dockwatch.reports.common import image_name, image_tag
     from dockwatch.storage.sql import vuln_repo
 
@@ -224,7 +225,7 @@ def scan_findings(
         architecture=None if platform is None else platform.architecture,
         platform=None if platform is None else str(platform),
     )
-    resource = ImageResource(tenant.account_id, tenant.region, repository, context.digest)
+    resource = ImageResource(tenant, repository, context.digest)
     findings = [
         inspector_finding(
             tenant,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from dockwatch.model.identity import Tenant
+from dockwatch.model.identity import ImageResource, Tenant
 from dockwatch.storage.finding_repo import (
     DetailPackage,
     FindingState,
@@ -31,7 +31,7 @@ from dockwatch.storage.finding_repo import (
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .build import FindingDraft, score_severity
-from .lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
+from .lifecycle import FindingStatus, StoredFinding, reconcile
 from .shape import ImageContext, inspector_finding
 
 FINDING_CREATED = "FindingCreated"
@@ -172,9 +172,7 @@ class FindingWriter:
             mine = latest.get(key, {})
             if target.scope is not None:
                 mine = {v: r for v, r in mine.items() if v in target.scope}
-            resource = ImageResource(
-                self.tenant.account_id, self.tenant.region, target.repository, target.digest
-            )
+            resource = ImageResource(self.tenant, target.repository, target.digest)
             plan = reconcile(
                 resource,
                 {
