@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,9 @@ from tests.support.servers import Server, start_dockwatch  # noqa: E402
 from dockwatch.app import build  # noqa: E402
 from dockwatch.config import Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
-from dockwatch.findings.lifecycle import ImageResource, finding_id  # noqa: E402
-from dockwatch.findings.service import _columns, _package_rows  # noqa: E402
+from dockwatch.findings.lifecycle import finding_id  # noqa: E402
+from dockwatch.findings.service import detail_packages, finding_state  # noqa: E402
+from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
 from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 
@@ -145,13 +146,13 @@ class Generator:
         for v in chosen:
             draft = self._draft(v, digest)
             ref, doc = finding_repo.detail_document(draft.detail)
-            cols = _columns(draft, ref, ("ACTIVE", None), self.now)
+            cols = asdict(finding_state(draft, ref, ("ACTIVE", None), self.now))
             items.append(
                 (v, ref, draft.fix_available, cols["exploit_available"], cols["inspector_score"],
                  cols["epss_score"])
             )  # fmt: skip
             detail_rows.append((ref, doc, draft.detail.get("title"), _ts(self.now)))
-            for seq, row in enumerate(_package_rows(draft)):
+            for seq, row in enumerate(map(asdict, detail_packages(draft))):
                 package_rows.append(
                     (ref, seq, row["pkg_ref"], row["name"], row["version"], row["package_manager"],
                      row["source_layer_hash"], row["fixed_in_version"], row["file_path"])
@@ -328,7 +329,7 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
                 (account, region, repo_id, digest, "INACTIVE" if expired else "ACTIVE",
                  "SCAN_ELIGIBILITY_EXPIRED" if expired else "SUCCESSFUL", _ts(pushed), _ts(now)),
             )  # fmt: skip
-            resource = ImageResource(account, region, name, digest)
+            resource = ImageResource(Tenant(account, region), name, digest)
             seen: set[str] = set()
             for layer in layers:
                 for v, ref, fix, exploit, score, epss in layer.items:

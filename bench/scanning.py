@@ -212,6 +212,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     from dockwatch.scan.rescan import apply_delta
     from dockwatch.storage.sql import outbox, rollups, scan_repo, tables, vuln_repo
     from dockwatch.storage.sql.finding_repo import put_packages
+    from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
     from dockwatch.vulndb.importer import import_paths
     from dockwatch.vulndb.service import ADVISORIES_CHANGED, VulnDb
 
@@ -337,7 +338,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
         for start in range(0, len(layout), 5_000):
             with services.db.write() as conn:
                 services.scanner.writer.apply(
-                    conn,
+                    SqlUnitOfWork(conn),
                     [
                         Target(repo_id, f"svc-{repo_id - 1}", digest, signatures[sig][0])
                         for repo_id, digest, sig in layout[start : start + 5_000]

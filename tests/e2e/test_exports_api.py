@@ -19,7 +19,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from tests.builders.layers import make_image, make_layer
 from tests.e2e.test_scan_lifecycle import _advisories, _push
 from tests.support.servers import Server
-from tests.unit.findings.export.botocore_shape import securityhub_shape, validate
+from tests.unit.reports.findings.botocore_shape import securityhub_shape, validate
 
 SARIF = Path(__file__).resolve().parents[1] / "data" / "export" / "sarif-schema-2.1.0.json"
 INSTALLED = {"alpha": "1.0", "beta": "2.5", "gamma": "0.9"}

@@ -283,7 +283,7 @@ def test_cyclonedx(setup: Setup) -> None:
 
 
 def test_asff(setup: Setup) -> None:
-    from tests.unit.findings.export.botocore_shape import securityhub_shape, validate
+    from tests.unit.reports.findings.botocore_shape import securityhub_shape, validate
 
     proc = scan(setup, "--format", "asff")
     assert proc.returncode == 0, proc.stderr

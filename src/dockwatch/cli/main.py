@@ -284,7 +284,7 @@ def _sbom(args: argparse.Namespace) -> int:
 
     try:
         from dockwatch.catalog.service import catalog_image
-        from dockwatch.sbom import render
+        from dockwatch.reports.sbom import render
 
         creds = None
         if args.creds is not None:

@@ -30,7 +30,7 @@ from dockwatch.cli.args import add_image_source_arguments
 if TYPE_CHECKING:
     from dockwatch.app import Services
     from dockwatch.catalog.service import Inventory
-    from dockwatch.findings.export.common import DatabaseInfo
+    from dockwatch.reports.common import DatabaseInfo
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def database_info(status: dict[str, Any], now: datetime) -> DatabaseInfo:
     """The database's version and age from `VulnDb.status()`: its age counts from the last
     successful refresh of any vulnerability source (a sync that found nothing new still
     refreshes it), else from when the current version was built."""
-    from dockwatch.findings.export.common import DatabaseInfo, parse_time
+    from dockwatch.reports.common import DatabaseInfo, parse_time
 
     refreshed = [
         t
@@ -175,10 +175,11 @@ def scan_findings(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """ACTIVE Inspector-shaped findings for a catalogued image, plus warnings to show."""
     from dockwatch.findings.build import build
-    from dockwatch.findings.lifecycle import FindingStatus, ImageResource, finding_id
+    from dockwatch.findings.lifecycle import FindingStatus, finding_id
     from dockwatch.findings.shape import ImageContext, inspector_finding
     from dockwatch.match.service import match
-    from dockwatch.sbom.common import image_name, image_tag
+    from dockwatch.model.identity import ImageResource
+    from dockwatch.reports.common import image_name, image_tag
     from dockwatch.storage.sql import vuln_repo
 
     image = inventory.image
@@ -224,7 +225,7 @@ def scan_findings(
         architecture=None if platform is None else platform.architecture,
         platform=None if platform is None else str(platform),
     )
-    resource = ImageResource(tenant.account_id, tenant.region, repository, context.digest)
+    resource = ImageResource(tenant, repository, context.digest)
     findings = [
         inspector_finding(
             tenant,
@@ -297,12 +298,11 @@ def _run(args: argparse.Namespace) -> int:
     from dockwatch.catalog.service import catalog_image
     from dockwatch.clock import ControlledClock
     from dockwatch.config import from_env
-    from dockwatch.findings.export import formats
-    from dockwatch.findings.export.common import ExportContext
-    from dockwatch.findings.export.filters import drop_unfixed, suppress
-    from dockwatch.findings.export.ignore import ImageIdentity, parse, read
     from dockwatch.registry.reader import StoredImageReader
-    from dockwatch.sbom.common import image_name
+    from dockwatch.reports.common import ExportContext, image_name
+    from dockwatch.reports.findings import formats
+    from dockwatch.reports.findings.filters import drop_unfixed, suppress
+    from dockwatch.reports.findings.ignore import ImageIdentity, parse, read
     from dockwatch.vulndb.service import VulnDb
 
     started = time.monotonic()

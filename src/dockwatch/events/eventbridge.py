@@ -29,8 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dockwatch.errors import DockwatchError
-from dockwatch.findings.shape import image_arn, repository_arn
-from dockwatch.model.identity import Tenant
+from dockwatch.model.identity import Tenant, image_arn, repository_arn
 from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql.outbox import OutboxEvent
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from dockwatch.model.identity import ImageResource
+
 REOPEN_WINDOW = timedelta(days=7)
 
 
@@ -25,16 +27,6 @@ class FindingStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
-@dataclass(frozen=True, slots=True)
-class ImageResource:
-    """The scanned thing: one manifest digest in one repository of one account and region."""
-
-    account_id: str
-    region: str
-    repository: str
-    digest: str
-
-
 def finding_id(resource: ImageResource, vulnerability_id: str, generation: int = 0) -> str:
     """A stable content hash naming a finding (never a database serial).
 
@@ -43,8 +35,8 @@ def finding_id(resource: ImageResource, vulnerability_id: str, generation: int =
     """
     text = "\0".join(
         [
-            resource.account_id,
-            resource.region,
+            resource.tenant.account_id,
+            resource.tenant.region,
             resource.repository,
             resource.digest,
             vulnerability_id,

@@ -19,16 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select, tuple_
-
-from dockwatch.model.identity import Tenant
-from dockwatch.model.times import as_utc_or_none
-from dockwatch.storage.sql import finding_repo as repo
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import tables as t
+from dockwatch.model.identity import ImageResource, Tenant
+from dockwatch.storage.finding_repo import (
+    DetailPackage,
+    FindingState,
+    NewDetail,
+    NewFinding,
+    StoredRow,
+    detail_document,
+)
+from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .build import FindingDraft, score_severity
-from .lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
+from .lifecycle import FindingStatus, StoredFinding, reconcile
 from .shape import ImageContext, inspector_finding
 
 FINDING_CREATED = "FindingCreated"
@@ -77,38 +80,60 @@ def _band(score: float | None) -> str | None:
     return None if score is None else score_severity(score)
 
 
-def _package_rows(draft: FindingDraft) -> list[dict[str, Any]]:
+def detail_packages(draft: FindingDraft) -> tuple[DetailPackage, ...]:
+    """The vulnerable packages of a draft as stored next to its detail, in order."""
     packages = draft.detail["packageVulnerabilityDetails"]["vulnerablePackages"]
-    return [
-        {
-            "pkg_ref": ref,
-            "name": p["name"],
-            "version": p["version"],
-            "package_manager": p["packageManager"],
-            "source_layer_hash": p.get("sourceLayerHash"),
-            "fixed_in_version": p.get("fixedInVersion"),
-            "file_path": p.get("filePath"),
-        }
+    return tuple(
+        DetailPackage(
+            pkg_ref=ref,
+            name=p["name"],
+            version=p["version"],
+            package_manager=p["packageManager"],
+            source_layer_hash=p.get("sourceLayerHash"),
+            fixed_in_version=p.get("fixedInVersion"),
+            file_path=p.get("filePath"),
+        )
         for p, ref in zip(packages, draft.package_refs, strict=True)
-    ]
+    )
+
+
+def finding_state(
+    draft: FindingDraft, ref: str, status: tuple[str, str | None], now: datetime
+) -> FindingState:
+    """The state an evaluation gives an open finding: (status, suppressing rule) and the draft."""
+    d = draft.detail
+    epss = d.get("epss") or {}
+    return FindingState(
+        status=status[0],
+        suppressed_by=status[1],
+        severity=draft.severity,
+        fix_available=draft.fix_available,
+        exploit_available=d.get("exploitAvailable") or "NO",
+        inspector_score=d.get("inspectorScore"),
+        epss_score=epss.get("score"),
+        source=(d.get("packageVulnerabilityDetails") or {}).get("source") or "",
+        last_observed_at=now,
+        updated_at=now,
+        detail_ref=ref,
+    )
 
 
 class FindingWriter:
-    """Applies evaluations to the findings store inside the caller's transaction."""
+    """Applies evaluations to the findings store inside the caller's unit of work."""
 
     def __init__(
-        self, tenant: Tenant, suppressor: Callable[[Connection], Suppressor | None] | None = None
+        self, tenant: Tenant, suppressor: Callable[[UnitOfWork], Suppressor | None] | None = None
     ) -> None:
         self.tenant = tenant
         self._suppressor = suppressor
 
     def apply(
         self,
-        conn: Connection,
+        uow: UnitOfWork,
         targets: Sequence[Target],
         now: datetime,
         *,
-        stored: Sequence[repo.StoredRow] | None = None,
+        stored: Sequence[StoredRow] | None = None,
     ) -> Applied:
         """Reconcile each target's drafts with its stored findings and write the result.
 
@@ -118,27 +143,28 @@ class FindingWriter:
         out = Applied()
         if not targets:
             return out
+        repo = uow.findings
         if stored is None:
-            stored = repo.stored_of(conn, [(x.repository_id, x.digest) for x in targets])
-        latest: dict[tuple[int, str], dict[str, repo.StoredRow]] = {}
+            stored = repo.stored_of([(x.repository_id, x.digest) for x in targets])
+        latest: dict[tuple[int, str], dict[str, StoredRow]] = {}
         for have in stored:  # oldest generation first: the newest wins
             latest.setdefault((have.repository_id, have.digest), {})[have.vulnerability_id] = have
-        suppressor = None if self._suppressor is None else self._suppressor(conn)
-        context = _ImageContexts(conn)
+        suppressor = None if self._suppressor is None else self._suppressor(uow)
+        context = _ImageContexts(uow)
         details: dict[int, tuple[str, bytes, FindingDraft]] = {}
 
-        def detail_of(draft: FindingDraft) -> tuple[str, bytes]:
+        def detail_of(draft: FindingDraft) -> str:
             known = details.get(id(draft))
             if known is None:
-                ref, doc = repo.detail_document(draft.detail)
+                ref, doc = detail_document(draft.detail)
                 known = details[id(draft)] = (ref, doc, draft)
-            return known[0], known[1]
+            return known[0]
 
-        inserts: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        observed: list[dict[str, Any]] = []
-        closes: list[dict[str, Any]] = []
-        pending: list[tuple[str, Mapping[str, Any], list[str]]] = []
+        inserts: list[NewFinding] = []
+        changed: dict[str, FindingState] = {}
+        observed: list[str] = []
+        closes: list[str] = []
+        pending: list[tuple[str, _EventRow, list[str]]] = []
         if suppressor is not None:
             context.prefetch([(x.repository_id, x.repository, x.digest) for x in targets])
         for target in targets:
@@ -146,9 +172,7 @@ class FindingWriter:
             mine = latest.get(key, {})
             if target.scope is not None:
                 mine = {v: r for v, r in mine.items() if v in target.scope}
-            resource = ImageResource(
-                self.tenant.account_id, self.tenant.region, target.repository, target.digest
-            )
+            resource = ImageResource(self.tenant, target.repository, target.digest)
             plan = reconcile(
                 resource,
                 {
@@ -161,128 +185,104 @@ class FindingWriter:
             out.per_resource[key] = (len(plan.opened), len(plan.closed), len(plan.reopened))
             for finding_id, vuln, generation in plan.opened:
                 draft = target.drafts[vuln]
-                ref, _ = detail_of(draft)
+                ref = detail_of(draft)
                 status = self._status(suppressor, context, target, finding_id, draft, now, now)
-                row = {
-                    "id": finding_id,
-                    "account_id": self.tenant.account_id,
-                    "region": self.tenant.region,
-                    "repository_id": target.repository_id,
-                    "repository_name": target.repository,
-                    "digest": target.digest,
-                    "vulnerability_id": vuln,
-                    "generation": generation,
-                    "first_observed_at": now,
-                    "closed_at": None,
-                    **_columns(draft, ref, status, now),
-                }
-                inserts.append(row)
+                new = NewFinding(
+                    id=finding_id,
+                    tenant=self.tenant,
+                    repository_id=target.repository_id,
+                    repository_name=target.repository,
+                    digest=target.digest,
+                    vulnerability_id=vuln,
+                    generation=generation,
+                    first_observed_at=now,
+                    state=finding_state(draft, ref, status, now),
+                )
+                inserts.append(new)
                 out.opened += 1
-                pending.append((FINDING_CREATED, row, []))
+                pending.append((FINDING_CREATED, _EventRow.of_new(new), []))
             by_id = {r.id: r for r in mine.values()}
             for finding_id in plan.reopened + plan.unchanged:
                 old = by_id[finding_id]
                 draft = target.drafts[old.vulnerability_id]
-                ref, _ = detail_of(draft)
+                ref = detail_of(draft)
                 status = self._status(
                     suppressor, context, target, finding_id, draft, old.first_observed_at, now
                 )
-                cols = _columns(draft, ref, status, now)
+                state = finding_state(draft, ref, status, now)
                 diff = [
                     name
                     for name, before, after in (
-                        ("status", old.status, status[0]),
-                        ("severity", old.severity, draft.severity),
-                        ("fixAvailable", old.fix_available, draft.fix_available),
-                        ("exploitAvailable", old.exploit_available, cols["exploit_available"]),
+                        ("status", old.status, state.status),
+                        ("severity", old.severity, state.severity),
+                        ("fixAvailable", old.fix_available, state.fix_available),
+                        ("exploitAvailable", old.exploit_available, state.exploit_available),
                         (
                             "inspectorScore",
                             _band(old.inspector_score),
-                            _band(cols["inspector_score"]),
+                            _band(state.inspector_score),
                         ),
                     )
                     if before != after
                 ]
-                if not diff and ref == old.detail_ref and status[1] == old.suppressed_by:
-                    observed.append({"b_id": finding_id, "b_last_observed_at": now})
+                if not diff and ref == old.detail_ref and state.suppressed_by == old.suppressed_by:
+                    observed.append(finding_id)
                     out.observed += 1
                     continue
-                row = {
-                    "id": finding_id,
-                    "repository_id": target.repository_id,
-                    "repository_name": target.repository,
-                    "digest": target.digest,
-                    "vulnerability_id": old.vulnerability_id,
-                    "first_observed_at": old.first_observed_at,
-                    "closed_at": None,
-                    **cols,
-                }
-                changed.append({f"b_{k}": v for k, v in row.items() if k in _CHANGE_COLUMNS})
+                changed[finding_id] = state
                 if finding_id in plan.reopened:
                     out.reopened += 1
                 else:
                     out.updated += 1
                 if diff:
-                    pending.append((FINDING_UPDATED, row, diff))
+                    pending.append(
+                        (FINDING_UPDATED, _EventRow.of_state(old, target.repository, state), diff)
+                    )
             for finding_id in plan.closed:
-                old = by_id[finding_id]
-                closes.append({"b_id": finding_id, "b_status": "CLOSED", "b_closed_at": now,
-                               "b_updated_at": now, "b_suppressed_by": None})  # fmt: skip
+                closes.append(finding_id)
                 out.closed += 1
                 pending.append(
-                    (FINDING_CLOSED, _closed_row(old, target.repository, now), ["status"])
-                )
+                    (FINDING_CLOSED, _EventRow.closed(by_id[finding_id], target.repository, now),
+                     ["status"])
+                )  # fmt: skip
         context.prefetch(
-            sorted({(r["repository_id"], r["repository_name"], r["digest"]) for _, r, _ in pending})
+            sorted({(r.repository_id, r.repository_name, r.digest) for _, r, _ in pending})
         )
         events = [self._event(kind, context, row, diff) for kind, row, diff in pending]
         refs = {ref: (doc, draft) for ref, doc, draft in details.values()}
-        missing = repo.missing_details(conn, refs)
+        missing = repo.missing_details(refs)
         repo.insert_details(
-            conn, {r: (refs[r][0], _package_rows(refs[r][1])) for r in sorted(missing)}, now
+            [NewDetail(r, refs[r][0], detail_packages(refs[r][1])) for r in sorted(missing)], now
         )
-        repo.insert_findings(conn, inserts)
-        repo.update_findings(conn, [c.removeprefix("b_") for c in _CHANGE_BINDS], changed)
-        repo.update_findings(conn, ["last_observed_at"], observed)
-        repo.update_findings(conn, ["status", "closed_at", "updated_at", "suppressed_by"], closes)
-        out.suppressed = sum(1 for r in inserts if r["status"] == "SUPPRESSED") + sum(
-            1 for r in changed if r["b_status"] == "SUPPRESSED"
+        repo.insert_findings(inserts)
+        repo.set_states(changed)
+        repo.mark_observed(observed, now)
+        repo.close(closes, now)
+        out.suppressed = sum(1 for f in inserts if f.state.status == "SUPPRESSED") + sum(
+            1 for s in changed.values() if s.status == "SUPPRESSED"
         )
-        out.events = outbox.append_many(
-            conn,
-            account_id=self.tenant.account_id,
-            region=self.tenant.region,
-            events=events,
-            at=now,
-        )
+        out.events = uow.outbox.append_many(self.tenant, events, now)
         return out
 
     def close_all(
-        self, conn: Connection, resources: Sequence[tuple[int, str, str]], now: datetime
+        self, uow: UnitOfWork, resources: Sequence[tuple[int, str, str]], now: datetime
     ) -> int:
         """Close every open finding of the (repository id, name, digest) resources (image
         deleted or no longer eligible); returns how many closed."""
-        stored = repo.stored_of(conn, [(r, d) for r, _, d in resources])
+        stored = uow.findings.stored_of([(r, d) for r, _, d in resources])
         names = {(r, d): n for r, n, d in resources}
-        context = _ImageContexts(conn)
-        closes: list[dict[str, Any]] = []
-        rows: list[dict[str, Any]] = []
+        context = _ImageContexts(uow)
+        closes: list[str] = []
+        rows: list[_EventRow] = []
         for old in stored:
             if old.status == "CLOSED":
                 continue
-            closes.append({"b_id": old.id, "b_status": "CLOSED", "b_closed_at": now,
-                           "b_updated_at": now, "b_suppressed_by": None})  # fmt: skip
-            rows.append(_closed_row(old, names[(old.repository_id, old.digest)], now))
+            closes.append(old.id)
+            rows.append(_EventRow.closed(old, names[(old.repository_id, old.digest)], now))
         context.prefetch(list(resources))
         events = [self._event(FINDING_CLOSED, context, row, ["status"]) for row in rows]
-        repo.update_findings(conn, ["status", "closed_at", "updated_at", "suppressed_by"], closes)
-        outbox.append_many(
-            conn,
-            account_id=self.tenant.account_id,
-            region=self.tenant.region,
-            events=events,
-            at=now,
-        )
+        uow.findings.close(closes, now)
+        uow.outbox.append_many(self.tenant, events, now)
         return len(closes)
 
     def _status(
@@ -316,79 +316,71 @@ class FindingWriter:
         return ("SUPPRESSED", rule) if rule else ("ACTIVE", None)
 
     def _event(
-        self, kind: str, context: _ImageContexts, row: Mapping[str, Any], changes: list[str]
+        self, kind: str, context: _ImageContexts, row: _EventRow, changes: list[str]
     ) -> tuple[str, str, dict[str, Any]]:
-        image = context.get(row["repository_id"], row["repository_name"], row["digest"])
+        image = context.get(row.repository_id, row.repository_name, row.digest)
         payload = {
-            "findingId": row["id"],
-            "detailRef": row["detail_ref"],
-            "vulnerabilityId": row["vulnerability_id"],
-            "status": row["status"],
-            "severity": row["severity"],
-            "fixAvailable": row["fix_available"],
-            "firstObservedAt": row["first_observed_at"].isoformat(),
-            "lastObservedAt": row["last_observed_at"].isoformat(),
-            "updatedAt": row["updated_at"].isoformat(),
-            "repositoryName": row["repository_name"],
-            "imageDigest": row["digest"],
+            "findingId": row.id,
+            "detailRef": row.detail_ref,
+            "vulnerabilityId": row.vulnerability_id,
+            "status": row.status,
+            "severity": row.severity,
+            "fixAvailable": row.fix_available,
+            "firstObservedAt": row.first_observed_at.isoformat(),
+            "lastObservedAt": row.last_observed_at.isoformat(),
+            "updatedAt": row.updated_at.isoformat(),
+            "repositoryName": row.repository_name,
+            "imageDigest": row.digest,
             "imageTags": list(image.tags),
             "pushedAt": None if image.pushed_at is None else image.pushed_at.isoformat(),
         }
         if changes:
             payload["changes"] = changes
-        return kind, row["repository_name"], payload
+        return kind, row.repository_name, payload
 
 
-def _closed_row(old: repo.StoredRow, repository: str, now: datetime) -> dict[str, Any]:
-    return {
-        "id": old.id,
-        "repository_id": old.repository_id,
-        "detail_ref": old.detail_ref,
-        "vulnerability_id": old.vulnerability_id,
-        "status": "CLOSED",
-        "severity": old.severity,
-        "fix_available": old.fix_available,
-        "first_observed_at": old.first_observed_at,
-        "last_observed_at": old.last_observed_at,
-        "updated_at": now,
-        "repository_name": repository,
-        "digest": old.digest,
-    }
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    """What a finding event reports about its finding."""
 
+    id: str
+    repository_id: int
+    repository_name: str
+    digest: str
+    vulnerability_id: str
+    detail_ref: str
+    status: str
+    severity: str
+    fix_available: str
+    first_observed_at: datetime
+    last_observed_at: datetime
+    updated_at: datetime
 
-_CHANGE_COLUMNS = (
-    "id", "status", "suppressed_by", "severity", "fix_available", "exploit_available",
-    "inspector_score", "epss_score", "source", "last_observed_at", "updated_at", "closed_at",
-    "detail_ref",
-)  # fmt: skip
-_CHANGE_BINDS = tuple(f"b_{c}" for c in _CHANGE_COLUMNS if c != "id")
+    @classmethod
+    def of_new(cls, f: NewFinding) -> _EventRow:
+        s = f.state
+        return cls(f.id, f.repository_id, f.repository_name, f.digest, f.vulnerability_id,
+                   s.detail_ref, s.status, s.severity, s.fix_available, f.first_observed_at,
+                   s.last_observed_at, s.updated_at)  # fmt: skip
 
+    @classmethod
+    def of_state(cls, old: StoredRow, repository: str, s: FindingState) -> _EventRow:
+        return cls(old.id, old.repository_id, repository, old.digest, old.vulnerability_id,
+                   s.detail_ref, s.status, s.severity, s.fix_available, old.first_observed_at,
+                   s.last_observed_at, s.updated_at)  # fmt: skip
 
-def _columns(
-    draft: FindingDraft, ref: str, status: tuple[str, str | None], now: datetime
-) -> dict[str, Any]:
-    d = draft.detail
-    epss = d.get("epss") or {}
-    return {
-        "status": status[0],
-        "suppressed_by": status[1],
-        "severity": draft.severity,
-        "fix_available": draft.fix_available,
-        "exploit_available": d.get("exploitAvailable") or "NO",
-        "inspector_score": d.get("inspectorScore"),
-        "epss_score": epss.get("score"),
-        "source": (d.get("packageVulnerabilityDetails") or {}).get("source") or "",
-        "last_observed_at": now,
-        "updated_at": now,
-        "detail_ref": ref,
-    }
+    @classmethod
+    def closed(cls, old: StoredRow, repository: str, now: datetime) -> _EventRow:
+        return cls(old.id, old.repository_id, repository, old.digest, old.vulnerability_id,
+                   old.detail_ref, "CLOSED", old.severity, old.fix_available,
+                   old.first_observed_at, old.last_observed_at, now)  # fmt: skip
 
 
 class _ImageContexts:
     """Tags and push times of image resources, read once per batch when first needed."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
         self._known: dict[tuple[str, str], ImageContext] = {}
 
     def get(self, repository_id: int, repository: str, digest: str) -> ImageContext:
@@ -403,25 +395,12 @@ class _ImageContexts:
         wanted = [(r, n, d) for r, n, d in resources if (n, d) not in self._known]
         if not wanted:
             return
-        tags: dict[tuple[int, str], list[str]] = {}
-        pushed: dict[tuple[int, str], datetime] = {}
-        tg, m = t.tags, t.manifests
-        pairs = sorted({(r, d) for r, _, d in wanted})
-        for start in range(0, len(pairs), 400):
-            part = pairs[start : start + 400]
-            for row in self.conn.execute(
-                select(tg.c.repository_id, tg.c.manifest_digest, tg.c.name)
-                .where(tuple_(tg.c.repository_id, tg.c.manifest_digest).in_(part))
-                .order_by(tg.c.name)
-            ):
-                tags.setdefault((row.repository_id, row.manifest_digest), []).append(row.name)
-            for row in self.conn.execute(
-                select(m.c.repository_id, m.c.digest, m.c.image_pushed_at).where(
-                    tuple_(m.c.repository_id, m.c.digest).in_(part)
-                )
-            ):
-                pushed[(row.repository_id, row.digest)] = row.image_pushed_at
+        facts = self.uow.findings.image_facts(sorted({(r, d) for r, _, d in wanted}))
         for r, n, d in wanted:
+            known = facts.get((r, d))
             self._known[(n, d)] = ImageContext(
-                n, d, tuple(tags.get((r, d), ())), as_utc_or_none(pushed.get((r, d)))
+                n,
+                d,
+                () if known is None else known.tags,
+                None if known is None else known.pushed_at,
             )

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dockwatch.model.identity import Tenant
+from dockwatch.model.identity import Tenant, finding_arn, image_arn
+from dockwatch.model.times import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,25 +28,6 @@ class ImageContext:
     """The registry id (the account) by default."""
     architecture: str | None = None
     platform: str | None = None
-
-
-def finding_arn(tenant: Tenant, finding_id: str) -> str:
-    """Inspector's finding ARN for a dockwatch finding id."""
-    return f"arn:aws:inspector2:{tenant.region}:{tenant.account_id}:finding/{finding_id}"
-
-
-def image_arn(tenant: Tenant, repository: str, digest: str) -> str:
-    """The resource id Inspector gives an ECR image."""
-    return f"arn:aws:ecr:{tenant.region}:{tenant.account_id}:repository/{repository}/{digest}"
-
-
-def repository_arn(tenant: Tenant, repository: str) -> str:
-    """ECR's repository ARN."""
-    return f"arn:aws:ecr:{tenant.region}:{tenant.account_id}:repository/{repository}"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def inspector_finding(
@@ -72,9 +54,9 @@ def inspector_finding(
         "remediation": detail.get("remediation") or {"recommendation": {}},
         "severity": severity,
         "status": status,
-        "firstObservedAt": _iso(first_observed_at),
-        "lastObservedAt": _iso(last_observed_at),
-        "updatedAt": _iso(updated_at),
+        "firstObservedAt": iso(first_observed_at),
+        "lastObservedAt": iso(last_observed_at),
+        "updatedAt": iso(updated_at),
         "fixAvailable": fix_available,
         "exploitAvailable": detail.get("exploitAvailable") or "NO",
         "inspectorScore": detail.get("inspectorScore"),
@@ -92,7 +74,7 @@ def inspector_finding(
                         "repositoryName": image.repository,
                         "imageHash": image.digest,
                         "imageTags": list(image.tags),
-                        "pushedAt": _iso(image.pushed_at),
+                        "pushedAt": iso(image.pushed_at),
                         "registry": image.registry or tenant.account_id,
                         "architecture": image.architecture,
                         "platform": image.platform,

@@ -22,6 +22,7 @@ from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
 from .jobs import enqueue
@@ -84,7 +85,9 @@ def deactivate(service: ScanService, conn: Any, now: datetime) -> None:
             s.c.scan_type == "ENHANCED",
         )
     ).all()
-    service.writer.close_all(conn, [(row.repository_id, row.name, row.digest) for row in rows], now)
+    service.writer.close_all(
+        SqlUnitOfWork(conn), [(row.repository_id, row.name, row.digest) for row in rows], now
+    )
     for row in rows:
         sql.delete_scan(conn, row.repository_id, row.digest)
 
@@ -135,7 +138,9 @@ def expire_pass(service: ScanService) -> int:
                 ),
                 now,
             )
-            service.writer.close_all(conn, [(row.repository_id, row.name, row.digest)], now)
+            service.writer.close_all(
+                SqlUnitOfWork(conn), [(row.repository_id, row.name, row.digest)], now
+            )
             outbox.append(
                 conn,
                 account_id=tenant.account_id,

@@ -29,6 +29,7 @@ from dockwatch.match.service import match_packages
 from dockwatch.storage.sql import finding_repo as repo
 from dockwatch.storage.sql import outbox, vuln_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 
 from .config import ScanFrequency, ScanType
 
@@ -294,7 +295,7 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
         report.pairs = sum(len(refs_of.get(x.digest, ())) for x in resources)
         report.timings["drafts"] = clock() - started
         now = service.clock.now()
-        applied = service.writer.apply(conn, targets, now, stored=stored)
+        applied = service.writer.apply(SqlUnitOfWork(conn), targets, now, stored=stored)
         report.timings["write"] = clock() - started
         _touch(conn, resources, now, service.index.version)
         report.images = len(resources)

@@ -32,6 +32,7 @@ from dockwatch.storage.sql import finding_repo, outbox, vuln_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
+from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanType, parse_configuration
 from .duration import EcrConfiguration, parse_ecr_configuration
@@ -254,7 +255,9 @@ class ScanService:
                 package_docs,
                 now,
             )
-            applied = self.writer.apply(conn, [Target(repo.id, repository, digest, drafts)], now)
+            applied = self.writer.apply(
+                SqlUnitOfWork(conn), [Target(repo.id, repository, digest, drafts)], now
+            )
             opened, closed, reopened = applied.per_resource[(repo.id, digest)]
             current = vuln_repo.current_version(conn)
             if current != report.db_version:
@@ -421,7 +424,7 @@ class ScanService:
             state = sql.ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
             sql.put_scan(conn, self.ctx.tenant, state, now)
             if scan_type == "ENHANCED":
-                self.writer.close_all(conn, [(repo_id, name, digest)], now)
+                self.writer.close_all(SqlUnitOfWork(conn), [(repo_id, name, digest)], now)
         return ScanOutcome(False, reason, layers_read=layers_read)
 
     def _forget(self, repo_id: int, digest: str) -> None:
@@ -461,6 +464,6 @@ class ScanService:
             repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
             if repo is None:
                 return
-            self.writer.close_all(conn, [(repo.id, repository, digest)], now)
+            self.writer.close_all(SqlUnitOfWork(conn), [(repo.id, repository, digest)], now)
             sql.delete_scan(conn, repo.id, digest)
             sql.forget_inventory_if_unused(conn, digest)

@@ -21,6 +21,7 @@ from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
 from .config import ScanFrequency, ScanType
@@ -213,8 +214,8 @@ class ScanWorker:
         self._last_pass = now
         ctx = self.service.ctx
         expire_pass(self.service)
-        expire_due_rules(ctx.db, ctx.tenant, now)
-        self.purger.run_if_due(ctx.db, ctx.tenant, now)
+        expire_due_rules(SqlStore(ctx.db), ctx.tenant, now)
+        self.purger.run_if_due(SqlStore(ctx.db), ctx.tenant, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
         ):

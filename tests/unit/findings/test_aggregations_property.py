@@ -38,6 +38,7 @@ from dockwatch.model.times import as_utc_or_none
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer, sha256
@@ -415,7 +416,7 @@ class Registry(RuleBasedStateMachine):
         expire_pass(self.services.scanner)
         if purge:
             with self.services.db.write() as conn:
-                purge_closed(conn, self.services.tenant, self.clock.now())
+                purge_closed(SqlUnitOfWork(conn), self.services.tenant, self.clock.now())
 
     @precondition(lambda self: bool(self.images))
     @rule(data=st.data())

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from dockwatch.findings.lifecycle import (
     FindingStatus,
-    ImageResource,
     StoredFinding,
     finding_id,
     reconcile,
 )
+from dockwatch.model.identity import ImageResource, Tenant
 
-R = ImageResource("000000000000", "us-east-1", "prod-api", "sha256:" + "a" * 64)
+R = ImageResource(Tenant("000000000000", "us-east-1"), "prod-api", "sha256:" + "a" * 64)
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
@@ -45,8 +45,8 @@ def test_reopen_within_seven_days_keeps_the_id() -> None:
 
 
 def test_ids_are_per_image_resource() -> None:
-    other_repo = ImageResource(R.account_id, R.region, "dev-api", R.digest)
+    other_repo = ImageResource(R.tenant, "dev-api", R.digest)
     assert finding_id(R, "CVE-1") != finding_id(other_repo, "CVE-1")
     assert finding_id(R, "CVE-1") == finding_id(
-        ImageResource(*[R.account_id, R.region, R.repository, R.digest]), "CVE-1"
+        ImageResource(Tenant(R.tenant.account_id, R.tenant.region), R.repository, R.digest), "CVE-1"
     )

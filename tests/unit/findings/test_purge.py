@@ -19,6 +19,7 @@ from dockwatch.model.digest import Digest
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import registry_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer, sha256
@@ -127,7 +128,7 @@ def test_purge_follows_inspector_lifecycle(tmp_path: Path) -> None:
             kept = registry_repo.get_repository(conn, services.tenant, "kept")
             assert kept is not None
             services.scanner.writer.apply(
-                conn, [Target(kept.id, "kept", digests["kept"], {})], clock.now()
+                SqlUnitOfWork(conn), [Target(kept.id, "kept", digests["kept"], {})], clock.now()
             )
         # day 8: "stale" passes its 7-day re-scan duration and expires
         clock.set(T0 + timedelta(days=8))
@@ -136,7 +137,7 @@ def test_purge_follows_inspector_lifecycle(tmp_path: Path) -> None:
         def purge_at(moment: datetime) -> int:  # the clock ticks on: a minute either side
             clock.set(moment)
             with services.db.write() as conn:
-                return purge_closed(conn, services.tenant, clock.now())
+                return purge_closed(SqlUnitOfWork(conn), services.tenant, clock.now())
 
         assert purge_at(T0 + timedelta(days=4) - timedelta(minutes=1)) == 0
         assert purge_at(T0 + timedelta(days=4, minutes=1)) == 1  # gone: 3 days after closing
@@ -173,7 +174,7 @@ def test_nothing_to_purge(tmp_path: Path) -> None:
     services = build(Settings(data_dir=tmp_path / "d", test_mode=True))
     try:
         with services.db.write() as conn:
-            assert purge_closed(conn, services.tenant, services.clock.now()) == 0
+            assert purge_closed(SqlUnitOfWork(conn), services.tenant, services.clock.now()) == 0
     finally:
         services.close()
 
@@ -184,9 +185,13 @@ def test_the_worker_purger_runs_at_most_hourly(tmp_path: Path) -> None:
         purger = Purger()
         for minutes, ran in ((0, True), (30, False), (59, False), (61, True), (90, False)):
             before = purger.last
-            purger.run_if_due(services.db, services.tenant, T0 + timedelta(minutes=minutes))
+            purger.run_if_due(
+                SqlStore(services.db), services.tenant, T0 + timedelta(minutes=minutes)
+            )
             assert (purger.last != before) is ran, minutes
-        purger.run_if_due(services.db, services.tenant, T0)  # the clock went back: run again
+        purger.run_if_due(
+            SqlStore(services.db), services.tenant, T0
+        )  # the clock went back: run again
         assert purger.last == T0
     finally:
         services.close()

@@ -20,14 +20,15 @@ from dockwatch.findings.suppression import (
     SuppressionRules,
     expire_due_rules,
     load_suppressor,
-    rule_arn,
     suppressor_loader,
 )
+from dockwatch.findings.suppression_rule import rule_arn
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 
 TENANT = Tenant("123456789012", "us-east-1")
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -79,7 +80,7 @@ class Store:
         migrate(self.db)
         self.clock = Clock()
         self.writer = FindingWriter(TENANT, suppressor_loader(TENANT, self.clock))
-        self.rules = SuppressionRules(self.db, self.clock, TENANT)
+        self.rules = SuppressionRules(SqlStore(self.db), self.clock, TENANT)
         with self.db.write() as conn:
             for i, name in enumerate(("app", "web"), start=1):
                 conn.execute(
@@ -117,7 +118,9 @@ class Store:
                     account_id=TENANT.account_id, region=TENANT.region, repository_id=repo_id,
                     name=digest[-4:], manifest_digest=digest, updated_at=T0))  # fmt: skip
             drafts = {v: _draft(v, package="zlib" if v.endswith("9") else "openssl") for v in vulns}
-            self.writer.apply(conn, [Target(repo_id, repo, digest, drafts)], self.clock.now())
+            self.writer.apply(
+                SqlUnitOfWork(conn), [Target(repo_id, repo, digest, drafts)], self.clock.now()
+            )
 
     def status(self) -> dict[tuple[str, str], tuple[str, str | None]]:
         f = t.findings
@@ -229,7 +232,7 @@ def test_update_moves_the_suppression(store: Store) -> None:
     assert saved.findings_changed == 1 and saved.rule.name == "saved-view"
     assert all(v == ("ACTIVE", None) for v in store.status().values())
     with store.db.read() as conn:
-        assert load_suppressor(conn, TENANT, store.clock.now()) is None
+        assert load_suppressor(SqlUnitOfWork(conn), TENANT, store.clock.now()) is None
 
 
 def test_closed_findings_are_left_alone(store: Store) -> None:
@@ -242,14 +245,14 @@ def test_expiry(store: Store) -> None:
     rule = store.rules.create(_rule("CVE-1", expiresAt=(T0 + timedelta(days=2)).isoformat())).rule
     assert store.status()[("sha256:aaaa", "CVE-1")] == ("SUPPRESSED", rule.id)
     store.clock.at = T0 + timedelta(days=1)
-    assert expire_due_rules(store.db, TENANT, store.clock.now()) == 0
+    assert expire_due_rules(SqlStore(store.db), TENANT, store.clock.now()) == 0
     store.clock.at = T0 + timedelta(days=2, seconds=1)
     # a scan after expiry no longer applies the rule, even before the expiry pass
     store.scan("app", "sha256:dddd", "CVE-1")
     assert store.status()[("sha256:dddd", "CVE-1")] == ("ACTIVE", None)
-    assert expire_due_rules(store.db, TENANT, store.clock.now()) == 1
+    assert expire_due_rules(SqlStore(store.db), TENANT, store.clock.now()) == 1
     assert all(v[0] == "ACTIVE" for v in store.status().values())
-    assert expire_due_rules(store.db, TENANT, store.clock.now()) == 0
+    assert expire_due_rules(SqlStore(store.db), TENANT, store.clock.now()) == 0
     wire = store.rules.get(rule.id).to_wire(TENANT, store.clock.now())
     assert wire["state"] == "EXPIRED"
     # extending it brings it back into force
@@ -259,10 +262,10 @@ def test_expiry(store: Store) -> None:
 
 def test_no_rules_is_the_fast_path(store: Store) -> None:
     with store.db.read() as conn:
-        assert load_suppressor(conn, TENANT, T0) is None
+        assert load_suppressor(SqlUnitOfWork(conn), TENANT, T0) is None
     store.rules.create({"action": "NONE", "name": "all-high", "filterCriteria": {}})
     with store.db.read() as conn:
-        assert load_suppressor(conn, TENANT, T0) is None
+        assert load_suppressor(SqlUnitOfWork(conn), TENANT, T0) is None
     assert all(v == ("ACTIVE", None) for v in store.status().values())
 
 

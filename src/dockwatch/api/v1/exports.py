@@ -16,10 +16,10 @@ from starlette.responses import Response
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
 from dockwatch.findings.criteria import Criteria, criteria_from_query
-from dockwatch.findings.export.common import ExportContext
-from dockwatch.findings.export.formats import lookup
 from dockwatch.findings.listing import list_findings, parse_sort
 from dockwatch.registry.manifests import Manifests
+from dockwatch.reports.common import ExportContext
+from dockwatch.reports.findings.formats import lookup
 
 from .findings import query_lists
 

@@ -28,7 +28,7 @@ class UnsupportedImage(InvalidInput):
 
 async def image_sbom(services: Services, request: Request) -> Any:
     """The SBOM of one stored image in the requested format."""
-    from dockwatch.sbom import FORMATS, render
+    from dockwatch.reports.sbom import FORMATS, render
 
     name = request.path_params["name"]
     reference = request.path_params["reference"]

@@ -19,7 +19,7 @@ from dockwatch.findings.suppression import RuleChange, SuppressionRules
 
 
 def _rules(services: Services) -> SuppressionRules:
-    return SuppressionRules(services.db, services.clock, services.tenant)
+    return SuppressionRules(services.store, services.clock, services.tenant)
 
 
 async def _json(request: Request) -> Any:

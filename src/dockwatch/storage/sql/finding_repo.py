@@ -8,77 +8,44 @@ touch tens of thousands of images at once.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, select, tuple_, update
 
+from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
-from dockwatch.model.package_doc import load_package
 from dockwatch.model.times import as_utc, as_utc_or_none
+from dockwatch.storage.finding_repo import (
+    FindingRow,
+    FindingState,
+    ImageFacts,
+    NewDetail,
+    NewFinding,
+    Purged,
+    RuleRecord,
+    StoredRow,
+    SuppressionCandidate,
+    detail_document,
+)
+from dockwatch.storage.sql import finding_purge, suppression_rules
+from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
+
+__all__ = [
+    "FindingRow", "SqlFindingRepo", "StoredRow", "detail_document", "details_with_packages",
+    "findings_of", "image_facts", "insert_details", "insert_findings", "load_details",
+    "load_packages", "missing_details", "open_findings_with_details", "package_pairs",
+    "package_refs_of_details", "put_packages", "stored_for_vulnerabilities", "stored_of",
+    "update_findings",
+]  # fmt: skip
+
+if TYPE_CHECKING:
+    from dockwatch.findings.criteria import Criteria
 from dockwatch.storage.sql import tables as t
-
-CHUNK = 500
-"""Rows per IN list: below SQLite's variable limit with room for other parameters."""
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def detail_document(detail: Mapping[str, Any]) -> tuple[str, bytes]:
-    """(ref, canonical bytes) of a finding detail."""
-    doc = orjson.dumps(detail, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(doc).hexdigest()[:32], doc
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRow:
-    """A stored finding without its content (what reconciling and events need)."""
-
-    id: str
-    repository_id: int
-    digest: str
-    vulnerability_id: str
-    generation: int
-    status: str
-    severity: str
-    fix_available: str
-    exploit_available: str
-    inspector_score: float | None
-    first_observed_at: datetime
-    last_observed_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
-    detail_ref: str
-    suppressed_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class FindingRow:
-    """A stored finding with its content."""
-
-    id: str
-    repository_name: str
-    digest: str
-    vulnerability_id: str
-    generation: int
-    status: str
-    severity: str
-    fix_available: str
-    first_observed_at: datetime
-    last_observed_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
-    detail_ref: str
-    suppressed_by: str | None
-    detail: dict[str, Any]
-
 
 _LIGHT = (
     t.findings.c.id, t.findings.c.repository_id, t.findings.c.digest,
@@ -103,7 +70,7 @@ def stored_of(conn: Connection, resources: Sequence[tuple[int, str]]) -> list[St
     """Every finding (any status) of the image resources, oldest generation first."""
     f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(list(resources)):
+    for part in chunks(list(resources)):
         rows = conn.execute(
             select(*_LIGHT).where(tuple_(f.c.repository_id, f.c.digest).in_(list(part)))
         )
@@ -116,7 +83,7 @@ def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[S
     """Every finding (any status) about the vulnerability ids, in any image resource."""
     f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(sorted(set(vulns))):
+    for part in chunks(sorted(set(vulns))):
         out += [
             _stored(r) for r in conn.execute(select(*_LIGHT).where(f.c.vulnerability_id.in_(part)))
         ]
@@ -128,7 +95,7 @@ def details_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> set[str]
     """The finding details that name one of the packages."""
     dp = t.detail_packages
     details: set[str] = set()
-    for part in _chunks(sorted(set(pkg_refs))):
+    for part in chunks(sorted(set(pkg_refs))):
         details |= {
             r.detail_ref
             for r in conn.execute(select(dp.c.detail_ref).where(dp.c.pkg_ref.in_(part)).distinct())
@@ -140,7 +107,7 @@ def open_findings_with_details(conn: Connection, detail_refs: Sequence[str]) -> 
     """Open findings whose content is one of the details."""
     f = t.findings
     out: list[StoredRow] = []
-    for part in _chunks(sorted(set(detail_refs))):
+    for part in chunks(sorted(set(detail_refs))):
         out += [
             _stored(r)
             for r in conn.execute(
@@ -154,7 +121,7 @@ def package_refs_of_details(conn: Connection, refs: Sequence[str]) -> dict[str, 
     """The package refs each finding detail names."""
     dp = t.detail_packages
     out: dict[str, set[str]] = {}
-    for part in _chunks(sorted(set(refs))):
+    for part in chunks(sorted(set(refs))):
         for r in conn.execute(
             select(dp.c.detail_ref, dp.c.pkg_ref).where(dp.c.detail_ref.in_(part))
         ):
@@ -166,7 +133,7 @@ def missing_details(conn: Connection, refs: Iterable[str]) -> set[str]:
     """Those of `refs` not stored yet."""
     wanted = sorted(set(refs))
     have: set[str] = set()
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         have |= {
             r.ref
             for r in conn.execute(
@@ -205,7 +172,7 @@ def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, A
     """Detail documents by ref."""
     out: dict[str, dict[str, Any]] = {}
     d = t.finding_details
-    for part in _chunks(sorted(set(refs))):
+    for part in chunks(sorted(set(refs))):
         for r in conn.execute(select(d.c.ref, d.c.doc).where(d.c.ref.in_(part))):
             out[r.ref] = orjson.loads(r.doc)
     return out
@@ -263,42 +230,53 @@ def findings_of(conn: Connection, repository_id: int, digest: str) -> list[Findi
     ]
 
 
-def put_packages(conn: Connection, docs: Mapping[str, bytes]) -> None:
-    """Store package documents not stored yet (ref -> document)."""
-    p = t.inventory_packages
-    have: set[str] = set()
-    refs = sorted(docs)
-    for part in _chunks(refs):
-        have |= {r.ref for r in conn.execute(select(p.c.ref).where(p.c.ref.in_(part)))}
-    rows = [{"ref": ref, "doc": docs[ref]} for ref in refs if ref not in have]
-    if rows:
-        conn.execute(p.insert(), rows)
-
-
-def load_packages(conn: Connection, refs: Iterable[str]) -> dict[str, Package]:
-    """Packages by ref."""
-    p = t.inventory_packages
-    out: dict[str, Package] = {}
-    for part in _chunks(sorted(set(refs))):
-        for r in conn.execute(select(p.c.ref, p.c.doc).where(p.c.ref.in_(part))):
-            out[r.ref] = load_package(r.doc)
-    return out
-
-
-def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(image digest, package ref) of every inventory package looked up under one of `keys`."""
-    g, ig = t.package_groups, t.image_package_groups
-    out: list[tuple[str, str]] = []
-    for part in _chunks(sorted(set(keys)), 400):
-        out += [
-            (r.digest, r.pkg_ref)
-            for r in conn.execute(
-                select(ig.c.digest, g.c.pkg_ref)
-                .join(ig, ig.c.group_ref == g.c.group_ref)
-                .where(tuple_(g.c.ecosystem, g.c.name).in_(list(part)))
+def image_facts(
+    conn: Connection, resources: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], ImageFacts]:
+    """Tags (sorted by name) and push time of the (repository id, digest) images that exist."""
+    tags: dict[tuple[int, str], list[str]] = {}
+    pushed: dict[tuple[int, str], datetime | None] = {}
+    tg, m = t.tags, t.manifests
+    for part in chunks(sorted(set(resources)), 400):
+        for row in conn.execute(
+            select(tg.c.repository_id, tg.c.manifest_digest, tg.c.name)
+            .where(tuple_(tg.c.repository_id, tg.c.manifest_digest).in_(list(part)))
+            .order_by(tg.c.name)
+        ):
+            tags.setdefault((row.repository_id, row.manifest_digest), []).append(row.name)
+        for row in conn.execute(
+            select(m.c.repository_id, m.c.digest, m.c.image_pushed_at).where(
+                tuple_(m.c.repository_id, m.c.digest).in_(list(part))
             )
-        ]
-    return out
+        ):
+            pushed[(row.repository_id, row.digest)] = as_utc_or_none(row.image_pushed_at)
+    return {
+        key: ImageFacts(tuple(tags.get(key, ())), pushed.get(key))
+        for key in sorted(set(resources))
+        if key in tags or key in pushed
+    }
+
+
+_STATE_COLUMNS = (
+    "status", "suppressed_by", "severity", "fix_available", "exploit_available",
+    "inspector_score", "epss_score", "source", "last_observed_at", "updated_at", "detail_ref",
+)  # fmt: skip
+
+
+def _new_finding_row(f: NewFinding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "account_id": f.tenant.account_id,
+        "region": f.tenant.region,
+        "repository_id": f.repository_id,
+        "repository_name": f.repository_name,
+        "digest": f.digest,
+        "vulnerability_id": f.vulnerability_id,
+        "generation": f.generation,
+        "first_observed_at": f.first_observed_at,
+        "closed_at": None,
+        **asdict(f.state),
+    }
 
 
 class SqlFindingRepo:
@@ -306,3 +284,139 @@ class SqlFindingRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def stored_of(self, resources: Sequence[tuple[int, str]]) -> list[StoredRow]:
+        return stored_of(self._conn, resources)
+
+    def stored_for_vulnerabilities(self, vulns: Sequence[str]) -> list[StoredRow]:
+        return stored_for_vulnerabilities(self._conn, vulns)
+
+    def findings_of(self, repository_id: int, digest: str) -> list[FindingRow]:
+        return findings_of(self._conn, repository_id, digest)
+
+    def details_with_packages(self, pkg_refs: Sequence[str]) -> set[str]:
+        return details_with_packages(self._conn, pkg_refs)
+
+    def open_findings_with_details(self, detail_refs: Sequence[str]) -> list[StoredRow]:
+        return open_findings_with_details(self._conn, detail_refs)
+
+    def package_refs_of_details(self, refs: Sequence[str]) -> dict[str, set[str]]:
+        return package_refs_of_details(self._conn, refs)
+
+    def missing_details(self, refs: Iterable[str]) -> set[str]:
+        return missing_details(self._conn, refs)
+
+    def insert_details(self, details: Sequence[NewDetail], at: datetime) -> None:
+        insert_details(
+            self._conn, {d.ref: (d.doc, [asdict(p) for p in d.packages]) for d in details}, at
+        )
+
+    def load_details(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return load_details(self._conn, refs)
+
+    def insert_findings(self, findings: Sequence[NewFinding]) -> None:
+        insert_findings(self._conn, [_new_finding_row(f) for f in findings])
+
+    def set_states(self, states: Mapping[str, FindingState]) -> None:
+        rows = [
+            {"b_id": fid, "b_closed_at": None, **{f"b_{k}": v for k, v in asdict(s).items()}}
+            for fid, s in states.items()
+        ]
+        update_findings(self._conn, [*_STATE_COLUMNS, "closed_at"], rows)
+
+    def mark_observed(self, ids: Sequence[str], at: datetime) -> None:
+        rows = [{"b_id": fid, "b_last_observed_at": at} for fid in ids]
+        update_findings(self._conn, ["last_observed_at"], rows)
+
+    def close(self, ids: Sequence[str], at: datetime) -> None:
+        rows = [
+            {"b_id": fid, "b_status": "CLOSED", "b_closed_at": at, "b_updated_at": at,
+             "b_suppressed_by": None}
+            for fid in ids
+        ]  # fmt: skip
+        update_findings(self._conn, ["status", "closed_at", "updated_at", "suppressed_by"], rows)
+
+    def image_facts(
+        self, resources: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], ImageFacts]:
+        return image_facts(self._conn, resources)
+
+    def put_packages(self, docs: Mapping[str, bytes]) -> None:
+        put_packages(self._conn, docs)
+
+    def load_packages(self, refs: Iterable[str]) -> dict[str, Package]:
+        return load_packages(self._conn, refs)
+
+    def package_pairs(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return package_pairs(self._conn, keys)
+
+    def purge_closed(
+        self, tenant: Tenant, now: datetime, *, closed_after: timedelta, gone_after: timedelta
+    ) -> Purged:
+        return finding_purge.purge_closed(
+            self._conn, tenant, now, closed_after=closed_after, gone_after=gone_after
+        )
+
+    def rules_in_force(self, tenant: Tenant, now: datetime) -> list[RuleRecord]:
+        return suppression_rules.rules_in_force(self._conn, tenant, now)
+
+    def find_rule(self, tenant: Tenant, rule_id: str) -> RuleRecord | None:
+        return suppression_rules.find(self._conn, tenant, rule_id)
+
+    def rule_named(self, tenant: Tenant, name: str) -> str | None:
+        return suppression_rules.named(self._conn, tenant, name)
+
+    def insert_rule(self, tenant: Tenant, rule: RuleRecord) -> None:
+        suppression_rules.insert(self._conn, tenant, rule)
+
+    def replace_rule(self, tenant: Tenant, rule: RuleRecord) -> None:
+        suppression_rules.replace(self._conn, tenant, rule)
+
+    def delete_rule(self, tenant: Tenant, rule_id: str) -> None:
+        suppression_rules.delete(self._conn, tenant, rule_id)
+
+    def list_rules(
+        self,
+        tenant: Tenant,
+        *,
+        action: str | None,
+        arns: Sequence[str],
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[RuleRecord]:
+        return suppression_rules.page(
+            self._conn, tenant, action=action, arns=arns, after=after, limit=limit
+        )
+
+    def due_rules(self, tenant: Tenant, now: datetime, limit: int | None = None) -> list[str]:
+        return suppression_rules.due(self._conn, tenant, now, limit)
+
+    def mark_rule_expired(self, tenant: Tenant, rule_id: str, at: datetime) -> None:
+        suppression_rules.mark_expired(self._conn, tenant, rule_id, at)
+
+    def suppression_candidates(
+        self,
+        tenant: Tenant,
+        *,
+        suppressed_by: str | None = None,
+        active_matching: Criteria | None = None,
+    ) -> dict[str, SuppressionCandidate]:
+        return suppression_rules.candidates(
+            self._conn, tenant, suppressed_by=suppressed_by, active_matching=active_matching
+        )
+
+    def ids_matching(self, ids: Sequence[str], criteria: Criteria) -> set[str]:
+        return suppression_rules.ids_matching(self._conn, ids, criteria)
+
+    def set_suppression(
+        self, changes: Mapping[str, tuple[str, str | None]], at: datetime | None
+    ) -> None:
+        if at is None:
+            rows = [{"b_id": i, "b_suppressed_by": rule} for i, (_, rule) in changes.items()]
+            update_findings(self._conn, ["suppressed_by"], rows)
+            return
+        changed: list[dict[str, Any]] = [
+            {"b_id": i, "b_status": status, "b_suppressed_by": rule, "b_updated_at": at}
+            for i, (status, rule) in changes.items()
+        ]
+        update_findings(self._conn, ["status", "suppressed_by", "updated_at"], changed)

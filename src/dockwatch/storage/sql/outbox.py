@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
 
@@ -123,3 +124,10 @@ class SqlOutbox:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def append_many(
+        self, tenant: Tenant, events: Iterable[tuple[str, str, dict[str, Any]]], at: datetime
+    ) -> int:
+        return append_many(
+            self._conn, account_id=tenant.account_id, region=tenant.region, events=events, at=at
+        )
