@@ -205,7 +205,9 @@ class ScanService:
         now = self.clock.now()
         if config.scan_type is ScanType.BASIC:
             return self._basic(repo.id, stored.packages, stored.distro, digest, now, layers_read)
-        evaluation = evaluate(stored.packages, stored.distro, self.index, self.store, today=now.date())  # fmt: skip
+        evaluation = evaluate(
+            stored.packages, stored.distro, self.index, self.store, today=now.date()
+        )
         report = evaluation.report
         keyed, package_docs = reverse_index_rows(stored.packages, report.os_ecosystem)
         with self.store.write() as uow:
