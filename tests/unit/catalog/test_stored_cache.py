@@ -1,4 +1,4 @@
-"""The SQL catalog cache: layers catalogued once, results identical when read back."""
+"""The stored catalog cache: layers catalogued once, results identical when read back."""
 
 from __future__ import annotations
 
