@@ -209,8 +209,11 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     from dockwatch.match.service import match, reverse_index_rows
     from dockwatch.model.advisory import Advisory
     from dockwatch.model.digest import Digest
+    from dockwatch.scan.jobs import ApplyDelta
     from dockwatch.scan.rescan import apply_delta
-    from dockwatch.storage.sql import outbox, rollups, scan_repo, tables, vuln_repo
+    from dockwatch.storage.catalog_repo import StoredInventory
+    from dockwatch.storage.sql import outbox, rollups, tables, vuln_repo
+    from dockwatch.storage.sql.catalog_repo import package_groups
     from dockwatch.storage.sql.finding_repo import put_packages
     from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
     from dockwatch.vulndb.importer import import_paths
@@ -293,7 +296,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
                     contents.update(vuln_repo.advisory_contents(conn, wanted))
             drafts = build_drafts(rep.matches, contents, {})
             keyed, docs = reverse_index_rows(packages, rep.os_ecosystem)
-            found = scan_repo.package_groups(keyed)
+            found = package_groups(keyed)
             groups.update(found)
             docs_all.update(docs)
             group_refs[(base, app)] = sorted(found)
@@ -383,7 +386,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
             profiler = cProfile.Profile()
             profiler.enable()
         t0 = time.perf_counter()
-        report = apply_delta(services.scanner, event.payload)
+        report = apply_delta(services.scanner, ApplyDelta.from_document(event.payload))
         apply_s = time.perf_counter() - t0
         if profiler is not None:
             import pstats
@@ -401,21 +404,16 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
                 )
             ]
         picked = rng.sample(affected, min(sample, len(affected)))
-        from dockwatch.catalog.cataloger import CatalogResult
-        from dockwatch.storage.sql.catalog_repo import dump_result
-
-        with services.db.write() as conn:
+        with services.store.write() as uow:
             for _repo_id, digest in picked:
                 base, app = next(s for r, d, s in layout if d == digest)
                 inv = inventories[base]
                 packages = list(inv.packages) + apps[app]
                 keyed, docs = reverse_index_rows(packages, signatures[(base, app)][1])
-                scan_repo.store_inventory(
-                    conn, digest,
-                    None if inv.distro is None else dataclasses.asdict(inv.distro),
-                    dump_result(CatalogResult(tuple(packages))),
-                    services.scanner.catalogers_signature(), keyed, docs, now,
-                )  # fmt: skip
+                stored = StoredInventory(
+                    inv.distro, tuple(packages), services.scanner.catalogers_signature()
+                )
+                uow.catalog.store_inventory(digest, stored, keyed, docs, now)
         t0 = time.perf_counter()
         for repo_id, digest in picked:
             services.scanner.scan(f"svc-{repo_id - 1}", digest, rematch=True)

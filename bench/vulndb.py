@@ -34,6 +34,7 @@ from dockwatch.model.distro import Distro  # noqa: E402
 from dockwatch.model.package import Package  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.migrations import migrate  # noqa: E402
+from dockwatch.storage.sql.unit_of_work import SqlStore  # noqa: E402
 from dockwatch.vulndb.importer import import_paths  # noqa: E402
 from dockwatch.vulndb.service import VulnDb  # noqa: E402
 
@@ -148,7 +149,7 @@ def main() -> int:
     incremental = time.perf_counter() - t0
     assert len(inc.modified) == 1000
 
-    index = MatchIndex(db)
+    index = MatchIndex(SqlStore(db))
     t0 = time.perf_counter()
     index.refresh()
     index_load = time.perf_counter() - t0

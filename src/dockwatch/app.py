@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
@@ -16,7 +17,6 @@ from dockwatch.scan.jobs import JobQueue
 from dockwatch.scan.service import ScanService
 from dockwatch.scan.worker import ScanWorker
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
-from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
@@ -30,18 +30,14 @@ class Services:
     settings: Settings
     clock: Clock
     db: Database
+    store: Store
     blobs: FilesystemBlobStore
     tenant: Tenant
     registry: Registry
-    catalog_cache: SqlCatalogCache
+    catalog_cache: StoredCatalogCache
     scanner: ScanService
     worker: ScanWorker
     webhooks: WebhookDeliverer
-
-    @property
-    def store(self) -> Store:
-        """The metadata store over `db`, handing out units of work."""
-        return SqlStore(self.db)
 
     def close(self) -> None:
         """Stop the scan worker and release database connections."""
@@ -71,12 +67,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         upload_expiry_seconds=settings.upload_expiry_seconds,
         pull_record_seconds=settings.pull_record_seconds,
     )
-    cache = SqlCatalogCache(db, clock)
+    store = SqlStore(db)
+    cache = StoredCatalogCache(store, clock)
     scanner = ScanService(
-        ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes
+        ctx, store, cache, MatchIndex(store), clock, max_image_bytes=settings.scan_max_image_bytes
     )
-    worker = ScanWorker(scanner, JobQueue(db, clock))
+    worker = ScanWorker(scanner, JobQueue(store, clock))
     webhooks = WebhookDeliverer(db, clock)
     return Services(
-        settings, clock, db, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
+        settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
     )

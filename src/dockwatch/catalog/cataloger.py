@@ -14,29 +14,27 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from dockwatch.errors import DockwatchError
+from dockwatch.model.catalog import CatalogResult, FileEntry, Skipped
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
+
+__all__ = [
+    "CatalogError",
+    "CatalogResult",
+    "Cataloger",
+    "FileEntry",
+    "GlobCataloger",
+    "LayerFiles",
+    "ParseEnv",
+    "Parser",
+    "Skipped",
+    "match_glob",
+]
 
 
 class CatalogError(DockwatchError):
     """Base of cataloguing errors. A parser failing on one file raises a subclass; the file is
     then recorded as skipped and cataloguing goes on."""
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """One regular file (or symlink) of a layer, with its content if it was a candidate."""
-
-    path: str
-    """Absolute path inside the image, normalized (`/usr/lib/x`), never containing `..`."""
-    size: int
-    """Size from the tar header."""
-    mode: int
-    """Permission bits from the tar header."""
-    data: bytes | None = None
-    """Content, for candidate files read within budget; None otherwise."""
-    link_target: str | None = None
-    """For symlinks: the target as written in the tar (not resolved)."""
 
 
 @dataclass(slots=True)
@@ -75,25 +73,6 @@ class ParseEnv:
 
 
 Parser = Callable[[str, bytes, ParseEnv], Iterable[Package]]
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """A file a cataloger could not read, and why; reported, never silently dropped."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogResult:
-    """What one cataloger found in one layer."""
-
-    packages: tuple[Package, ...] = ()
-    skipped: tuple[Skipped, ...] = ()
-    owned_files: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """OS package databases only: (package name, absolute paths it installed), so that
-    `coalesce` can name the OS package owning a jar, a node module or a dist-info."""
 
 
 @runtime_checkable

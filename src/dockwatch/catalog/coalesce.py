@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dockwatch.catalog.cataloger import CatalogResult
+from dockwatch.model.catalog import CatalogResult
 from dockwatch.model.digest import Digest
 from dockwatch.model.package import OS_PACKAGE_TYPES, OsPackageRef, Package
 

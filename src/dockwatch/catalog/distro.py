@@ -12,7 +12,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from dockwatch.catalog.cataloger import FileEntry
+from dockwatch.model.catalog import FileEntry
 from dockwatch.model.distro import Distro
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")

@@ -15,15 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from dockwatch.catalog import distro as distro_mod
-from dockwatch.catalog.cataloger import (
-    Cataloger,
-    CatalogError,
-    CatalogResult,
-    FileEntry,
-    LayerFiles,
-    ParseEnv,
-    Skipped,
-)
+from dockwatch.catalog.cataloger import Cataloger, CatalogError, LayerFiles, ParseEnv
 from dockwatch.catalog.coalesce import LayerCatalog, coalesce
 from dockwatch.catalog.layerfs import Budgets, Selector, read_layer
 from dockwatch.catalog.registry import CatalogerRegistry, default_registry
@@ -38,6 +30,7 @@ from dockwatch.image.sources import (
     open_source,
     resolve,
 )
+from dockwatch.model.catalog import CatalogResult, FileEntry, LayerFacts, Skipped
 from dockwatch.model.digest import Digest
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
@@ -49,19 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: Version of the per-layer facts `layerfs` extracts; bump it when they change.
 LAYER_FACTS_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class LayerFacts:
-    """What the coalescer and OS detection need from a layer besides cataloger results."""
-
-    diff_id: Digest | None
-    whiteouts: frozenset[str]
-    opaque_dirs: frozenset[str]
-    release_files: tuple[FileEntry, ...]
-    """The layer's os-release and fallback release files (tiny), for OS detection."""
-    warnings: tuple[str, ...] = ()
-    complete: bool = True
 
 
 class CatalogCache(Protocol):

@@ -164,7 +164,7 @@ def image_index(services: Services, inventory: Inventory, now: datetime) -> Any:
             os_ecosystem = support.release.ecosystem
     keys = affected_keys(inventory.packages, os_ecosystem)
 
-    return MatchIndex(services.db, keys)
+    return MatchIndex(services.store, keys)
 
 
 def scan_findings(
@@ -174,19 +174,20 @@ def scan_findings(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """ACTIVE Inspector-shaped findings for a catalogued image, plus warnings to show."""
-    from dockwatch.findings.build import build
     from dockwatch.findings.lifecycle import FindingStatus, finding_id
     from dockwatch.findings.shape import ImageContext, inspector_finding
-    from dockwatch.match.service import match
     from dockwatch.model.identity import ImageResource
     from dockwatch.reports.common import image_name, image_tag
-    from dockwatch.storage.sql import vuln_repo
+    from dockwatch.scan.pipeline import evaluate
 
     image = inventory.image
     assert image is not None
     warnings: list[str] = []
     index = image_index(services, inventory, now)
-    report = match(list(inventory.packages), inventory.distro, index, today=now.date())
+    evaluation = evaluate(
+        inventory.packages, inventory.distro, index, services.store, today=now.date()
+    )
+    report, drafts = evaluation.report, evaluation.drafts
     if report.unsupported_os:
         warnings.append(f"OS packages were not matched: {report.unsupported_os}")
     if report.indeterminate:
@@ -203,17 +204,6 @@ def scan_findings(
                 u.advisory_id,
                 u.reason,
             )
-    with services.db.read() as conn:
-        contents = {
-            (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
-            or {}
-            for m in report.matches
-        }
-    drafts = build(report.matches, contents, {})
-    with services.db.read() as conn:
-        enrichment = vuln_repo.enrichment_for(conn, list(drafts))
-    if enrichment:
-        drafts = build(report.matches, contents, enrichment)
     tenant = services.tenant
     repository = image_name(reference)
     tag = image_tag(reference)

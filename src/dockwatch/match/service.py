@@ -18,9 +18,9 @@ from datetime import date
 from dockwatch.model.advisory import normalize_package_name
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
-from dockwatch.storage.sql import vuln_repo as repo
-from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.vuln_repo import AffectedRow
+from dockwatch.model.package_doc import dump_package, package_ref
+from dockwatch.storage.unit_of_work import Store
+from dockwatch.storage.vuln_repo import AffectedRow
 from dockwatch.versions import (
     Affected,
     Indeterminate,
@@ -90,10 +90,10 @@ def _entry(row: AffectedRow) -> IndexedEntry:
 class MatchIndex:
     """The database's affected entries in memory, plus a verdict cache."""
 
-    def __init__(self, db: Database, keys: Iterable[Key] | None = None) -> None:
+    def __init__(self, store: Store, keys: Iterable[Key] | None = None) -> None:
         """`keys` restricts the index to those (ecosystem, name) keys: a one-image CLI run
         loads the few hundred entries it needs, not the whole database (~4 s)."""
-        self.db = db
+        self.store = store
         self._only = None if keys is None else sorted(set(keys))
         self.version = -1
         self._entries: dict[Key, list[IndexedEntry]] = {}
@@ -102,16 +102,15 @@ class MatchIndex:
 
     def refresh(self) -> int:
         """Bring the index up to the database's current version; returns it."""
-        with self.db.read() as conn:
-            current = repo.current_version(conn)
+        with self.store.read() as uow:
+            vulns = uow.vulns
+            current = vulns.current_version()
             if current == self.version:
                 return current
             if self.version < 0:
                 entries: dict[Key, list[IndexedEntry]] = {}
                 rows = (
-                    repo.all_affected(conn)
-                    if self._only is None
-                    else repo.affected_for(conn, self._only)
+                    vulns.all_affected() if self._only is None else vulns.affected_for(self._only)
                 )
                 for row in rows:
                     entries.setdefault((row.ecosystem, row.name), []).append(_entry(row))
@@ -119,14 +118,12 @@ class MatchIndex:
                     self._entries, self._verdicts, self.version = entries, {}, current
                 return current
             changed_keys: set[Key] = set()
-            for _v, _source, _aid, _change, keys in repo.changes_between(
-                conn, self.version, current
-            ):
+            for _v, _source, _aid, _change, keys in vulns.changes_between(self.version, current):
                 changed_keys.update((k[0], k[1]) for k in keys)
             if self._only is not None:
                 changed_keys &= set(self._only)
             fresh: dict[Key, list[IndexedEntry]] = {k: [] for k in changed_keys}
-            for row in repo.affected_for(conn, changed_keys):
+            for row in vulns.affected_for(changed_keys):
                 fresh[(row.ecosystem, row.name)].append(_entry(row))
         with self._lock:
             for key, value in fresh.items():
@@ -251,8 +248,6 @@ def reverse_index_rows(
     """((layer digest, ecosystem, name, package ref) rows, package documents by ref) of an
     inventory: the reverse index a feed delta is mapped through, down to the package, so a
     re-match loads only the packages the delta names."""
-    from dockwatch.model.package_doc import dump_package, package_ref
-
     rows: set[tuple[str, str, str, str]] = set()
     docs: dict[str, bytes] = {}
     for pkg in packages:

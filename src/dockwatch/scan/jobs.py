@@ -1,107 +1,185 @@
-"""A persisted job queue on the database: idempotent, claimed one at a time, retried after a crash.
+"""Scanning jobs as typed values, and their durable queue.
 
-Each job has an idempotency `key` (a push event id, or an image resource plus database version
-for a re-match), so overlapping triggers collapse into one job. A job found `running` when the
+Each job is a frozen dataclass with one handler in the worker; `encode` / `decode` turn it into
+the kind + JSON document the queue stores (`storage.job_queue.JobQueueRepo`). Each queued job
+has an idempotency key (a push event id, an image resource plus database version for a
+re-match, ...), so overlapping triggers collapse into one job. A job found running when the
 server starts belonged to a killed process and is queued again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from typing import Any, ClassVar
 
 from dockwatch.clock import Clock
-from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.engine import Database
+from dockwatch.errors import InvalidInput
+from dockwatch.storage.job_queue import JobQueueRepo, JobState
+from dockwatch.storage.unit_of_work import Store
 
 MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
-class Job:
-    """A claimed job."""
+class ScanImage:
+    """Catalogue (through the layer cache) and match one image resource."""
+
+    kind: ClassVar[str] = "scan"
+    repository: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recatalogue:
+    """Scan an image again because the catalogers changed since its inventory was made."""
+
+    kind: ClassVar[str] = "recatalogue"
+    repository: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class RematchImage:
+    """Match an image resource again from its stored inventory (no layer is read)."""
+
+    kind: ClassVar[str] = "rematch"
+    repository: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteImage:
+    """Close the findings and drop the coverage of a deleted image resource."""
+
+    kind: ClassVar[str] = "delete"
+    repository: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyDelta:
+    """Re-evaluate the monitored images one advisory delta can touch (`scan/rescan.py`)."""
+
+    kind: ClassVar[str] = "delta"
+    version: int
+    source: str
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    withdrawn: tuple[str, ...] = ()
+    package_keys: tuple[tuple[str, str], ...] = ()
+    """(ecosystem, name) keys of the packages the changed advisories name."""
+    cves: tuple[str, ...] = ()
+    """CVEs whose enrichment (KEV, EPSS, NVD scores) changed."""
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> ApplyDelta:
+        """From an `AdvisoriesChanged` payload (the queue stores the same document)."""
+        return cls(
+            version=int(doc.get("version") or 0),
+            source=str(doc.get("source") or ""),
+            added=tuple(str(a) for a in doc.get("added") or ()),
+            modified=tuple(str(a) for a in doc.get("modified") or ()),
+            withdrawn=tuple(str(a) for a in doc.get("withdrawn") or ()),
+            package_keys=tuple((str(k[0]), str(k[1])) for k in doc.get("packageKeys") or ()),
+            cves=tuple(str(c) for c in doc.get("cves") or ()),
+        )
+
+    def to_document(self) -> dict[str, Any]:
+        """The inverse of `from_document`."""
+        return {
+            "version": self.version,
+            "source": self.source,
+            "added": list(self.added),
+            "modified": list(self.modified),
+            "withdrawn": list(self.withdrawn),
+            "packageKeys": [list(k) for k in self.package_keys],
+            "cves": list(self.cves),
+        }
+
+
+ImageJob = ScanImage | Recatalogue | RematchImage | DeleteImage
+Job = ImageJob | ApplyDelta
+_IMAGE_JOBS: dict[str, type[ImageJob]] = {
+    c.kind: c for c in (ScanImage, Recatalogue, RematchImage, DeleteImage)
+}
+
+
+class UnknownJob(InvalidInput):
+    """A queued job of a kind (or shape) this version does not know."""
+
+
+def encode(job: Job) -> str:
+    """The JSON document the queue stores for `job`."""
+    if isinstance(job, ApplyDelta):
+        return json.dumps(job.to_document())
+    return json.dumps({"repository": job.repository, "digest": job.digest})
+
+
+def decode(kind: str, document: str) -> Job:
+    """The job a queued (kind, document) holds."""
+    try:
+        doc = json.loads(document)
+        if kind == ApplyDelta.kind:
+            return ApplyDelta.from_document(doc)
+        return _IMAGE_JOBS[kind](str(doc["repository"]), str(doc["digest"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnknownJob(f"queued job {kind!r} cannot be read: {exc}") from exc
+
+
+def enqueue(jobs: JobQueueRepo, job: Job, key: str, at: datetime) -> bool:
+    """Queue `job` under the idempotency `key` unless a job with that key exists."""
+    return jobs.enqueue(job.kind, key, encode(job), at)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job taken from the queue."""
 
     id: int
-    kind: str
     key: str
-    payload: dict[str, Any]
     attempts: int
-
-
-def enqueue(conn: Connection, kind: str, key: str, payload: dict[str, Any], at: datetime) -> bool:
-    """Queue a job unless one with `key` exists; returns True when queued."""
-    if conn.execute(select(t.jobs.c.id).where(t.jobs.c.key == key)).first() is not None:
-        return False
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(t.jobs).values(
-                    kind=kind,
-                    key=key,
-                    payload=json.dumps(payload),
-                    state="queued",
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    job: Job
 
 
 class JobQueue:
     """Claim, finish and recover jobs."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
         self.clock = clock
 
     def recover(self) -> int:
         """Requeue jobs left running by a killed server; returns how many."""
-        with self.db.write() as conn:
-            return int(
-                conn.execute(
-                    update(t.jobs)
-                    .where(t.jobs.c.state == "running")
-                    .values(state="queued", updated_at=self.clock.now())
-                ).rowcount
-            )
+        with self.store.write() as uow:
+            return uow.jobs.recover(self.clock.now())
 
-    def claim(self) -> Job | None:
-        """The oldest queued job, now running."""
-        with self.db.write() as conn:
-            row = conn.execute(
-                select(t.jobs).where(t.jobs.c.state == "queued").order_by(t.jobs.c.id).limit(1)
-            ).first()
-            if row is None:
-                return None
-            conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == row.id)
-                .values(state="running", attempts=row.attempts + 1, updated_at=self.clock.now())
-            )
-        return Job(row.id, row.kind, row.key, json.loads(row.payload), row.attempts + 1)
+    def claim(self) -> ClaimedJob | None:
+        """The oldest queued job, now running (a job that cannot be read is failed at once)."""
+        while True:
+            with self.store.write() as uow:
+                queued = uow.jobs.claim(self.clock.now())
+                if queued is None:
+                    return None
+                try:
+                    job = decode(queued.kind, queued.document)
+                except UnknownJob as exc:
+                    uow.jobs.finish(queued.id, JobState.FAILED, str(exc), self.clock.now())
+                    continue
+            return ClaimedJob(queued.id, queued.key, queued.attempts, job)
 
-    def finish(self, job: Job, error: str | None = None) -> None:
+    def finish(self, job: ClaimedJob, error: str | None = None) -> None:
         """Mark a job done, or failed (queued again until it has failed MAX_ATTEMPTS times)."""
         if error is None:
-            state = "done"
+            state = JobState.DONE
         else:
-            state = "failed" if job.attempts >= MAX_ATTEMPTS else "queued"
-        with self.db.write() as conn:
-            conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == job.id)
-                .values(state=state, error=error, updated_at=self.clock.now())
-            )
+            state = JobState.FAILED if job.attempts >= MAX_ATTEMPTS else JobState.QUEUED
+        with self.store.write() as uow:
+            uow.jobs.finish(job.id, state, error, self.clock.now())
 
     def depth(self) -> dict[str, int]:
         """Jobs per state (for /metrics)."""
-        with self.db.read() as conn:
-            rows = conn.execute(select(t.jobs.c.state, func.count()).group_by(t.jobs.c.state)).all()
-        return {state: int(n) for state, n in rows}
+        with self.store.read() as uow:
+            return uow.jobs.depth()

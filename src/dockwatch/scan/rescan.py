@@ -15,26 +15,25 @@ finding about one of the changed CVEs are re-evaluated for those CVEs only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
-
-from dockwatch.findings.build import FindingDraft, build, vulnerability_id
+from dockwatch.findings.build import FindingDraft
 from dockwatch.findings.service import Target
 from dockwatch.match.matcher import Match
 from dockwatch.match.service import match_packages
+from dockwatch.model.package import Package
 from dockwatch.storage.sql import finding_repo as repo
-from dockwatch.storage.sql import outbox, vuln_repo
-from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
+from dockwatch.storage.sql import outbox
+from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import ScanFrequency, ScanType
-
-if TYPE_CHECKING:
-    from .service import ScanService
+from .connection import connection
+from .environment import ScanEnvironment
+from .jobs import ApplyDelta
+from .pipeline import Drafter
 
 logger = logging.getLogger(__name__)
 
@@ -86,16 +85,14 @@ class _Resource:
 
 
 class _Drafts:
-    """Matches per package and drafts per package set, with advisory contents read in bulk."""
+    """Matches per package and drafts per package set (the `Drafter` reads advisories)."""
 
-    def __init__(self, service: ScanService, conn: Connection) -> None:
-        self.service = service
-        self.conn = conn
-        self.packages: dict[str, Any] = {}
+    def __init__(self, env: ScanEnvironment, uow: UnitOfWork) -> None:
+        self.env = env
+        self.uow = uow
+        self.drafter = Drafter(uow.vulns)
+        self.packages: dict[str, Package] = {}
         self._matches: dict[tuple[str, str | None], list[Match]] = {}
-        self.contents: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self._vuln: dict[tuple[str, str], str] = {}
-        self._enrichment: dict[str, Mapping[str, Mapping[str, Any]]] = {}
         self._drafts: dict[tuple[Any, ...], dict[str, FindingDraft]] = {}
 
     def prepare(self, refs: Iterable[tuple[str, str | None]]) -> None:
@@ -103,25 +100,17 @@ class _Drafts:
         wanted = [(r, e) for r, e in set(refs) if (r, e) not in self._matches]
         missing = {r for r, _ in wanted if r not in self.packages}
         if missing:
-            self.packages.update(repo.load_packages(self.conn, missing))
+            self.packages.update(self.uow.catalog.packages(missing))
         advisories: set[tuple[str, str]] = set()
         for ref, ecosystem in wanted:
             pkg = self.packages.get(ref)
-            found = [] if pkg is None else match_packages([pkg], ecosystem, self.service.index)[0]
+            found = [] if pkg is None else match_packages([pkg], ecosystem, self.env.index)[0]
             self._matches[(ref, ecosystem)] = found
             advisories |= {(m.source, m.advisory_id) for m in found}
-        self.read_contents(advisories)
-
-    def read_contents(self, keys: Iterable[tuple[str, str]]) -> None:
-        unknown = [k for k in set(keys) if k not in self.contents]
-        if unknown:
-            self.contents.update(vuln_repo.advisory_contents(self.conn, unknown))
+        self.drafter.read_contents(advisories)
 
     def vulnerability(self, key: tuple[str, str]) -> str | None:
-        found = self._vuln.get(key)
-        if found is None and key in self.contents:
-            found = self._vuln[key] = vulnerability_id(self.contents[key])
-        return found
+        return self.drafter.vulnerability(key)
 
     def matches(self, ref: str, os_ecosystem: str | None) -> list[Match]:
         return self._matches.get((ref, os_ecosystem), [])
@@ -132,93 +121,64 @@ class _Drafts:
         key = (refs, os_ecosystem, scope)
         found = self._drafts.get(key)
         if found is None:
-            matches = [
-                m
-                for ref in sorted(refs)
-                for m in self.matches(ref, os_ecosystem)
-                if self.vulnerability((m.source, m.advisory_id)) in scope
-            ]
-            vulns = {self._vuln[(m.source, m.advisory_id)] for m in matches}
-            unknown = [v for v in vulns if v not in self._enrichment]
-            if unknown:
-                got = vuln_repo.enrichment_for(self.conn, unknown)
-                for v in unknown:
-                    self._enrichment[v] = got.get(v, {})
-            found = build(matches, self.contents, {v: self._enrichment[v] for v in vulns})
-            self._drafts[key] = found
+            matches = [m for ref in sorted(refs) for m in self.matches(ref, os_ecosystem)]
+            found = self._drafts[key] = self.drafter.drafts(matches, scope)
         return found
 
 
 def _monitored(
-    service: ScanService, conn: Connection, digests: set[str], findings: set[tuple[int, str]]
+    env: ScanEnvironment, uow: UnitOfWork, digests: set[str], findings: set[tuple[int, str]]
 ) -> list[_Resource]:
     """ACTIVE enhanced image resources of continuously scanned repositories among `digests`
     (any repository) and the `findings` resources."""
-    config, _ = service.settings()
-    s, r = t.image_scans, t.repositories
-    tenant = service.ctx.tenant
-    rows = conn.execute(
-        select(s.c.repository_id, s.c.digest, s.c.os_ecosystem, r.c.name, r.c.scan_on_push)
-        .join(r, r.c.id == s.c.repository_id)
-        .where(
-            s.c.account_id == tenant.account_id,
-            s.c.region == tenant.region,
-            s.c.scan_type == "ENHANCED",
-            s.c.status_code == "ACTIVE",
-        )
-    )
+    config, _ = env.settings()
     frequency: dict[str, bool] = {}
     out: list[_Resource] = []
-    for row in rows:
-        if row.digest not in digests and (row.repository_id, row.digest) not in findings:
+    for monitored in uow.scans.monitored_images(env.tenant):
+        x = monitored.image
+        if x.digest not in digests and (x.repository_id, x.digest) not in findings:
             continue
-        continuous = frequency.get(row.name)
+        continuous = frequency.get(x.repository)
         if continuous is None:
-            continuous = frequency[row.name] = (
-                config.frequency_for(row.name, row.scan_on_push) is ScanFrequency.CONTINUOUS_SCAN
+            continuous = frequency[x.repository] = (
+                config.frequency_for(x.repository, x.scan_on_push) is ScanFrequency.CONTINUOUS_SCAN
             )
         if continuous:
-            out.append(_Resource(row.repository_id, row.name, row.digest, row.os_ecosystem))
+            out.append(_Resource(x.repository_id, x.repository, x.digest, monitored.os_ecosystem))
     return out
 
 
-def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanReport:
-    """Re-evaluate every monitored image the `AdvisoriesChanged` payload can touch, for the
+def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
+    """Re-evaluate every monitored image the advisory delta can touch, for the
     vulnerabilities it can change."""
-    import time
-
-    report = RescanReport(int(payload.get("version", 0)))
-    config, _ = service.settings()
+    report = RescanReport(job.version)
+    config, _ = env.settings()
     if config.scan_type is not ScanType.ENHANCED:
         return report
-    keys = [(str(k[0]), str(k[1])) for k in payload.get("packageKeys", [])]
-    source = str(payload.get("source", ""))
-    delta = {
-        (source, str(a))
-        for field_name in ("added", "modified", "withdrawn")
-        for a in payload.get(field_name, [])
-    }
-    cves = sorted({str(c) for c in payload.get("cves", [])})
-    service.index.refresh()
+    keys = list(job.package_keys)
+    delta = {(job.source, a) for a in (*job.added, *job.modified, *job.withdrawn)}
+    cves = sorted(set(job.cves))
+    env.index.refresh()
     clock = time.perf_counter
     started = clock()
-    with service.ctx.db.write() as conn:
+    with env.store.write() as uow:
+        conn = connection(uow)
         # 1. the reverse index: (image, package) pairs under the delta's keys
-        pairs = repo.package_pairs(conn, keys) if keys else []
+        pairs = uow.catalog.package_pairs(keys)
         refs_of: dict[str, set[str]] = {}
         for digest, ref in pairs:
             if ref:
                 refs_of.setdefault(digest, set()).add(ref)
         enriched = [r for r in repo.stored_for_vulnerabilities(conn, cves) if r.status != "CLOSED"]
         resources = _monitored(
-            service, conn, set(refs_of), {(r.repository_id, r.digest) for r in enriched}
+            env, uow, set(refs_of), {(r.repository_id, r.digest) for r in enriched}
         )
         report.timings["index"] = clock() - started
         if not resources:
             return report
         # 2. each distinct package matched once; the vulnerabilities the delta can change
-        drafts = _Drafts(service, conn)
-        drafts.read_contents(delta)
+        drafts = _Drafts(env, uow)
+        drafts.drafter.read_contents(delta)
         drafts.prepare(
             {(ref, x.os_ecosystem) for x in resources for ref in refs_of.get(x.digest, ())}
         )
@@ -294,10 +254,12 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
         report.signatures = len(signatures)
         report.pairs = sum(len(refs_of.get(x.digest, ())) for x in resources)
         report.timings["drafts"] = clock() - started
-        now = service.clock.now()
-        applied = service.writer.apply(SqlUnitOfWork(conn), targets, now, stored=stored)
+        now = env.clock.now()
+        applied = env.writer.apply(uow, targets, now, stored=stored)
         report.timings["write"] = clock() - started
-        _touch(conn, resources, now, service.index.version)
+        # lastScannedAt moves for every image re-evaluated, as Inspector's does
+        resource_keys = [(x.repository_id, x.digest) for x in resources]
+        uow.scans.touch_scanned(resource_keys, now, env.index.version)
         report.images = len(resources)
         report.opened, report.reopened = applied.opened, applied.reopened
         report.updated, report.closed, report.events = (
@@ -307,8 +269,8 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
         )
         outbox.append(
             conn,
-            account_id=service.ctx.tenant.account_id,
-            region=service.ctx.tenant.region,
+            account_id=env.tenant.account_id,
+            region=env.tenant.region,
             event_type=RESCAN_COMPLETED,
             subject=str(report.version),
             payload=report.to_wire(),
@@ -319,9 +281,7 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
     return report
 
 
-def _details_naming(
-    conn: Connection, detail_refs: set[str], advisories: set[tuple[str, str]]
-) -> set[str]:
+def _details_naming(conn: Any, detail_refs: set[str], advisories: set[tuple[str, str]]) -> set[str]:
     """The finding details whose evidence names one of the advisories."""
     if not detail_refs or not advisories:
         return set()
@@ -331,20 +291,3 @@ def _details_naming(
         for ref, doc in repo.load_details(conn, detail_refs).items()
         if any(e.get("advisory") in wanted for e in doc.get("evidence", ()))
     }
-
-
-def _touch(conn: Connection, resources: Sequence[_Resource], now: datetime, version: int) -> None:
-    """lastScannedAt moves for every image re-evaluated, as Inspector's does."""
-    s = t.image_scans
-    stmt = (
-        update(s)
-        .where(s.c.repository_id == bindparam("b_repo"), s.c.digest == bindparam("b_digest"))
-        .values(last_scanned_at=bindparam("b_at"), db_version=bindparam("b_version"))
-    )
-    conn.execute(
-        stmt,
-        [
-            {"b_repo": x.repository_id, "b_digest": x.digest, "b_at": now, "b_version": version}
-            for x in resources
-        ],
-    )

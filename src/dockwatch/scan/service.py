@@ -5,7 +5,7 @@ shared layer cache (each layer read once, whatever number of repositories hold i
 inventory and its package keys (the reverse index continuous scanning uses), matches it, and
 reconciles the resource's findings, all in one transaction with its scan state and a
 `ScanCompleted` event. A re-match after an advisory update takes the stored inventory: no layer
-is read. Push and re-match share this one code path; only the trigger differs.
+is read. Push, re-match and `dockwatch scan` share `pipeline.py`; only the trigger differs.
 """
 
 from __future__ import annotations
@@ -18,24 +18,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dockwatch.catalog.service import ImageCataloguer, Inventory
+from dockwatch.catalog.registry import CatalogerRegistry, default_registry
+from dockwatch.catalog.service import CatalogCache, ImageCataloguer
 from dockwatch.clock import Clock
 from dockwatch.errors import DockwatchError, InvalidInput
-from dockwatch.findings.build import SEVERITY_ORDER, build
+from dockwatch.findings.build import SEVERITY_ORDER
 from dockwatch.findings.service import FindingWriter, Target
 from dockwatch.findings.suppression import suppressor_loader
-from dockwatch.match.service import MatchIndex, match, reverse_index_rows
+from dockwatch.image.errors import ImageError, NotRunnable
+from dockwatch.image.manifests import IMAGE_CONFIG_TYPES, ImageIndex, ImageManifest, parse_manifest
+from dockwatch.image.sources import resolve
+from dockwatch.match.service import MatchIndex, reverse_index_rows
 from dockwatch.model.distro import Distro
+from dockwatch.model.identity import Tenant
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.registry.context import RegistryContext
-from dockwatch.storage.sql import finding_repo, outbox, vuln_repo
+from dockwatch.registry.manifests import Manifests
+from dockwatch.registry.reader import StoredImageReader
+from dockwatch.storage.catalog_repo import StoredInventory
+from dockwatch.storage.scan_repo import ScanState
+from dockwatch.storage.sql import finding_repo, outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
-from dockwatch.storage.sql import scan_repo as sql
-from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
-from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
+from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
+from .basic import basic_findings
 from .config import RegistryScanningConfiguration, ScanType, parse_configuration
+from .connection import connection
 from .duration import EcrConfiguration, parse_ecr_configuration
+from .eligibility import activate, deactivate
+from .jobs import RematchImage, ScanImage, enqueue
+from .pipeline import catalogue, evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +84,6 @@ class ScanOutcome:
 def _image_with_unknown_layers(data: bytes, media_type: str | None) -> bool:
     """An image manifest (image config) whose layers have a media type no runtime unpacks, as
     opposed to an artifact (signature, SBOM, chart): the former reports UNSUPPORTED_MEDIA_TYPE."""
-    from dockwatch.image.manifests import IMAGE_CONFIG_TYPES, ImageManifest, parse_manifest
-
     try:
         parsed = parse_manifest(data, media_type)
     except ValueError:
@@ -93,19 +103,20 @@ class ScanService:
     def __init__(
         self,
         ctx: RegistryContext,
-        cache: SqlCatalogCache,
+        store: Store,
+        cache: CatalogCache,
         index: MatchIndex,
         clock: Clock,
         activation_days: int = ACTIVATION_DAYS,
         max_image_bytes: int = MAX_IMAGE_BYTES,
+        catalogers: CatalogerRegistry | None = None,
     ) -> None:
         self.activation_days = activation_days
         self.max_image_bytes = max_image_bytes
-        from dockwatch.catalog.registry import default_registry
-
-        self.catalogers = default_registry()
+        self.catalogers = catalogers if catalogers is not None else default_registry()
         """Built once: loading the entry points costs more than cataloguing a small layer."""
         self.ctx = ctx
+        self.store = store
         self.cache = cache
         self.index = index
         self.clock = clock
@@ -113,184 +124,120 @@ class ScanService:
         """Set when a configuration is saved: the worker runs its periodic passes at once."""
         self.writer = FindingWriter(ctx.tenant, suppressor_loader(ctx.tenant, clock))
 
+    @property
+    def tenant(self) -> Tenant:
+        """Whose images this service scans."""
+        return self.ctx.tenant
+
     # --- configuration ----------------------------------------------------------------------
 
     def settings(self) -> tuple[RegistryScanningConfiguration, EcrConfiguration]:
         """The registry scanning configuration and the re-scan duration (defaults if unset)."""
-        with self.ctx.db.read() as conn:
-            stored = sql.load_settings(conn, self.ctx.tenant)
+        with self.store.read() as uow:
+            return self._settings(uow)
+
+    def _settings(self, uow: UnitOfWork) -> tuple[RegistryScanningConfiguration, EcrConfiguration]:
+        stored = uow.scans.settings(self.tenant)
         if stored is None:
             return RegistryScanningConfiguration(), EcrConfiguration()
-        return parse_configuration(stored[0]), parse_ecr_configuration(stored[1])
+        return (
+            parse_configuration(stored.scanning_configuration),
+            parse_ecr_configuration(stored.ecr_configuration),
+        )
 
     def put_scanning_configuration(self, body: dict[str, Any]) -> RegistryScanningConfiguration:
         """Validate and store a new registry scanning configuration; switching between BASIC
         and ENHANCED activates or deactivates enhanced scanning (see `eligibility`)."""
-        from .eligibility import activate, deactivate
-
         config = parse_configuration(body)
         previous, ecr = self.settings()
         now = self.clock.now()
-        with self.ctx.db.write() as conn:
-            sql.save_settings(conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), now)
-            if (
-                previous.scan_type is not ScanType.ENHANCED
-                and config.scan_type is ScanType.ENHANCED
-            ):
-                activate(self, conn, config, now)
-            if (
-                previous.scan_type is ScanType.ENHANCED
-                and config.scan_type is not ScanType.ENHANCED
-            ):
-                deactivate(self, conn, now)
+        enhanced = ScanType.ENHANCED
+        with self.store.write() as uow:
+            uow.scans.save_settings(self.tenant, config.to_wire(), ecr.to_wire(), now)
+            if previous.scan_type is not enhanced and config.scan_type is enhanced:
+                activate(self, uow, config, now)
+            if previous.scan_type is enhanced and config.scan_type is not enhanced:
+                deactivate(self, uow, now)
         return config
 
     def put_ecr_configuration(self, body: dict[str, Any]) -> EcrConfiguration:
         """Validate and store a new re-scan duration configuration."""
         config, current = self.settings()
         ecr = parse_ecr_configuration(body, current)
-        with self.ctx.db.write() as conn:
-            sql.save_settings(
-                conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
-            )
+        with self.store.write() as uow:
+            uow.scans.save_settings(self.tenant, config.to_wire(), ecr.to_wire(), self.clock.now())
         self.settings_changed.set()  # a shorter duration expires images at once
         return ecr
 
+    def preview(self, proposed: RegistryScanningConfiguration) -> list[dict[str, Any]]:
+        """Which repositories `proposed` would scan, and how; nothing is saved."""
+        with self.store.read() as uow:
+            repos = registry_sql.repository_rows(connection(uow), self.tenant)
+        return proposed.preview((r.name, r.scan_on_push) for r in repos)
+
+    def set_scan_on_push(self, repository: str, flag: bool) -> None:
+        """ECR's legacy per-repository scan-on-push flag."""
+        repo = self.ctx.repository(repository)
+        with self.store.write() as uow:
+            registry_sql.set_repository_settings(connection(uow), repo.id, scan_on_push=flag)
+
+    # --- scanning ---------------------------------------------------------------------------
+
     def scan(self, repository: str, digest: str, *, rematch: bool = False) -> ScanOutcome:
         """Scan (or, with `rematch`, re-match from the stored inventory) one image resource."""
-        from dockwatch.image.errors import ImageError, NotRunnable
-        from dockwatch.image.manifests import ImageIndex, parse_manifest
-        from dockwatch.image.sources import resolve
-        from dockwatch.registry.reader import StoredImageReader
-
         config, _ = self.settings()
-        with self.ctx.db.read() as conn:
-            repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
+        with self.store.read() as uow:
+            conn = connection(uow)
+            repo = registry_sql.get_repository(conn, self.tenant, repository)
             row = None if repo is None else registry_sql.get_manifest(conn, repo.id, digest)
-            stored_inventory = sql.load_inventory(conn, digest) if rematch else None
+            stored = uow.catalog.inventory(digest) if rematch else None
         if repo is None or row is None:
             return ScanOutcome(False, "IMAGE_NOT_FOUND")
-        scan_type = config.scan_type.value
         if not rematch:
             self._mark_in_progress(repo.id, digest)
-        layers_read = 0
-        if stored_inventory is not None:
-            distro_doc, packages_doc, _ = stored_inventory
-            packages = load_result(packages_doc).packages
-            distro = (
-                None
-                if distro_doc is None
-                else Distro(**{**distro_doc, "id_like": tuple(distro_doc.get("id_like", ()))})
-            )
+        if stored is None:
+            got = self._catalogue(repo.id, repository, digest, config)
+            if isinstance(got, ScanOutcome):
+                return got
+            stored, layers_read = got
         else:
-            reader = StoredImageReader(self.ctx, repository)
-            data, media_type = reader.manifest(digest)
-            try:
-                if isinstance(parse_manifest(data, media_type), ImageIndex):
-                    self._forget(repo.id, digest)
-                    return ScanOutcome(False, "INDEX")  # each platform image is scanned on its own
-                image = resolve(reader, digest, reference=f"{repository}@{digest}")
-            except NotRunnable as exc:
-                if _image_with_unknown_layers(data, media_type):
-                    return self._not_scanned(repo.id, digest, scan_type, "UNSUPPORTED_MEDIA_TYPE",
-                                             f"layer media type not supported: {exc.media_type}")  # fmt: skip
-                self._forget(repo.id, digest)  # artifacts are left out of scanning and coverage
-                return ScanOutcome(False, "NOT_AN_IMAGE")
-            except ImageError as exc:
-                return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
-            size = sum(max(0, layer.size) for layer in image.layers)
-            if size > self.max_image_bytes:
-                return self._not_scanned(repo.id, digest, scan_type, "IMAGE_SIZE_EXCEEDED",
-                                         f"layers add up to {size} bytes, over the limit of "
-                                         f"{self.max_image_bytes} (scan_max_image_bytes)")  # fmt: skip
-            try:
-                inventory: Inventory = ImageCataloguer(
-                    self.catalogers, cache=self.cache, verify_blobs=False
-                ).catalog(reader, image)
-            except (ImageError, OSError, ValueError) as exc:
-                logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
-                return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
-            layers_read = sum(1 for layer in inventory.layers if layer.read)
-            packages, distro = inventory.packages, inventory.distro
-            if not packages and distro is None and config.scan_type is ScanType.ENHANCED:
-                return self._not_scanned(
-                    repo.id, digest, scan_type, "NO_RESOURCES_FOUND",
-                    "no operating system and no package found in the image",
-                    layers_read=layers_read,
-                )  # fmt: skip
+            layers_read = 0
         now = self.clock.now()
         if config.scan_type is ScanType.BASIC:
-            return self._basic(repo.id, packages, distro, digest, now, layers_read)
-        report = match(list(packages), distro, self.index, today=now.date())
-        with self.ctx.db.read() as conn:
-            contents = {
-                (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
-                or {}
-                for m in report.matches
-            }
-        drafts = build(report.matches, contents, {})
-        with self.ctx.db.read() as conn:
-            enrichment = vuln_repo.enrichment_for(conn, list(drafts))
-        if enrichment:
-            drafts = build(report.matches, contents, enrichment)
-        keyed, package_docs = reverse_index_rows(packages, report.os_ecosystem)
-        with self.ctx.db.write() as conn:
-            if self._config_moved(conn, config):
+            return self._basic(repo.id, stored.packages, stored.distro, digest, now, layers_read)
+        evaluation = evaluate(
+            stored.packages, stored.distro, self.index, self.store, today=now.date()
+        )
+        report = evaluation.report
+        keyed, package_docs = reverse_index_rows(stored.packages, report.os_ecosystem)
+        with self.store.write() as uow:
+            conn = connection(uow)
+            if self._settings(uow)[0].scan_type is not config.scan_type:
                 # enhanced scanning was turned off (or on) while this scan ran: its result
                 # belongs to a configuration no longer in force, so it is dropped
                 return ScanOutcome(False, "CONFIGURATION_CHANGED", layers_read=layers_read)
-            from dockwatch.catalog.cataloger import CatalogResult
-
-            sql.store_inventory(
-                conn,
-                digest,
-                None if distro is None else dataclasses.asdict(distro),
-                packages_doc
-                if stored_inventory is not None
-                else dump_result(CatalogResult(tuple(packages))),
-                stored_inventory[2]
-                if stored_inventory is not None
-                else self.catalogers_signature(),
-                keyed,
-                package_docs,
-                now,
-            )
-            applied = self.writer.apply(
-                SqlUnitOfWork(conn), [Target(repo.id, repository, digest, drafts)], now
-            )
+            uow.catalog.store_inventory(digest, stored, keyed, package_docs, now)
+            target = Target(repo.id, repository, digest, evaluation.drafts)
+            applied = self.writer.apply(uow, [target], now)
             opened, closed, reopened = applied.per_resource[(repo.id, digest)]
-            current = vuln_repo.current_version(conn)
+            current = uow.vulns.current_version()
             if current != report.db_version:
                 # advisories changed while this image was matched: the delta's rescan may have
                 # run before this image had findings to re-evaluate, so match it once more
-                from .jobs import enqueue
-
-                enqueue(conn, "rematch", f"rematch:{repo.id}:{digest}:{current}",
-                        {"repository": repository, "digest": digest}, now)  # fmt: skip
-            outcome = ScanOutcome(True, "SUCCESSFUL", opened, closed, reopened)
+                key = f"rematch:{repo.id}:{digest}:{current}"
+                enqueue(uow.jobs, RematchImage(repository, digest), key, now)
             reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
             done = self.clock.now()  # lastScannedAt and the event: when the results are written
-            sql.put_scan(
-                conn,
-                self.ctx.tenant,
-                sql.ScanState(
-                    repo.id,
-                    digest,
-                    scan_type,
-                    "INACTIVE" if report.unsupported_os else "ACTIVE",
-                    reason,
-                    done,
-                    report.db_version,
-                    report.os_ecosystem,
-                    report.unsupported_os,
-                ),  # fmt: skip
-                done,
-            )
-            counts = self._severity_counts(conn, repo.id, digest)
+            state = ScanState(
+                repo.id, digest, config.scan_type.value,
+                "INACTIVE" if report.unsupported_os else "ACTIVE", reason, done,
+                report.db_version, report.os_ecosystem, report.unsupported_os,
+            )  # fmt: skip
+            uow.scans.put_scan(self.tenant, state, done)
             outbox.append(
                 conn,
-                account_id=self.ctx.tenant.account_id,
-                region=self.ctx.tenant.region,
+                account_id=self.tenant.account_id,
+                region=self.tenant.region,
                 event_type=SCAN_COMPLETED,
                 subject=repository,
                 payload={
@@ -298,13 +245,54 @@ class ScanService:
                     "imageDigest": digest,
                     "imageTags": registry_sql.tags_of(conn, repo.id, digest),
                     "trigger": "rematch" if rematch else "scan",
-                    "findingSeverityCounts": counts,
+                    "findingSeverityCounts": self._severity_counts(conn, repo.id, digest),
                     "dbVersion": report.db_version,
                     "layersRead": layers_read,
                 },
                 at=done,
             )
-        return dataclasses.replace(outcome, layers_read=layers_read)
+        return ScanOutcome(True, "SUCCESSFUL", opened, closed, reopened, layers_read)
+
+    def _catalogue(
+        self, repo_id: int, repository: str, digest: str, config: RegistryScanningConfiguration
+    ) -> tuple[StoredInventory, int] | ScanOutcome:
+        """The image's inventory and the number of layers read, or why it is not scanned."""
+        scan_type = config.scan_type.value
+        reader = StoredImageReader(self.ctx, repository)
+        data, media_type = reader.manifest(digest)
+        try:
+            if isinstance(parse_manifest(data, media_type), ImageIndex):
+                self._forget(repo_id, digest)
+                return ScanOutcome(False, "INDEX")  # each platform image is scanned on its own
+            image = resolve(reader, digest, reference=f"{repository}@{digest}")
+        except NotRunnable as exc:
+            if _image_with_unknown_layers(data, media_type):
+                return self._not_scanned(repo_id, digest, scan_type, "UNSUPPORTED_MEDIA_TYPE",
+                                         f"layer media type not supported: {exc.media_type}")  # fmt: skip
+            self._forget(repo_id, digest)  # artifacts are left out of scanning and coverage
+            return ScanOutcome(False, "NOT_AN_IMAGE")
+        except ImageError as exc:
+            return self._not_scanned(repo_id, digest, scan_type, "INTERNAL_ERROR", str(exc))
+        size = sum(max(0, layer.size) for layer in image.layers)
+        if size > self.max_image_bytes:
+            return self._not_scanned(repo_id, digest, scan_type, "IMAGE_SIZE_EXCEEDED",
+                                     f"layers add up to {size} bytes, over the limit of "
+                                     f"{self.max_image_bytes} (scan_max_image_bytes)")  # fmt: skip
+        cataloguer = ImageCataloguer(self.catalogers, cache=self.cache, verify_blobs=False)
+        try:
+            inventory = catalogue(cataloguer, reader, image)
+        except (ImageError, OSError, ValueError) as exc:
+            logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
+            return self._not_scanned(repo_id, digest, scan_type, "INTERNAL_ERROR", str(exc))
+        layers_read = sum(1 for layer in inventory.layers if layer.read)
+        if not inventory.packages and inventory.distro is None and scan_type == "ENHANCED":
+            return self._not_scanned(
+                repo_id, digest, scan_type, "NO_RESOURCES_FOUND",
+                "no operating system and no package found in the image",
+                layers_read=layers_read,
+            )  # fmt: skip
+        stored = StoredInventory(inventory.distro, inventory.packages, self.catalogers_signature())
+        return stored, layers_read
 
     def _basic(
         self,
@@ -318,92 +306,44 @@ class ScanService:
         """ECR basic scanning: OS packages only, findings in the basic shape, no lifecycle and
         no events."""
         os_packages = [p for p in packages if p.type in OS_PACKAGE_TYPES]
-        report = match(os_packages, distro, self.index, today=now.date())
-        with self.ctx.db.read() as conn:
-            contents = {
-                (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
-                or {}
-                for m in report.matches
-            }
-        findings: list[dict[str, Any]] = []
-        for vuln, draft in sorted(build(report.matches, contents, {}).items()):
-            details = draft.detail["packageVulnerabilityDetails"]
-            for p in details["vulnerablePackages"]:
-                attributes = [
-                    {"key": "package_name", "value": p["name"]},
-                    {"key": "package_version", "value": p["version"]},
-                ]
-                attributes += [
-                    {"key": f"CVSS{c['version'][0]}_VECTOR", "value": c["scoringVector"]}
-                    for c in details["cvss"][:1]
-                ]
-                findings.append(
-                    {
-                        "name": vuln,
-                        "description": draft.detail["description"],
-                        "uri": details["sourceUrl"],
-                        "severity": "UNDEFINED"
-                        if draft.severity == "UNTRIAGED"
-                        else draft.severity,
-                        "attributes": attributes,
-                    }
-                )
-        with self.ctx.db.write() as conn:
-            reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
-            state = sql.ScanState(
-                repo_id,
-                digest,
-                "BASIC",
-                "COMPLETE",
-                reason,
-                now,
-                report.db_version,
-                report.os_ecosystem,
-                report.unsupported_os,
-            )
-            sql.put_scan(conn, self.ctx.tenant, state, now)
-            sql.set_basic_result(conn, repo_id, digest, findings, None)
+        evaluation = evaluate(
+            os_packages, distro, self.index, self.store, today=now.date(), enrich=False
+        )
+        report = evaluation.report
+        findings = basic_findings(evaluation.drafts)
+        reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
+        with self.store.write() as uow:
+            state = ScanState(
+                repo_id, digest, "BASIC", "COMPLETE", reason, now, report.db_version,
+                report.os_ecosystem, report.unsupported_os,
+            )  # fmt: skip
+            uow.scans.put_scan(self.tenant, state, now)
+            uow.scans.set_basic_result(repo_id, digest, findings, None)
         return ScanOutcome(True, reason, layers_read=layers_read)
 
     def request_manual_scan(self, repository: str, reference: str) -> str:
         """Queue a basic scan of one image (at most once per 24 hours); returns its digest."""
-        from dockwatch.registry.manifests import Manifests
-
-        from .jobs import enqueue
-
         config, _ = self.settings()
         if config.scan_type is ScanType.ENHANCED:
             raise ManualScanUnsupported("manual scans are not supported with enhanced scanning")
         repo, row = Manifests(self.ctx).resolve(repository, reference)
         now = self.clock.now()
-        with self.ctx.db.write() as conn:
-            _, last = sql.basic_result(conn, repo.id, row.digest)
+        with self.store.write() as uow:
+            _, last = uow.scans.basic_result(repo.id, row.digest)
             if last is not None and now - last < MANUAL_SCAN_INTERVAL:
                 raise LimitExceeded(
                     f"{repository}@{row.digest} was scanned manually at {last.isoformat()}; "
                     "a basic scan can be started once per 24 hours per image"
                 )
-            if sql.get_scan(conn, repo.id, row.digest) is None:
-                state = sql.ScanState(
-                    repo.id,
-                    row.digest,
-                    "BASIC",
-                    "IN_PROGRESS",
-                    "SCAN_IN_PROGRESS",
-                    None,
-                    0,
-                    None,
-                    None,
-                )
-                sql.put_scan(conn, self.ctx.tenant, state, now)
-            sql.set_basic_result(conn, repo.id, row.digest, None, now)
-            enqueue(
-                conn,
-                "scan",
-                f"manual:{repo.id}:{row.digest}:{now.isoformat()}",
-                {"repository": repository, "digest": row.digest},
-                now,
-            )
+            if uow.scans.get_scan(repo.id, row.digest) is None:
+                state = ScanState(
+                    repo.id, row.digest, "BASIC", "IN_PROGRESS", "SCAN_IN_PROGRESS",
+                    None, 0, None, None,
+                )  # fmt: skip
+                uow.scans.put_scan(self.tenant, state, now)
+            uow.scans.set_basic_result(repo.id, row.digest, None, now)
+            key = f"manual:{repo.id}:{row.digest}:{now.isoformat()}"
+            enqueue(uow.jobs, ScanImage(repository, row.digest), key, now)
         return row.digest
 
     def catalogers_signature(self) -> str:
@@ -419,36 +359,26 @@ class ScanService:
         basic scan; its earlier findings, if any, are closed (nothing vouches for them now)."""
         now = self.clock.now()
         code = "INACTIVE" if scan_type == "ENHANCED" else "FAILED"
-        with self.ctx.db.write() as conn:
+        with self.store.write() as uow:
+            conn = connection(uow)
             name = registry_sql.repository_name(conn, repo_id)
-            state = sql.ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
-            sql.put_scan(conn, self.ctx.tenant, state, now)
+            state = ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
+            uow.scans.put_scan(self.tenant, state, now)
             if scan_type == "ENHANCED":
-                self.writer.close_all(SqlUnitOfWork(conn), [(repo_id, name, digest)], now)
+                self.writer.close_all(uow, [(repo_id, name, digest)], now)
         return ScanOutcome(False, reason, layers_read=layers_read)
 
     def _forget(self, repo_id: int, digest: str) -> None:
-        with self.ctx.db.write() as conn:
-            sql.delete_scan(conn, repo_id, digest)
+        with self.store.write() as uow:
+            uow.scans.delete_scan(repo_id, digest)
 
     def _mark_in_progress(self, repo_id: int, digest: str) -> None:
         """A new image's scan has started: PENDING_INITIAL_SCAN -> SCAN_IN_PROGRESS."""
-        with self.ctx.db.write() as conn:
-            state = sql.get_scan(conn, repo_id, digest)
+        with self.store.write() as uow:
+            state = uow.scans.get_scan(repo_id, digest)
             if state is not None and state.reason == "PENDING_INITIAL_SCAN":
-                sql.put_scan(
-                    conn,
-                    self.ctx.tenant,
-                    dataclasses.replace(state, reason="SCAN_IN_PROGRESS"),
-                    self.clock.now(),
-                )
-
-    def _config_moved(self, conn: Any, used: RegistryScanningConfiguration) -> bool:
-        stored = sql.load_settings(conn, self.ctx.tenant)
-        current = (
-            RegistryScanningConfiguration() if stored is None else parse_configuration(stored[0])
-        )
-        return current.scan_type is not used.scan_type
+                moved = dataclasses.replace(state, reason="SCAN_IN_PROGRESS")
+                uow.scans.put_scan(self.tenant, moved, self.clock.now())
 
     def _severity_counts(self, conn: Any, repo_id: int, digest: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -457,13 +387,14 @@ class ScanService:
                 counts[f.severity] = counts.get(f.severity, 0) + 1
         return {s: counts[s] for s in SEVERITY_ORDER if s in counts}
 
-    def close_image(self, repository: str, digest: str, reason: str) -> None:
+    def close_image(self, repository: str, digest: str) -> None:
         """Close every open finding of an image resource and drop its coverage (deleted image)."""
         now = self.clock.now()
-        with self.ctx.db.write() as conn:
-            repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
+        with self.store.write() as uow:
+            conn = connection(uow)
+            repo = registry_sql.get_repository(conn, self.tenant, repository)
             if repo is None:
                 return
-            self.writer.close_all(SqlUnitOfWork(conn), [(repo.id, repository, digest)], now)
-            sql.delete_scan(conn, repo.id, digest)
-            sql.forget_inventory_if_unused(conn, digest)
+            self.writer.close_all(uow, [(repo.id, repository, digest)], now)
+            uow.scans.delete_scan(repo.id, digest)
+            uow.catalog.forget_inventory_if_unused(digest)

@@ -6,7 +6,7 @@ DescribeImageScanFindings reports one `status` word. Both views come from the sa
 
 from __future__ import annotations
 
-from dockwatch.storage.sql.scan_repo import ScanState
+from dockwatch.storage.scan_repo import ScanState
 
 #: (scan type, statusCode, reason) -> ECR imageScanStatus.status; reasons not listed map by code
 _ECR: dict[tuple[str, str, str], str] = {

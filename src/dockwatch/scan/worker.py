@@ -12,21 +12,32 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Any
 
 from dockwatch.findings.purge import Purger
 from dockwatch.findings.suppression import expire_due_rules
 from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.registry.events import RegistryEvent
+from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
-from dockwatch.storage.sql import scan_repo as sql
-from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.storage.sql.outbox import OutboxEvent
+from dockwatch.storage.unit_of_work import UnitOfWork
 from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
-from .config import ScanFrequency, ScanType
+from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
+from .connection import connection
 from .eligibility import expire_pass, recatalogue_pass
-from .jobs import Job, JobQueue, enqueue
+from .jobs import (
+    ApplyDelta,
+    ClaimedJob,
+    DeleteImage,
+    Job,
+    JobQueue,
+    Recatalogue,
+    RematchImage,
+    ScanImage,
+    enqueue,
+)
 from .rescan import apply_delta
 from .service import ScanService
 
@@ -54,114 +65,86 @@ class ScanWorker:
 
     def dispatch(self) -> int:
         """Queue the jobs for outbox events not seen yet; returns how many events were read."""
-        ctx = self.service.ctx
         config, _ = self.service.settings()
-        with ctx.db.write() as conn:
+        with self.service.store.write() as uow:
+            conn = connection(uow)
             after = outbox.cursor(conn, CURSOR)
             events = outbox.read_after(conn, after, SUBSCRIBED)
             now = self.service.clock.now()
             for e in events:
                 if e.event_type == RegistryEvent.MANIFEST_PUSHED:
-                    repo = registry_sql.get_repository(
-                        conn, ctx.tenant, e.payload["repositoryName"]
-                    )
-                    if repo is None:
-                        continue
-                    frequency = config.frequency_for(repo.name, repo.scan_on_push)
-                    # a push older than the activation window (read late, e.g. right after
-                    # enhanced scanning was turned on) is not eligible: activation decides it
-                    stale = now - e.created_at > timedelta(days=self.service.activation_days)
-                    if frequency is not ScanFrequency.MANUAL and not stale:
-                        digest = e.payload["imageDigest"]
-                        enqueue(
-                            conn,
-                            "scan",
-                            f"push:{e.id}",
-                            {"repository": repo.name, "digest": digest},
-                            now,
-                        )
-                        image_like = e.payload.get(
-                            "mediaType"
-                        ) not in INDEX_TYPES and not e.payload.get("artifactType")
-                        if (
-                            config.scan_type is ScanType.ENHANCED
-                            and image_like
-                            and sql.get_scan(conn, repo.id, digest) is None
-                        ):
-                            pending = sql.ScanState(
-                                repo.id,
-                                digest,
-                                "ENHANCED",
-                                "ACTIVE",
-                                "PENDING_INITIAL_SCAN",
-                                None,
-                                0,
-                                None,
-                                None,
-                            )
-                            sql.put_scan(conn, ctx.tenant, pending, now)
+                    self._pushed(uow, e, config, now)
                 elif e.event_type == RegistryEvent.MANIFEST_DELETED:
-                    enqueue(
-                        conn,
-                        "delete",
-                        f"delete:{e.id}",
-                        {
-                            "repository": e.payload["repositoryName"],
-                            "digest": e.payload["imageDigest"],
-                        },
-                        now,
-                    )
+                    job = DeleteImage(e.payload["repositoryName"], e.payload["imageDigest"])
+                    enqueue(uow.jobs, job, f"delete:{e.id}", now)
                 elif e.event_type == ADVISORIES_CHANGED and config.scan_type is ScanType.ENHANCED:
-                    self._affected(conn, e.payload, config, now)
+                    # one job per database version: the job finds the affected images through
+                    # the reverse index when it runs
+                    delta = ApplyDelta.from_document(e.payload)
+                    key = f"delta:{e.payload.get('version')}:{e.payload.get('source')}"
+                    enqueue(uow.jobs, delta, key, now)
             if events:
                 outbox.advance(conn, CURSOR, events[-1].id, now)
         return len(events)
 
-    def _affected(self, conn: Any, payload: dict[str, Any], config: Any, now: datetime) -> None:
-        """Queue the application of an advisory delta (one job per database version: the
-        job finds the affected images through the reverse index when it runs)."""
-        del config
-        enqueue(
-            conn,
-            "delta",
-            f"delta:{payload.get('version')}:{payload.get('source')}",
-            {
-                k: payload.get(k)
-                for k in (
-                    "version",
-                    "source",
-                    "added",
-                    "modified",
-                    "withdrawn",
-                    "packageKeys",
-                    "cves",
-                )
-            },
-            now,
+    def _pushed(
+        self,
+        uow: UnitOfWork,
+        e: OutboxEvent,
+        config: RegistryScanningConfiguration,
+        now: datetime,
+    ) -> None:
+        """Queue the scan a push calls for (and mark a new image PENDING_INITIAL_SCAN)."""
+        tenant = self.service.tenant
+        repo = registry_sql.get_repository(connection(uow), tenant, e.payload["repositoryName"])
+        if repo is None:
+            return
+        frequency = config.frequency_for(repo.name, repo.scan_on_push)
+        # a push older than the activation window (read late, e.g. right after enhanced
+        # scanning was turned on) is not eligible: activation decides it
+        stale = now - e.created_at > timedelta(days=self.service.activation_days)
+        if frequency is ScanFrequency.MANUAL or stale:
+            return
+        digest = e.payload["imageDigest"]
+        enqueue(uow.jobs, ScanImage(repo.name, digest), f"push:{e.id}", now)
+        image_like = e.payload.get("mediaType") not in INDEX_TYPES and not e.payload.get(
+            "artifactType"
         )
+        if (
+            config.scan_type is ScanType.ENHANCED
+            and image_like
+            and uow.scans.get_scan(repo.id, digest) is None
+        ):
+            pending = ScanState(
+                repo.id, digest, "ENHANCED", "ACTIVE", "PENDING_INITIAL_SCAN", None, 0, None, None
+            )
+            uow.scans.put_scan(tenant, pending, now)
 
-    def run_one(self) -> Job | None:
+    def handle(self, job: Job) -> None:
+        """Run one job: each kind has its handler."""
+        match job:
+            case ScanImage() | Recatalogue():
+                self.service.scan(job.repository, job.digest)
+            case RematchImage():
+                self.service.scan(job.repository, job.digest, rematch=True)
+            case ApplyDelta():
+                apply_delta(self.service, job)
+            case DeleteImage():
+                self.service.close_image(job.repository, job.digest)
+
+    def run_one(self) -> ClaimedJob | None:
         """Claim and run one job; returns it (None when the queue is empty)."""
-        job = self.queue.claim()
-        if job is None:
+        claimed = self.queue.claim()
+        if claimed is None:
             return None
         try:
-            if job.kind == "scan":
-                self.service.scan(job.payload["repository"], job.payload["digest"])
-            elif job.kind == "rematch":
-                self.service.scan(job.payload["repository"], job.payload["digest"], rematch=True)
-            elif job.kind == "delta":
-                apply_delta(self.service, job.payload)
-            elif job.kind == "delete":
-                self.service.close_image(
-                    job.payload["repository"], job.payload["digest"], "deleted"
-                )
+            self.handle(claimed.job)
         except Exception as exc:  # a failing job is recorded and retried, never kills the worker
-            logger.exception("job %s (%s) failed", job.id, job.kind)
-            self.queue.finish(job, f"{type(exc).__name__}: {exc}")
-            return job
-        self.queue.finish(job)
-        return job
+            logger.exception("job %s (%s) failed", claimed.id, claimed.job.kind)
+            self.queue.finish(claimed, f"{type(exc).__name__}: {exc}")
+            return claimed
+        self.queue.finish(claimed)
+        return claimed
 
     def drain(self) -> int:
         """Dispatch and run until nothing is left (tests and one-shot use); returns jobs run."""
@@ -214,13 +197,13 @@ class ScanWorker:
         self._last_pass = now
         ctx = self.service.ctx
         expire_pass(self.service)
-        expire_due_rules(SqlStore(ctx.db), ctx.tenant, now)
-        self.purger.run_if_due(SqlStore(ctx.db), ctx.tenant, now)
+        expire_due_rules(self.service.store, ctx.tenant, now)
+        self.purger.run_if_due(self.service.store, ctx.tenant, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
         ):
             self._last_optimize = now
-            ctx.db.optimize()
+            self.service.store.optimize()
 
     def stop(self) -> None:
         """Ask the thread to finish and wait for it."""

@@ -1,5 +1,9 @@
 """The storage interface for scanning configuration, per-image scan state and coverage.
 
+An image resource is (repository, manifest digest); its scan state is one row per resource.
+The scanning configuration is stored as its wire documents (ECR's registry scanning
+configuration and Inspector's ecrConfiguration), parsed by `scan/config.py`.
+
 Services depend on this protocol only; `storage/sql/scan_repo.py` implements it (SQLite and
 PostgreSQL through SQLAlchemy Core). Methods act inside the unit of work that hands the
 repository out, so a change and its outbox event commit together.
@@ -7,8 +11,165 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from dockwatch.model.identity import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSettings:
+    """The scanning configuration documents as stored."""
+
+    scanning_configuration: dict[str, Any]
+    ecr_configuration: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanState:
+    """An image resource's scan status."""
+
+    repository_id: int
+    digest: str
+    scan_type: str
+    """`BASIC` or `ENHANCED`."""
+    status_code: str
+    """`ACTIVE`, `INACTIVE`, `IN_PROGRESS`, `COMPLETE`, `FAILED`."""
+    reason: str
+    """Inspector's scanStatus reason (`SUCCESSFUL`, `PENDING_INITIAL_SCAN`, ...)."""
+    last_scanned_at: datetime | None
+    db_version: int
+    """The advisory database version the findings were matched against."""
+    os_ecosystem: str | None
+    """The feed ecosystem of the image's distribution release, when supported."""
+    unsupported_os: str | None
+    """Why OS packages were not matched (or why the scan failed), when so."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedImage:
+    """An image resource with its repository's name and scan-on-push flag."""
+
+    repository_id: int
+    repository: str
+    scan_on_push: bool
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushedImage:
+    """An image of the registry with its push and pull times (activation and expiry)."""
+
+    image: ScannedImage
+    last_pushed_at: datetime
+    last_pulled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoredImage:
+    """An ACTIVE enhanced image resource, with its distribution release."""
+
+    image: ScannedImage
+    os_ecosystem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageQuery:
+    """Filters of Inspector ListCoverage over enhanced scan states, plus keyset paging."""
+
+    repository: str | None = None
+    status_code: str | None = None
+    reason: str | None = None
+    scanned_from: datetime | None = None
+    scanned_to: datetime | None = None
+    after: tuple[str, str] | None = None
+    """(repository name, digest) the page starts after."""
+    limit: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CoveredImage:
+    """One covered image resource."""
+
+    image: ScannedImage
+    status_code: str
+    reason: str
+    last_scanned_at: datetime | None
+    image_pushed_at: datetime
+    last_pulled_at: datetime | None
 
 
 class ScanRepo(Protocol):
     """Scanning configuration, per-image scan state and coverage."""
+
+    def settings(self, tenant: Tenant) -> StoredSettings | None:
+        """The stored configuration, or None for the defaults."""
+        ...
+
+    def save_settings(
+        self, tenant: Tenant, scanning: dict[str, Any], ecr: dict[str, Any], at: datetime
+    ) -> None:
+        """Store both configuration documents."""
+        ...
+
+    def get_scan(self, repository_id: int, digest: str) -> ScanState | None:
+        """The scan state of one image resource."""
+        ...
+
+    def put_scan(self, tenant: Tenant, state: ScanState, at: datetime) -> None:
+        """Create or replace an image resource's scan state."""
+        ...
+
+    def delete_scan(self, repository_id: int, digest: str) -> None:
+        """Forget an image resource's scan state (its coverage)."""
+        ...
+
+    def touch_scanned(
+        self, resources: Sequence[tuple[int, str]], at: datetime, db_version: int
+    ) -> None:
+        """Move lastScannedAt and the database version of re-evaluated image resources."""
+        ...
+
+    def set_basic_result(
+        self,
+        repository_id: int,
+        digest: str,
+        findings: list[dict[str, Any]] | None,
+        manual_at: datetime | None,
+    ) -> None:
+        """Store a basic scan's findings (ECR's basic shape) and/or when a manual scan was
+        asked (None leaves a value as it is)."""
+        ...
+
+    def basic_result(
+        self, repository_id: int, digest: str
+    ) -> tuple[list[dict[str, Any]] | None, datetime | None]:
+        """(basic findings, last manual scan time) of an image resource."""
+        ...
+
+    def pushed_images(self, tenant: Tenant) -> list[PushedImage]:
+        """Every image of the tenant's repositories with its push times (activation)."""
+        ...
+
+    def enhanced_images(self, tenant: Tenant) -> list[ScannedImage]:
+        """Image resources with an enhanced scan state (deactivation)."""
+        ...
+
+    def active_pushed_images(self, tenant: Tenant) -> list[PushedImage]:
+        """Image resources whose scan state is ACTIVE, with push times (expiry)."""
+        ...
+
+    def monitored_images(self, tenant: Tenant) -> list[MonitoredImage]:
+        """ACTIVE enhanced image resources (the ones a delta may re-evaluate)."""
+        ...
+
+    def stale_inventories(self, tenant: Tenant, catalogers: str) -> list[ScannedImage]:
+        """ACTIVE enhanced image resources whose inventory was made by other catalogers."""
+        ...
+
+    def coverage(self, tenant: Tenant, query: CoverageQuery) -> list[CoveredImage]:
+        """Covered (enhanced) image resources by (repository, digest), at most `limit` + 1
+        (the extra one tells the caller another page exists)."""
+        ...

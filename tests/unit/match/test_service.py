@@ -18,6 +18,7 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.package import OsPackageRef, Package
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.service import VulnDb
 from tests.support.corpus import SHARED
 
@@ -86,7 +87,7 @@ def _brute_force(name: str, version: str) -> dict[str, str | None]:
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> MatchIndex:
+def vuln_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
     if not PYPA.exists():
         pytest.skip(f"{PYPA} is absent (a fresh clone without ../shared)")
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('vdb') / 'v.db'}")
@@ -94,7 +95,12 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> MatchIndex:
     vdb = VulnDb(db, ControlledClock())
     advisories = [a for a in iter_path(PYPA.parent, "osv:PyPI") if isinstance(a, Advisory)]
     vdb.apply("osv:PyPI", advisories)
-    return MatchIndex(db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def index(vuln_db: Database) -> MatchIndex:
+    return MatchIndex(SqlStore(vuln_db))
 
 
 def _pkg(name: str, version: str, os_package: OsPackageRef | None = None) -> Package:
@@ -146,13 +152,13 @@ def test_unparseable_version_is_indeterminate(index: MatchIndex) -> None:
     assert report.indeterminate and all(i.package.name == "requests" for i in report.indeterminate)
 
 
-def test_index_follows_the_delta(index: MatchIndex, tmp_path: Path) -> None:
+def test_index_follows_the_delta(index: MatchIndex, vuln_db: Database, tmp_path: Path) -> None:
     import dataclasses
 
     from dockwatch.model.advisory import Affected, Event, EventKind, Range, RangeType
 
     before = index.refresh()
-    vdb = VulnDb(index.db, ControlledClock())
+    vdb = VulnDb(vuln_db, ControlledClock())
     new = Advisory(
         id=AdvisoryID("TEST-2026-0001"),
         source="osv:PyPI",
@@ -203,6 +209,6 @@ def test_a_listed_version_that_is_not_pep440_matches_without_a_fix_lookup(tmp_pa
         affected=(Affected("PyPI", "oddpkg", ranges=ranges, versions=("0.2", "0.3m4")),),
     )
     VulnDb(db, ControlledClock()).apply("osv:test", [adv])
-    index = MatchIndex(db)
+    index = MatchIndex(SqlStore(db))
     report = match([_pkg("oddpkg", "0.3m4")], None, index, today=date(2026, 11, 26))
     assert [(m.advisory_id, m.fixed_version) for m in report.matches] == [("TEST-2026-0002", None)]

@@ -14,8 +14,8 @@ from dockwatch.app import Services, build
 from dockwatch.config import Settings
 from dockwatch.model.digest import Digest
 from dockwatch.scan.status import ecr_status
-from dockwatch.storage.sql import registry_repo, scan_repo, tables
-from dockwatch.storage.sql.scan_repo import ScanState
+from dockwatch.storage.scan_repo import ScanState
+from dockwatch.storage.sql import registry_repo, tables
 from tests.builders.layers import Image, make_image, make_index, make_layer, sha256
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -46,8 +46,9 @@ def _push(services: Services, repo: str, image: Image) -> str:
 def _state(services: Services, repo: str, digest: str) -> ScanState | None:
     with services.db.read() as conn:
         r = registry_repo.get_repository(conn, services.tenant, repo)
-        assert r is not None
-        return scan_repo.get_scan(conn, r.id, digest)
+    assert r is not None
+    with services.store.read() as uow:
+        return uow.scans.get_scan(r.id, digest)
 
 
 def test_new_image_pending_then_successful(tmp_path: Path) -> None:

@@ -1,30 +1,30 @@
-"""Per-layer catalog results in SQL: the server's `CatalogCache`.
+"""SQL implementation of `storage.catalog_repo.CatalogRepo`.
 
-Results are keyed by (layer digest, cataloger name, cataloger version), so a layer shared by
-many images and repositories is catalogued once, and bumping a cataloger's version makes its
-old rows simply not match. Values are stored as orjson documents of the dataclasses.
+Values are stored as orjson documents of the dataclasses; a concurrent writer of the same
+layer key is harmless (the second insert is dropped inside a savepoint).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from dockwatch.catalog.cataloger import CatalogResult, FileEntry, Skipped
-from dockwatch.catalog.service import LayerFacts
-from dockwatch.clock import Clock
+from dockwatch.model.catalog import CatalogResult, FileEntry, LayerFacts, Skipped
 from dockwatch.model.digest import Digest
-from dockwatch.model.package_doc import (
-    json_default,
-    package_from_dict,
-)
+from dockwatch.model.distro import Distro
+from dockwatch.model.package import Package
+from dockwatch.model.package_doc import json_default, package_from_dict
+from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
+from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.engine import Database
 
 
 def dump_result(result: CatalogResult) -> bytes:
@@ -67,59 +67,30 @@ def load_facts(raw: bytes) -> LayerFacts:
     )
 
 
-class SqlCatalogCache:
-    """`CatalogCache` over the database; concurrent writers of one key are harmless."""
+def _dump_distro(distro: Distro | None) -> str:
+    return json.dumps(None if distro is None else dataclasses.asdict(distro))
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
-        self.clock = clock
 
-    def get(self, layer: Digest, cataloger: str, version: int) -> CatalogResult | None:
-        """The stored result of `cataloger`@`version` for `layer`."""
-        r = t.catalog_results
-        with self.db.read() as conn:
-            raw = conn.execute(
-                select(r.c.result).where(
-                    r.c.layer_digest == layer, r.c.cataloger == cataloger, r.c.version == version
-                )
-            ).scalar()
-        return None if raw is None else load_result(raw)
+def _load_distro(raw: str | None) -> Distro | None:
+    doc = None if raw is None else json.loads(raw)
+    if doc is None:
+        return None
+    return Distro(**{**doc, "id_like": tuple(doc.get("id_like", ()))})
 
-    def put(self, layer: Digest, cataloger: str, version: int, result: CatalogResult) -> None:
-        """Store a result (a concurrent identical write wins or loses harmlessly)."""
-        self._insert(
-            t.catalog_results,
-            {
-                "layer_digest": layer,
-                "cataloger": cataloger,
-                "version": version,
-                "result": dump_result(result),
-            },
-        )
 
-    def get_facts(self, layer: Digest, version: int) -> LayerFacts | None:
-        """The stored facts of `layer`."""
-        f = t.catalog_layer_facts
-        with self.db.read() as conn:
-            raw = conn.execute(
-                select(f.c.facts).where(f.c.layer_digest == layer, f.c.version == version)
-            ).scalar()
-        return None if raw is None else load_facts(raw)
-
-    def put_facts(self, layer: Digest, version: int, facts: LayerFacts) -> None:
-        """Store the facts of `layer`."""
-        self._insert(
-            t.catalog_layer_facts,
-            {"layer_digest": layer, "version": version, "facts": dump_facts(facts)},
-        )
-
-    def _insert(self, table: Any, values: dict[str, Any]) -> None:
-        now: datetime = self.clock.now()
-        try:
-            with self.db.write() as conn:
-                conn.execute(insert(table).values(**values, created_at=now))
-        except IntegrityError:
-            pass  # another worker stored the same key first
+def package_groups(keyed: Iterable[PackageKeyRow]) -> dict[str, list[dict[str, str]]]:
+    """`package_groups` rows by group ref from (layer, ecosystem, name, package ref) rows."""
+    by_layer: dict[str, list[tuple[str, str, str]]] = {}
+    for layer, ecosystem, name, ref in keyed:
+        by_layer.setdefault(layer, []).append((ecosystem, name, ref))
+    out: dict[str, list[dict[str, str]]] = {}
+    for rows in by_layer.values():
+        rows.sort()
+        group_ref = hashlib.sha256(orjson.dumps(rows)).hexdigest()[:32]
+        out[group_ref] = [
+            {"group_ref": group_ref, "ecosystem": e, "name": n, "pkg_ref": r} for e, n, r in rows
+        ]
+    return out
 
 
 class SqlCatalogRepo:
@@ -127,3 +98,107 @@ class SqlCatalogRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def layer_result(self, layer: str, cataloger: str, version: int) -> CatalogResult | None:
+        r = t.catalog_results
+        raw = self._conn.execute(
+            select(r.c.result).where(
+                r.c.layer_digest == layer, r.c.cataloger == cataloger, r.c.version == version
+            )
+        ).scalar()
+        return None if raw is None else load_result(raw)
+
+    def put_layer_result(
+        self, layer: str, cataloger: str, version: int, result: CatalogResult, at: datetime
+    ) -> bool:
+        values = {"layer_digest": layer, "cataloger": cataloger, "version": version}
+        return self._insert_once(t.catalog_results, {**values, "result": dump_result(result)}, at)
+
+    def layer_facts(self, layer: str, version: int) -> LayerFacts | None:
+        f = t.catalog_layer_facts
+        raw = self._conn.execute(
+            select(f.c.facts).where(f.c.layer_digest == layer, f.c.version == version)
+        ).scalar()
+        return None if raw is None else load_facts(raw)
+
+    def put_layer_facts(self, layer: str, version: int, facts: LayerFacts, at: datetime) -> bool:
+        values = {"layer_digest": layer, "version": version, "facts": dump_facts(facts)}
+        return self._insert_once(t.catalog_layer_facts, values, at)
+
+    def _insert_once(self, table: Table, values: dict[str, Any], at: datetime) -> bool:
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(table).values(**values, created_at=at))
+        except IntegrityError:
+            return False  # another worker stored the same key first
+        return True
+
+    def inventory(self, digest: str) -> StoredInventory | None:
+        i = t.image_inventories
+        r = self._conn.execute(
+            select(i.c.distro, i.c.packages, i.c.catalogers).where(i.c.digest == digest)
+        ).first()
+        if r is None:
+            return None
+        return StoredInventory(
+            _load_distro(r.distro), load_result(bytes(r.packages)).packages, r.catalogers
+        )
+
+    def store_inventory(
+        self,
+        digest: str,
+        inventory: StoredInventory,
+        keyed: Iterable[PackageKeyRow],
+        package_docs: Mapping[str, bytes],
+        at: datetime,
+    ) -> None:
+        conn = self._conn
+        conn.execute(delete(t.image_inventories).where(t.image_inventories.c.digest == digest))
+        conn.execute(
+            insert(t.image_inventories).values(
+                digest=digest,
+                distro=_dump_distro(inventory.distro),
+                packages=dump_result(CatalogResult(inventory.packages)),
+                catalogers=inventory.catalogers,
+                created_at=at,
+            )
+        )
+        finding_repo.put_packages(conn, package_docs)
+        refs = set()
+        for group_ref, rows in package_groups(keyed).items():
+            refs.add(group_ref)
+            have = conn.execute(
+                select(t.package_groups.c.group_ref)
+                .where(t.package_groups.c.group_ref == group_ref)
+                .limit(1)
+            ).first()
+            if have is None:
+                conn.execute(insert(t.package_groups), rows)
+        g = t.image_package_groups
+        conn.execute(delete(g).where(g.c.digest == digest))
+        if refs:
+            conn.execute(insert(g), [{"digest": digest, "group_ref": r} for r in sorted(refs)])
+
+    def forget_inventory_if_unused(self, digest: str) -> bool:
+        conn = self._conn
+        if conn.execute(
+            select(t.manifests.c.id).where(t.manifests.c.digest == digest).limit(1)
+        ).first():
+            return False
+        g, ig = t.package_groups, t.image_package_groups
+        groups = [
+            r.group_ref for r in conn.execute(select(ig.c.group_ref).where(ig.c.digest == digest))
+        ]
+        conn.execute(delete(ig).where(ig.c.digest == digest))
+        conn.execute(delete(t.image_inventories).where(t.image_inventories.c.digest == digest))
+        for ref in groups:
+            used = conn.execute(select(ig.c.digest).where(ig.c.group_ref == ref).limit(1)).first()
+            if used is None:
+                conn.execute(delete(g).where(g.c.group_ref == ref))
+        return True
+
+    def package_pairs(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return finding_repo.package_pairs(self._conn, keys) if keys else []
+
+    def packages(self, refs: Iterable[str]) -> dict[str, Package]:
+        return finding_repo.load_packages(self._conn, refs)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.vuln_repo import AffectedRow, DeltaRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +40,6 @@ class AdvisoryRow:
     modified: datetime | None
     content: dict[str, Any]
     affected: Sequence[tuple[str, str, dict[str, Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class AffectedRow:
-    """One affected entry as read back for matching."""
-
-    source: str
-    advisory_id: str
-    ecosystem: str
-    name: str
-    entry: dict[str, Any]
 
 
 def stored_advisories(conn: Connection, source: str) -> dict[str, StoredAdvisory]:
@@ -350,3 +340,27 @@ class SqlVulnRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    # --- reads for matching and finding drafts (scanning) --------------------------------------
+
+    def current_version(self) -> int:
+        return current_version(self._conn)
+
+    def all_affected(self) -> Iterable[AffectedRow]:
+        return all_affected(self._conn)
+
+    def affected_for(self, keys: Iterable[tuple[str, str]]) -> list[AffectedRow]:
+        return affected_for(self._conn, keys)
+
+    def changes_between(self, after: int, upto: int) -> list[DeltaRow]:
+        return changes_between(self._conn, after, upto)
+
+    def advisory_contents(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        return advisory_contents(self._conn, keys)
+
+    def enrichment_for(self, cve_ids: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        return enrichment_for(self._conn, cve_ids)
+
+    # --- end of the reads for scanning -------------------------------------------------------

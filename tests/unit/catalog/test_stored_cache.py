@@ -1,21 +1,22 @@
-"""The SQL catalog cache: layers catalogued once, results identical when read back."""
+"""The stored catalog cache: layers catalogued once, results identical when read back."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from dockwatch.catalog.service import ImageCataloguer, catalog_image
+from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import SystemClock
-from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from tests.support.corpus import corpus_dir
 
 
-def _cache(path: Path) -> SqlCatalogCache:
+def _cache(path: Path) -> StoredCatalogCache:
     db = Database(f"sqlite:///{path}")
     migrate(db)
-    return SqlCatalogCache(db, SystemClock())
+    return StoredCatalogCache(SqlStore(db), SystemClock())
 
 
 def test_cached_layers_are_not_read_again(tmp_path: Path) -> None:

@@ -1,0 +1,35 @@
+"""ECR basic scanning's finding shape: OS packages only, no lifecycle, no events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dockwatch.findings.build import FindingDraft
+
+
+def basic_findings(drafts: Mapping[str, FindingDraft]) -> list[dict[str, Any]]:
+    """ECR's `imageScanFindings.findings`: one entry per (vulnerability, package), with the
+    package and its first CVSS vector as attributes."""
+    findings: list[dict[str, Any]] = []
+    for vuln, draft in sorted(drafts.items()):
+        details = draft.detail["packageVulnerabilityDetails"]
+        for p in details["vulnerablePackages"]:
+            attributes = [
+                {"key": "package_name", "value": p["name"]},
+                {"key": "package_version", "value": p["version"]},
+            ]
+            attributes += [
+                {"key": f"CVSS{c['version'][0]}_VECTOR", "value": c["scoringVector"]}
+                for c in details["cvss"][:1]
+            ]
+            findings.append(
+                {
+                    "name": vuln,
+                    "description": draft.detail["description"],
+                    "uri": details["sourceUrl"],
+                    "severity": "UNDEFINED" if draft.severity == "UNTRIAGED" else draft.severity,
+                    "attributes": attributes,
+                }
+            )
+    return findings

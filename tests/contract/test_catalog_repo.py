@@ -1,0 +1,122 @@
+"""`CatalogRepo` contract: layer results and facts, inventories and their package groups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dockwatch.app import Services
+from dockwatch.model.catalog import CatalogResult, FileEntry, LayerFacts, Skipped
+from dockwatch.model.digest import Digest
+from dockwatch.model.distro import Distro
+from dockwatch.model.package import Package
+from dockwatch.model.package_doc import dump_package, package_ref
+from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
+from tests.contract.conftest import image, push
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+LAYER = "sha256:" + "a" * 64
+BASE = "sha256:" + "b" * 64
+
+
+def _pkg(name: str, version: str, layer: str) -> Package:
+    purl = f"pkg:pypi/{name}@{version}"
+    return Package(name, version, "python", purl, layer_digest=Digest(layer))
+
+
+def test_layer_results_round_trip_and_are_written_once(services: Services) -> None:
+    result = CatalogResult(
+        packages=(_pkg("zeta", "1.0", LAYER),),
+        skipped=(Skipped("/usr/lib/x", "unreadable"),),
+        owned_files=(("libc6", ("/lib/libc.so.6",)),),
+    )
+    with services.store.write() as uow:
+        assert uow.catalog.layer_result(LAYER, "python-installed", 1) is None
+        assert uow.catalog.put_layer_result(LAYER, "python-installed", 1, result, T0) is True
+        other = CatalogResult()
+        assert uow.catalog.put_layer_result(LAYER, "python-installed", 1, other, T0) is False
+    with services.store.read() as uow:
+        assert uow.catalog.layer_result(LAYER, "python-installed", 1) == result
+        assert uow.catalog.layer_result(LAYER, "python-installed", 2) is None  # a bumped version
+        assert uow.catalog.layer_result(LAYER, "dpkg-db", 1) is None
+
+
+def test_layer_facts_round_trip(services: Services) -> None:
+    facts = LayerFacts(
+        diff_id=Digest("sha256:" + "c" * 64),
+        whiteouts=frozenset({"/etc/gone"}),
+        opaque_dirs=frozenset({"/var/cache"}),
+        release_files=(FileEntry("/etc/os-release", 9, 0o644, b"ID=debian\n\xff"),),
+        warnings=("a budget was hit",),
+        complete=False,
+    )
+    with services.store.write() as uow:
+        assert uow.catalog.layer_facts(LAYER, 1) is None
+        assert uow.catalog.put_layer_facts(LAYER, 1, facts, T0) is True
+        assert uow.catalog.put_layer_facts(LAYER, 1, facts, T0) is False
+    with services.store.read() as uow:
+        assert uow.catalog.layer_facts(LAYER, 1) == facts
+        assert uow.catalog.layer_facts(LAYER, 2) is None
+
+
+def _rows(packages: list[Package]) -> tuple[set[PackageKeyRow], dict[str, bytes]]:
+    rows: set[PackageKeyRow] = set()
+    docs: dict[str, bytes] = {}
+    for p in packages:
+        doc = dump_package(p)
+        docs[package_ref(doc)] = doc
+        rows.add((p.layer_digest or "", "PyPI", p.name, package_ref(doc)))
+    return rows, docs
+
+
+def test_inventories_and_the_reverse_index(services: Services) -> None:
+    first = push(services, "app", image("one"))
+    second = push(services, "app", image("two"), tag="two")
+    shared = _pkg("zeta", "1.0", BASE)
+    own = _pkg("alpha", "2.0", LAYER)
+    debian = Distro("debian", "12", "bookworm", "Debian 12", ("linux",))
+    inventories = {
+        first: StoredInventory(debian, (shared, own), "python-installed@1"),
+        second: StoredInventory(None, (shared,), "python-installed@2"),
+    }
+    with services.store.write() as uow:
+        for digest, inv in inventories.items():
+            rows, docs = _rows(list(inv.packages))
+            uow.catalog.store_inventory(digest, inv, rows, docs, T0)
+    ref = {p.name: package_ref(dump_package(p)) for p in (shared, own)}
+    with services.store.read() as uow:
+        for digest, inv in inventories.items():
+            assert uow.catalog.inventory(digest) == inv
+        assert uow.catalog.inventory("sha256:" + "0" * 64) is None
+        assert sorted(uow.catalog.package_pairs([("PyPI", "zeta")])) == sorted(
+            [(first, ref["zeta"]), (second, ref["zeta"])]
+        )
+        assert uow.catalog.package_pairs([("PyPI", "alpha")]) == [(first, ref["alpha"])]
+        assert uow.catalog.package_pairs([("npm", "zeta")]) == []
+        assert uow.catalog.packages([ref["alpha"], "missing"]) == {ref["alpha"]: own}
+    # storing again replaces the inventory and its part of the index
+    replaced = StoredInventory(debian, (shared,), "python-installed@2")
+    with services.store.write() as uow:
+        rows, docs = _rows([shared])
+        uow.catalog.store_inventory(first, replaced, rows, docs, T0)
+    with services.store.read() as uow:
+        assert uow.catalog.inventory(first) == replaced
+        assert uow.catalog.package_pairs([("PyPI", "alpha")]) == []
+
+
+def test_an_inventory_is_forgotten_once_no_repository_holds_the_image(services: Services) -> None:
+    held = push(services, "app", image("held"))
+    gone = "sha256:" + "d" * 64  # no repository holds it
+    pkg = _pkg("zeta", "1.0", LAYER)
+    with services.store.write() as uow:
+        for digest in (held, gone):
+            rows, docs = _rows([pkg])
+            uow.catalog.store_inventory(
+                digest, StoredInventory(None, (pkg,), "c@1"), rows, docs, T0
+            )
+    with services.store.write() as uow:
+        assert uow.catalog.forget_inventory_if_unused(held) is False
+        assert uow.catalog.forget_inventory_if_unused(gone) is True
+    with services.store.read() as uow:
+        assert uow.catalog.inventory(gone) is None
+        assert uow.catalog.inventory(held) is not None
+        assert [d for d, _ in uow.catalog.package_pairs([("PyPI", "zeta")])] == [held]
