@@ -209,11 +209,12 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     from dockwatch.match.service import match, reverse_index_rows
     from dockwatch.model.advisory import Advisory
     from dockwatch.model.digest import Digest
+    from dockwatch.model.events import AdvisoriesChanged
     from dockwatch.scan.rescan import apply_delta
     from dockwatch.storage.sql import outbox, rollups, scan_repo, tables, vuln_repo
     from dockwatch.storage.sql.finding_repo import put_packages
     from dockwatch.vulndb.importer import import_paths
-    from dockwatch.vulndb.service import ADVISORIES_CHANGED, VulnDb
+    from dockwatch.vulndb.service import VulnDb
 
     rng = random.Random(11)
     work = Path(tempfile.mkdtemp(prefix="dockwatch-rescan-bench-"))
@@ -371,7 +372,9 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
         result = scratch.apply("osv:PyPI", update + changed, complete=True)
         import_s = time.perf_counter() - t0
         with services.db.read() as conn:
-            (event,) = outbox.read_after(conn, after_id, [ADVISORIES_CHANGED], limit=10)
+            (event,) = outbox.SqlOutbox(conn).read_after(
+                after_id, [AdvisoriesChanged.NAME], limit=10
+            )
         t0 = time.perf_counter()
         services.scanner.index.refresh()
         refresh_s = time.perf_counter() - t0
@@ -382,7 +385,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
             profiler = cProfile.Profile()
             profiler.enable()
         t0 = time.perf_counter()
-        report = apply_delta(services.scanner, event.payload)
+        report = apply_delta(services.scanner, event.event.payload())
         apply_s = time.perf_counter() - t0
         if profiler is not None:
             import pstats

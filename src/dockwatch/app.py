@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
+from dockwatch.events.egress import EgressPolicy
+from dockwatch.events.secretbox import SecretBox, load_key
 from dockwatch.events.webhooks import WebhookDeliverer
 from dockwatch.match.service import MatchIndex
 from dockwatch.model.identity import Tenant
@@ -69,7 +71,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes
     )
     worker = ScanWorker(scanner, JobQueue(db, clock))
-    webhooks = WebhookDeliverer(db, clock)
+    webhooks = WebhookDeliverer(
+        db,
+        clock,
+        box=SecretBox(load_key(settings.webhook_secret_key, settings.data_dir)),
+        egress=EgressPolicy.parse(settings.webhook_allow),
+    )
+    webhooks.seal_plaintext_secrets()
     return Services(
         settings, clock, db, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
     )

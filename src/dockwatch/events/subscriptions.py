@@ -3,7 +3,9 @@
 A subscription names an http(s) URL, an optional filter of outbox event types (none: every
 deliverable type, including types added later) and a secret for the signatures. The secret is
 generated when the caller gives none and is shown only in the answer to the creation; it is
-stored as given because signing needs it.
+stored sealed (`secretbox.py`): signing needs it, so it is encrypted rather than hashed. A URL
+whose host is an internal address, or resolves only to internal ones, is refused unless the
+operator allows it (`egress.py`); delivery checks again at every connection.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import httpx
 
 from dockwatch.clock import Clock
 from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.model.events import WebhookTest
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 
-from .eventbridge import DELIVERABLE_TYPES, WEBHOOK_TEST, event_id
+from .egress import EgressPolicy
+from .eventbridge import DELIVERABLE_TYPES, event_id
+from .secretbox import SecretBox
 
 MAX_WEBHOOKS = 100
 """Subscriptions per tenant: each one multiplies the delivery work of every event."""
@@ -141,19 +145,29 @@ def webhook_doc(row: repo.WebhookRow) -> dict[str, Any]:
     }
 
 
-def create(db: Database, clock: Clock, tenant: Tenant, body: Any) -> dict[str, Any]:
+def create(
+    db: Database,
+    clock: Clock,
+    tenant: Tenant,
+    body: Any,
+    *,
+    box: SecretBox,
+    egress: EgressPolicy,
+) -> dict[str, Any]:
     """Store a subscription; the answer carries its secret, the only time it is shown."""
     spec = parse_spec(body)
+    egress.check_url(spec.url)
     secret = spec.secret or secrets.token_urlsafe(32)
+    webhook_id = str(uuid.uuid4())
     with db.write() as conn:
         if repo.count_webhooks(conn, tenant) >= MAX_WEBHOOKS:
             raise InvalidInput(f"a registry has at most {MAX_WEBHOOKS} webhooks")
         row = repo.insert_webhook(
             conn,
             tenant,
-            webhook_id=str(uuid.uuid4()),
+            webhook_id=webhook_id,
             url=spec.url,
-            secret=secret,
+            secret=box.seal(secret, webhook_id),
             event_types=spec.event_types,
             description=spec.description,
             insecure_skip_verify=spec.insecure_skip_verify,
@@ -189,23 +203,7 @@ def send_test(db: Database, clock: Clock, tenant: Tenant, webhook_id: str) -> di
     with db.write() as conn:
         if repo.get_webhook(conn, tenant, webhook_id) is None:
             raise WebhookNotFound(webhook_id)
-        outbox.append(
-            conn,
-            account_id=tenant.account_id,
-            region=tenant.region,
-            event_type=WEBHOOK_TEST,
-            subject=webhook_id,
-            payload={"webhookId": webhook_id},
-            at=clock.now(),
-        )
-        o = t.outbox
-        new_id = conn.execute(
-            o.select()
-            .with_only_columns(o.c.id)
-            .where(o.c.event_type == WEBHOOK_TEST, o.c.subject == webhook_id)
-            .order_by(o.c.id.desc())
-            .limit(1)
-        ).scalar_one()
+        new_id = outbox.SqlOutbox(conn).append(WebhookTest(tenant, clock.now(), webhook_id))
     return {"webhookId": webhook_id, "eventId": event_id(tenant.account_id, tenant.region, new_id)}
 
 

@@ -15,41 +15,44 @@ Two steps, each safe to interrupt at any point:
 Event ids and bodies come from `eventbridge.py` (finding events are first expanded from their
 outbox snapshot by `findings.events.materialize`). Redirects are not followed (a 3xx is a
 failure); HTTPS certificates are verified unless the subscription sets `insecureSkipVerify`.
+Connections go only to addresses `egress.py` allows, checked on the resolved address at connect
+time. The log keeps a delivery's status code and timing, never the receiver's answer, and
+every connection failure reads the same, so the log cannot be used to probe a network.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
 from dockwatch import __version__
 from dockwatch.clock import Clock
 from dockwatch.findings.events import materialize
-from dockwatch.findings.service import FINDING_EVENTS
-from dockwatch.model.identity import Tenant
+from dockwatch.model.events import FindingChanged, OutboxEvent, WebhookTest
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.outbox import OutboxEvent
 
-from . import signing
+from . import secretbox, signing
+from .egress import EgressPolicy, ForbiddenAddress, guarded_transport
 from .eventbridge import (
     DELIVERABLE_TYPES,
-    WEBHOOK_TEST,
     Unrenderable,
     encode,
     event_id,
     to_eventbridge,
 )
+from .secretbox import SecretBox, SecretUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +83,6 @@ class DeliveryPolicy:
     """Outbox events read per fan-out transaction."""
     lease: timedelta = timedelta(minutes=2)
     """How long a claimed attempt is reserved for its sender."""
-    error_bytes: int = 2048
-    """How much of a failing response body the log keeps."""
 
 
 def backoff(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> timedelta:
@@ -109,15 +110,38 @@ class Outcome:
 
 def matches(hook: repo.WebhookRow, event: OutboxEvent) -> bool:
     """Whether `event` goes to `hook`."""
-    if (event.account_id, event.region) != (hook.account_id, hook.region):
+    if (event.tenant.account_id, event.tenant.region) != (hook.account_id, hook.region):
         return False
     if event.id <= hook.start_after_id:
         return False
-    if event.event_type == WEBHOOK_TEST:
-        return bool(event.payload.get("webhookId") == hook.id)
+    if isinstance(event.event, WebhookTest):
+        return event.event.webhook_id == hook.id
     if event.event_type not in DELIVERABLE_TYPES:
         return False
     return not hook.event_types or event.event_type in hook.event_types
+
+
+CONNECT_FAILED = "delivery failed: could not connect"
+"""The one text of every connection failure: open, closed and filtered ports look the same."""
+REFUSED = (
+    "delivery refused: the receiver's address is internal (loopback, private, link-local, "
+    "multicast or cloud metadata); DOCKWATCH_WEBHOOK_ALLOW can allow it"
+)
+CERTIFICATE_FAILED = (
+    "delivery failed: the receiver's certificate did not verify (CERTIFICATE_VERIFY_FAILED)"
+)
+
+
+def failure_text(exc: httpx.HTTPError) -> str:
+    """What the log says about a request that got no answer."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ForbiddenAddress):
+            return REFUSED
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return CERTIFICATE_FAILED
+        cause = cause.__cause__ or cause.__context__
+    return CONNECT_FAILED
 
 
 def _log_failure(future: Future[Outcome]) -> None:
@@ -136,13 +160,18 @@ class WebhookDeliverer:
         clock: Clock,
         policy: DeliveryPolicy | None = None,
         *,
+        box: SecretBox,
+        egress: EgressPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy or DeliveryPolicy()
+        self.box = box
+        self.egress = egress or EgressPolicy()
         self._transport = transport
+        """A fixed transport (tests): it replaces the guarded one."""
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._clients: dict[bool, httpx.Client] = {}
@@ -161,12 +190,12 @@ class WebhookDeliverer:
     def fan_out(self) -> int:
         """Turn the next outbox events into first attempts; returns how many events were read."""
         with self.db.read() as conn:
-            if repo.max_outbox_id(conn) <= outbox.cursor(conn, CURSOR):
+            box = outbox.SqlOutbox(conn)
+            if box.last_id() <= box.cursor(CURSOR):
                 return 0
         with self.db.write() as conn:
-            events = outbox.read_after(
-                conn, outbox.cursor(conn, CURSOR), limit=self.policy.fan_out_batch
-            )
+            box = outbox.SqlOutbox(conn)
+            events = box.read_after(box.cursor(CURSOR), limit=self.policy.fan_out_batch)
             if not events:
                 return 0
             hooks = repo.enabled_webhooks(conn)
@@ -183,7 +212,7 @@ class WebhookDeliverer:
                             started_at=now,
                             at=now,
                         )
-            outbox.advance(conn, CURSOR, events[-1].id, now)
+            box.advance(CURSOR, events[-1].id, now)
         return len(events)
 
     # --- delivery -----------------------------------------------------------------------------
@@ -219,8 +248,7 @@ class WebhookDeliverer:
         try:
             if event is None:
                 raise Unrenderable(0, "?", "the outbox event no longer exists")
-            event = self._materialize(event)
-            body = encode(to_eventbridge(event))
+            body = encode(to_eventbridge(event, self._materialize(event)))
         except Unrenderable as exc:
             outcome = Outcome(False, None, str(exc), None)
             self._record(due, outcome, final=True)
@@ -231,53 +259,50 @@ class WebhookDeliverer:
         self._record(due, outcome, final=False)
         return outcome
 
-    def _materialize(self, event: OutboxEvent) -> OutboxEvent:
-        """A finding event's snapshot expanded into the Inspector `Finding` it describes.
+    def _materialize(self, event: OutboxEvent) -> dict[str, Any] | None:
+        """A finding event's snapshot expanded into the Inspector `Finding` it describes
+        (None for other events).
 
         The snapshot and the content-addressed detail it names never change, so every attempt
         renders the same body.
         """
-        if event.event_type not in FINDING_EVENTS:
-            return event
-        tenant = Tenant(event.account_id, event.region)
+        if not isinstance(event.event, FindingChanged):
+            return None
         try:
             with self.db.read() as conn:
-                payload = materialize(conn, tenant, event.event_type, event.payload)
+                return materialize(conn, event.event)
         except (KeyError, TypeError, ValueError) as exc:
             raise Unrenderable(event.id, event.event_type, f"{type(exc).__name__}: {exc}") from exc
-        return dataclasses.replace(event, payload=payload)
 
     def _send(self, due: repo.DueAttempt, event: OutboxEvent, body: bytes) -> Outcome:
         hook = due.webhook
+        try:
+            secret = self.box.open(hook.secret, hook.id)
+        except SecretUnreadable as exc:
+            return Outcome(False, None, str(exc), None)
         timestamp = int(self.clock.now().timestamp())
         headers = signing.headers(
-            hook.secret,
+            secret,
             timestamp,
             body,
-            event_id(event.account_id, event.region, event.id),
+            event_id(event.tenant.account_id, event.tenant.region, event.id),
             event.event_type,
         )
         headers["User-Agent"] = f"dockwatch-webhooks/{__version__}"
         started = time.monotonic()
         try:
+            # the answer's body is never read: the log keeps its status and timing only
             with self._client(verify=not hook.insecure_skip_verify).stream(
                 "POST", hook.url, content=body, headers=headers
             ) as response:
-                snippet = b""
-                if not 200 <= response.status_code < 300:
-                    for chunk in response.iter_bytes():
-                        snippet += chunk
-                        if len(snippet) >= self.policy.error_bytes:
-                            break
+                status = response.status_code
         except httpx.HTTPError as exc:
             elapsed = int((time.monotonic() - started) * 1000)
-            return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:2000], elapsed)
+            return Outcome(False, None, failure_text(exc), elapsed)
         elapsed = int((time.monotonic() - started) * 1000)
-        if 200 <= response.status_code < 300:
-            return Outcome(True, response.status_code, None, elapsed)
-        text = snippet[: self.policy.error_bytes].decode("utf-8", "replace").strip()
-        error = f"HTTP {response.status_code}" + (f": {text}" if text else "")
-        return Outcome(False, response.status_code, error, elapsed)
+        if 200 <= status < 300:
+            return Outcome(True, status, None, elapsed)
+        return Outcome(False, status, f"HTTP {status}", elapsed)
 
     def _record(self, due: repo.DueAttempt, outcome: Outcome, *, final: bool) -> None:
         with self.db.write() as conn:
@@ -326,14 +351,16 @@ class WebhookDeliverer:
         with self._clients_lock:
             client = self._clients.get(verify)
             if client is None:
+                transport = self._transport or guarded_transport(
+                    self.egress, verify=verify, max_connections=self.policy.concurrency
+                )
                 client = httpx.Client(
-                    verify=verify,
                     timeout=httpx.Timeout(
                         self.policy.timeout_seconds, connect=self.policy.connect_timeout_seconds
                     ),
                     follow_redirects=False,
-                    limits=httpx.Limits(max_connections=self.policy.concurrency),
-                    transport=self._transport,
+                    trust_env=False,
+                    transport=transport,
                 )
                 self._clients[verify] = client
             return client
@@ -373,6 +400,17 @@ class WebhookDeliverer:
                 return made
             made += n
         return made
+
+    def seal_plaintext_secrets(self) -> int:
+        """Seal the secrets of subscriptions stored before secrets were sealed; returns how
+        many (run at start, before any delivery)."""
+        with self.db.write() as conn:
+            rows = repo.unsealed_secrets(conn, secretbox.PREFIX)
+            for webhook_id, secret in rows:
+                repo.set_secret(conn, webhook_id, self.box.seal(secret, webhook_id))
+        if rows:
+            logger.info("sealed the secrets of %d webhooks", len(rows))
+        return len(rows)
 
     def recover(self) -> int:
         """Release attempts leased by a killed process (embedded mode runs one deliverer)."""

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, tuple_
 
+from dockwatch.model.events import FindingChanged, FindingClosed, FindingCreated, FindingUpdated
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import finding_repo as repo
@@ -30,11 +31,6 @@ from dockwatch.storage.sql import tables as t
 from .build import FindingDraft, score_severity
 from .lifecycle import FindingStatus, ImageResource, StoredFinding, reconcile
 from .shape import ImageContext, inspector_finding
-
-FINDING_CREATED = "FindingCreated"
-FINDING_UPDATED = "FindingUpdated"
-FINDING_CLOSED = "FindingClosed"
-FINDING_EVENTS = (FINDING_CREATED, FINDING_UPDATED, FINDING_CLOSED)
 
 
 class Suppressor(Protocol):
@@ -138,7 +134,7 @@ class FindingWriter:
         changed: list[dict[str, Any]] = []
         observed: list[dict[str, Any]] = []
         closes: list[dict[str, Any]] = []
-        pending: list[tuple[str, Mapping[str, Any], list[str]]] = []
+        pending: list[tuple[type[FindingChanged], Mapping[str, Any], list[str]]] = []
         if suppressor is not None:
             context.prefetch([(x.repository_id, x.repository, x.digest) for x in targets])
         for target in targets:
@@ -178,7 +174,7 @@ class FindingWriter:
                 }
                 inserts.append(row)
                 out.opened += 1
-                pending.append((FINDING_CREATED, row, []))
+                pending.append((FindingCreated, row, []))
             by_id = {r.id: r for r in mine.values()}
             for finding_id in plan.reopened + plan.unchanged:
                 old = by_id[finding_id]
@@ -223,19 +219,19 @@ class FindingWriter:
                 else:
                     out.updated += 1
                 if diff:
-                    pending.append((FINDING_UPDATED, row, diff))
+                    pending.append((FindingUpdated, row, diff))
             for finding_id in plan.closed:
                 old = by_id[finding_id]
                 closes.append({"b_id": finding_id, "b_status": "CLOSED", "b_closed_at": now,
                                "b_updated_at": now, "b_suppressed_by": None})  # fmt: skip
                 out.closed += 1
                 pending.append(
-                    (FINDING_CLOSED, _closed_row(old, target.repository, now), ["status"])
+                    (FindingClosed, _closed_row(old, target.repository, now), ["status"])
                 )
         context.prefetch(
             sorted({(r["repository_id"], r["repository_name"], r["digest"]) for _, r, _ in pending})
         )
-        events = [self._event(kind, context, row, diff) for kind, row, diff in pending]
+        events = [self._event(kind, context, row, diff, now) for kind, row, diff in pending]
         refs = {ref: (doc, draft) for ref, doc, draft in details.values()}
         missing = repo.missing_details(conn, refs)
         repo.insert_details(
@@ -248,13 +244,7 @@ class FindingWriter:
         out.suppressed = sum(1 for r in inserts if r["status"] == "SUPPRESSED") + sum(
             1 for r in changed if r["b_status"] == "SUPPRESSED"
         )
-        out.events = outbox.append_many(
-            conn,
-            account_id=self.tenant.account_id,
-            region=self.tenant.region,
-            events=events,
-            at=now,
-        )
+        out.events = outbox.SqlOutbox(conn).append_many(events)
         return out
 
     def close_all(
@@ -274,15 +264,9 @@ class FindingWriter:
                            "b_updated_at": now, "b_suppressed_by": None})  # fmt: skip
             rows.append(_closed_row(old, names[(old.repository_id, old.digest)], now))
         context.prefetch(list(resources))
-        events = [self._event(FINDING_CLOSED, context, row, ["status"]) for row in rows]
+        events = [self._event(FindingClosed, context, row, ["status"], now) for row in rows]
         repo.update_findings(conn, ["status", "closed_at", "updated_at", "suppressed_by"], closes)
-        outbox.append_many(
-            conn,
-            account_id=self.tenant.account_id,
-            region=self.tenant.region,
-            events=events,
-            at=now,
-        )
+        outbox.SqlOutbox(conn).append_many(events)
         return len(closes)
 
     def _status(
@@ -316,27 +300,32 @@ class FindingWriter:
         return ("SUPPRESSED", rule) if rule else ("ACTIVE", None)
 
     def _event(
-        self, kind: str, context: _ImageContexts, row: Mapping[str, Any], changes: list[str]
-    ) -> tuple[str, str, dict[str, Any]]:
+        self,
+        kind: type[FindingChanged],
+        context: _ImageContexts,
+        row: Mapping[str, Any],
+        changes: list[str],
+        now: datetime,
+    ) -> FindingChanged:
         image = context.get(row["repository_id"], row["repository_name"], row["digest"])
-        payload = {
-            "findingId": row["id"],
-            "detailRef": row["detail_ref"],
-            "vulnerabilityId": row["vulnerability_id"],
-            "status": row["status"],
-            "severity": row["severity"],
-            "fixAvailable": row["fix_available"],
-            "firstObservedAt": row["first_observed_at"].isoformat(),
-            "lastObservedAt": row["last_observed_at"].isoformat(),
-            "updatedAt": row["updated_at"].isoformat(),
-            "repositoryName": row["repository_name"],
-            "imageDigest": row["digest"],
-            "imageTags": list(image.tags),
-            "pushedAt": None if image.pushed_at is None else image.pushed_at.isoformat(),
-        }
-        if changes:
-            payload["changes"] = changes
-        return kind, row["repository_name"], payload
+        return kind(
+            self.tenant,
+            now,
+            finding_id=row["id"],
+            detail_ref=row["detail_ref"],
+            vulnerability_id=row["vulnerability_id"],
+            status=row["status"],
+            severity=row["severity"],
+            fix_available=row["fix_available"],
+            first_observed_at=row["first_observed_at"],
+            last_observed_at=row["last_observed_at"],
+            updated_at=row["updated_at"],
+            repository_name=row["repository_name"],
+            image_digest=row["digest"],
+            image_tags=tuple(image.tags),
+            pushed_at=image.pushed_at,
+            changes=tuple(changes),
+        )
 
 
 def _closed_row(old: repo.StoredRow, repository: str, now: datetime) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, InvalidInput, NotFound
+from dockwatch.model.events import FindingUpdated
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import finding_repo, outbox
@@ -41,7 +42,7 @@ from dockwatch.storage.sql.engine import Database
 
 from .criteria import Criteria, InvalidCriteria, matches, parse_criteria, parse_time, sql_filter
 from .listing import image_contexts
-from .service import FINDING_UPDATED, Suppressor
+from .service import Suppressor
 
 logger = logging.getLogger(__name__)
 
@@ -265,30 +266,26 @@ def reevaluate(
     for row, status, _ in changed:
         image = contexts[(row.repository_id, row.digest)]
         events.append(
-            (
-                FINDING_UPDATED,
-                row.repository_name,
-                {
-                    "findingId": row.id,
-                    "detailRef": row.detail_ref,
-                    "vulnerabilityId": row.vulnerability_id,
-                    "status": status,
-                    "severity": row.severity,
-                    "fixAvailable": row.fix_available,
-                    "firstObservedAt": as_utc(row.first_observed_at).isoformat(),
-                    "lastObservedAt": as_utc(row.last_observed_at).isoformat(),
-                    "updatedAt": now.isoformat(),
-                    "repositoryName": row.repository_name,
-                    "imageDigest": row.digest,
-                    "imageTags": list(image.tags),
-                    "pushedAt": None if image.pushed_at is None else image.pushed_at.isoformat(),
-                    "changes": ["status"],
-                },
+            FindingUpdated(
+                tenant,
+                now,
+                finding_id=row.id,
+                detail_ref=row.detail_ref,
+                vulnerability_id=row.vulnerability_id,
+                status=status,
+                severity=row.severity,
+                fix_available=row.fix_available,
+                first_observed_at=as_utc(row.first_observed_at),
+                last_observed_at=as_utc(row.last_observed_at),
+                updated_at=now,
+                repository_name=row.repository_name,
+                image_digest=row.digest,
+                image_tags=tuple(image.tags),
+                pushed_at=image.pushed_at,
+                changes=("status",),
             )
         )
-    outbox.append_many(
-        conn, account_id=tenant.account_id, region=tenant.region, events=events, at=now
-    )
+    outbox.SqlOutbox(conn).append_many(events)
     logger.info("suppression rules changed the status of %d findings", len(changed))
     return len(changed)
 

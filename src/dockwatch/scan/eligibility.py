@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from dockwatch.model.events import CoverageChanged
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import scan_repo as sql
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from .service import ScanService
 
 logger = logging.getLogger(__name__)
-
-COVERAGE_CHANGED = "CoverageChanged"
 
 
 def activate(
@@ -136,18 +135,10 @@ def expire_pass(service: ScanService) -> int:
                 now,
             )
             service.writer.close_all(conn, [(row.repository_id, row.name, row.digest)], now)
-            outbox.append(
-                conn,
-                account_id=tenant.account_id,
-                region=tenant.region,
-                event_type=COVERAGE_CHANGED,
-                subject=row.name,
-                payload={
-                    "repositoryName": row.name,
-                    "imageDigest": row.digest,
-                    "scanStatus": {"statusCode": "INACTIVE", "reason": "SCAN_ELIGIBILITY_EXPIRED"},
-                },
-                at=now,
+            outbox.SqlOutbox(conn).append(
+                CoverageChanged(
+                    tenant, now, row.name, row.digest, "INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"
+                )
             )
             expired += 1
     return expired

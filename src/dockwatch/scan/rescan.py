@@ -26,6 +26,7 @@ from dockwatch.findings.build import FindingDraft, build, vulnerability_id
 from dockwatch.findings.service import Target
 from dockwatch.match.matcher import Match
 from dockwatch.match.service import match_packages
+from dockwatch.model.events import RescanCompleted
 from dockwatch.storage.sql import finding_repo as repo
 from dockwatch.storage.sql import outbox, vuln_repo
 from dockwatch.storage.sql import tables as t
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from .service import ScanService
 
 logger = logging.getLogger(__name__)
-
-RESCAN_COMPLETED = "RescanCompleted"
 
 
 @dataclass(slots=True)
@@ -304,14 +303,21 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
             applied.closed,
             applied.events,
         )
-        outbox.append(
-            conn,
-            account_id=service.ctx.tenant.account_id,
-            region=service.ctx.tenant.region,
-            event_type=RESCAN_COMPLETED,
-            subject=str(report.version),
-            payload=report.to_wire(),
-            at=now,
+        outbox.SqlOutbox(conn).append(
+            RescanCompleted(
+                service.ctx.tenant,
+                now,
+                report.version,
+                report.images,
+                report.pairs,
+                report.packages,
+                report.signatures,
+                report.opened,
+                report.reopened,
+                report.updated,
+                report.closed,
+                report.layers_read,
+            )
         )
         report.timings["total"] = clock() - started
     logger.info("advisory delta %s applied: %s", report.version, report.to_wire())

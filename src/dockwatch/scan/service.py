@@ -26,6 +26,7 @@ from dockwatch.findings.service import FindingWriter, Target
 from dockwatch.findings.suppression import suppressor_loader
 from dockwatch.match.service import MatchIndex, match, reverse_index_rows
 from dockwatch.model.distro import Distro
+from dockwatch.model.events import ScanCompleted
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.registry.context import RegistryContext
 from dockwatch.storage.sql import finding_repo, outbox, vuln_repo
@@ -38,7 +39,6 @@ from .duration import EcrConfiguration, parse_ecr_configuration
 
 logger = logging.getLogger(__name__)
 
-SCAN_COMPLETED = "ScanCompleted"
 ACTIVATION_DAYS = 30
 """Images pushed within this many days are scanned when enhanced scanning is turned on."""
 
@@ -284,22 +284,18 @@ class ScanService:
                 done,
             )
             counts = self._severity_counts(conn, repo.id, digest)
-            outbox.append(
-                conn,
-                account_id=self.ctx.tenant.account_id,
-                region=self.ctx.tenant.region,
-                event_type=SCAN_COMPLETED,
-                subject=repository,
-                payload={
-                    "repositoryName": repository,
-                    "imageDigest": digest,
-                    "imageTags": registry_sql.tags_of(conn, repo.id, digest),
-                    "trigger": "rematch" if rematch else "scan",
-                    "findingSeverityCounts": counts,
-                    "dbVersion": report.db_version,
-                    "layersRead": layers_read,
-                },
-                at=done,
+            outbox.SqlOutbox(conn).append(
+                ScanCompleted(
+                    self.ctx.tenant,
+                    done,
+                    repository_name=repository,
+                    image_digest=digest,
+                    image_tags=tuple(registry_sql.tags_of(conn, repo.id, digest)),
+                    trigger="rematch" if rematch else "scan",
+                    finding_severity_counts=counts,
+                    db_version=report.db_version,
+                    layers_read=layers_read,
+                )
             )
         return dataclasses.replace(outcome, layers_read=layers_read)
 

@@ -16,12 +16,11 @@ from typing import Any
 
 from dockwatch.findings.purge import Purger
 from dockwatch.findings.suppression import expire_due_rules
+from dockwatch.model.events import AdvisoriesChanged, ManifestDeleted, ManifestPushed
 from dockwatch.model.oci import INDEX_TYPES
-from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
-from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
 from .config import ScanFrequency, ScanType
 from .eligibility import expire_pass, recatalogue_pass
@@ -33,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 CURSOR = "scanner"
 PASS_INTERVAL = timedelta(minutes=1)
-SUBSCRIBED = (RegistryEvent.MANIFEST_PUSHED, RegistryEvent.MANIFEST_DELETED, ADVISORIES_CHANGED)
+SUBSCRIBED = (ManifestPushed.NAME, ManifestDeleted.NAME, AdvisoriesChanged.NAME)
 """The outbox events the scan worker acts on."""
 
 
@@ -56,14 +55,14 @@ class ScanWorker:
         ctx = self.service.ctx
         config, _ = self.service.settings()
         with ctx.db.write() as conn:
-            after = outbox.cursor(conn, CURSOR)
-            events = outbox.read_after(conn, after, SUBSCRIBED)
+            box = outbox.SqlOutbox(conn)
+            after = box.cursor(CURSOR)
+            events = box.read_after(after, SUBSCRIBED)
             now = self.service.clock.now()
             for e in events:
-                if e.event_type == RegistryEvent.MANIFEST_PUSHED:
-                    repo = registry_sql.get_repository(
-                        conn, ctx.tenant, e.payload["repositoryName"]
-                    )
+                event = e.event
+                if isinstance(event, ManifestPushed):
+                    repo = registry_sql.get_repository(conn, ctx.tenant, event.repository_name)
                     if repo is None:
                         continue
                     frequency = config.frequency_for(repo.name, repo.scan_on_push)
@@ -71,7 +70,7 @@ class ScanWorker:
                     # enhanced scanning was turned on) is not eligible: activation decides it
                     stale = now - e.created_at > timedelta(days=self.service.activation_days)
                     if frequency is not ScanFrequency.MANUAL and not stale:
-                        digest = e.payload["imageDigest"]
+                        digest = event.image_digest
                         enqueue(
                             conn,
                             "scan",
@@ -79,9 +78,7 @@ class ScanWorker:
                             {"repository": repo.name, "digest": digest},
                             now,
                         )
-                        image_like = e.payload.get(
-                            "mediaType"
-                        ) not in INDEX_TYPES and not e.payload.get("artifactType")
+                        image_like = event.media_type not in INDEX_TYPES and not event.artifact_type
                         if (
                             config.scan_type is ScanType.ENHANCED
                             and image_like
@@ -99,45 +96,24 @@ class ScanWorker:
                                 None,
                             )
                             sql.put_scan(conn, ctx.tenant, pending, now)
-                elif e.event_type == RegistryEvent.MANIFEST_DELETED:
+                elif isinstance(event, ManifestDeleted):
                     enqueue(
                         conn,
                         "delete",
                         f"delete:{e.id}",
-                        {
-                            "repository": e.payload["repositoryName"],
-                            "digest": e.payload["imageDigest"],
-                        },
+                        {"repository": event.repository_name, "digest": event.image_digest},
                         now,
                     )
-                elif e.event_type == ADVISORIES_CHANGED and config.scan_type is ScanType.ENHANCED:
-                    self._affected(conn, e.payload, config, now)
+                elif isinstance(event, AdvisoriesChanged) and config.scan_type is ScanType.ENHANCED:
+                    self._affected(conn, event, now)
             if events:
-                outbox.advance(conn, CURSOR, events[-1].id, now)
+                box.advance(CURSOR, events[-1].id, now)
         return len(events)
 
-    def _affected(self, conn: Any, payload: dict[str, Any], config: Any, now: datetime) -> None:
+    def _affected(self, conn: Any, event: AdvisoriesChanged, now: datetime) -> None:
         """Queue the application of an advisory delta (one job per database version: the
         job finds the affected images through the reverse index when it runs)."""
-        del config
-        enqueue(
-            conn,
-            "delta",
-            f"delta:{payload.get('version')}:{payload.get('source')}",
-            {
-                k: payload.get(k)
-                for k in (
-                    "version",
-                    "source",
-                    "added",
-                    "modified",
-                    "withdrawn",
-                    "packageKeys",
-                    "cves",
-                )
-            },
-            now,
-        )
+        enqueue(conn, "delta", f"delta:{event.version}:{event.source}", event.payload(), now)
 
     def run_one(self) -> Job | None:
         """Claim and run one job; returns it (None when the queue is empty)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import random
 import ssl
 import threading
@@ -21,9 +22,12 @@ import pytest
 
 from dockwatch.clock import ControlledClock
 from dockwatch.events import subscriptions
+from dockwatch.events.egress import EgressPolicy
+from dockwatch.events.secretbox import SecretBox
 from dockwatch.events.webhooks import DeliveryPolicy, WebhookDeliverer, backoff
+from dockwatch.model.events import AdvisoriesChanged, ManifestPushed
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import outbox
+from dockwatch.storage.sql import outbox, tables
 from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
@@ -32,6 +36,9 @@ from tests.support.certs import self_signed
 TENANT = Tenant("123456789012", "us-east-1")
 SECRET = "receiver-secret-0123456789abcdef"
 DIGEST = "sha256:" + "ab" * 32
+BOX = SecretBox(os.urandom(32))
+LOOPBACK = EgressPolicy.parse("127.0.0.1/32")
+"""The TLS receiver runs on loopback, which only an allowlist entry lets deliveries reach."""
 
 
 @dataclass
@@ -75,6 +82,7 @@ def _deliverer(
         db,
         clock,
         DeliveryPolicy(**policy),
+        box=BOX,
         transport=httpx.MockTransport(receiver.handle),
         rng=random.Random(7),
     )
@@ -84,20 +92,19 @@ def _push_event(
     db: Database, clock: ControlledClock, repo_name: str, tenant: Tenant = TENANT
 ) -> None:
     with db.write() as conn:
-        outbox.append(
-            conn,
-            account_id=tenant.account_id,
-            region=tenant.region,
-            event_type="ManifestPushed",
-            subject=repo_name,
-            payload={"repositoryName": repo_name, "imageDigest": DIGEST, "imageTags": ["v1"]},
-            at=clock.now(),
+        outbox.SqlOutbox(conn).append(
+            ManifestPushed(tenant, clock.now(), repo_name, DIGEST, image_tags=("v1",))
         )
 
 
 def _hook(db: Database, clock: ControlledClock, **body: Any) -> str:
     doc = subscriptions.create(
-        db, clock, TENANT, {"url": "https://hooks.example/in", "secret": SECRET, **body}
+        db,
+        clock,
+        TENANT,
+        {"url": "https://hooks.example/in", "secret": SECRET, **body},
+        box=BOX,
+        egress=LOOPBACK,
     )
     return str(doc["webhookId"])
 
@@ -144,15 +151,8 @@ def test_fan_out_follows_filters_tenants_and_subscription_time(db: Database) -> 
     _push_event(db, clock, "after")
     _push_event(db, clock, "elsewhere", Tenant("210987654321", "us-east-1"))
     with db.write() as conn:
-        outbox.append(
-            conn,
-            account_id=TENANT.account_id,
-            region=TENANT.region,
-            event_type="AdvisoriesChanged",  # internal: never delivered
-            subject="osv",
-            payload={},
-            at=clock.now(),
-        )
+        # internal: never delivered
+        outbox.SqlOutbox(conn).append(AdvisoriesChanged(TENANT, clock.now(), 1, "osv"))
     deliverer = _deliverer(db, clock, Receiver())
     assert deliverer.fan_out() == 4
     assert deliverer.fan_out() == 0  # the cursor moved in the same transaction
@@ -193,7 +193,7 @@ def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: Databa
         (1, "FAILED", 500),
         (2, "PENDING", None),
     ]
-    assert first[0].error == "HTTP 500: nope"
+    assert first[0].error == "HTTP 500"  # the receiver's body ("nope") is never kept
     assert first[0].attempted_at is not None
     wait = first[1].next_attempt_at - first[0].attempted_at
     assert timedelta(seconds=30) <= wait <= timedelta(seconds=60)
@@ -267,16 +267,17 @@ def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    deliverer = WebhookDeliverer(db, clock, transport=httpx.MockTransport(refuse))
+    deliverer = WebhookDeliverer(db, clock, box=BOX, transport=httpx.MockTransport(refuse))
     deliverer.run_once()
     failed = _log(db, hook)[0]
     assert failed.status == "FAILED" and failed.http_status is None
-    assert failed.error is not None and "ConnectError" in failed.error
+    assert failed.error == "delivery failed: could not connect"
 
     clock.advance(timedelta(hours=1))
     moved = WebhookDeliverer(
         db,
         clock,
+        box=BOX,
         transport=httpx.MockTransport(
             lambda r: httpx.Response(302, headers={"Location": "https://elsewhere.example/"})
         ),
@@ -288,15 +289,16 @@ def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
 def test_unrenderable_events_give_up_without_stopping_others(db: Database) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
-    with db.write() as conn:
-        outbox.append(
-            conn,
-            account_id=TENANT.account_id,
-            region=TENANT.region,
-            event_type="ScanCompleted",
-            subject="broken",
-            payload={"imageDigest": DIGEST},  # no repositoryName
-            at=clock.now(),
+    with db.write() as conn:  # a damaged row: the typed outbox cannot write one
+        conn.execute(
+            tables.outbox.insert().values(
+                account_id=TENANT.account_id,
+                region=TENANT.region,
+                event_type="ScanCompleted",
+                subject="broken",
+                payload=json.dumps({"imageDigest": DIGEST}),  # no repositoryName
+                created_at=clock.now(),
+            )
         )
     _push_event(db, clock, "fine")
     receiver = Receiver()
@@ -365,7 +367,7 @@ def test_certificates_are_verified_unless_the_subscription_says_not_to(
     strict = _hook(db, clock, url=https_receiver)
     lax = _hook(db, clock, url=https_receiver, insecureSkipVerify=True)
     _push_event(db, clock, "app")
-    deliverer = WebhookDeliverer(db, clock)
+    deliverer = WebhookDeliverer(db, clock, box=BOX, egress=LOOPBACK)
     try:
         deliverer.run_once()
     finally:
@@ -388,7 +390,7 @@ def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
             release.wait(30)
         return httpx.Response(200)
 
-    deliverer = WebhookDeliverer(db, clock, transport=httpx.MockTransport(handle))
+    deliverer = WebhookDeliverer(db, clock, box=BOX, transport=httpx.MockTransport(handle))
     try:
         assert deliverer.run_once(wait=False) == 2
         for _ in range(3000):  # the healthy delivery completes while the other one hangs
@@ -403,3 +405,35 @@ def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
         release.set()
         deliverer.stop()
     assert [a.status for a in _log(db, stalled)] == ["DELIVERED"]
+
+
+def test_a_name_that_now_resolves_to_loopback_is_refused_at_delivery(db: Database) -> None:
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    clock = ControlledClock()
+    # accepted while the operator allowed loopback; `localhost` resolves to 127.0.0.1
+    hook = _hook(db, clock, url=f"http://localhost:{server.server_address[1]}/hook")
+    _push_event(db, clock, "app")
+    deliverer = WebhookDeliverer(db, clock, box=BOX)  # the default policy: no allowlist
+    try:
+        deliverer.run_once()
+    finally:
+        deliverer.stop()
+        server.shutdown()
+        server.server_close()
+    [refused] = _log(db, hook)[:1]
+    assert refused.status == "FAILED" and refused.http_status is None
+    assert refused.error is not None and refused.error.startswith("delivery refused")
+    assert hits == []

@@ -26,9 +26,18 @@ async def _json(request: Request) -> Any:
 async def create_webhook(services: Services, request: Request) -> dict[str, Any]:
     """Subscribe a URL; the secret is in this answer only."""
     body = await _json(request)
-    return await to_thread.run_sync(
-        subscriptions.create, services.db, services.clock, services.tenant, body
-    )
+
+    def run() -> dict[str, Any]:
+        return subscriptions.create(
+            services.db,
+            services.clock,
+            services.tenant,
+            body,
+            box=services.webhooks.box,
+            egress=services.webhooks.egress,
+        )
+
+    return await to_thread.run_sync(run)
 
 
 async def list_webhooks(services: Services, request: Request) -> dict[str, Any]:

@@ -27,10 +27,11 @@ from sqlalchemy import (
     update,
 )
 
+from dockwatch.model.events import OutboxEvent
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.outbox import OutboxEvent
+from dockwatch.storage.sql.outbox import event_of
 
 PENDING, DELIVERED, FAILED, GAVE_UP = "PENDING", "DELIVERED", "FAILED", "GAVE_UP"
 STATUSES = (PENDING, DELIVERED, FAILED, GAVE_UP)
@@ -211,6 +212,19 @@ def delete_webhook(conn: Connection, tenant: Tenant, webhook_id: str) -> bool:
     return True
 
 
+def unsealed_secrets(conn: Connection, prefix: str) -> list[tuple[str, str]]:
+    """(id, secret) of subscriptions whose stored secret does not start with `prefix` (rows
+    written before secrets were sealed)."""
+    w = t.webhooks
+    rows = conn.execute(select(w.c.id, w.c.secret).where(w.c.secret.not_like(f"{prefix}%")))
+    return [(r.id, r.secret) for r in rows]
+
+
+def set_secret(conn: Connection, webhook_id: str, stored: str) -> None:
+    """Replace a subscription's stored secret."""
+    conn.execute(update(t.webhooks).where(t.webhooks.c.id == webhook_id).values(secret=stored))
+
+
 # --- the delivery log ------------------------------------------------------------------------------
 
 
@@ -291,14 +305,14 @@ def claim_due(
         m = r._mapping
         event = None
         if m["o_id"] is not None:
-            event = OutboxEvent(
-                int(m["o_id"]),
+            event = event_of(
+                m["o_id"],
                 m["o_account_id"],
                 m["o_region"],
                 m["o_event_type"],
                 m["o_subject"],
-                json.loads(m["o_payload"]),
-                as_utc(m["o_created_at"]),
+                m["o_payload"],
+                m["o_created_at"],
             )
         out.append(
             DueAttempt(
