@@ -21,6 +21,7 @@ from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     worker = ScanWorker(scanner, JobQueue(db, clock))
     webhooks = WebhookDeliverer(
-        db,
+        SqlStore(db),
         clock,
         box=SecretBox(load_key(settings.webhook_secret_key, settings.data_dir)),
         egress=EgressPolicy.parse(settings.webhook_allow),

@@ -39,9 +39,8 @@ from dockwatch import __version__
 from dockwatch.clock import Clock
 from dockwatch.findings.events import materialize
 from dockwatch.model.events import FindingChanged, OutboxEvent, WebhookTest
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import webhook_repo as repo
-from dockwatch.storage.sql.engine import Database
+from dockwatch.storage import webhook_repo as repo
+from dockwatch.storage.unit_of_work import Store
 
 from . import secretbox, signing
 from .egress import EgressPolicy, ForbiddenAddress, guarded_transport
@@ -156,7 +155,7 @@ class WebhookDeliverer:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         clock: Clock,
         policy: DeliveryPolicy | None = None,
         *,
@@ -165,7 +164,7 @@ class WebhookDeliverer:
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.db = db
+        self.store = store
         self.clock = clock
         self.policy = policy or DeliveryPolicy()
         self.box = box
@@ -189,22 +188,20 @@ class WebhookDeliverer:
 
     def fan_out(self) -> int:
         """Turn the next outbox events into first attempts; returns how many events were read."""
-        with self.db.read() as conn:
-            box = outbox.SqlOutbox(conn)
-            if box.last_id() <= box.cursor(CURSOR):
+        with self.store.read() as uow:
+            if uow.outbox.last_id() <= uow.outbox.cursor(CURSOR):
                 return 0
-        with self.db.write() as conn:
-            box = outbox.SqlOutbox(conn)
+        with self.store.write() as uow:
+            box = uow.outbox
             events = box.read_after(box.cursor(CURSOR), limit=self.policy.fan_out_batch)
             if not events:
                 return 0
-            hooks = repo.enabled_webhooks(conn)
+            hooks = uow.webhooks.enabled_webhooks()
             now = self.clock.now()
             for event in events:
                 for hook in hooks:
                     if matches(hook, event):
-                        repo.insert_attempt(
-                            conn,
+                        uow.webhooks.insert_attempt(
                             webhook_id=hook.id,
                             event_id=event.id,
                             attempt=1,
@@ -223,14 +220,14 @@ class WebhookDeliverer:
         if limit <= 0:
             return []
         now = self.clock.now()
-        with self.db.read() as conn:
-            if not repo.any_due(conn, now):
+        with self.store.read() as uow:
+            if not uow.webhooks.any_due(now):
                 return []
         with self._in_flight_lock:
             busy = set(self._in_flight)
-        with self.db.write() as conn:
+        with self.store.write() as uow:
             now = self.clock.now()
-            claimed = repo.claim_due(conn, now, now + self.policy.lease, limit, exclude=busy)
+            claimed = uow.webhooks.claim_due(now, now + self.policy.lease, limit, exclude=busy)
         with self._in_flight_lock:
             self._in_flight.update(a.id for a in claimed)
         return claimed
@@ -269,8 +266,9 @@ class WebhookDeliverer:
         if not isinstance(event.event, FindingChanged):
             return None
         try:
-            with self.db.read() as conn:
-                return materialize(conn, event.event)
+            with self.store.read() as uow:
+                detail = uow.webhooks.finding_detail(event.event.detail_ref)
+            return materialize(event.event, detail)
         except (KeyError, TypeError, ValueError) as exc:
             raise Unrenderable(event.id, event.event_type, f"{type(exc).__name__}: {exc}") from exc
 
@@ -305,7 +303,7 @@ class WebhookDeliverer:
         return Outcome(False, status, f"HTTP {status}", elapsed)
 
     def _record(self, due: repo.DueAttempt, outcome: Outcome, *, final: bool) -> None:
-        with self.db.write() as conn:
+        with self.store.write() as uow:
             now = self.clock.now()
             exhausted = (
                 final
@@ -316,8 +314,7 @@ class WebhookDeliverer:
                 status = repo.DELIVERED
             else:
                 status = repo.GAVE_UP if exhausted else repo.FAILED
-            written = repo.finish_attempt(
-                conn,
+            written = uow.webhooks.finish_attempt(
                 due.id,
                 status=status,
                 http_status=outcome.http_status,
@@ -329,8 +326,7 @@ class WebhookDeliverer:
                 return
             with self._rng_lock:
                 wait = backoff(due.attempt, self.policy, self._rng)
-            repo.insert_attempt(
-                conn,
+            uow.webhooks.insert_attempt(
                 webhook_id=due.webhook.id,
                 event_id=due.event.id,
                 attempt=due.attempt + 1,
@@ -404,18 +400,18 @@ class WebhookDeliverer:
     def seal_plaintext_secrets(self) -> int:
         """Seal the secrets of subscriptions stored before secrets were sealed; returns how
         many (run at start, before any delivery)."""
-        with self.db.write() as conn:
-            rows = repo.unsealed_secrets(conn, secretbox.PREFIX)
+        with self.store.write() as uow:
+            rows = uow.webhooks.unsealed_secrets(secretbox.PREFIX)
             for webhook_id, secret in rows:
-                repo.set_secret(conn, webhook_id, self.box.seal(secret, webhook_id))
+                uow.webhooks.set_secret(webhook_id, self.box.seal(secret, webhook_id))
         if rows:
             logger.info("sealed the secrets of %d webhooks", len(rows))
         return len(rows)
 
     def recover(self) -> int:
         """Release attempts leased by a killed process (embedded mode runs one deliverer)."""
-        with self.db.write() as conn:
-            return repo.release_leases(conn, self.clock.now())
+        with self.store.write() as uow:
+            return uow.webhooks.release_leases(self.clock.now())
 
     def start(self, interval: float = 0.2) -> None:
         """Run in a daemon thread until `stop`."""

@@ -7,19 +7,17 @@ carries exactly what the first attempt carried.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection
-
 from dockwatch.model.events import FindingChanged
-from dockwatch.storage.sql import finding_repo as repo
 
 from .shape import ImageContext, inspector_finding
 
 
-def materialize(conn: Connection, event: FindingChanged) -> dict[str, Any]:
-    """The Inspector `Finding` a finding event's snapshot describes."""
-    detail = repo.load_details(conn, [event.detail_ref]).get(event.detail_ref, {})
+def materialize(event: FindingChanged, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The Inspector `Finding` a finding event's snapshot describes, with `detail` the
+    content-addressed detail document it names."""
     image = ImageContext(
         event.repository_name, event.image_digest, tuple(event.image_tags), event.pushed_at
     )

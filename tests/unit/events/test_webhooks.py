@@ -27,10 +27,11 @@ from dockwatch.events.secretbox import SecretBox
 from dockwatch.events.webhooks import DeliveryPolicy, WebhookDeliverer, backoff
 from dockwatch.model.events import AdvisoriesChanged, ManifestPushed
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import outbox, tables
-from dockwatch.storage.sql import webhook_repo as repo
+from dockwatch.storage import webhook_repo as repo
+from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from tests.support.certs import self_signed
 
 TENANT = Tenant("123456789012", "us-east-1")
@@ -68,15 +69,15 @@ class Receiver:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+def db(tmp_path: Path) -> Iterator[SqlStore]:
     database = Database(f"sqlite:///{tmp_path / 'd.db'}")
     migrate(database)
-    yield database
+    yield SqlStore(database)
     database.close()
 
 
 def _deliverer(
-    db: Database, clock: ControlledClock, receiver: Receiver, **policy: Any
+    db: SqlStore, clock: ControlledClock, receiver: Receiver, **policy: Any
 ) -> WebhookDeliverer:
     return WebhookDeliverer(
         db,
@@ -89,15 +90,15 @@ def _deliverer(
 
 
 def _push_event(
-    db: Database, clock: ControlledClock, repo_name: str, tenant: Tenant = TENANT
+    db: SqlStore, clock: ControlledClock, repo_name: str, tenant: Tenant = TENANT
 ) -> None:
-    with db.write() as conn:
-        outbox.SqlOutbox(conn).append(
+    with db.write() as uow:
+        uow.outbox.append(
             ManifestPushed(tenant, clock.now(), repo_name, DIGEST, image_tags=("v1",))
         )
 
 
-def _hook(db: Database, clock: ControlledClock, **body: Any) -> str:
+def _hook(db: SqlStore, clock: ControlledClock, **body: Any) -> str:
     doc = subscriptions.create(
         db,
         clock,
@@ -109,9 +110,9 @@ def _hook(db: Database, clock: ControlledClock, **body: Any) -> str:
     return str(doc["webhookId"])
 
 
-def _log(db: Database, hook: str) -> list[repo.AttemptRow]:
-    with db.read() as conn:
-        return repo.list_attempts(conn, hook, after_id=0, limit=1000)
+def _log(db: SqlStore, hook: str) -> list[repo.AttemptRow]:
+    with db.read() as uow:
+        return uow.webhooks.list_attempts(hook, after_id=0, limit=1000)
 
 
 # --- backoff ------------------------------------------------------------------------------------
@@ -143,16 +144,16 @@ def test_backoff_doubles_with_jitter_up_to_the_ceiling() -> None:
 # --- fan-out ------------------------------------------------------------------------------------
 
 
-def test_fan_out_follows_filters_tenants_and_subscription_time(db: Database) -> None:
+def test_fan_out_follows_filters_tenants_and_subscription_time(db: SqlStore) -> None:
     clock = ControlledClock()
     _push_event(db, clock, "before")  # happened before any subscription
     everything = _hook(db, clock)
     scans_only = _hook(db, clock, eventTypes=["ScanCompleted"])
     _push_event(db, clock, "after")
     _push_event(db, clock, "elsewhere", Tenant("210987654321", "us-east-1"))
-    with db.write() as conn:
+    with db.write() as uow:
         # internal: never delivered
-        outbox.SqlOutbox(conn).append(AdvisoriesChanged(TENANT, clock.now(), 1, "osv"))
+        uow.outbox.append(AdvisoriesChanged(TENANT, clock.now(), 1, "osv"))
     deliverer = _deliverer(db, clock, Receiver())
     assert deliverer.fan_out() == 4
     assert deliverer.fan_out() == 0  # the cursor moved in the same transaction
@@ -164,7 +165,7 @@ def test_fan_out_follows_filters_tenants_and_subscription_time(db: Database) -> 
 # --- delivery -----------------------------------------------------------------------------------
 
 
-def test_delivered_once_signed_and_shaped(db: Database) -> None:
+def test_delivered_once_signed_and_shaped(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -181,7 +182,7 @@ def test_delivered_once_signed_and_shaped(db: Database) -> None:
     assert deliverer.drain() == 0  # nothing is sent again
 
 
-def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: Database) -> None:
+def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -213,7 +214,7 @@ def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: Databa
     assert len(ids) == 1 and len(bodies) == 1  # every try: the same id, the same bytes
 
 
-def test_gives_up_after_max_attempts_or_max_age(db: Database) -> None:
+def test_gives_up_after_max_attempts_or_max_age(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -235,7 +236,7 @@ def test_gives_up_after_max_attempts_or_max_age(db: Database) -> None:
     assert [a.status for a in _log(db, aged)] == ["FAILED", "GAVE_UP"]
 
 
-def test_a_crash_after_sending_resends_the_same_event(db: Database) -> None:
+def test_a_crash_after_sending_resends_the_same_event(db: SqlStore) -> None:
     """Killed between the 2xx and recording it: the next process sends it again, same id and body."""
     clock = ControlledClock()
     hook = _hook(db, clock)
@@ -259,7 +260,7 @@ def test_a_crash_after_sending_resends_the_same_event(db: Database) -> None:
     assert receiver.requests[0] == receiver.requests[1]
 
 
-def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
+def test_connection_errors_and_redirects_are_failures(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -286,11 +287,11 @@ def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
     assert [(a.status, a.http_status) for a in _log(db, hook)][1] == ("FAILED", 302)
 
 
-def test_unrenderable_events_give_up_without_stopping_others(db: Database) -> None:
+def test_unrenderable_events_give_up_without_stopping_others(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
-    with db.write() as conn:  # a damaged row: the typed outbox cannot write one
-        conn.execute(
+    with db.write() as uow:  # a damaged row: the typed outbox cannot write one
+        uow.conn.execute(
             tables.outbox.insert().values(
                 account_id=TENANT.account_id,
                 region=TENANT.region,
@@ -309,7 +310,7 @@ def test_unrenderable_events_give_up_without_stopping_others(db: Database) -> No
     assert len(receiver.requests) == 1
 
 
-def test_a_test_ping_reaches_only_its_subscription(db: Database) -> None:
+def test_a_test_ping_reaches_only_its_subscription(db: SqlStore) -> None:
     clock = ControlledClock()
     pinged = _hook(db, clock)
     other = _hook(db, clock)
@@ -321,7 +322,7 @@ def test_a_test_ping_reaches_only_its_subscription(db: Database) -> None:
     assert _log(db, other) == []
 
 
-def test_deleting_a_subscription_drops_its_pending_attempts(db: Database) -> None:
+def test_deleting_a_subscription_drops_its_pending_attempts(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -361,7 +362,7 @@ def https_receiver(tmp_path: Path) -> Iterator[str]:
 
 
 def test_certificates_are_verified_unless_the_subscription_says_not_to(
-    db: Database, https_receiver: str
+    db: SqlStore, https_receiver: str
 ) -> None:
     clock = ControlledClock()
     strict = _hook(db, clock, url=https_receiver)
@@ -378,7 +379,7 @@ def test_certificates_are_verified_unless_the_subscription_says_not_to(
     assert [(a.status, a.http_status) for a in _log(db, lax)] == [("DELIVERED", 204)]
 
 
-def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
+def test_a_stalled_endpoint_does_not_hold_the_others(db: SqlStore) -> None:
     clock = ControlledClock()
     stalled = _hook(db, clock, url="https://stalled.example/in")
     healthy = _hook(db, clock, url="https://healthy.example/in")
@@ -407,7 +408,7 @@ def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
     assert [a.status for a in _log(db, stalled)] == ["DELIVERED"]
 
 
-def test_a_name_that_now_resolves_to_loopback_is_refused_at_delivery(db: Database) -> None:
+def test_a_name_that_now_resolves_to_loopback_is_refused_at_delivery(db: SqlStore) -> None:
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
