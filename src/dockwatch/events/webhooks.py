@@ -16,34 +16,29 @@ Event ids and bodies come from `eventbridge.py` (finding events are first expand
 outbox snapshot by `findings.events.materialize`). Redirects are not followed (a 3xx is a
 failure); HTTPS certificates are verified unless the subscription sets `insecureSkipVerify`.
 Connections go only to addresses `egress.py` allows, checked on the resolved address at connect
-time. The log keeps a delivery's status code and timing, never the receiver's answer, and
-every connection failure reads the same, so the log cannot be used to probe a network.
+time; `sender.py` sends one request and says what the log may keep of it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from dockwatch import __version__
 from dockwatch.clock import Clock
 from dockwatch.findings.events import materialize
 from dockwatch.model.events import FindingChanged, OutboxEvent, WebhookTest
 from dockwatch.storage import webhook_repo as repo
 from dockwatch.storage.unit_of_work import Store
 
-from . import secretbox, signing
-from .egress import EgressPolicy, ForbiddenAddress, guarded_transport
+from . import secretbox
+from .egress import EgressPolicy
 from .eventbridge import (
     DELIVERABLE_TYPES,
     Unrenderable,
@@ -51,37 +46,13 @@ from .eventbridge import (
     event_id,
     to_eventbridge,
 )
-from .secretbox import SecretBox, SecretUnreadable
+from .secretbox import SecretBox
+from .sender import DeliveryPolicy, Outcome, Sender
 
 logger = logging.getLogger(__name__)
 
 CURSOR = "webhooks"
 """The outbox subscriber name of the fan-out."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    """How hard and how fast to try."""
-
-    max_attempts: int = 15
-    """Attempts per (subscription, event) before giving up."""
-    max_age: timedelta = timedelta(hours=24)
-    """Give up on a delivery this long after its first attempt was scheduled."""
-    base_delay: timedelta = timedelta(seconds=5)
-    """Backoff before the second attempt (before jitter); it doubles for each later one."""
-    max_delay: timedelta = timedelta(hours=1)
-    """Backoff ceiling (before jitter)."""
-    timeout_seconds: float = 10.0
-    """Per read/write of a request (httpx semantics)."""
-    connect_timeout_seconds: float = 5.0
-    concurrency: int = 8
-    """Requests in flight at once."""
-    batch: int = 64
-    """Attempts claimed per round."""
-    fan_out_batch: int = 500
-    """Outbox events read per fan-out transaction."""
-    lease: timedelta = timedelta(minutes=2)
-    """How long a claimed attempt is reserved for its sender."""
 
 
 def backoff(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> timedelta:
@@ -97,16 +68,6 @@ def backoff(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> timedel
     return half + half * rng.random()
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one send did."""
-
-    ok: bool
-    http_status: int | None
-    error: str | None
-    duration_ms: int | None
-
-
 def matches(hook: repo.WebhookRow, event: OutboxEvent) -> bool:
     """Whether `event` goes to `hook`."""
     if (event.tenant.account_id, event.tenant.region) != (hook.account_id, hook.region):
@@ -118,29 +79,6 @@ def matches(hook: repo.WebhookRow, event: OutboxEvent) -> bool:
     if event.event_type not in DELIVERABLE_TYPES:
         return False
     return not hook.event_types or event.event_type in hook.event_types
-
-
-CONNECT_FAILED = "delivery failed: could not connect"
-"""The one text of every connection failure: open, closed and filtered ports look the same."""
-REFUSED = (
-    "delivery refused: the receiver's address is internal (loopback, private, link-local, "
-    "multicast or cloud metadata); DOCKWATCH_WEBHOOK_ALLOW can allow it"
-)
-CERTIFICATE_FAILED = (
-    "delivery failed: the receiver's certificate did not verify (CERTIFICATE_VERIFY_FAILED)"
-)
-
-
-def failure_text(exc: httpx.HTTPError) -> str:
-    """What the log says about a request that got no answer."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ForbiddenAddress):
-            return REFUSED
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return CERTIFICATE_FAILED
-        cause = cause.__cause__ or cause.__context__
-    return CONNECT_FAILED
 
 
 def _log_failure(future: Future[Outcome]) -> None:
@@ -169,12 +107,9 @@ class WebhookDeliverer:
         self.policy = policy or DeliveryPolicy()
         self.box = box
         self.egress = egress or EgressPolicy()
-        self._transport = transport
-        """A fixed transport (tests): it replaces the guarded one."""
+        self.sender = Sender(self.policy, box, self.egress, transport)
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        self._clients: dict[bool, httpx.Client] = {}
-        self._clients_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -250,7 +185,13 @@ class WebhookDeliverer:
             outcome = Outcome(False, None, str(exc), None)
             self._record(due, outcome, final=True)
             return outcome
-        outcome = self._send(due, event, body)
+        outcome = self.sender.send(
+            due.webhook,
+            body,
+            event_id=event_id(event.tenant.account_id, event.tenant.region, event.id),
+            event_type=event.event_type,
+            timestamp=int(self.clock.now().timestamp()),
+        )
         if self.after_send is not None:
             self.after_send(due)
         self._record(due, outcome, final=False)
@@ -271,36 +212,6 @@ class WebhookDeliverer:
             return materialize(event.event, detail)
         except (KeyError, TypeError, ValueError) as exc:
             raise Unrenderable(event.id, event.event_type, f"{type(exc).__name__}: {exc}") from exc
-
-    def _send(self, due: repo.DueAttempt, event: OutboxEvent, body: bytes) -> Outcome:
-        hook = due.webhook
-        try:
-            secret = self.box.open(hook.secret, hook.id)
-        except SecretUnreadable as exc:
-            return Outcome(False, None, str(exc), None)
-        timestamp = int(self.clock.now().timestamp())
-        headers = signing.headers(
-            secret,
-            timestamp,
-            body,
-            event_id(event.tenant.account_id, event.tenant.region, event.id),
-            event.event_type,
-        )
-        headers["User-Agent"] = f"dockwatch-webhooks/{__version__}"
-        started = time.monotonic()
-        try:
-            # the answer's body is never read: the log keeps its status and timing only
-            with self._client(verify=not hook.insecure_skip_verify).stream(
-                "POST", hook.url, content=body, headers=headers
-            ) as response:
-                status = response.status_code
-        except httpx.HTTPError as exc:
-            elapsed = int((time.monotonic() - started) * 1000)
-            return Outcome(False, None, failure_text(exc), elapsed)
-        elapsed = int((time.monotonic() - started) * 1000)
-        if 200 <= status < 300:
-            return Outcome(True, status, None, elapsed)
-        return Outcome(False, status, f"HTTP {status}", elapsed)
 
     def _record(self, due: repo.DueAttempt, outcome: Outcome, *, final: bool) -> None:
         with self.store.write() as uow:
@@ -342,24 +253,6 @@ class WebhookDeliverer:
                 due.attempt,
                 outcome.error,
             )
-
-    def _client(self, *, verify: bool) -> httpx.Client:
-        with self._clients_lock:
-            client = self._clients.get(verify)
-            if client is None:
-                transport = self._transport or guarded_transport(
-                    self.egress, verify=verify, max_connections=self.policy.concurrency
-                )
-                client = httpx.Client(
-                    timeout=httpx.Timeout(
-                        self.policy.timeout_seconds, connect=self.policy.connect_timeout_seconds
-                    ),
-                    follow_redirects=False,
-                    trust_env=False,
-                    transport=transport,
-                )
-                self._clients[verify] = client
-            return client
 
     def run_once(self, *, wait: bool = True) -> int:
         """Fan out everything new, then start sending the attempts due now; returns how many.
@@ -439,7 +332,4 @@ class WebhookDeliverer:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        with self._clients_lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+        self.sender.close()

@@ -24,7 +24,8 @@ from dockwatch.clock import ControlledClock
 from dockwatch.events import subscriptions
 from dockwatch.events.egress import EgressPolicy
 from dockwatch.events.secretbox import SecretBox
-from dockwatch.events.webhooks import DeliveryPolicy, WebhookDeliverer, backoff
+from dockwatch.events.sender import DeliveryPolicy
+from dockwatch.events.webhooks import WebhookDeliverer, backoff
 from dockwatch.model.events import AdvisoriesChanged, ManifestPushed
 from dockwatch.model.identity import Tenant
 from dockwatch.storage import webhook_repo as repo
