@@ -439,3 +439,20 @@ def test_a_name_that_now_resolves_to_loopback_is_refused_at_delivery(db: SqlStor
     assert refused.status == "FAILED" and refused.http_status is None
     assert refused.error is not None and refused.error.startswith("delivery refused")
     assert hits == []
+
+
+def test_plaintext_secrets_from_before_sealing_are_sealed_at_start(db: SqlStore) -> None:
+    clock = ControlledClock()
+    hook = _hook(db, clock)
+    with db.write() as uow:  # as a database written before secrets were sealed holds it
+        uow.webhooks.set_secret(hook, SECRET)
+    _push_event(db, clock, "app")
+    receiver = Receiver()
+    deliverer = _deliverer(db, clock, receiver)
+    assert deliverer.seal_plaintext_secrets() == 1
+    assert deliverer.seal_plaintext_secrets() == 0
+    with db.read() as uow:
+        [row] = uow.webhooks.list_webhooks(TENANT)
+    assert row.secret.startswith("aesgcm:v1:") and SECRET not in row.secret
+    assert deliverer.drain() == 1
+    assert receiver.bad_signatures == 0 and len(receiver.requests) == 1  # signed with SECRET
