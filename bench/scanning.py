@@ -209,6 +209,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     from dockwatch.match.service import match, reverse_index_rows
     from dockwatch.model.advisory import Advisory
     from dockwatch.model.digest import Digest
+    from dockwatch.model.events import AdvisoriesChanged
     from dockwatch.scan.jobs import ApplyDelta
     from dockwatch.scan.rescan import apply_delta
     from dockwatch.storage.catalog_repo import StoredInventory
@@ -217,7 +218,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     from dockwatch.storage.sql.finding_repo import put_packages
     from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
     from dockwatch.vulndb.importer import import_paths
-    from dockwatch.vulndb.service import ADVISORIES_CHANGED, VulnDb
+    from dockwatch.vulndb.service import VulnDb
 
     rng = random.Random(11)
     work = Path(tempfile.mkdtemp(prefix="dockwatch-rescan-bench-"))
@@ -375,7 +376,9 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
         result = scratch.apply("osv:PyPI", update + changed, complete=True)
         import_s = time.perf_counter() - t0
         with services.db.read() as conn:
-            (event,) = outbox.read_after(conn, after_id, [ADVISORIES_CHANGED], limit=10)
+            (event,) = outbox.SqlOutbox(conn).read_after(
+                after_id, [AdvisoriesChanged.NAME], limit=10
+            )
         t0 = time.perf_counter()
         services.scanner.index.refresh()
         refresh_s = time.perf_counter() - t0
@@ -386,7 +389,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
             profiler = cProfile.Profile()
             profiler.enable()
         t0 = time.perf_counter()
-        report = apply_delta(services.scanner, ApplyDelta.from_document(event.payload))
+        report = apply_delta(services.scanner, ApplyDelta.from_document(event.event.payload()))
         apply_s = time.perf_counter() - t0
         if profiler is not None:
             import pstats

@@ -8,6 +8,8 @@ from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
+from dockwatch.events.egress import EgressPolicy
+from dockwatch.events.secretbox import SecretBox, load_key
 from dockwatch.events.webhooks import WebhookDeliverer
 from dockwatch.match.service import MatchIndex
 from dockwatch.model.identity import Tenant
@@ -73,7 +75,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         ctx, store, cache, MatchIndex(store), clock, max_image_bytes=settings.scan_max_image_bytes
     )
     worker = ScanWorker(scanner, JobQueue(store, clock))
-    webhooks = WebhookDeliverer(db, clock)
+    webhooks = WebhookDeliverer(
+        store,
+        clock,
+        box=SecretBox(load_key(settings.webhook_secret_key, settings.data_dir)),
+        egress=EgressPolicy.parse(settings.webhook_allow),
+    )
+    webhooks.seal_plaintext_secrets()
     return Services(
         settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
     )

@@ -48,6 +48,17 @@ class Settings:
         "Images whose compressed layers add up to more are not scanned (IMAGE_SIZE_EXCEEDED).",
     )
 
+    webhook_allow: str = _f(
+        "",
+        "Internal webhook receivers allowed despite the SSRF guard: comma-separated CIDRs or "
+        "host names (DOCKWATCH_WEBHOOK_ALLOW).",
+    )
+    webhook_secret_key: str | None = _f(
+        None,
+        "Base64 of 32 bytes sealing webhook secrets at rest; default: a key file created in "
+        "the data folder (mode 0600).",
+    )
+
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""
         errors: list[str] = []

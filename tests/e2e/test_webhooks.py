@@ -131,6 +131,18 @@ class Receiver:
         self.server.server_close()
 
 
+ALLOW_LOOPBACK = {"DOCKWATCH_WEBHOOK_ALLOW": "127.0.0.1/32"}
+"""The receivers run on loopback, which deliveries reach only when the operator allows it."""
+
+
+@pytest.fixture
+def dockwatch(tmp_path: Path) -> Iterator[Server]:
+    """A fresh server whose webhooks may reach receivers on 127.0.0.1."""
+    server = start_dockwatch(tmp_path / "data", env=ALLOW_LOOPBACK)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
@@ -314,7 +326,13 @@ def test_delivery_log_shows_failures_then_success(dockwatch: Server) -> None:
             push_image(c, "wh/log", "v1")
             [(eid, _)] = _until(lambda: list(_deliverable_of(dockwatch, "ManifestPushed").items()))
             _until(lambda: eid in flaky.delivered(), tick=lambda: _advance(dockwatch, 60))
-            entries = c.get(f"/api/v1/webhooks/{hook['webhookId']}/deliveries").json()["deliveries"]
+
+            def log() -> list[dict[str, Any]]:
+                url = f"/api/v1/webhooks/{hook['webhookId']}/deliveries"
+                return list(c.get(url).json()["deliveries"])
+
+            # the receiver answered; the server records the result just after
+            entries = _until(lambda: [e for e in log() if e["status"] == "DELIVERED"] and log())
         mine = [e for e in entries if e["eventId"] == eid]
         assert [(e["attempt"], e["status"], e["httpStatus"]) for e in mine] == [
             (1, "FAILED", 500),
@@ -342,7 +360,7 @@ def _deliverable_of(server: Server, event_type: str) -> dict[str, tuple[str, dic
 def test_every_event_arrives_across_a_sigkill(tmp_path: Path) -> None:
     rng = random.Random(20261207)
     data = tmp_path / "data"
-    server = start_dockwatch(data)
+    server = start_dockwatch(data, env=ALLOW_LOOPBACK)
     # answers 500 twice per event, then holds each 200 a little, so the kill can land after
     # the receiver took an event but before the server recorded it (a duplicate must follow)
     flaky = Receiver(fail_first=2, slow=0.1)
@@ -398,7 +416,7 @@ def test_every_event_arrives_across_a_sigkill(tmp_path: Path) -> None:
         retrying = [i for i, bodies in flaky.all_bodies().items() if i not in flaky.delivered()]
         print(f"at the kill: {len(flaky.delivered())} delivered, {len(retrying)} being retried")
 
-        server = start_dockwatch(data, port=server.port)
+        server = start_dockwatch(data, port=server.port, env=ALLOW_LOOPBACK)
         with server.client() as c:
             push_image(c, "kill/after", "v1", seed="after-restart")
         expected = _deliverable(data)

@@ -149,22 +149,14 @@ def _state_gauges(services: Services) -> list[Metric]:
                 age.add_metric(
                     [source["name"]], (now - as_utc(source["last_success_at"])).total_seconds()
                 )
-    from sqlalchemy import func, select
-
     from dockwatch.scan.worker import CURSOR, SUBSCRIBED
-    from dockwatch.storage.sql import outbox, tables
+    from dockwatch.storage.sql import outbox
 
     pending = GaugeMetricFamily(
         "dockwatch_scan_events_pending",
         "Outbox events (pushes, deletes, advisory updates) the scan worker has not read yet.",
     )
-    o = tables.outbox
     with services.db.read() as conn:
-        after = outbox.cursor(conn, CURSOR)
-        unread = conn.execute(
-            select(func.count()).where(
-                o.c.id > after, o.c.event_type.in_([str(e) for e in SUBSCRIBED])
-            )
-        ).scalar()
-        pending.add_metric([], int(unread or 0))
+        box = outbox.SqlOutbox(conn)
+        pending.add_metric([], box.count_after(box.cursor(CURSOR), SUBSCRIBED))
     return [jobs, age, pending]

@@ -4,9 +4,9 @@ Every body is the EventBridge envelope `{version, id, detail-type, source, accou
 region, resources, detail}` (REFERENCE.md §2):
 
 - `FindingCreated|Updated|Closed` -> `aws.inspector2` / `Inspector2 Finding`; `detail` is the
-  Inspector `Finding` without dockwatch's `evidence` (the event's payload as
-  `findings.events.materialize` expands it: `{"finding": ..., "changes": [...]}`). Its timestamps are written the way AWS's
-  own examples write them (`Dec 3, 2021, 6:02:30 PM`, UTC), because consumers parse that form.
+  Inspector `Finding` without dockwatch's `evidence` (the finding snapshot of the event as
+  `findings.events.materialize` expands it). Its timestamps are written the way AWS's own
+  examples write them (`Dec 3, 2021, 6:02:30 PM`, UTC), because consumers parse that form.
 - `ScanCompleted` -> `Inspector2 Scan` with hyphenated keys; `repository-name` carries the
   repository ARN; `finding-severity-counts` lists only the severities present, plus `TOTAL`. A
   re-match after a database update reports `scan-status: RESCAN_COMPLETE` (dockwatch's own value:
@@ -24,32 +24,34 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from dockwatch.errors import DockwatchError
-from dockwatch.model.identity import Tenant, image_arn, repository_arn
-from dockwatch.registry.events import RegistryEvent
-from dockwatch.storage.sql.outbox import OutboxEvent
-
-SCAN_COMPLETED = "ScanCompleted"
-FINDING_CREATED = "FindingCreated"
-FINDING_UPDATED = "FindingUpdated"
-FINDING_CLOSED = "FindingClosed"
-COVERAGE_CHANGED = "CoverageChanged"
-WEBHOOK_TEST = "WebhookTest"
-"""A ping for one subscription (`POST /api/v1/webhooks/{id}/test`), never fanned out to others."""
+from dockwatch.model.events import (
+    FINDING_EVENTS,
+    CoverageChanged,
+    Event,
+    FindingChanged,
+    ManifestDeleted,
+    ManifestPushed,
+    OutboxEvent,
+    ScanCompleted,
+    TagChanged,
+    Unreadable,
+    WebhookTest,
+)
+from dockwatch.model.identity import image_arn, repository_arn
+from dockwatch.model.times import as_utc
 
 DELIVERABLE_TYPES: tuple[str, ...] = (
-    SCAN_COMPLETED,
-    FINDING_CREATED,
-    FINDING_UPDATED,
-    FINDING_CLOSED,
-    COVERAGE_CHANGED,
-    RegistryEvent.MANIFEST_PUSHED.value,
-    RegistryEvent.MANIFEST_DELETED.value,
-    RegistryEvent.TAG_CHANGED.value,
+    ScanCompleted.NAME,
+    *FINDING_EVENTS,
+    CoverageChanged.NAME,
+    ManifestPushed.NAME,
+    ManifestDeleted.NAME,
+    TagChanged.NAME,
 )
 """Outbox event types a subscription may ask for (the others are internal, e.g. AdvisoriesChanged)."""
 
@@ -78,7 +80,7 @@ def event_id(account_id: str, region: str, outbox_id: int) -> str:
 
 def eventbridge_time(at: datetime) -> str:
     """The envelope's `time`: ISO 8601 in UTC to the second, as EventBridge writes it."""
-    return _utc(at).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def human_time(value: str) -> str:
@@ -88,7 +90,7 @@ def human_time(value: str) -> str:
     follow the process locale. Anything that is not an ISO time is returned unchanged.
     """
     try:
-        at = _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        at = as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return value
     hour = at.hour % 12 or 12
@@ -96,31 +98,41 @@ def human_time(value: str) -> str:
     return f"{_MONTHS[at.month - 1]} {at.day}, {at.year}, {hour}:{at.minute:02d}:{at.second:02d} {half}"
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 Rendered = tuple[str, str, list[str], dict[str, Any]]
 """(detail-type, source, resources, detail)."""
 
 
-def to_eventbridge(event: OutboxEvent) -> dict[str, Any]:
-    """The EventBridge envelope of one outbox event; `Unrenderable` when it has none."""
-    render = _RENDERERS.get(event.event_type)
-    if render is None:
+def to_eventbridge(event: OutboxEvent, finding: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The EventBridge envelope of one outbox event; `Unrenderable` when it has none.
+
+    A finding event is rendered from `finding`, the Inspector `Finding` its snapshot expands
+    to (`findings.events.materialize`)."""
+    typed = event.event
+    if event.event_type not in DELIVERABLE_TYPES and not isinstance(typed, WebhookTest):
         raise Unrenderable(event.id, event.event_type, "not a deliverable event type")
+    if isinstance(typed, Unreadable):
+        raise Unrenderable(event.id, event.event_type, typed.reason)
     try:
-        detail_type, source, resources, detail = render(event)
+        if isinstance(typed, FindingChanged):
+            if finding is None:
+                raise Unrenderable(event.id, event.event_type, "the finding was not materialized")
+            detail_type, source, resources, detail = _finding(finding)
+        else:
+            rendered = _render(typed)
+            if rendered is None:
+                raise Unrenderable(event.id, event.event_type, "not a deliverable event type")
+            detail_type, source, resources, detail = rendered
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise Unrenderable(event.id, event.event_type, f"{type(exc).__name__}: {exc}") from exc
+    tenant = event.tenant
     return {
         "version": "0",
-        "id": event_id(event.account_id, event.region, event.id),
+        "id": event_id(tenant.account_id, tenant.region, event.id),
         "detail-type": detail_type,
         "source": source,
-        "account": event.account_id,
+        "account": tenant.account_id,
         "time": eventbridge_time(event.created_at),
-        "region": event.region,
+        "region": tenant.region,
         "resources": resources,
         "detail": detail,
     }
@@ -134,10 +146,8 @@ def encode(envelope: dict[str, Any]) -> bytes:
 # --- renderers ----------------------------------------------------------------------------------
 
 
-def _finding(event: OutboxEvent) -> Rendered:
-    finding = copy.deepcopy(event.payload["finding"])
-    if not isinstance(finding, dict):
-        raise TypeError("finding is not an object")
+def _finding(doc: Mapping[str, Any]) -> Rendered:
+    finding = copy.deepcopy(dict(doc))
     finding.pop("evidence", None)
     for key in ("firstObservedAt", "lastObservedAt", "updatedAt"):
         _humanize(finding, key)
@@ -165,38 +175,31 @@ def _humanize(doc: dict[str, Any], key: str) -> None:
         doc[key] = human_time(doc[key])
 
 
-def _scan(event: OutboxEvent) -> Rendered:
-    p = event.payload
-    arn = repository_arn(Tenant(event.account_id, event.region), str(p["repositoryName"]))
-    raw = {str(k): int(v) for k, v in (p.get("findingSeverityCounts") or {}).items()}
-    present = {k: n for k, n in raw.items() if n > 0}
+def _scan(event: ScanCompleted) -> Rendered:
+    arn = repository_arn(event.tenant, event.repository_name)
+    present = {str(k): int(n) for k, n in event.finding_severity_counts.items() if int(n) > 0}
     ordered = [s for s in SEVERITY_ORDER if s in present] + sorted(
         k for k in present if k not in SEVERITY_ORDER
     )
     counts = {s: present[s] for s in ordered}
     counts["TOTAL"] = sum(present.values())
-    initial = p.get("trigger", "scan") == "scan"
     detail = {
-        "scan-status": "INITIAL_SCAN_COMPLETE" if initial else "RESCAN_COMPLETE",
+        "scan-status": "INITIAL_SCAN_COMPLETE" if event.trigger == "scan" else "RESCAN_COMPLETE",
         "repository-name": arn,
         "finding-severity-counts": counts,
-        "image-digest": str(p["imageDigest"]),
-        "image-tags": [str(t) for t in p.get("imageTags") or []],
+        "image-digest": event.image_digest,
+        "image-tags": list(event.image_tags),
         "version": "1.0",
     }
     return "Inspector2 Scan", "aws.inspector2", [arn], detail
 
 
-def _coverage(event: OutboxEvent) -> Rendered:
-    p = event.payload
-    status = p["scanStatus"]
-    arn = image_arn(
-        Tenant(event.account_id, event.region), str(p["repositoryName"]), str(p["imageDigest"])
-    )
+def _coverage(event: CoverageChanged) -> Rendered:
+    arn = image_arn(event.tenant, event.repository_name, event.image_digest)
     detail = {
-        "scanStatus": {"reason": status["reason"], "statusCodeValue": status["statusCode"]},
+        "scanStatus": {"reason": event.reason, "statusCodeValue": event.status_code},
         "scanType": "PACKAGE",
-        "eventTimestamp": _utc(event.created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "eventTimestamp": as_utc(event.at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "version": "1.0",
     }
     return "Inspector2 Coverage", "aws.inspector2", [arn], detail
@@ -204,71 +207,76 @@ def _coverage(event: OutboxEvent) -> Rendered:
 
 def _image_action(
     action: str,
-    repository: Any,
-    digest: Any,
-    tag: Any,
-    media_type: Any = None,
-    artifact_type: Any = None,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    media_type: str | None = None,
+    artifact_type: str | None = None,
 ) -> Rendered:
     detail: dict[str, Any] = {
         "result": "SUCCESS",
-        "repository-name": str(repository),
-        "image-digest": str(digest),
+        "repository-name": repository,
+        "image-digest": digest,
         "action-type": action,
     }
     if tag:
-        detail["image-tag"] = str(tag)
+        detail["image-tag"] = tag
     if media_type:
-        detail["manifest-media-type"] = str(media_type)
+        detail["manifest-media-type"] = media_type
     if artifact_type:
-        detail["artifact-media-type"] = str(artifact_type)
+        detail["artifact-media-type"] = artifact_type
     return "ECR Image Action", "aws.ecr", [], detail
 
 
-def _pushed(event: OutboxEvent) -> Rendered:
-    p = event.payload
-    tags = list(p.get("imageTags") or [])
+def _pushed(event: ManifestPushed) -> Rendered:
+    tags = event.image_tags
     # the tag the push named, when the registry records it; else the image's only tag
-    tag = p.get("imageTag") or (tags[0] if len(tags) == 1 else None)
+    tag = event.image_tag or (tags[0] if len(tags) == 1 else None)
     return _image_action(
         "PUSH",
-        p["repositoryName"],
-        p["imageDigest"],
+        event.repository_name,
+        event.image_digest,
         tag,
-        p.get("mediaType"),
-        p.get("artifactType"),
+        event.media_type,
+        event.artifact_type,
     )
 
 
-def _deleted(event: OutboxEvent) -> Rendered:
-    p = event.payload
-    tags = list(p.get("imageTags") or [])
-    return _image_action("DELETE", p["repositoryName"], p["imageDigest"], tags[0] if tags else None)
+def _deleted(event: ManifestDeleted) -> Rendered:
+    tags = event.image_tags
+    return _image_action(
+        "DELETE", event.repository_name, event.image_digest, tags[0] if tags else None
+    )
 
 
-def _tag_changed(event: OutboxEvent) -> Rendered:
-    p = event.payload
-    if p.get("imageDigest"):
-        return _image_action("PUSH", p["repositoryName"], p["imageDigest"], p["imageTag"])
-    return _image_action("DELETE", p["repositoryName"], p["previousDigest"], p["imageTag"])
+def _tag_changed(event: TagChanged) -> Rendered:
+    if event.image_digest:
+        return _image_action("PUSH", event.repository_name, event.image_digest, event.image_tag)
+    if event.previous_digest is None:
+        raise ValueError("a removed tag names no previous digest")
+    return _image_action("DELETE", event.repository_name, event.previous_digest, event.image_tag)
 
 
-def _test(event: OutboxEvent) -> Rendered:
+def _test(event: WebhookTest) -> Rendered:
     detail = {
-        "webhookId": str(event.payload["webhookId"]),
+        "webhookId": event.webhook_id,
         "message": "a test event from dockwatch: the subscription reaches this endpoint",
     }
     return "Dockwatch Webhook Test", "dockwatch", [], detail
 
 
-_RENDERERS: dict[str, Callable[[OutboxEvent], Rendered]] = {
-    FINDING_CREATED: _finding,
-    FINDING_UPDATED: _finding,
-    FINDING_CLOSED: _finding,
-    SCAN_COMPLETED: _scan,
-    COVERAGE_CHANGED: _coverage,
-    RegistryEvent.MANIFEST_PUSHED.value: _pushed,
-    RegistryEvent.MANIFEST_DELETED.value: _deleted,
-    RegistryEvent.TAG_CHANGED.value: _tag_changed,
-    WEBHOOK_TEST: _test,
-}
+def _render(event: Event) -> Rendered | None:
+    """The EventBridge parts of a non-finding event; None when it has no EventBridge shape."""
+    if isinstance(event, ScanCompleted):
+        return _scan(event)
+    if isinstance(event, CoverageChanged):
+        return _coverage(event)
+    if isinstance(event, ManifestPushed):
+        return _pushed(event)
+    if isinstance(event, ManifestDeleted):
+        return _deleted(event)
+    if isinstance(event, TagChanged):
+        return _tag_changed(event)
+    if isinstance(event, WebhookTest):
+        return _test(event)
+    return None

@@ -3,14 +3,13 @@
 A subscription names an http(s) URL, an optional filter of outbox event types (none: every
 deliverable type, including types added later) and a secret for the signatures. The secret is
 generated when the caller gives none and is shown only in the answer to the creation; it is
-stored as given because signing needs it.
+stored sealed (`secretbox.py`): signing needs it, so it is encrypted rather than hashed. A URL
+whose host is an internal address, or resolves only to internal ones, is refused unless the
+operator allows it (`egress.py`); delivery checks again at every connection.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,13 +20,15 @@ import httpx
 
 from dockwatch.clock import Clock
 from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.model import page_token
+from dockwatch.model.events import WebhookTest
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql import webhook_repo as repo
-from dockwatch.storage.sql.engine import Database
+from dockwatch.storage import webhook_repo as repo
+from dockwatch.storage.unit_of_work import Store
 
-from .eventbridge import DELIVERABLE_TYPES, WEBHOOK_TEST, event_id
+from .egress import EgressPolicy
+from .eventbridge import DELIVERABLE_TYPES, event_id
+from .secretbox import SecretBox
 
 MAX_WEBHOOKS = 100
 """Subscriptions per tenant: each one multiplies the delivery work of every event."""
@@ -141,19 +142,28 @@ def webhook_doc(row: repo.WebhookRow) -> dict[str, Any]:
     }
 
 
-def create(db: Database, clock: Clock, tenant: Tenant, body: Any) -> dict[str, Any]:
+def create(
+    store: Store,
+    clock: Clock,
+    tenant: Tenant,
+    body: Any,
+    *,
+    box: SecretBox,
+    egress: EgressPolicy,
+) -> dict[str, Any]:
     """Store a subscription; the answer carries its secret, the only time it is shown."""
     spec = parse_spec(body)
+    egress.check_url(spec.url)
     secret = spec.secret or secrets.token_urlsafe(32)
-    with db.write() as conn:
-        if repo.count_webhooks(conn, tenant) >= MAX_WEBHOOKS:
+    webhook_id = str(uuid.uuid4())
+    with store.write() as uow:
+        if uow.webhooks.count_webhooks(tenant) >= MAX_WEBHOOKS:
             raise InvalidInput(f"a registry has at most {MAX_WEBHOOKS} webhooks")
-        row = repo.insert_webhook(
-            conn,
+        row = uow.webhooks.insert_webhook(
             tenant,
-            webhook_id=str(uuid.uuid4()),
+            webhook_id=webhook_id,
             url=spec.url,
-            secret=secret,
+            secret=box.seal(secret, webhook_id),
             event_types=spec.event_types,
             description=spec.description,
             insecure_skip_verify=spec.insecure_skip_verify,
@@ -162,69 +172,46 @@ def create(db: Database, clock: Clock, tenant: Tenant, body: Any) -> dict[str, A
     return {**webhook_doc(row), "secret": secret}
 
 
-def list_all(db: Database, tenant: Tenant) -> list[dict[str, Any]]:
+def list_all(store: Store, tenant: Tenant) -> list[dict[str, Any]]:
     """Every subscription of the tenant."""
-    with db.read() as conn:
-        return [webhook_doc(r) for r in repo.list_webhooks(conn, tenant)]
+    with store.read() as uow:
+        return [webhook_doc(r) for r in uow.webhooks.list_webhooks(tenant)]
 
 
-def get(db: Database, tenant: Tenant, webhook_id: str) -> dict[str, Any]:
+def get(store: Store, tenant: Tenant, webhook_id: str) -> dict[str, Any]:
     """One subscription."""
-    with db.read() as conn:
-        row = repo.get_webhook(conn, tenant, webhook_id)
+    with store.read() as uow:
+        row = uow.webhooks.get_webhook(tenant, webhook_id)
     if row is None:
         raise WebhookNotFound(webhook_id)
     return webhook_doc(row)
 
 
-def remove(db: Database, tenant: Tenant, webhook_id: str) -> None:
+def remove(store: Store, tenant: Tenant, webhook_id: str) -> None:
     """Delete a subscription and its delivery log; pending attempts are dropped."""
-    with db.write() as conn:
-        if not repo.delete_webhook(conn, tenant, webhook_id):
+    with store.write() as uow:
+        if not uow.webhooks.delete_webhook(tenant, webhook_id):
             raise WebhookNotFound(webhook_id)
 
 
-def send_test(db: Database, clock: Clock, tenant: Tenant, webhook_id: str) -> dict[str, Any]:
+def send_test(store: Store, clock: Clock, tenant: Tenant, webhook_id: str) -> dict[str, Any]:
     """Queue a ping for one subscription through the outbox (the path every event takes)."""
-    with db.write() as conn:
-        if repo.get_webhook(conn, tenant, webhook_id) is None:
+    with store.write() as uow:
+        if uow.webhooks.get_webhook(tenant, webhook_id) is None:
             raise WebhookNotFound(webhook_id)
-        outbox.append(
-            conn,
-            account_id=tenant.account_id,
-            region=tenant.region,
-            event_type=WEBHOOK_TEST,
-            subject=webhook_id,
-            payload={"webhookId": webhook_id},
-            at=clock.now(),
-        )
-        o = t.outbox
-        new_id = conn.execute(
-            o.select()
-            .with_only_columns(o.c.id)
-            .where(o.c.event_type == WEBHOOK_TEST, o.c.subject == webhook_id)
-            .order_by(o.c.id.desc())
-            .limit(1)
-        ).scalar_one()
+        new_id = uow.outbox.append(WebhookTest(tenant, clock.now(), webhook_id))
     return {"webhookId": webhook_id, "eventId": event_id(tenant.account_id, tenant.region, new_id)}
 
 
-def _token(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
-
-
-def _untoken(value: str) -> int:
-    try:
-        after = json.loads(base64.urlsafe_b64decode(value.encode()))["after"]
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-        raise InvalidInput("nextToken is not a token this API issued") from exc
+def _untoken(value: str, bound_to: str) -> int:
+    after = page_token.decode(value, bound_to=bound_to)
     if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise InvalidInput("nextToken is not a token this API issued")
+        raise InvalidInput("nextToken is not a token this listing issued (or it was altered)")
     return after
 
 
 def deliveries(
-    db: Database,
+    store: Store,
     tenant: Tenant,
     webhook_id: str,
     *,
@@ -241,11 +228,14 @@ def deliveries(
         raise InvalidInput(f"maxResults must be between 1 and {MAX_DELIVERIES_PAGE}")
     if status is not None and status not in repo.STATUSES:
         raise InvalidInput(f"status must be one of {list(repo.STATUSES)}")
-    after = _untoken(next_token) if next_token else 0
-    with db.read() as conn:
-        if repo.get_webhook(conn, tenant, webhook_id) is None:
+    bound_to = page_token.request_digest({"webhook": webhook_id, "status": status})
+    after = _untoken(next_token, bound_to) if next_token else 0
+    with store.read() as uow:
+        if uow.webhooks.get_webhook(tenant, webhook_id) is None:
             raise WebhookNotFound(webhook_id)
-        rows = repo.list_attempts(conn, webhook_id, after_id=after, limit=limit + 1, status=status)
+        rows = uow.webhooks.list_attempts(
+            webhook_id, after_id=after, limit=limit + 1, status=status
+        )
     page = rows[:limit]
     out: dict[str, Any] = {
         "deliveries": [
@@ -271,5 +261,5 @@ def deliveries(
         ]
     }
     if len(rows) > limit:
-        out["nextToken"] = _token(page[-1].id)
+        out["nextToken"] = page_token.encode(page[-1].id, bound_to=bound_to)
     return out

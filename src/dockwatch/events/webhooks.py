@@ -15,73 +15,44 @@ Two steps, each safe to interrupt at any point:
 Event ids and bodies come from `eventbridge.py` (finding events are first expanded from their
 outbox snapshot by `findings.events.materialize`). Redirects are not followed (a 3xx is a
 failure); HTTPS certificates are verified unless the subscription sets `insecureSkipVerify`.
+Connections go only to addresses `egress.py` allows, checked on the resolved address at connect
+time; `sender.py` sends one request and says what the log may keep of it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
-from dockwatch import __version__
 from dockwatch.clock import Clock
 from dockwatch.findings.events import materialize
-from dockwatch.findings.service import FINDING_EVENTS
-from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import webhook_repo as repo
-from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.outbox import OutboxEvent
+from dockwatch.model.events import FindingChanged, OutboxEvent, WebhookTest
+from dockwatch.storage import webhook_repo as repo
+from dockwatch.storage.unit_of_work import Store
 
-from . import signing
+from . import secretbox
+from .egress import EgressPolicy
 from .eventbridge import (
     DELIVERABLE_TYPES,
-    WEBHOOK_TEST,
     Unrenderable,
     encode,
     event_id,
     to_eventbridge,
 )
+from .secretbox import SecretBox
+from .sender import DeliveryPolicy, Outcome, Sender
 
 logger = logging.getLogger(__name__)
 
 CURSOR = "webhooks"
 """The outbox subscriber name of the fan-out."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    """How hard and how fast to try."""
-
-    max_attempts: int = 15
-    """Attempts per (subscription, event) before giving up."""
-    max_age: timedelta = timedelta(hours=24)
-    """Give up on a delivery this long after its first attempt was scheduled."""
-    base_delay: timedelta = timedelta(seconds=5)
-    """Backoff before the second attempt (before jitter); it doubles for each later one."""
-    max_delay: timedelta = timedelta(hours=1)
-    """Backoff ceiling (before jitter)."""
-    timeout_seconds: float = 10.0
-    """Per read/write of a request (httpx semantics)."""
-    connect_timeout_seconds: float = 5.0
-    concurrency: int = 8
-    """Requests in flight at once."""
-    batch: int = 64
-    """Attempts claimed per round."""
-    fan_out_batch: int = 500
-    """Outbox events read per fan-out transaction."""
-    lease: timedelta = timedelta(minutes=2)
-    """How long a claimed attempt is reserved for its sender."""
-    error_bytes: int = 2048
-    """How much of a failing response body the log keeps."""
 
 
 def backoff(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> timedelta:
@@ -97,24 +68,14 @@ def backoff(attempt: int, policy: DeliveryPolicy, rng: random.Random) -> timedel
     return half + half * rng.random()
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one send did."""
-
-    ok: bool
-    http_status: int | None
-    error: str | None
-    duration_ms: int | None
-
-
 def matches(hook: repo.WebhookRow, event: OutboxEvent) -> bool:
     """Whether `event` goes to `hook`."""
-    if (event.account_id, event.region) != (hook.account_id, hook.region):
+    if (event.tenant.account_id, event.tenant.region) != (hook.account_id, hook.region):
         return False
     if event.id <= hook.start_after_id:
         return False
-    if event.event_type == WEBHOOK_TEST:
-        return bool(event.payload.get("webhookId") == hook.id)
+    if isinstance(event.event, WebhookTest):
+        return event.event.webhook_id == hook.id
     if event.event_type not in DELIVERABLE_TYPES:
         return False
     return not hook.event_types or event.event_type in hook.event_types
@@ -132,21 +93,23 @@ class WebhookDeliverer:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         clock: Clock,
         policy: DeliveryPolicy | None = None,
         *,
+        box: SecretBox,
+        egress: EgressPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.db = db
+        self.store = store
         self.clock = clock
         self.policy = policy or DeliveryPolicy()
-        self._transport = transport
+        self.box = box
+        self.egress = egress or EgressPolicy()
+        self.sender = Sender(self.policy, box, self.egress, transport)
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        self._clients: dict[bool, httpx.Client] = {}
-        self._clients_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,22 +123,20 @@ class WebhookDeliverer:
 
     def fan_out(self) -> int:
         """Turn the next outbox events into first attempts; returns how many events were read."""
-        with self.db.read() as conn:
-            if repo.max_outbox_id(conn) <= outbox.cursor(conn, CURSOR):
+        with self.store.read() as uow:
+            if uow.outbox.last_id() <= uow.outbox.cursor(CURSOR):
                 return 0
-        with self.db.write() as conn:
-            events = outbox.read_after(
-                conn, outbox.cursor(conn, CURSOR), limit=self.policy.fan_out_batch
-            )
+        with self.store.write() as uow:
+            box = uow.outbox
+            events = box.read_after(box.cursor(CURSOR), limit=self.policy.fan_out_batch)
             if not events:
                 return 0
-            hooks = repo.enabled_webhooks(conn)
+            hooks = uow.webhooks.enabled_webhooks()
             now = self.clock.now()
             for event in events:
                 for hook in hooks:
                     if matches(hook, event):
-                        repo.insert_attempt(
-                            conn,
+                        uow.webhooks.insert_attempt(
                             webhook_id=hook.id,
                             event_id=event.id,
                             attempt=1,
@@ -183,7 +144,7 @@ class WebhookDeliverer:
                             started_at=now,
                             at=now,
                         )
-            outbox.advance(conn, CURSOR, events[-1].id, now)
+            box.advance(CURSOR, events[-1].id, now)
         return len(events)
 
     # --- delivery -----------------------------------------------------------------------------
@@ -194,14 +155,14 @@ class WebhookDeliverer:
         if limit <= 0:
             return []
         now = self.clock.now()
-        with self.db.read() as conn:
-            if not repo.any_due(conn, now):
+        with self.store.read() as uow:
+            if not uow.webhooks.any_due(now):
                 return []
         with self._in_flight_lock:
             busy = set(self._in_flight)
-        with self.db.write() as conn:
+        with self.store.write() as uow:
             now = self.clock.now()
-            claimed = repo.claim_due(conn, now, now + self.policy.lease, limit, exclude=busy)
+            claimed = uow.webhooks.claim_due(now, now + self.policy.lease, limit, exclude=busy)
         with self._in_flight_lock:
             self._in_flight.update(a.id for a in claimed)
         return claimed
@@ -219,68 +180,41 @@ class WebhookDeliverer:
         try:
             if event is None:
                 raise Unrenderable(0, "?", "the outbox event no longer exists")
-            event = self._materialize(event)
-            body = encode(to_eventbridge(event))
+            body = encode(to_eventbridge(event, self._materialize(event)))
         except Unrenderable as exc:
             outcome = Outcome(False, None, str(exc), None)
             self._record(due, outcome, final=True)
             return outcome
-        outcome = self._send(due, event, body)
+        outcome = self.sender.send(
+            due.webhook,
+            body,
+            event_id=event_id(event.tenant.account_id, event.tenant.region, event.id),
+            event_type=event.event_type,
+            timestamp=int(self.clock.now().timestamp()),
+        )
         if self.after_send is not None:
             self.after_send(due)
         self._record(due, outcome, final=False)
         return outcome
 
-    def _materialize(self, event: OutboxEvent) -> OutboxEvent:
-        """A finding event's snapshot expanded into the Inspector `Finding` it describes.
+    def _materialize(self, event: OutboxEvent) -> dict[str, Any] | None:
+        """A finding event's snapshot expanded into the Inspector `Finding` it describes
+        (None for other events).
 
         The snapshot and the content-addressed detail it names never change, so every attempt
         renders the same body.
         """
-        if event.event_type not in FINDING_EVENTS:
-            return event
-        tenant = Tenant(event.account_id, event.region)
+        if not isinstance(event.event, FindingChanged):
+            return None
         try:
-            with self.db.read() as conn:
-                payload = materialize(conn, tenant, event.event_type, event.payload)
+            with self.store.read() as uow:
+                detail = uow.webhooks.finding_detail(event.event.detail_ref)
+            return materialize(event.event, detail)
         except (KeyError, TypeError, ValueError) as exc:
             raise Unrenderable(event.id, event.event_type, f"{type(exc).__name__}: {exc}") from exc
-        return dataclasses.replace(event, payload=payload)
-
-    def _send(self, due: repo.DueAttempt, event: OutboxEvent, body: bytes) -> Outcome:
-        hook = due.webhook
-        timestamp = int(self.clock.now().timestamp())
-        headers = signing.headers(
-            hook.secret,
-            timestamp,
-            body,
-            event_id(event.account_id, event.region, event.id),
-            event.event_type,
-        )
-        headers["User-Agent"] = f"dockwatch-webhooks/{__version__}"
-        started = time.monotonic()
-        try:
-            with self._client(verify=not hook.insecure_skip_verify).stream(
-                "POST", hook.url, content=body, headers=headers
-            ) as response:
-                snippet = b""
-                if not 200 <= response.status_code < 300:
-                    for chunk in response.iter_bytes():
-                        snippet += chunk
-                        if len(snippet) >= self.policy.error_bytes:
-                            break
-        except httpx.HTTPError as exc:
-            elapsed = int((time.monotonic() - started) * 1000)
-            return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:2000], elapsed)
-        elapsed = int((time.monotonic() - started) * 1000)
-        if 200 <= response.status_code < 300:
-            return Outcome(True, response.status_code, None, elapsed)
-        text = snippet[: self.policy.error_bytes].decode("utf-8", "replace").strip()
-        error = f"HTTP {response.status_code}" + (f": {text}" if text else "")
-        return Outcome(False, response.status_code, error, elapsed)
 
     def _record(self, due: repo.DueAttempt, outcome: Outcome, *, final: bool) -> None:
-        with self.db.write() as conn:
+        with self.store.write() as uow:
             now = self.clock.now()
             exhausted = (
                 final
@@ -291,8 +225,7 @@ class WebhookDeliverer:
                 status = repo.DELIVERED
             else:
                 status = repo.GAVE_UP if exhausted else repo.FAILED
-            written = repo.finish_attempt(
-                conn,
+            written = uow.webhooks.finish_attempt(
                 due.id,
                 status=status,
                 http_status=outcome.http_status,
@@ -304,8 +237,7 @@ class WebhookDeliverer:
                 return
             with self._rng_lock:
                 wait = backoff(due.attempt, self.policy, self._rng)
-            repo.insert_attempt(
-                conn,
+            uow.webhooks.insert_attempt(
                 webhook_id=due.webhook.id,
                 event_id=due.event.id,
                 attempt=due.attempt + 1,
@@ -321,22 +253,6 @@ class WebhookDeliverer:
                 due.attempt,
                 outcome.error,
             )
-
-    def _client(self, *, verify: bool) -> httpx.Client:
-        with self._clients_lock:
-            client = self._clients.get(verify)
-            if client is None:
-                client = httpx.Client(
-                    verify=verify,
-                    timeout=httpx.Timeout(
-                        self.policy.timeout_seconds, connect=self.policy.connect_timeout_seconds
-                    ),
-                    follow_redirects=False,
-                    limits=httpx.Limits(max_connections=self.policy.concurrency),
-                    transport=self._transport,
-                )
-                self._clients[verify] = client
-            return client
 
     def run_once(self, *, wait: bool = True) -> int:
         """Fan out everything new, then start sending the attempts due now; returns how many.
@@ -374,10 +290,21 @@ class WebhookDeliverer:
             made += n
         return made
 
+    def seal_plaintext_secrets(self) -> int:
+        """Seal the secrets of subscriptions stored before secrets were sealed; returns how
+        many (run at start, before any delivery)."""
+        with self.store.write() as uow:
+            rows = uow.webhooks.unsealed_secrets(secretbox.PREFIX)
+            for webhook_id, secret in rows:
+                uow.webhooks.set_secret(webhook_id, self.box.seal(secret, webhook_id))
+        if rows:
+            logger.info("sealed the secrets of %d webhooks", len(rows))
+        return len(rows)
+
     def recover(self) -> int:
         """Release attempts leased by a killed process (embedded mode runs one deliverer)."""
-        with self.db.write() as conn:
-            return repo.release_leases(conn, self.clock.now())
+        with self.store.write() as uow:
+            return uow.webhooks.release_leases(self.clock.now())
 
     def start(self, interval: float = 0.2) -> None:
         """Run in a daemon thread until `stop`."""
@@ -405,7 +332,4 @@ class WebhookDeliverer:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        with self._clients_lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+        self.sender.close()

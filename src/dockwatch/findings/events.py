@@ -8,46 +8,28 @@ carries exactly what the first attempt carried.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from dockwatch.model.events import FindingChanged
 
-from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import finding_repo as repo
-
-from .service import FINDING_EVENTS
 from .shape import ImageContext, inspector_finding
 
 
-def materialize(
-    conn: Connection, tenant: Tenant, event_type: str, payload: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The payload subscribers see: `{"finding": <Inspector Finding>, "changes": [...]}` for a
-    finding event; any other event's payload unchanged."""
-    if event_type not in FINDING_EVENTS or "detailRef" not in payload:
-        return dict(payload)
-    detail = repo.load_details(conn, [payload["detailRef"]]).get(payload["detailRef"], {})
-    pushed = payload.get("pushedAt")
+def materialize(event: FindingChanged, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The Inspector `Finding` a finding event's snapshot describes, with `detail` the
+    content-addressed detail document it names."""
     image = ImageContext(
-        payload["repositoryName"],
-        payload["imageDigest"],
-        tuple(payload.get("imageTags", ())),
-        None if pushed is None else datetime.fromisoformat(pushed),
+        event.repository_name, event.image_digest, tuple(event.image_tags), event.pushed_at
     )
-    finding = inspector_finding(
-        tenant,
+    return inspector_finding(
+        event.tenant,
         image,
-        finding_id=payload["findingId"],
-        status=payload["status"],
-        severity=payload["severity"],
-        fix_available=payload["fixAvailable"],
-        first_observed_at=datetime.fromisoformat(payload["firstObservedAt"]),
-        last_observed_at=datetime.fromisoformat(payload["lastObservedAt"]),
-        updated_at=datetime.fromisoformat(payload["updatedAt"]),
+        finding_id=event.finding_id,
+        status=event.status,
+        severity=event.severity,
+        fix_available=event.fix_available,
+        first_observed_at=event.first_observed_at,
+        last_observed_at=event.last_observed_at,
+        updated_at=event.updated_at,
         detail=detail,
     )
-    out: dict[str, Any] = {"finding": finding}
-    if payload.get("changes"):
-        out["changes"] = list(payload["changes"])
-    return out

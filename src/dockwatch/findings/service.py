@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from dockwatch.model.events import FindingChanged, FindingClosed, FindingCreated, FindingUpdated
 from dockwatch.model.identity import ImageResource, Tenant
 from dockwatch.storage.finding_repo import (
     DetailPackage,
@@ -33,11 +34,6 @@ from dockwatch.storage.unit_of_work import UnitOfWork
 from .build import FindingDraft, score_severity
 from .lifecycle import FindingStatus, StoredFinding, reconcile
 from .shape import ImageContext, inspector_finding
-
-FINDING_CREATED = "FindingCreated"
-FINDING_UPDATED = "FindingUpdated"
-FINDING_CLOSED = "FindingClosed"
-FINDING_EVENTS = (FINDING_CREATED, FINDING_UPDATED, FINDING_CLOSED)
 
 
 class Suppressor(Protocol):
@@ -164,7 +160,7 @@ class FindingWriter:
         changed: dict[str, FindingState] = {}
         observed: list[str] = []
         closes: list[str] = []
-        pending: list[tuple[str, _EventRow, list[str]]] = []
+        pending: list[tuple[type[FindingChanged], _EventRow, list[str]]] = []
         if suppressor is not None:
             context.prefetch([(x.repository_id, x.repository, x.digest) for x in targets])
         for target in targets:
@@ -200,7 +196,7 @@ class FindingWriter:
                 )
                 inserts.append(new)
                 out.opened += 1
-                pending.append((FINDING_CREATED, _EventRow.of_new(new), []))
+                pending.append((FindingCreated, _EventRow.of_new(new), []))
             by_id = {r.id: r for r in mine.values()}
             for finding_id in plan.reopened + plan.unchanged:
                 old = by_id[finding_id]
@@ -236,19 +232,19 @@ class FindingWriter:
                     out.updated += 1
                 if diff:
                     pending.append(
-                        (FINDING_UPDATED, _EventRow.of_state(old, target.repository, state), diff)
+                        (FindingUpdated, _EventRow.of_state(old, target.repository, state), diff)
                     )
             for finding_id in plan.closed:
                 closes.append(finding_id)
                 out.closed += 1
                 pending.append(
-                    (FINDING_CLOSED, _EventRow.closed(by_id[finding_id], target.repository, now),
+                    (FindingClosed, _EventRow.closed(by_id[finding_id], target.repository, now),
                      ["status"])
                 )  # fmt: skip
         context.prefetch(
             sorted({(r.repository_id, r.repository_name, r.digest) for _, r, _ in pending})
         )
-        events = [self._event(kind, context, row, diff) for kind, row, diff in pending]
+        events = [self._event(kind, context, row, diff, now) for kind, row, diff in pending]
         refs = {ref: (doc, draft) for ref, doc, draft in details.values()}
         missing = repo.missing_details(refs)
         repo.insert_details(
@@ -261,7 +257,7 @@ class FindingWriter:
         out.suppressed = sum(1 for f in inserts if f.state.status == "SUPPRESSED") + sum(
             1 for s in changed.values() if s.status == "SUPPRESSED"
         )
-        out.events = uow.outbox.append_many(self.tenant, events, now)
+        out.events = uow.outbox.append_many(events)
         return out
 
     def close_all(
@@ -280,9 +276,9 @@ class FindingWriter:
             closes.append(old.id)
             rows.append(_EventRow.closed(old, names[(old.repository_id, old.digest)], now))
         context.prefetch(list(resources))
-        events = [self._event(FINDING_CLOSED, context, row, ["status"]) for row in rows]
+        events = [self._event(FindingClosed, context, row, ["status"], now) for row in rows]
         uow.findings.close(closes, now)
-        uow.outbox.append_many(self.tenant, events, now)
+        uow.outbox.append_many(events)
         return len(closes)
 
     def _status(
@@ -316,27 +312,32 @@ class FindingWriter:
         return ("SUPPRESSED", rule) if rule else ("ACTIVE", None)
 
     def _event(
-        self, kind: str, context: _ImageContexts, row: _EventRow, changes: list[str]
-    ) -> tuple[str, str, dict[str, Any]]:
+        self,
+        kind: type[FindingChanged],
+        context: _ImageContexts,
+        row: _EventRow,
+        changes: list[str],
+        now: datetime,
+    ) -> FindingChanged:
         image = context.get(row.repository_id, row.repository_name, row.digest)
-        payload = {
-            "findingId": row.id,
-            "detailRef": row.detail_ref,
-            "vulnerabilityId": row.vulnerability_id,
-            "status": row.status,
-            "severity": row.severity,
-            "fixAvailable": row.fix_available,
-            "firstObservedAt": row.first_observed_at.isoformat(),
-            "lastObservedAt": row.last_observed_at.isoformat(),
-            "updatedAt": row.updated_at.isoformat(),
-            "repositoryName": row.repository_name,
-            "imageDigest": row.digest,
-            "imageTags": list(image.tags),
-            "pushedAt": None if image.pushed_at is None else image.pushed_at.isoformat(),
-        }
-        if changes:
-            payload["changes"] = changes
-        return kind, row.repository_name, payload
+        return kind(
+            self.tenant,
+            now,
+            finding_id=row.id,
+            detail_ref=row.detail_ref,
+            vulnerability_id=row.vulnerability_id,
+            status=row.status,
+            severity=row.severity,
+            fix_available=row.fix_available,
+            first_observed_at=row.first_observed_at,
+            last_observed_at=row.last_observed_at,
+            updated_at=row.updated_at,
+            repository_name=row.repository_name,
+            image_digest=row.digest,
+            image_tags=tuple(image.tags),
+            pushed_at=image.pushed_at,
+            changes=tuple(changes),
+        )
 
 
 @dataclass(frozen=True, slots=True)

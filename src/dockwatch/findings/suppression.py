@@ -28,11 +28,12 @@ from typing import Any
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.model import page_token
+from dockwatch.model.events import FindingUpdated
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
-from .service import FINDING_UPDATED, Suppressor
+from .service import Suppressor
 from .suppression_rule import (
     MAX_LIST,
     RuleSuppressor,
@@ -135,28 +136,26 @@ def reevaluate(
         image = facts.get((row.repository_id, row.digest))
         pushed = None if image is None else image.pushed_at
         events.append(
-            (
-                FINDING_UPDATED,
-                row.repository_name,
-                {
-                    "findingId": row.id,
-                    "detailRef": row.detail_ref,
-                    "vulnerabilityId": row.vulnerability_id,
-                    "status": status,
-                    "severity": row.severity,
-                    "fixAvailable": row.fix_available,
-                    "firstObservedAt": row.first_observed_at.isoformat(),
-                    "lastObservedAt": row.last_observed_at.isoformat(),
-                    "updatedAt": now.isoformat(),
-                    "repositoryName": row.repository_name,
-                    "imageDigest": row.digest,
-                    "imageTags": [] if image is None else list(image.tags),
-                    "pushedAt": None if pushed is None else pushed.isoformat(),
-                    "changes": ["status"],
-                },
+            FindingUpdated(
+                tenant,
+                now,
+                finding_id=row.id,
+                detail_ref=row.detail_ref,
+                vulnerability_id=row.vulnerability_id,
+                status=status,
+                severity=row.severity,
+                fix_available=row.fix_available,
+                first_observed_at=as_utc(row.first_observed_at),
+                last_observed_at=as_utc(row.last_observed_at),
+                updated_at=now,
+                repository_name=row.repository_name,
+                image_digest=row.digest,
+                image_tags=() if image is None else tuple(image.tags),
+                pushed_at=pushed,
+                changes=("status",),
             )
         )
-    uow.outbox.append_many(tenant, events, now)
+    uow.outbox.append_many(events)
     logger.info("suppression rules changed the status of %d findings", len(changed))
     return len(changed)
 

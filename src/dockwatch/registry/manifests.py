@@ -16,6 +16,7 @@ from typing import Any
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest
+from dockwatch.model.events import Event, ManifestDeleted, ManifestPushed, TagChanged
 from dockwatch.model.oci import (
     SCHEMA1_TYPES,
     ManifestInvalid,
@@ -37,7 +38,6 @@ from .errors import (
     ManifestUnknown,
     TagInvalidError,
 )
-from .events import RegistryEvent
 from .names import check_name, check_tag, split_reference
 
 
@@ -146,19 +146,18 @@ class Manifests:
                 changed_tags.append((t, previous))
             self._event(
                 conn,
-                RegistryEvent.MANIFEST_PUSHED,
-                name,
-                {
-                    "repositoryName": name,
-                    "imageDigest": parsed.digest,
-                    "mediaType": parsed.media_type,
-                    "artifactType": parsed.artifact_type,
-                    "subject": parsed.subject.digest if parsed.subject else None,
-                    "imageTags": repo.tags_of(conn, r.id, parsed.digest),
-                    "firstPush": existing is None,
-                    "pushedAt": now.isoformat(),
-                },
-                now,
+                ManifestPushed(
+                    self.ctx.tenant,
+                    now,
+                    repository_name=name,
+                    image_digest=parsed.digest,
+                    media_type=parsed.media_type,
+                    artifact_type=parsed.artifact_type,
+                    subject_digest=parsed.subject.digest if parsed.subject else None,
+                    image_tags=tuple(repo.tags_of(conn, r.id, parsed.digest)),
+                    first_push=existing is None,
+                    pushed_at=now,
+                ),
             )
             for t, previous in changed_tags:
                 self._tag_event(conn, name, t, previous, parsed.digest, now)
@@ -183,34 +182,13 @@ class Manifests:
         if missing:
             raise ManifestBlobUnknown(list(dict.fromkeys(missing)))
 
-    def _event(
-        self, conn: Any, kind: RegistryEvent, name: str, payload: dict[str, Any], at: datetime
-    ) -> None:
-        outbox.append(
-            conn,
-            account_id=self.ctx.tenant.account_id,
-            region=self.ctx.tenant.region,
-            event_type=kind,
-            subject=name,
-            payload=payload,
-            at=at,
-        )
+    def _event(self, conn: Any, event: Event) -> None:
+        outbox.SqlOutbox(conn).append(event)
 
     def _tag_event(
         self, conn: Any, name: str, tag: str, previous: str | None, digest: str | None, at: datetime
     ) -> None:
-        self._event(
-            conn,
-            RegistryEvent.TAG_CHANGED,
-            name,
-            {
-                "repositoryName": name,
-                "imageTag": tag,
-                "previousDigest": previous,
-                "imageDigest": digest,
-            },
-            at,
-        )
+        self._event(conn, TagChanged(self.ctx.tenant, at, name, tag, previous, digest))
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -314,13 +292,7 @@ class Manifests:
             for t in removed:
                 repo.delete_tag(conn, r.id, t)
             repo.delete_manifest(conn, row.id)
-            self._event(
-                conn,
-                RegistryEvent.MANIFEST_DELETED,
-                name,
-                {"repositoryName": name, "imageDigest": digest, "imageTags": removed},
-                now,
-            )
+            self._event(conn, ManifestDeleted(self.ctx.tenant, now, name, digest, tuple(removed)))
             for t in removed:
                 self._tag_event(conn, name, t, digest, None, now)
 

@@ -15,18 +15,15 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
+from dockwatch.model.events import CoverageChanged
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.sql import outbox
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
-from .connection import connection
 from .environment import ScanEnvironment
 from .jobs import Recatalogue, ScanImage, enqueue
 
 logger = logging.getLogger(__name__)
-
-COVERAGE_CHANGED = "CoverageChanged"
 
 
 def activate(
@@ -66,7 +63,6 @@ def expire_pass(env: ScanEnvironment) -> int:
     now = env.clock.now()
     expired = 0
     with env.store.write() as uow:
-        conn = connection(uow)
         for pushed in uow.scans.active_pushed_images(tenant):
             x = pushed.image
             if (
@@ -86,18 +82,10 @@ def expire_pass(env: ScanEnvironment) -> int:
                 now,
             )
             env.writer.close_all(uow, [(x.repository_id, x.repository, x.digest)], now)
-            outbox.append(
-                conn,
-                account_id=tenant.account_id,
-                region=tenant.region,
-                event_type=COVERAGE_CHANGED,
-                subject=x.repository,
-                payload={
-                    "repositoryName": x.repository,
-                    "imageDigest": x.digest,
-                    "scanStatus": {"statusCode": "INACTIVE", "reason": "SCAN_ELIGIBILITY_EXPIRED"},
-                },
-                at=now,
+            uow.outbox.append(
+                CoverageChanged(
+                    tenant, now, x.repository, x.digest, "INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"
+                )
             )
             expired += 1
     return expired

@@ -24,9 +24,9 @@ from dockwatch.findings.build import FindingDraft
 from dockwatch.findings.service import Target
 from dockwatch.match.matcher import Match
 from dockwatch.match.service import match_packages
+from dockwatch.model.events import RescanCompleted
 from dockwatch.model.package import Package
 from dockwatch.storage.sql import finding_repo as repo
-from dockwatch.storage.sql import outbox
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import ScanFrequency, ScanType
@@ -36,8 +36,6 @@ from .jobs import ApplyDelta
 from .pipeline import Drafter
 
 logger = logging.getLogger(__name__)
-
-RESCAN_COMPLETED = "RescanCompleted"
 
 
 @dataclass(slots=True)
@@ -267,14 +265,21 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
             applied.closed,
             applied.events,
         )
-        outbox.append(
-            conn,
-            account_id=env.tenant.account_id,
-            region=env.tenant.region,
-            event_type=RESCAN_COMPLETED,
-            subject=str(report.version),
-            payload=report.to_wire(),
-            at=now,
+        uow.outbox.append(
+            RescanCompleted(
+                env.tenant,
+                now,
+                report.version,
+                report.images,
+                report.pairs,
+                report.packages,
+                report.signatures,
+                report.opened,
+                report.reopened,
+                report.updated,
+                report.closed,
+                report.layers_read,
+            )
         )
         report.timings["total"] = clock() - started
     logger.info("advisory delta %s applied: %s", report.version, report.to_wire())

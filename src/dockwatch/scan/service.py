@@ -30,6 +30,7 @@ from dockwatch.image.manifests import IMAGE_CONFIG_TYPES, ImageIndex, ImageManif
 from dockwatch.image.sources import resolve
 from dockwatch.match.service import MatchIndex, reverse_index_rows
 from dockwatch.model.distro import Distro
+from dockwatch.model.events import ScanCompleted
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.registry.context import RegistryContext
@@ -37,7 +38,7 @@ from dockwatch.registry.manifests import Manifests
 from dockwatch.registry.reader import StoredImageReader
 from dockwatch.storage.catalog_repo import StoredInventory
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.sql import finding_repo, outbox
+from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
@@ -51,7 +52,6 @@ from .pipeline import catalogue, evaluate
 
 logger = logging.getLogger(__name__)
 
-SCAN_COMPLETED = "ScanCompleted"
 ACTIVATION_DAYS = 30
 """Images pushed within this many days are scanned when enhanced scanning is turned on."""
 
@@ -234,22 +234,19 @@ class ScanService:
                 report.db_version, report.os_ecosystem, report.unsupported_os,
             )  # fmt: skip
             uow.scans.put_scan(self.tenant, state, done)
-            outbox.append(
-                conn,
-                account_id=self.tenant.account_id,
-                region=self.tenant.region,
-                event_type=SCAN_COMPLETED,
-                subject=repository,
-                payload={
-                    "repositoryName": repository,
-                    "imageDigest": digest,
-                    "imageTags": registry_sql.tags_of(conn, repo.id, digest),
-                    "trigger": "rematch" if rematch else "scan",
-                    "findingSeverityCounts": self._severity_counts(conn, repo.id, digest),
-                    "dbVersion": report.db_version,
-                    "layersRead": layers_read,
-                },
-                at=done,
+            counts = self._severity_counts(conn, repo.id, digest)
+            uow.outbox.append(
+                ScanCompleted(
+                    self.tenant,
+                    done,
+                    repository_name=repository,
+                    image_digest=digest,
+                    image_tags=tuple(registry_sql.tags_of(conn, repo.id, digest)),
+                    trigger="rematch" if rematch else "scan",
+                    finding_severity_counts=counts,
+                    db_version=report.db_version,
+                    layers_read=layers_read,
+                )
             )
         return ScanOutcome(True, "SUCCESSFUL", opened, closed, reopened, layers_read)
 

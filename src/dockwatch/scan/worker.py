@@ -15,14 +15,16 @@ from datetime import datetime, timedelta
 
 from dockwatch.findings.purge import Purger
 from dockwatch.findings.suppression import expire_due_rules
+from dockwatch.model.events import (
+    AdvisoriesChanged,
+    ManifestDeleted,
+    ManifestPushed,
+    OutboxEvent,
+)
 from dockwatch.model.oci import INDEX_TYPES
-from dockwatch.registry.events import RegistryEvent
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import registry_repo as registry_sql
-from dockwatch.storage.sql.outbox import OutboxEvent
 from dockwatch.storage.unit_of_work import UnitOfWork
-from dockwatch.vulndb.service import ADVISORIES_CHANGED
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
 from .connection import connection
@@ -45,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 CURSOR = "scanner"
 PASS_INTERVAL = timedelta(minutes=1)
-SUBSCRIBED = (RegistryEvent.MANIFEST_PUSHED, RegistryEvent.MANIFEST_DELETED, ADVISORIES_CHANGED)
+SUBSCRIBED = (ManifestPushed.NAME, ManifestDeleted.NAME, AdvisoriesChanged.NAME)
 """The outbox events the scan worker acts on."""
 
 
@@ -67,36 +69,37 @@ class ScanWorker:
         """Queue the jobs for outbox events not seen yet; returns how many events were read."""
         config, _ = self.service.settings()
         with self.service.store.write() as uow:
-            conn = connection(uow)
-            after = outbox.cursor(conn, CURSOR)
-            events = outbox.read_after(conn, after, SUBSCRIBED)
+            after = uow.outbox.cursor(CURSOR)
+            events = uow.outbox.read_after(after, SUBSCRIBED)
             now = self.service.clock.now()
             for e in events:
-                if e.event_type == RegistryEvent.MANIFEST_PUSHED:
-                    self._pushed(uow, e, config, now)
-                elif e.event_type == RegistryEvent.MANIFEST_DELETED:
-                    job = DeleteImage(e.payload["repositoryName"], e.payload["imageDigest"])
+                event = e.event
+                if isinstance(event, ManifestPushed):
+                    self._pushed(uow, e, event, config, now)
+                elif isinstance(event, ManifestDeleted):
+                    job = DeleteImage(event.repository_name, event.image_digest)
                     enqueue(uow.jobs, job, f"delete:{e.id}", now)
-                elif e.event_type == ADVISORIES_CHANGED and config.scan_type is ScanType.ENHANCED:
+                elif isinstance(event, AdvisoriesChanged) and config.scan_type is ScanType.ENHANCED:
                     # one job per database version: the job finds the affected images through
                     # the reverse index when it runs
-                    delta = ApplyDelta.from_document(e.payload)
-                    key = f"delta:{e.payload.get('version')}:{e.payload.get('source')}"
+                    delta = ApplyDelta.from_document(event.payload())
+                    key = f"delta:{event.version}:{event.source}"
                     enqueue(uow.jobs, delta, key, now)
             if events:
-                outbox.advance(conn, CURSOR, events[-1].id, now)
+                uow.outbox.advance(CURSOR, events[-1].id, now)
         return len(events)
 
     def _pushed(
         self,
         uow: UnitOfWork,
         e: OutboxEvent,
+        event: ManifestPushed,
         config: RegistryScanningConfiguration,
         now: datetime,
     ) -> None:
         """Queue the scan a push calls for (and mark a new image PENDING_INITIAL_SCAN)."""
         tenant = self.service.tenant
-        repo = registry_sql.get_repository(connection(uow), tenant, e.payload["repositoryName"])
+        repo = registry_sql.get_repository(connection(uow), tenant, event.repository_name)
         if repo is None:
             return
         frequency = config.frequency_for(repo.name, repo.scan_on_push)
@@ -105,11 +108,9 @@ class ScanWorker:
         stale = now - e.created_at > timedelta(days=self.service.activation_days)
         if frequency is ScanFrequency.MANUAL or stale:
             return
-        digest = e.payload["imageDigest"]
+        digest = event.image_digest
         enqueue(uow.jobs, ScanImage(repo.name, digest), f"push:{e.id}", now)
-        image_like = e.payload.get("mediaType") not in INDEX_TYPES and not e.payload.get(
-            "artifactType"
-        )
+        image_like = event.media_type not in INDEX_TYPES and not event.artifact_type
         if (
             config.scan_type is ScanType.ENHANCED
             and image_like

@@ -9,16 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from dockwatch.model.identity import Tenant
+from dockwatch.model.events import Event, OutboxEvent
 
 
 class Outbox(Protocol):
     """The transactional outbox: typed events written with the change they report, read by subscribers after their cursor."""
 
-    def append_many(
-        self, tenant: Tenant, events: Iterable[tuple[str, str, dict[str, Any]]], at: datetime
-    ) -> int:
-        """Add (event type, subject, payload) events in one statement; returns how many."""
+    def append(self, event: Event) -> int:
+        """Add one event inside the unit of work; returns its outbox id."""
+        ...
+
+    def append_many(self, events: Iterable[Event]) -> int:
+        """Add events in one statement, in order; returns how many."""
+        ...
+
+    def read_after(
+        self, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500
+    ) -> list[OutboxEvent]:
+        """Events with an id above `after_id` (of the named types), oldest first."""
+        ...
+
+    def last_id(self) -> int:
+        """The newest event id (0 when the outbox is empty)."""
+        ...
+
+    def count_after(self, after_id: int, event_types: Iterable[str]) -> int:
+        """How many events of the named types have an id above `after_id`."""
+        ...
+
+    def cursor(self, subscriber: str) -> int:
+        """The last event id `subscriber` has processed (0 if none)."""
+        ...
+
+    def advance(self, subscriber: str, last_id: int, at: datetime) -> None:
+        """Move `subscriber`'s cursor to `last_id`."""
         ...

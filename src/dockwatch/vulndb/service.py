@@ -28,6 +28,8 @@ from dockwatch.model.advisory import (
     canonical_content,
     content_fingerprint,
 )
+from dockwatch.model.events import AdvisoriesChanged
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import vuln_repo as repo
 from dockwatch.storage.sql.engine import Database
@@ -35,7 +37,6 @@ from dockwatch.storage.sql.vuln_repo import AdvisoryRow
 
 logger = logging.getLogger(__name__)
 
-ADVISORIES_CHANGED = "AdvisoriesChanged"
 DATA_ACCOUNT = "000000000000"
 """Advisory data is public: its events are written for the default account and region."""
 
@@ -289,22 +290,19 @@ class VulnDb:
             )
 
     def _event(self, conn: Any, result: ImportResult, now: Any) -> None:
-        outbox.append(
-            conn,
-            account_id=self.account_id,
-            region=self.region,
-            event_type=ADVISORIES_CHANGED,
-            subject=result.source,
-            payload={
-                "version": result.version,
-                "source": result.source,
-                "added": sorted(result.added),
-                "modified": sorted(result.modified),
-                "withdrawn": sorted(result.withdrawn),
-                "packageKeys": sorted([list(k) for k in result.package_keys]),
-                "cves": sorted(result.cves),
-            },
-            at=now,
+        assert result.version is not None  # called right after creating the version
+        outbox.SqlOutbox(conn).append(
+            AdvisoriesChanged(
+                Tenant(self.account_id, self.region),
+                now,
+                version=result.version,
+                source=result.source,
+                added=tuple(sorted(result.added)),
+                modified=tuple(sorted(result.modified)),
+                withdrawn=tuple(sorted(result.withdrawn)),
+                package_keys=tuple(sorted(result.package_keys)),
+                cves=tuple(sorted(result.cves)),
+            )
         )
 
     def status(self) -> dict[str, Any]:

@@ -19,8 +19,16 @@ from dockwatch.events.eventbridge import (
     to_eventbridge,
 )
 from dockwatch.findings.shape import ImageContext, inspector_finding
+from dockwatch.model.events import (
+    CoverageChanged,
+    FindingClosed,
+    FindingCreated,
+    FindingUpdated,
+    OutboxEvent,
+    ScanCompleted,
+    decode,
+)
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql.outbox import OutboxEvent
 
 ACCOUNT, REGION = "123456789012", "us-east-2"
 TENANT = Tenant(ACCOUNT, REGION)
@@ -40,7 +48,30 @@ ENVELOPE_KEYS = {
 
 
 def _event(event_type: str, payload: dict[str, Any], outbox_id: int = 7) -> OutboxEvent:
-    return OutboxEvent(outbox_id, ACCOUNT, REGION, event_type, "subject", payload, AT)
+    """A stored row as the outbox reads it back."""
+    return OutboxEvent(outbox_id, decode(event_type, TENANT, AT, "subject", payload))
+
+
+def _finding_event(kind: str, finding: Any) -> tuple[OutboxEvent, Any]:
+    """A finding event's snapshot and the Inspector finding it materializes to."""
+    kinds = {c.NAME: c for c in (FindingCreated, FindingUpdated, FindingClosed)}
+    snapshot = kinds[kind](
+        TENANT,
+        AT,
+        finding_id="be674aaddd0f75ac632055",
+        detail_ref="ref",
+        vulnerability_id="CVE-2019-17498",
+        status="ACTIVE",
+        severity="MEDIUM",
+        fix_available="YES",
+        first_observed_at=AT,
+        last_observed_at=AT,
+        updated_at=AT,
+        repository_name="amazon/amazon-ecs-sample",
+        image_digest=DIGEST,
+        changes=("severity",),
+    )
+    return OutboxEvent(7, snapshot), finding
 
 
 def _check_envelope(env: dict[str, Any], detail_type: str, source: str) -> None:
@@ -149,7 +180,7 @@ def _finding() -> dict[str, Any]:
 def test_finding_event_is_the_finding_without_evidence_with_aws_time_strings() -> None:
     finding = _finding()
     assert "evidence" in finding  # dockwatch's own addition, present in the stored payload
-    env = to_eventbridge(_event("FindingCreated", {"finding": finding}))
+    env = to_eventbridge(*_finding_event("FindingCreated", finding))
     _check_envelope(env, "Inspector2 Finding", "aws.inspector2")
     image = "arn:aws:ecr:us-east-2:123456789012:repository/amazon/amazon-ecs-sample/" + DIGEST
     assert env["resources"] == [image]
@@ -179,7 +210,7 @@ def test_finding_event_is_the_finding_without_evidence_with_aws_time_strings() -
 
 @pytest.mark.parametrize("kind", ["FindingCreated", "FindingUpdated", "FindingClosed"])
 def test_every_finding_change_is_an_inspector2_finding(kind: str) -> None:
-    env = to_eventbridge(_event(kind, {"finding": _finding(), "changes": ["severity"]}))
+    env = to_eventbridge(*_finding_event(kind, _finding()))
     assert env["detail-type"] == "Inspector2 Finding"
     assert "changes" not in env["detail"]
 
@@ -304,12 +335,11 @@ def test_internal_and_malformed_events_are_unrenderable() -> None:
     with pytest.raises(Unrenderable, match="repositoryName"):
         to_eventbridge(_event("ScanCompleted", {"imageDigest": DIGEST}))
     with pytest.raises(Unrenderable):
-        to_eventbridge(_event("FindingCreated", {"finding": "not an object"}))
+        to_eventbridge(*_finding_event("FindingCreated", "not an object"))
 
 
 def test_deliverable_types_are_the_ones_producers_write() -> None:
-    from dockwatch.scan.eligibility import COVERAGE_CHANGED
-    from dockwatch.scan.service import SCAN_COMPLETED
+    SCAN_COMPLETED, COVERAGE_CHANGED = ScanCompleted.NAME, CoverageChanged.NAME
 
     assert SCAN_COMPLETED in DELIVERABLE_TYPES and COVERAGE_CHANGED in DELIVERABLE_TYPES
     assert "AdvisoriesChanged" not in DELIVERABLE_TYPES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,19 +13,22 @@ import pytest
 from dockwatch.clock import ControlledClock
 from dockwatch.errors import InvalidInput, NotFound
 from dockwatch.events import subscriptions
+from dockwatch.events.egress import EgressPolicy
+from dockwatch.events.secretbox import SecretBox
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import webhook_repo as repo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 
 TENANT = Tenant("123456789012", "us-east-1")
+BOX = SecretBox(os.urandom(32))
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+def db(tmp_path: Path) -> Iterator[SqlStore]:
     database = Database(f"sqlite:///{tmp_path / 'd.db'}")
     migrate(database)
-    yield database
+    yield SqlStore(database)
     database.close()
 
 
@@ -56,10 +60,15 @@ def test_invalid_input_is_named(body: Any, message: str) -> None:
         subscriptions.parse_spec(body)
 
 
-def test_creation_generates_a_secret_shown_once(db: Database) -> None:
+def test_creation_generates_a_secret_shown_once(db: SqlStore) -> None:
     clock = ControlledClock()
     created = subscriptions.create(
-        db, clock, TENANT, {"url": "http://127.0.0.1:9/in", "eventTypes": ["ScanCompleted"] * 2}
+        db,
+        clock,
+        TENANT,
+        {"url": "http://127.0.0.1:9/in", "eventTypes": ["ScanCompleted"] * 2},
+        box=BOX,
+        egress=EgressPolicy.parse("127.0.0.0/8"),
     )
     assert len(created["secret"]) >= 32
     assert created["eventTypes"] == ["ScanCompleted"]  # duplicates dropped
@@ -75,13 +84,14 @@ def test_creation_generates_a_secret_shown_once(db: Database) -> None:
         subscriptions.remove(db, TENANT, created["webhookId"])
 
 
-def test_delivery_log_pages_by_keyset(db: Database) -> None:
+def test_delivery_log_pages_by_keyset(db: SqlStore) -> None:
     clock = ControlledClock()
-    hook = subscriptions.create(db, clock, TENANT, {"url": "https://h.example/"})["webhookId"]
-    with db.write() as conn:
+    hook = subscriptions.create(
+        db, clock, TENANT, {"url": "https://h.example/"}, box=BOX, egress=EgressPolicy()
+    )["webhookId"]
+    with db.write() as uow:
         for n in range(1, 8):
-            repo.insert_attempt(
-                conn,
+            uow.webhooks.insert_attempt(
                 webhook_id=hook,
                 event_id=n,
                 attempt=1,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import random
 import ssl
 import threading
@@ -21,17 +22,25 @@ import pytest
 
 from dockwatch.clock import ControlledClock
 from dockwatch.events import subscriptions
-from dockwatch.events.webhooks import DeliveryPolicy, WebhookDeliverer, backoff
+from dockwatch.events.egress import EgressPolicy
+from dockwatch.events.secretbox import SecretBox
+from dockwatch.events.sender import DeliveryPolicy
+from dockwatch.events.webhooks import WebhookDeliverer, backoff
+from dockwatch.model.events import AdvisoriesChanged, ManifestPushed
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import webhook_repo as repo
+from dockwatch.storage import webhook_repo as repo
+from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from tests.support.certs import self_signed
 
 TENANT = Tenant("123456789012", "us-east-1")
 SECRET = "receiver-secret-0123456789abcdef"
 DIGEST = "sha256:" + "ab" * 32
+BOX = SecretBox(os.urandom(32))
+LOOPBACK = EgressPolicy.parse("127.0.0.1/32")
+"""The TLS receiver runs on loopback, which only an allowlist entry lets deliveries reach."""
 
 
 @dataclass
@@ -61,50 +70,50 @@ class Receiver:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
+def db(tmp_path: Path) -> Iterator[SqlStore]:
     database = Database(f"sqlite:///{tmp_path / 'd.db'}")
     migrate(database)
-    yield database
+    yield SqlStore(database)
     database.close()
 
 
 def _deliverer(
-    db: Database, clock: ControlledClock, receiver: Receiver, **policy: Any
+    db: SqlStore, clock: ControlledClock, receiver: Receiver, **policy: Any
 ) -> WebhookDeliverer:
     return WebhookDeliverer(
         db,
         clock,
         DeliveryPolicy(**policy),
+        box=BOX,
         transport=httpx.MockTransport(receiver.handle),
         rng=random.Random(7),
     )
 
 
 def _push_event(
-    db: Database, clock: ControlledClock, repo_name: str, tenant: Tenant = TENANT
+    db: SqlStore, clock: ControlledClock, repo_name: str, tenant: Tenant = TENANT
 ) -> None:
-    with db.write() as conn:
-        outbox.append(
-            conn,
-            account_id=tenant.account_id,
-            region=tenant.region,
-            event_type="ManifestPushed",
-            subject=repo_name,
-            payload={"repositoryName": repo_name, "imageDigest": DIGEST, "imageTags": ["v1"]},
-            at=clock.now(),
+    with db.write() as uow:
+        uow.outbox.append(
+            ManifestPushed(tenant, clock.now(), repo_name, DIGEST, image_tags=("v1",))
         )
 
 
-def _hook(db: Database, clock: ControlledClock, **body: Any) -> str:
+def _hook(db: SqlStore, clock: ControlledClock, **body: Any) -> str:
     doc = subscriptions.create(
-        db, clock, TENANT, {"url": "https://hooks.example/in", "secret": SECRET, **body}
+        db,
+        clock,
+        TENANT,
+        {"url": "https://hooks.example/in", "secret": SECRET, **body},
+        box=BOX,
+        egress=LOOPBACK,
     )
     return str(doc["webhookId"])
 
 
-def _log(db: Database, hook: str) -> list[repo.AttemptRow]:
-    with db.read() as conn:
-        return repo.list_attempts(conn, hook, after_id=0, limit=1000)
+def _log(db: SqlStore, hook: str) -> list[repo.AttemptRow]:
+    with db.read() as uow:
+        return uow.webhooks.list_attempts(hook, after_id=0, limit=1000)
 
 
 # --- backoff ------------------------------------------------------------------------------------
@@ -136,23 +145,16 @@ def test_backoff_doubles_with_jitter_up_to_the_ceiling() -> None:
 # --- fan-out ------------------------------------------------------------------------------------
 
 
-def test_fan_out_follows_filters_tenants_and_subscription_time(db: Database) -> None:
+def test_fan_out_follows_filters_tenants_and_subscription_time(db: SqlStore) -> None:
     clock = ControlledClock()
     _push_event(db, clock, "before")  # happened before any subscription
     everything = _hook(db, clock)
     scans_only = _hook(db, clock, eventTypes=["ScanCompleted"])
     _push_event(db, clock, "after")
     _push_event(db, clock, "elsewhere", Tenant("210987654321", "us-east-1"))
-    with db.write() as conn:
-        outbox.append(
-            conn,
-            account_id=TENANT.account_id,
-            region=TENANT.region,
-            event_type="AdvisoriesChanged",  # internal: never delivered
-            subject="osv",
-            payload={},
-            at=clock.now(),
-        )
+    with db.write() as uow:
+        # internal: never delivered
+        uow.outbox.append(AdvisoriesChanged(TENANT, clock.now(), 1, "osv"))
     deliverer = _deliverer(db, clock, Receiver())
     assert deliverer.fan_out() == 4
     assert deliverer.fan_out() == 0  # the cursor moved in the same transaction
@@ -164,7 +166,7 @@ def test_fan_out_follows_filters_tenants_and_subscription_time(db: Database) -> 
 # --- delivery -----------------------------------------------------------------------------------
 
 
-def test_delivered_once_signed_and_shaped(db: Database) -> None:
+def test_delivered_once_signed_and_shaped(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -181,7 +183,7 @@ def test_delivered_once_signed_and_shaped(db: Database) -> None:
     assert deliverer.drain() == 0  # nothing is sent again
 
 
-def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: Database) -> None:
+def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -193,7 +195,7 @@ def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: Databa
         (1, "FAILED", 500),
         (2, "PENDING", None),
     ]
-    assert first[0].error == "HTTP 500: nope"
+    assert first[0].error == "HTTP 500"  # the receiver's body ("nope") is never kept
     assert first[0].attempted_at is not None
     wait = first[1].next_attempt_at - first[0].attempted_at
     assert timedelta(seconds=30) <= wait <= timedelta(seconds=60)
@@ -213,7 +215,7 @@ def test_failures_are_retried_after_the_backoff_on_the_injected_clock(db: Databa
     assert len(ids) == 1 and len(bodies) == 1  # every try: the same id, the same bytes
 
 
-def test_gives_up_after_max_attempts_or_max_age(db: Database) -> None:
+def test_gives_up_after_max_attempts_or_max_age(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -235,7 +237,7 @@ def test_gives_up_after_max_attempts_or_max_age(db: Database) -> None:
     assert [a.status for a in _log(db, aged)] == ["FAILED", "GAVE_UP"]
 
 
-def test_a_crash_after_sending_resends_the_same_event(db: Database) -> None:
+def test_a_crash_after_sending_resends_the_same_event(db: SqlStore) -> None:
     """Killed between the 2xx and recording it: the next process sends it again, same id and body."""
     clock = ControlledClock()
     hook = _hook(db, clock)
@@ -259,7 +261,7 @@ def test_a_crash_after_sending_resends_the_same_event(db: Database) -> None:
     assert receiver.requests[0] == receiver.requests[1]
 
 
-def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
+def test_connection_errors_and_redirects_are_failures(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -267,16 +269,17 @@ def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    deliverer = WebhookDeliverer(db, clock, transport=httpx.MockTransport(refuse))
+    deliverer = WebhookDeliverer(db, clock, box=BOX, transport=httpx.MockTransport(refuse))
     deliverer.run_once()
     failed = _log(db, hook)[0]
     assert failed.status == "FAILED" and failed.http_status is None
-    assert failed.error is not None and "ConnectError" in failed.error
+    assert failed.error == "delivery failed: could not connect"
 
     clock.advance(timedelta(hours=1))
     moved = WebhookDeliverer(
         db,
         clock,
+        box=BOX,
         transport=httpx.MockTransport(
             lambda r: httpx.Response(302, headers={"Location": "https://elsewhere.example/"})
         ),
@@ -285,18 +288,19 @@ def test_connection_errors_and_redirects_are_failures(db: Database) -> None:
     assert [(a.status, a.http_status) for a in _log(db, hook)][1] == ("FAILED", 302)
 
 
-def test_unrenderable_events_give_up_without_stopping_others(db: Database) -> None:
+def test_unrenderable_events_give_up_without_stopping_others(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
-    with db.write() as conn:
-        outbox.append(
-            conn,
-            account_id=TENANT.account_id,
-            region=TENANT.region,
-            event_type="ScanCompleted",
-            subject="broken",
-            payload={"imageDigest": DIGEST},  # no repositoryName
-            at=clock.now(),
+    with db.write() as uow:  # a damaged row: the typed outbox cannot write one
+        uow.conn.execute(
+            tables.outbox.insert().values(
+                account_id=TENANT.account_id,
+                region=TENANT.region,
+                event_type="ScanCompleted",
+                subject="broken",
+                payload=json.dumps({"imageDigest": DIGEST}),  # no repositoryName
+                created_at=clock.now(),
+            )
         )
     _push_event(db, clock, "fine")
     receiver = Receiver()
@@ -307,7 +311,7 @@ def test_unrenderable_events_give_up_without_stopping_others(db: Database) -> No
     assert len(receiver.requests) == 1
 
 
-def test_a_test_ping_reaches_only_its_subscription(db: Database) -> None:
+def test_a_test_ping_reaches_only_its_subscription(db: SqlStore) -> None:
     clock = ControlledClock()
     pinged = _hook(db, clock)
     other = _hook(db, clock)
@@ -319,7 +323,7 @@ def test_a_test_ping_reaches_only_its_subscription(db: Database) -> None:
     assert _log(db, other) == []
 
 
-def test_deleting_a_subscription_drops_its_pending_attempts(db: Database) -> None:
+def test_deleting_a_subscription_drops_its_pending_attempts(db: SqlStore) -> None:
     clock = ControlledClock()
     hook = _hook(db, clock)
     _push_event(db, clock, "app")
@@ -359,13 +363,13 @@ def https_receiver(tmp_path: Path) -> Iterator[str]:
 
 
 def test_certificates_are_verified_unless_the_subscription_says_not_to(
-    db: Database, https_receiver: str
+    db: SqlStore, https_receiver: str
 ) -> None:
     clock = ControlledClock()
     strict = _hook(db, clock, url=https_receiver)
     lax = _hook(db, clock, url=https_receiver, insecureSkipVerify=True)
     _push_event(db, clock, "app")
-    deliverer = WebhookDeliverer(db, clock)
+    deliverer = WebhookDeliverer(db, clock, box=BOX, egress=LOOPBACK)
     try:
         deliverer.run_once()
     finally:
@@ -376,7 +380,7 @@ def test_certificates_are_verified_unless_the_subscription_says_not_to(
     assert [(a.status, a.http_status) for a in _log(db, lax)] == [("DELIVERED", 204)]
 
 
-def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
+def test_a_stalled_endpoint_does_not_hold_the_others(db: SqlStore) -> None:
     clock = ControlledClock()
     stalled = _hook(db, clock, url="https://stalled.example/in")
     healthy = _hook(db, clock, url="https://healthy.example/in")
@@ -388,7 +392,7 @@ def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
             release.wait(30)
         return httpx.Response(200)
 
-    deliverer = WebhookDeliverer(db, clock, transport=httpx.MockTransport(handle))
+    deliverer = WebhookDeliverer(db, clock, box=BOX, transport=httpx.MockTransport(handle))
     try:
         assert deliverer.run_once(wait=False) == 2
         for _ in range(3000):  # the healthy delivery completes while the other one hangs
@@ -403,3 +407,52 @@ def test_a_stalled_endpoint_does_not_hold_the_others(db: Database) -> None:
         release.set()
         deliverer.stop()
     assert [a.status for a in _log(db, stalled)] == ["DELIVERED"]
+
+
+def test_a_name_that_now_resolves_to_loopback_is_refused_at_delivery(db: SqlStore) -> None:
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    clock = ControlledClock()
+    # accepted while the operator allowed loopback; `localhost` resolves to 127.0.0.1
+    hook = _hook(db, clock, url=f"http://localhost:{server.server_address[1]}/hook")
+    _push_event(db, clock, "app")
+    deliverer = WebhookDeliverer(db, clock, box=BOX)  # the default policy: no allowlist
+    try:
+        deliverer.run_once()
+    finally:
+        deliverer.stop()
+        server.shutdown()
+        server.server_close()
+    [refused] = _log(db, hook)[:1]
+    assert refused.status == "FAILED" and refused.http_status is None
+    assert refused.error is not None and refused.error.startswith("delivery refused")
+    assert hits == []
+
+
+def test_plaintext_secrets_from_before_sealing_are_sealed_at_start(db: SqlStore) -> None:
+    clock = ControlledClock()
+    hook = _hook(db, clock)
+    with db.write() as uow:  # as a database written before secrets were sealed holds it
+        uow.webhooks.set_secret(hook, SECRET)
+    _push_event(db, clock, "app")
+    receiver = Receiver()
+    deliverer = _deliverer(db, clock, receiver)
+    assert deliverer.seal_plaintext_secrets() == 1
+    assert deliverer.seal_plaintext_secrets() == 0
+    with db.read() as uow:
+        [row] = uow.webhooks.list_webhooks(TENANT)
+    assert row.secret.startswith("aesgcm:v1:") and SECRET not in row.secret
+    assert deliverer.drain() == 1
+    assert receiver.bad_signatures == 0 and len(receiver.requests) == 1  # signed with SECRET

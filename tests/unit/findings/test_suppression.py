@@ -23,6 +23,7 @@ from dockwatch.findings.suppression import (
     suppressor_loader,
 )
 from dockwatch.findings.suppression_rule import rule_arn
+from dockwatch.model.events import OutboxEvent
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
@@ -130,9 +131,11 @@ class Store:
                 for r in conn.execute(select(f))
             }
 
-    def events(self) -> list[outbox.OutboxEvent]:
+    def events(self) -> list[OutboxEvent]:
         with self.db.read() as conn:
-            return outbox.read_after(conn, 0, ["FindingUpdated", "FindingCreated"], limit=10_000)
+            return outbox.SqlOutbox(conn).read_after(
+                0, ["FindingUpdated", "FindingCreated"], limit=10_000
+            )
 
 
 @pytest.fixture
@@ -174,16 +177,18 @@ def test_create_suppresses_and_delete_reactivates(store: Store) -> None:
     assert len(events) == 2
     for e in events:
         assert e.event_type == "FindingUpdated"
-        assert set(e.payload) == PAYLOAD_KEYS
-        assert e.payload["status"] == "SUPPRESSED" and e.payload["changes"] == ["status"]
-        assert e.payload["updatedAt"] == store.clock.at.isoformat()
-        assert e.payload["imageTags"] in (["aaaa"], ["bbbb"])
+        assert set(e.event.payload()) == PAYLOAD_KEYS
+        assert e.event.payload()["status"] == "SUPPRESSED" and e.event.payload()["changes"] == [
+            "status"
+        ]
+        assert e.event.payload()["updatedAt"] == store.clock.at.isoformat()
+        assert e.event.payload()["imageTags"] in (["aaaa"], ["bbbb"])
     store.clock.at = T0 + timedelta(hours=2)
     gone = store.rules.delete(rule.arn)
     assert gone.findings_changed == 2
     assert all(v == ("ACTIVE", None) for v in store.status().values())
     last = store.events()[-2:]
-    assert [e.payload["status"] for e in last] == ["ACTIVE", "ACTIVE"]
+    assert [e.event.payload()["status"] for e in last] == ["ACTIVE", "ACTIVE"]
 
 
 def test_new_findings_are_born_suppressed(store: Store) -> None:
@@ -192,7 +197,9 @@ def test_new_findings_are_born_suppressed(store: Store) -> None:
     assert store.status()[("sha256:cccc", "CVE-7")] == ("SUPPRESSED", rule.id)
     assert store.status()[("sha256:cccc", "CVE-2")] == ("ACTIVE", None)
     created = [e for e in store.events() if e.event_type == "FindingCreated"]
-    assert {e.payload["vulnerabilityId"]: e.payload["status"] for e in created[-2:]} == {
+    assert {
+        e.event.payload()["vulnerabilityId"]: e.event.payload()["status"] for e in created[-2:]
+    } == {
         "CVE-7": "SUPPRESSED",
         "CVE-2": "ACTIVE",
     }

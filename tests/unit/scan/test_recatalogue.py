@@ -38,7 +38,7 @@ def _cache_rows(services: Any) -> set[tuple[str, str, int]]:
 
 def _scans(services: Any) -> list[dict[str, Any]]:
     with services.db.read() as conn:
-        return [e.payload for e in outbox.read_after(conn, 0, ["ScanCompleted"])]
+        return [e.event.payload() for e in outbox.SqlOutbox(conn).read_after(0, ["ScanCompleted"])]
 
 
 def test_a_bumped_cataloger_recatalogues_and_rematches(tmp_path: Path) -> None:

@@ -26,29 +26,42 @@ async def _json(request: Request) -> Any:
 async def create_webhook(services: Services, request: Request) -> dict[str, Any]:
     """Subscribe a URL; the secret is in this answer only."""
     body = await _json(request)
-    return await to_thread.run_sync(
-        subscriptions.create, services.db, services.clock, services.tenant, body
-    )
+
+    def run() -> dict[str, Any]:
+        return subscriptions.create(
+            services.webhooks.store,
+            services.clock,
+            services.tenant,
+            body,
+            box=services.webhooks.box,
+            egress=services.webhooks.egress,
+        )
+
+    return await to_thread.run_sync(run)
 
 
 async def list_webhooks(services: Services, request: Request) -> dict[str, Any]:
     """Every subscription (without secrets)."""
     return {
-        "webhooks": await to_thread.run_sync(subscriptions.list_all, services.db, services.tenant)
+        "webhooks": await to_thread.run_sync(
+            subscriptions.list_all, services.webhooks.store, services.tenant
+        )
     }
 
 
 async def get_webhook(services: Services, request: Request) -> dict[str, Any]:
     """One subscription."""
     return await to_thread.run_sync(
-        subscriptions.get, services.db, services.tenant, request.path_params["id"]
+        subscriptions.get, services.webhooks.store, services.tenant, request.path_params["id"]
     )
 
 
 async def delete_webhook(services: Services, request: Request) -> dict[str, Any]:
     """Unsubscribe; undelivered attempts are dropped with the log."""
     webhook_id = request.path_params["id"]
-    await to_thread.run_sync(subscriptions.remove, services.db, services.tenant, webhook_id)
+    await to_thread.run_sync(
+        subscriptions.remove, services.webhooks.store, services.tenant, webhook_id
+    )
     return {"webhookId": webhook_id}
 
 
@@ -59,7 +72,7 @@ async def list_deliveries(services: Services, request: Request) -> dict[str, Any
 
     def run() -> dict[str, Any]:
         return subscriptions.deliveries(
-            services.db,
+            services.webhooks.store,
             services.tenant,
             webhook_id,
             next_token=q.get("nextToken"),
@@ -74,7 +87,7 @@ async def test_webhook(services: Services, request: Request) -> dict[str, Any]:
     """Queue a ping event for this subscription only."""
     return await to_thread.run_sync(
         subscriptions.send_test,
-        services.db,
+        services.webhooks.store,
         services.clock,
         services.tenant,
         request.path_params["id"],

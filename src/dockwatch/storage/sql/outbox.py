@@ -1,122 +1,55 @@
 """The transactional outbox: events are rows written with the change they report.
 
 Subscribers (scanning, webhooks, the console) read rows after their own cursor, so nothing is
-lost across a restart and a duplicate can only follow a crash before the cursor moved.
+lost across a restart and a duplicate can only follow a crash before the cursor moved. Rows
+hold the event's name, subject and JSON payload (`model.events`); reading turns them back
+into typed events.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from dockwatch.model.events import Event, OutboxEvent, decode
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxEvent:
-    """One stored event."""
-
-    id: int
-    account_id: str
-    region: str
-    event_type: str
-    subject: str
-    payload: dict[str, Any]
-    created_at: datetime
+def _row(event: Event) -> dict[str, Any]:
+    return {
+        "account_id": event.tenant.account_id,
+        "region": event.tenant.region,
+        "event_type": event.name,
+        "subject": event.subject,
+        "payload": json.dumps(event.payload(), sort_keys=True, separators=(",", ":")),
+        "created_at": event.at,
+    }
 
 
-def append(
-    conn: Connection,
-    *,
+def event_of(
+    outbox_id: int,
     account_id: str,
     region: str,
     event_type: str,
     subject: str,
-    payload: dict[str, Any],
-    at: datetime,
-) -> None:
-    """Add an event inside the caller's transaction."""
-    conn.execute(
-        tables.outbox.insert().values(
-            account_id=account_id,
-            region=region,
-            event_type=event_type,
-            subject=subject,
-            payload=json.dumps(payload, sort_keys=True, separators=(",", ":")),
-            created_at=at,
-        )
-    )
-
-
-def append_many(
-    conn: Connection,
-    *,
-    account_id: str,
-    region: str,
-    events: Iterable[tuple[str, str, dict[str, Any]]],
-    at: datetime,
-) -> int:
-    """Add many (event type, subject, payload) events in one statement; returns how many."""
-    rows = [
-        {
-            "account_id": account_id,
-            "region": region,
-            "event_type": event_type,
-            "subject": subject,
-            "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
-            "created_at": at,
-        }
-        for event_type, subject, payload in events
-    ]
-    if rows:
-        conn.execute(tables.outbox.insert(), rows)
-    return len(rows)
-
-
-def read_after(
-    conn: Connection, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500
-) -> list[OutboxEvent]:
-    """Events with id greater than `after_id`, oldest first."""
-    t = tables.outbox
-    query = select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
-    if event_types is not None:
-        query = query.where(t.c.event_type.in_(list(event_types)))
-    return [
-        OutboxEvent(
-            r.id,
-            r.account_id,
-            r.region,
-            r.event_type,
-            r.subject,
-            json.loads(r.payload),
-            as_utc(r.created_at),
-        )
-        for r in conn.execute(query)
-    ]
-
-
-def cursor(conn: Connection, subscriber: str) -> int:
-    """The last event id `subscriber` has processed (0 if none)."""
-    t = tables.outbox_cursors
-    value = conn.execute(select(t.c.last_id).where(t.c.subscriber == subscriber)).scalar()
-    return int(value or 0)
-
-
-def advance(conn: Connection, subscriber: str, last_id: int, at: datetime) -> None:
-    """Move `subscriber`'s cursor to `last_id`."""
-    t = tables.outbox_cursors
-    updated = conn.execute(
-        t.update().where(t.c.subscriber == subscriber).values(last_id=last_id, updated_at=at)
-    ).rowcount
-    if not updated:
-        conn.execute(t.insert().values(subscriber=subscriber, last_id=last_id, updated_at=at))
+    payload: str,
+    created_at: datetime,
+) -> OutboxEvent:
+    """The typed event of one stored row (also for joins that select the outbox columns)."""
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    tenant = Tenant(account_id, region)
+    return OutboxEvent(int(outbox_id), decode(event_type, tenant, as_utc(created_at), subject, doc))
 
 
 class SqlOutbox:
@@ -125,9 +58,51 @@ class SqlOutbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def append_many(
-        self, tenant: Tenant, events: Iterable[tuple[str, str, dict[str, Any]]], at: datetime
-    ) -> int:
-        return append_many(
-            self._conn, account_id=tenant.account_id, region=tenant.region, events=events, at=at
+    def append(self, event: Event) -> int:
+        result = self._conn.execute(tables.outbox.insert().values(**_row(event)))
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def append_many(self, events: Iterable[Event]) -> int:
+        rows = [_row(e) for e in events]
+        if rows:
+            self._conn.execute(tables.outbox.insert(), rows)
+        return len(rows)
+
+    def read_after(
+        self, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500
+    ) -> list[OutboxEvent]:
+        t = tables.outbox
+        query = select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
+        if event_types is not None:
+            query = query.where(t.c.event_type.in_([str(e) for e in event_types]))
+        return [
+            event_of(r.id, r.account_id, r.region, r.event_type, r.subject, r.payload, r.created_at)
+            for r in self._conn.execute(query)
+        ]
+
+    def last_id(self) -> int:
+        return int(self._conn.execute(select(func.max(tables.outbox.c.id))).scalar() or 0)
+
+    def count_after(self, after_id: int, event_types: Iterable[str]) -> int:
+        t = tables.outbox
+        query = select(func.count()).where(
+            t.c.id > after_id, t.c.event_type.in_([str(e) for e in event_types])
         )
+        return int(self._conn.execute(query).scalar() or 0)
+
+    def cursor(self, subscriber: str) -> int:
+        t = tables.outbox_cursors
+        value = self._conn.execute(select(t.c.last_id).where(t.c.subscriber == subscriber)).scalar()
+        return int(value or 0)
+
+    def advance(self, subscriber: str, last_id: int, at: datetime) -> None:
+        t = tables.outbox_cursors
+        updated = self._conn.execute(
+            t.update().where(t.c.subscriber == subscriber).values(last_id=last_id, updated_at=at)
+        ).rowcount
+        if not updated:
+            self._conn.execute(
+                t.insert().values(subscriber=subscriber, last_id=last_id, updated_at=at)
+            )

@@ -1,17 +1,10 @@
-"""Webhook subscriptions and their delivery log.
-
-The log has one row per attempt: attempt 1 is written PENDING when an event is fanned out; a
-send turns it DELIVERED (2xx), FAILED (a later attempt follows, PENDING) or GAVE_UP. A row
-stays PENDING until its result is written, so a crash after sending resends it: the only
-source of duplicates. `lease_until` keeps a row from being sent twice while a send is in
-flight.
-"""
+"""Webhook subscriptions and their delivery log in SQL (`storage.webhook_repo` says what the
+rows mean); `lease_until` keeps a row from being sent twice while a send is in flight."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,65 +22,10 @@ from sqlalchemy import (
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
+from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.outbox import OutboxEvent
-
-PENDING, DELIVERED, FAILED, GAVE_UP = "PENDING", "DELIVERED", "FAILED", "GAVE_UP"
-STATUSES = (PENDING, DELIVERED, FAILED, GAVE_UP)
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookRow:
-    """A stored subscription."""
-
-    id: str
-    account_id: str
-    region: str
-    url: str
-    secret: str
-    event_types: tuple[str, ...]
-    """Empty: every deliverable type."""
-    description: str
-    enabled: bool
-    insecure_skip_verify: bool
-    start_after_id: int
-    """Outbox events with this id or lower happened before the subscription and are not sent."""
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
-    """One row of the delivery log."""
-
-    id: int
-    webhook_id: str
-    event_id: int
-    event_type: str | None
-    """None when the outbox row is gone."""
-    account_id: str | None
-    region: str | None
-    attempt: int
-    status: str
-    http_status: int | None
-    error: str | None
-    duration_ms: int | None
-    next_attempt_at: datetime
-    started_at: datetime
-    attempted_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DueAttempt:
-    """A PENDING attempt whose time has come, with what sending it needs."""
-
-    id: int
-    attempt: int
-    started_at: datetime
-    webhook: WebhookRow
-    event: OutboxEvent | None
-    """None when the outbox row is gone (the attempt then gives up)."""
+from dockwatch.storage.sql.outbox import event_of
+from dockwatch.storage.webhook_repo import PENDING, AttemptRow, DueAttempt, WebhookRow
 
 
 def _webhook(r: Any) -> WebhookRow:
@@ -107,138 +45,6 @@ def _webhook(r: Any) -> WebhookRow:
     )
 
 
-# --- subscriptions --------------------------------------------------------------------------------
-
-
-def max_outbox_id(conn: Connection) -> int:
-    """The newest outbox event id (0 when empty)."""
-    return int(conn.execute(select(func.max(t.outbox.c.id))).scalar() or 0)
-
-
-def insert_webhook(
-    conn: Connection,
-    tenant: Tenant,
-    *,
-    webhook_id: str,
-    url: str,
-    secret: str,
-    event_types: Sequence[str],
-    description: str,
-    insecure_skip_verify: bool,
-    at: datetime,
-) -> WebhookRow:
-    """Store a subscription that receives events from now on."""
-    start = max_outbox_id(conn)
-    conn.execute(
-        insert(t.webhooks).values(
-            id=webhook_id,
-            account_id=tenant.account_id,
-            region=tenant.region,
-            url=url,
-            secret=secret,
-            event_types=json.dumps(list(event_types)),
-            description=description,
-            enabled=True,
-            insecure_skip_verify=insecure_skip_verify,
-            start_after_id=start,
-            created_at=at,
-        )
-    )
-    return WebhookRow(
-        webhook_id,
-        tenant.account_id,
-        tenant.region,
-        url,
-        secret,
-        tuple(event_types),
-        description,
-        True,
-        insecure_skip_verify,
-        start,
-        at,
-    )
-
-
-def count_webhooks(conn: Connection, tenant: Tenant) -> int:
-    """How many subscriptions the tenant has."""
-    w = t.webhooks
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(w)
-            .where(w.c.account_id == tenant.account_id, w.c.region == tenant.region)
-        ).scalar()
-        or 0
-    )
-
-
-def get_webhook(conn: Connection, tenant: Tenant, webhook_id: str) -> WebhookRow | None:
-    """One of the tenant's subscriptions."""
-    w = t.webhooks
-    row = conn.execute(
-        select(w).where(
-            w.c.id == webhook_id, w.c.account_id == tenant.account_id, w.c.region == tenant.region
-        )
-    ).first()
-    return None if row is None else _webhook(row)
-
-
-def list_webhooks(conn: Connection, tenant: Tenant) -> list[WebhookRow]:
-    """The tenant's subscriptions, oldest first."""
-    w = t.webhooks
-    rows = conn.execute(
-        select(w)
-        .where(w.c.account_id == tenant.account_id, w.c.region == tenant.region)
-        .order_by(w.c.created_at, w.c.id)
-    )
-    return [_webhook(r) for r in rows]
-
-
-def enabled_webhooks(conn: Connection) -> list[WebhookRow]:
-    """Every enabled subscription of every tenant (for the fan-out)."""
-    w = t.webhooks
-    return [_webhook(r) for r in conn.execute(select(w).where(w.c.enabled.is_(True)))]
-
-
-def delete_webhook(conn: Connection, tenant: Tenant, webhook_id: str) -> bool:
-    """Remove a subscription and its delivery log; False when it did not exist."""
-    if get_webhook(conn, tenant, webhook_id) is None:
-        return False
-    conn.execute(
-        delete(t.webhook_deliveries).where(t.webhook_deliveries.c.webhook_id == webhook_id)
-    )
-    conn.execute(delete(t.webhooks).where(t.webhooks.c.id == webhook_id))
-    return True
-
-
-# --- the delivery log ------------------------------------------------------------------------------
-
-
-def insert_attempt(
-    conn: Connection,
-    *,
-    webhook_id: str,
-    event_id: int,
-    attempt: int,
-    next_attempt_at: datetime,
-    started_at: datetime,
-    at: datetime,
-) -> None:
-    """Schedule attempt number `attempt` of sending one event to one subscription."""
-    conn.execute(
-        insert(t.webhook_deliveries).values(
-            webhook_id=webhook_id,
-            event_id=event_id,
-            attempt=attempt,
-            status=PENDING,
-            next_attempt_at=next_attempt_at,
-            started_at=started_at,
-            created_at=at,
-            updated_at=at,
-        )
-    )
-
-
 def _due_condition(now: datetime) -> ColumnElement[bool]:
     d = t.webhook_deliveries
     return and_(
@@ -248,162 +54,298 @@ def _due_condition(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def any_due(conn: Connection, now: datetime) -> bool:
-    """Whether some attempt is due (a cheap read before taking the write lock)."""
-    d = t.webhook_deliveries
-    return conn.execute(select(d.c.id).where(_due_condition(now)).limit(1)).first() is not None
-
-
-def claim_due(
-    conn: Connection,
-    now: datetime,
-    lease_until: datetime,
-    limit: int,
-    exclude: Collection[int] = (),
-) -> list[DueAttempt]:
-    """Due attempts of enabled subscriptions, oldest first, leased until `lease_until`;
-    `exclude` names attempts the caller is still sending (their lease may have run out)."""
-    d, w, o = t.webhook_deliveries, t.webhooks, t.outbox
-    query = (
-        select(
-            d.c.id.label("delivery_id"),
-            d.c.attempt,
-            d.c.started_at,
-            d.c.event_id,
-            *w.c,
-            o.c.id.label("o_id"),
-            o.c.account_id.label("o_account_id"),
-            o.c.region.label("o_region"),
-            o.c.event_type.label("o_event_type"),
-            o.c.subject.label("o_subject"),
-            o.c.payload.label("o_payload"),
-            o.c.created_at.label("o_created_at"),
-        )
-        .join(w, w.c.id == d.c.webhook_id)
-        .outerjoin(o, o.c.id == d.c.event_id)
-        .where(_due_condition(now), w.c.enabled.is_(True))
-        .where(d.c.id.not_in(list(exclude)))
-        .order_by(d.c.next_attempt_at, d.c.id)
-        .limit(limit)
-    )
-    out: list[DueAttempt] = []
-    for r in conn.execute(query):
-        m = r._mapping
-        event = None
-        if m["o_id"] is not None:
-            event = OutboxEvent(
-                int(m["o_id"]),
-                m["o_account_id"],
-                m["o_region"],
-                m["o_event_type"],
-                m["o_subject"],
-                json.loads(m["o_payload"]),
-                as_utc(m["o_created_at"]),
-            )
-        out.append(
-            DueAttempt(
-                int(m["delivery_id"]),
-                int(m["attempt"]),
-                as_utc(m["started_at"]),
-                _webhook(r),
-                event,
-            )
-        )
-    if out:
-        conn.execute(
-            update(d).where(d.c.id.in_([a.id for a in out])).values(lease_until=lease_until)
-        )
-    return out
-
-
-def finish_attempt(
-    conn: Connection,
-    attempt_id: int,
-    *,
-    status: str,
-    http_status: int | None,
-    error: str | None,
-    duration_ms: int | None,
-    at: datetime,
-) -> bool:
-    """Write a sent attempt's result; False when it was no longer PENDING (or is gone)."""
-    d = t.webhook_deliveries
-    return bool(
-        conn.execute(
-            update(d)
-            .where(d.c.id == attempt_id, d.c.status == PENDING)
-            .values(
-                status=status,
-                http_status=http_status,
-                error=error,
-                duration_ms=duration_ms,
-                attempted_at=at,
-                lease_until=None,
-                updated_at=at,
-            )
-        ).rowcount
-    )
-
-
-def release_leases(conn: Connection, at: datetime) -> int:
-    """Drop the leases of PENDING attempts (their sender was killed); returns how many."""
-    d = t.webhook_deliveries
-    return int(
-        conn.execute(
-            update(d)
-            .where(d.c.status == PENDING, d.c.lease_until.is_not(None))
-            .values(lease_until=None, updated_at=at)
-        ).rowcount
-    )
-
-
-def list_attempts(
-    conn: Connection,
-    webhook_id: str,
-    *,
-    after_id: int,
-    limit: int,
-    status: str | None = None,
-) -> list[AttemptRow]:
-    """A page of a subscription's delivery log in the order attempts were scheduled."""
-    d, o = t.webhook_deliveries, t.outbox
-    query = (
-        select(d, o.c.event_type, o.c.account_id, o.c.region)
-        .outerjoin(o, o.c.id == d.c.event_id)
-        .where(d.c.webhook_id == webhook_id, d.c.id > after_id)
-        .order_by(d.c.id)
-        .limit(limit)
-    )
-    if status is not None:
-        query = query.where(d.c.status == status)
-    out = []
-    for r in conn.execute(query):
-        m = r._mapping
-        out.append(
-            AttemptRow(
-                id=int(m["id"]),
-                webhook_id=m["webhook_id"],
-                event_id=int(m["event_id"]),
-                event_type=m["event_type"],
-                account_id=m["account_id"],
-                region=m["region"],
-                attempt=int(m["attempt"]),
-                status=m["status"],
-                http_status=m["http_status"],
-                error=m["error"],
-                duration_ms=m["duration_ms"],
-                next_attempt_at=as_utc(m["next_attempt_at"]),
-                started_at=as_utc(m["started_at"]),
-                attempted_at=as_utc_or_none(m["attempted_at"]),
-                created_at=as_utc(m["created_at"]),
-                updated_at=as_utc(m["updated_at"]),
-            )
-        )
-    return out
-
-
 class SqlWebhookRepo:
     """`storage.webhook_repo.WebhookRepo` over one connection of a unit of work."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def max_outbox_id(self) -> int:
+        """The newest outbox event id (0 when empty)."""
+        return int(self._conn.execute(select(func.max(t.outbox.c.id))).scalar() or 0)
+
+    def insert_webhook(
+        self,
+        tenant: Tenant,
+        *,
+        webhook_id: str,
+        url: str,
+        secret: str,
+        event_types: Sequence[str],
+        description: str,
+        insecure_skip_verify: bool,
+        at: datetime,
+    ) -> WebhookRow:
+        """Store a subscription that receives events from now on."""
+        start = self.max_outbox_id()
+        self._conn.execute(
+            insert(t.webhooks).values(
+                id=webhook_id,
+                account_id=tenant.account_id,
+                region=tenant.region,
+                url=url,
+                secret=secret,
+                event_types=json.dumps(list(event_types)),
+                description=description,
+                enabled=True,
+                insecure_skip_verify=insecure_skip_verify,
+                start_after_id=start,
+                created_at=at,
+            )
+        )
+        return WebhookRow(
+            webhook_id,
+            tenant.account_id,
+            tenant.region,
+            url,
+            secret,
+            tuple(event_types),
+            description,
+            True,
+            insecure_skip_verify,
+            start,
+            at,
+        )
+
+    def count_webhooks(self, tenant: Tenant) -> int:
+        """How many subscriptions the tenant has."""
+        w = t.webhooks
+        return int(
+            self._conn.execute(
+                select(func.count())
+                .select_from(w)
+                .where(w.c.account_id == tenant.account_id, w.c.region == tenant.region)
+            ).scalar()
+            or 0
+        )
+
+    def get_webhook(self, tenant: Tenant, webhook_id: str) -> WebhookRow | None:
+        """One of the tenant's subscriptions."""
+        w = t.webhooks
+        row = self._conn.execute(
+            select(w).where(
+                w.c.id == webhook_id,
+                w.c.account_id == tenant.account_id,
+                w.c.region == tenant.region,
+            )
+        ).first()
+        return None if row is None else _webhook(row)
+
+    def list_webhooks(self, tenant: Tenant) -> list[WebhookRow]:
+        """The tenant's subscriptions, oldest first."""
+        w = t.webhooks
+        rows = self._conn.execute(
+            select(w)
+            .where(w.c.account_id == tenant.account_id, w.c.region == tenant.region)
+            .order_by(w.c.created_at, w.c.id)
+        )
+        return [_webhook(r) for r in rows]
+
+    def enabled_webhooks(self) -> list[WebhookRow]:
+        """Every enabled subscription of every tenant (for the fan-out)."""
+        w = t.webhooks
+        return [_webhook(r) for r in self._conn.execute(select(w).where(w.c.enabled.is_(True)))]
+
+    def delete_webhook(self, tenant: Tenant, webhook_id: str) -> bool:
+        """Remove a subscription and its delivery log; False when it did not exist."""
+        if self.get_webhook(tenant, webhook_id) is None:
+            return False
+        self._conn.execute(
+            delete(t.webhook_deliveries).where(t.webhook_deliveries.c.webhook_id == webhook_id)
+        )
+        self._conn.execute(delete(t.webhooks).where(t.webhooks.c.id == webhook_id))
+        return True
+
+    def unsealed_secrets(self, prefix: str) -> list[tuple[str, str]]:
+        """(id, secret) of subscriptions whose stored secret does not start with `prefix` (rows
+        written before secrets were sealed)."""
+        w = t.webhooks
+        rows = self._conn.execute(
+            select(w.c.id, w.c.secret).where(w.c.secret.not_like(f"{prefix}%"))
+        )
+        return [(r.id, r.secret) for r in rows]
+
+    def set_secret(self, webhook_id: str, stored: str) -> None:
+        """Replace a subscription's stored secret."""
+        self._conn.execute(
+            update(t.webhooks).where(t.webhooks.c.id == webhook_id).values(secret=stored)
+        )
+
+    def insert_attempt(
+        self,
+        *,
+        webhook_id: str,
+        event_id: int,
+        attempt: int,
+        next_attempt_at: datetime,
+        started_at: datetime,
+        at: datetime,
+    ) -> None:
+        """Schedule attempt number `attempt` of sending one event to one subscription."""
+        self._conn.execute(
+            insert(t.webhook_deliveries).values(
+                webhook_id=webhook_id,
+                event_id=event_id,
+                attempt=attempt,
+                status=PENDING,
+                next_attempt_at=next_attempt_at,
+                started_at=started_at,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+    def any_due(self, now: datetime) -> bool:
+        """Whether some attempt is due (a cheap read before taking the write lock)."""
+        d = t.webhook_deliveries
+        return (
+            self._conn.execute(select(d.c.id).where(_due_condition(now)).limit(1)).first()
+            is not None
+        )
+
+    def claim_due(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        exclude: Collection[int] = (),
+    ) -> list[DueAttempt]:
+        """Due attempts of enabled subscriptions, oldest first, leased until `lease_until`;
+        `exclude` names attempts the caller is still sending (their lease may have run out)."""
+        d, w, o = t.webhook_deliveries, t.webhooks, t.outbox
+        query = (
+            select(
+                d.c.id.label("delivery_id"),
+                d.c.attempt,
+                d.c.started_at,
+                d.c.event_id,
+                *w.c,
+                o.c.id.label("o_id"),
+                o.c.account_id.label("o_account_id"),
+                o.c.region.label("o_region"),
+                o.c.event_type.label("o_event_type"),
+                o.c.subject.label("o_subject"),
+                o.c.payload.label("o_payload"),
+                o.c.created_at.label("o_created_at"),
+            )
+            .join(w, w.c.id == d.c.webhook_id)
+            .outerjoin(o, o.c.id == d.c.event_id)
+            .where(_due_condition(now), w.c.enabled.is_(True))
+            .where(d.c.id.not_in(list(exclude)))
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(limit)
+        )
+        out: list[DueAttempt] = []
+        for r in self._conn.execute(query):
+            m = r._mapping
+            event = None
+            if m["o_id"] is not None:
+                event = event_of(
+                    m["o_id"],
+                    m["o_account_id"],
+                    m["o_region"],
+                    m["o_event_type"],
+                    m["o_subject"],
+                    m["o_payload"],
+                    m["o_created_at"],
+                )
+            out.append(
+                DueAttempt(
+                    int(m["delivery_id"]),
+                    int(m["attempt"]),
+                    as_utc(m["started_at"]),
+                    _webhook(r),
+                    event,
+                )
+            )
+        if out:
+            self._conn.execute(
+                update(d).where(d.c.id.in_([a.id for a in out])).values(lease_until=lease_until)
+            )
+        return out
+
+    def finish_attempt(
+        self,
+        attempt_id: int,
+        *,
+        status: str,
+        http_status: int | None,
+        error: str | None,
+        duration_ms: int | None,
+        at: datetime,
+    ) -> bool:
+        """Write a sent attempt's result; False when it was no longer PENDING (or is gone)."""
+        d = t.webhook_deliveries
+        return bool(
+            self._conn.execute(
+                update(d)
+                .where(d.c.id == attempt_id, d.c.status == PENDING)
+                .values(
+                    status=status,
+                    http_status=http_status,
+                    error=error,
+                    duration_ms=duration_ms,
+                    attempted_at=at,
+                    lease_until=None,
+                    updated_at=at,
+                )
+            ).rowcount
+        )
+
+    def release_leases(self, at: datetime) -> int:
+        """Drop the leases of PENDING attempts (their sender was killed); returns how many."""
+        d = t.webhook_deliveries
+        return int(
+            self._conn.execute(
+                update(d)
+                .where(d.c.status == PENDING, d.c.lease_until.is_not(None))
+                .values(lease_until=None, updated_at=at)
+            ).rowcount
+        )
+
+    def list_attempts(
+        self,
+        webhook_id: str,
+        *,
+        after_id: int,
+        limit: int,
+        status: str | None = None,
+    ) -> list[AttemptRow]:
+        """A page of a subscription's delivery log in the order attempts were scheduled."""
+        d, o = t.webhook_deliveries, t.outbox
+        query = (
+            select(d, o.c.event_type, o.c.account_id, o.c.region)
+            .outerjoin(o, o.c.id == d.c.event_id)
+            .where(d.c.webhook_id == webhook_id, d.c.id > after_id)
+            .order_by(d.c.id)
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(d.c.status == status)
+        out = []
+        for r in self._conn.execute(query):
+            m = r._mapping
+            out.append(
+                AttemptRow(
+                    id=int(m["id"]),
+                    webhook_id=m["webhook_id"],
+                    event_id=int(m["event_id"]),
+                    event_type=m["event_type"],
+                    account_id=m["account_id"],
+                    region=m["region"],
+                    attempt=int(m["attempt"]),
+                    status=m["status"],
+                    http_status=m["http_status"],
+                    error=m["error"],
+                    duration_ms=m["duration_ms"],
+                    next_attempt_at=as_utc(m["next_attempt_at"]),
+                    started_at=as_utc(m["started_at"]),
+                    attempted_at=as_utc_or_none(m["attempted_at"]),
+                    created_at=as_utc(m["created_at"]),
+                    updated_at=as_utc(m["updated_at"]),
+                )
+            )
+        return out
+
+    def finding_detail(self, ref: str) -> Mapping[str, Any]:
+        return finding_repo.load_details(self._conn, [ref]).get(ref, {})

@@ -170,6 +170,16 @@ def _listing_1(conn: Connection) -> None:
     tables.suppression_rules.create(conn, checkfirst=True)
 
 
+def _webhooks_2_sealed_secrets(conn: Connection) -> None:
+    """Room for sealed webhook secrets (longer than the plaintext): a text column on
+    PostgreSQL (SQLite does not bound strings). The plaintext rows themselves are sealed at
+    start by the webhook deliverer, which holds the key (kept out of the database)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        conn.execute(text("ALTER TABLE webhooks ALTER COLUMN secret TYPE TEXT"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -224,6 +234,7 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 1, "finding rollups kept by triggers", _findings_1_rollups),
     Migration("listing", 1, "finding sort indexes, suppression rules", _listing_1),
     Migration("findings", 2, "detail titles in a column for the rollup triggers", _findings_2),
+    Migration("webhooks", 2, "sealed secrets", _webhooks_2_sealed_secrets),
 ]
 
 

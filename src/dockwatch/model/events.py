@@ -1,0 +1,442 @@
+"""Every event the outbox carries, as a typed value: the one place event names are defined.
+
+An event is a frozen dataclass with its `NAME` (the stored `event_type`), the `VERSION` of its
+payload schema, the tenant and time it happened, and typed fields. Producers construct one and
+append it (`uow.outbox.append(event)`); consumers read it back typed (`OutboxEvent.event`) and
+use its fields. The stored payload is JSON with the field names written so far (`wire` names,
+camelCase), so rows written before these types existed read back unchanged; a field added later
+needs a default, which old rows take.
+
+A row that cannot be read as its type (an unknown name, a payload missing a field) reads back
+as `Unreadable`, so one damaged row never stops a reader: consumers skip it or report it.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from dockwatch.model.identity import Tenant
+
+
+def _wire(name: str, default: Any = None) -> Any:
+    """A field stored under another JSON name than its camelCase one."""
+    return field(default=default, metadata={"wire": name})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """The common part: who it happened to and when."""
+
+    NAME: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+    tenant: Tenant
+    at: datetime
+
+    @property
+    def name(self) -> str:
+        """The stored `event_type`."""
+        return self.NAME
+
+    @property
+    def subject(self) -> str:
+        """What the event is about (a repository, a source, a subscription): an index key."""
+        raise NotImplementedError
+
+    def payload(self) -> dict[str, Any]:
+        """The stored JSON object."""
+        hints = _hints(type(self))
+        out: dict[str, Any] = {}
+        for f in _payload_fields(type(self)):
+            value = getattr(self, f.name)
+            if f.metadata.get("omit_empty") and not value:
+                continue
+            out[_wire_name(f)] = _encode(value) if hints[f.name] is not Any else value
+        return out
+
+    @classmethod
+    def from_payload(cls, tenant: Tenant, at: datetime, payload: Mapping[str, Any]) -> Self:
+        """The event a stored payload describes; KeyError/TypeError/ValueError when it does not."""
+        hints = _hints(cls)
+        values: dict[str, Any] = {}
+        for f in _payload_fields(cls):
+            key = _wire_name(f)
+            if key in payload:
+                values[f.name] = _decode(hints[f.name], payload[key], key)
+            elif f.default is not MISSING:
+                values[f.name] = f.default
+            elif f.default_factory is not MISSING:
+                values[f.name] = f.default_factory()
+            else:
+                raise KeyError(key)
+        return cls(tenant, at, **values)
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestPushed(Event):
+    """A manifest was pushed (also a re-push of a stored digest, which moves `lastPushedAt`)."""
+
+    NAME: ClassVar[str] = "ManifestPushed"
+
+    repository_name: str
+    image_digest: str
+    image_tags: tuple[str, ...] = ()
+    media_type: str | None = None
+    artifact_type: str | None = None
+    subject_digest: str | None = _wire("subject")
+    """The manifest's OCI `subject` (a referrer's target)."""
+    first_push: bool = False
+    pushed_at: datetime | None = None
+    image_tag: str | None = field(default=None, metadata={"omit_empty": True})
+    """The tag the push named, when the registry records it."""
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestDeleted(Event):
+    """A manifest was deleted from a repository (its tags with it)."""
+
+    NAME: ClassVar[str] = "ManifestDeleted"
+
+    repository_name: str
+    image_digest: str
+    image_tags: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
+@dataclass(frozen=True, slots=True)
+class TagChanged(Event):
+    """A tag was created, moved to another digest, or removed (`image_digest` None)."""
+
+    NAME: ClassVar[str] = "TagChanged"
+
+    repository_name: str
+    image_tag: str
+    previous_digest: str | None = None
+    image_digest: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
+# --- scanning ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScanCompleted(Event):
+    """An image was scanned (`trigger` "scan") or re-matched after an update ("rematch")."""
+
+    NAME: ClassVar[str] = "ScanCompleted"
+
+    repository_name: str
+    image_digest: str
+    image_tags: tuple[str, ...] = ()
+    trigger: str = "scan"
+    finding_severity_counts: Mapping[str, int] = field(default_factory=dict)
+    db_version: int | None = None
+    layers_read: int = 0
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
+@dataclass(frozen=True, slots=True)
+class RescanCompleted(Event):
+    """An advisory delta was applied to the images it affects."""
+
+    NAME: ClassVar[str] = "RescanCompleted"
+
+    version: int
+    images_reevaluated: int = 0
+    affected_pairs: int = 0
+    packages_matched: int = 0
+    signatures: int = 0
+    findings_opened: int = 0
+    findings_reopened: int = 0
+    findings_updated: int = 0
+    findings_closed: int = 0
+    layers_read: int = 0
+
+    @property
+    def subject(self) -> str:
+        return str(self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageChanged(Event):
+    """An image's scan status changed outside a scan (e.g. its eligibility expired)."""
+
+    NAME: ClassVar[str] = "CoverageChanged"
+
+    repository_name: str
+    image_digest: str
+    status_code: str
+    reason: str
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "repositoryName": self.repository_name,
+            "imageDigest": self.image_digest,
+            "scanStatus": {"statusCode": self.status_code, "reason": self.reason},
+        }
+
+    @classmethod
+    def from_payload(cls, tenant: Tenant, at: datetime, payload: Mapping[str, Any]) -> Self:
+        status = payload["scanStatus"]
+        return cls(
+            tenant,
+            at,
+            _decode(str, payload["repositoryName"], "repositoryName"),
+            _decode(str, payload["imageDigest"], "imageDigest"),
+            _decode(str, status["statusCode"], "statusCode"),
+            _decode(str, status["reason"], "reason"),
+        )
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FindingChanged(Event):
+    """A compact, immutable snapshot of a finding at a change; subscribers that want the
+    Inspector `Finding` expand it (`findings.events.materialize`)."""
+
+    finding_id: str
+    detail_ref: str
+    vulnerability_id: str
+    status: str
+    severity: str
+    fix_available: str
+    first_observed_at: datetime
+    last_observed_at: datetime
+    updated_at: datetime
+    repository_name: str
+    image_digest: str
+    image_tags: tuple[str, ...] = ()
+    pushed_at: datetime | None = None
+    changes: tuple[str, ...] = field(default=(), metadata={"omit_empty": True})
+    """The fields that changed (status, severity, ...); empty for a new finding."""
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
+@dataclass(frozen=True, slots=True)
+class FindingCreated(FindingChanged):
+    NAME: ClassVar[str] = "FindingCreated"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingUpdated(FindingChanged):
+    NAME: ClassVar[str] = "FindingUpdated"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingClosed(FindingChanged):
+    NAME: ClassVar[str] = "FindingClosed"
+
+
+# --- vulnerability data and webhooks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoriesChanged(Event):
+    """A feed import created a database version; the keys name what a rescan must re-match."""
+
+    NAME: ClassVar[str] = "AdvisoriesChanged"
+
+    version: int
+    source: str
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    withdrawn: tuple[str, ...] = ()
+    package_keys: tuple[tuple[str, ...], ...] = ()
+    """(ecosystem, package name) pairs whose advisories changed."""
+    cves: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTest(Event):
+    """A ping for one subscription (`POST /api/v1/webhooks/{id}/test`), never sent to others."""
+
+    NAME: ClassVar[str] = "WebhookTest"
+
+    webhook_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.webhook_id
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable(Event):
+    """A stored row that is not a readable event (an unknown name or a damaged payload)."""
+
+    event_type: str
+    stored_subject: str
+    raw: Mapping[str, Any]
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.event_type
+
+    @property
+    def subject(self) -> str:
+        return self.stored_subject
+
+    def payload(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.NAME: cls
+    for cls in (
+        ManifestPushed,
+        ManifestDeleted,
+        TagChanged,
+        ScanCompleted,
+        RescanCompleted,
+        CoverageChanged,
+        FindingCreated,
+        FindingUpdated,
+        FindingClosed,
+        AdvisoriesChanged,
+        WebhookTest,
+    )
+}
+"""Event classes by stored name."""
+
+FINDING_EVENTS: tuple[str, ...] = (FindingCreated.NAME, FindingUpdated.NAME, FindingClosed.NAME)
+
+
+def decode(
+    name: str, tenant: Tenant, at: datetime, subject: str, payload: Mapping[str, Any]
+) -> Event:
+    """The typed event of a stored row; `Unreadable` when it is none."""
+    cls = EVENT_TYPES.get(name)
+    if cls is None:
+        return Unreadable(tenant, at, name, subject, payload, "not an event type dockwatch knows")
+    try:
+        return cls.from_payload(tenant, at, payload)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return Unreadable(tenant, at, name, subject, payload, f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One stored event: its outbox id (the order, and the base of delivery ids) and the event."""
+
+    id: int
+    event: Event
+
+    @property
+    def event_type(self) -> str:
+        return self.event.name
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.event.tenant
+
+    @property
+    def created_at(self) -> datetime:
+        return self.event.at
+
+
+# --- the payload codec ----------------------------------------------------------------------------
+
+
+_HINTS: dict[type[Event], dict[str, Any]] = {}
+_FIELDS: dict[type[Event], tuple[Field[Any], ...]] = {}
+
+
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _payload_fields(cls: type[Event]) -> tuple[Field[Any], ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple(f for f in fields(cls) if f.name not in ("tenant", "at"))
+    return found
+
+
+def _wire_name(f: Field[Any]) -> str:
+    wire = f.metadata.get("wire")
+    if wire:
+        return str(wire)
+    head, *rest = f.name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        origin = typing.get_origin(hint)
+    if hint is datetime:
+        if not isinstance(value, str):
+            raise TypeError(f"{key} is not a time")
+        return datetime.fromisoformat(value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"{key} is not a list")
+        item = typing.get_args(hint)[0]
+        return tuple(_decode(item, v, key) for v in value)
+    if origin is Mapping or origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{key} is not an object")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} is not true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{key} is not a number")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{key} is not a string")
+        return value
+    return value
