@@ -19,6 +19,7 @@ from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     blobs = FilesystemBlobStore(settings.data_dir)
     tenant = Tenant(settings.account_id, settings.region)
     ctx = RegistryContext(
-        db=db,
+        store=SqlStore(db),
         blobs=blobs,
         clock=clock,
         tenant=tenant,
@@ -66,7 +67,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     cache = SqlCatalogCache(db, clock)
     scanner = ScanService(
-        ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes
+        ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes, db=db
     )
     worker = ScanWorker(scanner, JobQueue(db, clock))
     webhooks = WebhookDeliverer(db, clock)

@@ -98,7 +98,7 @@ def expire_pass(service: ScanService) -> int:
     now = service.clock.now()
     expired = 0
     s, m, r = t.image_scans, t.manifests, t.repositories
-    with service.ctx.db.write() as conn:
+    with service.db.write() as conn:
         rows = conn.execute(
             s.select()
             .with_only_columns(
@@ -163,7 +163,7 @@ def recatalogue_pass(service: ScanService) -> int:
     s, r, inv = t.image_scans, t.repositories, t.image_inventories
     now = service.clock.now()
     queued = 0
-    with service.ctx.db.write() as conn:
+    with service.db.write() as conn:
         rows = conn.execute(
             select(s.c.repository_id, s.c.digest, r.c.name)
             .join(r, r.c.id == s.c.repository_id)

@@ -201,7 +201,7 @@ def apply_delta(service: ScanService, payload: Mapping[str, Any]) -> RescanRepor
     service.index.refresh()
     clock = time.perf_counter
     started = clock()
-    with service.ctx.db.write() as conn:
+    with service.db.write() as conn:
         # 1. the reverse index: (image, package) pairs under the delta's keys
         pairs = repo.package_pairs(conn, keys) if keys else []
         refs_of: dict[str, set[str]] = {}

@@ -32,6 +32,7 @@ from dockwatch.storage.sql import finding_repo, outbox, vuln_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache, dump_result, load_result
+from dockwatch.storage.sql.engine import Database
 
 from .config import RegistryScanningConfiguration, ScanType, parse_configuration
 from .duration import EcrConfiguration, parse_ecr_configuration
@@ -97,6 +98,8 @@ class ScanService:
         clock: Clock,
         activation_days: int = ACTIVATION_DAYS,
         max_image_bytes: int = MAX_IMAGE_BYTES,
+        *,
+        db: Database,
     ) -> None:
         self.activation_days = activation_days
         self.max_image_bytes = max_image_bytes
@@ -105,6 +108,7 @@ class ScanService:
         self.catalogers = default_registry()
         """Built once: loading the entry points costs more than cataloguing a small layer."""
         self.ctx = ctx
+        self.db = db
         self.cache = cache
         self.index = index
         self.clock = clock
@@ -116,7 +120,7 @@ class ScanService:
 
     def settings(self) -> tuple[RegistryScanningConfiguration, EcrConfiguration]:
         """The registry scanning configuration and the re-scan duration (defaults if unset)."""
-        with self.ctx.db.read() as conn:
+        with self.db.read() as conn:
             stored = sql.load_settings(conn, self.ctx.tenant)
         if stored is None:
             return RegistryScanningConfiguration(), EcrConfiguration()
@@ -130,7 +134,7 @@ class ScanService:
         config = parse_configuration(body)
         previous, ecr = self.settings()
         now = self.clock.now()
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             sql.save_settings(conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), now)
             if (
                 previous.scan_type is not ScanType.ENHANCED
@@ -148,7 +152,7 @@ class ScanService:
         """Validate and store a new re-scan duration configuration."""
         config, current = self.settings()
         ecr = parse_ecr_configuration(body, current)
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             sql.save_settings(
                 conn, self.ctx.tenant, config.to_wire(), ecr.to_wire(), self.clock.now()
             )
@@ -163,7 +167,7 @@ class ScanService:
         from dockwatch.registry.reader import StoredImageReader
 
         config, _ = self.settings()
-        with self.ctx.db.read() as conn:
+        with self.db.read() as conn:
             repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
             row = None if repo is None else registry_sql.get_manifest(conn, repo.id, digest)
             stored_inventory = sql.load_inventory(conn, digest) if rematch else None
@@ -221,19 +225,19 @@ class ScanService:
         if config.scan_type is ScanType.BASIC:
             return self._basic(repo.id, packages, distro, digest, now, layers_read)
         report = match(list(packages), distro, self.index, today=now.date())
-        with self.ctx.db.read() as conn:
+        with self.db.read() as conn:
             contents = {
                 (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
                 or {}
                 for m in report.matches
             }
         drafts = build(report.matches, contents, {})
-        with self.ctx.db.read() as conn:
+        with self.db.read() as conn:
             enrichment = vuln_repo.enrichment_for(conn, list(drafts))
         if enrichment:
             drafts = build(report.matches, contents, enrichment)
         keyed, package_docs = reverse_index_rows(packages, report.os_ecosystem)
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             if self._config_moved(conn, config):
                 # enhanced scanning was turned off (or on) while this scan ran: its result
                 # belongs to a configuration no longer in force, so it is dropped
@@ -316,7 +320,7 @@ class ScanService:
         no events."""
         os_packages = [p for p in packages if p.type in OS_PACKAGE_TYPES]
         report = match(os_packages, distro, self.index, today=now.date())
-        with self.ctx.db.read() as conn:
+        with self.db.read() as conn:
             contents = {
                 (m.source, m.advisory_id): vuln_repo.advisory_content(conn, m.source, m.advisory_id)
                 or {}
@@ -345,7 +349,7 @@ class ScanService:
                         "attributes": attributes,
                     }
                 )
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
             state = sql.ScanState(
                 repo_id,
@@ -373,7 +377,7 @@ class ScanService:
             raise ManualScanUnsupported("manual scans are not supported with enhanced scanning")
         repo, row = Manifests(self.ctx).resolve(repository, reference)
         now = self.clock.now()
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             _, last = sql.basic_result(conn, repo.id, row.digest)
             if last is not None and now - last < MANUAL_SCAN_INTERVAL:
                 raise LimitExceeded(
@@ -416,7 +420,7 @@ class ScanService:
         basic scan; its earlier findings, if any, are closed (nothing vouches for them now)."""
         now = self.clock.now()
         code = "INACTIVE" if scan_type == "ENHANCED" else "FAILED"
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             name = registry_sql.repository_name(conn, repo_id)
             state = sql.ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
             sql.put_scan(conn, self.ctx.tenant, state, now)
@@ -425,12 +429,12 @@ class ScanService:
         return ScanOutcome(False, reason, layers_read=layers_read)
 
     def _forget(self, repo_id: int, digest: str) -> None:
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             sql.delete_scan(conn, repo_id, digest)
 
     def _mark_in_progress(self, repo_id: int, digest: str) -> None:
         """A new image's scan has started: PENDING_INITIAL_SCAN -> SCAN_IN_PROGRESS."""
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             state = sql.get_scan(conn, repo_id, digest)
             if state is not None and state.reason == "PENDING_INITIAL_SCAN":
                 sql.put_scan(
@@ -457,7 +461,7 @@ class ScanService:
     def close_image(self, repository: str, digest: str, reason: str) -> None:
         """Close every open finding of an image resource and drop its coverage (deleted image)."""
         now = self.clock.now()
-        with self.ctx.db.write() as conn:
+        with self.db.write() as conn:
             repo = registry_sql.get_repository(conn, self.ctx.tenant, repository)
             if repo is None:
                 return

@@ -55,7 +55,7 @@ class ScanWorker:
         """Queue the jobs for outbox events not seen yet; returns how many events were read."""
         ctx = self.service.ctx
         config, _ = self.service.settings()
-        with ctx.db.write() as conn:
+        with self.service.db.write() as conn:
             after = outbox.cursor(conn, CURSOR)
             events = outbox.read_after(conn, after, SUBSCRIBED)
             now = self.service.clock.now()
@@ -213,13 +213,13 @@ class ScanWorker:
         self._last_pass = now
         ctx = self.service.ctx
         expire_pass(self.service)
-        expire_due_rules(ctx.db, ctx.tenant, now)
-        self.purger.run_if_due(ctx.db, ctx.tenant, now)
+        expire_due_rules(self.service.db, ctx.tenant, now)
+        self.purger.run_if_due(self.service.db, ctx.tenant, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
         ):
             self._last_optimize = now
-            ctx.db.optimize()
+            self.service.db.optimize()
 
     def stop(self) -> None:
         """Ask the thread to finish and wait for it."""
