@@ -9,10 +9,11 @@ recognised here so that callers skip them instead of failing on them.
 from __future__ import annotations
 
 import base64
-import json
 import platform as _platform
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from dockwatch.image.errors import ManifestInvalid, NotRunnable, PlatformNotFound
 from dockwatch.model.digest import Digest, DigestInvalid, compute, parse_digest
@@ -214,7 +215,7 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> ImageManifest 
     """Parse manifest bytes; `media_type` (from a Content-Type or descriptor) may be absent or
     generic, in which case the document's own `mediaType`/`schemaVersion` decide."""
     try:
-        doc = json.loads(data)
+        doc = orjson.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestInvalid(f"not JSON: {exc}", media_type) from exc
     if not isinstance(doc, dict):
@@ -290,7 +291,7 @@ def _parse_schema1(doc: dict[str, Any], kind: str) -> ImageManifest:
         compat: dict[str, Any] = {}
         if history:
             try:
-                loaded = json.loads(str(history[i].get("v1Compatibility", "{}")))
+                loaded = orjson.loads(str(history[i].get("v1Compatibility", "{}")))
             except ValueError as exc:
                 raise ManifestInvalid(f"history[{i}] is not JSON", kind) from exc
             compat = loaded if isinstance(loaded, dict) else {}
@@ -313,10 +314,10 @@ def manifest_digest(data: bytes) -> Digest:
     its `signatures`: the protected header's `formatLength` and `formatTail` rebuild it.
     """
     try:
-        doc = json.loads(data)
+        doc = orjson.loads(data)
         signatures = doc.get("signatures") if isinstance(doc, dict) else None
         if doc.get("schemaVersion") == 1 and isinstance(signatures, list) and signatures:
-            protected = json.loads(_b64url(str(signatures[0]["protected"])))
+            protected = orjson.loads(_b64url(str(signatures[0]["protected"])))
             length = int(protected["formatLength"])
             if 0 < length <= len(data):
                 return compute(data[:length] + _b64url(str(protected["formatTail"])))

@@ -8,10 +8,11 @@ what clients are served; reading images for cataloguing lives in `dockwatch.imag
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest, DigestInvalid, compute, parse_digest
@@ -106,8 +107,10 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
 
 
 def _load(content: bytes) -> dict[str, Any]:
+    # orjson refuses nesting deeper than 1024 with a ValueError; the stdlib parser would recurse
+    # into a RecursionError (a 500) on a body of a few hundred kilobytes of brackets
     try:
-        doc = json.loads(content)
+        doc = orjson.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
@@ -204,7 +207,7 @@ def schema1_payload(content: bytes, doc: dict[str, Any]) -> bytes:
     if not isinstance(signatures, list) or not isinstance(signatures[0], dict):
         raise ManifestInvalid("signatures must be a list of objects")
     try:
-        protected = json.loads(_b64url(signatures[0]["protected"]))
+        protected = orjson.loads(_b64url(signatures[0]["protected"]))
         length = int(protected["formatLength"])
         tail = _b64url(protected["formatTail"])
     except (KeyError, ValueError, TypeError) as exc:

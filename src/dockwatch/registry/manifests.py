@@ -168,16 +168,26 @@ class Manifests:
         )
 
     def _check_references(self, uow: UnitOfWork, r: RepositoryRow, parsed: ParsedManifest) -> None:
-        missing = [
-            d.digest
-            for d in parsed.blobs
-            if not d.urls and uow.registry.linked_blob_size(r.id, d.digest) is None
-        ]
+        """Every referenced blob and child manifest is in the repository, and every blob has the
+        size its descriptor claims (a client trusting the descriptor would read a truncated or
+        overlong blob). Schema 1 carries no sizes."""
+        missing: list[str] = []
+        wrong_size: list[str] = []
+        for d in parsed.blobs:
+            if d.urls:
+                continue
+            size = uow.registry.linked_blob_size(r.id, d.digest)
+            if size is None:
+                missing.append(d.digest)
+            elif parsed.media_type not in SCHEMA1_TYPES and size != d.size:
+                wrong_size.append(f"{d.digest} is {size} bytes, its descriptor says {d.size}")
         missing += [
             d.digest for d in parsed.manifests if uow.registry.get_manifest(r.id, d.digest) is None
         ]
         if missing:
             raise ManifestBlobUnknown(list(dict.fromkeys(missing)))
+        if wrong_size:
+            raise ManifestInvalidError("descriptor size mismatch: " + "; ".join(wrong_size))
 
     def _event(
         self,
@@ -342,17 +352,18 @@ class Manifests:
             r = uow.registry.get_repository(self.ctx.tenant, name)
             rows = [] if r is None else uow.registry.referrers(r.id, subject)
             for row in rows:
-                if artifact_type is not None and row.artifact_type != artifact_type:
-                    continue
                 stored = uow.registry.manifest_content(row.digest)
                 doc = json.loads(stored.content) if stored else {}
+                kind = _referrer_artifact_type(row, doc)
+                if artifact_type is not None and kind != artifact_type:
+                    continue
                 d: dict[str, Any] = {
                     "mediaType": row.media_type,
                     "digest": row.digest,
                     "size": row.size,
                 }
-                if row.artifact_type:
-                    d["artifactType"] = row.artifact_type
+                if kind:
+                    d["artifactType"] = kind
                 if isinstance(doc.get("annotations"), dict) and doc["annotations"]:
                     d["annotations"] = doc["annotations"]
                 descriptors.append(d)
@@ -361,6 +372,17 @@ class Manifests:
             "mediaType": MediaType.OCI_INDEX.value,
             "manifests": descriptors,
         }
+
+
+def _referrer_artifact_type(row: ManifestRow, doc: dict[str, Any]) -> str | None:
+    """A referrer's artifact type: its `artifactType`, else its config's media type (image
+    spec 1.1: the referrers list must fall back to the config descriptor's `mediaType`)."""
+    if row.artifact_type:
+        return row.artifact_type
+    config = doc.get("config")
+    if isinstance(config, dict) and isinstance(config.get("mediaType"), str):
+        return str(config["mediaType"])
+    return None
 
 
 def _lookup_reference(reference: str) -> tuple[str | None, Digest | None]:
