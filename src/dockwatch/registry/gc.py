@@ -1,9 +1,12 @@
 """Online garbage collection: SQL reference counts plus a grace period for pushes in flight.
 
 A blob is collected when no manifest references it and it is older than the grace period, so a
-blob uploaded moments before its manifest arrives is never taken. The rows go first (in one
-transaction), then the file: a crash in between leaves a file without rows, which the next run
-removes as an orphan; the opposite order could leave rows pointing at nothing.
+blob uploaded moments before its manifest arrives is never taken. Rows and files of the victims go
+in one write transaction (uploads publish under the same lock). A kill inside it rolls the rows
+back over files already removed: those blobs are still unreferenced, clients cannot see them
+(a blob counts only when its file exists, for HEAD, GET, mounts and manifest pushes alike) and
+the next run takes their rows. A kill after the commit leaves at most files without rows, which
+the next run removes as orphans. Nothing a manifest references is ever touched.
 """
 
 from __future__ import annotations
