@@ -35,7 +35,12 @@ OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 
 
 class ManifestInvalid(InvalidInput):
-    """The manifest is not valid for its media type."""
+    """A manifest or index cannot be parsed, or is not valid for its media type."""
+
+    def __init__(self, reason: str, media_type: str | None = None) -> None:
+        super().__init__(f"invalid manifest ({media_type}): {reason}" if media_type else reason)
+        self.reason = reason
+        self.media_type = media_type
 
 
 class ManifestMediaTypeUnsupported(ManifestInvalid):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from dockwatch.image.errors import BlobNotFound, ReferenceNotFound
-from dockwatch.model.digest import Digest
-from dockwatch.storage.blobs.blobstore import BlobNotFound as StoreBlobNotFound
+from dockwatch.image.errors import ReferenceNotFound
+from dockwatch.model.digest import BlobNotFound, Digest
 
 from .context import RegistryContext
 from .errors import ManifestUnknown, NameUnknown
@@ -51,7 +50,4 @@ class StoredImageReader:
             if stored is not None:
                 return io.BytesIO(stored.content)
             raise BlobNotFound(digest)
-        try:
-            return self.ctx.blobs.open(digest)
-        except StoreBlobNotFound as exc:
-            raise BlobNotFound(digest) from exc
+        return self.ctx.blobs.open(digest)

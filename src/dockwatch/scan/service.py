@@ -161,7 +161,7 @@ class ScanService:
 
     def scan(self, repository: str, digest: str, *, rematch: bool = False) -> ScanOutcome:
         """Scan (or, with `rematch`, re-match from the stored inventory) one image resource."""
-        from dockwatch.image.errors import ImageError, NotRunnable
+        from dockwatch.image.errors import IMAGE_READ_ERRORS, NotRunnable
         from dockwatch.image.manifests import ImageIndex, parse_manifest
         from dockwatch.image.sources import resolve
         from dockwatch.registry.reader import StoredImageReader
@@ -199,7 +199,7 @@ class ScanService:
                                              f"layer media type not supported: {exc.media_type}")  # fmt: skip
                 self._forget(repo.id, digest)  # artifacts are left out of scanning and coverage
                 return ScanOutcome(False, "NOT_AN_IMAGE")
-            except ImageError as exc:
+            except IMAGE_READ_ERRORS as exc:
                 return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
             size = sum(max(0, layer.size) for layer in image.layers)
             if size > self.max_image_bytes:
@@ -210,7 +210,7 @@ class ScanService:
                 inventory: Inventory = ImageCataloguer(
                     self.catalogers, cache=self.cache, verify_blobs=False
                 ).catalog(reader, image)
-            except (ImageError, OSError, ValueError) as exc:
+            except IMAGE_READ_ERRORS + (OSError, ValueError) as exc:
                 logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
                 return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
             layers_read = sum(1 for layer in inventory.layers if layer.read)
