@@ -32,7 +32,6 @@ class MediaType(StrEnum):
 
 INDEX_TYPES = frozenset({MediaType.DOCKER_MANIFEST_LIST, MediaType.OCI_INDEX})
 SCHEMA1_TYPES = frozenset({MediaType.DOCKER_MANIFEST_V1, MediaType.DOCKER_MANIFEST_V1_SIGNED})
-OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 
 
 class ManifestInvalid(InvalidInput):

@@ -131,10 +131,6 @@ class BlobStore(Protocol):
         """Every stored blob digest (gc only)."""
         ...
 
-    def redirect_url(self, digest: Digest) -> str | None:
-        """A URL clients may fetch the blob from directly, when the backend offers one."""
-        ...
-
 
 @runtime_checkable
 class LocalBlobPaths(Protocol):
