@@ -35,6 +35,31 @@ def test_range_request(registry: Server) -> None:
         assert r.headers["content-range"] == f"bytes 10-29/{len(data)}"
 
 
+def test_inverted_range_is_not_satisfiable(dockwatch: Server) -> None:
+    """`bytes=500-0` (last below first) answers 416 with `Content-Range: bytes */SIZE`, as the
+    distribution-spec conformance suite requires (it does not accept a 200 there); distribution
+    2.8 answers 416 too. A start past the end is 416 as well; valid ranges still work."""
+    data = bytes(range(256)) * 8
+    with dockwatch.client() as c:
+        digest = upload(c, "blobs/inverted", data)
+        url = f"/v2/blobs/inverted/blobs/{digest}"
+        for spec in ("bytes=500-0", "bytes=5000-10000"):
+            r = c.get(url, headers={"Range": spec})
+            assert r.status_code == 416, spec
+            assert r.headers["content-range"] == f"bytes */{len(data)}"
+            assert r.content == b""
+        r = c.get(url, headers={"Range": "bytes=500-"})
+        assert r.status_code == 206
+        assert r.content == data[500:]
+        r = c.get(url, headers={"Range": "bytes=-500"})
+        assert r.status_code == 206
+        assert r.content == data[-500:]
+        r = c.get(url, headers={"Range": "bytes=2000-5000"})
+        assert r.status_code == 206
+        assert r.content == data[2000:]
+        assert r.headers["content-range"] == f"bytes 2000-{len(data) - 1}/{len(data)}"
+
+
 def test_unknown_blob(registry: Server) -> None:
     missing = sha256(b"never uploaded")
     with registry.client() as c:

@@ -92,3 +92,50 @@ def test_referrers_of_unknown_subject_is_an_empty_index(dockwatch: Server) -> No
         r = c.get("/v2/ref/none/referrers/sha256:bad")
         assert r.status_code == 400
         assert error_codes(r) == ["DIGEST_INVALID"]
+
+
+def test_referrer_without_artifact_type_falls_back_to_its_config_media_type(
+    dockwatch: Server,
+) -> None:
+    """Image spec 1.1: a referrer with no `artifactType` is listed with its config's media
+    type, and filtering by that type finds it."""
+    with dockwatch.client() as c:
+        subject, subject_bytes = push_image(c, "ref/fallback", "v1", media_type=OCI_MANIFEST)
+        config_type = "application/vnd.example.bagel.config+json"
+        config = b'{"kind": "bagel"}'
+        upload(c, "ref/fallback", config)
+        layer = b"everything bagel"
+        upload(c, "ref/fallback", layer)
+        subject_desc = {"mediaType": OCI_MANIFEST, "digest": subject, "size": len(subject_bytes)}
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": config_type, "digest": sha256(config), "size": len(config)},
+            "layers": [{"mediaType": "text/plain", "digest": sha256(layer), "size": len(layer)}],
+            "subject": subject_desc,
+        }
+        body = json.dumps(doc).encode()
+        r = c.put(
+            f"/v2/ref/fallback/manifests/{sha256(body)}",
+            content=body,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        assert r.status_code == 201, r.text
+        # an image manifest with a subject: its config is the OCI image config
+        image_digest, image_bytes = push_image(
+            c, "ref/fallback", "signed", seed="b", media_type=OCI_MANIFEST, subject=subject_desc
+        )
+        listed = c.get(f"/v2/ref/fallback/referrers/{subject}").json()["manifests"]
+        assert {d["digest"]: d.get("artifactType") for d in listed} == {
+            sha256(body): config_type,
+            image_digest: "application/vnd.oci.image.config.v1+json",
+        }
+        r = c.get(f"/v2/ref/fallback/referrers/{subject}", params={"artifactType": config_type})
+        assert r.headers["oci-filters-applied"] == "artifactType"
+        assert [d["digest"] for d in r.json()["manifests"]] == [sha256(body)]
+        r = c.get(
+            f"/v2/ref/fallback/referrers/{subject}",
+            params={"artifactType": "application/vnd.oci.image.config.v1+json"},
+        )
+        assert [d["digest"] for d in r.json()["manifests"]] == [image_digest]
+        assert len(image_bytes) > 0

@@ -19,7 +19,7 @@ from dockwatch.catalog.cataloger import Cataloger, CatalogError, LayerFiles, Par
 from dockwatch.catalog.coalesce import LayerCatalog, coalesce
 from dockwatch.catalog.layerfs import Budgets, Selector, read_layer
 from dockwatch.catalog.registry import CatalogerRegistry, default_registry
-from dockwatch.image.errors import ImageError
+from dockwatch.image.errors import IMAGE_READ_ERRORS
 from dockwatch.image.manifests import Platform
 from dockwatch.image.sources import (
     BlobReader,
@@ -167,7 +167,7 @@ class ImageCataloguer:
                 try:
                     files, facts, report = self._read(reader, layer.digest, missing)
                     self.cache.put_facts(layer.digest, LAYER_FACTS_VERSION, facts)
-                except (CatalogError, ImageError, OSError) as exc:
+                except IMAGE_READ_ERRORS + (CatalogError, OSError) as exc:
                     # Nothing is cached: a network error or a tampered blob may not recur.
                     warnings.append(f"layer {layer.digest}: {exc}")
                     facts = LayerFacts(None, frozenset(), frozenset(), (), (), False)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from dockwatch.errors import DockwatchError, InvalidInput, NotFound
+from dockwatch.model.digest import BlobNotFound
+from dockwatch.model.oci import ManifestInvalid
+
+__all__ = [
+    "IMAGE_READ_ERRORS",
+    "AuthenticationFailed",
+    "BlobNotFound",
+    "ImageError",
+    "ManifestInvalid",
+    "NotRunnable",
+    "PlatformNotFound",
+    "ReferenceNotFound",
+    "RemoteRegistryError",
+    "SourceInvalid",
+]
 
 
 class ImageError(DockwatchError):
     """Base of errors raised while locating or reading an image."""
-
-
-class ManifestInvalid(ImageError, InvalidInput):
-    """A manifest or index could not be parsed or has an unknown shape."""
-
-    def __init__(self, reason: str, media_type: str | None = None) -> None:
-        super().__init__(f"invalid manifest ({media_type or 'unknown media type'}): {reason}")
-        self.reason = reason
-        self.media_type = media_type
 
 
 class NotRunnable(ImageError):
@@ -56,15 +62,7 @@ class ReferenceNotFound(ImageError, NotFound):
         self.reference = reference
 
 
-class BlobNotFound(ImageError, NotFound):
-    """A manifest names a blob the source does not hold."""
-
-    def __init__(self, digest: str) -> None:
-        super().__init__(f"blob not found: {digest}")
-        self.digest = digest
-
-
-class RegistryError(ImageError):
+class RemoteRegistryError(ImageError):
     """A remote registry answered with an error or could not be reached."""
 
     def __init__(self, url: str, reason: str, status: int | None = None) -> None:
@@ -74,5 +72,10 @@ class RegistryError(ImageError):
         self.status = status
 
 
-class AuthenticationFailed(RegistryError):
+class AuthenticationFailed(RemoteRegistryError):
     """The registry refused the credentials (or asked for some and none were given)."""
+
+
+#: Every error reading an image raises: this family's, and the content errors of `model/`
+#: (a manifest that does not parse, a blob the source lacks).
+IMAGE_READ_ERRORS: tuple[type[Exception], ...] = (ImageError, ManifestInvalid, BlobNotFound)

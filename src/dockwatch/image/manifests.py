@@ -8,23 +8,33 @@ recognised here so that callers skip them instead of failing on them.
 
 from __future__ import annotations
 
-import base64
-import json
 import platform as _platform
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockwatch.image.errors import ManifestInvalid, NotRunnable, PlatformNotFound
-from dockwatch.model.digest import Digest, DigestInvalid, compute, parse_digest
+import orjson
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+from dockwatch.image.errors import NotRunnable, PlatformNotFound
+from dockwatch.model.digest import Digest, DigestInvalid, compute, parse_digest
+from dockwatch.model.oci import (
+    Descriptor,
+    ManifestInvalid,
+    MediaType,
+    Platform,
+    annotation_pairs,
+    schema1_payload,
+)
+
+__all__ = ["Descriptor", "ImageIndex", "ImageManifest", "Platform", "parse_manifest"]
+
+OCI_MANIFEST = MediaType.OCI_MANIFEST.value
+OCI_INDEX = MediaType.OCI_INDEX.value
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = MediaType.DOCKER_MANIFEST_V2.value
+DOCKER_LIST = MediaType.DOCKER_MANIFEST_LIST.value
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
-DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+DOCKER_SCHEMA1 = MediaType.DOCKER_MANIFEST_V1.value
+DOCKER_SCHEMA1_SIGNED = MediaType.DOCKER_MANIFEST_V1_SIGNED.value
 
 #: Accept header value for registries: every manifest type this module parses.
 ACCEPT = (
@@ -69,40 +79,6 @@ _ARTIFACT_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Platform:
-    """An OCI platform; `variant` is normalized (arm64 -> v8, arm -> v7 when absent)."""
-
-    os: str
-    architecture: str
-    variant: str | None = None
-
-    def __str__(self) -> str:
-        base = f"{self.os}/{self.architecture}"
-        return f"{base}/{self.variant}" if self.variant else base
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        """`linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`."""
-        parts = text.strip().split("/")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise ValueError(f"platform must be os/arch[/variant], got {text!r}")
-        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
-
-    def matches(self, other: Platform) -> bool:
-        """Same os and architecture; variants compared after applying the usual defaults."""
-        if (self.os, self.architecture) != (other.os, other.architecture):
-            return False
-        mine, theirs = _default_variant(self), _default_variant(other)
-        return mine is None or theirs is None or mine == theirs
-
-
-def _default_variant(p: Platform) -> str | None:
-    if p.variant:
-        return p.variant
-    return {"arm64": "v8", "arm": "v7"}.get(p.architecture)
-
-
 _MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -112,22 +88,6 @@ def host_platform() -> Platform:
     if machine.startswith("armv7"):
         return Platform("linux", "arm", "v7")
     return Platform("linux", _MACHINES.get(machine, machine))
-
-
-@dataclass(frozen=True, slots=True)
-class Descriptor:
-    """A content descriptor: what a manifest says about a blob or a child manifest."""
-
-    media_type: str
-    digest: Digest
-    size: int
-    platform: Platform | None = None
-    annotations: tuple[tuple[str, str], ...] = ()
-    artifact_type: str | None = None
-
-    def annotation(self, key: str) -> str | None:
-        """One annotation's value, if present."""
-        return dict(self.annotations).get(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +174,7 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> ImageManifest 
     """Parse manifest bytes; `media_type` (from a Content-Type or descriptor) may be absent or
     generic, in which case the document's own `mediaType`/`schemaVersion` decide."""
     try:
-        doc = json.loads(data)
+        doc = orjson.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestInvalid(f"not JSON: {exc}", media_type) from exc
     if not isinstance(doc, dict):
@@ -259,21 +219,16 @@ def _descriptor(doc: dict[str, Any], kind: str) -> Descriptor:
         size = int(doc.get("size", -1))
     except (KeyError, TypeError, ValueError, DigestInvalid) as exc:
         raise ManifestInvalid(f"bad descriptor {doc!r:.200}: {exc}", kind) from exc
-    plat = doc.get("platform")
-    platform = None
-    if isinstance(plat, dict) and plat.get("os") and plat.get("architecture"):
-        platform = Platform(str(plat["os"]), str(plat["architecture"]), plat.get("variant") or None)
-    annotations = doc.get("annotations") or {}
     artifact = doc.get("artifactType")
+    urls = doc.get("urls")
     return Descriptor(
         media_type=str(doc.get("mediaType", "")),
         digest=digest,
         size=size,
-        platform=platform,
-        annotations=tuple(sorted((str(k), str(v)) for k, v in annotations.items()))
-        if isinstance(annotations, dict)
-        else (),
+        platform=Platform.from_json(doc.get("platform")),
+        annotations=annotation_pairs(doc.get("annotations")),
         artifact_type=artifact if isinstance(artifact, str) else None,
+        urls=tuple(u for u in urls if isinstance(u, str)) if isinstance(urls, list) else (),
     )
 
 
@@ -290,7 +245,7 @@ def _parse_schema1(doc: dict[str, Any], kind: str) -> ImageManifest:
         compat: dict[str, Any] = {}
         if history:
             try:
-                loaded = json.loads(str(history[i].get("v1Compatibility", "{}")))
+                loaded = orjson.loads(str(history[i].get("v1Compatibility", "{}")))
             except ValueError as exc:
                 raise ManifestInvalid(f"history[{i}] is not JSON", kind) from exc
             compat = loaded if isinstance(loaded, dict) else {}
@@ -310,23 +265,18 @@ def manifest_digest(data: bytes) -> Digest:
     """The digest a registry gives these manifest bytes.
 
     For a signed schema 1 manifest (JWS "pretty" form) that is the digest of the payload without
-    its `signatures`: the protected header's `formatLength` and `formatTail` rebuild it.
+    its `signatures` (`model.oci.schema1_payload`); anything unreadable is digested as is.
     """
     try:
-        doc = json.loads(data)
-        signatures = doc.get("signatures") if isinstance(doc, dict) else None
-        if doc.get("schemaVersion") == 1 and isinstance(signatures, list) and signatures:
-            protected = json.loads(_b64url(str(signatures[0]["protected"])))
-            length = int(protected["formatLength"])
-            if 0 < length <= len(data):
-                return compute(data[:length] + _b64url(str(protected["formatTail"])))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        pass
-    return compute(data)
-
-
-def _b64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        doc = orjson.loads(data)
+    except ValueError:
+        return compute(data)
+    if not isinstance(doc, dict) or doc.get("schemaVersion") != 1:
+        return compute(data)
+    try:
+        return compute(schema1_payload(data, doc))
+    except ManifestInvalid:
+        return compute(data)
 
 
 def resolve_kind(manifest: ImageManifest) -> None:

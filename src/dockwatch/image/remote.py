@@ -17,7 +17,7 @@ from dockwatch.image.errors import (
     BlobNotFound,
     ManifestInvalid,
     ReferenceNotFound,
-    RegistryError,
+    RemoteRegistryError,
     SourceInvalid,
 )
 from dockwatch.image.manifests import ACCEPT
@@ -59,7 +59,7 @@ class _ResponseStream(io.RawIOBase):
             except StopIteration:
                 return 0
             except httpx.HTTPError as exc:  # a connection dropped mid-blob: the image's error
-                raise RegistryError(
+                raise RemoteRegistryError(
                     str(self._response.url), f"download interrupted: {exc}"
                 ) from exc
         n = min(len(buffer), len(self._pending))
@@ -158,7 +158,7 @@ class RegistryClient:
                 self._base = f"{scheme}://{self.ref.host}"
                 break
             else:
-                raise RegistryError(self.ref.host, f"cannot connect: {last}")
+                raise RemoteRegistryError(self.ref.host, f"cannot connect: {last}")
         return self._base
 
     def _send(self, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -174,7 +174,7 @@ class RegistryClient:
                     self._client.build_request("GET", url, headers=request_headers), stream=True
                 )
             except httpx.HTTPError as exc:
-                raise RegistryError(url, str(exc)) from exc
+                raise RemoteRegistryError(url, str(exc)) from exc
             if response.status_code != 401 or attempt:
                 break
             challenge = response.headers.get("www-authenticate", "")
@@ -189,7 +189,7 @@ class RegistryClient:
         if response.status_code >= 400:
             response.read()
             response.close()
-            raise RegistryError(url, response.text[:200], response.status_code)
+            raise RemoteRegistryError(url, response.text[:200], response.status_code)
         return response
 
     def _authenticate(self, challenge: str, url: str) -> str:

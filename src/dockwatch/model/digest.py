@@ -6,7 +6,7 @@ import hashlib
 import re
 from typing import NewType
 
-from dockwatch.errors import InvalidInput
+from dockwatch.errors import InvalidInput, NotFound
 
 Digest = NewType("Digest", str)
 
@@ -23,6 +23,14 @@ class DigestInvalid(InvalidInput):
         super().__init__(f"invalid digest {value!r}: {reason}")
         self.value = value
         self.reason = reason
+
+
+class BlobNotFound(NotFound):
+    """No blob with that digest where it was looked for (a blob store, an image source)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"blob not found: {digest}")
+        self.digest = digest
 
 
 def parse_digest(value: str) -> Digest:
@@ -46,11 +54,6 @@ def is_digest(value: str) -> bool:
 def algorithm_of(digest: Digest) -> str:
     """The algorithm part of a parsed digest."""
     return digest.partition(":")[0]
-
-
-def hasher_for(digest: Digest) -> hashlib._Hash:
-    """A fresh hash object of the digest's algorithm."""
-    return hashlib.new(algorithm_of(digest))
 
 
 def compute(data: bytes, algorithm: str = "sha256") -> Digest:

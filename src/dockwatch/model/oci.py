@@ -1,17 +1,19 @@
-"""Manifest media types and the structural parsing a registry needs (references, subject).
+"""The one manifest model: media types, platforms, descriptors, and the validation of a push.
 
-Parsing here is strict about shape and lenient about unknown fields, as the image spec asks. It
-reads what the registry must check (referenced blobs and manifests, subject, artifact type) and
-what clients are served; reading images for cataloguing lives in `dockwatch.image`.
+`parse_manifest` is strict about shape and lenient about unknown fields, as the image spec asks:
+it reads what the registry must check (referenced blobs and manifests, subject, artifact type).
+Reading an image for cataloguing (`dockwatch.image.manifests`) reduces the same documents, built
+of the same `Descriptor` and `Platform`, to config + layers, leniently, for what registries hold.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest, DigestInvalid, compute, parse_digest
@@ -30,11 +32,15 @@ class MediaType(StrEnum):
 
 INDEX_TYPES = frozenset({MediaType.DOCKER_MANIFEST_LIST, MediaType.OCI_INDEX})
 SCHEMA1_TYPES = frozenset({MediaType.DOCKER_MANIFEST_V1, MediaType.DOCKER_MANIFEST_V1_SIGNED})
-OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 
 
 class ManifestInvalid(InvalidInput):
-    """The manifest is not valid for its media type."""
+    """A manifest or index cannot be parsed, or is not valid for its media type."""
+
+    def __init__(self, reason: str, media_type: str | None = None) -> None:
+        super().__init__(f"invalid manifest ({media_type}): {reason}" if media_type else reason)
+        self.reason = reason
+        self.media_type = media_type
 
 
 class ManifestMediaTypeUnsupported(ManifestInvalid):
@@ -42,16 +48,70 @@ class ManifestMediaTypeUnsupported(ManifestInvalid):
 
 
 @dataclass(frozen=True, slots=True)
+class Platform:
+    """An OCI platform; `variant` is normalized (arm64 -> v8, arm -> v7 when absent)."""
+
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        base = f"{self.os}/{self.architecture}"
+        return f"{base}/{self.variant}" if self.variant else base
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        """`linux/amd64`, `linux/arm64/v8`, `linux/arm/v7`."""
+        parts = text.strip().split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"platform must be os/arch[/variant], got {text!r}")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Platform | None:
+        """A descriptor's `platform` object, or None when it names no os and architecture."""
+        if isinstance(raw, dict) and raw.get("os") and raw.get("architecture"):
+            return cls(str(raw["os"]), str(raw["architecture"]), raw.get("variant") or None)
+        return None
+
+    def matches(self, other: Platform) -> bool:
+        """Same os and architecture; variants compared after applying the usual defaults."""
+        if (self.os, self.architecture) != (other.os, other.architecture):
+            return False
+        mine, theirs = _default_variant(self), _default_variant(other)
+        return mine is None or theirs is None or mine == theirs
+
+
+def _default_variant(p: Platform) -> str | None:
+    if p.variant:
+        return p.variant
+    return {"arm64": "v8", "arm": "v7"}.get(p.architecture)
+
+
+@dataclass(frozen=True, slots=True)
 class Descriptor:
-    """An OCI content descriptor, as far as the registry needs it."""
+    """A content descriptor: what a manifest says about a blob or a child manifest."""
 
     media_type: str
     digest: Digest
     size: int
-    platform: dict[str, Any] | None = None
-    urls: tuple[str, ...] = ()
+    """-1 when a document read leniently gives none (schema 1)."""
+    platform: Platform | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
     artifact_type: str | None = None
-    annotations: dict[str, str] | None = None
+    urls: tuple[str, ...] = ()
+    """Foreign layers: where the blob lives instead of the registry."""
+
+    def annotation(self, key: str) -> str | None:
+        """One annotation's value, if present."""
+        return dict(self.annotations).get(key)
+
+
+def annotation_pairs(raw: Any) -> tuple[tuple[str, str], ...]:
+    """A JSON `annotations` object as sorted (key, value) pairs (empty when not an object)."""
+    if not isinstance(raw, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in raw.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,23 +151,23 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     except DigestInvalid as exc:
         raise ManifestInvalid(f"{where}: {exc}") from exc
     urls = raw.get("urls") or ()
-    platform = raw.get("platform")
     artifact_type = raw.get("artifactType")
-    annotations = raw.get("annotations")
     return Descriptor(
         media_type=media_type,
         digest=parsed,
         size=size,
-        platform=platform if isinstance(platform, dict) else None,
-        urls=tuple(u for u in urls if isinstance(u, str)) if isinstance(urls, list) else (),
+        platform=Platform.from_json(raw.get("platform")),
+        annotations=annotation_pairs(raw.get("annotations")),
         artifact_type=artifact_type if isinstance(artifact_type, str) else None,
-        annotations=annotations if isinstance(annotations, dict) else None,
+        urls=tuple(u for u in urls if isinstance(u, str)) if isinstance(urls, list) else (),
     )
 
 
 def _load(content: bytes) -> dict[str, Any]:
+    # orjson refuses nesting deeper than 1024 with a ValueError; the stdlib parser would recurse
+    # into a RecursionError (a 500) on a body of a few hundred kilobytes of brackets
     try:
-        doc = json.loads(content)
+        doc = orjson.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
@@ -204,7 +264,7 @@ def schema1_payload(content: bytes, doc: dict[str, Any]) -> bytes:
     if not isinstance(signatures, list) or not isinstance(signatures[0], dict):
         raise ManifestInvalid("signatures must be a list of objects")
     try:
-        protected = json.loads(_b64url(signatures[0]["protected"]))
+        protected = orjson.loads(_b64url(signatures[0]["protected"]))
         length = int(protected["formatLength"])
         tail = _b64url(protected["formatTail"])
     except (KeyError, ValueError, TypeError) as exc:

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from dockwatch.clock import Clock
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.blobs.blobstore import BlobStore
-from dockwatch.storage.sql import registry_repo as repo
-from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.registry_repo import RepositoryRow
+from dockwatch.storage.registry_repo import RepositoryRow
+from dockwatch.storage.unit_of_work import Store
 
 from .errors import NameUnknown
 from .names import check_name
@@ -19,7 +18,7 @@ from .names import check_name
 class RegistryContext:
     """Stores, clock and tenant shared by uploads, manifests, tags and gc."""
 
-    db: Database
+    store: Store
     blobs: BlobStore
     clock: Clock
     tenant: Tenant
@@ -30,8 +29,8 @@ class RegistryContext:
     def repository(self, name: str) -> RepositoryRow:
         """The repository `name`; raises NameInvalid or NameUnknown."""
         check_name(name)
-        with self.db.read() as conn:
-            found = repo.get_repository(conn, self.tenant, name)
+        with self.store.read() as uow:
+            found = uow.registry.get_repository(self.tenant, name)
         if found is None:
             raise NameUnknown(name)
         return found

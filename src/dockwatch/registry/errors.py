@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dockwatch.errors import Conflict, InvalidInput, NotFound
 
 
-class RegistryError(Exception):
+class OciError(Exception):
     """Mixin marking errors that carry an OCI `detail` object."""
 
     detail: object = None
 
 
-class NameUnknown(NotFound, RegistryError):
+class NameUnknown(NotFound, OciError):
     """The repository does not exist."""
 
     def __init__(self, name: str) -> None:
@@ -21,7 +21,7 @@ class NameUnknown(NotFound, RegistryError):
         self.detail = {"name": name}
 
 
-class BlobUnknown(NotFound, RegistryError):
+class BlobUnknown(NotFound, OciError):
     """The blob is not in the repository."""
 
     def __init__(self, digest: str) -> None:
@@ -29,7 +29,7 @@ class BlobUnknown(NotFound, RegistryError):
         self.detail = {"digest": digest}
 
 
-class BlobUploadUnknown(NotFound, RegistryError):
+class BlobUploadUnknown(NotFound, OciError):
     """No such upload session in this repository."""
 
     def __init__(self, upload_id: str) -> None:
@@ -37,7 +37,7 @@ class BlobUploadUnknown(NotFound, RegistryError):
         self.detail = {"uuid": upload_id}
 
 
-class BlobUploadInvalid(InvalidInput, RegistryError):
+class BlobUploadInvalid(InvalidInput, OciError):
     """A chunk out of order or a malformed Content-Range."""
 
     def __init__(self, reason: str, range_not_satisfiable: bool = False) -> None:
@@ -45,7 +45,7 @@ class BlobUploadInvalid(InvalidInput, RegistryError):
         self.range_not_satisfiable = range_not_satisfiable
 
 
-class DigestInvalidError(InvalidInput, RegistryError):
+class DigestInvalidError(InvalidInput, OciError):
     """The content does not match the digest given, or the digest is malformed."""
 
     def __init__(self, message: str, digest: str | None = None) -> None:
@@ -53,11 +53,11 @@ class DigestInvalidError(InvalidInput, RegistryError):
         self.detail = {"digest": digest} if digest else None
 
 
-class SizeInvalid(InvalidInput, RegistryError):
+class SizeInvalid(InvalidInput, OciError):
     """Content-Length disagrees with the content, or the content is too large."""
 
 
-class ManifestUnknown(NotFound, RegistryError):
+class ManifestUnknown(NotFound, OciError):
     """No manifest for that tag or digest."""
 
     def __init__(self, reference: str) -> None:
@@ -65,7 +65,7 @@ class ManifestUnknown(NotFound, RegistryError):
         self.detail = {"reference": reference}
 
 
-class ManifestBlobUnknown(InvalidInput, RegistryError):
+class ManifestBlobUnknown(InvalidInput, OciError):
     """A manifest references blobs or manifests the repository lacks."""
 
     def __init__(self, digests: Sequence[str]) -> None:
@@ -73,7 +73,7 @@ class ManifestBlobUnknown(InvalidInput, RegistryError):
         self.digests = list(digests)
 
 
-class ManifestInvalidError(InvalidInput, RegistryError):
+class ManifestInvalidError(InvalidInput, OciError):
     """The manifest failed validation."""
 
 
@@ -81,17 +81,17 @@ class ManifestTooLarge(ManifestInvalidError):
     """The manifest exceeds the size limit."""
 
 
-class TagInvalidError(InvalidInput, RegistryError):
+class TagInvalidError(InvalidInput, OciError):
     """A tag that breaks the grammar, or a schema 1 manifest tagged differently from the URL."""
 
 
-class Denied(Conflict, RegistryError):
+class Denied(Conflict, OciError):
     """The operation is refused (an immutable tag, say)."""
 
 
-class Unsupported(RegistryError, InvalidInput):
+class Unsupported(OciError, InvalidInput):
     """The operation is not supported."""
 
 
-class PaginationInvalid(InvalidInput, RegistryError):
+class PaginationInvalid(InvalidInput, OciError):
     """`n` is not a valid page size."""

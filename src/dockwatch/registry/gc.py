@@ -1,9 +1,12 @@
 """Online garbage collection: SQL reference counts plus a grace period for pushes in flight.
 
 A blob is collected when no manifest references it and it is older than the grace period, so a
-blob uploaded moments before its manifest arrives is never taken. The rows go first (in one
-transaction), then the file: a crash in between leaves a file without rows, which the next run
-removes as an orphan; the opposite order could leave rows pointing at nothing.
+blob uploaded moments before its manifest arrives is never taken. Rows and files of the victims go
+in one write transaction (uploads publish under the same lock). A kill inside it rolls the rows
+back over files already removed: those blobs are still unreferenced, clients cannot see them
+(a blob counts only when its file exists, for HEAD, GET, mounts and manifest pushes alike) and
+the next run takes their rows. A kill after the commit leaves at most files without rows, which
+the next run removes as orphans. Nothing a manifest references is ever touched.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dockwatch.model.digest import Digest
-from dockwatch.storage.sql import registry_repo as repo
 
 from .context import RegistryContext
 
@@ -38,13 +40,13 @@ def collect(ctx: RegistryContext, grace: timedelta | None = None) -> GcReport:
     expiry = timedelta(seconds=ctx.upload_expiry_seconds)
 
     uploads_removed = 0
-    with ctx.db.read() as conn:
-        sessions = repo.upload_ids(conn)
+    with ctx.store.read() as uow:
+        sessions = uow.registry.upload_ids()
     on_disk = dict(ctx.blobs.upload_ids())
     for upload_id, started in sessions.items():
         if now - started > expiry:
-            with ctx.db.write() as conn:
-                repo.delete_upload(conn, upload_id)
+            with ctx.store.write() as uow:
+                uow.registry.delete_upload(upload_id)
             try:
                 ctx.blobs.writer(upload_id).cancel()
             except Exception:  # noqa: BLE001 - already gone is fine
@@ -62,19 +64,19 @@ def collect(ctx: RegistryContext, grace: timedelta | None = None) -> GcReport:
     # lock too, so a blob re-uploaded while gc runs is either seen as referenced or re-created
     # after gc is done with it, never deleted under a fresh row.
     freed = 0
-    with ctx.db.write() as conn:
-        victims = repo.unreferenced_blobs(conn, now - grace)
+    with ctx.store.write() as uow:
+        victims = uow.registry.unreferenced_blobs(now - grace)
         for d in victims:
-            freed += repo.blob_size(conn, d) or 0
-            repo.forget_blob(conn, d)
+            freed += uow.registry.blob_size(d) or 0
+            uow.registry.forget_blob(d)
             ctx.blobs.delete(Digest(d))
-        orphan_contents = repo.orphan_manifest_contents(conn)
+        orphan_contents = uow.registry.orphan_manifest_contents()
         for d in orphan_contents:
-            repo.delete_manifest_content(conn, d)
+            uow.registry.delete_manifest_content(d)
 
     orphans = 0
-    with ctx.db.write() as conn:
-        known = repo.blob_digests(conn)
+    with ctx.store.write() as uow:
+        known = uow.registry.blob_digests()
         for d in ctx.blobs.digests():
             if d not in known:  # a file left by a crash between publish and its rows
                 ctx.blobs.delete(d)

@@ -24,9 +24,8 @@ from dockwatch.model.oci import (
     ParsedManifest,
     parse_manifest,
 )
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import registry_repo as repo
-from dockwatch.storage.sql.registry_repo import ManifestRow, RepositoryRow
+from dockwatch.storage.registry_repo import ManifestRow, NewManifest, ReferenceKind, RepositoryRow
+from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .context import RegistryContext
 from .errors import (
@@ -113,39 +112,38 @@ class Manifests:
             if tag is not None and parsed.schema1_tag is not None and parsed.schema1_tag != tag:
                 raise TagInvalidError(f"manifest tag {parsed.schema1_tag!r} does not match {tag!r}")
         now = self.ctx.clock.now()
-        with self.ctx.db.write() as conn:
-            r = repo.ensure_repository(conn, self.ctx.tenant, name, now)
-            self._check_references(conn, r, parsed)
-            repo.store_manifest_content(conn, parsed.digest, parsed.media_type, content)
-            existing = repo.get_manifest(conn, r.id, parsed.digest)
+        with self.ctx.store.write() as uow:
+            r = uow.registry.ensure_repository(self.ctx.tenant, name, now)
+            self._check_references(uow, r, parsed)
+            uow.registry.store_manifest_content(parsed.digest, parsed.media_type, content)
+            existing = uow.registry.get_manifest(r.id, parsed.digest)
             if existing is None:
-                refs = [(d.digest, "blob") for d in parsed.blobs if not d.urls]
+                refs: list[tuple[str, ReferenceKind]] = [
+                    (d.digest, "blob") for d in parsed.blobs if not d.urls
+                ]
                 refs += [(d.digest, "manifest") for d in parsed.manifests]
-                repo.insert_manifest(
-                    conn,
-                    self.ctx.tenant,
-                    r.id,
+                new = NewManifest(
                     parsed.digest,
                     parsed.media_type,
                     parsed.artifact_type,
                     parsed.subject.digest if parsed.subject else None,
                     len(content),
-                    now,
                     refs,
                 )
+                uow.registry.insert_manifest(self.ctx.tenant, r.id, new, now)
             else:
-                repo.touch_pushed(conn, existing.id, now)
+                uow.registry.touch_pushed(existing.id, now)
             changed_tags = []
             for t in tags:
-                previous = repo.tag_digest(conn, r.id, t)
+                previous = uow.registry.tag_digest(r.id, t)
                 if previous == parsed.digest:
                     continue
                 if previous is not None and r.image_tag_mutability == "IMMUTABLE":
                     raise Denied(f"tag {t!r} is immutable in repository {name!r}")
-                repo.set_tag(conn, self.ctx.tenant, r.id, t, parsed.digest, now)
+                uow.registry.set_tag(self.ctx.tenant, r.id, t, parsed.digest, now)
                 changed_tags.append((t, previous))
             self._event(
-                conn,
+                uow,
                 ManifestPushed(
                     self.ctx.tenant,
                     now,
@@ -154,13 +152,13 @@ class Manifests:
                     media_type=parsed.media_type,
                     artifact_type=parsed.artifact_type,
                     subject_digest=parsed.subject.digest if parsed.subject else None,
-                    image_tags=tuple(repo.tags_of(conn, r.id, parsed.digest)),
+                    image_tags=tuple(uow.registry.tags_of(r.id, parsed.digest)),
                     first_push=existing is None,
                     pushed_at=now,
                 ),
             )
             for t, previous in changed_tags:
-                self._tag_event(conn, name, t, previous, parsed.digest, now)
+                self._tag_event(uow, name, t, previous, parsed.digest, now)
         return PushResult(
             parsed.digest,
             parsed.media_type,
@@ -168,27 +166,42 @@ class Manifests:
             existing is None,
         )
 
-    def _check_references(self, conn: Any, r: RepositoryRow, parsed: ParsedManifest) -> None:
-        missing = [
-            d.digest
-            for d in parsed.blobs
-            if not d.urls and repo.linked_blob_size(conn, r.id, d.digest) is None
-        ]
+    def _check_references(self, uow: UnitOfWork, r: RepositoryRow, parsed: ParsedManifest) -> None:
+        """Every referenced blob and child manifest is in the repository, and every blob has the
+        size its descriptor claims (a client trusting the descriptor would read a truncated or
+        overlong blob). Schema 1 carries no sizes. A blob counts only when its file is there."""
+        missing: list[str] = []
+        wrong_size: list[str] = []
+        for d in parsed.blobs:
+            if d.urls:
+                continue
+            size = uow.registry.linked_blob_size(r.id, d.digest)
+            # a gc killed inside its transaction may leave rows whose file it already removed
+            if size is None or self.ctx.blobs.stat(d.digest) is None:
+                missing.append(d.digest)
+            elif parsed.media_type not in SCHEMA1_TYPES and size != d.size:
+                wrong_size.append(f"{d.digest} is {size} bytes, its descriptor says {d.size}")
         missing += [
-            d.digest
-            for d in parsed.manifests
-            if not repo.manifest_in_repository(conn, r.id, d.digest)
+            d.digest for d in parsed.manifests if uow.registry.get_manifest(r.id, d.digest) is None
         ]
         if missing:
             raise ManifestBlobUnknown(list(dict.fromkeys(missing)))
+        if wrong_size:
+            raise ManifestInvalidError("descriptor size mismatch: " + "; ".join(wrong_size))
 
-    def _event(self, conn: Any, event: Event) -> None:
-        outbox.SqlOutbox(conn).append(event)
+    def _event(self, uow: UnitOfWork, event: Event) -> None:
+        uow.outbox.append(event)
 
     def _tag_event(
-        self, conn: Any, name: str, tag: str, previous: str | None, digest: str | None, at: datetime
+        self,
+        uow: UnitOfWork,
+        name: str,
+        tag: str,
+        previous: str | None,
+        digest: str | None,
+        at: datetime,
     ) -> None:
-        self._event(conn, TagChanged(self.ctx.tenant, at, name, tag, previous, digest))
+        self._event(uow, TagChanged(self.ctx.tenant, at, name, tag, previous, digest))
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -200,14 +213,14 @@ class Manifests:
         """
         check_name(name)
         tag, digest = _lookup_reference(reference)
-        with self.ctx.db.read() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
+        with self.ctx.store.read() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, name)
             if r is None:
                 raise ManifestUnknown(reference)
             if digest is None:
                 assert tag is not None
-                digest = repo.tag_digest(conn, r.id, tag)
-            row = None if digest is None else repo.get_manifest(conn, r.id, digest)
+                digest = uow.registry.tag_digest(r.id, tag)
+            row = None if digest is None else uow.registry.get_manifest(r.id, digest)
         if row is None:
             raise ManifestUnknown(reference)
         return r, row
@@ -222,11 +235,11 @@ class Manifests:
         distribution does. Everything else is served as stored.
         """
         r, row = self.resolve(name, reference)
-        with self.ctx.db.read() as conn:
-            stored = repo.manifest_content(conn, row.digest)
+        with self.ctx.store.read() as uow:
+            stored = uow.registry.manifest_content(row.digest)
         if stored is None:
             raise ManifestUnknown(reference)
-        content, media_type = stored
+        content, media_type = stored.content, stored.media_type
         served = FetchedManifest(content, media_type, row.digest)
         if not accepts(accept, media_type):
             served = self._negotiate(r, reference, served, accept)
@@ -247,10 +260,12 @@ class Manifests:
             for child in doc.get("manifests", []):
                 platform = child.get("platform") or {}
                 if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
-                    with self.ctx.db.read() as conn:
-                        stored = repo.manifest_content(conn, child["digest"])
+                    with self.ctx.store.read() as uow:
+                        stored = uow.registry.manifest_content(child["digest"])
                     if stored is not None:
-                        return FetchedManifest(stored[0], stored[1], Digest(child["digest"]))
+                        return FetchedManifest(
+                            stored.content, stored.media_type, Digest(child["digest"])
+                        )
             raise ManifestUnknown(reference)
         return m
 
@@ -263,8 +278,8 @@ class Manifests:
             if last is not None and now - last < timedelta(seconds=self.ctx.pull_record_seconds):
                 return
             self._pull_marks[key] = now
-        with self.ctx.db.write() as conn:
-            repo.touch_pulled(conn, repo_id, digest, now)
+        with self.ctx.store.write() as uow:
+            uow.registry.touch_pulled(repo_id, digest, now)
 
     # --- delete -------------------------------------------------------------------------
 
@@ -273,28 +288,28 @@ class Manifests:
         check_name(name)
         tag, digest = _lookup_reference(reference)
         now = self.ctx.clock.now()
-        with self.ctx.db.write() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
+        with self.ctx.store.write() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, name)
             if r is None:
                 raise ManifestUnknown(reference)
             if tag is not None:
-                previous = repo.tag_digest(conn, r.id, tag)
+                previous = uow.registry.tag_digest(r.id, tag)
                 if previous is None:
                     raise ManifestUnknown(reference)
-                repo.delete_tag(conn, r.id, tag)
-                self._tag_event(conn, name, tag, previous, None, now)
+                uow.registry.delete_tag(r.id, tag)
+                self._tag_event(uow, name, tag, previous, None, now)
                 return
             assert digest is not None
-            row = repo.get_manifest(conn, r.id, digest)
+            row = uow.registry.get_manifest(r.id, digest)
             if row is None:
                 raise ManifestUnknown(reference)
-            removed = repo.tags_of(conn, r.id, digest)
+            removed = uow.registry.tags_of(r.id, digest)
             for t in removed:
-                repo.delete_tag(conn, r.id, t)
-            repo.delete_manifest(conn, row.id)
-            self._event(conn, ManifestDeleted(self.ctx.tenant, now, name, digest, tuple(removed)))
+                uow.registry.delete_tag(r.id, t)
+            uow.registry.delete_manifest(row.id)
+            self._event(uow, ManifestDeleted(self.ctx.tenant, now, name, digest, tuple(removed)))
             for t in removed:
-                self._tag_event(conn, name, t, digest, None, now)
+                self._tag_event(uow, name, t, digest, None, now)
 
     # --- referrers ----------------------------------------------------------------------
 
@@ -302,21 +317,22 @@ class Manifests:
         """An OCI index of the manifests whose subject is `subject`, optionally filtered."""
         check_name(name)
         descriptors: list[dict[str, Any]] = []
-        with self.ctx.db.read() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
-            rows = [] if r is None else repo.referrers(conn, r.id, subject)
+        with self.ctx.store.read() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, name)
+            rows = [] if r is None else uow.registry.referrers(r.id, subject)
             for row in rows:
-                if artifact_type is not None and row.artifact_type != artifact_type:
+                stored = uow.registry.manifest_content(row.digest)
+                doc = json.loads(stored.content) if stored else {}
+                kind = _referrer_artifact_type(row, doc)
+                if artifact_type is not None and kind != artifact_type:
                     continue
-                stored = repo.manifest_content(conn, row.digest)
-                doc = json.loads(stored[0]) if stored else {}
                 d: dict[str, Any] = {
                     "mediaType": row.media_type,
                     "digest": row.digest,
                     "size": row.size,
                 }
-                if row.artifact_type:
-                    d["artifactType"] = row.artifact_type
+                if kind:
+                    d["artifactType"] = kind
                 if isinstance(doc.get("annotations"), dict) and doc["annotations"]:
                     d["annotations"] = doc["annotations"]
                 descriptors.append(d)
@@ -325,6 +341,17 @@ class Manifests:
             "mediaType": MediaType.OCI_INDEX.value,
             "manifests": descriptors,
         }
+
+
+def _referrer_artifact_type(row: ManifestRow, doc: dict[str, Any]) -> str | None:
+    """A referrer's artifact type: its `artifactType`, else its config's media type (image
+    spec 1.1: the referrers list must fall back to the config descriptor's `mediaType`)."""
+    if row.artifact_type:
+        return row.artifact_type
+    config = doc.get("config")
+    if isinstance(config, dict) and isinstance(config.get("mediaType"), str):
+        return str(config["mediaType"])
+    return None
 
 
 def _lookup_reference(reference: str) -> tuple[str | None, Digest | None]:

@@ -7,12 +7,11 @@ pulls.
 
 from __future__ import annotations
 
+import io
 from typing import BinaryIO
 
-from dockwatch.image.errors import BlobNotFound, ReferenceNotFound
-from dockwatch.model.digest import Digest
-from dockwatch.storage.blobs.blobstore import BlobNotFound as StoreBlobNotFound
-from dockwatch.storage.sql import registry_repo as repo
+from dockwatch.image.errors import ReferenceNotFound
+from dockwatch.model.digest import BlobNotFound, Digest
 
 from .context import RegistryContext
 from .errors import ManifestUnknown, NameUnknown
@@ -33,27 +32,22 @@ class StoredImageReader:
             _, row = self._manifests.resolve(self.repository, ref)
         except (ManifestUnknown, NameUnknown) as exc:
             raise ReferenceNotFound(f"{self.repository}:{ref}") from exc
-        with self.ctx.db.read() as conn:
-            stored = repo.manifest_content(conn, row.digest)
+        with self.ctx.store.read() as uow:
+            stored = uow.registry.manifest_content(row.digest)
         if stored is None:
             raise ReferenceNotFound(f"{self.repository}@{row.digest}")
-        return stored
+        return stored.content, stored.media_type
 
     def open_blob(self, digest: Digest) -> BinaryIO:
         """A stream of a blob of the repository."""
-        with self.ctx.db.read() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, self.repository)
-            linked = None if r is None else repo.linked_blob_size(conn, r.id, digest)
+        with self.ctx.store.read() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, self.repository)
+            linked = None if r is None else uow.registry.linked_blob_size(r.id, digest)
         if linked is None:
             # child manifests of an index are manifests, not blobs: serve them too
-            with self.ctx.db.read() as conn:
-                stored = repo.manifest_content(conn, digest)
+            with self.ctx.store.read() as uow:
+                stored = uow.registry.manifest_content(digest)
             if stored is not None:
-                import io
-
-                return io.BytesIO(stored[0])
+                return io.BytesIO(stored.content)
             raise BlobNotFound(digest)
-        try:
-            return self.ctx.blobs.open(digest)
-        except StoreBlobNotFound as exc:
-            raise BlobNotFound(digest) from exc
+        return self.ctx.blobs.open(digest)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockwatch.storage.sql import registry_repo as repo
-
 from .context import RegistryContext
 from .errors import PaginationInvalid
 
@@ -50,16 +48,16 @@ class Tags:
         r = self.ctx.repository(name)
         if n == 0:
             return Page([], False)
-        with self.ctx.db.read() as conn:
-            items = repo.list_tags(conn, r.id, last, None if n is None else n + 1)
+        with self.ctx.store.read() as uow:
+            items = uow.registry.list_tags(r.id, last, None if n is None else n + 1)
         return _page(items, n)
 
     def catalog(self, n: int | None, last: str | None) -> Page:
         """Repository names in lexical order after `last`."""
         if n == 0:
             return Page([], False)
-        with self.ctx.db.read() as conn:
-            items = repo.list_repositories(
-                conn, self.ctx.tenant, last, None if n is None else n + 1
+        with self.ctx.store.read() as uow:
+            items = uow.registry.list_repositories(
+                self.ctx.tenant, last, None if n is None else n + 1
             )
         return _page(items, n)

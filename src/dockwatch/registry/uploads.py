@@ -18,7 +18,6 @@ from dockwatch.storage.blobs.blobstore import (
     DigestMismatch,
     UploadNotFound,
 )
-from dockwatch.storage.sql import registry_repo as repo
 
 from .context import RegistryContext
 from .errors import BlobUnknown, BlobUploadInvalid, BlobUploadUnknown, DigestInvalidError
@@ -54,9 +53,9 @@ class Uploads:
         """Open an upload session (creating the repository on first push)."""
         check_name(name)
         upload_id = secrets.token_hex(16)
-        with self.ctx.db.write() as conn:
-            r = repo.ensure_repository(conn, self.ctx.tenant, name, self.ctx.clock.now())
-            repo.create_upload(conn, self.ctx.tenant, upload_id, r.id, self.ctx.clock.now())
+        with self.ctx.store.write() as uow:
+            r = uow.registry.ensure_repository(self.ctx.tenant, name, self.ctx.clock.now())
+            uow.registry.create_upload(self.ctx.tenant, upload_id, r.id, self.ctx.clock.now())
         self.ctx.blobs.writer(upload_id, create=True).close()
         return upload_id
 
@@ -86,9 +85,9 @@ class Uploads:
     def writer(self, name: str, upload_id: str) -> BlobWriter:
         """The writer of an open session of repository `name`."""
         check_name(name)
-        with self.ctx.db.read() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
-            owner = repo.upload_repository(conn, upload_id)
+        with self.ctx.store.read() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, name)
+            owner = uow.registry.upload_repository(upload_id)
         if r is None or owner != r.id:
             raise BlobUploadUnknown(upload_id)
         try:
@@ -109,19 +108,19 @@ class Uploads:
             raise DigestInvalidError(str(exc), digest) from exc
         # publish inside the write transaction: gc deletes files only under the same lock after
         # checking for rows, so a blob can never be published and collected at once
-        with self.ctx.db.write() as conn:
+        with self.ctx.store.write() as uow:
             writer.publish()
-            r = repo.ensure_repository(conn, self.ctx.tenant, name, self.ctx.clock.now())
-            repo.link_blob(conn, self.ctx.tenant, r.id, digest, info.size, self.ctx.clock.now())
-            repo.delete_upload(conn, upload_id)
+            r = uow.registry.ensure_repository(self.ctx.tenant, name, self.ctx.clock.now())
+            uow.registry.link_blob(self.ctx.tenant, r.id, digest, info.size, self.ctx.clock.now())
+            uow.registry.delete_upload(upload_id)
         return info
 
     def cancel(self, name: str, upload_id: str, writer: BlobWriter | None = None) -> None:
         """Abandon a session and remove its bytes."""
         w = writer if writer is not None else self.writer(name, upload_id)
         w.cancel()
-        with self.ctx.db.write() as conn:
-            repo.delete_upload(conn, upload_id)
+        with self.ctx.store.write() as uow:
+            uow.registry.delete_upload(upload_id)
 
     def mount(self, name: str, digest: Digest, from_name: str | None) -> MountResult:
         """Link a blob of `from_name` (or, without it, of any repository) into `name`.
@@ -130,17 +129,17 @@ class Uploads:
         the spec asks.
         """
         check_name(name)
-        with self.ctx.db.write() as conn:
+        with self.ctx.store.write() as uow:
             size: int | None
             if from_name is not None:
                 check_name(from_name)
-                source = repo.get_repository(conn, self.ctx.tenant, from_name)
-                size = None if source is None else repo.linked_blob_size(conn, source.id, digest)
+                source = uow.registry.get_repository(self.ctx.tenant, from_name)
+                size = None if source is None else uow.registry.linked_blob_size(source.id, digest)
             else:
-                size = repo.blob_size(conn, digest)
+                size = uow.registry.blob_size(digest)
             if size is not None and self.ctx.blobs.stat(digest) is not None:
-                r = repo.ensure_repository(conn, self.ctx.tenant, name, self.ctx.clock.now())
-                repo.link_blob(conn, self.ctx.tenant, r.id, digest, size, self.ctx.clock.now())
+                r = uow.registry.ensure_repository(self.ctx.tenant, name, self.ctx.clock.now())
+                uow.registry.link_blob(self.ctx.tenant, r.id, digest, size, self.ctx.clock.now())
                 return MountResult(True, digest)
         return MountResult(False, upload_id=self.start(name))
 
@@ -148,9 +147,9 @@ class Uploads:
         """Size of a blob visible in the repository; raises BlobUnknown (also for an unknown
         repository, as distribution answers)."""
         check_name(name)
-        with self.ctx.db.read() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
-            size = None if r is None else repo.linked_blob_size(conn, r.id, digest)
+        with self.ctx.store.read() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, name)
+            size = None if r is None else uow.registry.linked_blob_size(r.id, digest)
         if size is None or self.ctx.blobs.stat(digest) is None:
             raise BlobUnknown(digest)
         return size
@@ -158,7 +157,7 @@ class Uploads:
     def delete_blob(self, name: str, digest: Digest) -> None:
         """Unlink a blob from the repository (gc removes the bytes once nothing references it)."""
         check_name(name)
-        with self.ctx.db.write() as conn:
-            r = repo.get_repository(conn, self.ctx.tenant, name)
-            if r is None or not repo.unlink_blob(conn, r.id, digest):
+        with self.ctx.store.write() as uow:
+            r = uow.registry.get_repository(self.ctx.tenant, name)
+            if r is None or not uow.registry.unlink_blob(r.id, digest):
                 raise BlobUnknown(digest)

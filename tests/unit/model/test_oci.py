@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dockwatch.model.oci import ManifestInvalid, MediaType, parse_manifest
+from dockwatch.model.oci import ManifestInvalid, MediaType, Platform, parse_manifest
 
 
 def _b64(data: bytes) -> str:
@@ -119,3 +119,34 @@ def test_oci_artifact_and_subject() -> None:
 def test_invalid_manifests(body: bytes, content_type: str | None) -> None:
     with pytest.raises(ManifestInvalid):
         parse_manifest(body, content_type)
+
+
+def test_index_descriptors_carry_typed_platforms_and_annotations() -> None:
+    child = "sha256:" + hashlib.sha256(b"child").hexdigest()
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": MediaType.OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": MediaType.OCI_MANIFEST,
+                "digest": child,
+                "size": 5,
+                "platform": {"os": "linux", "architecture": "arm64"},
+                "annotations": {"b": "2", "a": "1"},
+            }
+        ],
+    }
+    parsed = parse_manifest(json.dumps(doc).encode(), MediaType.OCI_INDEX)
+    (d,) = parsed.manifests
+    assert d.platform == Platform("linux", "arm64")
+    assert d.platform.matches(Platform.parse("linux/arm64/v8"))
+    assert d.annotations == (("a", "1"), ("b", "2"))
+    assert d.annotation("b") == "2"
+
+
+@pytest.mark.parametrize("depth", [1025, 100_000])
+def test_nesting_deeper_than_the_parser_allows_is_invalid(depth: int) -> None:
+    """Deep nesting is a ManifestInvalid, never a RecursionError."""
+    body = b'{"schemaVersion": 2, "annotations": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(ManifestInvalid, match="not valid JSON"):
+        parse_manifest(body, MediaType.OCI_MANIFEST)

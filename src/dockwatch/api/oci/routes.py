@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from anyio import to_thread
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
 
 from dockwatch.model.digest import Digest
 from dockwatch.registry.errors import (
@@ -29,12 +27,13 @@ from dockwatch.registry.errors import (
 from dockwatch.registry.service import Registry
 from dockwatch.registry.tags import Page, parse_page_size
 from dockwatch.registry.uploads import parse_client_digest
-from dockwatch.storage.blobs.blobstore import BlobWriter, LocalBlobPaths
+from dockwatch.storage.blobs.blobstore import BlobWriter
 
+from .blob_responses import BATCH, serve_blob
 from .codes import error_for
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
-BATCH = 1 << 20
+
 
 Handler = Callable[[Request, "OciApi", dict[str, str]], Awaitable[Response]]
 
@@ -272,60 +271,13 @@ async def _get_blob(request: Request, api: OciApi, p: dict[str, str]) -> Respons
         "Etag": f'"{digest}"',
         "Cache-Control": "max-age=31536000",
     }
-    store = api.registry.ctx.blobs
-    if isinstance(store, LocalBlobPaths):
-        path = store.local_path(digest)
-        if request.method == "GET" and "range" not in request.headers:
-            return BlobFileResponse(path, size, headers)
-        # HEAD and Range requests: starlette's FileResponse implements them fully
-        return FileResponse(path, headers=headers, media_type="application/octet-stream")
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(size)
-        headers["Accept-Ranges"] = "bytes"
-        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
-
-    def chunks() -> Any:
-        with store.open(digest) as f:
-            while chunk := f.read(BATCH):
-                yield chunk
-
-    headers["Content-Length"] = str(size)
-    return StreamingResponse(chunks(), headers=headers, media_type="application/octet-stream")
+    return serve_blob(request, api.registry.ctx.blobs, digest, size, headers)
 
 
 async def _delete_blob(request: Request, api: OciApi, p: dict[str, str]) -> Response:
     digest = parse_client_digest(p["digest"])
     await api.run(api.registry.uploads.delete_blob, p["name"], digest)
     return Response(status_code=202, headers={**API_VERSION, "Content-Length": "0"})
-
-
-class BlobFileResponse(Response):
-    """A whole blob file streamed in 1 MiB reads.
-
-    Starlette's FileResponse reads 64 KiB per thread hop, which caps one pull stream near
-    300 MB/s here; a blob GET is the hot path of every pull, so it gets larger reads.
-    """
-
-    def __init__(self, path: Path, size: int, headers: dict[str, str]) -> None:
-        super().__init__(
-            status_code=200,
-            headers={**headers, "Content-Length": str(size), "Accept-Ranges": "bytes"},
-            media_type="application/octet-stream",
-        )
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the headers, then the file."""
-        f = await to_thread.run_sync(self.path.open, "rb")
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            while True:
-                chunk = await to_thread.run_sync(f.read, BATCH)
-                await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
-                if not chunk:
-                    break
-        finally:
-            f.close()
 
 
 def _upload_headers(name: str, upload_id: str, size: int) -> dict[str, str]:

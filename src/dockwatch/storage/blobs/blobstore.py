@@ -23,21 +23,15 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from dockwatch.errors import BackendUnavailable, DockwatchError, NotFound
-from dockwatch.model.digest import Digest
+from dockwatch.model.digest import BlobNotFound, Digest
+
+__all__ = ["BlobNotFound"]
 
 
 class BlobStoreError(DockwatchError):
     """Base of blob store errors; `backend` names the store that raised it."""
 
     backend: str = ""
-
-
-class BlobNotFound(BlobStoreError, NotFound):
-    """No blob with that digest."""
-
-    def __init__(self, digest: Digest) -> None:
-        super().__init__(f"blob unknown: {digest}")
-        self.digest = digest
 
 
 class UploadNotFound(BlobStoreError, NotFound):
@@ -135,10 +129,6 @@ class BlobStore(Protocol):
 
     def digests(self) -> list[Digest]:
         """Every stored blob digest (gc only)."""
-        ...
-
-    def redirect_url(self, digest: Digest) -> str | None:
-        """A URL clients may fetch the blob from directly, when the backend offers one."""
         ...
 
 

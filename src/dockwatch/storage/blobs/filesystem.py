@@ -203,10 +203,6 @@ class FilesystemBlobStore:
                 out.extend(Digest(f"{algorithm}:{p.name}") for p in base.glob("*/*"))
         return out
 
-    def redirect_url(self, digest: Digest) -> str | None:
-        """Files are served by the registry itself."""
-        return None
-
     # --- running hashes: an upload spread over many requests is hashed once, as it arrives ---
 
     def _hash_advance(self, upload_id: str, start: int, data: bytes) -> None:
