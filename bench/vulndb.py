@@ -34,6 +34,7 @@ from dockwatch.model.distro import Distro  # noqa: E402
 from dockwatch.model.package import Package  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.migrations import migrate  # noqa: E402
+from dockwatch.storage.sql.unit_of_work import SqlStore  # noqa: E402
 from dockwatch.vulndb.importer import import_paths  # noqa: E402
 from dockwatch.vulndb.service import VulnDb  # noqa: E402
 
@@ -126,7 +127,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="dockwatch-vulndb-bench-"))
     db = Database(f"sqlite:///{work / 'v.db'}")
     migrate(db)
-    vdb = VulnDb(db, SystemClock())
+    vdb = VulnDb(SqlStore(db), SystemClock())
 
     t0 = time.perf_counter()
     report = import_paths(vdb, [VULNDATA])

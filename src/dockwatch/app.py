@@ -19,6 +19,9 @@ from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.vulndb.scheduler import FeedScheduler
+from dockwatch.vulndb.service import VulnDb
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,11 @@ class Services:
     scanner: ScanService
     worker: ScanWorker
     webhooks: WebhookDeliverer
+
+    @property
+    def store(self) -> SqlStore:
+        """The metadata store as services receive it: units of work over `db`."""
+        return SqlStore(self.db)
 
     def close(self) -> None:
         """Stop the scan worker and release database connections."""
@@ -72,4 +80,26 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     webhooks = WebhookDeliverer(db, clock)
     return Services(
         settings, clock, db, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
+    )
+
+
+def feed_scheduler(services: Services) -> FeedScheduler:
+    """The scheduled feed syncs of `serve` (`start()` them; an interval of 0 never starts)."""
+    import httpx
+
+    from dockwatch.vulndb.runner import configured_feeds, parse_url_overrides
+
+    settings = services.settings
+    names = [n.strip() for n in (settings.feeds or "").split(",") if n.strip()]
+    feeds = configured_feeds(parse_url_overrides(settings.feed_urls), names)
+    unknown = sorted(set(names) - {f.name for f in feeds})
+    if unknown:
+        raise InvalidInput(f"DOCKWATCH_FEEDS names unknown feeds: {', '.join(unknown)}")
+    vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
+    return FeedScheduler(
+        vdb,
+        feeds,
+        services.clock,
+        interval=settings.sync_interval,
+        http=lambda: httpx.Client(timeout=60, follow_redirects=True),
     )

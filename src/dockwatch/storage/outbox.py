@@ -7,8 +7,22 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 
 class Outbox(Protocol):
     """The transactional outbox: typed events written with the change they report, read by subscribers after their cursor."""
+
+    def append(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        event_type: str,
+        subject: str,
+        payload: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """Add an event inside the unit of work's transaction."""
+        ...

@@ -18,6 +18,7 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.package import OsPackageRef, Package
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.service import VulnDb
 from tests.support.corpus import SHARED
 
@@ -91,7 +92,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> MatchIndex:
         pytest.skip(f"{PYPA} is absent (a fresh clone without ../shared)")
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('vdb') / 'v.db'}")
     migrate(db)
-    vdb = VulnDb(db, ControlledClock())
+    vdb = VulnDb(SqlStore(db), ControlledClock())
     advisories = [a for a in iter_path(PYPA.parent, "osv:PyPI") if isinstance(a, Advisory)]
     vdb.apply("osv:PyPI", advisories)
     return MatchIndex(db)
@@ -152,7 +153,7 @@ def test_index_follows_the_delta(index: MatchIndex, tmp_path: Path) -> None:
     from dockwatch.model.advisory import Affected, Event, EventKind, Range, RangeType
 
     before = index.refresh()
-    vdb = VulnDb(index.db, ControlledClock())
+    vdb = VulnDb(SqlStore(index.db), ControlledClock())
     new = Advisory(
         id=AdvisoryID("TEST-2026-0001"),
         source="osv:PyPI",
@@ -202,7 +203,7 @@ def test_a_listed_version_that_is_not_pep440_matches_without_a_fix_lookup(tmp_pa
         source="osv:PyPI",
         affected=(Affected("PyPI", "oddpkg", ranges=ranges, versions=("0.2", "0.3m4")),),
     )
-    VulnDb(db, ControlledClock()).apply("osv:test", [adv])
+    VulnDb(SqlStore(db), ControlledClock()).apply("osv:test", [adv])
     index = MatchIndex(db)
     report = match([_pkg("oddpkg", "0.3m4")], None, index, today=date(2026, 11, 26))
     assert [(m.advisory_id, m.fixed_version) for m in report.matches] == [("TEST-2026-0002", None)]

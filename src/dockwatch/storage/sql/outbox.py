@@ -123,3 +123,24 @@ class SqlOutbox:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def append(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        event_type: str,
+        subject: str,
+        payload: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """Add an event inside this unit of work's transaction."""
+        append(
+            self._conn,
+            account_id=account_id,
+            region=region,
+            event_type=event_type,
+            subject=subject,
+            payload=payload,
+            at=at,
+        )
