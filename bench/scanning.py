@@ -225,7 +225,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
     services = build(Settings(data_dir=work / "d"))
     try:
         t_setup = time.perf_counter()
-        vdb = VulnDb(services.db, SystemClock())
+        vdb = VulnDb(services.store, SystemClock())
         import_paths(
             vdb,
             [p for p in sorted(VULNDATA.iterdir()) if p.is_dir() and "pypa" not in p.name],
@@ -237,7 +237,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
         ]
         inventories = {n: catalog_image(f"oci:{CORPUS / n}:latest") for n in BASES}
         # the shared package: one of debian-python's pip layer that some advisory affects
-        scratch = VulnDb(services.db, SystemClock())
+        scratch = VulnDb(services.store, SystemClock())
         scratch.apply("osv:PyPI", pypa)
         services.scanner.index.refresh()
         py = inventories["debian-python"]

@@ -127,7 +127,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="dockwatch-vulndb-bench-"))
     db = Database(f"sqlite:///{work / 'v.db'}")
     migrate(db)
-    vdb = VulnDb(db, SystemClock())
+    vdb = VulnDb(SqlStore(db), SystemClock())
 
     t0 = time.perf_counter()
     report = import_paths(vdb, [VULNDATA])

@@ -23,6 +23,8 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.vulndb.scheduler import FeedScheduler
+from dockwatch.vulndb.service import VulnDb
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     migrate(db)
     blobs = FilesystemBlobStore(settings.data_dir)
     tenant = Tenant(settings.account_id, settings.region)
+    store = SqlStore(db)
     ctx = RegistryContext(
-        store=SqlStore(db),
+        store=store,
         blobs=blobs,
         clock=clock,
         tenant=tenant,
@@ -69,7 +72,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         upload_expiry_seconds=settings.upload_expiry_seconds,
         pull_record_seconds=settings.pull_record_seconds,
     )
-    store = SqlStore(db)
     cache = StoredCatalogCache(store, clock)
     scanner = ScanService(
         ctx, store, cache, MatchIndex(store), clock, max_image_bytes=settings.scan_max_image_bytes
@@ -84,4 +86,26 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     webhooks.seal_plaintext_secrets()
     return Services(
         settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
+    )
+
+
+def feed_scheduler(services: Services) -> FeedScheduler:
+    """The scheduled feed syncs of `serve` (`start()` them; an interval of 0 never starts)."""
+    import httpx
+
+    from dockwatch.vulndb.runner import configured_feeds, parse_url_overrides
+
+    settings = services.settings
+    names = [n.strip() for n in (settings.feeds or "").split(",") if n.strip()]
+    feeds = configured_feeds(parse_url_overrides(settings.feed_urls), names)
+    unknown = sorted(set(names) - {f.name for f in feeds})
+    if unknown:
+        raise InvalidInput(f"DOCKWATCH_FEEDS names unknown feeds: {', '.join(unknown)}")
+    vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
+    return FeedScheduler(
+        vdb,
+        feeds,
+        services.clock,
+        interval=settings.sync_interval,
+        http=lambda: httpx.Client(timeout=60, follow_redirects=True),
     )

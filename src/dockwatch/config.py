@@ -58,6 +58,19 @@ class Settings:
         "Base64 of 32 bytes sealing webhook secrets at rest; default: a key file created in "
         "the data folder (mode 0600).",
     )
+    sync_interval: int = _f(
+        3600,
+        "Seconds between scheduled feed syncs in `serve` (0 turns them off: import bundles instead).",
+    )
+    feeds: str | None = _f(
+        None, "Comma-separated feed names `serve` syncs (DOCKWATCH_FEEDS); default every built-in."
+    )
+    feed_urls: str | None = _f(
+        None, "Feed mirrors as name=url,name=url (DOCKWATCH_FEED_URLS), for `serve` and `db sync`."
+    )
+    feed_stale_hours: int = _f(
+        48, "A feed whose last successful sync is older is reported stale (status, health, metric)."
+    )
 
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""
@@ -70,6 +83,10 @@ class Settings:
             errors.append("tls_cert and tls_key go together")
         if self.max_manifest_bytes <= 0:
             errors.append("max_manifest_bytes must be positive")
+        if self.sync_interval < 0:
+            errors.append("sync_interval must be 0 (off) or a number of seconds")
+        if self.feed_stale_hours <= 0:
+            errors.append("feed_stale_hours must be positive")
         return errors
 
     def lint(self) -> list[str]:

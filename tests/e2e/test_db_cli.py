@@ -231,3 +231,84 @@ def test_pushes_keep_working_during_an_import(tmp_path: Path) -> None:
             assert len(c.get("/v2/during/import/tags/list").json()["tags"]) == pushed
     finally:
         server.stop()
+
+
+def _write_records(folder: Path, records: list[dict[str, object]]) -> Path:
+    folder.mkdir(parents=True)
+    for rec in records:
+        (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
+    return folder
+
+
+def _state(data: Path) -> tuple[int, int, dict[str, str]]:
+    """(database version, advisories, id -> fixed version) as `db status` and the rows say."""
+    import sqlite3
+
+    status = json.loads(dockwatch("db", "status", "--json", "--data", str(data)).stdout)
+    db = sqlite3.connect(f"file:{data / 'dockwatch.db'}?mode=ro", uri=True)
+    try:
+        fixed = {  # the two sets differ only in the fixed version, 2.0 or 3.0
+            aid: "3.0" if b'"3.0"' in bytes(content) else "2.0"
+            for aid, content in db.execute("SELECT id, content FROM vuln_advisories")
+        }
+        changes = db.execute(
+            "SELECT version, COUNT(*) FROM vuln_changes GROUP BY version ORDER BY version"
+        ).fetchall()
+        affected = db.execute("SELECT COUNT(DISTINCT advisory_id) FROM vuln_affected").fetchone()
+    finally:
+        db.close()
+    assert affected == (len(fixed),)  # every advisory has its affected rows, and no orphans
+    version = int(status["version"])
+    # the delta of every stored version is complete: 3,000 added, then 3,000 + 3,000
+    assert changes == [(1, 3000), (2, 6000)][:version]
+    assert status["advisories"] == len(fixed)
+    return version, status["advisories"], fixed
+
+
+def test_a_killed_import_leaves_the_old_or_the_new_database(tmp_path: Path) -> None:
+    """SIGKILL at several points of a large `db import`: afterwards `db status` shows the old
+    version or the new one, never half of it, and running the import again completes it."""
+    import shutil
+    import signal
+    import time
+
+    old = [_record(i, fixed="2.0") for i in range(3000)]
+    new = [_record(i, fixed="3.0") for i in range(6000)]  # 3,000 modified, 3,000 added
+    base = tmp_path / "base"
+    assert dockwatch("db", "import", "--data", str(base), str(
+        _write_records(tmp_path / "old", old))).returncode == 0  # fmt: skip
+    newer = _write_records(tmp_path / "new", new)
+    want_old = {str(r["id"]): "2.0" for r in old}
+    want_new = {str(r["id"]): "3.0" for r in new}
+    assert _state(base) == (1, 3000, want_old)
+
+    reference = tmp_path / "reference"
+    shutil.copytree(base, reference)
+    started = time.monotonic()
+    assert dockwatch("db", "import", "--data", str(reference), str(newer)).returncode == 0
+    full = time.monotonic() - started
+    assert _state(reference) == (2, 6000, want_new)
+
+    seen = set()
+    for n, fraction in enumerate((0.2, 0.5, 0.8, 0.95)):
+        data = tmp_path / f"killed-{n}"
+        shutil.copytree(base, data)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dockwatch", "--log-level", "WARNING", "db", "import",
+             "--data", str(data), str(newer)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            proc.wait(timeout=full * fraction)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        state = _state(data)
+        assert state in ((1, 3000, want_old), (2, 6000, want_new)), n
+        seen.add(state[0])
+        again = dockwatch("db", "import", "--data", str(data), str(newer))
+        assert again.returncode == 0, again.stderr
+        assert _state(data) == (2, 6000, want_new)
+        expected = "0 added, 0 modified" if state[0] == 2 else "3000 added, 3000 modified"
+        assert expected in again.stdout
+    assert 1 in seen  # at least one kill landed before the commit

@@ -108,6 +108,7 @@ def start_dockwatch(
         **os.environ,
         "DOCKWATCH_USERNAME": USERNAME,
         "DOCKWATCH_PASSWORD": PASSWORD,
+        "DOCKWATCH_SYNC_INTERVAL": "0",  # no scheduled feed syncs to the real upstreams
         **(env or {}),
     }
     args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port)]

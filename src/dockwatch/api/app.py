@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
 from anyio import to_thread
 from prometheus_client.metrics_core import Metric
@@ -81,16 +82,22 @@ def create_app(services: Services) -> ASGIApp:
     metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:
-        def probe() -> None:
+        def probe() -> list[dict[str, Any]]:
             with services.db.read() as conn:
                 conn.exec_driver_sql("SELECT 1")
+            return _feed_status(services)
 
         try:
-            await to_thread.run_sync(probe)
+            feeds = await to_thread.run_sync(probe)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
         return JSONResponse(
-            {"status": "ok", "scanner": "ready" if services.worker.ready.is_set() else "loading"}
+            {
+                "status": "ok",
+                "scanner": "ready" if services.worker.ready.is_set() else "loading",
+                "feeds": feeds,
+                "staleFeeds": [f["name"] for f in feeds if f["stale"]],
+            }
         )
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -139,16 +146,12 @@ def _state_gauges(services: Services) -> list[Metric]:
     age = GaugeMetricFamily(
         "dockwatch_feed_age_seconds", "Seconds since each source last succeeded.", labels=["source"]
     )
-    now = services.clock.now()
-    with services.db.read() as conn:
-        from dockwatch.model.times import as_utc
-        from dockwatch.storage.sql import vuln_repo
+    feeds = _feed_status(services)
+    feed_metrics = _feed_gauges(feeds)
+    for feed in feeds:
+        if feed["ageSeconds"] is not None:
+            age.add_metric([feed["name"]], feed["ageSeconds"])
 
-        for source in vuln_repo.all_sources(conn):
-            if source.get("last_success_at") is not None:
-                age.add_metric(
-                    [source["name"]], (now - as_utc(source["last_success_at"])).total_seconds()
-                )
     from dockwatch.scan.worker import CURSOR, SUBSCRIBED
     from dockwatch.storage.sql import outbox
 
@@ -159,4 +162,49 @@ def _state_gauges(services: Services) -> list[Metric]:
     with services.db.read() as conn:
         box = outbox.SqlOutbox(conn)
         pending.add_metric([], box.count_after(box.cursor(CURSOR), SUBSCRIBED))
-    return [jobs, age, pending]
+    return [jobs, age, pending, *feed_metrics]
+
+
+def _feed_status(services: Services) -> list[dict[str, Any]]:
+    """Per feed: last success, last attempt, last error, age, stale (`db status --json`)."""
+    from dockwatch.vulndb.service import VulnDb
+
+    stale_after = timedelta(hours=services.settings.feed_stale_hours)
+    sources: list[dict[str, Any]] = VulnDb(services.store, services.clock).status(stale_after)[
+        "sources"
+    ]
+    return sources
+
+
+def _feed_gauges(feeds: list[dict[str, Any]]) -> list[Metric]:
+    """The feed health gauges: stale flag, last success and last attempt times, failing flag."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    stale = GaugeMetricFamily(
+        "dockwatch_feed_stale",
+        "1 when a source's last success is older than DOCKWATCH_FEED_STALE_HOURS (or never).",
+        labels=["source"],
+    )
+    success = GaugeMetricFamily(
+        "dockwatch_feed_last_success_timestamp_seconds",
+        "When each source last synced or imported successfully.",
+        labels=["source"],
+    )
+    attempt = GaugeMetricFamily(
+        "dockwatch_feed_last_attempt_timestamp_seconds",
+        "When each source was last tried.",
+        labels=["source"],
+    )
+    failing = GaugeMetricFamily(
+        "dockwatch_feed_failing",
+        "1 when a source's last attempt failed (its last error is in db status and /healthz).",
+        labels=["source"],
+    )
+    for f in feeds:
+        stale.add_metric([f["name"]], 1 if f["stale"] else 0)
+        failing.add_metric([f["name"]], 1 if f["lastError"] else 0)
+        if f["lastSuccessAt"]:
+            success.add_metric([f["name"]], datetime.fromisoformat(f["lastSuccessAt"]).timestamp())
+        if f["lastAttemptAt"]:
+            attempt.add_metric([f["name"]], datetime.fromisoformat(f["lastAttemptAt"]).timestamp())
+    return [stale, success, attempt, failing]

@@ -145,6 +145,9 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(services)
     services.worker.start()  # embedded mode: scans run in this process
     services.webhooks.start()  # and webhook deliveries
+    from dockwatch.app import feed_scheduler
+
+    feed_scheduler(services).start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
     scheme = "https" if settings.tls_cert else "http"
     print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
     uvicorn.run(
@@ -190,13 +193,12 @@ def _progress() -> Any:
 
 def _db(args: argparse.Namespace) -> int:
     import json
-    import os
 
     from dockwatch.app import build
     from dockwatch.vulndb.service import VulnDb
 
     services = build(_settings(args))
-    vdb = VulnDb(services.db, services.clock, services.tenant.account_id, services.tenant.region)
+    vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
     if args.db_command == "import":
         from dockwatch.vulndb.importer import import_paths
 
@@ -223,12 +225,32 @@ def _db(args: argparse.Namespace) -> int:
         import httpx
 
         from dockwatch.vulndb.runner import configured_feeds, parse_url_overrides, sync
+        from dockwatch.vulndb.scheduler import LEASE_TTL, default_holder
 
-        feeds = configured_feeds(
-            parse_url_overrides(os.environ.get("DOCKWATCH_FEED_URLS")), args.feed
-        )
-        with httpx.Client(timeout=60, follow_redirects=True) as http:
-            outcomes = sync(vdb, feeds, http, _progress())
+        feeds = configured_feeds(parse_url_overrides(services.settings.feed_urls), args.feed)
+        holder = f"db-sync:{default_holder()}"
+
+        def renew() -> None:
+            vdb.acquire_sync_lease(holder, LEASE_TTL)
+
+        if not vdb.acquire_sync_lease(holder, LEASE_TTL):
+            print(
+                "dockwatch: error: another feed sync is running (the server's schedule or "
+                "another `db sync`); try again when it ends",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        try:
+            with httpx.Client(timeout=60, follow_redirects=True) as http:
+                outcomes = sync(
+                    vdb,
+                    feeds,
+                    http,
+                    _progress(),
+                    renew=renew,
+                )
+        finally:
+            vdb.release_sync_lease(holder)
         if sys.stderr.isatty():
             print(file=sys.stderr)
         for o in outcomes:
@@ -238,7 +260,9 @@ def _db(args: argparse.Namespace) -> int:
             print(f"{o.feed}: {o.status} {detail}".rstrip())
         return EXIT_ERROR if any(o.status == "failed" for o in outcomes) else EXIT_OK
     if args.db_command == "status":
-        status = vdb.status()
+        from datetime import timedelta
+
+        status = vdb.status(timedelta(hours=services.settings.feed_stale_hours))
         if args.json:
             print(json.dumps(status, indent=2))
         else:
@@ -247,7 +271,18 @@ def _db(args: argparse.Namespace) -> int:
             )
             for src in status["sources"]:
                 err = f"  last error: {src['lastError']}" if src["lastError"] else ""
-                print(f"  {src['name']:24} {src['advisories']:>7}  updated {src['updatedAt']}{err}")
+                print(
+                    f"  {src['name']:24} {src['advisories']:>7}  updated {src['updatedAt']}"
+                    f"  last success {src['lastSuccessAt']}  last attempt {src['lastAttemptAt']}{err}"
+                )
+            for src in status["sources"]:
+                if src["stale"]:
+                    print(
+                        f"warning: {src['name']} is stale: last successful sync "
+                        f"{src['lastSuccessAt'] or 'never'} (older than "
+                        f"{services.settings.feed_stale_hours} h)",
+                        file=sys.stderr,
+                    )
         return EXIT_OK
     if args.db_command == "export":
         from dockwatch.vulndb.bundle import export_bundle

@@ -154,8 +154,8 @@ def image_index(services: Services, inventory: Inventory, now: datetime) -> Any:
     more than the scan. The keys are the ones `match` looks packages up under, so the verdicts
     are the same.
     """
+    from dockwatch.distros import Supported, lookup_distro
     from dockwatch.match.service import MatchIndex, affected_keys
-    from dockwatch.vulndb.distros import Supported, lookup_distro
 
     os_ecosystem = None
     if inventory.distro is not None:
@@ -321,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         now = services.clock.now()
         status = VulnDb(
-            services.db, services.clock, services.tenant.account_id, services.tenant.region
+            services.store, services.clock, services.tenant.account_id, services.tenant.region
         ).status()
         database = database_info(status, now)
         if database.version == 0:

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from dockwatch import distros
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, verify_json
 from dockwatch.feeds.feed import (
@@ -47,7 +48,6 @@ from dockwatch.model.advisory import (
     Reference,
     is_cve,
 )
-from dockwatch.vulndb import distros
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from dockwatch import distros
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.download import SingleFileFeed, Verify, verify_json
 from dockwatch.feeds.feed import (
@@ -51,7 +52,6 @@ from dockwatch.model.advisory import (
     Severity,
     SeverityType,
 )
-from dockwatch.vulndb import distros
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ A malformed record is never fatal: `parse` yields a `ParseProblem` in its place 
 from __future__ import annotations
 
 import enum
-import hashlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,14 +104,6 @@ class Fingerprint:
             if p.url == url:
                 return p
         return None
-
-    @property
-    def content_hash(self) -> str:
-        """One hash over every part's body hash, to compare two fetches of the same feed."""
-        h = hashlib.sha256()
-        for p in self.parts:
-            h.update(f"{p.url}\0{p.sha256}\0".encode())
-        return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

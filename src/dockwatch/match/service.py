@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from dockwatch.distros import Supported, lookup_distro
 from dockwatch.model.advisory import normalize_package_name
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
@@ -31,7 +32,6 @@ from dockwatch.versions import (
 )
 from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
 from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
-from dockwatch.vulndb.distros import Supported, lookup_distro
 
 from .matcher import LANGUAGE_ECOSYSTEMS, IndeterminateMatch, Match, MatchEvidence, MatchReport
 

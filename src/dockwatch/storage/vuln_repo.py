@@ -7,9 +7,32 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAdvisory:
+    """The part of a stored advisory an import compares against."""
+
+    fingerprint: str
+    withdrawn: bool
+    package_keys: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryRow:
+    """An advisory to write: its content and its affected entries as (ecosystem, name, entry)."""
+
+    id: str
+    fingerprint: str
+    withdrawn: bool
+    modified: datetime | None
+    content: dict[str, Any]
+    affected: Sequence[tuple[str, str, dict[str, Any]]]
+
 
 # --- reads for matching and finding drafts (scanning) ------------------------------------------
 
@@ -28,13 +51,70 @@ class AffectedRow:
 DeltaRow = tuple[int, str, str, str, list[list[str]]]
 """(version, source, advisory id, change, package keys) of one changed advisory."""
 
+
 # --- end of the reads for scanning ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One delta row: an advisory's change and the package keys it touched (before and after)."""
+
+    advisory_id: str
+    change: str
+    """`added`, `modified` or `withdrawn`."""
+    package_keys: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSource:
+    """A feed's bookkeeping: what was stored from it and how its last runs went."""
+
+    name: str
+    kind: str
+    feed_version: int
+    fingerprint: str | None
+    records: int
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_change_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImport:
+    """A successful import of a source, as its bookkeeping row records it."""
+
+    kind: str
+    records: int
+    at: datetime
+    changed: bool
+    feed_version: int | None = None
+    """None leaves the stored parser version as it is (enrichment imports)."""
+    fingerprint: str | None = None
+    """None leaves the stored upstream fingerprint as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichmentRecord:
+    """One stored enrichment record in its serialized form (offline bundles copy the bytes)."""
+
+    kind: str
+    cve_id: str
+    content: bytes
 
 
 class VulnRepo(Protocol):
     """Advisories, feed update operations and their deltas, enrichment (CVSS, KEV, EPSS)."""
 
     # --- reads for matching and finding drafts (scanning) --------------------------------------
+    # --- advisories and versions ---------------------------------------------------------------
+
+    def stored_advisories(self, source: str) -> dict[str, StoredAdvisory]:
+        """Every advisory of `source` with its fingerprint and package keys."""
+        ...
+
+    def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
+        """Create the next database version."""
+        ...
 
     def current_version(self) -> int:
         """The newest database version (0 for an empty database)."""
@@ -63,3 +143,74 @@ class VulnRepo(Protocol):
         ...
 
     # --- end of the reads for scanning -------------------------------------------------------
+    def version_created_at(self, version: int) -> datetime | None:
+        """When a database version was made."""
+        ...
+
+    def write_advisories(self, source: str, rows: Sequence[AdvisoryRow], version: int) -> None:
+        """Replace these advisories (and their affected rows) of `source`."""
+        ...
+
+    def delete_advisories(self, source: str, ids: Iterable[str]) -> None:
+        """Remove advisories a complete feed no longer lists."""
+        ...
+
+    def record_changes(self, version: int, source: str, changes: Sequence[Change]) -> None:
+        """One delta row per changed advisory."""
+        ...
+
+    def count_advisories(self, source: str | None = None) -> int:
+        """How many advisories (of one source) are stored."""
+        ...
+
+    def advisory_documents(self) -> Iterator[tuple[str, bytes]]:
+        """Every advisory as (source, serialized normalized content), by source and id."""
+        ...
+
+    # --- enrichment ----------------------------------------------------------------------------
+
+    def enrichment_fingerprints(self, kind: str) -> dict[str, str]:
+        """CVE id -> fingerprint for one enrichment kind."""
+        ...
+
+    def write_enrichment(
+        self, kind: str, rows: Sequence[tuple[str, str, dict[str, Any]]], version: int
+    ) -> None:
+        """Replace enrichment records: (cve id, fingerprint, content)."""
+        ...
+
+    def enrichment_documents(self) -> Iterator[EnrichmentRecord]:
+        """Every enrichment record, by kind and CVE id."""
+        ...
+
+    # --- feed bookkeeping ----------------------------------------------------------------------
+
+    def source(self, name: str) -> FeedSource | None:
+        """A feed's bookkeeping row."""
+        ...
+
+    def sources(self) -> list[FeedSource]:
+        """Every feed's bookkeeping row, by name."""
+        ...
+
+    def record_import(self, name: str, done: SourceImport) -> None:
+        """A successful import: counts, times, and the fingerprint of what was read."""
+        ...
+
+    def record_heartbeat(self, name: str, at: datetime) -> None:
+        """A fetch found nothing new upstream: the source is fresh as of `at`."""
+        ...
+
+    def record_failure(self, name: str, error: str, at: datetime) -> None:
+        """A failed fetch or import; the data stays as it was."""
+        ...
+
+    # --- the sync lease ------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, expires_at: datetime) -> bool:
+        """Take (or renew) the named lease unless another holder has it until after `now`."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease back (only its holder can)."""
+        ...

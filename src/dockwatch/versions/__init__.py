@@ -1,16 +1,15 @@
 """Version ordering per ecosystem and OSV range evaluation (see scheme.py and ranges.py)."""
 
+from dockwatch.model.advisory import Event, EventKind, Range
 from dockwatch.versions.ranges import (
     Affected,
-    Event,
-    EventKind,
     Indeterminate,
     InvalidRange,
     NotAffected,
-    Range,
     Verdict,
     evaluate,
     fixed_versions,
+    range_from_osv,
     ranges_from_osv,
 )
 from dockwatch.versions.scheme import (
@@ -43,6 +42,7 @@ __all__ = [
     "fixed_versions",
     "is_known",
     "known_ecosystems",
+    "range_from_osv",
     "ranges_from_osv",
     "scheme_for",
     "supported_ecosystems",

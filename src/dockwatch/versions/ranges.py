@@ -20,52 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
+from dockwatch.model.advisory import Event, EventKind, Range, RangeType
 from dockwatch.versions.scheme import InvalidVersion, SortKey, VersionError, VersionScheme
 
 logger = logging.getLogger(__name__)
 
 
-class EventKind(StrEnum):
-    """The OSV event types."""
-
-    INTRODUCED = "introduced"
-    LAST_AFFECTED = "last_affected"
-    FIXED = "fixed"
-    LIMIT = "limit"
-
-
 ORDERED_TYPES = frozenset({"ECOSYSTEM", "SEMVER"})
-
-
-class EventLike(Protocol):
-    """Any OSV event: this module's `Event` or `dockwatch.model.advisory.Event`."""
-
-    @property
-    def kind(self) -> str:
-        """`introduced`, `fixed`, `last_affected` or `limit` (a StrEnum compares equal)."""
-        ...
-
-    @property
-    def version(self) -> str:
-        """The event's version."""
-        ...
-
-
-class RangeLike(Protocol):
-    """Any OSV range: this module's `Range` or `dockwatch.model.advisory.Range`."""
-
-    @property
-    def type(self) -> str:
-        """`ECOSYSTEM`, `SEMVER` or `GIT`."""
-        ...
-
-    @property
-    def events(self) -> Sequence[EventLike]:
-        """The events in the record's order."""
-        ...
 
 
 class InvalidRange(VersionError, ValueError):
@@ -77,57 +40,35 @@ class InvalidRange(VersionError, ValueError):
         super().__init__(f"invalid OSV range: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One OSV range event."""
-
-    kind: EventKind
-    """introduced, fixed, last_affected or limit."""
-    version: str
-    """The version (or commit, for GIT ranges) it names; `introduced: "0"` means "from the start"."""
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """One entry of an OSV `affected[].ranges` list."""
-
-    type: str
-    """`ECOSYSTEM`, `SEMVER` or `GIT`."""
-    events: tuple[Event, ...]
-    """The events in the order the record lists them."""
-    repo: str | None = None
-    """The repository URL of a GIT range."""
-
-    @classmethod
-    def from_osv(cls, data: Mapping[str, Any]) -> Range:
-        """Build from OSV JSON; raises `InvalidRange` for anything the schema does not allow."""
-        if not isinstance(data, Mapping):
-            raise InvalidRange("range is not an object")
-        rtype = data.get("type")
-        if rtype not in ("ECOSYSTEM", "SEMVER", "GIT"):
-            raise InvalidRange(f"unknown range type {str(rtype)[:50]!r}")
-        raw = data.get("events")
-        if not isinstance(raw, list) or not raw:
-            raise InvalidRange("events must be a non-empty list")
-        events: list[Event] = []
-        for item in raw:
-            if not isinstance(item, Mapping) or len(item) != 1:
-                raise InvalidRange("each event must have exactly one key")
-            ((name, value),) = item.items()
-            try:
-                kind = EventKind(name)
-            except ValueError as e:
-                raise InvalidRange(f"unknown event {str(name)[:50]!r}") from e
-            if not isinstance(value, str) or not value:
-                raise InvalidRange(f"{kind} must be a non-empty string")
-            events.append(Event(kind, value))
-        repo = data.get("repo")
-        return cls(rtype, tuple(events), repo if isinstance(repo, str) else None)
+def range_from_osv(data: Mapping[str, Any]) -> Range:
+    """One range from OSV JSON; raises `InvalidRange` for anything the schema does not allow."""
+    if not isinstance(data, Mapping):
+        raise InvalidRange("range is not an object")
+    rtype = data.get("type")
+    if rtype not in ("ECOSYSTEM", "SEMVER", "GIT"):
+        raise InvalidRange(f"unknown range type {str(rtype)[:50]!r}")
+    raw = data.get("events")
+    if not isinstance(raw, list) or not raw:
+        raise InvalidRange("events must be a non-empty list")
+    events: list[Event] = []
+    for item in raw:
+        if not isinstance(item, Mapping) or len(item) != 1:
+            raise InvalidRange("each event must have exactly one key")
+        ((name, value),) = item.items()
+        try:
+            kind = EventKind(name)
+        except ValueError as e:
+            raise InvalidRange(f"unknown event {str(name)[:50]!r}") from e
+        if not isinstance(value, str) or not value:
+            raise InvalidRange(f"{kind} must be a non-empty string")
+        events.append(Event(kind, value))
+    repo = data.get("repo")
+    return Range(RangeType(rtype), tuple(events), repo if isinstance(repo, str) else None)
 
 
 def ranges_from_osv(items: Iterable[Mapping[str, Any]]) -> tuple[Range, ...]:
     """All ranges of one OSV `affected` entry; raises `InvalidRange` on the first bad one."""
-    return tuple(Range.from_osv(item) for item in items)
+    return tuple(range_from_osv(item) for item in items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +106,15 @@ Verdict = Affected | NotAffected | Indeterminate
 @dataclass(frozen=True, slots=True)
 class _Interval:
     introduced: str | None
-    closed_by: EventLike | None
+    closed_by: Event | None
 
 
-def _sorted_events(rng: RangeLike, scheme: VersionScheme) -> list[tuple[EventLike, SortKey | None]]:
+def _sorted_events(rng: Range, scheme: VersionScheme) -> list[tuple[Event, SortKey | None]]:
     """Events with keys, sorted; `introduced: "0"` has key None (before everything).
 
     Raises InvalidVersion for an event version the scheme rejects.
     """
-    keyed: list[tuple[EventLike, SortKey | None]] = []
+    keyed: list[tuple[Event, SortKey | None]] = []
     for ev in rng.events:
         if ev.kind == EventKind.INTRODUCED and ev.version == "0":
             keyed.append((ev, None))
@@ -196,7 +137,7 @@ class _KeyBox:
         self.k = k
 
     @staticmethod
-    def of(item: tuple[EventLike, SortKey | None]) -> _KeyBox:
+    def of(item: tuple[Event, SortKey | None]) -> _KeyBox:
         assert item[1] is not None
         return _KeyBox(item[1])
 
@@ -204,7 +145,7 @@ class _KeyBox:
         return bool(self.k < other.k)
 
 
-def _walk(events: list[tuple[EventLike, SortKey | None]], v: SortKey) -> _Interval | None:
+def _walk(events: list[tuple[Event, SortKey | None]], v: SortKey) -> _Interval | None:
     """The schema's walk: the interval holding `v`, or None if `v` is not in this range."""
     limits = [k for ev, k in events if ev.kind == EventKind.LIMIT]
     if limits and not any(k is None or v < k for k in limits):
@@ -223,7 +164,7 @@ def _walk(events: list[tuple[EventLike, SortKey | None]], v: SortKey) -> _Interv
                 affected = False
     if not affected:
         return None
-    closer: EventLike | None = None
+    closer: Event | None = None
     for ev, k in events:
         if ev.kind in (EventKind.FIXED, EventKind.LAST_AFFECTED) and k is not None:
             if (ev.kind == EventKind.FIXED and k > v) or (
@@ -259,7 +200,7 @@ class PreparedEntry:
     """
 
     versions: tuple[str, ...]
-    ranges: tuple[tuple[int, list[tuple[EventLike, SortKey | None]] | InvalidVersion], ...]
+    ranges: tuple[tuple[int, list[tuple[Event, SortKey | None]] | InvalidVersion], ...]
     """(index in the entry's ranges, sorted keyed events or why they cannot be ordered)."""
     has_any_range: bool
     """The entry had ranges, ordered or not (only GIT ranges differ from none at all)."""
@@ -272,10 +213,10 @@ class PreparedEntry:
 
 
 def prepare(
-    scheme: VersionScheme, ranges: Sequence[RangeLike] = (), versions: Sequence[str] = ()
+    scheme: VersionScheme, ranges: Sequence[Range] = (), versions: Sequence[str] = ()
 ) -> PreparedEntry:
     """Key and sort every ordered range of one entry."""
-    prepared: list[tuple[int, list[tuple[EventLike, SortKey | None]] | InvalidVersion]] = []
+    prepared: list[tuple[int, list[tuple[Event, SortKey | None]] | InvalidVersion]] = []
     beyond: list[tuple[SortKey | None, bool]] = []
     for index, rng in enumerate(ranges):
         if rng.type not in ORDERED_TYPES:
@@ -330,7 +271,7 @@ def prepare(
 def evaluate(
     version: str,
     scheme: VersionScheme,
-    ranges: Sequence[RangeLike] = (),
+    ranges: Sequence[Range] = (),
     versions: Sequence[str] = (),
 ) -> Verdict:
     """Is `version` affected by one OSV `affected` entry (its ranges and explicit versions)?"""
@@ -392,7 +333,7 @@ def evaluate_prepared(version: str, scheme: VersionScheme, entry: PreparedEntry)
 
 
 def fixed_versions(
-    version: str | None, scheme: VersionScheme, ranges: Sequence[RangeLike]
+    version: str | None, scheme: VersionScheme, ranges: Sequence[Range]
 ) -> tuple[str, ...]:
     """The `fixed` versions that apply: for `version`, those closing each interval holding it
     (empty if it is not affected or no fix is known); for None, every `fixed` event, sorted.

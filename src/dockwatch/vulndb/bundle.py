@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
-
-from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql import vuln_repo as repo
 
 from .service import ImportResult, VulnDb, row_from_content
 
@@ -33,29 +29,26 @@ def export_bundle(vdb: VulnDb, path: Path) -> dict[str, int]:
     """Write every advisory and enrichment record to `path`; returns counts."""
     counts = {"advisories": 0, "enrichment": 0}
     tmp = path.with_name(path.name + ".tmp")
-    with vdb.db.read() as conn, gzip.open(tmp, "wb", compresslevel=6) as out:
-        version = repo.current_version(conn)
+    with vdb.store.read() as uow, gzip.open(tmp, "wb", compresslevel=6) as out:
+        repo = uow.vulns
+        version = repo.current_version()
         out.write(
             orjson.dumps({"format": FORMAT, "formatVersion": 1, "dbVersion": version}) + b"\n"
         )
-        sources = {s["name"]: s["kind"] for s in repo.all_sources(conn)}
+        sources = {s.name: s.kind for s in repo.sources()}
         out.write(orjson.dumps({"t": "sources", "sources": sources}) + b"\n")
-        adv = t.vuln_advisories
-        for r in conn.execute(select(adv.c.source, adv.c.content).order_by(adv.c.source, adv.c.id)):
+        for source, content in repo.advisory_documents():
             out.write(
                 b'{"t":"advisory","source":'
-                + orjson.dumps(r.source)
+                + orjson.dumps(source)
                 + b',"content":'
-                + bytes(r.content)
+                + content
                 + b"}\n"
             )
             counts["advisories"] += 1
-        e = t.vuln_enrichment
-        for er in conn.execute(
-            select(e.c.kind, e.c.cve_id, e.c.content).order_by(e.c.kind, e.c.cve_id)
-        ):
+        for er in repo.enrichment_documents():
             head = orjson.dumps({"t": "enrichment", "kind": er.kind, "cve": er.cve_id})[:-1]
-            out.write(head + b',"content":' + bytes(er.content) + b"}\n")
+            out.write(head + b',"content":' + er.content + b"}\n")
             counts["enrichment"] += 1
     tmp.replace(path)
     return counts

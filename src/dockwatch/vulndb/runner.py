@@ -19,7 +19,6 @@ import orjson
 from dockwatch.feeds import default_feeds
 from dockwatch.feeds.feed import UNCHANGED, Feed, FeedError, Fingerprint, ParseProblem, Validator
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
-from dockwatch.storage.sql import vuln_repo as repo
 
 from .service import ImportResult, VulnDb
 
@@ -86,15 +85,19 @@ def sync(
     feeds: Iterable[Feed],
     http: httpx.Client,
     progress: Callable[[str], None] | None = None,
+    renew: Callable[[], None] | None = None,
 ) -> list[SyncOutcome]:
-    """Fetch and apply each feed; one failing feed never stops the others."""
+    """Fetch and apply each feed; one failing feed never stops the others. `renew` runs before
+    each feed (to keep the sync lease of a long run)."""
     say = progress or (lambda _m: None)
     outcomes: list[SyncOutcome] = []
     for feed in feeds:
-        with vdb.db.read() as conn:
-            row = repo.source_row(conn, feed.name)
-        prev = fingerprint_from_json(row.get("fingerprint") if row else None)
-        if row and row.get("feed_version") != feed.version:
+        if renew is not None:
+            renew()
+        with vdb.store.read() as uow:
+            row = uow.vulns.source(feed.name)
+        prev = fingerprint_from_json(row.fingerprint if row else None)
+        if row and row.feed_version != feed.version:
             prev = None  # a new parser version re-reads the whole feed
         say(f"{feed.name}: fetching")
         try:

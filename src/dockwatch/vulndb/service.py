@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -30,13 +30,14 @@ from dockwatch.model.advisory import (
 )
 from dockwatch.model.events import AdvisoriesChanged
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import outbox
-from dockwatch.storage.sql import vuln_repo as repo
-from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.vuln_repo import AdvisoryRow
+from dockwatch.model.times import iso
+from dockwatch.storage.unit_of_work import Store, UnitOfWork
+from dockwatch.storage.vuln_repo import AdvisoryRow, Change, SourceImport
 
 logger = logging.getLogger(__name__)
 
+SYNC_LEASE = "feed-sync"
+DEFAULT_STALE_AFTER = timedelta(hours=48)
 DATA_ACCOUNT = "000000000000"
 """Advisory data is public: its events are written for the default account and region."""
 
@@ -107,9 +108,9 @@ class VulnDb:
     """The vulnerability database over SQL."""
 
     def __init__(
-        self, db: Database, clock: Clock, account_id: str = DATA_ACCOUNT, region: str = "us-east-1"
+        self, store: Store, clock: Clock, account_id: str = DATA_ACCOUNT, region: str = "us-east-1"
     ) -> None:
-        self.db = db
+        self.store = store
         self.clock = clock
         self.account_id = account_id
         self.region = region
@@ -150,10 +151,11 @@ class VulnDb:
             incoming[row.id] = row  # a later record with the same id wins
         result = ImportResult(source)
         now = self.clock.now()
-        with self.db.write() as conn:
-            stored = repo.stored_advisories(conn, source)
+        with self.store.write() as uow:
+            repo = uow.vulns
+            stored = repo.stored_advisories(source)
             to_write: list[AdvisoryRow] = []
-            changes: list[tuple[str, str, list[tuple[str, str]]]] = []
+            changes: list[Change] = []
             for aid, row in incoming.items():
                 old = stored.get(aid)
                 keys = {(eco, name) for eco, name, _ in row.affected}
@@ -173,7 +175,7 @@ class VulnDb:
                 if change == "withdrawn" and old is not None:
                     keys |= old.package_keys
                 to_write.append(row)
-                changes.append((aid, change, sorted(keys)))
+                changes.append(Change(aid, change, sorted(keys)))
                 result.package_keys |= keys
             removed = [
                 aid
@@ -182,7 +184,7 @@ class VulnDb:
             ]
             for aid in removed:
                 result.withdrawn.append(aid)
-                changes.append((aid, "withdrawn", sorted(stored[aid].package_keys)))
+                changes.append(Change(aid, "withdrawn", sorted(stored[aid].package_keys)))
                 result.package_keys |= stored[aid].package_keys
             if changes:
                 summary = {
@@ -190,24 +192,20 @@ class VulnDb:
                     "modified": len(result.modified),
                     "withdrawn": len(result.withdrawn),
                 }
-                result.version = repo.new_version(conn, source, summary, now)
-                repo.write_advisories(conn, source, to_write, result.version)
-                repo.delete_advisories(conn, source, removed)
-                repo.record_changes(conn, result.version, source, changes)
-                self._event(conn, result, now)
-            values: dict[str, Any] = {
-                "kind": kind,
-                "feed_version": feed_version,
-                "records": repo.count_advisories(conn, source),
-                "last_attempt_at": now,
-                "last_success_at": now,
-                "last_error": None,
-            }
-            if source_fingerprint is not None:
-                values["fingerprint"] = source_fingerprint
-            if changes:
-                values["last_change_at"] = now
-            repo.upsert_source(conn, source, **values)
+                result.version = repo.new_version(source, summary, now)
+                repo.write_advisories(source, to_write, result.version)
+                repo.delete_advisories(source, removed)
+                repo.record_changes(result.version, source, changes)
+                self._event(uow, result, now)
+            done = SourceImport(
+                kind=kind,
+                records=repo.count_advisories(source),
+                at=now,
+                changed=bool(changes),
+                feed_version=feed_version,
+                fingerprint=source_fingerprint,
+            )
+            repo.record_import(source, done)
         logger.info(
             "import %s: %d added, %d modified, %d withdrawn, %d unchanged",
             source,
@@ -243,10 +241,11 @@ class VulnDb:
             by_kind.setdefault(kind, {})[cve] = (enrichment_fingerprint(kind, content), content)
         result = ImportResult(source)
         now = self.clock.now()
-        with self.db.write() as conn:
+        with self.store.write() as uow:
+            repo = uow.vulns
             writes: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
             for kind, incoming in by_kind.items():
-                stored = repo.enrichment_fingerprints(conn, kind)
+                stored = repo.enrichment_fingerprints(kind)
                 for cve, (fp, content) in incoming.items():
                     if stored.get(cve) == fp:
                         result.unchanged += 1
@@ -256,42 +255,49 @@ class VulnDb:
                     (result.modified if cve in stored else result.added).append(cve)
             if result.cves:
                 summary = {"cves": len(result.cves)}
-                result.version = repo.new_version(conn, source, summary, now)
+                result.version = repo.new_version(source, summary, now)
                 for kind, rows in writes.items():
-                    repo.write_enrichment(conn, kind, rows, result.version)
-                self._event(conn, result, now)
-            repo.upsert_source(
-                conn,
-                source,
+                    repo.write_enrichment(kind, rows, result.version)
+                self._event(uow, result, now)
+            done = SourceImport(
                 kind="enrichment",
                 records=sum(len(v) for v in by_kind.values()),
-                last_attempt_at=now,
-                last_success_at=now,
-                last_error=None,
-                **({"last_change_at": now} if result.cves else {}),
-                **({"fingerprint": source_fingerprint} if source_fingerprint else {}),
+                at=now,
+                changed=bool(result.cves),
+                fingerprint=source_fingerprint or None,
             )
+            repo.record_import(source, done)
         return result
 
     def heartbeat(self, source: str) -> None:
         """A fetch found nothing new upstream: the source is fresh as of now."""
-        now = self.clock.now()
-        with self.db.write() as conn:
-            repo.upsert_source(
-                conn, source, last_attempt_at=now, last_success_at=now, last_error=None
-            )
+        with self.store.write() as uow:
+            uow.vulns.record_heartbeat(source, self.clock.now())
 
     def record_failure(self, source: str, error: str) -> None:
         """Remember a failed fetch or import; the data stays as it was."""
-        now = self.clock.now()
-        with self.db.write() as conn:
-            repo.upsert_source(
-                conn, source, last_attempt_at=now, last_error=error[:2000], last_error_at=now
-            )
+        with self.store.write() as uow:
+            uow.vulns.record_failure(source, error, self.clock.now())
 
-    def _event(self, conn: Any, result: ImportResult, now: Any) -> None:
+    def is_empty(self) -> bool:
+        """True before the first import (no advisory stored)."""
+        with self.store.read() as uow:
+            return uow.vulns.count_advisories() == 0
+
+    def acquire_sync_lease(self, holder: str, ttl: timedelta) -> bool:
+        """Take (or renew) the one feed-sync lease shared by the server and `db sync`."""
+        now = self.clock.now()
+        with self.store.write() as uow:
+            return uow.vulns.acquire_lease(SYNC_LEASE, holder, now, now + ttl)
+
+    def release_sync_lease(self, holder: str) -> None:
+        """Give the feed-sync lease back."""
+        with self.store.write() as uow:
+            uow.vulns.release_lease(SYNC_LEASE, holder)
+
+    def _event(self, uow: UnitOfWork, result: ImportResult, now: datetime) -> None:
         assert result.version is not None  # called right after creating the version
-        outbox.SqlOutbox(conn).append(
+        uow.outbox.append(
             AdvisoriesChanged(
                 Tenant(self.account_id, self.region),
                 now,
@@ -305,43 +311,36 @@ class VulnDb:
             )
         )
 
-    def status(self) -> dict[str, Any]:
-        """The shape `dockwatch db status --json` prints."""
+    def status(self, stale_after: timedelta = DEFAULT_STALE_AFTER) -> dict[str, Any]:
+        """The shape `dockwatch db status --json` prints; a source whose last success is older
+        than `stale_after` (or that never succeeded) is `stale`."""
         now = self.clock.now()
-        with self.db.read() as conn:
-            version = repo.current_version(conn)
-            created = repo.version_created_at(conn, version) if version else None
+        with self.store.read() as uow:
+            repo = uow.vulns
+            version = repo.current_version()
+            created = repo.version_created_at(version) if version else None
             sources = []
-            for s in repo.all_sources(conn):
-                updated = s.get("last_change_at") or s.get("last_success_at")
+            for s in repo.sources():
+                age = None if s.last_success_at is None else now - s.last_success_at
                 sources.append(
                     {
-                        "name": s["name"],
-                        "kind": s["kind"],
-                        "advisories": s["records"],
-                        "updatedAt": _iso(updated),
-                        "lastSuccessAt": _iso(s.get("last_success_at")),
-                        "lastError": s.get("last_error"),
-                        "lastErrorAt": _iso(s.get("last_error_at")),
-                        "ageSeconds": None
-                        if s.get("last_success_at") is None
-                        else int((now - _utc(s["last_success_at"])).total_seconds()),
+                        "name": s.name,
+                        "kind": s.kind,
+                        "advisories": s.records,
+                        "updatedAt": iso(s.last_change_at or s.last_success_at),
+                        "lastSuccessAt": iso(s.last_success_at),
+                        "lastAttemptAt": iso(s.last_attempt_at),
+                        "lastError": s.last_error,
+                        "lastErrorAt": iso(s.last_error_at),
+                        "ageSeconds": None if age is None else int(age.total_seconds()),
+                        "stale": age is None or age > stale_after,
                     }
                 )
-            total = repo.count_advisories(conn)
+            total = repo.count_advisories()
         return {
             "version": version,
-            "builtAt": _iso(created),
+            "builtAt": iso(created),
             "advisories": total,
+            "staleAfterSeconds": int(stale_after.total_seconds()),
             "sources": sources,
         }
-
-
-def _utc(value: Any) -> Any:
-    from dockwatch.model.times import as_utc
-
-    return as_utc(value)
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else _utc(value).isoformat()

@@ -119,7 +119,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
             _osv("PYSEC-3", "gamma", "9.0"),
         ):  # fmt: skip
             (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
-        import_paths(VulnDb(s.db, s.clock), [folder])
+        import_paths(VulnDb(s.store, s.clock), [folder])
         s.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
         base = _layer({"alpha": "1.0", "beta": "1.0"}, "base")
         for n, (repo, app) in enumerate(

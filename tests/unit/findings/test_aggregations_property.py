@@ -304,7 +304,7 @@ class Registry(RuleBasedStateMachine):
         folder = self.tmp / f"import-{self.imports}"
         folder.mkdir()
         (folder / f"{record['id']}.json").write_text(json.dumps(record))
-        import_paths(VulnDb(self.services.db, self.services.clock), [folder])
+        import_paths(VulnDb(self.services.store, self.services.clock), [folder])
         self.services.worker.drain()
 
     @rule(

@@ -91,7 +91,7 @@ def test_purge_follows_inspector_lifecycle(tmp_path: Path) -> None:
                 }
             )
         )
-        import_paths(VulnDb(services.db, services.clock), [folder])
+        import_paths(VulnDb(services.store, services.clock), [folder])
         services.scanner.put_scanning_configuration(
             {
                 "scanType": "ENHANCED",

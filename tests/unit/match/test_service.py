@@ -92,7 +92,7 @@ def vuln_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
         pytest.skip(f"{PYPA} is absent (a fresh clone without ../shared)")
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('vdb') / 'v.db'}")
     migrate(db)
-    vdb = VulnDb(db, ControlledClock())
+    vdb = VulnDb(SqlStore(db), ControlledClock())
     advisories = [a for a in iter_path(PYPA.parent, "osv:PyPI") if isinstance(a, Advisory)]
     vdb.apply("osv:PyPI", advisories)
     return db
@@ -158,7 +158,7 @@ def test_index_follows_the_delta(index: MatchIndex, vuln_db: Database, tmp_path:
     from dockwatch.model.advisory import Affected, Event, EventKind, Range, RangeType
 
     before = index.refresh()
-    vdb = VulnDb(vuln_db, ControlledClock())
+    vdb = VulnDb(SqlStore(vuln_db), ControlledClock())
     new = Advisory(
         id=AdvisoryID("TEST-2026-0001"),
         source="osv:PyPI",
@@ -208,7 +208,7 @@ def test_a_listed_version_that_is_not_pep440_matches_without_a_fix_lookup(tmp_pa
         source="osv:PyPI",
         affected=(Affected("PyPI", "oddpkg", ranges=ranges, versions=("0.2", "0.3m4")),),
     )
-    VulnDb(db, ControlledClock()).apply("osv:test", [adv])
+    VulnDb(SqlStore(db), ControlledClock()).apply("osv:test", [adv])
     index = MatchIndex(SqlStore(db))
     report = match([_pkg("oddpkg", "0.3m4")], None, index, today=date(2026, 11, 26))
     assert [(m.advisory_id, m.fixed_version) for m in report.matches] == [("TEST-2026-0002", None)]

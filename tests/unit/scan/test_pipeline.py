@@ -46,7 +46,7 @@ def test_drafts_by_vulnerability_and_scope(tmp_path: Path) -> None:
         ]
         for rec in records:
             (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
-        import_paths(VulnDb(services.db, services.clock), [folder])
+        import_paths(VulnDb(services.store, services.clock), [folder])
         zeta = Package("zeta", "1.0", "python", "pkg:pypi/zeta@1.0")
         index = services.scanner.index
         evaluation = evaluate([zeta], None, index, services.store, today=TODAY)

@@ -73,7 +73,7 @@ def _import(services: Services, tmp: Path, name: str, *records: dict[str, Any]) 
     folder.mkdir()
     for rec in records:
         (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
-    import_paths(VulnDb(services.db, services.clock), [folder])
+    import_paths(VulnDb(services.store, services.clock), [folder])
 
 
 def _resources(services: Services) -> list[tuple[int, str, str]]:
@@ -231,7 +231,7 @@ def test_enrichment_changes_findings_in_place(tmp_path: Path) -> None:
         folder = tmp_path / "kev"
         folder.mkdir()
         (folder / "known_exploited_vulnerabilities.json").write_text(json.dumps(kev))
-        import_paths(VulnDb(services.db, services.clock), [folder])
+        import_paths(VulnDb(services.store, services.clock), [folder])
         services.worker.drain()
         with services.db.read() as conn:
             r = registry_repo.get_repository(conn, services.tenant, "prod")

@@ -39,6 +39,7 @@ import yaml
 from packaging.version import InvalidVersion as PackagingInvalid
 from packaging.version import Version
 
+from dockwatch.model.advisory import RangeType
 from dockwatch.versions import (
     Affected,
     Event,
@@ -49,6 +50,7 @@ from dockwatch.versions import (
     Range,
     evaluate,
     fixed_versions,
+    range_from_osv,
     ranges_from_osv,
     scheme_for,
 )
@@ -65,7 +67,7 @@ except AttributeError:  # pragma: no cover - libyaml missing
 
 
 def rng(*events: tuple[str, str], rtype: str = "ECOSYSTEM") -> Range:
-    return Range(rtype, tuple(Event(EventKind(k), v) for k, v in events))
+    return Range(RangeType(rtype), tuple(Event(EventKind(k), v) for k, v in events))
 
 
 def _scheme(ecosystem: str) -> VersionScheme:
@@ -160,7 +162,9 @@ def test_unparseable_event_is_indeterminate_unless_another_range_decides() -> No
 
 def test_git_ranges_do_not_decide() -> None:
     git = Range(
-        "GIT", (Event(EventKind.INTRODUCED, "0"), Event(EventKind.FIXED, "abc123")), "https://x"
+        RangeType.GIT,
+        (Event(EventKind.INTRODUCED, "0"), Event(EventKind.FIXED, "abc123")),
+        "https://x",
     )
     assert isinstance(evaluate("1.0", PYPI, [git]), Indeterminate)
     assert isinstance(evaluate("1.0", PYPI, [git], versions=["0.9"]), NotAffected)
@@ -201,14 +205,16 @@ def test_fixed_versions() -> None:
 )
 def test_from_osv_rejects_malformed(data: Any) -> None:
     with pytest.raises(InvalidRange):
-        Range.from_osv(data)
+        range_from_osv(data)
 
 
 def test_from_osv_reads_a_record() -> None:
     (r,) = ranges_from_osv(
         [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2.3"}]}]
     )
-    assert r == Range("SEMVER", (Event(EventKind.INTRODUCED, "0"), Event(EventKind.FIXED, "1.2.3")))
+    assert r == Range(
+        RangeType.SEMVER, (Event(EventKind.INTRODUCED, "0"), Event(EventKind.FIXED, "1.2.3"))
+    )
 
 
 # --- the real snapshot -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dockwatch.feeds.osv import iter_path
 from dockwatch.model.advisory import Advisory, CveID, EpssScore, KevEntry
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.service import VulnDb
 from tests.support.corpus import SHARED
 
@@ -23,7 +24,7 @@ RUSTSEC = SHARED / "vulndata" / "rustsec-advisory-db"
 def _db(tmp_path: Path) -> VulnDb:
     db = Database(f"sqlite:///{tmp_path / 'v.db'}")
     migrate(db)
-    return VulnDb(db, ControlledClock())
+    return VulnDb(SqlStore(db), ControlledClock())
 
 
 def _advisories(path: Path) -> list[Advisory]:

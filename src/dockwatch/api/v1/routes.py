@@ -123,7 +123,7 @@ async def db_status(services: Services, request: Request) -> dict[str, Any]:
     """The vulnerability database: version, advisories, sources and their age."""
     from dockwatch.vulndb.service import VulnDb
 
-    vdb = VulnDb(services.db, services.clock, services.tenant.account_id, services.tenant.region)
+    vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
     return await to_thread.run_sync(vdb.status)
 
 

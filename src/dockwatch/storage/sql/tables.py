@@ -243,6 +243,14 @@ vuln_enrichment = Table(
     PrimaryKeyConstraint("kind", "cve_id"),
 )
 
+vuln_leases = Table(  # one feed sync at a time across the server and `db sync`
+    "vuln_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", _ts, nullable=False),
+)
+
 # --- catalog: per-layer results, shared by every image and repository holding the layer -------
 
 catalog_results = Table(

@@ -8,8 +8,7 @@ advisory in `vuln_changes` (the delta continuous scanning consumes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,59 +17,18 @@ from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.vuln_repo import AffectedRow, DeltaRow
+from dockwatch.storage.vuln_repo import (
+    AdvisoryRow,
+    AffectedRow,
+    Change,
+    DeltaRow,
+    EnrichmentRecord,
+    FeedSource,
+    SourceImport,
+    StoredAdvisory,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class StoredAdvisory:
-    """The part of a stored advisory an import compares against."""
-
-    fingerprint: str
-    withdrawn: bool
-    package_keys: frozenset[tuple[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class AdvisoryRow:
-    """An advisory to write: its content and its affected entries as (ecosystem, name, entry)."""
-
-    id: str
-    fingerprint: str
-    withdrawn: bool
-    modified: datetime | None
-    content: dict[str, Any]
-    affected: Sequence[tuple[str, str, dict[str, Any]]]
-
-
-def stored_advisories(conn: Connection, source: str) -> dict[str, StoredAdvisory]:
-    """Every advisory of `source` with its fingerprint and package keys."""
-    keys: dict[str, set[tuple[str, str]]] = {}
-    for r in conn.execute(
-        select(
-            t.vuln_affected.c.advisory_id, t.vuln_affected.c.ecosystem, t.vuln_affected.c.name
-        ).where(t.vuln_affected.c.source == source)
-    ):
-        keys.setdefault(r.advisory_id, set()).add((r.ecosystem, r.name))
-    return {
-        r.id: StoredAdvisory(r.fingerprint, bool(r.withdrawn), frozenset(keys.get(r.id, ())))
-        for r in conn.execute(
-            select(
-                t.vuln_advisories.c.id,
-                t.vuln_advisories.c.fingerprint,
-                t.vuln_advisories.c.withdrawn,
-            ).where(t.vuln_advisories.c.source == source)
-        )
-    }
-
-
-def new_version(conn: Connection, source: str, summary: dict[str, Any], at: datetime) -> int:
-    """Create the next database version."""
-    result = conn.execute(
-        insert(t.vuln_versions).values(
-            created_at=at, source=source, summary=orjson.dumps(summary).decode()
-        )
-    )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+__all__ = ["AdvisoryRow", "AffectedRow", "SqlVulnRepo", "StoredAdvisory"]
 
 
 def current_version(conn: Connection) -> int:
@@ -85,95 +43,6 @@ def version_created_at(conn: Connection, version: int) -> datetime | None:
             select(t.vuln_versions.c.created_at).where(t.vuln_versions.c.version == version)
         ).scalar()
     )
-
-
-def write_advisories(
-    conn: Connection, source: str, rows: Sequence[AdvisoryRow], version: int
-) -> None:
-    """Replace these advisories (and their affected rows) of `source`."""
-    if not rows:
-        return
-    ids = [r.id for r in rows]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        conn.execute(
-            delete(t.vuln_affected).where(
-                t.vuln_affected.c.source == source, t.vuln_affected.c.advisory_id.in_(chunk)
-            )
-        )
-        conn.execute(
-            delete(t.vuln_advisories).where(
-                t.vuln_advisories.c.source == source, t.vuln_advisories.c.id.in_(chunk)
-            )
-        )
-    conn.execute(
-        insert(t.vuln_advisories),
-        [
-            {
-                "source": source,
-                "id": r.id,
-                "fingerprint": r.fingerprint,
-                "withdrawn": r.withdrawn,
-                "modified": r.modified,
-                "version": version,
-                "content": orjson.dumps(r.content),
-            }
-            for r in rows
-        ],
-    )
-    affected = [
-        {
-            "source": source,
-            "advisory_id": r.id,
-            "ecosystem": eco,
-            "name": name,
-            "entry": orjson.dumps(entry),
-        }
-        for r in rows
-        for eco, name, entry in r.affected
-    ]
-    if affected:
-        conn.execute(insert(t.vuln_affected), affected)
-
-
-def delete_advisories(conn: Connection, source: str, ids: Iterable[str]) -> None:
-    """Remove advisories a complete feed no longer lists."""
-    chunk = list(ids)
-    for start in range(0, len(chunk), 500):
-        part = chunk[start : start + 500]
-        conn.execute(
-            delete(t.vuln_affected).where(
-                t.vuln_affected.c.source == source, t.vuln_affected.c.advisory_id.in_(part)
-            )
-        )
-        conn.execute(
-            delete(t.vuln_advisories).where(
-                t.vuln_advisories.c.source == source, t.vuln_advisories.c.id.in_(part)
-            )
-        )
-
-
-def record_changes(
-    conn: Connection,
-    version: int,
-    source: str,
-    changes: Sequence[tuple[str, str, Sequence[tuple[str, str]]]],
-) -> None:
-    """One delta row per changed advisory: (advisory id, change, package keys before and after)."""
-    if changes:
-        conn.execute(
-            insert(t.vuln_changes),
-            [
-                {
-                    "version": version,
-                    "source": source,
-                    "advisory_id": aid,
-                    "change": change,
-                    "package_keys": orjson.dumps(sorted(keys)).decode(),
-                }
-                for aid, change, keys in changes
-            ],
-        )
 
 
 def changes_between(
@@ -255,69 +124,6 @@ def count_advisories(conn: Connection, source: str | None = None) -> int:
     return int(conn.execute(q).scalar() or 0)
 
 
-# --- sources -------------------------------------------------------------------------------
-
-
-def source_row(conn: Connection, name: str) -> dict[str, Any] | None:
-    """A feed's bookkeeping row."""
-    r = conn.execute(select(t.vuln_sources).where(t.vuln_sources.c.name == name)).first()
-    return None if r is None else dict(r._mapping)
-
-
-def upsert_source(conn: Connection, name: str, **values: Any) -> None:
-    """Create or update a feed's bookkeeping row."""
-    if source_row(conn, name) is None:
-        values.setdefault("kind", "vulnerability")
-        conn.execute(insert(t.vuln_sources).values(name=name, **values))
-    elif values:
-        conn.execute(update(t.vuln_sources).where(t.vuln_sources.c.name == name).values(**values))
-
-
-def all_sources(conn: Connection) -> list[dict[str, Any]]:
-    """Every feed's bookkeeping row."""
-    return [
-        dict(r._mapping)
-        for r in conn.execute(select(t.vuln_sources).order_by(t.vuln_sources.c.name))
-    ]
-
-
-# --- enrichment ----------------------------------------------------------------------------
-
-
-def enrichment_fingerprints(conn: Connection, kind: str) -> dict[str, str]:
-    """CVE id -> fingerprint for one enrichment kind."""
-    e = t.vuln_enrichment
-    return {
-        r.cve_id: r.fingerprint
-        for r in conn.execute(select(e.c.cve_id, e.c.fingerprint).where(e.c.kind == kind))
-    }
-
-
-def write_enrichment(
-    conn: Connection, kind: str, rows: Sequence[tuple[str, str, dict[str, Any]]], version: int
-) -> None:
-    """Replace enrichment records: (cve id, fingerprint, content)."""
-    if not rows:
-        return
-    e = t.vuln_enrichment
-    ids = [cve for cve, _, _ in rows]
-    for start in range(0, len(ids), 500):
-        conn.execute(delete(e).where(e.c.kind == kind, e.c.cve_id.in_(ids[start : start + 500])))
-    conn.execute(
-        insert(e),
-        [
-            {
-                "kind": kind,
-                "cve_id": cve,
-                "fingerprint": fp,
-                "version": version,
-                "content": orjson.dumps(c),
-            }
-            for cve, fp, c in rows
-        ],
-    )
-
-
 def enrichment_for(
     conn: Connection, cve_ids: Iterable[str]
 ) -> dict[str, dict[str, dict[str, Any]]]:
@@ -335,6 +141,21 @@ def enrichment_for(
     return out
 
 
+def _source(r: Any) -> FeedSource:
+    return FeedSource(
+        name=r.name,
+        kind=r.kind,
+        feed_version=int(r.feed_version or 0),
+        fingerprint=r.fingerprint,
+        records=int(r.records or 0),
+        last_attempt_at=as_utc_or_none(r.last_attempt_at),
+        last_success_at=as_utc_or_none(r.last_success_at),
+        last_change_at=as_utc_or_none(r.last_change_at),
+        last_error=r.last_error,
+        last_error_at=as_utc_or_none(r.last_error_at),
+    )
+
+
 class SqlVulnRepo:
     """`storage.vuln_repo.VulnRepo` over one connection of a unit of work."""
 
@@ -342,9 +163,6 @@ class SqlVulnRepo:
         self._conn = conn
 
     # --- reads for matching and finding drafts (scanning) --------------------------------------
-
-    def current_version(self) -> int:
-        return current_version(self._conn)
 
     def all_affected(self) -> Iterable[AffectedRow]:
         return all_affected(self._conn)
@@ -364,3 +182,227 @@ class SqlVulnRepo:
         return enrichment_for(self._conn, cve_ids)
 
     # --- end of the reads for scanning -------------------------------------------------------
+    # --- advisories and versions ---------------------------------------------------------------
+
+    def stored_advisories(self, source: str) -> dict[str, StoredAdvisory]:
+        """Every advisory of `source` with its fingerprint and package keys."""
+        keys: dict[str, set[tuple[str, str]]] = {}
+        a, adv = t.vuln_affected, t.vuln_advisories
+        for r in self._conn.execute(
+            select(a.c.advisory_id, a.c.ecosystem, a.c.name).where(a.c.source == source)
+        ):
+            keys.setdefault(r.advisory_id, set()).add((r.ecosystem, r.name))
+        return {
+            r.id: StoredAdvisory(r.fingerprint, bool(r.withdrawn), frozenset(keys.get(r.id, ())))
+            for r in self._conn.execute(
+                select(adv.c.id, adv.c.fingerprint, adv.c.withdrawn).where(adv.c.source == source)
+            )
+        }
+
+    def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
+        """Create the next database version."""
+        result = self._conn.execute(
+            insert(t.vuln_versions).values(
+                created_at=at, source=source, summary=orjson.dumps(summary).decode()
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def current_version(self) -> int:
+        """The newest database version (0 for an empty database)."""
+        return current_version(self._conn)
+
+    def version_created_at(self, version: int) -> datetime | None:
+        """When a database version was made."""
+        return version_created_at(self._conn, version)
+
+    def write_advisories(self, source: str, rows: Sequence[AdvisoryRow], version: int) -> None:
+        """Replace these advisories (and their affected rows) of `source`."""
+        if not rows:
+            return
+        self.delete_advisories(source, [r.id for r in rows])
+        self._conn.execute(
+            insert(t.vuln_advisories),
+            [
+                {
+                    "source": source,
+                    "id": r.id,
+                    "fingerprint": r.fingerprint,
+                    "withdrawn": r.withdrawn,
+                    "modified": r.modified,
+                    "version": version,
+                    "content": orjson.dumps(r.content),
+                }
+                for r in rows
+            ],
+        )
+        affected = [
+            {
+                "source": source,
+                "advisory_id": r.id,
+                "ecosystem": eco,
+                "name": name,
+                "entry": orjson.dumps(entry),
+            }
+            for r in rows
+            for eco, name, entry in r.affected
+        ]
+        if affected:
+            self._conn.execute(insert(t.vuln_affected), affected)
+
+    def delete_advisories(self, source: str, ids: Iterable[str]) -> None:
+        """Remove these advisories of `source` and their affected rows."""
+        chunk = list(ids)
+        a, adv = t.vuln_affected, t.vuln_advisories
+        for start in range(0, len(chunk), 500):
+            part = chunk[start : start + 500]
+            self._conn.execute(delete(a).where(a.c.source == source, a.c.advisory_id.in_(part)))
+            self._conn.execute(delete(adv).where(adv.c.source == source, adv.c.id.in_(part)))
+
+    def record_changes(self, version: int, source: str, changes: Sequence[Change]) -> None:
+        """One delta row per changed advisory: its change and package keys before and after."""
+        if changes:
+            self._conn.execute(
+                insert(t.vuln_changes),
+                [
+                    {
+                        "version": version,
+                        "source": source,
+                        "advisory_id": c.advisory_id,
+                        "change": c.change,
+                        "package_keys": orjson.dumps(sorted(c.package_keys)).decode(),
+                    }
+                    for c in changes
+                ],
+            )
+
+    def count_advisories(self, source: str | None = None) -> int:
+        """How many advisories (of one source) are stored."""
+        return count_advisories(self._conn, source)
+
+    def advisory_documents(self) -> Iterator[tuple[str, bytes]]:
+        """Every advisory as (source, serialized normalized content), by source and id."""
+        adv = t.vuln_advisories
+        for r in self._conn.execute(
+            select(adv.c.source, adv.c.content).order_by(adv.c.source, adv.c.id)
+        ):
+            yield r.source, bytes(r.content)
+
+    # --- enrichment ----------------------------------------------------------------------------
+
+    def enrichment_fingerprints(self, kind: str) -> dict[str, str]:
+        """CVE id -> fingerprint for one enrichment kind."""
+        e = t.vuln_enrichment
+        return {
+            r.cve_id: r.fingerprint
+            for r in self._conn.execute(select(e.c.cve_id, e.c.fingerprint).where(e.c.kind == kind))
+        }
+
+    def write_enrichment(
+        self, kind: str, rows: Sequence[tuple[str, str, dict[str, Any]]], version: int
+    ) -> None:
+        """Replace enrichment records: (cve id, fingerprint, content)."""
+        if not rows:
+            return
+        e = t.vuln_enrichment
+        ids = [cve for cve, _, _ in rows]
+        for start in range(0, len(ids), 500):
+            self._conn.execute(
+                delete(e).where(e.c.kind == kind, e.c.cve_id.in_(ids[start : start + 500]))
+            )
+        self._conn.execute(
+            insert(e),
+            [
+                {
+                    "kind": kind,
+                    "cve_id": cve,
+                    "fingerprint": fp,
+                    "version": version,
+                    "content": orjson.dumps(c),
+                }
+                for cve, fp, c in rows
+            ],
+        )
+
+    def enrichment_documents(self) -> Iterator[EnrichmentRecord]:
+        """Every enrichment record, by kind and CVE id."""
+        e = t.vuln_enrichment
+        for r in self._conn.execute(
+            select(e.c.kind, e.c.cve_id, e.c.content).order_by(e.c.kind, e.c.cve_id)
+        ):
+            yield EnrichmentRecord(r.kind, r.cve_id, bytes(r.content))
+
+    # --- feed bookkeeping ----------------------------------------------------------------------
+
+    def source(self, name: str) -> FeedSource | None:
+        """A feed's bookkeeping row."""
+        s = t.vuln_sources
+        r = self._conn.execute(select(s).where(s.c.name == name)).first()
+        return None if r is None else _source(r)
+
+    def sources(self) -> list[FeedSource]:
+        """Every feed's bookkeeping row, by name."""
+        s = t.vuln_sources
+        return [_source(r) for r in self._conn.execute(select(s).order_by(s.c.name))]
+
+    def _upsert(self, name: str, values: dict[str, Any]) -> None:
+        s = t.vuln_sources
+        if self.source(name) is None:
+            values.setdefault("kind", "vulnerability")
+            self._conn.execute(insert(s).values(name=name, **values))
+        else:
+            self._conn.execute(update(s).where(s.c.name == name).values(**values))
+
+    def record_import(self, name: str, done: SourceImport) -> None:
+        """A successful import: counts, times, and the fingerprint of what was read."""
+        values: dict[str, Any] = {
+            "kind": done.kind,
+            "records": done.records,
+            "last_attempt_at": done.at,
+            "last_success_at": done.at,
+            "last_error": None,
+        }
+        if done.feed_version is not None:
+            values["feed_version"] = done.feed_version
+        if done.fingerprint is not None:
+            values["fingerprint"] = done.fingerprint
+        if done.changed:
+            values["last_change_at"] = done.at
+        self._upsert(name, values)
+
+    def record_heartbeat(self, name: str, at: datetime) -> None:
+        """A fetch found nothing new upstream: the source is fresh as of `at`."""
+        self._upsert(name, {"last_attempt_at": at, "last_success_at": at, "last_error": None})
+
+    def record_failure(self, name: str, error: str, at: datetime) -> None:
+        """A failed fetch or import; the data stays as it was."""
+        self._upsert(name, {"last_attempt_at": at, "last_error": error[:2000], "last_error_at": at})
+
+    # --- the sync lease ------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, expires_at: datetime) -> bool:
+        """Take (or renew) the named lease unless another holder has it until after `now`.
+
+        The caller's write transaction makes the read and the write one step (SQLite has one
+        writer; PostgreSQL's primary key makes a racing insert fail that transaction)."""
+        lease = t.vuln_leases
+        row = self._conn.execute(
+            select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
+        ).first()
+        if row is None:
+            self._conn.execute(
+                insert(lease).values(name=name, holder=holder, expires_at=expires_at)
+            )
+            return True
+        expiry = as_utc_or_none(row.expires_at)
+        if row.holder != holder and expiry is not None and expiry > now:
+            return False
+        self._conn.execute(
+            update(lease).where(lease.c.name == name).values(holder=holder, expires_at=expires_at)
+        )
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease back (only its holder can)."""
+        lease = t.vuln_leases
+        self._conn.execute(delete(lease).where(lease.c.name == name, lease.c.holder == holder))

@@ -211,6 +211,7 @@ MIGRATIONS: list[Migration] = [
             "vuln_enrichment",
         ),
     ),
+    Migration("vulns", 2, "feed sync lease", _baseline("vuln_leases")),
     Migration("catalog", 1, "baseline", _baseline("catalog_results", "catalog_layer_facts")),
     Migration(
         "scan",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dockwatch import distros
+from dockwatch.distros import Supported, Unsupported, UnsupportedReason
 from dockwatch.model.distro import Distro
-from dockwatch.vulndb import distros
-from dockwatch.vulndb.distros import Supported, Unsupported, UnsupportedReason
 
 TODAY = date(2026, 11, 26)
 
@@ -83,7 +83,7 @@ def test_table_is_consistent() -> None:
 
 
 ALMA = (
-    Path(__file__).resolve().parents[3].parent / "shared/vulndata/almalinux-osv-database/advisories"
+    Path(__file__).resolve().parents[2].parent / "shared/vulndata/almalinux-osv-database/advisories"
 )
 
 
