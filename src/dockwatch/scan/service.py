@@ -25,7 +25,7 @@ from dockwatch.errors import DockwatchError, InvalidInput
 from dockwatch.findings.build import SEVERITY_ORDER
 from dockwatch.findings.service import FindingWriter, Target
 from dockwatch.findings.suppression import suppressor_loader
-from dockwatch.image.errors import ImageError, NotRunnable
+from dockwatch.image.errors import IMAGE_READ_ERRORS, NotRunnable
 from dockwatch.image.manifests import IMAGE_CONFIG_TYPES, ImageIndex, ImageManifest, parse_manifest
 from dockwatch.image.sources import resolve
 from dockwatch.match.service import MatchIndex, reverse_index_rows
@@ -268,7 +268,7 @@ class ScanService:
                                          f"layer media type not supported: {exc.media_type}")  # fmt: skip
             self._forget(repo_id, digest)  # artifacts are left out of scanning and coverage
             return ScanOutcome(False, "NOT_AN_IMAGE")
-        except ImageError as exc:
+        except IMAGE_READ_ERRORS as exc:
             return self._not_scanned(repo_id, digest, scan_type, "INTERNAL_ERROR", str(exc))
         size = sum(max(0, layer.size) for layer in image.layers)
         if size > self.max_image_bytes:
@@ -278,7 +278,7 @@ class ScanService:
         cataloguer = ImageCataloguer(self.catalogers, cache=self.cache, verify_blobs=False)
         try:
             inventory = catalogue(cataloguer, reader, image)
-        except (ImageError, OSError, ValueError) as exc:
+        except (*IMAGE_READ_ERRORS, OSError, ValueError) as exc:
             logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
             return self._not_scanned(repo_id, digest, scan_type, "INTERNAL_ERROR", str(exc))
         layers_read = sum(1 for layer in inventory.layers if layer.read)
