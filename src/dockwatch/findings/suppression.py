@@ -33,14 +33,17 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, InvalidInput, NotFound
+from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
+from dockwatch.queries.criteria import InvalidCriteria, parse_criteria, parse_time
+from dockwatch.queries.matcher import matches
 from dockwatch.storage.sql import finding_repo, outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
+from dockwatch.storage.sql.finding_queries.images import image_contexts
 
-from .criteria import Criteria, InvalidCriteria, matches, parse_criteria, parse_time, sql_filter
-from .listing import image_contexts
 from .service import FINDING_UPDATED, Suppressor
 
 logger = logging.getLogger(__name__)
