@@ -10,14 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockwatch.errors import InvalidInput
-from dockwatch.findings.criteria import (
-    Comparison,
-    InvalidCriteria,
-    StringFilter,
-    criteria_from_query,
-    matches,
-    parse_criteria,
-)
+from dockwatch.model.finding_criteria import Comparison, StringFilter
+from dockwatch.queries.criteria import InvalidCriteria, parse_criteria
+from dockwatch.queries.criteria_query import criteria_from_query
+from dockwatch.queries.matcher import matches
 
 EQ = "EQUALS"
 
