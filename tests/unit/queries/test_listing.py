@@ -13,10 +13,9 @@ from sqlalchemy import event, select
 
 from dockwatch.errors import InvalidInput, NotFound
 from dockwatch.model.finding_criteria import Criteria
+from dockwatch.model.finding_sort import SortField, SortOrder
 from dockwatch.queries.criteria import parse_criteria
 from dockwatch.queries.listing import (
-    SortField,
-    SortOrder,
     findings_by_layer,
     get_finding,
     list_findings,

@@ -42,11 +42,13 @@ def store(built: fdb.FindingsDb) -> Store:
 def _rows(built: fdb.FindingsDb) -> list[Any]:
     f = t.findings
     with built.db.read() as conn:
-        return conn.execute(
-            select(f).where(
-                f.c.account_id == fdb.TENANT.account_id, f.c.region == fdb.TENANT.region
-            )
-        ).all()
+        return list(
+            conn.execute(
+                select(f).where(
+                    f.c.account_id == fdb.TENANT.account_id, f.c.region == fdb.TENANT.region
+                )
+            ).all()
+        )
 
 
 def _walk(repo: FindingQueryRepo, criteria: Criteria, sort: Sort, limit: int) -> list[str]:
