@@ -2,9 +2,9 @@
 `Finding`s, one finding, and an image's findings by layer.
 
 Pages are keyset-paginated by the store (see `storage.finding_query_repo`). The `nextToken`
-carries the last row's (sort value, finding id), bound to the criteria and the sort that issued
-it (`model.page_token`): a token altered, truncated, or reused with another query or sort is
-refused with a clear error instead of silently returning the wrong page.
+carries the last row's (sort value, finding id), the sort and a digest of the criteria that
+issued it (`model.page_token`): a token altered, truncated, or reused with another query or sort
+is refused with a clear error instead of silently returning the wrong page.
 """
 
 from __future__ import annotations
@@ -67,30 +67,41 @@ def parse_limit(raw: Any) -> int:
 # --- tokens ------------------------------------------------------------------------------------
 
 
-def _bound_to(criteria: Criteria, sort: Sort) -> str:
-    return page_token.request_digest(
-        {"op": "ListFindings", "criteria": criteria.to_wire(), "sort": [sort.field, sort.order]}
-    )
+_BOUND_TO = page_token.request_digest({"op": "ListFindings"})
+"""Tokens of this listing are refused by every other; the sort and a digest of the criteria
+travel inside the token, so a token replayed with either changed says which one did."""
+
+
+def _criteria_digest(criteria: Criteria) -> str:
+    return page_token.request_digest(criteria.to_wire())
 
 
 def encode_token(sort: Sort, criteria: Criteria, position: Position) -> str:
     """An opaque, checksummed `nextToken` for the page after `position`."""
     return page_token.encode(
-        [position.value, position.finding_id], bound_to=_bound_to(criteria, sort)
-    )
+        {"s": sort.field.value, "o": sort.order.value, "q": _criteria_digest(criteria),
+         "k": position.value, "i": position.finding_id},
+        bound_to=_BOUND_TO,
+    )  # fmt: skip
 
 
 def decode_token(token: str, sort: Sort, criteria: Criteria) -> Position:
     """The position a token resumes after; InvalidInput for anything else."""
-    raw = page_token.decode(token, bound_to=_bound_to(criteria, sort))
+    doc = page_token.decode(token, bound_to=_BOUND_TO)
     bad = InvalidInput("nextToken is not a token this listing issued (or it was altered)")
-    if not isinstance(raw, list) or len(raw) != 2 or not isinstance(raw[1], str):
+    if not isinstance(doc, dict) or not isinstance(doc.get("i"), str):
         raise bad
+    if doc.get("s") != sort.field.value or doc.get("o") != sort.order.value:
+        raise InvalidInput(
+            "nextToken belongs to another sort order: repeat sortBy and sortOrder unchanged"
+        )
+    if doc.get("q") != _criteria_digest(criteria):
+        raise InvalidInput("nextToken belongs to other filter criteria: repeat them unchanged")
     try:
-        bound_value(sort.field, raw[0])
+        bound_value(sort.field, doc.get("k"))
     except (ValueError, TypeError):
         raise bad from None
-    return Position(raw[0], raw[1])
+    return Position(doc.get("k"), doc["i"])
 
 
 # --- shaping -----------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def test_tokens_are_checked(store: fdb.FindingsDb) -> None:
         (tampered, Criteria(), sort, "not a token"),
         (token[:-4], Criteria(), sort, "not a token"),
         (token, Criteria(), parse_sort("VULNERABILITY_ID", "ASC"), "sort"),
-        (token, high, sort, "filters"),
+        (token, high, sort, "filter criteria"),
     ]
     with store.db.read() as conn:
         for value, criteria, s, words in cases:
