@@ -112,9 +112,3 @@ class FindingQueryRepo(Protocol):
     ) -> AggregationPage:
         """One page of `query`'s groups after the position `after` (see `AggregationGroup`)."""
         ...
-
-    def image_facts(
-        self, resources: Sequence[tuple[int, str, str]]
-    ) -> Mapping[tuple[int, str], ImageFacts]:
-        """Tags and push times of images ((repository id, name, digest)), by (id, digest)."""
-        ...

@@ -152,9 +152,3 @@ def test_aggregation_pages_resume_after_their_position(built: fdb.FindingsDb, st
                 break
             after = page.groups[-1].position
     assert seen == expected
-
-
-def test_image_facts_for_unknown_images_are_empty(store: Store) -> None:
-    with store.read() as uow:
-        facts = uow.finding_queries.image_facts([(999, "gone", "sha256:00")])
-    assert facts[(999, "sha256:00")].tags == () and facts[(999, "sha256:00")].pushed_at is None

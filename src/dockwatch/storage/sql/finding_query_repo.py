@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -14,11 +14,9 @@ from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_query_repo import (
     AggregationPage,
     FindingPage,
-    ImageFacts,
     ListedFinding,
 )
 from dockwatch.storage.sql.finding_queries import aggregation_sql, listing_sql
-from dockwatch.storage.sql.finding_queries.images import image_contexts
 
 
 class SqlFindingQueryRepo:
@@ -49,8 +47,3 @@ class SqlFindingQueryRepo:
         self, tenant: Tenant, query: AggregationQuery, after: Sequence[Any] | None = None
     ) -> AggregationPage:
         return aggregation_sql.aggregate(self._conn, tenant, query, after)
-
-    def image_facts(
-        self, resources: Sequence[tuple[int, str, str]]
-    ) -> Mapping[tuple[int, str], ImageFacts]:
-        return image_contexts(self._conn, resources)
