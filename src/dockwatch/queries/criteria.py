@@ -30,6 +30,7 @@ from dockwatch.model.finding_criteria import (
     PackageFilter,
     StringFilter,
 )
+from dockwatch.model.times import as_utc
 
 MAX_FILTERS = 10
 """Filters per key (`StringFilterList` and the others: 1..10 in Inspector's model)."""
@@ -68,6 +69,7 @@ ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "exploitAvailable": EXPLOIT_AVAILABLE,
 }
 """Keys whose EQUALS / NOT_EQUALS values must be one of Inspector's enum values."""
+
 _PACKAGE_UNSUPPORTED = frozenset(
     {"sourceLambdaLayerArn", "runtimeReachability", "runtimeReachabilityReason", "purlQualifier"}
 )
@@ -175,9 +177,7 @@ def parse_time(path: str, value: Any) -> datetime:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidCriteria(path, f"{value!r} is not an ISO 8601 time") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        return as_utc(parsed)
     raise InvalidCriteria(path, "must be epoch seconds or an ISO 8601 time")
 
 

@@ -6,22 +6,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from dockwatch.model.finding_criteria import Criteria, strings_hold
+from dockwatch.model.times import as_utc
 
 
 def _as_time(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        return as_utc(value)
+    return as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
 
 
 def _image(finding: Mapping[str, Any]) -> Mapping[str, Any]:
