@@ -278,7 +278,7 @@ class ScanService:
         cataloguer = ImageCataloguer(self.catalogers, cache=self.cache, verify_blobs=False)
         try:
             inventory = catalogue(cataloguer, reader, image)
-        except (*IMAGE_READ_ERRORS, OSError, ValueError) as exc:
+        except IMAGE_READ_ERRORS + (OSError, ValueError) as exc:
             logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
             return self._not_scanned(repo_id, digest, scan_type, "INTERNAL_ERROR", str(exc))
         layers_read = sum(1 for layer in inventory.layers if layer.read)

@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 from dockwatch.app import Services, build
 from dockwatch.clock import ControlledClock
 from dockwatch.config import Settings
-from dockwatch.findings import aggregations as ag
 from dockwatch.findings.purge import Purger, purge_closed
 from dockwatch.findings.service import Target
 from dockwatch.model.digest import Digest
+from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import registry_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -163,7 +164,10 @@ def test_purge_follows_inspector_lifecycle(tmp_path: Path) -> None:
                         },
                     }
                 )
-                assert ag.aggregate(conn, services.tenant, query)["responses"] == []
+                assert (
+                    ag.aggregate(SqlFindingQueryRepo(conn), services.tenant, query)["responses"]
+                    == []
+                )
             for table in (t.finding_image_counts, t.finding_package_counts):
                 assert conn.execute(select(func.count()).select_from(table)).one()[0] == 0
     finally:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
-from dockwatch.findings import aggregations
+from dockwatch.queries import aggregations
 
 MAX_BODY = 256 * 1024
 """A request body is a few filters; anything larger is refused before it is parsed."""
@@ -23,8 +23,8 @@ def _answer(body: dict[str, Any]) -> Response:
 
 
 def _run(services: Services, query: aggregations.AggregationQuery) -> dict[str, Any]:
-    with services.db.read() as conn:
-        return aggregations.aggregate(conn, services.tenant, query)
+    with services.store.read() as uow:
+        return aggregations.aggregate(uow.finding_queries, services.tenant, query)
 
 
 async def get_aggregations(services: Services, request: Request) -> Response:

@@ -15,8 +15,9 @@ from starlette.responses import Response
 
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
-from dockwatch.findings.criteria import Criteria, criteria_from_query
-from dockwatch.findings.listing import list_findings, parse_sort
+from dockwatch.model.finding_criteria import Criteria
+from dockwatch.queries.criteria_query import criteria_from_query
+from dockwatch.queries.listing import list_findings, parse_sort
 from dockwatch.registry.manifests import Manifests
 from dockwatch.reports.common import ExportContext
 from dockwatch.reports.findings.formats import lookup
@@ -31,9 +32,9 @@ def _collect(services: Services, criteria: Criteria) -> list[dict[str, Any]]:
     sort = parse_sort(None, None)
     out: list[dict[str, Any]] = []
     token: str | None = None
-    with services.db.read() as conn:
+    with services.store.read() as uow:
         while True:
-            page = list_findings(conn, services.tenant, criteria, sort, 1000, token)
+            page = list_findings(uow.finding_queries, services.tenant, criteria, sort, 1000, token)
             out += page.findings
             if len(out) > MAX_EXPORT:
                 raise InvalidInput(

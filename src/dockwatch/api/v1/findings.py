@@ -1,5 +1,5 @@
 """Findings endpoints: ListFindings (query parameters or Inspector's body), one finding, and an
-image's findings by layer. Shapes are Inspector's; criteria follow `findings.criteria`."""
+image's findings by layer. Shapes are Inspector's; criteria follow `model.finding_criteria`."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from starlette.requests import Request
 
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
-from dockwatch.findings.criteria import Criteria, criteria_from_query, parse_criteria
-from dockwatch.findings.listing import (
-    Sort,
+from dockwatch.model.finding_criteria import Criteria
+from dockwatch.model.finding_sort import Sort
+from dockwatch.model.oci import INDEX_TYPES, SCHEMA1_TYPES, parse_manifest
+from dockwatch.queries.criteria import parse_criteria
+from dockwatch.queries.criteria_query import criteria_from_query
+from dockwatch.queries.listing import (
     findings_by_layer,
     get_finding,
     list_findings,
     parse_limit,
     parse_sort,
 )
-from dockwatch.model.oci import INDEX_TYPES, SCHEMA1_TYPES, parse_manifest
 from dockwatch.registry.manifests import Manifests
-from dockwatch.storage.sql import tables as t
 
 _LIST_BODY = frozenset({"maxResults", "nextToken", "filterCriteria", "sortCriteria"})
 
@@ -44,8 +45,8 @@ async def _page(
     services: Services, criteria: Criteria, sort: Sort, limit: int, token: str | None
 ) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        with services.db.read() as conn:
-            page = list_findings(conn, services.tenant, criteria, sort, limit, token)
+        with services.store.read() as uow:
+            page = list_findings(uow.finding_queries, services.tenant, criteria, sort, limit, token)
         body: dict[str, Any] = {"findings": page.findings}
         if page.next_token:
             body["nextToken"] = page.next_token
@@ -96,8 +97,8 @@ async def get_one(services: Services, request: Request) -> dict[str, Any]:
     ref = request.path_params["findingId"]
 
     def run() -> dict[str, Any]:
-        with services.db.read() as conn:
-            return get_finding(conn, services.tenant, ref)
+        with services.store.read() as uow:
+            return get_finding(uow.finding_queries, services.tenant, ref)
 
     return await to_thread.run_sync(run)
 
@@ -121,24 +122,17 @@ async def image_findings_by_layer(services: Services, request: Request) -> dict[
     criteria = criteria_from_query(params)
 
     def run() -> dict[str, Any]:
-        repo, row = Manifests(services.registry.ctx).resolve(name, reference)
+        manifests = Manifests(services.registry.ctx)
+        repo, row = manifests.resolve(name, reference)
         if row.media_type in INDEX_TYPES:
             raise InvalidInput(
                 "an image index has no layers: ask for the digest of one of its platforms"
             )
-        mc = t.manifest_contents
-        with services.db.read() as conn:
-            content = conn.execute(
-                mc.select().with_only_columns(mc.c.content).where(mc.c.digest == row.digest)
-            ).scalar_one()
+        stored = manifests.get(name, row.digest, [row.media_type], record_pull=False)
+        layers = _layers(stored.content, stored.media_type)
+        with services.store.read() as uow:
             return findings_by_layer(
-                conn,
-                services.tenant,
-                repo.id,
-                name,
-                row.digest,
-                _layers(bytes(content), row.media_type),
-                criteria,
+                uow.finding_queries, services.tenant, repo.id, name, row.digest, layers, criteria
             )
 
     return await to_thread.run_sync(run)

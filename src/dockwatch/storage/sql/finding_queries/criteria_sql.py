@@ -1,6 +1,6 @@
-"""The SQL form of `criteria.Criteria`: a condition on `tables.findings` rows.
+"""The SQL form of `model.finding_criteria.Criteria`: a condition on `tables.findings` rows.
 
-Kept in step with `criteria.matches` by a property test. Index-friendly where it matters:
+Kept in step with the query surface's in-memory matcher (`queries.matcher`) by a property test. Index-friendly where it matters:
 columns compared directly, PREFIX on SQLite as a range on the column's binary order (LIKE
 ignores ASCII case there), tags / packages / push times as `IN (subquery)` so the planner may
 drive the query from them. Fields only the detail document holds (title, vendor severity,
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -38,9 +37,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType, Text
 
-from dockwatch.storage.sql import tables as t
-
-from .criteria import (
+from dockwatch.model.finding_criteria import (
     FINDING_TYPE,
     RESOURCE_TYPE,
     Comparison,
@@ -51,6 +48,8 @@ from .criteria import (
     StringFilter,
     strings_hold,
 )
+from dockwatch.model.times import as_utc
+from dockwatch.storage.sql import tables as t
 
 
 class _JsonValue(FunctionElement[Any]):
@@ -203,7 +202,7 @@ def _successor(value: str) -> str | None:
     return None
 
 
-def _prefix(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
+def prefix(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
     high = _successor(value)
     if high is None:  # only U+10FFFF characters: no range, a plain substring test
         return func.substr(column, 1, len(value)) == value
@@ -216,19 +215,19 @@ def _prefix(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
     )
 
 
-def _compare(
+def compare(
     column: ColumnElement[Any], f: StringFilter, *, nullable: bool = False
 ) -> ColumnElement[bool]:
     if f.comparison is Comparison.EQUALS:
         return column == f.value
     if f.comparison is Comparison.PREFIX:
-        return _prefix(column, f.value)
+        return prefix(column, f.value)
     if nullable:
         return or_(column.is_(None), column != f.value)
     return column != f.value
 
 
-def _combine(
+def combine(
     filters: Sequence[StringFilter], test: Callable[[StringFilter], ColumnElement[bool]]
 ) -> ColumnElement[bool]:
     positive = [test(f) for f in filters if f.comparison is not Comparison.NOT_EQUALS]
@@ -274,10 +273,10 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
     f = t.findings
     if key in _COLUMNS:
         column = f.c[_COLUMNS[key]]
-        return _combine(filters, lambda s: _compare(column, s))
+        return combine(filters, lambda s: compare(column, s))
     if key == "vulnerabilitySource":  # stored as "" when the detail names no source
         src = func.nullif(f.c.source, "")
-        return _combine(filters, lambda s: _compare(src, s, nullable=True))
+        return combine(filters, lambda s: compare(src, s, nullable=True))
     if key == "findingType":
         return _constant(filters, FINDING_TYPE)
     if key == "resourceType":
@@ -293,9 +292,9 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
                     f.c.region == parsed[1], f.c.account_id == parsed[2], f.c.id == parsed[3]
                 )
                 return same if s.comparison is Comparison.EQUALS else not_(same)
-            return _compare(arn, s)
+            return compare(arn, s)
 
-        return _combine(filters, finding_arn)
+        return combine(filters, finding_arn)
     if key == "resourceId":
         rid = (
             literal("arn:aws:ecr:") + f.c.region + ":" + f.c.account_id + ":repository/"
@@ -312,15 +311,15 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
                     f.c.digest == parsed[4],
                 )
                 return same if s.comparison is Comparison.EQUALS else not_(same)
-            return _compare(rid, s)
+            return compare(rid, s)
 
-        return _combine(filters, resource_id)
+        return combine(filters, resource_id)
     if key == "ecrImageTags":  # IN (subquery): the planner may drive the query from the tags
         tg = t.tags
 
         def tagged(s: StringFilter) -> ColumnElement[bool]:
             test = (
-                _prefix(tg.c.name, s.value)
+                prefix(tg.c.name, s.value)
                 if s.comparison is Comparison.PREFIX
                 else tg.c.name == s.value
             )
@@ -329,12 +328,12 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
             )
             return not_(found) if s.comparison is Comparison.NOT_EQUALS else found
 
-        return _combine(filters, tagged)
+        return combine(filters, tagged)
     d = t.finding_details
     if key in ("title", "vendorSeverity"):
         parts = ("title",) if key == "title" else ("packageVulnerabilityDetails", "vendorSeverity")
         value = _json(d.c.doc, *parts)
-        return _detail_exists(_combine(filters, lambda s: _compare(value, s, nullable=True)))
+        return _detail_exists(combine(filters, lambda s: compare(value, s, nullable=True)))
     if key == "relatedVulnerabilities":
 
         def related(s: StringFilter) -> ColumnElement[bool]:
@@ -347,12 +346,8 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
                 found = _RelatedHas(d.c.doc, literal(s.value, String))
             return not_(found) if s.comparison is Comparison.NOT_EQUALS else found
 
-        return _detail_exists(_combine(filters, related))
+        return _detail_exists(combine(filters, related))
     raise AssertionError(f"no SQL for {key}")  # pragma: no cover - KEYS and this list agree
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
 
 
 def _range(column: ColumnElement[Any], low: Any | None, high: Any | None) -> ColumnElement[bool]:
@@ -375,8 +370,8 @@ def _date_sql(key: str, filters: Sequence[DateFilter]) -> ColumnElement[bool]:
     def one(column: ColumnElement[Any], d: DateFilter) -> ColumnElement[bool]:
         return _range(
             column,
-            None if d.start is None else _utc(d.start),
-            None if d.end is None else _utc(d.end),
+            None if d.start is None else as_utc(d.start),
+            None if d.end is None else as_utc(d.end),
         )
 
     if key in columns:
@@ -411,13 +406,13 @@ def _package_sql(filters: Sequence[PackageFilter]) -> ColumnElement[bool]:
         ):
             sf = getattr(p, attr)
             if sf is not None:
-                conds.append(_compare(column, sf, nullable=nullable))
+                conds.append(compare(column, sf, nullable=nullable))
         base = ("packageVulnerabilityDetails", "vulnerablePackages")
         for attr, key in (("release", "release"), ("architecture", "arch")):
             sf = getattr(p, attr)
             if sf is not None:
                 needs_doc = True
-                conds.append(_compare(_json(d.c.doc, *base, dp.c.seq, key), sf, nullable=True))
+                conds.append(compare(_json(d.c.doc, *base, dp.c.seq, key), sf, nullable=True))
         if p.epoch is not None:
             needs_doc = True
             epoch = cast(_json(d.c.doc, *base, dp.c.seq, "epoch"), Float)
@@ -429,9 +424,10 @@ def _package_sql(filters: Sequence[PackageFilter]) -> ColumnElement[bool]:
     return or_(*options)
 
 
-def build(criteria: Criteria) -> ColumnElement[bool]:
-    """The criteria as a condition on `tables.findings` rows (packages and tags through
-    EXISTS subqueries on their indexes); `true()` for empty criteria."""
+def sql_filter(criteria: Criteria) -> ColumnElement[bool]:
+    """The criteria as a condition on `tables.findings` rows (tags, packages and push times
+    through `IN (subquery)` on their indexes, JSON-only fields through the detail document);
+    `true()` for empty criteria."""
     parts: list[ColumnElement[bool]] = []
     for key, strings in criteria.strings.items():
         parts.append(_string_sql(key, strings))

@@ -30,14 +30,15 @@ from sqlalchemy import Connection, select
 from dockwatch.app import Services, build
 from dockwatch.clock import ControlledClock
 from dockwatch.config import Settings
-from dockwatch.findings import aggregations as ag
 from dockwatch.findings.purge import purge_closed
 from dockwatch.findings.service import FindingWriter
 from dockwatch.model.digest import Digest
 from dockwatch.model.times import as_utc_or_none
+from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -212,7 +213,7 @@ def _pages(conn: Connection, services: Services, body: dict[str, Any]) -> list[d
     token: str | None = None
     for _ in range(1000):
         request = dict(body, **({"nextToken": token} if token else {}))
-        answer = ag.aggregate(conn, services.tenant, ag.parse_request(request))
+        answer = ag.aggregate(SqlFindingQueryRepo(conn), services.tenant, ag.parse_request(request))
         assert answer["aggregationType"] == body["aggregationType"]
         out += answer["responses"]
         token = answer.get("nextToken")

@@ -17,11 +17,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dockwatch.findings.listing import shape_rows
+from dockwatch.model.finding_criteria import Criteria
+from dockwatch.model.finding_sort import Sort
 from dockwatch.model.identity import Tenant
+from dockwatch.queries.listing import shape
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 
 TENANT = Tenant("123456789012", "us-east-1")
@@ -215,5 +218,9 @@ def build_db(path: Path, seed: int, images: int = 24, per_image: int = 6) -> Fin
                 t.findings.c.region == TENANT.region,
             )
         ).all()
-        shaped = dict(zip([r.id for r in rows], shape_rows(conn, TENANT, rows), strict=True))
+        found = SqlFindingQueryRepo(conn).list_findings(TENANT, Criteria(), Sort(), len(rows) + 1)
+        assert found.next is None and len(found.findings) == len(rows)
+        shaped = dict(
+            zip([r.id for r in found.findings], shape(TENANT, found.findings), strict=True)
+        )
     return FindingsDb(db, shaped, digests)

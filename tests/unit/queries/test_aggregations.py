@@ -21,10 +21,11 @@ from sqlalchemy import delete, select
 from dockwatch.api.app import create_app
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
-from dockwatch.findings import aggregations as ag
 from dockwatch.model.digest import Digest
+from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -135,7 +136,11 @@ def services(tmp_path: Path) -> Iterator[Services]:
 def _all(services: Services) -> dict[str, Any]:
     with services.db.read() as conn:
         return {
-            kind: ag.aggregate(conn, services.tenant, ag.parse_request({"aggregationType": kind}))
+            kind: ag.aggregate(
+                SqlFindingQueryRepo(conn),
+                services.tenant,
+                ag.parse_request({"aggregationType": kind}),
+            )
             for kind in ag.MEMBERS
         }
 
@@ -293,7 +298,9 @@ def test_other_resource_types_answer_nothing(services: Services) -> None:
     with services.db.read() as conn:
         for kind in ag.OTHER_MEMBERS:
             answer = ag.aggregate(
-                conn, services.tenant, ag.parse_request({"aggregationType": kind})
+                SqlFindingQueryRepo(conn),
+                services.tenant,
+                ag.parse_request({"aggregationType": kind}),
             )
             assert answer == {"aggregationType": kind, "responses": []}
 

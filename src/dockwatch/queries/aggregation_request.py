@@ -1,30 +1,26 @@
 """ListFindingAggregations requests: validation of Inspector's body and of the query-string
-form, into one `AggregationQuery` (see `aggregations` for what is counted and how)."""
+form, into one `model.finding_aggregation.AggregationQuery` (see `aggregations` for what is
+counted and how)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockwatch.errors import InvalidInput
-
-from .criteria import (
+from dockwatch.model.finding_aggregation import MAX_RESULTS, AggregationQuery
+from dockwatch.model.finding_criteria import (
     FINDING_TYPES,
     RESOURCE_TYPES,
     Comparison,
     Criteria,
     DateFilter,
     StringFilter,
-    criteria_from_query,
-    parse_criteria,
-    parse_time,
 )
+from dockwatch.model.page_token import MAX_TOKEN_CHARS
 
-MAX_RESULTS = 100
-MAX_FILTERS = 10
-MAX_VALUE = 1024
-MAX_TOKEN = 4096
+from .criteria import MAX_FILTERS, MAX_VALUE, parse_criteria, parse_time
+from .criteria_query import criteria_from_query, query_string_filter
 
 MEMBERS = {
     "REPOSITORY": "repositoryAggregation",
@@ -71,25 +67,6 @@ UNTRACKED_FIELDS = frozenset(
 
 SORT_BY: dict[str, tuple[str, ...]] = dict.fromkeys(MEMBERS, ("CRITICAL", "HIGH", "ALL"))
 SORT_BY["REPOSITORY"] = ("CRITICAL", "HIGH", "ALL", "AFFECTED_IMAGES")
-
-
-@dataclass(frozen=True, slots=True)
-class AggregationQuery:
-    """A validated ListFindingAggregations request."""
-
-    type: str
-    strings: Mapping[str, tuple[StringFilter, ...]] = field(default_factory=dict)
-    """The aggregation request's StringFilter lists, by their request field name."""
-    last_in_use: tuple[DateFilter, ...] = ()
-    finding_type: str | None = None
-    resource_type: str | None = None
-    accounts: tuple[StringFilter, ...] = ()
-    criteria: Criteria = field(default_factory=Criteria)
-    """dockwatch's extension: which findings count (default: findingStatus ACTIVE)."""
-    sort_by: str = "CRITICAL"
-    sort_order: str = "DESC"
-    max_results: int = MAX_RESULTS
-    next_token: str | None = None
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -162,7 +139,7 @@ def _max_results(path: str, value: Any) -> int:
 def _token(path: str, value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > MAX_TOKEN:
+    if not isinstance(value, str) or len(value) > MAX_TOKEN_CHARS:
         raise _bad(path, "is not a token this API issued")
     return value
 
@@ -247,19 +224,6 @@ def parse_request(body: Any) -> AggregationQuery:
     )
 
 
-def _query_filter(raw: str) -> dict[str, str]:
-    """A query-string filter as `criteria_from_query` spells it: `!v` NOT_EQUALS, `v*` PREFIX
-    (`\\!`, `\\*` for the literal characters), else EQUALS."""
-    if raw.startswith("!"):
-        return {"comparison": "NOT_EQUALS", "value": raw[1:]}
-    value = raw.removeprefix("\\")
-    if value.endswith("\\*"):
-        return {"comparison": "EQUALS", "value": value[:-2] + "*"}
-    if value.endswith("*"):
-        return {"comparison": "PREFIX", "value": value[:-1]}
-    return {"comparison": "EQUALS", "value": value}
-
-
 def _single(params: Mapping[str, list[str]], name: str) -> str | None:
     values = params.get(name) or []
     if len(values) > 1:
@@ -284,7 +248,7 @@ def query_from_params(params: Mapping[str, list[str]]) -> AggregationQuery:
             continue
         if kind in STRING_FIELDS and name not in STRING_FIELDS[kind]:
             raise _bad(name, f"is not a filter of aggregationType {kind}")
-        request[name] = [_query_filter(v) for v in values]
+        request[name] = [query_string_filter(v) for v in values]
     for name in ("sortBy", "sortOrder"):
         value = _single(params, name)
         if value is not None:

@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from dockwatch.findings.criteria import matches, parse_criteria, sql_filter
+from dockwatch.queries.criteria import parse_criteria
+from dockwatch.queries.matcher import matches
 from dockwatch.storage.sql import tables as t
-
-from . import findings_db as fdb
+from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
+from tests.unit.queries import findings_db as fdb
 
 
 @pytest.fixture(scope="module", params=[1, 2])

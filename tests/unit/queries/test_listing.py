@@ -12,17 +12,19 @@ import pytest
 from sqlalchemy import event, select
 
 from dockwatch.errors import InvalidInput, NotFound
-from dockwatch.findings.criteria import Criteria, matches, parse_criteria
-from dockwatch.findings.listing import (
-    SortField,
-    SortOrder,
+from dockwatch.model.finding_criteria import Criteria
+from dockwatch.model.finding_sort import SortField, SortOrder
+from dockwatch.queries.criteria import parse_criteria
+from dockwatch.queries.listing import (
     findings_by_layer,
     get_finding,
     list_findings,
     parse_limit,
     parse_sort,
 )
+from dockwatch.queries.matcher import matches
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 
 from . import findings_db as fdb
 
@@ -71,7 +73,9 @@ def _all_pages(store: fdb.FindingsDb, criteria: Criteria, sort: Any, limit: int)
     token = None
     with store.db.read() as conn:
         for _ in range(1000):
-            page = list_findings(conn, fdb.TENANT, criteria, sort, limit, token)
+            page = list_findings(
+                SqlFindingQueryRepo(conn), fdb.TENANT, criteria, sort, limit, token
+            )
             assert len(page.findings) <= limit
             seen += [_id(f) for f in page.findings]
             token = page.next_token
@@ -122,7 +126,7 @@ def test_defaults_and_other_tenants(store: fdb.FindingsDb) -> None:
 
 def _token(store: fdb.FindingsDb, criteria: Criteria, sort: Any) -> str:
     with store.db.read() as conn:
-        token = list_findings(conn, fdb.TENANT, criteria, sort, 2).next_token
+        token = list_findings(SqlFindingQueryRepo(conn), fdb.TENANT, criteria, sort, 2).next_token
     assert token is not None
     return token
 
@@ -145,10 +149,10 @@ def test_tokens_are_checked(store: fdb.FindingsDb) -> None:
     with store.db.read() as conn:
         for value, criteria, s, words in cases:
             if words is None:
-                list_findings(conn, fdb.TENANT, criteria, s, 2, value or None)
+                list_findings(SqlFindingQueryRepo(conn), fdb.TENANT, criteria, s, 2, value or None)
                 continue
             with pytest.raises(InvalidInput, match=words):
-                list_findings(conn, fdb.TENANT, criteria, s, 2, value)
+                list_findings(SqlFindingQueryRepo(conn), fdb.TENANT, criteria, s, 2, value)
 
 
 @pytest.mark.parametrize("raw", ["0", "1001", "x", "1.5", True])
@@ -168,13 +172,13 @@ def test_bad_sorts() -> None:
 def test_get_one_by_id_or_arn(store: fdb.FindingsDb) -> None:
     some = next(iter(store.shaped.values()))
     with store.db.read() as conn:
-        by_id = get_finding(conn, fdb.TENANT, _id(some))
-        by_arn = get_finding(conn, fdb.TENANT, some["findingArn"])
+        by_id = get_finding(SqlFindingQueryRepo(conn), fdb.TENANT, _id(some))
+        by_arn = get_finding(SqlFindingQueryRepo(conn), fdb.TENANT, some["findingArn"])
         assert by_id == by_arn
         assert "evidence" in by_id and by_id["status"] == some["status"]
         for bad in ("nope", some["findingArn"].replace("us-east-1", "eu-west-1"), ""):
             with pytest.raises(NotFound):
-                get_finding(conn, fdb.TENANT, bad)
+                get_finding(SqlFindingQueryRepo(conn), fdb.TENANT, bad)
 
 
 def test_by_layer(store: fdb.FindingsDb) -> None:
@@ -197,7 +201,7 @@ def test_by_layer(store: fdb.FindingsDb) -> None:
         )
         assert repo_id is not None
         out = findings_by_layer(
-            conn, fdb.TENANT, repo_id, image["repositoryName"], image["imageHash"], layers,
+            SqlFindingQueryRepo(conn), fdb.TENANT, repo_id, image["repositoryName"], image["imageHash"], layers,
             criteria,
         )  # fmt: skip
     got = {g["layerDigest"]: g for g in out["layers"]}
@@ -232,8 +236,10 @@ def _plan(store: fdb.FindingsDb, doc: dict[str, Any], field: str, order: str) ->
         with store.db.read() as conn:
             criteria = parse_criteria(doc)
             sort = parse_sort(field, order)
-            token = list_findings(conn, fdb.TENANT, criteria, sort, 1).next_token
-            list_findings(conn, fdb.TENANT, criteria, sort, 1, token)
+            token = list_findings(
+                SqlFindingQueryRepo(conn), fdb.TENANT, criteria, sort, 1
+            ).next_token
+            list_findings(SqlFindingQueryRepo(conn), fdb.TENANT, criteria, sort, 1, token)
             statement, params = statements[-1]
             raw = conn.connection.dbapi_connection
             assert raw is not None

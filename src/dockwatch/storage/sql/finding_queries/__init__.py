@@ -1,0 +1,1 @@
+"""SQL of the findings query surface: criteria, listings and aggregations over `tables`."""

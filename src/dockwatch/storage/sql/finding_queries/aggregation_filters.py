@@ -1,0 +1,146 @@
+"""Which findings an aggregation counts, and its request filters as SQL on a grouped source.
+
+By default only ACTIVE findings count; a request's `filterCriteria` chooses statuses and
+severities (which the rollup tables keep) and may narrow by anything else (then the counts are
+grouped from `findings` with the criteria applied). String filters follow the criteria rules
+(`model.finding_criteria`); `imageTags` holds when some tag matches (NOT_EQUALS: no tag equals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, and_, exists, literal, or_, select
+
+from dockwatch.model.finding_aggregation import AggregationQuery
+from dockwatch.model.finding_criteria import (
+    FINDING_TYPE,
+    RESOURCE_TYPE,
+    SEVERITIES,
+    STATUSES,
+    Comparison,
+    Criteria,
+    DateFilter,
+    StringFilter,
+    strings_hold,
+)
+from dockwatch.model.identity import Tenant, repository_arn
+from dockwatch.storage.sql import tables as t
+
+from .criteria_sql import combine, compare, prefix
+
+ROLLUP_KEYS = frozenset({"findingStatus", "severity", "findingType", "resourceType"})
+"""Criteria keys the rollups answer (status and severity are rollup columns, the others are
+constants for container-image findings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Which findings count: statuses and severities (None: all) and the rest of the criteria
+    (None when the rollups can answer)."""
+
+    statuses: frozenset[str]
+    severities: frozenset[str] | None
+    rest: Criteria | None
+    excluded: bool
+
+
+def counted(criteria: Criteria) -> Counted:
+    """What `criteria` (an aggregation's filterCriteria) lets count."""
+    status_filters = criteria.strings.get("findingStatus")
+    statuses = (
+        frozenset(s for s in STATUSES if strings_hold(status_filters, s))
+        if status_filters is not None
+        else frozenset({"ACTIVE"})
+    )
+    severity_filters = criteria.strings.get("severity")
+    severities = (
+        None
+        if severity_filters is None
+        else frozenset(s for s in SEVERITIES if strings_hold(severity_filters, s))
+    )
+    excluded = not strings_hold(
+        criteria.strings.get("findingType", ()), FINDING_TYPE
+    ) or not strings_hold(criteria.strings.get("resourceType", ()), RESOURCE_TYPE)
+    simple = (
+        set(criteria.strings) <= ROLLUP_KEYS
+        and not criteria.dates
+        and not criteria.numbers
+        and not criteria.packages
+    )
+    return Counted(statuses, severities, None if simple else criteria, excluded)
+
+
+def _sql(filters: Sequence[StringFilter], column: ColumnElement[Any]) -> ColumnElement[bool]:
+    return combine(filters, lambda s: compare(column, s))
+
+
+def _tagged(filters: Sequence[StringFilter], source: FromClause) -> ColumnElement[bool]:
+    tg = t.tags
+
+    def has(f: StringFilter) -> ColumnElement[bool]:
+        test = (
+            prefix(tg.c.name, f.value)
+            if f.comparison is Comparison.PREFIX
+            else tg.c.name == f.value
+        )
+        found = exists(
+            select(literal(1)).where(
+                tg.c.repository_id == source.c.repository_id,
+                tg.c.manifest_digest == source.c.digest,
+                test,
+            )
+        )
+        return ~found if f.comparison is Comparison.NOT_EQUALS else found
+
+    return combine(filters, has)
+
+
+def _in_use(filters: Sequence[DateFilter], source: FromClause) -> ColumnElement[bool]:
+    """lastInUseAt: dockwatch has no runtime reports, so (as for the LAST_IN_USE_AT re-scan
+    mode) the last pull stands for it; an image never pulled matches no range."""
+    m = t.manifests
+    ranges = []
+    for d in filters:
+        parts: list[ColumnElement[bool]] = [m.c.last_pulled_at.is_not(None)]
+        if d.start is not None:
+            parts.append(m.c.last_pulled_at >= d.start)
+        if d.end is not None:
+            parts.append(m.c.last_pulled_at <= d.end)
+        ranges.append(and_(*parts))
+    return exists(
+        select(literal(1)).where(
+            m.c.repository_id == source.c.repository_id,
+            m.c.digest == source.c.digest,
+            or_(*ranges),
+        )
+    )
+
+
+def request_filters(
+    query: AggregationQuery, source: FromClause, tenant: Tenant
+) -> list[ColumnElement[bool]]:
+    """The aggregation request's own filters on the grouped `source`."""
+    c = source.c
+    out: list[ColumnElement[bool]] = []
+    columns = {
+        "repositories": "repository_name",
+        "imageShas": "digest",
+        "layerHashes": "layer_hash",
+        "packageNames": "package_name",
+        "titles": "title",
+        "vulnerabilityIds": "vulnerability_id",
+    }
+    for name, filters in query.strings.items():
+        if name in columns:
+            out.append(_sql(filters, c[columns[name]]))
+        elif name == "imageTags":
+            out.append(_tagged(filters, source))
+        elif name == "resourceIds":
+            arn = literal(repository_arn(tenant, "")) + c.repository_name + "/" + c.digest
+            out.append(_sql(filters, arn))
+    if query.last_in_use:
+        out.append(_in_use(query.last_in_use, source))
+    return out

@@ -1,0 +1,235 @@
+"""ListFindingAggregations in SQL: grouped counts by severity, one keyset page at a time.
+
+Counts come from the rollup tables (`storage/sql/rollups.py`) when the request filters only on
+what they keep (status, severity and the aggregation request's own filters); other criteria run
+the same grouped queries over `findings`. Groups are sorted by the chosen count, ties by the
+group key ascending; a page starts after (count, *key) of the previous page's last group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    RowMapping,
+    and_,
+    asc,
+    case,
+    desc,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
+
+from dockwatch.model.finding_aggregation import AGGREGATION_KEYS, AggregationQuery
+from dockwatch.model.finding_criteria import FINDING_TYPE, RESOURCE_TYPE, strings_hold
+from dockwatch.model.identity import Tenant
+from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPage
+from dockwatch.storage.sql import rollups
+from dockwatch.storage.sql import tables as t
+
+from .aggregation_filters import Counted, counted, request_filters
+from .criteria_sql import sql_filter
+from .images import tags_and_last_pull
+
+COUNTS = ("critical", "high", "medium", "low", "informational", "untriaged")
+_SORT_COLUMN = {"CRITICAL": "critical", "HIGH": "high", "ALL": "all_", "AFFECTED_IMAGES": "images"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    grain: str
+    keys: tuple[str, ...]
+    """The group's key as answered, sorted on and carried by tokens."""
+    group: tuple[str, ...] = ()
+    """The source columns grouped on (default: `keys`); other keys are functions of them.
+    Grouping an image on (repository_id, digest) follows the rollup's primary key order."""
+
+
+_GRAINS = {
+    "REPOSITORY": ("image", ()),
+    "AWS_ECR_CONTAINER": ("image", ("repository_id", "digest")),
+    "IMAGE_LAYER": ("layer", ("repository_id", "digest", "layer_hash")),
+    "PACKAGE": ("package", ()),
+    "TITLE": ("title", ()),
+    "FINDING_TYPE": ("image", ()),
+    "ACCOUNT": ("image", ()),
+}
+_PLANS = {
+    kind: _Plan(grain, AGGREGATION_KEYS[kind], group) for kind, (grain, group) in _GRAINS.items()
+}
+_TABLES = {
+    "image": t.finding_image_counts,
+    "layer": t.finding_layer_counts,
+    "package": t.finding_package_counts,
+    "title": t.finding_title_counts,
+}
+
+
+def _source(conn: Connection, kind: str, grain: str, count: Counted, tenant: Tenant) -> FromClause:
+    """The rollup table, or the same columns grouped from `findings` with the criteria applied
+    (other criteria; no triggers; or fix and exploit counts of some severities only, which the
+    image rollup does not split by severity)."""
+    by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
+    if count.rest is None and not by_severity and rollups.enabled(conn):
+        return _TABLES[grain]
+    f = t.findings
+    where = [
+        f.c.account_id == tenant.account_id,
+        f.c.region == tenant.region,
+        f.c.status.in_(sorted(count.statuses)),
+    ]
+    if count.rest is not None:
+        where.append(sql_filter(count.rest))
+    if count.severities is not None:
+        where.append(f.c.severity.in_(sorted(count.severities)))
+    if grain == "image":
+        return rollups.image_source(where).subquery("src")
+    if grain == "layer":
+        return rollups.layer_source(where).subquery("src")
+    if grain == "package":
+        return rollups.package_source(where).subquery("src")
+    return rollups.title_source(conn.dialect.name, where).subquery("src")
+
+
+def _answers_nothing(query: AggregationQuery, count: Counted, tenant: Tenant) -> bool:
+    return (
+        count.excluded
+        or query.finding_type not in (None, FINDING_TYPE)
+        or query.resource_type not in (None, RESOURCE_TYPE)
+        or not strings_hold(query.accounts, tenant.account_id)
+        or not count.statuses
+        or count.severities == frozenset()
+    )
+
+
+def aggregate(
+    conn: Connection, tenant: Tenant, query: AggregationQuery, after: Sequence[Any] | None
+) -> AggregationPage:
+    """One page of `query`'s groups after (count, *key) `after`."""
+    plan = _PLANS.get(query.type)
+    count = counted(query.criteria)
+    if plan is None or _answers_nothing(query, count, tenant):
+        return AggregationPage()
+    source = _source(conn, query.type, plan.grain, count, tenant)
+    c = source.c
+    where = [
+        c.account_id == tenant.account_id,
+        c.region == tenant.region,
+        c.status.in_(sorted(count.statuses)),
+        *request_filters(query, source, tenant),
+    ]
+    group = [c[k] for k in plan.group or plan.keys]
+    columns: list[ColumnElement[Any]] = [
+        c[k] if k in (plan.group or plan.keys) else func.max(c[k]).label(k) for k in plan.keys
+    ]
+    chosen = [n for n in COUNTS if count.severities is None or n.upper() in count.severities]
+    columns += [
+        (func.coalesce(func.sum(c[name]), 0) if name in chosen else literal(0)).label(name)
+        for name in COUNTS
+    ]
+    counted_here = sum((c[n] for n in chosen[1:]), c[chosen[0]]) if chosen else literal(0)
+    total = func.coalesce(func.sum(counted_here), 0)
+    columns.append(total.label("all_"))
+    if query.type == "REPOSITORY":
+        image = case((counted_here > 0, c.digest), else_=None)
+        columns.append(func.count(distinct(image)).label("images"))
+    if query.type in ("FINDING_TYPE", "ACCOUNT"):
+        columns.append(func.sum(c.fix_yes + c.fix_partial).label("fix"))
+        columns.append(func.sum(c.exploit_yes).label("exploit"))
+    if query.type == "AWS_ECR_CONTAINER":
+        columns.append(c.repository_id)
+    grouped = select(*columns).where(*where).group_by(*group).having(total > 0).subquery("g")
+    g = grouped.c
+    sort = g[_SORT_COLUMN[query.sort_by]]
+    group_key = [g[k] for k in plan.keys]
+    stmt = select(grouped)
+    if after is not None:
+        beyond = sort < after[0] if query.sort_order == "DESC" else sort > after[0]
+        later = tuple_(*group_key) > tuple_(*[literal(v) for v in after[1:]])
+        stmt = stmt.where(or_(beyond, and_(sort == after[0], later)))
+    order = desc(sort) if query.sort_order == "DESC" else asc(sort)
+    rows = conn.execute(
+        stmt.order_by(order, *[asc(k) for k in group_key]).limit(query.max_results + 1)
+    ).all()
+    page = [r._mapping for r in rows[: query.max_results]]
+    groups = _groups(conn, tenant, query, plan, count, page)
+    return AggregationPage(groups, len(rows) > query.max_results)
+
+
+def _groups(
+    conn: Connection,
+    tenant: Tenant,
+    query: AggregationQuery,
+    plan: _Plan,
+    count: Counted,
+    rows: Sequence[RowMapping],
+) -> list[AggregationGroup]:
+    images = (
+        tags_and_last_pull(conn, [(r["repository_id"], r["digest"]) for r in rows])
+        if query.type == "AWS_ECR_CONTAINER"
+        else {}
+    )
+    titles = _title_images(conn, tenant, count, rows) if query.type == "TITLE" else {}
+    out = []
+    sort_column = _SORT_COLUMN[query.sort_by]
+    for r in rows:
+        key = {k: r[k] for k in plan.keys}
+        image = (r["repository_id"], r["digest"]) if query.type == "AWS_ECR_CONTAINER" else None
+        tags, pulled = images[image] if image is not None else ((), None)
+        affected = None
+        if query.type == "REPOSITORY":
+            affected = int(r["images"])
+        elif query.type == "TITLE":
+            affected = titles.get((r["title"], r["vulnerability_id"]), int(r["all_"]))
+        fixes = query.type in ("FINDING_TYPE", "ACCOUNT")
+        out.append(
+            AggregationGroup(
+                key=key,
+                position=(int(r[sort_column]), *key.values()),
+                counts={"all": int(r["all_"]), **{name: int(r[name]) for name in COUNTS}},
+                affected_images=affected,
+                fix_available=int(r["fix"]) if fixes else None,
+                exploit_available=int(r["exploit"]) if fixes else None,
+                tags=tags,
+                last_in_use=pulled,
+            )
+        )
+    return out
+
+
+def _title_images(
+    conn: Connection, tenant: Tenant, count: Counted, rows: Sequence[RowMapping]
+) -> dict[tuple[str, str], int]:
+    """Distinct images per (title, vulnerability id) of one page, when counting findings is
+    not the same: only CLOSED findings repeat for one image (one per past generation)."""
+    if "CLOSED" not in count.statuses or not rows:
+        return {}
+    f, d = t.findings, t.finding_details
+    title = func.coalesce(rollups.title_expression(conn.dialect.name), f.c.vulnerability_id)
+    where = [
+        f.c.account_id == tenant.account_id,
+        f.c.region == tenant.region,
+        f.c.status.in_(sorted(count.statuses)),
+        f.c.vulnerability_id.in_(sorted({r["vulnerability_id"] for r in rows})),
+    ]
+    if count.severities is not None:
+        where.append(f.c.severity.in_(sorted(count.severities)))
+    if count.rest is not None:
+        where.append(sql_filter(count.rest))
+    image = f.c.repository_name + "@" + f.c.digest
+    query = (
+        select(title.label("title"), f.c.vulnerability_id, func.count(distinct(image)))
+        .join_from(f, d, d.c.ref == f.c.detail_ref)
+        .where(*where)
+        .group_by(title, f.c.vulnerability_id)
+    )
+    return {(r[0], r[1]): int(r[2]) for r in conn.execute(query)}

@@ -1,0 +1,284 @@
+"""ListFindings in SQL: keyset pages in a sort order, one finding, an image's findings.
+
+Pages are keyset-paginated on (sort key, finding id), so page 1,000 costs what page 1 costs: the
+query seeks into an index on `(account_id, region, <sort key>, id)` (see `tables.findings`) and
+reads one page plus one row. A page loads its details in one query and the tags and push times
+of its images in one more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+)
+
+from dockwatch.model.finding_criteria import Comparison, Criteria
+from dockwatch.model.finding_sort import (
+    NO_SCORE,
+    SEVERITY_RANK,
+    Position,
+    Sort,
+    SortField,
+    SortOrder,
+    bound_value,
+)
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc, as_utc_or_none
+from dockwatch.storage.finding_query_repo import FindingPage, ListedFinding
+from dockwatch.storage.sql import finding_repo
+from dockwatch.storage.sql import tables as t
+
+from .criteria_sql import sql_filter
+from .images import image_contexts
+
+f = t.findings
+m = t.manifests
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TOP = "\U0010ffff"
+"""Above every finding id (ids are hex)."""
+
+_ROW = (
+    f.c.id, f.c.account_id, f.c.region, f.c.repository_id, f.c.repository_name, f.c.digest,
+    f.c.vulnerability_id, f.c.status, f.c.severity, f.c.fix_available, f.c.inspector_score,
+    f.c.epss_score, f.c.source, f.c.first_observed_at, f.c.last_observed_at, f.c.updated_at,
+    f.c.detail_ref, f.c.suppressed_by,
+)  # fmt: skip
+
+
+def sort_key(field: SortField) -> ColumnElement[Any]:
+    """The SQL value a listing sorts on (written as the matching index spells it)."""
+    if field is SortField.SEVERITY:
+        return f.c.severity_rank
+    if field is SortField.FIRST_OBSERVED_AT:
+        return f.c.first_observed_at
+    if field is SortField.LAST_OBSERVED_AT:
+        return f.c.last_observed_at
+    if field is SortField.FINDING_STATUS:
+        return f.c.status
+    if field is SortField.ECR_IMAGE_REPOSITORY_NAME:
+        return f.c.repository_name
+    if field is SortField.VULNERABILITY_ID:
+        return f.c.vulnerability_id
+    if field is SortField.VULNERABILITY_SOURCE:
+        return f.c.source
+    if field is SortField.INSPECTOR_SCORE:
+        return f.c.score_key
+    if field is SortField.EPSS_SCORE:
+        return f.c.epss_key
+    return func.coalesce(m.c.image_pushed_at, _EPOCH)
+
+
+def _key_value(field: SortField, row: Any) -> Any:
+    """The sort value of a fetched row, as JSON (times as ISO 8601)."""
+    if field is SortField.SEVERITY:
+        return SEVERITY_RANK.get(row.severity, 0)
+    if field is SortField.FIRST_OBSERVED_AT:
+        return as_utc(row.first_observed_at).isoformat()
+    if field is SortField.LAST_OBSERVED_AT:
+        return as_utc(row.last_observed_at).isoformat()
+    if field is SortField.FINDING_STATUS:
+        return row.status
+    if field is SortField.ECR_IMAGE_REPOSITORY_NAME:
+        return row.repository_name
+    if field is SortField.VULNERABILITY_ID:
+        return row.vulnerability_id
+    if field is SortField.VULNERABILITY_SOURCE:
+        return row.source
+    if field is SortField.INSPECTOR_SCORE:
+        return NO_SCORE if row.inspector_score is None else float(row.inspector_score)
+    if field is SortField.EPSS_SCORE:
+        return NO_SCORE if row.epss_score is None else float(row.epss_score)
+    pushed = as_utc_or_none(row.image_pushed_at)
+    return (pushed or _EPOCH).isoformat()
+
+
+def listed(conn: Connection, rows: Sequence[Any]) -> list[ListedFinding]:
+    """Typed findings for `findings` rows (details and image facts read in bulk)."""
+    details = finding_repo.load_details(conn, [r.detail_ref for r in rows])
+    images = image_contexts(conn, [(r.repository_id, r.repository_name, r.digest) for r in rows])
+    return [
+        ListedFinding(
+            id=r.id,
+            repository_id=r.repository_id,
+            repository_name=r.repository_name,
+            digest=r.digest,
+            vulnerability_id=r.vulnerability_id,
+            status=r.status,
+            severity=r.severity,
+            fix_available=r.fix_available,
+            first_observed_at=as_utc(r.first_observed_at),
+            last_observed_at=as_utc(r.last_observed_at),
+            updated_at=as_utc(r.updated_at),
+            detail_ref=r.detail_ref,
+            suppressed_by=r.suppressed_by,
+            detail=details.get(r.detail_ref, {}),
+            image=images[(r.repository_id, r.digest)],
+        )
+        for r in rows
+    ]
+
+
+_PINNED_BY = {
+    SortField.SEVERITY: "severity",
+    SortField.FINDING_STATUS: "findingStatus",
+    SortField.ECR_IMAGE_REPOSITORY_NAME: "ecrImageRepositoryName",
+    SortField.VULNERABILITY_ID: "vulnerabilityId",
+    SortField.VULNERABILITY_SOURCE: "vulnerabilitySource",
+}
+
+
+def _pinned(criteria: Criteria, sort: Sort) -> tuple[Any, Any] | None:
+    """(lowest, highest) sort value the criteria allow, when EQUALS filters pin the sort key:
+    `severity = CRITICAL` sorted by severity seeks to rank 5 instead of walking to it."""
+    key = _PINNED_BY.get(sort.field)
+    filters = criteria.strings.get(key or "", ())
+    if not filters or any(s.comparison is not Comparison.EQUALS for s in filters):
+        return None
+    if sort.field is SortField.SEVERITY:
+        ranks = [SEVERITY_RANK.get(s.value, 0) for s in filters]
+        return min(ranks), max(ranks)
+    values = [s.value for s in filters]
+    return min(values), max(values)
+
+
+_ANCHORS = ("vulnerabilityId", "ecrImageHash", "findingArn", "resourceId", "ecrImageTags")
+
+
+def _anchored(criteria: Criteria, sort: Sort) -> str | None:
+    """Which EQUALS filter names so few findings that reading them through its own index and
+    sorting beats walking the sort index: "column" (an index on the tenant and the column),
+    "subquery" (tags, packages: `IN (subquery)` through another table), or None. SQLite's
+    planner, without statistics, takes every index on the tenant as equally selective and
+    would otherwise walk the sort index."""
+    names = list(_ANCHORS)
+    if sort.field not in (SortField.SEVERITY, SortField.ECR_IMAGE_REPOSITORY_NAME):
+        names.append("ecrImageRepositoryName")  # (repository, severity) has its own index
+    if sort.field is SortField.VULNERABILITY_ID:
+        names.remove("vulnerabilityId")  # pinned: the sort index seeks to it
+
+    def equals(name: str) -> bool:
+        filters = criteria.strings.get(name, ())
+        return bool(filters) and all(s.comparison is Comparison.EQUALS for s in filters)
+
+    if any(equals(n) for n in names if n != "ecrImageTags"):
+        return "column"
+    if equals("ecrImageTags") or (
+        bool(criteria.packages)
+        and all(
+            p.name is not None and p.name.comparison is Comparison.EQUALS for p in criteria.packages
+        )
+    ):
+        return "subquery"
+    return None
+
+
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column behind SQLite's unary `+`: same value, but no index may serve it."""
+    name = getattr(column, "name", None)
+    table = getattr(getattr(column, "table", None), "name", None)
+    if not isinstance(name, str) or not isinstance(table, str):
+        return column
+    return literal_column(f"+{table}.{name}", column.type)
+
+
+def list_page(
+    conn: Connection,
+    tenant: Tenant,
+    criteria: Criteria,
+    sort: Sort,
+    limit: int,
+    after: Position | None,
+) -> FindingPage:
+    """One page of the tenant's findings meeting `criteria`, in `sort` order, after `after`
+    (ValueError when its sort value does not fit the sort)."""
+    key: ColumnElement[Any] = sort_key(sort.field)
+    fid: ColumnElement[Any] = f.c.id
+    account: ColumnElement[Any] = f.c.account_id
+    region: ColumnElement[Any] = f.c.region
+    anchor = _anchored(criteria, sort) if conn.dialect.name == "sqlite" else None
+    if anchor is not None:
+        key, fid = _unindexed(key), _unindexed(fid)
+    if anchor == "subquery":  # no index on the tenant either: the subquery drives the query
+        account, region = _unindexed(account), _unindexed(region)
+    query = select(*_ROW)
+    if sort.field is SortField.ECR_IMAGE_PUSHED_AT:
+        query = query.add_columns(m.c.image_pushed_at).select_from(
+            f.outerjoin(m, and_(m.c.repository_id == f.c.repository_id, m.c.digest == f.c.digest))
+        )
+    query = query.where(account == tenant.account_id, region == tenant.region, sql_filter(criteria))
+    asc = sort.order is SortOrder.ASC
+    low: tuple[Any, str] | None = None  # exclusive bounds on (key, id)
+    high: tuple[Any, str] | None = None
+    pinned = _pinned(criteria, sort)
+    if pinned is not None:  # ids are non-empty: (k, "") < every (k, id) < (k, "\uffff...")
+        low, high = (pinned[0], ""), (pinned[1], _TOP)
+    if after is not None:
+        value = bound_value(sort.field, after.value)
+        if asc:
+            low = (value, after.finding_id) if low is None else max(low, (value, after.finding_id))
+        else:
+            bound = (value, after.finding_id)
+            high = bound if high is None else min(high, bound)
+    if pinned is not None and pinned[0] == pinned[1]:
+        # one key value: equality plus a range on the id, which (tenant, key, id) serves
+        query = query.where(key == literal(pinned[0], key.type))
+        if low is not None and low[1]:
+            query = query.where(fid > low[1]) if low[0] == pinned[0] else query.where(false())
+        if high is not None and high[1] != _TOP:
+            query = query.where(fid < high[1]) if high[0] == pinned[0] else query.where(false())
+    else:
+        if low is not None:
+            query = query.where(
+                tuple_(key, fid) > tuple_(literal(low[0], key.type), literal(low[1]))
+            )
+        if high is not None:
+            query = query.where(
+                tuple_(key, fid) < tuple_(literal(high[0], key.type), literal(high[1]))
+            )
+    query = query.order_by(*((key.asc(), fid.asc()) if asc else (key.desc(), fid.desc())))
+    rows = conn.execute(query.limit(limit + 1)).all()
+    page = rows[:limit]
+    following = None
+    if len(rows) > limit:
+        following = Position(_key_value(sort.field, page[-1]), page[-1].id)
+    return FindingPage(listed(conn, page), following)
+
+
+def get_one(conn: Connection, tenant: Tenant, finding_id: str) -> ListedFinding | None:
+    """One finding of the tenant by id."""
+    row = conn.execute(
+        select(*_ROW).where(
+            f.c.id == finding_id, f.c.account_id == tenant.account_id, f.c.region == tenant.region
+        )
+    ).first()
+    return None if row is None else listed(conn, [row])[0]
+
+
+def image_findings(
+    conn: Connection, tenant: Tenant, repository_id: int, digest: str, criteria: Criteria
+) -> list[ListedFinding]:
+    """An image's findings meeting `criteria`, by vulnerability id then id."""
+    rows = conn.execute(
+        select(*_ROW)
+        .where(
+            f.c.repository_id == repository_id,
+            f.c.digest == digest,
+            f.c.account_id == tenant.account_id,
+            f.c.region == tenant.region,
+            sql_filter(criteria),
+        )
+        .order_by(f.c.vulnerability_id, f.c.id)
+    ).all()
+    return listed(conn, rows)
