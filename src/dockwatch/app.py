@@ -19,6 +19,7 @@ from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql.catalog_repo import SqlCatalogCache
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,11 @@ class Services:
     scanner: ScanService
     worker: ScanWorker
     webhooks: WebhookDeliverer
+
+    @property
+    def store(self) -> SqlStore:
+        """The metadata store (units of work over the database)."""
+        return SqlStore(self.db)
 
     def close(self) -> None:
         """Stop the scan worker and release database connections."""

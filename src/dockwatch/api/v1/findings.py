@@ -24,6 +24,8 @@ from dockwatch.model.oci import INDEX_TYPES, SCHEMA1_TYPES, parse_manifest
 from dockwatch.registry.manifests import Manifests
 from dockwatch.storage.sql import tables as t
 
+from .body import json_body
+
 _LIST_BODY = frozenset({"maxResults", "nextToken", "filterCriteria", "sortCriteria"})
 
 
@@ -68,10 +70,7 @@ async def list_findings_get(services: Services, request: Request) -> dict[str, A
 async def list_findings_post(services: Services, request: Request) -> dict[str, Any]:
     """Inspector ListFindings: `{filterCriteria, sortCriteria: {field, sortOrder}, maxResults,
     nextToken}`."""
-    try:
-        body = await request.json() if await request.body() else {}
-    except ValueError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}") from exc
+    body = json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     unknown = sorted(set(body) - _LIST_BODY)

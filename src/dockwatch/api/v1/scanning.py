@@ -16,12 +16,14 @@ from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.sql import scan_repo as sql
 
+from .body import json_body
+
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED")
 
 
 async def _json(request: Request) -> Any:
     try:
-        return await request.json()
+        return json_body(request)
     except ValueError as exc:
         raise InvalidInput(f"the body is not JSON: {exc}") from exc
 
