@@ -106,16 +106,19 @@ class VerificationGate:
 
     async def run(self, fn: Callable[[], bool]) -> bool:
         """`fn()` in a worker thread once a slot is free; GateBusy when none frees in time."""
-        if self._semaphore.value == 0 and self.waiting >= self.max_waiting:
-            raise GateBusy
-        self.waiting += 1
         try:
-            with anyio.move_on_after(self.wait) as scope:
-                await self._semaphore.acquire()
-        finally:
-            self.waiting -= 1
-        if scope.cancelled_caught:
-            raise GateBusy
+            self._semaphore.acquire_nowait()
+        except anyio.WouldBlock:
+            if self.waiting >= self.max_waiting:
+                raise GateBusy from None
+            self.waiting += 1
+            try:
+                with anyio.move_on_after(self.wait) as scope:
+                    await self._semaphore.acquire()
+            finally:
+                self.waiting -= 1
+            if scope.cancelled_caught:
+                raise GateBusy from None
         self.running += 1
         self.peak_running = max(self.peak_running, self.running)
         try:

@@ -42,7 +42,9 @@ def services(tmp_path: Path) -> Iterator[Services]:
     built.close()
 
 
-def client_for(app: Any, address: str = "10.0.0.1", auth: Any = (USER, PASSWORD)) -> httpx.AsyncClient:
+def client_for(
+    app: Any, address: str = "10.0.0.1", auth: Any = (USER, PASSWORD)
+) -> httpx.AsyncClient:
     """A client of `app` that connects from `address`."""
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://dockwatch", auth=auth)
