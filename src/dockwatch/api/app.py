@@ -33,8 +33,8 @@ def create_app(services: Services) -> ASGIApp:
 
     async def healthz(request: Request) -> Response:
         def probe() -> None:
-            with services.db.read() as conn:
-                conn.exec_driver_sql("SELECT 1")
+            with services.store.read() as uow:  # any read proves the database answers
+                uow.accounts.any_username(services.tenant)
 
         try:
             await to_thread.run_sync(probe)

@@ -18,9 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockwatch.app import Services
+from dockwatch.model.identity import repository_arn
 from dockwatch.model.times import iso
-from dockwatch.storage.sql import registry_repo as repo
-from dockwatch.storage.sql import tables as t
 
 from . import aggregations, coverage, exports, scanning
 from . import findings as findings_api
@@ -48,12 +47,12 @@ async def list_repositories(services: Services, request: Request) -> dict[str, A
     """Repositories with their settings (ECR DescribeRepositories field names)."""
 
     def run() -> list[dict[str, Any]]:
-        with services.db.read() as conn:
-            rows = repo.repository_rows(conn, services.tenant)
+        with services.store.read() as uow:
+            rows = uow.registry.repositories(services.tenant)
         return [
             {
                 "repositoryName": row.name,
-                "repositoryArn": f"arn:aws:ecr:{services.tenant.region}:{services.tenant.account_id}:repository/{row.name}",
+                "repositoryArn": repository_arn(services.tenant, row.name),
                 "registryId": services.tenant.account_id,
                 "createdAt": iso(row.created_at),
                 "imageTagMutability": row.image_tag_mutability,
@@ -71,17 +70,13 @@ async def list_images(services: Services, request: Request) -> dict[str, Any]:
 
     def run() -> list[dict[str, Any]]:
         r = services.registry.ctx.repository(name)
-        m = t.manifests
-        with services.db.read() as conn:
-            rows = conn.execute(
-                m.select().where(m.c.repository_id == r.id).order_by(m.c.image_pushed_at)
-            ).all()
+        with services.store.read() as uow:
             return [
                 {
                     "registryId": services.tenant.account_id,
                     "repositoryName": name,
                     "imageDigest": row.digest,
-                    "imageTags": repo.tags_of(conn, r.id, row.digest),
+                    "imageTags": uow.registry.tags_of(r.id, row.digest),
                     "imageSizeInBytes": row.size,
                     "imagePushedAt": iso(row.image_pushed_at),
                     "lastPushedAt": iso(row.last_pushed_at),
@@ -90,7 +85,7 @@ async def list_images(services: Services, request: Request) -> dict[str, Any]:
                     "artifactMediaType": row.artifact_type,
                     "subjectManifestDigest": row.subject_digest,
                 }
-                for row in rows
+                for row in uow.registry.manifests_of(r.id)
             ]
 
     return {"imageDetails": await to_thread.run_sync(run)}

@@ -452,3 +452,19 @@ class SqlRegistryRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def repositories(self, tenant: Tenant) -> list[RepositoryRow]:
+        """Every repository of the tenant with its settings, by name."""
+        return repository_rows(self._conn, tenant)
+
+    def manifests_of(self, repository_id: int) -> list[ManifestRow]:
+        """The manifests stored in a repository, oldest push first."""
+        m = t.manifests
+        rows = self._conn.execute(
+            select(m).where(m.c.repository_id == repository_id).order_by(m.c.image_pushed_at)
+        )
+        return [_manifest(row) for row in rows]
+
+    def tags_of(self, repository_id: int, digest: str) -> list[str]:
+        """Tags pointing at a manifest, by name."""
+        return tags_of(self._conn, repository_id, digest)
