@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from anyio import to_thread
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp
 
 from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
+from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
@@ -123,41 +125,22 @@ def oci_methods(oci: OciApi, path: str) -> str:
 
 
 def _state_gauges(services: Services) -> list[Metric]:
-    """Queue depth by state and the age of each advisory source, read when scraped."""
-    from prometheus_client.core import GaugeMetricFamily
-
+    """Queue depth by state, the age of each advisory source and the unread scan events, read
+    when scraped."""
     jobs = GaugeMetricFamily("dockwatch_scan_jobs", "Scan jobs by state.", labels=["state"])
     for state, n in services.worker.queue.depth().items():
         jobs.add_metric([state], n)
     age = GaugeMetricFamily(
         "dockwatch_feed_age_seconds", "Seconds since each source last succeeded.", labels=["source"]
     )
-    now = services.clock.now()
-    with services.db.read() as conn:
-        from dockwatch.model.times import as_utc
-        from dockwatch.storage.sql import vuln_repo
-
-        for source in vuln_repo.all_sources(conn):
-            if source.get("last_success_at") is not None:
-                age.add_metric(
-                    [source["name"]], (now - as_utc(source["last_success_at"])).total_seconds()
-                )
-    from sqlalchemy import func, select
-
-    from dockwatch.scan.worker import CURSOR, SUBSCRIBED
-    from dockwatch.storage.sql import outbox, tables
-
     pending = GaugeMetricFamily(
         "dockwatch_scan_events_pending",
         "Outbox events (pushes, deletes, advisory updates) the scan worker has not read yet.",
     )
-    o = tables.outbox
-    with services.db.read() as conn:
-        after = outbox.cursor(conn, CURSOR)
-        unread = conn.execute(
-            select(func.count()).where(
-                o.c.id > after, o.c.event_type.in_([str(e) for e in SUBSCRIBED])
-            )
-        ).scalar()
-        pending.add_metric([], int(unread or 0))
+    now = services.clock.now()
+    with services.store.read() as uow:
+        for source, succeeded in uow.vulns.last_successes().items():
+            if succeeded is not None:
+                age.add_metric([source], (now - succeeded).total_seconds())
+        pending.add_metric([], uow.outbox.unread(CURSOR, [str(e) for e in SUBSCRIBED]))
     return [jobs, age, pending]

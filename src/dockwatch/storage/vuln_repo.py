@@ -7,8 +7,13 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 
 class VulnRepo(Protocol):
     """Advisories, feed update operations and their deltas, enrichment (CVSS, KEV, EPSS)."""
+
+    def last_successes(self) -> dict[str, datetime | None]:
+        """When each advisory source last succeeded (None: never), by source name."""
+        ...

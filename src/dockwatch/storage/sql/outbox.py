@@ -7,12 +7,12 @@ lost across a restart and a duplicate can only follow a crash before the cursor 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
@@ -123,3 +123,12 @@ class SqlOutbox:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def unread(self, subscriber: str, event_types: Collection[str]) -> int:
+        """Events of `event_types` after `subscriber`'s cursor."""
+        o = tables.outbox
+        after = cursor(self._conn, subscriber)
+        value = self._conn.execute(
+            select(func.count()).where(o.c.id > after, o.c.event_type.in_(list(event_types)))
+        ).scalar()
+        return int(value or 0)

@@ -350,3 +350,10 @@ class SqlVulnRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def last_successes(self) -> dict[str, datetime | None]:
+        """When each advisory source last succeeded (None: never), by source name."""
+        return {
+            str(row["name"]): as_utc_or_none(row.get("last_success_at"))
+            for row in all_sources(self._conn)
+        }
