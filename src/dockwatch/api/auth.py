@@ -141,17 +141,6 @@ class Authenticator:
                     self._ok.popitem(last=False)
         return True
 
-    def check(self, authorization: str | None) -> str | None:
-        """The user name when the header carries valid credentials, else None (no limits:
-        the HTTP edge adds those)."""
-        creds = parse_basic(authorization)
-        if creds is None:
-            return None
-        found = self.lookup(creds)
-        if found.cached or self.verify(creds, found.stored):
-            return creds.username
-        return None
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._ok)

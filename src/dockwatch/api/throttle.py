@@ -13,6 +13,7 @@ so the waiting room is bounded too.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -46,16 +47,20 @@ class FailureLimiter:
     def __init__(self, policy: LimiterPolicy, now: Callable[[], float]) -> None:
         self.policy = policy
         self._now = now
-        self._scores: OrderedDict[str, _Score] = OrderedDict()
+        self._scores: OrderedDict[bytes, _Score] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._scores)
 
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return _slot(key) in self._scores
+
     def retry_after(self, key: str) -> float:
         """Seconds until `key` may try again (0: now)."""
         with self._lock:
-            score = self._scores.get(key)
+            score = self._scores.get(_slot(key))
             if score is None:
                 return 0.0
             return max(0.0, score.blocked_until - self._now())
@@ -65,7 +70,8 @@ class FailureLimiter:
         now = self._now()
         p = self.policy
         with self._lock:
-            score = self._scores.pop(key, None)
+            slot = _slot(key)
+            score = self._scores.pop(slot, None)
             if score is None:
                 score = _Score(0.0, now, 0.0)
             elapsed = max(0.0, now - score.at)
@@ -75,7 +81,7 @@ class FailureLimiter:
             if over > 0:
                 wait = min(p.backoff_max, p.backoff_base * 2 ** (math.ceil(over) - 1))
                 score.blocked_until = max(score.blocked_until, now + wait)
-            self._scores[key] = score
+            self._scores[slot] = score
             while len(self._scores) > p.max_entries:
                 self._scores.popitem(last=False)
             return max(0.0, score.blocked_until - now)
@@ -83,7 +89,12 @@ class FailureLimiter:
     def succeeded(self, key: str) -> None:
         """Forget `key`'s failures."""
         with self._lock:
-            self._scores.pop(key, None)
+            self._scores.pop(_slot(key), None)
+
+
+def _slot(key: str) -> bytes:
+    """A fixed-size table key: user names are chosen by clients and may be long."""
+    return hashlib.blake2b(key.encode(), digest_size=16).digest()
 
 
 class GateBusy(Exception):

@@ -62,7 +62,11 @@ def test_the_table_is_bounded() -> None:
     assert len(limiter) == 100
     # the most recent keys are the ones kept
     assert limiter.retry_after("10.0.39.15") == 0  # one failure: free, but present
-    assert "10.0.39.15" in limiter._scores and "10.0.0.0" not in limiter._scores
+    assert "10.0.39.15" in limiter and "10.0.0.0" not in limiter
+    # long keys (user names are the client's choice) cost a fixed-size entry
+    for i in range(200):
+        limiter.failed(f"{i}" + "x" * 10_000)
+    assert len(limiter) == 100 and sum(len(k) for k in limiter._scores) == 100 * 16
 
 
 @pytest.mark.anyio
