@@ -85,7 +85,7 @@ async def test_guesses_for_one_user_spread_over_addresses_are_limited(tmp_path: 
     services = make_services(tmp_path, auth_free_failures_per_user=6)
     try:
         app = create_app(services)
-        for i in range(7):  # two guesses from each address: under the address limit
+        for i in range(7):  # one guess from each address: under the address limit
             assert (await _status(app, f"10.1.0.{i}", (USER, "guess"))).status_code == 401
         answer = await _status(app, "10.1.0.99", (USER, "guess"))
         assert answer.status_code == 429 and int(answer.headers["retry-after"]) >= 1
@@ -142,7 +142,12 @@ def test_the_cache_is_bounded_and_keeps_no_password(
 async def test_concurrent_verifications_are_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = make_services(tmp_path, auth_cache_seconds=0, auth_max_concurrent_verifications=2)
+    services = make_services(
+        tmp_path,
+        auth_cache_seconds=0,
+        auth_max_concurrent_verifications=2,
+        auth_verification_wait_seconds=600,  # every request waits its turn, however slow
+    )
     inside = 0
     most = 0
     lock = threading.Lock()
@@ -183,3 +188,44 @@ async def test_no_credentials_is_not_counted(services: Services) -> None:
             r = await c.get("/v2/")
         assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic ")
     assert (await _status(app, "10.0.0.5", (USER, PASSWORD))).status_code == 200
+
+
+async def test_verifications_beyond_the_bound_are_503_not_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = make_services(
+        tmp_path,
+        auth_cache_seconds=0,
+        auth_max_concurrent_verifications=1,
+        auth_max_waiting_verifications=0,
+    )
+    release = threading.Event()
+    entered = threading.Event()
+    real = passwords._scrypt
+
+    def held(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        entered.set()
+        release.wait(30)
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(passwords, "_scrypt", held)
+    try:
+        app = create_app(services)
+        answers: list[httpx.Response] = []
+
+        async def first() -> None:
+            answers.append(await _status(app, "10.3.0.1", (USER, PASSWORD)))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            while not entered.is_set():
+                await anyio.sleep(0.01)
+            busy = await _status(app, "10.3.0.2", (USER, PASSWORD), "/api/v1/repositories")
+            assert busy.status_code == 503
+            assert busy.json()["__type"] == "ServiceUnavailableException"
+            assert int(busy.headers["retry-after"]) >= 1
+            release.set()
+        assert answers[0].status_code == 200
+    finally:
+        release.set()
+        services.close()
