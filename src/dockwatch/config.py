@@ -47,6 +47,34 @@ class Settings:
         20 * 1024**3,
         "Images whose compressed layers add up to more are not scanned (IMAGE_SIZE_EXCEEDED).",
     )
+    auth_cache_seconds: int = _f(
+        60, "A verified password is remembered this long (0: verify scrypt on every request)."
+    )
+    auth_free_failures_per_address: int = _f(
+        5, "Failed authentications from one client address before it must wait (429)."
+    )
+    auth_free_failures_per_user: int = _f(
+        20, "Failed authentications for one user name, from any address, before it must wait."
+    )
+    auth_backoff_max_seconds: int = _f(
+        300, "Longest wait after failed authentications (the wait doubles with each failure)."
+    )
+    auth_failure_half_life_seconds: int = _f(
+        300, "Failed authentications count half after this long without another failure."
+    )
+    auth_max_concurrent_verifications: int = _f(
+        2, "Password verifications (scrypt, 16 MiB each) running at once."
+    )
+    auth_max_waiting_verifications: int = _f(
+        32, "Verifications waiting for a slot; beyond that, or after the wait, 503."
+    )
+    auth_verification_wait_seconds: int = _f(
+        5, "Longest wait for a verification slot before the answer is 503 with Retry-After."
+    )
+    max_request_body_bytes: int = _f(
+        1024 * 1024, "Largest JSON request body of /api/v1 (413 beyond)."
+    )
+    max_json_depth: int = _f(64, "Deepest nesting of arrays and objects in a JSON request (400).")
 
     webhook_allow: str = _f(
         "",
@@ -87,6 +115,19 @@ class Settings:
             errors.append("sync_interval must be 0 (off) or a number of seconds")
         if self.feed_stale_hours <= 0:
             errors.append("feed_stale_hours must be positive")
+        positive = (
+            "auth_free_failures_per_address",
+            "auth_free_failures_per_user",
+            "auth_backoff_max_seconds",
+            "auth_failure_half_life_seconds",
+            "auth_max_concurrent_verifications",
+            "auth_verification_wait_seconds",
+            "max_request_body_bytes",
+            "max_json_depth",
+        )
+        errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
+        not_negative = ("auth_cache_seconds", "auth_max_waiting_verifications")
+        errors.extend(f"{n} must not be negative" for n in not_negative if getattr(self, n) < 0)
         return errors
 
     def lint(self) -> list[str]:

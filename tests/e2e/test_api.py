@@ -38,6 +38,10 @@ def test_errors_are_aws_shaped(dockwatch: Server) -> None:
         assert r.status_code == 404
         assert r.json()["__type"] == "RepositoryNotFoundException"
         r = c.get("/api/v1/no-such-operation")
+        assert r.status_code == 404 and r.json()["__type"] == "ResourceNotFoundException"
+        r = c.delete("/api/v1/repositories")
+        assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD, OPTIONS"
+        r = c.post("/api/v1/findings/list", content=b"[" * 100_000 + b"]" * 100_000)
         assert r.status_code == 400 and r.json()["__type"] == "ValidationException"
     r = httpx.get(f"{dockwatch.url}/api/v1/repositories")
     assert r.status_code == 401 and r.json()["__type"] == "UnauthorizedException"
@@ -127,3 +131,18 @@ def test_metrics_and_health(dockwatch: Server) -> None:
         time.sleep(0.1)
     health = httpx.get(f"{dockwatch.url}/healthz").json()
     assert health["status"] == "ok" and health["scanner"] in ("ready", "loading")
+
+
+def test_password_guessing_is_limited_per_address(dockwatch: Server) -> None:
+    """Guesses from one loopback address are held back (429); another address still gets in."""
+    guesser = httpx.Client(
+        base_url=dockwatch.url, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+    )
+    with guesser:
+        answers = [guesser.get("/v2/", auth=("tester", f"guess-{i}")) for i in range(8)]
+        assert [r.status_code for r in answers[:5]] == [401] * 5
+        assert answers[-1].status_code == 429
+        assert int(answers[-1].headers["retry-after"]) >= 1
+        assert answers[-1].json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+    with dockwatch.client() as c:  # from 127.0.0.1
+        assert c.get("/v2/").status_code == 200

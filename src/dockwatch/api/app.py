@@ -2,77 +2,30 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
+from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 
 from .auth import Authenticator
+from .auth_middleware import AuthMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
+from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
+from .v1.body import Limits, parse_json, read_raw
+from .v1.router import AnyMethod
 from .v1.routes import routes as api_v1_routes
-
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-PUBLIC_PATHS = ("/healthz", "/metrics")
-
-
-class AuthMiddleware:
-    """HTTP Basic on everything but the operations endpoints."""
-
-    def __init__(self, app: ASGIApp, authenticator: Authenticator | None) -> None:
-        self.app = app
-        self.authenticator = authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse requests without valid credentials with the spec's UNAUTHORIZED body."""
-        if scope["type"] != "http" or self.authenticator is None or scope["path"] in PUBLIC_PATHS:
-            await self.app(scope, receive, send)
-            return
-        header = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                header = v.decode("latin-1")
-                break
-        user = self.authenticator.cached(header)
-        if user is None:  # first sight of these credentials: scrypt, off the event loop
-            user = await to_thread.run_sync(self.authenticator.check, header)
-        if user is None:
-            doc: dict[str, object]
-            if scope["path"].startswith("/api/"):
-                doc = {"__type": "UnauthorizedException", "message": "authentication required"}
-            else:
-                error = {
-                    "code": "UNAUTHORIZED",
-                    "message": "authentication required",
-                    "detail": None,
-                }
-                doc = {"errors": [error]}
-            body = json.dumps(doc).encode()
-            response = Response(
-                body if scope["method"] != "HEAD" else b"",
-                status_code=401,
-                headers={
-                    **API_VERSION,
-                    "WWW-Authenticate": 'Basic realm="dockwatch"',
-                    "Content-Type": "application/json",
-                    "Content-Length": str(len(body)),
-                },
-            )
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["user"] = user
-        await self.app(scope, receive, send)
 
 
 def create_app(services: Services) -> ASGIApp:
@@ -83,9 +36,7 @@ def create_app(services: Services) -> ASGIApp:
 
     async def healthz(request: Request) -> Response:
         def probe() -> list[dict[str, Any]]:
-            with services.db.read() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            return _feed_status(services)
+            return _feed_status(services)  # reading the feed table proves the database answers
 
         try:
             feeds = await to_thread.run_sync(probe)
@@ -108,7 +59,7 @@ def create_app(services: Services) -> ASGIApp:
         if not services.settings.test_mode or not isinstance(clock, ControlledClock):
             return JSONResponse({"message": "clock control needs test mode"}, status_code=403)
         if request.method == "POST":
-            body = await request.json()
+            body = parse_json(await read_raw(request, Limits()), "the body", Limits())
             if "set" in body:
                 clock.set(datetime.fromisoformat(body["set"]))
             if "advanceSeconds" in body:
@@ -116,30 +67,71 @@ def create_app(services: Services) -> ASGIApp:
         return JSONResponse({"now": clock.now().isoformat()})
 
     async def v2(request: Request) -> Response:
-        return await oci(request)
+        if request.method == "OPTIONS":
+            allow = oci_methods(oci, request.url.path)
+            if allow:
+                return Response(status_code=204, headers={**API_VERSION, "Allow": allow})
+        response = await oci(request)
+        if response.status_code == 405:
+            response.headers["Allow"] = oci_methods(oci, request.url.path)
+        return response
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/-/test/clock", test_clock, methods=["GET", "POST"]),
-        Route("/v2", v2, methods=ALL_METHODS),
-        Route("/v2/{rest:path}", v2, methods=ALL_METHODS),
+        Route("/v2", AnyMethod(v2)),
+        Route("/v2/{rest:path}", AnyMethod(v2)),
         *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
-    authenticator = Authenticator(services.db, services.tenant) if services.settings.auth else None
-    return MetricsMiddleware(AuthMiddleware(app, authenticator), metrics)
+    return MetricsMiddleware(auth_middleware(app, services), metrics)
 
 
-def basic_auth_header(username: str, password: str) -> str:
-    """An Authorization header value for HTTP Basic (used by the CLI client and tests)."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
+    """The authentication door with the limits the settings give."""
+    s = services.settings
+
+    def now() -> float:
+        return services.clock.now().timestamp()
+
+    def limiter(free: int) -> FailureLimiter:
+        policy = LimiterPolicy(
+            free_failures=free,
+            backoff_max=float(s.auth_backoff_max_seconds),
+            half_life=float(s.auth_failure_half_life_seconds),
+        )
+        return FailureLimiter(policy, now)
+
+    authenticator = (
+        Authenticator(services.store, services.tenant, cache_seconds=s.auth_cache_seconds, now=now)
+        if s.auth
+        else None
+    )
+    return AuthMiddleware(
+        app,
+        authenticator,
+        by_address=limiter(s.auth_free_failures_per_address),
+        by_user=limiter(s.auth_free_failures_per_user),
+        gate=VerificationGate(
+            s.auth_max_concurrent_verifications,
+            s.auth_max_waiting_verifications,
+            float(s.auth_verification_wait_seconds),
+        ),
+    )
+
+
+def oci_methods(oci: OciApi, path: str) -> str:
+    """The `Allow` header of a /v2 path: the methods its route declares (and OPTIONS)."""
+    for pattern, methods in oci.routes:
+        if pattern.match(path):
+            return ", ".join(sorted({*methods, "OPTIONS"}))
+    return ""
 
 
 def _state_gauges(services: Services) -> list[Metric]:
-    """Queue depth by state and the age of each advisory source, read when scraped."""
-    from prometheus_client.core import GaugeMetricFamily
-
+    """Queue depth by state, the age of each advisory source and the unread scan events, read
+    when scraped."""
     jobs = GaugeMetricFamily("dockwatch_scan_jobs", "Scan jobs by state.", labels=["state"])
     for state, n in services.worker.queue.depth().items():
         jobs.add_metric([state], n)
@@ -152,15 +144,12 @@ def _state_gauges(services: Services) -> list[Metric]:
         if feed["ageSeconds"] is not None:
             age.add_metric([feed["name"]], feed["ageSeconds"])
 
-    from dockwatch.scan.worker import CURSOR, SUBSCRIBED
-    from dockwatch.storage.sql import outbox
-
     pending = GaugeMetricFamily(
         "dockwatch_scan_events_pending",
         "Outbox events (pushes, deletes, advisory updates) the scan worker has not read yet.",
     )
-    with services.db.read() as conn:
-        box = outbox.SqlOutbox(conn)
+    with services.store.read() as uow:
+        box = uow.outbox
         pending.add_metric([], box.count_after(box.cursor(CURSOR), SUBSCRIBED))
     return [jobs, age, pending, *feed_metrics]
 

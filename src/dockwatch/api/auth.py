@@ -1,8 +1,10 @@
 """Credentials for /v2/ and /api/: HTTP Basic now; bearer tokens and SigV4 later, here too.
 
-Passwords are stored as scrypt hashes. Verifying scrypt on every request would cost more than
-the request, so a successful check is remembered as an HMAC of the credentials under a per-
-process random key: the plain password is never kept, and the cache dies with the process.
+Passwords are stored as scrypt hashes (`passwords.py`). Verifying scrypt on every request would
+cost more than the request, so a successful check is remembered for a short time as an HMAC of
+the credentials under a per-process random key: the plain password is never kept, the cache
+dies with the process, and an entry counts only while the user's stored hash is the one it was
+verified against, so a password change or a deleted user ends it at once (in any process).
 """
 
 from __future__ import annotations
@@ -14,39 +16,49 @@ import hmac
 import logging
 import secrets
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import tables
-from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.unit_of_work import Store
+
+from .passwords import hash_password, verify_or_dummy, verify_password
 
 logger = logging.getLogger(__name__)
 
-_N, _R, _P = 2**14, 8, 1
+MAX_CACHED = 10_000
+"""Verified credentials remembered at most; the oldest go first."""
 
 
-def hash_password(password: str) -> str:
-    """An scrypt hash with its parameters and salt, as one string."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+@dataclass(frozen=True, slots=True)
+class BasicCredentials:
+    """A user name and password from an `Authorization: Basic` header."""
+
+    username: str
+    password: str
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check of `password` against a `hash_password` string."""
+def parse_basic(authorization: str | None) -> BasicCredentials | None:
+    """The credentials of a Basic Authorization header, or None."""
+    if not authorization or authorization[:6].lower() != "basic ":
+        return None
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        computed = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(computed.hex(), digest)
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return BasicCredentials(username, password) if sep else None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What one request's credentials need: the stored hash (None: no such user) and whether
+    these exact credentials were verified against it recently."""
+
+    stored: str | None
+    cached: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,104 +70,77 @@ class BootstrapResult:
 
 
 def bootstrap_user(
-    db: Database, tenant: Tenant, username: str | None, password: str | None, at: datetime
+    store: Store, tenant: Tenant, username: str | None, password: str | None, at: datetime
 ) -> BootstrapResult:
     """Make sure a user exists: the configured one, else a generated one on first start."""
-    t = tables.users
-    with db.write() as conn:
+    with store.write() as uow:
+        accounts = uow.accounts
         if username and password:
-            row = conn.execute(
-                select(t.c.password_hash).where(
-                    t.c.account_id == tenant.account_id, t.c.username == username
-                )
-            ).first()
-            if row is None:
-                conn.execute(
-                    t.insert().values(
-                        account_id=tenant.account_id,
-                        region=tenant.region,
-                        username=username,
-                        password_hash=hash_password(password),
-                        created_at=at,
-                    )
-                )
-            elif not verify_password(password, row.password_hash):
-                conn.execute(
-                    t.update()
-                    .where(t.c.account_id == tenant.account_id, t.c.username == username)
-                    .values(password_hash=hash_password(password))
-                )
+            stored = accounts.password_hash(tenant, username)
+            if stored is None:
+                accounts.add_user(tenant, username, hash_password(password), at)
+            elif not verify_password(password, stored):
+                accounts.set_password_hash(tenant, username, hash_password(password))
             return BootstrapResult(username, None)
-        existing = conn.execute(
-            select(t.c.username).where(t.c.account_id == tenant.account_id).limit(1)
-        ).first()
+        existing = accounts.any_username(tenant)
         if existing is not None:
-            return BootstrapResult(existing.username, None)
+            return BootstrapResult(existing, None)
         generated = secrets.token_urlsafe(18)
-        conn.execute(
-            t.insert().values(
-                account_id=tenant.account_id,
-                region=tenant.region,
-                username="dockwatch",
-                password_hash=hash_password(generated),
-                created_at=at,
-            )
-        )
+        accounts.add_user(tenant, "dockwatch", hash_password(generated), at)
         return BootstrapResult("dockwatch", generated)
 
 
 class Authenticator:
-    """Checks `Authorization` headers against the users table."""
+    """Checks Basic credentials against the account's users, remembering recent successes.
 
-    def __init__(self, db: Database, tenant: Tenant) -> None:
-        self._db = db
+    `now` gives seconds (the injected clock, so tests can move past the cache time).
+    """
+
+    def __init__(
+        self, store: Store, tenant: Tenant, *, cache_seconds: float, now: Callable[[], float]
+    ) -> None:
+        self._store = store
         self._tenant = tenant
+        self._cache_seconds = cache_seconds
+        self._now = now
         self._key = secrets.token_bytes(32)
-        self._ok: set[bytes] = set()
+        self._ok: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def cached(self, authorization: str | None) -> str | None:
-        """The user name when these exact credentials were verified before (no hashing cost)."""
-        parsed = _parse_basic(authorization)
-        if parsed is None:
-            return None
-        mark = hmac.new(self._key, f"{parsed[0]}:{parsed[1]}".encode(), hashlib.sha256).digest()
-        with self._lock:
-            return parsed[0] if mark in self._ok else None
+    def _mark(self, creds: BasicCredentials) -> bytes:
+        message = f"{creds.username}:{creds.password}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def check(self, authorization: str | None) -> str | None:
-        """The user name when the header carries valid credentials, else None."""
-        parsed = _parse_basic(authorization)
-        if parsed is None:
-            return None
-        username, password = parsed
-        mark = hmac.new(self._key, f"{username}:{password}".encode(), hashlib.sha256).digest()
+    def lookup(self, creds: BasicCredentials) -> Lookup:
+        """The user's stored hash, and whether these credentials were verified against it
+        within the cache time (one indexed read, no hashing)."""
+        with self._store.read() as uow:
+            stored = uow.accounts.password_hash(self._tenant, creds.username)
+        if stored is None:
+            return Lookup(None, False)
+        mark = self._mark(creds)
         with self._lock:
-            if mark in self._ok:
-                return username
-        t = tables.users
-        with self._db.read() as conn:
-            row = conn.execute(
-                select(t.c.password_hash).where(
-                    t.c.account_id == self._tenant.account_id, t.c.username == username
-                )
-            ).first()
-        if row is None or not verify_password(password, row.password_hash):
-            return None
+            entry = self._ok.get(mark)
+            if entry is None:
+                return Lookup(stored, False)
+            verified_against, expires = entry
+            if verified_against != stored or expires <= self._now():
+                del self._ok[mark]
+                return Lookup(stored, False)
+        return Lookup(stored, True)
+
+    def verify(self, creds: BasicCredentials, stored: str | None) -> bool:
+        """One scrypt verification (the same cost for an unknown user); remembers a success."""
+        if not verify_or_dummy(creds.password, stored):
+            return False
+        assert stored is not None  # verify_or_dummy answers False without a stored hash
+        if self._cache_seconds > 0:
+            with self._lock:
+                self._ok[self._mark(creds)] = (stored, self._now() + self._cache_seconds)
+                while len(self._ok) > MAX_CACHED:
+                    self._ok.popitem(last=False)
+        return True
+
+    def __len__(self) -> int:
         with self._lock:
-            if len(self._ok) > 10_000:
-                self._ok.clear()
-            self._ok.add(mark)
-        return username
-
-
-def _parse_basic(authorization: str | None) -> tuple[str, str] | None:
-    """(user, password) from a Basic Authorization header, or None."""
-    if not authorization or authorization[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
+            return len(self._ok)

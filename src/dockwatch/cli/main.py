@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     else:
         boot = bootstrap_user(
-            services.db, services.tenant, settings.username, settings.password, datetime.now(UTC)
+            services.store, services.tenant, settings.username, settings.password, datetime.now(UTC)
         )
         if boot.generated_password:
             print(

@@ -146,6 +146,10 @@ class RegistryRepo(Protocol):
         """The manifest `digest` in the repository, or None."""
         ...
 
+    def manifests_of(self, repo_id: int) -> list[ManifestRow]:
+        """The manifests stored in a repository, oldest push first."""
+        ...
+
     def manifest_content(self, digest: str) -> StoredManifest | None:
         """Stored bytes and media type of a manifest."""
         ...

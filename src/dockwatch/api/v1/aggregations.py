@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dockwatch.app import Services
-from dockwatch.errors import InvalidInput
 from dockwatch.queries import aggregations
+
+from .body import json_body
 
 MAX_BODY = 256 * 1024
 """A request body is a few filters; anything larger is refused before it is parsed."""
@@ -38,14 +39,6 @@ async def get_aggregations(services: Services, request: Request) -> Response:
 
 async def list_aggregations(services: Services, request: Request) -> Response:
     """Aggregated finding counts; Inspector's ListFindingAggregations request body."""
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InvalidInput(f"the body exceeds {MAX_BODY} bytes")
-    try:
-        body = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}") from exc
+    body = json_body(request)
     query = aggregations.parse_request(body)
     return _answer(await to_thread.run_sync(_run, services, query))

@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from dockwatch.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from dockwatch.registry import errors as registry_errors
 
+from .body import BodyTooLarge
+
+
+class MethodNotAllowed(Exception):
+    """A method the path does not declare (405, with `Allow`)."""
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(f"{method} is not allowed here; allowed: {', '.join(allowed)}")
+        self.allowed = allowed
+
 
 @dataclass(frozen=True, slots=True)
 class ApiErrorCode:
@@ -24,6 +34,11 @@ CODES: dict[str, ApiErrorCode] = {
         ApiErrorCode("ImageNotFoundException", 404, "No image with that tag or digest."),
         ApiErrorCode("ResourceNotFoundException", 404, "The named resource does not exist."),
         ApiErrorCode("ValidationException", 400, "A parameter is missing or malformed."),
+        ApiErrorCode("MethodNotAllowedException", 405, "The path does not take this method."),
+        ApiErrorCode("PayloadTooLargeException", 413, "The request body exceeds the limit."),
+        ApiErrorCode(
+            "TooManyRequestsException", 429, "Too many failed authentications; see Retry-After."
+        ),
         ApiErrorCode("UnauthorizedException", 401, "Credentials are missing or wrong."),
         ApiErrorCode("ConflictException", 409, "The request contradicts the stored state."),
         ApiErrorCode(
@@ -47,6 +62,10 @@ def code_for(exc: BaseException) -> ApiErrorCode:
             return CODES["LimitExceededException"]
         case UnsupportedImage():
             return CODES["UnsupportedImageTypeException"]
+        case MethodNotAllowed():
+            return CODES["MethodNotAllowedException"]
+        case BodyTooLarge():
+            return CODES["PayloadTooLargeException"]
         case registry_errors.NameUnknown():
             return CODES["RepositoryNotFoundException"]
         case registry_errors.ManifestUnknown():

@@ -25,6 +25,8 @@ from dockwatch.queries.listing import (
 )
 from dockwatch.registry.manifests import Manifests
 
+from .body import json_body
+
 _LIST_BODY = frozenset({"maxResults", "nextToken", "filterCriteria", "sortCriteria"})
 
 
@@ -69,10 +71,7 @@ async def list_findings_get(services: Services, request: Request) -> dict[str, A
 async def list_findings_post(services: Services, request: Request) -> dict[str, Any]:
     """Inspector ListFindings: `{filterCriteria, sortCriteria: {field, sortOrder}, maxResults,
     nextToken}`."""
-    try:
-        body = await request.json() if await request.body() else {}
-    except ValueError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}") from exc
+    body = json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     unknown = sorted(set(body) - _LIST_BODY)

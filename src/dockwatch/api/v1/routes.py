@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from anyio import to_thread
@@ -18,14 +18,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockwatch.app import Services
-from dockwatch.errors import InvalidInput
-from dockwatch.storage.sql import registry_repo as repo
-from dockwatch.storage.sql import tables as t
+from dockwatch.model.identity import repository_arn
+from dockwatch.model.times import iso
 
 from . import aggregations, coverage, exports, scanning
 from . import findings as findings_api
 from . import suppression_rules as suppression_api
-from .codes import CODES, code_for
+from .bodies import BODIES
+from .body import Limits
+from .codes import CODES
+from .router import Operation, build_routes
 from .sbom import image_sbom
 from .webhooks import (
     create_webhook,
@@ -41,44 +43,18 @@ logger = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One documented route."""
-
-    method: str
-    path: str
-    summary: str
-    handler: Callable[[Services, Request], Awaitable[Any]]
-    status: int = 200
-
-
-def error_response(exc: BaseException) -> JSONResponse:
-    """An AWS-style error body with the status of its registered type."""
-    code = code_for(exc)
-    if code.type == "InternalServerException":
-        logger.error("unexpected error in the JSON API", exc_info=exc)
-        message = "internal error"
-    else:
-        message = str(exc)
-    return JSONResponse({"__type": code.type, "message": message}, status_code=code.status)
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 async def list_repositories(services: Services, request: Request) -> dict[str, Any]:
     """Repositories with their settings (ECR DescribeRepositories field names)."""
 
     def run() -> list[dict[str, Any]]:
-        with services.db.read() as conn:
-            rows = repo.repository_rows(conn, services.tenant)
+        with services.store.read() as uow:
+            rows = uow.registry.repository_rows(services.tenant)
         return [
             {
                 "repositoryName": row.name,
-                "repositoryArn": f"arn:aws:ecr:{services.tenant.region}:{services.tenant.account_id}:repository/{row.name}",
+                "repositoryArn": repository_arn(services.tenant, row.name),
                 "registryId": services.tenant.account_id,
-                "createdAt": _iso(row.created_at),
+                "createdAt": iso(row.created_at),
                 "imageTagMutability": row.image_tag_mutability,
                 "imageScanningConfiguration": {"scanOnPush": row.scan_on_push},
             }
@@ -94,26 +70,22 @@ async def list_images(services: Services, request: Request) -> dict[str, Any]:
 
     def run() -> list[dict[str, Any]]:
         r = services.registry.ctx.repository(name)
-        m = t.manifests
-        with services.db.read() as conn:
-            rows = conn.execute(
-                m.select().where(m.c.repository_id == r.id).order_by(m.c.image_pushed_at)
-            ).all()
+        with services.store.read() as uow:
             return [
                 {
                     "registryId": services.tenant.account_id,
                     "repositoryName": name,
                     "imageDigest": row.digest,
-                    "imageTags": repo.tags_of(conn, r.id, row.digest),
+                    "imageTags": uow.registry.tags_of(r.id, row.digest),
                     "imageSizeInBytes": row.size,
-                    "imagePushedAt": _iso(row.image_pushed_at),
-                    "lastPushedAt": _iso(row.last_pushed_at),
-                    "lastRecordedPullTime": _iso(row.last_pulled_at),
+                    "imagePushedAt": iso(row.image_pushed_at),
+                    "lastPushedAt": iso(row.last_pushed_at),
+                    "lastRecordedPullTime": iso(row.last_pulled_at),
                     "imageManifestMediaType": row.media_type,
                     "artifactMediaType": row.artifact_type,
                     "subjectManifestDigest": row.subject_digest,
                 }
-                for row in rows
+                for row in uow.registry.manifests_of(r.id)
             ]
 
     return {"imageDetails": await to_thread.run_sync(run)}
@@ -226,6 +198,7 @@ OPERATIONS: list[Operation] = [
 OPERATIONS += [Operation(*op) for op in (*findings_api.OPERATIONS, *suppression_api.OPERATIONS)]
 OPERATIONS += [Operation(*op) for op in exports.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
+OPERATIONS = [replace(op, body=BODIES.get((op.method, op.path))) for op in OPERATIONS]
 
 
 def openapi(operations: list[Operation]) -> dict[str, Any]:
@@ -272,34 +245,14 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
 
 
 def routes(services: Services, extra: list[Operation] | None = None) -> list[Route]:
-    """Starlette routes for every operation, plus /api/v1/openapi.json."""
+    """Starlette routes for every operation and /api/v1/openapi.json, then the catch-all that
+    answers 404, 405 and OPTIONS."""
     operations = OPERATIONS + (extra or [])
-    out: list[Route] = []
-    for op in operations:
-
-        async def endpoint(request: Request, op: Operation = op) -> Response:
-            try:
-                body = await op.handler(services, request)
-            except Exception as exc:  # every failure leaves as an AWS-style error body
-                return error_response(exc)
-            if isinstance(body, Response):
-                return body
-            return JSONResponse(body, status_code=op.status)
-
-        out.append(Route(op.path, endpoint, methods=[op.method]))
     document = openapi(operations)
 
     async def openapi_endpoint(request: Request) -> Response:
         return JSONResponse(document)
 
-    out.append(Route("/api/v1/openapi.json", openapi_endpoint, methods=["GET"]))
-
-    async def unknown(request: Request) -> Response:
-        return error_response(
-            InvalidInput(f"no such operation: {request.method} {request.url.path}")
-        )
-
-    out.append(
-        Route("/api/v1/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-    )
-    return out
+    limits = Limits(services.settings.max_request_body_bytes, services.settings.max_json_depth)
+    openapi_route = Route("/api/v1/openapi.json", openapi_endpoint, methods=["GET"])
+    return build_routes(services, operations, limits, [openapi_route])

@@ -15,10 +15,12 @@ from dockwatch.scan.config import parse_configuration
 from dockwatch.scan.reports import image_findings as image_findings_of
 from dockwatch.scan.reports import index_findings
 
+from .body import json_body
+
 
 async def _json(request: Request) -> Any:
     try:
-        return await request.json()
+        return json_body(request)
     except ValueError as exc:
         raise InvalidInput(f"the body is not JSON: {exc}") from exc
 

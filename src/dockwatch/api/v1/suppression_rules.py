@@ -17,6 +17,8 @@ from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
 from dockwatch.findings.suppression import RuleChange, SuppressionRules
 
+from .body import json_body
+
 
 def _rules(services: Services) -> SuppressionRules:
     return SuppressionRules(services.store, services.clock, services.tenant)
@@ -24,7 +26,7 @@ def _rules(services: Services) -> SuppressionRules:
 
 async def _json(request: Request) -> Any:
     try:
-        return await request.json()
+        return json_body(request)
     except ValueError as exc:
         raise InvalidInput(f"the body is not JSON: {exc}") from exc
 

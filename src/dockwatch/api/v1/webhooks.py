@@ -15,10 +15,12 @@ from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
 from dockwatch.events import subscriptions
 
+from .body import json_body
+
 
 async def _json(request: Request) -> Any:
     try:
-        return await request.json()
+        return json_body(request)
     except ValueError as exc:
         raise InvalidInput(f"the body is not JSON: {exc}") from exc
 

@@ -209,6 +209,13 @@ class SqlRegistryRepo:
         ).first()
         return None if r is None else _manifest(r)
 
+    def manifests_of(self, repo_id: int) -> list[ManifestRow]:
+        m = t.manifests
+        rows = self._conn.execute(
+            select(m).where(m.c.repository_id == repo_id).order_by(m.c.image_pushed_at)
+        )
+        return [_manifest(row) for row in rows]
+
     def manifest_content(self, digest: str) -> StoredManifest | None:
         mc = t.manifest_contents
         r = self._conn.execute(

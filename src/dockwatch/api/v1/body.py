@@ -1,0 +1,178 @@
+"""The one reader of JSON request input: bodies and JSON query parameters, bounded and typed.
+
+Every JSON document a client sends passes here before any handler sees it: the size is checked
+while the body streams in (413 beyond the limit, before parsing), orjson parses it (its own
+nesting limit stops a pathological document in C, without Python recursion), and the nesting
+depth is checked again, iteratively, against a much smaller limit, so no parser further on can
+recurse deeply. Declared `Shape`s then check the type of every top-level field, naming the
+field in the 400 answer, before a handler reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from dockwatch.errors import InvalidInput
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 64
+
+
+class BodyTooLarge(InvalidInput):
+    """A request body larger than the limit (413)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How large and how deep a JSON document may be."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+
+
+def depth_of(doc: Any) -> int:
+    """The nesting depth of arrays and objects (a scalar: 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def parse_json(raw: bytes | str, where: str, limits: Limits) -> Any:
+    """A JSON document within the limits, else InvalidInput naming `where`."""
+    if len(raw) > limits.max_bytes:
+        raise BodyTooLarge(f"{where} exceeds {limits.max_bytes} bytes")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc) or "recursion" in str(exc):
+            raise InvalidInput(f"{where} is nested deeper than {limits.max_depth} levels") from None
+        raise InvalidInput(f"{where} is not valid JSON: {exc}") from None
+    if depth_of(doc) > limits.max_depth:
+        raise InvalidInput(f"{where} is nested deeper than {limits.max_depth} levels")
+    return doc
+
+
+async def read_raw(request: Request, limits: Limits) -> bytes:
+    """The request body, refused (413) as soon as it exceeds the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
+        raise BodyTooLarge(f"the body exceeds {limits.max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise BodyTooLarge(f"the body exceeds {limits.max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One top-level field: its name, the JSON types it may have, and whether it must be there
+    (an optional field may also be null)."""
+
+    name: str
+    types: tuple[str, ...]
+    required: bool = False
+
+    def check(self, doc: Mapping[str, Any]) -> None:
+        """InvalidInput naming this field when it is missing or of another type."""
+        if self.name not in doc or doc[self.name] is None:
+            if self.required:
+                raise InvalidInput(f"{self.name}: is required")
+            return
+        value = doc[self.name]
+        for name in self.types:
+            if isinstance(value, _JSON_TYPES[name]) and (
+                name == "boolean" or not isinstance(value, bool)
+            ):
+                return
+        expected = " or ".join(self.types)
+        raise InvalidInput(f"{self.name}: must be {expected}, got {_json_type(value)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A request body: a JSON object with typed top-level fields. Unknown fields are left to
+    the domain parser, which names them."""
+
+    fields: tuple[Field, ...]
+
+    def check(self, doc: Any) -> dict[str, Any]:
+        """`doc` as an object whose declared fields have their types, else InvalidInput."""
+        if not isinstance(doc, dict):
+            raise InvalidInput(f"the body must be a JSON object, got {_json_type(doc)}")
+        for field in self.fields:
+            field.check(doc)
+        return doc
+
+
+def _json_type(value: Any) -> str:
+    for name, types in _JSON_TYPES.items():
+        if isinstance(value, bool) != (name == "boolean"):
+            continue
+        if isinstance(value, types):
+            return name
+    return "null" if value is None else type(value).__name__
+
+
+_STATE_KEY = "json_body"
+
+
+async def read_body(request: Request, shape: Shape | None, limits: Limits) -> None:
+    """Read, bound and check the body of an operation before its handler runs; an operation
+    without a declared body accepts none (or an empty object)."""
+    raw = await read_raw(request, limits)
+    if shape is None:
+        if raw.strip() and parse_json(raw, "the body", limits) != {}:
+            raise InvalidInput("this operation takes no body")
+        return
+    doc = parse_json(raw or b"{}", "the body", limits)
+    request.state.json_body = shape.check(doc)
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The body `read_body` read and checked for this request."""
+    doc = getattr(request.state, _STATE_KEY, None)
+    if doc is None:
+        raise RuntimeError("the operation declares no request body")
+    return dict(doc)
+
+
+JSON_QUERY_PARAMS = ("filterCriteria",)
+"""Query parameters whose value is a JSON document."""
+
+
+def check_json_query(request: Request, limits: Limits) -> None:
+    """Bound every JSON query parameter (`filterCriteria`) as a body is bounded, before the
+    handler's parser reads it."""
+    for name in JSON_QUERY_PARAMS:
+        for value in request.query_params.getlist(name):
+            parse_json(value, name, limits)

@@ -1,0 +1,231 @@
+"""Password guessing through the real app: limits per address and per user, the bound on
+concurrent verifications, the cache of verified credentials, and equal cost for unknown users."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from dockwatch.api import passwords
+from dockwatch.api.app import create_app
+from dockwatch.api.auth import Authenticator, BasicCredentials
+from dockwatch.app import Services
+from dockwatch.clock import ControlledClock
+
+from .conftest import PASSWORD, USER, client_for, make_services
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def scrypt_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every scrypt run of a verification or a hash, by password."""
+    calls: list[str] = []
+    real = passwords._scrypt
+
+    def counting(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        calls.append(password)
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(passwords, "_scrypt", counting)
+    yield calls
+
+
+def _clock(services: Services) -> ControlledClock:
+    assert isinstance(services.clock, ControlledClock)
+    return services.clock
+
+
+async def _status(
+    app: object, address: str, auth: tuple[str, str], path: str = "/v2/"
+) -> httpx.Response:
+    async with client_for(app, address, auth) as c:
+        return await c.get(path)
+
+
+async def test_wrong_passwords_from_one_address_get_429_and_others_still_work(
+    services: Services,
+) -> None:
+    app = create_app(services)
+    free = services.settings.auth_free_failures_per_address
+    answers = [(await _status(app, "10.0.0.9", (USER, "guess"))).status_code for _ in range(free)]
+    assert answers == [401] * free
+    assert (await _status(app, "10.0.0.9", (USER, "guess"))).status_code == 401  # starts the wait
+    blocked = await _status(app, "10.0.0.9", (USER, "guess"))
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) >= 1
+    assert blocked.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+    # even the right password waits on that address (a guess must not be told apart)
+    assert (await _status(app, "10.0.0.9", (USER, PASSWORD))).status_code == 429
+    api = await _status(app, "10.0.0.9", (USER, "guess"), "/api/v1/repositories")
+    assert api.status_code == 429 and api.json()["__type"] == "TooManyRequestsException"
+    # another address is not held back
+    assert (await _status(app, "10.0.0.10", (USER, PASSWORD))).status_code == 200
+
+
+async def test_after_the_wait_the_right_password_works(services: Services) -> None:
+    app = create_app(services)
+    for _ in range(services.settings.auth_free_failures_per_address + 3):
+        await _status(app, "10.0.0.9", (USER, "guess"))
+    blocked = await _status(app, "10.0.0.9", (USER, PASSWORD))
+    assert blocked.status_code == 429
+    _clock(services).advance(timedelta(seconds=int(blocked.headers["retry-after"])))
+    assert (await _status(app, "10.0.0.9", (USER, PASSWORD))).status_code == 200
+    # the success cleared the address: failures are free again
+    assert (await _status(app, "10.0.0.9", (USER, "guess"))).status_code == 401
+
+
+async def test_guesses_for_one_user_spread_over_addresses_are_limited(tmp_path: Path) -> None:
+    services = make_services(tmp_path, auth_free_failures_per_user=6)
+    try:
+        app = create_app(services)
+        for i in range(7):  # one guess from each address: under the address limit
+            assert (await _status(app, f"10.1.0.{i}", (USER, "guess"))).status_code == 401
+        answer = await _status(app, "10.1.0.99", (USER, "guess"))
+        assert answer.status_code == 429 and int(answer.headers["retry-after"]) >= 1
+        # another user name is not held back
+        assert (await _status(app, "10.1.0.99", ("someone", "x"))).status_code == 401
+    finally:
+        services.close()
+
+
+async def test_unknown_users_pay_the_same_verification(
+    services: Services, scrypt_calls: list[str]
+) -> None:
+    app = create_app(services)
+    assert (await _status(app, "10.0.0.1", (USER, "wrong-1"))).status_code == 401
+    known = len(scrypt_calls)
+    assert (await _status(app, "10.0.0.2", ("nobody", "wrong-2"))).status_code == 401
+    unknown = len(scrypt_calls) - known
+    assert known == unknown == 1
+    assert scrypt_calls == ["wrong-1", "wrong-2"]
+
+
+async def test_verified_credentials_are_cached_until_the_time_or_the_password_changes(
+    services: Services, scrypt_calls: list[str]
+) -> None:
+    app = create_app(services)
+    for _ in range(5):
+        assert (await _status(app, "10.0.0.1", (USER, PASSWORD))).status_code == 200
+    assert len(scrypt_calls) == 1
+    _clock(services).advance(timedelta(seconds=services.settings.auth_cache_seconds + 1))
+    assert (await _status(app, "10.0.0.1", (USER, PASSWORD))).status_code == 200
+    assert len(scrypt_calls) == 2
+    # a password change (by anyone writing the store) ends the cached entry at once
+    with services.store.write() as uow:
+        uow.accounts.set_password_hash(services.tenant, USER, passwords.hash_password("new-pass"))
+    assert (await _status(app, "10.0.0.1", (USER, PASSWORD))).status_code == 401
+    assert (await _status(app, "10.0.0.1", (USER, "new-pass"))).status_code == 200
+    with services.store.write() as uow:
+        assert uow.accounts.delete_user(services.tenant, USER)
+    assert (await _status(app, "10.0.0.1", (USER, "new-pass"))).status_code == 401
+
+
+def test_the_cache_is_bounded_and_keeps_no_password(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dockwatch.api.auth.MAX_CACHED", 50)
+    monkeypatch.setattr("dockwatch.api.auth.verify_or_dummy", lambda password, stored: True)
+    auth = Authenticator(services.store, services.tenant, cache_seconds=60, now=lambda: 0.0)
+    for i in range(1000):
+        assert auth.verify(BasicCredentials(USER, f"pass-{i}"), "stored")
+    assert len(auth) == 50
+    assert all(len(key) == 32 for key in auth._ok)  # HMAC-SHA256 digests, not passwords
+
+
+async def test_concurrent_verifications_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = make_services(
+        tmp_path,
+        auth_cache_seconds=0,
+        auth_max_concurrent_verifications=2,
+        auth_verification_wait_seconds=600,  # every request waits its turn, however slow
+    )
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+    real: Callable[[str, bytes, int, int, int], bytes] = passwords._scrypt
+
+    def observed(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            return real(password, salt, n, r, p)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(passwords, "_scrypt", observed)
+    try:
+        app = create_app(services)
+        statuses: list[int] = []
+
+        async def one(i: int) -> None:
+            statuses.append((await _status(app, f"10.2.0.{i}", (USER, PASSWORD))).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(12):
+                tg.start_soon(one, i)
+        assert statuses == [200] * 12
+        assert most <= 2
+    finally:
+        services.close()
+
+
+async def test_no_credentials_is_not_counted(services: Services) -> None:
+    app = create_app(services)
+    for _ in range(20):
+        async with client_for(app, "10.0.0.5", None) as c:
+            r = await c.get("/v2/")
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic ")
+    assert (await _status(app, "10.0.0.5", (USER, PASSWORD))).status_code == 200
+
+
+async def test_verifications_beyond_the_bound_are_503_not_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = make_services(
+        tmp_path,
+        auth_cache_seconds=0,
+        auth_max_concurrent_verifications=1,
+        auth_max_waiting_verifications=0,
+    )
+    release = threading.Event()
+    entered = threading.Event()
+    real = passwords._scrypt
+
+    def held(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        entered.set()
+        release.wait(30)
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(passwords, "_scrypt", held)
+    try:
+        app = create_app(services)
+        answers: list[httpx.Response] = []
+
+        async def first() -> None:
+            answers.append(await _status(app, "10.3.0.1", (USER, PASSWORD)))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            while not entered.is_set():
+                await anyio.sleep(0.01)
+            busy = await _status(app, "10.3.0.2", (USER, PASSWORD), "/api/v1/repositories")
+            assert busy.status_code == 503
+            assert busy.json()["__type"] == "ServiceUnavailableException"
+            assert int(busy.headers["retry-after"]) >= 1
+            release.set()
+        assert answers[0].status_code == 200
+    finally:
+        release.set()
+        services.close()
