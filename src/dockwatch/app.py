@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockwatch.clock import Clock, ControlledClock, SystemClock
+from dockwatch.catalog.layers import Budgets
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
 from dockwatch.events.webhooks import WebhookDeliverer
@@ -66,8 +67,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     cache = SqlCatalogCache(db, clock)
     scanner = ScanService(
-        ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes
-    )
+        ctx, cache, MatchIndex(db), clock, max_image_bytes=settings.scan_max_image_bytes,
+        budgets=Budgets(uncompressed_bytes=settings.scan_max_uncompressed_bytes,
+                        seconds=settings.scan_layer_seconds),
+    )  # fmt: skip
     worker = ScanWorker(scanner, JobQueue(db, clock))
     webhooks = WebhookDeliverer(db, clock)
     return Services(

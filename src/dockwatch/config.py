@@ -47,6 +47,13 @@ class Settings:
         20 * 1024**3,
         "Images whose compressed layers add up to more are not scanned (IMAGE_SIZE_EXCEEDED).",
     )
+    scan_max_uncompressed_bytes: int = _f(
+        64 * 1024**3,
+        "Uncompressed bytes read from one layer before its scan stops (SCAN_INCOMPLETE).",
+    )
+    scan_layer_seconds: int = _f(
+        900, "Seconds one layer may take to read before its scan stops (SCAN_INCOMPLETE)."
+    )
 
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""

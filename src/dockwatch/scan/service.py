@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.service import ImageCataloguer, Inventory
 from dockwatch.clock import Clock
 from dockwatch.errors import DockwatchError, InvalidInput
@@ -97,7 +98,9 @@ class ScanService:
         clock: Clock,
         activation_days: int = ACTIVATION_DAYS,
         max_image_bytes: int = MAX_IMAGE_BYTES,
+        budgets: Budgets | None = None,
     ) -> None:
+        self.budgets = budgets
         self.activation_days = activation_days
         self.max_image_bytes = max_image_bytes
         from dockwatch.catalog.registry import default_registry
@@ -204,12 +207,16 @@ class ScanService:
                                          f"{self.max_image_bytes} (scan_max_image_bytes)")  # fmt: skip
             try:
                 inventory: Inventory = ImageCataloguer(
-                    self.catalogers, cache=self.cache, verify_blobs=False
+                    self.catalogers, cache=self.cache, budgets=self.budgets, verify_blobs=False
                 ).catalog(reader, image)
             except (ImageError, OSError, ValueError) as exc:
                 logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
                 return self._not_scanned(repo.id, digest, scan_type, "INTERNAL_ERROR", str(exc))
             layers_read = sum(1 for layer in inventory.layers if layer.read)
+            if inventory.incomplete:  # a partial read is never a clean result
+                return self._not_scanned(repo.id, digest, scan_type, "SCAN_INCOMPLETE",
+                                         "; ".join(i.describe() for i in inventory.incomplete),
+                                         layers_read=layers_read)  # fmt: skip
             packages, distro = inventory.packages, inventory.distro
             if not packages and distro is None and config.scan_type is ScanType.ENHANCED:
                 return self._not_scanned(

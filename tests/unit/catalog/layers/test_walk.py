@@ -1,4 +1,4 @@
-"""layerfs: one streaming pass, candidates only, whiteouts, hostile names, budgets."""
+"""The layer walk: one streaming pass, candidates only, whiteouts, hostile names, budgets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dockwatch.catalog.cataloger import (
     ParseEnv,
     match_glob,
 )
-from dockwatch.catalog.layerfs import Budgets, LayerUnreadable, Selector, normalize, read_layer
+from dockwatch.catalog.layers import Budgets, LayerUnreadable, Selector, normalize, read_layer
 from tests.builders.layers import make_layer, tar_bytes
 
 GLOBS = (
@@ -249,7 +249,7 @@ def test_diff_id_can_be_skipped() -> None:
 
 @pytest.mark.parametrize("size", [1000, 3_000_000])
 def test_blob_digest_verification(size: int) -> None:
-    from dockwatch.catalog.layerfs import BlobDigestMismatch
+    from dockwatch.catalog.layers import BlobDigestMismatch
     from dockwatch.model.digest import Digest
 
     layer = make_layer({"a.jar": random.Random(2).randbytes(size)})
