@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.catalog.layers import Budgets
+from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
 from dockwatch.events.webhooks import WebhookDeliverer
