@@ -38,6 +38,8 @@ def _fastest_zlib() -> ModuleType:
 
 
 zlib_impl: ModuleType = _fastest_zlib()
+ZLIB_ERROR: type[Exception] = getattr(zlib_impl, "error", zlib.error)
+"""The decompressor's own error (isal raises IsalError, not a `zlib.error`)."""
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
@@ -200,7 +202,7 @@ class Decoder:
                 yield out
         except CutShort as exc:
             self._end(exc.marker)
-        except (zlib.error, OSError, EOFError, ValueError) as exc:
+        except (zlib.error, ZLIB_ERROR, OSError, EOFError, ValueError) as exc:
             self._end(
                 Incomplete(IncompleteReason.CORRUPT, f"corrupt {self.compression} stream: {exc}")
             )
