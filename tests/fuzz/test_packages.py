@@ -27,7 +27,7 @@ from tests.fuzz.harness import corpus, fuzz
 
 CATALOGERS = {c.name: c for c in default_registry()}
 EXECUTABLE = "/usr/local/bin/app"
-DISTRO = Distro(id="debian", version_id="12")  # type: ignore[call-arg]
+DISTRO = Distro(id="debian", version_id="12")
 
 #: catalogers that sniff binaries share the ELF seeds
 SEEDS = {"go-binary": "elf", "rust-auditable-binary": "elf"}
@@ -46,14 +46,15 @@ def layer_files(c: Cataloger, data: bytes) -> LayerFiles:
     paths = [concrete(g) for g in c.globs] or [EXECUTABLE]
     for path in paths:
         mode = 0o755 if path == EXECUTABLE else 0o644
-        kept: bytes | None = data
+        kept = data
         if not c.globs and isinstance(c, ReducingCataloger):
             if not c.wants(path, len(data), mode):
                 continue
-            kept = c.reduce(path, data)  # as the layer reader does
-            if kept is None:
+            reduced = c.reduce(path, data)  # as the layer reader does
+            if reduced is None:
                 continue
-        files.files[path] = FileEntry(path, len(data), mode, bytes(kept))
+            kept = bytes(reduced)
+        files.files[path] = FileEntry(path, len(data), mode, kept)
     return files
 
 
