@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
@@ -74,8 +75,10 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     cache = StoredCatalogCache(store, clock)
     scanner = ScanService(
-        ctx, store, cache, MatchIndex(store), clock, max_image_bytes=settings.scan_max_image_bytes
-    )
+        ctx, store, cache, MatchIndex(store), clock, max_image_bytes=settings.scan_max_image_bytes,
+        budgets=Budgets(uncompressed_bytes=settings.scan_max_uncompressed_bytes,
+                        seconds=settings.scan_layer_seconds),
+    )  # fmt: skip
     worker = ScanWorker(scanner, JobQueue(store, clock))
     webhooks = WebhookDeliverer(
         store,

@@ -99,6 +99,13 @@ class Settings:
     feed_stale_hours: int = _f(
         48, "A feed whose last successful sync is older is reported stale (status, health, metric)."
     )
+    scan_max_uncompressed_bytes: int = _f(
+        64 * 1024**3,
+        "Uncompressed bytes read from one layer before its scan stops (SCAN_INCOMPLETE).",
+    )
+    scan_layer_seconds: int = _f(
+        900, "Seconds one layer may take to read before its scan stops (SCAN_INCOMPLETE)."
+    )
 
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""

@@ -1,6 +1,6 @@
 """The `Cataloger` protocol, the per-layer file view it reads, and the generic glob cataloger.
 
-A cataloger never opens a tar itself: `layerfs` streams each layer once, keeps in memory only the
+A cataloger never opens a tar itself: `catalog.layers` streams each layer once, keeps in memory only the
 files whose path matches some cataloger's globs (or whose header passes its `wants` sniff), and
 hands the resulting `LayerFiles` to every cataloger. Parsers are plain functions, as in syft:
 `(path, data, env) -> Iterable[Package]`.

@@ -2,7 +2,7 @@
 
 For each layer (base first) the cache is asked, per cataloger, for (layer digest, cataloger
 name, version); only when some cataloger or the layer's own facts (whiteouts, release files)
-are missing is the layer streamed through `layerfs`, with just the missing catalogers' globs.
+are missing is the layer streamed through `catalog.layers`, with just the missing catalogers' globs.
 The server backs `CatalogCache` with SQL; `MemoryCatalogCache` serves the CLI and tests.
 """
 
@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Protocol
 from dockwatch.catalog import distro as distro_mod
 from dockwatch.catalog.cataloger import Cataloger, CatalogError, LayerFiles, ParseEnv
 from dockwatch.catalog.coalesce import LayerCatalog, coalesce
-from dockwatch.catalog.layerfs import Budgets, Selector, read_layer
+from dockwatch.catalog.layers import (
+    Budgets,
+    Incomplete,
+    IncompleteLayer,
+    IncompleteReason,
+    Selector,
+    read_layer,
+)
 from dockwatch.catalog.registry import CatalogerRegistry, default_registry
 from dockwatch.image.errors import IMAGE_READ_ERRORS
 from dockwatch.image.manifests import Platform
@@ -40,7 +47,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Version of the per-layer facts `layerfs` extracts; bump it when they change.
+#: Version of the per-layer facts `catalog.layers` extracts; bump it when they change.
 LAYER_FACTS_VERSION = 1
 
 
@@ -111,6 +118,9 @@ class Inventory:
     warnings: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     image: ResolvedImage | None = field(default=None, compare=False)
+    incomplete: tuple[IncompleteLayer, ...] = ()
+    """Layers whose read a bound, truncation or corruption cut short: the inventory may miss
+    packages, so a scan of it is not a clean result."""
 
 
 Progress = Callable[[int, int, Digest], None]
@@ -148,6 +158,7 @@ class ImageCataloguer:
         layer_catalogs: list[LayerCatalog] = []
         release: dict[str, FileEntry] = {}
         current: Distro | None = None
+        incomplete: list[IncompleteLayer] = []
         for number, layer in enumerate(image.layers):
             if progress is not None:
                 progress(number, len(image.layers), layer.digest)
@@ -161,15 +172,21 @@ class ImageCataloguer:
                 else:
                     results[c.name] = cached
             facts = self.cache.get_facts(layer.digest, LAYER_FACTS_VERSION)
+            if facts is not None and not facts.complete:
+                # An earlier read was cut short: its partial results are never trusted.
+                missing, facts = list(catalogers), None
             report = LayerReport(layer.digest, facts.diff_id if facts else None, False)
             files: LayerFiles | None = None
+            cut: Incomplete | None = None
             if missing or facts is None:
                 try:
-                    files, facts, report = self._read(reader, layer.digest, missing)
-                    self.cache.put_facts(layer.digest, LAYER_FACTS_VERSION, facts)
+                    files, facts, report, cut = self._read(reader, layer.digest, missing)
+                    if cut is None:  # a partial read is never cached
+                        self.cache.put_facts(layer.digest, LAYER_FACTS_VERSION, facts)
                 except IMAGE_READ_ERRORS + (CatalogError, OSError) as exc:
                     # Nothing is cached: a network error or a tampered blob may not recur.
                     warnings.append(f"layer {layer.digest}: {exc}")
+                    cut = Incomplete(IncompleteReason.UNREADABLE, str(exc))
                     facts = LayerFacts(None, frozenset(), frozenset(), (), (), False)
                     files = None
             assert facts is not None
@@ -186,9 +203,12 @@ class ImageCataloguer:
                 env = ParseEnv(current, files)
                 for c in missing:
                     result = self._run(c, files, env, layer.digest, warnings)
-                    self.cache.put(layer.digest, c.name, c.version, result)
+                    if cut is None:
+                        self.cache.put(layer.digest, c.name, c.version, result)
                     results[c.name] = result
             warnings.extend(f"layer {layer.digest}: {w}" for w in facts.warnings)
+            if cut is not None:
+                incomplete.append(IncompleteLayer(layer.digest, cut.reason, cut.detail))
             if (
                 layer.diff_id is not None
                 and facts.diff_id is not None
@@ -204,11 +224,19 @@ class ImageCataloguer:
             )
             reports.append(_timed(report, time.perf_counter() - started))
         packages = coalesce(layer_catalogs)
-        return Inventory(current, packages, tuple(reports), tuple(warnings), tuple(skipped), image)
+        return Inventory(
+            current,
+            packages,
+            tuple(reports),
+            tuple(warnings),
+            tuple(skipped),
+            image,
+            tuple(incomplete),
+        )
 
     def _read(
         self, reader: BlobReader, digest: Digest, catalogers: Iterable[Cataloger]
-    ) -> tuple[LayerFiles, LayerFacts, LayerReport]:
+    ) -> tuple[LayerFiles, LayerFacts, LayerReport, Incomplete | None]:
         selector = Selector(catalogers, extra_globs=distro_mod.GLOBS)
         verify = self.verify_blobs
         if verify is None:
@@ -232,6 +260,7 @@ class ImageCataloguer:
             files,
             facts,
             LayerReport(digest, read.diff_id, True, read.uncompressed_size, read.entries),
+            read.incomplete,
         )
 
     @staticmethod

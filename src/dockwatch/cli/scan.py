@@ -369,6 +369,7 @@ def _run(args: argparse.Namespace) -> int:
         generated_at=now,
         width=_table_width(args.output),
         color=_color(args.output),
+        incomplete=tuple(i.describe() for i in inventory.incomplete),
     )
     _write(renderer(findings, ctx), args.output)
     all_warnings = [*inventory.warnings, *warnings]
@@ -387,6 +388,9 @@ def _run(args: argparse.Namespace) -> int:
             f"{database.describe()}, {time.monotonic() - started:.1f} s",
             file=sys.stderr,
         )
+    if inventory.incomplete:
+        _warn("the scan is incomplete: a layer read was cut short (see above); exit status 2")
+        return EXIT_ERROR
     return EXIT_FINDINGS if reaches(findings, threshold) else EXIT_OK
 
 

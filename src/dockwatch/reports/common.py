@@ -92,6 +92,9 @@ class ExportContext:
     """Table only: the line width to fit (None: as wide as the content)."""
     color: bool = False
     """Table only: ANSI colours (a terminal that wants them)."""
+    incomplete: tuple[str, ...] = ()
+    """One sentence per layer whose read was cut short: the scan may miss packages, and every
+    format says so."""
 
 
 def iso(value: datetime) -> str:

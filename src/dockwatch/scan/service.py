@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.registry import CatalogerRegistry, default_registry
 from dockwatch.catalog.service import CatalogCache, ImageCataloguer
 from dockwatch.clock import Clock
@@ -110,7 +111,9 @@ class ScanService:
         activation_days: int = ACTIVATION_DAYS,
         max_image_bytes: int = MAX_IMAGE_BYTES,
         catalogers: CatalogerRegistry | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
+        self.budgets = budgets
         self.activation_days = activation_days
         self.max_image_bytes = max_image_bytes
         self.catalogers = catalogers if catalogers is not None else default_registry()
@@ -275,13 +278,19 @@ class ScanService:
             return self._not_scanned(repo_id, digest, scan_type, "IMAGE_SIZE_EXCEEDED",
                                      f"layers add up to {size} bytes, over the limit of "
                                      f"{self.max_image_bytes} (scan_max_image_bytes)")  # fmt: skip
-        cataloguer = ImageCataloguer(self.catalogers, cache=self.cache, verify_blobs=False)
+        cataloguer = ImageCataloguer(
+            self.catalogers, cache=self.cache, budgets=self.budgets, verify_blobs=False
+        )
         try:
             inventory = catalogue(cataloguer, reader, image)
         except IMAGE_READ_ERRORS + (OSError, ValueError) as exc:
             logger.warning("cataloguing %s@%s failed: %s", repository, digest, exc)
             return self._not_scanned(repo_id, digest, scan_type, "INTERNAL_ERROR", str(exc))
         layers_read = sum(1 for layer in inventory.layers if layer.read)
+        if inventory.incomplete:  # a partial read is never a clean result
+            return self._not_scanned(repo_id, digest, scan_type, "SCAN_INCOMPLETE",
+                                     "; ".join(i.describe() for i in inventory.incomplete),
+                                     layers_read=layers_read)  # fmt: skip
         if not inventory.packages and inventory.distro is None and scan_type == "ENHANCED":
             return self._not_scanned(
                 repo_id, digest, scan_type, "NO_RESOURCES_FOUND",

@@ -202,17 +202,23 @@ def test_corpus_pip_layer_attribution() -> None:
 RUNNER = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
-from dockwatch.catalog.service import catalog_image
-inv = catalog_image(sys.argv[1])
+from dockwatch.catalog.layers import Budgets
+from dockwatch.catalog.service import ImageCataloguer, catalog_image
+budgets = Budgets(**json.loads(sys.argv[2])) if len(sys.argv) > 2 else None
+inv = catalog_image(sys.argv[1], cataloguer=ImageCataloguer(budgets=budgets))
 print(json.dumps({"packages": sorted(p.name for p in inv.packages), "warnings": list(inv.warnings),
-                  "skipped": [s.reason for s in inv.skipped]}))
+                  "skipped": [s.reason for s in inv.skipped],
+                  "incomplete": [i.reason.value for i in inv.incomplete]}))
 """
 
 
-def run_hostile(layout: Path, timeout: float = 120) -> dict[str, list[str]]:
+def run_hostile(
+    layout: Path, timeout: float = 120, budgets: dict[str, int] | None = None
+) -> dict[str, list[str]]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
+    extra = [] if budgets is None else [json.dumps(budgets)]
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, f"oci:{layout}:latest"],
+        [sys.executable, "-c", RUNNER, f"oci:{layout}:latest", *extra],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -280,9 +286,11 @@ def test_gzip_bomb(tmp_path: Path) -> None:
     header = info.tobuf(format=tarfile.GNU_FORMAT)
     zeros = gzip.compress(bytes(64 << 20), compresslevel=9, mtime=0)  # 64 MiB -> ~64 kB
     bomb = _gzip_members(head + header) + zeros * 1024  # claims 64 GiB of zeros
-    out = run_hostile(layout_of(tmp_path, bomb))
+    # zeros are read past, in bounded memory, until the uncompressed bound stops the read
+    out = run_hostile(layout_of(tmp_path, bomb), budgets={"uncompressed_bytes": 2 << 30})
     assert out["packages"] == ["bash", "libc6"]
-    assert any("decompression bomb" in w for w in out["warnings"])
+    assert any(f"exceeds {2 << 30} uncompressed bytes" in w for w in out["warnings"])
+    assert out["incomplete"] == ["UNCOMPRESSED_SIZE_LIMIT"]
 
 
 def test_sparse_10gb_entry(tmp_path: Path) -> None:

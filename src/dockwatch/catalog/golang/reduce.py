@@ -1,6 +1,6 @@
 """Shrink an executable to what the Go and Rust catalogers read, as the layer is streamed.
 
-`layerfs` asks the first cataloger whose `wants()` accepts a file to `reduce()` it, so a layer's
+`catalog.layers` asks the first cataloger whose `wants()` accepts a file to `reduce()` it, so a layer's
 90 MB binaries never sit in memory together (peak RSS is a target of issue 3). Go and Rust both
 want executables, and whichever is asked must keep what *both* need; so both call this one
 function. The result is a small, valid ELF64 file holding only:

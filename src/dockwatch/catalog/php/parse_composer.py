@@ -44,6 +44,8 @@ def _packages(
         name, version = entry.get("name"), entry.get("version")
         if not isinstance(name, str) or not isinstance(version, str) or not name or not version:
             continue
+        if not name.rpartition("/")[2].strip() or not version.strip():
+            continue  # `vendor/` or blank names no package (and has no purl)
         lic = entry.get("license")
         licenses = tuple(x for x in lic if isinstance(x, str)) if isinstance(lic, list) else ()
         is_dev = dev if isinstance(dev, bool) else name in dev

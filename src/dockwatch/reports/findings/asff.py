@@ -115,6 +115,7 @@ def record(finding: Mapping[str, Any], ctx: ExportContext) -> dict[str, Any]:
         if ctx.database is None or ctx.database.age_days is None
         else str(ctx.database.age_days),
         "dockwatch/version": ctx.tool_version,
+        "dockwatch/scanIncomplete": "; ".join(ctx.incomplete) or None,
     }
     out: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,

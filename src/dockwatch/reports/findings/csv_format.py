@@ -98,6 +98,9 @@ def render(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> str:
     out = io.StringIO(newline="")
     writer = csv.writer(out, dialect="excel", lineterminator="\r\n")
     writer.writerow(COLUMNS)
+    for text in ctx.incomplete:
+        # first, so that no reader takes the rows that follow for the whole image
+        writer.writerow([_cell(f"SCAN_INCOMPLETE: {text}")] + [""] * (len(COLUMNS) - 1))
     for row in rows(findings):
         values = record(row, ctx)
         writer.writerow([_cell(values[c]) for c in COLUMNS])

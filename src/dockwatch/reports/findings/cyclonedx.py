@@ -327,6 +327,7 @@ def to_bom(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> Bom:
             for k, v in db.items()
             if v is not None
         ]
+    meta_props += [Property(name=f"{NS}:scan:incomplete", value=text) for text in ctx.incomplete]
     when = ctx.generated_at.replace(microsecond=0)
     seed = hashlib.sha256(
         "\0".join(

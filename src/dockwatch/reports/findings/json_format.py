@@ -79,7 +79,7 @@ def entry(row: Row) -> dict[str, Any]:
 def document(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> dict[str, Any]:
     """The JSON document as a Python object (tests and the API use it directly)."""
     image = next((image_details(f) for f in findings if image_details(f)), {})
-    return {
+    doc: dict[str, Any] = {
         "image": {
             "reference": ctx.image_reference,
             "name": subject_name(ctx, findings),
@@ -94,6 +94,9 @@ def document(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> dict[
         "summary": {s: severity_counts(findings, s) for s in STATUSES},
         "findings": [entry(r) for r in rows(findings)],
     }
+    if ctx.incomplete:  # a scan cut short says so before anything else is read
+        doc = {"scanIncomplete": list(ctx.incomplete), **doc}
+    return doc
 
 
 def render(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> str:

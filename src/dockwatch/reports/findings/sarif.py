@@ -166,7 +166,7 @@ def document(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> dict[
                         "rules": rules,
                     }
                 },
-                "invocations": [{"executionSuccessful": True, "endTimeUtc": iso(ctx.generated_at)}],
+                "invocations": [_invocation(ctx)],
                 "results": [_result(r, index[r.vulnerability_id], image) for r in active],
                 "properties": run_properties,
             }
@@ -177,3 +177,17 @@ def document(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> dict[
 def render(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> str:
     """The SARIF text, indented, ending in a newline."""
     return orjson.dumps(document(findings, ctx), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _invocation(ctx: ExportContext) -> dict[str, Any]:
+    """A scan cut short is not a successful execution; each cut is an error notification."""
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not ctx.incomplete,
+        "endTimeUtc": iso(ctx.generated_at),
+    }
+    if ctx.incomplete:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": f"scan incomplete: {text}"}}
+            for text in ctx.incomplete
+        ]
+    return invocation

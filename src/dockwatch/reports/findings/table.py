@@ -63,6 +63,7 @@ def heading(findings: Sequence[Mapping[str, Any]], ctx: ExportContext) -> list[s
         lines.append(f"OS: {printable(ctx.os)}")
     if ctx.database is not None:
         lines.append(f"Vulnerability database: {ctx.database.describe()}")
+    lines += [f"SCAN INCOMPLETE: {printable(text)}" for text in ctx.incomplete]
     return lines
 
 

@@ -106,3 +106,11 @@ def test_malformed_files_are_skipped() -> None:
     )
     assert result.packages == ()
     assert len(result.skipped) == 3
+
+
+def test_entries_without_a_package_name_are_left_out() -> None:
+    # found by fuzzing: a blank or `vendor/` name has no purl
+    entries = [{"name": n, "version": "1.0"} for n in (" ", "a/ ", "a//", "a/./", "v/ok")]
+    entries.append({"name": "v/blank-version", "version": " "})
+    result = run({"/a/composer/installed.json": json.dumps({"packages": entries}).encode()})
+    assert [p.purl for p in result.packages] == ["pkg:composer/v/ok@1.0"]

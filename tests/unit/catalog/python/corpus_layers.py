@@ -47,7 +47,7 @@ def layer_blobs(layout: Path) -> list[Path]:
 def _wanted(
     path: str, size: int, mode: int, catalogers: Sequence[Cataloger]
 ) -> tuple[bool, Cataloger | None]:
-    """(read it?, the cataloger that wants it when no glob names it), as `layerfs` decides."""
+    """(read it?, the cataloger that wants it when no glob names it), as `catalog.layers` decides."""
     if any(match_glob(g, path) for cat in catalogers for g in cat.globs):
         return True, None
     wanter = next((cat for cat in catalogers if cat.wants(path, size, mode)), None)
@@ -58,7 +58,7 @@ def squashed_files(
     layout: Path, catalogers: Sequence[Cataloger], reduce: bool = True
 ) -> LayerFiles:
     """Candidate files of the squashed image for `catalogers` (reduced by their `reduce`
-    ability when they have it and `reduce` is true, as layerfs does)."""
+    ability when they have it and `reduce` is true, as `catalog.layers` does)."""
     files: dict[str, FileEntry] = {}
     for blob in layer_blobs(layout):
         with tarfile.open(blob, mode="r|*") as tar:
@@ -89,7 +89,7 @@ def squashed_files(
                 data = fh.read() if fh is not None else None
                 reducer = getattr(wanter, "reduce", None) if reduce else None
                 if data is not None and reducer is not None:
-                    # The optional ReducingCataloger ability, applied as layerfs applies it.
+                    # The optional ReducingCataloger ability, applied as `catalog.layers` applies it.
                     data = reducer(path, data)
                     if data is None:
                         files.pop(path, None)

@@ -1,4 +1,4 @@
-"""layerfs: one streaming pass, candidates only, whiteouts, hostile names, budgets."""
+"""The layer walk: one streaming pass, candidates only, whiteouts, hostile names, budgets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dockwatch.catalog.cataloger import (
     ParseEnv,
     match_glob,
 )
-from dockwatch.catalog.layerfs import Budgets, LayerUnreadable, Selector, normalize, read_layer
+from dockwatch.catalog.layers import Budgets, LayerUnreadable, Selector, normalize, read_layer
 from tests.builders.layers import make_layer, tar_bytes
 
 GLOBS = (
@@ -249,7 +249,7 @@ def test_diff_id_can_be_skipped() -> None:
 
 @pytest.mark.parametrize("size", [1000, 3_000_000])
 def test_blob_digest_verification(size: int) -> None:
-    from dockwatch.catalog.layerfs import BlobDigestMismatch
+    from dockwatch.catalog.layers import BlobDigestMismatch
     from dockwatch.model.digest import Digest
 
     layer = make_layer({"a.jar": random.Random(2).randbytes(size)})
@@ -260,3 +260,9 @@ def test_blob_digest_verification(size: int) -> None:
     with pytest.raises(BlobDigestMismatch) as err:
         read_layer(io.BytesIO(padded), selector(), expected=Digest("sha256:" + "0" * 64))
     assert err.value.actual == good
+
+
+def test_gzip_header_with_an_unknown_method_is_unreadable() -> None:
+    # found by tests/fuzz: the fastest inflater raises its own error type, not zlib.error
+    with pytest.raises(LayerUnreadable):
+        read(b"\x1f\x8b\x00" + b"\x00" * 7)
