@@ -9,6 +9,7 @@ import anything.
 from __future__ import annotations
 
 import ast
+import importlib
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,9 @@ def test_the_checks_see_a_planted_violation(tmp_path: Path) -> None:
     )
     found = set(_imports("dockwatch.storage.bad", planted))
     assert {"dockwatch.scan.service", "dockwatch.api.app", "dockwatch.storage.sql.tables"} <= found
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_module_imports(module: str) -> None:
+    """An import of a module that is not there fails here, whatever a type checker resolved."""
+    importlib.import_module(module)
