@@ -188,7 +188,7 @@ def test_the_checks_see_a_planted_violation(tmp_path: Path) -> None:
     assert {"dockwatch.scan.service", "dockwatch.api.app", "dockwatch.storage.sql.tables"} <= found
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.endswith("__main__")))
 def test_every_module_imports(module: str) -> None:
     """An import of a module that is not there fails here, whatever a type checker resolved."""
     importlib.import_module(module)
