@@ -342,6 +342,5 @@ class VulnDb:
             "version": version,
             "builtAt": iso(created),
             "advisories": total,
-            "staleAfterSeconds": int(stale_after.total_seconds()),
             "sources": sources,
         }
