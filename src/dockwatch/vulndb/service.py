@@ -341,6 +341,5 @@ class VulnDb:
             "version": version,
             "builtAt": iso(created),
             "advisories": total,
-            "staleAfterSeconds": int(stale_after.total_seconds()),
             "sources": sources,
         }
