@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from dockwatch.errors import InvalidInput
+from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import RuleRecord
 
-from .criteria import Criteria, InvalidCriteria, matches, parse_criteria, parse_time
+from .criteria import InvalidCriteria, parse_criteria, parse_time
+from .criteria_match import matches
 
 ACTIONS = ("NONE", "SUPPRESS")
 NAME = re.compile(r"^[A-Za-z0-9._-]{3,64}$")

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockwatch.errors import InvalidInput
+from dockwatch.findings.criteria import MAX_FILTERS, MAX_VALUE, parse_criteria, parse_time
 from dockwatch.model.finding_aggregation import MAX_RESULTS, AggregationQuery
 from dockwatch.model.finding_criteria import (
     FINDING_TYPES,
@@ -19,7 +20,6 @@ from dockwatch.model.finding_criteria import (
 )
 from dockwatch.model.page_token import MAX_TOKEN_CHARS
 
-from .criteria import MAX_FILTERS, MAX_VALUE, parse_criteria, parse_time
 from .criteria_query import criteria_from_query, query_string_filter
 
 MEMBERS = {

@@ -15,6 +15,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from dockwatch.findings.criteria import InvalidCriteria, parse_criteria
 from dockwatch.model.finding_criteria import (
     DATE_KEYS,
     KEYS,
@@ -23,8 +24,6 @@ from dockwatch.model.finding_criteria import (
     STRING_KEYS,
     Criteria,
 )
-
-from .criteria import InvalidCriteria, parse_criteria
 
 PAGING_PARAMS = frozenset({"maxResults", "nextToken", "sortBy", "sortOrder"})
 """Query parameters of listings that are not criteria; `criteria_from_query` skips them."""

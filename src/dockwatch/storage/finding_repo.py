@@ -23,7 +23,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
 
 if TYPE_CHECKING:
-    from dockwatch.findings.criteria import Criteria
+    from dockwatch.model.finding_criteria import Criteria
 
 
 def detail_document(detail: Mapping[str, Any]) -> tuple[str, bytes]:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.findings.build import FindingDraft
+from dockwatch.findings.criteria import InvalidCriteria
 from dockwatch.findings.service import FindingWriter, Target
 from dockwatch.findings.suppression import (
     SuppressionRules,
@@ -24,7 +25,6 @@ from dockwatch.findings.suppression import (
 from dockwatch.findings.suppression_rule import rule_arn
 from dockwatch.model.events import OutboxEvent
 from dockwatch.model.identity import Tenant
-from dockwatch.queries.criteria import InvalidCriteria
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockwatch.queries.criteria import InvalidCriteria
+from dockwatch.findings.criteria import InvalidCriteria
 from dockwatch.queries.criteria_query import criteria_from_query
 
 from .criteria_docs import s

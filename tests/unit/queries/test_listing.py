@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import event, select
 
 from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.findings.criteria import parse_criteria
+from dockwatch.findings.criteria_match import matches
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import SortField, SortOrder
-from dockwatch.queries.criteria import parse_criteria
 from dockwatch.queries.listing import (
     findings_by_layer,
     get_finding,
@@ -22,7 +23,6 @@ from dockwatch.queries.listing import (
     parse_limit,
     parse_sort,
 )
-from dockwatch.queries.matcher import matches
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 

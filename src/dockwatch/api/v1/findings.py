@@ -11,10 +11,10 @@ from starlette.requests import Request
 
 from dockwatch.app import Services
 from dockwatch.errors import InvalidInput
+from dockwatch.findings.criteria import parse_criteria
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import Sort
 from dockwatch.model.oci import INDEX_TYPES, SCHEMA1_TYPES, parse_manifest
-from dockwatch.queries.criteria import parse_criteria
 from dockwatch.queries.criteria_query import criteria_from_query
 from dockwatch.queries.listing import (
     findings_by_layer,

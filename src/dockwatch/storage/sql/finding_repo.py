@@ -44,7 +44,7 @@ __all__ = [
 ]  # fmt: skip
 
 if TYPE_CHECKING:
-    from dockwatch.findings.criteria import Criteria
+    from dockwatch.model.finding_criteria import Criteria
 from dockwatch.storage.sql import tables as t
 
 _LIGHT = (

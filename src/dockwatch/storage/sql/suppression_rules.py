@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
-from dockwatch.findings.criteria import Criteria, sql_filter
+from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.finding_repo import RuleRecord, SuppressionCandidate
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
 
 r_ = t.suppression_rules
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from dockwatch.queries.criteria import parse_criteria
-from dockwatch.queries.matcher import matches
+from dockwatch.findings.criteria import parse_criteria
+from dockwatch.findings.criteria_match import matches
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
 from tests.unit.queries import findings_db as fdb

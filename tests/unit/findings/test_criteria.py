@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockwatch.errors import InvalidInput
+from dockwatch.findings.criteria import InvalidCriteria, parse_criteria
 from dockwatch.model.finding_criteria import Comparison, StringFilter
-from dockwatch.queries.criteria import InvalidCriteria, parse_criteria
-
-from .criteria_docs import EQ, s
+from tests.unit.queries.criteria_docs import EQ, s
 
 
 @pytest.mark.parametrize(

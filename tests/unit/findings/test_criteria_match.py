@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockwatch.queries.criteria import parse_criteria
-from dockwatch.queries.matcher import matches
-
-from .criteria_docs import finding, s
+from dockwatch.findings.criteria import parse_criteria
+from dockwatch.findings.criteria_match import matches
+from tests.unit.queries.criteria_docs import finding, s
 
 
 def _m(doc: dict[str, Any], **over: Any) -> bool:
