@@ -12,12 +12,9 @@ from dockwatch.findings.build import SEVERITY_ORDER
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import iso
 from dockwatch.storage.scan_repo import CoverageQuery
-from dockwatch.storage.sql import finding_repo
-from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.unit_of_work import Store
 
 from .config import RegistryScanningConfiguration
-from .connection import connection
 from .status import ecr_status
 
 
@@ -36,10 +33,9 @@ def coverage(
     with store.read() as uow:
         rows = uow.scans.coverage(tenant, query)
         page = rows[: query.limit]
-        conn = connection(uow)
         tags = {
-            (x.image.repository_id, x.image.digest): registry_sql.tags_of(
-                conn, x.image.repository_id, x.image.digest
+            (x.image.repository_id, x.image.digest): uow.registry.tags_of(
+                x.image.repository_id, x.image.digest
             )
             for x in page
         }
@@ -83,18 +79,15 @@ def index_findings(
     """An index's platform images reported together (Inspector scans no lists; dockwatch scans
     each platform image on its own and shows them side by side here)."""
     with store.read() as uow:
-        conn = connection(uow)
-        stored = registry_sql.manifest_content(conn, digest)
-        children = json.loads(stored[0]).get("manifests", []) if stored else []
+        stored = uow.registry.manifest_content(digest)
+        children = json.loads(stored.content).get("manifests", []) if stored else []
         platforms = []
         severities: list[str] = []
         for child in children:
             child_digest = child.get("digest")
             state = uow.scans.get_scan(repo_id, child_digest)
             found = [
-                f
-                for f in finding_repo.findings_of(conn, repo_id, child_digest)
-                if f.status == "ACTIVE"
+                f for f in uow.findings.findings_of(repo_id, child_digest) if f.status == "ACTIVE"
             ]
             severities += [f.severity for f in found]
             platform = child.get("platform") or {}
@@ -127,11 +120,10 @@ def image_findings(
 ) -> dict[str, Any]:
     """ECR DescribeImageScanFindings for one image resource (basic or enhanced)."""
     with store.read() as uow:
-        conn = connection(uow)
         state = uow.scans.get_scan(repo_id, digest)
         basic, _ = uow.scans.basic_result(repo_id, digest)
-        found = [f for f in finding_repo.findings_of(conn, repo_id, digest) if f.status != "CLOSED"]
-        tags = registry_sql.tags_of(conn, repo_id, digest)
+        found = [f for f in uow.findings.findings_of(repo_id, digest) if f.status != "CLOSED"]
+        tags = uow.registry.tags_of(repo_id, digest)
     image_id = {"imageDigest": digest, "imageTag": tags[0] if tags else None}
     if state is not None and state.scan_type == "BASIC":
         return {

@@ -26,11 +26,9 @@ from dockwatch.match.matcher import Match
 from dockwatch.match.service import match_packages
 from dockwatch.model.events import RescanCompleted
 from dockwatch.model.package import Package
-from dockwatch.storage.sql import finding_repo as repo
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import ScanFrequency, ScanType
-from .connection import connection
 from .environment import ScanEnvironment
 from .jobs import ApplyDelta
 from .pipeline import Drafter
@@ -160,14 +158,15 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
     clock = time.perf_counter
     started = clock()
     with env.store.write() as uow:
-        conn = connection(uow)
         # 1. the reverse index: (image, package) pairs under the delta's keys
         pairs = uow.catalog.package_pairs(keys)
         refs_of: dict[str, set[str]] = {}
         for digest, ref in pairs:
             if ref:
                 refs_of.setdefault(digest, set()).add(ref)
-        enriched = [r for r in repo.stored_for_vulnerabilities(conn, cves) if r.status != "CLOSED"]
+        enriched = [
+            r for r in uow.findings.stored_for_vulnerabilities(cves) if r.status != "CLOSED"
+        ]
         resources = _monitored(
             env, uow, set(refs_of), {(r.repository_id, r.digest) for r in enriched}
         )
@@ -201,9 +200,9 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
         # findings that named a delta advisory (withdrawn, or no longer matching) are in scope
         # (details first: thousands of images share one detail, so only the few details that
         # name a delta advisory have their findings read)
-        touched = repo.details_with_packages(conn, sorted(affected_refs)) if delta else set()
-        named_delta = _details_naming(conn, touched, delta)
-        for r in repo.open_findings_with_details(conn, sorted(named_delta)):
+        touched = uow.findings.details_with_packages(sorted(affected_refs)) if delta else set()
+        named_delta = _details_naming(uow, touched, delta)
+        for r in uow.findings.open_findings_with_details(sorted(named_delta)):
             key = (r.repository_id, r.digest)
             if key in scope_of:
                 scope_of[key].add(r.vulnerability_id)
@@ -216,11 +215,11 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
         all_vulns = sorted({v for scope in scope_of.values() for v in scope})
         stored = [
             r
-            for r in repo.stored_for_vulnerabilities(conn, all_vulns)
+            for r in uow.findings.stored_for_vulnerabilities(all_vulns)
             if (r.repository_id, r.digest) in scope_of
         ]
-        extra = repo.package_refs_of_details(
-            conn, sorted({r.detail_ref for r in stored if r.status != "CLOSED"})
+        extra = uow.findings.package_refs_of_details(
+            sorted({r.detail_ref for r in stored if r.status != "CLOSED"})
         )
         named: dict[tuple[int, str], set[str]] = {}
         ecosystem_of = {(x.repository_id, x.digest): x.os_ecosystem for x in resources}
@@ -286,13 +285,15 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
     return report
 
 
-def _details_naming(conn: Any, detail_refs: set[str], advisories: set[tuple[str, str]]) -> set[str]:
+def _details_naming(
+    uow: UnitOfWork, detail_refs: set[str], advisories: set[tuple[str, str]]
+) -> set[str]:
     """The finding details whose evidence names one of the advisories."""
     if not detail_refs or not advisories:
         return set()
     wanted = {f"{s}/{a}" for s, a in advisories}
     return {
         ref
-        for ref, doc in repo.load_details(conn, detail_refs).items()
+        for ref, doc in uow.findings.load_details(detail_refs).items()
         if any(e.get("advisory") in wanted for e in doc.get("evidence", ()))
     }

@@ -39,13 +39,10 @@ from dockwatch.registry.manifests import Manifests
 from dockwatch.registry.reader import StoredImageReader
 from dockwatch.storage.catalog_repo import StoredInventory
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.sql import finding_repo
-from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
 from .basic import basic_findings
 from .config import RegistryScanningConfiguration, ScanType, parse_configuration
-from .connection import connection
 from .duration import EcrConfiguration, parse_ecr_configuration
 from .eligibility import activate, deactivate
 from .jobs import RematchImage, ScanImage, enqueue
@@ -175,14 +172,14 @@ class ScanService:
     def preview(self, proposed: RegistryScanningConfiguration) -> list[dict[str, Any]]:
         """Which repositories `proposed` would scan, and how; nothing is saved."""
         with self.store.read() as uow:
-            repos = registry_sql.repository_rows(connection(uow), self.tenant)
+            repos = uow.registry.repository_rows(self.tenant)
         return proposed.preview((r.name, r.scan_on_push) for r in repos)
 
     def set_scan_on_push(self, repository: str, flag: bool) -> None:
         """ECR's legacy per-repository scan-on-push flag."""
         repo = self.ctx.repository(repository)
         with self.store.write() as uow:
-            registry_sql.set_repository_settings(connection(uow), repo.id, scan_on_push=flag)
+            uow.registry.set_repository_settings(repo.id, scan_on_push=flag)
 
     # --- scanning ---------------------------------------------------------------------------
 
@@ -190,9 +187,8 @@ class ScanService:
         """Scan (or, with `rematch`, re-match from the stored inventory) one image resource."""
         config, _ = self.settings()
         with self.store.read() as uow:
-            conn = connection(uow)
-            repo = registry_sql.get_repository(conn, self.tenant, repository)
-            row = None if repo is None else registry_sql.get_manifest(conn, repo.id, digest)
+            repo = uow.registry.get_repository(self.tenant, repository)
+            row = None if repo is None else uow.registry.get_manifest(repo.id, digest)
             stored = uow.catalog.inventory(digest) if rematch else None
         if repo is None or row is None:
             return ScanOutcome(False, "IMAGE_NOT_FOUND")
@@ -214,7 +210,6 @@ class ScanService:
         report = evaluation.report
         keyed, package_docs = reverse_index_rows(stored.packages, report.os_ecosystem)
         with self.store.write() as uow:
-            conn = connection(uow)
             if self._settings(uow)[0].scan_type is not config.scan_type:
                 # enhanced scanning was turned off (or on) while this scan ran: its result
                 # belongs to a configuration no longer in force, so it is dropped
@@ -237,14 +232,14 @@ class ScanService:
                 report.db_version, report.os_ecosystem, report.unsupported_os,
             )  # fmt: skip
             uow.scans.put_scan(self.tenant, state, done)
-            counts = self._severity_counts(conn, repo.id, digest)
+            counts = self._severity_counts(uow, repo.id, digest)
             uow.outbox.append(
                 ScanCompleted(
                     self.tenant,
                     done,
                     repository_name=repository,
                     image_digest=digest,
-                    image_tags=tuple(registry_sql.tags_of(conn, repo.id, digest)),
+                    image_tags=tuple(uow.registry.tags_of(repo.id, digest)),
                     trigger="rematch" if rematch else "scan",
                     finding_severity_counts=counts,
                     db_version=report.db_version,
@@ -366,8 +361,7 @@ class ScanService:
         now = self.clock.now()
         code = "INACTIVE" if scan_type == "ENHANCED" else "FAILED"
         with self.store.write() as uow:
-            conn = connection(uow)
-            name = registry_sql.repository_name(conn, repo_id)
+            name = uow.registry.repository_name(repo_id)
             state = ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
             uow.scans.put_scan(self.tenant, state, now)
             if scan_type == "ENHANCED":
@@ -386,9 +380,9 @@ class ScanService:
                 moved = dataclasses.replace(state, reason="SCAN_IN_PROGRESS")
                 uow.scans.put_scan(self.tenant, moved, self.clock.now())
 
-    def _severity_counts(self, conn: Any, repo_id: int, digest: str) -> dict[str, int]:
+    def _severity_counts(self, uow: UnitOfWork, repo_id: int, digest: str) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for f in finding_repo.stored_of(conn, [(repo_id, digest)]):
+        for f in uow.findings.stored_of([(repo_id, digest)]):
             if f.status == "ACTIVE":
                 counts[f.severity] = counts.get(f.severity, 0) + 1
         return {s: counts[s] for s in SEVERITY_ORDER if s in counts}
@@ -397,8 +391,7 @@ class ScanService:
         """Close every open finding of an image resource and drop its coverage (deleted image)."""
         now = self.clock.now()
         with self.store.write() as uow:
-            conn = connection(uow)
-            repo = registry_sql.get_repository(conn, self.tenant, repository)
+            repo = uow.registry.get_repository(self.tenant, repository)
             if repo is None:
                 return
             self.writer.close_all(uow, [(repo.id, repository, digest)], now)

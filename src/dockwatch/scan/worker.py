@@ -23,11 +23,9 @@ from dockwatch.model.events import (
 )
 from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.sql import registry_repo as registry_sql
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
-from .connection import connection
 from .eligibility import expire_pass, recatalogue_pass
 from .jobs import (
     ApplyDelta,
@@ -99,7 +97,7 @@ class ScanWorker:
     ) -> None:
         """Queue the scan a push calls for (and mark a new image PENDING_INITIAL_SCAN)."""
         tenant = self.service.tenant
-        repo = registry_sql.get_repository(connection(uow), tenant, event.repository_name)
+        repo = uow.registry.get_repository(tenant, event.repository_name)
         if repo is None:
             return
         frequency = config.frequency_for(repo.name, repo.scan_on_push)
