@@ -357,7 +357,7 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
     con.execute("COMMIT")
     loaded = time.perf_counter() - t0
     con.close()
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.effective_database_url)
     t1 = time.perf_counter()
     with db.write() as conn:
         rollups.install(conn)

@@ -59,7 +59,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if clock is None:
         clock = ControlledClock() if settings.test_mode else SystemClock()
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.effective_database_url)
     migrate(db)
     blobs = FilesystemBlobStore(settings.data_dir)
     tenant = Tenant(settings.account_id, settings.region)

@@ -149,7 +149,7 @@ class Settings:
         return warnings
 
     @property
-    def sqlalchemy_url(self) -> str:
+    def effective_database_url(self) -> str:
         """The database URL, defaulting to SQLite inside the data folder."""
         return self.database_url or f"sqlite:///{self.data_dir / 'dockwatch.db'}"
 
