@@ -1,0 +1,1 @@
+"""Table definitions by subsystem; `storage/sql/tables.py` names them all in one place."""

@@ -1,0 +1,205 @@
+"""Tables of findings: content-addressed details, findings, suppression rules, rollups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Computed,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
+from dockwatch.storage.sql.schema.registry import tags
+
+finding_details = Table(
+    "finding_details",
+    metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("doc", LargeBinary, nullable=False),
+    Column("title", Text),
+    Column("created_at", UTC_TIMESTAMP, nullable=False),
+)
+"""A finding's content (title, scores, vulnerable packages, evidence) by content hash: the same
+vulnerability in the same packages of the same layers reads the same in every image, so 50,000
+images gaining one finding write one detail row, not 50,000."""
+
+
+detail_packages = Table(
+    "detail_packages",
+    metadata,
+    Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("pkg_ref", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("version", String(256), nullable=False),
+    Column("package_manager", String(32), nullable=False),
+    Column("source_layer_hash", String(140)),
+    Column("fixed_in_version", String(256)),
+    Column("file_path", Text),
+    PrimaryKeyConstraint("detail_ref", "seq"),
+    Index("ix_detail_packages_pkg", "pkg_ref"),
+    Index("ix_detail_packages_name", "name"),
+    Index("ix_detail_packages_layer", "source_layer_hash"),
+)
+"""The vulnerable packages of a finding detail, as rows: package filters and aggregations by
+package and layer query these, and a re-match finds the findings a package is part of."""
+
+
+SEVERITY_RANK_SQL = (
+    "CASE severity WHEN 'CRITICAL' THEN 5 WHEN 'HIGH' THEN 4 WHEN 'MEDIUM' THEN 3 "
+    "WHEN 'LOW' THEN 2 WHEN 'INFORMATIONAL' THEN 1 ELSE 0 END"
+)
+"""Severity as a number (UNTRIAGED lowest) for sorting findings by severity."""
+
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    *tenant_columns(),
+    Column("repository_id", Integer, ForeignKey("repositories.id"), nullable=False),
+    Column("repository_name", String(256), nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("vulnerability_id", String(128), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False, server_default="NO"),
+    Column("inspector_score", Float),
+    Column("epss_score", Float),
+    Column("source", String(64), nullable=False, server_default=""),
+    Column("first_observed_at", UTC_TIMESTAMP, nullable=False),
+    Column("last_observed_at", UTC_TIMESTAMP, nullable=False),
+    Column("updated_at", UTC_TIMESTAMP, nullable=False),
+    Column("closed_at", UTC_TIMESTAMP),
+    Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
+    Column("suppressed_by", String(64)),
+    # sort keys for keyset listings (findings/listing.py), computed by the database (STORED:
+    # PostgreSQL knows no other kind; migration listing/1 adds them VIRTUAL to older SQLite files)
+    Column("severity_rank", Integer, Computed(SEVERITY_RANK_SQL, persisted=True)),
+    Column("score_key", Float, Computed("coalesce(inspector_score, -1.0)", persisted=True)),
+    Column("epss_key", Float, Computed("coalesce(epss_score, -1.0)", persisted=True)),
+    Index("ix_findings_image", "repository_id", "digest", "vulnerability_id"),
+    Index("ix_findings_status", "account_id", "region", "status", "severity"),
+    Index("ix_findings_vuln", "vulnerability_id"),
+    Index("ix_findings_detail", "detail_ref"),
+)
+
+
+# --- finding listings (findings/listing.py): one index per sort key, (tenant, key, id), so a
+# keyset page seeks to its first row and reads one page
+FINDING_SORT_INDEXES = (
+    Index("ix_findings_sort_severity", findings.c.account_id, findings.c.region,
+          findings.c.severity_rank, findings.c.id),
+    Index("ix_findings_sort_first", findings.c.account_id, findings.c.region,
+          findings.c.first_observed_at, findings.c.id),
+    Index("ix_findings_sort_last", findings.c.account_id, findings.c.region,
+          findings.c.last_observed_at, findings.c.id),
+    Index("ix_findings_sort_status", findings.c.account_id, findings.c.region, findings.c.status,
+          findings.c.id),
+    Index("ix_findings_sort_repository", findings.c.account_id, findings.c.region,
+          findings.c.repository_name, findings.c.id),
+    Index("ix_findings_repository_severity", findings.c.account_id, findings.c.region,
+          findings.c.repository_name, findings.c.severity_rank, findings.c.id),
+    Index("ix_findings_sort_vulnerability", findings.c.account_id, findings.c.region,
+          findings.c.vulnerability_id, findings.c.id),
+    Index("ix_findings_sort_source", findings.c.account_id, findings.c.region, findings.c.source,
+          findings.c.id),
+    Index("ix_findings_sort_score", findings.c.account_id, findings.c.region,
+          findings.c.score_key, findings.c.id),
+    Index("ix_findings_sort_epss", findings.c.account_id, findings.c.region,
+          findings.c.epss_key, findings.c.id),
+    Index("ix_findings_digest", findings.c.account_id, findings.c.region, findings.c.digest),
+    Index("ix_findings_suppressed_by", findings.c.account_id, findings.c.region,
+          findings.c.suppressed_by),
+    Index("ix_tags_name", tags.c.name),  # `ecrImageTags` filters look tags up by name
+)  # fmt: skip
+
+
+suppression_rules = Table(
+    "suppression_rules",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    *tenant_columns(),
+    Column("arn", String(256), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text),
+    Column("reason", Text),
+    Column("action", String(16), nullable=False),
+    Column("criteria", Text, nullable=False),
+    Column("tags", Text, nullable=False, server_default="{}"),
+    Column("expires_at", UTC_TIMESTAMP),
+    Column("expired_at", UTC_TIMESTAMP),
+    Column("created_at", UTC_TIMESTAMP, nullable=False),
+    Column("updated_at", UTC_TIMESTAMP, nullable=False),
+    UniqueConstraint("account_id", "region", "name", name="uq_suppression_rules_name"),
+    Index("ix_suppression_rules_tenant", "account_id", "region", "created_at"),
+)
+"""Inspector filters (findings/suppression.py): SUPPRESS rules suppress the findings their
+criteria match until deleted or `expires_at`; NONE rules are saved filters. `expired_at` marks
+a rule whose expiry has been applied to the findings."""
+
+
+ROLLUP_SEVERITIES = ("critical", "high", "medium", "low", "informational", "untriaged")
+"""The count column of each severity in every rollup table."""
+
+
+def _rollup(name: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
+    return Table(
+        name,
+        metadata,
+        *tenant_columns(),
+        Column("status", String(16), nullable=False),
+        *columns,
+        *[Column(s, Integer, nullable=False) for s in ROLLUP_SEVERITIES],
+        PrimaryKeyConstraint("account_id", "region", "status", *key),
+    )
+
+
+finding_image_counts = _rollup(
+    "finding_image_counts",
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("repository_name", String(256), nullable=False),
+    Column("fix_yes", Integer, nullable=False),
+    Column("fix_partial", Integer, nullable=False),
+    Column("exploit_yes", Integer, nullable=False),
+    key=("repository_id", "digest"),
+)
+
+
+finding_layer_counts = _rollup(
+    "finding_layer_counts",
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("layer_hash", String(140), nullable=False),
+    Column("repository_name", String(256), nullable=False),
+    key=("repository_id", "digest", "layer_hash"),
+)
+
+
+finding_package_counts = _rollup(
+    "finding_package_counts",
+    Column("package_name", String(512), nullable=False),
+    key=("package_name",),
+)
+
+
+finding_title_counts = _rollup(
+    "finding_title_counts",
+    Column("vulnerability_id", String(128), nullable=False),
+    Column("title", Text, nullable=False),
+    key=("vulnerability_id", "title"),
+)
