@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -83,14 +84,17 @@ def push_image(
     ref: str,
     seed: str = "a",
     media_type: str = DOCKER_V2,
+    *,
+    layers: Sequence[bytes] | None = None,
     **extra: Any,
 ) -> tuple[str, bytes]:
-    """Upload a config and one layer, push a manifest at `ref`; returns (digest, manifest bytes)."""
+    """Upload a config and `layers` (one small layer made from `seed` by default), push a
+    manifest at `ref`; returns (digest, manifest bytes)."""
     config = config_blob(seed)
-    layer = f"layer-{seed}".encode() * 50
-    upload(client, name, config)
-    upload(client, name, layer)
-    manifest = image_manifest(config, [layer], media_type, **extra)
+    blobs = list(layers) if layers is not None else [f"layer-{seed}".encode() * 50]
+    for blob in [config, *blobs]:
+        upload(client, name, blob)
+    manifest = image_manifest(config, blobs, media_type, **extra)
     r = client.put(
         f"/v2/{name}/manifests/{ref}", content=manifest, headers={"Content-Type": media_type}
     )

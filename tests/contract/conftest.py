@@ -1,6 +1,6 @@
 """Fixtures of the repository contract suites: a store per backend (SQLite here; PostgreSQL
-joins the parameters when it lands), and images pushed through the registry service so that
-the suites do not depend on how a backend keeps registry rows."""
+joins the `BACKENDS` parameters when it lands), and images pushed through the registry service
+so that the suites do not depend on how a backend keeps registry rows."""
 
 from __future__ import annotations
 
@@ -11,13 +11,34 @@ import pytest
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
-from dockwatch.model.digest import Digest
-from tests.builders.layers import Image, make_image, make_layer, sha256
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.storage.unit_of_work import Store
+from tests.builders.layers import Image, make_image, make_layer
 
-OCI = "application/vnd.oci.image.manifest.v1+json"
+BACKENDS = ["sqlite"]
+"""The database backends every contract runs against."""
 
 
-@pytest.fixture(params=["sqlite"])
+def _database_url(backend: str, folder: Path) -> str:
+    assert backend == "sqlite", backend
+    return f"sqlite:///{folder / 'contract.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store of the backend under test (storage only, no services)."""
+    db = Database(_database_url(request.param, tmp_path))
+    migrate(db)
+    built = SqlStore(db)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.fixture(params=BACKENDS)
 def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
     """Services over a fresh data folder of the backend under test."""
     assert request.param == "sqlite"
@@ -26,20 +47,6 @@ def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
         yield built
     finally:
         built.close()
-
-
-def push(services: Services, repository: str, image: Image, tag: str = "latest") -> str:
-    """Push `image` through the registry service; its manifest digest."""
-    uploads = services.registry.uploads
-    for blob in (image.config, *(layer.blob for layer in image.layers)):
-        upload_id = uploads.start(repository)
-        writer = uploads.claim(repository, upload_id)
-        try:
-            writer.write(blob)
-            uploads.complete(repository, upload_id, writer, Digest(sha256(blob)))
-        finally:
-            uploads.release(upload_id, writer)
-    return services.registry.manifests.put(repository, tag, image.manifest, OCI).digest
 
 
 def image(seed: str) -> Image:

@@ -11,7 +11,8 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
 from dockwatch.model.package_doc import dump_package, package_ref
 from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
-from tests.contract.conftest import image, push
+from tests.builders.push import push_image
+from tests.contract.conftest import image
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 LAYER = "sha256:" + "a" * 64
@@ -69,8 +70,8 @@ def _rows(packages: list[Package]) -> tuple[set[PackageKeyRow], dict[str, bytes]
 
 
 def test_inventories_and_the_reverse_index(services: Services) -> None:
-    first = push(services, "app", image("one"))
-    second = push(services, "app", image("two"), tag="two")
+    first = push_image(services, "app", image("one"))
+    second = push_image(services, "app", image("two"), tag="two")
     shared = _pkg("zeta", "1.0", BASE)
     own = _pkg("alpha", "2.0", LAYER)
     debian = Distro("debian", "12", "bookworm", "Debian 12", ("linux",))
@@ -104,7 +105,7 @@ def test_inventories_and_the_reverse_index(services: Services) -> None:
 
 
 def test_an_inventory_is_forgotten_once_no_repository_holds_the_image(services: Services) -> None:
-    held = push(services, "app", image("held"))
+    held = push_image(services, "app", image("held"))
     gone = "sha256:" + "d" * 64  # no repository holds it
     pkg = _pkg("zeta", "1.0", LAYER)
     with services.store.write() as uow:

@@ -10,7 +10,8 @@ from dockwatch.app import Services
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.catalog_repo import StoredInventory
 from dockwatch.storage.scan_repo import CoverageQuery, ScanState
-from tests.contract.conftest import image, push, repository_id
+from tests.builders.push import push_image
+from tests.contract.conftest import image, repository_id
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -35,7 +36,7 @@ def test_settings_are_stored_per_tenant(services: Services) -> None:
 
 
 def test_scan_states_round_trip(services: Services) -> None:
-    digest = push(services, "app", image("a"))
+    digest = push_image(services, "app", image("a"))
     repo = repository_id(services, "app")
     state = _state(repo, digest)
     with services.store.write() as uow:
@@ -59,7 +60,7 @@ def test_scan_states_round_trip(services: Services) -> None:
 
 
 def test_basic_results(services: Services) -> None:
-    digest = push(services, "app", image("a"))
+    digest = push_image(services, "app", image("a"))
     repo = repository_id(services, "app")
     findings = [{"name": "CVE-2026-1", "severity": "HIGH", "attributes": []}]
     with services.store.write() as uow:
@@ -73,9 +74,9 @@ def test_basic_results(services: Services) -> None:
 
 
 def test_the_lists_the_scanning_passes_read(services: Services) -> None:
-    a = push(services, "app", image("a"))
-    b = push(services, "app", image("b"), tag="b")
-    c = push(services, "lib", image("c"))
+    a = push_image(services, "app", image("a"))
+    b = push_image(services, "app", image("b"), tag="b")
+    c = push_image(services, "lib", image("c"))
     app, lib = repository_id(services, "app"), repository_id(services, "lib")
     with services.store.write() as uow:
         uow.scans.put_scan(services.tenant, _state(app, a), T0)
@@ -104,12 +105,12 @@ def test_coverage_filters_and_pages(services: Services) -> None:
     states: list[ScanState] = []
     for repo_name, seeds in (("web", "xyz"), ("api", "pq"), ("db", "r")):
         for seed in seeds:
-            digest = push(services, repo_name, image(seed), tag=seed)
+            digest = push_image(services, repo_name, image(seed), tag=seed)
             repo = repository_id(services, repo_name)
             code = "INACTIVE" if seed == "q" else "ACTIVE"
             scanned = T0 + timedelta(hours=len(states))
             states.append(_state(repo, digest, status_code=code, last_scanned_at=scanned))
-    basic = push(services, "db", image("basic"), tag="basic")
+    basic = push_image(services, "db", image("basic"), tag="basic")
     with services.store.write() as uow:
         for s in states:
             uow.scans.put_scan(services.tenant, s, T0)

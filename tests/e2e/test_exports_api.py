@@ -16,8 +16,9 @@ import jsonschema
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from tests.builders.http_push import push_built_image
 from tests.builders.layers import make_image, make_layer
-from tests.e2e.test_scan_lifecycle import _advisories, _push
+from tests.e2e.test_scan_lifecycle import _advisories
 from tests.support.servers import Server
 from tests.unit.reports.findings.botocore_shape import securityhub_shape, validate
 
@@ -75,7 +76,7 @@ def test_exports_in_every_format(dockwatch: Server, tmp_path: Path) -> None:
     }
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
-        digest = _push(c, "exp", "v1", make_image([make_layer(files)]))
+        digest = push_built_image(c, "exp", make_image([make_layer(files)]), ["v1"])
         deadline = time.monotonic() + 30
         while len(c.get("/api/v1/findings").json()["findings"]) < len(_expected()):
             assert time.monotonic() < deadline, "no findings in time"

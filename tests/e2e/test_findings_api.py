@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.builders.http_push import push_built_image
 from tests.builders.layers import Image, make_image, make_layer
-from tests.conformance.oci import upload
 from tests.support.cli import db_import
 from tests.support.servers import Server
 
@@ -74,18 +74,6 @@ def _image(layers: list[dict[str, str]], seed: str) -> Image:
             files[path] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         built.append(make_layer(files))
     return make_image(built)
-
-
-def _push(c: httpx.Client, repo: str, tags: list[str], image: Image) -> str:
-    for layer in image.layers:
-        upload(c, repo, layer.blob)
-    upload(c, repo, image.config)
-    for tag in tags:
-        r = c.put(
-            f"/v2/{repo}/manifests/{tag}", content=image.manifest, headers={"Content-Type": OCI}
-        )
-        assert r.status_code == 201, r.text
-    return image.digest
 
 
 def _import(server: Server, tmp: Path) -> None:
@@ -190,7 +178,7 @@ def test_listing_filters_pagination_and_suppression(dockwatch: Server, tmp_path:
         assert r.status_code == 200, r.text
         digests = {}
         for i, (repo, tags, layers) in enumerate(IMAGES):
-            digests[(repo, tags[0])] = _push(c, repo, tags, _image(layers, str(i)))
+            digests[(repo, tags[0])] = push_built_image(c, repo, _image(layers, str(i)), tags)
         _until(lambda: _scanned(c, set(digests.values())))
         expected = {
             (repo, digests[(repo, tag)], vuln): severity
@@ -285,7 +273,7 @@ def test_listing_filters_pagination_and_suppression(dockwatch: Server, tmp_path:
         assert c.get(f"/api/v1/suppression-rules/{rule['arn']}").json()["name"] == "mute-beta"
 
         # a new image with the CVE: its finding is born SUPPRESSED
-        new = _push(c, "app", ["v3"], _image([{"beta": "2.5"}], "new"))
+        new = push_built_image(c, "app", _image([{"beta": "2.5"}], "new"), ["v3"])
         _until(lambda: _scanned(c, {new}))
         born = _pages(c, {"ecrImageHash": new})
         assert [(_key(f)[2], f["status"]) for f in born] == [("CVE-2090-1002", "SUPPRESSED")]
@@ -317,7 +305,7 @@ def test_rule_expiry_and_bad_requests(dockwatch: Server, tmp_path: Path) -> None
     _import(dockwatch, tmp_path)
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
-        digest = _push(c, "svc", ["v1"], _image([{"gamma": "1.0", "alpha": "1.0"}], "x"))
+        digest = push_built_image(c, "svc", _image([{"gamma": "1.0", "alpha": "1.0"}], "x"), ["v1"])
         _until(lambda: _scanned(c, {digest}))
         now = datetime.fromisoformat(c.get("/-/test/clock").json()["now"])
 

@@ -22,23 +22,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conformance.oci import DOCKER_V2, config_blob, error_codes, image_manifest, upload
+from tests.conformance.oci import (
+    DOCKER_V2,
+    config_blob,
+    error_codes,
+    image_manifest,
+    push_image,
+    upload,
+)
 from tests.support.servers import Server, start_dockwatch
 
 
 def _blob_path(data: Path, digest: str) -> Path:
     algorithm, _, hexd = digest.partition(":")
     return data / "blobs" / algorithm / hexd[:2] / hexd
-
-
-def _push(c: httpx.Client, name: str, tag: str, layers: list[bytes], seed: str) -> bytes:
-    config = config_blob(seed)
-    for blob in [config, *layers]:
-        upload(c, name, blob)
-    manifest = image_manifest(config, layers)
-    r = c.put(f"/v2/{name}/manifests/{tag}", content=manifest, headers={"Content-Type": DOCKER_V2})
-    assert r.status_code == 201, r.text
-    return manifest
 
 
 def _pull_all(
@@ -113,13 +110,13 @@ def test_sigkill_during_gc_loses_nothing_referenced(tmp_path: Path) -> None:
         with server.client(timeout=60) as c:
             for i in range(6):
                 layers = [shared, f"kept layer {i} ".encode() * (500 * (i + 1))]
-                manifest = _push(c, f"gc/kept{i % 3}", f"v{i}", layers, f"kept-{i}")
+                _, manifest = push_image(c, f"gc/kept{i % 3}", f"v{i}", f"kept-{i}", layers=layers)
                 blobs = {"sha256:" + hashlib.sha256(b).hexdigest(): b for b in layers}
                 blobs[json.loads(manifest)["config"]["digest"]] = config_blob(f"kept-{i}")
                 kept[(f"gc/kept{i % 3}", f"v{i}")] = (manifest, blobs)
             for i in range(4):  # images deleted: their own layers go, the shared one stays
                 layers = [shared, f"gone layer {i} ".encode() * 700]
-                manifest = _push(c, "gc/gone", f"v{i}", layers, f"gone-{i}")
+                _, manifest = push_image(c, "gc/gone", f"v{i}", f"gone-{i}", layers=layers)
                 digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
                 assert c.delete(f"/v2/gc/gone/manifests/{digest}").status_code == 202
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests.builders.http_push import push_built_image
 from tests.builders.layers import Image, make_image, make_layer
-from tests.conformance.oci import upload
 from tests.support.cli import db_import
 from tests.support.servers import Server
 
@@ -28,15 +28,6 @@ def _image(package: str, version: str, seed: str) -> Image:
         }
     )
     return make_image([layer])
-
-
-def _push(c: httpx.Client, repo: str, tag: str, image: Image) -> str:
-    for layer in image.layers:
-        upload(c, repo, layer.blob)
-    upload(c, repo, image.config)
-    r = c.put(f"/v2/{repo}/manifests/{tag}", content=image.manifest, headers={"Content-Type": OCI})
-    assert r.status_code == 201, r.text
-    return image.digest
 
 
 def _advisories(server: Server, tmp: Path, *records: dict[str, Any]) -> None:
@@ -118,11 +109,11 @@ def test_expiry_repush_and_duration_changes(dockwatch: Server, tmp_path: Path) -
         assert c.put(
             "/api/v1/configuration", json={"ecrConfiguration": {"rescanDuration": "DAYS_14"}}
         ).json() == {"ecrConfiguration": {"rescanDuration": "DAYS_14"}}
-        old = _push(c, "app", "v1", _image("alpha", "1.0", "old"))
+        old = push_built_image(c, "app", _image("alpha", "1.0", "old"), ["v1"])
         _until(lambda: _status(c, "app", old) == ("ACTIVE", "SUCCESSFUL"))
         assert _open_findings(c, "app", "v1") == {"PYSEC-1-1"}
         _advance(c, 10)
-        new = _push(c, "app", "v2", _image("alpha", "1.0", "new"))
+        new = push_built_image(c, "app", _image("alpha", "1.0", "new"), ["v2"])
         _until(lambda: _status(c, "app", new) == ("ACTIVE", "SUCCESSFUL"))
         # 15 days after the first push: only the old image expires, by the worker's pass alone
         _advance(c, 5)
@@ -153,9 +144,9 @@ def test_expiry_repush_and_duration_changes(dockwatch: Server, tmp_path: Path) -
 def test_activation_window_and_deactivation(dockwatch: Server, tmp_path: Path) -> None:
     _advisories(dockwatch, tmp_path, _advisory("PYSEC-2-1", "beta", "5.0"))
     with dockwatch.client() as c:
-        old = _push(c, "svc", "old", _image("beta", "1.0", "old"))
+        old = push_built_image(c, "svc", _image("beta", "1.0", "old"), ["old"])
         _advance(c, 31)
-        recent = _push(c, "svc", "recent", _image("beta", "1.0", "recent"))
+        recent = push_built_image(c, "svc", _image("beta", "1.0", "recent"), ["recent"])
         assert _coverage(c, "svc") == {}  # BASIC with no rule: nothing scanned
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
         _until(lambda: _status(c, "svc", recent) == ("ACTIVE", "SUCCESSFUL"))
@@ -181,7 +172,10 @@ def test_coverage_filters_and_pagination(dockwatch: Server, tmp_path: Path) -> N
                 ],
             },
         )
-        digests = {_push(c, f"cov-{i}", "v1", _image("gamma", "1.0", str(i))) for i in range(5)}
+        digests = {
+            push_built_image(c, f"cov-{i}", _image("gamma", "1.0", str(i)), ["v1"])
+            for i in range(5)
+        }
         _until(lambda: len(c.get("/api/v1/coverage").json()["coveredResources"]) == 5)
         seen: list[str] = []
         token = None
@@ -213,7 +207,7 @@ def test_delete_closes_findings_and_removes_coverage(dockwatch: Server, tmp_path
     _advisories(dockwatch, tmp_path, _advisory("PYSEC-3-1", "delta", "2.0"))
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
-        digest = _push(c, "gone", "v1", _image("delta", "1.0", "x"))
+        digest = push_built_image(c, "gone", _image("delta", "1.0", "x"), ["v1"])
         _until(lambda: _status(c, "gone", digest) == ("ACTIVE", "SUCCESSFUL"))
         assert _open_findings(c, "gone", "v1") == {"PYSEC-3-1"}
         assert c.delete(f"/v2/gone/manifests/{digest}").status_code == 202
@@ -231,7 +225,7 @@ def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_p
     )
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
-        digest = _push(c, "exotic", "v1", make_image([layer]))
+        digest = push_built_image(c, "exotic", make_image([layer]), ["v1"])
         _until(lambda: _settled(c, "exotic", digest))
         assert _status(c, "exotic", digest) == ("INACTIVE", "UNSUPPORTED_OS")
         ecr = c.get("/api/v1/repositories/exotic/images/v1/findings").json()["imageScanStatus"]
@@ -288,8 +282,8 @@ def test_basic_scanning_and_the_manual_limit(dockwatch: Server, tmp_path: Path) 
                 ],
             },
         )
-        _push(c, "onpush", "v1", _deb_image("a"))
-        _push(c, "manual", "v1", _deb_image("b"))
+        push_built_image(c, "onpush", _deb_image("a"), ["v1"])
+        push_built_image(c, "manual", _deb_image("b"), ["v1"])
 
         def basic(repo: str) -> dict[str, Any] | None:
             body: dict[str, Any] = c.get(f"/api/v1/repositories/{repo}/images/v1/findings").json()
@@ -329,7 +323,7 @@ def test_enrichment_updates_findings_without_a_push(dockwatch: Server, tmp_path:
     _advisories(dockwatch, tmp_path, advisory)
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
-        digest = _push(c, "kev", "v1", _image("zeta", "1.0", "k"))
+        digest = push_built_image(c, "kev", _image("zeta", "1.0", "k"), ["v1"])
         _until(lambda: _status(c, "kev", digest) == ("ACTIVE", "SUCCESSFUL"))
 
         def exploit() -> str:
@@ -376,8 +370,8 @@ def test_each_platform_of_an_index_is_scanned_and_reported_together(
     index = make_index([amd, arm])
     with dockwatch.client() as c:
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
-        _push(c, "multi", amd.digest, amd)
-        _push(c, "multi", arm.digest, arm)
+        push_built_image(c, "multi", amd, [amd.digest])
+        push_built_image(c, "multi", arm, [arm.digest])
         r = c.put(
             "/v2/multi/manifests/latest",
             content=index,
@@ -410,8 +404,8 @@ def test_pull_date_keeps_pulled_images_monitored(dockwatch: Server, tmp_path: Pa
             }
         }
         assert c.put("/api/v1/configuration", json=body).status_code == 200
-        pulled = _push(c, "pulls", "used", _image("alpha", "1.0", "pulled"))
-        idle = _push(c, "pulls", "idle", _image("alpha", "1.0", "idle"))
+        pulled = push_built_image(c, "pulls", _image("alpha", "1.0", "pulled"), ["used"])
+        idle = push_built_image(c, "pulls", _image("alpha", "1.0", "idle"), ["idle"])
         _until(lambda: _status(c, "pulls", pulled) == ("ACTIVE", "SUCCESSFUL"))
         _until(lambda: _status(c, "pulls", idle) == ("ACTIVE", "SUCCESSFUL"))
         _advance(c, 10)

@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from dockwatch.events.eventbridge import event_id
+from tests.builders.http_push import push_built_image
 from tests.builders.layers import make_image, make_layer
-from tests.conformance.oci import push_image, upload
+from tests.conformance.oci import push_image
 from tests.support.cli import db_import
 from tests.support.servers import Server, start_dockwatch
 
@@ -490,15 +491,7 @@ def test_scan_events_are_inspector_shaped(
             "/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []}
         )
         assert r.status_code == 200, r.text
-        for layer in image.layers:
-            upload(c, "wh/scan", layer.blob)
-        upload(c, "wh/scan", image.config)
-        r = c.put(
-            "/v2/wh/scan/manifests/v1",
-            content=image.manifest,
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        )
-        assert r.status_code == 201, r.text
+        push_built_image(c, "wh/scan", image, ["v1"])
     scans = _until(lambda: _deliverable_of(dockwatch, "ScanCompleted"), timeout=120)
     wanted = {
         k: v

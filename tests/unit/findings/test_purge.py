@@ -14,7 +14,6 @@ from dockwatch.clock import ControlledClock
 from dockwatch.config import Settings
 from dockwatch.findings.purge import Purger, purge_closed
 from dockwatch.findings.service import Target
-from dockwatch.model.digest import Digest
 from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import registry_repo
@@ -23,23 +22,10 @@ from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
-from tests.builders.layers import Image, make_image, make_layer, sha256
+from tests.builders.layers import Image, make_image, make_layer
+from tests.builders.push import push_image
 
-OCI = "application/vnd.oci.image.manifest.v1+json"
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def _push(services: Services, repo: str, image: Image) -> str:
-    for blob in (image.config, *(layer.blob for layer in image.layers)):
-        uploads = services.registry.uploads
-        upload_id = uploads.start(repo)
-        writer = uploads.claim(repo, upload_id)
-        try:
-            writer.write(blob)
-            uploads.complete(repo, upload_id, writer, Digest(sha256(blob)))
-        finally:
-            uploads.release(upload_id, writer)
-    return services.registry.manifests.put(repo, "latest", image.manifest, OCI).digest
 
 
 def _image(seed: str) -> Image:
@@ -112,7 +98,9 @@ def test_purge_follows_inspector_lifecycle(tmp_path: Path) -> None:
             }
         )
         services.scanner.put_ecr_configuration({"rescanDuration": "DAYS_7"})
-        digests = {name: _push(services, name, _image(name)) for name in ("gone", "stale", "kept")}
+        digests = {
+            name: push_image(services, name, _image(name)) for name in ("gone", "stale", "kept")
+        }
         services.worker.drain()
         assert {k: v for k, v in _counts(services).items() if "detail" not in k} == {
             "gone": 1,

@@ -21,7 +21,6 @@ from sqlalchemy import delete, select
 from dockwatch.api.app import create_app
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
-from dockwatch.model.digest import Digest
 from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
@@ -29,23 +28,10 @@ from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
-from tests.builders.layers import Image, make_image, make_layer, sha256
+from tests.builders.layers import make_image, make_layer
+from tests.builders.push import push_image
 
-OCI = "application/vnd.oci.image.manifest.v1+json"
 CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
-
-
-def _push(services: Services, repo: str, image: Image, tag: str) -> str:
-    for blob in (image.config, *(layer.blob for layer in image.layers)):
-        uploads = services.registry.uploads
-        upload_id = uploads.start(repo)
-        writer = uploads.claim(repo, upload_id)
-        try:
-            writer.write(blob)
-            uploads.complete(repo, upload_id, writer, Digest(sha256(blob)))
-        finally:
-            uploads.release(upload_id, writer)
-    return services.registry.manifests.put(repo, tag, image.manifest, OCI).digest
 
 
 def _layer(packages: dict[str, str], marker: str) -> Any:
@@ -126,7 +112,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
         for n, (repo, app) in enumerate(
             [("api", {"gamma": "1.0"}), ("api", {}), ("web", {"gamma": "2.0"}), ("worker", {})]
         ):
-            _push(s, repo, make_image([base, _layer(app, f"app-{n}")]), f"v{n}")
+            push_image(s, repo, make_image([base, _layer(app, f"app-{n}")]), f"v{n}")
         s.worker.drain()
         yield s
     finally:

@@ -32,7 +32,6 @@ from dockwatch.clock import ControlledClock
 from dockwatch.config import Settings
 from dockwatch.findings.purge import purge_closed
 from dockwatch.findings.service import FindingWriter
-from dockwatch.model.digest import Digest
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
@@ -42,9 +41,10 @@ from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
-from tests.builders.layers import Image, make_image, make_layer, sha256
+from tests.builders.layers import Image, make_image, make_layer
+from tests.builders.push import OCI_MANIFEST as OCI
+from tests.builders.push import push_image
 
-OCI = "application/vnd.oci.image.manifest.v1+json"
 PACKAGES = ("alpha", "beta", "gamma", "delta", "eps")
 VERSIONS = ("1.0", "2.0", "3.0")
 BASES = (
@@ -69,23 +69,6 @@ def _dist_info(layer_packages: Mapping[str, str], marker: str) -> Any:
         for n, v in layer_packages.items()
     }
     return make_layer({**files, "marker": marker})
-
-
-def _upload(services: Services, repo: str, data: bytes) -> None:
-    uploads = services.registry.uploads
-    upload_id = uploads.start(repo)
-    writer = uploads.claim(repo, upload_id)
-    try:
-        writer.write(data)
-        uploads.complete(repo, upload_id, writer, Digest(sha256(data)))
-    finally:
-        uploads.release(upload_id, writer)
-
-
-def _push(services: Services, repo: str, image: Image, tag: str) -> str:
-    for blob in (image.config, *(layer.blob for layer in image.layers)):
-        _upload(services, repo, blob)
-    return services.registry.manifests.put(repo, tag, image.manifest, OCI).digest
 
 
 class _Rules:
@@ -319,7 +302,7 @@ class Registry(RuleBasedStateMachine):
         image = make_image(
             [_dist_info(BASES[base], f"base-{base}"), _dist_info(app, f"app-{self.pushes}")]
         )
-        digest = _push(self.services, repo, image, tag)
+        digest = push_image(self.services, repo, image, tag)
         self.images.append((repo, digest))
         self.built[(repo, digest)] = image
         self.services.worker.drain()
@@ -331,7 +314,7 @@ class Registry(RuleBasedStateMachine):
         findings closed more than 7 days ago come back as new generations, others reopen)."""
         self.clock.advance(timedelta(days=wait))
         repo, digest = data.draw(st.sampled_from(self.images))
-        _push(self.services, repo, self.built[(repo, digest)], tag)
+        push_image(self.services, repo, self.built[(repo, digest)], tag)
         self.services.worker.drain()
 
     @rule(

@@ -7,6 +7,7 @@ from pathlib import Path
 from dockwatch.scan.status import ecr_status
 from tests.builders.layers import Image, Layer, dpkg_stanza, dpkg_status, make_image
 from tests.builders.padding import padded_layer
+from tests.builders.push import push_image
 from tests.unit.scan.test_status_flow import _enhanced, _scanned
 
 PAD = 1280 << 20
@@ -72,9 +73,7 @@ def test_basic_scanning_reports_a_cut_short_read_as_failed(tmp_path: Path) -> No
     services = build(Settings(data_dir=tmp_path / "d", test_mode=True, scan_layer_seconds=0))
     try:
         image = _padded(64 << 20)
-        from tests.unit.scan.test_status_flow import _push
-
-        digest = _push(services, "basic", image)
+        digest = push_image(services, "basic", image, tag=image.digest)
         services.scanner.request_manual_scan("basic", digest)
         services.worker.drain()
         with services.store.read() as uow:

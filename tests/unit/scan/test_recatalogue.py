@@ -12,7 +12,8 @@ from dockwatch.catalog.cataloger import Cataloger
 from dockwatch.catalog.registry import CatalogerRegistry
 from dockwatch.storage.sql import outbox, tables
 from tests.builders.layers import make_image, make_layer
-from tests.unit.scan.test_status_flow import _DIST_INFO, _enhanced, _push
+from tests.builders.push import push_image
+from tests.unit.scan.test_status_flow import _DIST_INFO, _enhanced
 
 
 class _Bumped:
@@ -46,7 +47,8 @@ def test_a_bumped_cataloger_recatalogues_and_rematches(tmp_path: Path) -> None:
     try:
         base = make_layer({"etc/os-release": 'ID=debian\nVERSION_ID="12"\n', "base": "x"})
         app = make_layer(_DIST_INFO)
-        digest = _push(services, "app", make_image([base, app]))
+        image = make_image([base, app])
+        digest = push_image(services, "app", image, tag=image.digest)
         services.worker.drain()
         assert [s["layersRead"] for s in _scans(services)] == [2]
         from dockwatch.scan.eligibility import recatalogue_pass

@@ -15,30 +15,11 @@ from sqlalchemy import select
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
-from dockwatch.model.digest import Digest
 from dockwatch.storage.sql import finding_repo, registry_repo, tables
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
-from tests.builders.layers import Image, make_image, make_layer, sha256
-
-OCI = "application/vnd.oci.image.manifest.v1+json"
-
-
-def _upload(services: Services, repo: str, data: bytes) -> None:
-    uploads = services.registry.uploads
-    upload_id = uploads.start(repo)
-    writer = uploads.claim(repo, upload_id)
-    try:
-        writer.write(data)
-        uploads.complete(repo, upload_id, writer, Digest(sha256(data)))
-    finally:
-        uploads.release(upload_id, writer)
-
-
-def _push(services: Services, repo: str, image: Image, tag: str = "latest") -> str:
-    for blob in (image.config, *(layer.blob for layer in image.layers)):
-        _upload(services, repo, blob)
-    return services.registry.manifests.put(repo, tag, image.manifest, OCI).digest
+from tests.builders.layers import Image, make_image, make_layer
+from tests.builders.push import push_image
 
 
 def _dist_info(packages: dict[str, str], seed: str) -> Image:
@@ -146,7 +127,7 @@ def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
             "dev-a": _dist_info({"alpha": "1.0", "gamma": "1.0"}, "d"),
         }
         for repo, image in images.items():
-            _push(services, repo, image)
+            push_image(services, repo, image)
         services.worker.drain()
         first = _findings(services)
         assert {(r, v) for r, _, v in _open(first)} == {
@@ -211,7 +192,7 @@ def test_enrichment_changes_findings_in_place(tmp_path: Path) -> None:
             services, tmp_path, "base", _osv("PYSEC-1", "alpha", "2.0", aliases=["CVE-2090-0001"])
         )
         services.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
-        digest = _push(services, "prod", _dist_info({"alpha": "1.0"}, "x"))
+        digest = push_image(services, "prod", _dist_info({"alpha": "1.0"}, "x"))
         services.worker.drain()
         (before,) = _open(_findings(services)).items()
         kev = {

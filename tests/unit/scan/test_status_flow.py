@@ -12,35 +12,17 @@ from sqlalchemy import func, select
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
-from dockwatch.model.digest import Digest
 from dockwatch.scan.status import ecr_status
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.sql import registry_repo, tables
 from tests.builders.layers import Image, make_image, make_index, make_layer, sha256
+from tests.builders.push import push_image
 
-OCI = "application/vnd.oci.image.manifest.v1+json"
 _DIST_INFO = {
     "usr/lib/python3/site-packages/zeta-1.0.dist-info/METADATA": (
         "Metadata-Version: 2.1\nName: zeta\nVersion: 1.0\n"
     )
 }
-
-
-def _upload(services: Services, repo: str, data: bytes) -> None:
-    uploads = services.registry.uploads
-    upload_id = uploads.start(repo)
-    writer = uploads.claim(repo, upload_id)
-    try:
-        writer.write(data)
-        uploads.complete(repo, upload_id, writer, Digest(sha256(data)))
-    finally:
-        uploads.release(upload_id, writer)
-
-
-def _push(services: Services, repo: str, image: Image) -> str:
-    for blob in (image.config, *(layer.blob for layer in image.layers)):
-        _upload(services, repo, blob)
-    return services.registry.manifests.put(repo, image.digest, image.manifest, OCI).digest
 
 
 def _state(services: Services, repo: str, digest: str) -> ScanState | None:
@@ -56,7 +38,7 @@ def test_new_image_pending_then_successful(tmp_path: Path) -> None:
     try:
         services.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
         image = make_image([make_layer(_DIST_INFO)])
-        digest = _push(services, "flow", image)
+        digest = push_image(services, "flow", image, tag=image.digest)
         services.worker.dispatch()
         pending = _state(services, "flow", digest)
         assert pending is not None and (pending.status_code, pending.reason) == (
@@ -77,11 +59,11 @@ def test_artifacts_and_indexes_are_left_out_of_coverage(tmp_path: Path) -> None:
     try:
         services.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
         image = make_image([make_layer({"etc/hostname": "x"})])
-        digest = _push(services, "art", image)
+        digest = push_image(services, "art", image, tag=image.digest)
         signature = make_image(
             [make_layer({"sig": "x"})], artifact_type="application/vnd.example.signature"
         )
-        sig_digest = _push(services, "art", signature)
+        sig_digest = push_image(services, "art", signature, tag=signature.digest)
         index = make_index([image])
         index_digest = services.registry.manifests.put(
             "art", "latest", index, "application/vnd.oci.image.index.v1+json"
@@ -102,7 +84,7 @@ def _enhanced(tmp_path: Path, **settings: Any) -> Services:
 
 
 def _scanned(services: Services, repo: str, image: Image) -> ScanState:
-    digest = _push(services, repo, image)
+    digest = push_image(services, repo, image, tag=image.digest)
     services.worker.drain()
     state = _state(services, repo, digest)
     assert state is not None

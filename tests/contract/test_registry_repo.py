@@ -1,22 +1,17 @@
-"""The `RegistryRepo` contract, run against the SQL implementation through a unit of work.
+"""`RegistryRepo` contract, through a unit of work of each backend's store.
 
 Each test states what a service relies on; a new backend passes the same tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from dockwatch.model.digest import Digest, compute
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.registry_repo import NewManifest, ReferenceKind
-from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.unit_of_work import Store
 
 T = Tenant("123456789012", "us-east-1")
@@ -26,15 +21,6 @@ LAYER = compute(b"layer")
 CONFIG = compute(b"config")
 MANIFEST = compute(b"manifest")
 OCI = "application/vnd.oci.image.manifest.v1+json"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
-    migrate(db)
-    s = SqlStore(db)
-    yield s
-    s.close()
 
 
 def _push(store: Store, name: str, subject: str | None = None, digest: Digest = MANIFEST) -> int:
@@ -147,3 +133,29 @@ def test_a_failed_unit_of_work_changes_nothing(store: Store) -> None:
         raise RuntimeError("the service failed half way")
     with store.read() as uow:
         assert uow.registry.get_repository(T, "never") is None
+
+
+def test_repository_and_tag_pages_walk_every_name_once(store: Store) -> None:
+    names = ["b/x", "a", "c", "a/b", "b"]
+    repo_id = _push(store, "app")
+    with store.write() as uow:
+        for name in names:
+            uow.registry.ensure_repository(T, name, NOW)
+        for tag in names:
+            uow.registry.set_tag(T, repo_id, tag.replace("/", "-"), MANIFEST, NOW)
+    everything = sorted([*names, "app"])
+    tags = sorted(n.replace("/", "-") for n in names)
+    with store.read() as uow:
+        assert uow.registry.list_repositories(T, None, None) == everything
+        pages: list[str] = []
+        after: str | None = None
+        while page := uow.registry.list_repositories(T, after, 2):
+            assert len(page) <= 2
+            pages.extend(page)
+            after = page[-1]
+        assert pages == everything
+        assert uow.registry.list_repositories(T, everything[-1], 2) == []
+        assert uow.registry.list_tags(repo_id, None, None) == tags
+        assert uow.registry.list_tags(repo_id, None, 1) == tags[:1]
+        assert uow.registry.list_tags(repo_id, tags[1], 2) == tags[2:4]
+        assert uow.registry.tags_of(repo_id, MANIFEST) == tags

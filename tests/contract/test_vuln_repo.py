@@ -1,0 +1,241 @@
+"""`VulnRepo` contract: advisories per source, versions and their deltas, enrichment, feed
+bookkeeping and the sync lease, as the importer, the matcher and the feed scheduler use them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from dockwatch.storage.unit_of_work import Store
+from dockwatch.storage.vuln_repo import AdvisoryRow, Change, SourceImport, StoredAdvisory
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _advisory(
+    vid: str, *packages: tuple[str, str], withdrawn: bool = False, fingerprint: str = ""
+) -> AdvisoryRow:
+    """An advisory affecting `packages` ((ecosystem, name) pairs), each entry naming its package."""
+    content: dict[str, Any] = {"id": vid, "affected": [list(p) for p in packages]}
+    affected = [(eco, name, {"package": name, "of": vid}) for eco, name in packages]
+    return AdvisoryRow(vid, fingerprint or f"fp-{vid}", withdrawn, T0, content, affected)
+
+
+def _write(store: Store, source: str, *rows: AdvisoryRow) -> int:
+    with store.write() as uow:
+        version = uow.vulns.new_version(source, {"added": len(rows)}, T0)
+        uow.vulns.write_advisories(source, rows, version)
+    return version
+
+
+def test_an_empty_database_reads_as_empty(store: Store) -> None:
+    with store.read() as uow:
+        assert uow.vulns.current_version() == 0
+        assert uow.vulns.version_created_at(1) is None
+        assert uow.vulns.count_advisories() == 0
+        assert uow.vulns.stored_advisories("osv") == {}
+        assert list(uow.vulns.all_affected()) == []
+        assert uow.vulns.affected_for([("PyPI", "alpha")]) == []
+        assert uow.vulns.changes_between(0, 10) == []
+        assert uow.vulns.advisory_contents([("osv", "X")]) == {}
+        assert uow.vulns.enrichment_for(["CVE-1"]) == {}
+        assert list(uow.vulns.advisory_documents()) == []
+        assert list(uow.vulns.enrichment_documents()) == []
+        assert uow.vulns.source("osv") is None
+        assert uow.vulns.sources() == []
+
+
+def test_versions_count_up_and_remember_when(store: Store) -> None:
+    with store.write() as uow:
+        first = uow.vulns.new_version("osv", {"added": 1}, T0)
+        second = uow.vulns.new_version("nvd", {}, T0 + timedelta(hours=1))
+    assert second > first >= 1
+    with store.read() as uow:
+        assert uow.vulns.current_version() == second
+        assert uow.vulns.version_created_at(first) == T0
+        assert uow.vulns.version_created_at(second) == T0 + timedelta(hours=1)
+        assert uow.vulns.version_created_at(second + 1) is None
+
+
+def test_advisories_round_trip_per_source(store: Store) -> None:
+    a = _advisory("A-1", ("PyPI", "alpha"), ("npm", "alpha"))
+    b = _advisory("A-2", ("PyPI", "beta"), withdrawn=True)
+    _write(store, "osv", a, b)
+    _write(store, "ghsa", _advisory("A-1", ("PyPI", "gamma")))
+    with store.read() as uow:
+        assert uow.vulns.stored_advisories("osv") == {
+            "A-1": StoredAdvisory(
+                "fp-A-1", False, frozenset({("PyPI", "alpha"), ("npm", "alpha")})
+            ),
+            "A-2": StoredAdvisory("fp-A-2", True, frozenset({("PyPI", "beta")})),
+        }
+        assert set(uow.vulns.stored_advisories("ghsa")) == {"A-1"}
+        assert uow.vulns.stored_advisories("nvd") == {}
+        assert uow.vulns.count_advisories() == 3
+        assert uow.vulns.count_advisories("osv") == 2
+        assert uow.vulns.count_advisories("nvd") == 0
+        # withdrawn advisories are kept (and readable) but never matched
+        contents = uow.vulns.advisory_contents([("osv", "A-1"), ("osv", "A-2"), ("osv", "nope")])
+        assert contents == {("osv", "A-1"): a.content, ("osv", "A-2"): b.content}
+        got = {(r.source, r.advisory_id, r.ecosystem, r.name) for r in uow.vulns.all_affected()}
+        assert got == {
+            ("osv", "A-1", "PyPI", "alpha"),
+            ("osv", "A-1", "npm", "alpha"),
+            ("ghsa", "A-1", "PyPI", "gamma"),
+        }
+        rows = uow.vulns.affected_for([("PyPI", "alpha"), ("PyPI", "beta"), ("PyPI", "alpha")])
+        assert [(r.source, r.advisory_id, r.ecosystem, r.name, r.entry) for r in rows] == [
+            ("osv", "A-1", "PyPI", "alpha", {"package": "alpha", "of": "A-1"})
+        ]
+        documents = list(uow.vulns.advisory_documents())
+    assert [(source, orjson.loads(doc)["id"]) for source, doc in documents] == [
+        ("ghsa", "A-1"),
+        ("osv", "A-1"),
+        ("osv", "A-2"),
+    ]
+    assert orjson.loads(documents[1][1]) == a.content
+
+
+def test_rewriting_an_advisory_replaces_its_affected_rows(store: Store) -> None:
+    _write(store, "osv", _advisory("A-1", ("PyPI", "alpha")), _advisory("A-2", ("PyPI", "beta")))
+    _write(store, "osv", _advisory("A-1", ("PyPI", "delta"), fingerprint="fp-new"))
+    with store.read() as uow:
+        stored = uow.vulns.stored_advisories("osv")
+        assert stored["A-1"] == StoredAdvisory("fp-new", False, frozenset({("PyPI", "delta")}))
+        assert stored["A-2"].fingerprint == "fp-A-2"  # untouched by the rewrite
+        assert uow.vulns.affected_for([("PyPI", "alpha")]) == []
+        assert [r.advisory_id for r in uow.vulns.affected_for([("PyPI", "delta")])] == ["A-1"]
+        assert uow.vulns.count_advisories("osv") == 2
+    with store.write() as uow:
+        uow.vulns.delete_advisories("osv", ["A-1", "missing"])
+        uow.vulns.write_advisories("osv", [], 1)  # nothing to write is not an error
+    with store.read() as uow:
+        assert set(uow.vulns.stored_advisories("osv")) == {"A-2"}
+        assert uow.vulns.affected_for([("PyPI", "delta")]) == []
+        assert uow.vulns.advisory_contents([("osv", "A-1")]) == {}
+
+
+def test_changes_are_read_by_version_range(store: Store) -> None:
+    versions = []
+    for n in range(3):
+        with store.write() as uow:
+            version = uow.vulns.new_version("osv", {}, T0)
+            uow.vulns.record_changes(
+                version,
+                "osv",
+                [
+                    Change(f"A-{n}", "added", [("PyPI", "zeta"), ("PyPI", "alpha")]),
+                    Change(f"W-{n}", "withdrawn", []),
+                ],
+            )
+            uow.vulns.record_changes(version, "osv", [])  # no changes, no rows
+            versions.append(version)
+    v0, v1, v2 = versions
+    with store.read() as uow:
+        everything = uow.vulns.changes_between(0, v2)
+        assert [row[0] for row in everything] == sorted(row[0] for row in everything)
+        assert {(v, s, a, c) for v, s, a, c, _ in everything} == {
+            (v, "osv", f"{kind}-{n}", change)
+            for n, v in enumerate(versions)
+            for kind, change in (("A", "added"), ("W", "withdrawn"))
+        }
+        keys = {a: k for _, _, a, _, k in everything}
+        assert keys["A-1"] == [["PyPI", "alpha"], ["PyPI", "zeta"]]
+        assert keys["W-1"] == []
+        # (after, upto]: the lower bound is excluded, the upper one included
+        assert {row[2] for row in uow.vulns.changes_between(v0, v1)} == {"A-1", "W-1"}
+        assert uow.vulns.changes_between(v2, v2 + 5) == []
+        assert uow.vulns.changes_between(v1, v0) == []
+
+
+def test_enrichment_round_trips_and_is_replaced_per_kind(store: Store) -> None:
+    kev = {"dateAdded": "2026-01-01"}
+    with store.write() as uow:
+        uow.vulns.write_enrichment("epss", [("CVE-2", "e2", {"score": 0.2})], 1)
+        uow.vulns.write_enrichment("epss", [("CVE-1", "e1", {"score": 0.1})], 1)
+        uow.vulns.write_enrichment("kev", [("CVE-1", "k1", kev)], 1)
+        uow.vulns.write_enrichment("kev", [], 1)
+    with store.write() as uow:
+        uow.vulns.write_enrichment("epss", [("CVE-1", "e1b", {"score": 0.9})], 2)
+    with store.read() as uow:
+        assert uow.vulns.enrichment_fingerprints("epss") == {"CVE-1": "e1b", "CVE-2": "e2"}
+        assert uow.vulns.enrichment_fingerprints("kev") == {"CVE-1": "k1"}
+        assert uow.vulns.enrichment_fingerprints("cvss") == {}
+        assert uow.vulns.enrichment_for(["CVE-1", "CVE-3", "CVE-1"]) == {
+            "CVE-1": {"epss": {"score": 0.9}, "kev": kev}
+        }
+        records = list(uow.vulns.enrichment_documents())
+    assert [(r.kind, r.cve_id) for r in records] == [
+        ("epss", "CVE-1"),
+        ("epss", "CVE-2"),
+        ("kev", "CVE-1"),
+    ]
+    assert orjson.loads(records[0].content) == {"score": 0.9}
+
+
+def test_feed_bookkeeping(store: Store) -> None:
+    t1, t2, t3 = T0 + timedelta(hours=1), T0 + timedelta(hours=2), T0 + timedelta(hours=3)
+    with store.write() as uow:
+        uow.vulns.record_import(
+            "osv", SourceImport("vulnerability", 10, T0, True, feed_version=3, fingerprint="f1")
+        )
+        uow.vulns.record_failure("alpine", "connection refused", T0)
+    with store.write() as uow:
+        uow.vulns.record_heartbeat("osv", t1)
+        uow.vulns.record_failure("osv", "HTTP 503", t2)
+    with store.read() as uow:
+        osv = uow.vulns.source("osv")
+        assert [s.name for s in uow.vulns.sources()] == ["alpine", "osv"]
+        alpine = uow.vulns.source("alpine")
+    assert osv is not None and alpine is not None
+    assert (osv.kind, osv.feed_version, osv.fingerprint, osv.records) == (
+        "vulnerability",
+        3,
+        "f1",
+        10,
+    )
+    assert (osv.last_success_at, osv.last_change_at) == (t1, T0)
+    assert (osv.last_attempt_at, osv.last_error, osv.last_error_at) == (t2, "HTTP 503", t2)
+    assert alpine.last_success_at is None and alpine.last_error == "connection refused"
+    # an import without changes keeps the change time, the parser version and the fingerprint
+    with store.write() as uow:
+        uow.vulns.record_import("osv", SourceImport("vulnerability", 12, t3, False))
+    with store.read() as uow:
+        again = uow.vulns.source("osv")
+    assert again is not None
+    assert (again.records, again.feed_version, again.fingerprint) == (12, 3, "f1")
+    assert (again.last_success_at, again.last_change_at, again.last_error) == (t3, T0, None)
+
+
+def test_the_sync_lease_has_one_holder_until_it_expires(store: Store) -> None:
+    later = T0 + timedelta(minutes=5)
+    with store.write() as uow:
+        assert uow.vulns.acquire_lease("sync", "a", T0, later)
+        assert not uow.vulns.acquire_lease("sync", "b", T0, later)
+        assert uow.vulns.acquire_lease("sync", "a", T0, later)  # a renewal
+        assert uow.vulns.acquire_lease("other", "b", T0, later)  # leases are per name
+    with store.write() as uow:
+        assert not uow.vulns.acquire_lease("sync", "b", later - timedelta(seconds=1), later)
+        assert uow.vulns.acquire_lease(
+            "sync", "b", later + timedelta(seconds=1), later + timedelta(minutes=5)
+        )
+    with store.write() as uow:
+        uow.vulns.release_lease("sync", "a")  # not the holder any more: nothing changes
+        assert not uow.vulns.acquire_lease("sync", "a", T0, later)
+        uow.vulns.release_lease("sync", "b")
+        assert uow.vulns.acquire_lease("sync", "a", T0, later)
+
+
+def test_a_rolled_back_unit_of_work_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.write() as uow:
+        version = uow.vulns.new_version("osv", {}, T0)
+        uow.vulns.write_advisories("osv", [_advisory("A-1", ("PyPI", "alpha"))], version)
+        uow.vulns.write_enrichment("kev", [("CVE-1", "k", {})], version)
+        raise RuntimeError("the import failed half way")
+    with store.read() as uow:
+        assert uow.vulns.current_version() == 0
+        assert uow.vulns.count_advisories() == 0
+        assert uow.vulns.enrichment_fingerprints("kev") == {}
