@@ -48,6 +48,13 @@ from dockwatch.config import Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
 from dockwatch.findings.lifecycle import finding_id  # noqa: E402
 from dockwatch.findings.service import detail_packages, finding_state  # noqa: E402
+from dockwatch.model.finding import (  # noqa: E402
+    Cvss,
+    FindingDetail,
+    MatchEvidence,
+    VulnerablePackage,
+    detail_json,
+)
 from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
 from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
@@ -145,13 +152,13 @@ class Generator:
         package_rows = []
         for v in chosen:
             draft = self._draft(v, digest)
-            ref, doc = finding_repo.detail_document(draft.detail)
+            ref, doc = finding_repo.detail_document(detail_json(draft.detail))
             cols = asdict(finding_state(draft, ref, ("ACTIVE", None), self.now))
             items.append(
                 (v, ref, draft.fix_available, cols["exploit_available"], cols["inspector_score"],
                  cols["epss_score"])
             )  # fmt: skip
-            detail_rows.append((ref, doc, draft.detail.get("title"), _ts(self.now)))
+            detail_rows.append((ref, doc, draft.detail.title, _ts(self.now)))
             for seq, row in enumerate(map(asdict, detail_packages(draft))):
                 package_rows.append(
                     (ref, seq, row["pkg_ref"], row["name"], row["version"], row["package_manager"],
@@ -174,54 +181,47 @@ class Generator:
     def _draft(self, v: Vuln, layer: str) -> FindingDraft:
         """A detail in the shape `findings.build` gives (trimmed evidence)."""
         score = SCORES.get(v.severity)
-        packages = [
-            {
-                "name": name,
-                "version": "1.2.3-1" if v.manager == "OS" else "1.2.3",
-                "epoch": 0 if v.manager == "OS" else None,
-                "release": None,
-                "arch": "amd64" if v.manager == "OS" else None,
-                "packageManager": v.manager,
-                "filePath": None if v.manager == "OS" else f"/app/lib/{name}",
-                "sourceLayerHash": layer,
-                "fixedInVersion": "1.2.4" if v.fixed else "NotAvailable",
-                "remediation": f"Upgrade {name} to 1.2.4"
-                if v.fixed
-                else "No fixed version is known",
-                "purl": f"pkg:generic/{name}@1.2.3",
-                "sourceName": name,
-            }
+        packages = tuple(
+            VulnerablePackage(
+                name=name,
+                version="1.2.3-1" if v.manager == "OS" else "1.2.3",
+                epoch=0 if v.manager == "OS" else None,
+                release=None,
+                arch="amd64" if v.manager == "OS" else None,
+                package_manager=v.manager,
+                file_path=None if v.manager == "OS" else f"/app/lib/{name}",
+                source_layer_hash=layer,
+                fixed_in_version="1.2.4" if v.fixed else "NotAvailable",
+                remediation=f"Upgrade {name} to 1.2.4" if v.fixed else "No fixed version is known",
+                purl=f"pkg:generic/{name}@1.2.3",
+                source_name=name,
+            )
             for name in v.packages
-        ]
+        )
         fix = "YES" if v.fixed else "NO"
-        cvss = (
-            [{"baseScore": score, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-              "source": "osv", "version": "3.1"}]
-            if score is not None else []
+        vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+        detail = FindingDetail(
+            title=f"{v.id} - {', '.join(sorted(v.packages))}",
+            description=f"A flaw in {v.packages[0]} allows an attacker to do harm ({v.id}).",
+            inspector_score=score,
+            exploit_available="YES" if v.kev else "NO",
+            epss_score=0.0123,
+            fix_available=fix,
+            vulnerability_id=v.id,
+            source="osv:Debian" if v.manager == "OS" else "osv:PyPI",
+            source_url=f"https://osv.dev/vulnerability/{v.id}",
+            vendor_severity=None,
+            cvss=() if score is None else (Cvss(score, vector, "osv", "3.1"),),
+            reference_urls=(f"https://nvd.nist.gov/vuln/detail/{v.id}",),
+            related_vulnerabilities=(),
+            packages=packages,
+            evidence=(
+                MatchEvidence(
+                    f"osv/{v.id}", f"bench/{v.packages[0]}", "bench", "bench", v.packages[0],
+                    "1.2.3", "bench", "range", None, None, None,
+                ),
+            ),
         )  # fmt: skip
-        detail = {
-            "title": f"{v.id} - {', '.join(sorted(v.packages))}",
-            "description": f"A flaw in {v.packages[0]} allows an attacker to do harm ({v.id}).",
-            "type": "PACKAGE_VULNERABILITY",
-            "inspectorScore": score,
-            "exploitAvailable": "YES" if v.kev else "NO",
-            "epss": {"score": 0.0123},
-            "fixAvailable": fix,
-            "packageVulnerabilityDetails": {
-                "vulnerabilityId": v.id,
-                "source": "osv:Debian" if v.manager == "OS" else "osv:PyPI",
-                "sourceUrl": f"https://osv.dev/vulnerability/{v.id}",
-                "vendorSeverity": None,
-                "cvss": cvss,
-                "referenceUrls": [f"https://nvd.nist.gov/vuln/detail/{v.id}"],
-                "relatedVulnerabilities": [],
-                "vulnerablePackages": packages,
-            },
-            "remediation": {
-                "recommendation": {"text": "; ".join(str(p["remediation"]) for p in packages)}
-            },
-            "evidence": [{"advisory": f"osv/{v.id}", "matcher": "bench"}],
-        }
         return FindingDraft(v.id, v.severity, fix, detail, [_hex(p)[:32] for p in v.packages])
 
 

@@ -1,4 +1,4 @@
-"""Turning matches into Inspector-shaped finding details (pure, given the advisory contents).
+"""Turning matches into typed finding details (pure, given the advisory contents).
 
 One finding per vulnerability id: the CVE when the advisory names one, else the source's own id;
 advisories from several sources about one CVE merge into one finding that lists them all in
@@ -17,6 +17,7 @@ from typing import Any
 
 from dockwatch.match.matcher import Match
 from dockwatch.model.advisory import SeverityType, cvss_score
+from dockwatch.model.finding import Cvss, FindingDetail, MatchEvidence, VulnerablePackage
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.model.package_doc import dump_package, package_ref
 
@@ -69,12 +70,12 @@ class FindingDraft:
     vulnerability_id: str
     severity: str
     fix_available: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: FindingDetail
     package_refs: list[str] = field(default_factory=list)
     """The inventory ref of each entry of `vulnerablePackages`, in order (see `package_ref`)."""
 
 
-def _cvss(content: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _cvss(content: Mapping[str, Any]) -> list[Cvss]:
     out = []
     for stype, vector, source in content.get("severities", ()):
         if stype in ("CVSS_V2", "CVSS_V3", "CVSS_V4"):
@@ -83,16 +84,9 @@ def _cvss(content: Mapping[str, Any]) -> list[dict[str, Any]]:
                 version = {"CVSS_V2": "2.0", "CVSS_V4": "4.0"}.get(stype) or (
                     "3.0" if vector.startswith("CVSS:3.0") else "3.1"
                 )
-                out.append(
-                    {
-                        "baseScore": score,
-                        "scoringVector": vector,
-                        "source": source,
-                        "version": version,
-                    }
-                )
+                out.append(Cvss(score, vector, source, version))
     order = {"3.1": 0, "3.0": 1, "4.0": 2, "2.0": 3}
-    return sorted(out, key=lambda c: order[c["version"]])
+    return sorted(out, key=lambda c: order[c.version])
 
 
 def _vendor(
@@ -155,7 +149,7 @@ def build(
                 vendor = _vendor(c, _affected_severities(c, m.evidence.ecosystem, m.evidence.name))
                 if vendor:
                     break
-        score = cvss[0]["baseScore"] if cvss else None
+        score = cvss[0].base_score if cvss else None
         if os_match is not None and vendor is not None:
             severity = vendor[1]
         elif score is not None:
@@ -164,7 +158,7 @@ def build(
             severity = vendor[1]
         else:
             severity = "UNTRIAGED"
-        packages: list[dict[str, Any]] = []
+        packages: list[VulnerablePackage] = []
         package_refs: list[str] = []
         seen: set[tuple[str, str, str, str | None]] = set()
         for m in group:
@@ -175,83 +169,66 @@ def build(
             seen.add(key)
             package_refs.append(_ref(p))
             packages.append(
-                {
-                    "name": p.name,
-                    "version": p.version,
-                    "epoch": p.epoch,
-                    "release": p.release,
-                    "arch": p.arch,
-                    "packageManager": PACKAGE_MANAGERS.get(p.type, "OS"),
-                    "filePath": p.locations[0] if p.locations else None,
-                    "sourceLayerHash": p.layer_digest,
-                    "fixedInVersion": m.fixed_version or "NotAvailable",
-                    "remediation": f"Upgrade {p.name} to {m.fixed_version}"
+                VulnerablePackage(
+                    name=p.name,
+                    version=p.version,
+                    epoch=p.epoch,
+                    release=p.release,
+                    arch=p.arch,
+                    package_manager=PACKAGE_MANAGERS.get(p.type, "OS"),
+                    file_path=p.locations[0] if p.locations else None,
+                    source_layer_hash=p.layer_digest,
+                    fixed_in_version=m.fixed_version or "NotAvailable",
+                    remediation=f"Upgrade {p.name} to {m.fixed_version}"
                     if m.fixed_version
                     else "No fixed version is known",
-                    "purl": p.purl,
-                    "sourceName": p.source_name,
-                }
+                    purl=p.purl,
+                    source_name=p.source_name,
+                )
             )
-        fixed = [p for p in packages if p["fixedInVersion"] != "NotAvailable"]
+        fixed = [p for p in packages if p.fixed_in_version != "NotAvailable"]
         fix_available = "YES" if len(fixed) == len(packages) else "PARTIAL" if fixed else "NO"
         extra = enrichment.get(vuln, {})
         refs = [
             r[1] for m in group for r in contents[(m.source, m.advisory_id)].get("references", ())
         ]
-        names = ", ".join(sorted({p["name"] for p in packages}))
+        names = ", ".join(sorted({p.name for p in packages}))
         drafts[vuln] = FindingDraft(
             vuln,
             severity,
             fix_available,
-            {
-                "title": f"{vuln} - {names}",
-                "description": first.get("summary") or first.get("details") or vuln,
-                "type": "PACKAGE_VULNERABILITY",
-                "inspectorScore": score,
-                "inspectorScoreDetails": {
-                    "adjustedCvss": dict(
-                        cvss[0],
-                        adjustments=[],
-                        cvssSource=cvss[0]["source"],
-                        scoreSource=cvss[0]["source"],
-                        score=score,
+            FindingDetail(
+                title=f"{vuln} - {names}",
+                description=first.get("summary") or first.get("details") or vuln,
+                inspector_score=score,
+                exploit_available="YES" if "kev" in extra else "NO",
+                epss_score=extra["epss"]["score"] if "epss" in extra else None,
+                fix_available=fix_available,
+                vulnerability_id=vuln,
+                source=group[0].source,
+                source_url=refs[0] if refs else None,
+                vendor_severity=vendor[0] if vendor else None,
+                cvss=tuple(cvss),
+                reference_urls=tuple(sorted(set(refs))[:50]),
+                related_vulnerabilities=tuple(related),
+                packages=tuple(packages),
+                evidence=tuple(
+                    MatchEvidence(
+                        advisory=f"{m.source}/{m.advisory_id}",
+                        package=f"{m.package.type}/{m.package.name}@{m.package.version}",
+                        searched_by=m.evidence.searched_by,
+                        ecosystem=m.evidence.ecosystem,
+                        name=m.evidence.name,
+                        version=m.evidence.version,
+                        scheme=m.evidence.scheme,
+                        via=m.evidence.via,
+                        introduced=m.evidence.introduced,
+                        fixed=m.evidence.fixed,
+                        last_affected=m.evidence.last_affected,
                     )
-                }
-                if cvss
-                else None,
-                "exploitAvailable": "YES" if "kev" in extra else "NO",
-                "epss": {"score": extra["epss"]["score"]} if "epss" in extra else None,
-                "fixAvailable": fix_available,
-                "packageVulnerabilityDetails": {
-                    "vulnerabilityId": vuln,
-                    "source": group[0].source,
-                    "sourceUrl": refs[0] if refs else None,
-                    "vendorSeverity": vendor[0] if vendor else None,
-                    "cvss": cvss,
-                    "referenceUrls": sorted(set(refs))[:50],
-                    "relatedVulnerabilities": related,
-                    "vulnerablePackages": packages,
-                },
-                "remediation": {
-                    "recommendation": {"text": "; ".join(p["remediation"] for p in packages)}
-                },
-                "evidence": [
-                    {
-                        "advisory": f"{m.source}/{m.advisory_id}",
-                        "package": f"{m.package.type}/{m.package.name}@{m.package.version}",
-                        "searchedBy": m.evidence.searched_by,
-                        "ecosystem": m.evidence.ecosystem,
-                        "name": m.evidence.name,
-                        "version": m.evidence.version,
-                        "scheme": m.evidence.scheme,
-                        "via": m.evidence.via,
-                        "introduced": m.evidence.introduced,
-                        "fixed": m.evidence.fixed,
-                        "lastAffected": m.evidence.last_affected,
-                    }
                     for m in group
-                ],
-            },
+                ),
+            ),
             package_refs,
         )
     return drafts

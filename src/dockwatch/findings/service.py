@@ -33,7 +33,7 @@ from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .build import FindingDraft, score_severity
 from .lifecycle import FindingStatus, StoredFinding, reconcile
-from .shape import ImageContext, inspector_finding
+from .shape import ImageContext, detail_json, inspector_finding
 
 
 class Suppressor(Protocol):
@@ -78,18 +78,17 @@ def _band(score: float | None) -> str | None:
 
 def detail_packages(draft: FindingDraft) -> tuple[DetailPackage, ...]:
     """The vulnerable packages of a draft as stored next to its detail, in order."""
-    packages = draft.detail["packageVulnerabilityDetails"]["vulnerablePackages"]
     return tuple(
         DetailPackage(
             pkg_ref=ref,
-            name=p["name"],
-            version=p["version"],
-            package_manager=p["packageManager"],
-            source_layer_hash=p.get("sourceLayerHash"),
-            fixed_in_version=p.get("fixedInVersion"),
-            file_path=p.get("filePath"),
+            name=p.name,
+            version=p.version,
+            package_manager=p.package_manager,
+            source_layer_hash=p.source_layer_hash,
+            fixed_in_version=p.fixed_in_version,
+            file_path=p.file_path,
         )
-        for p, ref in zip(packages, draft.package_refs, strict=True)
+        for p, ref in zip(draft.detail.packages, draft.package_refs, strict=True)
     )
 
 
@@ -98,16 +97,15 @@ def finding_state(
 ) -> FindingState:
     """The state an evaluation gives an open finding: (status, suppressing rule) and the draft."""
     d = draft.detail
-    epss = d.get("epss") or {}
     return FindingState(
         status=status[0],
         suppressed_by=status[1],
         severity=draft.severity,
         fix_available=draft.fix_available,
-        exploit_available=d.get("exploitAvailable") or "NO",
-        inspector_score=d.get("inspectorScore"),
-        epss_score=epss.get("score"),
-        source=(d.get("packageVulnerabilityDetails") or {}).get("source") or "",
+        exploit_available=d.exploit_available or "NO",
+        inspector_score=d.inspector_score,
+        epss_score=d.epss_score,
+        source=d.source or "",
         last_observed_at=now,
         updated_at=now,
         detail_ref=ref,
@@ -152,7 +150,7 @@ class FindingWriter:
         def detail_of(draft: FindingDraft) -> str:
             known = details.get(id(draft))
             if known is None:
-                ref, doc = detail_document(draft.detail)
+                ref, doc = detail_document(detail_json(draft.detail))
                 known = details[id(draft)] = (ref, doc, draft)
             return known[0]
 

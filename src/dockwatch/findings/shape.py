@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dockwatch.model.finding import FindingDetail, detail_json
 from dockwatch.model.identity import Tenant, finding_arn, image_arn
 from dockwatch.model.times import iso
+
+__all__ = ["ImageContext", "detail_json", "inspector_finding"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +44,14 @@ def inspector_finding(
     first_observed_at: datetime,
     last_observed_at: datetime,
     updated_at: datetime,
-    detail: Mapping[str, Any],
+    detail: FindingDetail | Mapping[str, Any],
     include_evidence: bool = True,
 ) -> dict[str, Any]:
-    """The Inspector `Finding` object (plus `evidence` unless asked not to)."""
+    """The Inspector `Finding` object (plus `evidence` unless asked not to).
+
+    `detail` is a fresh draft's typed detail or a stored detail document as read back."""
+    if isinstance(detail, FindingDetail):
+        detail = detail_json(detail)
     out: dict[str, Any] = {
         "findingArn": finding_arn(tenant, finding_id),
         "awsAccountId": tenant.account_id,

@@ -13,21 +13,21 @@ def basic_findings(drafts: Mapping[str, FindingDraft]) -> list[dict[str, Any]]:
     package and its first CVSS vector as attributes."""
     findings: list[dict[str, Any]] = []
     for vuln, draft in sorted(drafts.items()):
-        details = draft.detail["packageVulnerabilityDetails"]
-        for p in details["vulnerablePackages"]:
+        detail = draft.detail
+        for p in detail.packages:
             attributes = [
-                {"key": "package_name", "value": p["name"]},
-                {"key": "package_version", "value": p["version"]},
+                {"key": "package_name", "value": p.name},
+                {"key": "package_version", "value": p.version},
             ]
             attributes += [
-                {"key": f"CVSS{c['version'][0]}_VECTOR", "value": c["scoringVector"]}
-                for c in details["cvss"][:1]
+                {"key": f"CVSS{c.version[0]}_VECTOR", "value": c.scoring_vector}
+                for c in detail.cvss[:1]
             ]
             findings.append(
                 {
                     "name": vuln,
-                    "description": draft.detail["description"],
-                    "uri": details["sourceUrl"],
+                    "description": detail.description,
+                    "uri": detail.source_url,
                     "severity": "UNDEFINED" if draft.severity == "UNTRIAGED" else draft.severity,
                     "attributes": attributes,
                 }

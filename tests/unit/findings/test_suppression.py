@@ -24,6 +24,7 @@ from dockwatch.findings.suppression import (
 )
 from dockwatch.findings.suppression_rule import rule_arn
 from dockwatch.model.events import OutboxEvent
+from dockwatch.model.finding import FindingDetail, VulnerablePackage
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import outbox
 from dockwatch.storage.sql import tables as t
@@ -55,20 +56,21 @@ def _draft(vuln: str, severity: str = "HIGH", package: str = "openssl") -> Findi
         vuln,
         severity,
         "YES",
-        {
-            "title": f"{vuln} - {package}",
-            "inspectorScore": 7.5,
-            "exploitAvailable": "NO",
-            "packageVulnerabilityDetails": {
-                "vulnerabilityId": vuln,
-                "source": "osv",
-                "relatedVulnerabilities": [],
-                "vulnerablePackages": [
-                    {"name": package, "version": "1.0", "packageManager": "OS",
-                     "sourceLayerHash": "sha256:l1", "fixedInVersion": "2.0"}
-                ],
-            },
-        },
+        FindingDetail(
+            title=f"{vuln} - {package}", description=vuln, inspector_score=7.5,
+            exploit_available="NO", epss_score=None, fix_available="YES",
+            vulnerability_id=vuln, source="osv", source_url=None, vendor_severity=None,
+            cvss=(), reference_urls=(), related_vulnerabilities=(),
+            packages=(
+                VulnerablePackage(
+                    name=package, version="1.0", epoch=None, release=None, arch=None,
+                    package_manager="OS", file_path=None, source_layer_hash="sha256:l1",
+                    fixed_in_version="2.0", remediation=f"Upgrade {package} to 2.0",
+                    purl=f"pkg:deb/debian/{package}@1.0", source_name=None,
+                ),
+            ),
+            evidence=(),
+        ),
         [f"ref-{package}"],
     )  # fmt: skip
 

@@ -55,8 +55,7 @@ def test_drafts_by_vulnerability_and_scope(tmp_path: Path) -> None:
             ("GHSA-aaaa-bbbb-cccc", "2.0"),
             ("PYSEC-2026-2", "1.5"),
         }
-        details = evaluation.drafts["CVE-2026-0001"].detail["packageVulnerabilityDetails"]
-        related = details["relatedVulnerabilities"]
+        related = evaluation.drafts["CVE-2026-0001"].detail.related_vulnerabilities
         assert "GHSA-aaaa-bbbb-cccc" in related
         plain = evaluate([zeta], None, index, services.store, today=TODAY, enrich=False)
         assert sorted(plain.drafts) == sorted(evaluation.drafts)

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
+from dockwatch.model.finding import FindingDetail, detail_json
+from dockwatch.storage.finding_repo import detail_document
 from dockwatch.storage.sql import finding_repo, registry_repo, tables
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -73,6 +75,10 @@ def _findings(services: Services) -> dict[tuple[str, str, str], tuple[str, str, 
     with services.db.read() as conn:
         for repo_id, repo, digest in _resources(services):
             for f in finding_repo.findings_of(conn, repo_id, digest):
+                # every stored detail is one the typed codec reads and writes back to the
+                # same canonical bytes, hence the same content-addressed ref
+                typed = FindingDetail.from_json(f.detail)
+                assert detail_document(detail_json(typed))[0] == f.detail_ref
                 packages = f.detail["packageVulnerabilityDetails"]["vulnerablePackages"]
                 out[(repo, digest, f.vulnerability_id)] = (
                         f.status,
