@@ -10,20 +10,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator
 
-from dockwatch.catalog.cataloger import CatalogError, ParseEnv
+from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
 from dockwatch.catalog.rust.package import named_entries, new_package
 from dockwatch.model.package import Package
 
 FOUND_BY = "rust-cargo-lock"
 
 
-class CargoLockError(CatalogError):
+class CargoLockError(FileFormatError):
     """A Cargo.lock that is not valid TOML or has no package list."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def parse_cargo_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
