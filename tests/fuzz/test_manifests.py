@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from dockwatch.image import errors as image_errors
-from dockwatch.image.manifests import parse_manifest as parse_image_manifest
 from dockwatch.model import oci
 from tests.fuzz.harness import corpus, fuzz
 
@@ -29,4 +28,9 @@ def test_pushed_manifest_parser(content_type: str | None, fuzz_seconds: float) -
 
 
 def test_image_manifest_parser(fuzz_seconds: float) -> None:
-    fuzz(parse_image_manifest, corpus("manifest"), (image_errors.ManifestInvalid,), fuzz_seconds)
+    fuzz(
+        lambda data: oci.parse_manifest(data, strict=False),
+        corpus("manifest"),
+        (image_errors.ManifestInvalid,),
+        fuzz_seconds,
+    )

@@ -37,6 +37,15 @@ class CatalogError(DockwatchError):
     then recorded as skipped and cataloguing goes on."""
 
 
+class FileFormatError(CatalogError):
+    """A file that is not the shape its format documents: `path: problem`."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
 @dataclass(slots=True)
 class LayerFiles:
     """The candidate files of one layer plus what the layer deletes."""

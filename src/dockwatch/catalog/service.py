@@ -27,7 +27,6 @@ from dockwatch.catalog.layers import (
 )
 from dockwatch.catalog.registry import CatalogerRegistry, default_registry
 from dockwatch.image.errors import IMAGE_READ_ERRORS
-from dockwatch.image.manifests import Platform
 from dockwatch.image.sources import (
     BlobReader,
     LocalStore,
@@ -40,6 +39,7 @@ from dockwatch.image.sources import (
 from dockwatch.model.catalog import CatalogResult, FileEntry, LayerFacts, Skipped
 from dockwatch.model.digest import Digest
 from dockwatch.model.distro import Distro
+from dockwatch.model.oci import Platform
 from dockwatch.model.package import Package
 
 if TYPE_CHECKING:

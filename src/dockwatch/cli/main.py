@@ -298,7 +298,6 @@ def _db(args: argparse.Namespace) -> int:
 
 def _sbom(args: argparse.Namespace) -> int:
     """Catalogue one image and print its SBOM; every failure is one line and exit status 2."""
-    import os
     import time
 
     from dockwatch.errors import DockwatchError
@@ -308,51 +307,25 @@ def _sbom(args: argparse.Namespace) -> int:
     if logging.getLogger().getEffectiveLevel() >= logging.INFO:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
-    def progress(number: int, total: int, digest: str) -> None:
-        print(
-            f"\r\033[Kcataloguing layer {number + 1}/{total} {digest[:19]} "
-            f"({time.monotonic() - started:.1f} s)",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-
     try:
         from dockwatch.catalog.service import catalog_image
+        from dockwatch.cli.scan import layer_progress, parse_creds, write_output
         from dockwatch.reports.sbom import render
 
-        creds = None
-        if args.creds is not None:
-            user, sep, password = args.creds.partition(":")
-            if not sep or not user:
-                raise ValueError("--creds wants USER:PASS")
-            creds = (user, password)
+        creds = parse_creds(args.creds)
         try:
             inventory = catalog_image(
                 args.image,
                 args.platform,
                 creds=creds,
                 tls_verify=args.tls_verify != "false",
-                progress=progress if show else None,
+                progress=layer_progress(show, started),
             )
         finally:
             if show:
                 print("\r\033[K", end="", file=sys.stderr, flush=True)
-        text = render(inventory, args.format)
-        if args.output is None:
-            try:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-            except BrokenPipeError:  # `dockwatch sbom ... | head`: the reader left, not an error
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                return EXIT_OK
-        else:
-            partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.partial")
-            try:
-                partial.write_text(text, encoding="utf-8")
-                os.replace(partial, args.output)
-            finally:
-                partial.unlink(missing_ok=True)
+        if not write_output(render(inventory, args.format), args.output):
+            return EXIT_OK
     except (DockwatchError, OSError, ValueError) as exc:
         print(f"dockwatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

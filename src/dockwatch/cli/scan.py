@@ -107,7 +107,8 @@ def _fail_on(value: str | None) -> str | None:
     return upper
 
 
-def _creds(value: str | None) -> tuple[str, str] | None:
+def parse_creds(value: str | None) -> tuple[str, str] | None:
+    """`--creds USER:PASS` as (user, password), None when absent."""
     if value is None:
         return None
     user, sep, password = value.partition(":")
@@ -247,23 +248,28 @@ def reaches(findings: Sequence[dict[str, Any]], threshold: str | None) -> bool:
     )
 
 
-def _write(text: str, output: Path | None) -> None:
+def write_output(text: str, output: Path | None) -> bool:
+    """Write a report to `output` (atomically) or stdout; False when stdout's reader has left
+    (`dockwatch scan ... | head`), which is not an error."""
     if output is None:
         try:
             sys.stdout.write(text)
             sys.stdout.flush()
-        except BrokenPipeError:  # `dockwatch scan ... | head`: the reader left, not an error
+        except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return
+            return False
+        return True
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
     try:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
+    return True
 
 
-def _progress(show: bool, started: float) -> Callable[[int, int, Any], None] | None:
+def layer_progress(show: bool, started: float) -> Callable[[int, int, Any], None] | None:
+    """A progress line on stderr for each layer catalogued (None when not `show`)."""
     if not show:
         return None
 
@@ -299,7 +305,7 @@ def _run(args: argparse.Namespace) -> int:
     show = not args.quiet and sys.stderr.isatty()
     renderer = formats.lookup(args.format).renderer()  # an unknown format fails before any work
     threshold = _fail_on(args.fail_on)
-    creds = _creds(args.creds)
+    creds = parse_creds(args.creds)
     ignore_data = None
     if args.ignore_file is not None:  # a malformed file fails before the image is read
         ignore_data = read(args.ignore_file)
@@ -336,7 +342,7 @@ def _run(args: argparse.Namespace) -> int:
                 args.platform,
                 creds=creds,
                 tls_verify=args.tls_verify != "false",
-                progress=_progress(show, started),
+                progress=layer_progress(show, started),
                 local_store=lambda repo: StoredImageReader(ctx_registry, repo),
             )
         finally:
@@ -371,7 +377,7 @@ def _run(args: argparse.Namespace) -> int:
         color=_color(args.output),
         incomplete=tuple(i.describe() for i in inventory.incomplete),
     )
-    _write(renderer(findings, ctx), args.output)
+    write_output(renderer(findings, ctx), args.output)
     all_warnings = [*inventory.warnings, *warnings]
     for w in all_warnings[:MAX_WARNINGS]:
         _warn(w)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import orjson
 
 from dockwatch import distros
 from dockwatch.feeds import fields as f
@@ -145,14 +144,7 @@ def parse_files(
     """Advisories from secdb files given as (path, `branch/repo` label or "")."""
     acc: _Acc = {}
     for path, label in files:
-        try:
-            data = f.read_bounded(path, max_bytes)
-        except (OSError, f.TooBig) as e:
-            raise FeedFormatError(SOURCE, f"cannot read: {e}", path=str(path)) from e
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as e:
-            raise FeedFormatError(SOURCE, f"invalid JSON: {e}", path=str(path)) from e
+        doc = f.load_json_file(path, max_bytes, SOURCE)
         yield from collect_document(doc, str(path), acc, label)
     yield from build_advisories(acc)
 

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
-
 from dockwatch import distros
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.download import SingleFileFeed, Verify, verify_json
@@ -177,16 +175,7 @@ def _problem(where: str, reason: str, record_id: str | None) -> ParseProblem:
 
 def parse_file(path: str, max_bytes: int = 2 << 30) -> Iterator[Advisory | ParseProblem]:
     """Parse one tracker JSON file; FeedFormatError if it is not JSON or too big."""
-    try:
-        data = f.read_bounded(path, max_bytes)
-    except (OSError, f.TooBig) as e:
-        raise FeedFormatError(SOURCE, f"cannot read: {e}", path=path) from e
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise FeedFormatError(SOURCE, f"invalid JSON: {e}", path=path) from e
-    del data
-    yield from parse_document(doc, path)
+    yield from parse_document(f.load_json_file(path, max_bytes, SOURCE), path)
 
 
 @dataclass

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import yaml
 
+from dockwatch.feeds.feed import FeedFormatError
 from dockwatch.model.advisory import to_utc
 
 MAX_VERSION_LEN = 256
@@ -40,6 +42,19 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # grew while we read
         raise TooBig(f"over the {max_bytes} byte cap")
     return data
+
+
+def load_json_file(path: str | os.PathLike[str], max_bytes: int, source: str) -> Any:
+    """A whole feed file's JSON; FeedFormatError when it cannot be read, is too big or is not JSON
+    (the file as a whole is unusable, unlike one bad record in it)."""
+    try:
+        data = read_bounded(path, max_bytes)
+    except (OSError, TooBig) as e:
+        raise FeedFormatError(source, f"cannot read: {e}", path=str(path)) from e
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise FeedFormatError(source, f"invalid JSON: {e}", path=str(path)) from e
 
 
 class BadRecord(ValueError):

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import orjson
-
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.download import SingleFileFeed, Verify, verify_json
 from dockwatch.feeds.feed import (
@@ -81,13 +79,7 @@ def parse_document(doc: object, where: str) -> Iterator[KevEntry | ParseProblem]
 
 def parse_file(path: Path, max_bytes: int = 256 << 20) -> Iterator[KevEntry | ParseProblem]:
     """One catalogue file."""
-    try:
-        doc = orjson.loads(f.read_bounded(path, max_bytes))
-    except (OSError, f.TooBig) as e:
-        raise FeedFormatError(SOURCE, f"cannot read: {e}", path=str(path)) from e
-    except orjson.JSONDecodeError as e:
-        raise FeedFormatError(SOURCE, f"invalid JSON: {e}", path=str(path)) from e
-    yield from parse_document(doc, str(path))
+    yield from parse_document(f.load_json_file(path, max_bytes, SOURCE), str(path))
 
 
 @dataclass

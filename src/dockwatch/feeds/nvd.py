@@ -137,13 +137,7 @@ def _peek_id(item: object) -> str | None:
 
 def parse_file(path: Path, max_bytes: int = 1 << 30) -> Iterator[NvdCvss | ParseProblem]:
     """One saved API page."""
-    try:
-        doc = orjson.loads(f.read_bounded(path, max_bytes))
-    except (OSError, f.TooBig) as e:
-        raise FeedFormatError(SOURCE, f"cannot read: {e}", path=str(path)) from e
-    except orjson.JSONDecodeError as e:
-        raise FeedFormatError(SOURCE, f"invalid JSON: {e}", path=str(path)) from e
-    yield from parse_page(doc, str(path))
+    yield from parse_page(f.load_json_file(path, max_bytes, SOURCE), str(path))
 
 
 def _page_header(path: Path) -> Mapping[str, Any]:

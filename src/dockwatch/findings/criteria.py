@@ -6,9 +6,9 @@ offending field. The query-string form is `criteria_query`; the in-memory matche
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.finding_criteria import (
@@ -181,17 +181,23 @@ def parse_time(path: str, value: Any) -> datetime:
     raise InvalidCriteria(path, "must be epoch seconds or an ISO 8601 time")
 
 
+_Bound = TypeVar("_Bound", datetime, float)
+
+
+def _bounds(
+    path: str, item: Any, keys: tuple[str, str], parse: Callable[[str, Any], _Bound], above: str
+) -> tuple[_Bound | None, _Bound | None]:
+    """The two optional bounds of a range filter, refused when the first is `above` the second."""
+    item = _fields(path, item, keys)
+    low, high = (None if item.get(k) is None else parse(f"{path}.{k}", item[k]) for k in keys)
+    if low is not None and high is not None and low > high:
+        raise InvalidCriteria(path, f"{keys[0]} is {above} {keys[1]}")
+    return low, high
+
+
 def _date_filter(path: str, item: Any) -> DateFilter:
-    item = _fields(path, item, ("startInclusive", "endInclusive"))
-    start = item.get("startInclusive")
-    end = item.get("endInclusive")
-    f = DateFilter(
-        None if start is None else parse_time(f"{path}.startInclusive", start),
-        None if end is None else parse_time(f"{path}.endInclusive", end),
-    )
-    if f.start is not None and f.end is not None and f.start > f.end:
-        raise InvalidCriteria(path, "startInclusive is after endInclusive")
-    return f
+    keys = ("startInclusive", "endInclusive")
+    return DateFilter(*_bounds(path, item, keys, parse_time, "after"))
 
 
 def _number(path: str, value: Any) -> float:
@@ -203,16 +209,8 @@ def _number(path: str, value: Any) -> float:
 
 
 def _number_filter(path: str, item: Any) -> NumberFilter:
-    item = _fields(path, item, ("lowerInclusive", "upperInclusive"))
-    lower = item.get("lowerInclusive")
-    upper = item.get("upperInclusive")
-    f = NumberFilter(
-        None if lower is None else _number(f"{path}.lowerInclusive", lower),
-        None if upper is None else _number(f"{path}.upperInclusive", upper),
-    )
-    if f.lower is not None and f.upper is not None and f.lower > f.upper:
-        raise InvalidCriteria(path, "lowerInclusive is above upperInclusive")
-    return f
+    keys = ("lowerInclusive", "upperInclusive")
+    return NumberFilter(*_bounds(path, item, keys, _number, "above"))
 
 
 def _package_filter(path: str, item: Any) -> PackageFilter:

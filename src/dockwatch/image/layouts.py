@@ -14,8 +14,8 @@ from typing import Any, BinaryIO
 from dockwatch.image.blobs import diff_ids as _diff_ids
 from dockwatch.image.blobs import read_small as _read_small
 from dockwatch.image.errors import BlobNotFound, ManifestInvalid, ReferenceNotFound, SourceInvalid
-from dockwatch.image.manifests import DOCKER_MANIFEST
 from dockwatch.model.digest import Digest, compute, is_digest, parse_digest
+from dockwatch.model.oci import MediaType
 
 # --------------------------------------------------------------------------- OCI layout
 
@@ -206,7 +206,7 @@ class DockerArchive:
             )
         doc = {
             "schemaVersion": 2,
-            "mediaType": DOCKER_MANIFEST,
+            "mediaType": MediaType.DOCKER_MANIFEST_V2.value,
             "config": {
                 "mediaType": "application/vnd.docker.container.image.v1+json",
                 "digest": config_digest,
@@ -214,7 +214,7 @@ class DockerArchive:
             },
             "layers": layers,
         }
-        return json.dumps(doc).encode(), DOCKER_MANIFEST
+        return json.dumps(doc).encode(), MediaType.DOCKER_MANIFEST_V2.value
 
     def _entry(self, ref: str) -> dict[str, Any]:
         if not ref:

@@ -21,17 +21,17 @@ from dockwatch.image.blobs import diff_ids as _diff_ids
 from dockwatch.image.blobs import read_small as _read_small
 from dockwatch.image.errors import ImageError, ManifestInvalid, NotRunnable, SourceInvalid
 from dockwatch.image.layouts import DockerArchive, OciArchive, OciLayout
-from dockwatch.image.manifests import (
+from dockwatch.image.manifests import resolve_kind, select_platform
+from dockwatch.image.remote import RegistryClient, RegistryRef
+from dockwatch.model.digest import Digest
+from dockwatch.model.oci import (
     ImageIndex,
     ImageManifest,
     Platform,
     entry_artifact_kind,
     manifest_digest,
     parse_manifest,
-    resolve_kind,
 )
-from dockwatch.image.remote import RegistryClient, RegistryRef
-from dockwatch.model.digest import Digest
 
 if TYPE_CHECKING:
     import httpx
@@ -80,13 +80,13 @@ def resolve(
     Raises `NotRunnable` for artifacts and `PlatformNotFound` when the index lacks the platform.
     """
     data, media_type = reader.manifest(ref)
-    parsed = parse_manifest(data, media_type)
+    parsed = parse_manifest(data, media_type, strict=False)
     digest = manifest_digest(data)
     if isinstance(parsed, ImageIndex):
-        entry = parsed.select(platform)
+        entry = select_platform(parsed, platform)
         data, media_type = reader.manifest(entry.digest)
         digest = entry.digest
-        parsed = parse_manifest(data, media_type or entry.media_type)
+        parsed = parse_manifest(data, media_type or entry.media_type, strict=False)
         if isinstance(parsed, ImageIndex):
             raise ManifestInvalid("nested index selected for a platform", parsed.media_type)
         return _image(reader, reference or ref, digest, parsed, entry.platform)
@@ -97,7 +97,7 @@ def iter_images(reader: BlobReader, ref: str) -> Iterator[ResolvedImage | Skippe
     """Every platform image under `ref` (the server treats each as its own image), with the
     artifacts found beside them reported as skipped."""
     data, media_type = reader.manifest(ref)
-    parsed = parse_manifest(data, media_type)
+    parsed = parse_manifest(data, media_type, strict=False)
     if isinstance(parsed, ImageManifest):
         try:
             yield _image(reader, ref, manifest_digest(data), parsed, None)
@@ -110,7 +110,7 @@ def iter_images(reader: BlobReader, ref: str) -> Iterator[ResolvedImage | Skippe
             yield SkippedArtifact(entry.digest, kind, entry.media_type)
             continue
         child, child_type = reader.manifest(entry.digest)
-        manifest = parse_manifest(child, child_type or entry.media_type)
+        manifest = parse_manifest(child, child_type or entry.media_type, strict=False)
         if isinstance(manifest, ImageIndex):
             yield SkippedArtifact(entry.digest, "nested-index", manifest.media_type)
             continue

@@ -10,7 +10,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +19,9 @@ from dockwatch.model.digest import Digest
 from dockwatch.model.events import Event, ManifestDeleted, ManifestPushed, TagChanged
 from dockwatch.model.oci import (
     SCHEMA1_TYPES,
+    Manifest,
     ManifestInvalid,
     MediaType,
-    ParsedManifest,
     parse_manifest,
 )
 from dockwatch.storage.registry_repo import ManifestRow, NewManifest, ReferenceKind, RepositoryRow
@@ -166,7 +166,7 @@ class Manifests:
             existing is None,
         )
 
-    def _check_references(self, uow: UnitOfWork, r: RepositoryRow, parsed: ParsedManifest) -> None:
+    def _check_references(self, uow: UnitOfWork, r: RepositoryRow, parsed: Manifest) -> None:
         """Every referenced blob and child manifest is in the repository, and every blob has the
         size its descriptor claims (a client trusting the descriptor would read a truncated or
         overlong blob). Schema 1 carries no sizes. A blob counts only when its file is there."""
@@ -362,20 +362,9 @@ def _lookup_reference(reference: str) -> tuple[str | None, Digest | None]:
         raise ManifestUnknown(reference) from exc
 
 
-def _with_digest(parsed: ParsedManifest, content: bytes, digest: Digest) -> ParsedManifest:
+def _with_digest(parsed: Manifest, content: bytes, digest: Digest) -> Manifest:
     """Re-key a manifest pushed by a non-sha256 digest, after checking that digest."""
     algorithm, _, encoded = digest.partition(":")
     if hashlib.new(algorithm, content).hexdigest() != encoded:
         raise DigestInvalidError(f"manifest does not match {digest}", digest)
-    return ParsedManifest(
-        parsed.media_type,
-        digest,
-        parsed.blobs,
-        parsed.manifests,
-        parsed.subject,
-        parsed.artifact_type,
-        parsed.config_media_type,
-        parsed.annotations,
-        parsed.schema1_name,
-        parsed.schema1_tag,
-    )
+    return replace(parsed, digest=digest)

@@ -27,12 +27,12 @@ from dockwatch.findings.build import SEVERITY_ORDER
 from dockwatch.findings.service import FindingWriter, Target
 from dockwatch.findings.suppression import suppressor_loader
 from dockwatch.image.errors import IMAGE_READ_ERRORS, NotRunnable
-from dockwatch.image.manifests import IMAGE_CONFIG_TYPES, ImageIndex, ImageManifest, parse_manifest
 from dockwatch.image.sources import resolve
 from dockwatch.match.service import MatchIndex, reverse_index_rows
 from dockwatch.model.distro import Distro
 from dockwatch.model.events import ScanCompleted
 from dockwatch.model.identity import Tenant
+from dockwatch.model.oci import IMAGE_CONFIG_TYPES, ImageIndex, ImageManifest, parse_manifest
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.registry.context import RegistryContext
 from dockwatch.registry.manifests import Manifests
@@ -83,12 +83,12 @@ def _image_with_unknown_layers(data: bytes, media_type: str | None) -> bool:
     """An image manifest (image config) whose layers have a media type no runtime unpacks, as
     opposed to an artifact (signature, SBOM, chart): the former reports UNSUPPORTED_MEDIA_TYPE."""
     try:
-        parsed = parse_manifest(data, media_type)
+        parsed = parse_manifest(data, media_type, strict=False)
     except ValueError:
         return False
     return (
         isinstance(parsed, ImageManifest)
-        and parsed.artifact_type is None
+        and parsed.declared_artifact_type is None
         and parsed.config is not None
         and parsed.config.media_type in IMAGE_CONFIG_TYPES
         and parsed.artifact_kind() == "artifact"
@@ -256,7 +256,7 @@ class ScanService:
         reader = StoredImageReader(self.ctx, repository)
         data, media_type = reader.manifest(digest)
         try:
-            if isinstance(parse_manifest(data, media_type), ImageIndex):
+            if isinstance(parse_manifest(data, media_type, strict=False), ImageIndex):
                 self._forget(repo_id, digest)
                 return ScanOutcome(False, "INDEX")  # each platform image is scanned on its own
             image = resolve(reader, digest, reference=f"{repository}@{digest}")

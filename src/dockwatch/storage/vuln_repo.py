@@ -156,7 +156,7 @@ class VulnRepo(Protocol):
         ...
 
     def record_changes(self, version: int, source: str, changes: Sequence[Change]) -> None:
-        """One delta row per changed advisory."""
+        """One delta row per changed advisory: its change and package keys before and after."""
         ...
 
     def count_advisories(self, source: str | None = None) -> int:

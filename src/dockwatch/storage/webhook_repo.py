@@ -119,7 +119,8 @@ class WebhookRepo(Protocol):
         ...
 
     def unsealed_secrets(self, prefix: str) -> list[tuple[str, str]]:
-        """(id, secret) of subscriptions whose stored secret does not start with `prefix`."""
+        """(id, secret) of subscriptions whose stored secret does not start with `prefix` (rows
+        written before secrets were sealed)."""
         ...
 
     def set_secret(self, webhook_id: str, stored: str) -> None:
@@ -149,7 +150,7 @@ class WebhookRepo(Protocol):
         self, now: datetime, lease_until: datetime, limit: int, exclude: Collection[int] = ()
     ) -> list[DueAttempt]:
         """Due attempts of enabled subscriptions, oldest first, leased until `lease_until`;
-        `exclude` names attempts the caller is still sending."""
+        `exclude` names attempts the caller is still sending (their lease may have run out)."""
         ...
 
     def finish_attempt(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from dockwatch.versions.semver import SemverKey, SemverScheme, prerelease_key
+from dockwatch.versions.semver import ShortSemverScheme
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +23,9 @@ _LENIENT = re.compile(
 )
 
 
-class BitnamiScheme(SemverScheme):
+class BitnamiScheme(ShortSemverScheme):
     """Bitnami (`pkg:bitnami/...`) components."""
 
     ecosystem = "Bitnami"
-
-    def _parse(self, version: str) -> SemverKey:
-        m = _LENIENT.fullmatch(version.strip())
-        if m is None:
-            raise self.invalid(version, "not a SemVer-like version")
-        numbers = (int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0))
-        return numbers, prerelease_key(m["pre"])
+    grammar = _LENIENT
+    form = "SemVer-like version"

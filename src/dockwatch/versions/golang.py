@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from dockwatch.versions.semver import _ID, _NUM, SemverKey, SemverScheme, prerelease_key
+from dockwatch.versions.semver import _ID, _NUM, ShortSemverScheme
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +23,12 @@ _GO = re.compile(
 )
 
 
-class GoScheme(SemverScheme):
+class GoScheme(ShortSemverScheme):
     """Go modules and the standard library (`stdlib`, `toolchain`) in the Go vulndb."""
 
     ecosystem = "Go"
-
-    def _parse(self, version: str) -> SemverKey:
-        m = _GO.fullmatch(version.strip())
-        if m is None:
-            raise self.invalid(version, "not a Go module version")
-        numbers = (int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0))
-        return numbers, prerelease_key(m["pre"])
+    grammar = _GO
+    form = "Go module version"
 
     @staticmethod
     def is_pseudo(version: str) -> bool:

@@ -69,6 +69,22 @@ class SemverScheme(BaseScheme):
         return 0, key[0], False
 
 
+class ShortSemverScheme(SemverScheme):
+    """SemVer-like versions whose minor and patch may be absent (read as 0), in a grammar of the
+    ecosystem's own: `grammar` has the groups `major`, `minor`, `patch` and `pre`."""
+
+    grammar: re.Pattern[str]
+    #: what a version that does not match is not, in the error
+    form: str
+
+    def _parse(self, version: str) -> SemverKey:
+        m = self.grammar.fullmatch(version.strip())
+        if m is None:
+            raise self.invalid(version, f"not a {self.form}")
+        numbers = (int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0))
+        return numbers, prerelease_key(m["pre"])
+
+
 class NpmScheme(SemverScheme):
     """npm: node-semver's strict parse, which tolerates a leading `v`."""
 

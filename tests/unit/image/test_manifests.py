@@ -7,15 +7,17 @@ import json
 import pytest
 
 from dockwatch.image.errors import ManifestInvalid, NotRunnable, PlatformNotFound
-from dockwatch.image.manifests import (
-    DOCKER_SCHEMA1_SIGNED,
-    ImageIndex,
-    ImageManifest,
-    Platform,
-    entry_artifact_kind,
-    parse_manifest,
-    resolve_kind,
-)
+from dockwatch.image.manifests import resolve_kind, select_platform
+from dockwatch.model import oci
+from dockwatch.model.oci import ImageIndex, ImageManifest, MediaType, Platform, entry_artifact_kind
+
+DOCKER_SCHEMA1_SIGNED = MediaType.DOCKER_MANIFEST_V1_SIGNED
+
+
+def parse_manifest(data: bytes, media_type: str | None = None) -> ImageManifest | ImageIndex:
+    """The parser as image reading uses it: lenient."""
+    return oci.parse_manifest(data, media_type, strict=False)
+
 
 D = ["sha256:" + c * 64 for c in "abcdef"]
 
@@ -108,13 +110,15 @@ def test_index_platform_selection_and_attestations() -> None:
             ),
         ]
     )
-    assert index.select(Platform.parse("linux/amd64")).digest == D[0]
-    assert index.select(Platform.parse("linux/arm64")).digest == D[1]  # v8 is arm64's default
-    assert index.select(Platform.parse("linux/arm/v7")).digest == D[2]
+    assert select_platform(index, Platform.parse("linux/amd64")).digest == D[0]
+    assert (
+        select_platform(index, Platform.parse("linux/arm64")).digest == D[1]
+    )  # v8 is arm64's default
+    assert select_platform(index, Platform.parse("linux/arm/v7")).digest == D[2]
     assert [d.digest for d in index.runnable()] == D[:3]
     assert entry_artifact_kind(index.manifests[3]) == "attestation"
     with pytest.raises(PlatformNotFound) as err:
-        index.select(Platform.parse("linux/s390x"))
+        select_platform(index, Platform.parse("linux/s390x"))
     assert "linux/amd64" in err.value.available
 
 
@@ -200,7 +204,7 @@ def test_signed_schema1_digest_is_the_payloads() -> None:
     import base64
     import hashlib
 
-    from dockwatch.image.manifests import manifest_digest
+    from dockwatch.model.oci import manifest_digest
 
     doc = {
         "schemaVersion": 1,

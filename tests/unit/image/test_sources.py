@@ -19,9 +19,9 @@ from dockwatch.image.errors import (
     ReferenceNotFound,
     SourceInvalid,
 )
-from dockwatch.image.manifests import Platform
 from dockwatch.image.sources import RegistryRef, iter_images, open_source, resolve
 from dockwatch.model.digest import Digest
+from dockwatch.model.oci import Platform
 from tests.builders.layers import (
     Image,
     make_image,

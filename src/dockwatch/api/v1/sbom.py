@@ -40,8 +40,8 @@ async def image_sbom(services: Services, request: Request) -> Any:
     def run() -> str:
         from dockwatch.catalog.service import ImageCataloguer
         from dockwatch.image.errors import NotRunnable, PlatformNotFound, ReferenceNotFound
-        from dockwatch.image.manifests import Platform
         from dockwatch.image.sources import resolve
+        from dockwatch.model.oci import Platform
         from dockwatch.registry.errors import ManifestUnknown
         from dockwatch.registry.reader import StoredImageReader
 

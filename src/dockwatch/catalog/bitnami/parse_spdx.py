@@ -12,19 +12,14 @@ import json
 from collections.abc import Iterator
 
 from dockwatch.catalog.bitnami.package import new_package
-from dockwatch.catalog.cataloger import CatalogError, ParseEnv
+from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
 from dockwatch.model.package import Package
 
 _NO_LICENSE = frozenset({"", "NOASSERTION", "NONE"})
 
 
-class SpdxError(CatalogError):
+class SpdxError(FileFormatError):
     """A Bitnami SPDX file that is not a JSON document with a `packages` list."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def _purl(entry: dict[str, object]) -> str | None:

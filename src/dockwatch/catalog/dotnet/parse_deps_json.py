@@ -12,20 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from dockwatch.catalog.cataloger import CatalogError, ParseEnv
+from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
 from dockwatch.catalog.dotnet.package import new_package
 from dockwatch.model.package import Package
 
 REPORTED_TYPES = frozenset({"package", "project", "runtimepack"})
 
 
-class DepsJsonError(CatalogError):
+class DepsJsonError(FileFormatError):
     """A deps.json that is not JSON with a `libraries` object."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def parse_deps_json(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:

@@ -9,6 +9,9 @@ never a scan of its bytes. Unreduced files (tests, other readers) are read the s
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
 from dockwatch.catalog.cataloger import CatalogResult, LayerFiles, ParseEnv, Skipped
 from dockwatch.catalog.golang.elf import ElfError, is_elf, parse_elf
 from dockwatch.catalog.golang.package import FOUND_BY, packages_of
@@ -28,11 +31,13 @@ def wants_executable(path: str, size: int, mode: int) -> bool:
     return bool(mode & 0o111) and MIN_SIZE <= size <= MAX_SIZE and not path.startswith(_NEVER)
 
 
-class ExecutableCataloger:
+class ExecutableCataloger(ABC):
     """What the Go and Rust binary catalogers share: they read executables within budget, not
     globs, and keep only the sections both need (`golang.reduce`), whichever is asked."""
 
     globs: tuple[str, ...] = ()
+    #: errors that make one executable unreadable: it is skipped with the reason
+    unreadable: tuple[type[Exception], ...] = (ElfError,)
 
     def wants(self, path: str, size: int, mode: int) -> bool:
         """Executables within budget; the ELF check happens on their bytes."""
@@ -42,15 +47,8 @@ class ExecutableCataloger:
         """Keep only the Go build info and a Rust `.dep-v0`: see `golang.reduce`."""
         return reduce_executable(data)
 
-
-class GoBinaryCataloger(ExecutableCataloger):
-    """Modules and toolchain of every Go executable in a layer."""
-
-    name = FOUND_BY
-    version = 1
-
     def catalog(self, files: LayerFiles, env: ParseEnv) -> CatalogResult:
-        """Build info of each candidate ELF file; a malformed one is skipped with the reason."""
+        """The packages of each candidate ELF file; an unreadable one is skipped with the reason."""
         packages: list[Package] = []
         skipped: list[Skipped] = []
         for path, entry in files.files.items():
@@ -58,17 +56,30 @@ class GoBinaryCataloger(ExecutableCataloger):
             if data is None or not is_elf(data) or not self.wants(path, entry.size, entry.mode):
                 continue
             try:
-                elf = parse_elf(data)
-                error = elf.section(ERROR_SECTION)
-                if error is not None:
-                    raise ElfError(elf.section_bytes(error).decode("utf-8", errors="replace"))
-                info = read_buildinfo(elf)
-            except ElfError as exc:
+                packages.extend(self.packages(path, data))
+            except self.unreadable as exc:
                 skipped.append(Skipped(path, str(exc)))
-                continue
-            if info is not None:
-                packages.extend(packages_of(path, info))
         return CatalogResult(tuple(packages), tuple(skipped))
+
+    @abstractmethod
+    def packages(self, path: str, data: bytes) -> Sequence[Package]:
+        """The packages one ELF executable holds (none when it is not of this kind)."""
+
+
+class GoBinaryCataloger(ExecutableCataloger):
+    """Modules and toolchain of every Go executable in a layer."""
+
+    name = FOUND_BY
+    version = 1
+
+    def packages(self, path: str, data: bytes) -> Sequence[Package]:
+        """Build info of a Go executable; a malformed ELF is an `ElfError`, reported."""
+        elf = parse_elf(data)
+        error = elf.section(ERROR_SECTION)
+        if error is not None:
+            raise ElfError(elf.section_bytes(error).decode("utf-8", errors="replace"))
+        info = read_buildinfo(elf)
+        return packages_of(path, info) if info is not None else ()
 
 
 CATALOGER = GoBinaryCataloger()

@@ -12,20 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from dockwatch.catalog.cataloger import CatalogError, ParseEnv
+from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
 from dockwatch.catalog.npm.package import licenses_of, new_package
 from dockwatch.model.package import Package
 
 FOUND_BY = "npm-installed"
 
 
-class NpmParseError(CatalogError):
+class NpmParseError(FileFormatError):
     """An npm manifest or lockfile that is not the JSON/YAML shape its format documents."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def parse_package_json(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:

@@ -14,18 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from dockwatch.catalog.cataloger import CatalogError, ParseEnv
+from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
 from dockwatch.catalog.php.package import new_package
 from dockwatch.model.package import Package
 
 
-class ComposerError(CatalogError):
+class ComposerError(FileFormatError):
     """A Composer file that is not the JSON shape its format documents."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def _load(path: str, data: bytes) -> object:

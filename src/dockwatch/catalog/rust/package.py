@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from packageurl import PackageURL
 
 from dockwatch.model.package import Package
+
+
+def named_entries(entries: list[Any]) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(entry, name, version) of the entries that are tables with a string name and version;
+    others are passed over."""
+    for entry in entries:
+        if isinstance(entry, dict):
+            name, version = entry.get("name"), entry.get("version")
+            if isinstance(name, str) and isinstance(version, str):
+                yield entry, name, version
 
 
 def new_package(

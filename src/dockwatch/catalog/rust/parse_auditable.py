@@ -13,7 +13,7 @@ import zlib
 
 from dockwatch.catalog.cataloger import CatalogError
 from dockwatch.catalog.golang.elf import Elf
-from dockwatch.catalog.rust.package import new_package
+from dockwatch.catalog.rust.package import named_entries, new_package
 from dockwatch.model.package import Package
 
 FOUND_BY = "rust-auditable-binary"
@@ -50,12 +50,7 @@ def read_auditable(binary: str, elf: Elf) -> list[Package] | None:
     if not isinstance(packages, list):
         raise AuditableError("no `packages` list")
     out: list[Package] = []
-    for entry in packages:
-        if not isinstance(entry, dict):
-            continue
-        name, version = entry.get("name"), entry.get("version")
-        if not isinstance(name, str) or not isinstance(version, str):
-            continue
+    for entry, name, version in named_entries(packages):
         meta = [
             ("source", str(entry.get("source", ""))),
             ("kind", str(entry.get("kind", "runtime"))),

@@ -10,20 +10,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator
 
-from dockwatch.catalog.cataloger import CatalogError, ParseEnv
-from dockwatch.catalog.rust.package import new_package
+from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
+from dockwatch.catalog.rust.package import named_entries, new_package
 from dockwatch.model.package import Package
 
 FOUND_BY = "rust-cargo-lock"
 
 
-class CargoLockError(CatalogError):
+class CargoLockError(FileFormatError):
     """A Cargo.lock that is not valid TOML or has no package list."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def parse_cargo_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
@@ -35,12 +30,7 @@ def parse_cargo_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]
     packages = doc.get("package", [])
     if not isinstance(packages, list):
         raise CargoLockError(path, "`package` is not an array of tables")
-    for entry in packages:
-        if not isinstance(entry, dict):
-            continue
-        name, version = entry.get("name"), entry.get("version")
-        if not isinstance(name, str) or not isinstance(version, str):
-            continue
+    for entry, name, version in named_entries(packages):
         source = entry.get("source")
         meta = (("source", source),) if isinstance(source, str) else (("source", "local"),)
         yield new_package(name, version, path, FOUND_BY, meta)

@@ -19,7 +19,6 @@ class SqlAccountRepo:
         self._conn = conn
 
     def password_hash(self, tenant: Tenant, username: str) -> str | None:
-        """The stored hash of a user's password; None when there is no such user."""
         value = self._conn.execute(
             select(_users.c.password_hash).where(
                 _users.c.account_id == tenant.account_id, _users.c.username == username
@@ -28,7 +27,6 @@ class SqlAccountRepo:
         return None if value is None else str(value)
 
     def any_username(self, tenant: Tenant) -> str | None:
-        """The name of one user of the account (the first by name), None when there is none."""
         value = self._conn.execute(
             select(_users.c.username)
             .where(_users.c.account_id == tenant.account_id)
@@ -38,7 +36,6 @@ class SqlAccountRepo:
         return None if value is None else str(value)
 
     def add_user(self, tenant: Tenant, username: str, password_hash: str, at: datetime) -> None:
-        """Create a user (the name must be new in the account)."""
         self._conn.execute(
             _users.insert().values(
                 account_id=tenant.account_id,
@@ -50,7 +47,6 @@ class SqlAccountRepo:
         )
 
     def set_password_hash(self, tenant: Tenant, username: str, password_hash: str) -> bool:
-        """Replace a user's password hash; False when there is no such user."""
         result = self._conn.execute(
             _users.update()
             .where(_users.c.account_id == tenant.account_id, _users.c.username == username)
@@ -59,7 +55,6 @@ class SqlAccountRepo:
         return result.rowcount > 0
 
     def delete_user(self, tenant: Tenant, username: str) -> bool:
-        """Remove a user; False when there was no such user."""
         result = self._conn.execute(
             _users.delete().where(
                 _users.c.account_id == tenant.account_id, _users.c.username == username

@@ -30,6 +30,7 @@ same grouped queries (`*_source`) over `findings` directly: exact, only slower.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -70,16 +71,18 @@ def title_expression(dialect: str) -> ColumnElement[str]:
     return title
 
 
+def _image_key() -> tuple[ColumnElement[Any], ...]:
+    """The `findings` columns that name one image's findings of one status."""
+    f = t.findings
+    return (f.c.account_id, f.c.region, f.c.status, f.c.repository_id, f.c.digest)
+
+
 def image_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
     """`finding_image_counts` computed from `findings` (rows matching `where`)."""
     f = t.findings
     return (
         select(
-            f.c.account_id,
-            f.c.region,
-            f.c.status,
-            f.c.repository_id,
-            f.c.digest,
+            *_image_key(),
             func.max(f.c.repository_name).label("repository_name"),
             _count_if(f.c.fix_available == "YES").label("fix_yes"),
             _count_if(f.c.fix_available == "PARTIAL").label("fix_partial"),
@@ -87,7 +90,7 @@ def image_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[obje
             *_severity_counts(),
         )
         .where(*where)
-        .group_by(f.c.account_id, f.c.region, f.c.status, f.c.repository_id, f.c.digest)
+        .group_by(*_image_key())
     )
 
 
@@ -102,25 +105,14 @@ def layer_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[obje
     )
     return (
         select(
-            f.c.account_id,
-            f.c.region,
-            f.c.status,
-            f.c.repository_id,
-            f.c.digest,
+            *_image_key(),
             layers.c.layer_hash,
             func.max(f.c.repository_name).label("repository_name"),
             *_severity_counts(),
         )
         .join_from(f, layers, layers.c.detail_ref == f.c.detail_ref)
         .where(*where)
-        .group_by(
-            f.c.account_id,
-            f.c.region,
-            f.c.status,
-            f.c.repository_id,
-            f.c.digest,
-            layers.c.layer_hash,
-        )
+        .group_by(*_image_key(), layers.c.layer_hash)
     )
 
 

@@ -8,7 +8,18 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
@@ -30,6 +41,29 @@ def _image(row: Any) -> ScannedImage:
     return ScannedImage(row.repository_id, row.name, bool(row.scan_on_push), row.digest)
 
 
+def _pushed(row: Any) -> PushedImage:
+    return PushedImage(_image(row), as_utc(row.last_pushed_at), as_utc_or_none(row.last_pulled_at))
+
+
+def _of(table: Table, tenant: Tenant) -> ColumnElement[bool]:
+    """Rows of `table` that belong to `tenant`."""
+    return and_(table.c.account_id == tenant.account_id, table.c.region == tenant.region)
+
+
+def _scan_of(repository_id: int, digest: str) -> ColumnElement[bool]:
+    """The scan state row of one image."""
+    return and_(_s.c.repository_id == repository_id, _s.c.digest == digest)
+
+
+def _enhanced_scans(tenant: Tenant, *columns: Any) -> Select[Any]:
+    """Images under enhanced scanning of `tenant`, with their repository (`_image` columns)."""
+    return (
+        select(_s.c.repository_id, _s.c.digest, _r.c.name, _r.c.scan_on_push, *columns)
+        .join(_r, _r.c.id == _s.c.repository_id)
+        .where(_of(_s, tenant), _s.c.scan_type == "ENHANCED")
+    )
+
+
 class SqlScanRepo:
     """`storage.scan_repo.ScanRepo` over one connection of a unit of work."""
 
@@ -39,9 +73,7 @@ class SqlScanRepo:
     def settings(self, tenant: Tenant) -> StoredSettings | None:
         s = t.scan_settings
         row = self._conn.execute(
-            select(s.c.scanning_configuration, s.c.ecr_configuration).where(
-                s.c.account_id == tenant.account_id, s.c.region == tenant.region
-            )
+            select(s.c.scanning_configuration, s.c.ecr_configuration).where(_of(s, tenant))
         ).first()
         if row is None:
             return None
@@ -58,20 +90,12 @@ class SqlScanRepo:
             "ecr_configuration": json.dumps(ecr),
             "updated_at": at,
         }
-        n = self._conn.execute(
-            update(s)
-            .where(s.c.account_id == tenant.account_id, s.c.region == tenant.region)
-            .values(**values)
-        ).rowcount
-        if not n:
-            self._conn.execute(
-                insert(s).values(account_id=tenant.account_id, region=tenant.region, **values)
-            )
+        self._upsert(
+            s, _of(s, tenant), {"account_id": tenant.account_id, "region": tenant.region}, values
+        )
 
     def get_scan(self, repository_id: int, digest: str) -> ScanState | None:
-        r = self._conn.execute(
-            select(_s).where(_s.c.repository_id == repository_id, _s.c.digest == digest)
-        ).first()
+        r = self._conn.execute(select(_s).where(_scan_of(repository_id, digest))).first()
         if r is None:
             return None
         return ScanState(
@@ -90,26 +114,23 @@ class SqlScanRepo:
             "unsupported_os": state.unsupported_os,
             "updated_at": at,
         }
-        n = self._conn.execute(
-            update(_s)
-            .where(_s.c.repository_id == state.repository_id, _s.c.digest == state.digest)
-            .values(**values)
-        ).rowcount
-        if not n:
-            self._conn.execute(
-                insert(_s).values(
-                    account_id=tenant.account_id,
-                    region=tenant.region,
-                    repository_id=state.repository_id,
-                    digest=state.digest,
-                    **values,
-                )
-            )
+        keys = {
+            "account_id": tenant.account_id,
+            "region": tenant.region,
+            "repository_id": state.repository_id,
+            "digest": state.digest,
+        }
+        self._upsert(_s, _scan_of(state.repository_id, state.digest), keys, values)
+
+    def _upsert(
+        self, table: Table, row: ColumnElement[bool], keys: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        """Update `row` of `table` with `values`, or insert it (`keys` + `values`) when absent."""
+        if not self._conn.execute(update(table).where(row).values(**values)).rowcount:
+            self._conn.execute(insert(table).values(**keys, **values))
 
     def delete_scan(self, repository_id: int, digest: str) -> None:
-        self._conn.execute(
-            delete(_s).where(_s.c.repository_id == repository_id, _s.c.digest == digest)
-        )
+        self._conn.execute(delete(_s).where(_scan_of(repository_id, digest)))
 
     def touch_scanned(
         self, resources: Sequence[tuple[int, str]], at: datetime, db_version: int
@@ -142,18 +163,14 @@ class SqlScanRepo:
         if manual_at is not None:
             values["last_manual_scan_at"] = manual_at
         if values:
-            self._conn.execute(
-                update(_s)
-                .where(_s.c.repository_id == repository_id, _s.c.digest == digest)
-                .values(**values)
-            )
+            self._conn.execute(update(_s).where(_scan_of(repository_id, digest)).values(**values))
 
     def basic_result(
         self, repository_id: int, digest: str
     ) -> tuple[list[dict[str, Any]] | None, datetime | None]:
         r = self._conn.execute(
             select(_s.c.basic_findings, _s.c.last_manual_scan_at).where(
-                _s.c.repository_id == repository_id, _s.c.digest == digest
+                _scan_of(repository_id, digest)
             )
         ).first()
         if r is None:
@@ -172,24 +189,12 @@ class SqlScanRepo:
                 _m.c.last_pulled_at,
             )  # fmt: skip
             .join(_r, _r.c.id == _m.c.repository_id)
-            .where(_r.c.account_id == tenant.account_id, _r.c.region == tenant.region)
+            .where(_of(_r, tenant))
         ).all()
-        return [
-            PushedImage(_image(r), as_utc(r.last_pushed_at), as_utc_or_none(r.last_pulled_at))
-            for r in rows
-        ]
+        return [_pushed(r) for r in rows]
 
     def enhanced_images(self, tenant: Tenant) -> list[ScannedImage]:
-        rows = self._conn.execute(
-            select(_s.c.repository_id, _s.c.digest, _r.c.name, _r.c.scan_on_push)
-            .join(_r, _r.c.id == _s.c.repository_id)
-            .where(
-                _s.c.account_id == tenant.account_id,
-                _s.c.region == tenant.region,
-                _s.c.scan_type == "ENHANCED",
-            )
-        ).all()
-        return [_image(r) for r in rows]
+        return [_image(r) for r in self._conn.execute(_enhanced_scans(tenant)).all()]
 
     def active_pushed_images(self, tenant: Tenant) -> list[PushedImage]:
         rows = self._conn.execute(
@@ -203,43 +208,22 @@ class SqlScanRepo:
             )  # fmt: skip
             .join(_r, _r.c.id == _s.c.repository_id)
             .join(_m, (_m.c.repository_id == _s.c.repository_id) & (_m.c.digest == _s.c.digest))
-            .where(
-                _s.c.account_id == tenant.account_id,
-                _s.c.region == tenant.region,
-                _s.c.status_code == "ACTIVE",
-            )
+            .where(_of(_s, tenant), _s.c.status_code == "ACTIVE")
         ).all()
-        return [
-            PushedImage(_image(r), as_utc(r.last_pushed_at), as_utc_or_none(r.last_pulled_at))
-            for r in rows
-        ]
+        return [_pushed(r) for r in rows]
 
     def monitored_images(self, tenant: Tenant) -> list[MonitoredImage]:
         rows = self._conn.execute(
-            select(_s.c.repository_id, _s.c.digest, _s.c.os_ecosystem, _r.c.name, _r.c.scan_on_push)
-            .join(_r, _r.c.id == _s.c.repository_id)
-            .where(
-                _s.c.account_id == tenant.account_id,
-                _s.c.region == tenant.region,
-                _s.c.scan_type == "ENHANCED",
-                _s.c.status_code == "ACTIVE",
-            )
+            _enhanced_scans(tenant, _s.c.os_ecosystem).where(_s.c.status_code == "ACTIVE")
         )
         return [MonitoredImage(_image(r), r.os_ecosystem) for r in rows]
 
     def stale_inventories(self, tenant: Tenant, catalogers: str) -> list[ScannedImage]:
         inv = t.image_inventories
         rows = self._conn.execute(
-            select(_s.c.repository_id, _s.c.digest, _r.c.name, _r.c.scan_on_push)
-            .join(_r, _r.c.id == _s.c.repository_id)
+            _enhanced_scans(tenant)
             .join(inv, inv.c.digest == _s.c.digest)
-            .where(
-                _s.c.account_id == tenant.account_id,
-                _s.c.region == tenant.region,
-                _s.c.scan_type == "ENHANCED",
-                _s.c.status_code == "ACTIVE",
-                inv.c.catalogers != catalogers,
-            )
+            .where(_s.c.status_code == "ACTIVE", inv.c.catalogers != catalogers)
         ).all()
         return [_image(r) for r in rows]
 
@@ -258,11 +242,7 @@ class SqlScanRepo:
             )  # fmt: skip
             .join(_r, _r.c.id == _s.c.repository_id)
             .join(_m, (_m.c.repository_id == _s.c.repository_id) & (_m.c.digest == _s.c.digest))
-            .where(
-                _s.c.account_id == tenant.account_id,
-                _s.c.region == tenant.region,
-                _s.c.scan_type == "ENHANCED",  # coverage belongs to enhanced scanning
-            )
+            .where(_of(_s, tenant), _s.c.scan_type == "ENHANCED")  # enhanced scanning's coverage
             .order_by(_r.c.name, _s.c.digest)
         )
         if query.repository:

@@ -185,7 +185,6 @@ class SqlVulnRepo:
     # --- advisories and versions ---------------------------------------------------------------
 
     def stored_advisories(self, source: str) -> dict[str, StoredAdvisory]:
-        """Every advisory of `source` with its fingerprint and package keys."""
         keys: dict[str, set[tuple[str, str]]] = {}
         a, adv = t.vuln_affected, t.vuln_advisories
         for r in self._conn.execute(
@@ -200,7 +199,6 @@ class SqlVulnRepo:
         }
 
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
-        """Create the next database version."""
         result = self._conn.execute(
             insert(t.vuln_versions).values(
                 created_at=at, source=source, summary=orjson.dumps(summary).decode()
@@ -209,15 +207,12 @@ class SqlVulnRepo:
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def current_version(self) -> int:
-        """The newest database version (0 for an empty database)."""
         return current_version(self._conn)
 
     def version_created_at(self, version: int) -> datetime | None:
-        """When a database version was made."""
         return version_created_at(self._conn, version)
 
     def write_advisories(self, source: str, rows: Sequence[AdvisoryRow], version: int) -> None:
-        """Replace these advisories (and their affected rows) of `source`."""
         if not rows:
             return
         self.delete_advisories(source, [r.id for r in rows])
@@ -260,7 +255,6 @@ class SqlVulnRepo:
             self._conn.execute(delete(adv).where(adv.c.source == source, adv.c.id.in_(part)))
 
     def record_changes(self, version: int, source: str, changes: Sequence[Change]) -> None:
-        """One delta row per changed advisory: its change and package keys before and after."""
         if changes:
             self._conn.execute(
                 insert(t.vuln_changes),
@@ -277,11 +271,9 @@ class SqlVulnRepo:
             )
 
     def count_advisories(self, source: str | None = None) -> int:
-        """How many advisories (of one source) are stored."""
         return count_advisories(self._conn, source)
 
     def advisory_documents(self) -> Iterator[tuple[str, bytes]]:
-        """Every advisory as (source, serialized normalized content), by source and id."""
         adv = t.vuln_advisories
         for r in self._conn.execute(
             select(adv.c.source, adv.c.content).order_by(adv.c.source, adv.c.id)
@@ -291,7 +283,6 @@ class SqlVulnRepo:
     # --- enrichment ----------------------------------------------------------------------------
 
     def enrichment_fingerprints(self, kind: str) -> dict[str, str]:
-        """CVE id -> fingerprint for one enrichment kind."""
         e = t.vuln_enrichment
         return {
             r.cve_id: r.fingerprint
@@ -301,7 +292,6 @@ class SqlVulnRepo:
     def write_enrichment(
         self, kind: str, rows: Sequence[tuple[str, str, dict[str, Any]]], version: int
     ) -> None:
-        """Replace enrichment records: (cve id, fingerprint, content)."""
         if not rows:
             return
         e = t.vuln_enrichment
@@ -325,7 +315,6 @@ class SqlVulnRepo:
         )
 
     def enrichment_documents(self) -> Iterator[EnrichmentRecord]:
-        """Every enrichment record, by kind and CVE id."""
         e = t.vuln_enrichment
         for r in self._conn.execute(
             select(e.c.kind, e.c.cve_id, e.c.content).order_by(e.c.kind, e.c.cve_id)
@@ -335,13 +324,11 @@ class SqlVulnRepo:
     # --- feed bookkeeping ----------------------------------------------------------------------
 
     def source(self, name: str) -> FeedSource | None:
-        """A feed's bookkeeping row."""
         s = t.vuln_sources
         r = self._conn.execute(select(s).where(s.c.name == name)).first()
         return None if r is None else _source(r)
 
     def sources(self) -> list[FeedSource]:
-        """Every feed's bookkeeping row, by name."""
         s = t.vuln_sources
         return [_source(r) for r in self._conn.execute(select(s).order_by(s.c.name))]
 
@@ -354,7 +341,6 @@ class SqlVulnRepo:
             self._conn.execute(update(s).where(s.c.name == name).values(**values))
 
     def record_import(self, name: str, done: SourceImport) -> None:
-        """A successful import: counts, times, and the fingerprint of what was read."""
         values: dict[str, Any] = {
             "kind": done.kind,
             "records": done.records,
@@ -371,11 +357,9 @@ class SqlVulnRepo:
         self._upsert(name, values)
 
     def record_heartbeat(self, name: str, at: datetime) -> None:
-        """A fetch found nothing new upstream: the source is fresh as of `at`."""
         self._upsert(name, {"last_attempt_at": at, "last_success_at": at, "last_error": None})
 
     def record_failure(self, name: str, error: str, at: datetime) -> None:
-        """A failed fetch or import; the data stays as it was."""
         self._upsert(name, {"last_attempt_at": at, "last_error": error[:2000], "last_error_at": at})
 
     # --- the sync lease ------------------------------------------------------------------------
@@ -403,6 +387,5 @@ class SqlVulnRepo:
         return True
 
     def release_lease(self, name: str, holder: str) -> None:
-        """Give the lease back (only its holder can)."""
         lease = t.vuln_leases
         self._conn.execute(delete(lease).where(lease.c.name == name, lease.c.holder == holder))

@@ -76,7 +76,6 @@ class SqlWebhookRepo:
         insecure_skip_verify: bool,
         at: datetime,
     ) -> WebhookRow:
-        """Store a subscription that receives events from now on."""
         start = self.max_outbox_id()
         self._conn.execute(
             insert(t.webhooks).values(
@@ -108,7 +107,6 @@ class SqlWebhookRepo:
         )
 
     def count_webhooks(self, tenant: Tenant) -> int:
-        """How many subscriptions the tenant has."""
         w = t.webhooks
         return int(
             self._conn.execute(
@@ -120,7 +118,6 @@ class SqlWebhookRepo:
         )
 
     def get_webhook(self, tenant: Tenant, webhook_id: str) -> WebhookRow | None:
-        """One of the tenant's subscriptions."""
         w = t.webhooks
         row = self._conn.execute(
             select(w).where(
@@ -132,7 +129,6 @@ class SqlWebhookRepo:
         return None if row is None else _webhook(row)
 
     def list_webhooks(self, tenant: Tenant) -> list[WebhookRow]:
-        """The tenant's subscriptions, oldest first."""
         w = t.webhooks
         rows = self._conn.execute(
             select(w)
@@ -142,12 +138,10 @@ class SqlWebhookRepo:
         return [_webhook(r) for r in rows]
 
     def enabled_webhooks(self) -> list[WebhookRow]:
-        """Every enabled subscription of every tenant (for the fan-out)."""
         w = t.webhooks
         return [_webhook(r) for r in self._conn.execute(select(w).where(w.c.enabled.is_(True)))]
 
     def delete_webhook(self, tenant: Tenant, webhook_id: str) -> bool:
-        """Remove a subscription and its delivery log; False when it did not exist."""
         if self.get_webhook(tenant, webhook_id) is None:
             return False
         self._conn.execute(
@@ -157,8 +151,6 @@ class SqlWebhookRepo:
         return True
 
     def unsealed_secrets(self, prefix: str) -> list[tuple[str, str]]:
-        """(id, secret) of subscriptions whose stored secret does not start with `prefix` (rows
-        written before secrets were sealed)."""
         w = t.webhooks
         rows = self._conn.execute(
             select(w.c.id, w.c.secret).where(w.c.secret.not_like(f"{prefix}%"))
@@ -166,7 +158,6 @@ class SqlWebhookRepo:
         return [(r.id, r.secret) for r in rows]
 
     def set_secret(self, webhook_id: str, stored: str) -> None:
-        """Replace a subscription's stored secret."""
         self._conn.execute(
             update(t.webhooks).where(t.webhooks.c.id == webhook_id).values(secret=stored)
         )
@@ -181,7 +172,6 @@ class SqlWebhookRepo:
         started_at: datetime,
         at: datetime,
     ) -> None:
-        """Schedule attempt number `attempt` of sending one event to one subscription."""
         self._conn.execute(
             insert(t.webhook_deliveries).values(
                 webhook_id=webhook_id,
@@ -196,7 +186,6 @@ class SqlWebhookRepo:
         )
 
     def any_due(self, now: datetime) -> bool:
-        """Whether some attempt is due (a cheap read before taking the write lock)."""
         d = t.webhook_deliveries
         return (
             self._conn.execute(select(d.c.id).where(_due_condition(now)).limit(1)).first()
@@ -210,8 +199,6 @@ class SqlWebhookRepo:
         limit: int,
         exclude: Collection[int] = (),
     ) -> list[DueAttempt]:
-        """Due attempts of enabled subscriptions, oldest first, leased until `lease_until`;
-        `exclude` names attempts the caller is still sending (their lease may have run out)."""
         d, w, o = t.webhook_deliveries, t.webhooks, t.outbox
         query = (
             select(
@@ -274,7 +261,6 @@ class SqlWebhookRepo:
         duration_ms: int | None,
         at: datetime,
     ) -> bool:
-        """Write a sent attempt's result; False when it was no longer PENDING (or is gone)."""
         d = t.webhook_deliveries
         return bool(
             self._conn.execute(
@@ -293,7 +279,6 @@ class SqlWebhookRepo:
         )
 
     def release_leases(self, at: datetime) -> int:
-        """Drop the leases of PENDING attempts (their sender was killed); returns how many."""
         d = t.webhook_deliveries
         return int(
             self._conn.execute(
@@ -311,7 +296,6 @@ class SqlWebhookRepo:
         limit: int,
         status: str | None = None,
     ) -> list[AttemptRow]:
-        """A page of a subscription's delivery log in the order attempts were scheduled."""
         d, o = t.webhook_deliveries, t.outbox
         query = (
             select(d, o.c.event_type, o.c.account_id, o.c.region)

@@ -8,10 +8,10 @@ from packageurl import PackageURL
 
 from dockwatch.catalog.cataloger import Skipped
 from dockwatch.catalog.service import Inventory, LayerReport
-from dockwatch.image.manifests import Platform
 from dockwatch.image.sources import LayerRef, ResolvedImage
 from dockwatch.model.digest import Digest
 from dockwatch.model.distro import Distro
+from dockwatch.model.oci import Platform
 from dockwatch.model.package import OsPackageRef, Package
 
 
