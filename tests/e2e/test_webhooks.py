@@ -302,7 +302,7 @@ def test_invalid_subscriptions_get_clear_400s(dockwatch: Server) -> None:
         r = c.post(
             "/api/v1/webhooks", content=b"{not json", headers={"Content-Type": "application/json"}
         )
-        assert r.status_code == 400 and "not JSON" in r.json()["message"]
+        assert r.status_code == 400 and "not valid JSON" in r.json()["message"]
         hook = c.post("/api/v1/webhooks", json={"url": "https://h.example/"}).json()
         assert len(hook["secret"]) >= 32  # generated and shown once
         for bad in ({"nextToken": "garbage"}, {"maxResults": "0"}, {"status": "DONE"}):

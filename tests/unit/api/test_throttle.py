@@ -98,9 +98,10 @@ async def test_the_gate_runs_at_most_its_slots_and_turns_away_the_excess() -> No
     async with anyio.create_task_group() as tg:
         for _ in range(8):
             tg.start_soon(one)
-        while gate.running < 2 or gate.waiting < 3:
+        while gate.running < 2 or gate.waiting < 3 or inside < 2:
             await anyio.sleep(0.01)
-        # 2 run, 3 wait, the other 3 were turned away at once
+        # 2 run (both inside the work, not only holding a slot), 3 wait, the other 3 were
+        # turned away at once
         assert results == ["busy", "busy", "busy"]
         release.set()
     assert results.count(True) == 5 and results.count("busy") == 3

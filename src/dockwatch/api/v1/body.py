@@ -106,7 +106,7 @@ class Field:
         """InvalidInput naming this field when it is missing or of another type."""
         if self.name not in doc or doc[self.name] is None:
             if self.required:
-                raise InvalidInput(f"{self.name}: is required")
+                raise InvalidInput(f"{self.name} is required")
             return
         value = doc[self.name]
         for name in self.types:
