@@ -16,9 +16,9 @@ from dockwatch.findings.purge import Purger, purge_closed
 from dockwatch.findings.service import Target
 from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
-from dockwatch.storage.sql import registry_repo
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
+from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
 from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -114,7 +114,7 @@ def test_purge_follows_inspector_lifecycle(tmp_path: Path) -> None:
         services.registry.manifests.delete("gone", digests["gone"])
         services.worker.drain()
         with services.db.write() as conn:
-            kept = registry_repo.get_repository(conn, services.tenant, "kept")
+            kept = SqlRegistryRepo(conn).get_repository(services.tenant, "kept")
             assert kept is not None
             services.scanner.writer.apply(
                 SqlUnitOfWork(conn), [Target(kept.id, "kept", digests["kept"], {})], clock.now()

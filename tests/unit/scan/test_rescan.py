@@ -17,7 +17,8 @@ from dockwatch.app import Services, build
 from dockwatch.config import Settings
 from dockwatch.model.finding import FindingDetail, detail_json
 from dockwatch.storage.finding_repo import detail_document
-from dockwatch.storage.sql import finding_repo, registry_repo, tables
+from dockwatch.storage.sql import finding_repo, tables
+from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer
@@ -221,7 +222,7 @@ def test_enrichment_changes_findings_in_place(tmp_path: Path) -> None:
         import_paths(VulnDb(services.store, services.clock), [folder])
         services.worker.drain()
         with services.db.read() as conn:
-            r = registry_repo.get_repository(conn, services.tenant, "prod")
+            r = SqlRegistryRepo(conn).get_repository(services.tenant, "prod")
             assert r is not None
             (f,) = finding_repo.findings_of(conn, r.id, digest)
         assert f.status == "ACTIVE" and f.detail["exploitAvailable"] == "YES"

@@ -14,7 +14,8 @@ from dockwatch.app import Services, build
 from dockwatch.config import Settings
 from dockwatch.scan.status import ecr_status
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.sql import registry_repo, tables
+from dockwatch.storage.sql import tables
+from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
 from tests.builders.layers import Image, make_image, make_index, make_layer, sha256
 from tests.builders.push import push_image
 
@@ -27,7 +28,7 @@ _DIST_INFO = {
 
 def _state(services: Services, repo: str, digest: str) -> ScanState | None:
     with services.db.read() as conn:
-        r = registry_repo.get_repository(conn, services.tenant, repo)
+        r = SqlRegistryRepo(conn).get_repository(services.tenant, repo)
     assert r is not None
     with services.store.read() as uow:
         return uow.scans.get_scan(r.id, digest)

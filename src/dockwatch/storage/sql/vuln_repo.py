@@ -90,16 +90,6 @@ def all_affected(conn: Connection) -> Iterable[AffectedRow]:
         yield AffectedRow(r.source, r.advisory_id, r.ecosystem, r.name, orjson.loads(r.entry))
 
 
-def advisory_content(conn: Connection, source: str, advisory_id: str) -> dict[str, Any] | None:
-    """The stored normalized content of one advisory."""
-    raw = conn.execute(
-        select(t.vuln_advisories.c.content).where(
-            t.vuln_advisories.c.source == source, t.vuln_advisories.c.id == advisory_id
-        )
-    ).scalar()
-    return None if raw is None else dict(orjson.loads(raw))
-
-
 def advisory_contents(
     conn: Connection, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
