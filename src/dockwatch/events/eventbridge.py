@@ -8,12 +8,14 @@ region, resources, detail}` (REFERENCE.md §2):
   `findings.events.materialize` expands it). Its timestamps are written the way AWS's own
   examples write them (`Dec 3, 2021, 6:02:30 PM`, UTC), because consumers parse that form.
 - `ScanCompleted` -> `Inspector2 Scan` with hyphenated keys; `repository-name` carries the
-  repository ARN; `finding-severity-counts` lists only the severities present, plus `TOTAL`. A
-  re-match after a database update reports `scan-status: RESCAN_COMPLETE` (dockwatch's own value:
-  Inspector sends scan events for initial scans only), so rules on `INITIAL_SCAN_COMPLETE` see
-  exactly what they would see on AWS.
+  repository ARN; `finding-severity-counts` lists only the severities present, plus `TOTAL`.
+  An image's initial enhanced scan (of its monitoring period) reports `scan-status:
+  INITIAL_SCAN_COMPLETE`, the only value Inspector sends; a later scan of the same image (a
+  re-push, a re-match after a database update) reports `RESCAN_COMPLETE`, dockwatch's own
+  value, so rules on `INITIAL_SCAN_COMPLETE` see exactly what they would see on AWS.
 - `CoverageChanged` -> `Inspector2 Coverage` (`scanStatus.statusCodeValue`, as AWS spells it).
-- `ManifestPushed`, `ManifestDeleted`, `TagChanged` -> `aws.ecr` / `ECR Image Action`.
+- `ManifestPushed`, `ManifestDeleted`, `TagChanged`, `BasicScanCompleted`,
+  `ScanFrequencyChanged` -> the `aws.ecr` shapes of `eventbridge_ecr.py`.
 
 The `id` is a UUID derived from (account, region, outbox id): a redelivery of an event carries
 the same id and, since the outbox row never changes, the same bytes.
@@ -31,6 +33,7 @@ from typing import Any
 from dockwatch.errors import DockwatchError
 from dockwatch.model.events import (
     FINDING_EVENTS,
+    BasicScanCompleted,
     CoverageChanged,
     Event,
     FindingChanged,
@@ -38,12 +41,16 @@ from dockwatch.model.events import (
     ManifestPushed,
     OutboxEvent,
     ScanCompleted,
+    ScanFrequencyChanged,
     TagChanged,
     Unreadable,
     WebhookTest,
 )
 from dockwatch.model.identity import image_arn, repository_arn
 from dockwatch.model.times import as_utc
+
+from . import eventbridge_ecr as ecr
+from .eventbridge_ecr import Rendered
 
 DELIVERABLE_TYPES: tuple[str, ...] = (
     ScanCompleted.NAME,
@@ -52,6 +59,8 @@ DELIVERABLE_TYPES: tuple[str, ...] = (
     ManifestPushed.NAME,
     ManifestDeleted.NAME,
     TagChanged.NAME,
+    BasicScanCompleted.NAME,
+    ScanFrequencyChanged.NAME,
 )
 """Outbox event types a subscription may ask for (the others are internal, e.g. AdvisoriesChanged)."""
 
@@ -98,8 +107,12 @@ def human_time(value: str) -> str:
     return f"{_MONTHS[at.month - 1]} {at.day}, {at.year}, {hour}:{at.minute:02d}:{at.second:02d} {half}"
 
 
-Rendered = tuple[str, str, list[str], dict[str, Any]]
-"""(detail-type, source, resources, detail)."""
+def deliverable(event: Event) -> bool:
+    """Whether an outbox event becomes an EventBridge event (webhook tests aside): a
+    deliverable type, and not a tag change its manifest's event already reports."""
+    if event.name not in DELIVERABLE_TYPES:
+        return False
+    return not (isinstance(event, TagChanged) and event.with_manifest)
 
 
 def to_eventbridge(event: OutboxEvent, finding: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -108,7 +121,9 @@ def to_eventbridge(event: OutboxEvent, finding: Mapping[str, Any] | None = None)
     A finding event is rendered from `finding`, the Inspector `Finding` its snapshot expands
     to (`findings.events.materialize`)."""
     typed = event.event
-    if event.event_type not in DELIVERABLE_TYPES and not isinstance(typed, WebhookTest):
+    if not deliverable(typed) and not isinstance(typed, WebhookTest):
+        if isinstance(typed, TagChanged):
+            raise Unrenderable(event.id, event.event_type, "reported by its manifest's event")
         raise Unrenderable(event.id, event.event_type, "not a deliverable event type")
     if isinstance(typed, Unreadable):
         raise Unrenderable(event.id, event.event_type, typed.reason)
@@ -183,8 +198,9 @@ def _scan(event: ScanCompleted) -> Rendered:
     )
     counts = {s: present[s] for s in ordered}
     counts["TOTAL"] = sum(present.values())
+    initial = event.trigger == "scan" and not event.rescan
     detail = {
-        "scan-status": "INITIAL_SCAN_COMPLETE" if event.trigger == "scan" else "RESCAN_COMPLETE",
+        "scan-status": "INITIAL_SCAN_COMPLETE" if initial else "RESCAN_COMPLETE",
         "repository-name": arn,
         "finding-severity-counts": counts,
         "image-digest": event.image_digest,
@@ -205,58 +221,6 @@ def _coverage(event: CoverageChanged) -> Rendered:
     return "Inspector2 Coverage", "aws.inspector2", [arn], detail
 
 
-def _image_action(
-    action: str,
-    repository: str,
-    digest: str,
-    tag: str | None,
-    media_type: str | None = None,
-    artifact_type: str | None = None,
-) -> Rendered:
-    detail: dict[str, Any] = {
-        "result": "SUCCESS",
-        "repository-name": repository,
-        "image-digest": digest,
-        "action-type": action,
-    }
-    if tag:
-        detail["image-tag"] = tag
-    if media_type:
-        detail["manifest-media-type"] = media_type
-    if artifact_type:
-        detail["artifact-media-type"] = artifact_type
-    return "ECR Image Action", "aws.ecr", [], detail
-
-
-def _pushed(event: ManifestPushed) -> Rendered:
-    tags = event.image_tags
-    # the tag the push named, when the registry records it; else the image's only tag
-    tag = event.image_tag or (tags[0] if len(tags) == 1 else None)
-    return _image_action(
-        "PUSH",
-        event.repository_name,
-        event.image_digest,
-        tag,
-        event.media_type,
-        event.artifact_type,
-    )
-
-
-def _deleted(event: ManifestDeleted) -> Rendered:
-    tags = event.image_tags
-    return _image_action(
-        "DELETE", event.repository_name, event.image_digest, tags[0] if tags else None
-    )
-
-
-def _tag_changed(event: TagChanged) -> Rendered:
-    if event.image_digest:
-        return _image_action("PUSH", event.repository_name, event.image_digest, event.image_tag)
-    if event.previous_digest is None:
-        raise ValueError("a removed tag names no previous digest")
-    return _image_action("DELETE", event.repository_name, event.previous_digest, event.image_tag)
-
-
 def _test(event: WebhookTest) -> Rendered:
     detail = {
         "webhookId": event.webhook_id,
@@ -272,11 +236,15 @@ def _render(event: Event) -> Rendered | None:
     if isinstance(event, CoverageChanged):
         return _coverage(event)
     if isinstance(event, ManifestPushed):
-        return _pushed(event)
+        return ecr.pushed(event)
     if isinstance(event, ManifestDeleted):
-        return _deleted(event)
+        return ecr.deleted(event)
     if isinstance(event, TagChanged):
-        return _tag_changed(event)
+        return ecr.tag_changed(event)
+    if isinstance(event, BasicScanCompleted):
+        return ecr.image_scan(event)
+    if isinstance(event, ScanFrequencyChanged):
+        return ecr.scan_resource_change(event)
     if isinstance(event, WebhookTest):
         return _test(event)
     return None

@@ -40,8 +40,8 @@ from dockwatch.storage.unit_of_work import Store
 from . import secretbox
 from .egress import EgressPolicy
 from .eventbridge import (
-    DELIVERABLE_TYPES,
     Unrenderable,
+    deliverable,
     encode,
     event_id,
     to_eventbridge,
@@ -76,7 +76,7 @@ def matches(hook: repo.WebhookRow, event: OutboxEvent) -> bool:
         return False
     if isinstance(event.event, WebhookTest):
         return event.event.webhook_id == hook.id
-    if event.event_type not in DELIVERABLE_TYPES:
+    if not deliverable(event.event):
         return False
     return not hook.event_types or event.event_type in hook.event_types
 

@@ -128,6 +128,8 @@ class TagChanged(Event):
     image_tag: str
     previous_digest: str | None = None
     image_digest: str | None = None
+    with_manifest: bool = field(default=False, metadata={"omit_empty": True})
+    """The tag went with its manifest (a delete by digest), whose own event reports it."""
 
     @property
     def subject(self) -> str:
@@ -150,10 +152,48 @@ class ScanCompleted(Event):
     finding_severity_counts: Mapping[str, int] = field(default_factory=dict)
     db_version: int | None = None
     layers_read: int = 0
+    rescan: bool = field(default=False, metadata={"omit_empty": True})
+    """A later scan of an image whose earlier scan's results it holds: not the initial scan
+    of its monitoring period (a re-match is never one either)."""
 
     @property
     def subject(self) -> str:
         return self.repository_name
+
+
+@dataclass(frozen=True, slots=True)
+class BasicScanCompleted(Event):
+    """A basic scan ended (`scan_status` COMPLETE or FAILED): ECR's "ECR Image Scan"."""
+
+    NAME: ClassVar[str] = "BasicScanCompleted"
+
+    repository_name: str
+    image_digest: str
+    scan_status: str
+    image_tags: tuple[str, ...] = ()
+    finding_severity_counts: Mapping[str, int] = field(default_factory=dict)
+    """ECR severities (CRITICAL ... UNDEFINED) with at least one finding."""
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFrequencyChanged(Event):
+    """A configuration change moved repositories to another scan frequency: ECR's "ECR Scan
+    Resource Change" (`SCAN_FREQUENCY_CHANGE`)."""
+
+    NAME: ClassVar[str] = "ScanFrequencyChanged"
+
+    scan_type: str
+    """The registry's scan type after the change (BASIC or ENHANCED)."""
+    repositories: tuple[tuple[str, ...], ...] = ()
+    """(repository name, scan frequency, previous scan frequency), one per changed repository."""
+
+    @property
+    def subject(self) -> str:
+        return "registry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +220,7 @@ class RescanCompleted(Event):
 
 @dataclass(frozen=True, slots=True)
 class CoverageChanged(Event):
-    """An image's scan status changed outside a scan (e.g. its eligibility expired)."""
+    """An image's enhanced scan status or reason changed (`scan/coverage_state.py`)."""
 
     NAME: ClassVar[str] = "CoverageChanged"
 
@@ -321,6 +361,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ManifestDeleted,
         TagChanged,
         ScanCompleted,
+        BasicScanCompleted,
+        ScanFrequencyChanged,
         RescanCompleted,
         CoverageChanged,
         FindingCreated,

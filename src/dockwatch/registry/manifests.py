@@ -155,10 +155,11 @@ class Manifests:
                     image_tags=tuple(uow.registry.tags_of(r.id, parsed.digest)),
                     first_push=existing is None,
                     pushed_at=now,
+                    image_tag=tag,
                 ),
             )
             for t, previous in changed_tags:
-                self._tag_event(uow, name, t, previous, parsed.digest, now)
+                self._tag_event(uow, name, t, previous, parsed.digest, now, with_manifest=t == tag)
         return PushResult(
             parsed.digest,
             parsed.media_type,
@@ -200,8 +201,10 @@ class Manifests:
         previous: str | None,
         digest: str | None,
         at: datetime,
+        with_manifest: bool = False,
     ) -> None:
-        self._event(uow, TagChanged(self.ctx.tenant, at, name, tag, previous, digest))
+        event = TagChanged(self.ctx.tenant, at, name, tag, previous, digest, with_manifest)
+        self._event(uow, event)
 
     # --- pull ---------------------------------------------------------------------------
 
@@ -309,7 +312,7 @@ class Manifests:
             uow.registry.delete_manifest(row.id)
             self._event(uow, ManifestDeleted(self.ctx.tenant, now, name, digest, tuple(removed)))
             for t in removed:
-                self._tag_event(uow, name, t, digest, None, now)
+                self._tag_event(uow, name, t, digest, None, now, with_manifest=True)
 
     # --- referrers ----------------------------------------------------------------------
 

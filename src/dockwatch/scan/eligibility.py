@@ -5,7 +5,7 @@ in a repository the rules scan; older images are covered as INACTIVE / SCAN_ELIG
 until pushed again. Deactivation closes enhanced findings and removes enhanced coverage. The
 expiry pass (run by the worker, never computed on read) turns images of continuously scanned
 repositories past their re-scan duration INACTIVE, closes their findings and writes a
-`CoverageChanged` event; a re-push scans them again.
+`CoverageChanged` event (through `coverage_state`); a re-push scans them again.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
-from dockwatch.model.events import CoverageChanged
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
+from .coverage_state import forget_state, record_state
 from .environment import ScanEnvironment
 from .jobs import Recatalogue, ScanImage, enqueue
 
@@ -43,7 +43,7 @@ def activate(
                 image.repository_id, image.digest, "ENHANCED", "INACTIVE",
                 "SCAN_ELIGIBILITY_EXPIRED", None, 0, None, None,
             )  # fmt: skip
-            uow.scans.put_scan(env.tenant, state, now)
+            record_state(uow, env.tenant, state, now)
 
 
 def deactivate(env: ScanEnvironment, uow: UnitOfWork, now: datetime) -> None:
@@ -51,7 +51,7 @@ def deactivate(env: ScanEnvironment, uow: UnitOfWork, now: datetime) -> None:
     images = uow.scans.enhanced_images(env.tenant)
     env.writer.close_all(uow, [(x.repository_id, x.repository, x.digest) for x in images], now)
     for x in images:
-        uow.scans.delete_scan(x.repository_id, x.digest)
+        forget_state(uow, env.tenant, x.repository_id, x.digest, now, "PENDING_DISABLE")
 
 
 def expire_pass(env: ScanEnvironment) -> int:
@@ -74,7 +74,8 @@ def expire_pass(env: ScanEnvironment) -> int:
                 continue
             state = uow.scans.get_scan(x.repository_id, x.digest)
             assert state is not None
-            uow.scans.put_scan(
+            record_state(
+                uow,
                 tenant,
                 dataclasses.replace(
                     state, status_code="INACTIVE", reason="SCAN_ELIGIBILITY_EXPIRED"
@@ -82,11 +83,6 @@ def expire_pass(env: ScanEnvironment) -> int:
                 now,
             )
             env.writer.close_all(uow, [(x.repository_id, x.repository, x.digest)], now)
-            uow.outbox.append(
-                CoverageChanged(
-                    tenant, now, x.repository, x.digest, "INACTIVE", "SCAN_ELIGIBILITY_EXPIRED"
-                )
-            )
             expired += 1
     return expired
 

@@ -43,10 +43,13 @@ from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
 from .basic import basic_findings
 from .config import RegistryScanningConfiguration, ScanType, parse_configuration
+from .config_diff import append_frequency_events
+from .coverage_state import forget_state, is_initial_scan, record_state
 from .duration import EcrConfiguration, parse_ecr_configuration
 from .eligibility import activate, deactivate
 from .jobs import RematchImage, ScanImage, enqueue
 from .pipeline import catalogue, evaluate
+from .scan_events import basic_scan_completed
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +157,7 @@ class ScanService:
         enhanced = ScanType.ENHANCED
         with self.store.write() as uow:
             uow.scans.save_settings(self.tenant, config.to_wire(), ecr.to_wire(), now)
+            append_frequency_events(uow, self.tenant, previous, config, now)
             if previous.scan_type is not enhanced and config.scan_type is enhanced:
                 activate(self, uow, config, now)
             if previous.scan_type is enhanced and config.scan_type is not enhanced:
@@ -179,6 +183,10 @@ class ScanService:
         """ECR's legacy per-repository scan-on-push flag."""
         repo = self.ctx.repository(repository)
         with self.store.write() as uow:
+            config = self._settings(uow)[0]
+            append_frequency_events(
+                uow, self.tenant, config, config, self.clock.now(), {repo.name: flag}
+            )
             uow.registry.set_repository_settings(repo.id, scan_on_push=flag)
 
     # --- scanning ---------------------------------------------------------------------------
@@ -231,7 +239,7 @@ class ScanService:
                 "INACTIVE" if report.unsupported_os else "ACTIVE", reason, done,
                 report.db_version, report.os_ecosystem, report.unsupported_os,
             )  # fmt: skip
-            uow.scans.put_scan(self.tenant, state, done)
+            previous = record_state(uow, self.tenant, state, done)
             counts = self._severity_counts(uow, repo.id, digest)
             uow.outbox.append(
                 ScanCompleted(
@@ -244,6 +252,7 @@ class ScanService:
                     finding_severity_counts=counts,
                     db_version=report.db_version,
                     layers_read=layers_read,
+                    rescan=not is_initial_scan(previous),
                 )
             )
         return ScanOutcome(True, "SUCCESSFUL", opened, closed, reopened, layers_read)
@@ -318,8 +327,11 @@ class ScanService:
                 repo_id, digest, "BASIC", "COMPLETE", reason, now, report.db_version,
                 report.os_ecosystem, report.unsupported_os,
             )  # fmt: skip
-            uow.scans.put_scan(self.tenant, state, now)
+            record_state(uow, self.tenant, state, now)
             uow.scans.set_basic_result(repo_id, digest, findings, None)
+            uow.outbox.append(
+                basic_scan_completed(uow, self.tenant, repo_id, digest, "COMPLETE", findings, now)
+            )
         return ScanOutcome(True, reason, layers_read=layers_read)
 
     def request_manual_scan(self, repository: str, reference: str) -> str:
@@ -341,7 +353,7 @@ class ScanService:
                     repo.id, row.digest, "BASIC", "IN_PROGRESS", "SCAN_IN_PROGRESS",
                     None, 0, None, None,
                 )  # fmt: skip
-                uow.scans.put_scan(self.tenant, state, now)
+                record_state(uow, self.tenant, state, now)
             uow.scans.set_basic_result(repo.id, row.digest, None, now)
             key = f"manual:{repo.id}:{row.digest}:{now.isoformat()}"
             enqueue(uow.jobs, ScanImage(repository, row.digest), key, now)
@@ -363,14 +375,20 @@ class ScanService:
         with self.store.write() as uow:
             name = uow.registry.repository_name(repo_id)
             state = ScanState(repo_id, digest, scan_type, code, reason, now, 0, None, detail)
-            uow.scans.put_scan(self.tenant, state, now)
+            record_state(uow, self.tenant, state, now)
             if scan_type == "ENHANCED":
                 self.writer.close_all(uow, [(repo_id, name, digest)], now)
+            else:
+                uow.outbox.append(
+                    basic_scan_completed(uow, self.tenant, repo_id, digest, "FAILED", [], now)
+                )
         return ScanOutcome(False, reason, layers_read=layers_read)
 
     def _forget(self, repo_id: int, digest: str) -> None:
         with self.store.write() as uow:
-            uow.scans.delete_scan(repo_id, digest)
+            forget_state(
+                uow, self.tenant, repo_id, digest, self.clock.now(), "UNSUPPORTED_MEDIA_TYPE"
+            )
 
     def _mark_in_progress(self, repo_id: int, digest: str) -> None:
         """A new image's scan has started: PENDING_INITIAL_SCAN -> SCAN_IN_PROGRESS."""
@@ -378,7 +396,7 @@ class ScanService:
             state = uow.scans.get_scan(repo_id, digest)
             if state is not None and state.reason == "PENDING_INITIAL_SCAN":
                 moved = dataclasses.replace(state, reason="SCAN_IN_PROGRESS")
-                uow.scans.put_scan(self.tenant, moved, self.clock.now())
+                record_state(uow, self.tenant, moved, self.clock.now())
 
     def _severity_counts(self, uow: UnitOfWork, repo_id: int, digest: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -395,5 +413,5 @@ class ScanService:
             if repo is None:
                 return
             self.writer.close_all(uow, [(repo.id, repository, digest)], now)
-            uow.scans.delete_scan(repo.id, digest)
+            forget_state(uow, self.tenant, repo.id, digest, now, "RESOURCE_TERMINATED")
             uow.catalog.forget_inventory_if_unused(digest)

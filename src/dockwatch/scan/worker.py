@@ -26,6 +26,7 @@ from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
+from .coverage_state import record_state
 from .eligibility import expire_pass, recatalogue_pass
 from .jobs import (
     ApplyDelta,
@@ -117,7 +118,7 @@ class ScanWorker:
             pending = ScanState(
                 repo.id, digest, "ENHANCED", "ACTIVE", "PENDING_INITIAL_SCAN", None, 0, None, None
             )
-            uow.scans.put_scan(tenant, pending, now)
+            record_state(uow, tenant, pending, now)
 
     def handle(self, job: Job) -> None:
         """Run one job: each kind has its handler."""
