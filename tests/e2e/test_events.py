@@ -11,7 +11,11 @@ from typing import Any
 
 import httpx
 
+from dockwatch.events.eventbridge import event_id
+from tests.builders.http_push import push_built_image
+from tests.builders.layers import make_image, make_layer
 from tests.conformance.oci import DOCKER_V2, push_image
+from tests.e2e.test_webhooks import ALLOW_LOOPBACK, SECRET, Receiver, _until
 from tests.support.servers import Server, start_dockwatch
 
 
@@ -59,6 +63,7 @@ def test_push_repush_tag_and_delete_events(dockwatch: Server) -> None:
                     "imageTags": ["v1"],
                     "firstPush": True,
                     "pushedAt": _events(dockwatch)[0][1]["pushedAt"],
+                    "imageTag": "v1",
                 },
             ),
             (
@@ -68,6 +73,7 @@ def test_push_repush_tag_and_delete_events(dockwatch: Server) -> None:
                     "imageTag": "v1",
                     "previousDigest": None,
                     "imageDigest": digest,
+                    "withManifest": True,
                 },
             ),
         ]
@@ -99,6 +105,7 @@ def test_push_repush_tag_and_delete_events(dockwatch: Server) -> None:
                 "imageTag": "stable",
                 "previousDigest": None,
                 "imageDigest": digest,
+                "withManifest": True,
             },
         )
         # moving v1 to another image names the previous digest
@@ -114,6 +121,7 @@ def test_push_repush_tag_and_delete_events(dockwatch: Server) -> None:
                     "imageTag": "v1",
                     "previousDigest": digest,
                     "imageDigest": other,
+                    "withManifest": True,
                 },
             )
         ]
@@ -132,6 +140,7 @@ def test_push_repush_tag_and_delete_events(dockwatch: Server) -> None:
                     "imageTag": "stable",
                     "previousDigest": digest,
                     "imageDigest": None,
+                    "withManifest": True,
                 },
             ),
         ]
@@ -180,3 +189,106 @@ def test_no_auth_mode_says_so(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert "WITHOUT AUTHENTICATION" in server.log.read_text()
+
+
+# --- scanning events, as a subscriber receives them ------------------------------------------------
+
+ACCOUNT, REGION = "000000000000", "us-east-1"  # the server's defaults
+
+
+def _bodies(server: Server, receiver: Receiver) -> list[dict[str, Any]]:
+    """Delivered bodies in the order their events were written (deliveries run concurrently)."""
+    with contextlib.closing(
+        sqlite3.connect(f"file:{server.data / 'dockwatch.db'}?mode=ro", uri=True)
+    ) as db:
+        ids = [i for (i,) in db.execute("SELECT id FROM outbox ORDER BY id")]
+    order = {event_id(ACCOUNT, REGION, i): i for i in ids}
+    delivered = receiver.delivered()
+    return [json.loads(delivered[e][0]) for e in sorted(delivered, key=lambda e: order[e])]
+
+
+def _coverage_of(bodies: list[dict[str, Any]], digest: str) -> list[tuple[str, str]]:
+    return [
+        (b["detail"]["scanStatus"]["statusCodeValue"], b["detail"]["scanStatus"]["reason"])
+        for b in bodies
+        if b["detail-type"] == "Inspector2 Coverage" and b["resources"][0].endswith(digest)
+    ]
+
+
+def _scans_of(bodies: list[dict[str, Any]], digest: str) -> list[str]:
+    return [
+        b["detail"]["scan-status"]
+        for b in bodies
+        if b["detail-type"] == "Inspector2 Scan" and b["detail"]["image-digest"] == digest
+    ]
+
+
+def test_configuration_coverage_and_scan_events_reach_a_subscriber(tmp_path: Path) -> None:
+    server = start_dockwatch(tmp_path / "data", env=ALLOW_LOOPBACK)
+    receiver = Receiver()
+    meta = "usr/lib/python3/site-packages/alpha-1.0.dist-info/METADATA"
+    doc = "Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n"
+    first = make_image([make_layer({meta: doc, "a": "1"})])
+    second = make_image([make_layer({meta: doc, "b": "2"})])
+    repo_arn = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/evs/app"
+    try:
+        with server.client() as c:
+            push_built_image(c, "evs/app", first, ["v1"])  # BASIC, no rule: not scanned
+            types = ["CoverageChanged", "ScanFrequencyChanged", "ScanCompleted"]
+            r = c.post(
+                "/api/v1/webhooks",
+                json={"url": receiver.url, "secret": SECRET, "eventTypes": types},
+            )
+            assert r.status_code == 201, r.text
+            r = c.put(
+                "/api/v1/registry/scanning-configuration",
+                json={"scanType": "ENHANCED", "rules": []},
+            )
+            assert r.status_code == 200, r.text
+            # turning enhanced scanning on moves the repository and scans its image
+            _until(lambda: _scans_of(_bodies(server, receiver), first.digest), timeout=120)
+            bodies = _bodies(server, receiver)
+            [change] = [b for b in bodies if b["detail-type"] == "ECR Scan Resource Change"]
+            assert (change["source"], change["resources"]) == ("aws.ecr", [])
+            assert change["detail"] == {
+                "action-type": "SCAN_FREQUENCY_CHANGE",
+                "repositories": [
+                    {
+                        "repository-name": "evs/app",
+                        "repository-arn": repo_arn,
+                        "scan-frequency": "CONTINUOUS_SCAN",
+                        "previous-scan-frequency": "MANUAL",
+                    }
+                ],
+                "resource-type": "REPOSITORY",
+                "scan-type": "ENHANCED",
+            }
+            # (the worker may also read the earlier push late and scan it once more: a re-scan)
+            initial, *later = _scans_of(bodies, first.digest)
+            assert initial == "INITIAL_SCAN_COMPLETE" and set(later) <= {"RESCAN_COMPLETE"}
+            assert _coverage_of(bodies, first.digest)[-1] == ("ACTIVE", "SUCCESSFUL")
+            # a new image: each coverage step, then its initial scan
+            push_built_image(c, "evs/app", second, ["v2"])
+            _until(lambda: _scans_of(_bodies(server, receiver), second.digest), timeout=120)
+            bodies = _bodies(server, receiver)
+            assert _coverage_of(bodies, second.digest) == [
+                ("ACTIVE", "PENDING_INITIAL_SCAN"),
+                ("ACTIVE", "SCAN_IN_PROGRESS"),
+                ("ACTIVE", "SUCCESSFUL"),
+            ]
+            for b in bodies:
+                if b["detail-type"] == "Inspector2 Coverage":
+                    assert b["source"] == "aws.inspector2"
+                    assert b["resources"][0].startswith(repo_arn + "/sha256:")
+            # a re-push scans it again: a re-scan, and no coverage change
+            push_built_image(c, "evs/app", second, ["v3"])
+            _until(lambda: len(_scans_of(_bodies(server, receiver), second.digest)) == 2, 120)
+            bodies = _bodies(server, receiver)
+            assert _scans_of(bodies, second.digest) == ["INITIAL_SCAN_COMPLETE", "RESCAN_COMPLETE"]
+            assert len(_coverage_of(bodies, second.digest)) == 3
+            stored = [p for t, p in _events(server) if t == "CoverageChanged"]
+            assert len([p for p in stored if p["imageDigest"] == second.digest]) == 3
+        assert receiver.bad == []
+    finally:
+        server.stop()
+        receiver.stop()
