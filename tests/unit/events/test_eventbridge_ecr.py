@@ -15,6 +15,8 @@ import pytest
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
+from dockwatch.errors import InvalidInput
+from dockwatch.events import subscriptions
 from dockwatch.events.eventbridge import DELIVERABLE_TYPES, Unrenderable, to_eventbridge
 from dockwatch.model.events import (
     BasicScanCompleted,
@@ -110,8 +112,15 @@ def test_frequency_change_matches_the_scan_resource_change_example() -> None:
 
 
 def test_the_new_types_can_be_subscribed_to() -> None:
-    for name in ("BasicScanCompleted", "ScanFrequencyChanged", "CoverageChanged"):
+    names = ["BasicScanCompleted", "ScanFrequencyChanged", "CoverageChanged"]
+    for name in names:
+        spec = subscriptions.parse_spec({"url": "https://hooks.example/in", "eventTypes": [name]})
+        assert spec.event_types == (name,)
         assert name in DELIVERABLE_TYPES
+    with pytest.raises(InvalidInput, match="AdvisoriesChanged"):  # internal: not selectable
+        subscriptions.parse_spec(
+            {"url": "https://hooks.example/in", "eventTypes": ["AdvisoriesChanged"]}
+        )
 
 
 def test_a_tag_reported_by_its_manifest_event_is_not_sent_twice() -> None:
