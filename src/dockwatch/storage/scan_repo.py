@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from dockwatch.model.coverage_criteria import CoverageCriteria, GroupKey
 from dockwatch.model.identity import Tenant
 
 
@@ -101,6 +102,53 @@ class CoveredImage:
     last_pulled_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class FrequencyRule:
+    """Repositories whose name matches one of `globs` get `frequency`."""
+
+    frequency: str
+    globs: tuple[str, ...]
+    """Whole-name patterns in which `*` stands for any run of characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageScope:
+    """What coverage covers under the registry's scanning configuration."""
+
+    rules: tuple[FrequencyRule, ...] = ()
+    """In precedence order: the first rule matching a repository gives its frequency."""
+    default_frequency: str = "MANUAL"
+    repositories: bool = False
+    """Whether repositories are covered resources too (enhanced scanning is on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSelection:
+    """Covered resources meeting `criteria`, by (repository, digest) after `after`."""
+
+    criteria: CoverageCriteria
+    scope: CoverageScope
+    after: tuple[str, str] | None = None
+    """(repository name, digest) the page starts after; a repository's digest is ''."""
+    limit: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CoveredResource:
+    """One covered resource: an image (`digest` set) or a repository (`digest` '')."""
+
+    resource_type: str
+    repository_id: int
+    repository: str
+    digest: str
+    status_code: str
+    reason: str
+    frequency: str
+    """The repository's scan frequency."""
+    last_scanned_at: datetime | None
+    last_pulled_at: datetime | None
+
+
 class ScanRepo(Protocol):
     """Scanning configuration, per-image scan state and coverage."""
 
@@ -172,4 +220,29 @@ class ScanRepo(Protocol):
     def coverage(self, tenant: Tenant, query: CoverageQuery) -> list[CoveredImage]:
         """Covered (enhanced) image resources by (repository, digest), at most `limit` + 1
         (the extra one tells the caller another page exists)."""
+        ...
+
+    def covered_resources(
+        self, tenant: Tenant, selection: CoverageSelection
+    ) -> list[CoveredResource]:
+        """Covered images and repositories meeting the criteria, by (repository, digest), at
+        most `limit` + 1 (the extra one tells the caller another page exists)."""
+        ...
+
+    def coverage_counts(
+        self,
+        tenant: Tenant,
+        criteria: CoverageCriteria,
+        scope: CoverageScope,
+        group: GroupKey | None,
+    ) -> tuple[int, list[tuple[str, int]]]:
+        """(resources meeting the criteria, [(group value, count)] when `group` is given)."""
+        ...
+
+    def scan_states_of(self, repository_id: int) -> dict[str, ScanState]:
+        """The scan state of each image resource of a repository, by digest."""
+        ...
+
+    def settings_updated_at(self, tenant: Tenant) -> datetime | None:
+        """When the scanning configuration was last saved (None: never, the defaults hold)."""
         ...

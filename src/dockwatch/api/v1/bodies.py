@@ -40,6 +40,23 @@ BODIES: dict[tuple[str, str], Shape] = {
             Field("nextToken", ("string",)),
         )
     ),
+    ("POST", "/api/v1/coverage/list"): Shape(
+        (
+            Field("filterCriteria", ("object",)),
+            Field("maxResults", _RESULTS),
+            Field("nextToken", ("string",)),
+        )
+    ),
+    ("POST", "/api/v1/coverage/statistics/list"): Shape(
+        (
+            Field("filterCriteria", ("object",)),
+            Field("groupBy", ("string",)),
+            Field("nextToken", ("string",)),
+        )
+    ),
+    ("POST", "/api/v1/repositories/scanning-configuration/batch-get"): Shape(
+        (Field("repositoryNames", ("array",), required=True),)
+    ),
     ("POST", "/api/v1/webhooks"): Shape(
         (
             Field("url", ("string",), required=True),

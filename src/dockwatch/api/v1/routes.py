@@ -65,12 +65,17 @@ async def list_repositories(services: Services, request: Request) -> dict[str, A
 
 
 async def list_images(services: Services, request: Request) -> dict[str, Any]:
-    """Images of one repository (ECR DescribeImages field names)."""
+    """Images of one repository (ECR DescribeImages field names), with `imageScanStatus` and
+    `imageScanFindingsSummary` for the images scanned."""
     name = request.path_params["name"]
 
     def run() -> list[dict[str, Any]]:
         r = services.registry.ctx.repository(name)
         with services.store.read() as uow:
+            rows = uow.registry.manifests_of(r.id)
+            scans = scanning.image_scan_fields(
+                uow, services.tenant, r.id, [row.digest for row in rows]
+            )
             return [
                 {
                     "registryId": services.tenant.account_id,
@@ -84,8 +89,9 @@ async def list_images(services: Services, request: Request) -> dict[str, Any]:
                     "imageManifestMediaType": row.media_type,
                     "artifactMediaType": row.artifact_type,
                     "subjectManifestDigest": row.subject_digest,
+                    **scans.get(row.digest, {}),
                 }
-                for row in uow.registry.manifests_of(r.id)
+                for row in rows
             ]
 
     return {"imageDetails": await to_thread.run_sync(run)}
@@ -139,9 +145,6 @@ OPERATIONS: list[Operation] = [
         scanning.start_image_scan,
     ),
     Operation(
-        "GET", "/api/v1/coverage", "Covered image resources (ListCoverage)", coverage.list_coverage
-    ),
-    Operation(
         "GET",
         "/api/v1/configuration",
         "The re-scan duration (ecrConfiguration)",
@@ -149,6 +152,12 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "PUT", "/api/v1/configuration", "Set the re-scan duration", scanning.put_configuration
+    ),
+    Operation(
+        "POST",
+        "/api/v1/repositories/scanning-configuration/batch-get",
+        "ECR BatchGetRepositoryScanningConfiguration (repositoryNames)",
+        scanning.batch_get_repository_scanning,
     ),
     Operation(
         "PUT",
@@ -196,6 +205,7 @@ OPERATIONS: list[Operation] = [
 ]
 
 OPERATIONS += [Operation(*op) for op in (*findings_api.OPERATIONS, *suppression_api.OPERATIONS)]
+OPERATIONS += [Operation(*op) for op in coverage.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in exports.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
 OPERATIONS = [replace(op, body=BODIES.get((op.method, op.path))) for op in OPERATIONS]

@@ -21,11 +21,15 @@ from sqlalchemy import (
     update,
 )
 
+from dockwatch.model.coverage_criteria import CoverageCriteria, GroupKey
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.scan_repo import (
     CoverageQuery,
+    CoverageScope,
+    CoverageSelection,
     CoveredImage,
+    CoveredResource,
     MonitoredImage,
     PushedImage,
     ScannedImage,
@@ -33,6 +37,7 @@ from dockwatch.storage.scan_repo import (
     StoredSettings,
 )
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.coverage import covered_counts, covered_page
 
 _s, _r, _m = t.image_scans, t.repositories, t.manifests
 
@@ -270,3 +275,39 @@ class SqlScanRepo:
             )  # fmt: skip
             for r in rows
         ]
+
+    def covered_resources(
+        self, tenant: Tenant, selection: CoverageSelection
+    ) -> list[CoveredResource]:
+        return covered_page(self._conn, tenant, selection)
+
+    def coverage_counts(
+        self,
+        tenant: Tenant,
+        criteria: CoverageCriteria,
+        scope: CoverageScope,
+        group: GroupKey | None,
+    ) -> tuple[int, list[tuple[str, int]]]:
+        return covered_counts(self._conn, tenant, criteria, scope, group)
+
+    def scan_states_of(self, repository_id: int) -> dict[str, ScanState]:
+        rows = self._conn.execute(select(_s).where(_s.c.repository_id == repository_id))
+        return {
+            r.digest: ScanState(
+                r.repository_id,
+                r.digest,
+                r.scan_type,
+                r.status_code,
+                r.reason,
+                as_utc_or_none(r.last_scanned_at),
+                r.db_version,
+                r.os_ecosystem,
+                r.unsupported_os,
+            )  # fmt: skip
+            for r in rows
+        }
+
+    def settings_updated_at(self, tenant: Tenant) -> datetime | None:
+        s = t.scan_settings
+        row = self._conn.execute(select(s.c.updated_at).where(_of(s, tenant))).first()
+        return None if row is None else as_utc(row.updated_at)
