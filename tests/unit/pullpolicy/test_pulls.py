@@ -287,3 +287,26 @@ async def test_a_refusal_writes_one_event_per_interval_and_counts_every_refusal(
     assert 'dockwatch_pulls_refused_total{reason="severity"} 3.0' in metrics
     assert 'dockwatch_pulls_refused_total{reason="exploit_available"} 1.0' in metrics
     assert 'dockwatch_pulls_refused_total{reason="not_scanned"} 0.0' in metrics
+
+
+async def test_a_scan_cut_short_is_not_scanned(tmp_path: Any) -> None:
+    from dockwatch.api.app import create_app
+    from tests.unit.api.conftest import client_for, make_services
+
+    from .world import build_world
+
+    services = make_services(tmp_path / "cut", scan_layer_seconds=0)
+    try:
+        world = build_world(services, tmp_path)
+        with services.store.read() as uow:
+            repo = uow.registry.get_repository(services.tenant, "app")
+            assert repo is not None
+            state = uow.scans.get_scan(repo.id, world.clean.digest)
+        assert state is not None and state.reason == "SCAN_INCOMPLETE"
+        async with client_for(create_app(services)) as api:
+            await _policy(api, {"severityThreshold": "CRITICAL"})
+            detail = _denied(await _pull(api, "clean"))
+            assert detail["reasons"] == ["NOT_SCANNED"]
+            assert detail["images"][0]["scanStatus"] == "INACTIVE/SCAN_INCOMPLETE"
+    finally:
+        services.close()
