@@ -44,7 +44,7 @@ def test_bad_policies_are_refused_by_name(body: Any, words: str) -> None:
 
 
 def _allowance(**change: Any) -> dict[str, Any]:
-    body = {
+    body: dict[str, Any] = {
         "repositoryName": "team/app",
         "imageDigest": DIGEST,
         "reason": "rollback target",
