@@ -29,6 +29,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.oci import ImageIndex, ImageManifest, parse_manifest
 from dockwatch.model.oci_values import IMAGE_CONFIG_TYPES, LAYER_TYPES, ManifestInvalid
 from dockwatch.storage.pull_policy_repo import REGISTRY_SCOPE, OpenFinding, PolicyRecord
+from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
 from .policy import PullPolicy, allowance_from_record, from_record
@@ -107,30 +108,21 @@ class PullGate:
             images = []
             allowance = None
             for target in targets:
-                allowed = uow.pull_policies.allowance_in_force(
-                    self.tenant,
-                    repository,
-                    sorted(
-                        {
-                            digest,
-                            target.digest,
-                            *uow.pull_policies.parent_digests(repo.id, target.digest),
-                        }
-                    ),
-                    now,
+                allowed = uow.pull_policies.allowance_for_image(
+                    self.tenant, repository, repo.id, target.digest, digest, now
                 )
                 if allowed is not None:
                     allowance = allowance or allowance_from_record(allowed)
                     continue
-                findings = self._findings(uow, repo.id, target.digest)
+                state = uow.scans.get_scan(repo.id, target.digest)
+                findings = self._findings(uow, policy, repo.id, target.digest, state)
                 if rules is None and any(f.status == "SUPPRESSED" for f in findings):
                     rules = uow.pull_policies.rule_ids_in_force(self.tenant, now)
+                scan = None if state is None else ScanFacts(
+                    state.scan_type, state.status_code, state.reason, state.last_scanned_at
+                )  # fmt: skip
                 facts = ImageFacts(
-                    target.digest,
-                    target.platform,
-                    self._scan(uow, repo.id, target.digest),
-                    tuple(findings),
-                    rules or frozenset(),
+                    target.digest, target.platform, scan, tuple(findings), rules or frozenset()
                 )
                 images.append(judge_image(policy, facts, now))
         refused_any = any(v.refused for v in images)
@@ -176,15 +168,17 @@ class PullGate:
                     out.append(target)
         return out
 
-    def _scan(self, uow: UnitOfWork, repo_id: int, digest: str) -> ScanFacts | None:
-        state = uow.scans.get_scan(repo_id, digest)
-        if state is None:
-            return None
-        return ScanFacts(state.scan_type, state.status_code, state.reason, state.last_scanned_at)
-
-    def _findings(self, uow: UnitOfWork, repo_id: int, digest: str) -> list[OpenFinding]:
+    def _findings(
+        self,
+        uow: UnitOfWork,
+        policy: PullPolicy,
+        repo_id: int,
+        digest: str,
+        state: ScanState | None,
+    ) -> list[OpenFinding]:
+        if policy.severity_threshold is None and not policy.block_exploitable:
+            return []  # a scan-only policy reads no finding
         findings = uow.pull_policies.open_findings(repo_id, digest)
-        state = uow.scans.get_scan(repo_id, digest)
         if state is not None and state.scan_type == "BASIC":
             basic, _ = uow.scans.basic_result(repo_id, digest)
             findings = [*findings, *(_basic_finding(f) for f in basic or [])]

@@ -11,7 +11,6 @@ pull, so a policy, an allowance or a finding changed by another request is seen 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -96,15 +95,17 @@ class PullPolicyRepo(Protocol):
         """Remove an allowance; False when there was none."""
         ...
 
-    def allowance_in_force(
-        self, tenant: Tenant, repository: str, digests: Sequence[str], now: datetime
+    def allowance_for_image(
+        self,
+        tenant: Tenant,
+        repository: str,
+        repository_id: int,
+        image_digest: str,
+        served_digest: str,
+        now: datetime,
     ) -> AllowanceRecord | None:
-        """An allowance of `repository` for one of `digests` whose expiry is after `now`."""
-        ...
-
-    def parent_digests(self, repository_id: int, digest: str) -> list[str]:
-        """Digests of the manifests of the repository that reference `digest` as a child
-        manifest (the indexes listing a platform image)."""
+        """An allowance of `repository`, expiring after `now`, for the image, for the manifest
+        served, or for a manifest of the repository listing the image as a child (an index)."""
         ...
 
     def open_findings(self, repository_id: int, digest: str) -> list[OpenFinding]:

@@ -4,11 +4,20 @@ says what the rows mean)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
@@ -36,6 +45,64 @@ def _allowance(r: Any) -> AllowanceRecord:
     )
 
 
+# The statements a pull runs, built once: on every manifest GET only their parameters change.
+_POLICIES = select(_p).where(
+    _p.c.account_id == bindparam("account"),
+    _p.c.region == bindparam("region"),
+    or_(_p.c.repository == "", _p.c.repository == bindparam("repository")),
+)
+_PARENTS = (
+    select(t.manifests.c.digest)
+    .join(t.manifest_references, t.manifest_references.c.manifest_id == t.manifests.c.id)
+    .where(
+        t.manifests.c.repository_id == bindparam("repo_id"),
+        t.manifest_references.c.digest == bindparam("image"),
+        t.manifest_references.c.kind == "manifest",
+    )
+)
+_ALLOWANCE = (
+    select(_a)
+    .where(
+        _a.c.account_id == bindparam("account"),
+        _a.c.region == bindparam("region"),
+        _a.c.repository == bindparam("repository"),
+        _a.c.expires_at > bindparam("now"),
+        or_(
+            _a.c.digest == bindparam("image"),
+            _a.c.digest == bindparam("served"),
+            _a.c.digest.in_(_PARENTS.scalar_subquery()),
+        ),
+    )
+    .order_by(_a.c.expires_at.desc(), _a.c.id)
+    .limit(1)
+)
+_f, _dp = t.findings, t.detail_packages
+_OPEN_FINDINGS = (
+    select(
+        _f.c.vulnerability_id,
+        _f.c.severity,
+        _f.c.exploit_available,
+        _f.c.status,
+        _f.c.suppressed_by,
+        _dp.c.name,
+    )
+    .outerjoin(_dp, and_(_dp.c.detail_ref == _f.c.detail_ref, _dp.c.seq == 0))
+    .where(
+        _f.c.repository_id == bindparam("repo_id"),
+        _f.c.digest == bindparam("digest"),
+        _f.c.status.in_(["ACTIVE", "SUPPRESSED"]),
+    )
+    .order_by(_f.c.severity_rank.desc(), _f.c.vulnerability_id)
+)
+_r = t.suppression_rules
+_RULES_IN_FORCE = select(_r.c.id).where(
+    _r.c.account_id == bindparam("account"),
+    _r.c.region == bindparam("region"),
+    _r.c.action == "SUPPRESS",
+    or_(_r.c.expires_at.is_(None), _r.c.expires_at > bindparam("now")),
+)
+
+
 class SqlPullPolicyRepo:
     """`storage.pull_policy_repo.PullPolicyRepo` over one connection of a unit of work."""
 
@@ -44,7 +111,8 @@ class SqlPullPolicyRepo:
 
     def policies_for(self, tenant: Tenant, repository: str) -> list[PolicyRecord]:
         rows = self._conn.execute(
-            select(_p).where(_policy_tenant(tenant), _p.c.repository.in_(["", repository]))
+            _POLICIES,
+            {"account": tenant.account_id, "region": tenant.region, "repository": repository},
         )
         return [_policy(r) for r in rows]
 
@@ -116,53 +184,25 @@ class SqlPullPolicyRepo:
         )
         return bool(result.rowcount)
 
-    def allowance_in_force(
-        self, tenant: Tenant, repository: str, digests: Sequence[str], now: datetime
+    def allowance_for_image(
+        self,
+        tenant: Tenant,
+        repository: str,
+        repository_id: int,
+        image_digest: str,
+        served_digest: str,
+        now: datetime,
     ) -> AllowanceRecord | None:
-        if not digests:
-            return None
         row = self._conn.execute(
-            select(_a)
-            .where(
-                _allowance_tenant(tenant),
-                _a.c.repository == repository,
-                _a.c.digest.in_(list(digests)),
-                _a.c.expires_at > now,
-            )
-            .order_by(_a.c.expires_at.desc(), _a.c.id)
-            .limit(1)
-        ).first()
+            _ALLOWANCE,
+            {"account": tenant.account_id, "region": tenant.region, "repository": repository,
+             "repo_id": repository_id, "image": image_digest, "served": served_digest,
+             "now": now},
+        ).first()  # fmt: skip
         return None if row is None else _allowance(row)
 
-    def parent_digests(self, repository_id: int, digest: str) -> list[str]:
-        m, ref = t.manifests, t.manifest_references
-        rows = self._conn.execute(
-            select(m.c.digest)
-            .join(ref, ref.c.manifest_id == m.c.id)
-            .where(m.c.repository_id == repository_id, ref.c.digest == digest)
-            .where(ref.c.kind == "manifest")
-        )
-        return sorted({r.digest for r in rows})
-
     def open_findings(self, repository_id: int, digest: str) -> list[OpenFinding]:
-        f, dp = t.findings, t.detail_packages
-        rows = self._conn.execute(
-            select(
-                f.c.vulnerability_id,
-                f.c.severity,
-                f.c.exploit_available,
-                f.c.status,
-                f.c.suppressed_by,
-                dp.c.name,
-            )
-            .outerjoin(dp, and_(dp.c.detail_ref == f.c.detail_ref, dp.c.seq == 0))
-            .where(
-                f.c.repository_id == repository_id,
-                f.c.digest == digest,
-                or_(f.c.status == "ACTIVE", f.c.status == "SUPPRESSED"),
-            )
-            .order_by(f.c.severity_rank.desc(), f.c.vulnerability_id)
-        )
+        rows = self._conn.execute(_OPEN_FINDINGS, {"repo_id": repository_id, "digest": digest})
         return [
             OpenFinding(
                 r.vulnerability_id, r.severity, r.exploit_available, r.status, r.suppressed_by,
@@ -172,13 +212,7 @@ class SqlPullPolicyRepo:
         ]  # fmt: skip
 
     def rule_ids_in_force(self, tenant: Tenant, now: datetime) -> frozenset[str]:
-        r = t.suppression_rules
         rows = self._conn.execute(
-            select(r.c.id).where(
-                r.c.account_id == tenant.account_id,
-                r.c.region == tenant.region,
-                r.c.action == "SUPPRESS",
-                or_(r.c.expires_at.is_(None), r.c.expires_at > now),
-            )
+            _RULES_IN_FORCE, {"account": tenant.account_id, "region": tenant.region, "now": now}
         )
         return frozenset(row.id for row in rows)
