@@ -37,12 +37,14 @@ ALLOWED: dict[str, set[str]] = {
     "queries": FOUNDATION | {"findings", "storage"},
     "reports": FOUNDATION | {"versions", "catalog", "findings", "queries"},
     "events": FOUNDATION | {"config", "findings", "storage"},
+    "pullpolicy": FOUNDATION | {"config", "findings", "storage"},
     "scan": FOUNDATION
     | {"versions", "distros", "image", "catalog", "vulndb", "match", "registry", "findings"}
     | {"storage"},
     "app": FOUNDATION
     | {"config", "versions", "distros", "image", "feeds", "catalog", "vulndb", "match"}
-    | {"registry", "findings", "queries", "reports", "events", "scan", "storage"},
+    | {"registry", "findings", "queries", "reports", "events", "scan", "storage"}
+    | {"pullpolicy"},
 }
 ALLOWED["api"] = set(ALLOWED["app"]) | {"app"}
 ALLOWED["cli"] = set(ALLOWED["api"]) | {"api"}

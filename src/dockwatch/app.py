@@ -14,6 +14,7 @@ from dockwatch.events.secretbox import SecretBox, load_key
 from dockwatch.events.webhooks import WebhookDeliverer
 from dockwatch.match.service import MatchIndex
 from dockwatch.model.identity import Tenant
+from dockwatch.pullpolicy.gate import PullGate
 from dockwatch.registry.context import RegistryContext
 from dockwatch.registry.service import Registry
 from dockwatch.scan.jobs import JobQueue
@@ -43,6 +44,7 @@ class Services:
     scanner: ScanService
     worker: ScanWorker
     webhooks: WebhookDeliverer
+    pull_gate: PullGate
 
     def close(self) -> None:
         """Stop the scan worker and release database connections."""
@@ -87,9 +89,13 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         egress=EgressPolicy.parse(settings.webhook_allow),
     )
     webhooks.seal_plaintext_secrets()
-    return Services(
-        settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks
+    pull_gate = PullGate(
+        store, clock, tenant, event_interval_seconds=settings.pull_refused_event_seconds
     )
+    return Services(
+        settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks,
+        pull_gate,
+    )  # fmt: skip
 
 
 def feed_scheduler(services: Services) -> FeedScheduler:

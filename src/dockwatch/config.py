@@ -106,6 +106,9 @@ class Settings:
     scan_layer_seconds: int = _f(
         900, "Seconds one layer may take to read before its scan stops (SCAN_INCOMPLETE)."
     )
+    pull_refused_event_seconds: int = _f(
+        60, "A refused pull of one image writes a PullRefused event at most this often."
+    )
 
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""
@@ -133,7 +136,11 @@ class Settings:
             "max_json_depth",
         )
         errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
-        not_negative = ("auth_cache_seconds", "auth_max_waiting_verifications")
+        not_negative = (
+            "auth_cache_seconds",
+            "auth_max_waiting_verifications",
+            "pull_refused_event_seconds",
+        )
         errors.extend(f"{n} must not be negative" for n in not_negative if getattr(self, n) < 0)
         return errors
 

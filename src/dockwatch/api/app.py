@@ -30,8 +30,8 @@ from .v1.routes import routes as api_v1_routes
 
 def create_app(services: Services) -> ASGIApp:
     """The ASGI app serving /v2/, the operations endpoints and test hooks."""
-    oci = OciApi(services.registry)
     metrics = Metrics()
+    oci = OciApi(services.registry, services.pull_gate, metrics.pull_refused)
     metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:

@@ -10,6 +10,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+PULL_REFUSAL_REASONS = ("not_scanned", "scan_stale", "exploit_available", "severity")
+"""The `reason` labels of `dockwatch_pulls_refused_total` (pullpolicy.verdict.REASONS)."""
+
 
 class Metrics:
     """One collector registry per app, so tests can run several servers in one process."""
@@ -28,6 +31,18 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.pulls_refused = Counter(
+            "dockwatch_pulls_refused",
+            "Manifest pulls refused by a pull policy, by the refusal's primary reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in PULL_REFUSAL_REASONS:
+            self.pulls_refused.labels(reason)
+
+    def pull_refused(self, reason: str) -> None:
+        """Count one refused pull (`reason`: NOT_SCANNED, SCAN_STALE, ...)."""
+        self.pulls_refused.labels(reason.lower()).inc()
 
     def watch(self, collect: Callable[[], Iterable[Metric]]) -> None:
         """Add gauges computed when scraped (queue depth, feed age)."""

@@ -333,6 +333,32 @@ class WebhookTest(Event):
         return self.webhook_id
 
 
+# --- pull policies ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PullRefused(Event):
+    """A manifest pull was refused by a pull policy (`pullpolicy/`): which image, under which
+    policy, why, and the first findings that caused it."""
+
+    NAME: ClassVar[str] = "PullRefused"
+
+    repository_name: str
+    image_digest: str
+    reference: str
+    policy_scope: str
+    """`REGISTRY` or `REPOSITORY`: which policy refused."""
+    reasons: tuple[str, ...] = ()
+    """NOT_SCANNED, SCAN_STALE, EXPLOIT_AVAILABLE, SEVERITY."""
+    vulnerability_ids: tuple[str, ...] = ()
+    refused_digests: tuple[str, ...] = ()
+    """The platform images refused (for an index: the ones that made it refused)."""
+
+    @property
+    def subject(self) -> str:
+        return self.repository_name
+
+
 @dataclass(frozen=True, slots=True)
 class Unreadable(Event):
     """A stored row that is not a readable event (an unknown name or a damaged payload)."""
@@ -370,6 +396,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FindingClosed,
         AdvisoriesChanged,
         WebhookTest,
+        PullRefused,
     )
 }
 """Event classes by stored name."""

@@ -18,6 +18,7 @@ from dockwatch.storage.finding_query_repo import FindingQueryRepo
 from dockwatch.storage.finding_repo import FindingRepo
 from dockwatch.storage.job_queue import JobQueueRepo
 from dockwatch.storage.outbox import Outbox
+from dockwatch.storage.pull_policy_repo import PullPolicyRepo
 from dockwatch.storage.registry_repo import RegistryRepo
 from dockwatch.storage.scan_repo import ScanRepo
 from dockwatch.storage.vuln_repo import VulnRepo
@@ -56,6 +57,9 @@ class UnitOfWork(Protocol):
 
     @property
     def accounts(self) -> AccountRepo: ...
+
+    @property
+    def pull_policies(self) -> PullPolicyRepo: ...
 
 
 class Store(Protocol):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from dockwatch.errors import BackendUnavailable
 from dockwatch.model.digest import DigestInvalid
+from dockwatch.pullpolicy.gate import PullRefusedError
 from dockwatch.registry import errors as e
 from dockwatch.registry.names import NameInvalid, TagInvalid
 
@@ -169,6 +170,8 @@ def error_for(exc: BaseException) -> RenderedError:
             return _r("MANIFEST_INVALID", str(exc), status=413)
         case e.ManifestInvalidError():
             return _r("MANIFEST_INVALID", str(exc))
+        case PullRefusedError():
+            return _r("DENIED", str(exc), exc.detail)
         case e.Denied():
             return _r("DENIED", str(exc))
         case e.Unsupported():

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dockwatch.model.digest import Digest
+from dockwatch.pullpolicy.gate import PullGate, PullRefusedError
 from dockwatch.registry.errors import (
     BlobUploadInvalid,
     DigestInvalidError,
@@ -57,8 +58,17 @@ def _range(size: int) -> str:
 class OciApi:
     """The /v2/ dispatcher bound to one registry."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        pull_gate: PullGate | None = None,
+        on_refused: Callable[[str], None] | None = None,
+    ) -> None:
         self.registry = registry
+        self.pull_gate = pull_gate
+        """Judges manifest GETs (docs/pull-policies.md); None serves every pull."""
+        self.on_refused = on_refused
+        """Called with the primary reason of each refused pull (the metric)."""
         self.routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"^/v2/?$"), {"GET": _base, "HEAD": _base}),
             (re.compile(r"^/v2/_catalog$"), {"GET": _catalog}),
@@ -197,7 +207,25 @@ async def _get_manifest(request: Request, api: OciApi, p: dict[str, str]) -> Res
         "Content-Length": str(len(m.content)),
         "Etag": f'"{m.digest}"',
     }
+    if not head:  # HEAD reveals the digest only; the GET that follows is judged
+        await _judge_pull(api, p, m.digest, m.media_type, m.content)
     return Response(b"" if head else m.content, headers=headers, media_type=m.media_type)
+
+
+async def _judge_pull(
+    api: OciApi, p: dict[str, str], digest: str, media_type: str, content: bytes
+) -> None:
+    """Raise `PullRefusedError` (DENIED) when a pull policy refuses the manifest served."""
+    gate = api.pull_gate
+    if gate is None:
+        return
+    verdict = await api.run(gate.judge, p["name"], digest, media_type, content)
+    if verdict is None or not verdict.refused:
+        return
+    await api.run(gate.record_refusal, verdict, p["ref"])
+    if api.on_refused is not None:
+        api.on_refused(verdict.primary_reason)
+    raise PullRefusedError(verdict)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -79,3 +79,23 @@ _RULE_FIELDS = (
 )
 BODIES[("POST", "/api/v1/suppression-rules")] = Shape(_RULE_FIELDS)
 BODIES[("PUT", "/api/v1/suppression-rules/{ref:path}")] = Shape(_RULE_FIELDS)
+
+_PULL_POLICY = Shape(
+    (
+        Field("enabled", ("boolean",)),
+        Field("severityThreshold", ("string",)),
+        Field("blockExploitable", ("boolean",)),
+        Field("requireScan", ("boolean",)),
+        Field("maxScanAgeHours", ("integer",)),
+    )
+)
+BODIES[("PUT", "/api/v1/pull-policy")] = _PULL_POLICY
+BODIES[("PUT", "/api/v1/repositories/{name:path}/pull-policy")] = _PULL_POLICY
+BODIES[("POST", "/api/v1/pull-allowances")] = Shape(
+    (
+        Field("repositoryName", ("string",), required=True),
+        Field("imageDigest", ("string",), required=True),
+        Field("reason", ("string",), required=True),
+        Field("expiresAt", ("string", "number"), required=True),
+    )
+)

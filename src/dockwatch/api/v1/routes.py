@@ -23,6 +23,7 @@ from dockwatch.model.times import iso
 
 from . import aggregations, coverage, exports, scanning
 from . import findings as findings_api
+from . import pull_policies as pull_policy_api
 from . import suppression_rules as suppression_api
 from .bodies import BODIES
 from .body import Limits
@@ -207,6 +208,7 @@ OPERATIONS: list[Operation] = [
 OPERATIONS += [Operation(*op) for op in (*findings_api.OPERATIONS, *suppression_api.OPERATIONS)]
 OPERATIONS += [Operation(*op) for op in coverage.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in exports.OPERATIONS]
+OPERATIONS += [Operation(*op) for op in pull_policy_api.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
 OPERATIONS = [replace(op, body=BODIES.get((op.method, op.path))) for op in OPERATIONS]
 

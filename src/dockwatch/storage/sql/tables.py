@@ -30,6 +30,7 @@ from dockwatch.storage.sql.schema.findings import (
     findings,
     suppression_rules,
 )
+from dockwatch.storage.sql.schema.policies import pull_allowances, pull_policies
 from dockwatch.storage.sql.schema.registry import (
     blobs,
     manifest_contents,
@@ -88,6 +89,8 @@ __all__ = [
     "outbox",
     "outbox_cursors",
     "package_groups",
+    "pull_allowances",
+    "pull_policies",
     "repositories",
     "repository_blobs",
     "scan_settings",

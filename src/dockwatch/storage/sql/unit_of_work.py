@@ -15,6 +15,7 @@ from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.finding_repo import SqlFindingRepo
 from dockwatch.storage.sql.job_queue import SqlJobQueueRepo
 from dockwatch.storage.sql.outbox import SqlOutbox
+from dockwatch.storage.sql.pull_policy_repo import SqlPullPolicyRepo
 from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
 from dockwatch.storage.sql.scan_repo import SqlScanRepo
 from dockwatch.storage.sql.vuln_repo import SqlVulnRepo
@@ -69,6 +70,10 @@ class SqlUnitOfWork:
     @cached_property
     def accounts(self) -> SqlAccountRepo:
         return SqlAccountRepo(self.conn)
+
+    @cached_property
+    def pull_policies(self) -> SqlPullPolicyRepo:
+        return SqlPullPolicyRepo(self.conn)
 
 
 class SqlStore:
