@@ -236,6 +236,7 @@ MIGRATIONS: list[Migration] = [
     Migration("listing", 1, "finding sort indexes, suppression rules", _listing_1),
     Migration("findings", 2, "detail titles in a column for the rollup triggers", _findings_2),
     Migration("webhooks", 2, "sealed secrets", _webhooks_2_sealed_secrets),
+    Migration("audit", 1, "baseline", _baseline("audit_log")),
 ]
 
 
