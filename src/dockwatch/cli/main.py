@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     from dockwatch.cli.scan import add_parser as add_scan_parser
 
     add_scan_parser(sub)
+    from dockwatch.cli.ops import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub)
 
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -381,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
             return _db(args)
         if args.command == "sbom":
             return _sbom(args)
+        if args.command in ("backup", "restore", "fsck"):
+            from dockwatch.cli.ops import run as run_ops
+
+            return run_ops(args)
         if args.command == "scan":
             from dockwatch.cli.scan import run as run_scan
 
