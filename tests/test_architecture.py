@@ -38,12 +38,13 @@ ALLOWED: dict[str, set[str]] = {
     "reports": FOUNDATION | {"versions", "catalog", "findings", "queries"},
     "events": FOUNDATION | {"config", "findings", "storage"},
     "pullpolicy": FOUNDATION | {"config", "findings", "storage"},
+    "audit": FOUNDATION | {"storage"},
     "scan": FOUNDATION
     | {"versions", "distros", "image", "catalog", "vulndb", "match", "registry", "findings"}
-    | {"storage"},
+    | {"storage", "audit"},
     "app": FOUNDATION
     | {"config", "versions", "distros", "image", "feeds", "catalog", "vulndb", "match"}
-    | {"registry", "findings", "queries", "reports", "events", "scan", "storage"}
+    | {"registry", "findings", "queries", "reports", "events", "scan", "storage", "audit"}
     | {"pullpolicy"},
 }
 ALLOWED["api"] = set(ALLOWED["app"]) | {"app"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
@@ -82,6 +83,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
                         seconds=settings.scan_layer_seconds),
     )  # fmt: skip
     worker = ScanWorker(scanner, JobQueue(store, clock))
+    worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
     webhooks = WebhookDeliverer(
         store,
         clock,

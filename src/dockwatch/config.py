@@ -110,6 +110,15 @@ class Settings:
         60, "A refused pull of one image writes a PullRefused event at most this often."
     )
 
+    audit_retention_days: int = _f(
+        365, "Audit log entries older than this many days are deleted (hourly pass)."
+    )
+    audit_trusted_proxies: str = _f(
+        "",
+        "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client in the "
+        "audit log (DOCKWATCH_AUDIT_TRUSTED_PROXIES); empty: the TCP peer is the source.",
+    )
+
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""
         errors: list[str] = []
@@ -134,8 +143,10 @@ class Settings:
             "auth_verification_wait_seconds",
             "max_request_body_bytes",
             "max_json_depth",
+            "audit_retention_days",
         )
         errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
+        errors.extend(_cidr_errors("audit_trusted_proxies", self.audit_trusted_proxies))
         not_negative = (
             "auth_cache_seconds",
             "auth_max_waiting_verifications",
@@ -159,6 +170,20 @@ class Settings:
     def effective_database_url(self) -> str:
         """The database URL, defaulting to SQLite inside the data folder."""
         return self.database_url or f"sqlite:///{self.data_dir / 'dockwatch.db'}"
+
+
+def _cidr_errors(name: str, text: str) -> list[str]:
+    """One error per item of a comma-separated list that is not an address or CIDR."""
+    import ipaddress
+
+    errors: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                errors.append(f"{name}: not an address or CIDR: {item!r}")
+    return errors
 
 
 def _cast(value: str, annotation: str) -> Any:

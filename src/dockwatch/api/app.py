@@ -18,6 +18,7 @@ from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
 from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 
+from .audit_middleware import audit_middleware
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
 from .metrics import Metrics, MetricsMiddleware
@@ -85,7 +86,7 @@ def create_app(services: Services) -> ASGIApp:
         *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
-    return MetricsMiddleware(auth_middleware(app, services), metrics)
+    return MetricsMiddleware(auth_middleware(audit_middleware(app, services), services), metrics)
 
 
 def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:

@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     from dockwatch.cli.scan import add_parser as add_scan_parser
 
     add_scan_parser(sub)
+    from dockwatch.cli.ops import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub)
 
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -169,9 +172,11 @@ def _gc(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from dockwatch.app import build
+    from dockwatch.cli.audit import record_cli
 
     services = build(_settings(args))
     report = services.registry.gc(timedelta(seconds=args.grace_seconds))
+    record_cli(services, "gc", f"{report.blobs_removed} blobs, {report.uploads_removed} uploads")
     print(
         f"removed {report.blobs_removed} blobs ({report.bytes_freed} bytes), "
         f"{report.uploads_removed} uploads, {report.orphan_files_removed} orphan files, "
@@ -200,13 +205,16 @@ def _db(args: argparse.Namespace) -> int:
     services = build(_settings(args))
     vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
     if args.db_command == "import":
+        from dockwatch.cli.audit import record_cli
         from dockwatch.vulndb.importer import import_paths
 
+        paths = " ".join(str(p) for p in args.paths)
         try:
             report = import_paths(vdb, args.paths, _progress())
         except FileNotFoundError as exc:
             print(f"dockwatch: error: no such file or folder: {exc}", file=sys.stderr)
             return EXIT_ERROR
+        record_cli(services, "db import", paths, ok=bool(report.results))
         if sys.stderr.isatty():
             print(file=sys.stderr)
         for r in report.results:
@@ -376,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
             return _db(args)
         if args.command == "sbom":
             return _sbom(args)
+        if args.command in ("backup", "restore", "fsck"):
+            from dockwatch.cli.ops import run as run_ops
+
+            return run_ops(args)
         if args.command == "scan":
             from dockwatch.cli.scan import run as run_scan
 

@@ -13,6 +13,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+from dockwatch.audit.log import AuditPurger
 from dockwatch.findings.purge import Purger
 from dockwatch.findings.suppression import expire_due_rules
 from dockwatch.model.events import (
@@ -59,6 +60,7 @@ class ScanWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.purger = Purger()
+        self.audit_purger = AuditPurger(service.ctx.tenant)
         self._last_pass: datetime | None = None
         self._last_optimize: datetime | None = None
         self.ready = threading.Event()
@@ -199,6 +201,7 @@ class ScanWorker:
         expire_pass(self.service)
         expire_due_rules(self.service.store, ctx.tenant, now)
         self.purger.run_if_due(self.service.store, ctx.tenant, now)
+        self.audit_purger.run_if_due(self.service.store, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
         ):

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from dockwatch.storage.account_repo import AccountRepo
+from dockwatch.storage.audit_repo import AuditRepo
 from dockwatch.storage.catalog_repo import CatalogRepo
 from dockwatch.storage.finding_query_repo import FindingQueryRepo
 from dockwatch.storage.finding_repo import FindingRepo
@@ -60,6 +61,9 @@ class UnitOfWork(Protocol):
 
     @property
     def pull_policies(self) -> PullPolicyRepo: ...
+
+    @property
+    def audit(self) -> AuditRepo: ...
 
 
 class Store(Protocol):

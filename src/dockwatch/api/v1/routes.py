@@ -22,6 +22,7 @@ from dockwatch.model.identity import repository_arn
 from dockwatch.model.times import iso
 
 from . import aggregations, coverage, exports, scanning
+from . import audit as audit_api
 from . import findings as findings_api
 from . import pull_policies as pull_policy_api
 from . import suppression_rules as suppression_api
@@ -209,6 +210,7 @@ OPERATIONS += [Operation(*op) for op in (*findings_api.OPERATIONS, *suppression_
 OPERATIONS += [Operation(*op) for op in coverage.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in exports.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in pull_policy_api.OPERATIONS]
+OPERATIONS += [Operation(*op) for op in audit_api.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
 OPERATIONS = [replace(op, body=BODIES.get((op.method, op.path))) for op in OPERATIONS]
 

@@ -9,6 +9,7 @@ them all, so code reads `tables.findings` wherever a table is defined.
 
 from __future__ import annotations
 
+from dockwatch.storage.sql.schema.audit import audit_log
 from dockwatch.storage.sql.schema.base import metadata
 from dockwatch.storage.sql.schema.events import (
     jobs,
@@ -67,6 +68,7 @@ __all__ = [
     "FINDING_SORT_INDEXES",
     "ROLLUP_SEVERITIES",
     "SEVERITY_RANK_SQL",
+    "audit_log",
     "blobs",
     "catalog_layer_facts",
     "catalog_results",

@@ -9,6 +9,7 @@ from functools import cached_property
 from sqlalchemy import Connection
 
 from dockwatch.storage.sql.account_repo import SqlAccountRepo
+from dockwatch.storage.sql.audit_repo import SqlAuditRepo
 from dockwatch.storage.sql.catalog_repo import SqlCatalogRepo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
@@ -74,6 +75,10 @@ class SqlUnitOfWork:
     @cached_property
     def pull_policies(self) -> SqlPullPolicyRepo:
         return SqlPullPolicyRepo(self.conn)
+
+    @cached_property
+    def audit(self) -> SqlAuditRepo:
+        return SqlAuditRepo(self.conn)
 
 
 class SqlStore:

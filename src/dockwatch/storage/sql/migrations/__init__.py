@@ -239,6 +239,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         "policies", 1, "pull policies and allowances", _baseline("pull_policies", "pull_allowances")
     ),
+    Migration("audit", 1, "baseline", _baseline("audit_log")),
 ]
 
 
