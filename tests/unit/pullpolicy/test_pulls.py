@@ -310,3 +310,18 @@ async def test_a_scan_cut_short_is_not_scanned(tmp_path: Any) -> None:
             assert detail["images"][0]["scanStatus"] == "INACTIVE/SCAN_INCOMPLETE"
     finally:
         services.close()
+
+
+async def test_a_platform_image_served_for_a_manifest_list_tag_is_judged_as_itself(
+    api: httpx.AsyncClient, services: Services, world: World
+) -> None:
+    docker_list = "application/vnd.docker.distribution.manifest.list.v2+json"
+    doc = json.loads(make_index([world.high, world.low]))
+    doc["mediaType"] = docker_list
+    services.registry.manifests.put("app", "legacy", json.dumps(doc).encode(), docker_list)
+    await _policy(api, {"severityThreshold": "HIGH"})
+    # a client that does not accept lists gets the linux/amd64 image for the tag: judged as such
+    r = await api.get("/v2/app/manifests/legacy", headers={"Accept": OCI_MANIFEST})
+    detail = _denied(r)
+    assert detail["imageDigest"] == world.high.digest
+    assert [f["vulnerabilityId"] for f in detail["findings"]] == ["PYSEC-HIGH"]
