@@ -28,6 +28,7 @@ def test_changes_from_the_api_v2_and_the_cli_are_listed(dockwatch: Server) -> No
         (USERNAME, "DELETE /v2/{name}/manifests/{reference}", f"/v2/audited/app/manifests/{digest}", 202),
         (USERNAME, "DELETE /v2/{name}/manifests/{reference}", "/v2/audited/app/manifests/v1", 202),
         (USERNAME, "PUT /v2/{name}/manifests/{reference}", "/v2/audited/app/manifests/v1", 201),
+        (getpass.getuser(), "cli serve: add user", f"user/{USERNAME}", 200),
     ]  # fmt: skip
-    assert {e["sourceAddress"] for e in events[1:]} == {"127.0.0.1"}
-    assert [e["action"] for e in mine["auditEvents"]] == ["cli gc"]
+    assert {e["sourceAddress"] for e in events[1:-1]} == {"127.0.0.1"}
+    assert [e["action"] for e in mine["auditEvents"]] == ["cli gc", "cli serve: add user"]

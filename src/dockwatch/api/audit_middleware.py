@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from anyio import to_thread
+from anyio import CancelScope, to_thread
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -170,8 +170,9 @@ class AuditMiddleware:
                 status=status,
                 error_code=_error_code(bytes(error_body)) if status >= 400 else None,
             )
-            try:
-                await to_thread.run_sync(self.log.record, entry)
+            try:  # shielded: a client hanging up after its change does not drop the entry
+                with CancelScope(shield=True):
+                    await to_thread.run_sync(self.log.record, entry)
             except Exception:  # the answer is sent; a lost entry is logged loudly
                 logger.exception("could not record an audit entry: %s", entry)
 

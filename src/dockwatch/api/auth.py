@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from dockwatch.audit.log import cli_entry
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.unit_of_work import Store
 
@@ -79,14 +80,19 @@ def bootstrap_user(
             stored = accounts.password_hash(tenant, username)
             if stored is None:
                 accounts.add_user(tenant, username, hash_password(password), at)
+                uow.audit.append(tenant, cli_entry("serve: add user", f"user/{username}", 200, at))
             elif not verify_password(password, stored):
                 accounts.set_password_hash(tenant, username, hash_password(password))
+                uow.audit.append(
+                    tenant, cli_entry("serve: set password", f"user/{username}", 200, at)
+                )
             return BootstrapResult(username, None)
         existing = accounts.any_username(tenant)
         if existing is not None:
             return BootstrapResult(existing, None)
         generated = secrets.token_urlsafe(18)
         accounts.add_user(tenant, "dockwatch", hash_password(generated), at)
+        uow.audit.append(tenant, cli_entry("serve: add user", "user/dockwatch", 200, at))
         return BootstrapResult("dockwatch", generated)
 
 

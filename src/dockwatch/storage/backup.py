@@ -165,13 +165,12 @@ def backup(data_dir: Path, dest: Path) -> BackupSummary:
         finally:
             snapshot.close()
         total = 0
+        gone: list[str] = []
         for digest, size in blobs:
             src = blob_path(data_dir, digest)
             if not src.is_file():
-                raise BackupError(
-                    f"blob {digest} vanished from {data_dir} during the backup "
-                    "(was `dockwatch gc` running?); run the backup again"
-                )
+                gone.append(digest)
+                continue
             got, got_size = _copy_hashed(src, blob_path(stage, digest), digest.partition(":")[0])
             if got != digest or got_size != size:
                 raise BackupError(
@@ -179,6 +178,9 @@ def backup(data_dir: Path, dest: Path) -> BackupSummary:
                     "run `dockwatch fsck --repair` first"
                 )
             total += size
+        if gone:
+            counts = _drop_collected(meta, gone, data_dir)
+            blobs = [(d, n) for d, n in blobs if d not in set(gone)]
         meta_digest, meta_size = _hash_file(meta)
         files = []
         for name in EXTRA_FILES:
@@ -199,6 +201,29 @@ def backup(data_dir: Path, dest: Path) -> BackupSummary:
             dest.rmdir()
         os.rename(stage, dest)
     return BackupSummary(dest, len(blobs), total, counts)
+
+
+def _drop_collected(meta: Path, gone: list[str], data_dir: Path) -> dict[str, int]:
+    """Blobs whose files vanished after the snapshot were removed by a concurrent gc, which
+    only takes blobs no manifest names: their rows leave the backup too. A vanished blob that
+    a manifest of the snapshot names is an error (the data folder is damaged: see fsck)."""
+    snapshot = sqlite3.connect(meta, isolation_level=None)
+    try:
+        for digest in gone:
+            named = snapshot.execute(
+                "SELECT 1 FROM manifest_references WHERE digest = ? AND kind = 'blob' LIMIT 1",
+                (digest,),
+            ).fetchone()
+            if named is not None:
+                raise BackupError(
+                    f"blob {digest}, named by a manifest, has no file in {data_dir}; "
+                    "run `dockwatch fsck` to see what is damaged"
+                )
+            snapshot.execute("DELETE FROM repository_blobs WHERE digest = ?", (digest,))
+            snapshot.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
+        return _counts(snapshot)
+    finally:
+        snapshot.close()
 
 
 def _hash_file(path: Path) -> tuple[str, int]:

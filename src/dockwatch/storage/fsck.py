@@ -191,6 +191,8 @@ class Fsck:
                 report.problems.append(Problem("corrupt_manifest", where, f"unreadable: {exc}"))
                 continue
             for d in parsed.blobs:
+                if d.urls:
+                    continue  # a foreign layer, served from its urls (as the registry rules)
                 if d.digest not in blob_rows:
                     report.problems.append(
                         Problem(

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.anyio
 
 
 async def _events(api: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    """The HTTP user's entries (the start-up user's creation is recorded too, by the OS user)."""
+    params.setdefault("principal", USER)
     r = await api.get("/api/v1/audit", params=params)
     assert r.status_code == 200, r.text
     events: list[dict[str, Any]] = r.json()["auditEvents"]
@@ -124,7 +126,7 @@ async def test_webhook_secret_never_reaches_the_log(tmp_path: Path) -> None:
     assert events[0]["resource"] == f"/api/v1/webhooks/{hook}"
     with sqlite3.connect(services.settings.data_dir / "dockwatch.db") as db:
         rows = db.execute("SELECT * FROM audit_log").fetchall()
-    assert len(rows) == 3
+    assert len(rows) == 4  # and the start-up user's creation
     assert secret not in json.dumps(rows) and secret not in json.dumps(events)
 
 
@@ -209,14 +211,14 @@ async def test_listing_pages_and_validates(api: httpx.AsyncClient) -> None:
         body = {"ecrConfiguration": {"rescanDuration": duration}}
         assert (await api.put("/api/v1/configuration", json=body)).status_code == 200
     ids: list[str] = []
-    params: dict[str, str] = {"maxResults": "2"}
+    params: dict[str, str] = {"maxResults": "2", "principal": USER}
     while True:
         r = await api.get("/api/v1/audit", params=params)
         assert r.status_code == 200
         ids += [e["eventId"] for e in r.json()["auditEvents"]]
         if "nextToken" not in r.json():
             break
-        params = {"maxResults": "2", "nextToken": r.json()["nextToken"]}
+        params = {"maxResults": "2", "principal": USER, "nextToken": r.json()["nextToken"]}
     assert len(ids) == 5 and len(set(ids)) == 5
     assert ids == sorted(ids, key=int, reverse=True)
     r = await api.get("/api/v1/audit", params={"since": "last week"})
@@ -233,11 +235,11 @@ async def test_the_worker_purges_entries_past_the_retention(tmp_path: Path) -> N
         log.record(cli_entry("gc", "blobs", 200, now - timedelta(days=31)))
         log.record(cli_entry("gc", "blobs", 200, now - timedelta(days=29)))
         services.worker.periodic()
-        left = [now - r.entry.at for r in log.list({}).rows]
+        left = [now - r.entry.at for r in log.list({"action": "cli gc"}).rows]
         assert left == [timedelta(days=29)]
         clock.advance(timedelta(days=2))
         services.worker.periodic()
-        assert log.list({}).rows == []
+        assert log.list({"action": "cli gc"}).rows == []
     finally:
         services.close()
 
@@ -248,3 +250,25 @@ def test_a_bad_trusted_proxy_setting_is_a_config_error() -> None:
     errors = Settings(audit_trusted_proxies="10.0.0.0/8, proxy.example").validate()
     assert errors == ["audit_trusted_proxies: not an address or CIDR: 'proxy.example'"]
     assert "audit_retention_days must be positive" in Settings(audit_retention_days=0).validate()
+
+
+async def test_the_start_up_user_and_its_password_changes_are_recorded(tmp_path: Path) -> None:
+    import getpass
+    from datetime import UTC
+
+    from dockwatch.api.auth import bootstrap_user
+
+    services = make_services(tmp_path)  # creates USER
+    try:
+        at = datetime.now(UTC)
+        bootstrap_user(services.store, services.tenant, USER, "new-pass", at)
+        bootstrap_user(services.store, services.tenant, USER, "new-pass", at)  # no change
+        rows = AuditLog(services.store, services.tenant, services.clock).list({}).rows
+    finally:
+        services.close()
+    got = [(r.entry.action, r.entry.resource, r.entry.principal) for r in rows]
+    assert got == [
+        ("cli serve: set password", f"user/{USER}", getpass.getuser()),
+        ("cli serve: add user", f"user/{USER}", getpass.getuser()),
+    ]
+    assert "new-pass" not in repr(rows)

@@ -15,7 +15,7 @@ from dockwatch.app import Services, build
 from dockwatch.cli.main import main
 from dockwatch.config import Settings
 from tests.builders.layers import Image, make_image, make_index, make_layer, sha256
-from tests.builders.push import push_image, upload_blob
+from tests.builders.push import OCI_MANIFEST, push_image, upload_blob
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -218,6 +218,28 @@ def test_a_dangling_upload_and_a_corrupt_manifest(
         ("dangling_upload", True),
     ]
     # fmt: skip
+
+
+def test_a_foreign_layer_is_not_a_missing_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    image = make_image([make_layer({"etc/x": "x"})])
+    doc = json.loads(image.manifest)
+    foreign = {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+               "digest": "sha256:" + "cd" * 32, "size": 1234,
+               "urls": ["https://example.com/layer.tar.gz"]}  # fmt: skip
+    doc["layers"].append(foreign)
+    manifest = json.dumps(doc).encode()
+    services = _services(data)
+    try:
+        for blob in (image.config, image.layers[0].blob):
+            upload_blob(services, "win", blob)
+        services.registry.manifests.put("win", "v1", manifest, OCI_MANIFEST)
+    finally:
+        services.close()
+    code, report = _fsck(data, capsys=capsys)
+    assert (code, report["problems"]) == (0, [])
 
 
 def test_fsck_of_a_folder_that_does_not_exist(
