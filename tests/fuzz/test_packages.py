@@ -5,6 +5,7 @@ exception. The low-level readers are fuzzed directly against their typed errors.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -16,9 +17,22 @@ from dockwatch.catalog.cataloger import (
     ParseEnv,
     match_glob,
 )
+from dockwatch.catalog.dotnet.parse_nuget import (
+    parse_csproj,
+    parse_packages_config,
+    parse_packages_lock,
+)
 from dockwatch.catalog.golang.elf import ElfError, parse_elf
+from dockwatch.catalog.golang.parse_gomod import parse_gomod, parse_gosum
 from dockwatch.catalog.java.parse_manifest import parse_manifest, parse_properties
+from dockwatch.catalog.java.parse_pom import declared
 from dockwatch.catalog.layers import ReducingCataloger
+from dockwatch.catalog.python.parse_locks import (
+    parse_pipfile_lock,
+    parse_poetry_lock,
+    parse_uv_lock,
+)
+from dockwatch.catalog.python.parse_requirements import parse_requirements
 from dockwatch.catalog.registry import default_registry
 from dockwatch.catalog.rpm.header import HeaderCorrupt, parse_header
 from dockwatch.catalog.rpm.rpmdb import RpmDbCorrupt, header_blobs
@@ -87,3 +101,25 @@ def test_java_manifest_and_properties(fuzz_seconds: float) -> None:
         parse_properties(data)
 
     fuzz(run, corpus("java-manifest"), (CatalogError,), fuzz_seconds)
+
+
+#: manifest parsers called directly (the cataloger targets above reach them through their globs
+#: too): each either returns or raises a `CatalogError` (bad shape) or `UnicodeError` (bad text)
+MANIFEST_PARSERS: dict[str, tuple[str, Callable[[bytes], object]]] = {
+    "requirements": ("python-manifest", lambda d: parse_requirements("/r.txt", d)),
+    "pipfile-lock": ("python-manifest", lambda d: list(parse_pipfile_lock("/Pipfile.lock", d))),
+    "poetry-lock": ("python-manifest", lambda d: list(parse_poetry_lock("/poetry.lock", d))),
+    "uv-lock": ("python-manifest", lambda d: list(parse_uv_lock("/uv.lock", d))),
+    "go-mod": ("go-mod-manifest", lambda d: parse_gomod("/go.mod", d)),
+    "go-sum": ("go-mod-manifest", parse_gosum),
+    "pom": ("java-pom-manifest", lambda d: declared("/a/pom.xml", d, lambda p: d)),
+    "packages-lock": ("nuget-manifest", lambda d: list(parse_packages_lock("/p.json", d))),
+    "packages-config": ("nuget-manifest", lambda d: list(parse_packages_config("/p.config", d))),
+    "csproj": ("nuget-manifest", lambda d: list(parse_csproj("/a.csproj", d))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST_PARSERS))
+def test_manifest_parser(name: str, fuzz_seconds: float) -> None:
+    seeds, parser = MANIFEST_PARSERS[name]
+    fuzz(parser, corpus(seeds), (CatalogError, UnicodeError), fuzz_seconds)

@@ -102,13 +102,18 @@ def coalesce(layers: Sequence[LayerCatalog]) -> tuple[Package, ...]:
 
 
 def _is_lockfile(found_by: str) -> bool:
-    return "lock" in found_by
+    """Catalogers of declared, not installed, packages: lockfiles (`npm-lockfile`,
+    `rust-cargo-lock`, `ruby-gemfile-lock`) and manifests (`python-manifest`, `go-mod-manifest`)."""
+    return "lock" in found_by or found_by.endswith("-manifest")
 
 
 def _fold_lockfile_entries(packages: list[Package]) -> list[Package]:
-    """A package both installed (`node_modules/x/package.json`) and listed in a lockfile is one
-    package: keep the installed record, which locates it precisely, and add the lockfile to its
-    locations. Lockfile entries with nothing installed stay (an image may ship only a lock)."""
+    """A package both installed (`node_modules/x/package.json`) and listed in a lockfile or a
+    manifest (same type, name and version) is one package: keep the installed record, which
+    locates it precisely and names the installed package manager, and add the lockfile to its
+    locations. Lockfile entries with nothing installed stay (an image may ship only a lock); so
+    does an entry whose version differs from the installed one (the lock and the disk disagree,
+    and both are reported)."""
     installed: dict[tuple[str, str, str], int] = {}
     for i, p in enumerate(packages):
         if not _is_lockfile(p.found_by):

@@ -30,6 +30,7 @@ VENDOR_WORDS = {
     "CRITICAL": "CRITICAL", "HIGH": "HIGH", "IMPORTANT": "HIGH", "MODERATE": "MEDIUM",
     "MEDIUM": "MEDIUM", "LOW": "LOW", "NEGLIGIBLE": "INFORMATIONAL", "INFORMATIONAL": "INFORMATIONAL",
 }  # fmt: skip
+#: package type -> Inspector packageManager, for packages whose cataloger named none
 PACKAGE_MANAGERS = {
     "deb": "OS", "apk": "OS", "rpm": "OS", "python": "PYTHONPKG", "npm": "NODEPKG", "java": "JAR",
     "go": "GOBINARY", "rust": "CARGO", "gem": "GEMSPEC", "composer": "COMPOSER",
@@ -175,7 +176,7 @@ def build(
                     epoch=p.epoch,
                     release=p.release,
                     arch=p.arch,
-                    package_manager=PACKAGE_MANAGERS.get(p.type, "OS"),
+                    package_manager=p.package_manager or PACKAGE_MANAGERS.get(p.type, "OS"),
                     file_path=p.locations[0] if p.locations else None,
                     source_layer_hash=p.layer_digest,
                     fixed_in_version=m.fixed_version or "NotAvailable",

@@ -24,6 +24,12 @@ PACKAGE_TYPES = (
 
 OS_PACKAGE_TYPES = frozenset({"deb", "apk", "rpm"})
 
+#: Inspector's `PackageManager` enum (botocore 1.44.8): the kind of file a package was found in.
+PACKAGE_MANAGERS = (
+    "BUNDLER", "CARGO", "COMPOSER", "NPM", "NUGET", "PIPENV", "POETRY", "YARN", "GOBINARY",
+    "GOMOD", "JAR", "OS", "PIP", "PYTHONPKG", "NODEPKG", "POM", "GEMSPEC", "DOTNET_CORE",
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class OsPackageRef:
@@ -75,6 +81,10 @@ class Package:
     """Licence names or SPDX expressions, where cheap to read."""
     metadata: tuple[tuple[str, str], ...] = field(default=())
     """Extra facts worth keeping (e.g. ("evidence", "pom.properties")), as sorted key/value pairs."""
+    package_manager: str = ""
+    """Inspector's `PackageManager` for the file the package was read from (`YARN` for a
+    yarn.lock entry, `PYTHONPKG` for a dist-info); "" when the cataloger did not say (results
+    cached before catalogers set it, OS databases), and findings then derive it from `type`."""
 
     @property
     def key(self) -> tuple[str, str, str]:

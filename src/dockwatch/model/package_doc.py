@@ -41,8 +41,14 @@ def package_from_dict(d: dict[str, Any]) -> Package:
 
 
 def dump_package(pkg: Package) -> bytes:
-    """One package as a canonical document (keys sorted): equal packages give equal bytes."""
-    return orjson.dumps(dataclasses.asdict(pkg), default=json_default, option=orjson.OPT_SORT_KEYS)
+    """One package as a canonical document (keys sorted): equal packages give equal bytes.
+
+    An unset `package_manager` is left out, so a package stored before that field existed
+    keeps the bytes, and the ref, it was stored under."""
+    doc = dataclasses.asdict(pkg)
+    if not doc["package_manager"]:
+        del doc["package_manager"]
+    return orjson.dumps(doc, default=json_default, option=orjson.OPT_SORT_KEYS)
 
 
 def load_package(raw: bytes) -> Package:

@@ -34,6 +34,8 @@ PURL_TYPES = {
 MANAGER_TYPES = {
     "PYTHONPKG": "python", "NODEPKG": "npm", "JAR": "java", "GOBINARY": "go", "CARGO": "rust",
     "GEMSPEC": "gem", "COMPOSER": "composer", "DOTNET_CORE": "nuget", "NUGET": "nuget",
+    "PIP": "python", "PIPENV": "python", "POETRY": "python", "NPM": "npm", "YARN": "npm",
+    "GOMOD": "go", "POM": "java", "BUNDLER": "gem",
 }  # fmt: skip
 
 

@@ -10,15 +10,22 @@ FOUND_BY = "dotnet-deps"
 
 
 def new_package(
-    name: str, version: str, location: str, metadata: tuple[tuple[str, str], ...]
+    name: str,
+    version: str,
+    location: str,
+    metadata: tuple[tuple[str, str], ...],
+    found_by: str = FOUND_BY,
+    package_manager: str = "DOTNET_CORE",
 ) -> Package:
-    """A NuGet package; names keep their case, as NuGet displays them."""
+    """A NuGet package; names keep their case, as NuGet displays them. A deps.json entry is
+    DOTNET_CORE; project files and NuGet lockfiles pass NUGET."""
     return Package(
         name=name,
         version=version,
         type="nuget",
         purl=PackageURL(type="nuget", name=name, version=version).to_string(),
         locations=(location,),
-        found_by=FOUND_BY,
+        found_by=found_by,
         metadata=tuple(sorted(metadata)),
+        package_manager=package_manager,
     )

@@ -70,7 +70,7 @@ class GoBinaryCataloger(ExecutableCataloger):
     """Modules and toolchain of every Go executable in a layer."""
 
     name = FOUND_BY
-    version = 1
+    version = 2
 
     def packages(self, path: str, data: bytes) -> Sequence[Package]:
         """Build info of a Go executable; a malformed ELF is an `ElfError`, reported."""

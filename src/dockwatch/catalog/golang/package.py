@@ -78,6 +78,7 @@ def packages_of(binary: str, info: BuildInfo) -> list[Package]:
                 arch=arch,
                 licenses=("BSD-3-Clause",),
                 metadata=tuple(sorted(base)),
+                package_manager="GOBINARY",
             )
         )
     found = main_version(info)
@@ -115,4 +116,5 @@ def _module(
         found_by=FOUND_BY,
         arch=arch,
         metadata=tuple(sorted(meta)),
+        package_manager="GOBINARY",
     )

@@ -22,7 +22,7 @@ class JavaArchiveCataloger:
     """Maven coordinates of every Java archive, from pom.properties or MANIFEST.MF."""
 
     name = FOUND_BY
-    version = 1
+    version = 2
     #: Two patterns for the seven extensions: every layer path is matched against every glob.
     globs = ("/**/*.[jwesp]ar", "/**/*.[jh]pi")
 

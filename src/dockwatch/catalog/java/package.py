@@ -16,6 +16,8 @@ def new_package(
     location: str,
     metadata: tuple[tuple[str, str], ...],
     licenses: tuple[str, ...] = (),
+    found_by: str = FOUND_BY,
+    package_manager: str = "JAR",
 ) -> Package:
     """A Maven-style package. Without evidence of a group the name is the artifact alone and the
     purl has no namespace: matching must not pretend to know a groupId nobody wrote down."""
@@ -28,7 +30,8 @@ def new_package(
             type="maven", namespace=group or None, name=artifact, version=version
         ).to_string(),
         locations=(location,),
-        found_by=FOUND_BY,
+        found_by=found_by,
         licenses=licenses,
         metadata=tuple(sorted(metadata)),
+        package_manager=package_manager,
     )

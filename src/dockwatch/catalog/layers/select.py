@@ -38,38 +38,34 @@ class Selector:
     """Decides per tar entry, cheaply, whether its content must be kept.
 
     Matching 50k paths against 60 globs one by one would cost more than decompressing the
-    layer, so globs are indexed by their last component: an exact basename (dict lookup), a
-    `*SUFFIX` basename (one `str.endswith` over a tuple), or a literal directory prefix (one
-    `str.startswith`); only a hit is confirmed against the full glob.
+    layer, so globs are indexed by their last component: an exact basename is a dict lookup;
+    any other glob gets a literal guard, the text after the last wildcard of its basename (a
+    suffix: `.txt` for `requirements*.txt`, `ar` for `*.[jwesp]ar`) and the text before the
+    first wildcard of the whole pattern (a prefix: `/opt/bitnami/`). One `str.endswith` over
+    every suffix turns most paths away; only a path passing a glob's guards is confirmed
+    against that glob, so a new manifest glob costs nothing on paths that cannot match it.
     """
 
     def __init__(self, catalogers: Iterable[Cataloger], extra_globs: Iterable[str] = ()) -> None:
         self.catalogers = tuple(catalogers)
         patterns = sorted({*extra_globs, *(g for c in self.catalogers for g in c.globs)})
         self._by_name: dict[str, list[re.Pattern[str]]] = {}
-        suffixes: list[str] = []
-        prefixes: list[str] = []
-        wild: list[str] = []
-        self._confirm: list[re.Pattern[str]] = []
+        guarded: list[tuple[str, str, re.Pattern[str]]] = []
         for pattern in patterns:
             regex = _compile(pattern)
             base = pattern.rsplit("/", 1)[-1]
             if not _WILD.search(base):
                 self._by_name.setdefault(base, []).append(regex)
                 continue
-            self._confirm.append(regex)
-            if base.startswith("*") and not _WILD.search(base[1:]) and base[1:]:
-                suffixes.append(base[1:])
-                continue
-            match = _WILD.search(pattern)
-            prefix = pattern[: match.start()] if match else pattern
-            if len(prefix) > 1:
-                prefixes.append(prefix)
-            else:
-                wild.append(pattern)
-        self._suffixes = tuple(suffixes)
-        self._prefixes = tuple(prefixes)
-        self._wild = bool(wild)
+            tail = base[max(base.rfind(c) for c in "*?]") + 1 :]
+            first = _WILD.search(pattern)
+            prefix = pattern[: first.start()] if first else pattern
+            guarded.append((tail, prefix, regex))
+        self._guarded = tuple(guarded)
+        #: every non-empty suffix at once; a glob whose basename ends in a wildcard
+        #: (`/var/lib/dpkg/status.d/*`) is guarded by its prefix instead (`/` if none)
+        self._suffixes = tuple(sorted({t for t, _, _ in guarded if t}))
+        self._open_prefixes = tuple(sorted({p or "/" for t, p, _ in guarded if not t}))
         self._wanters = tuple(
             c for c in self.catalogers if getattr(type(c), "wants", None) is not GlobCataloger.wants
         )
@@ -82,9 +78,12 @@ class Selector:
         regexes = self._by_name.get(path[path.rfind("/") + 1 :])
         if regexes is not None and any(r.match(path) for r in regexes):
             return True
-        if path.endswith(self._suffixes) or path.startswith(self._prefixes) or self._wild:
-            return any(r.match(path) for r in self._confirm)
-        return False
+        if not path.endswith(self._suffixes) and not path.startswith(self._open_prefixes):
+            return False
+        return any(
+            path.endswith(tail) and path.startswith(prefix) and regex.match(path) is not None
+            for tail, prefix, regex in self._guarded
+        )
 
     def wanted_by(self, path: str, size: int, mode: int) -> Cataloger | None:
         """The first cataloger whose `wants()` accepts a file no glob names."""

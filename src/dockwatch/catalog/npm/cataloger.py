@@ -14,12 +14,12 @@ from dockwatch.catalog.npm.parse_package_lock import parse_package_lock
 from dockwatch.catalog.npm.parse_pnpm_lock import parse_pnpm_lock
 from dockwatch.catalog.npm.parse_yarn_lock import parse_yarn_lock
 
-INSTALLED_CATALOGER = GlobCataloger(INSTALLED, version=1).parse(
+INSTALLED_CATALOGER = GlobCataloger(INSTALLED, version=2).parse(
     "/**/package.json", parse_package_json
 )
 
 LOCK_CATALOGER = (
-    GlobCataloger(LOCK, version=1)
+    GlobCataloger(LOCK, version=2)
     .parse("/**/package-lock.json", parse_package_lock)
     .parse("/**/npm-shrinkwrap.json", parse_package_lock)
     .parse("/**/yarn.lock", parse_yarn_lock)

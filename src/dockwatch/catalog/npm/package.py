@@ -22,8 +22,11 @@ def new_package(
     found_by: str,
     licenses: tuple[str, ...] = (),
     metadata: tuple[tuple[str, str], ...] = (),
+    *,
+    package_manager: str,
 ) -> Package:
-    """An npm package found at `location`."""
+    """An npm package found at `location`; `package_manager` is Inspector's word for the file
+    (`NODEPKG` installed, `NPM` package-lock or pnpm lock, `YARN` yarn.lock)."""
     return Package(
         name=name,
         version=version,
@@ -33,6 +36,7 @@ def new_package(
         found_by=found_by,
         licenses=licenses,
         metadata=tuple(sorted(metadata)),
+        package_manager=package_manager,
     )
 
 

@@ -37,4 +37,6 @@ def parse_package_json(path: str, data: bytes, env: ParseEnv) -> Iterator[Packag
     meta: list[tuple[str, str]] = []
     if doc.get("private") is True:
         meta.append(("private", "true"))
-    yield new_package(name, version, path, FOUND_BY, licenses_of(doc), tuple(meta))
+    yield new_package(
+        name, version, path, FOUND_BY, licenses_of(doc), tuple(meta), package_manager="NODEPKG"
+    )

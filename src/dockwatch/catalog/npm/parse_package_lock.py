@@ -54,7 +54,15 @@ def _v2(path: str, packages: dict[str, object]) -> Iterator[Package]:
         version = entry.get("version")
         if not isinstance(version, str) or not version:
             continue
-        yield new_package(name, version, path, FOUND_BY, licenses_of(entry), (("lock_path", key),))
+        yield new_package(
+            name,
+            version,
+            path,
+            FOUND_BY,
+            licenses_of(entry),
+            (("lock_path", key),),
+            package_manager="NPM",
+        )
 
 
 def _v1(path: str, deps: dict[str, object], depth: int) -> Iterator[Package]:
@@ -65,7 +73,7 @@ def _v1(path: str, deps: dict[str, object], depth: int) -> Iterator[Package]:
             continue
         version = entry.get("version")
         if entry.get("dev") is not True and isinstance(version, str) and version:
-            yield new_package(name, version, path, FOUND_BY)
+            yield new_package(name, version, path, FOUND_BY, package_manager="NPM")
         nested = entry.get("dependencies")
         if isinstance(nested, dict):
             yield from _v1(path, nested, depth + 1)

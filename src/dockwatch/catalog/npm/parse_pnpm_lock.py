@@ -77,7 +77,8 @@ def parse_pnpm_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
         if runtime is not None and key not in runtime:
             continue
         seen.add((name, version))
-        yield new_package(name, version, path, FOUND_BY)
+        # Inspector has no PNPM: a pnpm lock pins npm-registry packages, as package-lock does.
+        yield new_package(name, version, path, FOUND_BY, package_manager="NPM")
 
 
 #: Importer sections whose packages are installed in production.

@@ -56,7 +56,7 @@ def _classic(path: str, text: str) -> Iterator[Package]:
             version = stripped[len("version ") :].strip().strip('"')
             if version and (name, version) not in seen:
                 seen.add((name, version))
-                yield new_package(name, version, path, FOUND_BY)
+                yield new_package(name, version, path, FOUND_BY, package_manager="YARN")
             name = None
 
 
@@ -77,4 +77,12 @@ def _berry(path: str, text: str) -> Iterator[Package]:
         name = _descriptor_name(resolution)
         if name is None or version is None:
             continue
-        yield new_package(name, str(version), path, FOUND_BY, (), (("resolution", resolution),))
+        yield new_package(
+            name,
+            str(version),
+            path,
+            FOUND_BY,
+            (),
+            (("resolution", resolution),),
+            package_manager="YARN",
+        )

@@ -7,6 +7,7 @@ from packageurl import PackageURL
 from dockwatch.model.package import Package
 
 FOUND_BY = "php-composer"
+LOCK_FOUND_BY = "php-composer-lock"
 
 
 def new_package(
@@ -15,8 +16,9 @@ def new_package(
     location: str,
     licenses: tuple[str, ...],
     metadata: tuple[tuple[str, str], ...],
+    found_by: str = FOUND_BY,
 ) -> Package:
-    """A Composer package named `vendor/name`."""
+    """A Composer package named `vendor/name` (Inspector: COMPOSER, installed or locked)."""
     vendor, _, short = name.rpartition("/")
     return Package(
         name=name,
@@ -26,7 +28,8 @@ def new_package(
             type="composer", namespace=vendor or None, name=short, version=version
         ).to_string(),
         locations=(location,),
-        found_by=FOUND_BY,
+        found_by=found_by,
         licenses=licenses,
         metadata=tuple(sorted(metadata)),
+        package_manager="COMPOSER",
     )

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
-from dockwatch.catalog.php.package import new_package
+from dockwatch.catalog.php.package import FOUND_BY, LOCK_FOUND_BY, new_package
 from dockwatch.model.package import Package
 
 
@@ -31,7 +31,7 @@ def _load(path: str, data: bytes) -> object:
 
 
 def _packages(
-    path: str, entries: Iterable[object], dev: frozenset[str] | bool
+    path: str, entries: Iterable[object], dev: frozenset[str] | bool, found_by: str
 ) -> Iterator[Package]:
     for entry in entries:
         if not isinstance(entry, dict):
@@ -45,20 +45,20 @@ def _packages(
         licenses = tuple(x for x in lic if isinstance(x, str)) if isinstance(lic, list) else ()
         is_dev = dev if isinstance(dev, bool) else name in dev
         meta = (("dev", "true"),) if is_dev else ()
-        yield new_package(name, version, path, licenses, meta)
+        yield new_package(name, version, path, licenses, meta, found_by)
 
 
 def parse_installed_json(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
     """Packages installed in a vendor directory (Composer 1 list or Composer 2 object)."""
     doc = _load(path, data)
     if isinstance(doc, list):
-        yield from _packages(path, doc, False)
+        yield from _packages(path, doc, False, FOUND_BY)
         return
     if not isinstance(doc, dict) or not isinstance(doc.get("packages"), list):
         raise ComposerError(path, "neither a list nor an object with a `packages` list")
     names = doc.get("dev-package-names")
     dev = frozenset(n for n in names if isinstance(n, str)) if isinstance(names, list) else False
-    yield from _packages(path, doc["packages"], dev)
+    yield from _packages(path, doc["packages"], dev, FOUND_BY)
 
 
 def parse_composer_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
@@ -69,4 +69,4 @@ def parse_composer_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Packa
     for key, dev in (("packages", False), ("packages-dev", True)):
         entries = doc.get(key)
         if isinstance(entries, list):
-            yield from _packages(path, entries, dev)
+            yield from _packages(path, entries, dev, LOCK_FOUND_BY)

@@ -11,7 +11,7 @@ from dockwatch.catalog.python.package import FOUND_BY
 from dockwatch.catalog.python.parse_metadata import parse_dist_info, parse_egg_info, parse_egg_zip
 
 CATALOGER = (
-    GlobCataloger(FOUND_BY, version=1)
+    GlobCataloger(FOUND_BY, version=2)
     .parse("/**/*.dist-info/METADATA", parse_dist_info)
     .parse("/**/*.egg-info/PKG-INFO", parse_egg_info)
     .parse("/**/*.egg-info", parse_egg_info)

@@ -16,8 +16,11 @@ def new_package(
     location: str,
     licenses: tuple[str, ...] = (),
     metadata: tuple[tuple[str, str], ...] = (),
+    found_by: str = FOUND_BY,
+    package_manager: str = "PYTHONPKG",
 ) -> Package:
-    """A PyPI package; the name is normalized (PEP 503) so `Django` and `django` are one key."""
+    """A PyPI package; the name is normalized (PEP 503) so `Django` and `django` are one key.
+    Installed by default; manifests pass their own `found_by` and Inspector manager."""
     norm = canonicalize_name(name)
     return Package(
         name=norm,
@@ -25,7 +28,8 @@ def new_package(
         type="python",
         purl=PackageURL(type="pypi", name=norm, version=version).to_string(),
         locations=(location,),
-        found_by=FOUND_BY,
+        found_by=found_by,
         licenses=licenses,
         metadata=tuple(sorted(metadata)),
+        package_manager=package_manager,
     )

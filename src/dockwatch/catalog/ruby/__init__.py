@@ -1,5 +1,5 @@
 """Ruby gems: installed specifications and `Gemfile.lock`."""
 
-from dockwatch.catalog.ruby.cataloger import CATALOGER
+from dockwatch.catalog.ruby.cataloger import CATALOGER, LOCK_CATALOGER
 
-__all__ = ["CATALOGER"]
+__all__ = ["CATALOGER", "LOCK_CATALOGER"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dockwatch.catalog.cataloger import ParseEnv
-from dockwatch.catalog.ruby.package import new_package
+from dockwatch.catalog.ruby.package import LOCK_FOUND_BY, new_package
 from dockwatch.model.package import Package
 
 SOURCE_SECTIONS = ("GEM", "GIT", "PATH", "PLUGIN SOURCE")
@@ -43,5 +43,11 @@ def parse_gemfile_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Packag
             continue
         seen.add((name, version, platform))
         yield new_package(
-            name, version, path, platform=platform or None, metadata=(("source", section),)
+            name,
+            version,
+            path,
+            platform=platform or None,
+            metadata=(("source", section),),
+            found_by=LOCK_FOUND_BY,
+            package_manager="BUNDLER",
         )

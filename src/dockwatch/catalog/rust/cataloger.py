@@ -13,14 +13,14 @@ from dockwatch.catalog.rust.parse_cargo_lock import FOUND_BY as LOCK
 from dockwatch.catalog.rust.parse_cargo_lock import parse_cargo_lock
 from dockwatch.model.package import Package
 
-LOCK_CATALOGER = GlobCataloger(LOCK, version=1).parse("/**/Cargo.lock", parse_cargo_lock)
+LOCK_CATALOGER = GlobCataloger(LOCK, version=2).parse("/**/Cargo.lock", parse_cargo_lock)
 
 
 class RustAuditableCataloger(ExecutableCataloger):
     """Crates embedded by cargo-auditable; looks only at the section table of each executable."""
 
     name = AUDITABLE
-    version = 1
+    version = 2
 
     unreadable = (ElfError, AuditableError)
 

@@ -23,7 +23,7 @@ def named_entries(entries: list[Any]) -> Iterator[tuple[dict[str, Any], str, str
 def new_package(
     name: str, version: str, location: str, found_by: str, metadata: tuple[tuple[str, str], ...]
 ) -> Package:
-    """A crate found at `location`."""
+    """A crate found at `location` (Inspector says CARGO for a lock and a binary alike)."""
     return Package(
         name=name,
         version=version,
@@ -32,4 +32,5 @@ def new_package(
         locations=(location,),
         found_by=found_by,
         metadata=tuple(sorted(metadata)),
+        package_manager="CARGO",
     )

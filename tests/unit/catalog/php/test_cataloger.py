@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 
 from dockwatch.catalog.cataloger import CatalogResult, FileEntry, LayerFiles, ParseEnv
-from dockwatch.catalog.php import CATALOGER
+from dockwatch.catalog.php import CATALOGER, LOCK_CATALOGER
 
 
 def run(entries: dict[str, bytes]) -> CatalogResult:
+    """Both catalogers (installed, lockfile) over the files, results joined."""
     files = LayerFiles({p: FileEntry(p, len(d), 0o644, d) for p, d in entries.items()})
-    return CATALOGER.catalog(files, ParseEnv(None, files))
+    results = [c.catalog(files, ParseEnv(None, files)) for c in (CATALOGER, LOCK_CATALOGER)]
+    return CatalogResult(
+        tuple(p for r in results for p in r.packages),
+        tuple(s for r in results for s in r.skipped),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +80,16 @@ def test_installed_json_v2(project: Path) -> None:
     assert dict(by_name["acme/devtool"].metadata) == {"dev": "true"}
     assert "dev" not in dict(by_name["acme/util"].metadata)
     assert all(p.type == "composer" and p.found_by == "php-composer" for p in result.packages)
+    assert {p.package_manager for p in result.packages} == {"COMPOSER"}
 
 
 def test_composer_lock(project: Path) -> None:
     result = run({"/var/www/composer.lock": (project / "composer.lock").read_bytes()})
     assert result.skipped == ()
     assert {(p.name, p.version) for p in result.packages} == composer_show(project, "--locked")
+    assert {(p.found_by, p.package_manager) for p in result.packages} == {
+        ("php-composer-lock", "COMPOSER")
+    }
 
 
 # Composer 1 wrote installed.json as a bare list (composer 1.10 FilesystemRepository::write).

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockwatch.catalog.cataloger import CatalogResult, FileEntry, LayerFiles, ParseEnv
-from dockwatch.catalog.ruby import CATALOGER
+from dockwatch.catalog.ruby import CATALOGER, LOCK_CATALOGER
 
 needs_ruby = pytest.mark.skipif(
     shutil.which("gem") is None, reason="Debian's ruby is not installed"
@@ -30,8 +30,13 @@ end
 
 
 def run(entries: dict[str, bytes]) -> CatalogResult:
+    """Both catalogers (installed, lockfile) over the files, results joined."""
     files = LayerFiles({p: FileEntry(p, len(d), 0o644, d) for p, d in entries.items()})
-    return CATALOGER.catalog(files, ParseEnv(None, files))
+    results = [c.catalog(files, ParseEnv(None, files)) for c in (CATALOGER, LOCK_CATALOGER)]
+    return CatalogResult(
+        tuple(p for r in results for p in r.packages),
+        tuple(s for r in results for s in r.skipped),
+    )
 
 
 def ruby(script: str, *args: str, cwd: Path | None = None) -> list[str]:
@@ -70,6 +75,7 @@ def test_gem_install_specification(gem_home: Path) -> None:
     assert pkg.licenses == ("MIT", "Ruby")
     assert pkg.purl == "pkg:gem/acme_widget@2.4.1"
     assert (pkg.type, pkg.found_by, pkg.locations) == ("gem", "ruby-gems", (path,))
+    assert pkg.package_manager == "GEMSPEC"  # Inspector's word for an installed gemspec
 
 
 DEBIAN_SPECS = [
@@ -111,6 +117,9 @@ def test_bundler_lockfile(gem_home: Path) -> None:
     assert got == set(oracle) and "acme_widget 2.4.1" in got
     sources = {p.name: dict(p.metadata)["source"] for p in result.packages}
     assert sources["acme_widget"] == "PATH" and sources["rake"] == "GEM"
+    assert {(p.found_by, p.package_manager) for p in result.packages} == {
+        ("ruby-gemfile-lock", "BUNDLER")
+    }
 
 
 # A platform gem, as Bundler writes it (bundler/lib/bundler/lockfile_generator.rb).

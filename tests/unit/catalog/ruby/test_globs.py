@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dockwatch.catalog.cataloger import match_glob
-from dockwatch.catalog.ruby import CATALOGER
+from dockwatch.catalog.ruby import CATALOGER, LOCK_CATALOGER
 
-GLOBS = tuple(g for c in (CATALOGER,) for g in c.globs)
+GLOBS = tuple(g for c in (CATALOGER, LOCK_CATALOGER) for g in c.globs)
 
 
 @pytest.mark.parametrize(
