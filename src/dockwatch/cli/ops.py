@@ -72,7 +72,9 @@ def _backup(args: argparse.Namespace) -> int:
               "back up an external database with its own tools", file=sys.stderr)  # fmt: skip
         return EXIT_ERROR
     summary = backup(settings.data_dir, args.to)
-    counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
+    counts = ", ".join(
+        f"{n} {k.replace('audit_log', 'audit entries')}" for k, n in summary.counts.items()
+    )
     print(f"backed up {settings.data_dir} to {summary.path}: {summary.blobs} blobs "
           f"({summary.blob_bytes} bytes); {counts}")  # fmt: skip
     return EXIT_OK
