@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -42,7 +43,23 @@ def _image(row: Any) -> ScannedImage:
 
 
 def _pushed(row: Any) -> PushedImage:
-    return PushedImage(_image(row), as_utc(row.last_pushed_at), as_utc_or_none(row.last_pulled_at))
+    mapping = row._mapping
+    return PushedImage(
+        _image(row),
+        as_utc(row.last_pushed_at),
+        as_utc_or_none(row.last_pulled_at),
+        mapping.get("media_type") or "",
+        mapping.get("artifact_type"),
+        as_utc_or_none(mapping.get("last_activated_at")),
+    )
+
+
+def _state(r: Any) -> ScanState:
+    return ScanState(
+        r.repository_id, r.digest, r.scan_type, r.status_code, r.reason,
+        as_utc_or_none(r.last_scanned_at), r.db_version, r.os_ecosystem, r.unsupported_os,
+        as_utc_or_none(r.last_activated_at),
+    )  # fmt: skip
 
 
 def _of(table: Table, tenant: Tenant) -> ColumnElement[bool]:
@@ -96,12 +113,23 @@ class SqlScanRepo:
 
     def get_scan(self, repository_id: int, digest: str) -> ScanState | None:
         r = self._conn.execute(select(_s).where(_scan_of(repository_id, digest))).first()
-        if r is None:
-            return None
-        return ScanState(
-            r.repository_id, r.digest, r.scan_type, r.status_code, r.reason,
-            as_utc_or_none(r.last_scanned_at), r.db_version, r.os_ecosystem, r.unsupported_os,
-        )  # fmt: skip
+        return None if r is None else _state(r)
+
+    def enhanced_states(self, tenant: Tenant) -> dict[tuple[int, str], ScanState]:
+        rows = self._conn.execute(select(_s).where(_of(_s, tenant), _s.c.scan_type == "ENHANCED"))
+        return {(r.repository_id, r.digest): _state(r) for r in rows}
+
+    def activation_epoch(self, tenant: Tenant) -> int:
+        s = t.scan_settings
+        found = self._conn.execute(select(s.c.activation_epoch).where(_of(s, tenant))).first()
+        return 0 if found is None else int(found[0])
+
+    def next_activation_epoch(self, tenant: Tenant) -> int:
+        s = t.scan_settings
+        self._conn.execute(
+            update(s).where(_of(s, tenant)).values(activation_epoch=s.c.activation_epoch + 1)
+        )
+        return self.activation_epoch(tenant)
 
     def put_scan(self, tenant: Tenant, state: ScanState, at: datetime) -> None:
         values = {
@@ -114,6 +142,8 @@ class SqlScanRepo:
             "unsupported_os": state.unsupported_os,
             "updated_at": at,
         }
+        if state.last_activated_at is not None:  # None keeps the stored monitoring start
+            values["last_activated_at"] = state.last_activated_at
         keys = {
             "account_id": tenant.account_id,
             "region": tenant.region,
@@ -187,6 +217,8 @@ class SqlScanRepo:
                 _m.c.digest,
                 _m.c.last_pushed_at,
                 _m.c.last_pulled_at,
+                _m.c.media_type,
+                _m.c.artifact_type,
             )  # fmt: skip
             .join(_r, _r.c.id == _m.c.repository_id)
             .where(_of(_r, tenant))
@@ -205,6 +237,9 @@ class SqlScanRepo:
                 _r.c.scan_on_push,
                 _m.c.last_pushed_at,
                 _m.c.last_pulled_at,
+                func.coalesce(_s.c.last_activated_at, _m.c.image_pushed_at).label(
+                    "last_activated_at"
+                ),
             )  # fmt: skip
             .join(_r, _r.c.id == _s.c.repository_id)
             .join(_m, (_m.c.repository_id == _s.c.repository_id) & (_m.c.digest == _s.c.digest))
@@ -239,6 +274,7 @@ class SqlScanRepo:
                 _r.c.scan_on_push,
                 _m.c.image_pushed_at,
                 _m.c.last_pulled_at,
+                _s.c.last_activated_at,
             )  # fmt: skip
             .join(_r, _r.c.id == _s.c.repository_id)
             .join(_m, (_m.c.repository_id == _s.c.repository_id) & (_m.c.digest == _s.c.digest))
@@ -267,6 +303,7 @@ class SqlScanRepo:
                 as_utc_or_none(r.last_scanned_at),
                 as_utc(r.image_pushed_at),
                 as_utc_or_none(r.last_pulled_at),
+                as_utc_or_none(r.last_activated_at),
             )  # fmt: skip
             for r in rows
         ]
