@@ -259,13 +259,20 @@ def recatalogue_pass(env: ScanEnvironment) -> int:
     """Queue a re-catalogue of every monitored image whose inventory was made by other
     cataloger versions (a cataloger was bumped or added by an upgrade): the layer cache misses
     only for the changed catalogers, so only the layers they cover are read again, and the
-    images are re-matched with what they now find. Returns how many were queued."""
+    images are re-matched with what they now find. Images of scan-on-push repositories are
+    scanned one time and left as they are. Returns how many were queued."""
     signature = env.catalogers_signature()
     key = hashlib.sha256(signature.encode()).hexdigest()[:16]
+    config, _ = env.settings()
     now = env.clock.now()
     queued = 0
     with env.store.write() as uow:
         for x in uow.scans.stale_inventories(env.tenant, signature):
+            if (
+                config.frequency_for(x.repository, x.scan_on_push)
+                is not ScanFrequency.CONTINUOUS_SCAN
+            ):
+                continue
             job = Recatalogue(x.repository, x.digest)
             if enqueue(uow.jobs, job, f"recatalogue:{key}:{x.repository_id}:{x.digest}", now):
                 queued += 1

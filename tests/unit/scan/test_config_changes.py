@@ -331,3 +331,30 @@ def test_scan_on_push_flag_under_enhanced_and_basic(services: Services, tmp_path
     fresh = push_image(services, "misc", _image("fresh"), tag="v2")
     services.worker.drain()
     assert _status(services, "misc", fresh) == ("COMPLETE", "SUCCESSFUL")
+
+
+def test_a_cataloger_upgrade_rescans_continuous_images_only(
+    services: Services, tmp_path: Path
+) -> None:
+    from dockwatch.catalog.registry import CatalogerRegistry
+    from dockwatch.scan.eligibility import recatalogue_pass
+    from tests.unit.scan.test_recatalogue import _Bumped
+
+    _import(services, tmp_path, "PYSEC-1")
+    services.scanner.put_scanning_configuration(_body(["always"], ["once"]))
+    kept = push_image(services, "always", _image("always"))
+    once = push_image(services, "once", _image("once"))
+    services.worker.drain()
+    assert _status(services, "once", once) == ("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH")
+    scanned_once = _state(services, "once", once)
+    registry = CatalogerRegistry()
+    for c in services.scanner.catalogers:
+        registry.register(_Bumped(c) if "python" in c.name else c)
+    services.scanner.catalogers = registry
+    assert recatalogue_pass(services.scanner) == 1  # "always" only
+    _clock(services).set(T0 + timedelta(hours=1))
+    services.worker.drain()
+    assert _state(services, "once", once) == scanned_once
+    state = _state(services, "always", kept)
+    assert state is not None and state.last_scanned_at is not None
+    assert state.last_scanned_at >= T0 + timedelta(hours=1)
