@@ -81,6 +81,27 @@ def _enhanced_scans(tenant: Tenant, *columns: Any) -> Select[Any]:
     )
 
 
+_STATE_COLUMNS = (
+    "scan_type", "status_code", "reason", "last_scanned_at", "db_version", "os_ecosystem",
+    "unsupported_os", "updated_at",
+)  # fmt: skip
+_THIS_STATE = and_(
+    _s.c.repository_id == bindparam("p_repository_id"), _s.c.digest == bindparam("p_digest")
+)
+# statements built once with bound parameters: compiled once, a bulk activation reuses them
+_UPDATE_STATE = (
+    update(_s).where(_THIS_STATE).values({c: bindparam(f"p_{c}") for c in _STATE_COLUMNS})
+)
+_UPDATE_STATE_ACTIVATED = _UPDATE_STATE.values(last_activated_at=bindparam("p_last_activated_at"))
+_INSERT_STATE = insert(_s).values(
+    {
+        c: bindparam(f"p_{c}")
+        for c in ("account_id", "region", "repository_id", "digest", *_STATE_COLUMNS,
+                  "last_activated_at")
+    }
+)  # fmt: skip
+
+
 class SqlScanRepo:
     """`storage.scan_repo.ScanRepo` over one connection of a unit of work."""
 
@@ -132,25 +153,24 @@ class SqlScanRepo:
         return self.activation_epoch(tenant)
 
     def put_scan(self, tenant: Tenant, state: ScanState, at: datetime) -> None:
-        values = {
-            "scan_type": state.scan_type,
-            "status_code": state.status_code,
-            "reason": state.reason,
-            "last_scanned_at": state.last_scanned_at,
-            "db_version": state.db_version,
-            "os_ecosystem": state.os_ecosystem,
-            "unsupported_os": state.unsupported_os,
-            "updated_at": at,
+        params = {
+            "p_scan_type": state.scan_type,
+            "p_status_code": state.status_code,
+            "p_reason": state.reason,
+            "p_last_scanned_at": state.last_scanned_at,
+            "p_db_version": state.db_version,
+            "p_os_ecosystem": state.os_ecosystem,
+            "p_unsupported_os": state.unsupported_os,
+            "p_updated_at": at,
+            "p_last_activated_at": state.last_activated_at,
+            "p_repository_id": state.repository_id,
+            "p_digest": state.digest,
         }
-        if state.last_activated_at is not None:  # None keeps the stored monitoring start
-            values["last_activated_at"] = state.last_activated_at
-        keys = {
-            "account_id": tenant.account_id,
-            "region": tenant.region,
-            "repository_id": state.repository_id,
-            "digest": state.digest,
-        }
-        self._upsert(_s, _scan_of(state.repository_id, state.digest), keys, values)
+        # None keeps the stored monitoring start
+        stmt = _UPDATE_STATE if state.last_activated_at is None else _UPDATE_STATE_ACTIVATED
+        if not self._conn.execute(stmt, params).rowcount:
+            keys = {"p_account_id": tenant.account_id, "p_region": tenant.region}
+            self._conn.execute(_INSERT_STATE, {**params, **keys})
 
     def _upsert(
         self, table: Table, row: ColumnElement[bool], keys: dict[str, Any], values: dict[str, Any]
