@@ -227,10 +227,14 @@ def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_p
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
         digest = push_built_image(c, "exotic", make_image([layer]), ["v1"])
         _until(lambda: _settled(c, "exotic", digest))
-        assert _status(c, "exotic", digest) == ("INACTIVE", "UNSUPPORTED_OS")
+        # monitored for its language packages; the unsupported OS is named in ECR's status
+        assert _status(c, "exotic", digest) == ("ACTIVE", "SUCCESSFUL")
         ecr = c.get("/api/v1/repositories/exotic/images/v1/findings").json()["imageScanStatus"]
-        assert ecr["status"] == "UNSUPPORTED_IMAGE"
+        assert ecr["status"] == "ACTIVE" and "plan9" in ecr["description"]
         assert _open_findings(c, "exotic", "v1") == {"PYSEC-4-1"}
+        # and rescanned continuously: a new advisory reaches it with no push
+        _advisories(dockwatch, tmp_path, _advisory("PYSEC-4-2", "epsilon", "1.5"))
+        _until(lambda: _open_findings(c, "exotic", "v1") == {"PYSEC-4-1", "PYSEC-4-2"})
 
 
 def _deb_image(seed: str) -> Image:

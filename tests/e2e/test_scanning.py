@@ -97,9 +97,11 @@ def test_enhanced_scanning_on_push_and_continuously(dockwatch: Server, tmp_path:
         prod = _wait_scanned(c, "prod-api")
         dev = _wait_scanned(c, "dev-api")
         other = _findings(c, "other-api")
+        # no rule covers other-api: never scanned (coverage: INACTIVE / SCAN_FREQUENCY_MANUAL)
         assert (
-            other["imageScanStatus"]["status"] == "PENDING"
+            other["imageScanStatus"]["status"] == "FINDINGS_UNAVAILABLE"
             and other["imageScanFindings"]["enhancedFindings"] == []
+            and other["imageScanFindings"]["imageScanCompletedAt"] is None
         )
         pip_layer = summary("debian-python")["layer_digests"][2]  # type: ignore[index]
         found: dict[tuple[str, str], str] = {}

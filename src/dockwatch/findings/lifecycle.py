@@ -27,22 +27,25 @@ class FindingStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
-def finding_id(resource: ImageResource, vulnerability_id: str, generation: int = 0) -> str:
+def finding_id(
+    resource: ImageResource, vulnerability_id: str, generation: int = 0, epoch: int = 0
+) -> str:
     """A stable content hash naming a finding (never a database serial).
 
     `generation` counts recurrences after the reopen window, so a later recurrence of the same
-    vulnerability gets a new id while a reopen keeps the old one.
+    vulnerability gets a new id while a reopen keeps the old one. `epoch` counts the times
+    enhanced scanning was turned off (its findings purged): a re-activation's findings are new
+    findings with new ids, never the old ones revived.
     """
-    text = "\0".join(
-        [
-            resource.tenant.account_id,
-            resource.tenant.region,
-            resource.repository,
-            resource.digest,
-            vulnerability_id,
-            str(generation),
-        ]
-    )
+    parts = [
+        resource.tenant.account_id,
+        resource.tenant.region,
+        resource.repository,
+        resource.digest,
+        vulnerability_id,
+        str(generation),
+    ]
+    text = "\0".join([*parts, f"epoch:{epoch}"] if epoch else parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -76,22 +79,23 @@ def reconcile(
     stored: Mapping[str, StoredFinding],
     current: Iterable[str],
     now: datetime,
+    epoch: int = 0,
 ) -> Reconciled:
     """Compare the stored findings of `resource` (by vulnerability id) with the vulnerability
-    ids matched now."""
+    ids matched now (`epoch`: see `finding_id`)."""
     out = Reconciled()
     matched = set(current)
     for vuln in sorted(matched):
         old = stored.get(vuln)
         if old is None:
-            out.opened.append((finding_id(resource, vuln), vuln, 0))
+            out.opened.append((finding_id(resource, vuln, epoch=epoch), vuln, 0))
         elif old.status is not FindingStatus.CLOSED:
             out.unchanged.append(old.id)
         elif old.closed_at is not None and now - old.closed_at <= REOPEN_WINDOW:
             out.reopened.append(old.id)
         else:
             generation = old.generation + 1
-            out.opened.append((finding_id(resource, vuln, generation), vuln, generation))
+            out.opened.append((finding_id(resource, vuln, generation, epoch), vuln, generation))
     for vuln, old in sorted(stored.items()):
         if vuln not in matched and old.status is not FindingStatus.CLOSED:
             out.closed.append(old.id)

@@ -64,3 +64,17 @@ def purge_closed(uow: UnitOfWork, tenant: Tenant, now: datetime) -> int:
             },
         )
     return purged.findings
+
+
+def purge_deactivated(uow: UnitOfWork, tenant: Tenant, now: datetime) -> int:
+    """Enhanced scanning was turned off: every closed finding of the tenant is deleted at once
+    (Inspector: "When you deactivate a scan type, you lose access to any findings the scan
+    type produced"); returns how many were deleted. Basic scan results live elsewhere."""
+    purged = uow.findings.purge_closed(
+        tenant, now, closed_after=timedelta(0), gone_after=timedelta(0)
+    )
+    logger.info(
+        "enhanced scanning turned off: findings purged",
+        extra={"purged": purged.findings, "account": tenant.account_id},
+    )
+    return purged.findings

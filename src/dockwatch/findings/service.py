@@ -55,6 +55,8 @@ class Target:
     scope: frozenset[str] | None = None
     """The vulnerability ids this evaluation speaks for (None: all of them, a full scan);
     stored findings outside the scope are left as they are."""
+    epoch: int = 0
+    """The tenant's activation epoch (`lifecycle.finding_id`): new findings' ids depend on it."""
 
 
 @dataclass(slots=True)
@@ -175,6 +177,7 @@ class FindingWriter:
                 },
                 target.drafts.keys(),
                 now,
+                target.epoch,
             )
             out.per_resource[key] = (len(plan.opened), len(plan.closed), len(plan.reopened))
             for finding_id, vuln, generation in plan.opened:

@@ -232,6 +232,7 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
         # 4. drafts per distinct (packages, release, scope), then one batch for the writer
         targets: list[Target] = []
         signatures: set[tuple[Any, ...]] = set()
+        epoch = uow.scans.activation_epoch(env.tenant)
         for x in resources:
             key = (x.repository_id, x.digest)
             frozen = frozenset(scope_of[key])
@@ -246,6 +247,7 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
                     x.digest,
                     drafts.drafts(refs, x.os_ecosystem, frozen),
                     frozen,
+                    epoch,
                 )
             )
         report.signatures = len(signatures)

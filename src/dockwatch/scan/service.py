@@ -42,11 +42,11 @@ from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
 from .basic import basic_findings
-from .config import RegistryScanningConfiguration, ScanType, parse_configuration
+from .config import RegistryScanningConfiguration, ScanFrequency, ScanType, parse_configuration
 from .config_diff import append_frequency_events
 from .coverage_state import forget_state, is_initial_scan, record_state
 from .duration import EcrConfiguration, parse_ecr_configuration
-from .eligibility import activate, deactivate
+from .eligibility import ON_PUSH_REASON, ConfigurationApplied, apply_configuration
 from .jobs import RematchImage, ScanImage, enqueue
 from .pipeline import catalogue, evaluate
 from .scan_events import basic_scan_completed
@@ -96,6 +96,21 @@ def _image_with_unknown_layers(data: bytes, media_type: str | None) -> bool:
         and parsed.config.media_type in IMAGE_CONFIG_TYPES
         and parsed.artifact_kind() == "artifact"
     )
+
+
+def _enhanced_status(
+    unsupported_os: str | None, packages: Sequence[Package], frequency: ScanFrequency
+) -> tuple[str, str]:
+    """(statusCode, reason) of an image after an enhanced scan. An unsupported OS leaves the
+    image INACTIVE / UNSUPPORTED_OS only when it has no language package to monitor: one with
+    language packages stays ACTIVE and is rescanned for them (the OS is named in the state).
+    A scan-on-push repository's image keeps its findings but is not rescanned (Inspector:
+    "will be scanned one time")."""
+    if unsupported_os and all(p.type in OS_PACKAGE_TYPES for p in packages):
+        return "INACTIVE", "UNSUPPORTED_OS"
+    if frequency is ScanFrequency.SCAN_ON_PUSH:
+        return "ACTIVE", ON_PUSH_REASON
+    return "ACTIVE", "SUCCESSFUL"
 
 
 class ScanService:
@@ -149,19 +164,17 @@ class ScanService:
         )
 
     def put_scanning_configuration(self, body: dict[str, Any]) -> RegistryScanningConfiguration:
-        """Validate and store a new registry scanning configuration; switching between BASIC
-        and ENHANCED activates or deactivates enhanced scanning (see `eligibility`)."""
+        """Validate and store a new registry scanning configuration, and act on the images
+        already stored wherever a repository's scan frequency changes (activation,
+        deactivation, rules added or removed: see `eligibility.apply_configuration`)."""
         config = parse_configuration(body)
-        previous, ecr = self.settings()
         now = self.clock.now()
-        enhanced = ScanType.ENHANCED
         with self.store.write() as uow:
+            previous, ecr = self._settings(uow)
             uow.scans.save_settings(self.tenant, config.to_wire(), ecr.to_wire(), now)
             append_frequency_events(uow, self.tenant, previous, config, now)
-            if previous.scan_type is not enhanced and config.scan_type is enhanced:
-                activate(self, uow, config, now)
-            if previous.scan_type is enhanced and config.scan_type is not enhanced:
-                deactivate(self, uow, now)
+            apply_configuration(self, uow, previous, config, now)
+        self.settings_changed.set()
         return config
 
     def put_ecr_configuration(self, body: dict[str, Any]) -> EcrConfiguration:
@@ -179,15 +192,21 @@ class ScanService:
             repos = uow.registry.repository_rows(self.tenant)
         return proposed.preview((r.name, r.scan_on_push) for r in repos)
 
-    def set_scan_on_push(self, repository: str, flag: bool) -> None:
-        """ECR's legacy per-repository scan-on-push flag."""
+    def set_scan_on_push(self, repository: str, flag: bool) -> ConfigurationApplied:
+        """ECR's legacy per-repository scan-on-push flag; the repository's images are brought
+        in line when its frequency changes (under ENHANCED the rules decide, so it does not;
+        under BASIC the flag applies to the next pushes)."""
         repo = self.ctx.repository(repository)
         with self.store.write() as uow:
-            config = self._settings(uow)[0]
+            config, _ = self._settings(uow)
             append_frequency_events(
                 uow, self.tenant, config, config, self.clock.now(), {repo.name: flag}
             )
             uow.registry.set_repository_settings(repo.id, scan_on_push=flag)
+            return apply_configuration(
+                self, uow, config, config, self.clock.now(),
+                repository=repo.name, flags_before={repo.name: repo.scan_on_push},
+            )  # fmt: skip
 
     # --- scanning ---------------------------------------------------------------------------
 
@@ -200,6 +219,10 @@ class ScanService:
             stored = uow.catalog.inventory(digest) if rematch else None
         if repo is None or row is None:
             return ScanOutcome(False, "IMAGE_NOT_FOUND")
+        frequency = config.frequency_for(repository, repo.scan_on_push)
+        if config.scan_type is ScanType.ENHANCED and frequency is ScanFrequency.MANUAL:
+            # queued before its repository left every rule: not scanned (SCAN_FREQUENCY_MANUAL)
+            return ScanOutcome(False, "SCAN_FREQUENCY_MANUAL")
         if not rematch:
             self._mark_in_progress(repo.id, digest)
         if stored is None:
@@ -218,12 +241,16 @@ class ScanService:
         report = evaluation.report
         keyed, package_docs = reverse_index_rows(stored.packages, report.os_ecosystem)
         with self.store.write() as uow:
-            if self._settings(uow)[0].scan_type is not config.scan_type:
-                # enhanced scanning was turned off (or on) while this scan ran: its result
-                # belongs to a configuration no longer in force, so it is dropped
+            in_force = self._settings(uow)[0]
+            frequency = in_force.frequency_for(repository, repo.scan_on_push)
+            if in_force.scan_type is not config.scan_type or frequency is ScanFrequency.MANUAL:
+                # enhanced scanning was turned off (or on), or the repository left every rule,
+                # while this scan ran: its result belongs to a configuration no longer in
+                # force, so it is dropped
                 return ScanOutcome(False, "CONFIGURATION_CHANGED", layers_read=layers_read)
             uow.catalog.store_inventory(digest, stored, keyed, package_docs, now)
-            target = Target(repo.id, repository, digest, evaluation.drafts)
+            epoch = uow.scans.activation_epoch(self.tenant)
+            target = Target(repo.id, repository, digest, evaluation.drafts, epoch=epoch)
             applied = self.writer.apply(uow, [target], now)
             opened, closed, reopened = applied.per_resource[(repo.id, digest)]
             current = uow.vulns.current_version()
@@ -232,11 +259,10 @@ class ScanService:
                 # run before this image had findings to re-evaluate, so match it once more
                 key = f"rematch:{repo.id}:{digest}:{current}"
                 enqueue(uow.jobs, RematchImage(repository, digest), key, now)
-            reason = "UNSUPPORTED_OS" if report.unsupported_os else "SUCCESSFUL"
+            code, reason = _enhanced_status(report.unsupported_os, stored.packages, frequency)
             done = self.clock.now()  # lastScannedAt and the event: when the results are written
             state = ScanState(
-                repo.id, digest, config.scan_type.value,
-                "INACTIVE" if report.unsupported_os else "ACTIVE", reason, done,
+                repo.id, digest, config.scan_type.value, code, reason, done,
                 report.db_version, report.os_ecosystem, report.unsupported_os,
             )  # fmt: skip
             previous = record_state(uow, self.tenant, state, done)

@@ -22,13 +22,12 @@ from dockwatch.model.events import (
     ManifestPushed,
     OutboxEvent,
 )
-from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
 from .coverage_state import record_state
-from .eligibility import expire_pass, recatalogue_pass
+from .eligibility import MANUAL_REASON, expire_pass, is_image, not_covered, recatalogue_pass
 from .jobs import (
     ApplyDelta,
     ClaimedJob,
@@ -104,22 +103,35 @@ class ScanWorker:
         if repo is None:
             return
         frequency = config.frequency_for(repo.name, repo.scan_on_push)
+        digest = event.image_digest
+        enhanced_image = config.scan_type is ScanType.ENHANCED and is_image(
+            event.media_type or "", event.artifact_type
+        )
+        if frequency is ScanFrequency.MANUAL:
+            if enhanced_image:  # covered as not scanned: coverage lists every image
+                state = uow.scans.get_scan(repo.id, digest)
+                if state is None or (state.status_code, state.reason) != (
+                    "INACTIVE",
+                    MANUAL_REASON,
+                ):
+                    record_state(uow, tenant, not_covered(repo.id, digest, state), now)
+            return
         # a push older than the activation window (read late, e.g. right after enhanced
         # scanning was turned on) is not eligible: activation decides it
-        stale = now - e.created_at > timedelta(days=self.service.activation_days)
-        if frequency is ScanFrequency.MANUAL or stale:
+        if now - e.created_at > timedelta(days=self.service.activation_days):
             return
-        digest = event.image_digest
         enqueue(uow.jobs, ScanImage(repo.name, digest), f"push:{e.id}", now)
-        image_like = event.media_type not in INDEX_TYPES and not event.artifact_type
-        if (
-            config.scan_type is ScanType.ENHANCED
-            and image_like
-            and uow.scans.get_scan(repo.id, digest) is None
-        ):
+        if not enhanced_image:
+            return
+        state = uow.scans.get_scan(repo.id, digest)
+        if state is None or state.status_code == "INACTIVE":
+            # a new image, or one not monitored (expired, ...): monitoring starts with this
+            # push; a re-push or re-tag of a monitored image leaves its start where it is
+            started = event.pushed_at or e.created_at
             pending = ScanState(
-                repo.id, digest, "ENHANCED", "ACTIVE", "PENDING_INITIAL_SCAN", None, 0, None, None
-            )
+                repo.id, digest, "ENHANCED", "ACTIVE", "PENDING_INITIAL_SCAN", None, 0, None,
+                None, last_activated_at=started,
+            )  # fmt: skip
             record_state(uow, tenant, pending, now)
 
     def handle(self, job: Job) -> None:

@@ -47,6 +47,10 @@ class ScanState:
     """The feed ecosystem of the image's distribution release, when supported."""
     unsupported_os: str | None
     """Why OS packages were not matched (or why the scan failed), when so."""
+    last_activated_at: datetime | None = None
+    """When monitoring of the image last started (its first push while monitored, an
+    activation, a push after expiry): the re-scan duration counts from it. None in a state
+    being stored keeps the stored value, so only the places that start monitoring move it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,12 @@ class PushedImage:
     image: ScannedImage
     last_pushed_at: datetime
     last_pulled_at: datetime | None
+    media_type: str = ""
+    """The manifest's media type (indexes never get image coverage)."""
+    artifact_type: str | None = None
+    """The manifest's artifact type (artifacts never get image coverage)."""
+    last_activated_at: datetime | None = None
+    """When monitoring last started (`active_pushed_images`: its first push when never set)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,8 @@ class CoveredImage:
     last_scanned_at: datetime | None
     image_pushed_at: datetime
     last_pulled_at: datetime | None
+    last_activated_at: datetime | None = None
+    """When monitoring of the image last started (see `ScanState.last_activated_at`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +180,19 @@ class ScanRepo(Protocol):
 
     def put_scan(self, tenant: Tenant, state: ScanState, at: datetime) -> None:
         """Create or replace an image resource's scan state."""
+        ...
+
+    def enhanced_states(self, tenant: Tenant) -> dict[tuple[int, str], ScanState]:
+        """Every enhanced scan state of the tenant by (repository id, digest) (configuration
+        changes compare them with what the new configuration calls for)."""
+        ...
+
+    def activation_epoch(self, tenant: Tenant) -> int:
+        """How many times enhanced scanning was turned off (0 when never, or no settings)."""
+        ...
+
+    def next_activation_epoch(self, tenant: Tenant) -> int:
+        """Count one more deactivation (the settings row must exist); returns the new epoch."""
         ...
 
     def delete_scan(self, repository_id: int, digest: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -47,7 +48,23 @@ def _image(row: Any) -> ScannedImage:
 
 
 def _pushed(row: Any) -> PushedImage:
-    return PushedImage(_image(row), as_utc(row.last_pushed_at), as_utc_or_none(row.last_pulled_at))
+    mapping = row._mapping
+    return PushedImage(
+        _image(row),
+        as_utc(row.last_pushed_at),
+        as_utc_or_none(row.last_pulled_at),
+        mapping.get("media_type") or "",
+        mapping.get("artifact_type"),
+        as_utc_or_none(mapping.get("last_activated_at")),
+    )
+
+
+def _state(r: Any) -> ScanState:
+    return ScanState(
+        r.repository_id, r.digest, r.scan_type, r.status_code, r.reason,
+        as_utc_or_none(r.last_scanned_at), r.db_version, r.os_ecosystem, r.unsupported_os,
+        as_utc_or_none(r.last_activated_at),
+    )  # fmt: skip
 
 
 def _of(table: Table, tenant: Tenant) -> ColumnElement[bool]:
@@ -67,6 +84,27 @@ def _enhanced_scans(tenant: Tenant, *columns: Any) -> Select[Any]:
         .join(_r, _r.c.id == _s.c.repository_id)
         .where(_of(_s, tenant), _s.c.scan_type == "ENHANCED")
     )
+
+
+_STATE_COLUMNS = (
+    "scan_type", "status_code", "reason", "last_scanned_at", "db_version", "os_ecosystem",
+    "unsupported_os", "updated_at",
+)  # fmt: skip
+_THIS_STATE = and_(
+    _s.c.repository_id == bindparam("p_repository_id"), _s.c.digest == bindparam("p_digest")
+)
+# statements built once with bound parameters: compiled once, a bulk activation reuses them
+_UPDATE_STATE = (
+    update(_s).where(_THIS_STATE).values({c: bindparam(f"p_{c}") for c in _STATE_COLUMNS})
+)
+_UPDATE_STATE_ACTIVATED = _UPDATE_STATE.values(last_activated_at=bindparam("p_last_activated_at"))
+_INSERT_STATE = insert(_s).values(
+    {
+        c: bindparam(f"p_{c}")
+        for c in ("account_id", "region", "repository_id", "digest", *_STATE_COLUMNS,
+                  "last_activated_at")
+    }
+)  # fmt: skip
 
 
 class SqlScanRepo:
@@ -101,31 +139,43 @@ class SqlScanRepo:
 
     def get_scan(self, repository_id: int, digest: str) -> ScanState | None:
         r = self._conn.execute(select(_s).where(_scan_of(repository_id, digest))).first()
-        if r is None:
-            return None
-        return ScanState(
-            r.repository_id, r.digest, r.scan_type, r.status_code, r.reason,
-            as_utc_or_none(r.last_scanned_at), r.db_version, r.os_ecosystem, r.unsupported_os,
-        )  # fmt: skip
+        return None if r is None else _state(r)
+
+    def enhanced_states(self, tenant: Tenant) -> dict[tuple[int, str], ScanState]:
+        rows = self._conn.execute(select(_s).where(_of(_s, tenant), _s.c.scan_type == "ENHANCED"))
+        return {(r.repository_id, r.digest): _state(r) for r in rows}
+
+    def activation_epoch(self, tenant: Tenant) -> int:
+        s = t.scan_settings
+        found = self._conn.execute(select(s.c.activation_epoch).where(_of(s, tenant))).first()
+        return 0 if found is None else int(found[0])
+
+    def next_activation_epoch(self, tenant: Tenant) -> int:
+        s = t.scan_settings
+        self._conn.execute(
+            update(s).where(_of(s, tenant)).values(activation_epoch=s.c.activation_epoch + 1)
+        )
+        return self.activation_epoch(tenant)
 
     def put_scan(self, tenant: Tenant, state: ScanState, at: datetime) -> None:
-        values = {
-            "scan_type": state.scan_type,
-            "status_code": state.status_code,
-            "reason": state.reason,
-            "last_scanned_at": state.last_scanned_at,
-            "db_version": state.db_version,
-            "os_ecosystem": state.os_ecosystem,
-            "unsupported_os": state.unsupported_os,
-            "updated_at": at,
+        params = {
+            "p_scan_type": state.scan_type,
+            "p_status_code": state.status_code,
+            "p_reason": state.reason,
+            "p_last_scanned_at": state.last_scanned_at,
+            "p_db_version": state.db_version,
+            "p_os_ecosystem": state.os_ecosystem,
+            "p_unsupported_os": state.unsupported_os,
+            "p_updated_at": at,
+            "p_last_activated_at": state.last_activated_at,
+            "p_repository_id": state.repository_id,
+            "p_digest": state.digest,
         }
-        keys = {
-            "account_id": tenant.account_id,
-            "region": tenant.region,
-            "repository_id": state.repository_id,
-            "digest": state.digest,
-        }
-        self._upsert(_s, _scan_of(state.repository_id, state.digest), keys, values)
+        # None keeps the stored monitoring start
+        stmt = _UPDATE_STATE if state.last_activated_at is None else _UPDATE_STATE_ACTIVATED
+        if not self._conn.execute(stmt, params).rowcount:
+            keys = {"p_account_id": tenant.account_id, "p_region": tenant.region}
+            self._conn.execute(_INSERT_STATE, {**params, **keys})
 
     def _upsert(
         self, table: Table, row: ColumnElement[bool], keys: dict[str, Any], values: dict[str, Any]
@@ -192,6 +242,8 @@ class SqlScanRepo:
                 _m.c.digest,
                 _m.c.last_pushed_at,
                 _m.c.last_pulled_at,
+                _m.c.media_type,
+                _m.c.artifact_type,
             )  # fmt: skip
             .join(_r, _r.c.id == _m.c.repository_id)
             .where(_of(_r, tenant))
@@ -210,6 +262,9 @@ class SqlScanRepo:
                 _r.c.scan_on_push,
                 _m.c.last_pushed_at,
                 _m.c.last_pulled_at,
+                func.coalesce(_s.c.last_activated_at, _m.c.image_pushed_at).label(
+                    "last_activated_at"
+                ),
             )  # fmt: skip
             .join(_r, _r.c.id == _s.c.repository_id)
             .join(_m, (_m.c.repository_id == _s.c.repository_id) & (_m.c.digest == _s.c.digest))
@@ -244,6 +299,7 @@ class SqlScanRepo:
                 _r.c.scan_on_push,
                 _m.c.image_pushed_at,
                 _m.c.last_pulled_at,
+                _s.c.last_activated_at,
             )  # fmt: skip
             .join(_r, _r.c.id == _s.c.repository_id)
             .join(_m, (_m.c.repository_id == _s.c.repository_id) & (_m.c.digest == _s.c.digest))
@@ -272,6 +328,7 @@ class SqlScanRepo:
                 as_utc_or_none(r.last_scanned_at),
                 as_utc(r.image_pushed_at),
                 as_utc_or_none(r.last_pulled_at),
+                as_utc_or_none(r.last_activated_at),
             )  # fmt: skip
             for r in rows
         ]

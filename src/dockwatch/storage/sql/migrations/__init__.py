@@ -180,6 +180,23 @@ def _webhooks_2_sealed_secrets(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE webhooks ALTER COLUMN secret TYPE TEXT"))
 
 
+def _scan_3_activation(conn: Connection) -> None:
+    """`image_scans.last_activated_at` (when monitoring of an image last started: the re-scan
+    duration counts from it; existing rows count from their first push until set) and
+    `scan_settings.activation_epoch` (how many times enhanced scanning was turned off: findings
+    opened after a re-activation get new ids)."""
+    from sqlalchemy import inspect, text
+
+    insp = inspect(conn)
+    if "last_activated_at" not in {c["name"] for c in insp.get_columns("image_scans")}:
+        kind = tables.image_scans.c.last_activated_at.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE image_scans ADD COLUMN last_activated_at {kind}"))
+    if "activation_epoch" not in {c["name"] for c in insp.get_columns("scan_settings")}:
+        conn.execute(
+            text("ALTER TABLE scan_settings ADD COLUMN activation_epoch INTEGER NOT NULL DEFAULT 0")
+        )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -240,6 +257,7 @@ MIGRATIONS: list[Migration] = [
         "policies", 1, "pull policies and allowances", _baseline("pull_policies", "pull_allowances")
     ),
     Migration("audit", 1, "baseline", _baseline("audit_log")),
+    Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
 ]
 
 

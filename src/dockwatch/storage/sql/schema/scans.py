@@ -46,6 +46,7 @@ scan_settings = Table(
     Column("scanning_configuration", Text, nullable=False),
     Column("ecr_configuration", Text, nullable=False),
     Column("updated_at", UTC_TIMESTAMP, nullable=False),
+    Column("activation_epoch", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("account_id", "region"),
 )
 
@@ -66,6 +67,7 @@ image_scans = Table(
     Column("basic_findings", LargeBinary),
     Column("last_manual_scan_at", UTC_TIMESTAMP),
     Column("updated_at", UTC_TIMESTAMP, nullable=False),
+    Column("last_activated_at", UTC_TIMESTAMP),
     PrimaryKeyConstraint("repository_id", "digest"),
 )
 
