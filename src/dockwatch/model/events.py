@@ -13,19 +13,20 @@ as `Unreadable`, so one damaged row never stops a reader: consumers skip it or r
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
+from dockwatch.model.event_payload import (
+    decode_value,
+    encode_value,
+    payload_fields,
+    payload_hints,
+    wire_field,
+    wire_name,
+)
 from dockwatch.model.identity import Tenant
-
-
-def _wire(name: str, default: Any = None) -> Any:
-    """A field stored under another JSON name than its camelCase one."""
-    return field(default=default, metadata={"wire": name})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +51,24 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The stored JSON object."""
-        hints = _hints(type(self))
+        hints = payload_hints(type(self))
         out: dict[str, Any] = {}
-        for f in _payload_fields(type(self)):
+        for f in payload_fields(type(self)):
             value = getattr(self, f.name)
             if f.metadata.get("omit_empty") and not value:
                 continue
-            out[_wire_name(f)] = _encode(value) if hints[f.name] is not Any else value
+            out[wire_name(f)] = encode_value(value) if hints[f.name] is not Any else value
         return out
 
     @classmethod
     def from_payload(cls, tenant: Tenant, at: datetime, payload: Mapping[str, Any]) -> Self:
         """The event a stored payload describes; KeyError/TypeError/ValueError when it does not."""
-        hints = _hints(cls)
+        hints = payload_hints(cls)
         values: dict[str, Any] = {}
-        for f in _payload_fields(cls):
-            key = _wire_name(f)
+        for f in payload_fields(cls):
+            key = wire_name(f)
             if key in payload:
-                values[f.name] = _decode(hints[f.name], payload[key], key)
+                values[f.name] = decode_value(hints[f.name], payload[key], key)
             elif f.default is not MISSING:
                 values[f.name] = f.default
             elif f.default_factory is not MISSING:
@@ -91,7 +92,7 @@ class ManifestPushed(Event):
     image_tags: tuple[str, ...] = ()
     media_type: str | None = None
     artifact_type: str | None = None
-    subject_digest: str | None = _wire("subject")
+    subject_digest: str | None = wire_field("subject")
     """The manifest's OCI `subject` (a referrer's target)."""
     first_push: bool = False
     pushed_at: datetime | None = None
@@ -246,10 +247,10 @@ class CoverageChanged(Event):
         return cls(
             tenant,
             at,
-            _decode(str, payload["repositoryName"], "repositoryName"),
-            _decode(str, payload["imageDigest"], "imageDigest"),
-            _decode(str, status["statusCode"], "statusCode"),
-            _decode(str, status["reason"], "reason"),
+            decode_value(str, payload["repositoryName"], "repositoryName"),
+            decode_value(str, payload["imageDigest"], "imageDigest"),
+            decode_value(str, status["statusCode"], "statusCode"),
+            decode_value(str, status["reason"], "reason"),
         )
 
 
@@ -435,77 +436,3 @@ class OutboxEvent:
     @property
     def created_at(self) -> datetime:
         return self.event.at
-
-
-# --- the payload codec ----------------------------------------------------------------------------
-
-
-_HINTS: dict[type[Event], dict[str, Any]] = {}
-_FIELDS: dict[type[Event], tuple[Field[Any], ...]] = {}
-
-
-def _hints(cls: type[Event]) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
-
-
-def _payload_fields(cls: type[Event]) -> tuple[Field[Any], ...]:
-    found = _FIELDS.get(cls)
-    if found is None:
-        found = _FIELDS[cls] = tuple(f for f in fields(cls) if f.name not in ("tenant", "at"))
-    return found
-
-
-def _wire_name(f: Field[Any]) -> str:
-    wire = f.metadata.get("wire")
-    if wire:
-        return str(wire)
-    head, *rest = f.name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
-    return value
-
-
-def _decode(hint: Any, value: Any, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        origin = typing.get_origin(hint)
-    if hint is datetime:
-        if not isinstance(value, str):
-            raise TypeError(f"{key} is not a time")
-        return datetime.fromisoformat(value)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise TypeError(f"{key} is not a list")
-        item = typing.get_args(hint)[0]
-        return tuple(_decode(item, v, key) for v in value)
-    if origin is Mapping or origin is dict:
-        if not isinstance(value, dict):
-            raise TypeError(f"{key} is not an object")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{key} is not true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{key} is not a number")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise TypeError(f"{key} is not a string")
-        return value
-    return value
