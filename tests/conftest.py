@@ -6,8 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support.servers import Server, start_distribution, start_dockwatch
+
+
+# No timed assertions: property tests judge results, never how fast examples are made or run
+# (a loaded CI machine would otherwise fail them at random).
+settings.register_profile(
+    "untimed",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example],
+)
+settings.load_profile("untimed")
 
 
 @pytest.fixture
