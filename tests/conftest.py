@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
-
 # No timed assertions: property tests judge results, never how fast examples are made or run
 # (a loaded CI machine would otherwise fail them at random).
 settings.register_profile(
