@@ -100,6 +100,22 @@ def _alpine(version: str, eol: date) -> Release:
     )
 
 
+def _ubuntu(version: str, codename: str, eol: date) -> Release:
+    """An Ubuntu release: LTS releases use `Ubuntu:<v>:LTS` in Ubuntu's OSV records (their Pro
+    entries are folded into it by the feed), interim releases `Ubuntu:<v>`."""
+    lts = version.endswith(".04") and int(version.split(".")[0]) % 2 == 0
+    suffix = ":LTS" if lts else ""
+    return Release(
+        os_id="ubuntu",
+        version=version,
+        ecosystem=f"Ubuntu:{version}{suffix}",
+        feed_release=version,
+        codenames=(codename,),
+        eol=eol,
+        title=f"Ubuntu {version}{' LTS' if lts else ''} ({codename})",
+    )
+
+
 def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Release:
     return Release(
         os_id=os_id,
@@ -124,6 +140,20 @@ RELEASES: tuple[Release, ...] = (
     _alpine("3.21", date(2026, 11, 1)),
     _alpine("3.22", date(2027, 5, 1)),
     _alpine("3.23", date(2027, 11, 1)),
+    # Ubuntu: LTS releases to the end of Ubuntu Pro with the Legacy add-on (Ubuntu's OSV records
+    # carry those fixes), interim releases to their nine months of standard support
+    # (https://ubuntu.com/about/release-cycle, checked 2026-12).
+    _ubuntu("14.04", "trusty", date(2026, 4, 30)),
+    _ubuntu("16.04", "xenial", date(2028, 4, 30)),
+    _ubuntu("18.04", "bionic", date(2030, 4, 30)),
+    _ubuntu("20.04", "focal", date(2032, 4, 30)),
+    _ubuntu("22.04", "jammy", date(2034, 4, 30)),
+    _ubuntu("23.10", "mantic", date(2024, 7, 11)),
+    _ubuntu("24.04", "noble", date(2036, 4, 30)),
+    _ubuntu("24.10", "oracular", date(2025, 7, 10)),
+    _ubuntu("25.04", "plucky", date(2026, 1, 15)),
+    _ubuntu("25.10", "questing", date(2026, 7, 9)),
+    _ubuntu("26.04", "resolute", date(2038, 4, 30)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "8", date(2029, 3, 1)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "9", date(2032, 5, 31)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
@@ -145,6 +175,8 @@ _BY_FEED_RELEASE = {(r.os_id, r.feed_release): r for r in RELEASES} | _BY_CODENA
 _OS_IDS = frozenset(r.os_id for r in RELEASES)
 _MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 _MAJOR = re.compile(r"(\d+)")
+_MAJOR_MINOR_IDS = frozenset({"ubuntu"})
+"""Distributions whose releases are `major.minor` (`22.04`), not a major version."""
 
 
 def by_ecosystem(ecosystem: str) -> Release | None:
@@ -164,6 +196,9 @@ def release_key(os_id: str, version_id: str) -> str | None:
     branch, not the release, so it yields None.
     """
     v = version_id.strip()
+    if os_id in _MAJOR_MINOR_IDS:
+        m = _MAJOR_MINOR.match(v)
+        return f"{m.group(1)}.{m.group(2).zfill(2)}" if m else None
     if os_id == "alpine":
         if "_" in v:
             return None

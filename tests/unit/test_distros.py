@@ -28,6 +28,12 @@ TODAY = date(2026, 11, 26)
         ("almalinux", "10.0", None, "AlmaLinux:10"),
         ("rocky", "9.3", None, "Rocky Linux:9"),
         ("Debian", "12", None, "Debian:12"),
+        ("ubuntu", "22.04", "jammy", "Ubuntu:22.04:LTS"),
+        ("ubuntu", "24.04", None, "Ubuntu:24.04:LTS"),
+        ("ubuntu", "26.04", "resolute", "Ubuntu:26.04:LTS"),
+        ("ubuntu", "18.04", None, "Ubuntu:18.04:LTS"),  # Ubuntu Pro (ESM) to 2028, Legacy 2030
+        ("ubuntu", "16.04", None, "Ubuntu:16.04:LTS"),
+        ("ubuntu", None, "noble", "Ubuntu:24.04:LTS"),
     ],
 )
 def test_supported(
@@ -49,7 +55,11 @@ def test_supported(
         ("debian", "9", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", None, UnsupportedReason.UNKNOWN_RELEASE),
         ("almalinux", "", UnsupportedReason.UNKNOWN_RELEASE),
-        ("ubuntu", "22.04", UnsupportedReason.NO_ADVISORY_SOURCE),
+        ("gentoo", "2.15", UnsupportedReason.NO_ADVISORY_SOURCE),
+        ("ubuntu", "14.04", UnsupportedReason.END_OF_LIFE),  # Legacy add-on ended 2026-04
+        ("ubuntu", "25.04", UnsupportedReason.END_OF_LIFE),  # interim: 9 months, to 2026-01-15
+        ("ubuntu", "25.10", UnsupportedReason.END_OF_LIFE),
+        ("ubuntu", "21.04", UnsupportedReason.UNKNOWN_RELEASE),
         ("plan9", "4", UnsupportedReason.UNKNOWN_DISTRO),
     ],
 )

@@ -31,6 +31,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.ubuntu import UbuntuFeed
 
 #: osv.dev ecosystems fetched as `<bucket>/<ecosystem>/all.zip`: every language ecosystem the
 #: cataloguer reports (GHSA, PyPA, Go, RustSec records are all in these archives), Bitnami, and
@@ -47,6 +48,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds: list[Feed] = [OsvFeed(e, policy=p) for e in OSV_ECOSYSTEMS]
     feeds += [DebianFeed(policy=p), AlpineFeed(policy=p)]
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
+    feeds += [UbuntuFeed(policy=p)]
     return feeds
 
 
@@ -73,6 +75,7 @@ __all__ = [
     "ParseProblem",
     "RateLimited",
     "TooLarge",
+    "UbuntuFeed",
     "Unchanged",
     "Validator",
     "default_feeds",

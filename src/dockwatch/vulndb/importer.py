@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -127,6 +127,10 @@ def import_paths(
             for item in keep(items):
                 assert isinstance(item, Advisory)
                 grouped.setdefault(_osv_source(item), []).append(item)
+        if ubuntu.SOURCE in grouped:  # Ubuntu's records as its feed reads them
+            grouped[ubuntu.SOURCE] = [
+                a for a in ubuntu.parse(iter(grouped[ubuntu.SOURCE])) if isinstance(a, Advisory)
+            ]
         for source, advisories in sorted(grouped.items()):
             say(f"{source}: applying {len(advisories)} advisories")
             report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
