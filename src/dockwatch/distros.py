@@ -43,6 +43,10 @@ class Release:
     """For people: `Debian 12 (bookworm)`."""
 
 
+ROLLING = "rolling"
+"""The release key of a rolling distribution."""
+
+
 class UnsupportedReason(StrEnum):
     """Why a distribution cannot be matched."""
 
@@ -116,6 +120,20 @@ def _ubuntu(version: str, codename: str, eol: date) -> Release:
     )
 
 
+def _rolling(os_id: str, ecosystem: str, title: str) -> Release:
+    """A rolling distribution (Wolfi, Chainguard): every VERSION_ID (a build date) is the one
+    release, never past end of life."""
+    return Release(
+        os_id=os_id,
+        version=ROLLING,
+        ecosystem=ecosystem,
+        feed_release=ROLLING,
+        codenames=(),
+        eol=None,
+        title=title,
+    )
+
+
 def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Release:
     return Release(
         os_id=os_id,
@@ -154,6 +172,8 @@ RELEASES: tuple[Release, ...] = (
     _ubuntu("25.04", "plucky", date(2026, 1, 15)),
     _ubuntu("25.10", "questing", date(2026, 7, 9)),
     _ubuntu("26.04", "resolute", date(2038, 4, 30)),
+    _rolling("wolfi", "Wolfi", "Wolfi"),
+    _rolling("chainguard", "Chainguard", "Chainguard"),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "8", date(2029, 3, 1)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "9", date(2032, 5, 31)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
@@ -196,6 +216,8 @@ def release_key(os_id: str, version_id: str) -> str | None:
     branch, not the release, so it yields None.
     """
     v = version_id.strip()
+    if (os_id, ROLLING) in _BY_KEY:
+        return ROLLING
     if os_id in _MAJOR_MINOR_IDS:
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2).zfill(2)}" if m else None
@@ -229,6 +251,8 @@ def lookup(
         release = _BY_KEY.get((os_id, key)) if key else None
     if release is None and codename:
         release = _BY_CODENAME.get((os_id, codename.strip().lower()))
+    if release is None:
+        release = _BY_KEY.get((os_id, ROLLING))
     if release is None:
         shown = version_id or codename or "no version"
         return Unsupported(

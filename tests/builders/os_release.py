@@ -31,3 +31,12 @@ DISTRIB_DESCRIPTION="Ubuntu 14.04.6 LTS"
 
 UBUNTU_DEBIAN_VERSION = "bookworm/sid\n"
 """`/etc/debian_version` of Ubuntu 22.04: names Debian's testing, not Ubuntu."""
+
+WOLFI = """\
+ID=wolfi
+NAME="Wolfi"
+PRETTY_NAME="Wolfi"
+VERSION_ID="20230201"
+HOME_URL="https://wolfi.dev"
+"""
+"""`/etc/os-release` of the `wolfi-base` image (wolfi-baselayout)."""

@@ -20,7 +20,7 @@ import pytest
 
 from tests.builders import os_release as osr
 from tests.builders.http_push import push_built_image
-from tests.builders.layers import dpkg_stanza, dpkg_status, make_image, make_layer
+from tests.builders.layers import apk_entry, dpkg_stanza, dpkg_status, make_image, make_layer
 from tests.support.cli import db_import
 from tests.support.servers import Server
 
@@ -147,3 +147,37 @@ def test_end_of_life_ubuntu_still_scans_language_packages(
         found = _by_id(_scanned(c, "trusty-app"))
     # 14.04 left Ubuntu Pro's Legacy support in 2026-04: no OS findings, Python still scanned
     assert set(found) == {"CVE-2099-7007"}
+
+
+def test_wolfi_image_reports_wolfi_advisories(dockwatch: Server) -> None:
+    """busybox 1.35.0-r2 sorts before Wolfi's fix 1.35.0-r3 (apk: same version, lower
+    revision); 1.35.0-r3 carries the fix although upstream 1.35.0 is affected (the backport)."""
+    db_import(dockwatch.data, DATA / "wolfi" / "security.json")
+    images = {}
+    for repo, version in (("wolfi-old", "1.35.0-r2"), ("wolfi-fixed", "1.35.0-r3")):
+        images[repo] = make_image(
+            [
+                make_layer(
+                    {
+                        "etc/os-release": osr.WOLFI,
+                        "lib/apk/db/installed": apk_entry("busybox", version, origin="busybox"),
+                    }
+                )
+            ]
+        )
+    with dockwatch.client() as c:
+        _enhanced(c)
+        for repo, image in images.items():
+            push_built_image(c, repo, image)
+        old = _by_id(_scanned(c, "wolfi-old"))
+        fixed = _by_id(_scanned(c, "wolfi-fixed"))
+    # the fixed entries only: the false-positive determinations (`0`) are never reported
+    assert set(old) == {"CVE-2022-28391", "CVE-2022-30065"}
+    for finding in old.values():
+        (pkg,) = finding["packageVulnerabilityDetails"]["vulnerablePackages"]
+        assert (pkg["name"], pkg["version"], pkg["fixedInVersion"]) == (
+            "busybox",
+            "1.35.0-r2",
+            "1.35.0-r3",
+        )
+    assert fixed == {}

@@ -34,6 +34,9 @@ TODAY = date(2026, 11, 26)
         ("ubuntu", "18.04", None, "Ubuntu:18.04:LTS"),  # Ubuntu Pro (ESM) to 2028, Legacy 2030
         ("ubuntu", "16.04", None, "Ubuntu:16.04:LTS"),
         ("ubuntu", None, "noble", "Ubuntu:24.04:LTS"),
+        ("wolfi", "20230201", None, "Wolfi"),  # rolling: any build date
+        ("wolfi", None, None, "Wolfi"),
+        ("chainguard", "20230214", None, "Chainguard"),
     ],
 )
 def test_supported(

@@ -32,6 +32,7 @@ from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv import OsvFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
+from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
 #: osv.dev ecosystems fetched as `<bucket>/<ecosystem>/all.zip`: every language ecosystem the
 #: cataloguer reports (GHSA, PyPA, Go, RustSec records are all in these archives), Bitnami, and
@@ -49,6 +50,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [DebianFeed(policy=p), AlpineFeed(policy=p)]
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
+    feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
     return feeds
 
 
@@ -56,6 +58,7 @@ __all__ = [
     "OSV_ECOSYSTEMS",
     "UNCHANGED",
     "AlpineFeed",
+    "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",
     "EpssFeed",
@@ -78,5 +81,6 @@ __all__ = [
     "UbuntuFeed",
     "Unchanged",
     "Validator",
+    "WolfiFeed",
     "default_feeds",
 ]

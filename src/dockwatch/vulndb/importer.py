@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -137,6 +137,14 @@ def import_paths(
     for p in by_kind.get("debian", []):
         advisories = [a for a in keep(debian.parse_file(str(p))) if isinstance(a, Advisory)]
         report.results.append(vdb.apply(debian.SOURCE, advisories))
+    for p in by_kind.get("wolfi", []):  # Wolfi and Chainguard security databases
+        try:
+            found = [a for a in keep(wolfi.parse_file(p)) if isinstance(a, Advisory)]
+        except FeedError as exc:
+            report.problems.append(ParseProblem("wolfi", str(p), str(exc)))
+            continue
+        if found:
+            report.results.append(vdb.apply(found[0].source, found))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:

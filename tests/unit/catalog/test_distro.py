@@ -64,3 +64,10 @@ def test_ubuntu_os_release_and_lsb_release() -> None:
         "14.04",
         "trusty",
     )
+
+
+def test_wolfi_os_release() -> None:
+    from tests.builders import os_release as osr
+
+    d = detect(dict([f("/etc/os-release", osr.WOLFI)]))
+    assert d is not None and (d.id, d.version_id) == ("wolfi", "20230201")
