@@ -161,6 +161,9 @@ RELEASES: tuple[Release, ...] = (
     # Ubuntu: LTS releases to the end of Ubuntu Pro with the Legacy add-on (Ubuntu's OSV records
     # carry those fixes), interim releases to their nine months of standard support
     # (https://ubuntu.com/about/release-cycle, checked 2026-12).
+    # Alpine edge: the rolling development branch (os-release VERSION_ID `3.24.0_alpha…`),
+    # matched against secdb's `edge` files; never past end of life.
+    Release("alpine", "edge", "Alpine:edge", "edge", (), None, "Alpine Linux edge"),
     _ubuntu("14.04", "trusty", date(2026, 4, 30)),
     _ubuntu("16.04", "xenial", date(2028, 4, 30)),
     _ubuntu("18.04", "bionic", date(2030, 4, 30)),
@@ -212,8 +215,8 @@ def by_feed_release(os_id: str, name: str) -> Release | None:
 def release_key(os_id: str, version_id: str) -> str | None:
     """The table's version key for an os-release VERSION_ID (`3.19.1` -> `3.19`, `9.4` -> `9`).
 
-    Alpine edge reports a pre-release VERSION_ID (`3.21.0_alpha20240807`); that is a rolling
-    branch, not the release, so it yields None.
+    Alpine edge reports a pre-release VERSION_ID (`3.21.0_alpha20240807`); that is the rolling
+    branch, not the release, so it yields `edge`.
     """
     v = version_id.strip()
     if (os_id, ROLLING) in _BY_KEY:
@@ -222,8 +225,8 @@ def release_key(os_id: str, version_id: str) -> str | None:
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2).zfill(2)}" if m else None
     if os_id == "alpine":
-        if "_" in v:
-            return None
+        if "_" in v or v == "edge":
+            return "edge"
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2)}" if m else None
     m = _MAJOR.match(v)

@@ -53,7 +53,6 @@ def test_supported(
         ("debian", "10", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.19.1", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.21.3", UnsupportedReason.END_OF_LIFE),  # ended 2026-11-01
-        ("alpine", "3.24.0_alpha20251224", UnsupportedReason.UNKNOWN_RELEASE),  # edge
         ("alpine", "3.12.0", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", "9", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", None, UnsupportedReason.UNKNOWN_RELEASE),
@@ -92,7 +91,9 @@ def test_table_is_consistent() -> None:
         assert distros.by_feed_release(r.os_id, r.feed_release) is r
         assert distros.lookup(r.os_id, r.version, today=date(2000, 1, 1)) == Supported(r)
     assert distros.by_feed_release("debian", "sid") is None
-    assert distros.by_feed_release("alpine", "edge") is None
+    edge = distros.lookup("alpine", "3.24.0_alpha20251224", today=date(2026, 11, 26))
+    assert isinstance(edge, Supported) and edge.release.ecosystem == "Alpine:edge"
+    assert distros.by_feed_release("alpine", "edge") is edge.release  # secdb's `edge` files
 
 
 ALMA = (
