@@ -71,3 +71,13 @@ def test_wolfi_os_release() -> None:
 
     d = detect(dict([f("/etc/os-release", osr.WOLFI)]))
     assert d is not None and (d.id, d.version_id) == ("wolfi", "20230201")
+
+
+def test_amazon_linux_system_release_without_os_release() -> None:
+    for text, version in (
+        ("Amazon Linux release 2023.6.20241010 (Amazon Linux)\n", "2023.6.20241010"),
+        ("Amazon Linux release 2 (Karoo)\n", "2"),
+        ("Amazon Linux AMI release 2018.03\n", "2018.03"),
+    ):
+        d = detect(dict([f("/etc/system-release", text)]))
+        assert d is not None and (d.id, d.version_id) == ("amzn", version)
