@@ -43,6 +43,10 @@ class Release:
     """For people: `Debian 12 (bookworm)`."""
 
 
+ROLLING = "rolling"
+"""The release key of a rolling distribution."""
+
+
 class UnsupportedReason(StrEnum):
     """Why a distribution cannot be matched."""
 
@@ -100,6 +104,36 @@ def _alpine(version: str, eol: date) -> Release:
     )
 
 
+def _ubuntu(version: str, codename: str, eol: date) -> Release:
+    """An Ubuntu release: LTS releases use `Ubuntu:<v>:LTS` in Ubuntu's OSV records (their Pro
+    entries are folded into it by the feed), interim releases `Ubuntu:<v>`."""
+    lts = version.endswith(".04") and int(version.split(".")[0]) % 2 == 0
+    suffix = ":LTS" if lts else ""
+    return Release(
+        os_id="ubuntu",
+        version=version,
+        ecosystem=f"Ubuntu:{version}{suffix}",
+        feed_release=version,
+        codenames=(codename,),
+        eol=eol,
+        title=f"Ubuntu {version}{' LTS' if lts else ''} ({codename})",
+    )
+
+
+def _rolling(os_id: str, ecosystem: str, title: str) -> Release:
+    """A rolling distribution (Wolfi, Chainguard): every VERSION_ID (a build date) is the one
+    release, never past end of life."""
+    return Release(
+        os_id=os_id,
+        version=ROLLING,
+        ecosystem=ecosystem,
+        feed_release=ROLLING,
+        codenames=(),
+        eol=None,
+        title=title,
+    )
+
+
 def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Release:
     return Release(
         os_id=os_id,
@@ -124,6 +158,25 @@ RELEASES: tuple[Release, ...] = (
     _alpine("3.21", date(2026, 11, 1)),
     _alpine("3.22", date(2027, 5, 1)),
     _alpine("3.23", date(2027, 11, 1)),
+    # Ubuntu: LTS releases to the end of Ubuntu Pro with the Legacy add-on (Ubuntu's OSV records
+    # carry those fixes), interim releases to their nine months of standard support
+    # (https://ubuntu.com/about/release-cycle, checked 2026-12).
+    # Alpine edge: the rolling development branch (os-release VERSION_ID `3.24.0_alpha…`),
+    # matched against secdb's `edge` files; never past end of life.
+    Release("alpine", "edge", "Alpine:edge", "edge", (), None, "Alpine Linux edge"),
+    _ubuntu("14.04", "trusty", date(2026, 4, 30)),
+    _ubuntu("16.04", "xenial", date(2028, 4, 30)),
+    _ubuntu("18.04", "bionic", date(2030, 4, 30)),
+    _ubuntu("20.04", "focal", date(2032, 4, 30)),
+    _ubuntu("22.04", "jammy", date(2034, 4, 30)),
+    _ubuntu("23.10", "mantic", date(2024, 7, 11)),
+    _ubuntu("24.04", "noble", date(2036, 4, 30)),
+    _ubuntu("24.10", "oracular", date(2025, 7, 10)),
+    _ubuntu("25.04", "plucky", date(2026, 1, 15)),
+    _ubuntu("25.10", "questing", date(2026, 7, 9)),
+    _ubuntu("26.04", "resolute", date(2038, 4, 30)),
+    _rolling("wolfi", "Wolfi", "Wolfi"),
+    _rolling("chainguard", "Chainguard", "Chainguard"),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "8", date(2029, 3, 1)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "9", date(2032, 5, 31)),
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
@@ -145,6 +198,8 @@ _BY_FEED_RELEASE = {(r.os_id, r.feed_release): r for r in RELEASES} | _BY_CODENA
 _OS_IDS = frozenset(r.os_id for r in RELEASES)
 _MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 _MAJOR = re.compile(r"(\d+)")
+_MAJOR_MINOR_IDS = frozenset({"ubuntu"})
+"""Distributions whose releases are `major.minor` (`22.04`), not a major version."""
 
 
 def by_ecosystem(ecosystem: str) -> Release | None:
@@ -160,13 +215,18 @@ def by_feed_release(os_id: str, name: str) -> Release | None:
 def release_key(os_id: str, version_id: str) -> str | None:
     """The table's version key for an os-release VERSION_ID (`3.19.1` -> `3.19`, `9.4` -> `9`).
 
-    Alpine edge reports a pre-release VERSION_ID (`3.21.0_alpha20240807`); that is a rolling
-    branch, not the release, so it yields None.
+    Alpine edge reports a pre-release VERSION_ID (`3.21.0_alpha20240807`); that is the rolling
+    branch, not the release, so it yields `edge`.
     """
     v = version_id.strip()
+    if (os_id, ROLLING) in _BY_KEY:
+        return ROLLING
+    if os_id in _MAJOR_MINOR_IDS:
+        m = _MAJOR_MINOR.match(v)
+        return f"{m.group(1)}.{m.group(2).zfill(2)}" if m else None
     if os_id == "alpine":
-        if "_" in v:
-            return None
+        if "_" in v or v == "edge":
+            return "edge"
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2)}" if m else None
     m = _MAJOR.match(v)
@@ -194,6 +254,8 @@ def lookup(
         release = _BY_KEY.get((os_id, key)) if key else None
     if release is None and codename:
         release = _BY_CODENAME.get((os_id, codename.strip().lower()))
+    if release is None:
+        release = _BY_KEY.get((os_id, ROLLING))
     if release is None:
         shown = version_id or codename or "no version"
         return Unsupported(

@@ -28,6 +28,15 @@ TODAY = date(2026, 11, 26)
         ("almalinux", "10.0", None, "AlmaLinux:10"),
         ("rocky", "9.3", None, "Rocky Linux:9"),
         ("Debian", "12", None, "Debian:12"),
+        ("ubuntu", "22.04", "jammy", "Ubuntu:22.04:LTS"),
+        ("ubuntu", "24.04", None, "Ubuntu:24.04:LTS"),
+        ("ubuntu", "26.04", "resolute", "Ubuntu:26.04:LTS"),
+        ("ubuntu", "18.04", None, "Ubuntu:18.04:LTS"),  # Ubuntu Pro (ESM) to 2028, Legacy 2030
+        ("ubuntu", "16.04", None, "Ubuntu:16.04:LTS"),
+        ("ubuntu", None, "noble", "Ubuntu:24.04:LTS"),
+        ("wolfi", "20230201", None, "Wolfi"),  # rolling: any build date
+        ("wolfi", None, None, "Wolfi"),
+        ("chainguard", "20230214", None, "Chainguard"),
     ],
 )
 def test_supported(
@@ -44,12 +53,15 @@ def test_supported(
         ("debian", "10", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.19.1", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.21.3", UnsupportedReason.END_OF_LIFE),  # ended 2026-11-01
-        ("alpine", "3.24.0_alpha20251224", UnsupportedReason.UNKNOWN_RELEASE),  # edge
         ("alpine", "3.12.0", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", "9", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", None, UnsupportedReason.UNKNOWN_RELEASE),
         ("almalinux", "", UnsupportedReason.UNKNOWN_RELEASE),
-        ("ubuntu", "22.04", UnsupportedReason.NO_ADVISORY_SOURCE),
+        ("gentoo", "2.15", UnsupportedReason.NO_ADVISORY_SOURCE),
+        ("ubuntu", "14.04", UnsupportedReason.END_OF_LIFE),  # Legacy add-on ended 2026-04
+        ("ubuntu", "25.04", UnsupportedReason.END_OF_LIFE),  # interim: 9 months, to 2026-01-15
+        ("ubuntu", "25.10", UnsupportedReason.END_OF_LIFE),
+        ("ubuntu", "21.04", UnsupportedReason.UNKNOWN_RELEASE),
         ("plan9", "4", UnsupportedReason.UNKNOWN_DISTRO),
     ],
 )
@@ -79,7 +91,9 @@ def test_table_is_consistent() -> None:
         assert distros.by_feed_release(r.os_id, r.feed_release) is r
         assert distros.lookup(r.os_id, r.version, today=date(2000, 1, 1)) == Supported(r)
     assert distros.by_feed_release("debian", "sid") is None
-    assert distros.by_feed_release("alpine", "edge") is None
+    edge = distros.lookup("alpine", "3.24.0_alpha20251224", today=date(2026, 11, 26))
+    assert isinstance(edge, Supported) and edge.release.ecosystem == "Alpine:edge"
+    assert distros.by_feed_release("alpine", "edge") is edge.release  # secdb's `edge` files
 
 
 ALMA = (

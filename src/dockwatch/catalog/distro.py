@@ -16,7 +16,13 @@ from dockwatch.model.catalog import FileEntry
 from dockwatch.model.distro import Distro
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
-FALLBACKS = ("/etc/alpine-release", "/etc/debian_version", "/etc/redhat-release")
+FALLBACKS = (
+    "/etc/alpine-release",
+    "/etc/lsb-release",
+    "/etc/system-release",
+    "/etc/debian_version",
+    "/etc/redhat-release",
+)
 #: Every file `detect` may read: the cataloguer keeps these in memory.
 GLOBS = OS_RELEASE + FALLBACKS
 
@@ -78,6 +84,13 @@ def detect(files: Mapping[str, FileEntry]) -> Distro | None:
     text = _text(files, "/etc/alpine-release")
     if text:
         return Distro("alpine", text.split()[0], pretty_name=f"Alpine Linux v{text.split()[0]}")
+    lsb = _lsb_release(files)
+    if lsb is not None:
+        return lsb
+    text = _text(files, "/etc/system-release")
+    amazon = _AMAZON.match(text)
+    if amazon:
+        return Distro("amzn", amazon.group(1), pretty_name=text.strip())
     text = _text(files, "/etc/debian_version")
     if text:
         m = re.match(r"(\d+)", text)
@@ -89,6 +102,29 @@ def detect(files: Mapping[str, FileEntry]) -> Distro | None:
         m = re.search(r"release\s+(\d+(?:\.\d+)?)", lowered)
         return Distro(ident, m.group(1) if m else None, pretty_name=text.strip())
     return None
+
+
+_AMAZON = re.compile(r"Amazon Linux(?: AMI)? release (\d+(?:\.\d+)*)")
+"""`/etc/system-release` of Amazon Linux: `Amazon Linux release 2023.6.20241010 (Amazon Linux)`,
+`Amazon Linux release 2 (Karoo)`, `Amazon Linux AMI release 2018.03`."""
+
+
+def _lsb_release(files: Mapping[str, FileEntry]) -> Distro | None:
+    """`/etc/lsb-release` (Ubuntu before os-release was universal): DISTRIB_ID, _RELEASE,
+    _CODENAME. Read before `/etc/debian_version`, which Ubuntu also ships (`bookworm/sid`)."""
+    entry = resolve(files, "/etc/lsb-release")
+    if entry is None or not entry.data:
+        return None
+    fields = parse_os_release(entry.data)
+    ident = fields.get("DISTRIB_ID", "").strip().lower()
+    if not ident:
+        return None
+    return Distro(
+        id=ident,
+        version_id=fields.get("DISTRIB_RELEASE") or None,
+        codename=fields.get("DISTRIB_CODENAME") or None,
+        pretty_name=fields.get("DISTRIB_DESCRIPTION") or None,
+    )
 
 
 def _text(files: Mapping[str, FileEntry], path: str) -> str:

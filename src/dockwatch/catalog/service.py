@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Version of the per-layer facts `catalog.layers` extracts; bump it when they change.
-LAYER_FACTS_VERSION = 1
+LAYER_FACTS_VERSION = 2  # 2: /etc/lsb-release and /etc/system-release are release files
 
 
 class CatalogCache(Protocol):

@@ -31,6 +31,8 @@ from dockwatch.feeds.feed import (
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.ubuntu import UbuntuFeed
+from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
 #: osv.dev ecosystems fetched as `<bucket>/<ecosystem>/all.zip`: every language ecosystem the
 #: cataloguer reports (GHSA, PyPA, Go, RustSec records are all in these archives), Bitnami, and
@@ -47,6 +49,8 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds: list[Feed] = [OsvFeed(e, policy=p) for e in OSV_ECOSYSTEMS]
     feeds += [DebianFeed(policy=p), AlpineFeed(policy=p)]
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
+    feeds += [UbuntuFeed(policy=p)]
+    feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
     return feeds
 
 
@@ -54,6 +58,7 @@ __all__ = [
     "OSV_ECOSYSTEMS",
     "UNCHANGED",
     "AlpineFeed",
+    "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",
     "EpssFeed",
@@ -73,7 +78,9 @@ __all__ = [
     "ParseProblem",
     "RateLimited",
     "TooLarge",
+    "UbuntuFeed",
     "Unchanged",
     "Validator",
+    "WolfiFeed",
     "default_feeds",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv
+from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -38,6 +38,7 @@ class Format(StrEnum):
     NVD = "nvd"
     KEV = "kev"
     EPSS = "epss"
+    WOLFI = "wolfi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ def _sniff_json_head(head: bytes) -> Format | None:
         return Format.KEV
     if b'"resultsPerPage"' in head and (b'"NVD_CVE"' in head or b'"totalResults"' in head):
         return Format.NVD
+    if b'"distroversion"' not in head and (b"packages.wolfi.dev" in head or b"cgr.dev" in head):
+        return Format.WOLFI if b'"packages"' in head else None
     if b'"secfixes"' in head or (b'"distroversion"' in head and b'"packages"' in head):
         return Format.ALPINE
     if _DEBIAN_HEAD.match(head):
@@ -79,6 +82,8 @@ def _sniff_json_doc(doc: object) -> Format | None:
         return Format.NVD
     if "packages" in doc and "distroversion" in doc:
         return Format.ALPINE
+    if "packages" in doc and "urlprefix" in doc:
+        return Format.WOLFI
     first = next(iter(doc.values()), None)
     if isinstance(first, dict) and any(
         isinstance(k, str) and k.startswith(("CVE-", "TEMP-")) for k in list(first)[:5]
@@ -166,5 +171,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from kev.parse_file(x.path)
         elif x.format is Format.EPSS:
             yield from epss.parse_file(x.path)
+        elif x.format is Format.WOLFI:
+            yield from wolfi.parse_file(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

@@ -145,7 +145,14 @@ def parse_record(doc: object, source: str) -> tuple[Advisory, list[str]]:
         id=AdvisoryID(adv_id),
         source=source,
         aliases=tuple(sorted({f.ident(a, "aliases") for a in f.arr(d.get("aliases"), "aliases")})),
-        related=tuple(sorted({f.ident(a, "related") for a in f.arr(d.get("related"), "related")})),
+        # OSV 1.7 `upstream` (Ubuntu's and Debian's `UBUNTU-CVE-…` records name their CVE there)
+        # is kept with `related`, so the finding is filed under the CVE.
+        related=tuple(
+            sorted(
+                {f.ident(a, "related") for a in f.arr(d.get("related"), "related")}
+                | {f.ident(a, "upstream") for a in f.arr(d.get("upstream"), "upstream")}
+            )
+        ),
         summary=f.text(d.get("summary"), "summary"),
         details=f.text(d.get("details"), "details"),
         published=f.timestamp(d.get("published"), "published"),

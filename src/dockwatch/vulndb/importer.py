@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -127,12 +127,24 @@ def import_paths(
             for item in keep(items):
                 assert isinstance(item, Advisory)
                 grouped.setdefault(_osv_source(item), []).append(item)
+        if ubuntu.SOURCE in grouped:  # Ubuntu's records as its feed reads them
+            grouped[ubuntu.SOURCE] = [
+                a for a in ubuntu.parse(iter(grouped[ubuntu.SOURCE])) if isinstance(a, Advisory)
+            ]
         for source, advisories in sorted(grouped.items()):
             say(f"{source}: applying {len(advisories)} advisories")
             report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
     for p in by_kind.get("debian", []):
         advisories = [a for a in keep(debian.parse_file(str(p))) if isinstance(a, Advisory)]
         report.results.append(vdb.apply(debian.SOURCE, advisories))
+    for p in by_kind.get("wolfi", []):  # Wolfi and Chainguard security databases
+        try:
+            found = [a for a in keep(wolfi.parse_file(p)) if isinstance(a, Advisory)]
+        except FeedError as exc:
+            report.problems.append(ParseProblem("wolfi", str(p), str(exc)))
+            continue
+        if found:
+            report.results.append(vdb.apply(found[0].source, found))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:

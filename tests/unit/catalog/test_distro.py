@@ -35,3 +35,49 @@ def test_fallbacks() -> None:
 def test_none_and_loops() -> None:
     assert detect({}) is None
     assert detect(dict([f("/etc/os-release", link="/etc/os-release")])) is None
+
+
+def test_ubuntu_os_release_and_lsb_release() -> None:
+    from tests.builders import os_release as osr
+
+    d = detect(
+        dict(
+            [
+                f("/etc/os-release", link="../usr/lib/os-release"),
+                f("/usr/lib/os-release", osr.UBUNTU_2204),
+                f("/etc/debian_version", osr.UBUNTU_DEBIAN_VERSION),
+            ]
+        )
+    )
+    assert d is not None and (d.id, d.version_id, d.codename) == ("ubuntu", "22.04", "jammy")
+    # no os-release: lsb-release names Ubuntu, before debian_version could say "bookworm/sid"
+    old = detect(
+        dict(
+            [
+                f("/etc/lsb-release", osr.UBUNTU_1404_LSB),
+                f("/etc/debian_version", "jessie/sid\n"),
+            ]
+        )
+    )
+    assert old is not None and (old.id, old.version_id, old.codename) == (
+        "ubuntu",
+        "14.04",
+        "trusty",
+    )
+
+
+def test_wolfi_os_release() -> None:
+    from tests.builders import os_release as osr
+
+    d = detect(dict([f("/etc/os-release", osr.WOLFI)]))
+    assert d is not None and (d.id, d.version_id) == ("wolfi", "20230201")
+
+
+def test_amazon_linux_system_release_without_os_release() -> None:
+    for text, version in (
+        ("Amazon Linux release 2023.6.20241010 (Amazon Linux)\n", "2023.6.20241010"),
+        ("Amazon Linux release 2 (Karoo)\n", "2"),
+        ("Amazon Linux AMI release 2018.03\n", "2018.03"),
+    ):
+        d = detect(dict([f("/etc/system-release", text)]))
+        assert d is not None and (d.id, d.version_id) == ("amzn", version)

@@ -93,3 +93,11 @@ def test_generated_file(tmp_path: Path) -> None:
     advs, probs = _parse(_files(tmp_path, {"v3.21/main": b.generated_alpine("v3.21", "main", 300)}))
     assert probs == [] and len(advs) > 1000
     assert {a.ecosystem for adv in advs.values() for a in adv.affected} == {"Alpine:v3.21"}
+
+
+def test_edge_branch_is_the_edge_release(tmp_path: Path) -> None:
+    path = tmp_path / "edge-main.json"
+    path.write_bytes(b.alpine_secdb("edge", "main", b.ALPINE_MAIN_V319))
+    advs, probs = _parse([(path, "edge/main")])
+    assert probs == []
+    assert {a.ecosystem for adv in advs.values() for a in adv.affected} == {"Alpine:edge"}
