@@ -186,8 +186,8 @@ RELEASES: tuple[Release, ...] = (
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"ubuntu", "rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "wolfi",
-     "chainguard", "photon", "mariner", "azurelinux", "arch", "gentoo", "distroless"}
+    {"rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "photon", "mariner",
+     "azurelinux", "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
 

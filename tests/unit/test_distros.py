@@ -108,3 +108,8 @@ def test_alma_ecosystems_in_the_data_are_in_the_table() -> None:
         first = next(folder.glob("*.json"))
         seen.update(a["package"]["ecosystem"] for a in json.loads(first.read_bytes())["affected"])
     assert seen and all(distros.by_ecosystem(e) is not None for e in seen)
+
+
+def test_a_distribution_with_a_feed_is_never_listed_as_without_one() -> None:
+    fed = {release.os_id for release in distros.RELEASES}
+    assert not fed & distros.KNOWN_WITHOUT_FEED
