@@ -10,6 +10,13 @@ import pytest
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--contract-examples N`: test cases per operation in the API contract run (more for a
+    longer run); `--contract-seed S`: its seed (default fixed, so a run is repeatable)."""
+    parser.addoption("--contract-examples", type=int, default=5)
+    parser.addoption("--contract-seed", type=int, default=1)
+
+
 @pytest.fixture
 def dockwatch(tmp_path: Path) -> Iterator[Server]:
     """A fresh dockwatch server (auth on, test mode) for one test."""

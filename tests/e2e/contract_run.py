@@ -1,0 +1,63 @@
+"""Run schemathesis against a fresh dockwatch server, both inside the caller's network namespace.
+
+`tests/e2e/test_api_contract.py` runs this module under `unshare --net` after bringing up the
+loopback interface, so the server and every request schemathesis makes see only 127.0.0.1:
+nothing a generated input creates (a webhook URL, say) can reach out. The exit status is
+schemathesis's; its report is printed.
+
+    python -m tests.e2e.contract_run --data DIR --examples N --seed S
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.servers import PASSWORD, USERNAME, start_dockwatch
+
+LIMITS = {
+    # schemathesis sends wrong and missing credentials on purpose (ignored_auth); the backoff
+    # would then answer the test user's own requests 429 and hide the operations behind it
+    "DOCKWATCH_AUTH_FREE_FAILURES_PER_ADDRESS": "1000000",
+    "DOCKWATCH_AUTH_FREE_FAILURES_PER_USER": "1000000",
+}
+
+
+def run(data: Path, examples: int, seed: int | None, report: Path) -> int:
+    """Start the server, run every check over every operation, stop the server."""
+    server = start_dockwatch(data, env=LIMITS)
+    try:
+        args = [
+            sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/v1/openapi.json",
+            "--auth", f"{USERNAME}:{PASSWORD}",
+            "--checks", "all",
+            "--mode", "all",
+            "--max-examples", str(examples),
+            "--workers", "2",
+            "--no-color",
+            "--report", "junit", "--report-junit-path", str(report),
+        ]  # fmt: skip
+        if seed is not None:
+            args += ["--seed", str(seed)]
+        env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.contract_hooks"}
+        return subprocess.run(args, env=env, check=False).returncode
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    """Parse the arguments, run, exit with schemathesis's status."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--examples", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--report", type=Path, required=True)
+    opts = parser.parse_args()
+    sys.exit(run(opts.data, opts.examples, opts.seed, opts.report))
+
+
+if __name__ == "__main__":
+    main()
