@@ -11,9 +11,11 @@ from tests.support.servers import Server, start_distribution, start_dockwatch
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--contract-examples N`: test cases per operation in the API contract run (more for a
-    longer run); `--contract-seed S`: its seed (default fixed, so a run is repeatable)."""
+    """The API contract run (tests/e2e/test_api_contract.py): `--contract-examples N` test cases
+    per operation and `--contract-seconds T` for the whole run (raise both for a longer run);
+    `--contract-seed S` its seed (fixed by default, so a run is repeatable)."""
     parser.addoption("--contract-examples", type=int, default=5)
+    parser.addoption("--contract-seconds", type=int, default=90)
     parser.addoption("--contract-seed", type=int, default=1)
 
 

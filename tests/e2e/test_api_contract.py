@@ -5,7 +5,7 @@ The server and schemathesis run together in a new network namespace with only lo
 cases (schema-valid: must not be refused), negative ones (schema-violating: must be refused
 with a 4xx), undeclared methods (405 with `Allow`), missing and wrong credentials, and every
 answer's status, Content-Type, headers and body against the document. `--contract-examples`
-sets the cases per operation, `--contract-seed` the seed.
+sets the cases per operation, `--contract-seconds` the time budget, `--contract-seed` the seed.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ def test_schemathesis_finds_nothing(tmp_path: Path, request: pytest.FixtureReque
     unshare, ip = require("unshare"), require("ip")
     _namespace_or_skip(unshare, ip)
     examples = int(request.config.getoption("--contract-examples"))
+    seconds = int(request.config.getoption("--contract-seconds"))
     seed = int(request.config.getoption("--contract-seed"))
     report = tmp_path / "junit.xml"
     inner = (
         f"{ip} link set lo up && exec {sys.executable} -m tests.e2e.contract_run "
-        f"--data {tmp_path / 'data'} --examples {examples} --seed {seed} --report {report}"
+        f"--data {tmp_path / 'data'} --examples {examples} --seconds {seconds} --seed {seed} "
+        f"--report {report}"
     )
     out = subprocess.run(
         [unshare, "--net", "sh", "-c", inner], cwd=ROOT, capture_output=True, text=True

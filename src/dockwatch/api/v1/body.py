@@ -8,6 +8,9 @@ recurse deeply. Declared `Shape`s then check every top-level field against its d
 (its JSON types, then the JSON Schema that refines them: enums, bounds, item shapes), naming the
 field in the 400 answer, before a handler reads it. The same declaration is the request body's
 schema in the OpenAPI document (`openapi.py`), so what is checked and what is documented are one.
+jsonschema (a runtime dependency for this) evaluates the refinements: it is the reference
+implementation of the JSON Schema dialect OpenAPI 3.1 uses, so the reader and the document
+cannot read one declaration two ways.
 """
 
 from __future__ import annotations

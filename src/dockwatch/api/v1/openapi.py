@@ -37,6 +37,8 @@ class Param:
     required: bool = False
     repeats: bool = False
     where: str = "query"
+    most: int = 10
+    """How many times a repeating parameter may be given."""
     _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +68,7 @@ class Param:
         """The OpenAPI Parameter Object."""
         schema: dict[str, Any] = dict(self.schema)
         if self.repeats:
-            schema = {"type": "array", "items": schema, "minItems": 1}
+            schema = {"type": "array", "items": schema, "minItems": 1, "maxItems": self.most}
         out: dict[str, Any] = {"name": self.name, "in": self.where, "schema": schema}
         if self.required or self.where == "path":
             out["required"] = True
@@ -144,6 +146,8 @@ def check_query(request: Request, params: Sequence[Param]) -> None:
         values = request.query_params.getlist(param.name)
         if len(values) > 1 and not param.repeats:
             raise InvalidInput(f"{param.name}: give it once")
+        if len(values) > param.most:
+            raise InvalidInput(f"{param.name}: give it at most {param.most} times")
         for value in values:
             param.check(value)
 

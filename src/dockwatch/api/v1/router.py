@@ -67,7 +67,7 @@ def build_routes(
     for op in operations:
 
         async def endpoint(request: Request, op: Operation = op) -> Response:
-            shadow = owners(request.url.path)
+            shadow = owners(request.scope["path"])
             if op.path not in shadow:  # a wider template caught a path a narrower one owns
                 allow = sorted({m for r in declared if r.path in shadow for m in r.methods or ()})
                 allow = sorted({*allow, "OPTIONS"})
@@ -107,7 +107,7 @@ def build_routes(
         return sorted(methods | {"OPTIONS"}) if methods else []
 
     async def fallback(request: Request) -> Response:
-        path, method = request.url.path, request.method
+        path, method = request.scope["path"], request.method
         allow = allowed(path)
         if not allow:
             return error_response(NotFound(f"no such resource: {path}"))

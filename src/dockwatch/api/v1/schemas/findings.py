@@ -3,7 +3,7 @@ findings by layer, aggregations, exports and suppression rules."""
 
 from __future__ import annotations
 
-from dockwatch.findings.criteria import ENUM_VALUES
+from dockwatch.findings.criteria import ENUM_VALUES, MAX_FILTERS
 from dockwatch.findings.suppression_rule import ACTIONS
 from dockwatch.model.finding_aggregation import MAX_RESULTS as AGGREGATION_MAX
 from dockwatch.model.finding_criteria import (
@@ -75,7 +75,15 @@ def _criteria_params() -> tuple[Param, ...]:
             }
         else:
             schema = {"type": "string", "pattern": "^!?(" + "|".join(values) + ")$"}
-        out.append(Param(key, schema, f"{key} (`!v`: not v; `v*`: starts with v)", repeats=True))
+        out.append(
+            Param(
+                key,
+                schema,
+                f"{key} (`!v`: not v; `v*`: starts with v)",
+                repeats=True,
+                most=MAX_FILTERS,
+            )
+        )
     time = EPOCH_OR_ISO
     for key in DATE_KEYS:
         out += [Param(f"{key}From", time, f"{key} at or after"), Param(f"{key}To", time)]
@@ -180,7 +188,13 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
         obj({"filters": array(RULE)}, {"nextToken": STRING}),
         params=(
             Param("action", enum(ACTIONS), "Only rules with this action"),
-            Param("arns", {"type": "string", "minLength": 1}, "Only these rules", repeats=True),
+            Param(
+                "arns",
+                {"type": "string", "minLength": 1},
+                "Only these rules",
+                repeats=True,
+                most=100,
+            ),
             max_results(100),
             NEXT_TOKEN,
         ),
