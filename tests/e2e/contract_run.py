@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.servers import PASSWORD, USERNAME, start_dockwatch
+from tests.support.servers import PASSWORD, USERNAME, free_port, wait_http
 
 LIMITS = {
     # schemathesis sends wrong and missing credentials on purpose (ignored_auth); the backoff
@@ -31,10 +31,25 @@ LIMITS = {
 
 def run(data: Path, examples: int, seconds: int, seed: int | None, report: Path) -> int:
     """Start the server, run every check over every operation, stop the server."""
-    server = start_dockwatch(data, env=LIMITS)
+    port = free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    log = data.parent / "dockwatch.log"
+    env = {
+        **os.environ,
+        **LIMITS,
+        "DOCKWATCH_USERNAME": USERNAME,
+        "DOCKWATCH_PASSWORD": PASSWORD,
+        "DOCKWATCH_SYNC_INTERVAL": "0",
+    }
+    serve = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port)]
+    with log.open("ab") as out:
+        server = subprocess.Popen(serve, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
     try:
+        # a loaded machine may take a while to import and migrate: wait longer than usual
+        wait_http(f"{url}/healthz", timeout=300, proc=server)
         args = [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/v1/openapi.json",
+            sys.executable, "-m", "schemathesis.cli", "run", f"{url}/api/v1/openapi.json",
             "--auth", f"{USERNAME}:{PASSWORD}",
             "--checks", "all",
             "--mode", "all",
@@ -47,9 +62,13 @@ def run(data: Path, examples: int, seconds: int, seed: int | None, report: Path)
         if seed is not None:
             args += ["--seed", str(seed)]
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.contract_hooks"}
-        return subprocess.run(args, env=env, check=False).returncode
+        code = subprocess.run(args, env=env, check=False).returncode
+        if code != 0:
+            print(log.read_text(errors="replace")[-4000:])
+        return code
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def main() -> None:

@@ -147,3 +147,40 @@ async def test_errors_match_the_error_schema(api: httpx.AsyncClient) -> None:
         assert str(status) in DOC["paths"][path][method.lower()]["responses"]
     r = await api.delete("/api/v1/repositories")
     assert r.status_code == 405 and _error_schema_holds(r.json())
+
+
+async def test_a_manual_scan_under_enhanced_scanning_is_a_documented_409(
+    api: httpx.AsyncClient,
+) -> None:
+    """Found by the contract run: the request is well formed, the registry's state refuses it."""
+    r = await api.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED"})
+    assert r.status_code == 200, r.text
+    r = await api.post("/api/v1/repositories/team/x/images/v1/scan")
+    assert r.status_code == 409 and _error_schema_holds(r.json())
+    assert r.json()["__type"] == "ConflictException"
+    path = "/api/v1/repositories/{name}/images/{reference}/scan"
+    assert "409" in DOC["paths"][path]["post"]["responses"]
+
+
+async def test_declared_query_parameters_are_checked_before_the_handler(
+    api: httpx.AsyncClient,
+) -> None:
+    """Found by the contract run: values outside a parameter's schema were answered 200."""
+    for url, name in [
+        ("/api/v1/coverage?scanStatusCode=AAA", "scanStatusCode"),
+        ("/api/v1/findings?updatedAtTo=yesterday", "updatedAtTo"),
+        ("/api/v1/findings?maxResults=0", "maxResults"),
+        ("/api/v1/findings?" + "&".join(["severity=HIGH"] * 11), "severity"),
+    ]:
+        r = await api.get(url)
+        assert r.status_code == 400 and r.json()["message"].startswith(f"{name}: "), url
+    assert (await api.get("/api/v1/findings?updatedAtTo=2026-01-02T03:04:05Z")).status_code == 200
+
+
+async def test_a_path_owned_by_a_narrower_route_is_405_for_the_wider_ones_method(
+    api: httpx.AsyncClient,
+) -> None:
+    r = await api.get("/api/v1/findings/aggregations/list")
+    assert r.status_code == 405 and r.headers["allow"] == "OPTIONS, POST"
+    r = await api.get("/api/v1/repositories/x%0Ay/images/v%0A1/findings/export")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json"

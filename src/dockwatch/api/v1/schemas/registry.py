@@ -185,6 +185,7 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
             }
         ),
         path_params=IMAGE_PARAMS,
+        errors=(409,),  # the registry scans ENHANCED: manual scans are a basic-scanning feature
     ),
     ("GET", "/api/v1/coverage"): Contract(
         obj({"coveredResources": array(COVERED_RESOURCE)}, {"nextToken": STRING}),
