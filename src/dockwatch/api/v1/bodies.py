@@ -227,6 +227,10 @@ _SUPPRESSIBLE = {
     },
 }
 """A SUPPRESS rule names at least one criterion, and none that suppressing changes."""
+_SUPPRESSIBLE_MESSAGE = (
+    "filterCriteria: a SUPPRESS rule must name at least one criterion, and none that "
+    f"suppressing changes ({', '.join(SELF_REFERENCING)})"
+)
 
 
 def _rule_fields(create: bool) -> tuple[Field, ...]:
@@ -260,8 +264,14 @@ def _rule_fields(create: bool) -> tuple[Field, ...]:
 
 
 BODIES[("POST", "/api/v1/suppression-rules")] = Shape(
-    _rule_fields(create=True), closed=True, constraints=_SUPPRESSIBLE
+    _rule_fields(create=True),
+    closed=True,
+    constraints=_SUPPRESSIBLE,
+    constraints_message=_SUPPRESSIBLE_MESSAGE,
 )
 BODIES[("PUT", "/api/v1/suppression-rules/{ref:path}")] = Shape(
-    _rule_fields(create=False), closed=True, constraints=_SUPPRESSIBLE
+    _rule_fields(create=False),
+    closed=True,
+    constraints=_SUPPRESSIBLE,
+    constraints_message=_SUPPRESSIBLE_MESSAGE,
 )

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
@@ -158,11 +159,13 @@ class Field:
 
 
 def _raise_first(validator: Draft202012Validator, value: Any, name: str) -> None:
-    """InvalidInput with the shallowest schema error (the outermost problem), naming where."""
-    errors = sorted(validator.iter_errors(value), key=lambda e: (len(e.path), str(list(e.path))))
-    if errors:
-        error = errors[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+    """InvalidInput with the most relevant schema error (inside an anyOf, the branch that came
+    closest), naming where it is."""
+    error = best_match(validator.iter_errors(value))
+    while error is not None and error.context:  # an anyOf: the deepest of its branches' errors
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         raise InvalidInput(f"{name}{where}: {error.message}")
 
 
@@ -176,6 +179,8 @@ class Shape:
     description: str = ""
     constraints: Mapping[str, Any] | None = None
     """A JSON Schema the whole body must also meet (rules between fields)."""
+    constraints_message: str = ""
+    """What to answer when `constraints` fail (else the schema error, naming where)."""
     _validator: Draft202012Validator | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -216,6 +221,8 @@ class Shape:
         for one in present:
             one.check_schema(doc)
         if self._validator is not None:
+            if self.constraints_message and not self._validator.is_valid(doc):
+                raise InvalidInput(self.constraints_message)
             _raise_first(self._validator, doc, "the body")
         return doc
 

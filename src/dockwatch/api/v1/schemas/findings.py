@@ -59,6 +59,11 @@ FINDING = obj(
 FINDINGS_PAGE = obj({"findings": array(FINDING)}, {"nextToken": STRING})
 
 
+QUERY_FILTER = "^!?(?!\\\\?\\*$)(?!\\\\$)[^!\\u0000][^\\u0000]*$"
+"""A string filter as a query value: `v`, `!v` (NOT_EQUALS), `v*` (PREFIX), `\\!`/`\\*` for the
+characters; the value left after the markers is never empty."""
+
+
 def _criteria_params() -> tuple[Param, ...]:
     """ListFindings' criteria as query parameters (`queries.criteria_query`): one per string key
     (`!v` excludes, `v*` is a prefix; repeatable), dates as `<key>From`/`<key>To`, numbers as
@@ -71,7 +76,7 @@ def _criteria_params() -> tuple[Param, ...]:
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 1024,
-                "pattern": "^[^!\\\\*\\u0000][^\\u0000]*$",
+                "pattern": QUERY_FILTER,
             }
         else:
             schema = {"type": "string", "pattern": "^!?(" + "|".join(values) + ")$"}
@@ -93,7 +98,7 @@ def _criteria_params() -> tuple[Param, ...]:
         "type": "string",
         "minLength": 1,
         "maxLength": 1024,
-        "pattern": "^[^!\\\\*\\u0000][^\\u0000]*$",
+        "pattern": QUERY_FILTER,
     }
     for name in ("Name", "Version", "Release", "Architecture", "SourceLayerHash", "FilePath"):
         out.append(
