@@ -40,7 +40,8 @@ from .body import Field, Shape
 from .schemas.common import DATE_FILTER, EPOCH_OR_ISO, FILTER_CRITERIA, enum, obj, string_filter
 from .schemas.common import filters as _filters
 
-URL_PATTERN = "^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+URL_PATTERN = f"^https?://[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:{_PORT})?(/[!-~]*)?$"
 """A webhook receiver URL: http(s), a host name or address, an optional port and path."""
 
 
@@ -190,6 +191,7 @@ BODIES: dict[tuple[str, str], Shape] = {
                 ("string",),
                 required=True,
                 schema={"pattern": URL_PATTERN, "maxLength": MAX_URL},
+                message="url must be an absolute http or https URL with a host",
             ),
             Field(
                 "secret",
@@ -205,6 +207,7 @@ BODIES: dict[tuple[str, str], Shape] = {
                 "eventTypes",
                 ("array",),
                 schema={"items": enum(DELIVERABLE_TYPES), "minItems": 1},
+                message=f"eventTypes: unknown event type or an empty list; known: {list(DELIVERABLE_TYPES)}",
                 nullable=True,
             ),
             Field("description", ("string",), schema={"maxLength": MAX_DESCRIPTION}, nullable=True),

@@ -112,6 +112,8 @@ class Field:
     schema: Mapping[str, Any] | None = None
     nullable: bool = False
     description: str = ""
+    message: str = ""
+    """What to answer when `schema` fails (else the schema error, naming where)."""
     _validator: Draft202012Validator | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -155,6 +157,8 @@ class Field:
     def check_schema(self, doc: Mapping[str, Any]) -> None:
         """InvalidInput naming where this field's value breaks its schema."""
         if self._validator is not None:
+            if self.message and not self._validator.is_valid(doc[self.name]):
+                raise InvalidInput(self.message)
             _raise_first(self._validator, doc[self.name], self.name)
 
 

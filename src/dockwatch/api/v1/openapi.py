@@ -61,6 +61,9 @@ class Param:
                 raise InvalidInput(f"{self.name}: must be true or false")
             value = raw == "true"
         error = next(iter(self._validator.iter_errors(value)), None)
+        if error is not None and error.validator == "enum":
+            valid = ", ".join(str(v) for v in error.validator_value)
+            raise InvalidInput(f"{self.name}: {raw!r} is not valid; valid {self.name}s: {valid}")
         if error is not None:
             raise InvalidInput(f"{self.name}: {error.message}")
 
@@ -89,6 +92,9 @@ class Contract:
     path_params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
     media: tuple[str, ...] = (JSON,)
+    open_query: bool = False
+    """Whether the handler reads query parameters beyond `params` (and names the ones it
+    refuses); otherwise an undeclared query parameter is refused before it runs."""
 
 
 class Documented(Protocol):
@@ -137,9 +143,16 @@ _DESCRIPTIONS = {
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}}
 
 
-def check_query(request: Request, params: Sequence[Param]) -> None:
+def check_query(request: Request, params: Sequence[Param], closed: bool = False) -> None:
     """Check every declared query parameter the request carries against its declaration (the
-    one the document publishes): given once unless it repeats, and of its schema."""
+    one the document publishes): given once unless it repeats, and of its schema; when
+    `closed`, refuse the parameters it does not declare."""
+    if closed:
+        known = {p.name for p in params if p.where == "query"}
+        for name in request.query_params:
+            if name not in known:
+                expected = ", ".join(sorted(known)) or "none"
+                raise InvalidInput(f"unknown query parameter {name!r} (expected: {expected})")
     for param in params:
         if param.where != "query":
             continue

@@ -43,6 +43,8 @@ class Operation:
     body: Shape | None = field(default=None)
     query: tuple[Param, ...] = ()
     """Its declared query parameters, checked before the handler runs."""
+    closed_query: bool = False
+    """Whether a query parameter it does not declare is refused."""
 
 
 def error_response(exc: BaseException, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -75,7 +77,7 @@ def build_routes(
                 return error_response(exc, {"Allow": ", ".join(allow)})
             try:
                 check_json_query(request, limits)
-                check_query(request, op.query)
+                check_query(request, op.query, op.closed_query)
                 if request.method in BODY_METHODS:
                     await read_body(request, op.body, limits)
                 body = await op.handler(services, request)

@@ -200,7 +200,11 @@ OPERATIONS += [Operation(*op) for op in exports.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
 OPERATIONS = [replace(op, body=BODIES.get((op.method, op.path))) for op in OPERATIONS]
 OPERATIONS = [
-    replace(op, query=CONTRACTS[(op.method, op.path)].params)
+    replace(
+        op,
+        query=CONTRACTS[(op.method, op.path)].params,
+        closed_query=not CONTRACTS[(op.method, op.path)].open_query,
+    )
     if (op.method, op.path) in CONTRACTS
     else op
     for op in OPERATIONS

@@ -141,6 +141,7 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
     ("GET", "/api/v1/findings"): Contract(
         FINDINGS_PAGE,
         params=(*CRITERIA_PARAMS, *SORT_PARAMS, max_results(LISTING_MAX), NEXT_TOKEN),
+        open_query=True,  # also `filterCriteria` as JSON; the criteria parser names unknowns
     ),
     ("POST", "/api/v1/findings/list"): Contract(FINDINGS_PAGE),
     ("GET", "/api/v1/repositories/{name:path}/images/{reference}/findings/by-layer"): Contract(
@@ -166,6 +167,7 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
         ),
         params=CRITERIA_PARAMS,
         path_params=IMAGE_PARAMS,
+        open_query=True,
     ),
     ("GET", "/api/v1/findings/{findingId:path}"): Contract(
         FINDING,
@@ -181,10 +183,14 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
             max_results(AGGREGATION_MAX),
             NEXT_TOKEN,
         ),
+        open_query=True,  # filter lists and criteria by name (`queries.aggregation_request`)
     ),
     ("POST", "/api/v1/findings/aggregations/list"): Contract(AGGREGATIONS),
     ("GET", "/api/v1/findings/export"): Contract(
-        ANY_OBJECT, params=(EXPORT_FORMAT, *CRITERIA_PARAMS), media=EXPORT_MEDIA
+        ANY_OBJECT,
+        params=(EXPORT_FORMAT, *CRITERIA_PARAMS),
+        media=EXPORT_MEDIA,
+        open_query=True,
     ),
     ("GET", "/api/v1/repositories/{name:path}/images/{reference}/findings/export"): Contract(
         ANY_OBJECT, params=(EXPORT_FORMAT,), path_params=IMAGE_PARAMS, media=EXPORT_MEDIA
