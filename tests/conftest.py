@@ -20,6 +20,15 @@ settings.register_profile(
 settings.load_profile("untimed")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The API contract run (tests/e2e/test_api_contract.py): `--contract-examples N` test cases
+    per operation and `--contract-seconds T` for the whole run (raise both for a longer run);
+    `--contract-seed S` its seed (fixed by default, so a run is repeatable)."""
+    parser.addoption("--contract-examples", type=int, default=5)
+    parser.addoption("--contract-seconds", type=int, default=90)
+    parser.addoption("--contract-seed", type=int, default=1)
+
+
 @pytest.fixture
 def dockwatch(tmp_path: Path) -> Iterator[Server]:
     """A fresh dockwatch server (auth on, test mode) for one test."""

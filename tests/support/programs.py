@@ -37,6 +37,8 @@ PROGRAMS: dict[str, str] = {
     "npm": "nodejs",
     "node": "nodejs",
     "sh": "dash",
+    "unshare": "util-linux",
+    "ip": "iproute2",
 }
 
 #: programs installed from the npm registry (`npm install -g`) by scripts/install-system-packages.sh

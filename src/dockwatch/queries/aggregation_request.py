@@ -131,6 +131,8 @@ def _max_results(path: str, value: Any) -> int:
             value = int(value)
         except ValueError:
             raise _bad(path, "must be a number") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON's 2.0 is the integer 2
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESULTS:
         raise _bad(path, f"must be an integer from 1 to {MAX_RESULTS}")
     return value

@@ -38,6 +38,8 @@ def parse_max_results(raw: object) -> int:
     """`maxResults` (1-200; a number or a numeric string), 200 when absent."""
     if raw is None:
         return MAX_RESULTS
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # JSON's 2.0 is the integer 2
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         raise InvalidInput("maxResults must be a number")
     try:

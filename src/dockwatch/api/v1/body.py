@@ -4,17 +4,24 @@ Every JSON document a client sends passes here before any handler sees it: the s
 while the body streams in (413 beyond the limit, before parsing), orjson parses it (its own
 nesting limit stops a pathological document in C, without Python recursion), and the nesting
 depth is checked again, iteratively, against a much smaller limit, so no parser further on can
-recurse deeply. Declared `Shape`s then check the type of every top-level field, naming the
-field in the 400 answer, before a handler reads it.
+recurse deeply. Declared `Shape`s then check every top-level field against its declaration
+(its JSON types, then the JSON Schema that refines them: enums, bounds, item shapes), naming the
+field in the 400 answer, before a handler reads it. The same declaration is the request body's
+schema in the OpenAPI document (`openapi.py`), so what is checked and what is documented are one.
+jsonschema (a runtime dependency for this) evaluates the refinements: it is the reference
+implementation of the JSON Schema dialect OpenAPI 3.1 uses, so the reader and the document
+cannot read one declaration two ways.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
@@ -95,43 +102,143 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One top-level field: its name, the JSON types it may have, and whether it must be there
-    (an optional field may also be null)."""
+    """One top-level field: its name, the JSON types it may have, whether it must be there,
+    whether null stands for "absent" (`nullable`), and a JSON Schema (2020-12) that refines the
+    types (enum, bounds, the shape of items); `description` documents it."""
 
     name: str
     types: tuple[str, ...]
     required: bool = False
+    schema: Mapping[str, Any] | None = None
+    nullable: bool = False
+    description: str = ""
+    message: str = ""
+    """What to answer when `schema` fails (else the schema error, naming where)."""
+    _validator: Draft202012Validator | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.schema is not None:
+            Draft202012Validator.check_schema(dict(self.schema))
+            object.__setattr__(self, "_validator", Draft202012Validator(dict(self.schema)))
+
+    def json_schema(self) -> dict[str, Any]:
+        """The field's value as JSON Schema: its types, refined by `schema`."""
+        out: dict[str, Any] = {"type": list(self.types) if len(self.types) > 1 else self.types[0]}
+        out.update(self.schema or {})
+        if self.description:
+            out["description"] = self.description
+        if self.nullable:
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
 
     def check(self, doc: Mapping[str, Any]) -> None:
-        """InvalidInput naming this field when it is missing or of another type."""
-        if self.name not in doc or doc[self.name] is None:
+        """InvalidInput naming this field when it is missing, of another type, or outside its
+        schema."""
+        if self.check_type(doc):
+            self.check_schema(doc)
+
+    def check_type(self, doc: Mapping[str, Any]) -> bool:
+        """InvalidInput naming this field when it is missing or of another type; whether it
+        holds a value to check further."""
+        if self.name not in doc or (doc[self.name] is None and self.nullable):
             if self.required:
                 raise InvalidInput(f"{self.name} is required")
-            return
+            return False
         value = doc[self.name]
-        for name in self.types:
-            if isinstance(value, _JSON_TYPES[name]) and (
-                name == "boolean" or not isinstance(value, bool)
-            ):
-                return
-        expected = " or ".join(self.types)
-        raise InvalidInput(f"{self.name}: must be {expected}, got {_json_type(value)}")
+        if value is None:
+            raise InvalidInput(f"{self.name}: must be {' or '.join(self.types)}, got null")
+        if not any(_is_a(value, name) for name in self.types):
+            expected = " or ".join(self.types)
+            raise InvalidInput(f"{self.name}: must be {expected}, got {_json_type(value)}")
+        return True
+
+    def check_schema(self, doc: Mapping[str, Any]) -> None:
+        """InvalidInput naming where this field's value breaks its schema."""
+        if self._validator is not None:
+            if self.message and not self._validator.is_valid(doc[self.name]):
+                raise InvalidInput(self.message)
+            _raise_first(self._validator, doc[self.name], self.name)
+
+
+def _raise_first(validator: Draft202012Validator, value: Any, name: str) -> None:
+    """InvalidInput with the most relevant schema error (inside an anyOf, the branch that came
+    closest), naming where it is."""
+    error = best_match(validator.iter_errors(value))
+    while error is not None and error.context:  # an anyOf: the deepest of its branches' errors
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        raise InvalidInput(f"{name}{where}: {error.message}")
 
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """A request body: a JSON object with typed top-level fields. Unknown fields are left to
-    the domain parser, which names them."""
+    """A request body: a JSON object with typed top-level fields. A `closed` shape refuses
+    unknown fields; an open one leaves them to the domain parser."""
 
     fields: tuple[Field, ...]
+    closed: bool = False
+    description: str = ""
+    constraints: Mapping[str, Any] | None = None
+    """A JSON Schema the whole body must also meet (rules between fields)."""
+    constraints_message: str = ""
+    """What to answer when `constraints` fail (else the schema error, naming where)."""
+    _validator: Draft202012Validator | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.constraints is not None:
+            Draft202012Validator.check_schema(dict(self.constraints))
+            object.__setattr__(self, "_validator", Draft202012Validator(dict(self.constraints)))
+
+    def json_schema(self) -> dict[str, Any]:
+        """The body as JSON Schema (a closed shape allows no other field)."""
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {f.name: f.json_schema() for f in self.fields},
+        }
+        required = [f.name for f in self.fields if f.required]
+        if required:
+            out["required"] = required
+        if self.closed:
+            out["additionalProperties"] = False
+        if self.constraints:
+            out = {**out, **self.constraints}
+        if self.description:
+            out["description"] = self.description
+        return out
 
     def check(self, doc: Any) -> dict[str, Any]:
         """`doc` as an object whose declared fields have their types, else InvalidInput."""
         if not isinstance(doc, dict):
             raise InvalidInput(f"the body must be a JSON object, got {_json_type(doc)}")
-        for field in self.fields:
-            field.check(doc)
+        if self.closed:
+            names = [f.name for f in self.fields]
+            unknown = sorted(set(doc) - set(names))
+            if unknown:
+                expected = ", ".join(sorted(names))
+                raise InvalidInput(f"unknown field {unknown[0]!r} (expected: {expected})")
+        present = [one for one in self.fields if one.check_type(doc)]  # every type first
+        for one in present:
+            one.check_schema(doc)
+        if self._validator is not None:
+            if self.constraints_message and not self._validator.is_valid(doc):
+                raise InvalidInput(self.constraints_message)
+            _raise_first(self._validator, doc, "the body")
         return doc
+
+
+def _is_a(value: Any, name: str) -> bool:
+    """Whether `value` has the JSON type `name` as JSON Schema counts (true is no number; 2.0
+    is an integer)."""
+    if isinstance(value, bool):
+        return name == "boolean"
+    if name == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _JSON_TYPES[name])
 
 
 def _json_type(value: Any) -> str:

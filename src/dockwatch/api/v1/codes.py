@@ -53,13 +53,15 @@ CODES: dict[str, ApiErrorCode] = {
 
 def code_for(exc: BaseException) -> ApiErrorCode:
     """The registered error type of a domain exception."""
-    from dockwatch.scan.service import LimitExceeded
+    from dockwatch.scan.service import LimitExceeded, ManualScanUnsupported
 
     from .sbom import UnsupportedImage
 
     match exc:
         case LimitExceeded():
             return CODES["LimitExceededException"]
+        case ManualScanUnsupported():  # well formed, but the registry is set to ENHANCED
+            return CODES["ConflictException"]
         case UnsupportedImage():
             return CODES["UnsupportedImageTypeException"]
         case MethodNotAllowed():

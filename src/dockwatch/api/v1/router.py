@@ -10,6 +10,7 @@ AWS-style error body.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from dockwatch.errors import NotFound
 
 from .body import Limits, Shape, check_json_query, read_body
 from .codes import MethodNotAllowed, code_for
+from .openapi import Param, check_query
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ class Operation:
     handler: Callable[[Any, Request], Awaitable[Any]]
     status: int = 200
     body: Shape | None = field(default=None)
+    query: tuple[Param, ...] = ()
+    """Its declared query parameters, checked before the handler runs."""
+    closed_query: bool = False
+    """Whether a query parameter it does not declare is refused."""
 
 
 def error_response(exc: BaseException, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -63,8 +69,15 @@ def build_routes(
     for op in operations:
 
         async def endpoint(request: Request, op: Operation = op) -> Response:
+            shadow = owners(request.scope["path"])
+            if op.path not in shadow:  # a wider template caught a path a narrower one owns
+                allow = sorted({m for r in declared if r.path in shadow for m in r.methods or ()})
+                allow = sorted({*allow, "OPTIONS"})
+                exc = MethodNotAllowed(request.method, allow)
+                return error_response(exc, {"Allow": ", ".join(allow)})
             try:
                 check_json_query(request, limits)
+                check_query(request, op.query, op.closed_query)
                 if request.method in BODY_METHODS:
                     await read_body(request, op.body, limits)
                 body = await op.handler(services, request)
@@ -78,15 +91,25 @@ def build_routes(
     out.extend(plain)
     declared = list(out)
 
+    def owners(path: str) -> set[str]:
+        """The route templates that own `path`: of those matching it, the ones with the fewest
+        parameters (`/findings/aggregations/list` is not a `/findings/{findingId:path}`)."""
+        matching = [r for r in declared if r.path_regex.match(path)]
+        if not matching:
+            return set()
+        fewest = min(len(r.param_convertors) for r in matching)
+        return {r.path for r in matching if len(r.param_convertors) == fewest}
+
     def allowed(path: str) -> list[str]:
+        mine = owners(path)
         methods: set[str] = set()
         for route in declared:
-            if route.path_regex.match(path) and route.methods:
+            if route.path in mine and route.methods:
                 methods |= route.methods
         return sorted(methods | {"OPTIONS"}) if methods else []
 
     async def fallback(request: Request) -> Response:
-        path, method = request.url.path, request.method
+        path, method = request.scope["path"], request.method
         allow = allowed(path)
         if not allow:
             return error_response(NotFound(f"no such resource: {path}"))
@@ -94,7 +117,10 @@ def build_routes(
             return Response(status_code=204, headers={"Allow": ", ".join(allow)})
         return error_response(MethodNotAllowed(method, allow), {"Allow": ", ".join(allow)})
 
-    out.append(Route("/api/v1/{rest:path}", AnyMethod(fallback)))
+    catch_all = Route("/api/v1/{rest:path}", AnyMethod(fallback))
+    # any character, a newline too: an unmatched path still gets the JSON error shape
+    catch_all.path_regex = re.compile(catch_all.path_regex.pattern, re.DOTALL)
+    out.append(catch_all)
     return out
 
 

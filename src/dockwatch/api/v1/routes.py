@@ -21,16 +21,16 @@ from dockwatch.app import Services
 from dockwatch.model.identity import repository_arn
 from dockwatch.model.times import iso
 
-from . import aggregations, coverage, exports, scanning
+from . import aggregations, coverage, exports, openapi, scanning
 from . import audit as audit_api
 from . import findings as findings_api
 from . import pull_policies as pull_policy_api
 from . import suppression_rules as suppression_api
 from .bodies import BODIES
 from .body import Limits
-from .codes import CODES
 from .router import Operation, build_routes
 from .sbom import image_sbom
+from .schemas import CONTRACTS
 from .webhooks import (
     create_webhook,
     delete_webhook,
@@ -213,56 +213,23 @@ OPERATIONS += [Operation(*op) for op in pull_policy_api.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in audit_api.OPERATIONS]
 OPERATIONS += [Operation(*op) for op in findings_api.LAST_OPERATIONS]  # keep last: {findingId:path}
 OPERATIONS = [replace(op, body=BODIES.get((op.method, op.path))) for op in OPERATIONS]
-
-
-def openapi(operations: list[Operation]) -> dict[str, Any]:
-    """An OpenAPI 3.1 document of the routes, with the error bodies they may return."""
-    paths: dict[str, dict[str, Any]] = {}
-    for op in operations:
-        path = op.path.replace(":path}", "}")
-        params = [
-            {"name": p.split(":")[0], "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in [seg[1:-1] for seg in op.path.split("/") if seg.startswith("{")]
-        ]
-        paths.setdefault(path, {})[op.method.lower()] = {
-            "summary": op.summary,
-            "parameters": params,
-            "responses": {
-                str(op.status): {"description": "OK", "content": {"application/json": {}}},
-                "default": {
-                    "description": "Error",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                },
-            },
-        }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "dockwatch", "version": "1"},
-        "paths": paths,
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["__type", "message"],
-                    "properties": {
-                        "__type": {"enum": sorted(CODES)},
-                        "message": {"type": "string"},
-                    },
-                }
-            },
-            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
-        },
-        "security": [{"basic": []}],
-    }
+OPERATIONS = [
+    replace(
+        op,
+        query=CONTRACTS[(op.method, op.path)].params,
+        closed_query=not CONTRACTS[(op.method, op.path)].open_query,
+    )
+    if (op.method, op.path) in CONTRACTS
+    else op
+    for op in OPERATIONS
+]
 
 
 def routes(services: Services, extra: list[Operation] | None = None) -> list[Route]:
     """Starlette routes for every operation and /api/v1/openapi.json, then the catch-all that
     answers 404, 405 and OPTIONS."""
     operations = OPERATIONS + (extra or [])
-    document = openapi(operations)
+    document = openapi.document(operations, CONTRACTS)
 
     async def openapi_endpoint(request: Request) -> Response:
         return JSONResponse(document)
