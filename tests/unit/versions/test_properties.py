@@ -72,6 +72,22 @@ def _valid(scheme: VersionScheme, v: str) -> bool:
     return True
 
 
+NOT_TRANSITIVE = frozenset({"Maven"})
+"""Orders that are not transitive upstream: Maven's ComparableVersion drops a null item ahead of
+a sub-list while normalizing (`1ga.alpha` reads as `1-[[alpha]]`), and a string item sorts below
+a sub-list, so `1 < 1-abc < 1ga.alpha < 1` (`test_maven_order_is_not_transitive_upstream`)."""
+
+
+def test_maven_order_is_not_transitive_upstream() -> None:
+    """The cycle ComparableVersion (maven-artifact 3.9) itself makes, which dockwatch keeps
+    rather than invent an order Maven does not have."""
+    maven = scheme_for("Maven")
+    assert maven is not None
+    assert maven.compare("1", "1-abc") < 0
+    assert maven.compare("1-abc", "1ga.alpha") < 0
+    assert maven.compare("1ga.alpha", "1") < 0
+
+
 @pytest.mark.parametrize("eco", sorted(GRAMMARS))
 def test_order_and_coarse_properties(eco: str) -> None:
     scheme = scheme_for(eco)
@@ -93,6 +109,8 @@ def test_order_and_coarse_properties(eco: str) -> None:
                         scheme.coarse(a),
                         scheme.coarse(b),
                     )
+        if eco in NOT_TRANSITIVE:
+            return
         x, y, z = sorted(vs, key=functools.cmp_to_key(scheme.compare))
         assert scheme.compare(x, y) <= 0 and scheme.compare(y, z) <= 0
         assert scheme.compare(x, z) <= 0, (x, y, z)
