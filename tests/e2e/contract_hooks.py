@@ -4,12 +4,12 @@ Two rules of the API cannot be stated in a schema, so positive (schema-valid) ca
 them are left out (negative cases keep them): a page token is opaque and signed by the server,
 so no generated `nextToken` is one it issued; a rule's `expiresAt` must be after now; a range
 (`startInclusive`/`endInclusive`, `lowerInclusive`/`upperInclusive`, `<key>From`/`<key>To`,
-`<key>Min`/`<key>Max`) must not end before it starts.
+`<key>Min`/`<key>Max`, `since`/`until`) must not end before it starts.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -26,8 +26,22 @@ def filter_case(context: Any, case: Any) -> bool:
     """Keep a case unless it is positive and carries a generated page token."""
     meta = case.meta
     positive = meta is not None and meta.generation.mode.is_positive
+    if meta is not None and not positive and _array_sent_as_one_value(meta):
+        return False
     return not (
         positive and (_has_token(case) or _expires_in_the_past(case) or _reversed_range(case))
+    )
+
+
+def _array_sent_as_one_value(meta: Any) -> bool:
+    """A negative case that turns a repeatable query parameter (an array) into one string: on
+    the wire `?k=v` is both, so the server rightly reads it as a list of one."""
+    mutations = getattr(getattr(meta.phase, "data", None), "mutations", ()) or ()
+    return any(
+        str(getattr(m.parameter_location, "value", m.parameter_location)) == "query"
+        and tuple(m.keywords) == ("type",)
+        and m.original_value == "array"
+        for m in mutations
     )
 
 
@@ -47,10 +61,15 @@ def _moment(value: Any) -> datetime | None:
 
 
 def _expires_in_the_past(case: Any) -> bool:
-    """A generated `expiresAt` that is not in the future (the schema cannot say "after now")."""
+    """A generated `expiresAt` that is not in the future (the schema cannot say "after now"), or,
+    for a pull allowance, past its longest term (nor "within 366 days of now")."""
     body = case.body if isinstance(case.body, dict) else {}
     moment = None if body.get("expiresAt") is None else _moment(body["expiresAt"])
-    return moment is not None and moment <= datetime.now(UTC)
+    if moment is None:
+        return False
+    now = datetime.now(UTC)
+    too_far = "pull-allowances" in str(case.path) and moment > now + timedelta(days=365)
+    return moment <= now or too_far
 
 
 def _number(value: Any) -> float | None:
@@ -78,6 +97,8 @@ def _reversed_range(case: Any) -> bool:
             if key.endswith(first) and key[: -len(first)] + last in query:
                 if _reversed(value, query[key[: -len(first)] + last]):
                     return True
+    if query.get("since") and query.get("until") and _reversed(query["since"], query["until"]):
+        return True
     stack: list[Any] = [case.body]
     while stack:
         doc = stack.pop()

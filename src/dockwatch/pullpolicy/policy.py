@@ -112,6 +112,8 @@ def parse_policy(repository: str, body: Any, *, updated_at: datetime | None = No
     if threshold is not None and threshold not in SEVERITY_RANK:
         raise InvalidInput(f"severityThreshold must be one of {', '.join(SEVERITY_RANK)}")
     age = body.get("maxScanAgeHours")
+    if isinstance(age, float) and age.is_integer():
+        age = int(age)  # JSON's 24.0 is the integer 24
     if age is not None and (
         isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= MAX_SCAN_AGE_HOURS
     ):

@@ -19,6 +19,12 @@ from dockwatch.model.finding_aggregation import MAX_RESULTS as AGGREGATION_MAX
 from dockwatch.model.finding_criteria import FINDING_TYPES, RESOURCE_TYPES
 from dockwatch.model.finding_sort import SortField, SortOrder
 from dockwatch.model.page_token import MAX_TOKEN_CHARS
+from dockwatch.pullpolicy.policy import (
+    MAX_ALLOWANCE_DAYS,
+    MAX_REASON,
+    MAX_SCAN_AGE_HOURS,
+    SEVERITY_RANK,
+)
 from dockwatch.queries.aggregation_request import (
     ENUM_FIELDS,
     MEMBERS,
@@ -39,8 +45,19 @@ from dockwatch.scan.config import (
 from dockwatch.scan.duration import PULL_DATE_DURATIONS, RESCAN_DURATIONS, PullDateMode
 
 from .body import Field, Shape
-from .schemas.common import DATE_FILTER, EPOCH_OR_ISO, FILTER_CRITERIA, enum, obj, string_filter
+from .schemas.common import (
+    DATE_FILTER,
+    DIGEST,
+    EPOCH_OR_ISO,
+    EPOCH_OR_TIME,
+    FILTER_CRITERIA,
+    REPOSITORY_NAME,
+    enum,
+    obj,
+    string_filter,
+)
 from .schemas.common import filters as _filters
+from .schemas.registry import COVERAGE_CRITERIA
 
 _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 URL_PATTERN = f"^https?://[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:{_PORT})?(/[!-~]*)?$"
@@ -169,6 +186,7 @@ BODIES: dict[tuple[str, str], Shape] = {
         ),
         closed=True,
         constraints={"anyOf": [_aggregation(kind) for kind in (*MEMBERS, *OTHER_MEMBERS)]},
+        enforce_constraints=False,  # queries.aggregation_request names the field at fault
     ),
     ("POST", "/api/v1/findings/list"): Shape(
         (
@@ -188,7 +206,7 @@ BODIES: dict[tuple[str, str], Shape] = {
     ),
     ("POST", "/api/v1/coverage/list"): Shape(
         (
-            Field("filterCriteria", ("object",), nullable=True),
+            Field("filterCriteria", ("object",), schema=COVERAGE_CRITERIA, nullable=True),
             Field(
                 "maxResults", ("integer", "string"), schema=_results(COVERAGE_MAX), nullable=True
             ),
@@ -198,9 +216,9 @@ BODIES: dict[tuple[str, str], Shape] = {
     ),
     ("POST", "/api/v1/coverage/statistics/list"): Shape(
         (
-            Field("filterCriteria", ("object",), nullable=True),
+            Field("filterCriteria", ("object",), schema=COVERAGE_CRITERIA, nullable=True),
             Field("groupBy", ("string",), schema=enum(GroupKey), nullable=True),
-            Field("nextToken", ("string",), nullable=True),
+            Field("nextToken", ("string",), schema={"maxLength": 0}, nullable=True),
         ),
         closed=True,
     ),
@@ -210,7 +228,7 @@ BODIES: dict[tuple[str, str], Shape] = {
                 "repositoryNames",
                 ("array",),
                 required=True,
-                schema={"items": {"type": "string"}, "minItems": 1, "maxItems": 25},
+                schema={"items": REPOSITORY_NAME, "minItems": 1, "maxItems": 25},
             ),
         ),
         closed=True,
@@ -311,20 +329,35 @@ BODIES[("PUT", "/api/v1/suppression-rules/{ref:path}")] = Shape(
 )
 _PULL_POLICY = Shape(
     (
-        Field("enabled", ("boolean",)),
-        Field("severityThreshold", ("string",)),
-        Field("blockExploitable", ("boolean",)),
-        Field("requireScan", ("boolean",)),
-        Field("maxScanAgeHours", ("integer",)),
-    )
+        Field("enabled", ("boolean",), nullable=True),
+        Field("severityThreshold", ("string",), schema=enum(SEVERITY_RANK), nullable=True),
+        Field("blockExploitable", ("boolean",), nullable=True),
+        Field("requireScan", ("boolean",), nullable=True),
+        Field(
+            "maxScanAgeHours",
+            ("integer",),
+            schema={"minimum": 1, "maximum": MAX_SCAN_AGE_HOURS},
+            nullable=True,
+        ),
+    ),
+    closed=True,
 )
 BODIES[("PUT", "/api/v1/pull-policy")] = _PULL_POLICY
 BODIES[("PUT", "/api/v1/repositories/{name:path}/pull-policy")] = _PULL_POLICY
 BODIES[("POST", "/api/v1/pull-allowances")] = Shape(
     (
-        Field("repositoryName", ("string",), required=True),
-        Field("imageDigest", ("string",), required=True),
-        Field("reason", ("string",), required=True),
-        Field("expiresAt", ("string", "number"), required=True),
-    )
+        Field("repositoryName", ("string",), required=True, schema=REPOSITORY_NAME),
+        Field("imageDigest", ("string",), required=True, schema=DIGEST),
+        Field(
+            "reason", ("string",), required=True, schema={"pattern": "\\S", "maxLength": MAX_REASON}
+        ),
+        Field(
+            "expiresAt",
+            ("string", "number"),
+            required=True,
+            schema=EPOCH_OR_TIME,
+            description=f"Epoch seconds or ISO 8601, in the future, within {MAX_ALLOWANCE_DAYS} days",
+        ),
+    ),
+    closed=True,
 )

@@ -185,6 +185,9 @@ class Shape:
     """A JSON Schema the whole body must also meet (rules between fields)."""
     constraints_message: str = ""
     """What to answer when `constraints` fail (else the schema error, naming where)."""
+    enforce_constraints: bool = True
+    """False when the domain parser checks the same rules and names the failing field better
+    than a schema error can (an `anyOf` failure names a branch, not the field)."""
     _validator: Draft202012Validator | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -224,7 +227,7 @@ class Shape:
         present = [one for one in self.fields if one.check_type(doc)]  # every type first
         for one in present:
             one.check_schema(doc)
-        if self._validator is not None:
+        if self._validator is not None and self.enforce_constraints:
             if self.constraints_message and not self._validator.is_valid(doc):
                 raise InvalidInput(self.constraints_message)
             _raise_first(self._validator, doc, "the body")

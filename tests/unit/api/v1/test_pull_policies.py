@@ -91,8 +91,8 @@ async def test_allowances_are_created_listed_paged_and_revoked(
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"reason": None}, "reason is required"),
-        ({"expiresAt": None}, "expiresAt is required"),
+        ({"reason": None}, "reason: must be string, got null"),
+        ({"expiresAt": None}, "expiresAt: must be string or number, got null"),
         ({"expiresAt": True}, "expiresAt: must be string or number"),
         ({"imageDigest": "latest"}, "digest"),
         ({"expiresAt": "2000-01-01T00:00:00Z"}, "in the future"),

@@ -14,6 +14,7 @@ from .common import (
     NEXT_TOKEN,
     OPTIONAL_STRING,
     OPTIONAL_TIME,
+    REPOSITORY_NAME,
     STRING,
     array,
     enum,
@@ -62,33 +63,36 @@ AUDIT_EVENT = obj(
     },
 )
 _REPO = "/api/v1/repositories/{name:path}/pull-policy"
+_TEXT = {"type": "string", "maxLength": 1024}
 
 CONTRACTS: dict[tuple[str, str], Contract] = {
-    ("GET", "/api/v1/pull-policy"): Contract(POLICY),
+    ("GET", "/api/v1/pull-policy"): Contract(POLICY, errors=(404,)),
     ("PUT", "/api/v1/pull-policy"): Contract(POLICY),
-    ("DELETE", "/api/v1/pull-policy"): Contract(DELETED_POLICY),
-    ("GET", _REPO): Contract(POLICY, path_params=(NAME_PARAM,)),
-    ("PUT", _REPO): Contract(POLICY, path_params=(NAME_PARAM,)),
-    ("DELETE", _REPO): Contract(DELETED_POLICY, path_params=(NAME_PARAM,)),
+    ("DELETE", "/api/v1/pull-policy"): Contract(DELETED_POLICY, errors=(404,)),
+    ("GET", _REPO): Contract(POLICY, path_params=(NAME_PARAM,), errors=(404,)),
+    ("PUT", _REPO): Contract(POLICY, path_params=(NAME_PARAM,), errors=(404,)),
+    ("DELETE", _REPO): Contract(DELETED_POLICY, path_params=(NAME_PARAM,), errors=(404,)),
     ("GET", "/api/v1/pull-allowances"): Contract(
         obj({"allowances": array(ALLOWANCE)}, {"nextToken": STRING}),
         params=(
-            Param("repositoryName", STRING, "Only this repository's allowances"),
+            Param("repositoryName", REPOSITORY_NAME, "Only this repository's allowances"),
             max_results(ALLOWANCES_MAX),
             NEXT_TOKEN,
         ),
     ),
     ("POST", "/api/v1/pull-allowances"): Contract(ALLOWANCE),
-    ("GET", "/api/v1/pull-allowances/{id}"): Contract(ALLOWANCE, path_params=(ALLOWANCE_ID,)),
+    ("GET", "/api/v1/pull-allowances/{id}"): Contract(
+        ALLOWANCE, path_params=(ALLOWANCE_ID,), errors=(404,)
+    ),
     ("DELETE", "/api/v1/pull-allowances/{id}"): Contract(
-        obj({"allowanceId": STRING}), path_params=(ALLOWANCE_ID,)
+        obj({"allowanceId": STRING}), path_params=(ALLOWANCE_ID,), errors=(404,)
     ),
     ("GET", "/api/v1/audit"): Contract(
         obj({"auditEvents": array(AUDIT_EVENT)}, {"nextToken": STRING}),
         params=(
-            Param("principal", STRING, "Only this principal"),
-            Param("action", STRING, "Only this action"),
-            Param("resource", STRING, "Only resources under this path prefix"),
+            Param("principal", _TEXT, "Only this principal"),
+            Param("action", _TEXT, "Only this action"),
+            Param("resource", _TEXT, "Only resources under this path prefix"),
             Param("since", ISO_TIME, "At or after (ISO 8601)"),
             Param("until", ISO_TIME, "At or before (ISO 8601)"),
             max_results(AUDIT_MAX),

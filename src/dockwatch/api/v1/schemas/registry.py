@@ -3,7 +3,9 @@ vulnerability database, scanning configuration, re-scan duration and coverage.""
 
 from __future__ import annotations
 
+from dockwatch.model.coverage_criteria import DATE_KEYS, MAP_KEYS, NUMBER_KEYS, STRING_KEYS
 from dockwatch.queries.coverage import MAX_RESULTS as COVERAGE_MAX
+from dockwatch.queries.coverage_criteria import ENUMS as COVERAGE_ENUMS
 from dockwatch.reports.sbom import FORMATS as SBOM_FORMATS
 from dockwatch.scan.config import ScanFrequency, ScanType
 from dockwatch.scan.duration import PULL_DATE_DURATIONS, RESCAN_DURATIONS, PullDateMode
@@ -12,6 +14,8 @@ from ..openapi import Contract, Param
 from .common import (
     ANY_OBJECT,
     BOOLEAN,
+    CLEAN_TEXT,
+    DATE_FILTER,
     IMAGE_PARAMS,
     INTEGER,
     ISO_TIME,
@@ -20,13 +24,47 @@ from .common import (
     OPTIONAL_STRING,
     OPTIONAL_TIME,
     STRING,
+    Schema,
     array,
     enum,
+    filters,
     max_results,
     obj,
 )
 
 SCAN_ON_PUSH = obj({"scanOnPush": BOOLEAN})
+
+
+def _coverage_string(key: str) -> Schema:
+    """A CoverageStringFilter: EQUALS or NOT_EQUALS (the model allows no PREFIX)."""
+    value = enum(COVERAGE_ENUMS[key]) if key in COVERAGE_ENUMS else CLEAN_TEXT
+    return obj({"comparison": enum(["EQUALS", "NOT_EQUALS"]), "value": value}, closed=True)
+
+
+COVERAGE_CRITERIA: Schema = obj(
+    optional={
+        **{key: filters(_coverage_string(key)) for key in STRING_KEYS},
+        **{key: filters(DATE_FILTER) for key in DATE_KEYS},
+        **{
+            key: filters(
+                obj(optional={"lowerInclusive": INTEGER, "upperInclusive": INTEGER}, closed=True)
+            )
+            for key in NUMBER_KEYS
+        },
+        **{
+            key: filters(
+                obj(
+                    {"comparison": enum(["EQUALS"]), "key": CLEAN_TEXT},
+                    {"value": CLEAN_TEXT},
+                    closed=True,
+                )
+            )
+            for key in MAP_KEYS
+        },
+    },
+    closed=True,
+)
+"""Inspector's CoverageFilterCriteria, every key with the filter shape the model gives it."""
 
 REPOSITORY = obj(
     {
@@ -129,6 +167,9 @@ COVERED_RESOURCE = obj(
     },
     {"lastScannedAt": OPTIONAL_TIME, "resourceMetadata": ANY_OBJECT},
 )
+_QUERY_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[^!\\\\]"}
+"""A value that selects (a leading `!` excludes, a leading backslash escapes a `!`: the schema
+leaves both forms out)."""
 COVERAGE_PAGE = obj({"coveredResources": array(COVERED_RESOURCE)}, {"nextToken": STRING})
 COVERAGE_STATISTICS = obj(
     {"totalCounts": INTEGER},
@@ -230,9 +271,21 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
     ("GET", "/api/v1/coverage"): Contract(
         COVERAGE_PAGE,
         params=(
-            Param("repositoryName", STRING, "Only this repository (`!name` to exclude)"),
-            Param("scanStatusCode", STRING, "Only this status (`!code` to exclude)"),
-            Param("scanStatusReason", STRING, "Only this status reason"),
+            Param(
+                "repositoryName",
+                _QUERY_TEXT,
+                "Only these repositories (`!name` excludes)",
+                repeats=True,
+            ),
+            Param(
+                "scanStatusCode",
+                enum(["ACTIVE", "INACTIVE", "!ACTIVE", "!INACTIVE"]),
+                "Only this status (`!code` excludes)",
+                repeats=True,
+            ),
+            Param(
+                "scanStatusReason", STRING, "Only these reasons (`!reason` excludes)", repeats=True
+            ),
             Param("lastScannedAtFrom", ISO_TIME, "Scanned at or after (ISO 8601)"),
             Param("lastScannedAtTo", ISO_TIME, "Scanned at or before (ISO 8601)"),
             max_results(COVERAGE_MAX),
