@@ -93,7 +93,7 @@ def parse_criteria(doc: Mapping[str, Any], *, where: str = "filterCriteria") -> 
             raise InvalidCriteria(path, f"unknown filter criterion (known: {', '.join(KEYS)})")
         if value is None:
             continue
-        items = _items(path, value)
+        items = filter_list(path, value)
         if key in STRING_KEYS:
             strings[key] = tuple(
                 _string_filter(f"{path}[{i}]", item, key) for i, item in enumerate(items)
@@ -109,7 +109,8 @@ def parse_criteria(doc: Mapping[str, Any], *, where: str = "filterCriteria") -> 
     return Criteria(strings, dates, numbers, packages)
 
 
-def _items(path: str, value: Any) -> list[Any]:
+def filter_list(path: str, value: Any) -> list[Any]:
+    """A criterion's value: a list of 1 to MAX_FILTERS filters."""
     if not isinstance(value, list):
         raise InvalidCriteria(path, "must be a list of filters")
     if not 1 <= len(value) <= MAX_FILTERS:
@@ -117,7 +118,8 @@ def _items(path: str, value: Any) -> list[Any]:
     return value
 
 
-def _fields(path: str, item: Any, allowed: Collection[str]) -> Mapping[str, Any]:
+def filter_fields(path: str, item: Any, allowed: Collection[str]) -> Mapping[str, Any]:
+    """One filter: an object holding only `allowed` fields."""
     if not isinstance(item, Mapping):
         raise InvalidCriteria(path, "must be an object")
     for name in item:
@@ -129,7 +131,7 @@ def _fields(path: str, item: Any, allowed: Collection[str]) -> Mapping[str, Any]
 
 
 def _string_filter(path: str, item: Any, key: str | None = None) -> StringFilter:
-    item = _fields(path, item, ("comparison", "value"))
+    item = filter_fields(path, item, ("comparison", "value"))
     comparison = item.get("comparison")
     if comparison is None:
         raise InvalidCriteria(f"{path}.comparison", "is required (EQUALS, PREFIX or NOT_EQUALS)")
@@ -188,7 +190,7 @@ def _bounds(
     path: str, item: Any, keys: tuple[str, str], parse: Callable[[str, Any], _Bound], above: str
 ) -> tuple[_Bound | None, _Bound | None]:
     """The two optional bounds of a range filter, refused when the first is `above` the second."""
-    item = _fields(path, item, keys)
+    item = filter_fields(path, item, keys)
     low, high = (None if item.get(k) is None else parse(f"{path}.{k}", item[k]) for k in keys)
     if low is not None and high is not None and low > high:
         raise InvalidCriteria(path, f"{keys[0]} is {above} {keys[1]}")
@@ -220,7 +222,7 @@ def _package_filter(path: str, item: Any) -> PackageFilter:
                 raise InvalidCriteria(
                     f"{path}.{name}", "is not supported: dockwatch findings are ECR images"
                 )
-    item = _fields(path, item, (*PACKAGE_FIELDS, "epoch"))
+    item = filter_fields(path, item, (*PACKAGE_FIELDS, "epoch"))
     values: dict[str, Any] = {}
     for wire, attr in PACKAGE_FIELDS.items():
         if item.get(wire) is not None:

@@ -17,7 +17,13 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from dockwatch.findings.criteria import MAX_FILTERS, MAX_VALUE, InvalidCriteria, parse_time
+from dockwatch.findings.criteria import (
+    MAX_VALUE,
+    InvalidCriteria,
+    filter_fields,
+    filter_list,
+    parse_time,
+)
 from dockwatch.model.coverage_criteria import (
     DATE_KEYS,
     IMAGE,
@@ -50,25 +56,6 @@ _ALL_KEYS = (*STRING_KEYS, *DATE_KEYS, *NUMBER_KEYS, *MAP_KEYS)
 _QUERY_ALIASES = {"repositoryName": "ecrRepositoryName"}
 
 
-def _items(path: str, value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise InvalidCriteria(path, "must be a list of filters")
-    if not 1 <= len(value) <= MAX_FILTERS:
-        raise InvalidCriteria(path, f"must hold 1 to {MAX_FILTERS} filters, not {len(value)}")
-    return value
-
-
-def _fields(path: str, item: Any, allowed: Collection[str]) -> Mapping[str, Any]:
-    if not isinstance(item, Mapping):
-        raise InvalidCriteria(path, "must be an object")
-    for name in item:
-        if name not in allowed:
-            raise InvalidCriteria(
-                f"{path}.{name}", f"unknown field (expected {', '.join(sorted(allowed))})"
-            )
-    return item
-
-
 def _text(path: str, value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidCriteria(path, "is required and must be a string")
@@ -80,7 +67,7 @@ def _text(path: str, value: Any) -> str:
 
 
 def _string(path: str, key: str, item: Any) -> CoverageString:
-    item = _fields(path, item, ("comparison", "value"))
+    item = filter_fields(path, item, ("comparison", "value"))
     raw = item.get("comparison")
     allowed = ", ".join(CoverageComparison)
     if raw is None:
@@ -106,7 +93,7 @@ def _count(path: str, value: Any) -> int:
 def _range(
     path: str, item: Any, keys: tuple[str, str], parse: Callable[[str, Any], Any]
 ) -> CoverageRange:
-    item = _fields(path, item, keys)
+    item = filter_fields(path, item, keys)
     low, high = (None if item.get(k) is None else parse(f"{path}.{k}", item[k]) for k in keys)
     if low is not None and high is not None and low > high:
         raise InvalidCriteria(path, f"{keys[0]} is after {keys[1]}")
@@ -114,7 +101,7 @@ def _range(
 
 
 def _map(path: str, item: Any) -> CoverageMap:
-    item = _fields(path, item, ("comparison", "key", "value"))
+    item = filter_fields(path, item, ("comparison", "key", "value"))
     if item.get("comparison") != "EQUALS":
         raise InvalidCriteria(f"{path}.comparison", "is required and must be EQUALS")
     value = item.get("value")
@@ -132,22 +119,23 @@ def parse_coverage_criteria(doc: Any, *, where: str = "filterCriteria") -> Cover
     for key, value in doc.items():
         path = f"{where}.{key}"
         if key in STRING_KEYS:
-            items = _items(path, value)
+            items = filter_list(path, value)
             out.strings[key] = tuple(_string(f"{path}[{i}]", key, x) for i, x in enumerate(items))
         elif key in DATE_KEYS:
             keys = ("startInclusive", "endInclusive")
             out.ranges[key] = tuple(
                 _range(f"{path}[{i}]", x, keys, parse_time)
-                for i, x in enumerate(_items(path, value))
+                for i, x in enumerate(filter_list(path, value))
             )
         elif key in NUMBER_KEYS:
             keys = ("lowerInclusive", "upperInclusive")
             out.ranges[key] = tuple(
-                _range(f"{path}[{i}]", x, keys, _count) for i, x in enumerate(_items(path, value))
+                _range(f"{path}[{i}]", x, keys, _count)
+                for i, x in enumerate(filter_list(path, value))
             )
         elif key in MAP_KEYS:
             out.maps[key] = tuple(
-                _map(f"{path}[{i}]", x) for i, x in enumerate(_items(path, value))
+                _map(f"{path}[{i}]", x) for i, x in enumerate(filter_list(path, value))
             )
         else:
             raise InvalidCriteria(

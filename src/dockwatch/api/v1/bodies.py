@@ -330,7 +330,13 @@ BODIES[("PUT", "/api/v1/suppression-rules/{ref:path}")] = Shape(
 _PULL_POLICY = Shape(
     (
         Field("enabled", ("boolean",), nullable=True),
-        Field("severityThreshold", ("string",), schema=enum(SEVERITY_RANK), nullable=True),
+        Field(
+            "severityThreshold",
+            ("string",),
+            schema=enum(SEVERITY_RANK),
+            message=f"severityThreshold must be one of {', '.join(SEVERITY_RANK)}",
+            nullable=True,
+        ),
         Field("blockExploitable", ("boolean",), nullable=True),
         Field("requireScan", ("boolean",), nullable=True),
         Field(
@@ -347,7 +353,13 @@ BODIES[("PUT", "/api/v1/repositories/{name:path}/pull-policy")] = _PULL_POLICY
 BODIES[("POST", "/api/v1/pull-allowances")] = Shape(
     (
         Field("repositoryName", ("string",), required=True, schema=REPOSITORY_NAME),
-        Field("imageDigest", ("string",), required=True, schema=DIGEST),
+        Field(
+            "imageDigest",
+            ("string",),
+            required=True,
+            schema=DIGEST,
+            message="imageDigest must be a sha256 digest (sha256:<64 hex digits>)",
+        ),
         Field(
             "reason", ("string",), required=True, schema={"pattern": "\\S", "maxLength": MAX_REASON}
         ),

@@ -170,6 +170,12 @@ def _raise_first(validator: Draft202012Validator, value: Any, name: str) -> None
         error = max(error.context, key=lambda e: len(e.absolute_path))
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            extra = sorted(k for k in error.instance if k not in allowed)
+            if extra:  # name the field itself, as the domain parsers do
+                expected = ", ".join(sorted(allowed))
+                raise InvalidInput(f"{name}{where}.{extra[0]}: unknown field (expected {expected})")
         raise InvalidInput(f"{name}{where}: {error.message}")
 
 
