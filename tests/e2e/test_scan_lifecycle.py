@@ -318,7 +318,7 @@ def test_basic_scanning_and_the_manual_limit(dockwatch: Server, tmp_path: Path) 
         # under enhanced scanning there are no manual scans
         c.put("/api/v1/registry/scanning-configuration", json={"scanType": "ENHANCED", "rules": []})
         r = c.post("/api/v1/repositories/manual/images/v1/scan")
-        assert r.status_code == 400 and r.json()["__type"] == "ValidationException"
+        assert r.status_code == 409 and r.json()["__type"] == "ConflictException"
 
 
 def test_enrichment_updates_findings_without_a_push(dockwatch: Server, tmp_path: Path) -> None:
