@@ -9,6 +9,7 @@ so no generated `nextToken` is one it issued; a rule's `expiresAt` must be after
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,13 @@ def filter_case(context: Any, case: Any) -> bool:
     if meta is not None and not positive and _array_sent_as_one_value(meta):
         return False
     return not (
-        positive and (_has_token(case) or _expires_in_the_past(case) or _reversed_range(case))
+        positive
+        and (
+            _has_token(case)
+            or _expires_in_the_past(case)
+            or _reversed_range(case)
+            or _not_an_ipv6_literal(case)
+        )
     )
 
 
@@ -43,6 +50,21 @@ def _array_sent_as_one_value(meta: Any) -> bool:
         and m.original_value == "array"
         for m in mutations
     )
+
+
+def _not_an_ipv6_literal(case: Any) -> bool:
+    """A webhook URL whose bracketed host is not an IPv6 address (the schema's pattern can only
+    say "hex digits, colons and dots in brackets")."""
+    body = case.body if isinstance(case.body, dict) else {}
+    url = body.get("url")
+    if not isinstance(url, str) or "://[" not in url:
+        return False
+    literal = url.split("://[", 1)[1].split("]", 1)[0]
+    try:
+        ipaddress.IPv6Address(literal)
+    except ValueError:
+        return True
+    return False
 
 
 def _moment(value: Any) -> datetime | None:
