@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
@@ -54,3 +55,27 @@ def distribution_server(tmp_path: Path) -> Iterator[Server]:
     server = start_distribution(tmp_path / "distribution")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster for this test process (one per xdist worker), stopped at
+    session end; tests skip, saying why, when the server binaries or psycopg are missing."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg not installed (pip install -e '.[test]')")
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """The `postgresql+psycopg://` URL of a fresh empty database, dropped after the test."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url)

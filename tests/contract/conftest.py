@@ -1,6 +1,7 @@
-"""Fixtures of the repository contract suites: a store per backend (SQLite here; PostgreSQL
-joins the `BACKENDS` parameters when it lands), and images pushed through the registry service
-so that the suites do not depend on how a backend keeps registry rows."""
+"""Fixtures of the repository contract suites: a store per backend (SQLite in a temp folder,
+PostgreSQL in a fresh database of the session's throwaway cluster, `tests/support/postgres.py`),
+and images pushed through the registry service so that the suites do not depend on how a backend
+keeps registry rows."""
 
 from __future__ import annotations
 
@@ -17,19 +18,22 @@ from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.unit_of_work import Store
 from tests.builders.layers import Image, make_image, make_layer
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 """The database backends every contract runs against."""
 
 
-def _database_url(backend: str, folder: Path) -> str:
-    assert backend == "sqlite", backend
-    return f"sqlite:///{folder / 'contract.db'}"
+def _database_url(request: pytest.FixtureRequest, folder: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'contract.db'}"
+    assert request.param == "postgresql", request.param
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A migrated, empty store of the backend under test (storage only, no services)."""
-    db = Database(_database_url(request.param, tmp_path))
+    db = Database(_database_url(request, tmp_path))
     migrate(db)
     built = SqlStore(db)
     try:
@@ -41,8 +45,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture(params=BACKENDS)
 def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
     """Services over a fresh data folder of the backend under test."""
-    assert request.param == "sqlite"
-    built = build(Settings(data_dir=tmp_path / "data"))
+    url = _database_url(request, tmp_path)
+    database_url = None if request.param == "sqlite" else url
+    built = build(Settings(data_dir=tmp_path / "data", database_url=database_url))
     try:
         yield built
     finally:

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 
 logger = logging.getLogger(__name__)
+
+MIGRATION_LOCK_KEY = 0x646F636B77617463  # "dockwatc": the PostgreSQL advisory lock of `migrate`
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,10 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> list[Mig
     todo = MIGRATIONS if migrations is None else migrations
     applied: list[Migration] = []
     with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            # several processes starting at once on one database: one migrates, the others wait
+            # here and then find every step recorded (DDL is transactional on PostgreSQL)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         tables.schema_migrations.create(conn, checkfirst=True)
         done = {
             (r.subsystem, r.number)
