@@ -82,7 +82,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         budgets=Budgets(uncompressed_bytes=settings.scan_max_uncompressed_bytes,
                         seconds=settings.scan_layer_seconds),
     )  # fmt: skip
-    worker = ScanWorker(scanner, JobQueue(store, clock))
+    lease = timedelta(seconds=settings.job_lease_seconds)
+    worker = ScanWorker(scanner, JobQueue(store, clock, lease))
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
     webhooks = WebhookDeliverer(
         store,

@@ -29,7 +29,9 @@ class Settings:
     host: str = _f("127.0.0.1", "Address the server listens on.")
     port: int = _f(5000, "Port the server listens on.")
     database_url: str | None = _f(
-        None, "SQLAlchemy URL; default sqlite in the data folder (postgresql+psycopg://... later)."
+        None,
+        "SQLAlchemy URL; default SQLite in the data folder; PostgreSQL as "
+        "postgresql+psycopg://user:pass@host/db.",
     )
     account_id: str = _f(DEFAULT_ACCOUNT, "The account id every resource belongs to (12 digits).")
     region: str = _f(DEFAULT_REGION, "The region name resources are reported in.")
@@ -113,6 +115,11 @@ class Settings:
     audit_retention_days: int = _f(
         365, "Audit log entries older than this many days are deleted (hourly pass)."
     )
+    job_lease_seconds: int = _f(
+        300,
+        "How long a worker's claim on a job holds without a heartbeat (renewed every third of "
+        "it); on PostgreSQL a job whose lease ran out is claimed again by another worker.",
+    )
     audit_trusted_proxies: str = _f(
         "",
         "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client in the "
@@ -144,6 +151,7 @@ class Settings:
             "max_request_body_bytes",
             "max_json_depth",
             "audit_retention_days",
+            "job_lease_seconds",
         )
         errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
         errors.extend(_cidr_errors("audit_trusted_proxies", self.audit_trusted_proxies))

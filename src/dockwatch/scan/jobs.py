@@ -9,16 +9,21 @@ server starts belonged to a killed process and is queued again.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from dockwatch.clock import Clock
 from dockwatch.errors import InvalidInput
-from dockwatch.storage.job_queue import JobQueueRepo, JobState
+from dockwatch.storage.job_queue import DEFAULT_LEASE, JobQueueRepo, JobState
 from dockwatch.storage.unit_of_work import Store
+
+logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
@@ -145,11 +150,12 @@ class ClaimedJob:
 
 
 class JobQueue:
-    """Claim, finish and recover jobs."""
+    """Claim, finish and recover jobs; a claim is a lease (`lease`), renewed by `heartbeat`."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, lease: timedelta = DEFAULT_LEASE) -> None:
         self.store = store
         self.clock = clock
+        self.lease = lease
 
     def recover(self) -> int:
         """Requeue jobs left running by a killed server; returns how many."""
@@ -160,7 +166,7 @@ class JobQueue:
         """The oldest queued job, now running (a job that cannot be read is failed at once)."""
         while True:
             with self.store.write() as uow:
-                queued = uow.jobs.claim(self.clock.now())
+                queued = uow.jobs.claim(self.clock.now(), self.lease)
                 if queued is None:
                     return None
                 try:
@@ -177,7 +183,36 @@ class JobQueue:
         else:
             state = JobState.FAILED if job.attempts >= MAX_ATTEMPTS else JobState.QUEUED
         with self.store.write() as uow:
-            uow.jobs.finish(job.id, state, error, self.clock.now())
+            uow.jobs.finish(job.id, state, error, self.clock.now(), attempt=job.attempts)
+
+    @contextlib.contextmanager
+    def heartbeat(self, job: ClaimedJob) -> Iterator[None]:
+        """Renew `job`'s lease every third of it while the block runs. Only on PostgreSQL,
+        where another worker claims a job whose lease expired; SQLite serves one process."""
+        if self.store.dialect != "postgresql":
+            yield
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    with self.store.write() as uow:
+                        held = uow.jobs.renew(job.id, job.attempts, self.clock.now() + self.lease)
+                except Exception:  # the next beat retries; the lease is a third long yet
+                    logger.exception("could not renew the lease of job %s", job.id)
+                    continue
+                if not held:
+                    logger.warning("job %s: lease lost to another worker", job.id)
+                    return
+
+        thread = threading.Thread(target=beat, name=f"job-{job.id}-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def depth(self) -> dict[str, int]:
         """Jobs per state (for /metrics)."""

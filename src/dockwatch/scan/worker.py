@@ -152,7 +152,8 @@ class ScanWorker:
         if claimed is None:
             return None
         try:
-            self.handle(claimed.job)
+            with self.queue.heartbeat(claimed):
+                self.handle(claimed.job)
         except Exception as exc:  # a failing job is recorded and retried, never kills the worker
             logger.exception("job %s (%s) failed", claimed.id, claimed.job.kind)
             self.queue.finish(claimed, f"{type(exc).__name__}: {exc}")

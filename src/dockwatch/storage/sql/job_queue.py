@@ -1,14 +1,22 @@
-"""SQL implementation of `storage.job_queue.JobQueueRepo` (one table, `jobs`)."""
+"""SQL implementation of `storage.job_queue.JobQueueRepo` (one table, `jobs`).
+
+On PostgreSQL a claim locks its row with `FOR UPDATE SKIP LOCKED`, so workers claiming at once
+take different jobs without waiting on each other, and a job whose lease expired is claimed
+again. Enqueuing sends `NOTIFY dockwatch_jobs` (delivered at commit) to wake idle workers.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from dockwatch.storage.job_queue import JobState, QueuedJob
+from dockwatch.storage.job_queue import DEFAULT_LEASE, JobState, QueuedJob
 from dockwatch.storage.sql import tables as t
+
+JOBS_CHANNEL = "dockwatch_jobs"
+"""The PostgreSQL notification channel of new work (jobs queued, outbox events appended)."""
 
 
 class SqlJobQueueRepo:
@@ -16,6 +24,7 @@ class SqlJobQueueRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._postgresql = conn.dialect.name == "postgresql"
 
     def enqueue(self, kind: str, key: str, document: str, at: datetime) -> bool:
         conn = self._conn
@@ -35,36 +44,74 @@ class SqlJobQueueRepo:
                 )
         except IntegrityError:
             return False
+        if self._postgresql:
+            conn.execute(
+                text("SELECT pg_notify(:channel, :kind)"), {"channel": JOBS_CHANNEL, "kind": kind}
+            )
         return True
 
-    def claim(self, at: datetime) -> QueuedJob | None:
+    def _first(self, query: Select[tuple[object, ...]]) -> object | None:
+        if self._postgresql:
+            query = query.with_for_update(skip_locked=True)
+        return self._conn.execute(query.order_by(t.jobs.c.id).limit(1)).first()
+
+    def claim(self, at: datetime, lease: timedelta = DEFAULT_LEASE) -> QueuedJob | None:
         j = t.jobs
-        row = self._conn.execute(
-            select(j).where(j.c.state == JobState.QUEUED.value).order_by(j.c.id).limit(1)
-        ).first()
+        row = None
+        if self._postgresql:  # a dead worker's job first: it is the oldest work
+            row = self._first(
+                select(j).where(j.c.state == JobState.RUNNING.value, j.c.lease_until < at)
+            )
+        if row is None:
+            row = self._first(select(j).where(j.c.state == JobState.QUEUED.value))
         if row is None:
             return None
+        attempts = int(row.attempts) + 1  # type: ignore[attr-defined]
         self._conn.execute(
             update(j)
-            .where(j.c.id == row.id)
-            .values(state=JobState.RUNNING.value, attempts=row.attempts + 1, updated_at=at)
+            .where(j.c.id == row.id)  # type: ignore[attr-defined]
+            .values(
+                state=JobState.RUNNING.value,
+                attempts=attempts,
+                updated_at=at,
+                lease_until=at + lease,
+            )
         )
-        return QueuedJob(row.id, row.kind, row.key, row.payload, row.attempts + 1)
+        return QueuedJob(row.id, row.kind, row.key, row.payload, attempts)  # type: ignore[attr-defined]
 
-    def finish(self, job_id: int, state: JobState, error: str | None, at: datetime) -> None:
+    def renew(self, job_id: int, attempt: int, until: datetime) -> bool:
+        j = t.jobs
+        held = (j.c.id == job_id, j.c.attempts == attempt, j.c.state == JobState.RUNNING.value)
+        return bool(self._conn.execute(update(j).where(*held).values(lease_until=until)).rowcount)
+
+    def finish(
+        self,
+        job_id: int,
+        state: JobState,
+        error: str | None,
+        at: datetime,
+        attempt: int | None = None,
+    ) -> None:
+        j = t.jobs
+        query = update(j).where(j.c.id == job_id)
+        if attempt is not None:
+            query = query.where(j.c.attempts == attempt, j.c.state == JobState.RUNNING.value)
         self._conn.execute(
-            update(t.jobs)
-            .where(t.jobs.c.id == job_id)
-            .values(state=state.value, error=error, updated_at=at)
+            query.values(state=state.value, error=error, updated_at=at, lease_until=None)
         )
+        if self._postgresql and state is JobState.QUEUED:
+            self._conn.execute(
+                text("SELECT pg_notify(:channel, 'retry')"), {"channel": JOBS_CHANNEL}
+            )
 
     def recover(self, at: datetime) -> int:
         j = t.jobs
+        query = update(j).where(j.c.state == JobState.RUNNING.value)
+        if self._postgresql:
+            query = query.where(j.c.lease_until.is_(None) | (j.c.lease_until < at))
         return int(
             self._conn.execute(
-                update(j)
-                .where(j.c.state == JobState.RUNNING.value)
-                .values(state=JobState.QUEUED.value, updated_at=at)
+                query.values(state=JobState.QUEUED.value, updated_at=at, lease_until=None)
             ).rowcount
         )
 

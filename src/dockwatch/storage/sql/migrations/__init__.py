@@ -199,6 +199,27 @@ def _scan_3_activation(conn: Connection) -> None:
         )
 
 
+def _scan_4_job_leases(conn: Connection) -> None:
+    """`jobs.lease_until`: a claim is a lease that a worker renews, so a job whose worker died
+    is claimed again. On PostgreSQL, partial indexes for the two claim queries (queued jobs by
+    age, running jobs by lease end): small, since most jobs are done."""
+    from sqlalchemy import inspect
+
+    if "lease_until" not in {c["name"] for c in inspect(conn).get_columns("jobs")}:
+        kind = tables.jobs.c.lease_until.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE jobs ADD COLUMN lease_until {kind}"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("CREATE INDEX IF NOT EXISTS ix_jobs_queued ON jobs (id) WHERE state = 'queued'")
+        )
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_jobs_lease ON jobs (lease_until) "
+                "WHERE state = 'running'"
+            )
+        )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -260,6 +281,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("audit", 1, "baseline", _baseline("audit_log")),
     Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
+    Migration("scan", 4, "job leases", _scan_4_job_leases),
 ]
 
 

@@ -51,6 +51,7 @@ jobs = Table(
     Column("error", Text),
     Column("created_at", UTC_TIMESTAMP, nullable=False),
     Column("updated_at", UTC_TIMESTAMP, nullable=False),
+    Column("lease_until", UTC_TIMESTAMP),  # a running job's claim holds until then
     UniqueConstraint("key", name="uq_jobs_key"),
     Index("ix_jobs_state", "state", "id"),
 )
