@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.s3 import S3Server, start_s3
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
@@ -54,3 +55,9 @@ def distribution_server(tmp_path: Path) -> Iterator[Server]:
     server = start_distribution(tmp_path / "distribution")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3-compatible server (moto's server mode) for the session; tests take a bucket each."""
+    yield from start_s3()
