@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
+from tests.support.s3 import S3Server, start_s3
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
@@ -79,3 +80,9 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
     url = postgres_cluster.create_database()
     yield url
     postgres_cluster.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3-compatible server (moto's server mode) for the session; tests take a bucket each."""
+    yield from start_s3()

@@ -21,7 +21,8 @@ from dockwatch.registry.service import Registry
 from dockwatch.scan.jobs import JobQueue
 from dockwatch.scan.service import ScanService
 from dockwatch.scan.worker import ScanWorker
-from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
+from dockwatch.storage.blobs import open_blob_store
+from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
@@ -38,7 +39,7 @@ class Services:
     clock: Clock
     db: Database
     store: Store
-    blobs: FilesystemBlobStore
+    blobs: BlobStore
     tenant: Tenant
     registry: Registry
     catalog_cache: StoredCatalogCache
@@ -63,8 +64,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     if clock is None:
         clock = ControlledClock() if settings.test_mode else SystemClock()
     db = Database(settings.effective_database_url)
-    migrate(db)
-    blobs = FilesystemBlobStore(settings.data_dir)
+    if settings.migrate_at_start:
+        migrate(db)
+    blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.s3_addressing_style)
     tenant = Tenant(settings.account_id, settings.region)
     store = SqlStore(db)
     ctx = RegistryContext(
@@ -99,6 +101,19 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks,
         pull_gate,
     )  # fmt: skip
+
+
+def migrate_database(settings: Settings) -> None:
+    """Bring the database up to the current schema (`dockwatch migrate`)."""
+    errors = settings.validate()
+    if errors:
+        raise InvalidInput("; ".join(errors))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    try:
+        migrate(db)
+    finally:
+        db.close()
 
 
 def feed_scheduler(services: Services) -> FeedScheduler:

@@ -126,6 +126,24 @@ class Settings:
         "audit log (DOCKWATCH_AUDIT_TRUSTED_PROXIES); empty: the TCP peer is the source.",
     )
 
+    blob_url: str | None = _f(
+        None,
+        "s3://bucket/prefix: blobs in an S3-compatible store (credentials, region and endpoint "
+        "from the standard AWS_* variables, e.g. AWS_ENDPOINT_URL_S3); default: the data folder.",
+    )
+    blob_redirect: str = _f(
+        "proxy",
+        "Blob pulls from S3: `proxy` streams them through the API, `presigned` answers 307 to a "
+        "presigned GET URL of the store (DOCKWATCH_BLOB_REDIRECT).",
+    )
+    blob_redirect_seconds: int = _f(1200, "Lifetime of a presigned blob URL, in seconds.")
+    s3_addressing_style: str = _f(
+        "auto", "S3 bucket addressing: auto, path (MinIO, Ceph) or virtual (host-style)."
+    )
+    migrate_at_start: bool = _f(
+        True, "`serve` and `worker` migrate the database at start (false: run `dockwatch migrate`)."
+    )
+
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""
         errors: list[str] = []
@@ -155,6 +173,14 @@ class Settings:
         )
         errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
         errors.extend(_cidr_errors("audit_trusted_proxies", self.audit_trusted_proxies))
+        if self.blob_url and not self.blob_url.startswith("s3://"):
+            errors.append(f"blob_url must look like s3://bucket/prefix, got {self.blob_url!r}")
+        if self.blob_redirect not in ("proxy", "presigned"):
+            errors.append(f"blob_redirect must be proxy or presigned, got {self.blob_redirect!r}")
+        if self.blob_redirect_seconds <= 0:
+            errors.append("blob_redirect_seconds must be positive")
+        if self.s3_addressing_style not in ("auto", "path", "virtual"):
+            errors.append("s3_addressing_style must be auto, path or virtual")
         not_negative = (
             "auth_cache_seconds",
             "auth_max_waiting_verifications",

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
 from dockwatch.scan.worker import CURSOR, SUBSCRIBED
+from dockwatch.storage.blobs.blobstore import ReachableBlobs
 
 from .audit_middleware import audit_middleware
 from .auth import Authenticator
@@ -33,19 +34,34 @@ def create_app(services: Services) -> ASGIApp:
     """The ASGI app serving /v2/, the operations endpoints and test hooks."""
     metrics = Metrics()
     oci = OciApi(services.registry, services.pull_gate, metrics.pull_refused)
+    if services.settings.blob_redirect == "presigned":
+        oci.blob_redirect_seconds = services.settings.blob_redirect_seconds
     metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:
         def probe() -> list[dict[str, Any]]:
             return _feed_status(services)  # reading the feed table proves the database answers
 
+        blob_error = await to_thread.run_sync(_blob_store_error, services)
         try:
             feeds = await to_thread.run_sync(probe)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "unavailable", "error": str(exc)}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "error": str(exc), "database": f"unavailable: {exc}",
+                 "blobStore": blob_error or "ok"},
+                status_code=503,
+            )  # fmt: skip
+        if blob_error:
+            return JSONResponse(
+                {"status": "unavailable", "error": blob_error, "database": "ok",
+                 "blobStore": blob_error},
+                status_code=503,
+            )  # fmt: skip
         return JSONResponse(
             {
                 "status": "ok",
+                "database": "ok",
+                "blobStore": "ok",
                 "scanner": "ready" if services.worker.ready.is_set() else "loading",
                 "feeds": feeds,
                 "staleFeeds": [f["name"] for f in feeds if f["stale"]],
@@ -87,6 +103,18 @@ def create_app(services: Services) -> ASGIApp:
     ]
     app = Starlette(routes=routes)
     return MetricsMiddleware(auth_middleware(audit_middleware(app, services), services), metrics)
+
+
+def _blob_store_error(services: Services) -> str | None:
+    """None when the blob store answers, else why not (a health answer, never an exception)."""
+    blobs = services.blobs
+    if not isinstance(blobs, ReachableBlobs):
+        return None
+    try:
+        blobs.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"unavailable: {exc}"
+    return None
 
 
 def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:

@@ -101,6 +101,7 @@ def _restore(args: argparse.Namespace) -> int:
 def _fsck(args: argparse.Namespace) -> int:
     from dockwatch.app import build
     from dockwatch.cli.audit import record_cli
+    from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
     from dockwatch.storage.fsck import Fsck
 
     settings = _settings(args.data)
@@ -108,6 +109,11 @@ def _fsck(args: argparse.Namespace) -> int:
         print(f"dockwatch: error: no data folder at {settings.data_dir}", file=sys.stderr)
         return EXIT_ERROR
     services = build(settings)
+    if not isinstance(services.blobs, FilesystemBlobStore):
+        services.close()
+        print("dockwatch: error: fsck checks a data folder's blob files; blobs are in "
+              f"{services.settings.blob_url}", file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
     try:
         report = Fsck(services.db, services.blobs, settings.data_dir).run(repair=args.repair)
         if args.repair and report.problems:

@@ -1,4 +1,5 @@
-"""The BlobStore contract, run against every backend (the filesystem one for now)."""
+"""The BlobStore contract, run against every backend: the filesystem and S3 (moto's server,
+through the S3 wire protocol)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,24 @@ from dockwatch.storage.blobs.blobstore import (
     UploadNotFound,
 )
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
+from dockwatch.storage.blobs.s3 import MIN_PART, S3BlobStore
+from tests.support.s3 import S3Server
 
 Factory = Callable[[Path], BlobStore]
-BACKENDS: dict[str, Factory] = {"filesystem": FilesystemBlobStore}
+BACKENDS = ("filesystem", "s3")
 
 
 def _d(data: bytes, algo: str = "sha256") -> Digest:
     return Digest(f"{algo}:{hashlib.new(algo, data).hexdigest()}")
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    return BACKENDS[request.param](tmp_path)
+    if request.param == "filesystem":
+        return FilesystemBlobStore(tmp_path)
+    s3: S3Server = request.getfixturevalue("s3_server")
+    # the smallest part S3 allows, so that the multi-part paths run on small data
+    return S3BlobStore(s3.client(), s3.new_bucket(), "some/prefix", part_size=MIN_PART)
 
 
 def test_write_commit_read(store: BlobStore) -> None:

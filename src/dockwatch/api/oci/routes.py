@@ -28,7 +28,7 @@ from dockwatch.registry.errors import (
 from dockwatch.registry.service import Registry
 from dockwatch.registry.tags import Page, parse_page_size
 from dockwatch.registry.uploads import parse_client_digest
-from dockwatch.storage.blobs.blobstore import BlobWriter
+from dockwatch.storage.blobs.blobstore import BlobWriter, PresignedBlobs
 
 from .blob_responses import BATCH, serve_blob
 from .codes import error_for
@@ -69,6 +69,8 @@ class OciApi:
         """Judges manifest GETs (docs/pull-policies.md); None serves every pull."""
         self.on_refused = on_refused
         """Called with the primary reason of each refused pull (the metric)."""
+        self.blob_redirect_seconds: int | None = None
+        """Set: blob GETs answer 307 to a presigned URL of a store that can sign one."""
         self.routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"^/v2/?$"), {"GET": _base, "HEAD": _base}),
             (re.compile(r"^/v2/_catalog$"), {"GET": _catalog}),
@@ -299,7 +301,12 @@ async def _get_blob(request: Request, api: OciApi, p: dict[str, str]) -> Respons
         "Etag": f'"{digest}"',
         "Cache-Control": "max-age=31536000",
     }
-    return serve_blob(request, api.registry.ctx.blobs, digest, size, headers)
+    store = api.registry.ctx.blobs
+    if api.blob_redirect_seconds and request.method == "GET" and isinstance(store, PresignedBlobs):
+        url = await api.run(store.presigned_url, digest, api.blob_redirect_seconds)
+        headers.pop("Cache-Control")  # the signed URL expires; the redirect must not outlive it
+        return Response(status_code=307, headers={**headers, "Location": url})
+    return serve_blob(request, store, digest, size, headers)
 
 
 async def _delete_blob(request: Request, api: OciApi, p: dict[str, str]) -> Response:

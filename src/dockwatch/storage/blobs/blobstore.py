@@ -139,3 +139,21 @@ class LocalBlobPaths(Protocol):
     def local_path(self, digest: Digest) -> Path:
         """The file holding `digest` (which may not exist)."""
         ...
+
+
+@runtime_checkable
+class PresignedBlobs(Protocol):
+    """Optional ability: a blob can be fetched from the store itself with a signed URL."""
+
+    def presigned_url(self, digest: Digest, expires_seconds: int) -> str:
+        """A GET URL of `digest` valid for `expires_seconds`."""
+        ...
+
+
+@runtime_checkable
+class ReachableBlobs(Protocol):
+    """Optional ability: the store can say whether it answers (health checks)."""
+
+    def ping(self) -> None:
+        """Raise unless the store can be read and written."""
+        ...

@@ -139,6 +139,12 @@ class FilesystemBlobStore:
         self._hashes: dict[str, _HashState] = {}
         self._lock = threading.Lock()
 
+    def ping(self) -> None:
+        """Raise unless the blob and upload folders exist and can be written."""
+        for d in (self._blobs, self._uploads):
+            if not os.access(d, os.W_OK | os.X_OK):
+                raise OSError(f"{d} is missing or not writable")
+
     def local_path(self, digest: Digest) -> Path:
         """`blobs/<algorithm>/<first two hex>/<hex>`."""
         algorithm, _, encoded = digest.partition(":")

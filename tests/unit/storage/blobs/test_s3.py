@@ -1,0 +1,143 @@
+"""The S3 blob store beyond the shared contract: parts, uploads moving between processes,
+conditional commits and presigned URLs, against moto's server through the S3 wire protocol."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from dockwatch.errors import InvalidInput
+from dockwatch.model.digest import Digest
+from dockwatch.storage.blobs.s3 import MIN_PART, S3BlobStore, parse_blob_url
+from tests.support.s3 import S3Server
+
+
+def _d(data: bytes, algo: str = "sha256") -> Digest:
+    return Digest(f"{algo}:{hashlib.new(algo, data).hexdigest()}")
+
+
+def _pair(s3: S3Server) -> tuple[S3BlobStore, S3BlobStore]:
+    """Two stores on one bucket, as two API processes would have (separate hashers)."""
+    bucket = s3.new_bucket()
+    return (
+        S3BlobStore(s3.client(), bucket, "reg", part_size=MIN_PART),
+        S3BlobStore(s3.client(), bucket, "reg", part_size=MIN_PART),
+    )
+
+
+def _keys(store: S3BlobStore, prefix: str) -> list[str]:
+    return [o["Key"] for o in store.list_objects(store.prefix + prefix)]
+
+
+def test_large_upload_is_stored_as_parts_and_read_back(s3_server: S3Server) -> None:
+    a, _ = _pair(s3_server)
+    data = os.urandom(2 * MIN_PART + 12345)
+    w = a.writer("upload-big-0001", create=True)
+    for i in range(0, len(data), 1 << 20):
+        w.write(data[i : i + (1 << 20)])
+    w.close()
+    parts = [k for k in _keys(a, "uploads/upload-big-0001/") if "/part-" in k]
+    assert len(parts) == 2  # two full parts, the rest in the tail
+    info = a.writer("upload-big-0001").commit(_d(data))
+    assert info.size == len(data)
+    assert _keys(a, "uploads/") == []
+    assert _keys(a, "blobs/") == [f"reg/blobs/sha256/{_d(data)[7:9]}/{_d(data)[7:]}"]
+    with a.open(_d(data), offset=MIN_PART - 3) as f:
+        assert f.read() == data[MIN_PART - 3 :]
+    with a.open(_d(data), offset=len(data)) as f:
+        assert f.read() == b""
+
+
+def test_upload_started_on_one_process_finishes_on_another(s3_server: S3Server) -> None:
+    a, b = _pair(s3_server)
+    data = os.urandom(MIN_PART + 777)
+    w = a.writer("upload-move-0001", create=True)
+    w.write(data[:3000])
+    w.close()  # end of the first PATCH on process A
+    w = b.writer("upload-move-0001")
+    assert w.size() == 3000
+    w.write(data[3000:])
+    w.close()  # second PATCH on process B
+    w = a.writer("upload-move-0001")  # PUT back on A: its hasher is stale, rebuilt from the bucket
+    assert w.commit(_d(data)).size == len(data)
+    with b.open(_d(data)) as f:
+        assert f.read() == data
+
+
+def test_truncate_inside_a_flushed_part(s3_server: S3Server) -> None:
+    a, b = _pair(s3_server)
+    good = os.urandom(MIN_PART - 10)
+    w = a.writer("upload-trunc-0001", create=True)
+    w.write(good)
+    w.write(b"x" * 100)  # crosses a part boundary: a part object is written
+    w.truncate(len(good))  # the failed request's chunk is undone, part and all
+    w.close()
+    w = b.writer("upload-trunc-0001")
+    assert w.size() == len(good)
+    w.write(b"tail")
+    w.commit(_d(good + b"tail"))
+    with a.open(_d(good + b"tail")) as f:
+        assert f.read() == good + b"tail"
+
+
+def test_stale_tail_of_a_dead_process_is_ignored(s3_server: S3Server) -> None:
+    a, b = _pair(s3_server)
+    first = os.urandom(1000)
+    w = a.writer("upload-dead-0001", create=True)
+    w.write(first)
+    w.close()  # tail-0 holds 1000 bytes
+    more = os.urandom(MIN_PART)
+    w = a.writer("upload-dead-0001")
+    w.write(more)  # a part holding first+more is flushed; the process dies before close()
+    w2 = b.writer("upload-dead-0001")
+    assert w2.size() == len(first) + len(more)
+    w2.write(b"end")
+    w2.commit(_d(first + more + b"end"))
+    with b.open(_d(first + more + b"end")) as f:
+        assert f.read() == first + more + b"end"
+
+
+def test_concurrent_commits_from_two_processes(s3_server: S3Server) -> None:
+    a, b = _pair(s3_server)
+    data = os.urandom(MIN_PART + 1)
+    wa = a.writer("upload-race-a001", create=True)
+    wb = b.writer("upload-race-b001", create=True)
+    wa.write(data)
+    wb.write(data)
+    wa.prepare(_d(data))
+    wb.prepare(_d(data))
+    wa.publish()
+    wb.publish()  # the conditional write is refused (412): the blob is already there
+    assert a.digests() == [_d(data)]
+    assert a.upload_ids() == []
+    with a.open(_d(data)) as f:
+        assert f.read() == data
+
+
+def test_presigned_url_serves_the_blob(s3_server: S3Server) -> None:
+    a, _ = _pair(s3_server)
+    w = a.writer("upload-sign-0001", create=True)
+    w.write(b"signed bytes")
+    w.commit(_d(b"signed bytes"))
+    url = a.presigned_url(_d(b"signed bytes"), 60)
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Expires"] == ["60"] and query["X-Amz-Signature"]
+    assert httpx.get(url).content == b"signed bytes"
+
+
+def test_empty_blob(s3_server: S3Server) -> None:
+    a, _ = _pair(s3_server)
+    a.writer("upload-empty-001", create=True).commit(_d(b""))
+    assert a.stat(_d(b"")) is not None and a.stat(_d(b"")).size == 0  # type: ignore[union-attr]
+
+
+def test_blob_urls() -> None:
+    assert parse_blob_url("s3://bucket/a/b/") == ("bucket", "a/b")
+    assert parse_blob_url("s3://bucket") == ("bucket", "")
+    for bad in ("file:///tmp", "s3:///prefix", "bucket/prefix"):
+        with pytest.raises(InvalidInput):
+            parse_blob_url(bad)
