@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.aws import AwsEndpoint, start_aws
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
@@ -54,3 +55,20 @@ def distribution_server(tmp_path: Path) -> Iterator[Server]:
     server = start_distribution(tmp_path / "distribution")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEndpoint]:
+    """One dockwatch per session for AWS API tests (boto3, aws CLI): tests share it, so each
+    uses names of its own (`tests/support/aws.py`)."""
+    endpoint = start_aws(tmp_path_factory.mktemp("aws") / "data")
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def aws_server(tmp_path: Path) -> Iterator[AwsEndpoint]:
+    """A fresh dockwatch for one AWS API test (`tests/support/aws.py`)."""
+    endpoint = start_aws(tmp_path / "data")
+    yield endpoint
+    endpoint.stop()

@@ -21,6 +21,8 @@ from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 from .audit_middleware import audit_middleware
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
+from .aws.mount import AwsMount
+from .aws.protocol import ServicesFor
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
 from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
@@ -29,8 +31,9 @@ from .v1.router import AnyMethod
 from .v1.routes import routes as api_v1_routes
 
 
-def create_app(services: Services) -> ASGIApp:
-    """The ASGI app serving /v2/, the operations endpoints and test hooks."""
+def create_app(services: Services, services_for: ServicesFor | None = None) -> ASGIApp:
+    """The ASGI app serving /v2/, the operations endpoints, test hooks and the AWS APIs
+    (`services_for` gives each AWS tenant its services; default: this app's tenant only)."""
     metrics = Metrics()
     oci = OciApi(services.registry, services.pull_gate, metrics.pull_refused)
     metrics.watch(lambda: _state_gauges(services))
@@ -86,7 +89,8 @@ def create_app(services: Services) -> ASGIApp:
         *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
-    return MetricsMiddleware(auth_middleware(audit_middleware(app, services), services), metrics)
+    edge = auth_middleware(audit_middleware(app, services), services)
+    return MetricsMiddleware(AwsMount(edge, services, services_for), metrics)
 
 
 def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
