@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.s3 import S3Server, start_s3
+from tests.support.aws import AwsEndpoint, start_aws
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
@@ -86,3 +87,20 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
 def s3_server() -> Iterator[S3Server]:
     """One S3-compatible server (moto's server mode) for the session; tests take a bucket each."""
     yield from start_s3()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEndpoint]:
+    """One dockwatch per session for AWS API tests (boto3, aws CLI): tests share it, so each
+    uses names of its own (`tests/support/aws.py`)."""
+    endpoint = start_aws(tmp_path_factory.mktemp("aws") / "data")
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def aws_server(tmp_path: Path) -> Iterator[AwsEndpoint]:
+    """A fresh dockwatch for one AWS API test (`tests/support/aws.py`)."""
+    endpoint = start_aws(tmp_path / "data")
+    yield endpoint
+    endpoint.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dockwatch.accounts.service import AccountService
 from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock
@@ -30,6 +31,9 @@ from dockwatch.storage.unit_of_work import Store
 from dockwatch.vulndb.scheduler import FeedScheduler
 from dockwatch.vulndb.service import VulnDb
 
+DEFAULT_ACCOUNT_NAME = "default"
+"""The name the configured account (`account_id`) gets when a start creates it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Services:
@@ -47,6 +51,7 @@ class Services:
     worker: ScanWorker
     webhooks: WebhookDeliverer
     pull_gate: PullGate
+    accounts: AccountService
 
     def close(self) -> None:
         """Stop the scan worker and release database connections."""
@@ -87,19 +92,22 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     lease = timedelta(seconds=settings.job_lease_seconds)
     worker = ScanWorker(scanner, JobQueue(store, clock, lease))
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
+    box = SecretBox(load_key(settings.webhook_secret_key, settings.data_dir))
     webhooks = WebhookDeliverer(
         store,
         clock,
-        box=SecretBox(load_key(settings.webhook_secret_key, settings.data_dir)),
+        box=box,
         egress=EgressPolicy.parse(settings.webhook_allow),
     )
     webhooks.seal_plaintext_secrets()
     pull_gate = PullGate(
         store, clock, tenant, event_interval_seconds=settings.pull_refused_event_seconds
     )
+    accounts = AccountService(store, clock, box)  # access key secrets sealed like webhook ones
+    accounts.ensure_account(settings.account_id, DEFAULT_ACCOUNT_NAME)
     return Services(
         settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks,
-        pull_gate,
+        pull_gate, accounts,
     )  # fmt: skip
 
 

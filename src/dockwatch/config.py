@@ -35,6 +35,11 @@ class Settings:
     )
     account_id: str = _f(DEFAULT_ACCOUNT, "The account id every resource belongs to (12 digits).")
     region: str = _f(DEFAULT_REGION, "The region name resources are reported in.")
+    regions: str = _f(
+        "",
+        "Comma-separated regions the AWS APIs serve (DOCKWATCH_REGIONS); `region` is always one; "
+        "a request signed for another region is refused.",
+    )
     username: str | None = _f(None, "Registry user (DOCKWATCH_USERNAME); generated if unset.")
     password: str | None = _f(None, "Registry password (DOCKWATCH_PASSWORD); generated if unset.")
     auth: bool = _f(True, "Require credentials on /v2/ and /api/ (--no-auth turns this off).")
@@ -199,6 +204,12 @@ class Settings:
         if self.host not in ("127.0.0.1", "localhost", "::1") and self.tls_cert is None:
             warnings.append("listening beyond loopback without TLS: credentials travel in clear")
         return warnings
+
+    @property
+    def served_regions(self) -> tuple[str, ...]:
+        """`region` and every region `regions` names, without repeats, in that order."""
+        listed = [r.strip() for r in self.regions.split(",") if r.strip()]
+        return tuple(dict.fromkeys([self.region, *listed]))
 
     @property
     def effective_database_url(self) -> str:

@@ -22,6 +22,8 @@ from dockwatch.storage.blobs.blobstore import ReachableBlobs
 from .audit_middleware import audit_middleware
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
+from .aws.mount import AwsMount
+from .aws.protocol import ServicesFor
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
 from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
@@ -30,8 +32,9 @@ from .v1.router import AnyMethod
 from .v1.routes import routes as api_v1_routes
 
 
-def create_app(services: Services) -> ASGIApp:
-    """The ASGI app serving /v2/, the operations endpoints and test hooks."""
+def create_app(services: Services, services_for: ServicesFor | None = None) -> ASGIApp:
+    """The ASGI app serving /v2/, the operations endpoints, test hooks and the AWS APIs
+    (`services_for` gives each AWS tenant its services; default: this app's tenant only)."""
     metrics = Metrics()
     oci = OciApi(services.registry, services.pull_gate, metrics.pull_refused)
     if services.settings.blob_redirect == "presigned":
@@ -102,7 +105,8 @@ def create_app(services: Services) -> ASGIApp:
         *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
-    return MetricsMiddleware(auth_middleware(audit_middleware(app, services), services), metrics)
+    edge = auth_middleware(audit_middleware(app, services), services)
+    return MetricsMiddleware(AwsMount(edge, services, services_for), metrics)
 
 
 def _blob_store_error(services: Services) -> str | None:

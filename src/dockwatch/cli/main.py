@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     from dockwatch.cli.ops import add_parsers as add_ops_parsers
 
     add_ops_parsers(sub)
+    from dockwatch.cli.accounts import add_parsers as add_accounts_parsers
+
+    add_accounts_parsers(sub)
 
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -392,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             from dockwatch.cli.scan import run as run_scan
 
             return run_scan(args)
+        if args.command == "accounts":
+            from dockwatch.cli.accounts import run as run_accounts
+
+            return run_accounts(args)
     except DockwatchError as exc:
         print(f"dockwatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

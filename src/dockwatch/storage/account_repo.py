@@ -7,10 +7,35 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dockwatch.model.identity import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One account as stored."""
+
+    account_id: str
+    """Twelve digits."""
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyRow:
+    """One access key as stored: its secret only in sealed form."""
+
+    access_key_id: str
+    account_id: str
+    user_name: str
+    secret_sealed: str
+    """The secret sealed with a key kept outside the database."""
+    status: str
+    """`Active` or `Inactive`."""
+    created_at: datetime
 
 
 class AccountRepo(Protocol):
@@ -34,4 +59,32 @@ class AccountRepo(Protocol):
 
     def delete_user(self, tenant: Tenant, username: str) -> bool:
         """Remove a user; False when there was no such user."""
+        ...
+
+    def add_account(self, account: AccountRow) -> bool:
+        """Create an account; False (nothing changed) when its id exists already."""
+        ...
+
+    def get_account(self, account_id: str) -> AccountRow | None:
+        """One account, None when there is no such id."""
+        ...
+
+    def list_accounts(self) -> list[AccountRow]:
+        """Every account, by id."""
+        ...
+
+    def add_access_key(self, key: AccessKeyRow) -> None:
+        """Store a new access key (its id must be new)."""
+        ...
+
+    def get_access_key(self, access_key_id: str) -> AccessKeyRow | None:
+        """One access key by id, None when there is none."""
+        ...
+
+    def list_access_keys(self, account_id: str) -> list[AccessKeyRow]:
+        """The access keys of one account, by user then id."""
+        ...
+
+    def delete_access_key(self, account_id: str, access_key_id: str) -> bool:
+        """Remove an access key of an account; False when it had no such key."""
         ...

@@ -8,12 +8,25 @@ adapters too, so a handler may let a service's `NotFound` or `InvalidInput` thro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class AwsError(Exception):
-    """An error answer: the AWS exception name, its message and its HTTP status."""
+    """An error answer: the AWS exception name, its message and its HTTP status; `members`
+    are further members of the error shape (Inspector's ValidationException `reason` and
+    `fields`), rendered into the body next to `message`."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int = 400,
+        *,
+        members: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.members = dict(members or {})

@@ -9,6 +9,7 @@ them all, so code reads `tables.findings` wherever a table is defined.
 
 from __future__ import annotations
 
+from dockwatch.storage.sql.schema.accounts import access_keys, accounts
 from dockwatch.storage.sql.schema.audit import audit_log
 from dockwatch.storage.sql.schema.base import metadata
 from dockwatch.storage.sql.schema.events import (
@@ -65,6 +66,8 @@ from dockwatch.storage.sql.schema.vulns import (
 )
 
 __all__ = [
+    "access_keys",
+    "accounts",
     "FINDING_SORT_INDEXES",
     "ROLLUP_SEVERITIES",
     "SEVERITY_RANK_SQL",

@@ -7,3 +7,7 @@ from dockwatch.api.aws.context import Handler
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented ECR operation by its name in botocore's model."""
+
+from dockwatch.api.aws.ecr import registry_ops  # noqa: E402
+
+OPERATIONS.update(registry_ops.OPERATIONS)

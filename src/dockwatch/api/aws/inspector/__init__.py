@@ -7,3 +7,7 @@ from dockwatch.api.aws.context import Handler
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented Inspector2 operation by its name in botocore's model."""
+
+from dockwatch.api.aws.inspector import permissions_ops  # noqa: E402
+
+OPERATIONS.update(permissions_ops.OPERATIONS)

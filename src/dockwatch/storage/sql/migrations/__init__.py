@@ -282,6 +282,7 @@ MIGRATIONS: list[Migration] = [
     Migration("audit", 1, "baseline", _baseline("audit_log")),
     Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
     Migration("scan", 4, "job leases", _scan_4_job_leases),
+    Migration("accounts", 1, "accounts and access keys", _baseline("accounts", "access_keys")),
 ]
 
 
