@@ -5,5 +5,11 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
+from . import images, layers, repositories, tagging
+
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented ECR operation by its name in botocore's model."""
+OPERATIONS.update(repositories.OPERATIONS)
+OPERATIONS.update(images.OPERATIONS)
+OPERATIONS.update(layers.OPERATIONS)
+OPERATIONS.update(tagging.OPERATIONS)

@@ -258,6 +258,12 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("audit", 1, "baseline", _baseline("audit_log")),
     Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
+    Migration(
+        "ecr",
+        1,
+        "resource tags, lifecycle policies and previews",
+        _baseline("resource_tags", "lifecycle_policies", "lifecycle_previews"),
+    ),
 ]
 
 
