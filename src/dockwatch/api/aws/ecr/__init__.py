@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
-from . import images, layers, repositories, tagging
+from . import images, layers, repositories, scanning, tagging
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented ECR operation by its name in botocore's model."""
@@ -13,3 +13,4 @@ OPERATIONS.update(repositories.OPERATIONS)
 OPERATIONS.update(images.OPERATIONS)
 OPERATIONS.update(layers.OPERATIONS)
 OPERATIONS.update(tagging.OPERATIONS)
+OPERATIONS.update(scanning.OPERATIONS)
