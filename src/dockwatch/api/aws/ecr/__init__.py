@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
-from . import images, layers, repositories, scanning, tagging
+from . import images, layers, replication, repositories, scanning, tagging
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented ECR operation by its name in botocore's model."""
@@ -14,3 +14,4 @@ OPERATIONS.update(images.OPERATIONS)
 OPERATIONS.update(layers.OPERATIONS)
 OPERATIONS.update(tagging.OPERATIONS)
 OPERATIONS.update(scanning.OPERATIONS)
+OPERATIONS.update(replication.OPERATIONS)
