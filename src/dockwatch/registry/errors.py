@@ -85,6 +85,19 @@ class TagInvalidError(InvalidInput, OciError):
     """A tag that breaks the grammar, or a schema 1 manifest tagged differently from the URL."""
 
 
+class TagImmutable(TagInvalidError):
+    """A push that would move a tag of an IMMUTABLE repository: ECR answers TAG_INVALID on
+    `/v2` with this message (and ImageTagAlreadyExistsException on PutImage)."""
+
+    def __init__(self, tag: str, name: str) -> None:
+        super().__init__(
+            f"The image tag '{tag}' already exists in the '{name}' repository and cannot be "
+            "overwritten because the repository is immutable."
+        )
+        self.tag = tag
+        self.detail = {"tag": tag}
+
+
 class Denied(Conflict, OciError):
     """The operation is refused (an immutable tag, say)."""
 

@@ -29,12 +29,12 @@ from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .context import RegistryContext
 from .errors import (
-    Denied,
     DigestInvalidError,
     ManifestBlobUnknown,
     ManifestInvalidError,
     ManifestTooLarge,
     ManifestUnknown,
+    TagImmutable,
     TagInvalidError,
 )
 from .names import check_name, check_tag, split_reference
@@ -139,7 +139,7 @@ class Manifests:
                 if previous == parsed.digest:
                     continue
                 if previous is not None and r.image_tag_mutability == "IMMUTABLE":
-                    raise Denied(f"tag {t!r} is immutable in repository {name!r}")
+                    raise TagImmutable(t, name)
                 uow.registry.set_tag(self.ctx.tenant, r.id, t, parsed.digest, now)
                 changed_tags.append((t, previous))
             self._event(

@@ -15,6 +15,7 @@ from typing import Protocol
 from dockwatch.storage.account_repo import AccountRepo
 from dockwatch.storage.audit_repo import AuditRepo
 from dockwatch.storage.catalog_repo import CatalogRepo
+from dockwatch.storage.ecr_repo import EcrRepo
 from dockwatch.storage.finding_query_repo import FindingQueryRepo
 from dockwatch.storage.finding_repo import FindingRepo
 from dockwatch.storage.job_queue import JobQueueRepo
@@ -64,6 +65,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditRepo: ...
+
+    @property
+    def ecr(self) -> EcrRepo: ...
 
 
 class Store(Protocol):

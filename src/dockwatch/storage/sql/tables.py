@@ -12,6 +12,7 @@ from __future__ import annotations
 from dockwatch.storage.sql.schema.accounts import access_keys, accounts
 from dockwatch.storage.sql.schema.audit import audit_log
 from dockwatch.storage.sql.schema.base import metadata
+from dockwatch.storage.sql.schema.ecr import lifecycle_policies, lifecycle_previews, resource_tags
 from dockwatch.storage.sql.schema.events import (
     jobs,
     outbox,
@@ -68,6 +69,9 @@ from dockwatch.storage.sql.schema.vulns import (
 __all__ = [
     "access_keys",
     "accounts",
+    "lifecycle_policies",
+    "lifecycle_previews",
+    "resource_tags",
     "FINDING_SORT_INDEXES",
     "ROLLUP_SEVERITIES",
     "SEVERITY_RANK_SQL",

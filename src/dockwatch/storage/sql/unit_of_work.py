@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from dockwatch.storage.sql.account_repo import SqlAccountRepo
 from dockwatch.storage.sql.audit_repo import SqlAuditRepo
 from dockwatch.storage.sql.catalog_repo import SqlCatalogRepo
+from dockwatch.storage.sql.ecr_repo import SqlEcrRepo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.finding_repo import SqlFindingRepo
@@ -79,6 +80,10 @@ class SqlUnitOfWork:
     @cached_property
     def audit(self) -> SqlAuditRepo:
         return SqlAuditRepo(self.conn)
+
+    @cached_property
+    def ecr(self) -> SqlEcrRepo:
+        return SqlEcrRepo(self.conn)
 
 
 class SqlStore:

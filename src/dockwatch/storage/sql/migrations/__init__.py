@@ -283,6 +283,12 @@ MIGRATIONS: list[Migration] = [
     Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
     Migration("scan", 4, "job leases", _scan_4_job_leases),
     Migration("accounts", 1, "accounts and access keys", _baseline("accounts", "access_keys")),
+    Migration(
+        "ecr",
+        1,
+        "resource tags, lifecycle policies and previews",
+        _baseline("resource_tags", "lifecycle_policies", "lifecycle_previews"),
+    ),
 ]
 
 

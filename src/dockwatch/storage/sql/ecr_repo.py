@@ -1,0 +1,139 @@
+"""SQL for ECR's own resources: resource tags, lifecycle policies and previews, and the removal
+of a whole repository. Implements `storage.ecr_repo.EcrRepo`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc
+from dockwatch.storage.ecr_repo import LifecyclePolicyRow, LifecyclePreviewRow
+from dockwatch.storage.sql import tables as t
+
+
+def _of(table: Any, tenant: Tenant) -> list[Any]:
+    return [table.c.account_id == tenant.account_id, table.c.region == tenant.region]
+
+
+class SqlEcrRepo:
+    """`storage.ecr_repo.EcrRepo` over one connection of a unit of work."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # --- resource tags -----------------------------------------------------------------------
+
+    def resource_tags(self, tenant: Tenant, arn: str) -> list[tuple[str, str]]:
+        r = t.resource_tags
+        rows = self._conn.execute(
+            select(r.c.tag_key, r.c.tag_value)
+            .where(*_of(r, tenant), r.c.resource_arn == arn)
+            .order_by(r.c.tag_key)
+        )
+        return [(row.tag_key, row.tag_value) for row in rows]
+
+    def set_resource_tags(self, tenant: Tenant, arn: str, tags: list[tuple[str, str]]) -> None:
+        if not tags:
+            return
+        self.remove_resource_tags(tenant, arn, [k for k, _ in tags])
+        self._conn.execute(
+            insert(t.resource_tags),
+            [
+                {
+                    "account_id": tenant.account_id,
+                    "region": tenant.region,
+                    "resource_arn": arn,
+                    "tag_key": k,
+                    "tag_value": v,
+                }
+                for k, v in dict(tags).items()
+            ],
+        )
+
+    def remove_resource_tags(self, tenant: Tenant, arn: str, keys: list[str]) -> None:
+        r = t.resource_tags
+        if keys:
+            self._conn.execute(
+                delete(r).where(*_of(r, tenant), r.c.resource_arn == arn, r.c.tag_key.in_(keys))
+            )
+
+    # --- lifecycle policies ------------------------------------------------------------------
+
+    def lifecycle_policy(self, tenant: Tenant, repository: str) -> LifecyclePolicyRow | None:
+        p = t.lifecycle_policies
+        row = self._conn.execute(
+            select(p).where(*_of(p, tenant), p.c.repository == repository)
+        ).first()
+        return None if row is None else _policy(row)
+
+    def lifecycle_policies(self, tenant: Tenant) -> list[LifecyclePolicyRow]:
+        p = t.lifecycle_policies
+        rows = self._conn.execute(select(p).where(*_of(p, tenant)).order_by(p.c.repository))
+        return [_policy(row) for row in rows]
+
+    def put_lifecycle_policy(
+        self, tenant: Tenant, repository: str, text: str, at: datetime
+    ) -> None:
+        self.delete_lifecycle_policy(tenant, repository)
+        self._conn.execute(
+            insert(t.lifecycle_policies).values(
+                account_id=tenant.account_id,
+                region=tenant.region,
+                repository=repository,
+                policy_text=text,
+                updated_at=at,
+            )
+        )
+
+    def delete_lifecycle_policy(self, tenant: Tenant, repository: str) -> bool:
+        p = t.lifecycle_policies
+        done = self._conn.execute(delete(p).where(*_of(p, tenant), p.c.repository == repository))
+        return bool(done.rowcount)
+
+    def save_lifecycle_preview(
+        self, tenant: Tenant, repository: str, policy_text: str, result: str, at: datetime
+    ) -> None:
+        p = t.lifecycle_previews
+        self._conn.execute(delete(p).where(*_of(p, tenant), p.c.repository == repository))
+        self._conn.execute(
+            insert(p).values(
+                account_id=tenant.account_id,
+                region=tenant.region,
+                repository=repository,
+                policy_text=policy_text,
+                result=result,
+                created_at=at,
+            )
+        )
+
+    def lifecycle_preview(self, tenant: Tenant, repository: str) -> LifecyclePreviewRow | None:
+        p = t.lifecycle_previews
+        row = self._conn.execute(
+            select(p).where(*_of(p, tenant), p.c.repository == repository)
+        ).first()
+        if row is None:
+            return None
+        return LifecyclePreviewRow(
+            row.repository, row.policy_text, row.result, as_utc(row.created_at)
+        )
+
+    # --- repositories ------------------------------------------------------------------------
+
+    def delete_repository(self, tenant: Tenant, repo_id: int, arn: str) -> None:
+        name = self._conn.execute(
+            select(t.repositories.c.name).where(t.repositories.c.id == repo_id)
+        ).scalar()
+        for table in (t.tags, t.repository_blobs, t.uploads, t.image_scans, t.findings):
+            self._conn.execute(delete(table).where(table.c.repository_id == repo_id))
+        r = t.resource_tags
+        self._conn.execute(delete(r).where(*_of(r, tenant), r.c.resource_arn == arn))
+        for table in (t.lifecycle_policies, t.lifecycle_previews):
+            self._conn.execute(delete(table).where(*_of(table, tenant), table.c.repository == name))
+        self._conn.execute(delete(t.repositories).where(t.repositories.c.id == repo_id))
+
+
+def _policy(row: Any) -> LifecyclePolicyRow:
+    return LifecyclePolicyRow(row.repository, row.policy_text, as_utc(row.updated_at))
