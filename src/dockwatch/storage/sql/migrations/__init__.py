@@ -258,6 +258,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("audit", 1, "baseline", _baseline("audit_log")),
     Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
+    Migration("tenancy", 1, "repository policies", _baseline("repository_policies")),
 ]
 
 
