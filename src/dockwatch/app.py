@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from dockwatch.accounts.registry_tokens import RegistryTokens
 from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock
@@ -49,6 +50,8 @@ class Services:
     pull_gate: PullGate
     views: TenantViews = field(default_factory=lambda: TenantViews(), compare=False, repr=False)
     """The services of every other (account, region), built on first use (`for_tenant`)."""
+    registry_tokens: RegistryTokens | None = None
+    """ECR authorization tokens and /v2 bearer tokens (keyed by the data folder's server key)."""
 
     def for_tenant(self, tenant: Tenant) -> Services:
         """The services acting in `tenant` (see `TenantViews`); the default tenant's are these."""
@@ -155,10 +158,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     views = TenantViews()
     worker = ScanWorker(scanner, JobQueue(store, clock), scanner_for=views.scanner)
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
+    server_key = load_key(settings.webhook_secret_key, settings.data_dir)
     webhooks = WebhookDeliverer(
         store,
         clock,
-        box=SecretBox(load_key(settings.webhook_secret_key, settings.data_dir)),
+        box=SecretBox(server_key),
         egress=EgressPolicy.parse(settings.webhook_allow),
     )
     webhooks.seal_plaintext_secrets()
@@ -167,7 +171,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     services = Services(
         settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks,
-        pull_gate, views,
+        pull_gate, views, RegistryTokens(server_key, clock),
     )  # fmt: skip
     views.bind(services)
     return services

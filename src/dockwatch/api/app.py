@@ -23,6 +23,7 @@ from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
+from .oci.tenancy import TenantOci
 from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
 from .v1.body import Limits, parse_json, read_raw
 from .v1.router import AnyMethod
@@ -32,7 +33,7 @@ from .v1.routes import routes as api_v1_routes
 def create_app(services: Services) -> ASGIApp:
     """The ASGI app serving /v2/, the operations endpoints and test hooks."""
     metrics = Metrics()
-    oci = OciApi(services.registry, services.pull_gate, metrics.pull_refused)
+    oci = TenantOci(services, metrics.pull_refused, services.registry_tokens)
     metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:
@@ -119,10 +120,12 @@ def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
             s.auth_max_waiting_verifications,
             float(s.auth_verification_wait_seconds),
         ),
+        tokens=services.registry_tokens,
+        bearer_challenges=s.registry_bearer_challenges,
     )
 
 
-def oci_methods(oci: OciApi, path: str) -> str:
+def oci_methods(oci: OciApi | TenantOci, path: str) -> str:
     """The `Allow` header of a /v2 path: the methods its route declares (and OPTIONS)."""
     for pattern, methods in oci.routes:
         if pattern.match(path):

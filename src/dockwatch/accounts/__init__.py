@@ -1,0 +1,1 @@
+"""Accounts: who calls dockwatch, and the credentials that prove it."""
