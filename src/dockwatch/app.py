@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from dockwatch.accounts.service import AccountService
+from dockwatch.accounts.registry_tokens import RegistryTokens
 from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock
@@ -52,12 +54,83 @@ class Services:
     webhooks: WebhookDeliverer
     pull_gate: PullGate
     accounts: AccountService
+    views: TenantViews = field(default_factory=lambda: TenantViews(), compare=False, repr=False)
+    """The services of every other (account, region), built on first use (`for_tenant`)."""
+    registry_tokens: RegistryTokens | None = None
+    """ECR authorization tokens and /v2 bearer tokens (keyed by the data folder's server key)."""
+
+    def for_tenant(self, tenant: Tenant) -> Services:
+        """The services acting in `tenant` (see `TenantViews`); the default tenant's are these."""
+        return self.views.get(tenant)
 
     def close(self) -> None:
-        """Stop the scan worker and release database connections."""
+        """Stop the scan worker and release database connections (call it on the services
+        `build` returned: every tenant's view shares them)."""
         self.worker.stop()
         self.webhooks.stop()
         self.db.close()
+
+
+class TenantViews:
+    """One `Services` per (account, region), sharing everything that is not tenant-scoped.
+
+    The database, store, blob store, clock, settings, layer cache, match index, scan worker and
+    webhook deliverer are the root's; the registry context, registry, scan service and pull
+    gate are bound to the tenant. Views are cached, so a tenant's scan service (its
+    `settings_changed` flag) and pull gate (its event throttle) are the same on every request.
+    """
+
+    def __init__(self) -> None:
+        self._root: Services | None = None
+        self._views: dict[Tenant, Services] = {}
+        self._lock = threading.Lock()
+
+    def bind(self, root: Services) -> None:
+        """Attach the default tenant's services (done once by `build`)."""
+        self._root = root
+        self._views[root.tenant] = root
+
+    def get(self, tenant: Tenant) -> Services:
+        """The cached view of `tenant`, built on first use."""
+        with self._lock:
+            found = self._views.get(tenant)
+            if found is None:
+                found = self._views[tenant] = self._build(tenant)
+            return found
+
+    def built(self) -> list[Tenant]:
+        """The tenants whose views exist (the default one first)."""
+        with self._lock:
+            return list(self._views)
+
+    def scanner(self, tenant: Tenant) -> ScanService:
+        """The scan service of `tenant` (what the worker runs a job with)."""
+        return self.get(tenant).scanner
+
+    def _build(self, tenant: Tenant) -> Services:
+        root = self._root
+        if root is None:
+            raise RuntimeError("tenant views are used before build() bound them")
+        ctx = replace(root.registry.ctx, tenant=tenant)
+        base = root.scanner
+        scanner = ScanService(
+            ctx, root.store, base.cache, base.index, root.clock,
+            activation_days=base.activation_days, max_image_bytes=base.max_image_bytes,
+            catalogers=base.catalogers, budgets=base.budgets,
+        )  # fmt: skip
+        gate = PullGate(
+            root.store,
+            root.clock,
+            tenant,
+            event_interval_seconds=root.settings.pull_refused_event_seconds,
+        )
+        return replace(root, tenant=tenant, registry=Registry(ctx), scanner=scanner, pull_gate=gate)
+
+
+def services_for(services: Services, tenant: Tenant) -> Services:
+    """The services acting in `tenant`: what an adapter calls once it knows the caller's
+    (account, region). `services` is any view (`build`'s result or another tenant's)."""
+    return services.for_tenant(tenant)
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Services:
@@ -90,9 +163,11 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
                         seconds=settings.scan_layer_seconds),
     )  # fmt: skip
     lease = timedelta(seconds=settings.job_lease_seconds)
-    worker = ScanWorker(scanner, JobQueue(store, clock, lease))
+    views = TenantViews()
+    worker = ScanWorker(scanner, JobQueue(store, clock, lease), scanner_for=views.scanner)
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
-    box = SecretBox(load_key(settings.webhook_secret_key, settings.data_dir))
+    server_key = load_key(settings.webhook_secret_key, settings.data_dir)
+    box = SecretBox(server_key)
     webhooks = WebhookDeliverer(
         store,
         clock,
@@ -105,10 +180,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     accounts = AccountService(store, clock, box)  # access key secrets sealed like webhook ones
     accounts.ensure_account(settings.account_id, DEFAULT_ACCOUNT_NAME)
-    return Services(
+    services = Services(
         settings, clock, db, store, blobs, tenant, Registry(ctx), cache, scanner, worker, webhooks,
-        pull_gate, accounts,
+        pull_gate, accounts, views, RegistryTokens(server_key, clock),
     )  # fmt: skip
+    views.bind(services)
+    return services
 
 
 def migrate_database(settings: Settings) -> None:

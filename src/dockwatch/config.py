@@ -116,6 +116,11 @@ class Settings:
     pull_refused_event_seconds: int = _f(
         60, "A refused pull of one image writes a PullRefused event at most this often."
     )
+    registry_bearer_challenges: bool = _f(
+        False,
+        "Answer unauthenticated /v2 requests with the OCI token challenge (Bearer realm="
+        "<server>/v2/token) instead of Basic's; Basic credentials are accepted either way.",
+    )
 
     audit_retention_days: int = _f(
         365, "Audit log entries older than this many days are deleted (hourly pass)."

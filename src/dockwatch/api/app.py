@@ -26,6 +26,7 @@ from .aws.mount import AwsMount
 from .aws.protocol import ServicesFor
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
+from .oci.tenancy import TenantOci
 from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
 from .v1.body import Limits, parse_json, read_raw
 from .v1.router import AnyMethod
@@ -36,9 +37,7 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
     """The ASGI app serving /v2/, the operations endpoints, test hooks and the AWS APIs
     (`services_for` gives each AWS tenant its services; default: this app's tenant only)."""
     metrics = Metrics()
-    oci = OciApi(services.registry, services.pull_gate, metrics.pull_refused)
-    if services.settings.blob_redirect == "presigned":
-        oci.blob_redirect_seconds = services.settings.blob_redirect_seconds
+    oci = TenantOci(services, metrics.pull_refused, services.registry_tokens)
     metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:
@@ -151,10 +150,12 @@ def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
             s.auth_max_waiting_verifications,
             float(s.auth_verification_wait_seconds),
         ),
+        tokens=services.registry_tokens,
+        bearer_challenges=s.registry_bearer_challenges,
     )
 
 
-def oci_methods(oci: OciApi, path: str) -> str:
+def oci_methods(oci: OciApi | TenantOci, path: str) -> str:
     """The `Allow` header of a /v2 path: the methods its route declares (and OPTIONS)."""
     for pattern, methods in oci.routes:
         if pattern.match(path):

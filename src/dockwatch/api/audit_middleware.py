@@ -131,6 +131,13 @@ class AuditMiddleware:
         self.log = log
         self.trusted = list(trusted_proxies)
 
+    def _log_of(self, scope: Scope) -> AuditLog:
+        """The audit log of the tenant the caller acts in (an account sees its own entries)."""
+        tenant = scope.get("state", {}).get("tenant")
+        if tenant is None or tenant == self.log.tenant:
+            return self.log
+        return AuditLog(self.log.store, tenant, self.log.clock)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request through, then record it if it is a change."""
         if scope["type"] != "http":
@@ -172,7 +179,7 @@ class AuditMiddleware:
             )
             try:  # shielded: a client hanging up after its change does not drop the entry
                 with CancelScope(shield=True):
-                    await to_thread.run_sync(self.log.record, entry)
+                    await to_thread.run_sync(self._log_of(scope).record, entry)
             except Exception:  # the answer is sent; a lost entry is logged loudly
                 logger.exception("could not record an audit entry: %s", entry)
 

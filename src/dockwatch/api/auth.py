@@ -1,4 +1,9 @@
-"""Credentials for /v2/ and /api/: HTTP Basic now; bearer tokens and SigV4 later, here too.
+"""Credentials for /v2/ and /api/: HTTP Basic (users and ECR login tokens) and bearer tokens.
+
+A user belongs to an account: a plain user name is a user of the default account (as before
+accounts existed); `<12-digit account id>/<name>` names a user of that account, which acts in
+that account and the server's region. `AWS` with an ECR authorization token as the password
+acts in the token's (account, region) (`accounts/registry_tokens.py`).
 
 Passwords are stored as scrypt hashes (`passwords.py`). Verifying scrypt on every request would
 cost more than the request, so a successful check is remembered for a short time as an HMAC of
@@ -14,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -31,6 +37,20 @@ logger = logging.getLogger(__name__)
 
 MAX_CACHED = 10_000
 """Verified credentials remembered at most; the oldest go first."""
+_ACCOUNT_USER = re.compile(r"^(\d{12})/(.+)$")
+
+
+def user_tenant(username: str, default: Tenant) -> tuple[Tenant, str]:
+    """The tenant a Basic user name acts in, and the user's name within its account."""
+    m = _ACCOUNT_USER.match(username)
+    if m is None:
+        return default, username
+    return Tenant(m.group(1), default.region), m.group(2)
+
+
+def user_arn(tenant: Tenant, user: str) -> str:
+    """The IAM ARN a repository policy names a user by."""
+    return f"arn:aws:iam::{tenant.account_id}:user/{user}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +137,16 @@ class Authenticator:
         message = f"{creds.username}:{creds.password}".encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
+    def tenant_of(self, creds: BasicCredentials) -> tuple[Tenant, str]:
+        """The tenant the credentials' user acts in, and the user's name in its account."""
+        return user_tenant(creds.username, self._tenant)
+
     def lookup(self, creds: BasicCredentials) -> Lookup:
         """The user's stored hash, and whether these credentials were verified against it
         within the cache time (one indexed read, no hashing)."""
+        tenant, name = self.tenant_of(creds)
         with self._store.read() as uow:
-            stored = uow.accounts.password_hash(self._tenant, creds.username)
+            stored = uow.accounts.password_hash(tenant, name)
         if stored is None:
             return Lookup(None, False)
         mark = self._mark(creds)

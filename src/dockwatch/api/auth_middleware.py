@@ -1,4 +1,10 @@
-"""The authentication door of the HTTP edge: Basic credentials, failure limits, bounded work.
+"""The authentication door of the HTTP edge: Basic credentials, registry tokens, failure
+limits, bounded work.
+
+A request that passes leaves with `state["tenant"]` (the (account, region) it acts in),
+`state["user"]` (the name it authenticated with) and `state["principal"]` (the IAM ARN a
+repository policy names it by); a bearer token's granted scope is in `state["access"]`.
+ECR login tokens (`AWS:<token>`) and bearer tokens are checked by their MAC, without scrypt.
 
 Every request but the operations endpoints must carry credentials. Before any hashing, a client
 address or a user name that failed too often is answered 429 with `Retry-After`; a verification
@@ -11,12 +17,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from anyio import to_thread
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .auth import Authenticator, BasicCredentials, parse_basic
+from dockwatch.accounts.registry_tokens import LOGIN_USER, RegistryTokens
+
+from .auth import Authenticator, BasicCredentials, parse_basic, user_arn
 from .oci.routes import API_VERSION
 from .throttle import FailureLimiter, GateBusy, VerificationGate
 
@@ -29,7 +38,24 @@ _SHAPES = {
 }
 
 
-def _refusal(scope: Scope, status: int, retry_after: float | None = None) -> Response:
+_REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(?:manifests|blobs|tags|referrers)/")
+
+
+def bearer_challenge(scope: Scope) -> str:
+    """The OCI token challenge of a /v2 request: the realm is this server's `/v2/token`."""
+    headers = {k: v.decode("latin-1") for k, v in scope["headers"]}
+    host = headers.get("host", "localhost")
+    proto = headers.get("x-forwarded-proto", scope.get("scheme", "http"))
+    challenge = f'Bearer realm="{proto}://{host}/v2/token",service="{host}"'
+    m = _REPOSITORY_PATH.match(scope["path"])
+    if m is not None:
+        challenge += f',scope="repository:{m.group("name")}:pull,push"'
+    return challenge
+
+
+def _refusal(
+    scope: Scope, status: int, retry_after: float | None = None, challenge: str | None = None
+) -> Response:
     aws_type, oci_code, message = _SHAPES[status]
     doc: dict[str, object]
     if scope["path"].startswith("/api/"):
@@ -39,7 +65,7 @@ def _refusal(scope: Scope, status: int, retry_after: float | None = None) -> Res
     body = json.dumps(doc).encode()
     headers = {**API_VERSION, "Content-Type": "application/json", "Content-Length": str(len(body))}
     if status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="dockwatch"'
+        headers["WWW-Authenticate"] = challenge or 'Basic realm="dockwatch"'
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return Response(body if scope["method"] != "HEAD" else b"", status, headers)
@@ -57,9 +83,15 @@ class AuthMiddleware:
         by_address: FailureLimiter,
         by_user: FailureLimiter,
         gate: VerificationGate,
+        tokens: RegistryTokens | None = None,
+        bearer_challenges: bool = False,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.tokens = tokens
+        """Verifies ECR login tokens and bearer tokens (None: Basic users only)."""
+        self.bearer_challenges = bearer_challenges
+        """Whether /v2 answers 401 with the OCI token challenge instead of Basic's."""
         self.by_address = by_address
         self.by_user = by_user
         self.gate = gate
@@ -74,14 +106,31 @@ class AuthMiddleware:
             if k == b"authorization":
                 header = v.decode("latin-1")
                 break
+        challenge = None
+        if (
+            self.bearer_challenges
+            and scope["path"].startswith("/v2")
+            and scope["path"] != "/v2/token"
+        ):
+            challenge = bearer_challenge(scope)
+        if header is not None and header[:7].lower() == "bearer ":
+            if self._bearer(scope, header[7:]):
+                await self.app(scope, receive, send)
+            else:
+                await _refusal(scope, 401, challenge=challenge)(scope, receive, send)
+            return
         creds = parse_basic(header)
         if creds is None:  # no credentials is not a guess: clients probe without them first
-            await _refusal(scope, 401)(scope, receive, send)
+            await _refusal(scope, 401, challenge=challenge)(scope, receive, send)
             return
         address = scope["client"][0] if scope.get("client") else "-"
         wait = max(self.by_address.retry_after(address), self.by_user.retry_after(creds.username))
         if wait > 0:
             await _refusal(scope, 429, wait)(scope, receive, send)
+            return
+        if creds.username == LOGIN_USER and self._login_token(scope, creds.password):
+            self.by_address.succeeded(address)
+            await self.app(scope, receive, send)
             return
         try:
             ok = await self._verify(self.authenticator, creds)
@@ -91,13 +140,43 @@ class AuthMiddleware:
         if not ok:
             self.by_address.failed(address)
             self.by_user.failed(creds.username)
-            await _refusal(scope, 401)(scope, receive, send)
+            await _refusal(scope, 401, challenge=challenge)(scope, receive, send)
             return
         # a success clears the address; a user's score only decays, so that a legitimate
         # client's successes do not reset the count of guesses spread over many addresses
         self.by_address.succeeded(address)
-        scope.setdefault("state", {})["user"] = creds.username
+        tenant, name = self.authenticator.tenant_of(creds)
+        state = scope.setdefault("state", {})
+        state.update(user=creds.username, tenant=tenant, principal=user_arn(tenant, name))
         await self.app(scope, receive, send)
+
+    def _login_token(self, scope: Scope, token: str) -> bool:
+        """Accept an ECR login token (`AWS:<token>`): the request acts in its tenant."""
+        claims = None if self.tokens is None else self.tokens.verify(token, "login")
+        if claims is None:
+            return False
+        state = scope.setdefault("state", {})
+        principal = user_arn(claims.tenant, claims.user)
+        state.update(user=f"{LOGIN_USER}:{claims.user}", tenant=claims.tenant, principal=principal)
+        return True
+
+    def _bearer(self, scope: Scope, token: str) -> bool:
+        """Accept a bearer token from `/v2/token` on /v2 requests (its scope is checked there)."""
+        if (
+            self.tokens is None
+            or not scope["path"].startswith("/v2/")
+            or scope["path"] == "/v2/token"
+        ):
+            return False
+        claims = self.tokens.verify(token, "bearer")
+        if claims is None:
+            return False
+        state = scope.setdefault("state", {})
+        principal = user_arn(claims.tenant, claims.user)
+        state.update(
+            user=claims.user, tenant=claims.tenant, principal=principal, access=claims.access
+        )
+        return True
 
     async def _verify(self, authenticator: Authenticator, creds: BasicCredentials) -> bool:
         found = await to_thread.run_sync(authenticator.lookup, creds)

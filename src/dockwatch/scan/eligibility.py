@@ -150,7 +150,7 @@ def _activate(
     x = pushed.image
     if pushed.last_pushed_at >= window:
         key = f"activate:{x.repository_id}:{x.digest}:{now.isoformat()}"
-        enqueue(uow.jobs, ScanImage(x.repository, x.digest), key, now)
+        enqueue(uow.jobs, ScanImage(x.repository, x.digest, env.tenant), key, now)
         pending = ScanState(
             x.repository_id, x.digest, "ENHANCED", "ACTIVE", "PENDING_INITIAL_SCAN", None, 0,
             None, None, last_activated_at=now,
@@ -188,7 +188,7 @@ def _change_frequency(
         out.on_push += 1
     elif after is ScanFrequency.CONTINUOUS_SCAN and state.reason == ON_PUSH_REASON:
         key = f"monitor:{x.repository_id}:{x.digest}:{now.isoformat()}"
-        enqueue(uow.jobs, RematchImage(x.repository, x.digest), key, now)
+        enqueue(uow.jobs, RematchImage(x.repository, x.digest, env.tenant), key, now)
         moved = dataclasses.replace(state, reason="SCAN_IN_PROGRESS", last_activated_at=now)
         record_state(uow, env.tenant, moved, now)
         out.rematched += 1
@@ -269,7 +269,7 @@ def recatalogue_pass(env: ScanEnvironment) -> int:
                 is not ScanFrequency.CONTINUOUS_SCAN
             ):
                 continue
-            job = Recatalogue(x.repository, x.digest)
+            job = Recatalogue(x.repository, x.digest, env.tenant)
             if enqueue(uow.jobs, job, f"recatalogue:{key}:{x.repository_id}:{x.digest}", now):
                 queued += 1
     if queued:

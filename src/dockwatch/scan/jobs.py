@@ -5,6 +5,11 @@ the kind + JSON document the queue stores (`storage.job_queue.JobQueueRepo`). Ea
 has an idempotency key (a push event id, an image resource plus database version for a
 re-match, ...), so overlapping triggers collapse into one job. A job found running when the
 server starts belonged to a killed process and is queued again.
+
+An image job carries the tenant (account, region) whose image it names, and the worker runs
+it with that tenant's services; a document without `accountId` (queued by an older version,
+or a job built without a tenant) belongs to the worker's default tenant. `ApplyDelta` has no
+tenant: advisories are global, and its handler rescans the affected images of every tenant.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, ClassVar
 
 from dockwatch.clock import Clock
 from dockwatch.errors import InvalidInput
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.job_queue import DEFAULT_LEASE, JobQueueRepo, JobState
 from dockwatch.storage.unit_of_work import Store
 
@@ -35,6 +41,8 @@ class ScanImage:
     kind: ClassVar[str] = "scan"
     repository: str
     digest: str
+    tenant: Tenant | None = None
+    """Whose image (None: the worker's default tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,8 @@ class Recatalogue:
     kind: ClassVar[str] = "recatalogue"
     repository: str
     digest: str
+    tenant: Tenant | None = None
+    """Whose image (None: the worker's default tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,8 @@ class RematchImage:
     kind: ClassVar[str] = "rematch"
     repository: str
     digest: str
+    tenant: Tenant | None = None
+    """Whose image (None: the worker's default tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,8 @@ class DeleteImage:
     kind: ClassVar[str] = "delete"
     repository: str
     digest: str
+    tenant: Tenant | None = None
+    """Whose image (None: the worker's default tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +134,10 @@ def encode(job: Job) -> str:
     """The JSON document the queue stores for `job`."""
     if isinstance(job, ApplyDelta):
         return json.dumps(job.to_document())
-    return json.dumps({"repository": job.repository, "digest": job.digest})
+    doc = {"repository": job.repository, "digest": job.digest}
+    if job.tenant is not None:
+        doc |= {"accountId": job.tenant.account_id, "region": job.tenant.region}
+    return json.dumps(doc)
 
 
 def decode(kind: str, document: str) -> Job:
@@ -129,7 +146,10 @@ def decode(kind: str, document: str) -> Job:
         doc = json.loads(document)
         if kind == ApplyDelta.kind:
             return ApplyDelta.from_document(doc)
-        return _IMAGE_JOBS[kind](str(doc["repository"]), str(doc["digest"]))
+        tenant = None
+        if doc.get("accountId") is not None:
+            tenant = Tenant(str(doc["accountId"]), str(doc["region"]))
+        return _IMAGE_JOBS[kind](str(doc["repository"]), str(doc["digest"]), tenant)
     except (KeyError, TypeError, ValueError) as exc:
         raise UnknownJob(f"queued job {kind!r} cannot be read: {exc}") from exc
 

@@ -258,7 +258,7 @@ class ScanService:
                 # advisories changed while this image was matched: the delta's rescan may have
                 # run before this image had findings to re-evaluate, so match it once more
                 key = f"rematch:{repo.id}:{digest}:{current}"
-                enqueue(uow.jobs, RematchImage(repository, digest), key, now)
+                enqueue(uow.jobs, RematchImage(repository, digest, self.tenant), key, now)
             code, reason = _enhanced_status(report.unsupported_os, stored.packages, frequency)
             done = self.clock.now()  # lastScannedAt and the event: when the results are written
             state = ScanState(
@@ -382,7 +382,7 @@ class ScanService:
                 record_state(uow, self.tenant, state, now)
             uow.scans.set_basic_result(repo.id, row.digest, None, now)
             key = f"manual:{repo.id}:{row.digest}:{now.isoformat()}"
-            enqueue(uow.jobs, ScanImage(repository, row.digest), key, now)
+            enqueue(uow.jobs, ScanImage(repository, row.digest, self.tenant), key, now)
         return row.digest
 
     def catalogers_signature(self) -> str:

@@ -5,12 +5,17 @@ queues the jobs each event calls for, so an event is never lost nor handled twic
 repository that is scanned queues a scan; an advisory update queues the application of its
 delta (scan/rescan.py: exactly the images of continuously scanned repositories that hold an
 affected package, in one batch); a delete closes the image's findings. Then it runs queued jobs one by one.
+
+Every event and job belongs to a tenant (account, region): an event is judged with its tenant's
+scanning configuration, a job runs with its tenant's scan service (`scanner_for`), an advisory
+delta is applied to every tenant with data, and the periodic passes run for each of them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from dockwatch.audit.log import AuditPurger
@@ -22,6 +27,7 @@ from dockwatch.model.events import (
     ManifestPushed,
     OutboxEvent,
 )
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import UnitOfWork
 
@@ -53,21 +59,51 @@ SUBSCRIBED = (ManifestPushed.NAME, ManifestDeleted.NAME, AdvisoriesChanged.NAME)
 class ScanWorker:
     """Turns events into jobs and runs them."""
 
-    def __init__(self, service: ScanService, queue: JobQueue) -> None:
+    def __init__(
+        self,
+        service: ScanService,
+        queue: JobQueue,
+        scanner_for: Callable[[Tenant], ScanService] | None = None,
+    ) -> None:
         self.service = service
+        """The default tenant's scan service."""
         self.queue = queue
+        self._scanner_for = scanner_for
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.purger = Purger()
         self.audit_purger = AuditPurger(service.ctx.tenant)
+        self._purgers: dict[Tenant, tuple[Purger, AuditPurger]] = {
+            service.tenant: (self.purger, self.audit_purger)
+        }
         self._last_pass: datetime | None = None
         self._last_optimize: datetime | None = None
         self.ready = threading.Event()
         """Set once the advisory index is loaded (reported by /healthz)."""
 
+    def scanner_for(self, tenant: Tenant | None) -> ScanService:
+        """The scan service of `tenant` (None, or no resolver: the default tenant's)."""
+        if tenant is None or tenant == self.service.tenant or self._scanner_for is None:
+            return self.service
+        return self._scanner_for(tenant)
+
+    def tenants(self) -> list[Tenant]:
+        """The default tenant and every tenant with a repository or a configuration."""
+        with self.service.store.read() as uow:
+            stored = uow.tenancy.tenants()
+        if self._scanner_for is None:
+            return [self.service.tenant]
+        return [self.service.tenant, *(t for t in stored if t != self.service.tenant)]
+
     def dispatch(self) -> int:
         """Queue the jobs for outbox events not seen yet; returns how many events were read."""
-        config, _ = self.service.settings()
+        configs: dict[Tenant, RegistryScanningConfiguration] = {}
+
+        def config_of(tenant: Tenant) -> RegistryScanningConfiguration:
+            if tenant not in configs:
+                configs[tenant] = self.scanner_for(tenant).settings()[0]
+            return configs[tenant]
+
         with self.service.store.write() as uow:
             after = uow.outbox.cursor(CURSOR)
             events = uow.outbox.read_after(after, SUBSCRIBED)
@@ -75,11 +111,13 @@ class ScanWorker:
             for e in events:
                 event = e.event
                 if isinstance(event, ManifestPushed):
-                    self._pushed(uow, e, event, config, now)
+                    self._pushed(uow, e, event, config_of(event.tenant), now)
                 elif isinstance(event, ManifestDeleted):
-                    job = DeleteImage(event.repository_name, event.image_digest)
+                    job = DeleteImage(event.repository_name, event.image_digest, event.tenant)
                     enqueue(uow.jobs, job, f"delete:{e.id}", now)
-                elif isinstance(event, AdvisoriesChanged) and config.scan_type is ScanType.ENHANCED:
+                elif isinstance(event, AdvisoriesChanged) and any(
+                    config_of(t).scan_type is ScanType.ENHANCED for t in self.tenants()
+                ):
                     # one job per database version: the job finds the affected images through
                     # the reverse index when it runs
                     delta = ApplyDelta.from_document(event.payload())
@@ -98,7 +136,7 @@ class ScanWorker:
         now: datetime,
     ) -> None:
         """Queue the scan a push calls for (and mark a new image PENDING_INITIAL_SCAN)."""
-        tenant = self.service.tenant
+        tenant = event.tenant
         repo = uow.registry.get_repository(tenant, event.repository_name)
         if repo is None:
             return
@@ -120,7 +158,7 @@ class ScanWorker:
         # scanning was turned on) is not eligible: activation decides it
         if now - e.created_at > timedelta(days=self.service.activation_days):
             return
-        enqueue(uow.jobs, ScanImage(repo.name, digest), f"push:{e.id}", now)
+        enqueue(uow.jobs, ScanImage(repo.name, digest, tenant), f"push:{e.id}", now)
         if not enhanced_image:
             return
         state = uow.scans.get_scan(repo.id, digest)
@@ -135,16 +173,17 @@ class ScanWorker:
             record_state(uow, tenant, pending, now)
 
     def handle(self, job: Job) -> None:
-        """Run one job: each kind has its handler."""
+        """Run one job with its tenant's scan service: each kind has its handler."""
         match job:
             case ScanImage() | Recatalogue():
-                self.service.scan(job.repository, job.digest)
+                self.scanner_for(job.tenant).scan(job.repository, job.digest)
             case RematchImage():
-                self.service.scan(job.repository, job.digest, rematch=True)
-            case ApplyDelta():
-                apply_delta(self.service, job)
+                self.scanner_for(job.tenant).scan(job.repository, job.digest, rematch=True)
+            case ApplyDelta():  # advisories are global: every tenant's affected images
+                for tenant in self.tenants():
+                    apply_delta(self.scanner_for(tenant), job)
             case DeleteImage():
-                self.service.close_image(job.repository, job.digest)
+                self.scanner_for(job.tenant).close_image(job.repository, job.digest)
 
     def run_one(self) -> ClaimedJob | None:
         """Claim and run one job; returns it (None when the queue is empty)."""
@@ -183,7 +222,8 @@ class ScanWorker:
                 logger.exception("could not load the advisory index; it will be retried on use")
             self.ready.set()
             try:
-                recatalogue_pass(self.service)
+                for tenant in self.tenants():
+                    recatalogue_pass(self.scanner_for(tenant))
             except Exception:
                 logger.exception("could not queue re-cataloguing after a cataloger change")
             while not self._stop.is_set():
@@ -206,20 +246,30 @@ class ScanWorker:
         computed on read, and at 10,000 images one pass costs ~50 ms, too much every 0.2 s."""
         now = self.service.clock.now()
         due = self._last_pass is None or not timedelta(0) <= now - self._last_pass < PASS_INTERVAL
-        if not due and not self.service.settings_changed.is_set():
+        scanners = [self.scanner_for(t) for t in self.tenants()]
+        if not due and not any(s.settings_changed.is_set() for s in scanners):
             return
-        self.service.settings_changed.clear()
         self._last_pass = now
-        ctx = self.service.ctx
-        expire_pass(self.service)
-        expire_due_rules(self.service.store, ctx.tenant, now)
-        self.purger.run_if_due(self.service.store, ctx.tenant, now)
-        self.audit_purger.run_if_due(self.service.store, now)
+        for scanner in scanners:
+            scanner.settings_changed.clear()
+            self._passes(scanner, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
         ):
             self._last_optimize = now
             self.service.store.optimize()
+
+    def _passes(self, scanner: ScanService, now: datetime) -> None:
+        """One tenant's periodic passes: expiry, rule expiry, finding and audit purges."""
+        tenant = scanner.tenant
+        if tenant not in self._purgers:
+            audit = AuditPurger(tenant, retention=self.audit_purger.retention)
+            self._purgers[tenant] = (Purger(), audit)
+        purger, audit_purger = self._purgers[tenant]
+        expire_pass(scanner)
+        expire_due_rules(scanner.store, tenant, now)
+        purger.run_if_due(scanner.store, tenant, now)
+        audit_purger.run_if_due(scanner.store, now)
 
     def stop(self) -> None:
         """Ask the thread to finish and wait for it."""

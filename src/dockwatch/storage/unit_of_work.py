@@ -23,6 +23,7 @@ from dockwatch.storage.outbox import Outbox
 from dockwatch.storage.pull_policy_repo import PullPolicyRepo
 from dockwatch.storage.registry_repo import RegistryRepo
 from dockwatch.storage.scan_repo import ScanRepo
+from dockwatch.storage.tenancy_repo import TenancyRepo
 from dockwatch.storage.vuln_repo import VulnRepo
 from dockwatch.storage.webhook_repo import WebhookRepo
 
@@ -68,6 +69,7 @@ class UnitOfWork(Protocol):
 
     @property
     def ecr(self) -> EcrRepo: ...
+    def tenancy(self) -> TenancyRepo: ...
 
 
 class Store(Protocol):

@@ -60,6 +60,13 @@ def error_response(exc: BaseException, headers: dict[str, str] | None = None) ->
     )
 
 
+def caller_services(services: Any, request: Request) -> Any:
+    """The services of the tenant the authenticated caller acts in (the default tenant's
+    when authentication is off)."""
+    tenant = request.scope.get("state", {}).get("tenant")
+    return services if tenant is None else services.for_tenant(tenant)
+
+
 def build_routes(
     services: Any, operations: Sequence[Operation], limits: Limits, plain: Sequence[Route] = ()
 ) -> list[Route]:
@@ -80,7 +87,7 @@ def build_routes(
                 check_query(request, op.query, op.closed_query)
                 if request.method in BODY_METHODS:
                     await read_body(request, op.body, limits)
-                body = await op.handler(services, request)
+                body = await op.handler(caller_services(services, request), request)
             except Exception as exc:  # every failure leaves as an AWS-style error body
                 return error_response(exc)
             if isinstance(body, Response):

@@ -20,6 +20,7 @@ from dockwatch.storage.sql.outbox import SqlOutbox
 from dockwatch.storage.sql.pull_policy_repo import SqlPullPolicyRepo
 from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
 from dockwatch.storage.sql.scan_repo import SqlScanRepo
+from dockwatch.storage.sql.tenancy_repo import SqlTenancyRepo
 from dockwatch.storage.sql.vuln_repo import SqlVulnRepo
 from dockwatch.storage.sql.webhook_repo import SqlWebhookRepo
 
@@ -84,6 +85,8 @@ class SqlUnitOfWork:
     @cached_property
     def ecr(self) -> SqlEcrRepo:
         return SqlEcrRepo(self.conn)
+    def tenancy(self) -> SqlTenancyRepo:
+        return SqlTenancyRepo(self.conn)
 
 
 class SqlStore:

@@ -5,17 +5,29 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
-from . import images, layers, replication, repositories, scanning, tagging
+from . import (
+    authorization,
+    images,
+    layers,
+    registry_ops,
+    replication,
+    repositories,
+    repository_policy,
+    scanning,
+    tagging,
+)
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented ECR operation by its name in botocore's model."""
-
-from dockwatch.api.aws.ecr import registry_ops  # noqa: E402
-
-OPERATIONS.update(registry_ops.OPERATIONS)
-OPERATIONS.update(repositories.OPERATIONS)
-OPERATIONS.update(images.OPERATIONS)
-OPERATIONS.update(layers.OPERATIONS)
-OPERATIONS.update(tagging.OPERATIONS)
-OPERATIONS.update(scanning.OPERATIONS)
-OPERATIONS.update(replication.OPERATIONS)
+for _module in (
+    registry_ops,
+    repositories,
+    images,
+    layers,
+    tagging,
+    scanning,
+    replication,
+    authorization,
+    repository_policy,
+):
+    OPERATIONS.update(_module.OPERATIONS)

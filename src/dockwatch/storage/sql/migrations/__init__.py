@@ -289,6 +289,7 @@ MIGRATIONS: list[Migration] = [
         "resource tags, lifecycle policies and previews",
         _baseline("resource_tags", "lifecycle_policies", "lifecycle_previews"),
     ),
+    Migration("tenancy", 1, "repository policies", _baseline("repository_policies")),
 ]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -136,3 +137,18 @@ uploads = Table(
     Column("repository_id", Integer, ForeignKey("repositories.id"), nullable=False),
     Column("started_at", UTC_TIMESTAMP, nullable=False),
 )
+
+
+repository_policies = Table(
+    "repository_policies",
+    metadata,
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("policy_text", Text, nullable=False),
+    Column("updated_at", UTC_TIMESTAMP, nullable=False),
+)
+"""ECR repository policies (resource policies), as set: read on cross-account pulls."""
