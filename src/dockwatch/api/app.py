@@ -21,6 +21,7 @@ from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 from .audit_middleware import audit_middleware
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
+from .console.app import ConsoleDispatch, create_console
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
 from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
@@ -86,7 +87,10 @@ def create_app(services: Services) -> ASGIApp:
         *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
-    return MetricsMiddleware(auth_middleware(audit_middleware(app, services), services), metrics)
+    door = auth_middleware(audit_middleware(app, services), services)
+    # the web console at /console/: its own session sign-in over the same authenticator
+    console = create_console(services, door)
+    return MetricsMiddleware(ConsoleDispatch(door, console), metrics)
 
 
 def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
