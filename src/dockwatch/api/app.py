@@ -24,6 +24,7 @@ from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
 from .aws.mount import AwsMount
 from .aws.protocol import ServicesFor
+from .console.app import ConsoleDispatch, create_console
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
 from .oci.tenancy import TenantOci
@@ -105,7 +106,9 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
     ]
     app = Starlette(routes=routes)
     edge = auth_middleware(audit_middleware(app, services), services)
-    return MetricsMiddleware(AwsMount(edge, services, services_for), metrics)
+    # the web console at /console/: its own session sign-in over the same authenticator
+    console = create_console(services, edge)
+    return MetricsMiddleware(AwsMount(ConsoleDispatch(edge, console), services, services_for), metrics)
 
 
 def _blob_store_error(services: Services) -> str | None:

@@ -112,3 +112,8 @@ class FindingQueryRepo(Protocol):
     ) -> AggregationPage:
         """One page of `query`'s groups after the position `after` (see `AggregationGroup`)."""
         ...
+
+    def open_counts_at(self, tenant: Tenant, instants: Sequence[datetime]) -> dict[str, list[int]]:
+        """Severity -> how many of the tenant's findings were open (observed, not yet closed,
+        not suppressed now) at each of `instants`, in their order."""
+        ...

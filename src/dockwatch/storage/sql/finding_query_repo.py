@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -16,7 +17,7 @@ from dockwatch.storage.finding_query_repo import (
     FindingPage,
     ListedFinding,
 )
-from dockwatch.storage.sql.finding_queries import aggregation_sql, listing_sql
+from dockwatch.storage.sql.finding_queries import aggregation_sql, listing_sql, trend_sql
 
 
 class SqlFindingQueryRepo:
@@ -47,3 +48,6 @@ class SqlFindingQueryRepo:
         self, tenant: Tenant, query: AggregationQuery, after: Sequence[Any] | None = None
     ) -> AggregationPage:
         return aggregation_sql.aggregate(self._conn, tenant, query, after)
+
+    def open_counts_at(self, tenant: Tenant, instants: Sequence[datetime]) -> dict[str, list[int]]:
+        return trend_sql.open_counts_at(self._conn, tenant, instants)
