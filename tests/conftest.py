@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.aws import AwsEndpoint, start_aws
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.s3 import S3Server, start_s3
-from tests.support.aws import AwsEndpoint, start_aws
 from tests.support.servers import Server, start_distribution, start_dockwatch
 
 # No timed assertions: property tests judge results, never how fast examples are made or run

@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from dockwatch.accounts.service import AccountService
 from dockwatch.accounts.registry_tokens import RegistryTokens
+from dockwatch.accounts.service import AccountService
 from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
 from dockwatch.clock import Clock, ControlledClock, SystemClock

@@ -108,7 +108,9 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
     edge = auth_middleware(audit_middleware(app, services), services)
     # the web console at /console/: its own session sign-in over the same authenticator
     console = create_console(services, edge)
-    return MetricsMiddleware(AwsMount(ConsoleDispatch(edge, console), services, services_for), metrics)
+    return MetricsMiddleware(
+        AwsMount(ConsoleDispatch(edge, console), services, services_for), metrics
+    )
 
 
 def _blob_store_error(services: Services) -> str | None:

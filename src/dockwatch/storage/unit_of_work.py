@@ -69,6 +69,8 @@ class UnitOfWork(Protocol):
 
     @property
     def ecr(self) -> EcrRepo: ...
+
+    @property
     def tenancy(self) -> TenancyRepo: ...
 
 

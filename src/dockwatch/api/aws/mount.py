@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockwatch.api.aws.ecr_protocol import EcrProtocol
 from dockwatch.api.aws.inspector_protocol import InspectorProtocol, is_inspector_path
-from dockwatch.api.aws.protocol import AwsCore, ServicesFor, single_tenant
+from dockwatch.api.aws.protocol import AwsCore, ServicesFor
 from dockwatch.app import Services
 
 NOT_AWS_PREFIXES = ("/v2", "/api/", "/-/")
@@ -43,7 +43,7 @@ class AwsMount:
         self, app: ASGIApp, services: Services, services_for: ServicesFor | None = None
     ) -> None:
         self.app = app
-        core = AwsCore(services, services_for or single_tenant(services))
+        core = AwsCore(services, services_for or services.for_tenant)
         self.ecr = EcrProtocol(core)
         self.inspector = InspectorProtocol(core)
 

@@ -2,8 +2,7 @@
 services, the handler call, and turning any failure into an `AwsError`.
 
 The tenant of a request is (the signer's account, the region of its credential scope); its
-services come from the injected `services_for`. `single_tenant` is the seam's first form:
-the app's own services for its own tenant, AccessDeniedException for any other.
+services come from the injected `services_for` (`Services.for_tenant` in the server).
 """
 
 from __future__ import annotations
@@ -29,22 +28,7 @@ from dockwatch.model.identity import Tenant
 logger = logging.getLogger(__name__)
 
 ServicesFor = Callable[[Tenant], Services]
-"""The services of one (account, region): the seam multi-account tenancy fills in."""
-
-
-def single_tenant(services: Services) -> ServicesFor:
-    """The app's services for its own tenant; any other tenant is refused."""
-
-    def services_for(tenant: Tenant) -> Services:
-        if tenant != services.tenant:
-            raise AwsError(
-                "AccessDeniedException",
-                f"account {tenant.account_id} in {tenant.region} is not served here",
-                403,
-            )
-        return services
-
-    return services_for
+"""The services of one (account, region)."""
 
 
 def new_request_id() -> str:

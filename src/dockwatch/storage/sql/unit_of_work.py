@@ -85,6 +85,8 @@ class SqlUnitOfWork:
     @cached_property
     def ecr(self) -> SqlEcrRepo:
         return SqlEcrRepo(self.conn)
+
+    @cached_property
     def tenancy(self) -> SqlTenancyRepo:
         return SqlTenancyRepo(self.conn)
 
