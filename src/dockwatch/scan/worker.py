@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 CURSOR = "scanner"
 PASS_INTERVAL = timedelta(minutes=1)
+IDLE_POLL_SECONDS = 1.0
+"""With a work waiter (PostgreSQL NOTIFY), how long an idle worker waits before polling anyway."""
 SUBSCRIBED = (ManifestPushed.NAME, ManifestDeleted.NAME, AdvisoriesChanged.NAME)
 """The outbox events the scan worker acts on."""
 
@@ -173,8 +175,10 @@ class ScanWorker:
             ran += 1
 
     def start(self, interval: float = 0.2) -> None:
-        """Run in a daemon thread until `stop`."""
+        """Run in a daemon thread until `stop`. Idle, it polls every `interval`, or with a
+        work waiter wakes when any process queues work (polling every IDLE_POLL_SECONDS)."""
         self.queue.recover()
+        waiter = self.service.store.work_waiter()
 
         def loop() -> None:
             try:  # load the advisory index before the first push needs it
@@ -194,7 +198,12 @@ class ScanWorker:
                     self.periodic()
                 except Exception:  # keep serving; the next round retries
                     logger.exception("scan worker round failed")
-                self._stop.wait(interval)
+                if waiter is None:
+                    self._stop.wait(interval)
+                elif not self._stop.is_set():
+                    waiter.wait(max(interval, IDLE_POLL_SECONDS))
+            if waiter is not None:
+                waiter.close()
 
         self._thread = threading.Thread(target=loop, name="scan-worker", daemon=True)
         self._thread.start()
@@ -211,10 +220,19 @@ class ScanWorker:
         self.service.settings_changed.clear()
         self._last_pass = now
         ctx = self.service.ctx
-        expire_pass(self.service)
-        expire_due_rules(self.service.store, ctx.tenant, now)
-        self.purger.run_if_due(self.service.store, ctx.tenant, now)
-        self.audit_purger.run_if_due(self.service.store, now)
+        store = self.service.store
+        with store.singleton("scan-expiry") as held:  # one process of a cluster at a time
+            if held:
+                expire_pass(self.service)
+        with store.singleton("rule-expiry") as held:
+            if held:
+                expire_due_rules(store, ctx.tenant, now)
+        with store.singleton("finding-purge") as held:
+            if held:
+                self.purger.run_if_due(store, ctx.tenant, now)
+        with store.singleton("audit-purge") as held:
+            if held:
+                self.audit_purger.run_if_due(store, now)
         if self._last_optimize is None or not (
             timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
         ):
