@@ -239,3 +239,34 @@ def test_a_rolled_back_unit_of_work_writes_nothing(store: Store) -> None:
         assert uow.vulns.current_version() == 0
         assert uow.vulns.count_advisories() == 0
         assert uow.vulns.enrichment_fingerprints("kev") == {}
+
+
+def test_racing_sync_lease_takers_get_one_holder(store: Store) -> None:
+    """Processes taking an absent, then an expired, sync lease at the same moment: one wins,
+    and no process fails."""
+    import threading
+
+    won: list[str] = []
+    failed: list[BaseException] = []
+
+    def take(holder: str, now: datetime, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            with store.write() as uow:
+                if uow.vulns.acquire_lease("sync", holder, now, now + timedelta(minutes=5)):
+                    won.append(holder)
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    for now in (T0, T0 + timedelta(hours=1)):  # absent, then expired
+        won.clear()
+        start = threading.Barrier(4)
+        threads = [
+            threading.Thread(target=take, args=(f"p{n}-{now:%H}", now, start)) for n in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failed == []
+        assert len(won) == 1

@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 CURSOR = "scanner"
 PASS_INTERVAL = timedelta(minutes=1)
+IDLE_POLL_SECONDS = 1.0
+"""With a work waiter (PostgreSQL NOTIFY), how long an idle worker waits before polling anyway."""
 SUBSCRIBED = (ManifestPushed.NAME, ManifestDeleted.NAME, AdvisoriesChanged.NAME)
 """The outbox events the scan worker acts on."""
 
@@ -212,8 +214,10 @@ class ScanWorker:
             ran += 1
 
     def start(self, interval: float = 0.2) -> None:
-        """Run in a daemon thread until `stop`."""
+        """Run in a daemon thread until `stop`. Idle, it polls every `interval`, or with a
+        work waiter wakes when any process queues work (polling every IDLE_POLL_SECONDS)."""
         self.queue.recover()
+        waiter = self.service.store.work_waiter()
 
         def loop() -> None:
             try:  # load the advisory index before the first push needs it
@@ -234,7 +238,12 @@ class ScanWorker:
                     self.periodic()
                 except Exception:  # keep serving; the next round retries
                     logger.exception("scan worker round failed")
-                self._stop.wait(interval)
+                if waiter is None:
+                    self._stop.wait(interval)
+                elif not self._stop.is_set():
+                    waiter.wait(max(interval, IDLE_POLL_SECONDS))
+            if waiter is not None:
+                waiter.close()
 
         self._thread = threading.Thread(target=loop, name="scan-worker", daemon=True)
         self._thread.start()
@@ -266,10 +275,20 @@ class ScanWorker:
             audit = AuditPurger(tenant, retention=self.audit_purger.retention)
             self._purgers[tenant] = (Purger(), audit)
         purger, audit_purger = self._purgers[tenant]
-        expire_pass(scanner)
-        expire_due_rules(scanner.store, tenant, now)
-        purger.run_if_due(scanner.store, tenant, now)
-        audit_purger.run_if_due(scanner.store, now)
+        store = scanner.store
+        scope = f"{tenant.account_id}:{tenant.region}"
+        with store.singleton(f"scan-expiry:{scope}") as held:  # one process of a cluster at a time
+            if held:
+                expire_pass(scanner)
+        with store.singleton(f"rule-expiry:{scope}") as held:
+            if held:
+                expire_due_rules(store, tenant, now)
+        with store.singleton(f"finding-purge:{scope}") as held:
+            if held:
+                purger.run_if_due(store, tenant, now)
+        with store.singleton(f"audit-purge:{scope}") as held:
+            if held:
+                audit_purger.run_if_due(store, now)
 
     def stop(self) -> None:
         """Ask the thread to finish and wait for it."""

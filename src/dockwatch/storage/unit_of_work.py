@@ -74,6 +74,18 @@ class UnitOfWork(Protocol):
     def tenancy(self) -> TenancyRepo: ...
 
 
+class WorkWaiter(Protocol):
+    """Wakes an idle worker when another process announces work."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until work is announced (True) or `timeout` seconds pass (False)."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening."""
+        ...
+
+
 class Store(Protocol):
     """Where metadata lives; hands out units of work."""
 
@@ -89,6 +101,17 @@ class Store(Protocol):
 
     def write(self) -> AbstractContextManager[UnitOfWork]:
         """A read-write transaction, committed when the block exits without error."""
+        ...
+
+    def singleton(self, name: str) -> AbstractContextManager[bool]:
+        """Yields whether this process holds the named singleton for the block: a periodic
+        pass that must run in one process of the cluster at a time runs only when True
+        (PostgreSQL: an advisory lock; SQLite, one process: an in-process lock)."""
+        ...
+
+    def work_waiter(self) -> WorkWaiter | None:
+        """A waiter woken when jobs are queued or events appended by any process, or None when
+        the backend has none (SQLite: workers poll)."""
         ...
 
     def optimize(self) -> None:

@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from dockwatch.model.events import Event, OutboxEvent, decode
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
+from dockwatch.storage.sql.job_queue import JOBS_CHANNEL
 
 
 def _row(event: Event) -> dict[str, Any]:
@@ -62,13 +63,23 @@ class SqlOutbox:
         result = self._conn.execute(tables.outbox.insert().values(**_row(event)))
         key = result.inserted_primary_key
         assert key is not None
+        self._announce()
         return int(key[0])
 
     def append_many(self, events: Iterable[Event]) -> int:
         rows = [_row(e) for e in events]
         if rows:
             self._conn.execute(tables.outbox.insert(), rows)
+            self._announce()
         return len(rows)
+
+    def _announce(self) -> None:
+        """Wake idle workers of every process at commit (PostgreSQL folds the notifications of
+        one transaction with the same payload into one)."""
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(
+                text("SELECT pg_notify(:channel, 'outbox')"), {"channel": JOBS_CHANNEL}
+            )
 
     def read_after(
         self, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500

@@ -12,6 +12,7 @@ from dockwatch.storage.sql.account_repo import SqlAccountRepo
 from dockwatch.storage.sql.audit_repo import SqlAuditRepo
 from dockwatch.storage.sql.catalog_repo import SqlCatalogRepo
 from dockwatch.storage.sql.ecr_repo import SqlEcrRepo
+from dockwatch.storage.sql.coordination import WorkWaiter, singleton
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.finding_repo import SqlFindingRepo
@@ -110,6 +111,12 @@ class SqlStore:
     def write(self) -> Iterator[SqlUnitOfWork]:
         with self.db.write() as conn:
             yield SqlUnitOfWork(conn)
+
+    def singleton(self, name: str) -> contextlib.AbstractContextManager[bool]:
+        return singleton(self.db.engine, name)
+
+    def work_waiter(self) -> WorkWaiter | None:
+        return None if self.db.is_sqlite else WorkWaiter(self.db.engine)
 
     def optimize(self) -> None:
         self.db.optimize()

@@ -358,16 +358,31 @@ class SqlVulnRepo:
         """Take (or renew) the named lease unless another holder has it until after `now`.
 
         The caller's write transaction makes the read and the write one step (SQLite has one
-        writer; PostgreSQL's primary key makes a racing insert fail that transaction)."""
+        writer; on PostgreSQL the row stays locked until commit, and of two racing inserts one
+        does nothing and reads the other's row)."""
         lease = t.vuln_leases
-        row = self._conn.execute(
-            select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
-        ).first()
+        postgresql = self._conn.dialect.name == "postgresql"
+        read = select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
+        if postgresql:  # many writers: hold the row until commit so two cannot both take it
+            read = read.with_for_update()
+        row = self._conn.execute(read).first()
         if row is None:
-            self._conn.execute(
-                insert(lease).values(name=name, holder=holder, expires_at=expires_at)
+            values = {"name": name, "holder": holder, "expires_at": expires_at}
+            if not postgresql:
+                self._conn.execute(insert(lease).values(**values))
+                return True
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            taken = (
+                pg_insert(lease)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(lease.c.name)
             )
-            return True
+            if self._conn.execute(taken).first() is not None:
+                return True
+            row = self._conn.execute(read).first()  # a racing process inserted it first
+            assert row is not None
         expiry = as_utc_or_none(row.expires_at)
         if row.holder != holder and expiry is not None and expiry > now:
             return False
