@@ -99,6 +99,7 @@ def start_dockwatch(
     test_mode: bool = True,
     extra_args: tuple[str, ...] = (),
     scheme: str = "http",
+    start_timeout: float = 30.0,
 ) -> Server:
     """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials."""
     port = port or free_port()
@@ -130,7 +131,7 @@ def start_dockwatch(
         scheme,
     )
     try:
-        wait_http(f"{server.url}/healthz", proc=proc)
+        wait_http(f"{server.url}/healthz", timeout=start_timeout, proc=proc)
     except Exception:
         server.stop(signal.SIGKILL)
         raise RuntimeError(log.read_text(errors="replace")[-4000:]) from None
