@@ -125,9 +125,8 @@ def test_worker_stops_on_sigterm_and_reports_health(tmp_path: Path) -> None:
     assert "worker stopped" in log
 
 
-def test_serve_without_migration_refuses_nothing_it_needs_silently(tmp_path: Path) -> None:
-    """`DOCKWATCH_MIGRATE_AT_START=false` on an empty database: the command fails with a message
-    instead of serving a database without tables."""
+def test_worker_without_migration_asks_for_one(tmp_path: Path) -> None:
+    """`DOCKWATCH_MIGRATE_AT_START=false` on an empty database: one clear line, exit 2."""
     out = dockwatch(
         "worker",
         "--data",
@@ -135,4 +134,6 @@ def test_serve_without_migration_refuses_nothing_it_needs_silently(tmp_path: Pat
         env={"DOCKWATCH_MIGRATE_AT_START": "false"},
         timeout=120,
     )
-    assert out.returncode != 0
+    assert out.returncode == 2
+    assert "run `dockwatch migrate` first" in out.stderr
+    assert "Traceback" not in out.stderr

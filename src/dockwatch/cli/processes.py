@@ -78,9 +78,23 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     """`dockwatch worker`: run until SIGTERM or SIGINT, then shut down in order."""
     from dockwatch.app import build, feed_scheduler
+    from dockwatch.errors import DockwatchError
 
     settings = _settings(args, migrate_at_start=False if args.no_migrate else None)
-    services = build(settings)
+    try:
+        services = build(settings)
+    except DockwatchError:
+        raise
+    except Exception as exc:
+        if settings.migrate_at_start:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(
+            "dockwatch: error: the database is not at the current schema; run `dockwatch "
+            f"migrate` first (migration at start is off): {first}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
