@@ -188,8 +188,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     return services
 
 
-def migrate_database(settings: Settings) -> None:
-    """Bring the database up to the current schema (`dockwatch migrate`)."""
+def migrate_database(settings: Settings) -> str:
+    """Bring the database up to the current schema (`dockwatch migrate`); returns its URL
+    without the password, for messages."""
     errors = settings.validate()
     if errors:
         raise InvalidInput("; ".join(errors))
@@ -199,6 +200,7 @@ def migrate_database(settings: Settings) -> None:
         migrate(db)
     finally:
         db.close()
+    return str(db.engine.url.render_as_string(hide_password=True))
 
 
 def feed_scheduler(services: Services) -> FeedScheduler:

@@ -45,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--test-mode", action="store_true", help=argparse.SUPPRESS
     )  # lets tests move the clock
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="API only: scans, feed syncs, periodic passes and webhooks run in `dockwatch worker`",
+    )
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate the database at start (DOCKWATCH_MIGRATE_AT_START=false)",
+    )
 
     gc = sub.add_parser("gc", help="remove unreferenced blobs and abandoned uploads")
     _add_data(gc)
@@ -96,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     from dockwatch.cli.accounts import add_parsers as add_accounts_parsers
 
     add_accounts_parsers(sub)
+    from dockwatch.cli.processes import add_parsers as add_process_parsers
+
+    add_process_parsers(sub)
+    from dockwatch.cli.migrate_store import add_parser as add_migrate_store_parser
+
+    add_migrate_store_parser(sub)
 
     config = sub.add_parser("config", help="settings")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -127,6 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         auth=False if args.no_auth else None,
         test_mode=True if args.test_mode else None,
+        migrate_at_start=False if args.no_migrate else None,
     )
     services = build(settings)
     for warning in settings.lint():
@@ -149,11 +166,12 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     app = create_app(services)
-    services.worker.start()  # embedded mode: scans run in this process
-    services.webhooks.start()  # and webhook deliveries
-    from dockwatch.app import feed_scheduler
+    if not args.no_worker:
+        services.worker.start()  # embedded mode: scans run in this process
+        services.webhooks.start()  # and webhook deliveries
+        from dockwatch.app import feed_scheduler
 
-    feed_scheduler(services).start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
+        feed_scheduler(services).start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
     scheme = "https" if settings.tls_cert else "http"
     print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
     uvicorn.run(
@@ -168,6 +186,7 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_keep_alive=30,
     )
+    services.close()  # after uvicorn's graceful stop: the job in hand finishes first
     return EXIT_OK
 
 
@@ -391,6 +410,18 @@ def main(argv: list[str] | None = None) -> int:
             from dockwatch.cli.ops import run as run_ops
 
             return run_ops(args)
+        if args.command == "worker":
+            from dockwatch.cli.processes import run_worker
+
+            return run_worker(args)
+        if args.command == "migrate-store":
+            from dockwatch.cli.migrate_store import run as run_migrate_store
+
+            return run_migrate_store(args)
+        if args.command == "migrate":
+            from dockwatch.cli.processes import run_migrate
+
+            return run_migrate(args)
         if args.command == "scan":
             from dockwatch.cli.scan import run as run_scan
 

@@ -11,8 +11,8 @@ from sqlalchemy import Connection
 from dockwatch.storage.sql.account_repo import SqlAccountRepo
 from dockwatch.storage.sql.audit_repo import SqlAuditRepo
 from dockwatch.storage.sql.catalog_repo import SqlCatalogRepo
-from dockwatch.storage.sql.ecr_repo import SqlEcrRepo
 from dockwatch.storage.sql.coordination import WorkWaiter, singleton
+from dockwatch.storage.sql.ecr_repo import SqlEcrRepo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.finding_repo import SqlFindingRepo
