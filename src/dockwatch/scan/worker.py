@@ -22,6 +22,8 @@ from dockwatch.model.events import (
     ManifestPushed,
     OutboxEvent,
 )
+from dockwatch.registry.lifecycle.expire import expire_pass as lifecycle_pass
+from dockwatch.registry.manifests import Manifests
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import UnitOfWork
 
@@ -211,6 +213,7 @@ class ScanWorker:
         self._last_pass = now
         ctx = self.service.ctx
         expire_pass(self.service)
+        lifecycle_pass(ctx, Manifests(ctx))
         expire_due_rules(self.service.store, ctx.tenant, now)
         self.purger.run_if_due(self.service.store, ctx.tenant, now)
         self.audit_purger.run_if_due(self.service.store, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
-from . import images, layers, replication, repositories, scanning, tagging
+from . import images, layers, lifecycle, replication, repositories, scanning, tagging
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented ECR operation by its name in botocore's model."""
@@ -15,3 +15,4 @@ OPERATIONS.update(layers.OPERATIONS)
 OPERATIONS.update(tagging.OPERATIONS)
 OPERATIONS.update(scanning.OPERATIONS)
 OPERATIONS.update(replication.OPERATIONS)
+OPERATIONS.update(lifecycle.OPERATIONS)
