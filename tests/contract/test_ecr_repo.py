@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from dockwatch.model.digest import compute
 from dockwatch.model.identity import Tenant
+from dockwatch.storage.registry_repo import NewManifest
 from dockwatch.storage.unit_of_work import Store
 
 T = Tenant("123456789012", "us-east-1")
@@ -62,3 +64,16 @@ def test_delete_repository_removes_its_rows(store: Store) -> None:
         assert uow.ecr.resource_tags(T, ARN) == []
         assert uow.ecr.lifecycle_policy(T, "app") is None
         assert uow.ecr.lifecycle_preview(T, "app") is None
+
+
+def test_tags_are_listed_newest_first(store: Store) -> None:
+    digest = compute(b"manifest")
+    with store.write() as uow:
+        repo = uow.registry.ensure_repository(T, "app", NOW)
+        uow.registry.store_manifest_content(digest, "application/json", b"{}")
+        uow.registry.insert_manifest(T, repo.id, NewManifest(digest, "x", None, None, 2, []), NOW)
+        for i, tag in enumerate(["b", "a", "c"]):
+            uow.registry.set_tag(T, repo.id, tag, digest, NOW + timedelta(minutes=i))
+        uow.registry.set_tag(T, repo.id, "d", digest, NOW)
+    with store.read() as uow:
+        assert uow.ecr.tags_newest_first(repo.id, digest) == ["c", "a", "b", "d"]
