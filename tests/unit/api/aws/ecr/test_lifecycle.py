@@ -14,7 +14,7 @@ from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
 from tests.builders.layers import make_image, make_layer, sha256
 from tests.builders.push import push_image
-from tests.unit.api.aws.ecr.calls import call, context, fails
+from tests.unit.api.aws.ecr.calls import call, context, fails, waiter_state
 
 pytestmark = pytest.mark.anyio
 
@@ -93,6 +93,7 @@ async def test_preview_lists_what_the_policy_would_expire(services: Services) ->
     assert started["status"] == "IN_PROGRESS"
     got = await call(ctx, "GetLifecyclePolicyPreview", repositoryName="app")
     assert got["status"] == "COMPLETE" and got["lifecyclePolicyText"] == text
+    assert waiter_state("LifecyclePolicyPreviewComplete", got) == "success"
     # the two oldest releases go; the untagged image is not a day old yet
     assert [(r["imageDigest"], r["imageTags"], r["appliedRulePriority"])
             for r in got["previewResults"]] == [
