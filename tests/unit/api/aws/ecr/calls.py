@@ -71,7 +71,7 @@ def waiter_state(waiter: str, answer: dict[str, Any]) -> str | None:
     """The state botocore's ECR waiter `waiter` reaches on `answer` (None: it keeps polling),
     from the acceptors in botocore's waiter model."""
     import botocore.session
-    import jmespath
+    import jmespath  # type: ignore[import-untyped]
 
     config = botocore.session.get_session().get_waiter_model("ecr").get_waiter(waiter)
     for acceptor in config.acceptors:
