@@ -28,6 +28,8 @@ from dockwatch.model.events import (
     OutboxEvent,
 )
 from dockwatch.model.identity import Tenant
+from dockwatch.registry.lifecycle.expire import expire_pass as lifecycle_pass
+from dockwatch.registry.manifests import Manifests
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import UnitOfWork
 
@@ -280,6 +282,10 @@ class ScanWorker:
         with store.singleton(f"scan-expiry:{scope}") as held:  # one process of a cluster at a time
             if held:
                 expire_pass(scanner)
+        with store.singleton(f"lifecycle:{scope}") as held:
+            if held:
+                ctx = scanner.ctx
+                lifecycle_pass(ctx, Manifests(ctx))
         with store.singleton(f"rule-expiry:{scope}") as held:
             if held:
                 expire_due_rules(store, tenant, now)

@@ -78,6 +78,12 @@ class EcrRepo(Protocol):
         """The latest preview of a repository, or None."""
         ...
 
+    # image tags
+    def tags_newest_first(self, repo_id: int, digest: str) -> list[str]:
+        """The tags pointing at a manifest, the most recently set first (ECR's imageTags
+        order), then by name."""
+        ...
+
     # repositories
     def delete_repository(self, tenant: Tenant, repo_id: int, arn: str) -> None:
         """Remove an empty repository (no manifests left) with every row that names it: tags,

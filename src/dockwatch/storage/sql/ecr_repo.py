@@ -120,6 +120,17 @@ class SqlEcrRepo:
             row.repository, row.policy_text, row.result, as_utc(row.created_at)
         )
 
+    # --- image tags ---------------------------------------------------------------------------
+
+    def tags_newest_first(self, repo_id: int, digest: str) -> list[str]:
+        g = t.tags
+        rows = self._conn.execute(
+            select(g.c.name)
+            .where(g.c.repository_id == repo_id, g.c.manifest_digest == digest)
+            .order_by(g.c.updated_at.desc(), g.c.name)
+        )
+        return [row.name for row in rows]
+
     # --- repositories ------------------------------------------------------------------------
 
     def delete_repository(self, tenant: Tenant, repo_id: int, arn: str) -> None:

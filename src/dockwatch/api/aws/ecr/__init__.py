@@ -9,6 +9,7 @@ from . import (
     authorization,
     images,
     layers,
+    lifecycle,
     registry_ops,
     replication,
     repositories,
@@ -27,6 +28,7 @@ for _module in (
     tagging,
     scanning,
     replication,
+    lifecycle,
     authorization,
     repository_policy,
 ):

@@ -110,7 +110,7 @@ async def list_images(ctx: AwsContext, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _detail(ctx: AwsContext, uow: UnitOfWork, name: str, row: ManifestRow) -> dict[str, Any]:
-    tags = uow.registry.tags_of(row.repository_id, row.digest)
+    tags = uow.ecr.tags_newest_first(row.repository_id, row.digest)
     detail: dict[str, Any] = {
         "registryId": ctx.tenant.account_id,
         "repositoryName": name,

@@ -65,3 +65,17 @@ async def fails(ctx: AwsContext, operation: str, code: str, **body: Any) -> AwsE
         await OPERATIONS[operation](ctx, body)
     assert caught.value.code == code, caught.value
     return caught.value
+
+
+def waiter_state(waiter: str, answer: dict[str, Any]) -> str | None:
+    """The state botocore's ECR waiter `waiter` reaches on `answer` (None: it keeps polling),
+    from the acceptors in botocore's waiter model."""
+    import botocore.session
+    import jmespath  # type: ignore[import-untyped]
+
+    config = botocore.session.get_session().get_waiter_model("ecr").get_waiter(waiter)
+    for acceptor in config.acceptors:
+        assert acceptor.matcher == "path", acceptor.matcher
+        if jmespath.search(acceptor.argument, answer) == acceptor.expected:
+            return str(acceptor.state)
+    return None

@@ -60,13 +60,14 @@ async def test_describe_images_reports_what_was_pushed(services: Services) -> No
     before = clock.now()
     digest = push_image(services, "app", image, "v1")
     after = clock.now()
-    services.registry.manifests.put("app", "stable", image.manifest, OCI_MANIFEST)
+    clock.advance(timedelta(seconds=1))
+    services.registry.manifests.put("app", "zz-latest", image.manifest, OCI_MANIFEST)
     untagged = _image("y")
     other = push_image(services, "app", untagged, sha256(untagged.manifest))
     got = await call(ctx, "DescribeImages", repositoryName="app", imageIds=[{"imageTag": "v1"}])
     [detail] = got["imageDetails"]
     assert detail["imageDigest"] == digest == sha256(image.manifest)
-    assert detail["imageTags"] == ["stable", "v1"]
+    assert detail["imageTags"] == ["zz-latest", "v1"]  # the tag set last comes first
     assert detail["imageSizeInBytes"] == sum(len(layer.blob) for layer in image.layers)
     assert before.timestamp() <= detail["imagePushedAt"] <= after.timestamp()
     assert detail["imageManifestMediaType"] == OCI_MANIFEST

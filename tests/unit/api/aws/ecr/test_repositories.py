@@ -5,12 +5,13 @@ an immutable tag. Requests pass botocore's validator; answers fit botocore's out
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from dockwatch.app import Services
 from dockwatch.registry.errors import TagImmutable
-from tests.builders.layers import make_image, make_layer, sha256
-from tests.builders.push import push_image
+from tests.builders.layers import OCI_MANIFEST, make_image, make_layer, sha256
+from tests.builders.push import push_image, upload_blob
 from tests.unit.api.aws.ecr.calls import call, context, fails
 
 pytestmark = pytest.mark.anyio
@@ -153,3 +154,31 @@ async def test_immutable_tags_are_not_moved(services: Services) -> None:
         ctx, "PutImageTagMutability", "RepositoryNotFoundException",
         repositoryName="nope", imageTagMutability="MUTABLE",
     )  # fmt: skip
+
+
+async def test_v2_push_over_an_immutable_tag_answers_tag_invalid(
+    services: Services, api: httpx.AsyncClient
+) -> None:
+    ctx = context(services)
+    await call(ctx, "CreateRepository", repositoryName="app", imageTagMutability="IMMUTABLE")
+    push_image(services, "app", _image("1"), "v1")
+    second = _image("2")
+    for blob in (second.config, *(layer.blob for layer in second.layers)):
+        upload_blob(services, "app", blob)
+    answer = await api.put(
+        "/v2/app/manifests/v1",
+        content=second.manifest,
+        headers={"Content-Type": OCI_MANIFEST},
+    )
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert error["code"] == "TAG_INVALID"
+    assert error["message"] == (
+        "The image tag 'v1' already exists in the 'app' repository and cannot be overwritten "
+        "because the repository is immutable."
+    )
+    # the same manifest under a new tag is accepted
+    ok = await api.put(
+        "/v2/app/manifests/v2", content=second.manifest, headers={"Content-Type": OCI_MANIFEST}
+    )
+    assert ok.status_code == 201

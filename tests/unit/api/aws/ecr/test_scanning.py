@@ -16,7 +16,7 @@ from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Layer, make_image, make_layer
 from tests.builders.push import push_image
-from tests.unit.api.aws.ecr.calls import call, context, fails
+from tests.unit.api.aws.ecr.calls import call, context, fails, waiter_state
 
 pytestmark = pytest.mark.anyio
 
@@ -135,6 +135,7 @@ async def test_basic_scan_started_by_hand_completes(services: Services) -> None:
     )
     # what ECR's image_scan_complete waiter waits for
     assert done["imageScanStatus"]["status"] == "COMPLETE"
+    assert waiter_state("ImageScanComplete", done) == "success"
     assert done["imageScanFindings"]["findings"] == []
     assert done["imageScanFindings"]["findingSeverityCounts"] == {}
     await fails(
@@ -167,6 +168,8 @@ async def test_enhanced_findings_are_paged_in_ecr_shape(services: Services, tmp_
         maxResults=1,
     )  # fmt: skip
     assert first["imageScanStatus"]["status"] == "ACTIVE"
+    # ECR's waiter knows only COMPLETE: under continuous scanning it keeps polling, as on ECR
+    assert waiter_state("ImageScanComplete", first) is None
     assert first["imageId"] == {"imageDigest": digest, "imageTag": "v1"}
     second = await call(
         ctx, "DescribeImageScanFindings", repositoryName="shop", imageId={"imageTag": "v1"},
