@@ -39,13 +39,15 @@ ALLOWED: dict[str, set[str]] = {
     "events": FOUNDATION | {"config", "findings", "storage"},
     "pullpolicy": FOUNDATION | {"config", "findings", "storage"},
     "audit": FOUNDATION | {"storage"},
+    "organization": FOUNDATION | {"storage"},
     "scan": FOUNDATION
     | {"versions", "distros", "image", "catalog", "vulndb", "match", "registry", "findings"}
     | {"storage", "audit"},
     "app": FOUNDATION
     | {"config", "versions", "distros", "image", "feeds", "catalog", "vulndb", "match"}
     | {"registry", "findings", "queries", "reports", "events", "scan", "storage", "audit"}
-    | {"pullpolicy"},
+    | {"pullpolicy"}
+    | {"organization"},
 }
 ALLOWED["api"] = set(ALLOWED["app"]) | {"app"}
 ALLOWED["cli"] = set(ALLOWED["api"]) | {"api"}

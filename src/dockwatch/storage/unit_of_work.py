@@ -18,6 +18,7 @@ from dockwatch.storage.catalog_repo import CatalogRepo
 from dockwatch.storage.finding_query_repo import FindingQueryRepo
 from dockwatch.storage.finding_repo import FindingRepo
 from dockwatch.storage.job_queue import JobQueueRepo
+from dockwatch.storage.organization_repo import OrganizationRepo
 from dockwatch.storage.outbox import Outbox
 from dockwatch.storage.pull_policy_repo import PullPolicyRepo
 from dockwatch.storage.registry_repo import RegistryRepo
@@ -64,6 +65,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditRepo: ...
+
+    @property
+    def organization(self) -> OrganizationRepo: ...
 
 
 class Store(Protocol):

@@ -258,6 +258,12 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("audit", 1, "baseline", _baseline("audit_log")),
     Migration("scan", 3, "monitoring start and activation epoch", _scan_3_activation),
+    Migration(
+        "organization",
+        1,
+        "Inspector delegated administrators and members",
+        _baseline("inspector_delegated_admins", "inspector_members"),
+    ),
 ]
 
 
