@@ -5,9 +5,27 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
-from . import configuration, coverage, enablement, filters, findings, organization, reports
+from . import (
+    configuration,
+    coverage,
+    enablement,
+    filters,
+    findings,
+    organization,
+    reports,
+    usage,
+)
 
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented Inspector2 operation by its name in botocore's model."""
-for _module in (findings, coverage, configuration, filters, enablement, organization, reports):
+for _module in (
+    findings,
+    coverage,
+    configuration,
+    filters,
+    enablement,
+    organization,
+    reports,
+    usage,
+):
     OPERATIONS.update(_module.OPERATIONS)
