@@ -40,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     "pullpolicy": FOUNDATION | {"config", "findings", "storage"},
     "audit": FOUNDATION | {"storage"},
     "accounts": FOUNDATION | {"config", "storage"},
+    "organization": FOUNDATION | {"storage"},
     "scan": FOUNDATION
     | {"versions", "distros", "image", "catalog", "vulndb", "match", "registry", "findings"}
     | {"storage", "audit"},
@@ -47,7 +48,8 @@ ALLOWED: dict[str, set[str]] = {
     | {"config", "versions", "distros", "image", "feeds", "catalog", "vulndb", "match"}
     | {"registry", "findings", "queries", "reports", "events", "scan", "storage", "audit"}
     | {"pullpolicy"}
-    | {"accounts"},
+    | {"accounts"}
+    | {"organization"},
 }
 ALLOWED["api"] = set(ALLOWED["app"]) | {"app"}
 ALLOWED["cli"] = set(ALLOWED["api"]) | {"api"}

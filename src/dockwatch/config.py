@@ -153,12 +153,25 @@ class Settings:
     migrate_at_start: bool = _f(
         True, "`serve` and `worker` migrate the database at start (false: run `dockwatch migrate`)."
     )
+    organization_management_account: str | None = _f(
+        None,
+        "The account that is Inspector's organization management account (12 digits; "
+        "DOCKWATCH_ORGANIZATION_MANAGEMENT_ACCOUNT); default: account_id.",
+    )
+    reports_dir: Path | None = _f(
+        None,
+        "Folder Inspector findings reports and SBOM exports are written to, one subfolder per "
+        "bucket name (DOCKWATCH_REPORTS_DIR); default: `reports` in the data folder.",
+    )
 
     def validate(self) -> list[str]:
         """Errors that make these settings unusable."""
         errors: list[str] = []
         if not (self.account_id.isdigit() and len(self.account_id) == 12):
             errors.append(f"account_id must be 12 digits, got {self.account_id!r}")
+        management = self.organization_management_account
+        if management is not None and not (management.isdigit() and len(management) == 12):
+            errors.append(f"organization_management_account must be 12 digits, got {management!r}")
         if not 0 < self.port < 65536:
             errors.append(f"port out of range: {self.port}")
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -220,6 +233,16 @@ class Settings:
     def effective_database_url(self) -> str:
         """The database URL, defaulting to SQLite inside the data folder."""
         return self.database_url or f"sqlite:///{self.data_dir / 'dockwatch.db'}"
+
+    @property
+    def management_account_id(self) -> str:
+        """Inspector's organization management account: the configured one, else account_id."""
+        return self.organization_management_account or self.account_id
+
+    @property
+    def effective_reports_dir(self) -> Path:
+        """Where findings reports and SBOM exports are written."""
+        return self.reports_dir or self.data_dir / "reports"
 
 
 def _cidr_errors(name: str, text: str) -> list[str]:

@@ -9,6 +9,7 @@ A JSON null counts as an absent member (botocore's parser skips it).
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -75,6 +76,9 @@ def problems(
     elif kind == "boolean":
         if not isinstance(value, bool):
             out.append(f"{where}: expected a boolean, got {value!r}")
+    elif kind == "timestamp" and isinstance(value, datetime):
+        if value.tzinfo is None:  # a handler's answer, before the protocol adapter's encoding
+            out.append(f"{where}: {value!r} has no time zone")
     elif kind == "timestamp":
         try:
             parse_timestamp(value)

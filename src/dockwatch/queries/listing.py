@@ -115,7 +115,7 @@ def shape(
     for r in found:
         image = ImageContext(r.repository_name, r.digest, r.image.tags, r.image.pushed_at)
         finding = inspector_finding(
-            tenant,
+            r.tenant or tenant,
             image,
             finding_id=r.id,
             status=r.status,
@@ -157,6 +157,22 @@ def list_findings(
     page = repo.list_findings(tenant, criteria, sort, limit, after)
     next_token = None if page.next is None else encode_token(sort, criteria, page.next)
     return Page(shape(tenant, page.findings), next_token)
+
+
+def list_findings_in(
+    repo: FindingQueryRepo,
+    tenants: Sequence[Tenant],
+    criteria: Criteria,
+    sort: Sort = DEFAULT_SORT,
+    limit: int = DEFAULT_RESULTS,
+    token: str | None = None,
+) -> Page:
+    """One page of the findings of several tenants of one region (a delegated administrator
+    and its members) meeting `criteria`, in `sort` order; tokens as `list_findings`."""
+    after = decode_token(token, sort, criteria) if token else None
+    page = repo.list_findings_in(tenants, criteria, sort, limit, after)
+    next_token = None if page.next is None else encode_token(sort, criteria, page.next)
+    return Page(shape(tenants[0], page.findings), next_token)
 
 
 def parse_finding_ref(tenant: Tenant, ref: str) -> str:

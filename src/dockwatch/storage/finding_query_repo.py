@@ -48,6 +48,8 @@ class ListedFinding:
     suppressed_by: str | None
     detail: Mapping[str, Any]
     image: ImageFacts
+    tenant: Tenant | None = None
+    """The (account, region) the finding belongs to (set by listings over several tenants)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,18 @@ class FindingQueryRepo(Protocol):
     ) -> FindingPage:
         """Up to `limit` of the tenant's findings meeting `criteria` in `sort` order, after
         `after` (keyset). Raises ValueError when `after.value` does not fit the sort."""
+        ...
+
+    def list_findings_in(
+        self,
+        tenants: Sequence[Tenant],
+        criteria: Criteria,
+        sort: Sort,
+        limit: int,
+        after: Position | None = None,
+    ) -> FindingPage:
+        """`list_findings` over the findings of several tenants of one region at once (an
+        Inspector delegated administrator's view), one keyset order across them all."""
         ...
 
     def get_finding(self, tenant: Tenant, finding_id: str) -> ListedFinding | None:

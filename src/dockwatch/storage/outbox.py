@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from dockwatch.model.events import Event, OutboxEvent
+from dockwatch.model.identity import Tenant
 
 
 class Outbox(Protocol):
@@ -29,6 +30,18 @@ class Outbox(Protocol):
         self, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500
     ) -> list[OutboxEvent]:
         """Events with an id above `after_id` (of the named types), oldest first."""
+        ...
+
+    def read_of_tenant(
+        self,
+        tenant: Tenant,
+        event_types: Iterable[str],
+        since: datetime,
+        after_id: int = 0,
+        limit: int = 500,
+    ) -> list[OutboxEvent]:
+        """One tenant's events of the named types written at or after `since`, with an id above
+        `after_id`, oldest first."""
         ...
 
     def last_id(self) -> int:

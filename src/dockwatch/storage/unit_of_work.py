@@ -19,6 +19,7 @@ from dockwatch.storage.ecr_repo import EcrRepo
 from dockwatch.storage.finding_query_repo import FindingQueryRepo
 from dockwatch.storage.finding_repo import FindingRepo
 from dockwatch.storage.job_queue import JobQueueRepo
+from dockwatch.storage.organization_repo import OrganizationRepo
 from dockwatch.storage.outbox import Outbox
 from dockwatch.storage.pull_policy_repo import PullPolicyRepo
 from dockwatch.storage.registry_repo import RegistryRepo
@@ -72,6 +73,9 @@ class UnitOfWork(Protocol):
 
     @property
     def tenancy(self) -> TenancyRepo: ...
+
+    @property
+    def organization(self) -> OrganizationRepo: ...
 
 
 class WorkWaiter(Protocol):

@@ -36,6 +36,16 @@ class SqlFindingQueryRepo:
     ) -> FindingPage:
         return listing_sql.list_page(self._conn, tenant, criteria, sort, limit, after)
 
+    def list_findings_in(
+        self,
+        tenants: Sequence[Tenant],
+        criteria: Criteria,
+        sort: Sort,
+        limit: int,
+        after: Position | None = None,
+    ) -> FindingPage:
+        return listing_sql.list_page(self._conn, tenants, criteria, sort, limit, after)
+
     def get_finding(self, tenant: Tenant, finding_id: str) -> ListedFinding | None:
         return listing_sql.get_one(self._conn, tenant, finding_id)
 

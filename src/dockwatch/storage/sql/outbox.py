@@ -93,6 +93,32 @@ class SqlOutbox:
             for r in self._conn.execute(query)
         ]
 
+    def read_of_tenant(
+        self,
+        tenant: Tenant,
+        event_types: Iterable[str],
+        since: datetime,
+        after_id: int = 0,
+        limit: int = 500,
+    ) -> list[OutboxEvent]:
+        t = tables.outbox
+        query = (
+            select(t)
+            .where(
+                t.c.id > after_id,
+                t.c.event_type.in_([str(e) for e in event_types]),
+                t.c.account_id == tenant.account_id,
+                t.c.region == tenant.region,
+                t.c.created_at >= since,
+            )
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return [
+            event_of(r.id, r.account_id, r.region, r.event_type, r.subject, r.payload, r.created_at)
+            for r in self._conn.execute(query)
+        ]
+
     def last_id(self) -> int:
         return int(self._conn.execute(select(func.max(tables.outbox.c.id))).scalar() or 0)
 

@@ -33,6 +33,7 @@ from dockwatch.storage.sql.schema.findings import (
     findings,
     suppression_rules,
 )
+from dockwatch.storage.sql.schema.organization import inspector_delegated_admins, inspector_members
 from dockwatch.storage.sql.schema.policies import pull_allowances, pull_policies
 from dockwatch.storage.sql.schema.registry import (
     blobs,
@@ -119,4 +120,6 @@ __all__ = [
     "vuln_versions",
     "webhook_deliveries",
     "webhooks",
+    "inspector_delegated_admins",
+    "inspector_members",
 ]

@@ -17,6 +17,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.finding_repo import SqlFindingRepo
 from dockwatch.storage.sql.job_queue import SqlJobQueueRepo
+from dockwatch.storage.sql.organization_repo import SqlOrganizationRepo
 from dockwatch.storage.sql.outbox import SqlOutbox
 from dockwatch.storage.sql.pull_policy_repo import SqlPullPolicyRepo
 from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
@@ -90,6 +91,10 @@ class SqlUnitOfWork:
     @cached_property
     def tenancy(self) -> SqlTenancyRepo:
         return SqlTenancyRepo(self.conn)
+
+    @cached_property
+    def organization(self) -> SqlOrganizationRepo:
+        return SqlOrganizationRepo(self.conn)
 
 
 class SqlStore:

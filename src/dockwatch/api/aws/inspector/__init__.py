@@ -5,9 +5,29 @@ from __future__ import annotations
 
 from dockwatch.api.aws.context import Handler
 
+from . import (
+    configuration,
+    coverage,
+    enablement,
+    filters,
+    findings,
+    organization,
+    permissions_ops,
+    reports,
+    usage,
+)
+
 OPERATIONS: dict[str, Handler] = {}
 """Every implemented Inspector2 operation by its name in botocore's model."""
-
-from dockwatch.api.aws.inspector import permissions_ops  # noqa: E402
-
-OPERATIONS.update(permissions_ops.OPERATIONS)
+for _module in (
+    findings,
+    coverage,
+    configuration,
+    filters,
+    enablement,
+    organization,
+    permissions_ops,
+    reports,
+    usage,
+):
+    OPERATIONS.update(_module.OPERATIONS)

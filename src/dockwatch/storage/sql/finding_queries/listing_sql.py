@@ -125,6 +125,7 @@ def listed(conn: Connection, rows: Sequence[Any]) -> list[ListedFinding]:
             suppressed_by=r.suppressed_by,
             detail=details.get(r.detail_ref, {}),
             image=images[(r.repository_id, r.digest)],
+            tenant=Tenant(r.account_id, r.region),
         )
         for r in rows
     ]
@@ -195,14 +196,19 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 def list_page(
     conn: Connection,
-    tenant: Tenant,
+    tenant: Tenant | Sequence[Tenant],
     criteria: Criteria,
     sort: Sort,
     limit: int,
     after: Position | None,
 ) -> FindingPage:
-    """One page of the tenant's findings meeting `criteria`, in `sort` order, after `after`
-    (ValueError when its sort value does not fit the sort)."""
+    """One page of the tenant's findings (or of several tenants' of one region) meeting
+    `criteria`, in `sort` order, after `after` (ValueError when its sort value does not fit
+    the sort). Finding ids are unique across tenants, so (key, id) orders them all."""
+    tenants = [tenant] if isinstance(tenant, Tenant) else list(tenant)
+    if not tenants or len({t.region for t in tenants}) != 1:
+        raise ValueError("a listing reads the tenants of one region")
+    accounts = sorted({t.account_id for t in tenants})
     key: ColumnElement[Any] = sort_key(sort.field)
     fid: ColumnElement[Any] = f.c.id
     account: ColumnElement[Any] = f.c.account_id
@@ -217,7 +223,8 @@ def list_page(
         query = query.add_columns(m.c.image_pushed_at).select_from(
             f.outerjoin(m, and_(m.c.repository_id == f.c.repository_id, m.c.digest == f.c.digest))
         )
-    query = query.where(account == tenant.account_id, region == tenant.region, sql_filter(criteria))
+    mine = account == accounts[0] if len(accounts) == 1 else account.in_(accounts)
+    query = query.where(mine, region == tenants[0].region, sql_filter(criteria))
     asc = sort.order is SortOrder.ASC
     low: tuple[Any, str] | None = None  # exclusive bounds on (key, id)
     high: tuple[Any, str] | None = None

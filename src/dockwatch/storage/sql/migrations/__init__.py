@@ -290,6 +290,12 @@ MIGRATIONS: list[Migration] = [
         _baseline("resource_tags", "lifecycle_policies", "lifecycle_previews"),
     ),
     Migration("tenancy", 1, "repository policies", _baseline("repository_policies")),
+    Migration(
+        "organization",
+        1,
+        "Inspector delegated administrators and members",
+        _baseline("inspector_delegated_admins", "inspector_members"),
+    ),
 ]
 
 
