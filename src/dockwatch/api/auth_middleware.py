@@ -43,7 +43,7 @@ _REPOSITORY_PATH = re.compile(r"^/v2/(?P<name>.+)/(?:manifests|blobs|tags|referr
 
 def bearer_challenge(scope: Scope) -> str:
     """The OCI token challenge of a /v2 request: the realm is this server's `/v2/token`."""
-    headers = {k: v.decode("latin-1") for k, v in scope["headers"]}
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     host = headers.get("host", "localhost")
     proto = headers.get("x-forwarded-proto", scope.get("scheme", "http"))
     challenge = f'Bearer realm="{proto}://{host}/v2/token",service="{host}"'

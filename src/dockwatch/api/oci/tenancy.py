@@ -24,7 +24,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dockwatch.accounts.registry_tokens import Access, RegistryTokens
+from dockwatch.accounts.registry_tokens import BEARER_TTL, Access, RegistryTokens
 from dockwatch.model.identity import Tenant
 from dockwatch.registry.errors import Denied
 from dockwatch.registry.repository_policy import check_cross_account
@@ -178,11 +178,10 @@ class TenantOci:
         bare = user.split("/", 1)[-1].removeprefix("AWS:")
         minted = self.tokens.bearer_token(caller, bare, tuple(granted))
         issued = self.services.clock.now().astimezone(UTC)
-        expires_in = int((minted.expires_at - issued).total_seconds())
         body = {
             "token": minted.token,
             "access_token": minted.token,
-            "expires_in": max(expires_in, 1),
+            "expires_in": int(BEARER_TTL.total_seconds()),
             "issued_at": issued.isoformat(),
         }
         return JSONResponse(body, headers=API_VERSION)
