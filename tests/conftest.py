@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.support.servers import Server, start_distribution, start_dockwatch
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
 # (a loaded CI machine would otherwise fail them at random).
@@ -54,3 +58,14 @@ def distribution_server(tmp_path: Path) -> Iterator[Server]:
     server = start_distribution(tmp_path / "distribution")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium under Playwright, started once for the session's browser tests
+    (`tests/support/browser.py`); skipped with the reason when it is not installed."""
+    from tests.support.browser import launch, stop
+
+    driver, browser = launch()
+    yield browser
+    stop(driver, browser)

@@ -59,6 +59,11 @@ async def test_basic_credentials_do_not_open_the_console(populated: Services) ->
     assert answer.status_code == 303
 
 
+async def test_a_session_does_not_open_the_apis(browser: Browser) -> None:
+    assert (await browser.client.get("/api/v1/repositories")).status_code == 401
+    assert (await browser.client.get("/v2/")).status_code == 401
+
+
 async def test_a_post_without_the_session_token_is_refused(
     browser: Browser, populated: Services
 ) -> None:
