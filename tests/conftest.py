@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,6 +13,9 @@ from tests.support.aws import AwsEndpoint, start_aws
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.s3 import S3Server, start_s3
 from tests.support.servers import Server, start_distribution, start_dockwatch
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # No timed assertions: property tests judge results, never how fast examples are made or run
 # (a loaded CI machine would otherwise fail them at random).
@@ -104,3 +108,14 @@ def aws_server(tmp_path: Path) -> Iterator[AwsEndpoint]:
     endpoint = start_aws(tmp_path / "data")
     yield endpoint
     endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium under Playwright, started once for the session's browser tests
+    (`tests/support/browser.py`); skipped with the reason when it is not installed."""
+    from tests.support.browser import launch, stop
+
+    driver, browser = launch()
+    yield browser
+    stop(driver, browser)
