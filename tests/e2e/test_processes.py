@@ -20,7 +20,7 @@ from tests.builders.layers import make_image, make_layer
 from tests.support.cli import db_import, dockwatch
 from tests.support.servers import free_port, start_dockwatch, wait_http
 
-START = 120.0  # a loaded machine may take this long to start a server (imports)
+START = 300.0  # a loaded machine may take this long to start a server (imports)
 
 
 def _start_worker(

@@ -5,7 +5,6 @@ processes sharing one data folder and one bucket."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.support.skopeo import copy
 
 PART = 8 * 1024 * 1024  # the store's part size: the big layer spans more than one part
 
-START = 120.0  # a loaded machine may take this long to start a server (imports)
+START = 300.0  # a loaded machine may take this long to start a server (imports)
 
 
 def _env(s3: S3Server, bucket: str, redirect: str = "proxy") -> dict[str, str]:
@@ -83,11 +82,7 @@ def test_skopeo_round_trip_is_byte_identical(
         small.digest,
         "sha256:" + hashlib.sha256(image.config).hexdigest(),
     } <= stored
-    assert (
-        not list((server.data / "blobs").rglob("*/*/*"))
-        if (server.data / "blobs").exists()
-        else True
-    )
+    assert list((server.data / "blobs").rglob("*/*/*")) == []
     with server.client(follow_redirects=False) as c:
         r = c.get(f"/v2/s3/app/blobs/{small.digest}")
     if server.extra_env["DOCKWATCH_BLOB_REDIRECT"] == "presigned":
@@ -96,6 +91,12 @@ def test_skopeo_round_trip_is_byte_identical(
         assert httpx.get(r.headers["location"]).content == small.blob
     else:
         assert r.status_code == 200 and r.content == small.blob
+        with server.client() as c:  # byte ranges stream from the store too (resumed pulls)
+            r = c.get(f"/v2/s3/app/blobs/{big.digest}", headers={"Range": "bytes=100-199"})
+            assert r.status_code == 206 and r.content == big.blob[100:200]
+            assert r.headers["content-range"] == f"bytes 100-199/{len(big.blob)}"
+            r = c.get(f"/v2/s3/app/blobs/{big.digest}", headers={"Range": "bytes=-10"})
+            assert r.status_code == 206 and r.content == big.blob[-10:]
 
 
 def test_health_reports_the_blob_store(
@@ -158,4 +159,3 @@ def test_upload_started_on_one_api_process_finishes_on_another(
     finally:
         a.stop()
         b.stop()
-    assert json.loads(json.dumps(env))  # the settings were the same for both processes

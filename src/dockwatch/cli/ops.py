@@ -71,6 +71,11 @@ def _backup(args: argparse.Namespace) -> int:
         print("dockwatch: error: backup copies the SQLite database of the data folder; "
               "back up an external database with its own tools", file=sys.stderr)  # fmt: skip
         return EXIT_ERROR
+    if settings.blob_url:
+        print("dockwatch: error: backup copies the blob files of the data folder; blobs are in "
+              f"{settings.blob_url}: protect them with the store's own versioning or replication",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
     summary = backup(settings.data_dir, args.to)
     counts = ", ".join(
         f"{n} {k.replace('audit_log', 'audit entries')}" for k, n in summary.counts.items()

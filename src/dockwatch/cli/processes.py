@@ -9,7 +9,10 @@ Shutdown on SIGTERM or SIGINT: the worker stops claiming, finishes the job in ha
 worker's `stop()` waits for it), ends the webhook round in progress, stops the feed scheduler
 after its current sync, then closes the database and exits 0. A job still running when the
 process is killed outright stays `running` until a worker starts and requeues it
-(`JobQueue.recover()`); a lease on each claimed job, released on stop, replaces that.
+(`JobQueue.recover()`, which today requeues every running job: with several workers a starting
+one also requeues the jobs of the others). Job leases replace that: `recover()` must requeue only
+jobs whose lease expired, the scan worker must renew the lease of its job while it runs, and
+`ScanWorker.stop()` must release (requeue) the job in hand when its wait for the job times out.
 """
 
 from __future__ import annotations

@@ -36,13 +36,45 @@ def serve_blob(
         headers["Accept-Ranges"] = "bytes"
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
 
+    first, last = _single_range(request.headers.get("range"), size) or (0, size - 1)
+    status = 200
+    if (first, last) != (0, size - 1):
+        status = 206
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+
     def chunks() -> Any:
-        with store.open(digest) as f:
-            while chunk := f.read(BATCH):
+        left = last - first + 1
+        with store.open(digest, first) as f:
+            while left > 0 and (chunk := f.read(min(BATCH, left))):
+                left -= len(chunk)
                 yield chunk
 
-    headers["Content-Length"] = str(size)
-    return StreamingResponse(chunks(), headers=headers, media_type="application/octet-stream")
+    headers["Content-Length"] = str(last - first + 1)
+    headers["Accept-Ranges"] = "bytes"
+    return StreamingResponse(
+        chunks(), status_code=status, headers=headers, media_type="application/octet-stream"
+    )
+
+
+def _single_range(value: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) of a satisfiable single `bytes=` range; None: send the whole blob."""
+    if value is None or size == 0:
+        return None
+    unit, _, spec = value.partition("=")
+    first_text, dash, last_text = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or "," in spec:
+        return None
+    first_text, last_text = first_text.strip(), last_text.strip()
+    if first_text.isdigit():
+        first = int(first_text)
+        last = int(last_text) if last_text.isdigit() else size - 1
+    elif last_text.isdigit() and int(last_text) > 0:  # a suffix: the last N bytes
+        first, last = max(0, size - int(last_text)), size - 1
+    else:
+        return None
+    if first >= size:
+        return None
+    return first, min(last, size - 1)
 
 
 def _inverted_range(value: str | None) -> bool:

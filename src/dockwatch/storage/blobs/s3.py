@@ -28,6 +28,12 @@ dockwatch again); an upload smaller than one part is a single `PutObject`. Both 
 (`If-None-Match: *`): when two commits of one digest race, the second is refused with 412 and
 treated as success (the address holds the same bytes). Stores that refuse the header fall back
 to HEAD-then-write, where a race rewrites identical bytes, which is harmless too.
+
+**Limits.** Two requests writing one upload at the same moment are refused within a process
+(`registry.uploads.claim`), not across processes: clients send an upload's chunks one after the
+other, so this does not arise with real clients. A process killed between a part and its tail
+loses nothing (the part holds the bytes, the stale tail is ignored); the upload then reports
+the larger size, which the client reads from the `Range` header before resuming.
 """
 
 from __future__ import annotations
