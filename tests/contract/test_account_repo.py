@@ -63,3 +63,38 @@ def test_one_name_in_two_accounts_is_two_users(store: Store) -> None:
         assert uow.accounts.password_hash(OTHER, "ci") is None
         assert uow.accounts.any_username(T) == "ci"
         assert uow.accounts.any_username(OTHER) is None
+
+
+def test_accounts_are_created_once_and_listed_by_id(store: Store) -> None:
+    from dockwatch.storage.account_repo import AccountRow
+
+    with store.write() as uow:
+        assert uow.accounts.add_account(AccountRow("222222222222", "b", AT))
+        assert uow.accounts.add_account(AccountRow("111111111111", "a", AT))
+    with store.write() as uow:
+        assert not uow.accounts.add_account(AccountRow("111111111111", "again", AT))
+    with store.read() as uow:
+        assert uow.accounts.list_accounts() == [
+            AccountRow("111111111111", "a", AT),
+            AccountRow("222222222222", "b", AT),
+        ]
+        assert uow.accounts.get_account("333333333333") is None
+
+
+def test_access_keys_round_trip_per_account(store: Store) -> None:
+    from dockwatch.storage.account_repo import AccessKeyRow
+
+    key = AccessKeyRow("AKIAAAAAAAAAAAAAAAA1", "111111111111", "ci", "sealed", "Active", AT)
+    other = AccessKeyRow("AKIAAAAAAAAAAAAAAAA2", "222222222222", "root", "s2", "Inactive", AT)
+    with store.write() as uow:
+        uow.accounts.add_access_key(key)
+        uow.accounts.add_access_key(other)
+    with store.read() as uow:
+        assert uow.accounts.get_access_key(key.access_key_id) == key
+        assert uow.accounts.list_access_keys("111111111111") == [key]
+    with store.write() as uow:
+        assert not uow.accounts.delete_access_key("222222222222", key.access_key_id)
+        assert uow.accounts.delete_access_key("111111111111", key.access_key_id)
+    with store.read() as uow:
+        assert uow.accounts.get_access_key(key.access_key_id) is None
+        assert uow.accounts.get_access_key(other.access_key_id) == other

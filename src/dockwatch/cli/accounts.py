@@ -2,7 +2,7 @@
 
 The work lives in `accounts/service.py`; this module parses, prints and picks exit codes: 0
 done, 2 an error (an id that is not 12 digits, a duplicate, an unknown account or key), with
-one line on stderr.
+one line on stderr. Each change is recorded in the audit log (never a secret).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     """Run one subcommand; errors are one line on stderr and exit status 2."""
     from dockwatch.accounts.service import check_account_id
     from dockwatch.app import build
+    from dockwatch.cli.audit import record_cli
     from dockwatch.config import from_env
     from dockwatch.errors import DockwatchError
 
@@ -60,11 +61,23 @@ def run(args: argparse.Namespace) -> int:
             command = args.accounts_command
             if command == "create":
                 account = svc.create_account(args.account_id, args.name)
+                record_cli(services, "accounts create", account.account_id)
                 print(json.dumps({"AccountId": account.account_id, "Name": account.name}))
             elif command == "create-access-key":
-                print(json.dumps(svc.create_access_key(args.account_id, args.user).as_iam()))
+                new = svc.create_access_key(args.account_id, args.user)
+                record_cli(
+                    services,
+                    "accounts create-access-key",
+                    f"{args.account_id}/{new.key.user_name}/{new.key.access_key_id}",
+                )
+                print(json.dumps(new.as_iam()))
             elif command == "delete-access-key":
                 svc.delete_access_key(args.account_id, args.access_key_id)
+                record_cli(
+                    services,
+                    "accounts delete-access-key",
+                    f"{args.account_id}/{args.access_key_id}",
+                )
             else:
                 print(json.dumps({"Accounts": [_listed(svc, a) for a in svc.list_accounts()]}))
         finally:

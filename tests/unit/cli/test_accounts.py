@@ -50,3 +50,27 @@ def test_bad_ids_and_duplicates_exit_2_with_a_message(tmp_path: Path) -> None:
     unknown = dockwatch("accounts", "create-access-key", "--data", data, "--account-id",
                         "222222222222")  # fmt: skip
     assert unknown.returncode == 2 and "no account 222222222222" in unknown.stderr
+
+
+def test_account_and_key_changes_are_audited_without_secrets(tmp_path: Path) -> None:
+    from dockwatch.app import build
+    from dockwatch.audit.log import AuditLog, to_wire
+    from dockwatch.config import Settings
+
+    data = tmp_path / "data"
+    assert dockwatch("accounts", "create", "--data", str(data), "--account-id",
+                     "111111111111", "--name", "dev").returncode == 0  # fmt: skip
+    out = dockwatch("accounts", "create-access-key", "--data", str(data), "--account-id",
+                    "111111111111")  # fmt: skip
+    access = json.loads(out.stdout)["AccessKey"]
+    services = build(Settings(data_dir=data))
+    try:
+        log = AuditLog(services.store, services.tenant, services.clock)
+        events = [to_wire(r) for r in log.list({}).rows]
+    finally:
+        services.close()
+    assert [(e["action"], e["resource"]) for e in events] == [
+        ("cli accounts create-access-key", f"111111111111/root/{access['AccessKeyId']}"),
+        ("cli accounts create", "111111111111"),
+    ]
+    assert access["SecretAccessKey"] not in json.dumps(events)

@@ -96,10 +96,9 @@ def find_route(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | Non
     return None
 
 
-def is_inspector_path(raw_path: str) -> bool:
-    """Whether any operation of the model lives at this path (any method)."""
-    segments = split_path(raw_path)
-    return any(r.match(r.method, segments) is not None for r in routes())
+def is_inspector_path(method: str, raw_path: str) -> bool:
+    """Whether an operation of the model lives at this method and path."""
+    return find_route(method, raw_path) is not None
 
 
 def render_error(error: AwsError, request_id: str) -> Response:

@@ -1,7 +1,7 @@
 """Where AWS requests enter: one ASGI door in front of the rest of the app.
 
-A request is the AWS APIs' when it is `POST /` (ECR's awsJson1.1), when its path is one of
-Inspector2's operations, or when it carries a SigV4 signature (header or presigned query)
+A request is the AWS APIs' when it is `POST /` (ECR's awsJson1.1), when its method and path
+are one of Inspector2's operations, or when it carries a SigV4 signature (header or presigned query)
 anywhere but `/v2`, `/api/` and the operations endpoints. SigV4 is its own authentication, so
 these requests bypass the HTTP Basic door of `/v2` and `/api/v1`; everything else goes on to
 the app unchanged.
@@ -29,7 +29,7 @@ def is_aws_request(scope: Scope) -> bool:
     if path == "/" and scope["method"] == "POST":
         return True
     raw = (scope.get("raw_path") or path.encode()).decode("latin-1").partition("?")[0]
-    if is_inspector_path(raw):
+    if is_inspector_path(scope["method"], raw):
         return True
     if b"X-Amz-Algorithm=" in scope.get("query_string", b""):
         return True

@@ -140,3 +140,10 @@ async def test_other_paths_still_need_their_own_credentials(signed: Signed) -> N
     assert r.status_code == 401
     r = await signed.client.post("/", content=b"{}")
     assert (r.status_code, r.json()["__type"]) == (403, "MissingAuthenticationTokenException")
+    r = await signed.client.post("/findings/list", content=b"{}")
+    assert (r.status_code, r.headers["x-amzn-ErrorType"]) == (
+        403,
+        "MissingAuthenticationTokenException",
+    )
+    r = await signed.client.get("/findings/list")  # not an Inspector2 method: not AWS's
+    assert r.status_code == 401 and "x-amzn-ErrorType" not in r.headers
