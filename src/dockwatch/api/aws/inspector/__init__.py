@@ -13,6 +13,7 @@ from . import (
     findings,
     organization,
     reports,
+    sbom,
     usage,
 )
 
@@ -26,6 +27,7 @@ for _module in (
     enablement,
     organization,
     reports,
+    sbom,
     usage,
 ):
     OPERATIONS.update(_module.OPERATIONS)
