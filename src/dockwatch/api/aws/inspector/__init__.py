@@ -14,6 +14,7 @@ from . import (
     organization,
     permissions_ops,
     reports,
+    sbom,
     usage,
 )
 
@@ -28,6 +29,7 @@ for _module in (
     organization,
     permissions_ops,
     reports,
+    sbom,
     usage,
 ):
     OPERATIONS.update(_module.OPERATIONS)

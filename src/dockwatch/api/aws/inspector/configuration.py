@@ -88,8 +88,9 @@ async def update_configuration(ctx: AwsContext, body: dict[str, Any]) -> dict[st
             targets = [_target(ctx, body["accountId"])]
         else:
             targets = visible_tenants(ctx)
-        for tenant in targets:
-            services_for(ctx, tenant).scanner.put_ecr_configuration(ecr_body)
+        scanners = [services_for(ctx, t).scanner for t in targets]  # all found before any write
+        for scanner in scanners:
+            scanner.put_ecr_configuration(ecr_body)
         return {}
 
     return await blocking(run)

@@ -78,6 +78,7 @@ def _switch(ctx: AwsContext, body: dict[str, Any], enable: bool) -> dict[str, An
     accounts: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     managed = set(visible_tenants(ctx))
+    allowed: list[Tenant] = []
     for account_id in _targets(ctx, body):
         if not (len(account_id) == 12 and account_id.isdigit()):
             failed.append(_failed(account_id, "RESOURCE_NOT_FOUND", "not a 12-digit account id"))
@@ -91,8 +92,10 @@ def _switch(ctx: AwsContext, body: dict[str, Any], enable: bool) -> dict[str, An
                     "only the delegated administrator can change a member account",
                 )
             )
-            continue  # fmt: skip
-        scanner = services_for(ctx, tenant).scanner
+            continue
+        allowed.append(tenant)
+    scanners = [(t, services_for(ctx, t).scanner) for t in allowed]  # all before any write
+    for tenant, scanner in scanners:
         config, _ = scanner.settings()
         wanted = ScanType.ENHANCED if enable else ScanType.BASIC
         if config.scan_type is not wanted:

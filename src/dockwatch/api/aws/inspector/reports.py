@@ -34,7 +34,8 @@ _STATUS_DIR = ".reports"
 _FORMATS = {"CSV": ("csv", "csv"), "JSON": ("json", "json")}
 
 
-def _destination(body: dict[str, Any]) -> dict[str, Any]:
+def destination(body: dict[str, Any]) -> dict[str, Any]:
+    """The validated `s3Destination` (a bucket name and key prefix safe as folder names)."""
     dest = body.get("s3Destination")
     if not isinstance(dest, dict):
         raise validation("s3Destination is required")
@@ -50,7 +51,8 @@ def _destination(body: dict[str, Any]) -> dict[str, Any]:
                                                     "expectedBucketOwner")}  # fmt: skip
 
 
-def _status_path(root: Path, report_id: str) -> Path:
+def status_path(root: Path, report_id: str) -> Path:
+    """Where a report's status is kept (ResourceNotFoundException for an id never issued)."""
     if not re.fullmatch(r"[0-9a-f-]{36}", report_id):
         raise not_found(f"no report {report_id}")
     return root / _STATUS_DIR / f"{report_id}.json"
@@ -86,7 +88,7 @@ async def create_findings_report(ctx: AwsContext, body: dict[str, Any]) -> dict[
         raise validation(f"reportFormat must be CSV or JSON, not {report_format!r}")
     raw = body.get("filterCriteria") or {}
     criteria = parse_criteria(raw)
-    dest = _destination(body)
+    dest = destination(body)
     root = ctx.services.settings.effective_reports_dir
 
     def run() -> dict[str, Any]:
@@ -104,7 +106,7 @@ async def create_findings_report(ctx: AwsContext, body: dict[str, Any]) -> dict[
         else:
             status.update(status="FAILED", errorCode="NO_FINDINGS_FOUND",
                           errorMessage="no finding meets the filter criteria")  # fmt: skip
-        path = _status_path(root, report_id)
+        path = status_path(root, report_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(status), encoding="utf-8")
         return {"reportId": report_id}
@@ -112,10 +114,11 @@ async def create_findings_report(ctx: AwsContext, body: dict[str, Any]) -> dict[
     return await blocking(run)
 
 
-def _read_status(ctx: AwsContext, report_id: Any) -> dict[str, Any]:
+def read_status(ctx: AwsContext, report_id: Any) -> dict[str, Any]:
+    """The stored status of one of the caller's reports or exports."""
     if not isinstance(report_id, str):
         raise validation("reportId is required")
-    path = _status_path(ctx.services.settings.effective_reports_dir, report_id)
+    path = status_path(ctx.services.settings.effective_reports_dir, report_id)
     if not path.is_file():
         raise not_found(f"no report {report_id}")
     status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -127,7 +130,7 @@ def _read_status(ctx: AwsContext, report_id: Any) -> dict[str, Any]:
 @operation
 async def get_findings_report_status(ctx: AwsContext, body: dict[str, Any]) -> dict[str, Any]:
     """GetFindingsReportStatus: the caller's own reports only."""
-    status = await blocking(_read_status, ctx, body.get("reportId"))
+    status = await blocking(read_status, ctx, body.get("reportId"))
     return {k: v for k, v in status.items() if k not in ("owner", "region")}
 
 
@@ -135,7 +138,7 @@ async def get_findings_report_status(ctx: AwsContext, body: dict[str, Any]) -> d
 async def cancel_findings_report(ctx: AwsContext, body: dict[str, Any]) -> dict[str, Any]:
     """CancelFindingsReport: a report is finished when it is created, so there is never one in
     progress to cancel (ValidationException)."""
-    status = await blocking(_read_status, ctx, body.get("reportId"))
+    status = await blocking(read_status, ctx, body.get("reportId"))
     raise validation(f"report {status['reportId']} is {status['status']}: only a report in "
                      "progress can be cancelled")  # fmt: skip
 
