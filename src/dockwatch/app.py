@@ -156,7 +156,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
                         seconds=settings.scan_layer_seconds),
     )  # fmt: skip
     views = TenantViews()
-    worker = ScanWorker(scanner, JobQueue(store, clock), scanner_for=views.scanner)
+    worker = ScanWorker(
+        scanner, JobQueue(store, clock), scanner_for=views.scanner, built=views.built
+    )
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
     server_key = load_key(settings.webhook_secret_key, settings.data_dir)
     webhooks = WebhookDeliverer(

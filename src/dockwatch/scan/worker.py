@@ -64,11 +64,14 @@ class ScanWorker:
         service: ScanService,
         queue: JobQueue,
         scanner_for: Callable[[Tenant], ScanService] | None = None,
+        built: Callable[[], list[Tenant]] | None = None,
     ) -> None:
         self.service = service
         """The default tenant's scan service."""
         self.queue = queue
         self._scanner_for = scanner_for
+        self._built = built
+        """The tenants whose scan services exist (checked for saved configurations)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.purger = Purger()
@@ -245,9 +248,11 @@ class ScanWorker:
         computed on read, and at 10,000 images one pass costs ~50 ms, too much every 0.2 s."""
         now = self.service.clock.now()
         due = self._last_pass is None or not timedelta(0) <= now - self._last_pass < PASS_INTERVAL
+        if not due:  # a configuration saved since: only a tenant whose services exist can have
+            built = self._built() if self._built is not None else [self.service.tenant]
+            if not any(self.scanner_for(t).settings_changed.is_set() for t in built):
+                return
         scanners = [self.scanner_for(t) for t in self.tenants()]
-        if not due and not any(s.settings_changed.is_set() for s in scanners):
-            return
         self._last_pass = now
         for scanner in scanners:
             scanner.settings_changed.clear()
