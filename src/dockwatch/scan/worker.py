@@ -93,9 +93,12 @@ class ScanWorker:
     def tenants(self) -> list[Tenant]:
         """The default tenant and every tenant with a repository or a configuration."""
         with self.service.store.read() as uow:
-            stored = uow.tenancy.tenants()
+            return self._tenants_in(uow)
+
+    def _tenants_in(self, uow: UnitOfWork) -> list[Tenant]:
         if self._scanner_for is None:
             return [self.service.tenant]
+        stored = uow.tenancy.tenants()
         return [self.service.tenant, *(t for t in stored if t != self.service.tenant)]
 
     def dispatch(self) -> int:
@@ -103,8 +106,9 @@ class ScanWorker:
         configs: dict[Tenant, RegistryScanningConfiguration] = {}
 
         def config_of(tenant: Tenant) -> RegistryScanningConfiguration:
+            """The tenant's configuration, read in the dispatch's own transaction."""
             if tenant not in configs:
-                configs[tenant] = self.scanner_for(tenant).settings()[0]
+                configs[tenant] = self.scanner_for(tenant)._settings(uow)[0]
             return configs[tenant]
 
         with self.service.store.write() as uow:
@@ -119,7 +123,7 @@ class ScanWorker:
                     job = DeleteImage(event.repository_name, event.image_digest, event.tenant)
                     enqueue(uow.jobs, job, f"delete:{e.id}", now)
                 elif isinstance(event, AdvisoriesChanged) and any(
-                    config_of(t).scan_type is ScanType.ENHANCED for t in self.tenants()
+                    config_of(t).scan_type is ScanType.ENHANCED for t in self._tenants_in(uow)
                 ):
                     # one job per database version: the job finds the affected images through
                     # the reverse index when it runs
