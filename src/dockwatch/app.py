@@ -164,7 +164,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )  # fmt: skip
     lease = timedelta(seconds=settings.job_lease_seconds)
     views = TenantViews()
-    worker = ScanWorker(scanner, JobQueue(store, clock, lease), scanner_for=views.scanner)
+    worker = ScanWorker(
+        scanner, JobQueue(store, clock, lease), scanner_for=views.scanner, built=views.built
+    )
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
     server_key = load_key(settings.webhook_secret_key, settings.data_dir)
     box = SecretBox(server_key)

@@ -124,13 +124,22 @@ class AuthMiddleware:
             await _refusal(scope, 401, challenge=challenge)(scope, receive, send)
             return
         address = scope["client"][0] if scope.get("client") else "-"
+        if creds.username == LOGIN_USER and self.tokens is not None:
+            # `AWS` is every token holder's user name: a bad token counts against its client
+            # address only, so that no one can lock the other token holders out
+            wait = self.by_address.retry_after(address)
+            if wait > 0:
+                await _refusal(scope, 429, wait)(scope, receive, send)
+            elif self._login_token(scope, creds.password):
+                self.by_address.succeeded(address)
+                await self.app(scope, receive, send)
+            else:
+                self.by_address.failed(address)
+                await _refusal(scope, 401, challenge=challenge)(scope, receive, send)
+            return
         wait = max(self.by_address.retry_after(address), self.by_user.retry_after(creds.username))
         if wait > 0:
             await _refusal(scope, 429, wait)(scope, receive, send)
-            return
-        if creds.username == LOGIN_USER and self._login_token(scope, creds.password):
-            self.by_address.succeeded(address)
-            await self.app(scope, receive, send)
             return
         try:
             ok = await self._verify(self.authenticator, creds)

@@ -68,11 +68,14 @@ class ScanWorker:
         service: ScanService,
         queue: JobQueue,
         scanner_for: Callable[[Tenant], ScanService] | None = None,
+        built: Callable[[], list[Tenant]] | None = None,
     ) -> None:
         self.service = service
         """The default tenant's scan service."""
         self.queue = queue
         self._scanner_for = scanner_for
+        self._built = built
+        """The tenants whose scan services exist (checked for saved configurations)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.purger = Purger()
@@ -94,9 +97,12 @@ class ScanWorker:
     def tenants(self) -> list[Tenant]:
         """The default tenant and every tenant with a repository or a configuration."""
         with self.service.store.read() as uow:
-            stored = uow.tenancy.tenants()
+            return self._tenants_in(uow)
+
+    def _tenants_in(self, uow: UnitOfWork) -> list[Tenant]:
         if self._scanner_for is None:
             return [self.service.tenant]
+        stored = uow.tenancy.tenants()
         return [self.service.tenant, *(t for t in stored if t != self.service.tenant)]
 
     def dispatch(self) -> int:
@@ -104,8 +110,9 @@ class ScanWorker:
         configs: dict[Tenant, RegistryScanningConfiguration] = {}
 
         def config_of(tenant: Tenant) -> RegistryScanningConfiguration:
+            """The tenant's configuration, read in the dispatch's own transaction."""
             if tenant not in configs:
-                configs[tenant] = self.scanner_for(tenant).settings()[0]
+                configs[tenant] = self.scanner_for(tenant)._settings(uow)[0]
             return configs[tenant]
 
         with self.service.store.write() as uow:
@@ -120,7 +127,7 @@ class ScanWorker:
                     job = DeleteImage(event.repository_name, event.image_digest, event.tenant)
                     enqueue(uow.jobs, job, f"delete:{e.id}", now)
                 elif isinstance(event, AdvisoriesChanged) and any(
-                    config_of(t).scan_type is ScanType.ENHANCED for t in self.tenants()
+                    config_of(t).scan_type is ScanType.ENHANCED for t in self._tenants_in(uow)
                 ):
                     # one job per database version: the job finds the affected images through
                     # the reverse index when it runs
@@ -257,9 +264,11 @@ class ScanWorker:
         computed on read, and at 10,000 images one pass costs ~50 ms, too much every 0.2 s."""
         now = self.service.clock.now()
         due = self._last_pass is None or not timedelta(0) <= now - self._last_pass < PASS_INTERVAL
+        if not due:  # a configuration saved since: only a tenant whose services exist can have
+            built = self._built() if self._built is not None else [self.service.tenant]
+            if not any(self.scanner_for(t).settings_changed.is_set() for t in built):
+                return
         scanners = [self.scanner_for(t) for t in self.tenants()]
-        if not due and not any(s.settings_changed.is_set() for s in scanners):
-            return
         self._last_pass = now
         for scanner in scanners:
             scanner.settings_changed.clear()

@@ -80,3 +80,23 @@ async def test_a_wrong_account_prefix_is_an_unknown_user(app: tuple[Services, ob
     ):
         async with _client(asgi, auth) as client:
             assert (await client.get("/api/v1/repositories")).status_code == 401
+
+
+def _client_at(app: Any, auth: tuple[str, str], address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://dockwatch", auth=auth)
+
+
+async def test_login_tokens_act_in_their_account_and_bad_ones_lock_out_their_address_only(
+    app: tuple[Services, Any],
+) -> None:
+    services, asgi = app
+    assert services.registry_tokens is not None
+    token = services.registry_tokens.login_token(B, "bob").token
+    async with _client_at(asgi, ("AWS", token), "10.0.0.7") as good:
+        assert (await good.get("/v2/_catalog")).json() == {"repositories": ["b-repo"]}
+    async with _client_at(asgi, ("AWS", token + "x"), "10.0.0.66") as bad:
+        statuses = [(await bad.get("/v2/_catalog")).status_code for _ in range(8)]
+    assert statuses[0] == 401 and statuses[-1] == 429
+    async with _client_at(asgi, ("AWS", token), "10.0.0.7") as good:
+        assert (await good.get("/v2/_catalog")).status_code == 200

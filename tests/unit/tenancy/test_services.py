@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -204,3 +204,23 @@ def test_a_tenants_webhooks_receive_only_its_events(services: Services) -> None:
     assert {b["account"] for b in to_a.bodies} == {services.tenant.account_id}
     assert {b["account"] for b in to_b.bodies} == {B.account_id}
     assert "b-app" not in json.dumps(to_a.bodies) and "a-app" not in json.dumps(to_b.bodies)
+
+
+def test_periodic_passes_run_for_every_tenant(services: Services, tmp_path: Path) -> None:
+    _advisory(services, tmp_path, "PYSEC-2031-9", "jinja2")
+    view = services.for_tenant(B)
+    view.scanner.put_scanning_configuration({"scanType": "ENHANCED", "rules": []})
+    view.scanner.put_ecr_configuration({"rescanDuration": "DAYS_14"})
+    digest = push_image(view, "app", _image("jinja2"))
+    services.worker.drain()
+    services.worker.periodic()
+    assert _vulns(view, "app", digest) == {"PYSEC-2031-9"}
+    assert isinstance(services.clock, ControlledClock)
+    services.clock.advance(timedelta(days=15))  # past B's 14-day re-scan duration
+    services.worker.periodic()
+    row = view.registry.ctx.repository("app")
+    with view.store.read() as uow:
+        state = uow.scans.get_scan(row.id, digest)
+    assert state is not None
+    assert (state.status_code, state.reason) == ("INACTIVE", "SCAN_ELIGIBILITY_EXPIRED")
+    assert _vulns(view, "app", digest) == set()  # its findings are closed
