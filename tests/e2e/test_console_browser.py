@@ -130,6 +130,7 @@ def test_scanning_configuration_preview_then_save(
         )
     # a bad filter is explained next to its field
     page.get_by_label("Scan on push filters").fill("Not Valid")
+    watched.expect_error(400, "/console/scanning")
     page.get_by_role("button", name="Save").click()
     error = page.locator("#on_push_filters-error")
     error.wait_for()

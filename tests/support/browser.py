@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -50,6 +51,28 @@ class Watched:
     shots: Path
     problems: list[str] = field(default_factory=list)
     taken: int = 0
+    expected: list[tuple[int, str]] = field(default_factory=list)
+    """Error answers the test provokes on purpose, as (status, path); each must happen."""
+    happened: list[tuple[int, str]] = field(default_factory=list)
+
+    def expect_error(self, status: int, path: str) -> None:
+        """Declare that the next step answers `status` at `path` (an invalid form, say)."""
+        self.expected.append((status, path))
+
+    def _answered(self, status: int, url: str) -> None:
+        key = (status, urlsplit(url).path)
+        if key in self.expected:
+            self.happened.append(key)
+        else:
+            self.problems.append(f"HTTP {status}: {url}")
+
+    def _console(self, kind: str, text: str, url: str) -> None:
+        if kind != "error":
+            return
+        status = re.search(r"status of (\d+)", text)
+        if status and (int(status.group(1)), urlsplit(url).path) in self.expected:
+            return  # the browser's own report of an answer declared with `expect_error`
+        self.problems.append(f"console {kind}: {text} ({url})")
 
     def shot(self, name: str) -> Path:
         """Save a full-page screenshot as NN-name.png in the test's screenshot folder."""
@@ -61,6 +84,7 @@ class Watched:
     def check(self) -> None:
         """Fail on any console error, page error, failed request or HTTP error answer."""
         assert self.problems == [], "\n".join(self.problems)
+        assert sorted(set(self.happened)) == sorted(set(self.expected)), "expected errors missing"
 
 
 def watch(browser: Browser, shots: Path, base_url: str) -> Watched:
@@ -70,21 +94,11 @@ def watch(browser: Browser, shots: Path, base_url: str) -> Watched:
     page = context.new_page()
     watched = Watched(page, shots)
     problems = watched.problems
-    page.on(
-        "console",
-        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
-    )
+    page.on("console", lambda m: watched._console(m.type, m.text, m.location.get("url", "")))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on(
         "requestfailed",
         lambda r: problems.append(f"request failed: {r.method} {r.url} {r.failure}"),
     )
-    page.on(
-        "response",
-        lambda r: (
-            problems.append(f"HTTP {r.status}: {r.request.method} {r.url}")
-            if r.status >= 400
-            else None
-        ),
-    )
+    page.on("response", lambda r: watched._answered(r.status, r.url) if r.status >= 400 else None)
     return watched

@@ -33,6 +33,10 @@ CONTINUOUS_ALL = "continuous_all"
 ON_PUSH_ALL = "on_push_all"
 FILTERS = "filters"
 MODES = (CONTINUOUS_ALL, ON_PUSH_ALL, FILTERS)
+FILTER_RULE = (
+    "use lower-case letters, digits, '.', '_', '-', '/' and '*', beginning and ending with a "
+    "letter, a digit or '*'"
+)
 FILTER_FIELDS = {"continuous_filters": "CONTINUOUS_SCAN", "on_push_filters": "SCAN_ON_PUSH"}
 
 
@@ -123,7 +127,10 @@ def form_to_configuration(f: ScanningForm) -> dict[str, Any] | None:
             if ".repositoryFilters[" in exc.field:
                 at = exc.field.split(".repositoryFilters[")[1].split("]")[0]
                 if at.isdigit() and int(at) < len(values):
-                    message = f"{values[int(at)]!r}: {exc.reason}"
+                    reason = exc.reason
+                    if reason.startswith("must match"):  # the pattern itself helps nobody
+                        reason = FILTER_RULE
+                    message = f"{values[int(at)]!r}: {reason}"
             f.errors[where] = message
         else:
             f.errors[where] = str(exc)
