@@ -28,6 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# pytest-xdist workers: one per core, at most PYTEST_WORKERS (tests/conftest.py says how a test
+# that must not run beside others is grouped). `make unit PYTEST_WORKERS=0` runs in one process.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+PYTEST_WORKERS ?= 2
+WORKERS := $(shell w=$(PYTEST_WORKERS); n=$(NPROC); [ $$w -gt $$n ] && w=$$n; echo $$w)
+PYTEST_ARGS ?= $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+
 unit: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

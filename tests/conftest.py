@@ -1,4 +1,14 @@
-"""Shared fixtures: real servers on loopback."""
+"""Shared fixtures: real servers on loopback.
+
+The suite runs under pytest-xdist (`make unit` runs `pytest -n 2 --dist loadgroup`; set
+PYTEST_WORKERS=0 for one process). Every test must be safe beside others in another worker:
+bind port 0 (`tests.support.servers.free_port`), write only under `tmp_path`/`tmp_path_factory`,
+change the environment only through `monkeypatch`. A session fixture runs once per worker: an
+expensive shared input (the image corpus) is built before pytest by `make`, not by a fixture.
+A test that must not overlap another (it fills a shared resource, or needs the machine to
+itself) carries `@pytest.mark.xdist_group("NAME")`: every test of one group runs in the same
+worker, one after the other.
+"""
 
 from __future__ import annotations
 

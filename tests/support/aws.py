@@ -177,5 +177,5 @@ def start_aws(
     out = dockwatch("accounts", "list", "--data", str(data), env=settings_env)
     assert out.returncode == 0, out.stderr
     key = create_access_key(data, account_id)
-    server = start_dockwatch(data, env=settings_env, startup_timeout=120.0)
+    server = start_dockwatch(data, env=settings_env)
     return AwsEndpoint(server, key, region)

@@ -2,6 +2,14 @@
 
 Both listen on 127.0.0.1 on a free port, keep their data in a temp folder, and stop with the
 test. Tests talk to them with real HTTP clients; nothing is mocked.
+
+The suite runs under pytest-xdist beside other workers and their servers, so a server is given
+`START_TIMEOUT` seconds to answer (DOCKWATCH_TEST_START_TIMEOUT; a loaded 2-core machine takes
+far longer than an idle one to import and migrate). dockwatch runs with the modules its own
+dependencies bring: `rfc3987_syntax`, which only the test extra installs (through
+cyclonedx-python-lib[json-validation]) and which compiles 38 grammars whenever jsonschema is
+imported (about 4 s of CPU per server start), is kept out of the server process. dockwatch never
+asks jsonschema to check formats, so the server answers exactly as it does when installed alone.
 """
 
 from __future__ import annotations
@@ -22,6 +30,15 @@ from .programs import require
 USERNAME = "tester"
 PASSWORD = "s3cret-pass"
 
+START_TIMEOUT = float(os.environ.get("DOCKWATCH_TEST_START_TIMEOUT", "300"))
+"""Seconds a test server may take to answer its first request."""
+
+#: `python -m dockwatch` without the test extra's rfc3987_syntax (see the module docstring)
+DOCKWATCH_MAIN = (
+    "import runpy, sys; sys.modules['rfc3987_syntax'] = None; "
+    "runpy.run_module('dockwatch', run_name='__main__', alter_sys=True)"
+)
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -30,7 +47,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str, timeout: float = START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll `url` until it answers (any status) or fail after `timeout`."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -99,7 +118,7 @@ def start_dockwatch(
     test_mode: bool = True,
     extra_args: tuple[str, ...] = (),
     scheme: str = "http",
-    startup_timeout: float = 30.0,
+    startup_timeout: float | None = None,
 ) -> Server:
     """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials."""
     port = port or free_port()
@@ -112,7 +131,7 @@ def start_dockwatch(
         "DOCKWATCH_SYNC_INTERVAL": "0",  # no scheduled feed syncs to the real upstreams
         **(env or {}),
     }
-    args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port)]
+    args = [sys.executable, "-c", DOCKWATCH_MAIN, "serve", "--data", str(data), "--port", str(port)]
     if test_mode:
         args.append("--test-mode")
     args.extend(extra_args)
@@ -131,10 +150,10 @@ def start_dockwatch(
         scheme,
     )
     try:
-        wait_http(f"{server.url}/healthz", timeout=startup_timeout, proc=proc)
-    except Exception:
+        wait_http(f"{server.url}/healthz", timeout=startup_timeout or START_TIMEOUT, proc=proc)
+    except Exception as exc:
         server.stop(signal.SIGKILL)
-        raise RuntimeError(log.read_text(errors="replace")[-4000:]) from None
+        raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-4000:]}") from None
     return server
 
 
