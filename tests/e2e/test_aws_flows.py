@@ -253,21 +253,21 @@ def test_a_lifecycle_policy_expires_the_untagged_image(
     ecr = aws_server.client("ecr")
     ecr.create_repository(repositoryName="builds")
     password = login_password(aws_server)
-    old, new = alpine_image("build-1"), alpine_image("build-2")
-    push(aws_server, tmp_path, old, "builds:main", password)
-    push(aws_server, tmp_path, new, "builds:main", password)  # the tag moves: `old` is untagged
+    first, second, third = (alpine_image(f"build-{n}") for n in (1, 2, 3))
+    for image in (first, second, third):  # the tag moves on: `first`, then `second` untagged
+        push(aws_server, tmp_path, image, "builds:main", password)
+        advance_clock(aws_server, 10)  # pushes seconds apart on the server's clock
     untagged = ecr.list_images(repositoryName="builds", filter={"tagStatus": "UNTAGGED"})
-    assert [i["imageDigest"] for i in untagged["imageIds"]] == [old.digest]
+    assert {i["imageDigest"] for i in untagged["imageIds"]} == {first.digest, second.digest}
 
     policy = {
         "rules": [
             {
                 "rulePriority": 1,
-                "description": "expire untagged images after a day",
+                "description": "keep one untagged image",
                 "selection": {
                     "tagStatus": "untagged",
-                    "countType": "sinceImagePushed",
-                    "countUnit": "days",
+                    "countType": "imageCountMoreThan",
                     "countNumber": 1,
                 },
                 "action": {"type": "expire"},
@@ -276,7 +276,6 @@ def test_a_lifecycle_policy_expires_the_untagged_image(
     }
     put = ecr.put_lifecycle_policy(repositoryName="builds", lifecyclePolicyText=json.dumps(policy))
     assert_output("ecr", "PutLifecyclePolicy", answer(put))
-    advance_clock(aws_server, 2 * 86400)
 
     ecr.start_lifecycle_policy_preview(repositoryName="builds")
 
@@ -286,16 +285,17 @@ def test_a_lifecycle_policy_expires_the_untagged_image(
 
     preview = until(previewed, "the lifecycle preview")
     assert_output("ecr", "GetLifecyclePolicyPreview", answer(preview))
-    assert [r["imageDigest"] for r in preview["previewResults"]] == [old.digest]
+    assert [r["imageDigest"] for r in preview["previewResults"]] == [first.digest]
 
-    advance_clock(aws_server, 120)  # the periodic passes run once a minute of the clock
+    # the periodic passes run once a minute of the server's clock (moved less than SigV4's skew)
+    advance_clock(aws_server, 120)
 
     def expired() -> bool:
         left = ecr.list_images(repositoryName="builds", filter={"tagStatus": "ANY"})
-        return {i["imageDigest"] for i in left["imageIds"]} == {new.digest}
+        return {i["imageDigest"] for i in left["imageIds"]} == {second.digest, third.digest}
 
-    until(expired, "the untagged image expired by the policy")
-    gone = ecr.batch_get_image(repositoryName="builds", imageIds=[{"imageDigest": old.digest}])
+    until(expired, "the oldest untagged image expired by the policy")
+    gone = ecr.batch_get_image(repositoryName="builds", imageIds=[{"imageDigest": first.digest}])
     assert [f["failureCode"] for f in gone["failures"]] == ["ImageNotFound"]
 
 

@@ -5,11 +5,7 @@ test. Tests talk to them with real HTTP clients; nothing is mocked.
 
 The suite runs under pytest-xdist beside other workers and their servers, so a server is given
 `START_TIMEOUT` seconds to answer (DOCKWATCH_TEST_START_TIMEOUT; a loaded 2-core machine takes
-far longer than an idle one to import and migrate). dockwatch runs with the modules its own
-dependencies bring: `rfc3987_syntax`, which only the test extra installs (through
-cyclonedx-python-lib[json-validation]) and which compiles 38 grammars whenever jsonschema is
-imported (about 4 s of CPU per server start), is kept out of the server process. dockwatch never
-asks jsonschema to check formats, so the server answers exactly as it does when installed alone.
+far longer than an idle one to import and migrate).
 """
 
 from __future__ import annotations
@@ -32,12 +28,6 @@ PASSWORD = "s3cret-pass"
 
 START_TIMEOUT = float(os.environ.get("DOCKWATCH_TEST_START_TIMEOUT", "300"))
 """Seconds a test server may take to answer its first request."""
-
-#: `python -m dockwatch` without the test extra's rfc3987_syntax (see the module docstring)
-DOCKWATCH_MAIN = (
-    "import runpy, sys; sys.modules['rfc3987_syntax'] = None; "
-    "runpy.run_module('dockwatch', run_name='__main__', alter_sys=True)"
-)
 
 
 def free_port() -> int:
@@ -131,7 +121,7 @@ def start_dockwatch(
         "DOCKWATCH_SYNC_INTERVAL": "0",  # no scheduled feed syncs to the real upstreams
         **(env or {}),
     }
-    args = [sys.executable, "-c", DOCKWATCH_MAIN, "serve", "--data", str(data), "--port", str(port)]
+    args = [sys.executable, "-m", "dockwatch", "serve", "--data", str(data), "--port", str(port)]
     if test_mode:
         args.append("--test-mode")
     args.extend(extra_args)

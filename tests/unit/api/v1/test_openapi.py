@@ -184,3 +184,24 @@ async def test_a_path_owned_by_a_narrower_route_is_405_for_the_wider_ones_method
     assert r.status_code == 405 and r.headers["allow"] == "OPTIONS, POST"
     r = await api.get("/api/v1/repositories/x%0Ay/images/v%0A1/findings/export")
     assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+
+
+def test_every_declared_schema_is_valid_json_schema() -> None:
+    """Servers build their validators without checking schemas at start (it cost seconds of
+    every process start); this checks each one against the 2020-12 meta-schema instead."""
+    from jsonschema import Draft202012Validator
+
+    from dockwatch.api.v1.bodies import BODIES
+    from dockwatch.api.v1.schemas import CONTRACTS
+
+    checked = 0
+    for shape in BODIES.values():
+        for schema in [f.schema for f in shape.fields] + [shape.constraints]:
+            if schema is not None:
+                Draft202012Validator.check_schema(dict(schema))
+                checked += 1
+    for contract in CONTRACTS.values():
+        for param in (*contract.params, *contract.path_params):
+            Draft202012Validator.check_schema(dict(param.schema))
+            checked += 1
+    assert checked > 50
