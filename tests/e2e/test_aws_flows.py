@@ -6,10 +6,10 @@ policy expires an untagged image; two accounts do not see each other; a member o
 organization is refused what Inspector refuses members, and its delegated administrator reads
 its findings. Every answer is checked against botocore's output shape.
 
-The image is an Alpine 3.19 root with openssl 3.1.4-r0 installed; the advisories are Alpine's
-secdb records for openssl (`tests/builders/feeds.py`, from Alpine's published v3.19 main
-secdb). By apk's ordering 3.1.4-r0 is below 3.1.4-r1 (the fix of CVE-2023-5678) and at or
-above every other fixed version listed there, so CVE-2023-5678 is the one finding.
+The image is a Debian 12 root with zlib1g 1:1.2.13.dfsg-1 (source zlib) installed; the
+advisory is an OSV record written here for `Debian:12` zlib, fixed in 1:1.2.13.dfsg-1+deb12u1,
+aliased CVE-2099-1111. By dpkg's ordering the installed version is below the fix (the fix only
+adds a `+deb12u1` suffix), so CVE-2099-1111 is the one finding, in both scan types.
 """
 
 from __future__ import annotations
@@ -26,19 +26,14 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.builders.feeds import ALPINE_MAIN_V319, alpine_secdb
-from tests.builders.layers import Image, apk_entry, make_image, make_layer, write_oci_layout
+from tests.builders.layers import Image, make_image, make_layer, write_oci_layout
 from tests.support.aws import AccessKey, AwsEndpoint, aws_cli
 from tests.support.botocore_shapes import assert_output
 from tests.support.cli import db_import, dockwatch
 from tests.support.servers import PASSWORD, USERNAME
 from tests.support.skopeo import copy, skopeo
 
-EXPECTED = {"CVE-2023-5678"}
-ALPINE_OS_RELEASE = (
-    'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\n'
-    'PRETTY_NAME="Alpine Linux v3.19"\nHOME_URL="https://alpinelinux.org/"\n'
-)
+EXPECTED = {"CVE-2099-1111"}
 CONTINUOUS_ALL = {
     "scanType": "ENHANCED",
     "rules": [
@@ -50,13 +45,16 @@ CONTINUOUS_ALL = {
 }
 
 
-def alpine_image(seed: str) -> Image:
-    """An Alpine root with openssl 3.1.4-r0 (and a seed file, so each image is its own)."""
-    installed = apk_entry("openssl", "3.1.4-r0", origin="openssl") + "\n"
+def debian_image(seed: str) -> Image:
+    """A Debian 12 root with zlib1g installed (and a seed file, so each image is its own)."""
+    status = (
+        "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n"
+        "Architecture: amd64\nSource: zlib\n\n"
+    )
     layer = make_layer(
         {
-            "etc/os-release": ALPINE_OS_RELEASE,
-            "lib/apk/db/installed": installed,
+            "etc/os-release": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
+            "var/lib/dpkg/status": status,
             "seed": seed,
         }
     )
@@ -64,10 +62,27 @@ def alpine_image(seed: str) -> Image:
 
 
 def import_advisories(endpoint: AwsEndpoint, tmp: Path) -> None:
-    """Alpine's secdb records for v3.19 main, imported as an air-gapped site does."""
-    path = tmp / "alpine-v3.19-main.json"
-    path.write_bytes(alpine_secdb("v3.19", "main", ALPINE_MAIN_V319))
-    db_import(endpoint.server.data, path)
+    """The zlib advisory, imported with `dockwatch db import` as an air-gapped site does."""
+    record = {
+        "id": "DEBIAN-CVE-2099-1",
+        "aliases": ["CVE-2099-1111"],
+        "modified": "2026-11-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "zlib"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "0"}, {"fixed": "1:1.2.13.dfsg-1+deb12u1"}],
+                    }
+                ],
+            }
+        ],
+    }
+    folder = tmp / "advisories"
+    folder.mkdir(exist_ok=True)
+    (folder / "DEBIAN-CVE-2099-1.json").write_text(json.dumps(record))
+    db_import(endpoint.server.data, folder)
 
 
 def answer(response: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +160,7 @@ def test_enhanced_scanning_flow_with_the_aws_cli_and_boto3(
         "ENHANCED"
     )
 
-    image = alpine_image("enhanced")
+    image = debian_image("enhanced")
     push(aws_server, tmp_path, image, "web/app:v1", login_password(aws_server))
 
     def scanned() -> dict[str, Any] | None:
@@ -196,8 +211,8 @@ def test_enhanced_scanning_flow_with_the_aws_cli_and_boto3(
 
     made = inspector.create_filter(
         action="SUPPRESS",
-        name="accepted-openssl",
-        filterCriteria={"vulnerabilityId": [{"comparison": "EQUALS", "value": "CVE-2023-5678"}]},
+        name="accepted-zlib",
+        filterCriteria={"vulnerabilityId": [{"comparison": "EQUALS", "value": "CVE-2099-1111"}]},
     )
     assert_output("inspector2", "CreateFilter", answer(made))
     filters = inspector.list_filters()
@@ -229,16 +244,16 @@ def test_a_basic_scan_on_push_ends_for_ecrs_waiter(aws_server: AwsEndpoint, tmp_
         ],
     )
     ecr.create_repository(repositoryName="base")
-    image = alpine_image("basic")
-    push(aws_server, tmp_path, image, "base:3.19", login_password(aws_server))
+    image = debian_image("basic")
+    push(aws_server, tmp_path, image, "base:12", login_password(aws_server))
 
     waiter = ecr.get_waiter("image_scan_complete")
     waiter.wait(
         repositoryName="base",
-        imageId={"imageTag": "3.19"},
+        imageId={"imageTag": "12"},
         WaiterConfig={"Delay": 1, "MaxAttempts": 120},
     )
-    found = ecr.describe_image_scan_findings(repositoryName="base", imageId={"imageTag": "3.19"})
+    found = ecr.describe_image_scan_findings(repositoryName="base", imageId={"imageTag": "12"})
     assert_output("ecr", "DescribeImageScanFindings", answer(found))
     assert found["imageScanStatus"]["status"] == "COMPLETE"
     names = {f["name"] for f in found["imageScanFindings"]["findings"]}
@@ -253,7 +268,7 @@ def test_a_lifecycle_policy_expires_the_untagged_image(
     ecr = aws_server.client("ecr")
     ecr.create_repository(repositoryName="builds")
     password = login_password(aws_server)
-    first, second, third = (alpine_image(f"build-{n}") for n in (1, 2, 3))
+    first, second, third = (debian_image(f"build-{n}") for n in (1, 2, 3))
     for image in (first, second, third):  # the tag moves on: `first`, then `second` untagged
         push(aws_server, tmp_path, image, "builds:main", password)
         advance_clock(aws_server, 10)  # pushes seconds apart on the server's clock
@@ -313,7 +328,7 @@ def test_two_accounts_do_not_see_each_other(aws_server: AwsEndpoint, tmp_path: P
     mine = aws_server.client("ecr")
     mine.create_repository(repositoryName="team-a/service")
     push(
-        aws_server, tmp_path / "a", alpine_image("a"), "team-a/service:v1",
+        aws_server, tmp_path / "a", debian_image("a"), "team-a/service:v1",
         login_password(aws_server),
     )  # fmt: skip
 
@@ -374,7 +389,7 @@ def test_a_member_is_refused_and_its_delegated_administrator_reads_its_findings(
     member_ecr.put_registry_scanning_configuration(**CONTINUOUS_ALL)
     member_ecr.create_repository(repositoryName="shop")
     push(
-        aws_server, tmp_path / "m", alpine_image("member"), "shop:v1",
+        aws_server, tmp_path / "m", debian_image("member"), "shop:v1",
         login_password(aws_server, member_key),
     )  # fmt: skip
 
