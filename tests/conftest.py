@@ -47,9 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def dockwatch(tmp_path: Path) -> Iterator[Server]:
-    """A fresh dockwatch server (auth on, test mode) for one test."""
-    server = start_dockwatch(tmp_path / "data")
+def dockwatch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A fresh dockwatch server (auth on, test mode) for one test: on SQLite in its data
+    folder, or (indirect parameter `postgresql`) on a fresh database of the session's
+    PostgreSQL cluster."""
+    backend = getattr(request, "param", "sqlite")
+    database_url = None if backend == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    server = start_dockwatch(tmp_path / "data", database_url=database_url)
     yield server
     server.stop()
 

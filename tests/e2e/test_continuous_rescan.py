@@ -4,15 +4,16 @@ new advisory names are re-evaluated, from the reverse index, with no layer read.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.builders.layers import Image, make_image, make_layer, write_oci_layout
 from tests.support.cli import db_import
+from tests.support.postgres import DATABASE_BACKENDS
 from tests.support.servers import Server
 from tests.support.skopeo import copy
 
@@ -65,20 +66,18 @@ def _coverage(c: httpx.Client) -> dict[str, dict[str, Any]]:
 
 
 def _events(server: Server, kind: str) -> list[dict[str, Any]]:
-    db = sqlite3.connect(f"file:{server.data / 'dockwatch.db'}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT payload FROM outbox WHERE event_type = ? ORDER BY id", (kind,)
-        ).fetchall()
-    finally:
-        db.close()
-    return [json.loads(p) for (p,) in rows]
+    return server.outbox_payloads(kind)
 
 
+@pytest.mark.parametrize("dockwatch", DATABASE_BACKENDS, indirect=True)
 def test_only_the_images_holding_the_package_are_rematched(
     dockwatch: Server, tmp_path: Path
 ) -> None:
-    db_import(dockwatch.data, _write(tmp_path / "base", _osv("PYSEC-9-1", "alpha", "2.0")))
+    db_import(
+        dockwatch.data,
+        _write(tmp_path / "base", _osv("PYSEC-9-1", "alpha", "2.0")),
+        env=dockwatch.extra_env,
+    )
     home = tmp_path / "home"
     holders = {"svc-07", "svc-31"}
     with dockwatch.client() as c:
@@ -103,7 +102,11 @@ def test_only_the_images_holding_the_package_are_rematched(
         scans = len(_events(dockwatch, "ScanCompleted"))
         assert scans == 50
         # an advisory about beta, held by two of the fifty images
-        db_import(dockwatch.data, _write(tmp_path / "update", _osv("PYSEC-9-2", "beta", "4.0")))
+        db_import(
+            dockwatch.data,
+            _write(tmp_path / "update", _osv("PYSEC-9-2", "beta", "4.0")),
+            env=dockwatch.extra_env,
+        )
         deadline = time.monotonic() + 60
         while not _events(dockwatch, "RescanCompleted"):
             assert time.monotonic() < deadline, "the update was not applied in time"

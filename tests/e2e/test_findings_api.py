@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.builders.http_push import push_built_image
 from tests.builders.layers import Image, make_image, make_layer
 from tests.support.cli import db_import
+from tests.support.postgres import DATABASE_BACKENDS
 from tests.support.servers import Server
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -97,7 +99,7 @@ def _import(server: Server, tmp: Path) -> None:
         if severity:
             record["severity"] = [{"type": "CVSS_V3", "score": VECTORS[severity]}]
         (folder / f"{osv_id}.json").write_text(json.dumps(record))
-    db_import(server.data, folder)
+    db_import(server.data, folder, env=server.extra_env)
 
 
 def _until(check: Callable[[], Any], timeout: float = 60) -> Any:
@@ -167,6 +169,7 @@ def _error(r: httpx.Response, status: int, kind: str, words: str) -> None:
     assert words in body["message"], body
 
 
+@pytest.mark.parametrize("dockwatch", DATABASE_BACKENDS, indirect=True)
 def test_listing_filters_pagination_and_suppression(dockwatch: Server, tmp_path: Path) -> None:
     _import(dockwatch, tmp_path)
     with dockwatch.client() as c:

@@ -21,8 +21,9 @@ def dockwatch(
     )
 
 
-def db_import(data: Path, *paths: Path) -> str:
-    """`dockwatch db import` into a data folder (a running server's too); returns stdout."""
-    out = dockwatch("db", "import", "--data", str(data), *map(str, paths))
+def db_import(data: Path, *paths: Path, env: dict[str, str] | None = None) -> str:
+    """`dockwatch db import` into a data folder (a running server's too, with its `env` when it
+    runs on another database); returns stdout."""
+    out = dockwatch("db", "import", "--data", str(data), *map(str, paths), env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout

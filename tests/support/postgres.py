@@ -28,6 +28,10 @@ from pathlib import Path
 
 from .servers import free_port
 
+DATABASE_BACKENDS = ["sqlite", "postgresql"]
+"""Parameters of the `dockwatch` server fixture for a test that runs on both databases:
+`@pytest.mark.parametrize("dockwatch", DATABASE_BACKENDS, indirect=True)`."""
+
 SUPERUSER = "dockwatch"
 DEBIAN_PACKAGE = "postgresql"
 

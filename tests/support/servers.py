@@ -88,6 +88,36 @@ class Server:
         """skopeo's credential flag for this server, if it needs one."""
         return [] if self.auth is None else ["--creds", f"{self.auth[0]}:{self.auth[1]}"]
 
+    @property
+    def database_url(self) -> str | None:
+        """The server's `DOCKWATCH_DATABASE_URL` (None: SQLite in its data folder)."""
+        return self.extra_env.get("DOCKWATCH_DATABASE_URL")
+
+    def outbox_payloads(self, event_type: str) -> list[dict[str, object]]:
+        """The JSON payloads of the server's outbox events of one type, oldest first, read
+        from its database directly (SQLite file or PostgreSQL)."""
+        import json
+
+        if self.database_url is None:
+            import sqlite3
+
+            db = sqlite3.connect(f"file:{self.data / 'dockwatch.db'}?mode=ro", uri=True)
+            try:
+                rows = db.execute(
+                    "SELECT payload FROM outbox WHERE event_type = ? ORDER BY id", (event_type,)
+                ).fetchall()
+            finally:
+                db.close()
+        else:
+            import psycopg
+
+            dsn = self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+            with psycopg.connect(dsn) as conn:
+                rows = conn.execute(
+                    "SELECT payload FROM outbox WHERE event_type = %s ORDER BY id", (event_type,)
+                ).fetchall()
+        return [json.loads(payload) for (payload,) in rows]
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (SIGKILL to simulate a crash) and wait for it."""
         if self.proc.poll() is None:
@@ -109,9 +139,14 @@ def start_dockwatch(
     extra_args: tuple[str, ...] = (),
     scheme: str = "http",
     startup_timeout: float | None = None,
+    database_url: str | None = None,
 ) -> Server:
-    """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials."""
+    """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials; with
+    `database_url`, on that database (`DOCKWATCH_DATABASE_URL`, kept in `extra_env` so that
+    CLI commands run beside the server can use it too)."""
     port = port or free_port()
+    if database_url is not None:
+        env = {**(env or {}), "DOCKWATCH_DATABASE_URL": database_url}
     data.mkdir(parents=True, exist_ok=True)
     log = data.parent / f"{data.name}-dockwatch-{port}.log"
     full_env = {
@@ -139,7 +174,7 @@ def start_dockwatch(
         env or {},
         scheme,
     )
-    try:
+    try:  # a loaded 2-core CI machine can take most of a minute to import and migrate
         wait_http(f"{server.url}/healthz", timeout=startup_timeout or START_TIMEOUT, proc=proc)
     except Exception as exc:
         server.stop(signal.SIGKILL)
