@@ -11,6 +11,7 @@ from dockwatch.api.aws.errors import AwsError
 from dockwatch.errors import InvalidInput
 from dockwatch.model.identity import repository_arn
 from dockwatch.model.oci import INDEX_TYPES
+from dockwatch.scan.config import ScanFrequency, ScanType
 from dockwatch.scan.service import LimitExceeded, ManualScanUnsupported
 
 from .common import (
@@ -110,6 +111,8 @@ async def describe_image_scan_findings(ctx: AwsContext, body: dict[str, Any]) ->
             if row is None:
                 raise _image_not_found(ctx, name, image_id)
             result = scan_findings(uow, ctx.tenant, name, repo.id, row.digest)
+        if result is None and row.media_type not in INDEX_TYPES:
+            result = _awaiting_scan(ctx, name, repo.scan_on_push)
         if result is None or row.media_type in INDEX_TYPES:
             raise AwsError(
                 "ScanNotFoundException",
@@ -214,3 +217,17 @@ OPERATIONS: dict[str, Handler] = {
     "GetRegistryScanningConfiguration": get_registry_scanning_configuration,
     "BatchGetRepositoryScanningConfiguration": batch_get_repository_scanning_configuration,
 }
+
+
+def _awaiting_scan(
+    ctx: AwsContext, name: str, scan_on_push: bool
+) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """A pushed image its repository scans on push (or continuously) but the worker has not
+    reached yet: ECR answers IN_PROGRESS from the push on (its waiter polls through it), not
+    ScanNotFoundException, which is for images no scan was ever started for."""
+    config, _ = ctx.services.scanner.settings()
+    if config.frequency_for(name, scan_on_push) is ScanFrequency.MANUAL:
+        return None
+    key = "enhancedFindings" if config.scan_type is ScanType.ENHANCED else "findings"
+    status = {"status": "IN_PROGRESS", "description": "The scan is in progress."}
+    return status, {"findingSeverityCounts": {}, key: []}, key
