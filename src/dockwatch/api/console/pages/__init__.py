@@ -5,12 +5,13 @@ its navigation entry); `PAGES` lists them, in the navigation's order. To add a p
 from __future__ import annotations
 
 from ..page import Page
-from . import coverage, dashboard, login, scanning, settings
+from . import coverage, dashboard, images, login, scanning, settings
 
 PAGES: list[Page] = [
     dashboard.PAGE,
     scanning.PAGE,
     coverage.PAGE,
     settings.PAGE,
+    images.PAGE,
     login.PAGE,
 ]
