@@ -5,7 +5,7 @@ its navigation entry); `PAGES` lists them, in the navigation's order. To add a p
 from __future__ import annotations
 
 from ..page import Page
-from . import coverage, dashboard, images, login, scanning, settings
+from . import coverage, dashboard, findings, images, login, scanning, settings
 
 PAGES: list[Page] = [
     dashboard.PAGE,
@@ -13,5 +13,6 @@ PAGES: list[Page] = [
     coverage.PAGE,
     settings.PAGE,
     images.PAGE,
+    findings.PAGE,
     login.PAGE,
 ]
