@@ -5,7 +5,18 @@ its navigation entry); `PAGES` lists them, in the navigation's order. To add a p
 from __future__ import annotations
 
 from ..page import Page
-from . import coverage, dashboard, findings, images, login, scanning, settings
+from . import (
+    coverage,
+    dashboard,
+    database,
+    findings,
+    images,
+    login,
+    scanning,
+    settings,
+    suppression_rules,
+    webhooks,
+)
 
 PAGES: list[Page] = [
     dashboard.PAGE,
@@ -14,5 +25,8 @@ PAGES: list[Page] = [
     settings.PAGE,
     images.PAGE,
     findings.PAGE,
+    suppression_rules.PAGE,
+    webhooks.PAGE,
+    database.PAGE,
     login.PAGE,
 ]
