@@ -127,6 +127,10 @@ async def test_the_image_page_lists_each_finding_with_its_columns(signed_in: Bro
     assert critical[6] == "YES"
     assert by_id["PYSEC-7-2"][1] == "HIGH" and by_id["PYSEC-7-2"][5] == "1.5"
     assert "ACTIVE" in page.text and HTML_PACKAGE not in page.text
+    link = re.search(r'<a href="(/console/findings/[^"]+)">PYSEC-7-1</a>', page.text)
+    assert link is not None
+    detail = await signed_in.client.get(link.group(1))
+    assert detail.status_code == 200 and "<h1>PYSEC-7-1" in detail.text
 
 
 async def test_repositories_count_images_and_findings_and_link_to_images(
