@@ -5,12 +5,28 @@ its navigation entry); `PAGES` lists them, in the navigation's order. To add a p
 from __future__ import annotations
 
 from ..page import Page
-from . import coverage, dashboard, login, scanning, settings
+from . import (
+    coverage,
+    dashboard,
+    database,
+    findings,
+    images,
+    login,
+    scanning,
+    settings,
+    suppression_rules,
+    webhooks,
+)
 
 PAGES: list[Page] = [
     dashboard.PAGE,
     scanning.PAGE,
     coverage.PAGE,
     settings.PAGE,
+    images.PAGE,
+    findings.PAGE,
+    suppression_rules.PAGE,
+    webhooks.PAGE,
+    database.PAGE,
     login.PAGE,
 ]
