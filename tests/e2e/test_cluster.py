@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from dockwatch.events.eventbridge import event_id
 from tests.builders.layers import Image, make_image, make_layer, write_oci_layout
+from tests.e2e.test_webhooks import ACCOUNT, DETAIL_TYPES, REGION, SECRET, Receiver
 from tests.support.cli import dockwatch
 from tests.support.s3 import S3Server
 from tests.support.servers import Server, Worker, start_dockwatch, start_worker
@@ -96,6 +98,20 @@ def _findings(c: httpx.Client, repo: str, ref: str) -> list[str]:
     ]
 
 
+def _deliverable(url: str) -> set[str]:
+    """Event ids of every deliverable outbox row, read from the shared database (a tag change
+    its push reports is not sent on its own)."""
+    import psycopg
+
+    with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
+        rows = conn.execute("SELECT id, event_type, payload FROM outbox ORDER BY id").fetchall()
+    return {
+        event_id(ACCOUNT, REGION, int(i))
+        for i, t, p in rows
+        if t in DETAIL_TYPES and not json.loads(p).get("withManifest")
+    }
+
+
 def _scan_status(c: httpx.Client, repo: str, digest: str) -> str | None:
     items = c.get("/api/v1/coverage", params={"repositoryName": repo}).json()["coveredResources"]
     for item in items:
@@ -124,6 +140,7 @@ class Cluster:
             "DOCKWATCH_BLOB_URL": f"s3://{bucket}/registry",
             "DOCKWATCH_WEBHOOK_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
             "DOCKWATCH_JOB_LEASE_SECONDS": str(LEASE),
+            "DOCKWATCH_WEBHOOK_ALLOW": "127.0.0.1/32",  # the test's receiver
         }
         self.apis: list[Server] = []
         self.workers: list[Worker] = []
@@ -177,7 +194,10 @@ def test_two_apis_two_workers_share_one_database_and_bucket(
     cluster.import_advisories(_advisory("PYSEC-9-1", "gamma", "2.0"))
     api1, api2 = cluster.api("api1"), cluster.api("api2")
     first = cluster.worker("worker1")
+    receiver = Receiver()
     with api1.client() as c1, api2.client() as c2:
+        hook = c2.post("/api/v1/webhooks", json={"url": receiver.url, "secret": SECRET})
+        assert hook.status_code in (200, 201), hook.text
         config = {"scanType": "ENHANCED", "rules": []}
         assert c1.put("/api/v1/registry/scanning-configuration", json=config).status_code == 200
         image = _image("gamma", "1.0")
@@ -198,6 +218,13 @@ def test_two_apis_two_workers_share_one_database_and_bucket(
         assert _findings(c1, "team/app", "v1") == ["PYSEC-9-1"]
         assert _findings(c2, "team/app", image.digest) == ["PYSEC-9-1"]
         assert _scan_status(c1, "team/app", image.digest) == "SUCCESSFUL"
+    # every event reaches the webhook, each under one id with one body, across the kill
+    expected = _deliverable(cluster.database_url)
+    assert len(expected) >= 2  # at least the push and the scan's completion
+    _until(lambda: set(receiver.delivered()) == expected, what="webhook deliveries")
+    receiver.stop()
+    assert receiver.bad == []
+    assert all(len(bodies) == 1 for bodies in receiver.all_bodies().values())
     # pulled through the other API, byte for byte
     out = tmp_path / "pulled"
     copy(f"docker://{api2.host}/team/app:v1", f"oci:{out}:latest", home=home, src_auth=api2.auth)
