@@ -223,3 +223,40 @@ def start_distribution(data: Path, *, port: int | None = None) -> Server:
         server.stop(signal.SIGKILL)
         raise
     return server
+
+
+@dataclass
+class Worker:
+    """A running `dockwatch worker` (no HTTP listener)."""
+
+    data: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the worker (SIGKILL to simulate a crash) and wait for it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_worker(data: Path, *, env: dict[str, str] | None = None) -> Worker:
+    """`dockwatch worker --data DATA` in a subprocess; returns once it says it is running."""
+    data.mkdir(parents=True, exist_ok=True)
+    log = data.parent / f"{data.name}-worker.log"
+    full_env = {**os.environ, "DOCKWATCH_SYNC_INTERVAL": "0", **(env or {})}
+    args = [sys.executable, "-m", "dockwatch", "worker", "--data", str(data)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env)
+    worker = Worker(data, proc, log)
+    deadline = time.monotonic() + 120
+    while b"worker running" not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            worker.stop(signal.SIGKILL)
+            raise RuntimeError(log.read_text(errors="replace")[-4000:])
+        time.sleep(0.05)
+    return worker
