@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..page import Page
 from . import (
+    accounts,
     coverage,
     dashboard,
     database,
@@ -28,5 +29,6 @@ PAGES: list[Page] = [
     suppression_rules.PAGE,
     webhooks.PAGE,
     database.PAGE,
+    accounts.PAGE,
     login.PAGE,
 ]
