@@ -84,9 +84,12 @@ def test_keys_signatures_and_scopes_are_checked(aws_endpoint: AwsEndpoint) -> No
     )
     region = error_of(lambda: ecr("ecr", region_name="ap-south-1").describe_registry())
     assert region[:2] == ("InvalidSignatureException", 403) and "valid region" in region[2]
-    # a served region is another tenant: this server's services belong to its own one
-    other = error_of(lambda: ecr("inspector2", region_name=OTHER_REGION).list_account_permissions())
-    assert other[:2] == ("AccessDeniedException", 403)
+    # a served region is another tenant of the same account: a registry of its own
+    ecr("ecr").create_repository(repositoryName="scopes/home-region-only")
+    elsewhere = ecr("ecr", region_name=OTHER_REGION)
+    assert elsewhere.describe_registry()["registryId"] == aws_endpoint.key.account_id
+    names = {r["repositoryName"] for r in elsewhere.describe_repositories()["repositories"]}
+    assert "scopes/home-region-only" not in names
 
     service = aws_endpoint.send_signed(
         "POST", "/", service="inspector2", body=b"{}",

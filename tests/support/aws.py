@@ -41,7 +41,7 @@ from .servers import Server, start_dockwatch
 ACCOUNT_ID = "111111111111"
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
-"""Served too, but another tenant's (the single-tenant seam answers AccessDeniedException)."""
+"""Served too: the same account there is another tenant, with a registry of its own."""
 
 
 @dataclass(frozen=True, slots=True)
