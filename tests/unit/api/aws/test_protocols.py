@@ -35,9 +35,21 @@ async def test_describe_registry_answers_in_awsjson(signed: Signed) -> None:
     assert r.json() == {"registryId": "000000000000", "replicationConfiguration": {"rules": []}}
 
 
-async def test_the_tenant_is_the_signers_account_in_the_scope_region(signed: Signed) -> None:
+async def test_the_tenant_is_the_signers_account_in_the_scope_region(
+    signed: Signed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[AwsContext] = []
+
+    async def record(ctx: AwsContext, body: dict[str, Any]) -> dict[str, Any]:
+        seen.append(ctx)
+        return {}
+
+    monkeypatch.setitem(ecr.OPERATIONS, "DescribeRegistry", record)
     r = await signed.ecr("DescribeRegistry", region="eu-west-1")
-    assert (r.status_code, r.json()["__type"]) == (403, "AccessDeniedException")
+    assert r.status_code == 200, r.text
+    [ctx] = seen
+    assert ctx.tenant.region == "eu-west-1" and ctx.tenant.account_id == ctx.principal.account_id
+    assert ctx.services.tenant == ctx.tenant  # that tenant's services, not the default one's
 
 
 async def test_ecr_input_is_checked_against_the_model(

@@ -15,7 +15,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from dockwatch.api.aws.context import AwsContext, Principal
-from dockwatch.api.aws.inspector import OPERATIONS, tenancy
+from dockwatch.api.aws.inspector import OPERATIONS
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
 from dockwatch.model.identity import Tenant
@@ -110,7 +110,7 @@ class Org:
 
 
 @pytest.fixture
-def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Org]:
+def org(tmp_path: Path) -> Iterator[Org]:
     """MANAGEMENT (configured as the management account), ADMIN, MEMBER and OUTSIDER in one
     data folder; every account but MANAGEMENT has ENHANCED scanning on and its images scanned."""
     built: dict[str, Services] = {}
@@ -127,8 +127,6 @@ def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Org]:
             for repo, package in images.items():
                 push_image(services, repo, make_image([_layer(package, account + repo)]), "v1")
             services.worker.drain()
-        by_tenant = {s.tenant: s for s in built.values()}
-        monkeypatch.setattr(tenancy, "_resolver", lambda t: by_tenant[t])
         yield Org(built)
     finally:
         for services in built.values():

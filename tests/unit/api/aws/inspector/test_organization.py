@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from dockwatch.api.aws.errors import AwsError
-from dockwatch.api.aws.inspector import tenancy
 
 from .conftest import ADMIN, MANAGEMENT, MEMBER, OUTSIDER, Org, call, expected_findings
 
@@ -200,22 +199,3 @@ async def test_members_are_listed_and_read(org: Org) -> None:
     with pytest.raises(AwsError) as bad:
         await call(org[ADMIN], "AssociateMember", {"accountId": "12345678901x"})
     assert (bad.value.code, bad.value.status) == ("ValidationException", 400)
-
-
-async def test_writes_to_members_need_their_services(
-    org: Org, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without the per-tenant services seam, a write meant for members fails whole instead of
-    landing on the administrator alone."""
-    await _organize(org)
-    monkeypatch.setattr(tenancy, "_resolver", None)
-    body = {"ecrConfiguration": {"rescanDuration": "DAYS_90"}}
-    with pytest.raises(AwsError) as failed:
-        await call(org[ADMIN], "UpdateConfiguration", body)
-    assert (failed.value.code, failed.value.status) == ("InternalServerException", 500)
-    state = (await call(org[ADMIN], "GetConfiguration", {}))["ecrConfiguration"]
-    assert state["rescanDurationState"]["rescanDuration"] == "LIFETIME"
-    with pytest.raises(AwsError) as failed:
-        await call(org[ADMIN], "Disable", {"accountIds": [ADMIN, MEMBER]})
-    assert failed.value.code == "InternalServerException"
-    assert org[ADMIN].scanner.settings()[0].scan_type.value == "ENHANCED"
