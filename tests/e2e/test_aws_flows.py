@@ -6,10 +6,8 @@ policy expires an untagged image; two accounts do not see each other; a member o
 organization is refused what Inspector refuses members, and its delegated administrator reads
 its findings. Every answer is checked against botocore's output shape.
 
-The image is a Debian 12 root with zlib1g 1:1.2.13.dfsg-1 (source zlib) installed; the
-advisory is an OSV record written here for `Debian:12` zlib, fixed in 1:1.2.13.dfsg-1+deb12u1,
-aliased CVE-2099-1111. By dpkg's ordering the installed version is below the fix (the fix only
-adds a `+deb12u1` suffix), so CVE-2099-1111 is the one finding, in both scan types.
+The image and its advisory are `tests/builders/debian_zlib.py`'s: one OS finding, CVE-2099-1111,
+in both scan types.
 """
 
 from __future__ import annotations
@@ -26,14 +24,15 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.builders.layers import Image, make_image, make_layer, write_oci_layout
+from tests.builders.debian_zlib import ADVISORY, CVE, zlib_image
+from tests.builders.layers import Image, write_oci_layout
 from tests.support.aws import AccessKey, AwsEndpoint, aws_cli
 from tests.support.botocore_shapes import assert_output
 from tests.support.cli import db_import, dockwatch
 from tests.support.servers import PASSWORD, USERNAME
 from tests.support.skopeo import copy, skopeo
 
-EXPECTED = {"CVE-2099-1111"}
+EXPECTED = {CVE}
 CONTINUOUS_ALL = {
     "scanType": "ENHANCED",
     "rules": [
@@ -45,43 +44,11 @@ CONTINUOUS_ALL = {
 }
 
 
-def debian_image(seed: str) -> Image:
-    """A Debian 12 root with zlib1g installed (and a seed file, so each image is its own)."""
-    status = (
-        "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n"
-        "Architecture: amd64\nSource: zlib\n\n"
-    )
-    layer = make_layer(
-        {
-            "etc/os-release": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
-            "var/lib/dpkg/status": status,
-            "seed": seed,
-        }
-    )
-    return make_image([layer])
-
-
 def import_advisories(endpoint: AwsEndpoint, tmp: Path) -> None:
     """The zlib advisory, imported with `dockwatch db import` as an air-gapped site does."""
-    record = {
-        "id": "DEBIAN-CVE-2099-1",
-        "aliases": ["CVE-2099-1111"],
-        "modified": "2026-11-01T00:00:00Z",
-        "affected": [
-            {
-                "package": {"ecosystem": "Debian:12", "name": "zlib"},
-                "ranges": [
-                    {
-                        "type": "ECOSYSTEM",
-                        "events": [{"introduced": "0"}, {"fixed": "1:1.2.13.dfsg-1+deb12u1"}],
-                    }
-                ],
-            }
-        ],
-    }
     folder = tmp / "advisories"
     folder.mkdir(exist_ok=True)
-    (folder / "DEBIAN-CVE-2099-1.json").write_text(json.dumps(record))
+    (folder / f"{ADVISORY['id']}.json").write_text(json.dumps(ADVISORY))
     db_import(endpoint.server.data, folder)
 
 
@@ -160,7 +127,7 @@ def test_enhanced_scanning_flow_with_the_aws_cli_and_boto3(
         "ENHANCED"
     )
 
-    image = debian_image("enhanced")
+    image = zlib_image("enhanced")
     push(aws_server, tmp_path, image, "web/app:v1", login_password(aws_server))
 
     def scanned() -> dict[str, Any] | None:
@@ -212,7 +179,7 @@ def test_enhanced_scanning_flow_with_the_aws_cli_and_boto3(
     made = inspector.create_filter(
         action="SUPPRESS",
         name="accepted-zlib",
-        filterCriteria={"vulnerabilityId": [{"comparison": "EQUALS", "value": "CVE-2099-1111"}]},
+        filterCriteria={"vulnerabilityId": [{"comparison": "EQUALS", "value": CVE}]},
     )
     assert_output("inspector2", "CreateFilter", answer(made))
     filters = inspector.list_filters()
@@ -244,7 +211,7 @@ def test_a_basic_scan_on_push_ends_for_ecrs_waiter(aws_server: AwsEndpoint, tmp_
         ],
     )
     ecr.create_repository(repositoryName="base")
-    image = debian_image("basic")
+    image = zlib_image("basic")
     push(aws_server, tmp_path, image, "base:12", login_password(aws_server))
 
     waiter = ecr.get_waiter("image_scan_complete")
@@ -268,7 +235,7 @@ def test_a_lifecycle_policy_expires_the_untagged_image(
     ecr = aws_server.client("ecr")
     ecr.create_repository(repositoryName="builds")
     password = login_password(aws_server)
-    first, second, third = (debian_image(f"build-{n}") for n in (1, 2, 3))
+    first, second, third = (zlib_image(f"build-{n}") for n in (1, 2, 3))
     for image in (first, second, third):  # the tag moves on: `first`, then `second` untagged
         push(aws_server, tmp_path, image, "builds:main", password)
         advance_clock(aws_server, 10)  # pushes seconds apart on the server's clock
@@ -328,7 +295,7 @@ def test_two_accounts_do_not_see_each_other(aws_server: AwsEndpoint, tmp_path: P
     mine = aws_server.client("ecr")
     mine.create_repository(repositoryName="team-a/service")
     push(
-        aws_server, tmp_path / "a", debian_image("a"), "team-a/service:v1",
+        aws_server, tmp_path / "a", zlib_image("a"), "team-a/service:v1",
         login_password(aws_server),
     )  # fmt: skip
 
@@ -389,7 +356,7 @@ def test_a_member_is_refused_and_its_delegated_administrator_reads_its_findings(
     member_ecr.put_registry_scanning_configuration(**CONTINUOUS_ALL)
     member_ecr.create_repository(repositoryName="shop")
     push(
-        aws_server, tmp_path / "m", debian_image("member"), "shop:v1",
+        aws_server, tmp_path / "m", zlib_image("member"), "shop:v1",
         login_password(aws_server, member_key),
     )  # fmt: skip
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests.builders.debian_zlib import ADVISORY as ZLIB_ADVISORY
+from tests.builders.debian_zlib import zlib_image
 from tests.builders.http_push import push_built_image
 from tests.builders.layers import Image, make_image, make_layer
 from tests.support.cli import db_import
@@ -239,40 +241,12 @@ def test_unsupported_os_still_reports_language_packages(dockwatch: Server, tmp_p
 
 def _deb_image(seed: str) -> Image:
     """A Debian 12 image with one OS package (zlib1g, source zlib) and one Python package."""
-    status = (
-        "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n"
-        "Architecture: amd64\nSource: zlib\n\n"
-    )
     meta = "Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n"
-    layer = make_layer(
-        {
-            "etc/os-release": 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
-            "var/lib/dpkg/status": status,
-            "usr/lib/python3/site-packages/alpha-1.0.dist-info/METADATA": meta,
-            "seed": seed,
-        }
-    )
-    return make_image([layer])
+    return zlib_image(seed, {"usr/lib/python3/site-packages/alpha-1.0.dist-info/METADATA": meta})
 
 
 def test_basic_scanning_and_the_manual_limit(dockwatch: Server, tmp_path: Path) -> None:
-    deb = {
-        "id": "DEBIAN-CVE-2099-1",
-        "aliases": ["CVE-2099-1111"],
-        "modified": "2026-11-01T00:00:00Z",
-        "affected": [
-            {
-                "package": {"ecosystem": "Debian:12", "name": "zlib"},
-                "ranges": [
-                    {
-                        "type": "ECOSYSTEM",
-                        "events": [{"introduced": "0"}, {"fixed": "1:1.2.13.dfsg-1+deb12u1"}],
-                    }
-                ],
-            }
-        ],
-    }
-    _advisories(dockwatch, tmp_path, deb, _advisory("PYSEC-5-1", "alpha", "2.0"))
+    _advisories(dockwatch, tmp_path, ZLIB_ADVISORY, _advisory("PYSEC-5-1", "alpha", "2.0"))
     with dockwatch.client() as c:
         c.put(
             "/api/v1/registry/scanning-configuration",
