@@ -13,8 +13,11 @@ from dockwatch.model.identity import repository_arn
 from dockwatch.model.oci import INDEX_TYPES
 from dockwatch.scan.config import ScanFrequency, ScanType
 from dockwatch.scan.service import LimitExceeded, ManualScanUnsupported
+from dockwatch.storage.registry_repo import ManifestRow, RepositoryRow
+from dockwatch.storage.unit_of_work import UnitOfWork
 
 from .common import (
+    Resolved,
     check_registry,
     check_repository_name,
     image_id_text,
@@ -67,11 +70,7 @@ async def start_image_scan(ctx: AwsContext, body: dict[str, Any]) -> dict[str, A
 
     def start() -> dict[str, Any]:
         with ctx.services.store.read() as uow:
-            repo = repository_row(uow, ctx, name)
-            found = resolve_image_id(uow, repo.id, image_id)
-            row = None if found.digest is None else uow.registry.get_manifest(repo.id, found.digest)
-        if row is None:
-            raise _image_not_found(ctx, name, image_id)
+            repo, found, row = _stored_image(uow, ctx, name, image_id)
         if row.media_type in INDEX_TYPES or row.artifact_type:
             raise AwsError(
                 "UnsupportedImageTypeException",
@@ -105,11 +104,7 @@ async def describe_image_scan_findings(ctx: AwsContext, body: dict[str, Any]) ->
 
     def describe() -> dict[str, Any]:
         with ctx.services.store.read() as uow:
-            repo = repository_row(uow, ctx, name)
-            found = resolve_image_id(uow, repo.id, image_id)
-            row = None if found.digest is None else uow.registry.get_manifest(repo.id, found.digest)
-            if row is None:
-                raise _image_not_found(ctx, name, image_id)
+            repo, found, row = _stored_image(uow, ctx, name, image_id)
             result = scan_findings(uow, ctx.tenant, name, repo.id, row.digest)
         if result is None and row.media_type not in INDEX_TYPES:
             result = _awaiting_scan(ctx, name, repo.scan_on_push)
@@ -231,3 +226,16 @@ def _awaiting_scan(
     key = "enhancedFindings" if config.scan_type is ScanType.ENHANCED else "findings"
     status = {"status": "IN_PROGRESS", "description": "The scan is in progress."}
     return status, {"findingSeverityCounts": {}, key: []}, key
+
+
+def _stored_image(
+    uow: UnitOfWork, ctx: AwsContext, name: str, image_id: dict[str, Any]
+) -> tuple[RepositoryRow, Resolved, ManifestRow]:
+    """The repository, the resolved `imageId` and the manifest it names;
+    ImageNotFoundException when there is none."""
+    repo = repository_row(uow, ctx, name)
+    found = resolve_image_id(uow, repo.id, image_id)
+    row = None if found.digest is None else uow.registry.get_manifest(repo.id, found.digest)
+    if row is None:
+        raise _image_not_found(ctx, name, image_id)
+    return repo, found, row
