@@ -27,6 +27,8 @@ from tests.support.servers import Server, start_distribution, start_dockwatch
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+    from tests.support.browser import ChromiumProcess
+
 # No timed assertions: property tests judge results, never how fast examples are made or run
 # (a loaded CI machine would otherwise fail them at random).
 settings.register_profile(
@@ -125,11 +127,20 @@ def aws_server(tmp_path: Path) -> Iterator[AwsEndpoint]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    """Debian's chromium under Playwright, started once for the session's browser tests
-    (`tests/support/browser.py`); skipped with the reason when it is not installed."""
-    from tests.support.browser import launch, stop
+def chromium_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromiumProcess]:
+    """Debian's chromium, started once for the session's browser tests (`tests/support/browser.py`);
+    skipped with the reason when it is not installed."""
+    from tests.support.browser import start_chromium
 
-    driver, browser = launch()
-    yield browser
-    stop(driver, browser)
+    process = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def chromium(chromium_process: ChromiumProcess) -> Iterator[Browser]:
+    """Playwright connected to the session's chromium for this test only."""
+    from tests.support.browser import connect
+
+    with connect(chromium_process) as browser:
+        yield browser
