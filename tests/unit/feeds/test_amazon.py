@@ -77,7 +77,9 @@ def test_al2_records_keep_epochs() -> None:
 
 
 def test_bottlerocket_records() -> None:
-    advs = {a.id: a for a in BottlerocketFeed().parse_file(BOTTLEROCKET) if isinstance(a, Advisory)}
+    advs = {
+        str(a.id): a for a in BottlerocketFeed().parse_file(BOTTLEROCKET) if isinstance(a, Advisory)
+    }
     assert set(advs) == {"BRSA-1bwujdrkn6nc", "BRSA-kdg8bd1th2gb"}
     glibc = advs["BRSA-kdg8bd1th2gb"]
     assert glibc.source == "bottlerocket" and glibc.related == ("CVE-2025-15281",)
