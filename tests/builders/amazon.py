@@ -10,6 +10,7 @@ headers with `db5.3_load`, as tests/unit/catalog/rpm does.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import struct
@@ -138,3 +139,25 @@ def rpmdb_bdb(sqlite_db: bytes, workdir: Path) -> bytes:
         check=True,
     )
     return out.read_bytes()
+
+
+def bottlerocket_inventory(packages: Sequence[Rpm], arch: str = "x86_64") -> bytes:
+    """`/usr/share/bottlerocket/application-inventory.json` listing `packages`, with the fields
+    Bottlerocket writes for each (`Name`, `Publisher`, `Version`, `Release`, `Epoch`,
+    `InstalledTime`, `ApplicationType`, `Architecture`, `Url`, `Summary`)."""
+    content = [
+        {
+            "Name": name,
+            "Publisher": "Bottlerocket",
+            "Version": version,
+            "Release": release,
+            "Epoch": str(epoch or 0),
+            "InstalledTime": "2026-03-01T00:00:00Z",
+            "ApplicationType": "Unspecified",
+            "Architecture": arch,
+            "Url": "https://github.com/bottlerocket-os/bottlerocket",
+            "Summary": f"{name} for Bottlerocket",
+        }
+        for name, epoch, version, release in packages
+    ]
+    return json.dumps({"Content": content}, indent=2).encode()

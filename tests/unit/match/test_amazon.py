@@ -1,4 +1,5 @@
-"""Amazon Linux images (rpm sqlite for 2023, BDB for 2) matched by binary package against ALAS.
+"""Amazon Linux images (rpm sqlite for 2023, BDB for 2) matched by binary package against ALAS,
+and a Bottlerocket inventory against BRSA.
 
 Each image is catalogued the way a scan does it (release detection, the rpm cataloger on the
 database rpm wrote); the expected verdicts come from the raw updateinfo files, read here with a
@@ -14,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from dockwatch.catalog.bottlerocket.cataloger import CATALOGER, INVENTORY
 from dockwatch.catalog.cataloger import FileEntry, LayerFiles, ParseEnv
 from dockwatch.catalog.distro import detect
 from dockwatch.catalog.rpm.cataloger import RpmCataloger
 from dockwatch.clock import ControlledClock
-from dockwatch.feeds.amazon import AmazonFeed
+from dockwatch.distros import Supported, Unsupported, UnsupportedReason, lookup
+from dockwatch.feeds.amazon import AmazonFeed, BottlerocketFeed
 from dockwatch.feeds.feed import Fetched
 from dockwatch.findings.build import build
 from dockwatch.match.matcher import MatchReport
@@ -184,3 +187,62 @@ def test_al2_is_past_end_of_life(index: MatchIndex, al2_image: Image) -> None:
     report = match(packages, distro, index, today=TODAY)
     assert report.matches == ()
     assert report.unsupported_os == "Amazon Linux 2 reached end of life on 2026-06-30"
+
+
+BOTTLEROCKET_RPMS: list[al.Rpm] = [
+    ("glibc", 1, "2.43", "1.1771000000.0a1b2c3d.br1"),  # built before BRSA-kdg8bd1th2gb's fix
+    ("kernel-6.1", None, "6.1.140", "1.1749663821.e27d1b03.br1"),  # the fixed build itself
+    ("systemd", None, "252.22", "1.1711409383.c9fb7f9e.br1"),  # no advisory
+]
+
+
+def test_bottlerocket_inventory_matches_brsa(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    store = SqlStore(db)
+    source = DATA / "bottlerocket-updateinfo.xml.gz"
+    items = BottlerocketFeed().parse_file(source)
+    VulnDb(store, ControlledClock()).apply(
+        "bottlerocket", [a for a in items if isinstance(a, Advisory)]
+    )
+    data = al.bottlerocket_inventory(BOTTLEROCKET_RPMS)
+    os_release = al.BOTTLEROCKET_OS_RELEASE.encode()
+    files = LayerFiles(
+        {
+            INVENTORY: FileEntry(INVENTORY, len(data), 0o644, data),
+            "/etc/os-release": FileEntry("/etc/os-release", len(os_release), 0o644, os_release),
+        }
+    )
+    distro = detect(files.files)
+    packages = list(CATALOGER.catalog(files, ParseEnv(distro, files)).packages)
+    report = match(packages, distro, MatchIndex(store), today=TODAY)
+    assert report.unsupported_os is None and report.os_ecosystem == "Bottlerocket"
+    want = _oracle(source, BOTTLEROCKET_RPMS)
+    assert set(want) == {("BRSA-kdg8bd1th2gb", "glibc")}
+    _same_fixes(_verdicts(report), want)
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version_id", "expected"),
+    [
+        ("amzn", "2023", "Amazon Linux:2023"),
+        ("amzn", "2", "Amazon Linux:2"),  # before its end of life (checked below at TODAY)
+        ("bottlerocket", "1.19.2", "Bottlerocket"),
+        ("bottlerocket", "1.40.0", "Bottlerocket"),  # one advisory stream for every version
+    ],
+)
+def test_release_table(os_id: str, version_id: str, expected: str) -> None:
+    got = lookup(os_id, version_id, today=BEFORE_AL2_EOL)
+    assert isinstance(got, Supported) and got.release.ecosystem == expected
+
+
+def test_amazon_linux_ami_is_past_end_of_life() -> None:
+    files = {"/etc/system-release": al.AL1_SYSTEM_RELEASE.encode()}
+    distro = detect({p: FileEntry(p, len(d), 0o644, d) for p, d in files.items()})
+    assert distro is not None and (distro.id, distro.version_id) == ("amzn", "2018.03")
+    for version in ("2018.03", "2017.09"):
+        got = lookup("amzn", version, today=TODAY)
+        assert isinstance(got, Unsupported) and got.reason is UnsupportedReason.END_OF_LIFE
+        assert got.detail == "Amazon Linux AMI 2018.03 reached end of life on 2023-12-31"
+    preview = lookup("amzn", "2022", today=TODAY)  # the AL2022 preview was never a release
+    assert isinstance(preview, Unsupported) and preview.reason is UnsupportedReason.UNKNOWN_RELEASE
