@@ -11,6 +11,13 @@ carries DLAs), Alpine's per-branch "end of support" for main, the RHEL-compatibl
 AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
 https://alpinelinux.org/releases/, https://wiki.almalinux.org/release-notes/,
 https://wiki.rockylinux.org/rocky/version/ (checked 2026-11).
+
+Amazon Linux: the end of maintenance support. Amazon Linux AMI 2018.03 (AL1): 2023-12-31
+(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/amazon-linux-ami-basics.html); Amazon
+Linux 2: 2026-06-30, the date as Amazon extended it (https://aws.amazon.com/amazon-linux-2/faqs/);
+Amazon Linux 2023: 2029-06-30, the end of its maintenance phase
+(https://docs.aws.amazon.com/linux/al2023/ug/release-cadence.html) (checked 2026-12).
+Bottlerocket publishes one advisory stream for every version, like a rolling distribution.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ class Release:
     """Last day of security support, None while no date is announced."""
     title: str
     """For people: `Debian 12 (bookworm)`."""
+    by_binary: bool = False
+    """The vendor advises by binary package (Amazon Linux, Bottlerocket): packages are looked
+    up by their own name, not their source package's."""
 
 
 ROLLING = "rolling"
@@ -146,6 +156,11 @@ def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Rele
     )
 
 
+def _amazon(version: str, eol: date, title: str) -> Release:
+    """An Amazon Linux release: ALAS advisories by binary rpm (`feeds/amazon.py`)."""
+    return Release("amzn", version, f"Amazon Linux:{version}", version, (), eol, title, True)
+
+
 RELEASES: tuple[Release, ...] = (
     _debian("10", "buster", date(2024, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
@@ -182,11 +197,17 @@ RELEASES: tuple[Release, ...] = (
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "8", date(2029, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "9", date(2032, 5, 31)),
+    # Amazon Linux: end of maintenance support (AL1, AL2 as extended to 2026-06-30, AL2023);
+    # Bottlerocket: every version takes the one advisory stream. Sources in the docstring.
+    _amazon("1", date(2023, 12, 31), "Amazon Linux AMI 2018.03"),
+    _amazon("2", date(2026, 6, 30), "Amazon Linux 2"),
+    _amazon("2023", date(2029, 6, 30), "Amazon Linux 2023"),
+    Release("bottlerocket", ROLLING, "Bottlerocket", ROLLING, (), None, "Bottlerocket", True),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "photon", "mariner",
+    {"rhel", "centos", "fedora", "ol", "sles", "opensuse-leap", "photon", "mariner",
      "azurelinux", "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
@@ -230,6 +251,8 @@ def release_key(os_id: str, version_id: str) -> str | None:
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2)}" if m else None
     m = _MAJOR.match(v)
+    if os_id == "amzn" and m and len(m.group(1)) == 4 and int(m.group(1)) < 2022:
+        return "1"  # the Amazon Linux AMI's releases are dated (2018.03, 2017.09, ...)
     return m.group(1) if m else None
 
 

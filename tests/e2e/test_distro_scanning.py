@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.builders import amazon
 from tests.builders import os_release as osr
 from tests.builders.http_push import push_built_image
 from tests.builders.layers import apk_entry, dpkg_stanza, dpkg_status, make_image, make_layer
@@ -181,3 +182,33 @@ def test_wolfi_image_reports_wolfi_advisories(dockwatch: Server) -> None:
             "1.35.0-r3",
         )
     assert fixed == {}
+
+
+@pytest.mark.skipif(not amazon.rpm_tools_available(), reason="rpm tools are not installed")
+def test_amazon_linux_2023_image_reports_alas(dockwatch: Server, tmp_path: Path) -> None:
+    """rsyslog before ALAS2023-2023-001's fix reports both of its CVEs (each a finding naming
+    the advisory); rsyslog-openssl at Amazon's fixed release (upstream 8.2204.0 is affected)
+    reports nothing. Expected from the record: fix 8.2204.0-3.amzn2023.0.2 for both CVEs."""
+    rpmdb = amazon.rpmdb_sqlite(
+        [
+            ("rsyslog", None, "8.2204.0", "3.amzn2023.0.1"),
+            ("rsyslog-openssl", None, "8.2204.0", "3.amzn2023.0.2"),
+        ],
+        tmp_path / "rpm",
+    )
+    layer = make_layer(
+        {"usr/lib/os-release": amazon.AL2023_OS_RELEASE, "var/lib/rpm/rpmdb.sqlite": rpmdb},
+        symlinks={"etc/os-release": "../usr/lib/os-release"},
+    )
+    db_import(dockwatch.data, DATA / "amazon" / "al2023-updateinfo.xml.gz")
+    with dockwatch.client() as c:
+        _enhanced(c)
+        push_built_image(c, "al2023-app", make_image([layer]))
+        found = _by_id(_scanned(c, "al2023-app"))
+    assert set(found) == {"CVE-2014-3634", "CVE-2022-24903"}
+    for finding in found.values():
+        details = finding["packageVulnerabilityDetails"]
+        (pkg,) = details["vulnerablePackages"]
+        assert (pkg["name"], pkg["fixedInVersion"]) == ("rsyslog", "8.2204.0-3.amzn2023.0.2")
+        assert details["relatedVulnerabilities"] == ["ALAS2023-2023-001"]
+        assert finding["severity"] == "HIGH"  # Amazon's "Important"

@@ -7,6 +7,7 @@ entry-point registry, when it exists) decides which to run.
 from __future__ import annotations
 
 from dockwatch.feeds.alpine import AlpineFeed
+from dockwatch.feeds.amazon import AmazonFeed, BottlerocketFeed
 from dockwatch.feeds.debian import DebianFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
@@ -51,6 +52,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
+    feeds += [AmazonFeed(policy=p), BottlerocketFeed(policy=p)]
     return feeds
 
 
@@ -58,6 +60,8 @@ __all__ = [
     "OSV_ECOSYSTEMS",
     "UNCHANGED",
     "AlpineFeed",
+    "AmazonFeed",
+    "BottlerocketFeed",
     "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",

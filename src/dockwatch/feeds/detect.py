@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, wolfi
+from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, updateinfo, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -39,6 +39,7 @@ class Format(StrEnum):
     KEV = "kev"
     EPSS = "epss"
     WOLFI = "wolfi"
+    UPDATEINFO = "updateinfo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,8 @@ def sniff(path: Path) -> Format | None:
         except (OSError, EOFError):
             return None
     stripped = head.lstrip()
+    if stripped.startswith(b"<") and updateinfo.looks_like_updateinfo(head):
+        return Format.UPDATEINFO  # Amazon Linux / Bottlerocket updateinfo.xml(.gz)
     if stripped.startswith((b"#model_version", b"cve,epss,percentile")):
         return Format.EPSS
     if name.endswith((".yaml", ".yml")):
@@ -173,5 +176,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from epss.parse_file(x.path)
         elif x.format is Format.WOLFI:
             yield from wolfi.parse_file(x.path)
+        elif x.format is Format.UPDATEINFO:
+            yield from updateinfo.parse_file(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

@@ -1,6 +1,7 @@
 """Turning matches into typed finding details (pure, given the advisory contents).
 
-One finding per vulnerability id: the CVE when the advisory names one, else the source's own id;
+One finding per vulnerability id: the CVE when the advisory names one (each CVE of an erratum
+that fixes several), else the source's own id;
 advisories from several sources about one CVE merge into one finding that lists them all in
 `relatedVulnerabilities`. Severity comes from the most relevant source: the distribution's own
 rating for OS packages (Debian urgencies mapped as below), else the CVSS base score (v3, then
@@ -54,14 +55,21 @@ def score_severity(score: float) -> str:
 
 def vulnerability_id(content: Mapping[str, Any]) -> str:
     """The CVE an advisory is about (its id, a CVE alias, or a CVE in `related`), else its id."""
+    return vulnerability_ids(content)[0]
+
+
+def vulnerability_ids(content: Mapping[str, Any]) -> tuple[str, ...]:
+    """The findings an advisory is filed under: its id or its first CVE alias (one
+    vulnerability), else every CVE in `related` (an erratum such as ALAS or ALSA fixes several),
+    else its own id."""
     own = str(content["id"])
     if _CVE.match(own):
-        return own
-    for field_name in ("aliases", "related"):
-        cves = sorted(str(a) for a in content.get(field_name, ()) if _CVE.match(str(a)))
-        if cves:
-            return cves[0]
-    return own
+        return (own,)
+    cves = sorted(str(a) for a in content.get("aliases", ()) if _CVE.match(str(a)))
+    if cves:
+        return (cves[0],)
+    related = sorted({str(a) for a in content.get("related", ()) if _CVE.match(str(a))})
+    return tuple(related) or (own,)
 
 
 @dataclass(slots=True)
@@ -124,7 +132,8 @@ def build(
         content = contents.get((m.source, m.advisory_id))
         if content is None:
             continue
-        groups.setdefault(vulnerability_id(content), []).append(m)
+        for vuln in vulnerability_ids(content):
+            groups.setdefault(vuln, []).append(m)
     drafts: dict[str, FindingDraft] = {}
     for vuln, group in groups.items():
         group.sort(key=lambda m: (m.source, m.advisory_id, m.package.type, m.package.name))

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from dockwatch.catalog.service import ImageCataloguer, Inventory, Progress
-from dockwatch.findings.build import FindingDraft, build, vulnerability_id
+from dockwatch.findings.build import FindingDraft, build, vulnerability_ids
 from dockwatch.image.sources import BlobReader, ResolvedImage
 from dockwatch.match.matcher import Match, MatchReport
 from dockwatch.match.service import MatchIndex, match
@@ -41,7 +41,7 @@ class Drafter:
     def __init__(self, vulns: VulnRepo) -> None:
         self.vulns = vulns
         self.contents: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self._vuln: dict[tuple[str, str], str] = {}
+        self._vuln: dict[tuple[str, str], tuple[str, ...]] = {}
         self._enrichment: dict[str, Mapping[str, Mapping[str, Any]]] = {}
 
     def read_contents(self, keys: Iterable[tuple[str, str]]) -> None:
@@ -51,10 +51,18 @@ class Drafter:
             self.contents.update(self.vulns.advisory_contents(unknown))
 
     def vulnerability(self, key: tuple[str, str]) -> str | None:
-        """The vulnerability id of a (source, advisory id) whose content was read."""
+        """The (first) vulnerability id of a (source, advisory id) whose content was read."""
+        found = self.vulnerabilities(key)
+        return found[0] if found else None
+
+    def vulnerabilities(self, key: tuple[str, str]) -> tuple[str, ...]:
+        """Every vulnerability id a (source, advisory id) whose content was read is filed under
+        (each CVE of an erratum); empty when its content was not read."""
         found = self._vuln.get(key)
-        if found is None and key in self.contents:
-            found = self._vuln[key] = vulnerability_id(self.contents[key])
+        if found is None:
+            if key not in self.contents:
+                return ()
+            found = self._vuln[key] = vulnerability_ids(self.contents[key])
         return found
 
     def drafts(
@@ -70,18 +78,29 @@ class Drafter:
         kept: list[Match] = []
         vulns: set[str] = set()
         for m in matches:
-            vuln = self.vulnerability((m.source, m.advisory_id))
-            if vuln is not None and (scope is None or vuln in scope):
+            ids = [
+                v
+                for v in self.vulnerabilities((m.source, m.advisory_id))
+                if scope is None or v in scope
+            ]
+            if ids:
                 kept.append(m)
-                vulns.add(vuln)
+                vulns.update(ids)
         if not enrich:
-            return build(kept, self.contents, {})
+            return _in_scope(build(kept, self.contents, {}), scope)
         unknown = [v for v in vulns if v not in self._enrichment]
         if unknown:
             got = self.vulns.enrichment_for(unknown)
             for v in unknown:
                 self._enrichment[v] = got.get(v, {})
-        return build(kept, self.contents, {v: self._enrichment[v] for v in vulns})
+        return _in_scope(build(kept, self.contents, {v: self._enrichment[v] for v in vulns}), scope)
+
+
+def _in_scope(
+    drafts: dict[str, FindingDraft], scope: frozenset[str] | None
+) -> dict[str, FindingDraft]:
+    """The drafts of `scope` only (an erratum kept for one of its CVEs drafts them all)."""
+    return drafts if scope is None else {v: d for v, d in drafts.items() if v in scope}
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,9 @@ class _Drafts:
     def vulnerability(self, key: tuple[str, str]) -> str | None:
         return self.drafter.vulnerability(key)
 
+    def vulnerabilities(self, key: tuple[str, str]) -> tuple[str, ...]:
+        return self.drafter.vulnerabilities(key)
+
     def matches(self, ref: str, os_ecosystem: str | None) -> list[Match]:
         return self._matches.get((ref, os_ecosystem), [])
 
@@ -194,7 +197,7 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
                         v
                         for m in drafts.matches(ref, x.os_ecosystem)
                         if (m.source, m.advisory_id) in delta
-                        and (v := drafts.vulnerability((m.source, m.advisory_id))) is not None
+                        for v in drafts.vulnerabilities((m.source, m.advisory_id))
                     }
                 scope |= got
         # findings that named a delta advisory (withdrawn, or no longer matching) are in scope

@@ -180,11 +180,13 @@ _REGISTRY: dict[str, tuple[str, str] | None] = {
     "AlmaLinux": ("dockwatch.versions.rpm", "RpmScheme"),
     "Alpaquita": ("dockwatch.versions.apk", "ApkScheme"),
     "Alpine": ("dockwatch.versions.apk", "ApkScheme"),
+    "Amazon Linux": ("dockwatch.versions.rpm", "RpmScheme"),  # ALAS updateinfo, not OSV
     "Android": None,
     "Azure Linux": ("dockwatch.versions.rpm", "RpmScheme"),
     "BellSoft Hardened Containers": ("dockwatch.versions.apk", "ApkScheme"),
     "Bioconductor": None,
     "Bitnami": ("dockwatch.versions.bitnami", "BitnamiScheme"),
+    "Bottlerocket": ("dockwatch.versions.rpm", "RpmScheme"),  # BRSA updateinfo, not OSV
     "Chainguard": ("dockwatch.versions.apk", "ApkScheme"),
     "CleanStart": None,
     "ConanCenter": None,

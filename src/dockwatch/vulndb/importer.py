@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, wolfi
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, updateinfo, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -145,6 +145,17 @@ def import_paths(
             continue
         if found:
             report.results.append(vdb.apply(found[0].source, found))
+    updateinfo_found: dict[str, list[Advisory]] = {}  # Amazon Linux and Bottlerocket
+    for p in by_kind.get("updateinfo", []):
+        try:
+            read = [a for a in keep(updateinfo.parse_file(p)) if isinstance(a, Advisory)]
+        except FeedError as exc:  # cut short or unreadable: none of the file is applied
+            report.problems.append(ParseProblem("updateinfo", str(p), str(exc)))
+            continue
+        for a in read:
+            updateinfo_found.setdefault(a.source, []).append(a)
+    for source, advisories in sorted(updateinfo_found.items()):
+        report.results.append(vdb.apply(source, advisories))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:
