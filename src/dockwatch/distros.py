@@ -11,6 +11,12 @@ carries DLAs), Alpine's per-branch "end of support" for main, the RHEL-compatibl
 AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
 https://alpinelinux.org/releases/, https://wiki.almalinux.org/release-notes/,
 https://wiki.rockylinux.org/rocky/version/ (checked 2026-11).
+
+Oracle Linux: the end of Extended Support, under which Oracle keeps publishing ELSAs in its OVAL
+(7: premier support ended 2024-12, extended to 2028-06; 8: 2029-07; 9: 2032-06), from Oracle's
+Lifetime Support Policy (https://www.oracle.com/a/ocom/docs/elsp-lifetime-069338.pdf). CBL-Mariner
+and Azure Linux: Microsoft's announcements (1.0 ended 2023-07-31, 2.0 on 2025-07-23; 3.0 has no
+exact date yet), https://learn.microsoft.com/azure/azure-linux/ (checked 2026-12).
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ class Release:
     """Last day of security support, None while no date is announced."""
     title: str
     """For people: `Debian 12 (bookworm)`."""
+    binary_names: bool = False
+    """The vendor's advisories name binary packages (rpm errata such as Oracle's ELSA), so an
+    installed package is looked up by its own name, not its source package's."""
 
 
 ROLLING = "rolling"
@@ -146,6 +155,18 @@ def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Rele
     )
 
 
+def _oracle(version: str, eol: date) -> Release:
+    """An Oracle Linux release: ELSA OVAL names binary rpms."""
+    return Release(
+        "ol", version, f"Oracle Linux:{version}", version, (), eol, f"Oracle Linux {version}", True
+    )
+
+
+def _azure(os_id: str, version: str, eol: date | None, title: str) -> Release:
+    """A CBL-Mariner / Azure Linux release (os-release `VERSION_ID=2.0`, keyed by its major)."""
+    return Release(os_id, version.split(".")[0], f"Azure Linux:{version}", version, (), eol, title)
+
+
 RELEASES: tuple[Release, ...] = (
     _debian("10", "buster", date(2024, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
@@ -182,6 +203,12 @@ RELEASES: tuple[Release, ...] = (
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "8", date(2029, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "9", date(2032, 5, 31)),
+    _oracle("7", date(2028, 6, 30)),
+    _oracle("8", date(2029, 7, 31)),
+    _oracle("9", date(2032, 6, 30)),
+    _azure("mariner", "1.0", date(2023, 7, 31), "CBL-Mariner 1.0"),
+    _azure("mariner", "2.0", date(2025, 7, 23), "CBL-Mariner 2.0"),
+    _azure("azurelinux", "3.0", None, "Azure Linux 3.0"),  # no exact end announced (about 2027)
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 

@@ -7,6 +7,7 @@ entry-point registry, when it exists) decides which to run.
 from __future__ import annotations
 
 from dockwatch.feeds.alpine import AlpineFeed
+from dockwatch.feeds.azurelinux import AzureLinuxFeed
 from dockwatch.feeds.debian import DebianFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
@@ -30,6 +31,7 @@ from dockwatch.feeds.feed import (
 )
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
+from dockwatch.feeds.oracle import OracleFeed
 from dockwatch.feeds.osv import OsvFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
@@ -51,6 +53,8 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
+    feeds += [OracleFeed(policy=p)]
+    feeds += [AzureLinuxFeed(release, policy=p) for release in ("1.0", "2.0", "3.0")]
     return feeds
 
 
@@ -58,6 +62,7 @@ __all__ = [
     "OSV_ECOSYSTEMS",
     "UNCHANGED",
     "AlpineFeed",
+    "AzureLinuxFeed",
     "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",
@@ -74,6 +79,7 @@ __all__ = [
     "IncompleteDownload",
     "KevFeed",
     "NvdFeed",
+    "OracleFeed",
     "OsvFeed",
     "ParseProblem",
     "RateLimited",

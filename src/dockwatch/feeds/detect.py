@@ -2,12 +2,14 @@
 
 Sniffs the first bytes (and, for JSON whose first bytes say nothing, the top-level keys), so a
 folder such as ../shared/vulndata can be imported as it is: OSV records, the KEV catalogue,
-Alpine secdb files, NVD pages, Debian tracker dumps and EPSS files are told apart, and licences,
+Alpine secdb files, NVD pages, Debian tracker dumps, EPSS files and vendor OVAL files (Oracle's
+ELSA, plain or bz2; Microsoft's Azure Linux / CBL-Mariner) are told apart, and licences,
 READMEs, JSON schemas and other files are skipped.
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import os
 import re
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, wolfi
+from dockwatch.feeds import alpine, azurelinux, debian, epss, kev, nvd, oracle, osv, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -39,6 +41,8 @@ class Format(StrEnum):
     KEV = "kev"
     EPSS = "epss"
     WOLFI = "wolfi"
+    ORACLE = "oracle"
+    AZURELINUX = "azurelinux"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,17 @@ def _sniff_json_doc(doc: object) -> Format | None:
     return None
 
 
+def _sniff_oval(head: bytes) -> Format | None:
+    """Oracle's ELSA OVAL or Microsoft's Azure Linux / CBL-Mariner OVAL, by the generator."""
+    if b"<oval_definitions" not in head:
+        return None
+    if b"Oracle Errata System" in head:
+        return Format.ORACLE
+    if any(p.encode() in head for p in azurelinux.PRODUCTS):
+        return Format.AZURELINUX
+    return None
+
+
 def sniff(path: Path) -> Format | None:
     """The format of one file, or None for anything else (licences, schemas, CSVs, ...)."""
     name = path.name.lower()
@@ -113,6 +128,15 @@ def sniff(path: Path) -> Format | None:
                 head = gz.read(256)
         except (OSError, EOFError):
             return None
+    if head.startswith(b"BZh"):
+        try:
+            with bz2.open(path, "rb") as bz:
+                head = bz.read(_PREFIX)
+        except (OSError, EOFError, ValueError):
+            return None
+    oval_format = _sniff_oval(head)
+    if oval_format is not None:
+        return oval_format
     stripped = head.lstrip()
     if stripped.startswith((b"#model_version", b"cve,epss,percentile")):
         return Format.EPSS
@@ -173,5 +197,9 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from epss.parse_file(x.path)
         elif x.format is Format.WOLFI:
             yield from wolfi.parse_file(x.path)
+        elif x.format is Format.ORACLE:
+            yield from oracle.parse_file(x.path)
+        elif x.format is Format.AZURELINUX:
+            yield from azurelinux.parse_file(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)
