@@ -18,6 +18,7 @@ _BUILTINS: tuple[str, ...] = (
     "dockwatch.catalog.dpkg.cataloger:DpkgCataloger",
     "dockwatch.catalog.apk.cataloger:ApkCataloger",
     "dockwatch.catalog.rpm.cataloger:RpmCataloger",
+    "dockwatch.catalog.rpm.manifest:RpmManifestCataloger",
     "dockwatch.catalog.python:CATALOGER",
     "dockwatch.catalog.python:MANIFEST_CATALOGER",
     "dockwatch.catalog.npm:INSTALLED_CATALOGER",
