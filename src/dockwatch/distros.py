@@ -213,8 +213,8 @@ RELEASES: tuple[Release, ...] = (
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "photon", "mariner",
-     "azurelinux", "arch", "gentoo", "distroless"}
+    {"rhel", "centos", "fedora", "amzn", "sles", "opensuse-leap", "photon",
+     "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
 

@@ -60,6 +60,8 @@ _ELSA = re.compile(r"ELSA-\d{4}-\d{4,}(?:-\d+)?")
 _MAJOR = re.compile(r"\^?(\d+)")
 _STREAM = re.compile(r"\^?(\d+(?:\\?\.\d+)*)(?:\\?\.)?")
 _VARIANT_COMMENTS = ("is ksplice-based", "is fips patched")
+_RATINGS = {"IMPORTANT": "HIGH", "MODERATE": "MEDIUM"}
+"""Oracle's words (Red Hat's scale) as qualitative ratings; CRITICAL and LOW are the same."""
 MAX_DOCUMENT = 16 << 30
 """Largest decompressed document read (the all-releases file is a few GiB once unpacked)."""
 
@@ -172,7 +174,8 @@ def advisory(definition: oval.Definition, tests: dict[str, oval.Test]) -> Adviso
     severities: tuple[Severity, ...] = ()
     if definition.severity:
         word = definition.severity.strip()
-        severities = (Severity(SeverityType.VENDOR, word, SOURCE, rating=word.upper()),)
+        rating = _RATINGS.get(word.upper(), word.upper())
+        severities = (Severity(SeverityType.VENDOR, word, SOURCE, rating=rating),)
     refs = tuple(
         Reference("ADVISORY" if r.source.lower() == "elsa" else "WEB", r.ref_url)
         for r in definition.references
