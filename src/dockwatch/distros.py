@@ -18,6 +18,11 @@ Linux 2: 2026-06-30, the date as Amazon extended it (https://aws.amazon.com/amaz
 Amazon Linux 2023: 2029-06-30, the end of its maintenance phase
 (https://docs.aws.amazon.com/linux/al2023/ug/release-cadence.html) (checked 2026-12).
 Bottlerocket publishes one advisory stream for every version, like a rolling distribution.
+Oracle Linux: the end of Extended Support, under which Oracle keeps publishing ELSAs in its OVAL
+(7: premier support ended 2024-12, extended to 2028-06; 8: 2029-07; 9: 2032-06), from Oracle's
+Lifetime Support Policy (https://www.oracle.com/a/ocom/docs/elsp-lifetime-069338.pdf). CBL-Mariner
+and Azure Linux: Microsoft's announcements (1.0 ended 2023-07-31, 2.0 on 2025-07-23; 3.0 has no
+exact date yet), https://learn.microsoft.com/azure/azure-linux/ (checked 2026-12).
 """
 
 from __future__ import annotations
@@ -49,8 +54,8 @@ class Release:
     title: str
     """For people: `Debian 12 (bookworm)`."""
     by_binary: bool = False
-    """The vendor advises by binary package (Amazon Linux, Bottlerocket): packages are looked
-    up by their own name, not their source package's."""
+    """The vendor's advisories name binary packages (Amazon Linux, Bottlerocket, Oracle's ELSA):
+    an installed package is looked up by its own name, not its source package's."""
 
 
 ROLLING = "rolling"
@@ -161,6 +166,18 @@ def _amazon(version: str, eol: date, title: str) -> Release:
     return Release("amzn", version, f"Amazon Linux:{version}", version, (), eol, title, True)
 
 
+def _oracle(version: str, eol: date) -> Release:
+    """An Oracle Linux release: ELSA OVAL names binary rpms."""
+    return Release(
+        "ol", version, f"Oracle Linux:{version}", version, (), eol, f"Oracle Linux {version}", True
+    )
+
+
+def _azure(os_id: str, version: str, eol: date | None, title: str) -> Release:
+    """A CBL-Mariner / Azure Linux release (os-release `VERSION_ID=2.0`, keyed by its major)."""
+    return Release(os_id, version.split(".")[0], f"Azure Linux:{version}", version, (), eol, title)
+
+
 RELEASES: tuple[Release, ...] = (
     _debian("10", "buster", date(2024, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
@@ -203,12 +220,18 @@ RELEASES: tuple[Release, ...] = (
     _amazon("2", date(2026, 6, 30), "Amazon Linux 2"),
     _amazon("2023", date(2029, 6, 30), "Amazon Linux 2023"),
     Release("bottlerocket", ROLLING, "Bottlerocket", ROLLING, (), None, "Bottlerocket", True),
+    _oracle("7", date(2028, 6, 30)),
+    _oracle("8", date(2029, 7, 31)),
+    _oracle("9", date(2032, 6, 30)),
+    _azure("mariner", "1.0", date(2023, 7, 31), "CBL-Mariner 1.0"),
+    _azure("mariner", "2.0", date(2025, 7, 23), "CBL-Mariner 2.0"),
+    _azure("azurelinux", "3.0", None, "Azure Linux 3.0"),  # no exact end announced (about 2027)
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "ol", "sles", "opensuse-leap", "photon", "mariner",
-     "azurelinux", "arch", "gentoo", "distroless"}
+    {"rhel", "centos", "fedora", "sles", "opensuse-leap", "photon", "arch", "gentoo",
+     "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
 

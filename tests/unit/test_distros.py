@@ -113,3 +113,37 @@ def test_alma_ecosystems_in_the_data_are_in_the_table() -> None:
 def test_a_distribution_with_a_feed_is_never_listed_as_without_one() -> None:
     fed = {release.os_id for release in distros.RELEASES}
     assert not fed & distros.KNOWN_WITHOUT_FEED
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version_id", "today", "ecosystem"),
+    [
+        ("ol", "7.9", date(2026, 12, 5), "Oracle Linux:7"),  # Extended Support to 2028-06
+        ("ol", "8.10", date(2026, 12, 5), "Oracle Linux:8"),
+        ("ol", "9.4", date(2026, 12, 5), "Oracle Linux:9"),
+        ("mariner", "2.0", date(2025, 7, 23), "Azure Linux:2.0"),
+        ("azurelinux", "3.0", date(2026, 12, 5), "Azure Linux:3.0"),
+    ],
+)
+def test_oracle_and_azure_linux_releases(
+    os_id: str, version_id: str, today: date, ecosystem: str
+) -> None:
+    found = distros.lookup(os_id, version_id, today=today)
+    assert isinstance(found, distros.Supported)
+    assert found.release.ecosystem == ecosystem
+    assert found.release.by_binary is (os_id == "ol")  # ELSAs name binary rpms
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version_id", "reason"),
+    [
+        ("ol", "6.10", distros.UnsupportedReason.UNKNOWN_RELEASE),
+        ("mariner", "1.0", distros.UnsupportedReason.END_OF_LIFE),  # ended 2023-07-31
+        ("mariner", "2.0", distros.UnsupportedReason.END_OF_LIFE),  # ended 2025-07-23
+    ],
+)
+def test_oracle_and_mariner_releases_outside_support(
+    os_id: str, version_id: str, reason: distros.UnsupportedReason
+) -> None:
+    found = distros.lookup(os_id, version_id, today=date(2026, 12, 5))
+    assert isinstance(found, distros.Unsupported) and found.reason is reason

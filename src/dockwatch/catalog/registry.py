@@ -19,6 +19,7 @@ _BUILTINS: tuple[str, ...] = (
     "dockwatch.catalog.apk.cataloger:ApkCataloger",
     "dockwatch.catalog.rpm.cataloger:RpmCataloger",
     "dockwatch.catalog.bottlerocket:CATALOGER",
+    "dockwatch.catalog.rpm.manifest:RpmManifestCataloger",
     "dockwatch.catalog.python:CATALOGER",
     "dockwatch.catalog.python:MANIFEST_CATALOGER",
     "dockwatch.catalog.npm:INSTALLED_CATALOGER",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dockwatch.feeds.alpine import AlpineFeed
 from dockwatch.feeds.amazon import AmazonFeed, BottlerocketFeed
+from dockwatch.feeds.azurelinux import AzureLinuxFeed
 from dockwatch.feeds.debian import DebianFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
@@ -31,6 +32,7 @@ from dockwatch.feeds.feed import (
 )
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
+from dockwatch.feeds.oracle import OracleFeed
 from dockwatch.feeds.osv import OsvFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
@@ -53,6 +55,8 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
     feeds += [AmazonFeed(policy=p), BottlerocketFeed(policy=p)]
+    feeds += [OracleFeed(policy=p)]
+    feeds += [AzureLinuxFeed(release, policy=p) for release in ("1.0", "2.0", "3.0")]
     return feeds
 
 
@@ -62,6 +66,7 @@ __all__ = [
     "AlpineFeed",
     "AmazonFeed",
     "BottlerocketFeed",
+    "AzureLinuxFeed",
     "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",
@@ -78,6 +83,7 @@ __all__ = [
     "IncompleteDownload",
     "KevFeed",
     "NvdFeed",
+    "OracleFeed",
     "OsvFeed",
     "ParseProblem",
     "RateLimited",

@@ -2,12 +2,14 @@
 
 Sniffs the first bytes (and, for JSON whose first bytes say nothing, the top-level keys), so a
 folder such as ../shared/vulndata can be imported as it is: OSV records, the KEV catalogue,
-Alpine secdb files, NVD pages, Debian tracker dumps and EPSS files are told apart, and licences,
+Alpine secdb files, NVD pages, Debian tracker dumps, EPSS files and vendor OVAL files (Oracle's
+ELSA, plain or bz2; Microsoft's Azure Linux / CBL-Mariner) are told apart, and licences,
 READMEs, JSON schemas and other files are skipped.
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import os
 import re
@@ -19,7 +21,18 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, updateinfo, wolfi
+from dockwatch.feeds import (
+    alpine,
+    azurelinux,
+    debian,
+    epss,
+    kev,
+    nvd,
+    oracle,
+    osv,
+    updateinfo,
+    wolfi,
+)
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -40,6 +53,8 @@ class Format(StrEnum):
     EPSS = "epss"
     WOLFI = "wolfi"
     UPDATEINFO = "updateinfo"
+    ORACLE = "oracle"
+    AZURELINUX = "azurelinux"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,17 @@ def _sniff_json_doc(doc: object) -> Format | None:
     return None
 
 
+def _sniff_oval(head: bytes) -> Format | None:
+    """Oracle's ELSA OVAL or Microsoft's Azure Linux / CBL-Mariner OVAL, by the generator."""
+    if b"<oval_definitions" not in head:
+        return None
+    if b"Oracle Errata System" in head:
+        return Format.ORACLE
+    if any(p.encode() in head for p in azurelinux.PRODUCTS):
+        return Format.AZURELINUX
+    return None
+
+
 def sniff(path: Path) -> Format | None:
     """The format of one file, or None for anything else (licences, schemas, CSVs, ...)."""
     name = path.name.lower()
@@ -114,6 +140,15 @@ def sniff(path: Path) -> Format | None:
                 head = gz.read(256)
         except (OSError, EOFError):
             return None
+    if head.startswith(b"BZh"):
+        try:
+            with bz2.open(path, "rb") as bz:
+                head = bz.read(_PREFIX)
+        except (OSError, EOFError, ValueError):
+            return None
+    oval_format = _sniff_oval(head)
+    if oval_format is not None:
+        return oval_format
     stripped = head.lstrip()
     if stripped.startswith(b"<") and updateinfo.looks_like_updateinfo(head):
         return Format.UPDATEINFO  # Amazon Linux / Bottlerocket updateinfo.xml(.gz)
@@ -178,5 +213,9 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from wolfi.parse_file(x.path)
         elif x.format is Format.UPDATEINFO:
             yield from updateinfo.parse_file(x.path)
+        elif x.format is Format.ORACLE:
+            yield from oracle.parse_file(x.path)
+        elif x.format is Format.AZURELINUX:
+            yield from azurelinux.parse_file(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

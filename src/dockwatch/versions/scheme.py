@@ -215,6 +215,7 @@ _REGISTRY: dict[str, tuple[str, str] | None] = {
     "opam": None,
     "openEuler": ("dockwatch.versions.rpm", "RpmScheme"),
     "openSUSE": ("dockwatch.versions.rpm", "RpmScheme"),
+    "Oracle Linux": ("dockwatch.versions.rpm", "RpmScheme"),
     "OSS-Fuzz": None,
     "Packagist": ("dockwatch.versions.composer", "ComposerScheme"),
     "Photon OS": ("dockwatch.versions.rpm", "RpmScheme"),

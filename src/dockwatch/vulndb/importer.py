@@ -1,5 +1,8 @@
 """`dockwatch db import`: recognise each file's format, parse it with its feed, apply it.
 
+Vendor OVAL files (Oracle's ELSA, Microsoft's Azure Linux / CBL-Mariner) import as their feeds
+read them.
+
 A folder of OSV records (JSON or YAML, any producer) or an osv.dev `all.zip`, the Debian
 security tracker JSON, Alpine secdb JSON, NVD CVE API pages, the CISA KEV catalogue, EPSS CSV
 (optionally gzipped) and dockwatch's own export bundles are recognised by their content, not
@@ -15,7 +18,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, updateinfo, wolfi
+from dockwatch.feeds import (
+    alpine,
+    azurelinux,
+    debian,
+    detect,
+    epss,
+    kev,
+    nvd,
+    oracle,
+    osv,
+    ubuntu,
+    updateinfo,
+    wolfi,
+)
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -156,6 +172,7 @@ def import_paths(
             updateinfo_found.setdefault(a.source, []).append(a)
     for source, advisories in sorted(updateinfo_found.items()):
         report.results.append(vdb.apply(source, advisories))
+    _import_oval(vdb, by_kind, report, keep)
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:
@@ -186,6 +203,31 @@ def import_paths(
     for p in by_kind.get("bundle", []):
         report.results.extend(bundle.import_bundle(vdb, p))
     return report
+
+
+def _import_oval(
+    vdb: VulnDb,
+    by_kind: dict[str, list[Path]],
+    report: ImportReport,
+    keep: Callable[[Iterable[object]], Iterator[object]],
+) -> None:
+    """Oracle's ELSA OVAL files (the all-releases file or per-year files: one source) and
+    Microsoft's OVAL files (one source per release)."""
+    parsers: list[tuple[str, Callable[[Path], Iterable[object]]]] = [
+        ("oracle", lambda p: oracle.parse_file(p)),
+        ("azurelinux", lambda p: azurelinux.parse_file(p)),
+    ]
+    for kind, parse in parsers:
+        grouped: dict[str, list[Advisory]] = {}
+        for p in by_kind.get(kind, []):
+            try:
+                for a in keep(parse(p)):
+                    if isinstance(a, Advisory):
+                        grouped.setdefault(a.source, []).append(a)
+            except FeedError as exc:
+                report.problems.append(ParseProblem(kind, str(p), str(exc)))
+        for source, advisories in sorted(grouped.items()):
+            report.results.append(vdb.apply(source, advisories))
 
 
 def _with_source(adv: Advisory, source: str) -> Advisory:
