@@ -31,6 +31,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.redhat import RedHatFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
@@ -51,6 +52,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
+    feeds += [RedHatFeed(policy=p)]
     return feeds
 
 
@@ -77,6 +79,7 @@ __all__ = [
     "OsvFeed",
     "ParseProblem",
     "RateLimited",
+    "RedHatFeed",
     "TooLarge",
     "UbuntuFeed",
     "Unchanged",

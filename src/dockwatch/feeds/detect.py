@@ -19,13 +19,14 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, wolfi
+from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, redhat, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
 _PREFIX = 64 << 10
 _FULL_PARSE_LIMIT = 512 << 20
 _KEV_HEAD = re.compile(rb'"catalogVersion"\s*:\s*"')
+_VEX_HEAD = re.compile(rb'"category"\s*:\s*"csaf_vex"')
 _DEBIAN_HEAD = re.compile(rb'^\s*\{\s*"[^"]{1,256}"\s*:\s*\{\s*"(CVE|TEMP)-')
 
 
@@ -39,6 +40,7 @@ class Format(StrEnum):
     KEV = "kev"
     EPSS = "epss"
     WOLFI = "wolfi"
+    REDHAT_VEX = "redhat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class Found:
 
 
 def _sniff_json_head(head: bytes) -> Format | None:
+    if _VEX_HEAD.search(head):
+        return Format.REDHAT_VEX
     if _KEV_HEAD.search(head) and b'"vulnerabilities"' in head:
         return Format.KEV
     if b'"resultsPerPage"' in head and (b'"NVD_CVE"' in head or b'"totalResults"' in head):
@@ -74,6 +78,9 @@ def _sniff_json_head(head: bytes) -> Format | None:
 def _sniff_json_doc(doc: object) -> Format | None:
     if not isinstance(doc, dict):
         return None
+    meta = doc.get("document")
+    if isinstance(meta, dict) and meta.get("category") == "csaf_vex":
+        return Format.REDHAT_VEX
     if osv.looks_like_record(doc):
         return Format.OSV
     if "vulnerabilities" in doc and "catalogVersion" in doc:
@@ -107,6 +114,8 @@ def sniff(path: Path) -> Format | None:
         except (zipfile.BadZipFile, OSError):
             return None
         return Format.OSV if ok else None
+    if name.endswith((".tar.zst", ".tar.zstd")) or head.startswith(redhat.ZSTD_MAGIC):
+        return Format.REDHAT_VEX  # Red Hat's VEX archive (csaf_vex_<date>.tar.zst)
     if head.startswith(b"\x1f\x8b"):
         try:
             with gzip.open(path, "rb") as gz:
@@ -173,5 +182,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from epss.parse_file(x.path)
         elif x.format is Format.WOLFI:
             yield from wolfi.parse_file(x.path)
+        elif x.format is Format.REDHAT_VEX:
+            yield from redhat.parse_path(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, wolfi
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, redhat, ubuntu, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -145,6 +145,14 @@ def import_paths(
             continue
         if found:
             report.results.append(vdb.apply(found[0].source, found))
+    redhat_files = by_kind.get("redhat", [])  # Red Hat's VEX files and archives
+    if redhat_files:
+        try:
+            vex = [a for p in redhat_files for a in keep(redhat.parse_path(p))]
+            found = [a for a in vex if isinstance(a, Advisory)]
+            report.results.append(vdb.apply(redhat.SOURCE, found))
+        except FeedError as exc:
+            report.problems.append(ParseProblem(redhat.SOURCE, str(redhat_files[0]), str(exc)))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:
