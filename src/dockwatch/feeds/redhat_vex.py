@@ -20,9 +20,12 @@ Per (major, package) the entry says: `fixed` builds -> affected below the lowest
 (one `fixed` event each); else `known_affected` -> affected with no fix, WONT_FIX when the
 remediation says "Will not fix" or "Out of support scope" (the word is kept in the details);
 `under_investigation` -> UNDETERMINED; `known_not_affected` -> NOT_AFFECTED. Packages are named
-as Red Hat names them: source components by their source rpm, fixed binaries by their binary
-name, a module's packages as `<module>:<stream>/<name>` (Red Hat's own spelling of module
-components, `nodejs:18/nodejs`).
+as Red Hat names them: source components by their source rpm, a module's packages as
+`<module>:<stream>/<name>` (Red Hat's own spelling of module components, `nodejs:18/nodejs`).
+A fixed binary rpm gets an entry of its own only when its version differs from every fixed
+source build of the release (a subpackage versioned apart, `rubygem-rake 13.0.1-139…` from
+`ruby 2.7.8-139…`); the others are found through their `SOURCERPM`, which keeps the database
+small (a kernel fix lists some sixty binaries per architecture).
 """
 
 from __future__ import annotations
@@ -215,14 +218,25 @@ def _statuses(
     fixes, words = _remediation_words(vuln)
     slots: dict[tuple[str, str], _Slot] = defaultdict(_Slot)
     rhsas: dict[str, None] = {}
+    binaries: list[tuple[str, Component]] = []
+    source_builds: set[tuple[str, str]] = set()
     for pid in f.arr(status.get("fixed"), "fixed"):
         found = tree.resolve(pid) if isinstance(pid, str) else None
         if found is None or found[1].evr is None or found[1].name.endswith(_SKIP_SUFFIXES):
             continue
         if pid in fixes:
             rhsas.setdefault(fixes[pid], None)
-        # source and binary builds alike, each under its own name and version
-        slots[(found[0], found[1].name)].fixed.add(found[1].evr)
+        major, comp = found
+        if comp.arch == "src":
+            slots[(major, comp.name)].fixed.add(found[1].evr)
+            source_builds.add((major, found[1].evr))
+        else:
+            binaries.append((major, comp))
+    for major, comp in binaries:
+        # A binary with its source's version is found through its SOURCERPM; only a binary
+        # with a version of its own (a subpackage versioned apart) needs its own entry.
+        if comp.evr is not None and (major, comp.evr) not in source_builds:
+            slots[(major, comp.name)].fixed.add(comp.evr)
     for key, state in (("known_affected", "affected"), ("under_investigation", "investigating")):
         for pid in f.arr(status.get(key), key):
             found = tree.resolve(pid) if isinstance(pid, str) else None
