@@ -27,6 +27,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.importer import import_paths
+from dockwatch.vulndb.runner import sync
 from dockwatch.vulndb.service import VulnDb
 from tests.unit.feeds.upstream import Resource, Upstream, serve
 
@@ -248,3 +249,41 @@ def test_registered_with_the_real_upstream() -> None:
     feeds = {f.name: f for f in default_feeds()}
     assert isinstance(feeds["redhat"], RedHatFeed)
     assert feeds["redhat"].base_url == "https://security.access.redhat.com/data/csaf/v2/vex/"
+
+
+def test_db_sync_applies_an_increment_without_withdrawing_the_rest(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    res = upstream.resources
+    res["/vex/archive_latest.txt"] = Resource(b"csaf_vex_2025-12-06.tar.zst")
+    res["/vex/csaf_vex_2025-12-06.tar.zst"] = Resource(_archive(tmp_path).read_bytes())
+    res["/vex/changes.csv"] = Resource(b"", etag='"c1"')
+    res["/vex/deletions.csv"] = Resource(b"")
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    store = SqlStore(db)
+    vdb = VulnDb(store, ControlledClock())
+    feed = RedHatFeed(base_url=upstream.url("/vex/"), policy=DownloadPolicy(timeout=10))
+    with httpx.Client() as http:
+        (first,) = sync(vdb, [feed], http)
+        assert first.status == "updated" and first.result is not None
+        assert len(first.result.added) == 5
+        res["/vex/2024/cve-2024-8088.json"] = Resource(
+            FILES["2024/cve-2024-8088.json"].read_bytes()
+        )
+        res["/vex/changes.csv"] = Resource(
+            b'"2024/cve-2024-8088.json","2025-12-08T09:00:00+00:00"\n', etag='"c2"'
+        )
+        res["/vex/deletions.csv"] = Resource(
+            b'"2024/cve-2024-0208.json","2025-12-08T10:00:00+00:00"\n'
+        )
+        (second,) = sync(vdb, [feed], http)
+        assert second.result is not None
+        assert second.result.withdrawn == ["CVE-2024-0208"]  # deleted upstream; nothing else
+        (third,) = sync(vdb, [feed], http)
+        assert third.status == "unchanged"
+    with store.read() as uow:
+        stored = uow.vulns.stored_advisories("redhat")
+    assert sorted(a for a, s in stored.items() if not s.withdrawn) == [
+        "CVE-2005-2541", "CVE-2021-25220", "CVE-2023-28755", "CVE-2024-8088",
+    ]  # fmt: skip
