@@ -23,6 +23,14 @@ Oracle Linux: the end of Extended Support, under which Oracle keeps publishing E
 Lifetime Support Policy (https://www.oracle.com/a/ocom/docs/elsp-lifetime-069338.pdf). CBL-Mariner
 and Azure Linux: Microsoft's announcements (1.0 ended 2023-07-31, 2.0 on 2025-07-23; 3.0 has no
 exact date yet), https://learn.microsoft.com/azure/azure-linux/ (checked 2026-12).
+Red Hat Enterprise Linux (UBI images are `rhel` too): the end of Maintenance Support from
+https://access.redhat.com/support/policy/updates/errata (RHEL 7: 2024-06-30; Extended Life-cycle
+Support beyond it is a paid add-on whose fixes the main repositories and UBI do not carry;
+8: 2029-05-31; 9: 2032-05-31; 10: 2035-05-31). CentOS Linux 7 ended 2024-06-30 and CentOS
+Stream 8 2024-05-31 (https://www.centos.org/centos-linux-eol/,
+https://blog.centos.org/2023/04/end-dates-are-coming-for-centos-stream-8-and-centos-linux-7/);
+CentOS Stream 9 and 10 are live but Red Hat publishes no advisories for Stream (its VEX and
+OVAL data name RHEL products only), so they have no advisory source (checked 2026-12).
 """
 
 from __future__ import annotations
@@ -226,14 +234,28 @@ RELEASES: tuple[Release, ...] = (
     _azure("mariner", "1.0", date(2023, 7, 31), "CBL-Mariner 1.0"),
     _azure("mariner", "2.0", date(2025, 7, 23), "CBL-Mariner 2.0"),
     _azure("azurelinux", "3.0", None, "Azure Linux 3.0"),  # no exact end announced (about 2027)
+    # Red Hat Enterprise Linux and UBI: Red Hat's VEX files (feed `redhat`), main stream only
+    _el("rhel", "Red Hat", "Red Hat Enterprise Linux", "7", date(2024, 6, 30)),
+    _el("rhel", "Red Hat", "Red Hat Enterprise Linux", "8", date(2029, 5, 31)),
+    _el("rhel", "Red Hat", "Red Hat Enterprise Linux", "9", date(2032, 5, 31)),
+    _el("rhel", "Red Hat", "Red Hat Enterprise Linux", "10", date(2035, 5, 31)),
+    # CentOS Linux 7 and CentOS Stream 8 (os-release ID `centos`, VERSION_ID `7` / `8`): past
+    # their end of life, so never matched
+    Release("centos", "7", "CentOS:7", "7", (), date(2024, 6, 30), "CentOS Linux 7"),
+    Release("centos", "8", "CentOS:8", "8", (), date(2024, 5, 31), "CentOS Stream 8"),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "sles", "opensuse-leap", "photon", "arch", "gentoo",
-     "distroless"}
+    {"fedora", "sles", "opensuse-leap", "photon", "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
+
+NO_ADVISORY_SOURCE_RELEASES: dict[tuple[str, str], str] = {
+    ("centos", "9"): "CentOS Stream 9 has no advisory source: Red Hat publishes none for Stream",
+    ("centos", "10"): "CentOS Stream 10 has no advisory source: Red Hat publishes none for Stream",
+}
+"""(os-release ID, release key) of live releases of a listed distribution that no feed covers."""
 
 _BY_KEY = {(r.os_id, r.version): r for r in RELEASES}
 _BY_CODENAME = {(r.os_id, c): r for r in RELEASES for c in r.codenames}
@@ -302,6 +324,9 @@ def lookup(
         release = _BY_CODENAME.get((os_id, codename.strip().lower()))
     if release is None:
         release = _BY_KEY.get((os_id, ROLLING))
+    no_source = NO_ADVISORY_SOURCE_RELEASES.get((os_id, release_key(os_id, version_id or "") or ""))
+    if release is None and no_source is not None:
+        return Unsupported(UnsupportedReason.NO_ADVISORY_SOURCE, no_source)
     if release is None:
         shown = version_id or codename or "no version"
         return Unsupported(

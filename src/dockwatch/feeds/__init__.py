@@ -34,6 +34,7 @@ from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.oracle import OracleFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.redhat import RedHatFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
@@ -57,6 +58,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [AmazonFeed(policy=p), BottlerocketFeed(policy=p)]
     feeds += [OracleFeed(policy=p)]
     feeds += [AzureLinuxFeed(release, policy=p) for release in ("1.0", "2.0", "3.0")]
+    feeds += [RedHatFeed(policy=p)]
     return feeds
 
 
@@ -87,6 +89,7 @@ __all__ = [
     "OsvFeed",
     "ParseProblem",
     "RateLimited",
+    "RedHatFeed",
     "TooLarge",
     "UbuntuFeed",
     "Unchanged",

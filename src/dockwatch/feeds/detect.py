@@ -30,6 +30,7 @@ from dockwatch.feeds import (
     nvd,
     oracle,
     osv,
+    redhat,
     updateinfo,
     wolfi,
 )
@@ -39,6 +40,7 @@ from dockwatch.feeds.feed import FeedItem
 _PREFIX = 64 << 10
 _FULL_PARSE_LIMIT = 512 << 20
 _KEV_HEAD = re.compile(rb'"catalogVersion"\s*:\s*"')
+_VEX_HEAD = re.compile(rb'"category"\s*:\s*"csaf_vex"')
 _DEBIAN_HEAD = re.compile(rb'^\s*\{\s*"[^"]{1,256}"\s*:\s*\{\s*"(CVE|TEMP)-')
 
 
@@ -55,6 +57,7 @@ class Format(StrEnum):
     UPDATEINFO = "updateinfo"
     ORACLE = "oracle"
     AZURELINUX = "azurelinux"
+    REDHAT_VEX = "redhat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ class Found:
 
 
 def _sniff_json_head(head: bytes) -> Format | None:
+    if _VEX_HEAD.search(head):
+        return Format.REDHAT_VEX
     if _KEV_HEAD.search(head) and b'"vulnerabilities"' in head:
         return Format.KEV
     if b'"resultsPerPage"' in head and (b'"NVD_CVE"' in head or b'"totalResults"' in head):
@@ -90,6 +95,9 @@ def _sniff_json_head(head: bytes) -> Format | None:
 def _sniff_json_doc(doc: object) -> Format | None:
     if not isinstance(doc, dict):
         return None
+    meta = doc.get("document")
+    if isinstance(meta, dict) and meta.get("category") == "csaf_vex":
+        return Format.REDHAT_VEX
     if osv.looks_like_record(doc):
         return Format.OSV
     if "vulnerabilities" in doc and "catalogVersion" in doc:
@@ -134,6 +142,8 @@ def sniff(path: Path) -> Format | None:
         except (zipfile.BadZipFile, OSError):
             return None
         return Format.OSV if ok else None
+    if name.endswith((".tar.zst", ".tar.zstd")) or head.startswith(redhat.ZSTD_MAGIC):
+        return Format.REDHAT_VEX  # Red Hat's VEX archive (csaf_vex_<date>.tar.zst)
     if head.startswith(b"\x1f\x8b"):
         try:
             with gzip.open(path, "rb") as gz:
@@ -217,5 +227,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from oracle.parse_file(x.path)
         elif x.format is Format.AZURELINUX:
             yield from azurelinux.parse_file(x.path)
+        elif x.format is Format.REDHAT_VEX:
+            yield from redhat.parse_path(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

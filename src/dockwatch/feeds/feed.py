@@ -130,6 +130,9 @@ class Fetched:
     """To be stored and passed to the next `fetch`."""
     workdir: Path | None = None
     """A temporary folder that `close()` removes (None for local files, which are never deleted)."""
+    complete: bool = True
+    """Whether the files hold the whole source (records missing from them are withdrawn), or
+    only what changed since the fingerprint passed to `fetch` (Red Hat's `changes.csv`)."""
 
     def close(self) -> None:
         """Remove the temporary folder, if this fetch made one."""

@@ -33,6 +33,7 @@ from dockwatch.versions import (
 from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
 from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
 
+from . import redhat
 from .matcher import LANGUAGE_ECOSYSTEMS, IndeterminateMatch, Match, MatchEvidence, MatchReport
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,10 @@ class MatchIndex:
             self.version = current
         return current
 
+    def advisories(self, ecosystem: str, name: str) -> set[tuple[str, str]]:
+        """(source, advisory id) of every entry under the key, whatever its status."""
+        return {(e.source, e.advisory_id) for e in self._entries.get((ecosystem, name), ())}
+
     def verdicts(
         self, ecosystem: str, name: str, version: str
     ) -> tuple[tuple[IndexedEntry, object], ...]:
@@ -190,6 +195,16 @@ class MatchIndex:
         result = tuple(out)
         self._verdicts[cache_key] = result
         return result
+
+
+def lookup_routes(pkg: Package, os_ecosystem: str | None) -> list[tuple[Key, str, str]]:
+    """Every (key, searched_by, version) a package is looked up under, most precise first: one
+    route (`lookup_key`), or binary then source for Red Hat's rpms (`match/redhat.py`)."""
+    if pkg.type == "rpm" and redhat.is_redhat(os_ecosystem):
+        assert os_ecosystem is not None
+        return redhat.routes(pkg, os_ecosystem)
+    route = lookup_key(pkg, os_ecosystem)
+    return [] if route is None else [route]
 
 
 def lookup_key(pkg: Package, os_ecosystem: str | None) -> tuple[Key, str, str] | None:
@@ -255,13 +270,14 @@ def reverse_index_rows(
     rows: set[tuple[str, str, str, str]] = set()
     docs: dict[str, bytes] = {}
     for pkg in packages:
-        route = lookup_key(pkg, os_ecosystem)
-        if route is None:
+        pkg_routes = lookup_routes(pkg, os_ecosystem)
+        if not pkg_routes:
             continue
         doc = dump_package(pkg)
         ref = package_ref(doc)
         docs[ref] = doc
-        rows.add((pkg.layer_digest or "", route[0][0], route[0][1], ref))
+        for route in pkg_routes:
+            rows.add((pkg.layer_digest or "", route[0][0], route[0][1], ref))
     return rows, docs
 
 
@@ -273,41 +289,53 @@ def match_packages(
     matches: list[Match] = []
     undecided: list[IndeterminateMatch] = []
     for pkg in packages:
-        route = lookup_key(pkg, os_ecosystem)
-        if route is None:
-            continue
-        (ecosystem, name), searched_by, version = route
-        for entry, verdict in index.verdicts(ecosystem, name, version):
-            if isinstance(verdict, Indeterminate):
-                undecided.append(
-                    IndeterminateMatch(pkg, entry.source, entry.advisory_id, verdict.reason)
-                )
-                continue
-            assert isinstance(verdict, Affected)
-            fixed = None if entry.status == "wont_fix" else verdict.fixed
-            evidence = MatchEvidence(
-                searched_by=searched_by,
-                ecosystem=ecosystem,
-                name=name,
-                version=version,
-                scheme=ecosystem.split(":", 1)[0],
-                via=verdict.via,
-                range_index=verdict.range_index,
-                introduced=verdict.introduced,
-                fixed=verdict.fixed,
-                last_affected=verdict.last_affected,
-            )
-            matches.append(
-                Match(pkg, entry.source, entry.advisory_id, fixed, entry.status, evidence)
-            )
+        answered: set[tuple[str, str]] = set()
+        for route in lookup_routes(pkg, os_ecosystem):
+            _match_route(pkg, route, index, answered, matches, undecided)
     return matches, undecided
+
+
+def _match_route(
+    pkg: Package,
+    route: tuple[Key, str, str],
+    index: MatchIndex,
+    answered: set[tuple[str, str]],
+    matches: list[Match],
+    undecided: list[IndeterminateMatch],
+) -> None:
+    """The matches of one route; advisories an earlier route of the package `answered` are
+    skipped, and this route's are added to it."""
+    (ecosystem, name), searched_by, version = route
+    seen = answered.copy()
+    answered |= index.advisories(ecosystem, name)
+    for entry, verdict in index.verdicts(ecosystem, name, version):
+        if (entry.source, entry.advisory_id) in seen:
+            continue
+        if isinstance(verdict, Indeterminate):
+            undecided.append(
+                IndeterminateMatch(pkg, entry.source, entry.advisory_id, verdict.reason)
+            )
+            continue
+        assert isinstance(verdict, Affected)
+        fixed = None if entry.status == "wont_fix" else verdict.fixed
+        evidence = MatchEvidence(
+            searched_by=searched_by,
+            ecosystem=ecosystem,
+            name=name,
+            version=version,
+            scheme=ecosystem.split(":", 1)[0],
+            via=verdict.via,
+            range_index=verdict.range_index,
+            introduced=verdict.introduced,
+            fixed=verdict.fixed,
+            last_affected=verdict.last_affected,
+        )
+        matches.append(Match(pkg, entry.source, entry.advisory_id, fixed, entry.status, evidence))
 
 
 def affected_keys(packages: Iterable[Package], os_ecosystem: str | None) -> set[Key]:
     """The (ecosystem, name) keys an inventory is looked up under (for the reverse index)."""
     out: set[Key] = set()
     for pkg in packages:
-        route = lookup_key(pkg, os_ecosystem)
-        if route is not None:
-            out.add(route[0])
+        out.update(route[0] for route in lookup_routes(pkg, os_ecosystem))
     return out

@@ -28,6 +28,7 @@ from dockwatch.feeds import (
     nvd,
     oracle,
     osv,
+    redhat,
     ubuntu,
     updateinfo,
     wolfi,
@@ -173,6 +174,14 @@ def import_paths(
     for source, advisories in sorted(updateinfo_found.items()):
         report.results.append(vdb.apply(source, advisories))
     _import_oval(vdb, by_kind, report, keep)
+    redhat_files = by_kind.get("redhat", [])  # Red Hat's VEX files and archives
+    if redhat_files:
+        try:
+            vex = [a for p in redhat_files for a in keep(redhat.parse_path(p))]
+            found = [a for a in vex if isinstance(a, Advisory)]
+            report.results.append(vdb.apply(redhat.SOURCE, found))
+        except FeedError as exc:
+            report.problems.append(ParseProblem(redhat.SOURCE, str(redhat_files[0]), str(exc)))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:

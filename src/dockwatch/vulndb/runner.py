@@ -115,6 +115,7 @@ def sync(
             with fetched:
                 items = list(feed.parse(fetched))
                 stored_fp = fingerprint_to_json(fetched.fingerprint)
+                complete = fetched.complete
         except (FeedError, OSError, ValueError) as exc:
             vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
             outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
@@ -126,7 +127,7 @@ def sync(
             result = vdb.apply(
                 feed.name,
                 advisories,
-                complete=True,
+                complete=complete,
                 feed_version=feed.version,
                 source_fingerprint=stored_fp,
             )
