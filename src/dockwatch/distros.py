@@ -11,6 +11,13 @@ carries DLAs), Alpine's per-branch "end of support" for main, the RHEL-compatibl
 AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
 https://alpinelinux.org/releases/, https://wiki.almalinux.org/release-notes/,
 https://wiki.rockylinux.org/rocky/version/ (checked 2026-11).
+
+SUSE Linux Enterprise Server: the end of LTSS of each service pack (SUSE's OSV records carry the
+LTSS updates; general support ends three years earlier): 12 SP5 general support ended 2024-10-31,
+LTSS runs to 2027-10-31; 15 SP7, the last of 15, has general support to 2031-07-31 and LTSS to
+2034-07-31. openSUSE Leap: each minor release's end of maintenance (15.5 ended 2024-12-31, 15.6
+2025-12-31); Tumbleweed is rolling. Sources: https://www.suse.com/lifecycle/,
+https://en.opensuse.org/Lifetime (dates as published 2026-12).
 """
 
 from __future__ import annotations
@@ -146,6 +153,35 @@ def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Rele
     )
 
 
+def _sle(major: int, sp: int, eol: date) -> Release:
+    """A SUSE Linux Enterprise service pack: os-release `ID=sles`, `VERSION_ID=15.5` (GA: `15`),
+    keyed `15.5`; every SLE product and module of the service pack is folded into one ecosystem
+    (`SUSE:Linux Enterprise 15 SP5`) by feeds/suse.py."""
+    name = f"{major} SP{sp}" if sp else str(major)
+    return Release(
+        os_id="sles",
+        version=f"{major}.{sp}",
+        ecosystem=f"SUSE:Linux Enterprise {name}",
+        feed_release=name,
+        codenames=(),
+        eol=eol,
+        title=f"SUSE Linux Enterprise Server {name}",
+    )
+
+
+def _leap(version: str, eol: date) -> Release:
+    """An openSUSE Leap release (`ID=opensuse-leap`, `VERSION_ID=15.5`)."""
+    return Release(
+        os_id="opensuse-leap",
+        version=version,
+        ecosystem=f"openSUSE:Leap {version}",
+        feed_release=version,
+        codenames=(),
+        eol=eol,
+        title=f"openSUSE Leap {version}",
+    )
+
+
 RELEASES: tuple[Release, ...] = (
     _debian("10", "buster", date(2024, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
@@ -182,14 +218,45 @@ RELEASES: tuple[Release, ...] = (
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "8", date(2029, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "9", date(2032, 5, 31)),
+    # SUSE Linux Enterprise: to the end of LTSS of each service pack; openSUSE Leap: to the end
+    # of maintenance of each minor release; Tumbleweed is rolling.
+    _sle(12, 3, date(2022, 6, 30)),
+    _sle(12, 4, date(2023, 6, 30)),
+    _sle(12, 5, date(2027, 10, 31)),
+    _sle(15, 0, date(2022, 12, 31)),
+    _sle(15, 1, date(2024, 1, 31)),
+    _sle(15, 2, date(2024, 12, 31)),
+    _sle(15, 3, date(2025, 12, 31)),
+    _sle(15, 4, date(2026, 12, 31)),
+    _sle(15, 5, date(2027, 12, 31)),
+    _sle(15, 6, date(2028, 12, 31)),
+    _sle(15, 7, date(2034, 7, 31)),
+    _leap("15.0", date(2019, 12, 3)),
+    _leap("15.1", date(2021, 2, 2)),
+    _leap("15.2", date(2022, 1, 4)),
+    _leap("15.3", date(2022, 12, 31)),
+    _leap("15.4", date(2023, 12, 31)),
+    _leap("15.5", date(2024, 12, 31)),
+    _leap("15.6", date(2025, 12, 31)),
+    _rolling("opensuse-tumbleweed", "openSUSE:Tumbleweed", "openSUSE Tumbleweed"),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "photon", "mariner",
+    {"rhel", "centos", "fedora", "amzn", "ol", "photon", "mariner",
      "azurelinux", "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
+
+NO_FEED_REASONS: dict[str, str] = {
+    "fedora": "Fedora publishes no advisory feed dockwatch reads: no OSV records, and its "
+    "Bodhi updates are not read yet",
+}
+"""Why a distribution of KNOWN_WITHOUT_FEED cannot be matched, where there is more to say."""
+
+BINARY_ADVISED = frozenset({"SUSE", "openSUSE"})
+"""Advisory families that name binary packages: their OS packages are looked up by binary name
+(the rest advise by source package)."""
 
 _BY_KEY = {(r.os_id, r.version): r for r in RELEASES}
 _BY_CODENAME = {(r.os_id, c): r for r in RELEASES for c in r.codenames}
@@ -200,6 +267,14 @@ _MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 _MAJOR = re.compile(r"(\d+)")
 _MAJOR_MINOR_IDS = frozenset({"ubuntu"})
 """Distributions whose releases are `major.minor` (`22.04`), not a major version."""
+_MAJOR_DOT_MINOR_IDS = frozenset({"sles", "opensuse-leap"})
+"""Distributions keyed `major.minor` without padding, a missing minor being 0 (`15` -> `15.0`)."""
+_MAJOR_OPT_MINOR = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+def matched_by_binary(ecosystem: str) -> bool:
+    """Whether OS packages of an advisory ecosystem are looked up by binary package name."""
+    return ecosystem.split(":", 1)[0] in BINARY_ADVISED
 
 
 def by_ecosystem(ecosystem: str) -> Release | None:
@@ -224,6 +299,9 @@ def release_key(os_id: str, version_id: str) -> str | None:
     if os_id in _MAJOR_MINOR_IDS:
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2).zfill(2)}" if m else None
+    if os_id in _MAJOR_DOT_MINOR_IDS:
+        m = _MAJOR_OPT_MINOR.match(v)
+        return f"{m.group(1)}.{int(m.group(2) or 0)}" if m else None
     if os_id == "alpine":
         if "_" in v or v == "edge":
             return "edge"
@@ -245,7 +323,8 @@ def lookup(
     if os_id not in _OS_IDS:
         if os_id in KNOWN_WITHOUT_FEED:
             return Unsupported(
-                UnsupportedReason.NO_ADVISORY_SOURCE, f"no advisory feed for {os_id!r}"
+                UnsupportedReason.NO_ADVISORY_SOURCE,
+                NO_FEED_REASONS.get(os_id, f"no advisory feed for {os_id!r}"),
             )
         return Unsupported(UnsupportedReason.UNKNOWN_DISTRO, f"unknown distribution {os_id!r}")
     release: Release | None = None

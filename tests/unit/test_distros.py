@@ -113,3 +113,40 @@ def test_alma_ecosystems_in_the_data_are_in_the_table() -> None:
 def test_a_distribution_with_a_feed_is_never_listed_as_without_one() -> None:
     fed = {release.os_id for release in distros.RELEASES}
     assert not fed & distros.KNOWN_WITHOUT_FEED
+
+
+@pytest.mark.parametrize(
+    ("os_id", "version_id", "ecosystem"),
+    [
+        ("sles", "15.5", "SUSE:Linux Enterprise 15 SP5"),  # SLE BCI 15 SP5 and SLES 15 SP5
+        ("sles", "15.7", "SUSE:Linux Enterprise 15 SP7"),
+        ("sles", "12.5", "SUSE:Linux Enterprise 12 SP5"),  # LTSS to 2027-10-31
+        ("opensuse-tumbleweed", "20240321", "openSUSE:Tumbleweed"),  # rolling: any snapshot
+    ],
+)
+def test_suse_releases(os_id: str, version_id: str, ecosystem: str) -> None:
+    got = distros.lookup(os_id, version_id, today=date(2026, 12, 5))
+    assert isinstance(got, Supported) and got.release.ecosystem == ecosystem
+
+
+def test_suse_release_keys_and_end_of_life() -> None:
+    ga = distros.lookup("sles", "15", today=date(2020, 1, 1))  # SLES 15 GA: VERSION_ID="15"
+    assert isinstance(ga, Supported) and ga.release.ecosystem == "SUSE:Linux Enterprise 15"
+    leap = distros.lookup("opensuse-leap", "15.5", today=date(2024, 12, 31))
+    assert isinstance(leap, Supported) and leap.release.ecosystem == "openSUSE:Leap 15.5"
+    ended = distros.lookup("opensuse-leap", "15.5", today=date(2025, 1, 1))
+    assert isinstance(ended, Unsupported) and ended.reason is UnsupportedReason.END_OF_LIFE
+    assert ended.detail == "openSUSE Leap 15.5 reached end of life on 2024-12-31"
+    sp4 = distros.lookup("sles", "15.4", today=date(2027, 1, 1))  # LTSS ended 2026-12-31
+    assert isinstance(sp4, Unsupported) and sp4.reason is UnsupportedReason.END_OF_LIFE
+    unknown = distros.lookup("sles", "11.4", today=date(2026, 12, 5))
+    assert isinstance(unknown, Unsupported) and unknown.reason is UnsupportedReason.UNKNOWN_RELEASE
+    assert distros.matched_by_binary("SUSE:Linux Enterprise 15 SP5")
+    assert distros.matched_by_binary("openSUSE:Tumbleweed")
+    assert not distros.matched_by_binary("Debian:12")
+
+
+def test_fedora_says_why_it_is_not_matched() -> None:
+    got = distros.lookup("fedora", "41", today=date(2026, 12, 5))
+    assert isinstance(got, Unsupported) and got.reason is UnsupportedReason.NO_ADVISORY_SOURCE
+    assert "Bodhi" in got.detail and "OSV" in got.detail

@@ -31,6 +31,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
@@ -51,6 +52,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
+    feeds += [SuseFeed(policy=p), OpenSuseFeed(policy=p)]
     return feeds
 
 
@@ -74,9 +76,11 @@ __all__ = [
     "IncompleteDownload",
     "KevFeed",
     "NvdFeed",
+    "OpenSuseFeed",
     "OsvFeed",
     "ParseProblem",
     "RateLimited",
+    "SuseFeed",
     "TooLarge",
     "UbuntuFeed",
     "Unchanged",

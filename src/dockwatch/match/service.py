@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from dockwatch.distros import Supported, lookup_distro
+from dockwatch.distros import Supported, lookup_distro, matched_by_binary
 from dockwatch.model.advisory import normalize_package_name
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
@@ -195,14 +195,15 @@ class MatchIndex:
 def lookup_key(pkg: Package, os_ecosystem: str | None) -> tuple[Key, str, str] | None:
     """(key, searched_by, version) to look a package up under, or None when it has no route.
 
-    OS packages go by their source package in the distribution release; a file-based package
+    OS packages go by their source package in the distribution release (by their binary package
+    where the distribution advises by binary: SUSE, openSUSE); a file-based package
     owned by an OS package is not looked up at all: its owner is in the inventory and matches
     through the distribution's advisories (which know about the distribution's patches).
     """
     if pkg.type in OS_PACKAGE_TYPES:
         if os_ecosystem is None:
             return None
-        if pkg.source_name:
+        if pkg.source_name and not matched_by_binary(os_ecosystem):
             return (
                 (os_ecosystem, pkg.source_name),
                 "source package",

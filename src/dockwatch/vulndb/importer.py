@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, wolfi
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, suse, ubuntu, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -130,6 +130,10 @@ def import_paths(
         if ubuntu.SOURCE in grouped:  # Ubuntu's records as its feed reads them
             grouped[ubuntu.SOURCE] = [
                 a for a in ubuntu.parse(iter(grouped[ubuntu.SOURCE])) if isinstance(a, Advisory)
+            ]
+        for source in suse.SOURCES & grouped.keys():  # SUSE's products folded per release
+            grouped[source] = [
+                a for a in suse.parse(iter(grouped[source])) if isinstance(a, Advisory)
             ]
         for source, advisories in sorted(grouped.items()):
             say(f"{source}: applying {len(advisories)} advisories")
