@@ -17,7 +17,9 @@ LTSS updates; general support ends three years earlier): 12 SP5 general support 
 LTSS runs to 2027-10-31; 15 SP7, the last of 15, has general support to 2031-07-31 and LTSS to
 2034-07-31. openSUSE Leap: each minor release's end of maintenance (15.5 ended 2024-12-31, 15.6
 2025-12-31); Tumbleweed is rolling. Sources: https://www.suse.com/lifecycle/,
-https://en.opensuse.org/Lifetime (dates as published 2026-12).
+https://en.opensuse.org/Lifetime (dates as published 2026-12). Fedora: each release's end of
+life, four weeks after the release two ahead ships (F40 ended 2025-05-13, F41 2025-12-15);
+source: https://docs.fedoraproject.org/en-US/releases/eol/ and the release schedules.
 """
 
 from __future__ import annotations
@@ -182,6 +184,13 @@ def _leap(version: str, eol: date) -> Release:
     )
 
 
+def _fedora(version: str, eol: date) -> Release:
+    """A Fedora release (`ID=fedora`, `VERSION_ID=43`); Bodhi names it `F43`."""
+    return Release(
+        "fedora", version, f"Fedora:{version}", f"F{version}", (), eol, f"Fedora {version}"
+    )
+
+
 RELEASES: tuple[Release, ...] = (
     _debian("10", "buster", date(2024, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
@@ -239,19 +248,26 @@ RELEASES: tuple[Release, ...] = (
     _leap("15.5", date(2024, 12, 31)),
     _leap("15.6", date(2025, 12, 31)),
     _rolling("opensuse-tumbleweed", "openSUSE:Tumbleweed", "openSUSE Tumbleweed"),
+    # Fedora: to each release's end of life (Bodhi's stable security updates).
+    _fedora("36", date(2023, 5, 16)),
+    _fedora("37", date(2023, 12, 5)),
+    _fedora("38", date(2024, 5, 21)),
+    _fedora("39", date(2024, 11, 26)),
+    _fedora("40", date(2025, 5, 13)),
+    _fedora("41", date(2025, 12, 15)),
+    _fedora("42", date(2026, 5, 13)),
+    _fedora("43", date(2026, 12, 9)),
+    _fedora("44", date(2027, 5, 12)),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "amzn", "ol", "photon", "mariner",
+    {"rhel", "centos", "amzn", "ol", "photon", "mariner",
      "azurelinux", "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
 
-NO_FEED_REASONS: dict[str, str] = {
-    "fedora": "Fedora publishes no advisory feed dockwatch reads: no OSV records, and its "
-    "Bodhi updates are not read yet",
-}
+NO_FEED_REASONS: dict[str, str] = {}
 """Why a distribution of KNOWN_WITHOUT_FEED cannot be matched, where there is more to say."""
 
 BINARY_ADVISED = frozenset({"SUSE", "openSUSE"})

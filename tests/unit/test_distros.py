@@ -146,7 +146,11 @@ def test_suse_release_keys_and_end_of_life() -> None:
     assert not distros.matched_by_binary("Debian:12")
 
 
-def test_fedora_says_why_it_is_not_matched() -> None:
-    got = distros.lookup("fedora", "41", today=date(2026, 12, 5))
-    assert isinstance(got, Unsupported) and got.reason is UnsupportedReason.NO_ADVISORY_SOURCE
-    assert "Bodhi" in got.detail and "OSV" in got.detail
+def test_fedora_releases_and_end_of_life() -> None:
+    got = distros.lookup("fedora", "43", today=date(2026, 12, 5))
+    assert isinstance(got, Supported) and got.release.ecosystem == "Fedora:43"
+    assert got.release.feed_release == "F43"  # Bodhi's release name
+    ended = distros.lookup("fedora", "41", today=date(2026, 12, 5))
+    assert isinstance(ended, Unsupported) and ended.reason is UnsupportedReason.END_OF_LIFE
+    assert ended.detail == "Fedora 41 reached end of life on 2025-12-15"
+    assert not distros.matched_by_binary("Fedora:43")  # Bodhi lists source builds

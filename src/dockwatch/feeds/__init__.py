@@ -10,6 +10,7 @@ from dockwatch.feeds.alpine import AlpineFeed
 from dockwatch.feeds.debian import DebianFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
+from dockwatch.feeds.fedora import BodhiFeed
 from dockwatch.feeds.feed import (
     UNCHANGED,
     Feed,
@@ -52,7 +53,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
-    feeds += [SuseFeed(policy=p), OpenSuseFeed(policy=p)]
+    feeds += [SuseFeed(policy=p), OpenSuseFeed(policy=p), BodhiFeed(policy=p)]
     return feeds
 
 
@@ -60,6 +61,7 @@ __all__ = [
     "OSV_ECOSYSTEMS",
     "UNCHANGED",
     "AlpineFeed",
+    "BodhiFeed",
     "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",

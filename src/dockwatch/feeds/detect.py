@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, wolfi
+from dockwatch.feeds import alpine, debian, epss, fedora, kev, nvd, osv, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -39,6 +39,7 @@ class Format(StrEnum):
     KEV = "kev"
     EPSS = "epss"
     WOLFI = "wolfi"
+    BODHI = "bodhi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ def _sniff_json_head(head: bytes) -> Format | None:
         return Format.ALPINE
     if _DEBIAN_HEAD.match(head):
         return Format.DEBIAN
+    if b'"alias"' in head and b'"builds"' in head and b"bodhi" in head:
+        return Format.BODHI  # a Bodhi updates page or one saved update
     if (
         b'"$schema"' not in head
         and b'"id"' in head
@@ -173,5 +176,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from epss.parse_file(x.path)
         elif x.format is Format.WOLFI:
             yield from wolfi.parse_file(x.path)
+        elif x.format is Format.BODHI:
+            yield from fedora.parse_file(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, suse, ubuntu, wolfi
+from dockwatch.feeds import alpine, debian, detect, epss, fedora, kev, nvd, osv, suse, ubuntu, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -149,6 +149,11 @@ def import_paths(
             continue
         if found:
             report.results.append(vdb.apply(found[0].source, found))
+    bodhi = [a for p in by_kind.get("bodhi", []) for a in keep(fedora.parse_file(p))]
+    if bodhi:  # Fedora's Bodhi updates pages
+        report.results.append(
+            vdb.apply(fedora.SOURCE, [a for a in bodhi if isinstance(a, Advisory)])
+        )
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:

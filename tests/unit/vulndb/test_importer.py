@@ -38,3 +38,21 @@ def test_suse_folder_imports_folded_per_release(tmp_path: Path) -> None:
         ("osv:SUSE", "SUSE-SU-2019:1608-1", "SUSE:Linux Enterprise 12 SP5", "libopenssl0_9_8"),
         ("osv:openSUSE", "openSUSE-SU-2018:1633-1", "openSUSE:Leap 15.0", "nscd"),
     }
+
+
+FEDORA = Path(__file__).parents[2] / "data" / "feeds" / "fedora"
+
+
+def test_saved_bodhi_pages_import(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    store = SqlStore(db)
+    report = import_paths(VulnDb(store, ControlledClock()), [FEDORA])
+    assert report.problems == [] and report.skipped_files == [str(FEDORA / "README.md")]
+    with store.read() as uow:
+        rows = uow.vulns.affected_for([("Fedora:37", "httpd"), ("Fedora:36", "httpd")])
+        keys = {(row.source, row.advisory_id, row.ecosystem) for row in rows}
+    assert keys == {
+        ("fedora", "FEDORA-2023-f6ff3f85eb", "Fedora:37"),
+        ("fedora", "FEDORA-2023-6d4055d482", "Fedora:36"),
+    }
