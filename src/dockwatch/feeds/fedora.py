@@ -22,12 +22,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import orjson
 
+from dockwatch import distros
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, download, verify_json
 from dockwatch.feeds.feed import (
@@ -59,8 +60,17 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "fedora"
 BODHI_URL = "https://bodhi.fedoraproject.org/updates/"
-RELEASES = ("F42", "F43", "F44")
-"""Releases fetched by default (the maintained ones; see distros.py)."""
+
+
+def maintained_releases(today: date) -> tuple[str, ...]:
+    """Bodhi's names (`F43`) of the Fedora releases of the distros table not past end of life."""
+    return tuple(
+        r.feed_release
+        for r in distros.RELEASES
+        if r.os_id == "fedora" and (r.eol is None or r.eol >= today)
+    )
+
+
 _CVE = re.compile(r"\bCVE-\d{4}-\d{4,}\b")
 _RATINGS = {"urgent": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 _INTRODUCED_0 = Event(EventKind.INTRODUCED, "0")
@@ -157,7 +167,8 @@ class BodhiFeed:
     """Stable security updates of Fedora's maintained releases, paged per release."""
 
     url: str = BODHI_URL
-    releases: tuple[str, ...] = RELEASES
+    releases: tuple[str, ...] = ()
+    """Bodhi release names to fetch; empty: the maintained releases of the distros table."""
     rows_per_page: int = 100
     max_pages: int = 500
     """Per release; past it the fetch fails rather than keep a partial feed."""
@@ -173,7 +184,7 @@ class BodhiFeed:
         try:
             files: list[FetchedFile] = []
             parts: list[Validator] = []
-            for rel in self.releases:
+            for rel in self.releases or maintained_releases(datetime.now(UTC).date()):
                 page, pages = 1, 1
                 while page <= pages:
                     if page > self.max_pages:

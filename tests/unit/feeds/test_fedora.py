@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from dockwatch.feeds import UNCHANGED, BodhiFeed, Feed, Fetched, default_feeds
 from dockwatch.feeds.detect import Format, sniff
 from dockwatch.feeds.download import DownloadPolicy
-from dockwatch.feeds.fedora import parse_file, parse_update
+from dockwatch.feeds.fedora import maintained_releases, parse_file, parse_update
 from dockwatch.model.advisory import Advisory, SeverityType
 
 DATA = Path(__file__).parents[2] / "data" / "feeds" / "fedora"
@@ -135,3 +136,8 @@ def test_registered_with_the_real_upstream() -> None:
     feed = next(f for f in default_feeds() if f.name == "fedora")
     assert isinstance(feed, BodhiFeed)
     assert feed.url == "https://bodhi.fedoraproject.org/updates/"
+
+
+def test_the_maintained_releases_are_fetched_by_default() -> None:
+    assert maintained_releases(date(2026, 12, 5)) == ("F43", "F44")
+    assert maintained_releases(date(2025, 1, 1)) == ("F40", "F41", "F42", "F43", "F44")
