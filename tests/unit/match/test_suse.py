@@ -25,6 +25,7 @@ import pytest
 from dockwatch.catalog.cataloger import LayerFiles, ParseEnv
 from dockwatch.catalog.distro import detect
 from dockwatch.catalog.rpm.cataloger import RpmCataloger
+from dockwatch.catalog.rpm.rpmdb import bdb_blobs
 from dockwatch.clock import ControlledClock
 from dockwatch.feeds.feed import Fetched
 from dockwatch.feeds.suse import SuseFeed
@@ -37,6 +38,7 @@ from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.service import VulnDb
 from tests.builders import os_release as osr
+from tests.unit.catalog.rpm.test_rpm import write_ndb
 from tests.unit.versions.rpm_corpus import label_compare, rpm_oracle_available
 
 DATA = Path(__file__).parents[2] / "data" / "feeds" / "suse" / "osv"
@@ -52,6 +54,7 @@ pytestmark = [
 
 SLES_12_SP5 = osr.SLES_12_SP5.encode()
 LEAP_15_0 = osr.LEAP_15_0.encode()
+SLES_15_SP5 = osr.SLES_15_SP5.encode()
 
 SPEC = """Name: {source}
 Version: {version}
@@ -89,9 +92,14 @@ def _oracle(release: str, installed: list[tuple[str, str]]) -> dict[tuple[str, s
         for a in rec["affected"]:
             product, name = a["package"]["ecosystem"], a["package"]["name"]
             fixed = next(e["fixed"] for r in a["ranges"] for e in r["events"] if "fixed" in e)
-            if release == "12 SP5":
-                applies = product.endswith(" 12 SP5") or (
-                    product.startswith("SUSE:Linux Enterprise Module") and product.endswith(" 12")
+            if " SP" in release:  # SUSE Linux Enterprise
+                applies = product.startswith("SUSE:") and (
+                    product.endswith(f" {release}")
+                    or (
+                        release.startswith("12 ")
+                        and product.startswith("SUSE:Linux Enterprise Module")
+                        and product.endswith(" 12")
+                    )
                 )
             else:
                 applies = product == f"openSUSE:Leap {release}"
@@ -141,15 +149,21 @@ def _bdb_packages(rpm_files: list[Path], work: Path) -> bytes:
     return out.read_bytes()
 
 
-def _image(os_release: bytes, rpm_files: list[Path], work: Path) -> tuple[object, list[Package]]:
-    """(distro, packages) of an image with this os-release and rpm database."""
+def _image(
+    os_release: bytes, rpm_files: list[Path], work: Path, *, ndb: bool = False
+) -> tuple[object, list[Package]]:
+    """(distro, packages) of an image with this os-release and rpm database: Berkeley DB at
+    `/var/lib/rpm/Packages`, or NDB at `/usr/lib/sysimage/rpm/Packages.db` (SLE 15 SP3 on)."""
     db = _bdb_packages(rpm_files, work)
+    db_path = "/var/lib/rpm/Packages"
+    if ndb:
+        db, db_path = write_ndb(list(bdb_blobs(db))), "/usr/lib/sysimage/rpm/Packages.db"
     files = {
         "/usr/lib/os-release": FileEntry("/usr/lib/os-release", len(os_release), 0o644, os_release),
         "/etc/os-release": FileEntry(
             "/etc/os-release", 0, 0o777, link_target="../usr/lib/os-release"
         ),
-        "/var/lib/rpm/Packages": FileEntry("/var/lib/rpm/Packages", len(db), 0o644, db),
+        db_path: FileEntry(db_path, len(db), 0o644, db),
     }
     distro = detect(files)
     result = RpmCataloger().catalog(LayerFiles(files), ParseEnv(distro, LayerFiles()))
@@ -177,6 +191,8 @@ CASES = [
     ("12 SP5", SLES_12_SP5, [OPENSSL_FIXED], date(2026, 12, 5)),  # the backport: no finding
     # Leap 15.0, scanned while it was maintained: glibc's backport fixed, nscd not yet updated
     ("15.0", LEAP_15_0, [GLIBC_FIXED, NSCD_OLD], date(2019, 6, 30)),
+    # SLES 15 SP5 (NDB database): the 2019 update names no SLE 15 product, so nothing applies
+    ("15 SP5", SLES_15_SP5, [OPENSSL_OLD], date(2026, 12, 5)),
 ]
 
 
@@ -192,7 +208,9 @@ def test_findings_agree_with_rpm_label_compare(
 ) -> None:
     if not rpm_oracle_available():
         pytest.skip("python3-rpm is not installed for the system Python (deps/apt-packages.txt)")
-    distro, packages = _image(os_release, [rpms[p] for p in installed], tmp_path)
+    ndb = release.startswith("15 SP")
+    distro, packages = _image(os_release, [rpms[p] for p in installed], tmp_path, ndb=ndb)
+    assert {p.name for p in packages} == {b for _s, b, _v, _r in installed}
     report = match(packages, distro, index, today=today)  # type: ignore[arg-type]
     assert report.unsupported_os is None
     got = {(m.advisory_id, m.package.name): m.fixed_version for m in report.matches}
