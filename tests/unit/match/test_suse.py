@@ -32,6 +32,7 @@ from dockwatch.feeds.suse import SuseFeed
 from dockwatch.match.service import MatchIndex, match
 from dockwatch.model.advisory import Advisory
 from dockwatch.model.catalog import FileEntry
+from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
@@ -151,7 +152,7 @@ def _bdb_packages(rpm_files: list[Path], work: Path) -> bytes:
 
 def _image(
     os_release: bytes, rpm_files: list[Path], work: Path, *, ndb: bool = False
-) -> tuple[object, list[Package]]:
+) -> tuple[Distro | None, list[Package]]:
     """(distro, packages) of an image with this os-release and rpm database: Berkeley DB at
     `/var/lib/rpm/Packages`, or NDB at `/usr/lib/sysimage/rpm/Packages.db` (SLE 15 SP3 on)."""
     db = _bdb_packages(rpm_files, work)
@@ -211,7 +212,7 @@ def test_findings_agree_with_rpm_label_compare(
     ndb = release.startswith("15 SP")
     distro, packages = _image(os_release, [rpms[p] for p in installed], tmp_path, ndb=ndb)
     assert {p.name for p in packages} == {b for _s, b, _v, _r in installed}
-    report = match(packages, distro, index, today=today)  # type: ignore[arg-type]
+    report = match(packages, distro, index, today=today)
     assert report.unsupported_os is None
     got = {(m.advisory_id, m.package.name): m.fixed_version for m in report.matches}
     expected = _oracle(release, [(b, f"{v}-{r}") for _s, b, v, r in installed])
@@ -237,6 +238,6 @@ def test_end_of_life_leap_is_unsupported(
     index: MatchIndex, rpms: dict[tuple[str, str, str, str], Path], tmp_path: Path
 ) -> None:
     distro, packages = _image(LEAP_15_0, [rpms[NSCD_OLD]], tmp_path)
-    report = match(packages, distro, index, today=date(2026, 12, 5))  # type: ignore[arg-type]
+    report = match(packages, distro, index, today=date(2026, 12, 5))
     assert report.unsupported_os == "openSUSE Leap 15.0 reached end of life on 2019-12-03"
     assert report.matches == ()
