@@ -31,6 +31,14 @@ Stream 8 2024-05-31 (https://www.centos.org/centos-linux-eol/,
 https://blog.centos.org/2023/04/end-dates-are-coming-for-centos-stream-8-and-centos-linux-7/);
 CentOS Stream 9 and 10 are live but Red Hat publishes no advisories for Stream (its VEX and
 OVAL data name RHEL products only), so they have no advisory source (checked 2026-12).
+SUSE Linux Enterprise Server: the end of LTSS of each service pack (SUSE's OSV records carry the
+LTSS updates; general support ends three years earlier): 12 SP5 general support ended 2024-10-31,
+LTSS runs to 2027-10-31; 15 SP7, the last of 15, has general support to 2031-07-31 and LTSS to
+2034-07-31. openSUSE Leap: each minor release's end of maintenance (15.5 ended 2024-12-31, 15.6
+2025-12-31); Tumbleweed is rolling. Sources: https://www.suse.com/lifecycle/,
+https://en.opensuse.org/Lifetime (dates as published 2026-12). Fedora: each release's end of
+life, four weeks after the release two ahead ships (F40 ended 2025-05-13, F41 2025-12-15);
+source: https://docs.fedoraproject.org/en-US/releases/eol/ and the release schedules.
 """
 
 from __future__ import annotations
@@ -186,6 +194,44 @@ def _azure(os_id: str, version: str, eol: date | None, title: str) -> Release:
     return Release(os_id, version.split(".")[0], f"Azure Linux:{version}", version, (), eol, title)
 
 
+def _sle(major: int, sp: int, eol: date) -> Release:
+    """A SUSE Linux Enterprise service pack: os-release `ID=sles`, `VERSION_ID=15.5` (GA: `15`),
+    keyed `15.5`; every SLE product and module of the service pack is folded into one ecosystem
+    (`SUSE:Linux Enterprise 15 SP5`) by feeds/suse.py."""
+    name = f"{major} SP{sp}" if sp else str(major)
+    return Release(
+        os_id="sles",
+        version=f"{major}.{sp}",
+        ecosystem=f"SUSE:Linux Enterprise {name}",
+        feed_release=name,
+        codenames=(),
+        eol=eol,
+        title=f"SUSE Linux Enterprise Server {name}",
+        by_binary=True,
+    )
+
+
+def _leap(version: str, eol: date) -> Release:
+    """An openSUSE Leap release (`ID=opensuse-leap`, `VERSION_ID=15.5`)."""
+    return Release(
+        os_id="opensuse-leap",
+        version=version,
+        ecosystem=f"openSUSE:Leap {version}",
+        feed_release=version,
+        codenames=(),
+        eol=eol,
+        title=f"openSUSE Leap {version}",
+        by_binary=True,
+    )
+
+
+def _fedora(version: str, eol: date) -> Release:
+    """A Fedora release (`ID=fedora`, `VERSION_ID=43`); Bodhi names it `F43`."""
+    return Release(
+        "fedora", version, f"Fedora:{version}", f"F{version}", (), eol, f"Fedora {version}"
+    )
+
+
 RELEASES: tuple[Release, ...] = (
     _debian("10", "buster", date(2024, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
@@ -243,11 +289,51 @@ RELEASES: tuple[Release, ...] = (
     # their end of life, so never matched
     Release("centos", "7", "CentOS:7", "7", (), date(2024, 6, 30), "CentOS Linux 7"),
     Release("centos", "8", "CentOS:8", "8", (), date(2024, 5, 31), "CentOS Stream 8"),
+    # SUSE Linux Enterprise: to the end of LTSS of each service pack; openSUSE Leap: to the end
+    # of maintenance of each minor release; Tumbleweed is rolling.
+    _sle(12, 3, date(2022, 6, 30)),
+    _sle(12, 4, date(2023, 6, 30)),
+    _sle(12, 5, date(2027, 10, 31)),
+    _sle(15, 0, date(2022, 12, 31)),
+    _sle(15, 1, date(2024, 1, 31)),
+    _sle(15, 2, date(2024, 12, 31)),
+    _sle(15, 3, date(2025, 12, 31)),
+    _sle(15, 4, date(2026, 12, 31)),
+    _sle(15, 5, date(2027, 12, 31)),
+    _sle(15, 6, date(2028, 12, 31)),
+    _sle(15, 7, date(2034, 7, 31)),
+    _leap("15.0", date(2019, 12, 3)),
+    _leap("15.1", date(2021, 2, 2)),
+    _leap("15.2", date(2022, 1, 4)),
+    _leap("15.3", date(2022, 12, 31)),
+    _leap("15.4", date(2023, 12, 31)),
+    _leap("15.5", date(2024, 12, 31)),
+    _leap("15.6", date(2025, 12, 31)),
+    Release(
+        "opensuse-tumbleweed",
+        ROLLING,
+        "openSUSE:Tumbleweed",
+        ROLLING,
+        (),
+        None,
+        "openSUSE Tumbleweed",
+        by_binary=True,
+    ),
+    # Fedora: to each release's end of life (Bodhi's stable security updates).
+    _fedora("36", date(2023, 5, 16)),
+    _fedora("37", date(2023, 12, 5)),
+    _fedora("38", date(2024, 5, 21)),
+    _fedora("39", date(2024, 11, 26)),
+    _fedora("40", date(2025, 5, 13)),
+    _fedora("41", date(2025, 12, 15)),
+    _fedora("42", date(2026, 5, 13)),
+    _fedora("43", date(2026, 12, 9)),
+    _fedora("44", date(2027, 5, 12)),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"fedora", "sles", "opensuse-leap", "photon", "arch", "gentoo", "distroless"}
+    {"arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""
 
@@ -256,6 +342,8 @@ NO_ADVISORY_SOURCE_RELEASES: dict[tuple[str, str], str] = {
     ("centos", "10"): "CentOS Stream 10 has no advisory source: Red Hat publishes none for Stream",
 }
 """(os-release ID, release key) of live releases of a listed distribution that no feed covers."""
+NO_FEED_REASONS: dict[str, str] = {}
+"""Why a distribution of KNOWN_WITHOUT_FEED cannot be matched, where there is more to say."""
 
 _BY_KEY = {(r.os_id, r.version): r for r in RELEASES}
 _BY_CODENAME = {(r.os_id, c): r for r in RELEASES for c in r.codenames}
@@ -266,6 +354,15 @@ _MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 _MAJOR = re.compile(r"(\d+)")
 _MAJOR_MINOR_IDS = frozenset({"ubuntu"})
 """Distributions whose releases are `major.minor` (`22.04`), not a major version."""
+_MAJOR_DOT_MINOR_IDS = frozenset({"sles", "opensuse-leap"})
+"""Distributions keyed `major.minor` without padding, a missing minor being 0 (`15` -> `15.0`)."""
+_MAJOR_OPT_MINOR = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+def matched_by_binary(ecosystem: str) -> bool:
+    """Whether OS packages of an advisory ecosystem are looked up by binary package name."""
+    release = by_ecosystem(ecosystem)
+    return release is not None and release.by_binary
 
 
 def by_ecosystem(ecosystem: str) -> Release | None:
@@ -290,6 +387,9 @@ def release_key(os_id: str, version_id: str) -> str | None:
     if os_id in _MAJOR_MINOR_IDS:
         m = _MAJOR_MINOR.match(v)
         return f"{m.group(1)}.{m.group(2).zfill(2)}" if m else None
+    if os_id in _MAJOR_DOT_MINOR_IDS:
+        m = _MAJOR_OPT_MINOR.match(v)
+        return f"{m.group(1)}.{int(m.group(2) or 0)}" if m else None
     if os_id == "alpine":
         if "_" in v or v == "edge":
             return "edge"
@@ -313,7 +413,8 @@ def lookup(
     if os_id not in _OS_IDS:
         if os_id in KNOWN_WITHOUT_FEED:
             return Unsupported(
-                UnsupportedReason.NO_ADVISORY_SOURCE, f"no advisory feed for {os_id!r}"
+                UnsupportedReason.NO_ADVISORY_SOURCE,
+                NO_FEED_REASONS.get(os_id, f"no advisory feed for {os_id!r}"),
             )
         return Unsupported(UnsupportedReason.UNKNOWN_DISTRO, f"unknown distribution {os_id!r}")
     release: Release | None = None

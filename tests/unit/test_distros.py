@@ -147,3 +147,41 @@ def test_oracle_and_mariner_releases_outside_support(
 ) -> None:
     found = distros.lookup(os_id, version_id, today=date(2026, 12, 5))
     assert isinstance(found, distros.Unsupported) and found.reason is reason
+    ("os_id", "version_id", "ecosystem"),
+    [
+        ("sles", "15.5", "SUSE:Linux Enterprise 15 SP5"),  # SLE BCI 15 SP5 and SLES 15 SP5
+        ("sles", "15.7", "SUSE:Linux Enterprise 15 SP7"),
+        ("sles", "12.5", "SUSE:Linux Enterprise 12 SP5"),  # LTSS to 2027-10-31
+        ("opensuse-tumbleweed", "20240321", "openSUSE:Tumbleweed"),  # rolling: any snapshot
+    ],
+)
+def test_suse_releases(os_id: str, version_id: str, ecosystem: str) -> None:
+    got = distros.lookup(os_id, version_id, today=date(2026, 12, 5))
+    assert isinstance(got, Supported) and got.release.ecosystem == ecosystem
+
+
+def test_suse_release_keys_and_end_of_life() -> None:
+    ga = distros.lookup("sles", "15", today=date(2020, 1, 1))  # SLES 15 GA: VERSION_ID="15"
+    assert isinstance(ga, Supported) and ga.release.ecosystem == "SUSE:Linux Enterprise 15"
+    leap = distros.lookup("opensuse-leap", "15.5", today=date(2024, 12, 31))
+    assert isinstance(leap, Supported) and leap.release.ecosystem == "openSUSE:Leap 15.5"
+    ended = distros.lookup("opensuse-leap", "15.5", today=date(2025, 1, 1))
+    assert isinstance(ended, Unsupported) and ended.reason is UnsupportedReason.END_OF_LIFE
+    assert ended.detail == "openSUSE Leap 15.5 reached end of life on 2024-12-31"
+    sp4 = distros.lookup("sles", "15.4", today=date(2027, 1, 1))  # LTSS ended 2026-12-31
+    assert isinstance(sp4, Unsupported) and sp4.reason is UnsupportedReason.END_OF_LIFE
+    unknown = distros.lookup("sles", "11.4", today=date(2026, 12, 5))
+    assert isinstance(unknown, Unsupported) and unknown.reason is UnsupportedReason.UNKNOWN_RELEASE
+    assert distros.matched_by_binary("SUSE:Linux Enterprise 15 SP5")
+    assert distros.matched_by_binary("openSUSE:Tumbleweed")
+    assert not distros.matched_by_binary("Debian:12")
+
+
+def test_fedora_releases_and_end_of_life() -> None:
+    got = distros.lookup("fedora", "43", today=date(2026, 12, 5))
+    assert isinstance(got, Supported) and got.release.ecosystem == "Fedora:43"
+    assert got.release.feed_release == "F43"  # Bodhi's release name
+    ended = distros.lookup("fedora", "41", today=date(2026, 12, 5))
+    assert isinstance(ended, Unsupported) and ended.reason is UnsupportedReason.END_OF_LIFE
+    assert ended.detail == "Fedora 41 reached end of life on 2025-12-15"
+    assert not distros.matched_by_binary("Fedora:43")  # Bodhi lists source builds

@@ -12,6 +12,7 @@ from dockwatch.feeds.azurelinux import AzureLinuxFeed
 from dockwatch.feeds.debian import DebianFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
+from dockwatch.feeds.fedora import BodhiFeed
 from dockwatch.feeds.feed import (
     UNCHANGED,
     Feed,
@@ -35,6 +36,7 @@ from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.oracle import OracleFeed
 from dockwatch.feeds.osv import OsvFeed
 from dockwatch.feeds.redhat import RedHatFeed
+from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
@@ -59,6 +61,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [OracleFeed(policy=p)]
     feeds += [AzureLinuxFeed(release, policy=p) for release in ("1.0", "2.0", "3.0")]
     feeds += [RedHatFeed(policy=p)]
+    feeds += [SuseFeed(policy=p), OpenSuseFeed(policy=p), BodhiFeed(policy=p)]
     return feeds
 
 
@@ -69,6 +72,7 @@ __all__ = [
     "AmazonFeed",
     "BottlerocketFeed",
     "AzureLinuxFeed",
+    "BodhiFeed",
     "ChainguardFeed",
     "DebianFeed",
     "DownloadPolicy",
@@ -90,6 +94,11 @@ __all__ = [
     "ParseProblem",
     "RateLimited",
     "RedHatFeed",
+    "OpenSuseFeed",
+    "OsvFeed",
+    "ParseProblem",
+    "RateLimited",
+    "SuseFeed",
     "TooLarge",
     "UbuntuFeed",
     "Unchanged",

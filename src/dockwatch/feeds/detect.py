@@ -26,6 +26,7 @@ from dockwatch.feeds import (
     azurelinux,
     debian,
     epss,
+    fedora,
     kev,
     nvd,
     oracle,
@@ -58,6 +59,7 @@ class Format(StrEnum):
     ORACLE = "oracle"
     AZURELINUX = "azurelinux"
     REDHAT_VEX = "redhat"
+    BODHI = "bodhi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ def _sniff_json_head(head: bytes) -> Format | None:
         return Format.ALPINE
     if _DEBIAN_HEAD.match(head):
         return Format.DEBIAN
+    if b'"alias"' in head and b'"builds"' in head and b"bodhi" in head:
+        return Format.BODHI  # a Bodhi updates page or one saved update
     if (
         b'"$schema"' not in head
         and b'"id"' in head
@@ -229,5 +233,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from azurelinux.parse_file(x.path)
         elif x.format is Format.REDHAT_VEX:
             yield from redhat.parse_path(x.path)
+        elif x.format is Format.BODHI:
+            yield from fedora.parse_file(x.path)
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

@@ -196,6 +196,7 @@ _REGISTRY: dict[str, tuple[str, str] | None] = {
     "Docker Hardened Images": None,
     "DWF": None,
     "Echo": ("dockwatch.versions.dpkg", "DpkgScheme"),
+    "Fedora": ("dockwatch.versions.rpm", "RpmScheme"),  # Bodhi's updates (feeds/fedora.py)
     "FreeBSD": None,
     "GHC": None,
     "GIT": None,

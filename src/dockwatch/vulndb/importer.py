@@ -24,11 +24,13 @@ from dockwatch.feeds import (
     debian,
     detect,
     epss,
+    fedora,
     kev,
     nvd,
     oracle,
     osv,
     redhat,
+    suse,
     ubuntu,
     updateinfo,
     wolfi,
@@ -148,6 +150,10 @@ def import_paths(
             grouped[ubuntu.SOURCE] = [
                 a for a in ubuntu.parse(iter(grouped[ubuntu.SOURCE])) if isinstance(a, Advisory)
             ]
+        for source in suse.SOURCES & grouped.keys():  # SUSE's products folded per release
+            grouped[source] = [
+                a for a in suse.parse(iter(grouped[source])) if isinstance(a, Advisory)
+            ]
         for source, advisories in sorted(grouped.items()):
             say(f"{source}: applying {len(advisories)} advisories")
             report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
@@ -182,6 +188,11 @@ def import_paths(
             report.results.append(vdb.apply(redhat.SOURCE, found))
         except FeedError as exc:
             report.problems.append(ParseProblem(redhat.SOURCE, str(redhat_files[0]), str(exc)))
+    bodhi = [a for p in by_kind.get("bodhi", []) for a in keep(fedora.parse_file(p))]
+    if bodhi:  # Fedora's Bodhi updates pages
+        report.results.append(
+            vdb.apply(fedora.SOURCE, [a for a in bodhi if isinstance(a, Advisory)])
+        )
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:

@@ -81,3 +81,23 @@ def test_amazon_linux_system_release_without_os_release() -> None:
     ):
         d = detect(dict([f("/etc/system-release", text)]))
         assert d is not None and (d.id, d.version_id) == ("amzn", version)
+
+
+def test_suse_os_release() -> None:
+    from datetime import date
+
+    from dockwatch.distros import Supported, lookup_distro
+    from tests.builders import os_release as osr
+
+    for text, ident, version, ecosystem in (
+        (osr.SLES_15_SP5, "sles", "15.5", "SUSE:Linux Enterprise 15 SP5"),
+        (osr.SLES_12_SP5, "sles", "12.5", "SUSE:Linux Enterprise 12 SP5"),
+        (osr.TUMBLEWEED, "opensuse-tumbleweed", "20240321", "openSUSE:Tumbleweed"),
+    ):
+        d = detect(dict([f("/etc/os-release", text)]))
+        assert d is not None and (d.id, d.version_id) == (ident, version)
+        support = lookup_distro(d, today=date(2026, 12, 5))
+        assert isinstance(support, Supported) and support.release.ecosystem == ecosystem
+    leap = detect(dict([f("/etc/os-release", osr.LEAP_15_0)]))
+    assert leap is not None and (leap.id, leap.version_id) == ("opensuse-leap", "15.0")
+    assert leap.id_like == ("suse", "opensuse")
