@@ -11,6 +11,10 @@ carries DLAs), Alpine's per-branch "end of support" for main, the RHEL-compatibl
 AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
 https://alpinelinux.org/releases/, https://wiki.almalinux.org/release-notes/,
 https://wiki.rockylinux.org/rocky/version/ (checked 2026-11).
+Photon OS: VMware's end-of-support schedule (3.0 ended March 2024, 4.0 planned for March 2026
+"subject to change", 5.0 not announced), from the Photon 1.x end-of-support announcement
+https://blogs.vmware.com/vsphere/2022/01/photon-1-x-end-of-support-announcement.html and the
+Photon 3.0 end-of-support notice in https://github.com/vmware/photon/wiki.
 """
 
 from __future__ import annotations
@@ -134,6 +138,20 @@ def _rolling(os_id: str, ecosystem: str, title: str) -> Release:
     )
 
 
+def _photon(version: str, eol: date | None) -> Release:
+    """A Photon OS release: keyed by major (`VERSION_ID=5.0` -> `5`), named `5.0` in Photon's
+    CVE metadata (`cve_data_photon5.0.json`) and in the ecosystem."""
+    return Release(
+        os_id="photon",
+        version=version.split(".", 1)[0],
+        ecosystem=f"Photon OS:{version}",
+        feed_release=version,
+        codenames=(),
+        eol=eol,
+        title=f"Photon OS {version}",
+    )
+
+
 def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Release:
     return Release(
         os_id=os_id,
@@ -182,11 +200,15 @@ RELEASES: tuple[Release, ...] = (
     _el("almalinux", "AlmaLinux", "AlmaLinux", "10", date(2035, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "8", date(2029, 5, 31)),
     _el("rocky", "Rocky Linux", "Rocky Linux", "9", date(2032, 5, 31)),
+    # Photon OS: VMware's end-of-support dates (sources in the module docstring).
+    _photon("3.0", date(2024, 3, 1)),
+    _photon("4.0", date(2026, 3, 31)),
+    _photon("5.0", None),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 
 KNOWN_WITHOUT_FEED = frozenset(
-    {"rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "photon", "mariner",
+    {"rhel", "centos", "fedora", "amzn", "ol", "sles", "opensuse-leap", "mariner",
      "azurelinux", "arch", "gentoo", "distroless"}
 )  # fmt: skip
 """os-release IDs we recognise but cannot match yet."""

@@ -40,3 +40,16 @@ VERSION_ID="20230201"
 HOME_URL="https://wolfi.dev"
 """
 """`/etc/os-release` of the `wolfi-base` image (wolfi-baselayout)."""
+
+PHOTON_4 = """\
+NAME="VMware Photon OS"
+VERSION="4.0"
+ID=photon
+VERSION_ID=4.0
+PRETTY_NAME="VMware Photon OS/Linux"
+ANSI_COLOR="1;34"
+HOME_URL="https://vmware.github.io/photon/"
+BUG_REPORT_URL="https://github.com/vmware/photon/issues"
+"""
+"""`/usr/lib/os-release` of Photon OS 4.0, as its photon-release package writes it (`/etc/os-release`
+links to it)."""

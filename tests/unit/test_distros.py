@@ -37,6 +37,7 @@ TODAY = date(2026, 11, 26)
         ("wolfi", "20230201", None, "Wolfi"),  # rolling: any build date
         ("wolfi", None, None, "Wolfi"),
         ("chainguard", "20230214", None, "Chainguard"),
+        ("photon", "5.0", None, "Photon OS:5.0"),  # os-release VERSION_ID=5.0
     ],
 )
 def test_supported(
@@ -63,6 +64,9 @@ def test_supported(
         ("ubuntu", "25.10", UnsupportedReason.END_OF_LIFE),
         ("ubuntu", "21.04", UnsupportedReason.UNKNOWN_RELEASE),
         ("plan9", "4", UnsupportedReason.UNKNOWN_DISTRO),
+        ("photon", "3.0", UnsupportedReason.END_OF_LIFE),  # ended March 2024
+        ("photon", "4.0", UnsupportedReason.END_OF_LIFE),  # planned for March 2026
+        ("photon", "2.0", UnsupportedReason.UNKNOWN_RELEASE),
     ],
 )
 def test_unsupported(os_id: str, version_id: str | None, reason: UnsupportedReason) -> None:

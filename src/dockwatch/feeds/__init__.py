@@ -31,6 +31,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.photon import PhotonFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.feeds.wolfi import ChainguardFeed, WolfiFeed
 
@@ -51,6 +52,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [NvdFeed(policy=p), KevFeed(policy=p), EpssFeed(policy=p)]
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
+    feeds += [PhotonFeed(policy=p)]
     return feeds
 
 
@@ -76,6 +78,7 @@ __all__ = [
     "NvdFeed",
     "OsvFeed",
     "ParseProblem",
+    "PhotonFeed",
     "RateLimited",
     "TooLarge",
     "UbuntuFeed",

@@ -2,8 +2,8 @@
 
 Sniffs the first bytes (and, for JSON whose first bytes say nothing, the top-level keys), so a
 folder such as ../shared/vulndata can be imported as it is: OSV records, the KEV catalogue,
-Alpine secdb files, NVD pages, Debian tracker dumps and EPSS files are told apart, and licences,
-READMEs, JSON schemas and other files are skipped.
+Alpine secdb files, NVD pages, Debian tracker dumps, Photon CVE metadata and EPSS files are
+told apart, and licences, READMEs, JSON schemas and other files are skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, wolfi
+from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, photon, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -27,6 +27,7 @@ _PREFIX = 64 << 10
 _FULL_PARSE_LIMIT = 512 << 20
 _KEV_HEAD = re.compile(rb'"catalogVersion"\s*:\s*"')
 _DEBIAN_HEAD = re.compile(rb'^\s*\{\s*"[^"]{1,256}"\s*:\s*\{\s*"(CVE|TEMP)-')
+_PHOTON_HEAD = re.compile(rb'^\s*\[\s*(\{\s*"(cve_id|pkg|cve_score|aff_ver|res_ver|status)"|\])')
 
 
 class Format(StrEnum):
@@ -39,6 +40,7 @@ class Format(StrEnum):
     KEV = "kev"
     EPSS = "epss"
     WOLFI = "wolfi"
+    PHOTON = "photon"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,8 @@ def sniff(path: Path) -> Format | None:
     stripped = head.lstrip()
     if stripped.startswith((b"#model_version", b"cve,epss,percentile")):
         return Format.EPSS
+    if _PHOTON_HEAD.match(head) and (b'"res_ver"' in head or "photon" in name):
+        return Format.PHOTON  # Photon's CVE metadata: an array of rows
     if name.endswith((".yaml", ".yml")):
         return Format.OSV
     if not stripped.startswith(b"{"):
@@ -173,5 +177,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from epss.parse_file(x.path)
         elif x.format is Format.WOLFI:
             yield from wolfi.parse_file(x.path)
+        elif x.format is Format.PHOTON:
+            yield from photon.parse_files([(x.path, "")])
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

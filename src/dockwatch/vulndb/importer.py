@@ -1,10 +1,10 @@
 """`dockwatch db import`: recognise each file's format, parse it with its feed, apply it.
 
 A folder of OSV records (JSON or YAML, any producer) or an osv.dev `all.zip`, the Debian
-security tracker JSON, Alpine secdb JSON, NVD CVE API pages, the CISA KEV catalogue, EPSS CSV
-(optionally gzipped) and dockwatch's own export bundles are recognised by their content, not
-their names. Licence, README and schema files are skipped. A malformed record is skipped with
-its reason and counted; it never aborts the import.
+security tracker JSON, Alpine secdb JSON, Photon CVE metadata, NVD CVE API pages, the CISA KEV
+catalogue, EPSS CSV (optionally gzipped) and dockwatch's own export bundles are recognised by
+their content, not their names. Licence, README and schema files are skipped. A malformed record
+is skipped with its reason and counted; it never aborts the import.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, ubuntu, wolfi
+from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, photon, ubuntu, wolfi
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -145,6 +145,17 @@ def import_paths(
             continue
         if found:
             report.results.append(vdb.apply(found[0].source, found))
+    photon_files = by_kind.get("photon", [])  # Photon CVE metadata, one file per release
+    if photon_files:
+        try:
+            found = [
+                a
+                for a in keep(photon.parse_files([(p, "") for p in photon_files]))
+                if isinstance(a, Advisory)
+            ]
+            report.results.append(vdb.apply(photon.SOURCE, found))
+        except FeedError as exc:
+            report.problems.append(ParseProblem(photon.SOURCE, str(photon_files[0]), str(exc)))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:
