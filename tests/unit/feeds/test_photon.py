@@ -10,12 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dockwatch.clock import ControlledClock
 from dockwatch.feeds import UNCHANGED, Feed, Fetched, default_feeds
 from dockwatch.feeds.detect import Format, sniff
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.feed import FeedFormatError, ParseProblem
 from dockwatch.feeds.photon import PhotonFeed, parse_files
 from dockwatch.model.advisory import Advisory, AffectedStatus
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.vulndb.importer import import_paths
+from dockwatch.vulndb.service import VulnDb
 from tests.unit.feeds.upstream import Resource, Upstream, serve
 
 DATA = Path(__file__).parents[2] / "data" / "feeds" / "photon"
@@ -152,3 +158,14 @@ def test_registered_with_the_real_upstream() -> None:
     assert feed.requests()[2].url == (
         "https://packages.broadcom.com/photon/photon_cve_metadata/cve_data_photon5.0.json"
     )
+
+
+def test_db_import_of_the_files_for_air_gapped_sites(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    report = import_paths(VulnDb(SqlStore(db), ControlledClock()), [DATA])
+    (result,) = [r for r in report.results if r.source == "photon"]
+    expected = {r["cve_id"] for p in (PH3, PH4) for r in json.loads(p.read_text())}
+    assert sorted(result.added) == sorted(expected)
+    assert ("Photon OS:4.0", "curl") in result.package_keys
+    assert report.problems == [] and report.skipped_files == [str(DATA / "README.md")]
