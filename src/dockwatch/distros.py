@@ -7,8 +7,9 @@ here, or one past its end of life, is unsupported, and the matcher must say so i
 returning an empty, clean-looking result.
 
 End-of-life dates are the end of *security* support that our feeds cover: Debian LTS (the tracker
-carries DLAs), Alpine's per-branch "end of support" for main, the RHEL-compatible dates for
-AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
+carries DLAs), Freexian's Extended LTS for Debian 8-10 (its tracker carries ELAs;
+https://www.freexian.com/lts/extended/), Alpine's per-branch "end of support" for main, the
+RHEL-compatible dates for AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
 https://alpinelinux.org/releases/, https://wiki.almalinux.org/release-notes/,
 https://wiki.rockylinux.org/rocky/version/ (checked 2026-11).
 Photon OS: VMware's end-of-support schedule (3.0 ended March 2024, 4.0 planned for March 2026
@@ -165,7 +166,11 @@ def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Rele
 
 
 RELEASES: tuple[Release, ...] = (
-    _debian("10", "buster", date(2024, 6, 30)),
+    # Debian 8-10: past Debian LTS, to the end of Freexian's Extended LTS (their advisories come
+    # from its tracker, feed `debian-elts`), https://www.freexian.com/lts/extended/
+    _debian("8", "jessie", date(2025, 6, 30)),
+    _debian("9", "stretch", date(2027, 6, 30)),
+    _debian("10", "buster", date(2029, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
     _debian("12", "bookworm", date(2028, 6, 30)),
     _debian("13", "trixie", date(2030, 6, 30)),

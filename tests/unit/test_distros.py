@@ -21,6 +21,8 @@ TODAY = date(2026, 11, 26)
         ("debian", "12", "bookworm", "Debian:12"),
         ("debian", "13", None, "Debian:13"),
         ("debian", None, "trixie", "Debian:13"),  # testing images may lack VERSION_ID
+        ("debian", "10", "buster", "Debian:10"),  # Freexian's Extended LTS, to 2029-06-30
+        ("debian", "9", None, "Debian:9"),  # Extended LTS to 2027-06-30
         ("alpine", "3.22.2", None, "Alpine:v3.22"),
         ("alpine", "3.23.0", None, "Alpine:v3.23"),
         ("almalinux", "9.4", None, "AlmaLinux:9"),
@@ -51,11 +53,11 @@ def test_supported(
     ("os_id", "version_id", "reason"),
     [
         ("debian", "11", UnsupportedReason.END_OF_LIFE),  # LTS ended 2026-08-31
-        ("debian", "10", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.19.1", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.21.3", UnsupportedReason.END_OF_LIFE),  # ended 2026-11-01
         ("alpine", "3.12.0", UnsupportedReason.UNKNOWN_RELEASE),
-        ("debian", "9", UnsupportedReason.UNKNOWN_RELEASE),
+        ("debian", "8", UnsupportedReason.END_OF_LIFE),  # Extended LTS ended 2025-06-30
+        ("debian", "7", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", None, UnsupportedReason.UNKNOWN_RELEASE),
         ("almalinux", "", UnsupportedReason.UNKNOWN_RELEASE),
         ("gentoo", "2.15", UnsupportedReason.NO_ADVISORY_SOURCE),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dockwatch.feeds.alpine import AlpineFeed
 from dockwatch.feeds.debian import DebianFeed
+from dockwatch.feeds.debian_elts import DebianEltsFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
 from dockwatch.feeds.feed import (
@@ -53,6 +54,7 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [UbuntuFeed(policy=p)]
     feeds += [WolfiFeed(policy=p), ChainguardFeed(policy=p)]
     feeds += [PhotonFeed(policy=p)]
+    feeds += [DebianEltsFeed(policy=p)]
     return feeds
 
 
@@ -61,6 +63,7 @@ __all__ = [
     "UNCHANGED",
     "AlpineFeed",
     "ChainguardFeed",
+    "DebianEltsFeed",
     "DebianFeed",
     "DownloadPolicy",
     "EpssFeed",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from dockwatch.feeds import alpine, debian, epss, kev, nvd, osv, photon, wolfi
+from dockwatch.feeds import alpine, debian, debian_elts, epss, kev, nvd, osv, photon, wolfi
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 
@@ -167,6 +167,8 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
     for x in found:
         if x.format is Format.OSV:
             yield from osv.iter_path(x.path, source or "osv:local", seen=seen)
+        elif x.format is Format.DEBIAN and debian_elts.looks_like_elts(x.path):
+            yield from debian_elts.parse_file(x.path)
         elif x.format is Format.DEBIAN:
             yield from debian.parse_file(str(x.path))
         elif x.format is Format.NVD:

@@ -15,7 +15,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwatch.feeds import alpine, debian, detect, epss, kev, nvd, osv, photon, ubuntu, wolfi
+from dockwatch.feeds import (
+    alpine,
+    debian,
+    debian_elts,
+    detect,
+    epss,
+    kev,
+    nvd,
+    osv,
+    photon,
+    ubuntu,
+    wolfi,
+)  # fmt: skip
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 
@@ -135,6 +147,10 @@ def import_paths(
             say(f"{source}: applying {len(advisories)} advisories")
             report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
     for p in by_kind.get("debian", []):
+        if debian_elts.looks_like_elts(p):  # Freexian's ELTS tracker: the same shape
+            elts = [a for a in keep(debian_elts.parse_file(p)) if isinstance(a, Advisory)]
+            report.results.append(vdb.apply(debian_elts.SOURCE, elts))
+            continue
         advisories = [a for a in keep(debian.parse_file(str(p))) if isinstance(a, Advisory)]
         report.results.append(vdb.apply(debian.SOURCE, advisories))
     for p in by_kind.get("wolfi", []):  # Wolfi and Chainguard security databases
