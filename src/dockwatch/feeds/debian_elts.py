@@ -17,6 +17,7 @@ from typing import ClassVar
 from dockwatch.feeds import debian
 from dockwatch.feeds.download import SingleFileFeed, Verify, verify_json
 from dockwatch.feeds.feed import FeedItem, FeedKind
+from dockwatch.model.advisory import Advisory
 
 ELTS_TRACKER_URL = "https://deb.freexian.com/extended-lts/tracker/data/json"
 SOURCE = "debian-elts"
@@ -31,8 +32,11 @@ def looks_like_elts(path: Path) -> bool:
 
 
 def parse_file(path: Path, max_bytes: int = 2 << 30) -> Iterator[FeedItem]:
-    """The ELTS releases' advisories of one tracker JSON file."""
-    yield from debian.parse_file(str(path), max_bytes, ELTS)
+    """The ELTS releases' advisories of one tracker JSON file; issues about other releases only
+    (the ELTS tracker also lists those) are not ELTS advisories and are left out."""
+    for item in debian.parse_file(str(path), max_bytes, ELTS):
+        if not isinstance(item, Advisory) or item.affected:
+            yield item
 
 
 @dataclass

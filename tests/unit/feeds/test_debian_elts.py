@@ -66,6 +66,17 @@ def test_elts_entries_are_read_for_its_releases_only_by_its_feed() -> None:
     assert all(not adv.affected for adv in _advisories(DebianFeed()).values())
 
 
+def test_elts_leaves_out_issues_of_other_releases(tmp_path: Path) -> None:
+    raw = json.loads(DATA.read_text())
+    issue = raw["libgsf"]["CVE-2024-36474"]
+    raw["libgsf"]["CVE-2099-1"] = {"releases": {"bookworm": issue["releases"]["buster"]}}
+    path = tmp_path / "elts.json"
+    path.write_text(json.dumps(raw))
+    items = list(DebianEltsFeed().parse(Fetched.local("debian-elts", path)))
+    ids = {a.id for a in items if isinstance(a, Advisory)}
+    assert "CVE-2099-1" not in ids and "CVE-2024-36474" in ids
+
+
 def test_release_table_follows_elts() -> None:
     buster = distros.lookup("debian", "10", today=TODAY, codename="buster")
     assert isinstance(buster, Supported) and buster.release.ecosystem == "Debian:10"
