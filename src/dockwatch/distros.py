@@ -7,8 +7,9 @@ here, or one past its end of life, is unsupported, and the matcher must say so i
 returning an empty, clean-looking result.
 
 End-of-life dates are the end of *security* support that our feeds cover: Debian LTS (the tracker
-carries DLAs), Alpine's per-branch "end of support" for main, the RHEL-compatible dates for
-AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
+carries DLAs), Freexian's Extended LTS for Debian 8-10 (its tracker carries ELAs;
+https://www.freexian.com/lts/extended/), Alpine's per-branch "end of support" for main, the
+RHEL-compatible dates for AlmaLinux and Rocky. Sources: https://wiki.debian.org/LTS,
 https://alpinelinux.org/releases/, https://wiki.almalinux.org/release-notes/,
 https://wiki.rockylinux.org/rocky/version/ (checked 2026-11).
 
@@ -39,6 +40,10 @@ LTSS runs to 2027-10-31; 15 SP7, the last of 15, has general support to 2031-07-
 https://en.opensuse.org/Lifetime (dates as published 2026-12). Fedora: each release's end of
 life, four weeks after the release two ahead ships (F40 ended 2025-05-13, F41 2025-12-15);
 source: https://docs.fedoraproject.org/en-US/releases/eol/ and the release schedules.
+Photon OS: VMware's end-of-support schedule (3.0 ended March 2024, 4.0 planned for March 2026
+"subject to change", 5.0 not announced), from the Photon 1.x end-of-support announcement
+https://blogs.vmware.com/vsphere/2022/01/photon-1-x-end-of-support-announcement.html and the
+Photon 3.0 end-of-support notice in https://github.com/vmware/photon/wiki.
 """
 
 from __future__ import annotations
@@ -165,6 +170,20 @@ def _rolling(os_id: str, ecosystem: str, title: str) -> Release:
     )
 
 
+def _photon(version: str, eol: date | None) -> Release:
+    """A Photon OS release: keyed by major (`VERSION_ID=5.0` -> `5`), named `5.0` in Photon's
+    CVE metadata (`cve_data_photon5.0.json`) and in the ecosystem."""
+    return Release(
+        os_id="photon",
+        version=version.split(".", 1)[0],
+        ecosystem=f"Photon OS:{version}",
+        feed_release=version,
+        codenames=(),
+        eol=eol,
+        title=f"Photon OS {version}",
+    )
+
+
 def _el(os_id: str, ecosystem: str, title: str, version: str, eol: date) -> Release:
     return Release(
         os_id=os_id,
@@ -233,7 +252,11 @@ def _fedora(version: str, eol: date) -> Release:
 
 
 RELEASES: tuple[Release, ...] = (
-    _debian("10", "buster", date(2024, 6, 30)),
+    # Debian 8-10: past Debian LTS, to the end of Freexian's Extended LTS (their advisories come
+    # from its tracker, feed `debian-elts`), https://www.freexian.com/lts/extended/
+    _debian("8", "jessie", date(2025, 6, 30)),
+    _debian("9", "stretch", date(2027, 6, 30)),
+    _debian("10", "buster", date(2029, 6, 30)),
     _debian("11", "bullseye", date(2026, 8, 31)),
     _debian("12", "bookworm", date(2028, 6, 30)),
     _debian("13", "trixie", date(2030, 6, 30)),
@@ -329,6 +352,10 @@ RELEASES: tuple[Release, ...] = (
     _fedora("42", date(2026, 5, 13)),
     _fedora("43", date(2026, 12, 9)),
     _fedora("44", date(2027, 5, 12)),
+    # Photon OS: VMware's end-of-support dates (sources in the module docstring).
+    _photon("3.0", date(2024, 3, 1)),
+    _photon("4.0", date(2026, 3, 31)),
+    _photon("5.0", None),
 )
 """Every supported release. Add a row (and nothing else) to support a new one."""
 

@@ -214,3 +214,15 @@ VARIANT="Container Image"
 VARIANT_ID=container
 """
 """`/usr/lib/os-release` of the `fedora:37` image (fedora-release-container)."""
+PHOTON_4 = """\
+NAME="VMware Photon OS"
+VERSION="4.0"
+ID=photon
+VERSION_ID=4.0
+PRETTY_NAME="VMware Photon OS/Linux"
+ANSI_COLOR="1;34"
+HOME_URL="https://vmware.github.io/photon/"
+BUG_REPORT_URL="https://github.com/vmware/photon/issues"
+"""
+"""`/usr/lib/os-release` of Photon OS 4.0, as its photon-release package writes it (`/etc/os-release`
+links to it)."""

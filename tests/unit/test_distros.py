@@ -21,6 +21,8 @@ TODAY = date(2026, 11, 26)
         ("debian", "12", "bookworm", "Debian:12"),
         ("debian", "13", None, "Debian:13"),
         ("debian", None, "trixie", "Debian:13"),  # testing images may lack VERSION_ID
+        ("debian", "10", "buster", "Debian:10"),  # Freexian's Extended LTS, to 2029-06-30
+        ("debian", "9", None, "Debian:9"),  # Extended LTS to 2027-06-30
         ("alpine", "3.22.2", None, "Alpine:v3.22"),
         ("alpine", "3.23.0", None, "Alpine:v3.23"),
         ("almalinux", "9.4", None, "AlmaLinux:9"),
@@ -37,6 +39,7 @@ TODAY = date(2026, 11, 26)
         ("wolfi", "20230201", None, "Wolfi"),  # rolling: any build date
         ("wolfi", None, None, "Wolfi"),
         ("chainguard", "20230214", None, "Chainguard"),
+        ("photon", "5.0", None, "Photon OS:5.0"),  # os-release VERSION_ID=5.0
     ],
 )
 def test_supported(
@@ -50,11 +53,11 @@ def test_supported(
     ("os_id", "version_id", "reason"),
     [
         ("debian", "11", UnsupportedReason.END_OF_LIFE),  # LTS ended 2026-08-31
-        ("debian", "10", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.19.1", UnsupportedReason.END_OF_LIFE),
         ("alpine", "3.21.3", UnsupportedReason.END_OF_LIFE),  # ended 2026-11-01
         ("alpine", "3.12.0", UnsupportedReason.UNKNOWN_RELEASE),
-        ("debian", "9", UnsupportedReason.UNKNOWN_RELEASE),
+        ("debian", "8", UnsupportedReason.END_OF_LIFE),  # Extended LTS ended 2025-06-30
+        ("debian", "7", UnsupportedReason.UNKNOWN_RELEASE),
         ("debian", None, UnsupportedReason.UNKNOWN_RELEASE),
         ("almalinux", "", UnsupportedReason.UNKNOWN_RELEASE),
         ("gentoo", "2.15", UnsupportedReason.NO_ADVISORY_SOURCE),
@@ -63,6 +66,9 @@ def test_supported(
         ("ubuntu", "25.10", UnsupportedReason.END_OF_LIFE),
         ("ubuntu", "21.04", UnsupportedReason.UNKNOWN_RELEASE),
         ("plan9", "4", UnsupportedReason.UNKNOWN_DISTRO),
+        ("photon", "3.0", UnsupportedReason.END_OF_LIFE),  # ended March 2024
+        ("photon", "4.0", UnsupportedReason.END_OF_LIFE),  # planned for March 2026
+        ("photon", "2.0", UnsupportedReason.UNKNOWN_RELEASE),
     ],
 )
 def test_unsupported(os_id: str, version_id: str | None, reason: UnsupportedReason) -> None:
@@ -147,6 +153,9 @@ def test_oracle_and_mariner_releases_outside_support(
 ) -> None:
     found = distros.lookup(os_id, version_id, today=date(2026, 12, 5))
     assert isinstance(found, distros.Unsupported) and found.reason is reason
+
+
+@pytest.mark.parametrize(
     ("os_id", "version_id", "ecosystem"),
     [
         ("sles", "15.5", "SUSE:Linux Enterprise 15 SP5"),  # SLE BCI 15 SP5 and SLES 15 SP5

@@ -18,6 +18,7 @@ from dockwatch.model.distro import Distro
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 FALLBACKS = (
     "/etc/alpine-release",
+    "/etc/photon-release",
     "/etc/lsb-release",
     "/etc/system-release",
     "/etc/debian_version",
@@ -84,6 +85,9 @@ def detect(files: Mapping[str, FileEntry]) -> Distro | None:
     text = _text(files, "/etc/alpine-release")
     if text:
         return Distro("alpine", text.split()[0], pretty_name=f"Alpine Linux v{text.split()[0]}")
+    photon = _PHOTON.match(_text(files, "/etc/photon-release"))
+    if photon:  # before lsb-release, where Photon writes DISTRIB_ID="VMware Photon OS"
+        return Distro("photon", photon.group(1), pretty_name=photon.group(0))
     lsb = _lsb_release(files)
     if lsb is not None:
         return lsb
@@ -103,6 +107,9 @@ def detect(files: Mapping[str, FileEntry]) -> Distro | None:
         return Distro(ident, m.group(1) if m else None, pretty_name=text.strip())
     return None
 
+
+_PHOTON = re.compile(r"VMware Photon(?: OS)? (\d+\.\d+)")
+"""`/etc/photon-release` (photon-release package): `VMware Photon OS 5.0` then the build number."""
 
 _AMAZON = re.compile(r"Amazon Linux(?: AMI)? release (\d+(?:\.\d+)*)")
 """`/etc/system-release` of Amazon Linux: `Amazon Linux release 2023.6.20241010 (Amazon Linux)`,

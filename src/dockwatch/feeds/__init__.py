@@ -10,6 +10,7 @@ from dockwatch.feeds.alpine import AlpineFeed
 from dockwatch.feeds.amazon import AmazonFeed, BottlerocketFeed
 from dockwatch.feeds.azurelinux import AzureLinuxFeed
 from dockwatch.feeds.debian import DebianFeed
+from dockwatch.feeds.debian_elts import DebianEltsFeed
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.epss import EpssFeed
 from dockwatch.feeds.fedora import BodhiFeed
@@ -35,6 +36,7 @@ from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.oracle import OracleFeed
 from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.photon import PhotonFeed
 from dockwatch.feeds.redhat import RedHatFeed
 from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
@@ -62,6 +64,8 @@ def default_feeds(policy: DownloadPolicy | None = None) -> list[Feed]:
     feeds += [AzureLinuxFeed(release, policy=p) for release in ("1.0", "2.0", "3.0")]
     feeds += [RedHatFeed(policy=p)]
     feeds += [SuseFeed(policy=p), OpenSuseFeed(policy=p), BodhiFeed(policy=p)]
+    feeds += [PhotonFeed(policy=p)]
+    feeds += [DebianEltsFeed(policy=p)]
     return feeds
 
 
@@ -74,6 +78,7 @@ __all__ = [
     "AzureLinuxFeed",
     "BodhiFeed",
     "ChainguardFeed",
+    "DebianEltsFeed",
     "DebianFeed",
     "DownloadPolicy",
     "EpssFeed",
@@ -92,6 +97,7 @@ __all__ = [
     "OracleFeed",
     "OsvFeed",
     "ParseProblem",
+    "PhotonFeed",
     "RateLimited",
     "RedHatFeed",
     "OpenSuseFeed",

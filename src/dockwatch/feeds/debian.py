@@ -16,7 +16,10 @@ with null fields removed. What the values mean, as Debian uses them:
 - status `undetermined`: nobody has checked yet: UNDETERMINED.
 
 One Advisory per CVE (or TEMP id) gathers every (source package, release) entry; releases the
-distros table does not list (sid, experimental) are left out.
+distros table does not list (sid, experimental) are left out. Releases past Debian LTS
+(`EXTENDED_LTS`: jessie, stretch, buster) are read from Freexian's Extended LTS tracker only
+(feeds/debian_elts.py), which publishes the same JSON: the Debian tracker stops maintaining a
+release's entries when its LTS ends.
 """
 
 from __future__ import annotations
@@ -66,25 +69,51 @@ _NO_RATING = frozenset({"not yet assigned", "end-of-life", ""})
 _INTRODUCED_0 = Event(EventKind.INTRODUCED, "0")
 
 
-def urgency_severity(urgency: str) -> Severity | None:
+def urgency_severity(urgency: str, source: str = SOURCE) -> Severity | None:
     """Debian's urgency as a vendor Severity; `**` marks an urgency derived from NVD."""
     u = urgency.strip()
     base = u.rstrip("*")
     if base in _NO_RATING:
         return None
-    return Severity(SeverityType.VENDOR, u, SOURCE, rating=_URGENCY_RATINGS.get(base))
+    return Severity(SeverityType.VENDOR, u, source, rating=_URGENCY_RATINGS.get(base))
 
 
-def parse_release(pkg: str, codename: str, rel: object, where: str) -> Affected | None:
-    """One (package, release) entry as an Affected; None for releases the table lacks."""
+@dataclass(frozen=True, slots=True)
+class Tracker:
+    """One publisher of the tracker's JSON: its feed name, its web pages, the releases it speaks
+    for."""
+
+    source: str
+    """Feed name."""
+    pages: str
+    """Base URL of its per-issue pages."""
+    extended: bool
+    """True for Freexian's Extended LTS tracker: it alone speaks for EXTENDED_LTS releases."""
+
+    def covers(self, codename: str) -> bool:
+        """Whether this tracker's entries for `codename` are read."""
+        return (codename in EXTENDED_LTS) == self.extended
+
+
+EXTENDED_LTS = frozenset({"jessie", "stretch", "buster"})
+"""Releases past Debian LTS, security-supported by Freexian's Extended LTS: the Debian tracker
+no longer maintains their entries, so they are read from the ELTS tracker only."""
+DEBIAN = Tracker(SOURCE, "https://security-tracker.debian.org/tracker", extended=False)
+
+
+def parse_release(
+    pkg: str, codename: str, rel: object, where: str, tracker: Tracker = DEBIAN
+) -> Affected | None:
+    """One (package, release) entry as an Affected; None for releases the table lacks or
+    another tracker speaks for."""
     release = distros.by_feed_release("debian", codename)
-    if release is None:
+    if release is None or not tracker.covers(codename):
         return None
     r = f.obj(rel, where)
     status = f.text(r.get("status"), f"{where}.status", limit=32)
     urgency = f.text(r.get("urgency"), f"{where}.urgency", limit=64)
     fixed = r.get("fixed_version")
-    sev = urgency_severity(urgency)
+    sev = urgency_severity(urgency, tracker.source)
     severities = (sev,) if sev is not None else ()
     ranges: tuple[Range, ...] = ()
     if status == "resolved":
@@ -118,10 +147,12 @@ def parse_release(pkg: str, codename: str, rel: object, where: str) -> Affected 
     )
 
 
-def parse_document(doc: object, where: str) -> Iterator[Advisory | ParseProblem]:
+def parse_document(
+    doc: object, where: str, tracker: Tracker = DEBIAN
+) -> Iterator[Advisory | ParseProblem]:
     """Every advisory in a decoded tracker document, grouped by CVE (or TEMP id)."""
     if not isinstance(doc, dict):
-        raise FeedFormatError(SOURCE, "top level is not an object", path=where)
+        raise FeedFormatError(tracker.source, "top level is not an object", path=where)
     by_id: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
     for pkg, issues in doc.items():
         if not isinstance(issues, dict) or not pkg or len(pkg) > 256:
@@ -134,14 +165,16 @@ def parse_document(doc: object, where: str) -> Iterator[Advisory | ParseProblem]
             by_id[issue_id].append((pkg, issue))
     for issue_id in sorted(by_id):
         try:
-            adv = _advisory(issue_id, by_id[issue_id], where)
+            adv = _advisory(issue_id, by_id[issue_id], where, tracker)
         except f.BadRecord as e:
             yield _problem(f"{where}:{issue_id[:64]}", e.reason, issue_id[:128])
             continue
         yield adv
 
 
-def _advisory(issue_id: str, entries: list[tuple[str, Mapping[str, Any]]], where: str) -> Advisory:
+def _advisory(
+    issue_id: str, entries: list[tuple[str, Mapping[str, Any]]], where: str, tracker: Tracker
+) -> Advisory:
     adv_id = f.ident(issue_id, "id")
     description = ""
     bugs: set[int] = set()
@@ -153,15 +186,15 @@ def _advisory(issue_id: str, entries: list[tuple[str, Mapping[str, Any]]], where
             bugs.add(bug)
         releases = f.obj(issue.get("releases") or {}, f"{pkg}.releases")
         for codename in sorted(releases):
-            a = parse_release(pkg, codename, releases[codename], f"{pkg}.{codename}")
+            a = parse_release(pkg, codename, releases[codename], f"{pkg}.{codename}", tracker)
             if a is not None:
                 affected.append(a)
-    refs = [Reference("ADVISORY", f"https://security-tracker.debian.org/tracker/{adv_id}")]
+    refs = [Reference("ADVISORY", f"{tracker.pages}/{adv_id}")]
     refs.extend(Reference("REPORT", f"https://bugs.debian.org/{b}") for b in sorted(bugs))
     affected.sort(key=lambda a: (a.name, a.ecosystem))
     return Advisory(
         id=AdvisoryID(adv_id),
-        source=SOURCE,
+        source=tracker.source,
         summary=description,
         references=tuple(refs),
         affected=tuple(affected),
@@ -173,9 +206,11 @@ def _problem(where: str, reason: str, record_id: str | None) -> ParseProblem:
     return ParseProblem(feed=SOURCE, where=where, reason=reason, record_id=record_id)
 
 
-def parse_file(path: str, max_bytes: int = 2 << 30) -> Iterator[Advisory | ParseProblem]:
+def parse_file(
+    path: str, max_bytes: int = 2 << 30, tracker: Tracker = DEBIAN
+) -> Iterator[Advisory | ParseProblem]:
     """Parse one tracker JSON file; FeedFormatError if it is not JSON or too big."""
-    yield from parse_document(f.load_json_file(path, max_bytes, SOURCE), path)
+    yield from parse_document(f.load_json_file(path, max_bytes, tracker.source), path, tracker)
 
 
 @dataclass

@@ -5,6 +5,8 @@ folder such as ../shared/vulndata can be imported as it is: OSV records, the KEV
 Alpine secdb files, NVD pages, Debian tracker dumps, EPSS files and vendor OVAL files (Oracle's
 ELSA, plain or bz2; Microsoft's Azure Linux / CBL-Mariner) are told apart, and licences,
 READMEs, JSON schemas and other files are skipped.
+Alpine secdb files, NVD pages, Debian tracker dumps, Photon CVE metadata and EPSS files are
+told apart, and licences, READMEs, JSON schemas and other files are skipped.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from dockwatch.feeds import (
     alpine,
     azurelinux,
     debian,
+    debian_elts,
     epss,
     fedora,
     kev,
     nvd,
     oracle,
     osv,
+    photon,
     redhat,
     updateinfo,
     wolfi,
@@ -43,6 +47,7 @@ _FULL_PARSE_LIMIT = 512 << 20
 _KEV_HEAD = re.compile(rb'"catalogVersion"\s*:\s*"')
 _VEX_HEAD = re.compile(rb'"category"\s*:\s*"csaf_vex"')
 _DEBIAN_HEAD = re.compile(rb'^\s*\{\s*"[^"]{1,256}"\s*:\s*\{\s*"(CVE|TEMP)-')
+_PHOTON_HEAD = re.compile(rb'^\s*\[\s*(\{\s*"(cve_id|pkg|cve_score|aff_ver|res_ver|status)"|\])')
 
 
 class Format(StrEnum):
@@ -60,6 +65,7 @@ class Format(StrEnum):
     AZURELINUX = "azurelinux"
     REDHAT_VEX = "redhat"
     BODHI = "bodhi"
+    PHOTON = "photon"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,8 @@ def sniff(path: Path) -> Format | None:
         return Format.UPDATEINFO  # Amazon Linux / Bottlerocket updateinfo.xml(.gz)
     if stripped.startswith((b"#model_version", b"cve,epss,percentile")):
         return Format.EPSS
+    if _PHOTON_HEAD.match(head) and (b'"res_ver"' in head or "photon" in name):
+        return Format.PHOTON  # Photon's CVE metadata: an array of rows
     if name.endswith((".yaml", ".yml")):
         return Format.OSV
     if not stripped.startswith(b"{"):
@@ -215,6 +223,8 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
     for x in found:
         if x.format is Format.OSV:
             yield from osv.iter_path(x.path, source or "osv:local", seen=seen)
+        elif x.format is Format.DEBIAN and debian_elts.looks_like_elts(x.path):
+            yield from debian_elts.parse_file(x.path)
         elif x.format is Format.DEBIAN:
             yield from debian.parse_file(str(x.path))
         elif x.format is Format.NVD:
@@ -235,5 +245,7 @@ def parse_found(found: list[Found], source: str | None = None) -> Iterator[FeedI
             yield from redhat.parse_path(x.path)
         elif x.format is Format.BODHI:
             yield from fedora.parse_file(x.path)
+        elif x.format is Format.PHOTON:
+            yield from photon.parse_files([(x.path, "")])
     if alpine_files:
         yield from alpine.parse_files(alpine_files)

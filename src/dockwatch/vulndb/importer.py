@@ -4,10 +4,10 @@ Vendor OVAL files (Oracle's ELSA, Microsoft's Azure Linux / CBL-Mariner) import 
 read them.
 
 A folder of OSV records (JSON or YAML, any producer) or an osv.dev `all.zip`, the Debian
-security tracker JSON, Alpine secdb JSON, NVD CVE API pages, the CISA KEV catalogue, EPSS CSV
-(optionally gzipped) and dockwatch's own export bundles are recognised by their content, not
-their names. Licence, README and schema files are skipped. A malformed record is skipped with
-its reason and counted; it never aborts the import.
+security tracker JSON, Alpine secdb JSON, Photon CVE metadata, NVD CVE API pages, the CISA KEV
+catalogue, EPSS CSV (optionally gzipped) and dockwatch's own export bundles are recognised by
+their content, not their names. Licence, README and schema files are skipped. A malformed record
+is skipped with its reason and counted; it never aborts the import.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dockwatch.feeds import (
     alpine,
     azurelinux,
     debian,
+    debian_elts,
     detect,
     epss,
     fedora,
@@ -29,6 +30,7 @@ from dockwatch.feeds import (
     nvd,
     oracle,
     osv,
+    photon,
     redhat,
     suse,
     ubuntu,
@@ -158,6 +160,10 @@ def import_paths(
             say(f"{source}: applying {len(advisories)} advisories")
             report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
     for p in by_kind.get("debian", []):
+        if debian_elts.looks_like_elts(p):  # Freexian's ELTS tracker: the same shape
+            elts = [a for a in keep(debian_elts.parse_file(p)) if isinstance(a, Advisory)]
+            report.results.append(vdb.apply(debian_elts.SOURCE, elts))
+            continue
         advisories = [a for a in keep(debian.parse_file(str(p))) if isinstance(a, Advisory)]
         report.results.append(vdb.apply(debian.SOURCE, advisories))
     for p in by_kind.get("wolfi", []):  # Wolfi and Chainguard security databases
@@ -193,6 +199,17 @@ def import_paths(
         report.results.append(
             vdb.apply(fedora.SOURCE, [a for a in bodhi if isinstance(a, Advisory)])
         )
+    photon_files = by_kind.get("photon", [])  # Photon CVE metadata, one file per release
+    if photon_files:
+        try:
+            found = [
+                a
+                for a in keep(photon.parse_files([(p, "") for p in photon_files]))
+                if isinstance(a, Advisory)
+            ]
+            report.results.append(vdb.apply(photon.SOURCE, found))
+        except FeedError as exc:
+            report.problems.append(ParseProblem(photon.SOURCE, str(photon_files[0]), str(exc)))
     alpine_files = by_kind.get("alpine", [])
     if alpine_files:
         try:

@@ -101,3 +101,28 @@ def test_suse_os_release() -> None:
     leap = detect(dict([f("/etc/os-release", osr.LEAP_15_0)]))
     assert leap is not None and (leap.id, leap.version_id) == ("opensuse-leap", "15.0")
     assert leap.id_like == ("suse", "opensuse")
+
+
+def test_photon_os_release_and_photon_release() -> None:
+    from tests.builders import os_release as osr
+
+    d = detect(
+        dict(
+            [
+                f("/etc/os-release", link="../usr/lib/os-release"),
+                f("/usr/lib/os-release", osr.PHOTON_4),
+            ]
+        )
+    )
+    assert d is not None and (d.id, d.version_id) == ("photon", "4.0")
+    # no os-release: photon-release names the release, before lsb-release's "VMware Photon OS"
+    lsb = 'DISTRIB_ID="VMware Photon OS"\nDISTRIB_RELEASE="5.0"\nDISTRIB_CODENAME=Photon\n'
+    old = detect(
+        dict(
+            [
+                f("/etc/photon-release", "VMware Photon OS 5.0\nPHOTON_BUILD_NUMBER=dd81a05\n"),
+                f("/etc/lsb-release", lsb),
+            ]
+        )
+    )
+    assert old is not None and (old.id, old.version_id) == ("photon", "5.0")
