@@ -25,12 +25,12 @@ from packaging.version import Version
 
 from dockwatch.events.eventbridge import event_id
 from tests.builders.layers import Image, make_image, make_layer, write_oci_layout
-from tests.e2e.test_webhooks import ACCOUNT, DETAIL_TYPES, REGION, SECRET, Receiver
 from tests.support.cli import dockwatch
 from tests.support.postgres import PostgresCluster
 from tests.support.s3 import S3Server
 from tests.support.servers import Server, Worker, start_dockwatch, start_worker
 from tests.support.skopeo import copy
+from tests.support.webhooks import ACCOUNT, DETAIL_TYPES, REGION, SECRET, Receiver
 
 pytestmark = pytest.mark.xdist_group("cluster")
 
