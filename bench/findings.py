@@ -16,7 +16,14 @@ printed with MET or MISSED against the targets: listing page p95 <= 50 ms, aggre
 200 ms. "A page 1,000 deep" is the 1,000th page of 100 findings (offset 99,900) of the
 unfiltered listing, reached by following 999 `nextToken`s; that page's request is then timed.
 
+On PostgreSQL (`--postgres`: a throwaway cluster; `--database-url URL` or
+DOCKWATCH_DATABASE_URL: that empty database) the same data set, built in SQLite, is copied in
+with `dockwatch migrate-store`'s table copy (`storage/store_copy.py`) and served from there;
+with more than one backend the p50/p95 are printed side by side (bench/backends.py). A data set
+of fewer than 200,000 findings takes its deep page at half the listing's depth.
+
     python bench/findings.py [--small] [--reps 30] [--images N --findings N] [--keep]
+        [--sqlite] [--postgres] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -41,8 +48,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.servers import Server, start_dockwatch  # noqa: E402
+from tests.support.servers import start_dockwatch  # noqa: E402
 
+from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
 from dockwatch.app import build  # noqa: E402
 from dockwatch.config import Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
@@ -408,7 +416,7 @@ def deep_token(client: httpx.Client, pages: int, size: int) -> str:
 
 
 def queries(
-    client: httpx.Client, repository: str, deep: str
+    client: httpx.Client, repository: str, deep: str, pages: int = 1000
 ) -> Iterator[tuple[str, str, Callable[[], httpx.Response]]]:
     """(kind, name, call) of the fixed query set."""
     get = client.get
@@ -429,7 +437,7 @@ def queries(
     )
     yield (
         "list",
-        "page 1000 (keyset)",
+        f"page {pages} (keyset)",
         lambda: get("/api/v1/findings", params={"maxResults": 100, "nextToken": deep}),
     )
 
@@ -460,32 +468,13 @@ def queries(
     )
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--small", action="store_true", help="1,000 images, 100,000 findings")
-    ap.add_argument("--images", type=int, default=None)
-    ap.add_argument("--findings", type=int, default=None)
-    ap.add_argument("--reps", type=int, default=30)
-    ap.add_argument("--keep", action="store_true", help="keep the data folder (path printed)")
-    ap.add_argument("--data", type=Path, help="a data folder built by an earlier --keep run")
-    args = ap.parse_args()
-    images = args.images or (1_000 if args.small else 10_000)
-    findings = args.findings or (100_000 if args.small else 1_000_000)
-    work = Path(tempfile.mkdtemp(prefix="dockwatch-findings-bench-"))
-    data = args.data or work / "data"
-    server: Server | None = None
+def measure(
+    data: Path, database_url: str | None, reps: int, pages: int
+) -> tuple[int, dict[str, str]]:
+    """Serve `data` (on `database_url` if given) and time the query set; (missed, figures)."""
+    server = start_dockwatch(data, database_url=database_url)
+    figures: dict[str, str] = {}
     try:
-        if args.data is None:
-            print(f"building {images} images / {findings} findings in {data}", file=sys.stderr)
-            facts = build_registry(data, images, findings)
-            print(
-                f"built: {facts['images']} images, {facts['findings']} findings, "
-                f"{facts['details']} details, {facts['db_mb']:.0f} MB; bulk load "
-                f"{facts['load_s']:.1f} s, rollups built in {facts['rollups_s']:.1f} s"
-            )
-        server = start_dockwatch(data)
         with server.client(timeout=120.0) as client:
             deadline = time.monotonic() + 300
             while client.get("/healthz").json().get("scanner") != "ready":
@@ -493,21 +482,21 @@ def main() -> int:
                     raise TimeoutError("the scanner did not get ready")
                 time.sleep(0.1)
             t0 = time.perf_counter()
-            deep = deep_token(client, 1000, 100)
+            deep = deep_token(client, pages, 100)
             walk = time.perf_counter() - t0
             print(
-                f"walked 999 pages of 100 by nextToken in {walk:.1f} s ({walk / 999 * 1000:.1f} ms a page)"
+                f"walked {pages - 1} pages of 100 by nextToken in {walk:.1f} s "
+                f"({walk / (pages - 1) * 1000:.1f} ms a page)"
             )
+            figures["nextToken walk, ms a page"] = f"{walk / (pages - 1) * 1000:.1f}"
             repository = "team07/service-007"
-            plan = list(queries(client, repository, deep))
+            plan = list(queries(client, repository, deep, pages))
             for _kind, _name, call in plan:  # warm-up
                 timed(call, 3)
-            print(
-                f"\n{'query':42} {'p50 ms':>8} {'p95 ms':>8} {'target':>10}  result   (n={args.reps})"
-            )
+            print(f"\n{'query':42} {'p50 ms':>8} {'p95 ms':>8} {'target':>10}  result   (n={reps})")
             missed = 0
             for kind, name, call in plan:
-                values = timed(call, args.reps)
+                values = timed(call, reps)
                 p50v, p95v = statistics.median(values), p95(values)
                 if kind == "info":
                     verdict, target = "info", "-"
@@ -518,14 +507,70 @@ def main() -> int:
                     target = f"<= {limit:.0f}"
                 label = f"{'listing' if kind == 'list' else 'aggregation'} {name}"
                 print(f"{label:42} {p50v:8.1f} {p95v:8.1f} {target:>10}  {verdict}")
+                figures[f"{label} p50/p95"] = f"{p50v:.1f}/{p95v:.1f}"
+        return missed, figures
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--small", action="store_true", help="1,000 images, 100,000 findings")
+    ap.add_argument("--images", type=int, default=None)
+    ap.add_argument("--findings", type=int, default=None)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--keep", action="store_true", help="keep the data folder (path printed)")
+    ap.add_argument("--data", type=Path, help="a data folder built by an earlier --keep run")
+    add_arguments(ap)
+    args = ap.parse_args()
+    images = args.images or (1_000 if args.small else 10_000)
+    findings = args.findings or (100_000 if args.small else 1_000_000)
+    pages = min(1000, max(2, findings // 200))
+    work = Path(tempfile.mkdtemp(prefix="dockwatch-findings-bench-"))
+    data = args.data or work / "data"
+    results: dict[str, dict[str, str]] = {}
+    missed = 0
+    try:
+        if args.data is None:
+            print(f"building {images} images / {findings} findings in {data}", file=sys.stderr)
+            facts = build_registry(data, images, findings)
+            print(
+                f"built: {facts['images']} images, {facts['findings']} findings, "
+                f"{facts['details']} details, {facts['db_mb']:.0f} MB; bulk load "
+                f"{facts['load_s']:.1f} s, rollups built in {facts['rollups_s']:.1f} s"
+            )
+        with backends(args) as asked:
+            for make in asked:
+                backend = make()
+                print(f"\n== findings queries on {backend.name} ==")
+                if backend.url is not None:
+                    print(f"copied in {copy_into(data, backend.url):.1f} s")
+                code, results[backend.name] = measure(data, backend.url, args.reps, pages)
+                missed += code
+        if len(results) > 1:
+            side_by_side(results)
         return 1 if missed else 0
     finally:
-        if server is not None:
-            server.stop()
         if args.keep and args.data is None:
             print(f"data kept in {data}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def copy_into(data: Path, url: str) -> float:
+    """Copy the data folder's database into the empty database `url`; seconds taken."""
+    from dockwatch.storage.store_copy import copy_tables
+
+    t0 = time.perf_counter()
+    source, target = Database(f"sqlite:///{data / 'dockwatch.db'}"), Database(url)
+    try:
+        copy_tables(source, target)
+    finally:
+        source.close()
+        target.close()
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

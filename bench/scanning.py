@@ -19,7 +19,12 @@ the shared pip layer, is imported and applied (`scan.rescan.apply_delta`). It pr
 affected (image, package) pairs, the finding writes, the time per pair, and a sampled full
 re-match of affected images (one image at a time from its stored inventory) for comparison.
 
+The rescan part runs on SQLite by default; `--postgres` runs it on a throwaway PostgreSQL
+cluster, `--database-url URL` (or DOCKWATCH_DATABASE_URL) on that empty database; with more
+than one, the key figures are printed side by side (bench/backends.py).
+
     python bench/scanning.py [--reps 3] [--part latency|rescan|all] [--images 100000]
+        [--sqlite] [--postgres] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from tests.support.cli import db_import  # noqa: E402
 from tests.support.servers import Server, start_dockwatch  # noqa: E402
 from tests.support.skopeo import copy  # noqa: E402
 
+from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
 from dockwatch.catalog.service import catalog_image  # noqa: E402
 
 CORPUS = Path("/var/tmp/dockwatch-corpus")
@@ -110,6 +116,7 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=100_000)
     ap.add_argument("--profile", action="store_true", help="profile the delta application")
     ap.add_argument("--sample", type=int, default=100, help="images in the full re-match sample")
+    add_arguments(ap)
     args = ap.parse_args()
     if not (CORPUS / "corpus.json").exists() or not VULNDATA.exists():
         print("needs the corpus (make corpus) and ../shared/vulndata")
@@ -118,7 +125,16 @@ def main() -> int:
     if args.part in ("latency", "all"):
         status |= push_latency(args)
     if args.part in ("rescan", "all"):
-        status |= rescan_at_scale(args.images, args.sample, args.profile)
+        results: dict[str, dict[str, str]] = {}
+        with backends(args) as asked:
+            for make in asked:
+                backend = make()
+                print(f"\n== continuous rescan on {backend.name} ==")
+                code, figures = rescan_at_scale(args.images, args.sample, args.profile, backend.url)
+                status |= code
+                results[backend.name] = figures
+        if len(results) > 1:
+            side_by_side(results)
     return status
 
 
@@ -190,8 +206,11 @@ UPDATE = 1_000
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
-    """Part 2: one advisory update applied to `images` stored inventories."""
+def rescan_at_scale(
+    images: int, sample: int, profile: bool = False, database_url: str | None = None
+) -> tuple[int, dict[str, str]]:
+    """Part 2: one advisory update applied to `images` stored inventories, on SQLite in a temp
+    folder or on the empty database `database_url`; returns the status and the key figures."""
     import dataclasses
     import hashlib
     import random
@@ -222,7 +241,7 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
 
     rng = random.Random(11)
     work = Path(tempfile.mkdtemp(prefix="dockwatch-rescan-bench-"))
-    services = build(Settings(data_dir=work / "d"))
+    services = build(Settings(data_dir=work / "d", database_url=database_url))
     try:
         t_setup = time.perf_counter()
         vdb = VulnDb(services.store, SystemClock())
@@ -460,7 +479,18 @@ def rescan_at_scale(images: int, sample: int, profile: bool = False) -> int:
         f"whole update applied (index refresh + apply): {total:.2f} s with "
         f"{report.pairs:,} pairs  target < 2 s {verdict}"
     )
-    return 0
+    figures = {
+        "images / findings stored": f"{images:,} / {findings_before:,}",
+        "affected pairs": f"{report.pairs:,}",
+        "finding writes": f"{writes:,}",
+        "import s": f"{import_s:.2f}",
+        "index refresh s": f"{refresh_s:.2f}",
+        "apply s": f"{apply_s:.2f}",
+        "us per affected pair": f"{per_pair_us:.1f}",
+        "full re-match ms/image": f"{full_each * 1000:.1f}",
+        "layers read": str(report.layers_read),
+    }
+    return 0, figures
 
 
 if __name__ == "__main__":

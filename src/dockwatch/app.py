@@ -27,7 +27,7 @@ from dockwatch.scan.worker import ScanWorker
 from dockwatch.storage.blobs import open_blob_store
 from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.migrations import migrate, require_current
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.unit_of_work import Store
 from dockwatch.vulndb.scheduler import FeedScheduler
@@ -144,6 +144,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     db = Database(settings.effective_database_url)
     if settings.migrate_at_start:
         migrate(db)
+    else:
+        require_current(db)  # one clear error rather than a failure at the first query
     blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.s3_addressing_style)
     tenant = Tenant(settings.account_id, settings.region)
     store = SqlStore(db)

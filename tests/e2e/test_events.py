@@ -15,8 +15,9 @@ from dockwatch.events.eventbridge import event_id
 from tests.builders.http_push import push_built_image
 from tests.builders.layers import make_image, make_layer
 from tests.conformance.oci import DOCKER_V2, push_image
-from tests.e2e.test_webhooks import ALLOW_LOOPBACK, SECRET, Receiver, _until
+from tests.e2e.test_webhooks import _until
 from tests.support.servers import Server, start_dockwatch
+from tests.support.webhooks import ALLOW_LOOPBACK, SECRET, Receiver
 
 
 def _events(server: Server) -> list[tuple[str, dict[str, Any]]]:

@@ -86,6 +86,10 @@ def test_api_process_and_worker_process_share_one_data_folder(tmp_path: Path) ->
         meta = "Metadata-Version: 2.1\nName: gamma\nVersion: 1.5\n"
         layer = make_layer({"usr/lib/python3/site-packages/gamma-1.5.dist-info/METADATA": meta})
         with api.client() as c:
+            health = c.get("/healthz")  # the API process runs no scanner of its own
+            assert health.status_code == 200, health.text
+            assert health.json()["status"] == "ok"
+            assert health.json()["scanner"] == "not running in this process"
             r = c.put(
                 "/api/v1/registry/scanning-configuration",
                 json={"scanType": "ENHANCED", "rules": []},
@@ -137,3 +141,15 @@ def test_worker_without_migration_asks_for_one(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "run `dockwatch migrate` first" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_without_migration_asks_for_one(tmp_path: Path) -> None:
+    """`serve --no-migrate` on a database never migrated: one clear line, exit 2."""
+    out = dockwatch(
+        "serve", "--data", str(tmp_path / "data"), "--no-migrate", "--port", str(free_port()),
+        timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.startswith("dockwatch: error: the database is not at the current schema")
+    assert "run `dockwatch migrate` first" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1  # no traceback

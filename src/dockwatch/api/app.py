@@ -65,7 +65,7 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
                 "status": "ok",
                 "database": "ok",
                 "blobStore": "ok",
-                "scanner": "ready" if services.worker.ready.is_set() else "loading",
+                "scanner": _scanner_state(services),
                 "feeds": feeds,
                 "staleFeeds": [f["name"] for f in feeds if f["stale"]],
             }
@@ -191,6 +191,17 @@ def _state_gauges(services: Services) -> list[Metric]:
         box = uow.outbox
         pending.add_metric([], box.count_after(box.cursor(CURSOR), SUBSCRIBED))
     return [jobs, age, pending, *feed_metrics]
+
+
+SCANNER_ELSEWHERE = "not running in this process"
+"""`/healthz`'s `scanner` on an API-only process (`serve --no-worker`): scans run in workers."""
+
+
+def _scanner_state(services: Services) -> str:
+    """`ready` once the in-process worker has loaded the advisory index, `loading` before."""
+    if not services.worker.running:
+        return SCANNER_ELSEWHERE
+    return "ready" if services.worker.ready.is_set() else "loading"
 
 
 def _feed_status(services: Services) -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
 """`dockwatch migrate-store --from DIR --to-database URL --to-blobs URL`: move a single-node
 install to another database and blob store (PostgreSQL and S3), then verify the copy.
 
-Run it with the servers of DIR stopped. Exit 0: copied and verified; 1: copied but the
-verification found a difference (listed); 2: refused (a target that is not empty, bad URLs).
+Run it with the servers of DIR stopped. Running it again is safe: a target that already holds
+this copy is only completed (missing blobs) and verified again. Exit 0: copied and verified;
+1: copied but the verification found a difference (listed); 2: refused (a target database
+holding other data, bad URLs).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         settings.s3_addressing_style,
         progress=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None,
     )
+    if report.already_copied:
+        print("the target database already holds this copy: no row copied")
     print(f"{'table':40} {'source':>10} {'target':>10}")
     for t in report.tables:
         flag = "" if t.source == t.target else "  MISMATCH"

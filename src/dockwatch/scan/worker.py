@@ -257,6 +257,11 @@ class ScanWorker:
         self._thread = threading.Thread(target=loop, name="scan-worker", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Started in this process and not stopped (`serve --no-worker` never starts it)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def periodic(self) -> None:
         """The periodic passes (expiry, suppression rule expiry, purge, planner statistics),
         run when the injected clock has moved a minute since the last run: at most once a

@@ -13,6 +13,11 @@ makes an interrupted copy resumable.
 
 Verification, after the copy: row counts per table on both sides, and every blob read back from
 the target and hashed.
+
+Running the copy again is safe: a target database that already holds exactly the source's rows
+(every table's rows, compared as an order-free digest of their values) is a finished copy, so
+only the missing blobs are copied and both sides verified again. A target holding anything else
+(another install, or this copy after it has taken writes) is refused: the copy never merges.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, MetaData, Table, func, select, text
+from sqlalchemy import Connection, Integer, MetaData, Table, func, select, text
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest, algorithm_of
@@ -66,6 +72,8 @@ class CopyReport:
     blobs_copied: int = 0
     blobs_present: int = 0
     blob_checks: list[BlobCheck] = field(default_factory=list)
+    already_copied: bool = False
+    """The target database held this copy already (a re-run): no row was written."""
 
     @property
     def verified(self) -> bool:
@@ -97,14 +105,49 @@ def _rows(conn: Connection, table: Table, columns: list[str]) -> Iterator[list[d
         yield [dict(r._mapping) for r in batch]
 
 
-def check_target_empty(target: Database) -> None:
-    """Refuse a target database that already holds data (the copy never merges)."""
-    with target.engine.connect() as conn:
-        for table in _tables(target):
-            if _count(conn, table):
+def _normal(value: object) -> object:
+    """A column value as both dialects give it back (SQLite returns naive UTC datetimes,
+    PostgreSQL aware ones; binary columns may come back as memoryview)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+def _digest(conn: Connection, table: Table, columns: list[str]) -> tuple[int, int]:
+    """(rows, order-free digest of their values) of `table`: the sum of each row's SHA-256,
+    so two databases that sort rows differently agree when they hold the same rows."""
+    rows = total = 0
+    for batch in _rows(conn, table, columns):
+        for row in batch:
+            values = repr([_normal(row[c]) for c in columns]).encode()
+            total = (total + int.from_bytes(hashlib.sha256(values).digest())) % (1 << 256)
+            rows += 1
+    return rows, total
+
+
+def holds_copy_of(source: Database, target: Database) -> bool:
+    """False when the target database is empty, True when it holds exactly the source's rows
+    (a finished earlier copy); raises InvalidInput when it holds anything else."""
+    target_tables = {t.name: t for t in _tables(target)}
+    with target.engine.connect() as dst:
+        filled = next((t.name for t in target_tables.values() if _count(dst, t)), None)
+    if filled is None:
+        return False
+    migrate(source)
+    with source.engine.connect() as src, target.engine.connect() as dst:
+        for table in _tables(source):
+            into = target_tables.get(table.name)
+            columns = [] if into is None else [c for c in _stored_columns(into) if c in table.c]
+            if into is None or _digest(src, table, columns) != _digest(dst, into, columns):
                 raise InvalidInput(
-                    f"the target database is not empty (table {table.name}): copy into a new one"
+                    f"the target database is not empty (table {filled}) and does not hold a "
+                    f"copy of this data folder (table {table.name} differs): copy into a new one"
                 )
+    return True
 
 
 def copy_tables(
@@ -132,6 +175,31 @@ def copy_tables(
             if progress is not None:
                 progress(f"{table.name}: {copied} rows")
         restore()
+        advance_sequences(dst, list(target_tables.values()))
+
+
+def advance_sequences(conn: Connection, tables: list[Table]) -> None:
+    """Move every PostgreSQL sequence behind an integer key past the largest key copied: rows
+    went in with their ids, so the sequences still stand at 1 and the new install's first
+    insert would collide. (SQLite takes the next rowid from the table itself.)"""
+    if conn.dialect.name != "postgresql":
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    for table in tables:
+        for column in table.primary_key.columns:
+            if not isinstance(column.type, Integer):
+                continue
+            seq = conn.execute(
+                text("SELECT pg_get_serial_sequence(:table, :column)"),
+                {"table": quote(table.name), "column": column.name},
+            ).scalar()
+            if seq is None:
+                continue
+            top = conn.execute(select(func.max(column))).scalar()
+            conn.execute(
+                text("SELECT setval(CAST(:seq AS regclass), :value, :called)"),
+                {"seq": seq, "value": int(top or 1), "called": top is not None},
+            )
 
 
 def _hold_triggers(conn: Connection) -> Callable[[], None]:
@@ -222,15 +290,21 @@ def copy_store(
     target_blobs: BlobStore,
     progress: Callable[[str], None] | None = None,
 ) -> CopyReport:
-    """Copy metadata and blobs, then verify both; the report says what was found."""
-    check_target_empty(target_db)
+    """Copy metadata and blobs, then verify both; the report says what was found. A target
+    that already holds this copy gets only its missing blobs; any other data is refused."""
+    already = holds_copy_of(source_db, target_db)
     copied, present = copy_blobs(source_blobs, target_blobs, progress)
-    copy_tables(source_db, target_db, progress)
+    if not already:
+        copy_tables(source_db, target_db, progress)
+    else:  # a copy made before sequences were advanced gets them now
+        with target_db.engine.begin() as conn:
+            advance_sequences(conn, _tables(target_db))
     return CopyReport(
         tables=count_tables(source_db, target_db),
         blobs_copied=copied,
         blobs_present=present,
         blob_checks=verify_blobs(source_blobs, target_blobs),
+        already_copied=already,
     )
 
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, inspect, select, text
 
+from dockwatch.errors import BackendUnavailable
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 
@@ -330,3 +331,33 @@ def migrate(db: Database, migrations: list[Migration] | None = None) -> list[Mig
             )
             applied.append(m)
     return applied
+
+
+class SchemaNotCurrent(BackendUnavailable):
+    """Migration at start is off and the database lacks migrations this version needs."""
+
+
+def pending(db: Database, migrations: list[Migration] | None = None) -> list[Migration]:
+    """The migrations not yet recorded in the database (all of them on an empty one);
+    reads only, so it is safe beside a `dockwatch migrate` running elsewhere."""
+    todo = MIGRATIONS if migrations is None else migrations
+    with db.engine.connect() as conn:
+        if not inspect(conn).has_table(tables.schema_migrations.name):
+            return list(todo)
+        rows = conn.execute(
+            select(tables.schema_migrations.c.subsystem, tables.schema_migrations.c.number)
+        )
+        done = {(r.subsystem, r.number) for r in rows}
+    return [m for m in todo if (m.subsystem, m.number) not in done]
+
+
+def require_current(db: Database) -> None:
+    """Raise SchemaNotCurrent, saying what to run, unless every migration is applied."""
+    missing = pending(db)
+    if missing:
+        first = missing[0]
+        raise SchemaNotCurrent(
+            f"the database is not at the current schema ({len(missing)} migration(s) not "
+            f"applied, the first {first.subsystem}/{first.number:04d} {first.name}); run "
+            "`dockwatch migrate` first (migration at start is off)"
+        )
