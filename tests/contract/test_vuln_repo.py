@@ -99,6 +99,34 @@ def test_advisories_round_trip_per_source(store: Store) -> None:
     assert orjson.loads(documents[1][1]) == a.content
 
 
+def test_affected_documents_are_the_stored_entries_of_matchable_advisories(store: Store) -> None:
+    _write(
+        store,
+        "osv",
+        _advisory("A-1", ("PyPI", "alpha"), ("npm", "alpha")),
+        _advisory("A-2", ("PyPI", "alpha"), withdrawn=True),
+        _advisory("A-3", ("PyPI", "beta")),
+    )
+    with store.read() as uow:
+        every = sorted(
+            (eco, name, source, aid, orjson.loads(entry))
+            for eco, name, source, aid, entry in uow.vulns.affected_documents()
+        )
+        some = [
+            (eco, name, source, aid)
+            for eco, name, source, aid, _ in uow.vulns.affected_documents([("PyPI", "beta")])
+        ]
+        none = list(uow.vulns.affected_documents([]))
+    # the withdrawn A-2 can match nothing, so the index never sees it
+    assert every == [
+        ("PyPI", "alpha", "osv", "A-1", {"package": "alpha", "of": "A-1"}),
+        ("PyPI", "beta", "osv", "A-3", {"package": "beta", "of": "A-3"}),
+        ("npm", "alpha", "osv", "A-1", {"package": "alpha", "of": "A-1"}),
+    ]
+    assert some == [("PyPI", "beta", "osv", "A-3")]
+    assert none == []
+
+
 def test_rewriting_an_advisory_replaces_its_affected_rows(store: Store) -> None:
     _write(store, "osv", _advisory("A-1", ("PyPI", "alpha")), _advisory("A-2", ("PyPI", "beta")))
     _write(store, "osv", _advisory("A-1", ("PyPI", "delta"), fingerprint="fp-new"))

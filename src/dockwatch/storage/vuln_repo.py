@@ -48,6 +48,10 @@ class AffectedRow:
     entry: dict[str, Any]
 
 
+AffectedDocument = tuple[str, str, str, str, bytes]
+"""(ecosystem, name, source, advisory id, serialized entry) of one affected entry, as stored:
+the persisted match index copies the bytes without decoding them."""
+
 DeltaRow = tuple[int, str, str, str, list[list[str]]]
 """(version, source, advisory id, change, package keys) of one changed advisory."""
 
@@ -126,6 +130,13 @@ class VulnRepo(Protocol):
 
     def affected_for(self, keys: Iterable[tuple[str, str]]) -> list[AffectedRow]:
         """Affected entries of non-withdrawn advisories under the (ecosystem, name) keys."""
+        ...
+
+    def affected_documents(
+        self, keys: Iterable[tuple[str, str]] | None = None
+    ) -> Iterator[AffectedDocument]:
+        """Affected entries of non-withdrawn advisories in their stored form, every one or
+        those under the (ecosystem, name) `keys`."""
         ...
 
     def changes_between(self, after: int, upto: int) -> list[DeltaRow]:

@@ -19,6 +19,7 @@ from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.vuln_repo import (
     AdvisoryRow,
+    AffectedDocument,
     AffectedRow,
     Change,
     DeltaRow,
@@ -90,6 +91,28 @@ def all_affected(conn: Connection) -> Iterable[AffectedRow]:
         yield AffectedRow(r.source, r.advisory_id, r.ecosystem, r.name, orjson.loads(r.entry))
 
 
+def affected_documents(
+    conn: Connection, keys: Iterable[tuple[str, str]] | None = None
+) -> Iterator[AffectedDocument]:
+    """Affected entries of non-withdrawn advisories as stored (entry bytes not decoded)."""
+    a, adv = t.vuln_affected, t.vuln_advisories
+    query = select(a.c.ecosystem, a.c.name, a.c.source, a.c.advisory_id, a.c.entry).join(
+        adv, (adv.c.source == a.c.source) & (adv.c.id == a.c.advisory_id)
+    )
+    query = query.where(adv.c.withdrawn.is_(False))
+    if keys is None:
+        for eco, name, source, aid, entry in conn.execute(query):
+            yield eco, name, source, aid, bytes(entry)
+        return
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), 400):
+        part = wanted[start : start + 400]
+        for eco, name, source, aid, entry in conn.execute(
+            query.where(tuple_(a.c.ecosystem, a.c.name).in_(part))
+        ):
+            yield eco, name, source, aid, bytes(entry)
+
+
 def advisory_contents(
     conn: Connection, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -159,6 +182,11 @@ class SqlVulnRepo:
 
     def affected_for(self, keys: Iterable[tuple[str, str]]) -> list[AffectedRow]:
         return affected_for(self._conn, keys)
+
+    def affected_documents(
+        self, keys: Iterable[tuple[str, str]] | None = None
+    ) -> Iterator[AffectedDocument]:
+        return affected_documents(self._conn, keys)
 
     def changes_between(self, after: int, upto: int) -> list[DeltaRow]:
         return changes_between(self._conn, after, upto)
