@@ -104,7 +104,7 @@ class _State:
     lookup racing a refresh fills the view it started with."""
 
     version: int
-    blobs: dict[Key, index_file.Blob]
+    packed: index_file.Packed
     entries: dict[Key, list[IndexedEntry]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str, str], Verdicts] = field(default_factory=dict)
 
@@ -129,7 +129,7 @@ class MatchIndex:
         self.store = store
         self._only = None if keys is None else sorted(set(keys))
         self.cache_file = None if keys is not None else cache_file
-        self._state = _State(-1, {})
+        self._state = _State(-1, index_file.EMPTY)
         self.loaded_from = ""
         """How the last refresh got its entries: `database` (a full build), `file` (the
         persisted index as it was), `file+delta` (the persisted index plus the changes since),
@@ -143,7 +143,7 @@ class MatchIndex:
 
     def entry_count(self) -> int:
         """How many affected entries the index holds."""
-        return sum(b.count for b in self._state.blobs.values())
+        return self._state.packed.entry_count()
 
     def clear_verdicts(self) -> None:
         """Forget computed verdicts (the entries stay): every verdict is then computed anew."""
@@ -166,34 +166,34 @@ class MatchIndex:
             self._state = fresh
             if self.cache_file is not None and self.loaded_from != "file":
                 try:
-                    index_file.write(self.cache_file, stamp, fresh.blobs)
+                    index_file.write(self.cache_file, stamp, fresh.packed)
                 except OSError as exc:
                     logger.warning("could not persist the match index: %s", exc)
             logger.info(
                 "match index at version %d from %s: %d keys",
                 current,
                 self.loaded_from,
-                len(fresh.blobs),
+                len(fresh.packed.table),
             )
             return current
 
     def _open(self, vulns: VulnRepo, stamp: index_file.Stamp) -> tuple[_State, str]:
         if self.cache_file is not None:
             try:
-                loaded = index_file.read(self.cache_file)
-                if loaded.stamp.version > stamp.version:
+                held, packed = index_file.read(self.cache_file)
+                if held.version > stamp.version:
                     raise index_file.IndexFileError("newer than the database (restored?)")
-                if _stamp(vulns, loaded.stamp.version) != loaded.stamp:
+                if _stamp(vulns, held.version) != held:
                     raise index_file.IndexFileError("made from another database")
             except index_file.IndexFileError as exc:
                 logger.info("match index file %s not used: %s", self.cache_file, exc)
             else:
-                state = _State(loaded.stamp.version, loaded.blobs)
-                if loaded.stamp.version == stamp.version:
+                state = _State(held.version, packed)
+                if held.version == stamp.version:
                     return state, "file"
                 return self._patch(vulns, state, stamp.version), "file+delta"
-        documents = vulns.affected_documents(self._only)
-        return _State(stamp.version, index_file.blobs_from_documents(documents)), "database"
+        documents = index_file.documents_by_key(vulns.affected_documents(self._only))
+        return _State(stamp.version, index_file.pack(index_file.EMPTY, (), documents)), "database"
 
     def _patch(self, vulns: VulnRepo, state: _State, current: int) -> _State:
         changed: set[Key] = set()
@@ -201,18 +201,17 @@ class MatchIndex:
             changed.update((k[0], k[1]) for k in keys)
         if self._only is not None:
             changed &= set(self._only)
-        fresh = index_file.blobs_from_documents(vulns.affected_documents(changed))
-        blobs = {k: v for k, v in state.blobs.items() if k not in changed}
-        blobs.update(fresh)
+        fresh = index_file.documents_by_key(vulns.affected_documents(changed))
+        packed = index_file.pack(state.packed, changed, fresh)
         entries = {k: v for k, v in state.entries.items() if k not in changed}
         verdicts = {k: v for k, v in state.verdicts.items() if (k[0], k[1]) not in changed}
-        return _State(current, blobs, entries, verdicts)
+        return _State(current, packed, entries, verdicts)
 
     def _prepared(self, state: _State, ecosystem: str, name: str) -> list[IndexedEntry]:
         key = (ecosystem, name)
         entries = state.entries.get(key)
         if entries is None:
-            blob = state.blobs.get(key)
+            blob = state.packed.blob(ecosystem, name)
             entries = (
                 []
                 if blob is None

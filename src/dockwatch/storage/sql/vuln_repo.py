@@ -101,7 +101,7 @@ def affected_documents(
     )
     query = query.where(adv.c.withdrawn.is_(False))
     if keys is None:
-        for eco, name, source, aid, entry in conn.execute(query):
+        for eco, name, source, aid, entry in conn.execute(query).fetchall():  # one bulk fetch
             yield eco, name, source, aid, bytes(entry)
         return
     wanted = sorted(set(keys))
