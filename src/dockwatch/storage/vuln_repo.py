@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAdvisory:
@@ -32,6 +34,33 @@ class AdvisoryRow:
     modified: datetime | None
     content: dict[str, Any]
     affected: Sequence[tuple[str, str, dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedAdvisory:
+    """An advisory to write, already serialized: what an import hands storage (a parsing
+    process can make it, so the writer only compares fingerprints and inserts bytes)."""
+
+    id: str
+    fingerprint: str
+    withdrawn: bool
+    modified: datetime | None
+    content: bytes
+    """The normalized content, serialized (keys sorted)."""
+    affected: tuple[tuple[str, str, bytes], ...]
+    """(ecosystem, name, serialized entry) of each affected entry."""
+
+
+def encode(row: AdvisoryRow) -> EncodedAdvisory:
+    """`row` serialized as stored."""
+    return EncodedAdvisory(
+        row.id,
+        row.fingerprint,
+        row.withdrawn,
+        row.modified,
+        orjson.dumps(row.content, option=orjson.OPT_SORT_KEYS),
+        tuple((eco, name, orjson.dumps(entry)) for eco, name, entry in row.affected),
+    )
 
 
 # --- reads for matching and finding drafts (scanning) ------------------------------------------
@@ -116,6 +145,17 @@ class VulnRepo(Protocol):
         """Every advisory of `source` with its fingerprint and package keys."""
         ...
 
+    def stored_fingerprints(self, source: str) -> dict[str, tuple[str, bool]]:
+        """Advisory id -> (fingerprint, withdrawn) of every advisory of `source`: what an
+        import compares against, read in one pass without the affected rows."""
+        ...
+
+    def stored_package_keys(
+        self, source: str, ids: Iterable[str]
+    ) -> dict[str, frozenset[tuple[str, str]]]:
+        """The (ecosystem, name) keys the stored advisories `ids` of `source` affect."""
+        ...
+
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
         """Create the next database version."""
         ...
@@ -160,6 +200,10 @@ class VulnRepo(Protocol):
 
     def write_advisories(self, source: str, rows: Sequence[AdvisoryRow], version: int) -> None:
         """Replace these advisories (and their affected rows) of `source`."""
+        ...
+
+    def insert_advisories(self, source: str, rows: Sequence[EncodedAdvisory], version: int) -> None:
+        """Insert advisories that are not stored (delete a replaced one first), in bulk."""
         ...
 
     def delete_advisories(self, source: str, ids: Iterable[str]) -> None:

@@ -17,16 +17,20 @@ from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.bulk import insert_rows
 from dockwatch.storage.vuln_repo import (
     AdvisoryRow,
     AffectedDocument,
     AffectedRow,
     Change,
     DeltaRow,
+    EncodedAdvisory,
     EnrichmentRecord,
     FeedSource,
     SourceImport,
     StoredAdvisory,
+    encode,
 )
 
 __all__ = ["AdvisoryRow", "AffectedRow", "SqlVulnRepo", "StoredAdvisory"]
@@ -216,6 +220,25 @@ class SqlVulnRepo:
             )
         }
 
+    def stored_fingerprints(self, source: str) -> dict[str, tuple[str, bool]]:
+        adv = t.vuln_advisories
+        query = select(adv.c.id, adv.c.fingerprint, adv.c.withdrawn).where(adv.c.source == source)
+        return {aid: (fp, bool(w)) for aid, fp, w in self._conn.execute(query).fetchall()}
+
+    def stored_package_keys(
+        self, source: str, ids: Iterable[str]
+    ) -> dict[str, frozenset[tuple[str, str]]]:
+        a = t.vuln_affected
+        keys: dict[str, set[tuple[str, str]]] = {}
+        for part in chunks(sorted(set(ids))):
+            for aid, eco, name in self._conn.execute(
+                select(a.c.advisory_id, a.c.ecosystem, a.c.name).where(
+                    a.c.source == source, a.c.advisory_id.in_(part)
+                )
+            ):
+                keys.setdefault(aid, set()).add((eco, name))
+        return {aid: frozenset(k) for aid, k in keys.items()}
+
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
         result = self._conn.execute(
             insert(t.vuln_versions).values(
@@ -234,34 +257,24 @@ class SqlVulnRepo:
         if not rows:
             return
         self.delete_advisories(source, [r.id for r in rows])
-        self._conn.execute(
-            insert(t.vuln_advisories),
+        self.insert_advisories(source, [encode(r) for r in rows], version)
+
+    def insert_advisories(self, source: str, rows: Sequence[EncodedAdvisory], version: int) -> None:
+        insert_rows(
+            self._conn,
+            t.vuln_advisories,
+            ("source", "id", "fingerprint", "withdrawn", "modified", "version", "content"),
             [
-                {
-                    "source": source,
-                    "id": r.id,
-                    "fingerprint": r.fingerprint,
-                    "withdrawn": r.withdrawn,
-                    "modified": r.modified,
-                    "version": version,
-                    "content": orjson.dumps(r.content),
-                }
+                (source, r.id, r.fingerprint, r.withdrawn, r.modified, version, r.content)
                 for r in rows
             ],
         )
-        affected = [
-            {
-                "source": source,
-                "advisory_id": r.id,
-                "ecosystem": eco,
-                "name": name,
-                "entry": orjson.dumps(entry),
-            }
-            for r in rows
-            for eco, name, entry in r.affected
-        ]
-        if affected:
-            self._conn.execute(insert(t.vuln_affected), affected)
+        insert_rows(
+            self._conn,
+            t.vuln_affected,
+            ("source", "advisory_id", "ecosystem", "name", "entry"),
+            [(source, r.id, eco, name, entry) for r in rows for eco, name, entry in r.affected],
+        )
 
     def delete_advisories(self, source: str, ids: Iterable[str]) -> None:
         """Remove these advisories of `source` and their affected rows."""
