@@ -108,13 +108,14 @@ def affected_documents(
         for eco, name, source, aid, entry in conn.execute(query).fetchall():  # one bulk fetch
             yield eco, name, source, aid, bytes(entry)
         return
-    wanted = sorted(set(keys))
-    for start in range(0, len(wanted), 400):
-        part = wanted[start : start + 400]
-        for eco, name, source, aid, entry in conn.execute(
-            query.where(tuple_(a.c.ecosystem, a.c.name).in_(part))
-        ):
-            yield eco, name, source, aid, bytes(entry)
+    by_ecosystem: dict[str, list[str]] = {}
+    for eco, name in sorted(set(keys)):
+        by_ecosystem.setdefault(eco, []).append(name)
+    for eco, names in by_ecosystem.items():  # `ecosystem = ? AND name IN (...)`: index probes
+        for part in chunks(names):
+            rows = conn.execute(query.where(a.c.ecosystem == eco, a.c.name.in_(part)))
+            for r_eco, name, source, aid, entry in rows.fetchall():
+                yield r_eco, name, source, aid, bytes(entry)
 
 
 def advisory_contents(
