@@ -16,7 +16,7 @@ from dockwatch.errors import InvalidInput
 from dockwatch.events.egress import EgressPolicy
 from dockwatch.events.secretbox import SecretBox, load_key
 from dockwatch.events.webhooks import WebhookDeliverer
-from dockwatch.match.service import MatchIndex
+from dockwatch.match.service import INDEX_FILE, MatchIndex
 from dockwatch.model.identity import Tenant
 from dockwatch.pullpolicy.gate import PullGate
 from dockwatch.registry.context import RegistryContext
@@ -160,7 +160,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )
     cache = StoredCatalogCache(store, clock)
     scanner = ScanService(
-        ctx, store, cache, MatchIndex(store), clock, max_image_bytes=settings.scan_max_image_bytes,
+        ctx, store, cache, MatchIndex(store, cache_file=settings.data_dir / INDEX_FILE), clock, max_image_bytes=settings.scan_max_image_bytes,
         budgets=Budgets(uncompressed_bytes=settings.scan_max_uncompressed_bytes,
                         seconds=settings.scan_layer_seconds),
     )  # fmt: skip

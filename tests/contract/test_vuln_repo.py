@@ -10,7 +10,13 @@ import orjson
 import pytest
 
 from dockwatch.storage.unit_of_work import Store
-from dockwatch.storage.vuln_repo import AdvisoryRow, Change, SourceImport, StoredAdvisory
+from dockwatch.storage.vuln_repo import (
+    AdvisoryRow,
+    Change,
+    SourceImport,
+    StoredAdvisory,
+    encode,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -97,6 +103,62 @@ def test_advisories_round_trip_per_source(store: Store) -> None:
         ("osv", "A-2"),
     ]
     assert orjson.loads(documents[1][1]) == a.content
+
+
+def test_affected_documents_are_the_stored_entries_of_matchable_advisories(store: Store) -> None:
+    _write(
+        store,
+        "osv",
+        _advisory("A-1", ("PyPI", "alpha"), ("npm", "alpha")),
+        _advisory("A-2", ("PyPI", "alpha"), withdrawn=True),
+        _advisory("A-3", ("PyPI", "beta")),
+    )
+    with store.read() as uow:
+        every = sorted(
+            (eco, name, source, aid, orjson.loads(entry))
+            for eco, name, source, aid, entry in uow.vulns.affected_documents()
+        )
+        some = [
+            (eco, name, source, aid)
+            for eco, name, source, aid, _ in uow.vulns.affected_documents([("PyPI", "beta")])
+        ]
+        none = list(uow.vulns.affected_documents([]))
+    # the withdrawn A-2 can match nothing, so the index never sees it
+    assert every == [
+        ("PyPI", "alpha", "osv", "A-1", {"package": "alpha", "of": "A-1"}),
+        ("PyPI", "beta", "osv", "A-3", {"package": "beta", "of": "A-3"}),
+        ("npm", "alpha", "osv", "A-1", {"package": "alpha", "of": "A-1"}),
+    ]
+    assert some == [("PyPI", "beta", "osv", "A-3")]
+    assert none == []
+
+
+def test_fingerprints_and_package_keys_are_read_apart(store: Store) -> None:
+    _write(
+        store,
+        "osv",
+        _advisory("A-1", ("PyPI", "alpha"), ("npm", "alpha")),
+        _advisory("A-2", ("PyPI", "beta"), withdrawn=True),
+    )
+    with store.write() as uow:  # bulk insert of serialized rows, as an import writes them
+        row = encode(_advisory("A-3", ("Go", "example.com/m")))
+        uow.vulns.insert_advisories("osv", [row], uow.vulns.new_version("osv", {}, T0))
+    with store.read() as uow:
+        assert uow.vulns.stored_fingerprints("osv") == {
+            "A-1": ("fp-A-1", False),
+            "A-2": ("fp-A-2", True),
+            "A-3": ("fp-A-3", False),
+        }
+        assert uow.vulns.stored_fingerprints("ghsa") == {}
+        assert uow.vulns.stored_package_keys("osv", ["A-1", "A-3", "missing"]) == {
+            "A-1": frozenset({("PyPI", "alpha"), ("npm", "alpha")}),
+            "A-3": frozenset({("Go", "example.com/m")}),
+        }
+        assert uow.vulns.advisory_contents([("osv", "A-3")]) == {
+            ("osv", "A-3"): {"id": "A-3", "affected": [["Go", "example.com/m"]]}
+        }
+        stored = uow.vulns.stored_advisories("osv")["A-3"]
+    assert stored == StoredAdvisory("fp-A-3", False, frozenset({("Go", "example.com/m")}))
 
 
 def test_rewriting_an_advisory_replaces_its_affected_rows(store: Store) -> None:

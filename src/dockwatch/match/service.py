@@ -1,7 +1,9 @@
 """`match(packages, distro)`: one verdict per distinct (package key, version), with evidence.
 
-The index holds every affected entry of the database in memory, keyed by (ecosystem, name),
-with its ranges parsed once; it is rebuilt or patched when the database version moves. A verdict
+The index holds every affected entry of the database, keyed by (ecosystem, name), serialized as
+stored; a key's entries are decoded and their ranges prepared once, when the key is first looked
+up. It is patched with the delta when the database version moves, and persisted next to the
+database (`index_file`) so a restart reads one file and the changes since, not every entry. A verdict
 is computed once per distinct (ecosystem, name, version) and reused for every image holding
 that package, so matching costs grow with distinct packages, not with images.
 """
@@ -12,8 +14,10 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from dockwatch.distros import Supported, by_ecosystem, lookup_distro
 from dockwatch.model.advisory import normalize_package_name
@@ -21,7 +25,7 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.package import OS_PACKAGE_TYPES, Package
 from dockwatch.model.package_doc import dump_package, package_ref
 from dockwatch.storage.unit_of_work import Store
-from dockwatch.storage.vuln_repo import AffectedRow
+from dockwatch.storage.vuln_repo import VulnRepo
 from dockwatch.versions import (
     Affected,
     Indeterminate,
@@ -33,12 +37,15 @@ from dockwatch.versions import (
 from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
 from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
 
-from . import redhat
+from . import index_file, redhat
 from .matcher import LANGUAGE_ECOSYSTEMS, IndeterminateMatch, Match, MatchEvidence, MatchReport
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+
+INDEX_FILE = "match-index.bin"
+"""The persisted index's name in a data folder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +63,7 @@ class IndexedEntry:
     """Events keyed and sorted once (None when the ecosystem has no scheme)."""
 
 
-def _entry(row: AffectedRow) -> IndexedEntry:
-    e = row.entry
+def _entry(source: str, advisory_id: str, ecosystem: str, e: dict[str, Any]) -> IndexedEntry:
     problem = None
     ranges: tuple[Range, ...] = ()
     try:
@@ -73,13 +79,13 @@ def _entry(row: AffectedRow) -> IndexedEntry:
         problem = f"unusable range: {exc}"
     versions = tuple(e.get("versions", ()))
     try:
-        scheme = scheme_for(row.ecosystem)
+        scheme = scheme_for(ecosystem)
     except UnknownEcosystem:
         scheme = None
     prepared = None if scheme is None or problem else prepare(scheme, ranges, versions)
     return IndexedEntry(
-        row.source,
-        row.advisory_id,
+        source,
+        advisory_id,
         ranges,
         versions,
         e.get("status", "affected"),
@@ -88,70 +94,146 @@ def _entry(row: AffectedRow) -> IndexedEntry:
     )
 
 
-class MatchIndex:
-    """The database's affected entries in memory, plus a verdict cache."""
+Verdicts = tuple[tuple[IndexedEntry, object], ...]
 
-    def __init__(self, store: Store, keys: Iterable[Key] | None = None) -> None:
+
+@dataclass(slots=True)
+class _State:
+    """One consistent view: the serialized entries of every key at `version`, the keys prepared
+    so far, and the verdicts computed from them. Replaced whole when the version moves, so a
+    lookup racing a refresh fills the view it started with."""
+
+    version: int
+    packed: index_file.Packed
+    entries: dict[Key, list[IndexedEntry]] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str, str], Verdicts] = field(default_factory=dict)
+
+
+class MatchIndex:
+    """The database's affected entries in memory, plus a verdict cache.
+
+    With a `cache_file`, the index is persisted there: a start opens it (checked against the
+    database's version and that version's creation time) and applies only the deltas made
+    since; a missing, stale or corrupt file is rebuilt from the database."""
+
+    def __init__(
+        self,
+        store: Store,
+        keys: Iterable[Key] | None = None,
+        *,
+        cache_file: Path | None = None,
+    ) -> None:
         """`keys` restricts the index to those (ecosystem, name) keys: a one-image CLI run
-        loads the few hundred entries it needs, not the whole database (~4 s)."""
+        loads the few hundred entries it needs, not the whole database; such an index is
+        never persisted."""
         self.store = store
         self._only = None if keys is None else sorted(set(keys))
-        self.version = -1
-        self._entries: dict[Key, list[IndexedEntry]] = {}
-        self._verdicts: dict[tuple[str, str, str], tuple[tuple[IndexedEntry, object], ...]] = {}
+        self.cache_file = None if keys is not None else cache_file
+        self._state = _State(-1, index_file.EMPTY)
+        self.loaded_from = ""
+        """How the last refresh got its entries: `database` (a full build), `file` (the
+        persisted index as it was), `file+delta` (the persisted index plus the changes since),
+        `delta` (changes applied to the index in memory)."""
         self._lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        """The database version the index holds (-1 before the first refresh)."""
+        return self._state.version
+
+    def entry_count(self) -> int:
+        """How many affected entries the index holds."""
+        return self._state.packed.entry_count()
+
+    def clear_verdicts(self) -> None:
+        """Forget computed verdicts (the entries stay): every verdict is then computed anew."""
+        self._state.verdicts.clear()
 
     def refresh(self) -> int:
         """Bring the index up to the database's current version; returns it."""
-        with self.store.read() as uow:
-            vulns = uow.vulns
-            current = vulns.current_version()
-            if current == self.version:
-                return current
-            if self.version < 0:
-                entries: dict[Key, list[IndexedEntry]] = {}
-                rows = (
-                    vulns.all_affected() if self._only is None else vulns.affected_for(self._only)
-                )
-                for row in rows:
-                    entries.setdefault((row.ecosystem, row.name), []).append(_entry(row))
-                with self._lock:
-                    self._entries, self._verdicts, self.version = entries, {}, current
-                return current
-            changed_keys: set[Key] = set()
-            for _v, _source, _aid, _change, keys in vulns.changes_between(self.version, current):
-                changed_keys.update((k[0], k[1]) for k in keys)
-            if self._only is not None:
-                changed_keys &= set(self._only)
-            fresh: dict[Key, list[IndexedEntry]] = {k: [] for k in changed_keys}
-            for row in vulns.affected_for(changed_keys):
-                fresh[(row.ecosystem, row.name)].append(_entry(row))
         with self._lock:
-            for key, value in fresh.items():
-                if value:
-                    self._entries[key] = value
+            state = self._state
+            with self.store.read() as uow:
+                vulns = uow.vulns
+                current = vulns.current_version()
+                if current == state.version:
+                    return current
+                stamp = _stamp(vulns, current)
+                if state.version < 0:
+                    fresh, self.loaded_from = self._open(vulns, stamp)
                 else:
-                    self._entries.pop(key, None)
-            self._verdicts = {
-                k: v for k, v in self._verdicts.items() if (k[0], k[1]) not in changed_keys
-            }
-            self.version = current
-        return current
+                    fresh, self.loaded_from = self._patch(vulns, state, current), "delta"
+            self._state = fresh
+            if self.cache_file is not None and self.loaded_from != "file":
+                try:
+                    index_file.write(self.cache_file, stamp, fresh.packed)
+                except OSError as exc:
+                    logger.warning("could not persist the match index: %s", exc)
+            logger.info(
+                "match index at version %d from %s: %d keys",
+                current,
+                self.loaded_from,
+                len(fresh.packed.table),
+            )
+            return current
 
     def advisories(self, ecosystem: str, name: str) -> set[tuple[str, str]]:
         """(source, advisory id) of every entry under the key, whatever its status."""
-        return {(e.source, e.advisory_id) for e in self._entries.get((ecosystem, name), ())}
+        entries = self._prepared(self._state, ecosystem, name)
+        return {(e.source, e.advisory_id) for e in entries}
 
-    def verdicts(
-        self, ecosystem: str, name: str, version: str
-    ) -> tuple[tuple[IndexedEntry, object], ...]:
+    def _open(self, vulns: VulnRepo, stamp: index_file.Stamp) -> tuple[_State, str]:
+        if self.cache_file is not None:
+            try:
+                held, packed = index_file.read(self.cache_file)
+                if held.version > stamp.version:
+                    raise index_file.IndexFileError("newer than the database (restored?)")
+                if _stamp(vulns, held.version) != held:
+                    raise index_file.IndexFileError("made from another database")
+            except index_file.IndexFileError as exc:
+                logger.info("match index file %s not used: %s", self.cache_file, exc)
+            else:
+                state = _State(held.version, packed)
+                if held.version == stamp.version:
+                    return state, "file"
+                return self._patch(vulns, state, stamp.version), "file+delta"
+        documents = index_file.documents_by_key(vulns.affected_documents(self._only))
+        return _State(stamp.version, index_file.pack(index_file.EMPTY, (), documents)), "database"
+
+    def _patch(self, vulns: VulnRepo, state: _State, current: int) -> _State:
+        changed: set[Key] = set()
+        for _v, _source, _aid, _change, keys in vulns.changes_between(state.version, current):
+            changed.update((k[0], k[1]) for k in keys)
+        if self._only is not None:
+            changed &= set(self._only)
+        fresh = index_file.documents_by_key(vulns.affected_documents(changed))
+        packed = index_file.pack(state.packed, changed, fresh)
+        entries = {k: v for k, v in state.entries.items() if k not in changed}
+        verdicts = {k: v for k, v in state.verdicts.items() if (k[0], k[1]) not in changed}
+        return _State(current, packed, entries, verdicts)
+
+    def _prepared(self, state: _State, ecosystem: str, name: str) -> list[IndexedEntry]:
+        key = (ecosystem, name)
+        entries = state.entries.get(key)
+        if entries is None:
+            blob = state.packed.blob(ecosystem, name)
+            entries = (
+                []
+                if blob is None
+                else [_entry(s, a, ecosystem, e) for s, a, e in index_file.decode_blob(blob)]
+            )
+            state.entries[key] = entries
+        return entries
+
+    def verdicts(self, ecosystem: str, name: str, version: str) -> Verdicts:
         """(entry, verdict) for every entry of the key that is not NotAffected; cached."""
+        state = self._state
         cache_key = (ecosystem, name, version)
-        cached = self._verdicts.get(cache_key)
+        cached = state.verdicts.get(cache_key)
         if cached is not None:
             return cached
         out: list[tuple[IndexedEntry, object]] = []
-        entries = self._entries.get((ecosystem, name), [])
+        entries = self._prepared(state, ecosystem, name)
         if entries:
             try:
                 scheme = scheme_for(ecosystem)
@@ -193,7 +275,7 @@ class MatchIndex:
                 if isinstance(verdict, Affected | Indeterminate):
                     out.append((entry, verdict))
         result = tuple(out)
-        self._verdicts[cache_key] = result
+        state.verdicts[cache_key] = result
         return result
 
 
@@ -205,6 +287,11 @@ def lookup_routes(pkg: Package, os_ecosystem: str | None) -> list[tuple[Key, str
         return redhat.routes(pkg, os_ecosystem)
     route = lookup_key(pkg, os_ecosystem)
     return [] if route is None else [route]
+
+
+def _stamp(vulns: VulnRepo, version: int) -> index_file.Stamp:
+    created = vulns.version_created_at(version) if version > 0 else None
+    return index_file.Stamp(version, "" if created is None else created.isoformat())
 
 
 def lookup_key(pkg: Package, os_ecosystem: str | None) -> tuple[Key, str, str] | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAdvisory:
@@ -34,6 +36,33 @@ class AdvisoryRow:
     affected: Sequence[tuple[str, str, dict[str, Any]]]
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedAdvisory:
+    """An advisory to write, already serialized: what an import hands storage (a parsing
+    process can make it, so the writer only compares fingerprints and inserts bytes)."""
+
+    id: str
+    fingerprint: str
+    withdrawn: bool
+    modified: datetime | None
+    content: bytes
+    """The normalized content, serialized (keys sorted)."""
+    affected: tuple[tuple[str, str, bytes], ...]
+    """(ecosystem, name, serialized entry) of each affected entry."""
+
+
+def encode(row: AdvisoryRow) -> EncodedAdvisory:
+    """`row` serialized as stored."""
+    return EncodedAdvisory(
+        row.id,
+        row.fingerprint,
+        row.withdrawn,
+        row.modified,
+        orjson.dumps(row.content, option=orjson.OPT_SORT_KEYS),
+        tuple((eco, name, orjson.dumps(entry)) for eco, name, entry in row.affected),
+    )
+
+
 # --- reads for matching and finding drafts (scanning) ------------------------------------------
 
 
@@ -47,6 +76,10 @@ class AffectedRow:
     name: str
     entry: dict[str, Any]
 
+
+AffectedDocument = tuple[str, str, str, str, bytes]
+"""(ecosystem, name, source, advisory id, serialized entry) of one affected entry, as stored:
+the persisted match index copies the bytes without decoding them."""
 
 DeltaRow = tuple[int, str, str, str, list[list[str]]]
 """(version, source, advisory id, change, package keys) of one changed advisory."""
@@ -112,6 +145,17 @@ class VulnRepo(Protocol):
         """Every advisory of `source` with its fingerprint and package keys."""
         ...
 
+    def stored_fingerprints(self, source: str) -> dict[str, tuple[str, bool]]:
+        """Advisory id -> (fingerprint, withdrawn) of every advisory of `source`: what an
+        import compares against, read in one pass without the affected rows."""
+        ...
+
+    def stored_package_keys(
+        self, source: str, ids: Iterable[str]
+    ) -> dict[str, frozenset[tuple[str, str]]]:
+        """The (ecosystem, name) keys the stored advisories `ids` of `source` affect."""
+        ...
+
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
         """Create the next database version."""
         ...
@@ -126,6 +170,13 @@ class VulnRepo(Protocol):
 
     def affected_for(self, keys: Iterable[tuple[str, str]]) -> list[AffectedRow]:
         """Affected entries of non-withdrawn advisories under the (ecosystem, name) keys."""
+        ...
+
+    def affected_documents(
+        self, keys: Iterable[tuple[str, str]] | None = None
+    ) -> Iterator[AffectedDocument]:
+        """Affected entries of non-withdrawn advisories in their stored form, every one or
+        those under the (ecosystem, name) `keys`."""
         ...
 
     def changes_between(self, after: int, upto: int) -> list[DeltaRow]:
@@ -149,6 +200,10 @@ class VulnRepo(Protocol):
 
     def write_advisories(self, source: str, rows: Sequence[AdvisoryRow], version: int) -> None:
         """Replace these advisories (and their affected rows) of `source`."""
+        ...
+
+    def insert_advisories(self, source: str, rows: Sequence[EncodedAdvisory], version: int) -> None:
+        """Insert advisories that are not stored (delete a replaced one first), in bulk."""
         ...
 
     def delete_advisories(self, source: str, ids: Iterable[str]) -> None:

@@ -32,15 +32,14 @@ from dockwatch.feeds import (
     osv,
     photon,
     redhat,
-    suse,
-    ubuntu,
     updateinfo,
     wolfi,
 )
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
+from dockwatch.storage.vuln_repo import EncodedAdvisory
 
-from . import bundle
+from . import bundle, parallel
 from .service import ImportResult, VulnDb
 
 logger = logging.getLogger(__name__)
@@ -63,14 +62,6 @@ def classify(path: Path) -> str | None:
         return "bundle"
     found = detect.sniff(path)
     return None if found is None else found.value
-
-
-def _osv_source(adv: Advisory) -> str:
-    """OSV records are grouped by the base ecosystem they affect (`osv:PyPI`)."""
-    for a in adv.affected:
-        return "osv:" + a.ecosystem.split(":", 1)[0]
-    prefix = adv.id.split("-", 1)[0]
-    return f"osv:{prefix}"
 
 
 _RECORD_SUFFIXES = (".json", ".yaml", ".yml")
@@ -114,10 +105,32 @@ def _files(paths: Iterable[Path], report: ImportReport) -> Iterator[tuple[str, P
             raise FileNotFoundError(str(root))
 
 
+def _first_copies(parsed: parallel.ParsedFile, seen: osv.Seen) -> Iterator[object]:
+    """A parsed file's items unless its record's id was already read (as `osv.iter_path`
+    drops it: quietly when the bytes are the same, with a problem when they differ)."""
+    for item in parsed.items:
+        if isinstance(item, parallel.Parsed):
+            digest = parsed.digests[item.record_id]
+            first = seen.setdefault(item.record_id, digest)
+            if first is not digest:
+                if first != digest:
+                    reason = f"duplicate id {item.record_id}; the first copy is kept"
+                    logger.warning("osv osv: skipped %s: %s", parsed.path, reason)
+                    yield ParseProblem("osv", parsed.path, reason, item.record_id)
+                return  # nor the warnings about its entries, as in one process
+    yield from parsed.items
+
+
 def import_paths(
-    vdb: VulnDb, paths: Iterable[Path], progress: Progress | None = None
+    vdb: VulnDb,
+    paths: Iterable[Path],
+    progress: Progress | None = None,
+    *,
+    workers: int | None = None,
 ) -> ImportReport:
-    """Import every recognised file under `paths`, one transaction per source."""
+    """Import every recognised file under `paths`, one transaction per source. Folders of
+    OSV records are parsed by `workers` processes (default: one per core), with the same
+    result as one."""
     report = ImportReport()
     by_kind: dict[str, list[Path]] = {}
     for kind, p in _files(paths, report):
@@ -134,31 +147,30 @@ def import_paths(
                 say(f"read {n} records")
             yield item
 
-    osv_paths = by_kind.get("osv", []) + by_kind.get("osv-file", [])
-    if osv_paths:
-        grouped: dict[str, list[Advisory]] = {}
-        seen: osv.Seen = {}
-        limits = osv.Limits()
-        for p in osv_paths:
-            items = (
-                osv.iter_file(p, "osv", limits, seen)
-                if p.is_file() and not p.name.lower().endswith(".zip")
-                else osv.iter_path(p, "osv", limits, seen)
-            )
-            for item in keep(items):
-                assert isinstance(item, Advisory)
-                grouped.setdefault(_osv_source(item), []).append(item)
-        if ubuntu.SOURCE in grouped:  # Ubuntu's records as its feed reads them
-            grouped[ubuntu.SOURCE] = [
-                a for a in ubuntu.parse(iter(grouped[ubuntu.SOURCE])) if isinstance(a, Advisory)
-            ]
-        for source in suse.SOURCES & grouped.keys():  # SUSE's products folded per release
-            grouped[source] = [
-                a for a in suse.parse(iter(grouped[source])) if isinstance(a, Advisory)
-            ]
-        for source, advisories in sorted(grouped.items()):
-            say(f"{source}: applying {len(advisories)} advisories")
-            report.results.append(vdb.apply(source, [_with_source(a, source) for a in advisories]))
+    grouped: dict[str, list[EncodedAdvisory]] = {}
+    seen: osv.Seen = {}
+    limits = osv.Limits()
+    for p in by_kind.get("osv", []):  # archives and lone files: one process
+        items = (
+            osv.iter_file(p, "osv", limits, seen)
+            if p.is_file() and not p.name.lower().endswith(".zip")
+            else osv.iter_path(p, "osv", limits, seen)
+        )
+        for item in keep(items):
+            assert isinstance(item, Advisory)
+            source = parallel.osv_source(item)
+            encoded = parallel.encode_for(source, item)
+            if encoded is not None:
+                grouped.setdefault(source, []).append(encoded)
+    files = by_kind.get("osv-file", [])  # folders of records: every core
+    for parsed in parallel.parse_files(files, limits, workers):
+        for item in keep(_first_copies(parsed, seen)):
+            assert isinstance(item, parallel.Parsed)
+            if item.advisory is not None:
+                grouped.setdefault(item.source, []).append(item.advisory)
+    for source, rows in sorted(grouped.items()):
+        say(f"{source}: applying {len(rows)} advisories")
+        report.results.append(vdb.apply_rows(source, rows))
     for p in by_kind.get("debian", []):
         if debian_elts.looks_like_elts(p):  # Freexian's ELTS tracker: the same shape
             elts = [a for a in keep(debian_elts.parse_file(p)) if isinstance(a, Advisory)]
@@ -265,11 +277,3 @@ def _import_oval(
                 report.problems.append(ParseProblem(kind, str(p), str(exc)))
         for source, advisories in sorted(grouped.items()):
             report.results.append(vdb.apply(source, advisories))
-
-
-def _with_source(adv: Advisory, source: str) -> Advisory:
-    if adv.source == source:
-        return adv
-    import dataclasses
-
-    return dataclasses.replace(adv, source=source)

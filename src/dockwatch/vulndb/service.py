@@ -32,7 +32,13 @@ from dockwatch.model.events import AdvisoriesChanged
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import iso
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
-from dockwatch.storage.vuln_repo import AdvisoryRow, Change, SourceImport
+from dockwatch.storage.vuln_repo import (
+    AdvisoryRow,
+    Change,
+    EncodedAdvisory,
+    SourceImport,
+    encode,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +70,24 @@ class ImportResult:
         return self.version is not None
 
 
-def _row(adv: Advisory) -> AdvisoryRow:
+def encode_advisory(adv: Advisory) -> EncodedAdvisory:
+    """An advisory normalized once into what is stored: its content serialized with sorted
+    keys is both the stored bytes and what the fingerprint hashes."""
     content = canonical_content(adv)
-    affected = [
-        (a.ecosystem, a.name, entry)
+    blob = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    dumps = orjson.dumps
+    affected = tuple(
+        (a.ecosystem, a.name, dumps(entry))
         for a, entry in zip(adv.affected, content["affected"], strict=True)
-    ]
-    digest = content_fingerprint(content)
-    return AdvisoryRow(adv.id, digest, adv.withdrawn is not None, adv.modified, content, affected)
+    )
+    return EncodedAdvisory(
+        adv.id,
+        hashlib.sha256(blob).hexdigest(),
+        adv.withdrawn is not None,
+        adv.modified,
+        blob,
+        affected,
+    )
 
 
 def row_from_content(content: dict[str, Any]) -> AdvisoryRow:
@@ -128,7 +144,7 @@ class VulnDb:
         """Store a source's advisories; with `complete`, those it no longer lists are withdrawn."""
         return self.apply_rows(
             source,
-            (_row(adv) for adv in advisories),
+            (encode_advisory(adv) for adv in advisories),
             complete=complete,
             kind=kind,
             feed_version=feed_version,
@@ -138,54 +154,63 @@ class VulnDb:
     def apply_rows(
         self,
         source: str,
-        rows: Iterable[AdvisoryRow],
+        rows: Iterable[AdvisoryRow | EncodedAdvisory],
         *,
         complete: bool = False,
         kind: str = "vulnerability",
         feed_version: int = 0,
         source_fingerprint: str | None = None,
     ) -> ImportResult:
-        """`apply` for advisories already in stored form (offline bundles)."""
-        incoming: dict[str, AdvisoryRow] = {}
-        for row in rows:
-            incoming[row.id] = row  # a later record with the same id wins
+        """`apply` for advisories already normalized (parsing processes, offline bundles).
+
+        Only fingerprints are read to find what changed; the package keys of stored
+        advisories are read for the changed ones alone (the delta names keys before and after).
+        """
+        incoming: dict[str, EncodedAdvisory] = {}
+        for row in rows:  # a later record with the same id wins
+            incoming[row.id] = row if isinstance(row, EncodedAdvisory) else encode(row)
         result = ImportResult(source)
         now = self.clock.now()
         with self.store.write() as uow:
             repo = uow.vulns
-            stored = repo.stored_advisories(source)
-            to_write: list[AdvisoryRow] = []
-            changes: list[Change] = []
+            stored = repo.stored_fingerprints(source)
+            to_write: list[EncodedAdvisory] = []
             for aid, row in incoming.items():
                 old = stored.get(aid)
-                keys = {(eco, name) for eco, name, _ in row.affected}
-                if old is not None and old.fingerprint == row.fingerprint:
+                if old is not None and old[0] == row.fingerprint:
                     result.unchanged += 1
-                    continue
-                if old is None:
+                else:
+                    to_write.append(row)
+            replaced = [r.id for r in to_write if r.id in stored]
+            removed = [
+                aid
+                for aid, (_fp, withdrawn) in stored.items()
+                if complete and aid not in incoming and not withdrawn
+            ]
+            old_keys = repo.stored_package_keys(source, replaced + removed)
+            changes: list[Change] = []
+            for row in to_write:
+                aid = row.id
+                keys = {(eco, name) for eco, name, _ in row.affected}
+                before = stored.get(aid)
+                if before is None:
                     change = "added"
                     if row.withdrawn:  # new but already withdrawn: it can match nothing
                         keys = set()
-                elif row.withdrawn and not old.withdrawn:
+                elif row.withdrawn and not before[1]:
                     change = "withdrawn"
+                    keys |= old_keys.get(aid, frozenset())
                 else:
                     change = "modified"
-                    keys |= old.package_keys
+                    keys |= old_keys.get(aid, frozenset())
                 getattr(result, change).append(aid)
-                if change == "withdrawn" and old is not None:
-                    keys |= old.package_keys
-                to_write.append(row)
                 changes.append(Change(aid, change, sorted(keys)))
                 result.package_keys |= keys
-            removed = [
-                aid
-                for aid, old in stored.items()
-                if complete and aid not in incoming and not old.withdrawn
-            ]
             for aid in removed:
+                gone = old_keys.get(aid, frozenset())
                 result.withdrawn.append(aid)
-                changes.append(Change(aid, "withdrawn", sorted(stored[aid].package_keys)))
-                result.package_keys |= stored[aid].package_keys
+                changes.append(Change(aid, "withdrawn", sorted(gone)))
+                result.package_keys |= gone
             if changes:
                 summary = {
                     "added": len(result.added),
@@ -193,13 +218,13 @@ class VulnDb:
                     "withdrawn": len(result.withdrawn),
                 }
                 result.version = repo.new_version(source, summary, now)
-                repo.write_advisories(source, to_write, result.version)
-                repo.delete_advisories(source, removed)
+                repo.delete_advisories(source, replaced + removed)
+                repo.insert_advisories(source, to_write, result.version)
                 repo.record_changes(result.version, source, changes)
                 self._event(uow, result, now)
             done = SourceImport(
                 kind=kind,
-                records=repo.count_advisories(source),
+                records=len(stored) + len(to_write) - len(replaced) - len(removed),
                 at=now,
                 changed=bool(changes),
                 feed_version=feed_version,

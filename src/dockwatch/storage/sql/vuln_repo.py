@@ -17,15 +17,20 @@ from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.bulk import insert_rows
 from dockwatch.storage.vuln_repo import (
     AdvisoryRow,
+    AffectedDocument,
     AffectedRow,
     Change,
     DeltaRow,
+    EncodedAdvisory,
     EnrichmentRecord,
     FeedSource,
     SourceImport,
     StoredAdvisory,
+    encode,
 )
 
 __all__ = ["AdvisoryRow", "AffectedRow", "SqlVulnRepo", "StoredAdvisory"]
@@ -88,6 +93,29 @@ def all_affected(conn: Connection) -> Iterable[AffectedRow]:
     )
     for r in rows:
         yield AffectedRow(r.source, r.advisory_id, r.ecosystem, r.name, orjson.loads(r.entry))
+
+
+def affected_documents(
+    conn: Connection, keys: Iterable[tuple[str, str]] | None = None
+) -> Iterator[AffectedDocument]:
+    """Affected entries of non-withdrawn advisories as stored (entry bytes not decoded)."""
+    a, adv = t.vuln_affected, t.vuln_advisories
+    query = select(a.c.ecosystem, a.c.name, a.c.source, a.c.advisory_id, a.c.entry).join(
+        adv, (adv.c.source == a.c.source) & (adv.c.id == a.c.advisory_id)
+    )
+    query = query.where(adv.c.withdrawn.is_(False))
+    if keys is None:
+        for eco, name, source, aid, entry in conn.execute(query).fetchall():  # one bulk fetch
+            yield eco, name, source, aid, bytes(entry)
+        return
+    by_ecosystem: dict[str, list[str]] = {}
+    for eco, name in sorted(set(keys)):
+        by_ecosystem.setdefault(eco, []).append(name)
+    for eco, names in by_ecosystem.items():  # `ecosystem = ? AND name IN (...)`: index probes
+        for part in chunks(names):
+            rows = conn.execute(query.where(a.c.ecosystem == eco, a.c.name.in_(part)))
+            for r_eco, name, source, aid, entry in rows.fetchall():
+                yield r_eco, name, source, aid, bytes(entry)
 
 
 def advisory_contents(
@@ -160,6 +188,11 @@ class SqlVulnRepo:
     def affected_for(self, keys: Iterable[tuple[str, str]]) -> list[AffectedRow]:
         return affected_for(self._conn, keys)
 
+    def affected_documents(
+        self, keys: Iterable[tuple[str, str]] | None = None
+    ) -> Iterator[AffectedDocument]:
+        return affected_documents(self._conn, keys)
+
     def changes_between(self, after: int, upto: int) -> list[DeltaRow]:
         return changes_between(self._conn, after, upto)
 
@@ -188,6 +221,25 @@ class SqlVulnRepo:
             )
         }
 
+    def stored_fingerprints(self, source: str) -> dict[str, tuple[str, bool]]:
+        adv = t.vuln_advisories
+        query = select(adv.c.id, adv.c.fingerprint, adv.c.withdrawn).where(adv.c.source == source)
+        return {aid: (fp, bool(w)) for aid, fp, w in self._conn.execute(query).fetchall()}
+
+    def stored_package_keys(
+        self, source: str, ids: Iterable[str]
+    ) -> dict[str, frozenset[tuple[str, str]]]:
+        a = t.vuln_affected
+        keys: dict[str, set[tuple[str, str]]] = {}
+        for part in chunks(sorted(set(ids))):
+            for aid, eco, name in self._conn.execute(
+                select(a.c.advisory_id, a.c.ecosystem, a.c.name).where(
+                    a.c.source == source, a.c.advisory_id.in_(part)
+                )
+            ):
+                keys.setdefault(aid, set()).add((eco, name))
+        return {aid: frozenset(k) for aid, k in keys.items()}
+
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
         result = self._conn.execute(
             insert(t.vuln_versions).values(
@@ -206,34 +258,24 @@ class SqlVulnRepo:
         if not rows:
             return
         self.delete_advisories(source, [r.id for r in rows])
-        self._conn.execute(
-            insert(t.vuln_advisories),
+        self.insert_advisories(source, [encode(r) for r in rows], version)
+
+    def insert_advisories(self, source: str, rows: Sequence[EncodedAdvisory], version: int) -> None:
+        insert_rows(
+            self._conn,
+            t.vuln_advisories,
+            ("source", "id", "fingerprint", "withdrawn", "modified", "version", "content"),
             [
-                {
-                    "source": source,
-                    "id": r.id,
-                    "fingerprint": r.fingerprint,
-                    "withdrawn": r.withdrawn,
-                    "modified": r.modified,
-                    "version": version,
-                    "content": orjson.dumps(r.content),
-                }
+                (source, r.id, r.fingerprint, r.withdrawn, r.modified, version, r.content)
                 for r in rows
             ],
         )
-        affected = [
-            {
-                "source": source,
-                "advisory_id": r.id,
-                "ecosystem": eco,
-                "name": name,
-                "entry": orjson.dumps(entry),
-            }
-            for r in rows
-            for eco, name, entry in r.affected
-        ]
-        if affected:
-            self._conn.execute(insert(t.vuln_affected), affected)
+        insert_rows(
+            self._conn,
+            t.vuln_affected,
+            ("source", "advisory_id", "ecosystem", "name", "entry"),
+            [(source, r.id, eco, name, entry) for r in rows for eco, name, entry in r.affected],
+        )
 
     def delete_advisories(self, source: str, ids: Iterable[str]) -> None:
         """Remove these advisories of `source` and their affected rows."""

@@ -1,0 +1,113 @@
+"""Parsing OSV record files on every core, with the result a single process gives.
+
+Parsing and normalizing dominate an import of a folder of records, and each file is
+independent: worker processes read, parse and serialize files in order-preserving chunks and
+hand back what the writer stores (`EncodedAdvisory`), each record's id and the digest of its
+bytes. What depends on order, dropping a record whose id an earlier file already gave, stays in
+the importer, which walks the results in file order exactly as a single process would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockwatch.feeds import osv, suse, ubuntu
+from dockwatch.feeds.feed import ParseProblem
+from dockwatch.model.advisory import Advisory
+from dockwatch.storage.vuln_repo import EncodedAdvisory
+
+from .service import encode_advisory
+
+CHUNK = 200
+"""Files per task sent to a worker: large enough that sending results back stays cheap."""
+MIN_FILES = 1_000
+"""Below this many files a pool costs more to start than it saves."""
+
+
+def osv_source(adv: Advisory) -> str:
+    """OSV records are grouped by the base ecosystem they affect (`osv:PyPI`)."""
+    for a in adv.affected:
+        return "osv:" + a.ecosystem.split(":", 1)[0]
+    prefix = adv.id.split("-", 1)[0]
+    return f"osv:{prefix}"
+
+
+def encode_for(source: str, adv: Advisory) -> EncodedAdvisory | None:
+    """The stored form of a record of `source`; Ubuntu's and SUSE's as their feeds read them
+    (Ubuntu's notices, which name no package to match, are None; SUSE's products are folded per
+    release)."""
+    if source == ubuntu.SOURCE:
+        if ubuntu.is_notice(adv):
+            return None
+        adv = ubuntu.normalize(adv)
+    elif source in suse.SOURCES:
+        adv = suse.normalize(adv)
+    return encode_advisory(adv)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One record of a file: its id as parsed (what repeats are told by), the source it is
+    grouped under, and its stored form (None when it is dropped)."""
+
+    record_id: str
+    source: str
+    advisory: EncodedAdvisory | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """What one file gave, in order: problems and its record; `digests` maps the record's id
+    to the digest of the file's bytes."""
+
+    path: str
+    items: tuple[ParseProblem | Parsed, ...]
+    digests: dict[str, bytes]
+
+
+def parse_file(path: str, limits: osv.Limits) -> ParsedFile:
+    """Parse and serialize one OSV record file."""
+    digests: osv.Seen = {}
+    items: list[ParseProblem | Parsed] = []
+    for item in osv.iter_file(path, "osv", limits, digests):
+        if isinstance(item, Advisory):
+            source = osv_source(item)
+            items.append(Parsed(item.id, source, encode_for(source, item)))
+        elif isinstance(item, ParseProblem):
+            items.append(item)
+    return ParsedFile(path, tuple(items), digests)
+
+
+def _parse_chunk(paths: Sequence[str], limits: osv.Limits) -> list[ParsedFile]:
+    return [parse_file(p, limits) for p in paths]
+
+
+def default_workers() -> int:
+    """One parsing process per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def parse_files(
+    paths: Sequence[Path], limits: osv.Limits, workers: int | None = None
+) -> Iterator[ParsedFile]:
+    """Every file parsed, in the order given, by `workers` processes (1: this one)."""
+    names = [os.fspath(p) for p in paths]
+    count = default_workers() if workers is None else workers
+    if count <= 1 or len(names) < MIN_FILES:
+        for name in names:
+            yield parse_file(name, limits)
+        return
+    # fork is cheapest and safe while this process runs no other thread (the CLI); a server
+    # with threads starts clean interpreters instead
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
+    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context(method)) as pool:
+        for parsed in pool.map(_parse_chunk, chunks, itertools.repeat(limits)):
+            yield from parsed

@@ -1,0 +1,118 @@
+"""Folders of OSV records parsed by a pool of processes import exactly what one process
+imports: the same advisories, deltas and problems, repeated ids dropped the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from dockwatch.clock import ControlledClock
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.vulndb import parallel
+from dockwatch.vulndb.importer import ImportReport, import_paths
+from dockwatch.vulndb.service import VulnDb
+
+
+def _record(rid: str, ecosystem: str, name: str, fixed: str, **extra: Any) -> bytes:
+    doc = {
+        "id": rid,
+        "modified": "2026-01-02T03:04:05Z",
+        "summary": f"{name} before {fixed}",
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": name},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+        **extra,
+    }
+    return orjson.dumps(doc)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two folders of records with what an import must sort out: a record repeated with the
+    same bytes (dropped quietly) and with other bytes (a problem), a malformed file, an entry
+    in an unknown ecosystem (a problem, the rest kept), a withdrawn record."""
+    root = tmp_path_factory.mktemp("osv")
+    go, py = root / "go", root / "pypi"
+    go.mkdir()
+    py.mkdir()
+    for n in range(12):
+        (go / f"GO-2026-{n:04}.json").write_bytes(
+            _record(f"GO-2026-{n:04}", "Go", f"example.com/m{n % 4}", f"1.{n}.0")
+        )
+        (py / f"PYSEC-2026-{n}.json").write_bytes(
+            _record(f"PYSEC-2026-{n}", "PyPI", f"Pkg_{n % 5}", f"2.{n}")
+        )
+    (py / "PYSEC-2026-50.json").write_bytes(
+        _record("PYSEC-2026-50", "PyPI", "gone", "1.0", withdrawn="2026-02-01T00:00:00Z")
+    )
+    (py / "PYSEC-2026-60.json").write_bytes(
+        orjson.dumps(
+            {
+                "id": "PYSEC-2026-60",
+                "modified": "2026-01-02T03:04:05Z",
+                "affected": [
+                    {"package": {"ecosystem": "Nowhere", "name": "x"}},
+                    {"package": {"ecosystem": "PyPI", "name": "kept"}, "versions": ["1.0"]},
+                ],
+            }
+        )
+    )
+    (py / "zz-broken.json").write_bytes(b'{"id": "PYSEC-2026-99", "affected": [')
+    (py / "zz-same.json").write_bytes((go / "GO-2026-0003.json").read_bytes())
+    (py / "zz-other.json").write_bytes(_record("GO-2026-0004", "Go", "example.com/x", "9.9.9"))
+    return root
+
+
+def _import(tree: Path, folder: Path, workers: int) -> tuple[ImportReport, list[Any]]:
+    db = Database(f"sqlite:///{folder / 'v.db'}")
+    migrate(db)
+    store = SqlStore(db)
+    report = import_paths(VulnDb(store, ControlledClock()), [tree], workers=workers)
+    with store.read() as uow:
+        stored = [
+            (source, orjson.loads(doc)) for source, doc in uow.vulns.advisory_documents()
+        ] + sorted(
+            (eco, name, source, aid, orjson.loads(entry))
+            for eco, name, source, aid, entry in uow.vulns.affected_documents()
+        )
+        deltas = uow.vulns.changes_between(0, uow.vulns.current_version())
+    return report, stored + deltas
+
+
+def test_a_pool_imports_what_one_process_imports(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)  # a pool even for this small tree
+    monkeypatch.setattr(parallel, "CHUNK", 4)  # and results coming back in many pieces
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, stored_one = _import(tree, tmp_path / "one", workers=1)
+    two, stored_two = _import(tree, tmp_path / "two", workers=2)
+
+    assert stored_two == stored_one
+    assert [(r.source, r.added, r.withdrawn, r.package_keys) for r in two.results] == [
+        (r.source, r.added, r.withdrawn, r.package_keys) for r in one.results
+    ]
+    assert two.problems == one.problems and two.skipped_files == one.skipped_files
+
+    # what one process does, said independently of the code under test
+    added = {r.source: len(r.added) for r in one.results}
+    assert added == {"osv:Go": 12, "osv:PyPI": 14}  # 12 + the withdrawn + PYSEC-2026-60
+    reasons = sorted((Path(p.where).name, p.reason.split(":")[0]) for p in one.problems)
+    assert reasons == [
+        ("PYSEC-2026-60.json", "affected[0]"),
+        ("zz-broken.json", "cannot decode"),
+        ("zz-other.json", "duplicate id GO-2026-0004; the first copy is kept"),
+    ]
+    go_0004 = [doc for source, doc in stored_one[:26] if doc["id"] == "GO-2026-0004"]
+    assert go_0004[0]["affected"][0]["name"] == "example.com/m0"  # the first copy is kept
