@@ -31,7 +31,7 @@ from dockwatch.storage.finding_repo import (
     SuppressionCandidate,
     detail_document,
 )
-from dockwatch.storage.sql import finding_purge, suppression_rules
+from dockwatch.storage.sql import finding_purge, rollup_batches, suppression_rules
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
 
@@ -181,7 +181,8 @@ def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, A
 def insert_findings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Store new findings (each a dict of `findings` columns)."""
     if rows:
-        conn.execute(t.findings.insert(), list(rows))
+        with rollup_batches.counted_once(conn, [r["id"] for r in rows]):
+            conn.execute(t.findings.insert(), list(rows))
 
 
 def update_findings(
@@ -196,7 +197,9 @@ def update_findings(
         .where(f.c.id == bindparam("b_id"))
         .values({c: bindparam(f"b_{c}") for c in columns})
     )
-    conn.execute(stmt.execution_options(synchronize_session=False), list(rows))
+    ids = [r["b_id"] for r in rows] if set(columns) & rollup_batches.COUNTED else []
+    with rollup_batches.counted_once(conn, ids):
+        conn.execute(stmt.execution_options(synchronize_session=False), list(rows))
 
 
 def findings_of(conn: Connection, repository_id: int, digest: str) -> list[FindingRow]:
