@@ -9,7 +9,7 @@ touch tens of thousands of images at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -266,6 +266,15 @@ _STATE_COLUMNS = (
 )  # fmt: skip
 
 
+assert _STATE_COLUMNS == tuple(f.name for f in fields(FindingState))
+
+
+def _state_values(s: FindingState) -> dict[str, Any]:
+    """The columns of a state (`asdict` would deep-copy every timestamp: a tenth of a rescan's
+    write time at 100,000 findings)."""
+    return {c: getattr(s, c) for c in _STATE_COLUMNS}
+
+
 def _new_finding_row(f: NewFinding) -> dict[str, Any]:
     return {
         "id": f.id,
@@ -278,7 +287,7 @@ def _new_finding_row(f: NewFinding) -> dict[str, Any]:
         "generation": f.generation,
         "first_observed_at": f.first_observed_at,
         "closed_at": None,
-        **asdict(f.state),
+        **_state_values(f.state),
     }
 
 
@@ -322,7 +331,7 @@ class SqlFindingRepo:
 
     def set_states(self, states: Mapping[str, FindingState]) -> None:
         rows = [
-            {"b_id": fid, "b_closed_at": None, **{f"b_{k}": v for k, v in asdict(s).items()}}
+            {"b_id": fid, "b_closed_at": None, **{f"b_{k}": v for k, v in _state_values(s).items()}}
             for fid, s in states.items()
         ]
         update_findings(self._conn, [*_STATE_COLUMNS, "closed_at"], rows)
