@@ -4,6 +4,7 @@ wrong value. Kept apart from the event types (`model.events`) so that module sta
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ def payload_fields(cls: type[Any]) -> tuple[Field[Any], ...]:
     return found
 
 
+@functools.cache
 def wire_name(f: Field[Any]) -> str:
     wire = f.metadata.get("wire")
     if wire:

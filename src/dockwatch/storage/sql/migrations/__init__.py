@@ -221,6 +221,16 @@ def _scan_4_job_leases(conn: Connection) -> None:
         )
 
 
+def _findings_3_batches(conn: Connection) -> None:
+    """`finding_rollup_deferrals`, and the triggers again: they now stand aside while a batch
+    writer counts its batch itself (storage/sql/rollup_batches.py). The counts do not change."""
+    from dockwatch.storage.sql import rollups
+
+    tables.finding_rollup_deferrals.create(conn, checkfirst=True)
+    if rollups.enabled(conn):
+        rollups.install_triggers(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -297,6 +307,7 @@ MIGRATIONS: list[Migration] = [
         "Inspector delegated administrators and members",
         _baseline("inspector_delegated_admins", "inspector_members"),
     ),
+    Migration("findings", 3, "rollups counted once per batch of writes", _findings_3_batches),
 ]
 
 

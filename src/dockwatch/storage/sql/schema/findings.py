@@ -203,3 +203,13 @@ finding_title_counts = _rollup(
     Column("title", Text, nullable=False),
     key=("vulnerability_id", "title"),
 )
+
+
+finding_rollup_deferrals = Table(
+    "finding_rollup_deferrals",
+    metadata,
+    Column("batch", Integer, primary_key=True),
+)
+"""While a row is here (only inside the transaction of a batch writer, which deletes it before
+commit), the rollup triggers stand aside: the writer counts the whole batch in set-oriented
+statements instead (storage/sql/rollup_batches.py)."""
