@@ -5,18 +5,17 @@ Amazon Linux 2023 keeps rpm's sqlite database (`/var/lib/rpm/rpmdb.sqlite`, rpm 
 Linux 2 and the Amazon Linux AMI the Berkeley DB hash `/var/lib/rpm/Packages` (rpm 4.11). Both are
 written from real headers: `rpmbuild` builds a noarch package per (name, epoch, version, release)
 and `rpm --justdb` installs them into a sqlite database; the BDB hash is then loaded from those
-headers with `db5.3_load`, as tests/unit/catalog/rpm does.
+headers with `db5.3_load` (`tests/builders/rpmdb.py`).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
-import struct
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.builders import rpmdb
 
 AL2023_OS_RELEASE = """\
 NAME="Amazon Linux"
@@ -70,17 +69,6 @@ DOCUMENTATION_URL="https://bottlerocket.dev"
 """
 """`/etc/os-release` of a Bottlerocket 1.19.2 host (aws-k8s-1.29 variant)."""
 
-_SPEC = """Name: {name}
-{epoch}Version: {version}
-Release: {release}
-Summary: fixture
-License: MIT
-BuildArch: noarch
-%description
-fixture
-%files
-"""
-
 Rpm = tuple[str, int | None, str, str]
 """(name, epoch or None, version, release)."""
 
@@ -91,54 +79,19 @@ def rpm_tools_available() -> bool:
 
 
 def rpmdb_sqlite(packages: Sequence[Rpm], workdir: Path) -> bytes:
-    """`rpmdb.sqlite` holding `packages`, written by rpm."""
-    db = workdir / "db"
-    db.mkdir(parents=True)
-    for name, epoch, version, release in packages:
-        spec = workdir / f"{name}.spec"
-        spec.write_text(
-            _SPEC.format(
-                name=name,
-                epoch=f"Epoch: {epoch}\n" if epoch is not None else "",
-                version=version,
-                release=release,
-            )
-        )
-        subprocess.run(
-            ["rpmbuild", "-bb", "--quiet", "--define", f"_topdir {workdir}", str(spec)],
-            check=True,
-            capture_output=True,
-        )
-    rpms = sorted(str(p) for p in (workdir / "RPMS").rglob("*.rpm"))
-    subprocess.run(
-        ["rpm", "-i", "--nodeps", "--justdb", "--dbpath", str(db), *rpms],
-        check=True,
-        capture_output=True,
-    )
-    return (db / "rpmdb.sqlite").read_bytes()
+    """`rpmdb.sqlite` holding `packages`, written by rpm (`tests/builders/rpmdb.py`)."""
+    rpms = [
+        rpmdb.Rpm(name, version, release, epoch=epoch) for name, epoch, version, release in packages
+    ]
+    return (rpmdb.build_rpmdb(workdir, rpms) / "rpmdb.sqlite").read_bytes()
 
 
 def rpmdb_bdb(sqlite_db: bytes, workdir: Path) -> bytes:
     """The same headers as a Berkeley DB hash `Packages` (Amazon Linux 2's format)."""
-    path = workdir / "rpmdb.sqlite"
-    path.write_bytes(sqlite_db)
-    conn = sqlite3.connect(path)
-    try:
-        blobs = [bytes(b) for (b,) in conn.execute("SELECT blob FROM Packages ORDER BY hnum")]
-    finally:
-        conn.close()
-    dump = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
-    for number, blob in enumerate(blobs, 1):
-        dump += [" " + struct.pack("<I", number).hex(), " " + blob.hex()]
-    dump.append("DATA=END")
-    out = workdir / "Packages"
-    subprocess.run(
-        ["db5.3_load", "-f", "/dev/stdin", str(out)],
-        input="\n".join(dump) + "\n",
-        text=True,
-        check=True,
-    )
-    return out.read_bytes()
+    held = workdir / "sqlite"
+    held.mkdir(parents=True, exist_ok=True)
+    (held / "rpmdb.sqlite").write_bytes(sqlite_db)
+    return rpmdb.bdb_packages(held, workdir / "Packages")
 
 
 def bottlerocket_inventory(packages: Sequence[Rpm], arch: str = "x86_64") -> bytes:

@@ -10,8 +10,6 @@ main-stream fixed build of each package), compared with rpm's own `rpm.labelComp
 from __future__ import annotations
 
 import shutil
-import sqlite3
-import struct
 import subprocess
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +29,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.service import VulnDb
+from tests.builders.rpmdb import bdb_packages
 from tests.unit.versions.rpm_corpus import label_compare, rpm_oracle_available
 
 DATA = Path(__file__).parents[2] / "data" / "feeds" / "redhat"
@@ -181,26 +180,6 @@ def _rpmdb(top: Path, builds: list[Build]) -> Path:
     return db / "rpmdb.sqlite"
 
 
-def _bdb(sqlite_db: Path, out: Path) -> bytes:
-    """The same headers in a Berkeley DB hash `Packages` file, as RHEL 7 and 8 keep them."""
-    conn = sqlite3.connect(sqlite_db)
-    try:
-        blobs = [bytes(b) for (b,) in conn.execute("SELECT blob FROM Packages ORDER BY hnum")]
-    finally:
-        conn.close()
-    dump = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
-    for number, blob in enumerate(blobs, 1):
-        dump += [" " + struct.pack("<I", number).hex(), " " + blob.hex()]
-    dump.append("DATA=END")
-    subprocess.run(
-        ["db5.3_load", "-f", "/dev/stdin", str(out)],
-        input="\n".join(dump) + "\n",
-        text=True,
-        check=True,
-    )
-    return out.read_bytes()
-
-
 @dataclass(frozen=True)
 class Image:
     packages: tuple[Package, ...]
@@ -210,7 +189,7 @@ class Image:
 def _image(top: Path, major: str) -> Image:
     sqlite_db = _rpmdb(top, IMAGES[major])
     if major in ("7", "8"):
-        path, data = "/var/lib/rpm/Packages", _bdb(sqlite_db, top / "Packages")
+        path, data = "/var/lib/rpm/Packages", bdb_packages(sqlite_db.parent, top / "Packages")
     else:
         path, data = "/var/lib/rpm/rpmdb.sqlite", sqlite_db.read_bytes()
     osr = OS_RELEASE[major].encode()
