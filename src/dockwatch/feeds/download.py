@@ -294,6 +294,21 @@ def fetch_all(
         raise
 
 
+def paged_result(
+    feed: str,
+    files: Sequence[FetchedFile],
+    parts: Sequence[Validator],
+    prev: Fingerprint | None,
+    workdir: Path,
+) -> Fetched | Unchanged:
+    """The end of a download paged through an API that answers no conditional requests (NVD,
+    Bodhi): UNCHANGED, with `workdir` removed, when every page's content hashes as before."""
+    if prev is not None and _same_content(prev, tuple(parts)):
+        shutil.rmtree(workdir, ignore_errors=True)
+        return UNCHANGED
+    return Fetched(feed, tuple(files), Fingerprint(tuple(parts)), workdir)
+
+
 def _same_content(prev: Fingerprint, parts: tuple[Validator, ...]) -> bool:
     if len(prev.parts) != len(parts):
         return False

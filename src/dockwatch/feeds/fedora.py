@@ -30,9 +30,15 @@ import orjson
 
 from dockwatch import distros
 from dockwatch.feeds import fields as f
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, download, verify_json
+from dockwatch.feeds.download import (
+    DownloadPolicy,
+    Request,
+    Sleep,
+    download,
+    paged_result,
+    verify_json,
+)
 from dockwatch.feeds.feed import (
-    UNCHANGED,
     FeedItem,
     FeedKind,
     Fetched,
@@ -222,10 +228,7 @@ class BodhiFeed:
                         FetchedFile(path=workdir / fname, url=self.url, label=f"{rel}/{page}")
                     )
                     page += 1
-            if prev is not None and [p.sha256 for p in prev.parts] == [p.sha256 for p in parts]:
-                shutil.rmtree(workdir, ignore_errors=True)
-                return UNCHANGED
-            return Fetched(self.name, tuple(files), Fingerprint(tuple(parts)), workdir)
+            return paged_result(self.name, files, parts, prev, workdir)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise

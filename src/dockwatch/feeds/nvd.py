@@ -24,9 +24,15 @@ import httpx
 import orjson
 
 from dockwatch.feeds import fields as f
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, download, verify_json
+from dockwatch.feeds.download import (
+    DownloadPolicy,
+    Request,
+    Sleep,
+    download,
+    paged_result,
+    verify_json,
+)
 from dockwatch.feeds.feed import (
-    UNCHANGED,
     FeedFormatError,
     FeedItem,
     FeedKind,
@@ -226,10 +232,7 @@ class NvdFeed:
                 if per <= 0:
                     break
                 start += per
-            if prev is not None and [p.sha256 for p in prev.parts] == [p.sha256 for p in parts]:
-                shutil.rmtree(workdir, ignore_errors=True)
-                return UNCHANGED
-            return Fetched(self.name, tuple(files), Fingerprint(tuple(parts)), workdir)
+            return paged_result(self.name, files, parts, prev, workdir)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
