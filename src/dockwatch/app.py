@@ -170,6 +170,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
         scanner, JobQueue(store, clock, lease), scanner_for=views.scanner, built=views.built
     )
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
+    worker.outbox_purger.retention = timedelta(days=settings.events_retention_days)
     server_key = load_key(settings.webhook_secret_key, settings.data_dir)
     box = SecretBox(server_key)
     webhooks = WebhookDeliverer(

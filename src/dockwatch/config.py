@@ -125,6 +125,12 @@ class Settings:
     audit_retention_days: int = _f(
         365, "Audit log entries older than this many days are deleted (hourly pass)."
     )
+    events_retention_days: int = _f(
+        90,
+        "Outbox events older than this many days (at least 30: ListUsageTotals counts the "
+        "last 30 days of scans from them) are deleted once every subscriber has read them and "
+        "no webhook delivery waits on them (hourly pass).",
+    )
     job_lease_seconds: int = _f(
         300,
         "How long a worker's claim on a job holds without a heartbeat (renewed every third of "
@@ -195,6 +201,8 @@ class Settings:
             "job_lease_seconds",
         )
         errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
+        if self.events_retention_days < 30:
+            errors.append("events_retention_days must be at least 30 (ListUsageTotals' window)")
         errors.extend(_cidr_errors("audit_trusted_proxies", self.audit_trusted_proxies))
         if self.blob_url and not self.blob_url.startswith("s3://"):
             errors.append(f"blob_url must look like s3://bucket/prefix, got {self.blob_url!r}")

@@ -114,3 +114,64 @@ def test_a_rolled_back_unit_of_work_leaves_no_event_and_no_cursor(store: Store) 
     with store.read() as uow:
         assert uow.outbox.read_after(0) == []
         assert uow.outbox.cursor("webhooks") == 0
+
+
+def _webhook(store: Store) -> str:
+    with store.write() as uow:
+        uow.webhooks.insert_webhook(
+            T, webhook_id="w1", url="https://example.test/hook", secret="s", event_types=(),
+            description="", insecure_skip_verify=False, at=T0,
+        )  # fmt: skip
+    return "w1"
+
+
+def test_purge_deletes_only_old_events_every_reader_has_passed(store: Store) -> None:
+    """Of 40 events one minute apart, the purge keeps: those at or after the cutoff, those a
+    subscriber has not read, and one a pending webhook delivery waits on; a finished delivery
+    goes with its event. The expected survivors are worked out from the rules, event by event."""
+    hook = _webhook(store)
+    with store.write() as uow:
+        ids = [uow.outbox.append(_scanned(n)) for n in range(40)]
+    pending, delivered = ids[3], ids[4]
+    with store.write() as uow:
+        for event_id in (pending, delivered):
+            uow.webhooks.insert_attempt(
+                webhook_id=hook, event_id=event_id, attempt=1, next_attempt_at=T0,
+                started_at=T0, at=T0,
+            )  # fmt: skip
+        done = uow.webhooks.list_attempts(hook, after_id=0, limit=10)
+        finished = next(a for a in done if a.event_id == delivered)
+        assert uow.webhooks.finish_attempt(
+            finished.id, status="DELIVERED", http_status=200, error=None, duration_ms=3, at=T0
+        )
+        uow.outbox.advance("scanner", ids[35], T0)
+        uow.outbox.advance("webhooks", ids[30], T0)
+    cutoff = T0 + timedelta(minutes=25)  # events 0-24 are older
+    with store.write() as uow:
+        purged = uow.outbox.purge_before(cutoff)
+    read_by_all = ids[30]
+    expected = [
+        i
+        for n, i in enumerate(ids)
+        if not (T0 + timedelta(minutes=n) < cutoff and i <= read_by_all and i != pending)
+    ]
+    with store.read() as uow:
+        left = [e.id for e in uow.outbox.read_after(0, limit=100)]
+        attempts = uow.webhooks.list_attempts(hook, after_id=0, limit=10)
+    assert left == expected
+    assert purged == len(ids) - len(expected) == 24
+    assert [a.event_id for a in attempts] == [pending]
+
+
+def test_purge_waits_for_the_slowest_subscriber_and_for_any_subscriber(store: Store) -> None:
+    with store.write() as uow:
+        ids = [uow.outbox.append(_scanned(n)) for n in range(5)]
+    late = T0 + timedelta(days=1)
+    with store.write() as uow:
+        assert uow.outbox.purge_before(late) == 0  # nobody has read anything yet
+        uow.outbox.advance("scanner", ids[-1], T0)
+        uow.outbox.advance("webhooks", ids[1], T0)
+    with store.write() as uow:
+        assert uow.outbox.purge_before(late) == 2
+    with store.read() as uow:
+        assert [e.id for e in uow.outbox.read_after(0)] == ids[2:]

@@ -47,6 +47,7 @@ from .jobs import (
     ScanImage,
     enqueue,
 )
+from .outbox_retention import OutboxPurger
 from .rescan import apply_delta
 from .service import ScanService
 
@@ -80,6 +81,7 @@ class ScanWorker:
         self._thread: threading.Thread | None = None
         self.purger = Purger()
         self.audit_purger = AuditPurger(service.ctx.tenant)
+        self.outbox_purger = OutboxPurger()
         self._purgers: dict[Tenant, tuple[Purger, AuditPurger]] = {
             service.tenant: (self.purger, self.audit_purger)
         }
@@ -283,6 +285,9 @@ class ScanWorker:
         ):
             self._last_optimize = now
             self.service.store.optimize()
+        with self.service.store.singleton("outbox-purge") as held:  # the outbox is shared
+            if held:
+                self.outbox_purger.run_if_due(self.service.store, now)
 
     def _passes(self, scanner: ScanService, now: datetime) -> None:
         """One tenant's periodic passes: expiry, rule expiry, finding and audit purges."""

@@ -59,3 +59,9 @@ class Outbox(Protocol):
     def advance(self, subscriber: str, last_id: int, at: datetime) -> None:
         """Move `subscriber`'s cursor to `last_id`."""
         ...
+
+    def purge_before(self, cutoff: datetime) -> int:
+        """Delete the events written before `cutoff` that every subscriber's cursor has passed
+        and that no webhook delivery still waits on, with their finished delivery attempts;
+        returns how many events were deleted."""
+        ...

@@ -20,6 +20,10 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.job_queue import JOBS_CHANNEL
+from dockwatch.storage.webhook_repo import PENDING
+
+PURGE_BATCH = 5_000
+"""Events read and deleted per statement by `purge_before` (bounded memory and statement size)."""
 
 
 def _row(event: Event) -> dict[str, Any]:
@@ -143,3 +147,34 @@ class SqlOutbox:
             self._conn.execute(
                 t.insert().values(subscriber=subscriber, last_id=last_id, updated_at=at)
             )
+
+    def purge_before(self, cutoff: datetime) -> int:
+        o, d = tables.outbox, tables.webhook_deliveries
+        passed = self._conn.execute(select(func.min(tables.outbox_cursors.c.last_id))).scalar()
+        if passed is None:
+            return 0  # no subscriber has read anything yet
+        total, after = 0, 0
+        while True:
+            # ids grow with time, so the oldest rows come first and the walk stops at the
+            # first row that is too new or not yet read by every subscriber
+            rows = self._conn.execute(
+                select(o.c.id, o.c.created_at)
+                .where(o.c.id > after, o.c.id <= int(passed))
+                .order_by(o.c.id)
+                .limit(PURGE_BATCH)
+            ).all()
+            old = [int(r.id) for r in rows if as_utc(r.created_at) < cutoff]
+            if old:
+                waiting = set(
+                    self._conn.execute(
+                        select(d.c.event_id).where(d.c.event_id.in_(old), d.c.status == PENDING)
+                    ).scalars()
+                )
+                gone = [i for i in old if i not in waiting]
+                if gone:
+                    self._conn.execute(d.delete().where(d.c.event_id.in_(gone)))
+                    self._conn.execute(o.delete().where(o.c.id.in_(gone)))
+                    total += len(gone)
+            if len(old) < len(rows) or len(rows) < PURGE_BATCH:
+                return total
+            after = old[-1]
