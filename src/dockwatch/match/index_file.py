@@ -358,11 +358,15 @@ class Persisted:
     pending: dict[str, Blob | None] = field(default_factory=dict)
 
     def open(self) -> tuple[Stamp, Packed]:
-        """The file's state (see `read`); remembered as what the file holds."""
-        self.held, self.pending = None, {}
-        stamp, packed = read(self.path)
-        self.held = stamp
-        return stamp, packed
+        """The file's state (see `read`). Not yet taken as what the file holds: the caller
+        checks it against the database first and then calls `adopt` (a file of another
+        database must never get a delta appended to it)."""
+        self.forget()
+        return read(self.path)
+
+    def adopt(self, stamp: Stamp) -> None:
+        """The file opened was checked and is used: later deltas may be appended to it."""
+        self.held, self.pending = stamp, {}
 
     def note(self, changes: Mapping[str, Blob | None]) -> None:
         """A delta applied in memory, to be saved."""

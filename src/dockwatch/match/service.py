@@ -195,6 +195,7 @@ class MatchIndex:
             except index_file.IndexFileError as exc:
                 logger.info("match index file %s not used: %s", self.cache_file, exc)
             else:
+                self._file.adopt(held)
                 state = _State(held.version, packed)
                 if held.version == stamp.version:
                     return state, "file"

@@ -169,6 +169,8 @@ def test_an_index_file_of_another_database_state_is_rebuilt(tmp_path: Path) -> N
     assert index.refresh() == 1
     assert index.loaded_from == "database"
     assert {m[2] for m in _matches(index)} == {"B-1"}
+    reopened = MatchIndex(SqlStore(b), cache_file=cache)  # the rebuild replaced a's file whole
+    assert {m[2] for m in _matches(reopened)} == {"B-1"} and reopened.loaded_from == "file"
 
     vdb, clock = _vulndb(a)  # a moves on to version 2 and persists it ...
     clock.advance(timedelta(hours=2))
