@@ -19,10 +19,12 @@ There is no peer tool to run here for these; the targets are absolute.
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,6 +63,7 @@ def per_source(roots: list[Path]) -> None:
     """Each source imported alone, in one process, into a fresh database."""
     for root in roots:
         work = Path(tempfile.mkdtemp(prefix="dockwatch-vulndb-source-"))
+        atexit.register(shutil.rmtree, work, True)
         db = Database(f"sqlite:///{work / 'v.db'}")
         migrate(db)
         vdb = VulnDb(SqlStore(db), SystemClock())
@@ -161,6 +164,7 @@ def main() -> int:
         print(f"{VULNDATA} not found")
         return 2
     work = Path(tempfile.mkdtemp(prefix="dockwatch-vulndb-bench-"))
+    atexit.register(shutil.rmtree, work, True)  # a full database: over 100 MB
     db = Database(f"sqlite:///{work / 'v.db'}")
     migrate(db)
     vdb = VulnDb(SqlStore(db), SystemClock())
@@ -187,14 +191,17 @@ def main() -> int:
 
     index_file = work / "data" / INDEX_FILE
 
-    def start() -> tuple[MatchIndex, float]:
+    cpu_of: dict[str, float] = {}
+
+    def start(name: str) -> tuple[MatchIndex, float]:
         index = MatchIndex(SqlStore(db), cache_file=index_file)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         index.refresh()
+        cpu_of[name] = time.process_time() - c0
         return index, time.perf_counter() - t0
 
-    cold, cold_load = start()  # no file yet: built from the database, then persisted
-    opened, warm_load = start()
+    cold, cold_load = start("cold")  # no file yet: built from the database, then persisted
+    opened, warm_load = start("file")
 
     rng = random.Random(5)
     pypa = [
@@ -211,7 +218,7 @@ def main() -> int:
     incremental = time.perf_counter() - t0
     assert len(inc.modified) == 1000
 
-    index, delta_load = start()
+    index, delta_load = start("delta")
     assert (cold.loaded_from, opened.loaded_from, index.loaded_from) == (
         "database",
         "file",
@@ -260,13 +267,13 @@ def main() -> int:
     )
     entries = index.entry_count()
     print(
-        f"match index built from the database (first start): {cold_load:.2f} s ({entries} affected entries)"
+        f"match index built from the database (first start): {cold_load:.2f} s ({entries} affected entries), CPU {cpu_of['cold']:.2f} s"
     )
     print(
-        f"match index load at server start (persisted file): {warm_load:.3f} s  target <= 0.5 s {verdict(warm_load, 0.5, False)}"
+        f"match index load at server start (persisted file): {warm_load:.3f} s (CPU {cpu_of['file']:.3f} s)  target <= 0.5 s {verdict(warm_load, 0.5, False)}"
     )
     print(
-        f"match index load after the 1,000-advisory delta (file + changes): {delta_load:.3f} s  target <= 0.5 s {verdict(delta_load, 0.5, False)}"
+        f"match index load after the 1,000-advisory delta (file + changes): {delta_load:.3f} s (CPU {cpu_of['delta']:.3f} s)  target <= 0.5 s {verdict(delta_load, 0.5, False)}"
     )
     print(
         f"match {len(inventory)} packages ({found} matches): p95 {p95 * 1000:.1f} ms with every verdict computed  target < 20 ms {verdict(p95, 0.020, False)}"
