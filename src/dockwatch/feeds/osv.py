@@ -15,9 +15,10 @@ import os
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -291,9 +292,26 @@ Seen = dict[str, bytes]
 """Record id -> digest of the bytes it came from, to drop repeated records in one parse."""
 
 
+T = TypeVar("T")
+RecordReader = Callable[[dict[str, Any], str], tuple[T, str, list[str]]]
+"""Reads one decoded record for `source`: (what is yielded, the record's id, the reasons of
+dropped affected entries); raises BadRecord."""
+
+
+def _advisory(doc: dict[str, Any], source: str) -> tuple[Advisory, str, list[str]]:
+    adv, warnings = parse_record(doc, source)
+    return adv, adv.id, warnings
+
+
 def _record_items(
-    data: bytes, name: str, where: str, source: str, limits: Limits, seen: Seen | None = None
-) -> Iterator[FeedItem]:
+    data: bytes,
+    name: str,
+    where: str,
+    source: str,
+    limits: Limits,
+    seen: Seen | None,
+    reader: RecordReader[T],
+) -> Iterator[T | ParseProblem]:
     rec_id: str | None = None
     try:
         doc = decode(data, name, limits)
@@ -303,7 +321,7 @@ def _record_items(
         assert isinstance(doc, dict)
         raw_id = doc.get("id")
         rec_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
-        adv, warnings = parse_record(doc, source)
+        item, item_id, warnings = reader(doc, source)
     except f.BadRecord as e:
         yield _problem(source, where, e.reason, rec_id)
         return
@@ -314,18 +332,18 @@ def _record_items(
         # The same id twice in one tree: AlmaLinux ships 34 identical ALSA files in two release
         # folders. Identical copies are dropped quietly; a different copy is a problem.
         digest = hashlib.blake2b(data, digest_size=16).digest()
-        first = seen.setdefault(adv.id, digest)
+        first = seen.setdefault(item_id, digest)
         if first is not digest:
             if first != digest:
                 yield _problem(
-                    source, where, f"duplicate id {adv.id}; the first copy is kept", adv.id
+                    source, where, f"duplicate id {item_id}; the first copy is kept", item_id
                 )
             else:
-                logger.debug("osv %s: %s repeats %s, skipped", source, where, adv.id)
+                logger.debug("osv %s: %s repeats %s, skipped", source, where, item_id)
             return
     for w in warnings:
-        yield _problem(source, where, w, adv.id)
-    yield adv
+        yield _problem(source, where, w, item_id)
+    yield item
 
 
 def _problem(source: str, where: str, reason: str, rec_id: str | None) -> ParseProblem:
@@ -371,13 +389,21 @@ def iter_zip(
                     source, str(path), "archive expands beyond its cap; rest skipped", None
                 )
                 return
-            yield from _record_items(data, name.lower(), where, source, limits, seen)
+            yield from _record_items(data, name.lower(), where, source, limits, seen, _advisory)
 
 
 def iter_file(
     path: Path | str, source: str, limits: Limits = Limits(), seen: Seen | None = None
 ) -> Iterator[FeedItem]:
     """The record in one JSON/YAML file (nothing for other files)."""
+    return iter_file_with(path, source, limits, seen, _advisory)
+
+
+def iter_file_with(
+    path: Path | str, source: str, limits: Limits, seen: Seen | None, reader: RecordReader[T]
+) -> Iterator[T | ParseProblem]:
+    """`iter_file` with each record read by `reader` (`osv_content.read_content` reads it
+    straight into its stored form)."""
     spath = os.fspath(path)
     name = os.path.basename(spath).lower()
     if not name.endswith(_RECORD_SUFFIXES):
@@ -390,7 +416,7 @@ def iter_file(
     except OSError as e:
         yield _problem(source, spath, f"cannot read: {e}", None)
         return
-    yield from _record_items(data, name, spath, source, limits, seen)
+    yield from _record_items(data, name, spath, source, limits, seen, reader)
 
 
 def iter_path(

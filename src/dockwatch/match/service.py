@@ -130,6 +130,7 @@ class MatchIndex:
         self._only = None if keys is None else sorted(set(keys))
         self.cache_file = None if keys is not None else cache_file
         self._state = _State(-1, index_file.EMPTY)
+        self._file = None if self.cache_file is None else index_file.Persisted(self.cache_file)
         self.loaded_from = ""
         """How the last refresh got its entries: `database` (a full build), `file` (the
         persisted index as it was), `file+delta` (the persisted index plus the changes since),
@@ -164,16 +165,17 @@ class MatchIndex:
                 else:
                     fresh, self.loaded_from = self._patch(vulns, state, current), "delta"
             self._state = fresh
-            if self.cache_file is not None and self.loaded_from != "file":
+            if self._file is not None and self.loaded_from != "file":
                 try:
-                    index_file.write(self.cache_file, stamp, fresh.packed)
+                    self._file.save(stamp, fresh.packed)
                 except OSError as exc:
+                    self._file.forget()
                     logger.warning("could not persist the match index: %s", exc)
             logger.info(
                 "match index at version %d from %s: %d keys",
                 current,
                 self.loaded_from,
-                len(fresh.packed.table),
+                fresh.packed.key_count(),
             )
             return current
 
@@ -183,9 +185,9 @@ class MatchIndex:
         return {(e.source, e.advisory_id) for e in entries}
 
     def _open(self, vulns: VulnRepo, stamp: index_file.Stamp) -> tuple[_State, str]:
-        if self.cache_file is not None:
+        if self._file is not None:
             try:
-                held, packed = index_file.read(self.cache_file)
+                held, packed = self._file.open()
                 if held.version > stamp.version:
                     raise index_file.IndexFileError("newer than the database (restored?)")
                 if _stamp(vulns, held.version) != held:
@@ -193,12 +195,13 @@ class MatchIndex:
             except index_file.IndexFileError as exc:
                 logger.info("match index file %s not used: %s", self.cache_file, exc)
             else:
+                self._file.adopt(held)
                 state = _State(held.version, packed)
                 if held.version == stamp.version:
                     return state, "file"
                 return self._patch(vulns, state, stamp.version), "file+delta"
         documents = index_file.documents_by_key(vulns.affected_documents(self._only))
-        return _State(stamp.version, index_file.pack(index_file.EMPTY, (), documents)), "database"
+        return _State(stamp.version, index_file.build(documents)), "database"
 
     def _patch(self, vulns: VulnRepo, state: _State, current: int) -> _State:
         changed: set[Key] = set()
@@ -207,7 +210,10 @@ class MatchIndex:
         if self._only is not None:
             changed &= set(self._only)
         fresh = index_file.documents_by_key(vulns.affected_documents(changed))
-        packed = index_file.pack(state.packed, changed, fresh)
+        changes = index_file.changes_for(changed, fresh)
+        if self._file is not None:
+            self._file.note(changes)
+        packed = index_file.pack(state.packed, changes)
         entries = {k: v for k, v in state.entries.items() if k not in changed}
         verdicts = {k: v for k, v in state.verdicts.items() if (k[0], k[1]) not in changed}
         return _State(current, packed, entries, verdicts)

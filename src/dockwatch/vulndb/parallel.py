@@ -17,13 +17,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from dockwatch.feeds import osv, suse, ubuntu
+from dockwatch.feeds import osv, osv_content, suse, ubuntu
 from dockwatch.feeds.feed import ParseProblem
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
-from .service import encode_advisory
+from .service import encode_advisory, encode_content
 
 CHUNK = 200
 """Files per task sent to a worker: large enough that sending results back stays cheap."""
@@ -72,15 +73,28 @@ class ParsedFile:
     digests: dict[str, bytes]
 
 
+def content_source(content: dict[str, Any]) -> str:
+    """`osv_source` of a record's normalized content."""
+    for a in content["affected"]:
+        return "osv:" + str(a["ecosystem"]).split(":", 1)[0]
+    prefix = str(content["id"]).split("-", 1)[0]
+    return f"osv:{prefix}"
+
+
 def parse_file(path: str, limits: osv.Limits) -> ParsedFile:
-    """Parse and serialize one OSV record file."""
+    """Parse and serialize one OSV record file: read straight into its stored form, except
+    for the feeds that normalize further from the model."""
     digests: osv.Seen = {}
     items: list[ParseProblem | Parsed] = []
-    for item in osv.iter_file(path, "osv", limits, digests):
-        if isinstance(item, Advisory):
-            source = osv_source(item)
-            items.append(Parsed(item.id, source, encode_for(source, item)))
-        elif isinstance(item, ParseProblem):
+    for item in osv.iter_file_with(path, "osv", limits, digests, osv_content.read_content):
+        if isinstance(item, osv_content.Content):
+            source = content_source(item.content)
+            if source == ubuntu.SOURCE or source in suse.SOURCES:
+                adv, _warnings = osv.parse_record(item.doc, "osv")  # warnings already given
+                items.append(Parsed(item.id, source, encode_for(source, adv)))
+            else:
+                items.append(Parsed(item.id, source, encode_content(item.content, item.modified)))
+        else:
             items.append(item)
     return ParsedFile(path, tuple(items), digests)
 

@@ -73,18 +73,20 @@ class ImportResult:
 def encode_advisory(adv: Advisory) -> EncodedAdvisory:
     """An advisory normalized once into what is stored: its content serialized with sorted
     keys is both the stored bytes and what the fingerprint hashes."""
-    content = canonical_content(adv)
+    return encode_content(canonical_content(adv), adv.modified)
+
+
+def encode_content(content: dict[str, Any], modified: datetime | None) -> EncodedAdvisory:
+    """`encode_advisory` of content already normalized (`canonical_content`, or a record read
+    straight into it: `feeds.osv_content`)."""
     blob = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     dumps = orjson.dumps
-    affected = tuple(
-        (a.ecosystem, a.name, dumps(entry))
-        for a, entry in zip(adv.affected, content["affected"], strict=True)
-    )
+    affected = tuple((a["ecosystem"], a["name"], dumps(a)) for a in content["affected"])
     return EncodedAdvisory(
-        adv.id,
+        content["id"],
         hashlib.sha256(blob).hexdigest(),
-        adv.withdrawn is not None,
-        adv.modified,
+        content["withdrawn"] is not None,
+        modified,
         blob,
         affected,
     )

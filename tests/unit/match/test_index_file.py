@@ -169,6 +169,8 @@ def test_an_index_file_of_another_database_state_is_rebuilt(tmp_path: Path) -> N
     assert index.refresh() == 1
     assert index.loaded_from == "database"
     assert {m[2] for m in _matches(index)} == {"B-1"}
+    reopened = MatchIndex(SqlStore(b), cache_file=cache)  # the rebuild replaced a's file whole
+    assert {m[2] for m in _matches(reopened)} == {"B-1"} and reopened.loaded_from == "file"
 
     vdb, clock = _vulndb(a)  # a moves on to version 2 and persists it ...
     clock.advance(timedelta(hours=2))
@@ -177,3 +179,62 @@ def test_an_index_file_of_another_database_state_is_rebuilt(tmp_path: Path) -> N
     older = MatchIndex(SqlStore(b), cache_file=cache)  # ... b, at version 1, is "restored"
     assert {m[2] for m in _matches(older)} == {"B-1"}
     assert older.loaded_from == "database"
+
+
+def test_a_delta_is_appended_to_the_file_not_rewritten(tmp_path: Path) -> None:
+    """A start after a delta, and a running server's refresh, add one segment holding the
+    changed keys: the bytes already in the file stay as they were."""
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    vdb, clock = _vulndb(db)
+    vdb.apply("osv:test", INITIAL)
+    cache = tmp_path / "match-index.bin"
+    MatchIndex(SqlStore(db), cache_file=cache).refresh()
+    base = cache.read_bytes()
+
+    clock.advance(timedelta(hours=1))
+    vdb.apply("osv:test", [_advisory("T-3", "pkg3", "7.0")])
+    restarted = MatchIndex(SqlStore(db), cache_file=cache)
+    restarted.refresh()
+    assert restarted.loaded_from == "file+delta"
+    once = cache.read_bytes()
+    assert once.startswith(base) and len(once) > len(base)
+
+    clock.advance(timedelta(hours=1))  # the running server's own refresh appends too
+    vdb.apply("osv:test", [dataclasses.replace(INITIAL[1], withdrawn=T0)])  # T-1 on pkg1
+    assert restarted.refresh() == 3 and restarted.loaded_from == "delta"
+    twice = cache.read_bytes()
+    assert twice.startswith(once) and len(twice) > len(once)
+
+    reopened = MatchIndex(SqlStore(db), cache_file=cache)
+    assert _matches(reopened) == _matches(MatchIndex(SqlStore(db))) == _matches(restarted)
+    assert reopened.loaded_from == "file"
+    assert reopened.entry_count() == len(INITIAL) - 1
+
+
+def _damaged_segment(
+    tmp_path: Path,
+) -> tuple[Database, Path, list[tuple[str, str, str, str | None]]]:
+    db = Database(f"sqlite:///{tmp_path / 'v.db'}")
+    migrate(db)
+    vdb, clock = _vulndb(db)
+    vdb.apply("osv:test", INITIAL)
+    cache = tmp_path / "match-index.bin"
+    MatchIndex(SqlStore(db), cache_file=cache).refresh()
+    clock.advance(timedelta(hours=1))
+    vdb.apply("osv:test", [_advisory("T-4", "pkg4", "8.0")])
+    MatchIndex(SqlStore(db), cache_file=cache).refresh()
+    return db, cache, _matches(MatchIndex(SqlStore(db)))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_corrupt_body, lambda data: data[:-3]],
+    ids=["flipped-bit-in-the-delta", "delta-cut-short"],
+)
+def test_a_damaged_delta_segment_rebuilds_the_whole_index(tmp_path: Path, damage: object) -> None:
+    db, cache, expected = _damaged_segment(tmp_path)
+    assert callable(damage)
+    cache.write_bytes(damage(cache.read_bytes()))
+    rebuilt = MatchIndex(SqlStore(db), cache_file=cache)
+    assert _matches(rebuilt) == expected and rebuilt.loaded_from == "database"

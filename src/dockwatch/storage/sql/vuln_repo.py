@@ -287,20 +287,16 @@ class SqlVulnRepo:
             self._conn.execute(delete(adv).where(adv.c.source == source, adv.c.id.in_(part)))
 
     def record_changes(self, version: int, source: str, changes: Sequence[Change]) -> None:
-        if changes:
-            self._conn.execute(
-                insert(t.vuln_changes),
-                [
-                    {
-                        "version": version,
-                        "source": source,
-                        "advisory_id": c.advisory_id,
-                        "change": c.change,
-                        "package_keys": orjson.dumps(sorted(c.package_keys)).decode(),
-                    }
-                    for c in changes
-                ],
-            )
+        dumps = orjson.dumps
+        insert_rows(
+            self._conn,
+            t.vuln_changes,
+            ("version", "source", "advisory_id", "change", "package_keys"),
+            [
+                (version, source, c.advisory_id, c.change, dumps(sorted(c.package_keys)).decode())
+                for c in changes
+            ],
+        )
 
     def count_advisories(self, source: str | None = None) -> int:
         return count_advisories(self._conn, source)
