@@ -500,7 +500,7 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("IMAGE_LAYER", "one repository", {"ecrImageRepositoryName": _equals("{repository}")}),
     ("PACKAGE", "one repository", {"ecrImageRepositoryName": _equals("{repository}")}),
     ("TITLE", "one image", {"ecrImageHash": _equals("{digest}")}),
-    ("TITLE", "vulnerabilityId", {"vulnerabilityId": _equals("CVE-2024-10004")}),
+    ("TITLE", "vulnerabilityId", {"vulnerabilityId": _equals("{vulnerability}")}),
     ("ACCOUNT", "severity CRITICAL", {"severity": _equals("CRITICAL")}),
     ("REPOSITORY", "SUPPRESSED fixAvailable=NO", {"findingStatus": _equals("SUPPRESSED"),
                                                   "fixAvailable": _equals("NO")}),
@@ -515,11 +515,17 @@ selective ones (an image, a vulnerability, a severity), and fixAvailable over ev
 def filtered(
     client: httpx.Client, kind: str, criteria: dict[str, Any], repository: str
 ) -> Callable[[], httpx.Response]:
-    """ListFindingAggregations of `kind` with `criteria` ({repository} and {digest} filled)."""
-    digest = client.get(
+    """ListFindingAggregations of `kind` with `criteria` ({repository}, {digest} and
+    {vulnerability} filled from the repository's first finding)."""
+    first = client.get(
         "/api/v1/findings", params={"ecrImageRepositoryName": repository, "maxResults": 1}
-    ).json()["findings"][0]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
-    text = json.dumps(criteria).replace("{repository}", repository).replace("{digest}", digest)
+    ).json()["findings"][0]
+    digest = first["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
+    vulnerability = first["packageVulnerabilityDetails"]["vulnerabilityId"]
+    text = json.dumps(criteria)
+    for name, value in (("repository", repository), ("digest", digest),
+                        ("vulnerability", vulnerability)):  # fmt: skip
+        text = text.replace("{" + name + "}", value)
     body = {"aggregationType": kind, "filterCriteria": json.loads(text)}
     return lambda: client.post("/api/v1/findings/aggregations/list", json=body)
 
