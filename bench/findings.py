@@ -516,9 +516,10 @@ def filtered(
     client: httpx.Client, kind: str, criteria: dict[str, Any], repository: str
 ) -> Callable[[], httpx.Response]:
     """ListFindingAggregations of `kind` with `criteria` ({repository}, {digest} and
-    {vulnerability} filled from the repository's first finding)."""
+    {vulnerability} filled from the repository's first ACTIVE finding)."""
     first = client.get(
-        "/api/v1/findings", params={"ecrImageRepositoryName": repository, "maxResults": 1}
+        "/api/v1/findings",
+        params={"ecrImageRepositoryName": repository, "findingStatus": "ACTIVE", "maxResults": 1},
     ).json()["findings"][0]
     digest = first["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
     vulnerability = first["packageVulnerabilityDetails"]["vulnerabilityId"]

@@ -460,6 +460,14 @@ class Registry(RuleBasedStateMachine):
                     ),
                 ),
             ]
+            if rows:  # one image, by digest: the image index through the repository ids
+                digest = rows[0]["digest"]
+                variants.append(
+                    (
+                        {"ecrImageHash": [{"comparison": "EQUALS", "value": digest}]},
+                        lambda r: r["status"] == "ACTIVE" and r["digest"] == digest,
+                    )
+                )
             for criteria, counted in variants:
                 selected = [r for r in rows if counted(r)]
                 for n, kind in enumerate(ag.MEMBERS):
