@@ -72,6 +72,24 @@ class Grouped:
             .group_by(*keys)
         )
 
+    def account(self) -> Select[Any]:
+        """The image columns' counts summed per status (ACCOUNT and FINDING_TYPE group the
+        tenant's findings as one: grouping them by image first cost half as much again)."""
+        f = t.findings
+        status = self._key(f.c.status)
+        return (
+            select(
+                *self._tenant(),
+                status.label("status"),
+                _count_if(f.c.fix_available == "YES").label("fix_yes"),
+                _count_if(f.c.fix_available == "PARTIAL").label("fix_partial"),
+                _count_if(f.c.exploit_available == "YES").label("exploit_yes"),
+                *_severity_counts(),
+            )
+            .where(*self.where)
+            .group_by(status)
+        )
+
     def _per_detail(self, image: bool = False) -> Any:
         """Counts per (status, vulnerability, detail[, image]) as a CTE."""
         f = t.findings

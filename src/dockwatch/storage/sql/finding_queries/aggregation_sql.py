@@ -1,9 +1,12 @@
 """ListFindingAggregations in SQL: grouped counts by severity, one keyset page at a time.
 
 Counts come from the rollup tables (`storage/sql/rollups.py`) when the request filters only on
-what they keep (status, severity and the aggregation request's own filters); other criteria run
-the same grouped queries over `findings`. Groups are sorted by the chosen count, ties by the
-group key ascending; a page starts after (count, *key) of the previous page's last group.
+what they keep (status, severity and the aggregation request's own filters), and from the image
+and layer rollups filtered by their image columns when the other criteria only choose images
+(repository, digest, tags, push time: at 1,000,000 findings 2-13 ms of CPU instead of 0.25-0.45
+s); other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
+are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
+*key) of the previous page's last group.
 """
 
 from __future__ import annotations
@@ -112,6 +115,8 @@ def _source(
         # the rank too, so that `ix_findings_status_rank` seeks to those severities
         where.append(f.c.severity_rank.in_(sorted({SEVERITY_RANK[s] for s in count.severities})))
     grouped = Grouped(conn.dialect.name, tenant, where)
+    if kind in ("FINDING_TYPE", "ACCOUNT"):  # no image filter applies: one row per status
+        return grouped.account().subquery("src"), []
     sources = {
         "image": grouped.image,
         "layer": grouped.layer,
