@@ -8,7 +8,8 @@ every finding row and detail document back and recounts each aggregation type in
 (titles, packages and layers from the detail documents, not from `detail_packages`), then pages
 through the API's answer with small pages and compares them, order included: by default
 (ACTIVE), over other statuses (the rollup tables), and with a criterion only the findings table
-can answer (the grouped SQL fallback).
+can answer (the grouped SQL fallback), and with criteria that only choose images (the rollups
+filtered by the images' columns).
 """
 
 from __future__ import annotations
@@ -440,7 +441,33 @@ class Registry(RuleBasedStateMachine):
                     },
                     lambda r: r["fix_available"] == "YES" and r["status"] != "SUPPRESSED",
                 ),
+                (  # criteria that choose images: the image and layer rollups, filtered
+                    {"ecrImageRepositoryName": [{"comparison": "EQUALS", "value": "app"}]},
+                    lambda r: r["status"] == "ACTIVE" and r["repository_name"] == "app",
+                ),
+                (
+                    {
+                        "ecrImageTags": [{"comparison": "EQUALS", "value": "latest"}],
+                        "ecrImageRepositoryName": [{"comparison": "PREFIX", "value": "web"}],
+                        "severity": [{"comparison": "NOT_EQUALS", "value": "LOW"}],
+                        "findingStatus": [{"comparison": "NOT_EQUALS", "value": "CLOSED"}],
+                    },
+                    lambda r: (
+                        r["status"] != "CLOSED"
+                        and r["severity"] != "LOW"
+                        and r["repository_name"].startswith("web")
+                        and "latest" in tags.get((r["repository_id"], r["digest"]), [])
+                    ),
+                ),
             ]
+            if rows:  # one image, by digest: the image index through the repository ids
+                digest = rows[0]["digest"]
+                variants.append(
+                    (
+                        {"ecrImageHash": [{"comparison": "EQUALS", "value": digest}]},
+                        lambda r: r["status"] == "ACTIVE" and r["digest"] == digest,
+                    )
+                )
             for criteria, counted in variants:
                 selected = [r for r in rows if counted(r)]
                 for n, kind in enumerate(ag.MEMBERS):

@@ -36,6 +36,20 @@ ROLLUP_KEYS = frozenset({"findingStatus", "severity", "findingType", "resourceTy
 constants for container-image findings)."""
 
 
+IMAGE_KEYS = frozenset(
+    {
+        "awsAccountId",
+        "ecrImageRegistry",
+        "ecrImageRepositoryName",
+        "ecrImageHash",
+        "ecrImageTags",
+        "resourceId",
+    }
+)
+"""Criteria keys that name images, not findings: every finding of an image (and every row
+of the image and layer rollups, which carry the image's columns) answers them alike."""
+
+
 @dataclass(frozen=True, slots=True)
 class Counted:
     """Which findings count: statuses and severities (None: all) and the rest of the criteria
@@ -45,6 +59,26 @@ class Counted:
     severities: frozenset[str] | None
     rest: Criteria | None
     excluded: bool
+
+    @property
+    def images_only(self) -> bool:
+        """Whether the rest of the criteria only choose images (the image and layer rollups
+        answer them, filtered by the same condition on their own columns)."""
+        rest = self.rest
+        return (
+            rest is not None
+            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS
+            and set(rest.dates) <= {"ecrImagePushedAt"}
+            and not rest.numbers
+            and not rest.packages
+        )
+
+    def image_criteria(self) -> Criteria:
+        """The criteria that choose images (status and severity are the counts' own)."""
+        rest = self.rest if self.rest is not None else Criteria()
+        strings = {k: v for k, v in rest.strings.items() if k in IMAGE_KEYS}
+        dates = {k: v for k, v in rest.dates.items() if k == "ecrImagePushedAt"}
+        return Criteria(strings=strings, dates=dates)
 
 
 def counted(criteria: Criteria) -> Counted:

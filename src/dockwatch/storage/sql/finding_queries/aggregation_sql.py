@@ -1,9 +1,12 @@
 """ListFindingAggregations in SQL: grouped counts by severity, one keyset page at a time.
 
 Counts come from the rollup tables (`storage/sql/rollups.py`) when the request filters only on
-what they keep (status, severity and the aggregation request's own filters); other criteria run
-the same grouped queries over `findings`. Groups are sorted by the chosen count, ties by the
-group key ascending; a page starts after (count, *key) of the previous page's last group.
+what they keep (status, severity and the aggregation request's own filters), and from the image
+and layer rollups filtered by their image columns when the other criteria only choose images
+(repository, digest, tags, push time: at 1,000,000 findings 2-13 ms of CPU instead of 0.25-0.45
+s); other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
+are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
+*key) of the previous page's last group.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ from sqlalchemy import (
 
 from dockwatch.model.finding_aggregation import AGGREGATION_KEYS, AggregationQuery
 from dockwatch.model.finding_criteria import FINDING_TYPE, RESOURCE_TYPE, strings_hold
+from dockwatch.model.finding_sort import SEVERITY_RANK
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPage
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
 
 from .aggregation_filters import Counted, counted, request_filters
-from .criteria_sql import sql_filter
+from .aggregation_scan import Grouped
+from .criteria_sql import on_source, sql_filter, unindexed
 from .images import tags_and_last_pull
 
 COUNTS = ("critical", "high", "medium", "low", "informational", "untriaged")
@@ -74,30 +79,51 @@ _TABLES = {
 }
 
 
-def _source(conn: Connection, kind: str, grain: str, count: Counted, tenant: Tenant) -> FromClause:
-    """The rollup table, or the same columns grouped from `findings` with the criteria applied
-    (other criteria; no triggers; or fix and exploit counts of some severities only, which the
-    image rollup does not split by severity)."""
+def _source(
+    conn: Connection, kind: str, grain: str, count: Counted, tenant: Tenant
+) -> tuple[FromClause, list[ColumnElement[bool]]]:
+    """The rows to group and the conditions on them: the rollup table (criteria that only
+    choose images filter its rows by the images' columns), or the same columns grouped from
+    `findings` with the criteria applied (other criteria; no triggers; or fix and exploit
+    counts of some severities only, which the image rollup does not split by severity)."""
     by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
-    if count.rest is None and not by_severity and rollups.enabled(conn):
-        return _TABLES[grain]
+    if not by_severity and rollups.enabled(conn):
+        if count.rest is None:
+            return _TABLES[grain], []
+        if count.images_only and grain in ("image", "layer"):
+            table = _TABLES[grain]
+            return table, [on_source(sql_filter(count.image_criteria()), table)]
     f = t.findings
+    account: ColumnElement[Any] = f.c.account_id
+    region: ColumnElement[Any] = f.c.region
+    status: ColumnElement[Any] = f.c.status
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite and "ACTIVE" in count.statuses and count.severities is None:
+        # most findings are ACTIVE: reading them through a tenant or status index costs a
+        # table lookup each (1.8 s at 1,000,000 findings against 1.0 s for a plain scan), so
+        # only an index of the other criteria (an image, a vulnerability, a package) may drive
+        account, region, status = unindexed(account), unindexed(region), unindexed(status)
     where = [
-        f.c.account_id == tenant.account_id,
-        f.c.region == tenant.region,
-        f.c.status.in_(sorted(count.statuses)),
+        account == tenant.account_id,
+        region == tenant.region,
+        status.in_(sorted(count.statuses)),
     ]
     if count.rest is not None:
         where.append(sql_filter(count.rest))
     if count.severities is not None:
         where.append(f.c.severity.in_(sorted(count.severities)))
-    if grain == "image":
-        return rollups.image_source(where).subquery("src")
-    if grain == "layer":
-        return rollups.layer_source(where).subquery("src")
-    if grain == "package":
-        return rollups.package_source(where).subquery("src")
-    return rollups.title_source(conn.dialect.name, where).subquery("src")
+        # the rank too, so that `ix_findings_status_rank` seeks to those severities
+        where.append(f.c.severity_rank.in_(sorted({SEVERITY_RANK[s] for s in count.severities})))
+    grouped = Grouped(conn.dialect.name, tenant, where)
+    if kind in ("FINDING_TYPE", "ACCOUNT"):  # no image filter applies: one row per status
+        return grouped.account().subquery("src"), []
+    sources = {
+        "image": grouped.image,
+        "layer": grouped.layer,
+        "package": grouped.package,
+        "title": grouped.title,
+    }
+    return sources[grain]().subquery("src"), []
 
 
 def _answers_nothing(query: AggregationQuery, count: Counted, tenant: Tenant) -> bool:
@@ -119,12 +145,13 @@ def aggregate(
     count = counted(query.criteria)
     if plan is None or _answers_nothing(query, count, tenant):
         return AggregationPage()
-    source = _source(conn, query.type, plan.grain, count, tenant)
+    source, chosen_images = _source(conn, query.type, plan.grain, count, tenant)
     c = source.c
     where = [
         c.account_id == tenant.account_id,
         c.region == tenant.region,
         c.status.in_(sorted(count.statuses)),
+        *chosen_images,
         *request_filters(query, source, tenant),
     ]
     group = [c[k] for k in plan.group or plan.keys]

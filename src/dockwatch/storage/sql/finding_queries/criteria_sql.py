@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Float,
+    FromClause,
     Integer,
     String,
     and_,
@@ -36,6 +38,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType, Text
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from dockwatch.model.finding_criteria import (
     FINDING_TYPE,
@@ -269,11 +272,43 @@ def _json(doc: ColumnElement[Any], *parts: str | ColumnElement[Any]) -> ColumnEl
     return _JsonValue(doc, *args)
 
 
+def _equal_values(filters: Sequence[StringFilter]) -> list[str] | None:
+    """The values of filters that are all EQUALS (one of them must hold), else None."""
+    if not filters or any(s.comparison is not Comparison.EQUALS for s in filters):
+        return None
+    return sorted({s.value for s in filters})
+
+
+def image_route(
+    names: Sequence[str] | None = None, digests: Sequence[str] | None = None
+) -> ColumnElement[bool]:
+    """A term that adds nothing to an image filter but lets `ix_findings_image`
+    (repository_id, digest, ...) serve it: the ids of the repositories (named `names`; all
+    of them when None), then the digests. Every finding's repository is a row of
+    `repositories` (a foreign key), named as the finding says, so the filter's answer is the
+    same; without it a digest or repository filter needs an index of its own (about 100 bytes
+    a finding each at 1,000,000 findings)."""
+    f, r = t.findings, t.repositories
+    ids = select(r.c.id)
+    if names is not None:
+        ids = ids.where(r.c.name.in_(list(names)))
+    route: ColumnElement[bool] = f.c.repository_id.in_(ids)
+    if digests is not None:
+        route = and_(route, f.c.digest.in_(list(digests)))
+    return route
+
+
 def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool]:
     f = t.findings
     if key in _COLUMNS:
         column = f.c[_COLUMNS[key]]
-        return combine(filters, lambda s: compare(column, s))
+        found = combine(filters, lambda s: compare(column, s))
+        values = _equal_values(filters)
+        if values is not None and key == "ecrImageHash":
+            return and_(image_route(digests=values), found)
+        if values is not None and key == "ecrImageRepositoryName":
+            return and_(image_route(names=values), found)
+        return found
     if key == "vulnerabilitySource":  # stored as "" when the detail names no source
         src = func.nullif(f.c.source, "")
         return combine(filters, lambda s: compare(src, s, nullable=True))
@@ -310,6 +345,8 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
                     f.c.repository_name == parsed[3],
                     f.c.digest == parsed[4],
                 )
+                if s.comparison is Comparison.EQUALS:
+                    same = and_(image_route([parsed[3]], [parsed[4]]), same)
                 return same if s.comparison is Comparison.EQUALS else not_(same)
             return compare(rid, s)
 
@@ -422,6 +459,28 @@ def _package_sql(filters: Sequence[PackageFilter]) -> ColumnElement[bool]:
             query = query.join(d, d.c.ref == dp.c.detail_ref)
         options.append(f.c.detail_ref.in_(query.where(*conds)))
     return or_(*options)
+
+
+def on_source(condition: ColumnElement[bool], source: FromClause) -> ColumnElement[bool]:
+    """`condition` (on `tables.findings`) with each findings column replaced by the
+    same-named column of `source` (a rollup table that carries it)."""
+    f = t.findings
+
+    def swap(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, Column) and element.table is f:
+            return source.c[element.name]
+        return None
+
+    return replacement_traverse(condition, {}, swap)
+
+
+def unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column behind SQLite's unary `+`: same value, but no index may serve it."""
+    name = getattr(column, "name", None)
+    table = getattr(getattr(column, "table", None), "name", None)
+    if not isinstance(name, str) or not isinstance(table, str):
+        return column
+    return literal_column(f"+{table}.{name}", column.type)
 
 
 def sql_filter(criteria: Criteria) -> ColumnElement[bool]:

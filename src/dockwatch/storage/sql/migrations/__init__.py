@@ -231,6 +231,24 @@ def _findings_3_batches(conn: Connection) -> None:
         rollups.install_triggers(conn)
 
 
+def _listing_2_indexes(conn: Connection) -> None:
+    """Finding indexes kept to those a query needs (measured in `schema/findings.py`): drops
+    the digest and (repository, severity) indexes, whose filters now reach `ix_findings_image`,
+    and the old status index; adds `ix_findings_status_rank` and the partial
+    `ix_findings_suppressed_rule`. Writes of findings maintain four fewer full-size indexes."""
+    from sqlalchemy.schema import CreateIndex
+
+    for name in (
+        "ix_findings_digest",
+        "ix_findings_repository_severity",
+        "ix_findings_status",
+        "ix_findings_suppressed_by",
+    ):
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    for index in tables.FINDING_SORT_INDEXES:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -308,6 +326,7 @@ MIGRATIONS: list[Migration] = [
         _baseline("inspector_delegated_admins", "inspector_members"),
     ),
     Migration("findings", 3, "rollups counted once per batch of writes", _findings_3_batches),
+    Migration("listing", 2, "finding indexes kept to those a query needs", _listing_2_indexes),
 ]
 
 
