@@ -1,6 +1,7 @@
 """`Store.singleton` and `Store.work_waiter` on both backends: one holder of a named singleton
-at a time (PostgreSQL: advisory locks, one per database session), and on PostgreSQL idle
-workers woken by the NOTIFY of a committed enqueue or outbox append, not by a rolled-back one."""
+at a time (PostgreSQL: advisory locks, one per database session), and idle workers woken by a
+committed enqueue or outbox append, not by a rolled-back one (PostgreSQL: its NOTIFY, from any
+process; SQLite: the store, in the process that committed)."""
 
 from __future__ import annotations
 
@@ -52,9 +53,6 @@ def test_a_singleton_has_one_holder_at_a_time(store: Store) -> None:
 
 def test_a_committed_enqueue_wakes_a_waiting_worker(store: Store) -> None:
     waiter = store.work_waiter()
-    if store.dialect == "sqlite":
-        assert waiter is None  # workers poll
-        return
     assert waiter is not None
     try:
         assert waiter.wait(0.05) is False  # listening now; nothing announced yet
@@ -74,3 +72,35 @@ def test_a_committed_enqueue_wakes_a_waiting_worker(store: Store) -> None:
         assert waiter.wait(60) is True
     finally:
         waiter.close()
+
+
+def test_a_write_that_announces_nothing_wakes_no_one(store: Store) -> None:
+    waiter = store.work_waiter()
+    assert waiter is not None
+    try:
+        waiter.wait(0.05)  # listening; forget anything announced before
+        with store.write() as uow:  # a worker's own dispatch: reads the outbox, moves a cursor
+            uow.outbox.read_after(0)
+            uow.outbox.advance("a-subscriber", 0, T0)
+        assert waiter.wait(0.3) is False
+        with store.write() as uow:
+            assert uow.jobs.enqueue("scan", "once", "{}", T0) is True
+        assert waiter.wait(60) is True
+        with store.write() as uow:  # the same key again: nothing queued, nothing announced
+            assert uow.jobs.enqueue("scan", "once", "{}", T0) is False
+        assert waiter.wait(0.3) is False
+    finally:
+        waiter.close()
+
+
+def test_every_waiter_is_woken_and_a_closed_one_is_not(store: Store) -> None:
+    first, second = store.work_waiter(), store.work_waiter()
+    assert first is not None and second is not None
+    first.wait(0.05)
+    second.wait(0.05)
+    second.close()
+    with store.write() as uow:
+        uow.outbox.append(_pushed())
+    assert first.wait(60) is True
+    assert second.wait(0.3) is False  # closed before the append (PostgreSQL: listens anew)
+    first.close()

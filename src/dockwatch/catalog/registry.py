@@ -7,6 +7,8 @@ cached layer results, so a duplicate name is an error, never a silent override.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterator
 
 from dockwatch.catalog.cataloger import Cataloger
@@ -100,13 +102,49 @@ def _load(spec: str) -> Cataloger:
 ENTRY_POINT_GROUP = "dockwatch.catalogers"
 
 
+def may_declare(group: str) -> bool:
+    """False only when no distribution on `sys.path` declares entry points in `group`.
+
+    A plain scan of each `*.dist-info` / `*.egg-info` / `*.egg` entry_points.txt for the
+    `[group]` header: 1.5 ms over this environment's 136 distributions, against ~20 ms for
+    importing `importlib.metadata` and asking it (a tenth of `dockwatch sbom`'s start-up).
+    Anything it cannot see through (a zip on `sys.path`) answers True, and then
+    `importlib.metadata` decides.
+    """
+    needle = f"[{group}]"
+    for entry in sys.path:
+        try:
+            listing = os.scandir(entry or ".")
+        except OSError:
+            if os.path.isfile(entry):
+                return True  # a zip archive: only importlib.metadata reads inside it
+            continue
+        with listing:
+            for item in listing:
+                if item.name.endswith((".dist-info", ".egg-info")):
+                    path = os.path.join(item.path, "entry_points.txt")
+                elif item.name.endswith(".egg"):
+                    if not item.is_dir():
+                        return True
+                    path = os.path.join(item.path, "EGG-INFO", "entry_points.txt")
+                else:
+                    continue
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        if needle in f.read():
+                            return True
+                except OSError:
+                    continue
+    return False
+
+
 def default_registry(extra: tuple[str, ...] = (), plugins: bool = True) -> CatalogerRegistry:
     """A registry with every built-in cataloger, then `extra` "module:attr" specs, then the
     installed `dockwatch.catalogers` entry points (unless `plugins` is False)."""
     registry = CatalogerRegistry()
     specs = [*_BUILTINS, *extra]
-    if plugins:
-        from importlib.metadata import entry_points  # ~15 ms: only when plugins are wanted
+    if plugins and may_declare(ENTRY_POINT_GROUP):
+        from importlib.metadata import entry_points  # ~20 ms: only when a plugin is installed
 
         specs += [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
     for spec in specs:

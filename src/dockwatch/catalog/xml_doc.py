@@ -8,9 +8,12 @@ put every element in one default namespace, and the code reads local names only.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from dockwatch.catalog.cataloger import FileFormatError
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 
 class XmlManifestError(FileFormatError):
@@ -19,6 +22,8 @@ class XmlManifestError(FileFormatError):
 
 def parse_xml(path: str, data: bytes) -> ET.Element:
     """The root element, with namespace-free tags."""
+    import xml.etree.ElementTree as ET  # only when a POM or NuGet manifest is found
+
     if b"<!ENTITY" in data:
         raise XmlManifestError(path, "declares XML entities; refused")
     try:

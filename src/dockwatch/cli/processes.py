@@ -23,9 +23,11 @@ import logging
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ def health(services: Any) -> tuple[int, dict[str, Any]]:
 
 def _start_listener(services: Any, host: str, port: int) -> ThreadingHTTPServer:
     """`/healthz` and `/metrics` (the job queue's depth per state) on a daemon thread."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # ~35 ms: workers only
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -23,7 +22,9 @@ from dockwatch.image.errors import (
 from dockwatch.image.manifests import ACCEPT
 from dockwatch.model.digest import Digest
 
-if TYPE_CHECKING:  # httpx costs ~45 ms to import; only docker:// needs it
+if TYPE_CHECKING:  # httpx costs ~45 ms to import, ssl ~6 ms; only docker:// needs them
+    import ssl
+
     import httpx
 
 
@@ -127,6 +128,8 @@ class RegistryClient:
         self.tls_verify = tls_verify
         verify: bool | ssl.SSLContext = tls_verify
         if not tls_verify:
+            import ssl
+
             # a bare context: httpx's own `verify=False` still builds a full default context
             # (~12 ms, a tenth of `dockwatch sbom`'s start-up) only to switch its checks off
             verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -9,6 +9,7 @@ image is a diff of shapes only. Reports are pure: the same input and context giv
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import posixpath
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dockwatch.findings.build import SEVERITY_ORDER
 from dockwatch.model.package import Package
 
 TOOL_NAME = "dockwatch"
@@ -133,10 +133,17 @@ def printable(text: object, limit: int = 4096) -> str:
 
 def severity_rank(severity: object) -> int:
     """Position in CRITICAL..UNTRIAGED (0 is the worst); unknown words sort last."""
-    try:
-        return SEVERITY_ORDER.index(str(severity).upper())
-    except ValueError:
-        return len(SEVERITY_ORDER)
+    ranks = _severity_ranks()
+    return ranks.get(str(severity).upper(), len(ranks))
+
+
+@functools.cache
+def _severity_ranks() -> dict[str, int]:
+    """Rank of each severity word, built on first use: `findings.build` (and the CVSS library
+    under it) stays out of processes that only write SBOMs."""
+    from dockwatch.findings.build import SEVERITY_ORDER
+
+    return {word: rank for rank, word in enumerate(SEVERITY_ORDER)}
 
 
 def details(finding: Mapping[str, Any]) -> Mapping[str, Any]:

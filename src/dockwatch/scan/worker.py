@@ -31,7 +31,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.registry.lifecycle.expire import expire_pass as lifecycle_pass
 from dockwatch.registry.manifests import Manifests
 from dockwatch.storage.scan_repo import ScanState
-from dockwatch.storage.unit_of_work import UnitOfWork
+from dockwatch.storage.unit_of_work import UnitOfWork, WorkWaiter
 
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType
 from .coverage_state import record_state
@@ -56,7 +56,9 @@ logger = logging.getLogger(__name__)
 CURSOR = "scanner"
 PASS_INTERVAL = timedelta(minutes=1)
 IDLE_POLL_SECONDS = 1.0
-"""With a work waiter (PostgreSQL NOTIFY), how long an idle worker waits before polling anyway."""
+"""With a work waiter that hears every process (PostgreSQL NOTIFY), how long an idle worker
+waits before polling anyway. SQLite's waiter hears this process only: there the worker still
+polls every `interval`, for work that another process queued."""
 SUBSCRIBED = (ManifestPushed.NAME, ManifestDeleted.NAME, AdvisoriesChanged.NAME)
 """The outbox events the scan worker acts on."""
 
@@ -79,6 +81,7 @@ class ScanWorker:
         """The tenants whose scan services exist (checked for saved configurations)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waiter: WorkWaiter | None = None
         self.purger = Purger()
         self.audit_purger = AuditPurger(service.ctx.tenant)
         self.outbox_purger = OutboxPurger()
@@ -225,10 +228,13 @@ class ScanWorker:
             ran += 1
 
     def start(self, interval: float = 0.2) -> None:
-        """Run in a daemon thread until `stop`. Idle, it polls every `interval`, or with a
-        work waiter wakes when any process queues work (polling every IDLE_POLL_SECONDS)."""
+        """Run in a daemon thread until `stop`. Idle, it waits on the store's work waiter: woken
+        at once when work is committed (a push's event, a queued job), by any process on
+        PostgreSQL (polling every IDLE_POLL_SECONDS) and by this process on SQLite (polling
+        every `interval` for the others)."""
         self.queue.recover()
-        waiter = self.service.store.work_waiter()
+        waiter = self._waiter = self.service.store.work_waiter()
+        poll = interval if self.service.store.dialect == "sqlite" else IDLE_POLL_SECONDS
 
         def loop() -> None:
             try:  # load the advisory index before the first push needs it
@@ -252,7 +258,7 @@ class ScanWorker:
                 if waiter is None:
                     self._stop.wait(interval)
                 elif not self._stop.is_set():
-                    waiter.wait(max(interval, IDLE_POLL_SECONDS))
+                    waiter.wait(max(interval, poll))
             if waiter is not None:
                 waiter.close()
 
@@ -318,5 +324,8 @@ class ScanWorker:
     def stop(self) -> None:
         """Ask the thread to finish and wait for it."""
         self._stop.set()
+        wake = getattr(self._waiter, "notify", None)  # an in-process waiter returns at once
+        if wake is not None:
+            wake()
         if self._thread is not None:
             self._thread.join(timeout=30)

@@ -79,7 +79,7 @@ class UnitOfWork(Protocol):
 
 
 class WorkWaiter(Protocol):
-    """Wakes an idle worker when another process announces work."""
+    """Wakes an idle worker when work is announced (committed)."""
 
     def wait(self, timeout: float) -> bool:
         """Block until work is announced (True) or `timeout` seconds pass (False)."""
@@ -114,8 +114,9 @@ class Store(Protocol):
         ...
 
     def work_waiter(self) -> WorkWaiter | None:
-        """A waiter woken when jobs are queued or events appended by any process, or None when
-        the backend has none (SQLite: workers poll)."""
+        """A waiter woken when jobs are queued or events appended (at commit): by any process
+        on PostgreSQL, by this process on SQLite (workers poll for the others), or None when
+        the backend has none."""
         ...
 
     def optimize(self) -> None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dockwatch.catalog.xml_doc import parse_xml, text_of
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 _PROPERTY = re.compile(r"\$\{([^}]+)\}")
 #: parent chains and nested properties are short; these caps stop cycles

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import yaml
-
 from dockwatch.catalog.cataloger import ParseEnv
 from dockwatch.catalog.npm.package import new_package
 from dockwatch.catalog.npm.parse_package_json import NpmParseError
@@ -45,6 +43,8 @@ def split_key(key: str, major: int) -> tuple[str, str] | None:
 
 def parse_pnpm_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
     """Every non-dev package of the lockfile."""
+    import yaml  # ~10 ms to import: only when a pnpm lockfile is found
+
     try:
         doc = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError) as exc:

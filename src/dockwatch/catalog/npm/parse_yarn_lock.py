@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import yaml
-
 from dockwatch.catalog.cataloger import ParseEnv
 from dockwatch.catalog.npm.package import new_package
 from dockwatch.catalog.npm.parse_package_json import NpmParseError
@@ -61,6 +59,8 @@ def _classic(path: str, text: str) -> Iterator[Package]:
 
 
 def _berry(path: str, text: str) -> Iterator[Package]:
+    import yaml  # ~10 ms to import: only for a Yarn Berry lockfile
+
     try:
         doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError) as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from packageurl import PackageURL
-from packaging.utils import canonicalize_name
 
 from dockwatch.model.package import Package
 
@@ -21,6 +20,8 @@ def new_package(
 ) -> Package:
     """A PyPI package; the name is normalized (PEP 503) so `Django` and `django` are one key.
     Installed by default; manifests pass their own `found_by` and Inspector manager."""
+    from packaging.utils import canonicalize_name  # ~5 ms to import: only when Python is found
+
     norm = canonicalize_name(name)
     return Package(
         name=norm,

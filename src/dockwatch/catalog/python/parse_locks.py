@@ -20,7 +20,6 @@ installed.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +72,8 @@ def parse_pipfile_lock(path: str, data: bytes) -> Iterator[Package]:
 
 
 def _toml_packages(path: str, data: bytes) -> list[Any]:
+    import tomllib  # only for poetry.lock and uv.lock
+
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:

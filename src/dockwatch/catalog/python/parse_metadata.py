@@ -10,8 +10,6 @@ import io
 import zipfile
 from collections.abc import Iterator
 
-from packaging.metadata import parse_email
-
 from dockwatch.catalog.cataloger import CatalogError, ParseEnv
 from dockwatch.catalog.python.package import new_package
 from dockwatch.model.package import Package
@@ -58,6 +56,8 @@ def _licenses(raw: dict[str, object]) -> tuple[str, ...]:
 
 def package_from_metadata(path: str, data: bytes, kind: str) -> Package:
     """One package from the bytes of a METADATA/PKG-INFO file found at `path`."""
+    from packaging.metadata import parse_email  # ~15 ms to import: only when Python is found
+
     raw, _unparsed = parse_email(_headers(data))
     name = raw.get("name")
     version = raw.get("version")

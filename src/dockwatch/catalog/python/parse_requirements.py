@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 from dockwatch.catalog.python.package import new_package
 from dockwatch.model.package import Package
@@ -65,6 +67,8 @@ def pinned_version(req: Requirement) -> str | None:
 
 def parse_requirements(path: str, data: bytes) -> Requirements:
     """The pins of one requirements file and its `-r` includes."""
+    from packaging.requirements import InvalidRequirement, Requirement  # ~7 ms to import
+
     out = Requirements()
     for line in logical_lines(data.decode("utf-8-sig")):
         if line.startswith("-"):

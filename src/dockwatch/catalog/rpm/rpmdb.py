@@ -13,7 +13,6 @@ corrupt or cyclic database raises `RpmDbCorrupt` instead of hanging.
 
 from __future__ import annotations
 
-import sqlite3
 import struct
 import zlib
 from collections.abc import Iterator
@@ -66,6 +65,8 @@ def header_blobs(data: bytes) -> Iterator[bytes]:
 
 def sqlite_blobs(data: bytes) -> Iterator[bytes]:
     """Header blobs of an rpm sqlite database, read in memory."""
+    import sqlite3  # only for rpm >= 4.16 databases
+
     image = bytearray(data)
     if len(image) >= 20 and image[18:20] == b"\x02\x02":
         image[18:20] = b"\x01\x01"  # WAL -> rollback journal: deserialize cannot map a WAL

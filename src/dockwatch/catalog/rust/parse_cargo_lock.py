@@ -7,7 +7,6 @@ metadata so a matcher can tell registry crates from local ones.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 
 from dockwatch.catalog.cataloger import FileFormatError, ParseEnv
@@ -23,6 +22,8 @@ class CargoLockError(FileFormatError):
 
 def parse_cargo_lock(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
     """Every `[[package]]` with a name and a version."""
+    import tomllib  # only when a Cargo.lock is found
+
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, RecursionError) as exc:

@@ -8,8 +8,12 @@ enough (the file's write lock serializes writers anyway).
 
 `WorkWaiter`: on PostgreSQL a dedicated connection `LISTEN`s on `dockwatch_jobs`, which job
 enqueues and outbox appends `NOTIFY` (delivered at commit), so an idle worker wakes at once
-instead of at its next poll; the poll stays as the fallback. SQLite has no waiter (None): its
-workers poll, and pushes in the same process are seen at the next short poll.
+instead of at its next poll; the poll stays as the fallback. `LocalWorkWaiter` does the same on
+SQLite within one process: the enqueue or append marks its transaction, and the store wakes
+the process's waiters once that transaction has committed, so the embedded worker starts a
+pushed image's scan at once instead of at its next poll (0.2 s; half of the 0.5 s target of
+push-to-findings). Work queued by another process (`dockwatch db import` beside the server) is
+still seen at the next poll.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _local_locks: dict[tuple[str, str], threading.Lock] = {}
 _local_guard = threading.Lock()
+_local_waiters: dict[str, set[LocalWorkWaiter]] = {}
 
 
 def lock_key(name: str) -> int:
@@ -60,6 +65,41 @@ def singleton(engine: Engine, name: str) -> Iterator[bool]:
         finally:
             if held:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+class LocalWorkWaiter:
+    """Blocks an idle worker until this process commits new work or a timeout passes (SQLite)."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        self._event = threading.Event()
+        with _local_guard:
+            _local_waiters.setdefault(key, set()).add(self)
+
+    def notify(self) -> None:
+        """Wake the waiter (or make its next wait return at once)."""
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """True when work was committed since the last wait, False after `timeout` seconds."""
+        woken = self._event.wait(timeout)
+        # cleared after the wake: work committed from here on sets it again, and work committed
+        # before is read by the round the caller runs now
+        self._event.clear()
+        return woken
+
+    def close(self) -> None:
+        """Stop being woken."""
+        with _local_guard:
+            _local_waiters.get(self._key, set()).discard(self)
+
+
+def wake_local_waiters(key: str) -> None:
+    """Wake every `LocalWorkWaiter` of the database `key` in this process."""
+    with _local_guard:
+        waiters = list(_local_waiters.get(key, ()))
+    for waiter in waiters:
+        waiter.notify()
 
 
 class WorkWaiter:

@@ -17,6 +17,9 @@ from dockwatch.storage.sql import tables as t
 
 JOBS_CHANNEL = "dockwatch_jobs"
 """The PostgreSQL notification channel of new work (jobs queued, outbox events appended)."""
+ANNOUNCED = "dockwatch.work_announced"
+"""SQLite's `NOTIFY`: set in the connection's `info` by a transaction that queues a job or
+appends an event; `SqlStore.write` wakes this process's idle workers once it has committed."""
 
 
 class SqlJobQueueRepo:
@@ -48,6 +51,8 @@ class SqlJobQueueRepo:
             conn.execute(
                 text("SELECT pg_notify(:channel, :kind)"), {"channel": JOBS_CHANNEL, "kind": kind}
             )
+        else:
+            conn.info[ANNOUNCED] = True
         return True
 
     def _first(self, query: Select[tuple[object, ...]]) -> object | None:

@@ -19,7 +19,7 @@ from dockwatch.model.events import Event, OutboxEvent, decode
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
-from dockwatch.storage.sql.job_queue import JOBS_CHANNEL
+from dockwatch.storage.sql.job_queue import ANNOUNCED, JOBS_CHANNEL
 from dockwatch.storage.webhook_repo import PENDING
 
 PURGE_BATCH = 5_000
@@ -84,6 +84,8 @@ class SqlOutbox:
             self._conn.execute(
                 text("SELECT pg_notify(:channel, 'outbox')"), {"channel": JOBS_CHANNEL}
             )
+        else:  # SQLite: this process's workers, woken by `SqlStore.write` after the commit
+            self._conn.info[ANNOUNCED] = True
 
     def read_after(
         self, after_id: int, event_types: Iterable[str] | None = None, limit: int = 500

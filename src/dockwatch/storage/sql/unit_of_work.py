@@ -11,12 +11,17 @@ from sqlalchemy import Connection
 from dockwatch.storage.sql.account_repo import SqlAccountRepo
 from dockwatch.storage.sql.audit_repo import SqlAuditRepo
 from dockwatch.storage.sql.catalog_repo import SqlCatalogRepo
-from dockwatch.storage.sql.coordination import WorkWaiter, singleton
+from dockwatch.storage.sql.coordination import (
+    LocalWorkWaiter,
+    WorkWaiter,
+    singleton,
+    wake_local_waiters,
+)
 from dockwatch.storage.sql.ecr_repo import SqlEcrRepo
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.finding_repo import SqlFindingRepo
-from dockwatch.storage.sql.job_queue import SqlJobQueueRepo
+from dockwatch.storage.sql.job_queue import ANNOUNCED, SqlJobQueueRepo
 from dockwatch.storage.sql.organization_repo import SqlOrganizationRepo
 from dockwatch.storage.sql.outbox import SqlOutbox
 from dockwatch.storage.sql.pull_policy_repo import SqlPullPolicyRepo
@@ -114,14 +119,22 @@ class SqlStore:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[SqlUnitOfWork]:
+        announced = False
         with self.db.write() as conn:
-            yield SqlUnitOfWork(conn)
+            try:
+                yield SqlUnitOfWork(conn)
+            finally:  # the mark lives on the pooled connection: never leave it for the next
+                announced = bool(conn.info.pop(ANNOUNCED, False))
+        if announced:  # committed (a rolled-back block raised above): wake idle workers
+            wake_local_waiters(str(self.db.engine.url))
 
     def singleton(self, name: str) -> contextlib.AbstractContextManager[bool]:
         return singleton(self.db.engine, name)
 
-    def work_waiter(self) -> WorkWaiter | None:
-        return None if self.db.is_sqlite else WorkWaiter(self.db.engine)
+    def work_waiter(self) -> WorkWaiter | LocalWorkWaiter:
+        if self.db.is_sqlite:
+            return LocalWorkWaiter(str(self.db.engine.url))
+        return WorkWaiter(self.db.engine)
 
     def optimize(self) -> None:
         self.db.optimize()

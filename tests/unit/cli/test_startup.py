@@ -1,0 +1,110 @@
+"""What a `dockwatch sbom` process imports: only what cataloguing one image needs.
+
+Each command runs in a fresh interpreter (the test process has imported everything already) and
+reports the modules it loaded (`sys.modules`, less the None entries that block imports); the server's, the database's and the findings' libraries, and
+the parsers of formats the image does not hold, must not be there.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builders.layers import dpkg_stanza, dpkg_status, make_image, make_layer, write_oci_layout
+
+#: Imported by no `dockwatch sbom` of an image without Python, npm, Java, Rust or .NET manifests.
+NEVER = (
+    "sqlalchemy",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "botocore",
+    "boto3",
+    "cyclonedx",
+    "spdx_tools",
+    "rich",
+    "click",
+    "pygments",
+    "yaml",
+    "cvss",
+    "packaging.metadata",
+    "packaging.requirements",
+    "packaging.utils",
+    "importlib.metadata",
+    "http.server",
+    "xml.etree",
+    "tomllib",
+    "sqlite3",
+    "dockwatch.app",
+    "dockwatch.api",
+    "dockwatch.storage",
+    "dockwatch.findings",
+    "dockwatch.match",
+    "dockwatch.vulndb",
+    "dockwatch.scan",
+)
+
+RUN = """
+import json, sys
+from dockwatch.cli.main import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exc:
+    status = exc.code
+print(json.dumps({"status": status, "modules": sorted(n for n, m in sys.modules.items() if m)}))
+"""
+
+
+def modules_after(*argv: str) -> tuple[int, set[str]]:
+    """Exit status and `sys.modules` of `dockwatch ARGV` run in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report["status"], set(report["modules"])
+
+
+def loaded(modules: set[str], name: str) -> bool:
+    return any(m == name or m.startswith(f"{name}.") for m in modules)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    layer = make_layer(
+        {
+            "etc/os-release": 'ID=debian\nVERSION_ID="12"\n',
+            "var/lib/dpkg/status": dpkg_status(dpkg_stanza("libfoo1", "1.0-1", source="foo")),
+        }
+    )
+    return write_oci_layout(tmp_path / "img", [make_image([layer])], tag="latest")
+
+
+def test_sbom_of_an_os_image_imports_no_server_database_or_other_format(
+    layout: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "sbom.json"
+    status, modules = modules_after("sbom", f"oci:{layout}:latest", "--quiet", "-o", str(out))
+    assert status == 0
+    packages = json.loads(out.read_text())["packages"]
+    assert [(p["name"], p["version"]) for p in packages] == [("libfoo1", "1.0-1")]
+    assert "dockwatch.catalog.service" in modules  # the run did catalogue
+    assert [name for name in NEVER if loaded(modules, name)] == []
+
+
+def test_sbom_help_imports_no_catalog_code() -> None:
+    status, modules = modules_after("sbom", "--help")
+    assert status == 0
+    assert [name for name in (*NEVER, "dockwatch.catalog") if loaded(modules, name)] == []
+
+
+def test_sbom_from_a_registry_loads_httpx_without_its_command_line_tool() -> None:
+    # port 1 on the loopback refuses the connection at once: the client is built, nothing sent
+    status, modules = modules_after("sbom", "docker://127.0.0.1:1/x:latest", "--quiet")
+    assert status == 2
+    assert "httpx" in modules
+    assert [name for name in ("httpx._main", "click", "rich", "pygments") if name in modules] == []
