@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -224,6 +225,11 @@ class FindingRepo(Protocol):
 
     def insert_findings(self, findings: Sequence[NewFinding]) -> None:
         """Store new findings."""
+        ...
+
+    def room_for(self, writes: int) -> AbstractContextManager[None]:
+        """The writes of a batch of about `writes` findings go inside this block: a store may
+        give them more room (SQLite: a larger page cache while the block lasts)."""
         ...
 
     def set_states(self, states: Mapping[str, FindingState]) -> None:

@@ -9,7 +9,8 @@ touch tens of thousands of images at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, fields
+from contextlib import AbstractContextManager
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ from dockwatch.storage.finding_repo import (
     SuppressionCandidate,
     detail_document,
 )
-from dockwatch.storage.sql import finding_purge, rollup_batches, suppression_rules
+from dockwatch.storage.sql import finding_purge, finding_writes, rollup_batches, suppression_rules
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
 
@@ -260,37 +261,6 @@ def image_facts(
     }
 
 
-_STATE_COLUMNS = (
-    "status", "suppressed_by", "severity", "fix_available", "exploit_available",
-    "inspector_score", "epss_score", "source", "last_observed_at", "updated_at", "detail_ref",
-)  # fmt: skip
-
-
-assert _STATE_COLUMNS == tuple(f.name for f in fields(FindingState))
-
-
-def _state_values(s: FindingState) -> dict[str, Any]:
-    """The columns of a state (`asdict` would deep-copy every timestamp: a tenth of a rescan's
-    write time at 100,000 findings)."""
-    return {c: getattr(s, c) for c in _STATE_COLUMNS}
-
-
-def _new_finding_row(f: NewFinding) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "account_id": f.tenant.account_id,
-        "region": f.tenant.region,
-        "repository_id": f.repository_id,
-        "repository_name": f.repository_name,
-        "digest": f.digest,
-        "vulnerability_id": f.vulnerability_id,
-        "generation": f.generation,
-        "first_observed_at": f.first_observed_at,
-        "closed_at": None,
-        **_state_values(f.state),
-    }
-
-
 class SqlFindingRepo:
     """`storage.finding_repo.FindingRepo` over one connection of a unit of work."""
 
@@ -327,26 +297,23 @@ class SqlFindingRepo:
         return load_details(self._conn, refs)
 
     def insert_findings(self, findings: Sequence[NewFinding]) -> None:
-        insert_findings(self._conn, [_new_finding_row(f) for f in findings])
+        finding_writes.insert_findings(self._conn, findings)
+
+    def room_for(self, writes: int) -> AbstractContextManager[None]:
+        return finding_writes.page_cache_for(self._conn, writes)
 
     def set_states(self, states: Mapping[str, FindingState]) -> None:
-        rows = [
-            {"b_id": fid, "b_closed_at": None, **{f"b_{k}": v for k, v in _state_values(s).items()}}
-            for fid, s in states.items()
-        ]
-        update_findings(self._conn, [*_STATE_COLUMNS, "closed_at"], rows)
+        finding_writes.set_states(self._conn, states)
 
     def mark_observed(self, ids: Sequence[str], at: datetime) -> None:
-        rows = [{"b_id": fid, "b_last_observed_at": at} for fid in ids]
-        update_findings(self._conn, ["last_observed_at"], rows)
+        finding_writes.update_ids(self._conn, ids, {"last_observed_at": at})
 
     def close(self, ids: Sequence[str], at: datetime) -> None:
-        rows = [
-            {"b_id": fid, "b_status": "CLOSED", "b_closed_at": at, "b_updated_at": at,
-             "b_suppressed_by": None}
-            for fid in ids
-        ]  # fmt: skip
-        update_findings(self._conn, ["status", "closed_at", "updated_at", "suppressed_by"], rows)
+        finding_writes.update_ids(
+            self._conn,
+            ids,
+            {"status": "CLOSED", "closed_at": at, "updated_at": at, "suppressed_by": None},
+        )
 
     def image_facts(
         self, resources: Sequence[tuple[int, str]]
