@@ -319,9 +319,4 @@ def _details_naming(
     """The finding details whose evidence names one of the advisories."""
     if not detail_refs or not advisories:
         return set()
-    wanted = {f"{s}/{a}" for s, a in advisories}
-    return {
-        ref
-        for ref, doc in uow.findings.load_details(detail_refs).items()
-        if any(e.get("advisory") in wanted for e in doc.get("evidence", ()))
-    }
+    return uow.findings.details_naming(detail_refs, {f"{s}/{a}" for s, a in advisories})

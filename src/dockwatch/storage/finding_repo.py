@@ -223,6 +223,10 @@ class FindingRepo(Protocol):
         """Detail documents by ref."""
         ...
 
+    def details_naming(self, refs: Iterable[str], advisories: Iterable[str]) -> set[str]:
+        """Those of the details whose evidence names one of the advisories (`source/id`)."""
+        ...
+
     def insert_findings(self, findings: Sequence[NewFinding]) -> None:
         """Store new findings."""
         ...
