@@ -155,21 +155,37 @@ def _state(s: FindingState) -> tuple[Any, ...]:
 
 
 def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
-    """Store new findings, the rollups counted once for the batch."""
+    """Store new findings, the rollups counted once for the batch, in the order of their ids.
+
+    Most of the indexes end with the id after a column few values share (severity, source,
+    score, status): rows inserted in id order walk each of those B-trees forward instead of
+    landing on random pages. 60,000 rows among 600,000: 133 us of CPU a row in the writer's
+    order, 70 us in id order."""
     if not findings:
         return
-    rows = [
-        (f.id, f.tenant.account_id, f.tenant.region, f.repository_id, f.repository_name,
-         f.digest, f.vulnerability_id, f.generation, f.first_observed_at, None, *_state(f.state))
+    rows = sorted(
+        (
+            f.id,
+            f.tenant.account_id,
+            f.tenant.region,
+            f.repository_id,
+            f.repository_name,
+            f.digest,
+            f.vulnerability_id,
+            f.generation,
+            f.first_observed_at,
+            None,
+            *_state(f.state),
+        )
         for f in findings
-    ]  # fmt: skip
+    )  # the ids are unique: only they are compared
     with rollup_batches.counted_once(conn, [f.id for f in findings]):
         insert_tuples(conn, t.findings, _INSERT_COLUMNS, rows)
 
 
 def set_states(conn: Connection, states: Mapping[str, FindingState]) -> None:
     """Give open findings the state an evaluation found (closed_at cleared: a reopen)."""
-    rows = [(*_state(s), None, fid) for fid, s in states.items()]
+    rows = [(*_state(states[fid]), None, fid) for fid in sorted(states)]  # id order, as above
     with rollup_batches.counted_once(conn, list(states)):
         update_by_key(conn, t.findings, "id", [*_STATE_COLUMNS, "closed_at"], rows)
 
@@ -182,4 +198,4 @@ def update_ids(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) 
     fixed = tuple(values.values())
     counted = list(ids) if set(columns) & rollup_batches.COUNTED else []
     with rollup_batches.counted_once(conn, counted):
-        update_by_key(conn, t.findings, "id", columns, [(*fixed, fid) for fid in ids])
+        update_by_key(conn, t.findings, "id", columns, [(*fixed, fid) for fid in sorted(ids)])
