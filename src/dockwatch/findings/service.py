@@ -156,6 +156,17 @@ class FindingWriter:
                 known = details[id(draft)] = (ref, doc, draft)
             return known[0]
 
+        # one state per (draft, status): the targets of a rescan share their drafts (images on
+        # the same base), and a state holds nothing of the finding's own
+        states: dict[tuple[int, str, str | None], FindingState] = {}
+
+        def state_of(draft: FindingDraft, status: tuple[str, str | None]) -> FindingState:
+            key = (id(draft), *status)
+            found = states.get(key)
+            if found is None:
+                found = states[key] = finding_state(draft, detail_of(draft), status, now)
+            return found
+
         inserts: list[NewFinding] = []
         changed: dict[str, FindingState] = {}
         observed: list[str] = []
@@ -182,18 +193,17 @@ class FindingWriter:
             out.per_resource[key] = (len(plan.opened), len(plan.closed), len(plan.reopened))
             for finding_id, vuln, generation in plan.opened:
                 draft = target.drafts[vuln]
-                ref = detail_of(draft)
                 status = self._status(suppressor, context, target, finding_id, draft, now, now)
                 new = NewFinding(
-                    id=finding_id,
-                    tenant=self.tenant,
-                    repository_id=target.repository_id,
-                    repository_name=target.repository,
-                    digest=target.digest,
-                    vulnerability_id=vuln,
-                    generation=generation,
-                    first_observed_at=now,
-                    state=finding_state(draft, ref, status, now),
+                    finding_id,
+                    self.tenant,
+                    target.repository_id,
+                    target.repository,
+                    target.digest,
+                    vuln,
+                    generation,
+                    now,
+                    state_of(draft, status),
                 )
                 inserts.append(new)
                 out.opened += 1
@@ -202,11 +212,11 @@ class FindingWriter:
             for finding_id in plan.reopened + plan.unchanged:
                 old = by_id[finding_id]
                 draft = target.drafts[old.vulnerability_id]
-                ref = detail_of(draft)
                 status = self._status(
                     suppressor, context, target, finding_id, draft, old.first_observed_at, now
                 )
-                state = finding_state(draft, ref, status, now)
+                state = state_of(draft, status)
+                ref = state.detail_ref
                 diff = [
                     name
                     for name, before, after in (
@@ -247,18 +257,20 @@ class FindingWriter:
         )
         events = [self._event(kind, context, row, diff, now) for kind, row, diff in pending]
         refs = {ref: (doc, draft) for ref, doc, draft in details.values()}
-        missing = repo.missing_details(refs)
-        repo.insert_details(
-            [NewDetail(r, refs[r][0], detail_packages(refs[r][1])) for r in sorted(missing)], now
-        )
-        repo.insert_findings(inserts)
-        repo.set_states(changed)
-        repo.mark_observed(observed, now)
-        repo.close(closes, now)
+        with repo.room_for(len(inserts) + len(changed) + len(observed) + len(closes) + len(events)):
+            missing = repo.missing_details(refs)
+            repo.insert_details(
+                [NewDetail(r, refs[r][0], detail_packages(refs[r][1])) for r in sorted(missing)],
+                now,
+            )
+            repo.insert_findings(inserts)
+            repo.set_states(changed)
+            repo.mark_observed(observed, now)
+            repo.close(closes, now)
+            out.events = uow.outbox.append_many(events)
         out.suppressed = sum(1 for f in inserts if f.state.status == "SUPPRESSED") + sum(
             1 for s in changed.values() if s.status == "SUPPRESSED"
         )
-        out.events = uow.outbox.append_many(events)
         return out
 
     def close_all(

@@ -43,6 +43,12 @@ class Drafter:
         self.contents: dict[tuple[str, str], Mapping[str, Any]] = {}
         self._vuln: dict[tuple[str, str], tuple[str, ...]] = {}
         self._enrichment: dict[str, Mapping[str, Mapping[str, Any]]] = {}
+        self._built: dict[tuple[str, tuple[int, ...]], tuple[FindingDraft, list[Match]]] = {}
+        """Drafts by (vulnerability, the matches filed under it): a draft depends on nothing
+        else, and package sets sharing packages (a rescan's thousands of images on a few bases)
+        share their matches, so each draft is built once and is one object (its detail is
+        serialized once by the writer). The matches are kept with it so their ids stay theirs.
+        """
 
     def read_contents(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the contents of the (source, advisory id) keys not read yet."""
@@ -93,7 +99,21 @@ class Drafter:
             got = self.vulns.enrichment_for(unknown)
             for v in unknown:
                 self._enrichment[v] = got.get(v, {})
-        return _in_scope(build(kept, self.contents, {v: self._enrichment[v] for v in vulns}), scope)
+        groups: dict[str, list[Match]] = {}
+        for m in kept:
+            for v in self.vulnerabilities((m.source, m.advisory_id)):
+                groups.setdefault(v, []).append(m)
+        out: dict[str, FindingDraft] = {}
+        for v, group in groups.items():
+            if scope is not None and v not in scope:
+                continue
+            key = (v, tuple(map(id, group)))
+            known = self._built.get(key)
+            if known is None:
+                draft = build(group, self.contents, {v: self._enrichment[v]})[v]
+                known = self._built[key] = (draft, group)
+            out[v] = known[0]
+        return out
 
 
 def _in_scope(

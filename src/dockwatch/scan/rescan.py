@@ -14,9 +14,11 @@ finding about one of the changed CVEs are re-evaluated for those CVEs only.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,9 +149,30 @@ def _monitored(
     return out
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector held off while a delta is applied: the batch allocates
+    hundreds of thousands of short-lived, acyclic objects (rows, drafts, events), each
+    allocation burst set off a full collection over every object alive, and those collections
+    were a third of the apply at 13,500 findings written (reference counting still frees
+    everything as it goes)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
     """Re-evaluate every monitored image the advisory delta can touch, for the
     vulnerabilities it can change."""
+    with _collector_paused():
+        return _apply_delta(env, job)
+
+
+def _apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
     report = RescanReport(job.version)
     config, _ = env.settings()
     if config.scan_type is not ScanType.ENHANCED:
@@ -296,9 +319,4 @@ def _details_naming(
     """The finding details whose evidence names one of the advisories."""
     if not detail_refs or not advisories:
         return set()
-    wanted = {f"{s}/{a}" for s, a in advisories}
-    return {
-        ref
-        for ref, doc in uow.findings.load_details(detail_refs).items()
-        if any(e.get("advisory") in wanted for e in doc.get("evidence", ()))
-    }
+    return uow.findings.details_naming(detail_refs, {f"{s}/{a}" for s, a in advisories})

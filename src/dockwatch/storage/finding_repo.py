@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -222,8 +223,17 @@ class FindingRepo(Protocol):
         """Detail documents by ref."""
         ...
 
+    def details_naming(self, refs: Iterable[str], advisories: Iterable[str]) -> set[str]:
+        """Those of the details whose evidence names one of the advisories (`source/id`)."""
+        ...
+
     def insert_findings(self, findings: Sequence[NewFinding]) -> None:
         """Store new findings."""
+        ...
+
+    def room_for(self, writes: int) -> AbstractContextManager[None]:
+        """The writes of a batch of about `writes` findings go inside this block: a store may
+        give them more room (SQLite: a larger page cache while the block lasts)."""
         ...
 
     def set_states(self, states: Mapping[str, FindingState]) -> None:

@@ -10,12 +10,15 @@ from typing import Any
 
 from dockwatch.app import build
 from dockwatch.config import Settings
+from dockwatch.findings.build import build as find_build
+from dockwatch.model.digest import Digest
 from dockwatch.model.package import Package
 from dockwatch.scan.pipeline import Drafter, evaluate
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 
 TODAY = date(2026, 11, 26)
+L1, L2 = Digest("sha256:" + "1" * 64), Digest("sha256:" + "2" * 64)
 
 
 def _osv(vid: str, fixed: str, **extra: Any) -> dict[str, Any]:
@@ -64,5 +67,46 @@ def test_drafts_by_vulnerability_and_scope(tmp_path: Path) -> None:
             scoped = drafter.drafts(evaluation.report.matches, frozenset({"PYSEC-2026-2"}))
             assert list(scoped) == ["PYSEC-2026-2"]
             assert drafter.drafts([], frozenset({"PYSEC-2026-2"})) == {}
+    finally:
+        services.close()
+
+
+def test_package_sets_sharing_matches_share_drafts(tmp_path: Path) -> None:
+    """Drafts of package sets that share matches are built once, one object each, and equal
+    what `findings.build` makes of each set on its own."""
+    services = build(Settings(data_dir=tmp_path / "data"))
+    try:
+        folder = tmp_path / "osv"
+        folder.mkdir()
+        records = [
+            _osv("GHSA-aaaa-bbbb-cccc", "2.0", aliases=["CVE-2026-0001"]),
+            _osv("PYSEC-2026-2", "1.5"),
+            {**_osv("PYSEC-2026-4", "3.0"), "aliases": ["CVE-2026-0001"]},
+        ]
+        for rec in records:
+            (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
+        import_paths(VulnDb(services.store, services.clock), [folder])
+        index = services.scanner.index
+        old = Package("zeta", "1.0", "python", "pkg:pypi/zeta@1.0", layer_digest=L1)
+        other = Package("zeta", "1.0", "python", "pkg:pypi/zeta@1.0", layer_digest=L2)
+        matches = {
+            p.layer_digest: list(evaluate([p], None, index, services.store, today=TODAY)
+                                 .report.matches)
+            for p in (old, other)
+        }  # fmt: skip
+        sets = [matches[L1], matches[L1] + matches[L2]]
+        with services.store.read() as uow:
+            drafter = Drafter(uow.vulns)
+            got = [drafter.drafts(s) for s in sets]
+            fresh = [Drafter(uow.vulns) for _ in sets]
+            for one, made in zip(sets, got, strict=True):
+                drafter.read_contents((m.source, m.advisory_id) for m in one)
+                enrichment = uow.vulns.enrichment_for(list(made))
+                expected = find_build(one, drafter.contents, enrichment)
+                assert made == expected
+            assert got[0]["PYSEC-2026-2"] is not got[1]["PYSEC-2026-2"]  # more packages
+            again = drafter.drafts(sets[0])
+            assert all(again[v] is got[0][v] for v in got[0])
+            assert [f.drafts(s) for f, s in zip(fresh, sets, strict=True)] == got
     finally:
         services.close()

@@ -109,6 +109,39 @@ def test_details_are_stored_once_and_read_back(store: Store) -> None:
         assert repo.details_with_packages(["pkg-openssl", "pkg-none"]) == {one.ref}
 
 
+def test_details_naming_advisories(store: Store) -> None:
+    """Against the documents parsed one by one: evidence only, any spelling JSON allows."""
+    evidence = {
+        "a": [{"advisory": "osv:PyPI/GHSA-1"}, {"advisory": "debian/DSA-9"}],
+        "b": [{"advisory": "osv:PyPI/GHSA-2", "name": "osv:PyPI/GHSA-1"}],
+        "c": [],
+        "d": [{"advisory": 'osv:PyPI/GHSA-\u00e9 "q"'}],
+    }
+    details: dict[str, NewDetail] = {}
+    docs: dict[str, dict[str, object]] = {}
+    for key, ev in evidence.items():
+        new, doc = _detail(f"CVE-{key}", "zlib")
+        doc = {**doc, "evidence": ev, "description": '"advisory":"osv:PyPI/GHSA-3"'}
+        ref, raw = detail_document(doc)
+        details[key], docs[ref] = NewDetail(ref, raw, new.packages), doc
+    spaced: dict[str, object] = {"evidence": [{"advisory": "osv:PyPI/GHSA-4"}]}
+    raw = b'{"evidence" : [ {"advisory" : "osv:PyPI/GHSA-4"} ]}'
+    details["e"], docs["e" * 32] = NewDetail("e" * 32, raw, ()), spaced
+    with store.write() as uow:
+        uow.findings.insert_details(list(details.values()), T0)
+    asked = [
+        {"osv:PyPI/GHSA-1"}, {"osv:PyPI/GHSA-2", "debian/DSA-9"}, {"osv:PyPI/GHSA-3"},
+        {'osv:PyPI/GHSA-\u00e9 "q"'}, {"osv:PyPI/GHSA-4"}, set(),
+    ]  # fmt: skip
+    with store.read() as uow:
+        for wanted in asked:
+            expected = {
+                ref for ref, doc in docs.items()
+                if any(e.get("advisory") in wanted for e in doc.get("evidence", ()))  # type: ignore[attr-defined]
+            }  # fmt: skip
+            assert uow.findings.details_naming(docs, wanted) == expected, wanted
+
+
 def test_findings_are_read_per_resource_and_per_vulnerability(store: Store) -> None:
     detail, doc = _detail("CVE-1", "openssl")
     rows = [

@@ -8,8 +8,10 @@ touch tens of thousands of images at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, fields
+from contextlib import AbstractContextManager
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.finding_repo import (
+    DetailPackage,
     FindingRow,
     FindingState,
     ImageFacts,
@@ -31,7 +34,7 @@ from dockwatch.storage.finding_repo import (
     SuppressionCandidate,
     detail_document,
 )
-from dockwatch.storage.sql import finding_purge, rollup_batches, suppression_rules
+from dockwatch.storage.sql import finding_purge, finding_writes, rollup_batches, suppression_rules
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
 
@@ -178,6 +181,29 @@ def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, A
     return out
 
 
+_ADVISORY = re.compile(rb'"advisory"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def details_naming(conn: Connection, refs: Iterable[str], advisories: Iterable[str]) -> set[str]:
+    """The details whose evidence names one of the advisories. Only the documents whose text
+    holds one of them are parsed (a rescan asks about thousands of details sharing the changed
+    packages, and parsing them all cost 30 us each)."""
+    wanted = set(advisories)
+    if not wanted:
+        return set()
+    out: set[str] = set()
+    d = t.finding_details
+    for part in chunks(sorted(set(refs))):
+        for r in conn.execute(select(d.c.ref, d.c.doc).where(d.c.ref.in_(part))):
+            named = {orjson.loads(m) for m in _ADVISORY.findall(r.doc)}
+            if not named & wanted:
+                continue
+            doc = orjson.loads(r.doc)
+            if any(e.get("advisory") in wanted for e in doc.get("evidence", ())):
+                out.add(r.ref)
+    return out
+
+
 def insert_findings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Store new findings (each a dict of `findings` columns)."""
     if rows:
@@ -260,35 +286,8 @@ def image_facts(
     }
 
 
-_STATE_COLUMNS = (
-    "status", "suppressed_by", "severity", "fix_available", "exploit_available",
-    "inspector_score", "epss_score", "source", "last_observed_at", "updated_at", "detail_ref",
-)  # fmt: skip
-
-
-assert _STATE_COLUMNS == tuple(f.name for f in fields(FindingState))
-
-
-def _state_values(s: FindingState) -> dict[str, Any]:
-    """The columns of a state (`asdict` would deep-copy every timestamp: a tenth of a rescan's
-    write time at 100,000 findings)."""
-    return {c: getattr(s, c) for c in _STATE_COLUMNS}
-
-
-def _new_finding_row(f: NewFinding) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "account_id": f.tenant.account_id,
-        "region": f.tenant.region,
-        "repository_id": f.repository_id,
-        "repository_name": f.repository_name,
-        "digest": f.digest,
-        "vulnerability_id": f.vulnerability_id,
-        "generation": f.generation,
-        "first_observed_at": f.first_observed_at,
-        "closed_at": None,
-        **_state_values(f.state),
-    }
+_PACKAGE_FIELDS = tuple(f.name for f in fields(DetailPackage))
+"""(`dataclasses.asdict` deep-copies each value: a tenth of a second per thousand details.)"""
 
 
 class SqlFindingRepo:
@@ -320,33 +319,38 @@ class SqlFindingRepo:
 
     def insert_details(self, details: Sequence[NewDetail], at: datetime) -> None:
         insert_details(
-            self._conn, {d.ref: (d.doc, [asdict(p) for p in d.packages]) for d in details}, at
+            self._conn,
+            {
+                d.ref: (d.doc, [{f: getattr(p, f) for f in _PACKAGE_FIELDS} for p in d.packages])
+                for d in details
+            },
+            at,
         )
 
     def load_details(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
         return load_details(self._conn, refs)
 
+    def details_naming(self, refs: Iterable[str], advisories: Iterable[str]) -> set[str]:
+        return details_naming(self._conn, refs, advisories)
+
     def insert_findings(self, findings: Sequence[NewFinding]) -> None:
-        insert_findings(self._conn, [_new_finding_row(f) for f in findings])
+        finding_writes.insert_findings(self._conn, findings)
+
+    def room_for(self, writes: int) -> AbstractContextManager[None]:
+        return finding_writes.page_cache_for(self._conn, writes)
 
     def set_states(self, states: Mapping[str, FindingState]) -> None:
-        rows = [
-            {"b_id": fid, "b_closed_at": None, **{f"b_{k}": v for k, v in _state_values(s).items()}}
-            for fid, s in states.items()
-        ]
-        update_findings(self._conn, [*_STATE_COLUMNS, "closed_at"], rows)
+        finding_writes.set_states(self._conn, states)
 
     def mark_observed(self, ids: Sequence[str], at: datetime) -> None:
-        rows = [{"b_id": fid, "b_last_observed_at": at} for fid in ids]
-        update_findings(self._conn, ["last_observed_at"], rows)
+        finding_writes.update_ids(self._conn, ids, {"last_observed_at": at})
 
     def close(self, ids: Sequence[str], at: datetime) -> None:
-        rows = [
-            {"b_id": fid, "b_status": "CLOSED", "b_closed_at": at, "b_updated_at": at,
-             "b_suppressed_by": None}
-            for fid in ids
-        ]  # fmt: skip
-        update_findings(self._conn, ["status", "closed_at", "updated_at", "suppressed_by"], rows)
+        finding_writes.update_ids(
+            self._conn,
+            ids,
+            {"status": "CLOSED", "closed_at": at, "updated_at": at, "suppressed_by": None},
+        )
 
     def image_facts(
         self, resources: Sequence[tuple[int, str]]

@@ -1,0 +1,201 @@
+"""Many-row writes of plain tuples through the driver's `executemany`, for the findings writer.
+
+A rescan writes one finding row, one outbox row and often one update per affected (image,
+package) pair. Core's `execute(stmt, [dict, ...])` builds and processes a parameter dict per
+row (about 35 us a row at 13,000 rows, more than SQLite's own insert); here the statement is
+written once per call, and each column's bind processor (timestamps on SQLite) runs once per
+distinct value: a batch stamps every row with the same `now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+from dockwatch.storage.finding_repo import FindingState, NewFinding
+from dockwatch.storage.sql import rollup_batches
+from dockwatch.storage.sql import tables as t
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _converted(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The rows with each value as the driver takes it (the column type's bind processor)."""
+    dialect = conn.dialect
+    processors: list[Callable[[Any], Any] | None] = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    ]
+    if all(p is None for p in processors):
+        return list(rows)
+    memo: list[dict[Any, Any]] = [{} for _ in columns]
+
+    def convert(i: int, value: Any) -> Any:
+        process = processors[i]
+        if process is None or value is None:
+            return value
+        seen = memo[i]
+        if isinstance(value, datetime):  # equal instants in other zones print differently
+            value = (value, value.utcoffset())
+            got = seen.get(value)
+            if got is None:
+                got = seen[value] = process(value[0])
+            return got
+        got = seen.get(value)
+        if got is None:
+            got = seen[value] = process(value)
+        return got
+
+    slots = [i for i, p in enumerate(processors) if p is not None]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row)
+        for i in slots:
+            values[i] = convert(i, values[i])
+        out.append(tuple(values))
+    return out
+
+
+def insert_tuples(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """INSERT `rows` (values in `columns` order) in one executemany, in order."""
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join([_mark(conn)] * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, _converted(conn, table, columns, rows))
+
+
+def update_by_key(
+    conn: Connection,
+    table: Table,
+    key: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """UPDATE `columns` of the rows whose `key` column is each row's last value, in one
+    executemany (a row is the `columns` values, then the key)."""
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    mark = _mark(conn)
+    sql = (
+        f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in columns)} "
+        f"WHERE {quote(key)} = {mark}"
+    )
+    conn.exec_driver_sql(sql, _converted(conn, table, [*columns, key], rows))
+
+
+# --- SQLite's page cache during a batch -------------------------------------------------------
+
+CACHE_KIB_PER_WRITE = 20
+"""Page cache asked for each finding a batch writes (a row touches the table and 16 indexes)."""
+CACHE_KIB_MAX = 256 * 1024
+CACHE_MIN_WRITES = 1_000
+"""Smaller batches keep the connection's cache as it is."""
+
+
+def _cache_kib(conn: Connection) -> int:
+    size = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+    if size < 0:
+        return -size
+    return size * int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096) // 1024
+
+
+@contextmanager
+def page_cache_for(conn: Connection, writes: int) -> Iterator[None]:
+    """A larger SQLite page cache while a batch of `writes` findings is written, the former
+    size restored after. With SQLite's default 2 MB, each row inserted among 120,000 findings
+    re-reads its index pages through the OS: 93 us of CPU a row; with 256 MB, 47 us."""
+    if conn.dialect.name != "sqlite" or writes < CACHE_MIN_WRITES:
+        yield
+        return
+    before = _cache_kib(conn)
+    wanted = min(CACHE_KIB_MAX, writes * CACHE_KIB_PER_WRITE)
+    if wanted <= before:
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{wanted}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{before}")
+
+
+# --- the findings writer's statements ------------------------------------------------------
+
+_STATE_COLUMNS = (
+    "status", "suppressed_by", "severity", "fix_available", "exploit_available",
+    "inspector_score", "epss_score", "source", "last_observed_at", "updated_at", "detail_ref",
+)  # fmt: skip
+assert _STATE_COLUMNS == tuple(f.name for f in fields(FindingState))
+
+_INSERT_COLUMNS = (
+    "id", "account_id", "region", "repository_id", "repository_name", "digest",
+    "vulnerability_id", "generation", "first_observed_at", "closed_at", *_STATE_COLUMNS,
+)  # fmt: skip
+
+
+def _state(s: FindingState) -> tuple[Any, ...]:
+    return (s.status, s.suppressed_by, s.severity, s.fix_available, s.exploit_available,
+            s.inspector_score, s.epss_score, s.source, s.last_observed_at, s.updated_at,
+            s.detail_ref)  # fmt: skip
+
+
+def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
+    """Store new findings, the rollups counted once for the batch, in the order of their ids.
+
+    Most of the indexes end with the id after a column few values share (severity, source,
+    score, status): rows inserted in id order walk each of those B-trees forward instead of
+    landing on random pages. 60,000 rows among 600,000: 133 us of CPU a row in the writer's
+    order, 70 us in id order."""
+    if not findings:
+        return
+    rows = sorted(
+        (
+            f.id,
+            f.tenant.account_id,
+            f.tenant.region,
+            f.repository_id,
+            f.repository_name,
+            f.digest,
+            f.vulnerability_id,
+            f.generation,
+            f.first_observed_at,
+            None,
+            *_state(f.state),
+        )
+        for f in findings
+    )  # the ids are unique: only they are compared
+    with rollup_batches.counted_once(conn, [f.id for f in findings]):
+        insert_tuples(conn, t.findings, _INSERT_COLUMNS, rows)
+
+
+def set_states(conn: Connection, states: Mapping[str, FindingState]) -> None:
+    """Give open findings the state an evaluation found (closed_at cleared: a reopen)."""
+    rows = [(*_state(states[fid]), None, fid) for fid in sorted(states)]  # id order, as above
+    with rollup_batches.counted_once(conn, list(states)):
+        update_by_key(conn, t.findings, "id", [*_STATE_COLUMNS, "closed_at"], rows)
+
+
+def update_ids(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) -> None:
+    """Set the same `values` on the findings `ids`."""
+    if not ids:
+        return
+    columns = list(values)
+    fixed = tuple(values.values())
+    counted = list(ids) if set(columns) & rollup_batches.COUNTED else []
+    with rollup_batches.counted_once(conn, counted):
+        update_by_key(conn, t.findings, "id", columns, [(*fixed, fid) for fid in sorted(ids)])
