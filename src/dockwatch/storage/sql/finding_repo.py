@@ -207,7 +207,7 @@ def details_naming(conn: Connection, refs: Iterable[str], advisories: Iterable[s
 def insert_findings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Store new findings (each a dict of `findings` columns)."""
     if rows:
-        with rollup_batches.counted_once(conn, [r["id"] for r in rows]):
+        with rollup_batches.counted_once(conn, [r["id"] for r in rows], new=True):
             conn.execute(t.findings.insert(), list(rows))
 
 

@@ -179,7 +179,7 @@ def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
         )
         for f in findings
     )  # the ids are unique: only they are compared
-    with rollup_batches.counted_once(conn, [f.id for f in findings]):
+    with rollup_batches.counted_once(conn, [f.id for f in findings], new=True):
         insert_tuples(conn, t.findings, _INSERT_COLUMNS, rows)
 
 

@@ -28,8 +28,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
 
-BATCH_MIN = 64
-"""Fewer rows than this are counted by the triggers."""
+BATCH_MIN = 1_000
+"""Fewer rows than this are counted by the triggers. Measured writer CPU (2026-12-05, 20,000
+findings stored): one image's 100-1,000 findings inserted or updated cost 18-160 ms with the
+triggers against 37-240 ms counted per batch, so a scan on push keeps the triggers; 300
+images' 3,000 findings updated or closed (a feed delta) cost 8-18% less counted per batch."""
 
 _IDS = "rollup_batch_ids"
 _BATCH = table_clause(_IDS, column("id"), schema="temp")
@@ -98,15 +101,17 @@ def _load_ids(conn: Connection, ids: Sequence[str]) -> None:
 
 
 @contextmanager
-def counted_once(conn: Connection, ids: Sequence[str]) -> Iterator[None]:
+def counted_once(conn: Connection, ids: Sequence[str], *, new: bool = False) -> Iterator[None]:
     """Write the findings `ids` (inserted, updated or deleted inside the block) with the rollups
-    counted once for the whole batch."""
+    counted once for the whole batch; `new`: the block only inserts them, so there is nothing
+    they count yet to subtract."""
     if len(ids) < BATCH_MIN or not rollups.enabled(conn):
         yield
         return
     _load_ids(conn, ids)
-    _count(conn, -1)
-    _delete_empty(conn)
+    if not new:
+        _count(conn, -1)
+        _delete_empty(conn)
     conn.execute(t.finding_rollup_deferrals.insert().values(batch=1))
     try:
         yield
