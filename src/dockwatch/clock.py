@@ -52,3 +52,9 @@ class ControlledClock:
         with self._lock:
             self._offset = when - datetime.now(UTC)
         return self.now()
+
+
+def due(last: datetime | None, now: datetime, interval: timedelta) -> bool:
+    """Whether a periodic pass that last ran at `last` runs again at `now`: never run, `interval`
+    passed, or the clock moved back (a test or an operator set it)."""
+    return last is None or not timedelta(0) <= now - last < interval

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dockwatch.clock import Clock
+from dockwatch.clock import Clock, due
 from dockwatch.errors import InvalidInput
 from dockwatch.model import page_token
 from dockwatch.model.identity import Tenant
@@ -158,7 +158,7 @@ class AuditPurger:
 
     def run_if_due(self, store: Store, now: datetime) -> int:
         """Purge when due; returns how many entries were deleted (0 when not due)."""
-        if self.last is not None and timedelta(0) <= now - self.last < self.interval:
+        if not due(self.last, now, self.interval):
             return 0
         self.last = now
         with store.write() as uow:

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dockwatch.clock import due
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
 
@@ -41,7 +42,7 @@ class Purger:
 
     def run_if_due(self, store: Store, tenant: Tenant, now: datetime) -> int:
         """Purge when due; returns how many findings were deleted (0 when not due)."""
-        if self.last is not None and timedelta(0) <= now - self.last < self.interval:
+        if not due(self.last, now, self.interval):
             return 0
         self.last = now
         with store.write() as uow:

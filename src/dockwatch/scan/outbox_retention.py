@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dockwatch.clock import due
 from dockwatch.storage.unit_of_work import Store
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class OutboxPurger:
 
     def run_if_due(self, store: Store, now: datetime) -> int:
         """Purge when due; returns how many events were deleted (0 when not due)."""
-        if self.last is not None and timedelta(0) <= now - self.last < self.interval:
+        if not due(self.last, now, self.interval):
             return 0
         self.last = now
         with store.write() as uow:

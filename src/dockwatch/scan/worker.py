@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from dockwatch.audit.log import AuditPurger
+from dockwatch.clock import due
 from dockwatch.findings.purge import Purger
 from dockwatch.findings.suppression import expire_due_rules
 from dockwatch.model.events import (
@@ -276,8 +277,9 @@ class ScanWorker:
         minute on a real clock, at once after a test moves the clock ahead. Expiry is not
         computed on read, and at 10,000 images one pass costs ~50 ms, too much every 0.2 s."""
         now = self.service.clock.now()
-        due = self._last_pass is None or not timedelta(0) <= now - self._last_pass < PASS_INTERVAL
-        if not due:  # a configuration saved since: only a tenant whose services exist can have
+        if not due(
+            self._last_pass, now, PASS_INTERVAL
+        ):  # a configuration saved since: only a tenant whose services exist can have
             built = self._built() if self._built is not None else [self.service.tenant]
             if not any(self.scanner_for(t).settings_changed.is_set() for t in built):
                 return
@@ -286,9 +288,7 @@ class ScanWorker:
         for scanner in scanners:
             scanner.settings_changed.clear()
             self._passes(scanner, now)
-        if self._last_optimize is None or not (
-            timedelta(0) <= now - self._last_optimize < timedelta(hours=1)
-        ):
+        if due(self._last_optimize, now, timedelta(hours=1)):
             self._last_optimize = now
             self.service.store.optimize()
         with self.service.store.singleton("outbox-purge") as held:  # the outbox is shared
