@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,9 @@ from dockwatch.clock import ControlledClock
 from dockwatch.config import Settings
 from tests.builders.layers import Image, apk_entry, make_image, make_layer
 from tests.builders.push import push_image
+from tests.unit.scan.test_scan_events import ON_PUSH, T0
 
-T0 = datetime(2024, 6, 1, tzinfo=UTC)
 HOUR = 3600.0
-ON_PUSH = {
-    "scanType": "BASIC",
-    "rules": [
-        {
-            "scanFrequency": "SCAN_ON_PUSH",
-            "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}],
-        }
-    ],
-}
 
 
 @pytest.fixture
