@@ -68,7 +68,10 @@ def validate_url(value: Any) -> str:
         raise InvalidInput(f"url is longer than {MAX_URL} characters")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidInput("url must not contain spaces or control characters")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # a bracketed host that is no IPv6 address, an unclosed bracket
+        raise InvalidInput(f"url is not valid: {exc}") from exc
     if parts.scheme.lower() not in ("http", "https"):
         shown = parts.scheme or "none"
         raise InvalidInput(f"url must use http or https, not {shown!r}: {value!r}")

@@ -165,14 +165,16 @@ def parse_request(body: Any) -> AggregationQuery:
         raise _bad("aggregationType", "is required")
     kind = _aggregation_type("aggregationType", body["aggregationType"])
     member = MEMBERS.get(kind) or OTHER_MEMBERS[kind]
-    request = body.get("aggregationRequest") or {}
+    request = body.get("aggregationRequest")
+    request = {} if request is None else request  # null is absent; [] or "" is not an object
     if not isinstance(request, Mapping):
         raise _bad("aggregationRequest", "must be an object")
     if len(request) > 1:
         raise _bad("aggregationRequest", "is a union: give exactly one member")
     if request and member not in request:
         raise _bad("aggregationRequest", f"must hold {member} for aggregationType {kind}")
-    detail = request.get(member) or {}
+    detail = request.get(member)
+    detail = {} if detail is None else detail
     if not isinstance(detail, Mapping):
         raise _bad(f"aggregationRequest.{member}", "must be an object")
     strings: dict[str, tuple[StringFilter, ...]] = {}

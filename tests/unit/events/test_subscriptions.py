@@ -43,6 +43,8 @@ def db(tmp_path: Path) -> Iterator[SqlStore]:
         ({"url": "https://user:pw@hooks.example/"}, "credentials"),
         ({"url": "https://hooks.example/ in"}, "spaces"),
         ({"url": "https://hooks.example:99999/"}, "not valid"),
+        ({"url": "http://[bC49c60.428bC:aC42F]"}, "not valid"),  # brackets around no IPv6
+        ({"url": "http://[::1/in"}, "not valid"),
         ({"url": "https://hooks.example/#frag"}, "fragment"),
         ({"url": "https://h.example/", "secret": "short"}, "16 to 512"),
         ({"url": "https://h.example/", "secret": 12345}, "string"),

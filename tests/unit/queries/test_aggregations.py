@@ -226,6 +226,14 @@ def test_query_parameters_carry_finding_criteria(services: Services) -> None:
             "architectures",
         ),
         ({"aggregationType": "REPOSITORY", "nextToken": "not-a-token"}, "nextToken"),
+        ({"aggregationType": "REPOSITORY", "aggregationRequest": []}, "aggregationRequest"),
+        (
+            {
+                "aggregationType": "AWS_ECR_CONTAINER",
+                "aggregationRequest": {"awsEcrContainerAggregation": []},
+            },
+            "awsEcrContainerAggregation",
+        ),  # fmt: skip
         (
             {"aggregationType": "REPOSITORY", "filterCriteria": {"severity": "HIGH"}},
             "severity",
@@ -330,3 +338,24 @@ def test_the_migration_fills_rollups_from_stored_findings(services: Services) ->
     with services.db.read() as conn:
         assert rollups.enabled(conn)
     assert _all(services) == before
+
+
+def test_null_members_stand_for_absent_ones(services: Services) -> None:
+    """As in AWS's JSON protocol: a null request, member or field is left out."""
+    bodies = [
+        {"aggregationType": "IMAGE_LAYER", "aggregationRequest": None},
+        {"aggregationType": "IMAGE_LAYER", "aggregationRequest": {"imageLayerAggregation": None}},
+        {
+            "aggregationType": "IMAGE_LAYER",
+            "aggregationRequest": {"imageLayerAggregation": {"sortBy": None, "sortOrder": None}},
+        },
+    ]
+    with AppClient(create_app(services)) as client:
+        absent = client.post(
+            "/api/v1/findings/aggregations/list", json={"aggregationType": "IMAGE_LAYER"}
+        )
+        assert absent.status_code == 200, absent.text
+        for body in bodies:
+            answer = client.post("/api/v1/findings/aggregations/list", json=body)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == absent.json()

@@ -96,6 +96,10 @@ def _rules(frequencies: list[ScanFrequency]) -> dict[str, Any]:
     return {"type": "array", "items": rule, "maxItems": MAX_RULES}
 
 
+def _or_null(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 def _aggregation(kind: str) -> dict[str, Any]:
     """The body for one aggregationType: its request member (`queries.aggregation_request`)."""
     member = MEMBERS.get(kind) or OTHER_MEMBERS[kind]
@@ -107,10 +111,11 @@ def _aggregation(kind: str) -> dict[str, Any]:
             fields["lastInUseAt"] = _filters(DATE_FILTER)
         fields["sortBy"] = enum(SORT_BY[kind])
         fields["sortOrder"] = enum(SortOrder)
-        detail = obj(optional=fields, closed=True)
+        # null stands for an absent member, as in AWS's JSON protocol
+        detail = obj(optional={k: _or_null(v) for k, v in fields.items()}, closed=True)
     else:
         detail = {"type": "object"}
-    request = {"anyOf": [obj(optional={member: detail}, closed=True), {"type": "null"}]}
+    request = _or_null(obj(optional={member: _or_null(detail)}, closed=True))
     return {
         "properties": {"aggregationType": {"const": kind}, "aggregationRequest": request},
     }

@@ -284,7 +284,10 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
                 repeats=True,
             ),
             Param(
-                "scanStatusReason", STRING, "Only these reasons (`!reason` excludes)", repeats=True
+                "scanStatusReason",
+                _QUERY_TEXT,
+                "Only these reasons (`!reason` excludes)",
+                repeats=True,
             ),
             Param("lastScannedAtFrom", ISO_TIME, "Scanned at or after (ISO 8601)"),
             Param("lastScannedAtTo", ISO_TIME, "Scanned at or before (ISO 8601)"),
