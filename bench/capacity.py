@@ -37,18 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.cli import db_import  # noqa: E402
+from tests.support.corpus import IMAGES as CORPUS_IMAGES  # noqa: E402
 from tests.support.servers import start_dockwatch  # noqa: E402
 
 from bench.scanning import CORPUS, VULNDATA, enhanced, pushed  # noqa: E402
 
-IMAGES = [
-    "debian-minbase",
-    "debian-python",
-    "debian-node",
-    "debian-java",
-    "debian-go",
-    "distroless-debian",
-]
+IMAGES = [name for name in CORPUS_IMAGES if name != "rpmdb-alien"]
+"""The corpus's real images (rpmdb-alien is a three-package rpm database fixture)."""
 
 FINDING_TABLES = {
     "findings",
