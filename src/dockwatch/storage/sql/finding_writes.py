@@ -1,102 +1,21 @@
-"""Many-row writes of plain tuples through the driver's `executemany`, for the findings writer.
-
-A rescan writes one finding row, one outbox row and often one update per affected (image,
-package) pair. Core's `execute(stmt, [dict, ...])` builds and processes a parameter dict per
-row (about 35 us a row at 13,000 rows, more than SQLite's own insert); here the statement is
-written once per call, and each column's bind processor (timestamps on SQLite) runs once per
-distinct value: a batch stamps every row with the same `now`.
+"""The findings writer's statements: a rescan writes one finding row, one outbox row and often
+one update per affected (image, package) pair, each batch as plain tuples through `bulk`'s
+executemany, in id order, with a page cache sized for the batch on SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection
 
 from dockwatch.storage.finding_repo import FindingState, NewFinding
 from dockwatch.storage.sql import rollup_batches
 from dockwatch.storage.sql import tables as t
-
-
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
-def _converted(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> list[tuple[Any, ...]]:
-    """The rows with each value as the driver takes it (the column type's bind processor)."""
-    dialect = conn.dialect
-    processors: list[Callable[[Any], Any] | None] = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
-    if all(p is None for p in processors):
-        return list(rows)
-    memo: list[dict[Any, Any]] = [{} for _ in columns]
-
-    def convert(i: int, value: Any) -> Any:
-        process = processors[i]
-        if process is None or value is None:
-            return value
-        seen = memo[i]
-        if isinstance(value, datetime):  # equal instants in other zones print differently
-            value = (value, value.utcoffset())
-            got = seen.get(value)
-            if got is None:
-                got = seen[value] = process(value[0])
-            return got
-        got = seen.get(value)
-        if got is None:
-            got = seen[value] = process(value)
-        return got
-
-    slots = [i for i, p in enumerate(processors) if p is not None]
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = list(row)
-        for i in slots:
-            values[i] = convert(i, values[i])
-        out.append(tuple(values))
-    return out
-
-
-def insert_tuples(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """INSERT `rows` (values in `columns` order) in one executemany, in order."""
-    if not rows:
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join([_mark(conn)] * len(columns))})"
-    )
-    conn.exec_driver_sql(sql, _converted(conn, table, columns, rows))
-
-
-def update_by_key(
-    conn: Connection,
-    table: Table,
-    key: str,
-    columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-) -> None:
-    """UPDATE `columns` of the rows whose `key` column is each row's last value, in one
-    executemany (a row is the `columns` values, then the key)."""
-    if not rows:
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    mark = _mark(conn)
-    sql = (
-        f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in columns)} "
-        f"WHERE {quote(key)} = {mark}"
-    )
-    conn.exec_driver_sql(sql, _converted(conn, table, [*columns, key], rows))
-
+from dockwatch.storage.sql.bulk import insert_rows, update_by_key
 
 # --- SQLite's page cache during a batch -------------------------------------------------------
 
@@ -180,7 +99,7 @@ def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
         for f in findings
     )  # the ids are unique: only they are compared
     with rollup_batches.counted_once(conn, [f.id for f in findings], new=True):
-        insert_tuples(conn, t.findings, _INSERT_COLUMNS, rows)
+        insert_rows(conn, t.findings, _INSERT_COLUMNS, rows)
 
 
 def set_states(conn: Connection, states: Mapping[str, FindingState]) -> None:

@@ -28,7 +28,7 @@ from dockwatch.model.events import (
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables
-from dockwatch.storage.sql.finding_writes import insert_tuples
+from dockwatch.storage.sql.bulk import insert_rows
 from dockwatch.storage.sql.job_queue import ANNOUNCED, JOBS_CHANNEL
 from dockwatch.storage.webhook_repo import PENDING
 
@@ -134,7 +134,7 @@ class SqlOutbox:
     def append_many(self, events: Iterable[Event]) -> int:
         rows = [_values(e) for e in events]
         if rows:
-            insert_tuples(self._conn, tables.outbox, _COLUMNS, rows)  # ids follow the order
+            insert_rows(self._conn, tables.outbox, _COLUMNS, rows)  # ids follow the order
             self._announce()
         return len(rows)
 
