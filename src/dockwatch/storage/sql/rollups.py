@@ -27,8 +27,8 @@ A batch writer (a feed delta writing findings of 100,000 images) counts its batc
 with set-oriented statements while the triggers stand aside (`rollup_batches.py`); both end with
 the same counts (tests/unit/storage/sql/test_rollup_batches.py).
 
-The triggers are SQLite DDL. On PostgreSQL `enabled()` is false and aggregations run the same
-grouped queries (`*_source`) over `findings` directly: exact, only slower, and without hot rows:
+The triggers are SQLite DDL. On PostgreSQL `enabled()` is false and aggregations group
+`findings` directly (`finding_queries/aggregation_scan.py`): exact, only slower, and without hot rows:
 several workers writing findings at once would otherwise all update the same package and title
 count rows (lock waits, and deadlocks when two transactions meet them in opposite orders). The
 tables exist there too, empty, so the schema is the same on both.
