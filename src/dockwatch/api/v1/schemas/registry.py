@@ -167,9 +167,14 @@ COVERED_RESOURCE = obj(
     },
     {"lastScannedAt": OPTIONAL_TIME, "resourceMetadata": ANY_OBJECT},
 )
-_QUERY_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[^!\\\\]"}
+_QUERY_TEXT: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 1024,
+    "pattern": "^[^!\\\\\\x00][^\\x00]*$",
+}
 """A value that selects (a leading `!` excludes, a leading backslash escapes a `!`: the schema
-leaves both forms out)."""
+leaves both forms out; a NUL is refused, as in every criteria value)."""
 COVERAGE_PAGE = obj({"coveredResources": array(COVERED_RESOURCE)}, {"nextToken": STRING})
 COVERAGE_STATISTICS = obj(
     {"totalCounts": INTEGER},
