@@ -265,6 +265,20 @@ def _state(data: Path) -> tuple[int, int, dict[str, str]]:
     return version, status["advisories"], fixed
 
 
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line holds `text` (zombies have none)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_killed_import_leaves_the_old_or_the_new_database(tmp_path: Path) -> None:
     """SIGKILL at several points of a large `db import`: afterwards `db status` shows the old
     version or the new one, never half of it, and running the import again completes it."""
@@ -303,6 +317,11 @@ def test_a_killed_import_leaves_the_old_or_the_new_database(tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
         proc.wait()
+        # its parsing processes (forked: the same command line) end with it
+        deadline = time.monotonic() + 10
+        while _processes_naming(str(data)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_naming(str(data)) == [], n
         state = _state(data)
         assert state in ((1, 3000, want_old), (2, 6000, want_new)), n
         seen.add(state[0])

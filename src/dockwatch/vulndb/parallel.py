@@ -9,9 +9,12 @@ the importer, which walks the results in file order exactly as a single process 
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -99,6 +102,19 @@ def parse_file(path: str, limits: osv.Limits) -> ParsedFile:
     return ParsedFile(path, tuple(items), digests)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> None:
+    """A parsing process dies with the process that started it (Linux: PR_SET_PDEATHSIG): an
+    import killed with SIGKILL has no chance to stop its pool, whose processes would otherwise
+    wait forever on a queue nobody writes to."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request above
+        os._exit(1)
+
+
 def _parse_chunk(paths: Sequence[str], limits: osv.Limits) -> list[ParsedFile]:
     return [parse_file(p, limits) for p in paths]
 
@@ -122,6 +138,11 @@ def parse_files(
     # with threads starts clean interpreters instead
     method = "fork" if threading.active_count() == 1 else "spawn"
     chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
-    with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context(method)) as pool:
+    with ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_end_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         for parsed in pool.map(_parse_chunk, chunks, itertools.repeat(limits)):
             yield from parsed

@@ -137,3 +137,63 @@ def test_records_read_straight_into_their_stored_form_store_what_the_model_path_
         (r.source, r.added, r.withdrawn) for r in zipped.results
     ]
     assert [p.reason for p in folder.problems] == [p.reason for p in zipped.problems]
+
+
+_KILLED_IMPORT = """
+import sys, time
+from pathlib import Path
+from dockwatch.feeds import osv
+from dockwatch.vulndb import parallel
+files = sorted(Path(sys.argv[1]).iterdir())
+for _ in parallel.parse_files(files, osv.Limits(), workers=2):
+    print("parsing", flush=True)
+    time.sleep(60)  # killed here, its pool alive
+"""
+
+
+def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
+    """SIGKILL leaves an import no chance to stop its pool: the pool's processes must end on
+    their own instead of waiting forever for work."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for i in range(parallel.MIN_FILES):
+        (folder / f"GO-{i}.json").write_bytes(_record(f"GO-{i}", "Go", f"m{i}", "1.0"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_IMPORT, str(folder)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"parsing\n"
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == proc.pid and stat[0] != "Z":
+                    found.append(int(entry.name))
+        return found
+
+    pool = children()
+    assert pool, "the pool's processes are running"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    left = pool
+    while left and time.monotonic() < deadline:
+        left = [p for p in pool if Path(f"/proc/{p}").exists() and
+                (Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]  # fmt: skip
+        time.sleep(0.05)
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert left == []
