@@ -6,6 +6,7 @@ events, one entry per event, in append order (the one-row-per-event outbox)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,7 +100,7 @@ def _all(store: Store, after: int) -> list[Any]:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -265,3 +266,35 @@ def test_ids_follow_commit_order_on_postgresql(store: Store) -> None:
         early.append(first.outbox.last_id())
     thread.join()
     assert late[0] > max(early)
+
+
+def test_migrate_store_copies_batch_rows_and_ids_continue(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """`dockwatch migrate-store` copies the outbox table by table: both ways, the copy reads
+    the same events with the same ids, and the next event gets a higher id."""
+    from dockwatch.storage.sql.engine import Database
+    from dockwatch.storage.sql.migrations import migrate
+    from dockwatch.storage.store_copy import copy_tables
+
+    sqlite = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    back = Database(f"sqlite:///{tmp_path / 'b.db'}")
+    pg = Database(postgres_url)
+    try:
+        migrate(sqlite)
+        source = SqlStore(sqlite)
+        with source.write() as uow:
+            uow.outbox.append(other(0))
+            uow.outbox.append_many([finding(FINDINGS[n % 3], n) for n in range(30)])
+        written = [(e.id, e.event) for e in _all(source, 0)]
+        for src, dst in ((sqlite, pg), (pg, back)):
+            copy_tables(src, dst)
+            copy = SqlStore(dst)
+            assert [(e.id, e.event) for e in _all(copy, 0)] == written
+            with copy.write() as uow:
+                assert uow.outbox.append(other(1)) > written[-1][0]
+            with dst.write() as conn:  # as copied again
+                conn.execute(tables.outbox.delete().where(tables.outbox.c.id > written[-1][0]))
+    finally:
+        for db in (sqlite, back, pg):
+            db.close()

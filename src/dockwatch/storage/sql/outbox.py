@@ -143,11 +143,16 @@ def expand(
 
 
 def events_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, OutboxEvent]:
-    """The stored events of these ids (an id whose event is gone is left out): one indexed
-    lookup per row holding them, however many events a batch row holds."""
+    """The stored events of these ids (an id whose event is gone is left out): one query for
+    the ids that key a row (single events, the last event of a batch), then one indexed lookup
+    per batch row holding the others."""
     t = tables.outbox
     out: dict[int, OutboxEvent] = {}
-    todo = sorted(set(ids))
+    wanted = sorted(set(ids))
+    for chunk in (wanted[k : k + 500] for k in range(0, len(wanted), 500)):
+        for keyed in conn.execute(select(t).where(t.c.id.in_(chunk))):
+            out.update((e.id, e) for e in expand(keyed, int(keyed.id) - 1))
+    todo = [i for i in wanted if i not in out]
     i = 0
     while i < len(todo):
         row = conn.execute(select(t).where(t.c.id >= todo[i]).order_by(t.c.id).limit(1)).first()
