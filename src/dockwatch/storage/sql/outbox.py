@@ -104,7 +104,7 @@ def event_of(
     payload: str,
     created_at: datetime,
 ) -> OutboxEvent:
-    """The typed event of one stored row (also for joins that select the outbox columns)."""
+    """The typed event of a row holding one event."""
     try:
         doc = json.loads(payload)
     except ValueError:
