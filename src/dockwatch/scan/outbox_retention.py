@@ -1,7 +1,8 @@
 """Outbox retention: events leave the outbox once they are old and every reader is done.
 
-Every finding change writes an event (about 0.8 kB stored), so without retention the outbox
-would outgrow the findings it reports on. Subscribers only ever read forward from their
+Every finding change writes an event (about 0.1 kB stored in a batch row with the other
+finding events of its write, `storage/sql/outbox_batches.py`), so without retention the outbox
+would grow with every change ever reported. Subscribers only ever read forward from their
 cursors; what reads the past is ListUsageTotals (the scan events of the last 30 days), so the
 retention is never shorter than that. An event a webhook delivery still waits on stays until
 the delivery ends.

@@ -37,6 +37,7 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_repo import image_facts
 from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
+from tests.support.outbox_events import events_of
 from tests.unit.storage.sql.test_rollup_batches import IMAGES, ROLLUPS, T0, _accounts, _database
 from tests.unit.storage.sql.test_rollup_batches import _step as _small_step
 
@@ -187,9 +188,7 @@ def _snapshot(db: Database, account: str) -> dict[str, Any]:
                 select(f).where(f.c.account_id == account).order_by(f.c.id))],
             "rollups": {x.name: sorted(tuple(r) for r in conn.execute(
                 select(x).where(x.c.account_id == account))) for x in ROLLUPS},
-            "events": [(r.event_type, r.subject, r.payload, r.created_at) for r in conn.execute(
-                select(t.outbox).where(t.outbox.c.account_id == account)
-                .order_by(t.outbox.c.id))],
+            "events": events_of(conn, account),
             "details": sorted((r.ref, orjson.loads(r.doc), r.title) for r in conn.execute(
                 select(t.finding_details))),
             "packages": sorted(tuple(r) for r in conn.execute(select(t.detail_packages))),

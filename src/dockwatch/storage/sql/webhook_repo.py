@@ -24,7 +24,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.outbox import event_of
+from dockwatch.storage.sql.outbox import events_by_id
 from dockwatch.storage.webhook_repo import PENDING, AttemptRow, DueAttempt, WebhookRow
 
 
@@ -199,7 +199,7 @@ class SqlWebhookRepo:
         limit: int,
         exclude: Collection[int] = (),
     ) -> list[DueAttempt]:
-        d, w, o = t.webhook_deliveries, t.webhooks, t.outbox
+        d, w = t.webhook_deliveries, t.webhooks
         query = (
             select(
                 d.c.id.label("delivery_id"),
@@ -207,42 +207,26 @@ class SqlWebhookRepo:
                 d.c.started_at,
                 d.c.event_id,
                 *w.c,
-                o.c.id.label("o_id"),
-                o.c.account_id.label("o_account_id"),
-                o.c.region.label("o_region"),
-                o.c.event_type.label("o_event_type"),
-                o.c.subject.label("o_subject"),
-                o.c.payload.label("o_payload"),
-                o.c.created_at.label("o_created_at"),
             )
             .join(w, w.c.id == d.c.webhook_id)
-            .outerjoin(o, o.c.id == d.c.event_id)
             .where(_due_condition(now), w.c.enabled.is_(True))
             .where(d.c.id.not_in(list(exclude)))
             .order_by(d.c.next_attempt_at, d.c.id)
             .limit(limit)
         )
+        found = self._conn.execute(query).all()
+        # an event may sit in a batch row of the outbox: looked up by id, not joined
+        events = events_by_id(self._conn, [int(r._mapping["event_id"]) for r in found])
         out: list[DueAttempt] = []
-        for r in self._conn.execute(query):
+        for r in found:
             m = r._mapping
-            event = None
-            if m["o_id"] is not None:
-                event = event_of(
-                    m["o_id"],
-                    m["o_account_id"],
-                    m["o_region"],
-                    m["o_event_type"],
-                    m["o_subject"],
-                    m["o_payload"],
-                    m["o_created_at"],
-                )
             out.append(
                 DueAttempt(
                     int(m["delivery_id"]),
                     int(m["attempt"]),
                     as_utc(m["started_at"]),
                     _webhook(r),
-                    event,
+                    events.get(int(m["event_id"])),
                 )
             )
         if out:
@@ -296,27 +280,29 @@ class SqlWebhookRepo:
         limit: int,
         status: str | None = None,
     ) -> list[AttemptRow]:
-        d, o = t.webhook_deliveries, t.outbox
+        d = t.webhook_deliveries
         query = (
-            select(d, o.c.event_type, o.c.account_id, o.c.region)
-            .outerjoin(o, o.c.id == d.c.event_id)
+            select(d)
             .where(d.c.webhook_id == webhook_id, d.c.id > after_id)
             .order_by(d.c.id)
             .limit(limit)
         )
         if status is not None:
             query = query.where(d.c.status == status)
+        found = self._conn.execute(query).all()
+        events = events_by_id(self._conn, [int(r._mapping["event_id"]) for r in found])
         out = []
-        for r in self._conn.execute(query):
+        for r in found:
             m = r._mapping
+            event = events.get(int(m["event_id"]))
             out.append(
                 AttemptRow(
                     id=int(m["id"]),
                     webhook_id=m["webhook_id"],
                     event_id=int(m["event_id"]),
-                    event_type=m["event_type"],
-                    account_id=m["account_id"],
-                    region=m["region"],
+                    event_type=None if event is None else event.event_type,
+                    account_id=None if event is None else event.tenant.account_id,
+                    region=None if event is None else event.tenant.region,
                     attempt=int(m["attempt"]),
                     status=m["status"],
                     http_status=m["http_status"],

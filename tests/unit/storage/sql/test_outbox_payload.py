@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dockwatch.model.events import FindingClosed, FindingCreated, FindingUpdated, decode
 from dockwatch.model.identity import Tenant
+from dockwatch.storage.sql import outbox_batches
 from dockwatch.storage.sql.outbox import payload_json
 
 _text = st.text(max_size=12)
@@ -33,3 +34,11 @@ def test_finding_payload_equals_the_generic_codec(event: FindingCreated) -> None
     assert payload_json(event) == generic
     back = decode(event.name, event.tenant, event.at, event.subject, json.loads(generic))
     assert back == event
+
+
+@given(_events)
+def test_a_batch_line_holds_the_payload_a_single_row_holds(event: FindingCreated) -> None:
+    event_type, subject, doc = outbox_batches.parse(outbox_batches.line(event))
+    assert (event_type, subject) == (event.name, event.subject)
+    assert doc == json.loads(payload_json(event))
+    assert decode(event_type, event.tenant, event.at, subject, doc) == event

@@ -34,6 +34,7 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
+from tests.support.outbox_events import events_of
 
 T0 = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
 IMAGES = [("app", "sha256:a1"), ("app", "sha256:a2"), ("web", "sha256:w1")]
@@ -151,12 +152,7 @@ def _state(db: Database, account: str) -> dict[str, Any]:
             )
             for table in ROLLUPS
         }
-        events = [
-            (r.event_type, r.subject, r.payload)
-            for r in conn.execute(
-                select(t.outbox).where(t.outbox.c.account_id == account).order_by(t.outbox.c.id)
-            )
-        ]
+        events = [e[:3] for e in events_of(conn, account)]
         docs = {r.ref: orjson.loads(r.doc) for r in conn.execute(select(t.finding_details))}
     return {"findings": findings, "rollups": rollups, "events": events, "docs": docs}
 

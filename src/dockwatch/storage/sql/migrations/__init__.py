@@ -249,6 +249,17 @@ def _listing_2_indexes(conn: Connection) -> None:
         conn.execute(CreateIndex(index, if_not_exists=True))
 
 
+def _events_2_batches(conn: Connection) -> None:
+    """Outbox rows may hold a batch of events (`storage/sql/outbox_batches.py`); rows already
+    stored hold one event each."""
+    have = {c["name"] for c in inspect(conn).get_columns("outbox")}
+    blob = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
+    if "events" not in have:
+        conn.execute(text("ALTER TABLE outbox ADD COLUMN events INTEGER NOT NULL DEFAULT 1"))
+    if "packed" not in have:
+        conn.execute(text(f"ALTER TABLE outbox ADD COLUMN packed {blob}"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -327,6 +338,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("findings", 3, "rollups counted once per batch of writes", _findings_3_batches),
     Migration("listing", 2, "finding indexes kept to those a query needs", _listing_2_indexes),
+    Migration("events", 2, "batch rows of finding events", _events_2_batches),
 ]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -26,6 +27,9 @@ outbox = Table(
     Column("subject", String(512), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", UTC_TIMESTAMP, nullable=False),
+    # a batch row (storage/sql/outbox_batches.py) holds the events (id - events, id] in `packed`
+    Column("events", Integer, nullable=False, server_default="1"),
+    Column("packed", LargeBinary),
     Index("ix_outbox_type", "event_type", "id"),
 )
 
