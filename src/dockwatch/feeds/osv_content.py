@@ -18,6 +18,7 @@ from typing import Any
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.osv import (
     _EVENT_KINDS,
+    _EVENT_CACHE,
     _RANGE_TYPES,
     _SEVERITY_TYPES,
     KNOWN_ECOSYSTEMS,
@@ -187,7 +188,9 @@ def _affected(entry: object, source: str) -> dict[str, Any] | str:
         if len(_NAMES) > 200_000:  # bounded: names repeat across records, hostile feeds vary
             _NAMES.clear()
         _NAMES[(ecosystem, raw_name)] = name
-    purl = _text(pkg.get("purl"), 2048) or None
+    purl = pkg.get("purl")
+    if purl is not None:
+        purl = _text(purl, 2048) or None
     ranges = [_range(r) for r in _list(entry.get("ranges"))]
     raw_versions = entry.get("versions")
     versions = (
@@ -212,13 +215,17 @@ def _range(value: object) -> list[Any]:
     if type(rtype) is not str or rtype not in _RANGE_TYPES:
         raise _Unusual
     events = []
+    checked = _EVENT_CACHE  # events already validated: most repeat (`osv._event`)
     for ev in _list(value.get("events")):
         if type(ev) is not dict or len(ev) != 1:
             raise _Unusual
         ((key, val),) = ev.items()
-        if type(key) is not str or key not in _EVENT_KINDS:
-            raise _Unusual
-        _event(key, val)  # checks the version (cached), as the model path does
+        if (key, val) not in checked:  # an unhashable value raises TypeError: the model path
+            if type(key) is not str or key not in _EVENT_KINDS:
+                raise _Unusual
+            _event(key, val)  # checks the version, as the model path does, and remembers it
         events.append([key, val])  # a kind's value is its OSV name
-    repo = _text(value.get("repo"), 2048) or None
+    repo = value.get("repo")
+    if repo is not None:
+        repo = _text(repo, 2048) or None
     return [rtype, repo, events]
