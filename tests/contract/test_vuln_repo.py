@@ -123,10 +123,9 @@ def test_contents_are_stored_packed_and_read_back_as_json(store: Store) -> None:
         uow.vulns.insert_advisories("osv", [raw], version)
     with store.read() as uow:
         contents = uow.vulns.advisory_contents([("osv", "P-0"), ("osv", "P-1")])
-        documents = dict(
-            (orjson.loads(doc)["id"], orjson.loads(doc))
-            for _, doc in uow.vulns.advisory_documents()
-        )
+        documents = {
+            orjson.loads(doc)["id"]: orjson.loads(doc) for _, doc in uow.vulns.advisory_documents()
+        }
     assert contents == {("osv", "P-0"): old, ("osv", "P-1"): packed.content}
     assert documents == {"P-0": old, "P-1": packed.content}
     blob = orjson.dumps(packed.content, option=orjson.OPT_SORT_KEYS)

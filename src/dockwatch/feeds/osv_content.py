@@ -17,8 +17,8 @@ from typing import Any
 
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.osv import (
-    _EVENT_KINDS,
     _EVENT_CACHE,
+    _EVENT_KINDS,
     _RANGE_TYPES,
     _SEVERITY_TYPES,
     KNOWN_ECOSYSTEMS,

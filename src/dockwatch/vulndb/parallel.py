@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from dockwatch.feeds import osv, osv_content, suse, ubuntu
@@ -176,7 +175,7 @@ def default_workers() -> int:
 
 
 def parse_files(
-    paths: Sequence[Path], limits: osv.Limits, workers: int | None = None
+    paths: Sequence[str | os.PathLike[str]], limits: osv.Limits, workers: int | None = None
 ) -> Iterator[ParsedFile]:
     """Every file parsed, in the order given, by `workers` processes (1: this one)."""
     names = [os.fspath(p) for p in paths]
