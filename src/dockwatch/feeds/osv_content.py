@@ -108,7 +108,7 @@ def _content(d: dict[str, Any], source: str) -> tuple[dict[str, Any], datetime |
         "published": _ts(f.timestamp(d.get("published"), "published")),
         "modified": _ts(modified),
         "withdrawn": _ts(f.timestamp(d.get("withdrawn"), "withdrawn")),
-        "references": [_reference(r) for r in _list(d.get("references"))],
+        "references": _references(d.get("references")),
         "cwe_ids": cwe_ids,
         "severities": severities,
         "affected": affected,
@@ -145,13 +145,16 @@ def _idents(value: object) -> list[str]:
     return items
 
 
-def _reference(value: object) -> list[str]:
-    if type(value) is not dict:
-        raise _Unusual
-    rtype, url = value.get("type"), value.get("url")
-    if type(rtype) is not str or len(rtype) > 64 or type(url) is not str or len(url) > 4096:
-        raise _Unusual
-    return [rtype.upper() or "WEB", url]
+def _references(value: object) -> list[list[str]]:
+    out = []
+    for r in _list(value):
+        if type(r) is not dict:
+            raise _Unusual
+        rtype, url = r.get("type"), r.get("url")
+        if type(rtype) is not str or len(rtype) > 64 or type(url) is not str or len(url) > 4096:
+            raise _Unusual
+        out.append([rtype.upper() or "WEB", url])
+    return out
 
 
 def _severities(value: object, source: str) -> list[list[str]]:
@@ -166,6 +169,8 @@ def _severities(value: object, source: str) -> list[list[str]]:
 
 
 _NAMES: dict[tuple[str, str], str] = {}
+_ECOSYSTEMS: dict[str, str] = {}
+"""An ecosystem as written -> as stored, for the known ones (a few dozen strings repeat)."""
 
 
 def _affected(entry: object, source: str) -> dict[str, Any] | str:
@@ -176,12 +181,18 @@ def _affected(entry: object, source: str) -> dict[str, Any] | str:
         return _NO_PACKAGE
     if type(pkg) is not dict:
         raise _Unusual
-    ecosystem = _text(pkg.get("ecosystem"), 128).strip()
-    if ecosystem.split(":", 1)[0] not in KNOWN_ECOSYSTEMS:
-        return f"unknown ecosystem {ecosystem[:60]!r} (entry skipped)"
-    raw_name = _text(pkg.get("name"), 512)
-    name = _NAMES.get((ecosystem, raw_name))
+    raw_ecosystem = pkg.get("ecosystem")
+    ecosystem = _ECOSYSTEMS.get(raw_ecosystem) if type(raw_ecosystem) is str else None
+    if ecosystem is None:
+        ecosystem = _text(raw_ecosystem, 128).strip()
+        if ecosystem.split(":", 1)[0] not in KNOWN_ECOSYSTEMS:
+            return f"unknown ecosystem {ecosystem[:60]!r} (entry skipped)"
+        if len(_ECOSYSTEMS) < 10_000:
+            _ECOSYSTEMS[raw_ecosystem] = ecosystem  # type: ignore[index]
+    raw_name = pkg.get("name")
+    name = _NAMES.get((ecosystem, raw_name)) if type(raw_name) is str else None
     if name is None:
+        raw_name = _text(raw_name, 512)
         if not raw_name.strip():
             raise _Unusual
         name = normalize_package_name(ecosystem, raw_name)
