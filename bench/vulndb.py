@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.exc import OperationalError  # noqa: E402
+
 from dockwatch.clock import SystemClock  # noqa: E402
 from dockwatch.feeds.fields import load_yaml  # noqa: E402
 from dockwatch.feeds.osv import Limits, iter_path  # noqa: E402
@@ -75,6 +77,21 @@ def per_source(roots: list[Path]) -> None:
             f"  {root.name}: {n} records, {n / took:,.0f} records/s wall,"
             f" {cpu / n * 1000:.3f} CPU-s per 1,000 records ({n / cpu:,.0f} per CPU-second)"
         )
+
+
+def stored_bytes(db: Database) -> list[tuple[str, int]]:
+    """Bytes of the advisory tables and their indexes (SQLite's `dbstat`, when compiled in):
+    what a full import writes."""
+    try:
+        with db.read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT name, SUM(pgsize) FROM dbstat WHERE name LIKE '%vuln%'"
+                " GROUP BY name ORDER BY 2 DESC"
+            ).fetchall()
+    except OperationalError:  # dbstat is an optional SQLite module
+        return []
+    total = sum(int(size) for _, size in rows)
+    return [("total", total)] + [(str(name), int(size)) for name, size in rows[:4]]
 
 
 def verdict(value: float, target: float, higher_is_better: bool) -> str:
@@ -181,6 +198,7 @@ def main() -> int:
         return n, took, cpu
 
     json_total, json_time, json_cpu = imported(json_roots)
+    json_bytes = stored_bytes(db)
     yaml_total, yaml_time, yaml_cpu = imported(yaml_roots)
     yaml_files = [f for root in yaml_roots for f in sorted(root.rglob("*.yaml"))]
     t0 = time.perf_counter()
@@ -253,6 +271,11 @@ def main() -> int:
     print(
         f"  CPU: {json_cpu:.2f} s = {json_cpu / json_total * 1000:.3f} CPU-s per 1,000 records"
         f" ({json_total / json_cpu:,.0f} per CPU-second); load average now {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "  stored: "
+        + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in json_bytes)
+        + " (pages of each table and index after the JSON sources)"
     )
     if args.per_source:
         per_source(json_roots)

@@ -13,9 +13,12 @@ from dockwatch.storage.unit_of_work import Store
 from dockwatch.storage.vuln_repo import (
     AdvisoryRow,
     Change,
+    EncodedAdvisory,
     SourceImport,
     StoredAdvisory,
     encode,
+    pack_content,
+    unpack_content,
 )
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -103,6 +106,32 @@ def test_advisories_round_trip_per_source(store: Store) -> None:
         ("osv", "A-2"),
     ]
     assert orjson.loads(documents[1][1]) == a.content
+
+
+def test_contents_are_stored_packed_and_read_back_as_json(store: Store) -> None:
+    details = "A heap overflow in the parser of the frobnicator. " * 40
+    packed = _advisory("P-1", ("PyPI", "alpha"))
+    packed = AdvisoryRow(
+        packed.id, packed.fingerprint, False, T0, {**packed.content, "details": details}, []
+    )
+    old = {"id": "P-0", "affected": [], "details": "written before contents were packed"}
+    with store.write() as uow:
+        version = uow.vulns.new_version("osv", {"added": 2}, T0)
+        uow.vulns.write_advisories("osv", [packed], version)
+        # a database written before contents were packed holds the JSON itself
+        raw = EncodedAdvisory("P-0", "fp-P-0", False, T0, orjson.dumps(old), ())
+        uow.vulns.insert_advisories("osv", [raw], version)
+    with store.read() as uow:
+        contents = uow.vulns.advisory_contents([("osv", "P-0"), ("osv", "P-1")])
+        documents = {
+            orjson.loads(doc)["id"]: orjson.loads(doc) for _, doc in uow.vulns.advisory_documents()
+        }
+    assert contents == {("osv", "P-0"): old, ("osv", "P-1"): packed.content}
+    assert documents == {"P-0": old, "P-1": packed.content}
+    blob = orjson.dumps(packed.content, option=orjson.OPT_SORT_KEYS)
+    assert len(encode(packed).content) < len(blob) // 10  # the repeated text packs down
+    assert unpack_content(pack_content(blob)) == blob
+    assert unpack_content(blob) == blob
 
 
 def test_affected_documents_are_the_stored_entries_of_matchable_advisories(store: Store) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dockwatch.storage.vuln_repo import unpack_content
 from tests.support.cli import dockwatch
 from tests.support.corpus import SHARED
 
@@ -248,7 +249,7 @@ def _state(data: Path) -> tuple[int, int, dict[str, str]]:
     db = sqlite3.connect(f"file:{data / 'dockwatch.db'}?mode=ro", uri=True)
     try:
         fixed = {  # the two sets differ only in the fixed version, 2.0 or 3.0
-            aid: "3.0" if b'"3.0"' in bytes(content) else "2.0"
+            aid: "3.0" if b'"3.0"' in unpack_content(bytes(content)) else "2.0"
             for aid, content in db.execute("SELECT id, content FROM vuln_advisories")
         }
         changes = db.execute(

@@ -17,6 +17,7 @@ from typing import Any
 
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.osv import (
+    _EVENT_CACHE,
     _EVENT_KINDS,
     _RANGE_TYPES,
     _SEVERITY_TYPES,
@@ -107,7 +108,7 @@ def _content(d: dict[str, Any], source: str) -> tuple[dict[str, Any], datetime |
         "published": _ts(f.timestamp(d.get("published"), "published")),
         "modified": _ts(modified),
         "withdrawn": _ts(f.timestamp(d.get("withdrawn"), "withdrawn")),
-        "references": [_reference(r) for r in _list(d.get("references"))],
+        "references": _references(d.get("references")),
         "cwe_ids": cwe_ids,
         "severities": severities,
         "affected": affected,
@@ -144,13 +145,16 @@ def _idents(value: object) -> list[str]:
     return items
 
 
-def _reference(value: object) -> list[str]:
-    if type(value) is not dict:
-        raise _Unusual
-    rtype, url = value.get("type"), value.get("url")
-    if type(rtype) is not str or len(rtype) > 64 or type(url) is not str or len(url) > 4096:
-        raise _Unusual
-    return [rtype.upper() or "WEB", url]
+def _references(value: object) -> list[list[str]]:
+    out = []
+    for r in _list(value):
+        if type(r) is not dict:
+            raise _Unusual
+        rtype, url = r.get("type"), r.get("url")
+        if type(rtype) is not str or len(rtype) > 64 or type(url) is not str or len(url) > 4096:
+            raise _Unusual
+        out.append([rtype.upper() or "WEB", url])
+    return out
 
 
 def _severities(value: object, source: str) -> list[list[str]]:
@@ -165,6 +169,8 @@ def _severities(value: object, source: str) -> list[list[str]]:
 
 
 _NAMES: dict[tuple[str, str], str] = {}
+_ECOSYSTEMS: dict[str, str] = {}
+"""An ecosystem as written -> as stored, for the known ones (a few dozen strings repeat)."""
 
 
 def _affected(entry: object, source: str) -> dict[str, Any] | str:
@@ -175,19 +181,27 @@ def _affected(entry: object, source: str) -> dict[str, Any] | str:
         return _NO_PACKAGE
     if type(pkg) is not dict:
         raise _Unusual
-    ecosystem = _text(pkg.get("ecosystem"), 128).strip()
-    if ecosystem.split(":", 1)[0] not in KNOWN_ECOSYSTEMS:
-        return f"unknown ecosystem {ecosystem[:60]!r} (entry skipped)"
-    raw_name = _text(pkg.get("name"), 512)
-    name = _NAMES.get((ecosystem, raw_name))
+    raw_ecosystem = pkg.get("ecosystem")
+    ecosystem = _ECOSYSTEMS.get(raw_ecosystem) if type(raw_ecosystem) is str else None
+    if ecosystem is None:
+        ecosystem = _text(raw_ecosystem, 128).strip()
+        if ecosystem.split(":", 1)[0] not in KNOWN_ECOSYSTEMS:
+            return f"unknown ecosystem {ecosystem[:60]!r} (entry skipped)"
+        if len(_ECOSYSTEMS) < 10_000:
+            _ECOSYSTEMS[raw_ecosystem] = ecosystem  # type: ignore[index]
+    raw_name = pkg.get("name")
+    name = _NAMES.get((ecosystem, raw_name)) if type(raw_name) is str else None
     if name is None:
+        raw_name = _text(raw_name, 512)
         if not raw_name.strip():
             raise _Unusual
         name = normalize_package_name(ecosystem, raw_name)
         if len(_NAMES) > 200_000:  # bounded: names repeat across records, hostile feeds vary
             _NAMES.clear()
         _NAMES[(ecosystem, raw_name)] = name
-    purl = _text(pkg.get("purl"), 2048) or None
+    purl = pkg.get("purl")
+    if purl is not None:
+        purl = _text(purl, 2048) or None
     ranges = [_range(r) for r in _list(entry.get("ranges"))]
     raw_versions = entry.get("versions")
     versions = (
@@ -212,13 +226,17 @@ def _range(value: object) -> list[Any]:
     if type(rtype) is not str or rtype not in _RANGE_TYPES:
         raise _Unusual
     events = []
+    checked = _EVENT_CACHE  # events already validated: most repeat (`osv._event`)
     for ev in _list(value.get("events")):
         if type(ev) is not dict or len(ev) != 1:
             raise _Unusual
         ((key, val),) = ev.items()
-        if type(key) is not str or key not in _EVENT_KINDS:
-            raise _Unusual
-        _event(key, val)  # checks the version (cached), as the model path does
+        if (key, val) not in checked:  # an unhashable value raises TypeError: the model path
+            if type(key) is not str or key not in _EVENT_KINDS:
+                raise _Unusual
+            _event(key, val)  # checks the version, as the model path does, and remembers it
         events.append([key, val])  # a kind's value is its OSV name
-    repo = _text(value.get("repo"), 2048) or None
+    repo = value.get("repo")
+    if repo is not None:
+        repo = _text(repo, 2048) or None
     return [rtype, repo, events]

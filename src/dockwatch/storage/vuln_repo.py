@@ -7,6 +7,7 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,9 +47,40 @@ class EncodedAdvisory:
     withdrawn: bool
     modified: datetime | None
     content: bytes
-    """The normalized content, serialized (keys sorted)."""
+    """The normalized content, serialized (keys sorted) and packed (`pack_content`)."""
     affected: tuple[tuple[str, str, bytes], ...]
     """(ecosystem, name, serialized entry) of each affected entry."""
+
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_codecs = threading.local()
+
+
+def pack_content(blob: bytes) -> bytes:
+    """An advisory's serialized content as stored: a zstd frame. Advisory texts compress about
+    2.8 to 1 (39 MB of OSV content to 14 MB), and the stored bytes are what a full import
+    writes: level 1 costs 8 us an advisory, in the parsing processes."""
+    compressor = getattr(_codecs, "compressor", None)
+    if compressor is None:  # one per thread: zstandard's objects are not thread-safe
+        import zstandard  # here, not at import: the CLI's start-up does not pay for it
+
+        compressor = _codecs.compressor = zstandard.ZstdCompressor(level=1)
+    packed: bytes = compressor.compress(blob)
+    return packed
+
+
+def unpack_content(stored: bytes) -> bytes:
+    """The serialized content of a stored advisory: a zstd frame unpacked, or the JSON as it
+    is (databases written before contents were packed)."""
+    if not stored.startswith(_ZSTD_MAGIC):
+        return stored
+    decompressor = getattr(_codecs, "decompressor", None)
+    if decompressor is None:
+        import zstandard
+
+        decompressor = _codecs.decompressor = zstandard.ZstdDecompressor()
+    blob: bytes = decompressor.decompress(stored)
+    return blob
 
 
 def encode(row: AdvisoryRow) -> EncodedAdvisory:
@@ -58,7 +90,7 @@ def encode(row: AdvisoryRow) -> EncodedAdvisory:
         row.fingerprint,
         row.withdrawn,
         row.modified,
-        orjson.dumps(row.content, option=orjson.OPT_SORT_KEYS),
+        pack_content(orjson.dumps(row.content, option=orjson.OPT_SORT_KEYS)),
         tuple((eco, name, orjson.dumps(entry)) for eco, name, entry in row.affected),
     )
 

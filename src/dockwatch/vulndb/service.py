@@ -38,6 +38,7 @@ from dockwatch.storage.vuln_repo import (
     EncodedAdvisory,
     SourceImport,
     encode,
+    pack_content,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class ImportResult:
 
 def encode_advisory(adv: Advisory) -> EncodedAdvisory:
     """An advisory normalized once into what is stored: its content serialized with sorted
-    keys is both the stored bytes and what the fingerprint hashes."""
+    keys is what the fingerprint hashes and, packed, what is stored."""
     return encode_content(canonical_content(adv), adv.modified)
 
 
@@ -87,7 +88,7 @@ def encode_content(content: dict[str, Any], modified: datetime | None) -> Encode
         hashlib.sha256(blob).hexdigest(),
         content["withdrawn"] is not None,
         modified,
-        blob,
+        pack_content(blob),
         affected,
     )
 

@@ -135,6 +135,7 @@ _VALUES: list[Any] = [
     [None],
     {},
     {"introduced": "0"},
+    {1: "0"},  # YAML keys need not be strings
     {"fixed": "1", "introduced": "0"},
     {"type": "ECOSYSTEM", "events": []},
     {"type": "web", "url": "u"},

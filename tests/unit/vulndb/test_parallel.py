@@ -4,6 +4,7 @@ imports: the same advisories, deltas and problems, repeated ids dropped the same
 from __future__ import annotations
 
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from dockwatch.clock import ControlledClock
+from dockwatch.feeds import osv
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
@@ -117,6 +119,27 @@ def test_a_pool_imports_what_one_process_imports(
     ]
     go_0004 = [doc for source, doc in stored_one[:26] if doc["id"] == "GO-2026-0004"]
     assert go_0004[0]["affected"][0]["name"] == "example.com/m0"  # the first copy is kept
+
+
+def test_a_pool_hands_back_what_one_process_parses(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processes send plain tuples back; what the importer gets from them is equal, field
+    by field (the modification times included), to what it parses itself."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 3)
+    files = sorted(tree.rglob("*.json"))
+    one = list(parallel.parse_files(files, osv.Limits(), workers=1))
+    two = list(parallel.parse_files(files, osv.Limits(), workers=2))
+    assert two == one
+    modified = [
+        i.advisory.modified
+        for f in two
+        for i in f.items
+        if isinstance(i, parallel.Parsed) and i.advisory is not None
+    ]
+    assert datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC) in modified
+    assert all(m is None or m.utcoffset() == timedelta(0) for m in modified)
 
 
 def test_records_read_straight_into_their_stored_form_store_what_the_model_path_stores(

@@ -31,6 +31,7 @@ from dockwatch.storage.vuln_repo import (
     SourceImport,
     StoredAdvisory,
     encode,
+    unpack_content,
 )
 
 __all__ = ["AdvisoryRow", "AffectedRow", "SqlVulnRepo", "StoredAdvisory"]
@@ -130,7 +131,7 @@ def advisory_contents(
         for r in conn.execute(
             select(a.c.source, a.c.id, a.c.content).where(tuple_(a.c.source, a.c.id).in_(part))
         ):
-            out[(r.source, r.id)] = dict(orjson.loads(r.content))
+            out[(r.source, r.id)] = dict(orjson.loads(unpack_content(bytes(r.content))))
     return out
 
 
@@ -306,7 +307,7 @@ class SqlVulnRepo:
         for r in self._conn.execute(
             select(adv.c.source, adv.c.content).order_by(adv.c.source, adv.c.id)
         ):
-            yield r.source, bytes(r.content)
+            yield r.source, unpack_content(bytes(r.content))
 
     # --- enrichment ----------------------------------------------------------------------------
 
