@@ -95,7 +95,8 @@ findings = Table(
     Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
     Column("suppressed_by", String(64)),
     # sort keys for keyset listings (findings/listing.py), computed by the database (STORED:
-    # PostgreSQL knows no other kind; migration listing/1 adds them VIRTUAL to older SQLite files)
+    # PostgreSQL knows no other kind; migration listing/1 added them VIRTUAL to older SQLite
+    # files, until listing/3 made the table again)
     Column("severity_rank", Integer, Computed(SEVERITY_RANK_SQL, persisted=True)),
     Column("score_key", Float, Computed("coalesce(inspector_score, -1.0)", persisted=True)),
     Column("epss_key", Float, Computed("coalesce(epss_score, -1.0)", persisted=True)),
@@ -105,15 +106,19 @@ findings = Table(
     Index("ix_findings_detail", "detail_ref"),
 )
 """Indexes, each for the queries named beside it; measured at 1,000,000 findings (SQLite, bytes
-per finding): the table itself 377, the primary key 46, `ix_findings_image` 126 (a rescan reads
-an image's findings; `ecrImageHash` and `ecrImageRepositoryName` filters reach it through the
-repository ids), `ix_findings_detail` 48 (rescans by detail; package filters),
-`ix_findings_vuln` 26 (rescans by vulnerability); each keyset sort index below 75-105 (a page
-of an order without its index costs about 0.5 s: a scan and a sort), `ix_findings_status_rank`
-82, the partial `ix_findings_suppressed_rule` under 1. Dropped by migration listing/2:
-`ix_findings_digest` (121: the image index serves digests), `ix_findings_repository_severity`
-(96: a repository's 2,000 findings come through the image index and sort in 3 ms more CPU) and
-the old `ix_findings_status` (50: replaced by `ix_findings_status_rank`)."""
+per finding, `bench/finding_writes.py`): the table itself 373 (`seq` is the rowid: no bytes),
+`ix_findings_id` 46 (the finding id, unique: the primary key until migration listing/3),
+`ix_findings_image` 124 (a rescan reads an image's findings; `ecrImageHash` and
+`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 49
+(rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability); each
+keyset sort index below 37-66 (a page of an order without its index costs about 0.5 s: a scan
+and a sort), `ix_findings_status_rank` 44, the partial `ix_findings_suppressed_rule` under 1.
+Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105 bytes,
+1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a random
+page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index serves
+digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come through the
+image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50: replaced by
+`ix_findings_status_rank`)."""
 
 
 # --- finding listings (findings/listing.py): one index per sort key, (tenant, key, seq), so a
