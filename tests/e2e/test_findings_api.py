@@ -8,6 +8,7 @@ every filtered listing, read page by page, must equal the test's own filter over
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dockwatch.model import page_token
 from tests.builders.http_push import push_built_image
 from tests.builders.layers import Image, make_image, make_layer
 from tests.support.cli import db_import
@@ -225,10 +227,12 @@ def test_listing_filters_pagination_and_suppression(dockwatch: Server, tmp_path:
             assert sorted(map(_key, got)) == sorted(_key(f) for f in everything if keep(f)), params
             assert any(keep(f) for f in everything), params
 
-        # sorted pages follow the order, ties broken by finding id
+        # sorted pages follow the order (ties in the order findings were stored), each once
         ordered = _pages(c, {"sortBy": "VULNERABILITY_ID", "sortOrder": "ASC"}, limit=4)
-        ids = [(_key(f)[2], f["findingArn"]) for f in ordered]
-        assert ids == sorted(ids)
+        keys = [_key(f)[2] for f in ordered]
+        assert keys == sorted(keys)
+        arns = [f["findingArn"] for f in ordered]
+        assert len(set(arns)) == len(arns) and set(arns) == {f["findingArn"] for f in everything}
         body = c.post(
             "/api/v1/findings/list",
             json={
@@ -325,6 +329,11 @@ def test_rule_expiry_and_bad_requests(dockwatch: Server, tmp_path: Path) -> None
         token = c.get("/api/v1/findings", params={"maxResults": 1}).json()["nextToken"]
         _error(c.get("/api/v1/findings", params={"maxResults": 1, "nextToken": token, "severity": "LOW"}),
                400, "ValidationException", "filter criteria")  # fmt: skip
+        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[12:])
+        position = {k: v for k, v in body["p"].items() if k != "n"}  # as pages resumed after an id
+        earlier = page_token.encode({**position, "i": "0" * 32}, bound_to=body["b"])
+        _error(c.get("/api/v1/findings", params={"maxResults": 1, "nextToken": earlier}), 400,
+               "ValidationException", "earlier version")  # fmt: skip
         _error(c.get("/api/v1/findings", params={"maxResults": 5000}), 400, "ValidationException",
                "maxResults")  # fmt: skip
         _error(c.get("/api/v1/findings", params={"sortBy": "NAME"}), 400, "ValidationException",

@@ -46,7 +46,7 @@ class SortOrder(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Sort:
-    """A listing order; the finding id breaks ties in the same direction."""
+    """A listing order; the order findings were stored in breaks ties, in the same direction."""
 
     field: SortField = SortField.SEVERITY
     order: SortOrder = SortOrder.DESC
@@ -54,11 +54,12 @@ class Sort:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where a page resumes: after (sort value, finding id). `value` is JSON as a token holds
-    it (times as ISO 8601 strings, severities as ranks, missing scores as `NO_SCORE`)."""
+    """Where a page resumes: after (sort value, `seq`: the stored order of the finding that
+    ended the page). `value` is JSON as a token holds it (times as ISO 8601 strings,
+    severities as ranks, missing scores as `NO_SCORE`)."""
 
     value: Any
-    finding_id: str
+    seq: int
 
 
 TIME_FIELDS = (

@@ -2,7 +2,7 @@
 `Finding`s, one finding, and an image's findings by layer.
 
 Pages are keyset-paginated by the store (see `storage.finding_query_repo`). The `nextToken`
-carries the last row's (sort value, finding id), the sort and a digest of the criteria that
+carries the last row's (sort value, stored order), the sort and a digest of the criteria that
 issued it (`model.page_token`): a token altered, truncated, or reused with another query or sort
 is refused with a clear error instead of silently returning the wrong page.
 """
@@ -80,7 +80,7 @@ def encode_token(sort: Sort, criteria: Criteria, position: Position) -> str:
     """An opaque, checksummed `nextToken` for the page after `position`."""
     return page_token.encode(
         {"s": sort.field.value, "o": sort.order.value, "q": _criteria_digest(criteria),
-         "k": position.value, "i": position.finding_id},
+         "k": position.value, "n": position.seq},
         bound_to=_BOUND_TO,
     )  # fmt: skip
 
@@ -89,7 +89,14 @@ def decode_token(token: str, sort: Sort, criteria: Criteria) -> Position:
     """The position a token resumes after; InvalidInput for anything else."""
     doc = page_token.decode(token, bound_to=_BOUND_TO)
     bad = InvalidInput("nextToken is not a token this listing issued (or it was altered)")
-    if not isinstance(doc, dict) or not isinstance(doc.get("i"), str):
+    if not isinstance(doc, dict):
+        raise bad
+    if "i" in doc and "n" not in doc:  # issued when pages resumed after a finding id
+        raise InvalidInput(
+            "nextToken was issued by an earlier version of this listing: start again without it"
+        )
+    seq = doc.get("n")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63:
         raise bad
     if doc.get("s") != sort.field.value or doc.get("o") != sort.order.value:
         raise InvalidInput(
@@ -101,7 +108,7 @@ def decode_token(token: str, sort: Sort, criteria: Criteria) -> Position:
         bound_value(sort.field, doc.get("k"))
     except (ValueError, TypeError):
         raise bad from None
-    return Position(doc.get("k"), doc["i"])
+    return Position(doc.get("k"), seq)
 
 
 # --- shaping -----------------------------------------------------------------------------------

@@ -184,8 +184,9 @@ def _snapshot(db: Database, account: str) -> dict[str, Any]:
     with db.read() as conn:
         f = t.findings
         return {
-            "findings": [tuple(r) for r in conn.execute(
-                select(f).where(f.c.account_id == account).order_by(f.c.id))],
+            "findings": [tuple(r) for r in conn.execute(  # all but `seq`, the stored order
+                select(*[c for c in f.c if c.name != "seq"])
+                .where(f.c.account_id == account).order_by(f.c.id))],
             "rollups": {x.name: sorted(tuple(r) for r in conn.execute(
                 select(x).where(x.c.account_id == account))) for x in ROLLUPS},
             "events": events_of(conn, account),

@@ -4,6 +4,7 @@ tokens are checked; the planner uses the indexes; one finding; findings by layer
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import event, select
 from dockwatch.errors import InvalidInput, NotFound
 from dockwatch.findings.criteria import parse_criteria
 from dockwatch.findings.criteria_match import matches
+from dockwatch.model import page_token
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import SortField, SortOrder
 from dockwatch.queries.listing import (
@@ -37,6 +39,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fdb.FindingsDb]:
     built = fdb.build_db(tmp_path_factory.mktemp("listing") / "f.db", 7, images=30)
     yield built
     built.db.close()
+
+
+@pytest.fixture(scope="module")
+def seqs(store: fdb.FindingsDb) -> dict[str, int]:
+    """Each finding's stored order (`seq`), the tie-break of every sort, read from the table."""
+    with store.db.read() as conn:
+        return {r.id: r.seq for r in conn.execute(select(t.findings.c.id, t.findings.c.seq))}
 
 
 def _id(finding: dict[str, Any]) -> str:
@@ -105,11 +114,15 @@ CRITERIA = [
 @pytest.mark.parametrize("field", list(SortField))
 @pytest.mark.parametrize("order", list(SortOrder))
 def test_every_page_of_every_sort(
-    store: fdb.FindingsDb, doc: dict[str, Any], field: SortField, order: SortOrder
+    store: fdb.FindingsDb,
+    seqs: dict[str, int],
+    doc: dict[str, Any],
+    field: SortField,
+    order: SortOrder,
 ) -> None:
     criteria = parse_criteria(doc)
     wanted = [f for f in store.shaped.values() if matches(criteria, f)]
-    wanted.sort(key=lambda f: (_key(field, f), _id(f)), reverse=order is SortOrder.DESC)
+    wanted.sort(key=lambda f: (_key(field, f), seqs[_id(f)]), reverse=order is SortOrder.DESC)
     sort = parse_sort(field.value, order.value)
     limit = 1 + (len(doc) * 3 + len(field.value)) % 7
     assert _all_pages(store, criteria, sort, limit) == [_id(f) for f in wanted]
@@ -135,10 +148,14 @@ def test_tokens_are_checked(store: fdb.FindingsDb) -> None:
     sort = parse_sort(None, None)
     token = _token(store, Criteria(), sort)
     raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    body = json.loads(raw[12:])  # after the MAC: {"b": binding, "p": position}
     raw[-3] ^= 1
     tampered = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
     high = parse_criteria({"severity": [{"comparison": "EQUALS", "value": "HIGH"}]})
+    position = {k: v for k, v in body["p"].items() if k != "n"}
+    earlier = page_token.encode({**position, "i": "0" * 32}, bound_to=body["b"])
     cases = [
+        (earlier, Criteria(), sort, "earlier version"),
         ("garbage!", Criteria(), sort, "not a token"),
         ("", Criteria(), sort, None),
         (tampered, Criteria(), sort, "not a token"),
@@ -252,17 +269,17 @@ def _plan(store: fdb.FindingsDb, doc: dict[str, Any], field: str, order: str) ->
 @pytest.mark.parametrize(
     ("doc", "field", "order", "index"),
     [
-        ({}, "SEVERITY", "DESC", "ix_findings_sort_severity (account_id=? AND region=? AND (severity_rank,id)<(?,?))"),
-        ({}, "FIRST_OBSERVED_AT", "ASC", "ix_findings_sort_first (account_id=? AND region=? AND (first_observed_at,id)>(?,?))"),
+        ({}, "SEVERITY", "DESC", "ix_findings_sort_severity (account_id=? AND region=? AND severity_rank=? AND rowid<?)"),
+        ({}, "FIRST_OBSERVED_AT", "ASC", "ix_findings_sort_first (account_id=? AND region=? AND first_observed_at>?)"),
         ({}, "INSPECTOR_SCORE", "ASC", "ix_findings_sort_score"),
         ({"severity": [{"comparison": "EQUALS", "value": "CRITICAL"}]}, "SEVERITY", "ASC",
-         "ix_findings_sort_severity (account_id=? AND region=? AND severity_rank=? AND id>?)"),
+         "ix_findings_sort_severity (account_id=? AND region=? AND severity_rank=? AND rowid>?)"),
         ({"ecrImageRepositoryName": [{"comparison": "EQUALS", "value": "app"}]}, "SEVERITY",
          "DESC", "ix_findings_image (repository_id=?)"),
         ({"ecrImageHash": [{"comparison": "EQUALS", "value": "sha256:" + "0" * 64}]},
          "LAST_OBSERVED_AT", "DESC", "ix_findings_image (repository_id=? AND digest=?)"),
         ({"findingStatus": [{"comparison": "EQUALS", "value": "SUPPRESSED"}]}, "SEVERITY", "DESC",
-         "ix_findings_status_rank (account_id=? AND region=? AND status=? AND (severity_rank,id)<(?,?))"),
+         "ix_findings_status_rank (account_id=? AND region=? AND status=? AND severity_rank=? AND rowid<?)"),
         ({"vulnerabilityId": [{"comparison": "EQUALS", "value": "CVE-2024-0001"}]},
          "LAST_OBSERVED_AT", "DESC", "ix_findings_sort_vulnerability (account_id=? AND region=? AND vulnerability_id=?)"),
         ({"vulnerablePackages": [{"name": {"comparison": "EQUALS", "value": "zlib"}}]},

@@ -60,7 +60,7 @@ def _walk(repo: FindingQueryRepo, criteria: Criteria, sort: Sort, limit: int) ->
         ids += [x.id for x in page.findings]
         if page.next is None:
             return ids
-        assert len(page.findings) == limit and page.next.finding_id == page.findings[-1].id
+        assert len(page.findings) == limit and isinstance(page.next.seq, int)
         after = page.next
     raise AssertionError("the listing never ended")
 
@@ -71,7 +71,9 @@ def test_pages_follow_the_sort_and_cover_the_tenant_once(
     built: fdb.FindingsDb, store: Store, order: SortOrder, limit: int
 ) -> None:
     rows = _rows(built)
-    expected = sorted(rows, key=lambda r: (RANK[r.severity], r.id), reverse=order is SortOrder.DESC)
+    expected = sorted(
+        rows, key=lambda r: (RANK[r.severity], r.seq), reverse=order is SortOrder.DESC
+    )
     with store.read() as uow:
         got = _walk(uow.finding_queries, Criteria(), Sort(SortField.SEVERITY, order), limit)
     assert got == [r.id for r in expected]
@@ -79,7 +81,7 @@ def test_pages_follow_the_sort_and_cover_the_tenant_once(
 
 def test_pages_by_repository_name_with_a_filter(built: fdb.FindingsDb, store: Store) -> None:
     rows = [r for r in _rows(built) if r.status != "CLOSED"]
-    expected = sorted(rows, key=lambda r: (r.repository_name, r.id))
+    expected = sorted(rows, key=lambda r: (r.repository_name, r.seq))
     criteria = Criteria({"findingStatus": (StringFilter(Comparison.NOT_EQUALS, "CLOSED"),)})
     sort = Sort(SortField.ECR_IMAGE_REPOSITORY_NAME, SortOrder.ASC)
     with store.read() as uow:
@@ -118,7 +120,7 @@ def test_image_findings_meet_the_criteria_in_order(built: fdb.FindingsDb, store:
     criteria = Criteria({"severity": (StringFilter(Comparison.NOT_EQUALS, "LOW"),)})
     expected = sorted(
         (r for r in rows if (r.repository_id, r.digest) == image and r.severity != "LOW"),
-        key=lambda r: (r.vulnerability_id, r.id),
+        key=lambda r: (r.vulnerability_id, r.seq),
     )
     with store.read() as uow:
         got = uow.finding_queries.image_findings(fdb.TENANT, image[0], image[1], criteria)

@@ -153,7 +153,6 @@ def _listing_1(conn: Connection) -> None:
     `suppression_rules` table; all declared in tables.py, so this only adds what a database
     made from an older tables.py lacks."""
     from sqlalchemy import inspect, text
-    from sqlalchemy.schema import CreateIndex
 
     have = {c["name"] for c in inspect(conn).get_columns("findings")}
     stored = "VIRTUAL" if conn.dialect.name == "sqlite" else "STORED"  # PostgreSQL: STORED only
@@ -168,8 +167,7 @@ def _listing_1(conn: Connection) -> None:
                     f"GENERATED ALWAYS AS ({col.computed.sqltext}) {stored}"
                 )
             )
-    for index in tables.FINDING_SORT_INDEXES:  # reflection skips expression indexes: IF NOT EXISTS
-        conn.execute(CreateIndex(index, if_not_exists=True))
+    _create_sort_indexes(conn)
     tables.suppression_rules.create(conn, checkfirst=True)
 
 
@@ -236,8 +234,6 @@ def _listing_2_indexes(conn: Connection) -> None:
     the digest and (repository, severity) indexes, whose filters now reach `ix_findings_image`,
     and the old status index; adds `ix_findings_status_rank` and the partial
     `ix_findings_suppressed_rule`. Writes of findings maintain four fewer full-size indexes."""
-    from sqlalchemy.schema import CreateIndex
-
     for name in (
         "ix_findings_digest",
         "ix_findings_repository_severity",
@@ -245,8 +241,83 @@ def _listing_2_indexes(conn: Connection) -> None:
         "ix_findings_suppressed_by",
     ):
         conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    _create_sort_indexes(conn)
+
+
+def _create_sort_indexes(conn: Connection) -> None:
+    """The finding sort indexes this dialect spells (`schema/findings.py`), those missing; on
+    a table without `seq` none: listing/3 adds the column, then the indexes ending with it."""
+    if "seq" not in {c["name"] for c in inspect(conn).get_columns("findings")}:
+        return
     for index in tables.FINDING_SORT_INDEXES:
-        conn.execute(CreateIndex(index, if_not_exists=True))
+        index.create(conn, checkfirst=True)
+
+
+def _findings_with_seq_sqlite(conn: Connection) -> None:
+    """SQLite cannot change a primary key in place: the table is made again from `tables.py`
+    with the rows in their stored order (the old rowid becomes `seq`), then its indexes and its
+    triggers (whatever they are: the rollup triggers and any other) as they were."""
+    from sqlalchemy.schema import CreateTable
+
+    triggers = [
+        r[0]
+        for r in conn.execute(
+            text(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'findings' "
+                "AND sql IS NOT NULL"
+            )
+        )
+    ]
+    ddl = str(CreateTable(tables.findings).compile(dialect=conn.dialect)).strip()
+    head = "CREATE TABLE findings ("
+    assert ddl.startswith(head), ddl[:40]
+    conn.execute(text("CREATE TABLE findings_seq (" + ddl[len(head) :]))
+    had = {c["name"] for c in inspect(conn).get_columns("findings")}
+    columns = ", ".join(
+        c.name
+        for c in tables.findings.columns
+        if c.computed is None and c.name != "seq" and c.name in had
+    )
+    conn.execute(
+        text(
+            f"INSERT INTO findings_seq (seq, {columns}) SELECT rowid, {columns} FROM findings "
+            "ORDER BY rowid"
+        )
+    )
+    conn.execute(text("DROP TABLE findings"))  # its indexes and triggers with it
+    conn.execute(text("ALTER TABLE findings_seq RENAME TO findings"))
+    for index in tables.findings.indexes:
+        index.create(conn, checkfirst=True)
+    for sql in triggers:
+        conn.execute(text(sql))
+
+
+def _findings_with_seq_postgresql(conn: Connection) -> None:
+    """PostgreSQL adds the column in place (numbered from its sequence), moves the primary key
+    to it and keeps `id` unique; the sort indexes are made again ending with `seq`."""
+    pk = inspect(conn).get_pk_constraint("findings").get("name") or "findings_pkey"
+    conn.execute(text("ALTER TABLE findings ADD COLUMN seq BIGSERIAL NOT NULL"))
+    conn.execute(text(f'ALTER TABLE findings DROP CONSTRAINT "{pk}"'))
+    conn.execute(text("ALTER TABLE findings ADD PRIMARY KEY (seq)"))
+    for index in tables.FINDING_SORT_INDEXES:
+        if index.table is tables.findings:
+            conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
+    for index in tables.findings.indexes:
+        index.create(conn, checkfirst=True)
+
+
+def _listing_3_seq(conn: Connection) -> None:
+    """`findings.seq`, the order findings were stored in, as the primary key (the finding id
+    keeps a unique index) and the tie-break of the sort indexes, which pages now resume after:
+    a new finding appends to the end of its key's run in each sort index instead of landing on
+    a random page, and each entry is 33 bytes shorter. A database made from the current
+    `tables.py` has it already."""
+    if "seq" not in {c["name"] for c in inspect(conn).get_columns("findings")}:
+        if conn.dialect.name == "sqlite":
+            _findings_with_seq_sqlite(conn)
+        else:
+            _findings_with_seq_postgresql(conn)
+    _create_sort_indexes(conn)
 
 
 def _events_2_batches(conn: Connection) -> None:
@@ -339,6 +410,9 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 3, "rollups counted once per batch of writes", _findings_3_batches),
     Migration("listing", 2, "finding indexes kept to those a query needs", _listing_2_indexes),
     Migration("events", 2, "batch rows of finding events", _events_2_batches),
+    Migration(
+        "listing", 3, "findings in stored order: the sort indexes' tie-break", _listing_3_seq
+    ),
 ]
 
 

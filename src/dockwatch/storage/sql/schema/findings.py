@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Computed,
     Float,
@@ -63,10 +64,17 @@ SEVERITY_RANK_SQL = (
 """Severity as a number (UNTRIAGED lowest) for sorting findings by severity."""
 
 
+FINDING_SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+"""INTEGER on SQLite, so `seq` is the rowid; BIGSERIAL (a sequence) on PostgreSQL."""
+
 findings = Table(
     "findings",
     metadata,
-    Column("id", String(32), primary_key=True),
+    # the order a finding was stored in: the tie-break of every sort index (new findings append
+    # at the end of their key's run instead of landing on a random page) and the keyset of
+    # listings; the finding id users see stays `id`, its content hash
+    Column("seq", FINDING_SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False),
     *tenant_columns(),
     Column("repository_id", Integer, ForeignKey("repositories.id"), nullable=False),
     Column("repository_name", String(256), nullable=False),
@@ -87,58 +95,69 @@ findings = Table(
     Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
     Column("suppressed_by", String(64)),
     # sort keys for keyset listings (findings/listing.py), computed by the database (STORED:
-    # PostgreSQL knows no other kind; migration listing/1 adds them VIRTUAL to older SQLite files)
+    # PostgreSQL knows no other kind; migration listing/1 added them VIRTUAL to older SQLite
+    # files, until listing/3 made the table again)
     Column("severity_rank", Integer, Computed(SEVERITY_RANK_SQL, persisted=True)),
     Column("score_key", Float, Computed("coalesce(inspector_score, -1.0)", persisted=True)),
     Column("epss_key", Float, Computed("coalesce(epss_score, -1.0)", persisted=True)),
+    Index("ix_findings_id", "id", unique=True),
     Index("ix_findings_image", "repository_id", "digest", "vulnerability_id"),
     Index("ix_findings_vuln", "vulnerability_id"),
     Index("ix_findings_detail", "detail_ref"),
 )
 """Indexes, each for the queries named beside it; measured at 1,000,000 findings (SQLite, bytes
-per finding): the table itself 377, the primary key 46, `ix_findings_image` 126 (a rescan reads
-an image's findings; `ecrImageHash` and `ecrImageRepositoryName` filters reach it through the
-repository ids), `ix_findings_detail` 48 (rescans by detail; package filters),
-`ix_findings_vuln` 26 (rescans by vulnerability); each keyset sort index below 75-105 (a page
-of an order without its index costs about 0.5 s: a scan and a sort), `ix_findings_status_rank`
-82, the partial `ix_findings_suppressed_rule` under 1. Dropped by migration listing/2:
-`ix_findings_digest` (121: the image index serves digests), `ix_findings_repository_severity`
-(96: a repository's 2,000 findings come through the image index and sort in 3 ms more CPU) and
-the old `ix_findings_status` (50: replaced by `ix_findings_status_rank`)."""
+per finding, `bench/finding_writes.py`): the table itself 373 (`seq` is the rowid: no bytes),
+`ix_findings_id` 46 (the finding id, unique: the primary key until migration listing/3),
+`ix_findings_image` 124 (a rescan reads an image's findings; `ecrImageHash` and
+`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 49
+(rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability); each
+keyset sort index below 37-66 (a page of an order without its index costs about 0.5 s: a scan
+and a sort), `ix_findings_status_rank` 44, the partial `ix_findings_suppressed_rule` under 1.
+Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105 bytes,
+1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a random
+page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index serves
+digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come through the
+image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50: replaced by
+`ix_findings_status_rank`)."""
 
 
-# --- finding listings (findings/listing.py): one index per sort key, (tenant, key, id), so a
-# keyset page seeks to its first row and reads one page
+# --- finding listings (findings/listing.py): one index per sort key, (tenant, key, seq), so a
+# keyset page seeks to its first row and reads one page. On SQLite `seq` is the rowid, which
+# every index entry already ends with: naming it again would store it twice (4 bytes an entry,
+# measured on 300,000 rows), so SQLite's indexes stop at the key and PostgreSQL's name `seq`.
+
+
+def _sort_index(name: str, *columns: Any, **kw: Any) -> tuple[Index, Index]:
+    """The index `name` on (tenant, *columns, seq): SQLite's and PostgreSQL's spelling."""
+    tenant = (findings.c.account_id, findings.c.region)
+    return (
+        Index(name, *tenant, *columns, **kw).ddl_if(dialect="sqlite"),
+        Index(name, *tenant, *columns, findings.c.seq, **kw).ddl_if(dialect="postgresql"),
+    )
+
+
 FINDING_SORT_INDEXES = (
-    Index("ix_findings_sort_severity", findings.c.account_id, findings.c.region,
-          findings.c.severity_rank, findings.c.id),
-    Index("ix_findings_sort_first", findings.c.account_id, findings.c.region,
-          findings.c.first_observed_at, findings.c.id),
-    Index("ix_findings_sort_last", findings.c.account_id, findings.c.region,
-          findings.c.last_observed_at, findings.c.id),
-    Index("ix_findings_sort_status", findings.c.account_id, findings.c.region, findings.c.status,
-          findings.c.id),
+    *_sort_index("ix_findings_sort_severity", findings.c.severity_rank),
+    *_sort_index("ix_findings_sort_first", findings.c.first_observed_at),
+    *_sort_index("ix_findings_sort_last", findings.c.last_observed_at),
+    *_sort_index("ix_findings_sort_status", findings.c.status),
     # a status filter in the default (severity) order seeks here instead of walking the
     # severity index past other statuses (SUPPRESSED is 2% of findings); purges and aggregations
     # of one status read it too
-    Index("ix_findings_status_rank", findings.c.account_id, findings.c.region, findings.c.status,
-          findings.c.severity_rank, findings.c.id),
-    Index("ix_findings_sort_repository", findings.c.account_id, findings.c.region,
-          findings.c.repository_name, findings.c.id),
-    Index("ix_findings_sort_vulnerability", findings.c.account_id, findings.c.region,
-          findings.c.vulnerability_id, findings.c.id),
-    Index("ix_findings_sort_source", findings.c.account_id, findings.c.region, findings.c.source,
-          findings.c.id),
-    Index("ix_findings_sort_score", findings.c.account_id, findings.c.region,
-          findings.c.score_key, findings.c.id),
-    Index("ix_findings_sort_epss", findings.c.account_id, findings.c.region,
-          findings.c.epss_key, findings.c.id),
+    *_sort_index("ix_findings_status_rank", findings.c.status, findings.c.severity_rank),
+    *_sort_index("ix_findings_sort_repository", findings.c.repository_name),
+    *_sort_index("ix_findings_sort_vulnerability", findings.c.vulnerability_id),
+    *_sort_index("ix_findings_sort_source", findings.c.source),
+    *_sort_index("ix_findings_sort_score", findings.c.score_key),
+    *_sort_index("ix_findings_sort_epss", findings.c.epss_key),
     # only suppressed findings name a rule: partial, a fiftieth of the full index's size
     Index("ix_findings_suppressed_rule", findings.c.account_id, findings.c.region,
           findings.c.suppressed_by, sqlite_where=findings.c.suppressed_by.is_not(None),
           postgresql_where=findings.c.suppressed_by.is_not(None)),
     Index("ix_tags_name", tags.c.name),  # `ecrImageTags` filters look tags up by name
 )  # fmt: skip
+"""Both spellings of each sort index share its name; `Index.create(conn, checkfirst=True)`
+and `create_all` make the one of the connection's dialect."""
 
 
 suppression_rules = Table(
