@@ -12,15 +12,15 @@ proxy configured in the environment (which httpx honours) or a transport injecte
 
 from __future__ import annotations
 
-import http.client
 import os
-import socket
-import ssl
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when a client is built: an `oci:` run never loads them
+    import http.client
+    import ssl
+
     import httpx
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -81,6 +81,8 @@ def proxied() -> bool:
 
 def tls_context(verify: bool) -> ssl.SSLContext:
     """The context httpx would build for `verify` (its `create_ssl_context`)."""
+    import ssl
+
     if not verify:
         # a bare context: a default one would load every CA certificate only to ignore them
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -109,6 +111,8 @@ class _StdlibResponse:
         return self._raw.getheader(name)
 
     def iter_bytes(self, size: int = 1 << 20) -> Iterator[bytes]:
+        import http.client
+
         while True:
             try:
                 chunk = self._raw.read1(size)
@@ -160,6 +164,8 @@ class StdlibHttp:
         raise TransportError(f"more than {MAX_REDIRECTS} redirects")
 
     def _send(self, url: str, headers: dict[str, str]) -> _StdlibResponse:
+        import http.client
+
         scheme, host, port, target = _parts(url)
         key = (scheme, host, port)
         for attempt in range(2):
@@ -179,6 +185,8 @@ class StdlibHttp:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connect(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
+        import http.client
+
         if scheme == "https":
             return http.client.HTTPSConnection(
                 host, port, timeout=self._timeout, context=self._context
@@ -300,7 +308,9 @@ def _upgrade(url: str, target: str) -> bool:
 
 
 def _describe(exc: BaseException, url: str) -> str:
-    if isinstance(exc, socket.timeout | TimeoutError):
+    import ssl
+
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
         return f"timed out ({url})"
     if isinstance(exc, ssl.SSLError):
         return f"TLS: {exc}"

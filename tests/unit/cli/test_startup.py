@@ -100,6 +100,8 @@ def test_sbom_of_an_os_image_imports_no_server_database_or_other_format(
     assert [(p["name"], p["version"]) for p in packages] == [("libfoo1", "1.0-1")]
     assert "dockwatch.catalog.service" in modules  # the run did catalogue
     assert [name for name in NEVER if loaded(modules, name)] == []
+    # nor the registry client's networking: it loads when a `docker://` client is built
+    assert [name for name in ("httpx", "ssl", "http.client") if loaded(modules, name)] == []
 
 
 def test_sbom_help_imports_no_catalog_code() -> None:
