@@ -41,6 +41,29 @@ def test_layer_results_round_trip_and_are_written_once(services: Services) -> No
         assert uow.catalog.layer_result(LAYER, "dpkg-db", 1) is None
 
 
+def test_a_layers_results_are_read_and_written_together(services: Services) -> None:
+    one = CatalogResult(packages=(_pkg("zeta", "1.0", LAYER),))
+    two = CatalogResult(skipped=(Skipped("/x", "unreadable"),))
+    with services.store.write() as uow:
+        assert uow.catalog.put_layer_result(LAYER, "dpkg-db", 3, two, T0) is True
+        rows = [("python-installed", 1, one), ("dpkg-db", 3, CatalogResult())]
+        # the dpkg-db row was stored first: this call stores the other one only
+        assert uow.catalog.put_layer_results(LAYER, rows, T0) == {("python-installed", 1)}
+        assert uow.catalog.put_layer_results(BASE, [], T0) == set()
+    with services.store.read() as uow:
+        wanted = [("python-installed", 1), ("dpkg-db", 3), ("dpkg-db", 2), ("npm", 1)]
+        got = uow.catalog.layer_results(LAYER, wanted)
+        # the batch read is the single reads put together: absent keys are absent
+        singles = {
+            (name, version): r
+            for name, version in wanted
+            if (r := uow.catalog.layer_result(LAYER, name, version)) is not None
+        }
+        assert got == singles == {("python-installed", 1): one, ("dpkg-db", 3): two}
+        assert uow.catalog.layer_results(BASE, wanted) == {}
+        assert uow.catalog.layer_results(LAYER, []) == {}
+
+
 def test_layer_facts_round_trip(services: Services) -> None:
     facts = LayerFacts(
         diff_id=Digest("sha256:" + "c" * 64),

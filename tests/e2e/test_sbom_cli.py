@@ -190,6 +190,26 @@ def test_registry_source(built: Built, distribution_server: Server, tmp_path: Pa
     assert "not found" in one_error_line(missing)
 
 
+def test_registry_source_with_auth_through_the_stdlib_client(
+    built: Built, registry: Server, tmp_path: Path
+) -> None:
+    """dockwatch's own registry (token auth) and distribution (none): the direct client reads
+    what the OCI layout holds, and wrong credentials are refused."""
+    ref = f"{registry.host}/team/app:v1"
+    copy(f"oci:{built.layout}:latest", f"docker://{ref}", home=tmp_path / "home",
+         dest_auth=registry.auth)  # fmt: skip
+    creds = ["--creds", ":".join(registry.auth)] if registry.auth else []
+    proc = run_sbom(f"docker://{ref}", "--tls-verify=false", *creds)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["source"]["manifestDigest"] == built.manifest_digest
+    local = json.loads(run_sbom(f"oci:{built.layout}:latest").stdout)
+    assert doc["packages"] == local["packages"]
+    if registry.auth:
+        refused = run_sbom(f"docker://{ref}", "--tls-verify=false", "--creds", "nobody:wrong")
+        assert refused.returncode != 0
+
+
 def test_platform_selects_an_image_of_an_index(tmp_path: Path) -> None:
     images = [
         make_image(

@@ -1,8 +1,9 @@
 """`catalog_image()`: an image in, its inventory out, each layer read at most once.
 
-For each layer (base first) the cache is asked, per cataloger, for (layer digest, cataloger
-name, version); only when some cataloger or the layer's own facts (whiteouts, release files)
-are missing is the layer streamed through `catalog.layers`, with just the missing catalogers' globs.
+For each layer (base first) the cache is asked, in one lookup, for every (layer digest,
+cataloger name, version); only when some cataloger or the layer's own facts (whiteouts, release
+files) are missing is the layer streamed through `catalog.layers`, with just the missing
+catalogers' globs, and what it gave is stored in one call.
 The server backs `CatalogCache` with SQL; `MemoryCatalogCache` serves the CLI and tests.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,23 +52,30 @@ logger = logging.getLogger(__name__)
 LAYER_FACTS_VERSION = 2  # 2: /etc/lsb-release and /etc/system-release are release files
 
 
+CachedLayer = tuple[dict[str, CatalogResult], LayerFacts | None]
+"""What the cache holds of one layer: results by cataloger name, and the layer's facts."""
+
+
 class CatalogCache(Protocol):
-    """Per-layer results keyed by (layer digest, cataloger name, cataloger version)."""
+    """Per-layer results keyed by (layer digest, cataloger name, cataloger version), and each
+    layer's facts. One call per layer each way: a layer is looked up in one read and stored in
+    one write, whatever the number of catalogers."""
 
-    def get(self, layer: Digest, cataloger: str, version: int) -> CatalogResult | None:
-        """The stored result, or None if this cataloger at this version never saw the layer."""
+    def get_layer(
+        self, layer: Digest, catalogers: Sequence[tuple[str, int]], facts_version: int
+    ) -> CachedLayer:
+        """The stored results of the (name, version) `catalogers` that saw the layer at that
+        version (by name; the others are absent), and its facts at `facts_version` (or None)."""
         ...
 
-    def put(self, layer: Digest, cataloger: str, version: int, result: CatalogResult) -> None:
-        """Store a result."""
-        ...
-
-    def get_facts(self, layer: Digest, version: int) -> LayerFacts | None:
-        """The layer's stored facts (at `LAYER_FACTS_VERSION`)."""
-        ...
-
-    def put_facts(self, layer: Digest, version: int, facts: LayerFacts) -> None:
-        """Store the layer's facts."""
+    def put_layer(
+        self,
+        layer: Digest,
+        results: Sequence[tuple[str, int, CatalogResult]],
+        facts_version: int,
+        facts: LayerFacts | None,
+    ) -> None:
+        """Store (name, version, result) rows and, unless None, the layer's facts."""
         ...
 
 
@@ -78,21 +86,29 @@ class MemoryCatalogCache:
         self.results: dict[tuple[Digest, str, int], CatalogResult] = {}
         self.facts: dict[tuple[Digest, int], LayerFacts] = {}
 
-    def get(self, layer: Digest, cataloger: str, version: int) -> CatalogResult | None:
-        """See `CatalogCache.get`."""
-        return self.results.get((layer, cataloger, version))
+    def get_layer(
+        self, layer: Digest, catalogers: Sequence[tuple[str, int]], facts_version: int
+    ) -> CachedLayer:
+        """See `CatalogCache.get_layer`."""
+        found = {
+            name: result
+            for name, version in catalogers
+            if (result := self.results.get((layer, name, version))) is not None
+        }
+        return found, self.facts.get((layer, facts_version))
 
-    def put(self, layer: Digest, cataloger: str, version: int, result: CatalogResult) -> None:
-        """See `CatalogCache.put`."""
-        self.results[(layer, cataloger, version)] = result
-
-    def get_facts(self, layer: Digest, version: int) -> LayerFacts | None:
-        """See `CatalogCache.get_facts`."""
-        return self.facts.get((layer, version))
-
-    def put_facts(self, layer: Digest, version: int, facts: LayerFacts) -> None:
-        """See `CatalogCache.put_facts`."""
-        self.facts[(layer, version)] = facts
+    def put_layer(
+        self,
+        layer: Digest,
+        results: Sequence[tuple[str, int, CatalogResult]],
+        facts_version: int,
+        facts: LayerFacts | None,
+    ) -> None:
+        """See `CatalogCache.put_layer`."""
+        for name, version, result in results:
+            self.results[(layer, name, version)] = result
+        if facts is not None:
+            self.facts[(layer, facts_version)] = facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,7 @@ class ImageCataloguer:
     ) -> Inventory:
         """Read (or reuse) every layer of `image` and coalesce the results."""
         catalogers = list(self.registry)
+        keys = [(c.name, c.version) for c in catalogers]
         warnings: list[str] = []
         skipped: list[Skipped] = []
         reports: list[LayerReport] = []
@@ -163,26 +180,20 @@ class ImageCataloguer:
             if progress is not None:
                 progress(number, len(image.layers), layer.digest)
             started = time.perf_counter()
-            results: dict[str, CatalogResult] = {}
-            missing: list[Cataloger] = []
-            for c in catalogers:
-                cached = self.cache.get(layer.digest, c.name, c.version)
-                if cached is None:
-                    missing.append(c)
-                else:
-                    results[c.name] = cached
-            facts = self.cache.get_facts(layer.digest, LAYER_FACTS_VERSION)
+            results, facts = self.cache.get_layer(layer.digest, keys, LAYER_FACTS_VERSION)
+            missing = [c for c in catalogers if c.name not in results]
             if facts is not None and not facts.complete:
                 # An earlier read was cut short: its partial results are never trusted.
-                missing, facts = list(catalogers), None
+                missing, facts, results = list(catalogers), None, {}
             report = LayerReport(layer.digest, facts.diff_id if facts else None, False)
             files: LayerFiles | None = None
             cut: Incomplete | None = None
+            read_facts: LayerFacts | None = None  # a complete read's, stored with its results
             if missing or facts is None:
                 try:
                     files, facts, report, cut = self._read(reader, layer.digest, missing)
                     if cut is None:  # a partial read is never cached
-                        self.cache.put_facts(layer.digest, LAYER_FACTS_VERSION, facts)
+                        read_facts = facts
                 except IMAGE_READ_ERRORS + (CatalogError, OSError) as exc:
                     # Nothing is cached: a network error or a tampered blob may not recur.
                     warnings.append(f"layer {layer.digest}: {exc}")
@@ -201,11 +212,12 @@ class ImageCataloguer:
             current = distro_mod.detect(release)
             if files is not None:
                 env = ParseEnv(current, files)
+                ran: list[tuple[str, int, CatalogResult]] = []
                 for c in missing:
-                    result = self._run(c, files, env, layer.digest, warnings)
-                    if cut is None:
-                        self.cache.put(layer.digest, c.name, c.version, result)
-                    results[c.name] = result
+                    result = results[c.name] = self._run(c, files, env, layer.digest, warnings)
+                    ran.append((c.name, c.version, result))
+                if cut is None:  # a partial read is never cached
+                    self.cache.put_layer(layer.digest, ran, LAYER_FACTS_VERSION, read_facts)
             warnings.extend(f"layer {layer.digest}: {w}" for w in facts.warnings)
             if cut is not None:
                 incomplete.append(IncompleteLayer(layer.digest, cut.reason, cut.detail))

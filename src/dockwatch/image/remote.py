@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -20,11 +20,10 @@ from dockwatch.image.errors import (
     SourceInvalid,
 )
 from dockwatch.image.manifests import ACCEPT
+from dockwatch.image.pull_http import BodyError, Http, Response, TransportError, open_http
 from dockwatch.model.digest import Digest
 
-if TYPE_CHECKING:  # httpx costs ~45 ms to import, ssl ~6 ms; only docker:// needs them
-    import ssl
-
+if TYPE_CHECKING:  # httpx costs ~45 ms to import; only an injected transport or a proxy needs it
     import httpx
 
 
@@ -37,31 +36,23 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 class _ResponseStream(io.RawIOBase):
     """A streamed HTTP body as a file; closing it releases the connection."""
 
-    def __init__(self, response: httpx.Response) -> None:
-        import httpx
-
+    def __init__(self, response: Response) -> None:
         self._response = response
-        self._chunks: Iterator[bytes]
-        try:
-            self._chunks = iter([response.content])  # already read (small bodies, test transports)
-        except httpx.ResponseNotRead:
-            self._chunks = response.iter_bytes(1 << 20)
+        self._chunks = response.iter_bytes(1 << 20)
         self._pending = b""
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        import httpx
-
         while not self._pending:
             try:
                 self._pending = next(self._chunks)
             except StopIteration:
                 return 0
-            except httpx.HTTPError as exc:  # a connection dropped mid-blob: the image's error
+            except BodyError as exc:  # a connection dropped mid-blob: the image's error
                 raise RemoteRegistryError(
-                    str(self._response.url), f"download interrupted: {exc}"
+                    self._response.url, f"download interrupted: {exc}"
                 ) from exc
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
@@ -121,41 +112,28 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
     ) -> None:
-        import httpx
-
         self.ref = ref
         self.creds = creds
         self.tls_verify = tls_verify
-        verify: bool | ssl.SSLContext = tls_verify
-        if not tls_verify:
-            import ssl
-
-            # a bare context: httpx's own `verify=False` still builds a full default context
-            # (~12 ms, a tenth of `dockwatch sbom`'s start-up) only to switch its checks off
-            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            verify.check_hostname = False
-            verify.verify_mode = ssl.CERT_NONE
-        self._client = httpx.Client(
-            verify=verify, transport=transport, follow_redirects=True, timeout=timeout
-        )
+        self._http: Http = open_http(tls_verify, timeout, transport)
         self._base: str | None = None
         self._auth: str | None = None
 
     def close(self) -> None:
         """Release connections."""
-        self._client.close()
+        self._http.close()
 
     def _base_url(self) -> str:
-        import httpx
-
         if self._base is None:
             schemes = ["https"] if self.tls_verify else ["https", "http"]
             last: Exception | None = None
             for scheme in schemes:
                 url = f"{scheme}://{self.ref.host}/v2/"
                 try:
-                    self._client.get(url).close()
-                except httpx.TransportError as exc:  # refused, reset, timed out, TLS failure
+                    probe = self._http.get(url, {})
+                    probe.read()  # a small body: read, so the connection is kept for what follows
+                    probe.close()
+                except (TransportError, BodyError) as exc:  # refused, reset, timed out, TLS
                     last = exc
                     continue
                 self._base = f"{scheme}://{self.ref.host}"
@@ -164,40 +142,33 @@ class RegistryClient:
                 raise RemoteRegistryError(self.ref.host, f"cannot connect: {last}")
         return self._base
 
-    def _send(self, path: str, headers: dict[str, str]) -> httpx.Response:
-        import httpx
-
+    def _send(self, path: str, headers: dict[str, str]) -> Response:
         url = f"{self._base_url()}/v2/{self.ref.repository}/{path}"
         for attempt in range(2):
             request_headers = dict(headers)
             if self._auth:
                 request_headers["Authorization"] = self._auth
             try:
-                response = self._client.send(
-                    self._client.build_request("GET", url, headers=request_headers), stream=True
-                )
-            except httpx.HTTPError as exc:
+                response = self._http.get(url, request_headers)
+            except TransportError as exc:
                 raise RemoteRegistryError(url, str(exc)) from exc
             if response.status_code != 401 or attempt:
                 break
-            challenge = response.headers.get("www-authenticate", "")
-            response.close()
+            challenge = response.header("www-authenticate") or ""
+            _discard(response)
             self._auth = self._authenticate(challenge, url)
         if response.status_code == 401:
-            response.close()
+            _discard(response)
             raise AuthenticationFailed(url, "credentials refused", 401)
         if response.status_code == 404:
-            response.close()
+            _discard(response)
             raise ReferenceNotFound(url)
         if response.status_code >= 400:
-            response.read()
-            response.close()
-            raise RemoteRegistryError(url, response.text[:200], response.status_code)
+            text = _discard(response).decode("utf-8", "replace")
+            raise RemoteRegistryError(url, text[:200], response.status_code)
         return response
 
     def _authenticate(self, challenge: str, url: str) -> str:
-        import httpx
-
         scheme, _, params_text = challenge.partition(" ")
         params = dict(_CHALLENGE.findall(params_text))
         basic = None
@@ -213,12 +184,16 @@ class RegistryClient:
         query["scope"] = params.get("scope") or f"repository:{self.ref.repository}:pull"
         headers = {"Authorization": basic} if basic else {}
         try:
-            response = self._client.get(params["realm"], params=query, headers=headers)
-        except httpx.HTTPError as exc:
+            response = self._http.get(params["realm"], headers, params=query)
+            raw = _discard(response)
+        except (TransportError, BodyError) as exc:
             raise AuthenticationFailed(params["realm"], f"token endpoint: {exc}") from exc
         if response.status_code != 200:
             raise AuthenticationFailed(params["realm"], "token refused", response.status_code)
-        body = response.json()
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise AuthenticationFailed(params["realm"], "token endpoint returned no JSON") from exc
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not token:
             raise AuthenticationFailed(params["realm"], "token endpoint returned no token")
@@ -233,9 +208,11 @@ class RegistryClient:
                 data += chunk
                 if len(data) > MAX_MANIFEST_BYTES:
                     raise ManifestInvalid(f"manifest larger than {MAX_MANIFEST_BYTES} bytes")
+        except BodyError as exc:
+            raise RemoteRegistryError(response.url, f"download interrupted: {exc}") from exc
         finally:
             response.close()
-        return data, response.headers.get("content-type", "").split(";")[0].strip()
+        return data, (response.header("content-type") or "").split(";")[0].strip()
 
     def open_blob(self, digest: Digest) -> BinaryIO:
         """GET /v2/REPO/blobs/DIGEST, streamed (redirects to storage are followed)."""
@@ -244,3 +221,13 @@ class RegistryClient:
         except ReferenceNotFound as exc:
             raise BlobNotFound(digest) from exc
         return io.BufferedReader(_ResponseStream(response), 1 << 20)
+
+
+def _discard(response: Response) -> bytes:
+    """Read a response's (small) body and release it; the body, or what arrived of it."""
+    try:
+        return response.read()
+    except BodyError:
+        return b""
+    finally:
+        response.close()

@@ -51,6 +51,20 @@ class CatalogRepo(Protocol):
         """Store a result; False when one was stored already (a concurrent identical write)."""
         ...
 
+    def layer_results(
+        self, layer: str, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], CatalogResult]:
+        """The stored results of `layer` for each (cataloger, version) of `keys` that has one,
+        in one query."""
+        ...
+
+    def put_layer_results(
+        self, layer: str, results: Iterable[tuple[str, int, CatalogResult]], at: datetime
+    ) -> set[tuple[str, int]]:
+        """Store (cataloger, version, result) rows of `layer`; returns the (cataloger, version)
+        keys stored by this call (the others were stored already, by a concurrent write)."""
+        ...
+
     def layer_facts(self, layer: str, version: int) -> LayerFacts | None:
         """The stored facts of `layer` at facts version `version`."""
         ...

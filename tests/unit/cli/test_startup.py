@@ -8,6 +8,7 @@ the parsers of formats the image does not hold, must not be there.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,10 +60,15 @@ print(json.dumps({"status": status, "modules": sorted(n for n, m in sys.modules.
 """
 
 
-def modules_after(*argv: str) -> tuple[int, set[str]]:
-    """Exit status and `sys.modules` of `dockwatch ARGV` run in a fresh interpreter."""
+def modules_after(*argv: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
+    """Exit status and `sys.modules` of `dockwatch ARGV` run in a fresh interpreter (with
+    `env` over this process's environment)."""
     proc = subprocess.run(
-        [sys.executable, "-c", RUN, *argv], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", RUN, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -94,6 +100,8 @@ def test_sbom_of_an_os_image_imports_no_server_database_or_other_format(
     assert [(p["name"], p["version"]) for p in packages] == [("libfoo1", "1.0-1")]
     assert "dockwatch.catalog.service" in modules  # the run did catalogue
     assert [name for name in NEVER if loaded(modules, name)] == []
+    # nor the registry client's networking: it loads when a `docker://` client is built
+    assert [name for name in ("httpx", "ssl", "http.client") if loaded(modules, name)] == []
 
 
 def test_sbom_help_imports_no_catalog_code() -> None:
@@ -102,9 +110,27 @@ def test_sbom_help_imports_no_catalog_code() -> None:
     assert [name for name in (*NEVER, "dockwatch.catalog") if loaded(modules, name)] == []
 
 
-def test_sbom_from_a_registry_loads_httpx_without_its_command_line_tool() -> None:
+def _no_proxy() -> dict[str, str]:
+    """This environment without its proxy variables (any case), as empty values."""
+    return {k: "" for k in os.environ if k.lower() in ("http_proxy", "https_proxy", "all_proxy")}
+
+
+def test_sbom_from_a_registry_loads_no_httpx() -> None:
     # port 1 on the loopback refuses the connection at once: the client is built, nothing sent
-    status, modules = modules_after("sbom", "docker://127.0.0.1:1/x:latest", "--quiet")
+    status, modules = modules_after(
+        "sbom", "docker://127.0.0.1:1/x:latest", "--quiet", env=_no_proxy()
+    )
+    assert status == 2
+    assert "dockwatch.image.pull_http" in modules
+    assert [
+        name for name in ("httpx", "httpcore", "h11", "urllib.request") if loaded(modules, name)
+    ] == []
+
+
+def test_sbom_through_a_proxy_loads_httpx_without_its_command_line_tool() -> None:
+    # the proxy is never reached: port 1 refuses at once
+    env = {**_no_proxy(), "HTTPS_PROXY": "http://127.0.0.1:1", "NO_PROXY": ""}
+    status, modules = modules_after("sbom", "docker://127.0.0.1:1/x:latest", "--quiet", env=env)
     assert status == 2
     assert "httpx" in modules
     assert [name for name in ("httpx._main", "click", "rich", "pygments") if name in modules] == []
