@@ -58,6 +58,7 @@ TABLES = (
     t.finding_layer_counts,
     t.finding_package_counts,
     t.finding_title_counts,
+    t.finding_detail_counts,
 )
 TRIGGERS = ("findings_rollup_insert", "findings_rollup_update", "findings_rollup_delete")
 
@@ -185,12 +186,40 @@ def title_source(
     )
 
 
+DETAIL_KEY = (
+    "detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
+)  # fmt: skip
+"""The `findings` columns keying `finding_detail_counts` as they are (the scores are keyed by
+`coalesce(score, -1)`)."""
+
+
+def detail_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
+    """`finding_detail_counts` computed from `findings` (rows matching `where`)."""
+    f = t.findings
+    score = func.coalesce(f.c.inspector_score, -1.0)
+    epss = func.coalesce(f.c.epss_score, -1.0)
+    key = [f.c.account_id, f.c.region, f.c.status, *[f.c[c] for c in DETAIL_KEY]]
+    return (
+        select(
+            *key,
+            score.label("score_key"),
+            epss.label("epss_key"),
+            func.max(f.c.inspector_score).label("inspector_score"),
+            func.max(f.c.epss_score).label("epss_score"),
+            *_severity_counts(),
+        )
+        .where(*where)
+        .group_by(*key, score, epss)
+    )
+
+
 def _sources(dialect: str) -> list[tuple[Table, Select[tuple[object, ...]]]]:
     return [
         (t.finding_image_counts, image_source()),
         (t.finding_layer_counts, layer_source()),
         (t.finding_package_counts, package_source()),
         (t.finding_title_counts, title_source(dialect)),
+        (t.finding_detail_counts, detail_source()),
     ]
 
 
@@ -247,7 +276,30 @@ def _add(r: str) -> str:
     VALUES ({r}.account_id, {r}.region, {r}.status, {r}.vulnerability_id, {title}, {sev})
     ON CONFLICT (account_id, region, status, vulnerability_id, title)
         DO UPDATE SET {_ADD_SEVERITIES};
+    INSERT INTO finding_detail_counts (account_id, region, status, {_DETAIL_NAMES}, score_key,
+        epss_key, inspector_score, epss_score, {_SEVERITY_NAMES})
+    VALUES ({r}.account_id, {r}.region, {r}.status, {_detail_values(r)},
+        COALESCE({r}.inspector_score, -1.0), COALESCE({r}.epss_score, -1.0),
+        {r}.inspector_score, {r}.epss_score, {sev})
+    ON CONFLICT (account_id, region, status, {_DETAIL_NAMES}, score_key, epss_key)
+        DO UPDATE SET {_ADD_SEVERITIES};
     """
+
+
+_DETAIL_NAMES = ", ".join(DETAIL_KEY)
+
+
+def _detail_values(r: str) -> str:
+    return ", ".join(f"{r}.{c}" for c in DETAIL_KEY)
+
+
+def _detail_row(r: str) -> str:
+    """The condition naming the `finding_detail_counts` row of the finding row `r`."""
+    same = " AND ".join(f"{c} = {r}.{c}" for c in DETAIL_KEY)
+    return (
+        f"{same} AND score_key = COALESCE({r}.inspector_score, -1.0) "
+        f"AND epss_key = COALESCE({r}.epss_score, -1.0)"
+    )
 
 
 def _remove(r: str) -> str:
@@ -259,6 +311,7 @@ def _remove(r: str) -> str:
     layers = f"SELECT source_layer_hash FROM detail_packages WHERE detail_ref = {r}.detail_ref"
     names = f"SELECT name FROM detail_packages WHERE detail_ref = {r}.detail_ref"
     vuln = f"{tenant} AND vulnerability_id = {r}.vulnerability_id"
+    detail = f"{tenant} AND {_detail_row(r)}"
     return f"""
     UPDATE finding_image_counts SET {sub},
         fix_yes = fix_yes - ({r}.fix_available = 'YES'),
@@ -273,12 +326,15 @@ def _remove(r: str) -> str:
         AND {_EMPTY};
     UPDATE finding_title_counts SET {sub} WHERE {vuln} AND title = {title};
     DELETE FROM finding_title_counts WHERE {vuln} AND {_EMPTY};
+    UPDATE finding_detail_counts SET {sub} WHERE {detail};
+    DELETE FROM finding_detail_counts WHERE {detail} AND {_EMPTY};
     """
 
 
 COUNTED = (
     "account_id", "region", "status", "repository_id", "repository_name", "digest",
     "vulnerability_id", "severity", "fix_available", "exploit_available", "detail_ref",
+    "source", "inspector_score", "epss_score",
 )  # fmt: skip
 
 
@@ -314,9 +370,12 @@ def enabled(conn: Connection) -> bool:
     return set(TRIGGERS) <= names
 
 
-def rebuild(conn: Connection) -> None:
-    """Recompute every rollup from `findings` (after a bulk load, or to repair)."""
+def rebuild(conn: Connection, only: Sequence[Table] | None = None) -> None:
+    """Recompute every rollup (or those `only`) from `findings` (after a bulk load, a new
+    rollup table, or to repair)."""
     for table, source in _sources(conn.dialect.name):
+        if only is not None and table not in only:
+            continue
         conn.execute(table.delete())
         names = [c.name for c in source.selected_columns]
         conn.execute(table.insert().from_select(names, source))

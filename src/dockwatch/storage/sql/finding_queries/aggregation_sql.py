@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     FromClause,
     RowMapping,
+    Select,
     and_,
     asc,
     case,
@@ -40,6 +41,7 @@ from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPa
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
 
+from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
 from .aggregation_scan import Grouped
 from .criteria_sql import on_source, sql_filter, unindexed
@@ -87,12 +89,14 @@ def _source(
     `findings` with the criteria applied (other criteria; no triggers; or fix and exploit
     counts of some severities only, which the image rollup does not split by severity)."""
     by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
-    if not by_severity and rollups.enabled(conn):
-        if count.rest is None:
+    if rollups.enabled(conn):
+        if not by_severity and count.rest is None:
             return _TABLES[grain], []
-        if count.images_only and grain in ("image", "layer"):
+        if not by_severity and count.images_only and grain in ("image", "layer"):
             table = _TABLES[grain]
             return table, [on_source(sql_filter(count.image_criteria()), table)]
+        if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
+            return _from_details(kind, count, tenant).subquery("src"), []
     f = t.findings
     account: ColumnElement[Any] = f.c.account_id
     region: ColumnElement[Any] = f.c.region
@@ -124,6 +128,23 @@ def _source(
         "title": grouped.title,
     }
     return sources[grain]().subquery("src"), []
+
+
+_FROM_DETAILS = ("ACCOUNT", "FINDING_TYPE", "PACKAGE", "TITLE")
+"""Aggregation types the detail rollup answers (not those of an image)."""
+
+
+def _from_details(kind: str, count: Counted, tenant: Tenant) -> Select[Any]:
+    """The grain's columns summed from `finding_detail_counts` rows meeting the criteria."""
+    rows = t.finding_detail_counts
+    details = FromDetails(
+        tenant, count.statuses, [on_source(sql_filter(count.detail_criteria()), rows)]
+    )
+    if kind == "PACKAGE":
+        return details.package()
+    if kind == "TITLE":
+        return details.title()
+    return details.account(count.severities)
 
 
 def _answers_nothing(query: AggregationQuery, count: Counted, tenant: Tenant) -> bool:

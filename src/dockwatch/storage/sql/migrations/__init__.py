@@ -231,6 +231,20 @@ def _findings_3_batches(conn: Connection) -> None:
         rollups.install_triggers(conn)
 
 
+def _findings_4_details(conn: Connection) -> None:
+    """`finding_detail_counts` (storage/sql/rollups.py): aggregations with criteria on what a
+    finding is (fix, exploit, scores, vulnerability, title, packages) sum it instead of reading
+    every finding. Where the triggers keep rollups (SQLite), they are installed again with its
+    statements and the table is filled from the findings stored; the other counts do not
+    change."""
+    from dockwatch.storage.sql import rollups
+
+    tables.finding_detail_counts.create(conn, checkfirst=True)
+    if rollups.enabled(conn):
+        rollups.install_triggers(conn)
+        rollups.rebuild(conn, [tables.finding_detail_counts])
+
+
 def _listing_2_indexes(conn: Connection) -> None:
     """Finding indexes kept to those a query needs (measured in `schema/findings.py`): drops
     the digest and (repository, severity) indexes, whose filters now reach `ix_findings_image`,
@@ -327,6 +341,9 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("findings", 3, "rollups counted once per batch of writes", _findings_3_batches),
     Migration("listing", 2, "finding indexes kept to those a query needs", _listing_2_indexes),
+    Migration(
+        "findings", 4, "finding counts per detail for filtered aggregations", _findings_4_details
+    ),
 ]
 
 
