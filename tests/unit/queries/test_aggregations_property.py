@@ -511,6 +511,22 @@ class Registry(RuleBasedStateMachine):
                         and r["title"].startswith("PYSEC-")
                     ),
                 ),
+                (  # images and fix availability: the image fix rollup, filtered
+                    {
+                        "ecrImageRepositoryName": [{"comparison": "PREFIX", "value": "web"}],
+                        "exploitAvailable": [{"comparison": "NOT_EQUALS", "value": "YES"}],
+                        "fixAvailable": [
+                            {"comparison": "EQUALS", "value": "NO"},
+                            {"comparison": "EQUALS", "value": "PARTIAL"},
+                        ],
+                    },
+                    lambda r: (
+                        r["status"] == "ACTIVE"
+                        and r["repository_name"].startswith("web")
+                        and r["exploit_available"] != "YES"
+                        and r["fix_available"] in ("NO", "PARTIAL")
+                    ),
+                ),
                 (  # criteria that choose images: the image and layer rollups, filtered
                     {"ecrImageRepositoryName": [{"comparison": "EQUALS", "value": "app"}]},
                     lambda r: r["status"] == "ACTIVE" and r["repository_name"] == "app",

@@ -59,6 +59,7 @@ TABLES = (
     t.finding_package_counts,
     t.finding_title_counts,
     t.finding_detail_counts,
+    t.finding_image_fix_counts,
 )
 TRIGGERS = ("findings_rollup_insert", "findings_rollup_update", "findings_rollup_delete")
 
@@ -186,6 +187,17 @@ def title_source(
     )
 
 
+def image_fix_source(where: Sequence[ColumnElement[bool]] = ()) -> Select[tuple[object, ...]]:
+    """`finding_image_fix_counts` computed from `findings` (rows matching `where`)."""
+    f = t.findings
+    key = [*_image_key(), f.c.fix_available, f.c.exploit_available]
+    return (
+        select(*key, func.max(f.c.repository_name).label("repository_name"), *_severity_counts())
+        .where(*where)
+        .group_by(*key)
+    )
+
+
 DETAIL_KEY = (
     "detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
 )  # fmt: skip
@@ -220,6 +232,7 @@ def _sources(dialect: str) -> list[tuple[Table, Select[tuple[object, ...]]]]:
         (t.finding_package_counts, package_source()),
         (t.finding_title_counts, title_source(dialect)),
         (t.finding_detail_counts, detail_source()),
+        (t.finding_image_fix_counts, image_fix_source()),
     ]
 
 
@@ -283,6 +296,12 @@ def _add(r: str) -> str:
         {r}.inspector_score, {r}.epss_score, {sev})
     ON CONFLICT (account_id, region, status, {_DETAIL_NAMES}, score_key, epss_key)
         DO UPDATE SET {_ADD_SEVERITIES};
+    INSERT INTO finding_image_fix_counts (account_id, region, status, repository_id, digest,
+        fix_available, exploit_available, repository_name, {_SEVERITY_NAMES})
+    VALUES ({r}.account_id, {r}.region, {r}.status, {r}.repository_id, {r}.digest,
+        {r}.fix_available, {r}.exploit_available, {r}.repository_name, {sev})
+    ON CONFLICT (account_id, region, status, repository_id, digest, fix_available,
+        exploit_available) DO UPDATE SET {_ADD_SEVERITIES};
     """
 
 
@@ -312,6 +331,10 @@ def _remove(r: str) -> str:
     names = f"SELECT name FROM detail_packages WHERE detail_ref = {r}.detail_ref"
     vuln = f"{tenant} AND vulnerability_id = {r}.vulnerability_id"
     detail = f"{tenant} AND {_detail_row(r)}"
+    fix = (
+        f"{image} AND fix_available = {r}.fix_available "
+        f"AND exploit_available = {r}.exploit_available"
+    )
     return f"""
     UPDATE finding_image_counts SET {sub},
         fix_yes = fix_yes - ({r}.fix_available = 'YES'),
@@ -328,6 +351,8 @@ def _remove(r: str) -> str:
     DELETE FROM finding_title_counts WHERE {vuln} AND {_EMPTY};
     UPDATE finding_detail_counts SET {sub} WHERE {detail};
     DELETE FROM finding_detail_counts WHERE {detail} AND {_EMPTY};
+    UPDATE finding_image_fix_counts SET {sub} WHERE {fix};
+    DELETE FROM finding_image_fix_counts WHERE {fix} AND {_EMPTY};
     """
 
 

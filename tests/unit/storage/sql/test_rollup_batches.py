@@ -5,7 +5,7 @@ Hypothesis draws sequences of evaluations (image resources sharing vulnerabiliti
 random severity, fix, exploit flag and vulnerable packages over shared layers, full scans and
 scoped re-evaluations, images deleted) and runs each through the same `FindingWriter` on two
 SQLite stores: one counts every batch with the set-oriented statements, the other keeps the
-per-row triggers. After every step the findings, the five rollup tables and the outbox events
+per-row triggers. After every step the findings, the six rollup tables and the outbox events
 must be equal, and the rollups must equal a recount of the findings in plain Python.
 """
 
@@ -46,6 +46,7 @@ ROLLUPS = (
     t.finding_package_counts,
     t.finding_title_counts,
     t.finding_detail_counts,
+    t.finding_image_fix_counts,
 )
 _accounts = itertools.count(100000000000)
 
@@ -193,6 +194,8 @@ def _recount(state: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
         detail = [row[c] for c in ("detail_ref", "vulnerability_id", "fix_available",
                                    "exploit_available", "source")]  # fmt: skip
         out["finding_detail_counts"][(status, *detail, *scores, sev)] += 1
+        fixes = (row["fix_available"], row["exploit_available"])
+        out["finding_image_fix_counts"][(*image, *fixes, sev)] += 1
     return out
 
 
@@ -258,4 +261,5 @@ _COUNTERS = {
     "finding_package_counts": set(t.ROLLUP_SEVERITIES),
     "finding_title_counts": set(t.ROLLUP_SEVERITIES),
     "finding_detail_counts": set(t.ROLLUP_SEVERITIES),
+    "finding_image_fix_counts": set(t.ROLLUP_SEVERITIES),
 }

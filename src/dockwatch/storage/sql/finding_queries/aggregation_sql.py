@@ -95,6 +95,9 @@ def _source(
         if not by_severity and count.images_only and grain in ("image", "layer"):
             table = _TABLES[grain]
             return table, [on_source(sql_filter(count.image_criteria()), table)]
+        if count.images_and_fixes_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
+            table = t.finding_image_fix_counts
+            return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
         if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
             return _from_details(kind, count, tenant).subquery("src"), []
     f = t.findings

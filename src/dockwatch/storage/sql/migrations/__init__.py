@@ -232,17 +232,19 @@ def _findings_3_batches(conn: Connection) -> None:
 
 
 def _findings_4_details(conn: Connection) -> None:
-    """`finding_detail_counts` (storage/sql/rollups.py): aggregations with criteria on what a
-    finding is (fix, exploit, scores, vulnerability, title, packages) sum it instead of reading
-    every finding. Where the triggers keep rollups (SQLite), they are installed again with its
+    """`finding_detail_counts` and `finding_image_fix_counts` (storage/sql/rollups.py):
+    aggregations with criteria on what a finding is (fix, exploit, scores, vulnerability,
+    title, packages) sum them instead of reading every finding. Where the triggers keep rollups (SQLite), they are installed again with its
     statements and the table is filled from the findings stored; the other counts do not
     change."""
     from dockwatch.storage.sql import rollups
 
-    tables.finding_detail_counts.create(conn, checkfirst=True)
+    added = [tables.finding_detail_counts, tables.finding_image_fix_counts]
+    for table in added:
+        table.create(conn, checkfirst=True)
     if rollups.enabled(conn):
         rollups.install_triggers(conn)
-        rollups.rebuild(conn, [tables.finding_detail_counts])
+        rollups.rebuild(conn, added)
 
 
 def _listing_2_indexes(conn: Connection) -> None:

@@ -238,6 +238,20 @@ The scores are keyed by `coalesce(score, -1)` (NULL keys never conflict) and kep
 beside it for the filters; no score is negative."""
 
 
+finding_image_fix_counts = _rollup(
+    "finding_image_fix_counts",
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False),
+    Column("repository_name", String(256), nullable=False),
+    key=("repository_id", "digest", "fix_available", "exploit_available"),
+)
+"""Findings per image, status, fix and exploit availability: REPOSITORY and AWS_ECR_CONTAINER
+aggregations filtered on fix or exploit availability (and images) sum it, a few rows per
+image, instead of reading every finding."""
+
+
 finding_rollup_deferrals = Table(
     "finding_rollup_deferrals",
     metadata,
