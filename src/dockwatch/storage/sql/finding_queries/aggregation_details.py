@@ -76,8 +76,10 @@ class FromDetails:
         detail's first package row of each name). Joined row by row through the primary key
         of `detail_packages`: a join with the detail's distinct names as a subquery made SQLite
         scan one materialized set per row of the other (minutes at 100,000 details)."""
-        r, dp = t.finding_detail_counts, t.detail_packages
-        again = dp.alias("again")
+        # aliases: the criteria's own subqueries on `detail_packages` (package filters) must not
+        # correlate with the joined rows
+        r, dp = t.finding_detail_counts, t.detail_packages.alias("names")
+        again = t.detail_packages.alias("again")
         first = ~exists(
             select(literal(1)).where(
                 again.c.detail_ref == dp.c.detail_ref,
@@ -94,7 +96,7 @@ class FromDetails:
 
     def title(self) -> Select[Any]:
         """`finding_title_counts` columns (the detail's title, else the vulnerability id)."""
-        r, d = t.finding_detail_counts, t.finding_details
+        r, d = t.finding_detail_counts, t.finding_details.alias("titled")
         title = func.coalesce(d.c.title, r.c.vulnerability_id)
         return (
             select(

@@ -4,7 +4,10 @@ Counts come from the rollup tables (`storage/sql/rollups.py`) when the request f
 what they keep (status, severity and the aggregation request's own filters), and from the image
 and layer rollups filtered by their image columns when the other criteria only choose images
 (repository, digest, tags, push time: at 1,000,000 findings 2-13 ms of CPU instead of 0.25-0.45
-s); other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
+s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, packages) sum the
+detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
+or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER;
+other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
 are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
 *key) of the previous page's last group.
 """
