@@ -53,6 +53,8 @@ FINDING_TABLES = {
     "finding_layer_counts",
     "finding_package_counts",
     "finding_title_counts",
+    "finding_detail_counts",
+    "finding_image_fix_counts",
 }
 
 _INDEX_PROBE = textwrap.dedent(

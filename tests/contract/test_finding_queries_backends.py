@@ -1,7 +1,8 @@
 """Finding aggregations and listings answer the same on SQLite and PostgreSQL.
 
 SQLite reads the rollup tables (filtered by the images' columns for criteria that only choose
-images) or groups `findings` with index hints; PostgreSQL keeps no rollups and groups `findings`
+images, by detail-level columns for criteria on what a finding is) or groups `findings` with
+index hints; PostgreSQL keeps no rollups and groups `findings`
 for every request. The same random store (`tests.unit.queries.findings_db`: colliding names,
 several statuses and tenants) is copied from SQLite into PostgreSQL, and every answer, paged to
 the end, must be equal. Each side is itself checked against a brute force elsewhere (the
@@ -35,6 +36,13 @@ CRITERIA: list[dict[str, Any]] = [
     {"fixAvailable": _eq("YES")},
     {"severity": _eq("CRITICAL")},
     {"findingStatus": _eq("SUPPRESSED")},
+    {"exploitAvailable": _eq("NO"), "inspectorScore": [{"lowerInclusive": 5.0}],
+     "severity": [{"comparison": "NOT_EQUALS", "value": "LOW"}]},
+    {"vulnerablePackages": [{"name": {"comparison": "PREFIX", "value": "openssl"}}],
+     "vulnerabilityId": [{"comparison": "PREFIX", "value": "CVE-"}],
+     "findingStatus": [{"comparison": "NOT_EQUALS", "value": "ACTIVE"}]},
+    {"fixAvailable": [{"comparison": "NOT_EQUALS", "value": "NO"}],
+     "ecrImageRepositoryName": [{"comparison": "PREFIX", "value": "app"}]},
 ]  # fmt: skip
 
 

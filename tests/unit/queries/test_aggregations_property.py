@@ -9,7 +9,9 @@ every finding row and detail document back and recounts each aggregation type in
 through the API's answer with small pages and compares them, order included: by default
 (ACTIVE), over other statuses (the rollup tables), and with a criterion only the findings table
 can answer (the grouped SQL fallback), and with criteria that only choose images (the rollups
-filtered by the images' columns).
+filtered by the images' columns), and with criteria on what a finding is (fix and exploit
+availability, scores, vulnerability, title, packages: the detail rollup, filtered and summed).
+The detail rollup itself must equal a recount of the findings after every step.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -189,6 +191,31 @@ def _expected(
             member = ag.MEMBERS[kind]
             out.append({member: {"accountId": account, "severityCounts": counts(g),
                         "exploitAvailableCount": g["exploit"], "fixAvailableCount": g["fix"]}})  # fmt: skip
+    return out
+
+
+_DETAIL_KEY = ("status", "detail_ref", "vulnerability_id", "fix_available", "exploit_available",
+               "source")  # fmt: skip
+
+
+def _recount_details(rows: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
+    """`finding_detail_counts` recounted: findings per detail-level key and severity."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for r in rows:
+        scores = (r["inspector_score"], r["epss_score"])
+        out[(*[r[k] for k in _DETAIL_KEY], *scores, r["severity"].lower())] += 1
+    return out
+
+
+def _detail_counts(conn: Connection) -> Counter[tuple[Any, ...]]:
+    """The stored `finding_detail_counts` as the same (key..., severity) -> count."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for row in conn.execute(select(t.finding_detail_counts)):
+        m = row._mapping
+        key = (*[m[k] for k in _DETAIL_KEY], m["inspector_score"], m["epss_score"])
+        for s in SEVERITY_KEYS:
+            if m[s]:
+                out[(*key, s)] += m[s]
     return out
 
 
@@ -418,6 +445,7 @@ class Registry(RuleBasedStateMachine):
         tenant = self.services.tenant
         with self.services.db.read() as conn:
             rows, tags, pulled = _facts(conn)
+            assert _detail_counts(conn) == _recount_details(rows)
             variants: list[tuple[dict[str, Any], Callable[[dict[str, Any]], bool]]] = [
                 ({}, lambda r: r["status"] == "ACTIVE"),
                 (
@@ -440,6 +468,64 @@ class Registry(RuleBasedStateMachine):
                         "findingStatus": [{"comparison": "NOT_EQUALS", "value": "SUPPRESSED"}],
                     },
                     lambda r: r["fix_available"] == "YES" and r["status"] != "SUPPRESSED",
+                ),
+                (  # criteria on what a finding is: the detail rollup, filtered and summed
+                    {
+                        "exploitAvailable": [{"comparison": "EQUALS", "value": "NO"}],
+                        "inspectorScore": [{"lowerInclusive": 5.0, "upperInclusive": 10.0}],
+                        "severity": [{"comparison": "NOT_EQUALS", "value": "HIGH"}],
+                        "findingStatus": [{"comparison": "NOT_EQUALS", "value": "CLOSED"}],
+                    },
+                    lambda r: (
+                        r["status"] != "CLOSED"
+                        and r["severity"] != "HIGH"
+                        and r["exploit_available"] == "NO"
+                        and r["inspector_score"] is not None
+                        and 5.0 <= r["inspector_score"] <= 10.0
+                    ),
+                ),
+                (
+                    {
+                        "vulnerablePackages": [
+                            {"name": {"comparison": "EQUALS", "value": "alpha"}},
+                            {"name": {"comparison": "PREFIX", "value": "ga"}},
+                        ],
+                        "vulnerabilityId": [{"comparison": "PREFIX", "value": "CVE-"}],
+                        "fixAvailable": [{"comparison": "NOT_EQUALS", "value": "NO"}],
+                    },
+                    lambda r: (
+                        r["status"] == "ACTIVE"
+                        and r["vulnerability_id"].startswith("CVE-")
+                        and r["fix_available"] != "NO"
+                        and any(n == "alpha" or n.startswith("ga") for n in r["names"])
+                    ),
+                ),
+                (
+                    {
+                        "title": [{"comparison": "PREFIX", "value": "PYSEC-"}],
+                        "severity": [{"comparison": "EQUALS", "value": "CRITICAL"}],
+                    },
+                    lambda r: (
+                        r["status"] == "ACTIVE"
+                        and r["severity"] == "CRITICAL"
+                        and r["title"].startswith("PYSEC-")
+                    ),
+                ),
+                (  # images and fix availability: the image fix rollup, filtered
+                    {
+                        "ecrImageRepositoryName": [{"comparison": "PREFIX", "value": "web"}],
+                        "exploitAvailable": [{"comparison": "NOT_EQUALS", "value": "YES"}],
+                        "fixAvailable": [
+                            {"comparison": "EQUALS", "value": "NO"},
+                            {"comparison": "EQUALS", "value": "PARTIAL"},
+                        ],
+                    },
+                    lambda r: (
+                        r["status"] == "ACTIVE"
+                        and r["repository_name"].startswith("web")
+                        and r["exploit_available"] != "YES"
+                        and r["fix_available"] in ("NO", "PARTIAL")
+                    ),
                 ),
                 (  # criteria that choose images: the image and layer rollups, filtered
                     {"ecrImageRepositoryName": [{"comparison": "EQUALS", "value": "app"}]},

@@ -54,6 +54,8 @@ def _sources() -> list[tuple[Table, Select[tuple[object, ...]]]]:
         (t.finding_layer_counts, rollups.layer_source(where)),
         (t.finding_package_counts, rollups.package_source(where)),
         (t.finding_title_counts, rollups.title_source("sqlite", where)),
+        (t.finding_detail_counts, rollups.detail_source(where)),
+        (t.finding_image_fix_counts, rollups.image_fix_source(where)),
     ]
 
 

@@ -5,7 +5,7 @@ Hypothesis draws sequences of evaluations (image resources sharing vulnerabiliti
 random severity, fix, exploit flag and vulnerable packages over shared layers, full scans and
 scoped re-evaluations, images deleted) and runs each through the same `FindingWriter` on two
 SQLite stores: one counts every batch with the set-oriented statements, the other keeps the
-per-row triggers. After every step the findings, the four rollup tables and the outbox events
+per-row triggers. After every step the findings, the six rollup tables and the outbox events
 must be equal, and the rollups must equal a recount of the findings in plain Python.
 """
 
@@ -46,11 +46,20 @@ ROLLUPS = (
     t.finding_layer_counts,
     t.finding_package_counts,
     t.finding_title_counts,
+    t.finding_detail_counts,
+    t.finding_image_fix_counts,
 )
 _accounts = itertools.count(100000000000)
 
 
-def _draft(vuln: str, severity: str, fix: str, exploit: str, pkgs: list[tuple[int, int]]) -> Any:
+def _draft(
+    vuln: str,
+    severity: str,
+    fix: str,
+    exploit: str,
+    pkgs: list[tuple[int, int]],
+    scores: tuple[float | None, float | None] = (None, None),
+) -> Any:
     packages = tuple(
         VulnerablePackage(
             name=PACKAGES[p], version="1.0", epoch=None, release=None, arch=None,
@@ -61,9 +70,9 @@ def _draft(vuln: str, severity: str, fix: str, exploit: str, pkgs: list[tuple[in
         for p, layer in pkgs
     )  # fmt: skip
     detail = FindingDetail(
-        title=f"{vuln} - {severity.lower()}", description="", inspector_score=None,
-        exploit_available=exploit, epss_score=None, fix_available=fix, vulnerability_id=vuln,
-        source="NVD", source_url=None, vendor_severity=None, cvss=(), reference_urls=(),
+        title=f"{vuln} - {severity.lower()}", description="", inspector_score=scores[0],
+        exploit_available=exploit, epss_score=scores[1], fix_available=fix, vulnerability_id=vuln,
+        source="NVD" if scores[0] is None else "GHSA", source_url=None, vendor_severity=None, cvss=(), reference_urls=(),
         related_vulnerabilities=(), packages=packages, evidence=(),
     )  # fmt: skip
     return FindingDraft(vuln, severity, fix, detail, [f"ref-{p}-{layer}" for p, layer in pkgs])
@@ -81,6 +90,7 @@ _drafts = st.builds(
         max_size=3,
         unique_by=lambda x: x[0],
     ),
+    st.tuples(st.sampled_from((None, 0.0, 9.8)), st.sampled_from((None, 0.5))),
 )
 _evaluation = st.tuples(
     st.sampled_from(range(len(IMAGES))),
@@ -176,6 +186,12 @@ def _recount(state: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
         for name in {p["name"] for p in pkgs}:
             out["finding_package_counts"][(status, name, sev)] += 1
         out["finding_title_counts"][(status, row["vulnerability_id"], doc["title"], sev)] += 1
+        scores = [-1.0 if s is None else s for s in (row["inspector_score"], row["epss_score"])]
+        detail = [row[c] for c in ("detail_ref", "vulnerability_id", "fix_available",
+                                   "exploit_available", "source")]  # fmt: skip
+        out["finding_detail_counts"][(status, *detail, *scores, sev)] += 1
+        fixes = (row["fix_available"], row["exploit_available"])
+        out["finding_image_fix_counts"][(*image, *fixes, sev)] += 1
     return out
 
 
@@ -240,4 +256,6 @@ _COUNTERS = {
     "finding_layer_counts": set(t.ROLLUP_SEVERITIES),
     "finding_package_counts": set(t.ROLLUP_SEVERITIES),
     "finding_title_counts": set(t.ROLLUP_SEVERITIES),
+    "finding_detail_counts": set(t.ROLLUP_SEVERITIES),
+    "finding_image_fix_counts": set(t.ROLLUP_SEVERITIES),
 }

@@ -50,6 +50,29 @@ IMAGE_KEYS = frozenset(
 of the image and layer rollups, which carry the image's columns) answers them alike."""
 
 
+DETAIL_KEYS = frozenset(
+    {
+        "awsAccountId",
+        "ecrImageRegistry",
+        "vulnerabilityId",
+        "vulnerabilitySource",
+        "fixAvailable",
+        "exploitAvailable",
+        "title",
+        "vendorSeverity",
+        "relatedVulnerabilities",
+    }
+)
+"""String criteria keys `finding_detail_counts` answers: columns it keeps (the tenant, the
+vulnerability, fix and exploit, source) or content of the detail it names. With the scores
+(`inspectorScore`, `epssScore`) and package filters (details naming such a package), any
+criterion on what a finding is, not on which image has it or when."""
+
+
+FIX_KEYS = frozenset({"fixAvailable", "exploitAvailable"})
+"""String criteria keys `finding_image_fix_counts` keys on beside the images' columns."""
+
+
 @dataclass(frozen=True, slots=True)
 class Counted:
     """Which findings count: statuses and severities (None: all) and the rest of the criteria
@@ -72,6 +95,42 @@ class Counted:
             and not rest.numbers
             and not rest.packages
         )
+
+    @property
+    def images_and_fixes_only(self) -> bool:
+        """Whether the rest of the criteria only choose images and fix or exploit availability
+        (the image fix rollup answers them, filtered on its own columns)."""
+        rest = self.rest
+        return (
+            rest is not None
+            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS | FIX_KEYS
+            and set(rest.dates) <= {"ecrImagePushedAt"}
+            and not rest.numbers
+            and not rest.packages
+        )
+
+    def image_fix_criteria(self) -> Criteria:
+        """The criteria that choose images, fix and exploit availability."""
+        chosen = self.image_criteria()
+        rest = self.rest if self.rest is not None else Criteria()
+        fixes = {k: v for k, v in rest.strings.items() if k in FIX_KEYS}
+        return Criteria(strings={**chosen.strings, **fixes}, dates=chosen.dates)
+
+    @property
+    def details_only(self) -> bool:
+        """Whether the rest of the criteria only read detail-level columns (the detail rollup
+        answers them, filtered by the same condition on its own columns)."""
+        rest = self.rest
+        return (
+            rest is not None and set(rest.strings) <= DETAIL_KEYS | ROLLUP_KEYS and not rest.dates
+        )
+
+    def detail_criteria(self) -> Criteria:
+        """The criteria on detail-level columns (status and severity are the counts' own;
+        finding and resource types are constants, already applied as `excluded`)."""
+        rest = self.rest if self.rest is not None else Criteria()
+        strings = {k: v for k, v in rest.strings.items() if k in DETAIL_KEYS}
+        return Criteria(strings=strings, numbers=dict(rest.numbers), packages=rest.packages)
 
     def image_criteria(self) -> Criteria:
         """The criteria that choose images (status and severity are the counts' own)."""

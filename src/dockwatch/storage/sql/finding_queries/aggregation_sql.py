@@ -4,7 +4,10 @@ Counts come from the rollup tables (`storage/sql/rollups.py`) when the request f
 what they keep (status, severity and the aggregation request's own filters), and from the image
 and layer rollups filtered by their image columns when the other criteria only choose images
 (repository, digest, tags, push time: at 1,000,000 findings 2-13 ms of CPU instead of 0.25-0.45
-s); other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
+s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, packages) sum the
+detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
+or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER;
+other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
 are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
 *key) of the previous page's last group.
 """
@@ -20,6 +23,7 @@ from sqlalchemy import (
     Connection,
     FromClause,
     RowMapping,
+    Select,
     and_,
     asc,
     case,
@@ -40,6 +44,7 @@ from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPa
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
 
+from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
 from .aggregation_scan import Grouped
 from .criteria_sql import on_source, sql_filter, unindexed
@@ -87,12 +92,17 @@ def _source(
     `findings` with the criteria applied (other criteria; no triggers; or fix and exploit
     counts of some severities only, which the image rollup does not split by severity)."""
     by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
-    if not by_severity and rollups.enabled(conn):
-        if count.rest is None:
+    if rollups.enabled(conn):
+        if not by_severity and count.rest is None:
             return _TABLES[grain], []
-        if count.images_only and grain in ("image", "layer"):
+        if not by_severity and count.images_only and grain in ("image", "layer"):
             table = _TABLES[grain]
             return table, [on_source(sql_filter(count.image_criteria()), table)]
+        if count.images_and_fixes_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
+            table = t.finding_image_fix_counts
+            return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
+        if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
+            return _from_details(kind, count, tenant).subquery("src"), []
     f = t.findings
     account: ColumnElement[Any] = f.c.account_id
     region: ColumnElement[Any] = f.c.region
@@ -124,6 +134,23 @@ def _source(
         "title": grouped.title,
     }
     return sources[grain]().subquery("src"), []
+
+
+_FROM_DETAILS = ("ACCOUNT", "FINDING_TYPE", "PACKAGE", "TITLE")
+"""Aggregation types the detail rollup answers (not those of an image)."""
+
+
+def _from_details(kind: str, count: Counted, tenant: Tenant) -> Select[Any]:
+    """The grain's columns summed from `finding_detail_counts` rows meeting the criteria."""
+    rows = t.finding_detail_counts
+    details = FromDetails(
+        tenant, count.statuses, [on_source(sql_filter(count.detail_criteria()), rows)]
+    )
+    if kind == "PACKAGE":
+        return details.package()
+    if kind == "TITLE":
+        return details.title()
+    return details.account(count.severities)
 
 
 def _answers_nothing(query: AggregationQuery, count: Counted, tenant: Tenant) -> bool:

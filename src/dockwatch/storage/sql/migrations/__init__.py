@@ -229,6 +229,22 @@ def _findings_3_batches(conn: Connection) -> None:
         rollups.install_triggers(conn)
 
 
+def _findings_4_details(conn: Connection) -> None:
+    """`finding_detail_counts` and `finding_image_fix_counts` (storage/sql/rollups.py):
+    aggregations with criteria on what a finding is (fix, exploit, scores, vulnerability,
+    title, packages) sum them instead of reading every finding. Where the triggers keep rollups (SQLite), they are installed again with its
+    statements and the table is filled from the findings stored; the other counts do not
+    change."""
+    from dockwatch.storage.sql import rollups
+
+    added = [tables.finding_detail_counts, tables.finding_image_fix_counts]
+    for table in added:
+        table.create(conn, checkfirst=True)
+    if rollups.enabled(conn):
+        rollups.install_triggers(conn)
+        rollups.rebuild(conn, added)
+
+
 def _listing_2_indexes(conn: Connection) -> None:
     """Finding indexes kept to those a query needs (measured in `schema/findings.py`): drops
     the digest and (repository, severity) indexes, whose filters now reach `ix_findings_image`,
@@ -412,6 +428,9 @@ MIGRATIONS: list[Migration] = [
     Migration("events", 2, "batch rows of finding events", _events_2_batches),
     Migration(
         "listing", 3, "findings in stored order: the sort indexes' tie-break", _listing_3_seq
+    ),
+    Migration(
+        "findings", 4, "finding counts per detail for filtered aggregations", _findings_4_details
     ),
 ]
 

@@ -237,6 +237,40 @@ finding_title_counts = _rollup(
 )
 
 
+finding_detail_counts = _rollup(
+    "finding_detail_counts",
+    Column("detail_ref", String(32), nullable=False),
+    Column("vulnerability_id", String(128), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("score_key", Float, nullable=False),
+    Column("epss_key", Float, nullable=False),
+    Column("inspector_score", Float),
+    Column("epss_score", Float),
+    key=("detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
+         "score_key", "epss_key"),
+)  # fmt: skip
+"""Findings per (status, detail and every other column a detail-level filter reads): one row per
+detail in practice (the other columns follow from it), whatever the number of images sharing it.
+The scores are keyed by `coalesce(score, -1)` (NULL keys never conflict) and kept as they are
+beside it for the filters; no score is negative."""
+
+
+finding_image_fix_counts = _rollup(
+    "finding_image_fix_counts",
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(140), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False),
+    Column("repository_name", String(256), nullable=False),
+    key=("repository_id", "digest", "fix_available", "exploit_available"),
+)
+"""Findings per image, status, fix and exploit availability: REPOSITORY and AWS_ECR_CONTAINER
+aggregations filtered on fix or exploit availability (and images) sum it, a few rows per
+image, instead of reading every finding."""
+
+
 finding_rollup_deferrals = Table(
     "finding_rollup_deferrals",
     metadata,
