@@ -94,7 +94,58 @@ def _entry(source: str, advisory_id: str, ecosystem: str, e: dict[str, Any]) -> 
     )
 
 
+def _same(entry: IndexedEntry, e: dict[str, Any]) -> bool:
+    """Whether the stored entry `e` is what `entry` was made from: its status, versions and
+    ranges are what `_entry` reads (the rest of an entry does not change a verdict)."""
+    return (
+        entry.problem is None
+        and entry.status == e.get("status", "affected")
+        and entry.versions == tuple(e.get("versions", ()))
+        and [
+            [r.type.value, r.repo, [[ev.kind.value, ev.version] for ev in r.events]]
+            for r in entry.ranges
+        ]
+        == e.get("ranges", [])
+    )
+
+
 Verdicts = tuple[tuple[IndexedEntry, object], ...]
+
+
+@dataclass(slots=True)
+class _Earlier:
+    """A changed key's entries as they were prepared before the change, and their verdicts by
+    version. A delta rewrites every entry of each key it touches, yet most of them are as they
+    were (the other advisories about the package, an advisory whose summary alone changed): such
+    an entry is reused as it is, with its verdicts, instead of being prepared and evaluated
+    again (at a 1,000-advisory update, four entries in five of the keys it touches)."""
+
+    entries: dict[tuple[str, str], list[IndexedEntry]]
+    """By (source, advisory id)."""
+    verdicts: dict[str, dict[int, object]]
+    """version -> id of an entry -> its verdict, for the versions every entry was evaluated
+    at; an entry absent from a version's map was not affected (or is `not_affected`)."""
+    ids: frozenset[int] = frozenset()
+    """Ids of the entries (alive while this is: `entries` holds them)."""
+
+    @staticmethod
+    def of(entries: list[IndexedEntry], verdicts: dict[str, Verdicts]) -> _Earlier:
+        by_version = {v: {id(e): verdict for e, verdict in got} for v, got in verdicts.items()}
+        by_advisory: dict[tuple[str, str], list[IndexedEntry]] = {}
+        for e in entries:
+            by_advisory.setdefault((e.source, e.advisory_id), []).append(e)
+        return _Earlier(by_advisory, by_version, frozenset(id(e) for e in entries))
+
+    def reuse(
+        self, source: str, advisory_id: str, e: dict[str, Any], taken: set[int]
+    ) -> IndexedEntry | None:
+        """The entry made from what `e` holds, if there was one not `taken` yet (then it is).
+        Nothing here is ever removed: an id in `ids` always names the entry it named."""
+        for entry in self.entries.get((source, advisory_id), ()):
+            if id(entry) not in taken and _same(entry, e):
+                taken.add(id(entry))
+                return entry
+        return None
 
 
 @dataclass(slots=True)
@@ -107,6 +158,8 @@ class _State:
     packed: index_file.Packed
     entries: dict[Key, list[IndexedEntry]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str, str], Verdicts] = field(default_factory=dict)
+    earlier: dict[Key, _Earlier] = field(default_factory=dict)
+    """Changed keys' entries as prepared before their last change (see `_Earlier`)."""
 
 
 class MatchIndex:
@@ -149,6 +202,8 @@ class MatchIndex:
     def clear_verdicts(self) -> None:
         """Forget computed verdicts (the entries stay): every verdict is then computed anew."""
         self._state.verdicts.clear()
+        for earlier in self._state.earlier.values():
+            earlier.verdicts.clear()
 
     def refresh(self) -> int:
         """Bring the index up to the database's current version; returns it."""
@@ -215,19 +270,32 @@ class MatchIndex:
             self._file.note(changes)
         packed = index_file.pack(state.packed, changes)
         entries = {k: v for k, v in state.entries.items() if k not in changed}
-        verdicts = {k: v for k, v in state.verdicts.items() if (k[0], k[1]) not in changed}
-        return _State(current, packed, entries, verdicts)
+        verdicts: dict[tuple[str, str, str], Verdicts] = {}
+        before: dict[Key, dict[str, Verdicts]] = {}
+        for k, v in state.verdicts.items():
+            if (k[0], k[1]) in changed:
+                before.setdefault((k[0], k[1]), {})[k[2]] = v
+            else:
+                verdicts[k] = v
+        # kept until the key is prepared again, then for one more version
+        earlier = {k: e for k, e in state.earlier.items() if k not in state.entries}
+        for key in changed:
+            prepared = state.entries.get(key)
+            if prepared is not None:  # else: as it was before a change (or never prepared)
+                earlier[key] = _Earlier.of(prepared, before.get(key, {}))
+        return _State(current, packed, entries, verdicts, earlier)
 
     def _prepared(self, state: _State, ecosystem: str, name: str) -> list[IndexedEntry]:
         key = (ecosystem, name)
         entries = state.entries.get(key)
         if entries is None:
             blob = state.packed.blob(ecosystem, name)
-            entries = (
-                []
-                if blob is None
-                else [_entry(s, a, ecosystem, e) for s, a, e in index_file.decode_blob(blob)]
-            )
+            earlier = state.earlier.get(key)
+            entries = []
+            taken: set[int] = set()
+            for s, a, e in [] if blob is None else index_file.decode_blob(blob):
+                same = None if earlier is None else earlier.reuse(s, a, e, taken)
+                entries.append(same if same is not None else _entry(s, a, ecosystem, e))
             state.entries[key] = entries
         return entries
 
@@ -245,7 +313,18 @@ class MatchIndex:
                 scheme = scheme_for(ecosystem)
             except UnknownEcosystem:
                 scheme = None
+            earlier = state.earlier.get((ecosystem, name))
+            before, reused = (
+                (None, frozenset())
+                if earlier is None
+                else (earlier.verdicts.get(version), earlier.ids)
+            )
             for entry in entries:
+                if before is not None and id(entry) in reused:
+                    known = before.get(id(entry))
+                    if known is not None:
+                        out.append((entry, known))
+                    continue
                 if entry.status == "not_affected":
                     continue
                 if entry.status == "undetermined":
