@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from dockwatch.distros import Supported, by_ecosystem, lookup_distro
 from dockwatch.model.advisory import normalize_package_name
@@ -29,15 +28,14 @@ from dockwatch.storage.vuln_repo import VulnRepo
 from dockwatch.versions import (
     Affected,
     Indeterminate,
-    Range,
     fixed_versions,
-    ranges_from_osv,
     scheme_for,
 )
-from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
+from dockwatch.versions.ranges import evaluate_prepared
 from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
 
 from . import index_file, redhat
+from .entries import Earlier, IndexedEntry, Verdicts, make_entry
 from .matcher import LANGUAGE_ECOSYSTEMS, IndeterminateMatch, Match, MatchEvidence, MatchReport
 
 logger = logging.getLogger(__name__)
@@ -46,106 +44,6 @@ Key = tuple[str, str]
 
 INDEX_FILE = "match-index.bin"
 """The persisted index's name in a data folder."""
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedEntry:
-    """An affected entry ready to evaluate."""
-
-    source: str
-    advisory_id: str
-    ranges: tuple[Range, ...]
-    versions: tuple[str, ...]
-    status: str
-    problem: str | None
-    """Why its ranges could not be parsed (the verdict is then indeterminate)."""
-    prepared: PreparedEntry | None
-    """Events keyed and sorted once (None when the ecosystem has no scheme)."""
-
-
-def _entry(source: str, advisory_id: str, ecosystem: str, e: dict[str, Any]) -> IndexedEntry:
-    problem = None
-    ranges: tuple[Range, ...] = ()
-    try:
-        ranges = ranges_from_osv(
-            {
-                "type": rtype,
-                "repo": repo_url,
-                "events": [{kind: version} for kind, version in events],
-            }
-            for rtype, repo_url, events in e.get("ranges", [])
-        )
-    except ValueError as exc:
-        problem = f"unusable range: {exc}"
-    versions = tuple(e.get("versions", ()))
-    try:
-        scheme = scheme_for(ecosystem)
-    except UnknownEcosystem:
-        scheme = None
-    prepared = None if scheme is None or problem else prepare(scheme, ranges, versions)
-    return IndexedEntry(
-        source,
-        advisory_id,
-        ranges,
-        versions,
-        e.get("status", "affected"),
-        problem,
-        prepared,
-    )
-
-
-def _same(entry: IndexedEntry, e: dict[str, Any]) -> bool:
-    """Whether the stored entry `e` is what `entry` was made from: its status, versions and
-    ranges are what `_entry` reads (the rest of an entry does not change a verdict)."""
-    return (
-        entry.problem is None
-        and entry.status == e.get("status", "affected")
-        and entry.versions == tuple(e.get("versions", ()))
-        and [
-            [r.type.value, r.repo, [[ev.kind.value, ev.version] for ev in r.events]]
-            for r in entry.ranges
-        ]
-        == e.get("ranges", [])
-    )
-
-
-Verdicts = tuple[tuple[IndexedEntry, object], ...]
-
-
-@dataclass(slots=True)
-class _Earlier:
-    """A changed key's entries as they were prepared before the change, and their verdicts by
-    version. A delta rewrites every entry of each key it touches, yet most of them are as they
-    were (the other advisories about the package, an advisory whose summary alone changed): such
-    an entry is reused as it is, with its verdicts, instead of being prepared and evaluated
-    again (at a 1,000-advisory update, four entries in five of the keys it touches)."""
-
-    entries: dict[tuple[str, str], list[IndexedEntry]]
-    """By (source, advisory id)."""
-    verdicts: dict[str, dict[int, object]]
-    """version -> id of an entry -> its verdict, for the versions every entry was evaluated
-    at; an entry absent from a version's map was not affected (or is `not_affected`)."""
-    ids: frozenset[int] = frozenset()
-    """Ids of the entries (alive while this is: `entries` holds them)."""
-
-    @staticmethod
-    def of(entries: list[IndexedEntry], verdicts: dict[str, Verdicts]) -> _Earlier:
-        by_version = {v: {id(e): verdict for e, verdict in got} for v, got in verdicts.items()}
-        by_advisory: dict[tuple[str, str], list[IndexedEntry]] = {}
-        for e in entries:
-            by_advisory.setdefault((e.source, e.advisory_id), []).append(e)
-        return _Earlier(by_advisory, by_version, frozenset(id(e) for e in entries))
-
-    def reuse(
-        self, source: str, advisory_id: str, e: dict[str, Any], taken: set[int]
-    ) -> IndexedEntry | None:
-        """The entry made from what `e` holds, if there was one not `taken` yet (then it is).
-        Nothing here is ever removed: an id in `ids` always names the entry it named."""
-        for entry in self.entries.get((source, advisory_id), ()):
-            if id(entry) not in taken and _same(entry, e):
-                taken.add(id(entry))
-                return entry
-        return None
 
 
 @dataclass(slots=True)
@@ -158,8 +56,8 @@ class _State:
     packed: index_file.Packed
     entries: dict[Key, list[IndexedEntry]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str, str], Verdicts] = field(default_factory=dict)
-    earlier: dict[Key, _Earlier] = field(default_factory=dict)
-    """Changed keys' entries as prepared before their last change (see `_Earlier`)."""
+    earlier: dict[Key, Earlier] = field(default_factory=dict)
+    """Changed keys' entries as prepared before their last change (see `Earlier`)."""
 
 
 class MatchIndex:
@@ -282,7 +180,7 @@ class MatchIndex:
         for key in changed:
             prepared = state.entries.get(key)
             if prepared is not None:  # else: as it was before a change (or never prepared)
-                earlier[key] = _Earlier.of(prepared, before.get(key, {}))
+                earlier[key] = Earlier.of(prepared, before.get(key, {}))
         return _State(current, packed, entries, verdicts, earlier)
 
     def _prepared(self, state: _State, ecosystem: str, name: str) -> list[IndexedEntry]:
@@ -295,7 +193,7 @@ class MatchIndex:
             taken: set[int] = set()
             for s, a, e in [] if blob is None else index_file.decode_blob(blob):
                 same = None if earlier is None else earlier.reuse(s, a, e, taken)
-                entries.append(same if same is not None else _entry(s, a, ecosystem, e))
+                entries.append(same if same is not None else make_entry(s, a, ecosystem, e))
             state.entries[key] = entries
         return entries
 
