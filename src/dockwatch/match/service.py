@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from dockwatch.distros import Supported, by_ecosystem, lookup_distro
 from dockwatch.model.advisory import normalize_package_name
@@ -29,15 +28,14 @@ from dockwatch.storage.vuln_repo import VulnRepo
 from dockwatch.versions import (
     Affected,
     Indeterminate,
-    Range,
     fixed_versions,
-    ranges_from_osv,
     scheme_for,
 )
-from dockwatch.versions.ranges import PreparedEntry, evaluate_prepared, prepare
+from dockwatch.versions.ranges import evaluate_prepared
 from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
 
 from . import index_file, redhat
+from .entries import Earlier, IndexedEntry, Verdicts, make_entry
 from .matcher import LANGUAGE_ECOSYSTEMS, IndeterminateMatch, Match, MatchEvidence, MatchReport
 
 logger = logging.getLogger(__name__)
@@ -46,55 +44,6 @@ Key = tuple[str, str]
 
 INDEX_FILE = "match-index.bin"
 """The persisted index's name in a data folder."""
-
-
-@dataclass(frozen=True, slots=True)
-class IndexedEntry:
-    """An affected entry ready to evaluate."""
-
-    source: str
-    advisory_id: str
-    ranges: tuple[Range, ...]
-    versions: tuple[str, ...]
-    status: str
-    problem: str | None
-    """Why its ranges could not be parsed (the verdict is then indeterminate)."""
-    prepared: PreparedEntry | None
-    """Events keyed and sorted once (None when the ecosystem has no scheme)."""
-
-
-def _entry(source: str, advisory_id: str, ecosystem: str, e: dict[str, Any]) -> IndexedEntry:
-    problem = None
-    ranges: tuple[Range, ...] = ()
-    try:
-        ranges = ranges_from_osv(
-            {
-                "type": rtype,
-                "repo": repo_url,
-                "events": [{kind: version} for kind, version in events],
-            }
-            for rtype, repo_url, events in e.get("ranges", [])
-        )
-    except ValueError as exc:
-        problem = f"unusable range: {exc}"
-    versions = tuple(e.get("versions", ()))
-    try:
-        scheme = scheme_for(ecosystem)
-    except UnknownEcosystem:
-        scheme = None
-    prepared = None if scheme is None or problem else prepare(scheme, ranges, versions)
-    return IndexedEntry(
-        source,
-        advisory_id,
-        ranges,
-        versions,
-        e.get("status", "affected"),
-        problem,
-        prepared,
-    )
-
-
-Verdicts = tuple[tuple[IndexedEntry, object], ...]
 
 
 @dataclass(slots=True)
@@ -107,6 +56,8 @@ class _State:
     packed: index_file.Packed
     entries: dict[Key, list[IndexedEntry]] = field(default_factory=dict)
     verdicts: dict[tuple[str, str, str], Verdicts] = field(default_factory=dict)
+    earlier: dict[Key, Earlier] = field(default_factory=dict)
+    """Changed keys' entries as prepared before their last change (see `Earlier`)."""
 
 
 class MatchIndex:
@@ -149,6 +100,8 @@ class MatchIndex:
     def clear_verdicts(self) -> None:
         """Forget computed verdicts (the entries stay): every verdict is then computed anew."""
         self._state.verdicts.clear()
+        for earlier in self._state.earlier.values():
+            earlier.verdicts.clear()
 
     def refresh(self) -> int:
         """Bring the index up to the database's current version; returns it."""
@@ -215,19 +168,32 @@ class MatchIndex:
             self._file.note(changes)
         packed = index_file.pack(state.packed, changes)
         entries = {k: v for k, v in state.entries.items() if k not in changed}
-        verdicts = {k: v for k, v in state.verdicts.items() if (k[0], k[1]) not in changed}
-        return _State(current, packed, entries, verdicts)
+        verdicts: dict[tuple[str, str, str], Verdicts] = {}
+        before: dict[Key, dict[str, Verdicts]] = {}
+        for k, v in state.verdicts.items():
+            if (k[0], k[1]) in changed:
+                before.setdefault((k[0], k[1]), {})[k[2]] = v
+            else:
+                verdicts[k] = v
+        # kept until the key is prepared again, then for one more version
+        earlier = {k: e for k, e in state.earlier.items() if k not in state.entries}
+        for key in changed:
+            prepared = state.entries.get(key)
+            if prepared is not None:  # else: as it was before a change (or never prepared)
+                earlier[key] = Earlier.of(prepared, before.get(key, {}))
+        return _State(current, packed, entries, verdicts, earlier)
 
     def _prepared(self, state: _State, ecosystem: str, name: str) -> list[IndexedEntry]:
         key = (ecosystem, name)
         entries = state.entries.get(key)
         if entries is None:
             blob = state.packed.blob(ecosystem, name)
-            entries = (
-                []
-                if blob is None
-                else [_entry(s, a, ecosystem, e) for s, a, e in index_file.decode_blob(blob)]
-            )
+            earlier = state.earlier.get(key)
+            entries = []
+            taken: set[int] = set()
+            for s, a, e in [] if blob is None else index_file.decode_blob(blob):
+                same = None if earlier is None else earlier.reuse(s, a, e, taken)
+                entries.append(same if same is not None else make_entry(s, a, ecosystem, e))
             state.entries[key] = entries
         return entries
 
@@ -245,7 +211,18 @@ class MatchIndex:
                 scheme = scheme_for(ecosystem)
             except UnknownEcosystem:
                 scheme = None
+            earlier = state.earlier.get((ecosystem, name))
+            before, reused = (
+                (None, frozenset())
+                if earlier is None
+                else (earlier.verdicts.get(version), earlier.ids)
+            )
             for entry in entries:
+                if before is not None and id(entry) in reused:
+                    known = before.get(id(entry))
+                    if known is not None:
+                        out.append((entry, known))
+                    continue
                 if entry.status == "not_affected":
                     continue
                 if entry.status == "undetermined":
