@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # imported when a client is built: an `oci:` run never loads 
     import httpx
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+SMALL_BODY = 1 << 20
+"""What `Response.read` holds at most: the bodies read whole (the `/v2/` probe, redirects, errors,
+token responses) are small; a registry sending more is refused, not buffered."""
 MAX_REDIRECTS = 20
 """httpx's default."""
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
@@ -51,8 +54,9 @@ class Response(Protocol):
         """The body in chunks of at most `size` bytes; raises `BodyError` if it is cut short."""
         ...
 
-    def read(self) -> bytes:
-        """The whole body."""
+    def read(self, limit: int = SMALL_BODY) -> bytes:
+        """The whole body; raises `BodyError` past `limit` bytes (a hostile server's endless
+        body is never buffered)."""
         ...
 
     def close(self) -> None:
@@ -72,6 +76,18 @@ class Http(Protocol):
     def close(self) -> None:
         """Close every connection."""
         ...
+
+
+def read_bounded(chunks: Iterator[bytes], limit: int) -> bytes:
+    """The chunks joined, or `BodyError` once they pass `limit` bytes."""
+    out: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(f"response body larger than {limit} bytes")
+        out.append(chunk)
+    return b"".join(out)
 
 
 def proxied() -> bool:
@@ -124,8 +140,8 @@ class _StdlibResponse:
                 return
             yield chunk
 
-    def read(self) -> bytes:
-        return b"".join(self.iter_bytes())
+    def read(self, limit: int = SMALL_BODY) -> bytes:
+        return read_bounded(self.iter_bytes(), limit)
 
     def close(self) -> None:
         self._release(self._raw)
@@ -154,7 +170,10 @@ class StdlibHttp:
             location = response.header("location")
             if response.status_code not in REDIRECTS or not location:
                 return response
-            response.read()  # a redirect's body is small: read it so the connection is reused
+            try:
+                response.read()  # a redirect's body is small: read it so the connection is reused
+            except BodyError:
+                pass  # cut short or too long: the connection is closed, not kept
             response.close()
             target = urljoin(url, location)
             if _origin(target) != _origin(url) and not _upgrade(url, target):
@@ -236,8 +255,8 @@ class _HttpxResponse:
         except httpx.HTTPError as exc:
             raise BodyError(str(exc)) from exc
 
-    def read(self) -> bytes:
-        return b"".join(self.iter_bytes())
+    def read(self, limit: int = SMALL_BODY) -> bytes:
+        return read_bounded(self.iter_bytes(), limit)
 
     def close(self) -> None:
         self._response.close()

@@ -130,10 +130,9 @@ class RegistryClient:
             for scheme in schemes:
                 url = f"{scheme}://{self.ref.host}/v2/"
                 try:
-                    probe = self._http.get(url, {})
-                    probe.read()  # a small body: read, so the connection is kept for what follows
-                    probe.close()
-                except (TransportError, BodyError) as exc:  # refused, reset, timed out, TLS
+                    # a small body, read so the connection is kept for what follows
+                    _discard(self._http.get(url, {}))
+                except TransportError as exc:  # refused, reset, timed out, TLS
                     last = exc
                     continue
                 self._base = f"{scheme}://{self.ref.host}"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from dockwatch.image.errors import AuthenticationFailed, RemoteRegistryError
-from dockwatch.image.pull_http import StdlibHttp, open_http
+from dockwatch.image.pull_http import BodyError, StdlibHttp, open_http
 from dockwatch.image.remote import RegistryClient, RegistryRef
 from dockwatch.image.sources import resolve
 from dockwatch.model.digest import Digest
@@ -207,3 +207,49 @@ def test_tls_is_verified_as_httpx_verifies_it(
     assert open_http(False, 10).get(url, {}).read() == b"hello"
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     assert open_http(True, 10).get(url, {}).read() == b"hello"
+
+
+def _endless(h: BaseHTTPRequestHandler, status: int, **headers: str) -> None:
+    """A chunked body that never ends (until the client goes away)."""
+    h.send_response(status)
+    for k, v in headers.items():
+        h.send_header(k.replace("_", "-"), v)
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    chunk = b"x" * 65536
+    try:
+        while True:
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize("use_httpx", [False, True])
+def test_an_endless_body_is_refused_not_buffered(use_httpx: bool) -> None:
+    """A hostile server answering the small requests (an error, the token endpoint) with a body
+    that never ends gets a clear error once the client has read `SMALL_BODY` bytes."""
+
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        if h.path.startswith("/token"):
+            _endless(h, 200)
+        elif h.path.startswith("/v2/x/manifests/"):
+            realm = f'Bearer realm="http://{h.headers["Host"]}/token",service="s"'
+            _send(h, 401, WWW_Authenticate=realm)
+        elif h.path.startswith("/v2/e/manifests/"):
+            _endless(h, 500)
+        else:
+            _send(h, 200, b"{}")
+
+    server = _Server(handle)
+    transport = httpx.HTTPTransport() if use_httpx else None
+    try:
+        big = open_http(False, 10, transport=transport)
+        with pytest.raises(BodyError, match="larger than"):
+            big.get(f"http://127.0.0.1:{server.port}/token", {}).read()
+        for repo, error in (("x", AuthenticationFailed), ("e", RemoteRegistryError)):
+            ref = RegistryRef.parse(f"127.0.0.1:{server.port}/{repo}:y")
+            client = RegistryClient(ref, tls_verify=False, transport=transport)
+            with pytest.raises(error):
+                client.manifest("y")
+    finally:
+        server.stop()
