@@ -361,3 +361,18 @@ def test_racing_sync_lease_takers_get_one_holder(store: Store) -> None:
             thread.join()
         assert failed == []
         assert len(won) == 1
+
+
+def test_contents_of_many_keys_across_sources(store: Store) -> None:
+    # more keys than one query takes, the same ids under several sources, ids of one source
+    # asked under another, unknown keys: each key reads the content written under it
+    written: dict[tuple[str, str], dict[str, Any]] = {}
+    for source, count in (("osv", 1_100), ("ghsa", 300), ("nvd", 5)):
+        rows = [_advisory(f"ID-{n}", ("PyPI", f"{source}-{n}")) for n in range(count)]
+        _write(store, source, *rows)
+        written.update({(source, r.id): r.content for r in rows})
+    wanted = [*written, ("nvd", "ID-900"), ("almalinux", "ID-1"), ("osv", "ID-1")]
+    with store.read() as uow:
+        got = uow.vulns.advisory_contents(reversed(wanted))
+    assert got == written
+    assert got[("ghsa", "ID-7")]["affected"] == [["PyPI", "ghsa-7"]]

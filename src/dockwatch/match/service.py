@@ -28,10 +28,9 @@ from dockwatch.storage.vuln_repo import VulnRepo
 from dockwatch.versions import (
     Affected,
     Indeterminate,
-    fixed_versions,
     scheme_for,
 )
-from dockwatch.versions.ranges import evaluate_prepared
+from dockwatch.versions.ranges import evaluate_prepared, fixed_versions_prepared
 from dockwatch.versions.scheme import InvalidVersion, UnknownEcosystem
 
 from . import index_file, redhat
@@ -250,7 +249,7 @@ class MatchIndex:
                 ):
                     # listed explicitly: the fix is still the `fixed` event closing its interval
                     try:
-                        fixes = fixed_versions(version, scheme, entry.ranges)
+                        fixes = fixed_versions_prepared(version, scheme, entry.prepared)
                     except InvalidVersion:  # listed verbatim, yet not a version of the scheme
                         fixes = ()
                     if fixes:

@@ -56,6 +56,16 @@ class Drafter:
         if unknown:
             self.contents.update(self.vulns.advisory_contents(unknown))
 
+    def read_enrichment(self, vulnerabilities: Iterable[str]) -> None:
+        """Read the enrichment of the vulnerabilities not read yet (a rescan reads every
+        vulnerability in its scope at once: one query per image read them 269 queries at a
+        time in a 1,000-advisory update)."""
+        unknown = sorted({v for v in vulnerabilities if v not in self._enrichment})
+        if unknown:
+            got = self.vulns.enrichment_for(unknown)
+            for v in unknown:
+                self._enrichment[v] = got.get(v, {})
+
     def vulnerability(self, key: tuple[str, str]) -> str | None:
         """The (first) vulnerability id of a (source, advisory id) whose content was read."""
         found = self.vulnerabilities(key)
@@ -81,39 +91,36 @@ class Drafter:
         """Drafts by vulnerability id for one image's matches; with `scope`, only for those
         vulnerabilities; without `enrich`, from the advisories alone (ECR basic scanning)."""
         self.read_contents((m.source, m.advisory_id) for m in matches)
-        kept: list[Match] = []
-        vulns: set[str] = set()
-        for m in matches:
-            ids = [
-                v
-                for v in self.vulnerabilities((m.source, m.advisory_id))
-                if scope is None or v in scope
-            ]
-            if ids:
-                kept.append(m)
-                vulns.update(ids)
         if not enrich:
+            kept = [m for m in matches if self._in(m, scope)]
             return _in_scope(build(kept, self.contents, {}), scope)
-        unknown = [v for v in vulns if v not in self._enrichment]
-        if unknown:
-            got = self.vulns.enrichment_for(unknown)
-            for v in unknown:
-                self._enrichment[v] = got.get(v, {})
+        # one pass: the matches filed under each vulnerability in scope (a match filed under
+        # several, an erratum's CVEs, is in each of their groups)
         groups: dict[str, list[Match]] = {}
-        for m in kept:
-            for v in self.vulnerabilities((m.source, m.advisory_id)):
-                groups.setdefault(v, []).append(m)
+        known_ids = self._vuln
+        for m in matches:
+            key = (m.source, m.advisory_id)
+            ids = known_ids.get(key)
+            if ids is None:
+                ids = self.vulnerabilities(key)
+            for v in ids:
+                if scope is None or v in scope:
+                    groups.setdefault(v, []).append(m)
+        self.read_enrichment(groups)
         out: dict[str, FindingDraft] = {}
         for v, group in groups.items():
-            if scope is not None and v not in scope:
-                continue
-            key = (v, tuple(map(id, group)))
-            known = self._built.get(key)
+            built = (v, tuple(map(id, group)))
+            known = self._built.get(built)
             if known is None:
                 draft = build(group, self.contents, {v: self._enrichment[v]})[v]
-                known = self._built[key] = (draft, group)
+                known = self._built[built] = (draft, group)
             out[v] = known[0]
         return out
+
+    def _in(self, m: Match, scope: frozenset[str] | None) -> bool:
+        """Is a match filed under a vulnerability in `scope` (any, without one)?"""
+        ids = self.vulnerabilities((m.source, m.advisory_id))
+        return bool(ids) and (scope is None or any(v in scope for v in ids))
 
 
 def _in_scope(

@@ -259,6 +259,7 @@ def _apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
         targets: list[Target] = []
         signatures: set[tuple[Any, ...]] = set()
         epoch = uow.scans.activation_epoch(env.tenant)
+        drafts.drafter.read_enrichment(all_vulns)
         for x in resources:
             key = (x.repository_id, x.digest)
             frozen = frozenset(scope_of[key])

@@ -360,3 +360,25 @@ def fixed_versions(
         if interval and interval.closed_by and interval.closed_by.kind == EventKind.FIXED:
             out[interval.closed_by.version] = scheme.key(interval.closed_by.version)
     return tuple(sorted(out, key=lambda v: _KeyBox(out[v])))
+
+
+def fixed_versions_prepared(
+    version: str, scheme: VersionScheme, entry: PreparedEntry
+) -> tuple[str, ...]:
+    """`fixed_versions(version, ...)` over a `PreparedEntry`: the events keyed and sorted when
+    the entry was prepared, not again per lookup (a version matched through an entry's explicit
+    `versions` list asks for its fix: thousands of re-sorts in a large advisory update).
+
+    Ranges whose events the scheme rejects are skipped, as `fixed_versions` does; an
+    unparseable `version` raises `InvalidVersion`.
+    """
+    key = scheme.key(version)
+    out: dict[str, SortKey] = {}
+    for _index, events in entry.ranges:
+        if isinstance(events, InvalidVersion):
+            continue
+        interval = _walk(events, key)
+        if interval and interval.closed_by and interval.closed_by.kind == EventKind.FIXED:
+            closer = interval.closed_by
+            out[closer.version] = next(k for ev, k in events if ev is closer and k is not None)
+    return tuple(sorted(out, key=lambda v: _KeyBox(out[v])))

@@ -110,3 +110,45 @@ def test_package_sets_sharing_matches_share_drafts(tmp_path: Path) -> None:
             assert [f.drafts(s) for f, s in zip(fresh, sets, strict=True)] == got
     finally:
         services.close()
+
+
+def test_scoped_drafts_are_the_full_drafts_in_scope(tmp_path: Path) -> None:
+    """Whatever the scope (an erratum's CVEs among them) and whether the enrichment was read
+    ahead, a scoped draft equals `findings.build` over every match, kept for that scope."""
+    services = build(Settings(data_dir=tmp_path / "data"))
+    try:
+        folder = tmp_path / "osv"
+        folder.mkdir()
+        records = [
+            _osv("GHSA-aaaa-bbbb-cccc", "2.0", aliases=["CVE-2026-0001"]),
+            _osv("PYSEC-2026-2", "1.5"),
+            _osv("ALSA-2026-1", "1.8", related=["CVE-2026-0003", "CVE-2026-0001"]),
+            {**_osv("PYSEC-2026-4", "3.0"), "aliases": ["CVE-2026-0001"]},
+        ]
+        for rec in records:
+            (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
+        import_paths(VulnDb(services.store, services.clock), [folder])
+        zeta = Package("zeta", "1.0", "python", "pkg:pypi/zeta@1.0", layer_digest=L1)
+        matches = evaluate([zeta], None, services.scanner.index, services.store, today=TODAY)
+        assert len(matches.report.matches) == 4
+        every = ["CVE-2026-0001", "CVE-2026-0003", "PYSEC-2026-2", "PYSEC-9999-9"]
+        scopes = [frozenset(every[:n]) for n in range(len(every) + 1)]
+        scopes += [frozenset({"CVE-2026-0003"}), frozenset({"PYSEC-2026-2", "CVE-2026-0003"})]
+        with services.store.read() as uow:
+            oracle = Drafter(uow.vulns)
+            oracle.read_contents((m.source, m.advisory_id) for m in matches.report.matches)
+            built = find_build(
+                matches.report.matches, oracle.contents, uow.vulns.enrichment_for(every)
+            )
+            assert sorted(built) == every[:3]
+            ahead = Drafter(uow.vulns)
+            ahead.read_enrichment(every)
+            for scope in scopes:
+                expected = {v: d for v, d in built.items() if v in scope}
+                assert Drafter(uow.vulns).drafts(matches.report.matches, scope) == expected
+                assert ahead.drafts(matches.report.matches, scope) == expected
+                plain = Drafter(uow.vulns).drafts(matches.report.matches, scope, enrich=False)
+                assert sorted(plain) == sorted(expected)
+            assert Drafter(uow.vulns).drafts(matches.report.matches) == built
+    finally:
+        services.close()

@@ -54,6 +54,7 @@ from dockwatch.versions import (
     ranges_from_osv,
     scheme_for,
 )
+from dockwatch.versions.ranges import fixed_versions_prepared, prepare
 from dockwatch.versions.scheme import InvalidVersion, SortKey, VersionScheme
 
 VULNDATA = Path(__file__).resolve().parents[3].parent / "shared" / "vulndata"
@@ -190,6 +191,50 @@ def test_fixed_versions() -> None:
     assert fixed_versions(None, PYPI, [r, other]) == ("1.2", "2.2", "2.3")
     open_ended = rng(("introduced", "1.0"))
     assert fixed_versions("1.5", PYPI, [open_ended]) == ()
+
+
+def test_fixed_versions_prepared_agrees_with_fixed_versions() -> None:
+    # the one-off path (events sorted per call) is the oracle, over every version an entry
+    # names, versions between and around them, and entries with a range the scheme rejects
+    r = rng(("introduced", "0"), ("fixed", "1.2"), ("introduced", "2.0"), ("fixed", "2.3"))
+    other = rng(("introduced", "2.1"), ("fixed", "2.2"))
+    reopened = rng(("fixed", "2.0"), ("introduced", "2.0"), ("introduced", "1.0"))
+    closed = rng(("introduced", "1.0"), ("last_affected", "1.4"), ("fixed", "1.6"))
+    limited = rng(("introduced", "0"), ("fixed", "3.0"), ("limit", "2.5"))
+    bad = rng(("introduced", "0"), ("fixed", "not a version!"))
+    git = rng(("introduced", "abc"), ("fixed", "def"), rtype="GIT")
+    entries = [[r, other], [r], [reopened], [closed], [limited], [bad, other], [git, r], []]
+    probes = ["0", "0.5", "1.0", "1.2", "1.3", "1.4", "1.5", "1.6", "2.0", "2.1", "2.1.5", "2.2"]
+    probes += ["2.4", "2.5", "2.9", "3.0", "4"]
+    checked = 0
+    for ranges in entries:
+        prepared = prepare(PYPI, ranges, ("1.0", "2.1"))
+        for version in probes:
+            expected = fixed_versions(version, PYPI, ranges)
+            assert fixed_versions_prepared(version, PYPI, prepared) == expected, (ranges, version)
+            checked += bool(expected)
+        with pytest.raises(InvalidVersion):
+            fixed_versions_prepared("not a version!", PYPI, prepared)
+    assert checked > 20  # most probes have a fix: the comparison is not of empty tuples
+
+
+@pytest.mark.slow
+def test_fixed_versions_prepared_agrees_on_pypa_listed_versions() -> None:
+    # every explicitly listed version of a sample of PyPA entries, the matcher's use
+    checked = 0
+    for entries in list(_pypa_entries().values())[::20]:
+        for entry in entries:
+            prepared = prepare(PYPI, entry.ranges, entry.versions)
+            for version in entry.versions:
+                try:
+                    expected = fixed_versions(version, PYPI, entry.ranges)
+                except InvalidVersion:
+                    with pytest.raises(InvalidVersion):
+                        fixed_versions_prepared(version, PYPI, prepared)
+                    continue
+                assert fixed_versions_prepared(version, PYPI, prepared) == expected
+                checked += bool(expected)
+    assert checked > 1000
 
 
 @pytest.mark.parametrize(

@@ -123,16 +123,29 @@ def advisory_contents(
     conn: Connection, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Stored contents of many (source, advisory id) at once (withdrawn ones included)."""
-    a = t.vuln_advisories
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    wanted = sorted(set(keys))
-    for start in range(0, len(wanted), 400):
-        part = wanted[start : start + 400]
-        for r in conn.execute(
-            select(a.c.source, a.c.id, a.c.content).where(tuple_(a.c.source, a.c.id).in_(part))
-        ):
-            out[(r.source, r.id)] = dict(orjson.loads(unpack_content(bytes(r.content))))
+    for source, aid, content in _stored_contents(conn, keys):
+        out[(source, aid)] = dict(orjson.loads(unpack_content(content)))
     return out
+
+
+def _stored_contents(
+    conn: Connection, keys: Iterable[tuple[str, str]]
+) -> Iterator[tuple[str, str, bytes]]:
+    """(source, advisory id, stored content) of many keys, one source at a time: `source = ?
+    AND id IN (...)` walks the primary key, where a row-value `(source, id) IN (VALUES ...)`
+    made SQLite scan the whole table once per chunk (3,940 contents of a 24,869-advisory
+    database: 0.16 s CPU of queries, 0.02 s by source)."""
+    a = t.vuln_advisories
+    by_source: dict[str, set[str]] = {}
+    for source, aid in keys:
+        by_source.setdefault(source, set()).add(aid)
+    for source, ids in sorted(by_source.items()):
+        for part in chunks(sorted(ids)):
+            for r in conn.execute(
+                select(a.c.id, a.c.content).where(a.c.source == source, a.c.id.in_(part))
+            ):
+                yield source, r.id, bytes(r.content)
 
 
 def count_advisories(conn: Connection, source: str | None = None) -> int:
