@@ -267,6 +267,23 @@ def test_enrichment_round_trips_and_is_replaced_per_kind(store: Store) -> None:
     assert orjson.loads(records[0].content) == {"score": 0.9}
 
 
+def test_enrichment_for_many_cves_of_several_kinds(store: Store) -> None:
+    """More CVEs than one query's worth, kinds holding different CVEs: the result equals a
+    lookup in what was written."""
+    written: dict[str, dict[str, dict[str, int]]] = {}
+    with store.write() as uow:
+        for kind, step in (("epss", 1), ("kev", 7), ("nvd", 3)):
+            rows = [(f"CVE-{i}", f"{kind}{i}", {"n": i}) for i in range(0, 1_200, step)]
+            uow.vulns.write_enrichment(kind, rows, 1)
+            for cve, _, doc in rows:
+                written.setdefault(cve, {})[kind] = doc
+    asked = [f"CVE-{i}" for i in range(0, 2_400, 2)] + ["CVE-0", "CVE-none"]
+    expected = {cve: written[cve] for cve in set(asked) if cve in written}
+    with store.read() as uow:
+        assert uow.vulns.enrichment_for(asked) == expected
+        assert uow.vulns.enrichment_for([]) == {}
+
+
 def test_feed_bookkeeping(store: Store) -> None:
     t1, t2, t3 = T0 + timedelta(hours=1), T0 + timedelta(hours=2), T0 + timedelta(hours=3)
     with store.write() as uow:
