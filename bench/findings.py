@@ -505,6 +505,7 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("REPOSITORY", "SUPPRESSED fixAvailable=NO", {"findingStatus": _equals("SUPPRESSED"),
                                                   "fixAvailable": _equals("NO")}),
     ("PACKAGE", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
+    ("TITLE", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
     ("REPOSITORY", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
 )  # fmt: skip
 """Aggregations with filterCriteria: criteria that choose images (the rollups, filtered),

@@ -16,6 +16,7 @@ The detail rollup itself must equal a recount of the findings after every step.
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
@@ -236,6 +237,19 @@ def _pages(conn: Connection, services: Services, body: dict[str, Any]) -> list[d
 
 # --- the state machine ---------------------------------------------------------------------------
 
+_TEMPLATE: list[Path] = []
+
+
+def _template() -> Path:
+    """A migrated, empty data folder, made once per test run: each example starts from a copy
+    (migrating a new database took most of an example's set-up)."""
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="dockwatch-agg-template-")) / "d"
+        build(Settings(data_dir=folder, test_mode=True)).close()
+        atexit.register(shutil.rmtree, folder.parent, True)
+        _TEMPLATE.append(folder)
+    return _TEMPLATE[0]
+
 
 class Registry(RuleBasedStateMachine):
     """A registry under continuous scanning, driven at random."""
@@ -243,6 +257,7 @@ class Registry(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="dockwatch-agg-"))
+        shutil.copytree(_template(), self.tmp / "d")
         self.services = build(Settings(data_dir=self.tmp / "d", test_mode=True))
         clock = self.services.clock
         assert isinstance(clock, ControlledClock)
@@ -268,6 +283,7 @@ class Registry(RuleBasedStateMachine):
         self.advisories: dict[str, dict[str, Any]] = {}
         self.imports = 0
         self.pushes = 0
+        self.checks = 0
         for vid, fixes, severity, cve in (
             ("PYSEC-0", {"alpha": "1.5"}, "HIGH", "CVE-2090-0001"),
             ("PYSEC-1", {"beta": "2.5"}, "CRITICAL", None),
@@ -554,14 +570,19 @@ class Registry(RuleBasedStateMachine):
                         lambda r: r["status"] == "ACTIVE" and r["digest"] == digest,
                     )
                 )
-            for criteria, counted in variants:
+            self.checks += 1
+            for v, (criteria, counted) in enumerate(variants):
                 selected = [r for r in rows if counted(r)]
                 for n, kind in enumerate(ag.MEMBERS):
-                    sort_by = ag.SORT_BY[kind][n % len(ag.SORT_BY[kind])]
-                    order = "ASC" if n % 2 else "DESC"
+                    # sort, order and page size turn with the kind, the variant and the check:
+                    # every combination of them comes up within a few steps of one example
+                    sorts = ag.SORT_BY[kind]
+                    i = n + 3 * v + self.checks
+                    sort_by = sorts[i % len(sorts)]
+                    order = "ASC" if (i // len(sorts)) % 2 else "DESC"
                     body: dict[str, Any] = {
                         "aggregationType": kind,
-                        "maxResults": 1 + n % 3,
+                        "maxResults": 1 + (i // 2) % 3,
                         "aggregationRequest": {
                             ag.MEMBERS[kind]: {"sortBy": sort_by, "sortOrder": order}
                         },
@@ -663,7 +684,11 @@ class Registry(RuleBasedStateMachine):
 
 
 Registry.TestCase.settings = settings(
-    max_examples=15,
+    # every step checks 11 criteria x 7 aggregation types and 6 request filters (about 90
+    # queries, 16 checks an example): 6 examples whose checks turn sort, order and page size
+    # through every combination cover what 15 with the same ones each did, in under half the
+    # time (47 s of CPU against 106)
+    max_examples=6,
     stateful_step_count=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

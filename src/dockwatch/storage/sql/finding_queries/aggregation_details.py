@@ -14,7 +14,19 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import tables as t
@@ -73,9 +85,11 @@ class FromDetails:
 
     def package(self) -> Select[Any]:
         """`finding_package_counts` columns: a finding counts once per package name (its
-        detail's first package row of each name). Joined row by row through the primary key
-        of `detail_packages`: a join with the detail's distinct names as a subquery made SQLite
-        scan one materialized set per row of the other (minutes at 100,000 details)."""
+        detail's first package row of each name). Joined row by row by detail key through the
+        covering `ix_detail_packages_detail_name` (detail, name, seq), which also answers the
+        first-of-its-name check: no table row is read (1,000,000 findings, fixAvailable=YES:
+        250 -> 100 ms of CPU). A join with the detail's distinct names as a subquery made
+        SQLite scan one materialized set per row of the other (minutes at 100,000 details)."""
         # aliases: the criteria's own subqueries on `detail_packages` (package filters) must not
         # correlate with the joined rows
         r, dp = t.finding_detail_counts, t.detail_packages.alias("names")
@@ -94,19 +108,30 @@ class FromDetails:
             .group_by(r.c.status, dp.c.name)
         )
 
-    def title(self) -> Select[Any]:
-        """`finding_title_counts` columns (the detail's title, else the vulnerability id)."""
-        r, d = t.finding_detail_counts, t.finding_details.alias("titled")
-        title = func.coalesce(d.c.title, r.c.vulnerability_id)
+    def title(self, dialect: str) -> Select[Any]:
+        """`finding_title_counts` columns (the detail's title, else the vulnerability id). On
+        SQLite the title comes from the covering `ix_finding_details_title`, named (INDEXED
+        BY) since without statistics the planner takes the primary key's index, which reads
+        each detail's whole ~1.5 KB row (1,000,000 findings, fixAvailable=YES: 270 -> 95 ms)."""
+        r = t.finding_detail_counts
+        if dialect == "sqlite":
+            titled = text("finding_details AS titled INDEXED BY ix_finding_details_title")
+            ref: ColumnElement[str] = literal_column("titled.ref", String)
+            stored: ColumnElement[str] = literal_column("titled.title", Text)
+            joined = select().select_from(r).select_from(titled).where(ref == r.c.detail_ref)
+        else:
+            d = t.finding_details.alias("titled")
+            stored = d.c.title
+            joined = select().select_from(r.join(d, d.c.ref == r.c.detail_ref))
+        title = func.coalesce(stored, r.c.vulnerability_id)
         return (
-            select(
+            joined.add_columns(
                 *self._tenant(),
                 r.c.status,
                 r.c.vulnerability_id,
                 title.label("title"),
                 *self._sums(),
             )
-            .join_from(r, d, d.c.ref == r.c.detail_ref)
             .where(*self.where)
             .group_by(r.c.status, r.c.vulnerability_id, title)
         )

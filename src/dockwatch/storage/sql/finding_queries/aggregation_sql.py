@@ -102,7 +102,7 @@ def _source(
             table = t.finding_image_fix_counts
             return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
         if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
-            return _from_details(kind, count, tenant).subquery("src"), []
+            return _from_details(kind, count, tenant, conn.dialect.name).subquery("src"), []
     f = t.findings
     account: ColumnElement[Any] = f.c.account_id
     region: ColumnElement[Any] = f.c.region
@@ -140,7 +140,7 @@ _FROM_DETAILS = ("ACCOUNT", "FINDING_TYPE", "PACKAGE", "TITLE")
 """Aggregation types the detail rollup answers (not those of an image)."""
 
 
-def _from_details(kind: str, count: Counted, tenant: Tenant) -> Select[Any]:
+def _from_details(kind: str, count: Counted, tenant: Tenant, dialect: str) -> Select[Any]:
     """The grain's columns summed from `finding_detail_counts` rows meeting the criteria."""
     rows = t.finding_detail_counts
     details = FromDetails(
@@ -149,7 +149,7 @@ def _from_details(kind: str, count: Counted, tenant: Tenant) -> Select[Any]:
     if kind == "PACKAGE":
         return details.package()
     if kind == "TITLE":
-        return details.title()
+        return details.title(dialect)
     return details.account(count.severities)
 
 

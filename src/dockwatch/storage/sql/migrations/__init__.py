@@ -19,6 +19,7 @@ from sqlalchemy import Connection, inspect, select, text
 from dockwatch.errors import BackendUnavailable
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 
 logger = logging.getLogger(__name__)
 
@@ -432,6 +433,7 @@ MIGRATIONS: list[Migration] = [
     Migration(
         "findings", 4, "finding counts per detail for filtered aggregations", _findings_4_details
     ),
+    Migration("findings", 5, "covering detail joins, no rowid", findings_5_detail_joins),
 ]
 
 

@@ -30,6 +30,10 @@ finding_details = Table(
     Column("doc", LargeBinary, nullable=False),
     Column("title", Text),
     Column("created_at", UTC_TIMESTAMP, nullable=False),
+    # covering (ref, title): a TITLE aggregation summing the detail rollup looks up each
+    # detail's title here without reading its ~1.5 KB row (1,000,000 findings, fixAvailable=YES:
+    # 270 -> 95 ms of CPU for 63,664 details)
+    Index("ix_finding_details_title", "ref", "title"),
 )
 """A finding's content (title, scores, vulnerable packages, evidence) by content hash: the same
 vulnerability in the same packages of the same layers reads the same in every image, so 50,000
@@ -52,6 +56,10 @@ detail_packages = Table(
     Index("ix_detail_packages_pkg", "pkg_ref"),
     Index("ix_detail_packages_name", "name"),
     Index("ix_detail_packages_layer", "source_layer_hash"),
+    # covering (detail, name, seq): a PACKAGE aggregation summing the detail rollup joins each
+    # detail to its package names, and its "first row of each name" check seeks (detail, name),
+    # both without reading the table (1,000,000 findings, fixAvailable=YES: 250 -> 100 ms CPU)
+    Index("ix_detail_packages_detail_name", "detail_ref", "name", "seq"),
 )
 """The vulnerable packages of a finding detail, as rows: package filters and aggregations by
 package and layer query these, and a re-match finds the findings a package is part of."""
@@ -188,7 +196,9 @@ ROLLUP_SEVERITIES = ("critical", "high", "medium", "low", "informational", "untr
 """The count column of each severity in every rollup table."""
 
 
-def _rollup(name: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
+def _rollup(
+    name: str, *columns: Column[Any], key: tuple[str, ...], with_rowid: bool = True
+) -> Table:
     return Table(
         name,
         metadata,
@@ -197,6 +207,7 @@ def _rollup(name: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
         *columns,
         *[Column(s, Integer, nullable=False) for s in ROLLUP_SEVERITIES],
         PrimaryKeyConstraint("account_id", "region", "status", *key),
+        sqlite_with_rowid=with_rowid,
     )
 
 
@@ -250,11 +261,14 @@ finding_detail_counts = _rollup(
     Column("epss_score", Float),
     key=("detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
          "score_key", "epss_key"),
+    with_rowid=False,
 )  # fmt: skip
 """Findings per (status, detail and every other column a detail-level filter reads): one row per
 detail in practice (the other columns follow from it), whatever the number of images sharing it.
 The scores are keyed by `coalesce(score, -1)` (NULL keys never conflict) and kept as they are
-beside it for the filters; no score is negative."""
+beside it for the filters; no score is negative. WITHOUT ROWID on SQLite (as the image fix
+rollup): the primary key is the whole row's key, so one b-tree holds it instead of a table and
+an index (35 -> 19 MB at 1,000,000 findings) and a scan reads no table row beside the key."""
 
 
 finding_image_fix_counts = _rollup(
@@ -265,6 +279,7 @@ finding_image_fix_counts = _rollup(
     Column("exploit_available", String(8), nullable=False),
     Column("repository_name", String(256), nullable=False),
     key=("repository_id", "digest", "fix_available", "exploit_available"),
+    with_rowid=False,
 )
 """Findings per image, status, fix and exploit availability: REPOSITORY and AWS_ECR_CONTAINER
 aggregations filtered on fix or exploit availability (and images) sum it, a few rows per
