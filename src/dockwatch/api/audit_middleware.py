@@ -1,4 +1,5 @@
-"""Records every change made over HTTP in the audit log, after it is answered.
+"""Records every change made over HTTP in the audit log, as it is answered (before the last part
+of its response, so a client's changes are logged in the order it made them).
 
 Audited: every POST, PUT, PATCH and DELETE under /api/v1 (but the three POSTs that only read:
 findings and aggregation listings and the scanning configuration preview), so that a route added
@@ -150,29 +151,24 @@ class AuditMiddleware:
             return
         status = 500
         error_body = bytearray()
+        recorded = False
+        named: str = action
 
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body" and status >= 400:
-                room = _ERROR_BODY_LIMIT - len(error_body)
-                if room > 0:
-                    error_body.extend(message.get("body", b"")[:room])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
+        async def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            name = named
             route = scope.get("route")
             if path.startswith("/api/v1/") and isinstance(route, Route):
                 if "{rest:path}" not in route.path:  # the catch-all keeps the literal path
-                    action = f"{method} {route.path.replace(':path}', '}')}"
+                    name = f"{method} {route.path.replace(':path}', '}')}"
             entry = AuditEntry(
                 at=self.log.clock.now(),
                 principal=str(scope.get("state", {}).get("user") or "anonymous"),
                 source=client_address(scope, self.trusted),
-                action=action,
+                action=name,
                 resource=path[:_MAX_RESOURCE],
                 status=status,
                 error_code=_error_code(bytes(error_body)) if status >= 400 else None,
@@ -180,8 +176,28 @@ class AuditMiddleware:
             try:  # shielded: a client hanging up after its change does not drop the entry
                 with CancelScope(shield=True):
                     await to_thread.run_sync(self._log_of(scope).record, entry)
-            except Exception:  # the answer is sent; a lost entry is logged loudly
+            except Exception:  # a lost entry is logged loudly; the answer still goes out
                 logger.exception("could not record an audit entry: %s", entry)
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                if status >= 400:
+                    room = _ERROR_BODY_LIMIT - len(error_body)
+                    if room > 0:
+                        error_body.extend(message.get("body", b"")[:room])
+                if not message.get("more_body", False):
+                    # before the answer's end: a client's next change, sent once this one is
+                    # answered, is recorded after it (the log keeps the order they were made)
+                    await record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            await record()
 
 
 def audit_middleware(app: ASGIApp, services: Services) -> AuditMiddleware:

@@ -272,3 +272,27 @@ async def test_the_start_up_user_and_its_password_changes_are_recorded(tmp_path:
         ("cli serve: add user", f"user/{USER}", getpass.getuser()),
     ]
     assert "new-pass" not in repr(rows)
+
+
+async def test_an_entry_is_stored_before_its_answer_ends(services: Services) -> None:
+    """A client that sends its next change once the last one is answered finds them logged in
+    that order: each entry is stored before the last part of its response goes out."""
+    app = create_app(services)
+    log = AuditLog(services.store, services.tenant, services.clock)
+    stored_at_end: list[list[str]] = []
+
+    async def spying(scope: Any, receive: Any, send: Any) -> None:
+        async def spy(message: Any) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                if scope["method"] == "PUT":
+                    page = log.list({"principal": USER})
+                    stored_at_end.append([e.entry.resource for e in page.rows])
+            await send(message)
+
+        await app(scope, receive, spy)
+
+    body = {"ecrConfiguration": {"rescanDuration": "DAYS_30"}}
+    async with client_for(spying) as api:
+        for _ in range(2):
+            assert (await api.put("/api/v1/configuration", json=body)).status_code == 200
+    assert stored_at_end == [["/api/v1/configuration"], ["/api/v1/configuration"] * 2]
