@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import zstandard
 from packaging.version import Version
 
 from dockwatch.events.eventbridge import event_id
@@ -136,12 +137,24 @@ def _deliverable(url: str, hook_id: str) -> set[str]:
     """Event ids of every outbox row the webhook must receive, read from the shared database
     (those after its creation; a tag change its push reports is not sent on its own)."""
     ((start,),) = _query(url, "SELECT start_after_id FROM webhooks WHERE id = %s", hook_id)
-    rows = _query(url, "SELECT id, event_type, payload FROM outbox WHERE id > %s", start)
-    return {
-        event_id(ACCOUNT, REGION, int(i))
-        for i, t, p in rows
-        if t in DETAIL_TYPES and not json.loads(p).get("withManifest")
-    }
+    rows = _query(
+        url, "SELECT id, event_type, payload, events, packed FROM outbox WHERE id > %s", start
+    )
+    ids = []
+    for i, t, p, n, packed in rows:
+        if packed is None:
+            if t in DETAIL_TYPES and not json.loads(p).get("withManifest"):
+                ids.append(int(i))
+            continue
+        # a batch row of finding events: one line per event, the row's id is its last event's
+        lines = zstandard.ZstdDecompressor().decompress(bytes(packed)).split(b"\n")
+        assert len(lines) == n
+        ids.extend(
+            int(i) - n + 1 + k
+            for k, line in enumerate(lines)
+            if json.loads(line)[0] in DETAIL_TYPES
+        )
+    return {event_id(ACCOUNT, REGION, i) for i in ids if i > start}
 
 
 def _scan_status(c: httpx.Client, repo: str, digest: str) -> str | None:
@@ -358,16 +371,23 @@ def test_worker_killed_during_a_delta_rescan(
             ("PYSEC-7-0", names[0]),
             ("PYSEC-7-1", names[1]),
         ]
-        # the update: its delta is applied by the only worker; kill it while it runs
+        # the update: its delta is applied by the only worker; kill it while it runs. A delta
+        # of two images takes well under a poll's time, so the findings table is held (share
+        # mode: reads go on, writes wait) until the worker has claimed the delta and is killed
+        import psycopg
+
         mark = _last_job(url)
-        cluster.import_advisories(*update)
 
         def deltas() -> list[Any]:
             return _jobs(url, "delta", after=mark)
 
-        _until(lambda: ("running", 1) in deltas(), what="delta claimed")
-        first.stop(signal.SIGKILL)
-        assert deltas() == [("running", 1)]
+        with psycopg.connect(_psycopg_url(url)) as held:
+            held.execute(b"LOCK TABLE findings IN SHARE MODE")
+            cluster.import_advisories(*update)
+            _until(lambda: ("running", 1) in deltas(), what="delta claimed")
+            first.stop(signal.SIGKILL)
+            assert deltas() == [("running", 1)]
+            held.rollback()
         cluster.worker("worker-delta2")
         _until(lambda: deltas() == [("done", 2)], what="delta applied by the second worker")
         # the findings a full match gives, computed here from the advisories' ranges
