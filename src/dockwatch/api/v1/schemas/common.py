@@ -142,13 +142,22 @@ def filters(item: Schema) -> Schema:
     return array(item, minItems=1, maxItems=MAX_FILTERS)
 
 
+def _or_null(schema: Schema) -> Schema:
+    """`schema`, or null: the server reads a null member as an absent one."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 EPOCH_OR_TIME: Schema = {
     "anyOf": [{"type": "number", "minimum": 0, "maximum": 253402300799}, EPOCH_OR_ISO]
 }
 DATE_FILTER = obj(
-    optional={"startInclusive": EPOCH_OR_TIME, "endInclusive": EPOCH_OR_TIME}, closed=True
+    optional={"startInclusive": _or_null(EPOCH_OR_TIME), "endInclusive": _or_null(EPOCH_OR_TIME)},
+    closed=True,
 )
-NUMBER_FILTER = obj(optional={"lowerInclusive": NUMBER, "upperInclusive": NUMBER}, closed=True)
+NUMBER_FILTER = obj(
+    optional={"lowerInclusive": _or_null(NUMBER), "upperInclusive": _or_null(NUMBER)}, closed=True
+)
+"""A range's bounds are optional; a null bound is an absent one (findings/criteria.py)."""
 PACKAGE_FILTER: Schema = {
     **obj(
         optional={
@@ -159,10 +168,6 @@ PACKAGE_FILTER: Schema = {
     ),
     "minProperties": 1,
 }
-
-
-def _or_null(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
 
 
 FILTER_CRITERIA: Schema = obj(
