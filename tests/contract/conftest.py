@@ -22,12 +22,20 @@ BACKENDS = ["sqlite", "postgresql"]
 """The database backends every contract runs against."""
 
 
-def _database_url(request: pytest.FixtureRequest, folder: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{folder / 'contract.db'}"
-    assert request.param == "postgresql", request.param
+def empty_database_url(
+    backend: str, request: pytest.FixtureRequest, folder: Path, name: str = "contract.db"
+) -> str:
+    """The URL of an empty database of `backend`: a SQLite file `name` in `folder`, or the
+    session cluster's fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / name}"
+    assert backend == "postgresql", backend
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+def _database_url(request: pytest.FixtureRequest, folder: Path) -> str:
+    return empty_database_url(request.param, request, folder)
 
 
 @pytest.fixture(params=BACKENDS)

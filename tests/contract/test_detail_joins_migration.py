@@ -17,7 +17,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from tests.unit.queries import findings_db as fdb
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, empty_database_url
 from .test_detail_rollups_migration import ADDED, _recount, _stored
 
 INDEXES = {
@@ -98,11 +98,7 @@ def test_sqlite_rollups_keep_their_counts(tmp_path: Path) -> None:
 def test_older_database_gets_the_indexes(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = empty_database_url(backend, request, tmp_path, "old.db")
     db = Database(url)
     try:
         migrate(db)

@@ -16,7 +16,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from tests.unit.queries import findings_db as fdb
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, empty_database_url
 
 ADDED = (t.finding_detail_counts, t.finding_image_fix_counts)
 _KEYS = {
@@ -80,11 +80,7 @@ def test_sqlite_tables_filled_and_kept(tmp_path: Path) -> None:
 def test_older_database_gets_the_tables(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = empty_database_url(backend, request, tmp_path, "old.db")
     db = Database(url)
     try:
         migrate(db)

@@ -12,7 +12,7 @@ from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, empty_database_url
 
 OLDER = {
     "ix_findings_digest": "account_id, region, digest",
@@ -44,11 +44,7 @@ def test_older_indexes_become_the_current_ones(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = empty_database_url(backend, request, tmp_path, "old.db")
     fresh, db = Database(fresh_url), Database(url)
     try:
         migrate(fresh)

@@ -18,7 +18,7 @@ from dockwatch.storage.sql import rollups, tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, empty_database_url
 
 OLD_SORT = {
     "ix_findings_sort_severity": "severity_rank",
@@ -111,11 +111,7 @@ def test_findings_keyed_by_id_gain_seq_in_stored_order(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = empty_database_url(backend, request, tmp_path, "old.db")
     fresh, db = Database(fresh_url), Database(url)
     rng = random.Random(3)
     try:

@@ -14,18 +14,14 @@ from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import MIGRATIONS, migrate
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, empty_database_url
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_concurrent_starts_apply_each_migration_once(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'm.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = empty_database_url(backend, request, tmp_path, "m.db")
     databases = [Database(url) for _ in range(4)]  # four processes' engines
     applied: list[int] = []
     errors: list[BaseException] = []

@@ -15,7 +15,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, empty_database_url
 from .test_outbox_batches import T, finding, other
 
 
@@ -23,11 +23,7 @@ from .test_outbox_batches import T, finding, other
 def test_an_older_outbox_gets_batch_rows(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'old.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
+    url = empty_database_url(backend, request, tmp_path, "old.db")
     db = Database(url)
     try:
         migrate(db)
