@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dockwatch.clock import ControlledClock
-from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.events import subscriptions
 from dockwatch.events.egress import EgressPolicy
 from dockwatch.events.secretbox import SecretBox
@@ -124,3 +124,24 @@ def test_delivery_log_pages_by_keyset(db: SqlStore) -> None:
         subscriptions.deliveries(db, TENANT, hook, next_token=None, max_results=None, status="OK")
     with pytest.raises(NotFound):
         subscriptions.deliveries(db, TENANT, "nope", next_token=None, max_results=None, status=None)
+
+
+def test_the_webhook_limit_is_a_conflict_until_one_is_deleted(db: SqlStore) -> None:
+    clock = ControlledClock()
+    loopback = EgressPolicy.parse("127.0.0.0/8")  # addresses, not names: no resolver waits
+
+    def create(n: int) -> dict[str, Any]:
+        body = {"url": f"http://127.0.0.1:{2000 + n}/in"}
+        return subscriptions.create(db, clock, TENANT, body, box=BOX, egress=loopback)
+
+    made = [create(n)["webhookId"] for n in range(subscriptions.MAX_WEBHOOKS)]
+    with pytest.raises(Conflict, match=f"at most {subscriptions.MAX_WEBHOOKS} webhooks"):
+        create(-1)
+    # another tenant has a limit of its own
+    other = Tenant("210987654321", "us-east-1")
+    subscriptions.create(
+        db, clock, other, {"url": "http://127.0.0.1:9/in"}, box=BOX, egress=loopback
+    )
+    subscriptions.remove(db, TENANT, made[0])
+    assert create(-2)["url"] == "http://127.0.0.1:1998/in"
+    assert len(subscriptions.list_all(db, TENANT)) == subscriptions.MAX_WEBHOOKS
