@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dockwatch.clock import Clock
-from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.model import page_token
 from dockwatch.model.events import WebhookTest
 from dockwatch.model.identity import Tenant
@@ -79,7 +79,7 @@ def validate_url(value: Any) -> str:
         raise InvalidInput(f"url has no host: {value!r}")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("url must not carry credentials; receivers check the signature")
-    if parts.fragment:
+    if "#" in value:  # an empty fragment too: the document's pattern has no `#`
         raise InvalidInput("url must not have a #fragment")
     try:
         _ = parts.port
@@ -161,7 +161,10 @@ def create(
     webhook_id = str(uuid.uuid4())
     with store.write() as uow:
         if uow.webhooks.count_webhooks(tenant) >= MAX_WEBHOOKS:
-            raise InvalidInput(f"a registry has at most {MAX_WEBHOOKS} webhooks")
+            # the request is well formed; the stored state refuses it until one is deleted
+            raise Conflict(
+                f"a registry has at most {MAX_WEBHOOKS} webhooks: delete one to add another"
+            )
         row = uow.webhooks.insert_webhook(
             tenant,
             webhook_id=webhook_id,

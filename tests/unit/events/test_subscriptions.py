@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+from dockwatch.api.v1.bodies import URL_PATTERN
 from dockwatch.clock import ControlledClock
-from dockwatch.errors import InvalidInput, NotFound
+from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.events import subscriptions
 from dockwatch.events.egress import EgressPolicy
 from dockwatch.events.secretbox import SecretBox
@@ -46,6 +49,7 @@ def db(tmp_path: Path) -> Iterator[SqlStore]:
         ({"url": "http://[bC49c60.428bC:aC42F]"}, "not valid"),  # brackets around no IPv6
         ({"url": "http://[::1/in"}, "not valid"),
         ({"url": "https://hooks.example/#frag"}, "fragment"),
+        ({"url": "https://hooks.example/#"}, "fragment"),
         ({"url": "https://h.example/", "secret": "short"}, "16 to 512"),
         ({"url": "https://h.example/", "secret": 12345}, "string"),
         ({"url": "https://h.example/", "eventTypes": "ScanCompleted"}, "list"),
@@ -124,3 +128,32 @@ def test_delivery_log_pages_by_keyset(db: SqlStore) -> None:
         subscriptions.deliveries(db, TENANT, hook, next_token=None, max_results=None, status="OK")
     with pytest.raises(NotFound):
         subscriptions.deliveries(db, TENANT, "nope", next_token=None, max_results=None, status=None)
+
+
+def test_the_webhook_limit_is_a_conflict_until_one_is_deleted(db: SqlStore) -> None:
+    clock = ControlledClock()
+    loopback = EgressPolicy.parse("127.0.0.0/8")  # addresses, not names: no resolver waits
+
+    def create(n: int) -> dict[str, Any]:
+        body = {"url": f"http://127.0.0.1:{2000 + n}/in"}
+        return subscriptions.create(db, clock, TENANT, body, box=BOX, egress=loopback)
+
+    made = [create(n)["webhookId"] for n in range(subscriptions.MAX_WEBHOOKS)]
+    with pytest.raises(Conflict, match=f"at most {subscriptions.MAX_WEBHOOKS} webhooks"):
+        create(-1)
+    # another tenant has a limit of its own
+    other = Tenant("210987654321", "us-east-1")
+    subscriptions.create(
+        db, clock, other, {"url": "http://127.0.0.1:9/in"}, box=BOX, egress=loopback
+    )
+    subscriptions.remove(db, TENANT, made[0])
+    assert create(-2)["url"] == "http://127.0.0.1:1998/in"
+    assert len(subscriptions.list_all(db, TENANT)) == subscriptions.MAX_WEBHOOKS
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.from_regex(URL_PATTERN, fullmatch=True).filter(lambda u: "://[" not in u))
+def test_every_url_the_document_allows_is_accepted(url: str) -> None:
+    # bracketed hosts are left out: a pattern cannot say which of them are IPv6 addresses
+    assume(len(url) <= subscriptions.MAX_URL)
+    assert subscriptions.validate_url(url) == url

@@ -60,9 +60,9 @@ from .schemas.common import filters as _filters
 from .schemas.registry import COVERAGE_CRITERIA
 
 _PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-URL_PATTERN = f"^https?://([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?|\\[[0-9a-fA-F:.]+\\])(:{_PORT})?(/[!-~]*)?$"
+URL_PATTERN = f'^https?://([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?|\\[[0-9a-fA-F:.]+\\])(:{_PORT})?(/[!-"$-~]*)?$'
 """A webhook receiver URL: http(s), a host name or address (IPv6 in brackets), an optional
-port and path."""
+port and path: printable ASCII without `#`, since a fragment is refused."""
 
 
 def _results(top: int) -> dict[str, Any]:

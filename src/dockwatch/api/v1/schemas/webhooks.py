@@ -43,7 +43,8 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
             **WEBHOOK,
             "required": [*WEBHOOK["required"], "secret"],
             "properties": {**WEBHOOK["properties"], "secret": STRING},
-        }
+        },
+        errors=(409,),  # the registry already has MAX_WEBHOOKS subscriptions
     ),  # fmt: skip
     ("GET", "/api/v1/webhooks/{id}"): Contract(WEBHOOK, path_params=(ID,)),
     ("DELETE", "/api/v1/webhooks/{id}"): Contract(obj({"webhookId": STRING}), path_params=(ID,)),
