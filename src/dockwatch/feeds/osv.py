@@ -298,8 +298,7 @@ RecordReader = Callable[[dict[str, Any], str], tuple[T, str, list[str]]]
 dropped affected entries); raises BadRecord."""
 
 FastReader = Callable[[bytes, str], tuple[T, str, list[str]] | None]
-"""Reads a JSON record file's bytes straight into what `RecordReader` gives for them, or gives
-None (never raises) to have the file decoded and read the general way."""
+"""A JSON file's bytes read into what `RecordReader` gives, or None (never raises): read it so."""
 
 
 def _advisory(doc: dict[str, Any], source: str) -> tuple[Advisory, str, list[str]]:
@@ -320,9 +319,7 @@ def _record_items(
     rec_id: str | None = None
     try:
         read = fast(data, source) if fast is not None and name.endswith(".json") else None
-        if read is not None:
-            item, item_id, warnings = read
-        else:
+        if read is None:
             doc = decode(data, name, limits)
             if not looks_like_record(doc):
                 logger.debug("osv %s: %s is not a record, skipped", source, where)
@@ -330,7 +327,8 @@ def _record_items(
             assert isinstance(doc, dict)
             raw_id = doc.get("id")
             rec_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
-            item, item_id, warnings = reader(doc, source)
+            read = reader(doc, source)
+        item, item_id, warnings = read
     except f.BadRecord as e:
         yield _problem(source, where, e.reason, rec_id)
         return
@@ -416,8 +414,7 @@ def iter_file_with(
     reader: RecordReader[T],
     fast: FastReader[T] | None = None,
 ) -> Iterator[T | ParseProblem]:
-    """`iter_file` with each record read by `reader` (`osv_content.read_content` reads it
-    straight into its stored form), a JSON file first offered to `fast` (`osv_typed`)."""
+    """`iter_file` with records read by `reader` (`osv_content`), JSON first by `fast`."""
     spath = os.fspath(path)
     name = os.path.basename(spath).lower()
     if not name.endswith(_RECORD_SUFFIXES):

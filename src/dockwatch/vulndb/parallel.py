@@ -10,6 +10,7 @@ the importer, which walks the results in file order exactly as a single process 
 from __future__ import annotations
 
 import ctypes
+import gc
 import itertools
 import multiprocessing
 import os
@@ -117,6 +118,7 @@ def _end_with_parent(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request above
         os._exit(1)
+    gc.disable()  # what it builds is acyclic (see `importer.collector_paused`)
 
 
 _Wire = tuple[str, list[Any], dict[str, bytes]]
