@@ -297,6 +297,9 @@ RecordReader = Callable[[dict[str, Any], str], tuple[T, str, list[str]]]
 """Reads one decoded record for `source`: (what is yielded, the record's id, the reasons of
 dropped affected entries); raises BadRecord."""
 
+FastReader = Callable[[bytes, str], tuple[T, str, list[str]] | None]
+"""A JSON file's bytes read into what `RecordReader` gives, or None (never raises): read it so."""
+
 
 def _advisory(doc: dict[str, Any], source: str) -> tuple[Advisory, str, list[str]]:
     adv, warnings = parse_record(doc, source)
@@ -311,17 +314,21 @@ def _record_items(
     limits: Limits,
     seen: Seen | None,
     reader: RecordReader[T],
+    fast: FastReader[T] | None = None,
 ) -> Iterator[T | ParseProblem]:
     rec_id: str | None = None
     try:
-        doc = decode(data, name, limits)
-        if not looks_like_record(doc):
-            logger.debug("osv %s: %s is not a record, skipped", source, where)
-            return
-        assert isinstance(doc, dict)
-        raw_id = doc.get("id")
-        rec_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
-        item, item_id, warnings = reader(doc, source)
+        read = fast(data, source) if fast is not None and name.endswith(".json") else None
+        if read is None:
+            doc = decode(data, name, limits)
+            if not looks_like_record(doc):
+                logger.debug("osv %s: %s is not a record, skipped", source, where)
+                return
+            assert isinstance(doc, dict)
+            raw_id = doc.get("id")
+            rec_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 128 else None
+            read = reader(doc, source)
+        item, item_id, warnings = read
     except f.BadRecord as e:
         yield _problem(source, where, e.reason, rec_id)
         return
@@ -400,10 +407,14 @@ def iter_file(
 
 
 def iter_file_with(
-    path: Path | str, source: str, limits: Limits, seen: Seen | None, reader: RecordReader[T]
+    path: Path | str,
+    source: str,
+    limits: Limits,
+    seen: Seen | None,
+    reader: RecordReader[T],
+    fast: FastReader[T] | None = None,
 ) -> Iterator[T | ParseProblem]:
-    """`iter_file` with each record read by `reader` (`osv_content.read_content` reads it
-    straight into its stored form)."""
+    """`iter_file` with records read by `reader` (`osv_content`), JSON first by `fast`."""
     spath = os.fspath(path)
     name = os.path.basename(spath).lower()
     if not name.endswith(_RECORD_SUFFIXES):
@@ -416,7 +427,7 @@ def iter_file_with(
     except OSError as e:
         yield _problem(source, spath, f"cannot read: {e}", None)
         return
-    yield from _record_items(data, name, spath, source, limits, seen, reader)
+    yield from _record_items(data, name, spath, source, limits, seen, reader, fast)
 
 
 def iter_path(

@@ -41,12 +41,13 @@ _NO_PACKAGE = "no package (GIT-only entry skipped)"
 @dataclass(frozen=True, slots=True)
 class Content:
     """One record as stored: its id, its normalized content, its modification time, and the
-    decoded record (for the feeds that normalize further from the model: Ubuntu, SUSE)."""
+    decoded record (for the feeds that normalize further from the model: Ubuntu, SUSE); None
+    when `osv_typed` read it without building it."""
 
     id: str
     content: dict[str, Any]
     modified: datetime | None
-    doc: dict[str, Any]
+    doc: dict[str, Any] | None
 
 
 class _Unusual(Exception):

@@ -10,6 +10,7 @@ the importer, which walks the results in file order exactly as a single process 
 from __future__ import annotations
 
 import ctypes
+import gc
 import itertools
 import multiprocessing
 import os
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dockwatch.feeds import osv, osv_content, suse, ubuntu
+from dockwatch.feeds import osv, osv_content, osv_typed, suse, ubuntu
 from dockwatch.feeds.feed import ParseProblem
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.vuln_repo import EncodedAdvisory
@@ -84,15 +85,19 @@ def content_source(content: dict[str, Any]) -> str:
     return f"osv:{prefix}"
 
 
-def parse_file(path: str, limits: osv.Limits) -> ParsedFile:
-    """Parse and serialize one OSV record file: read straight into its stored form, except
-    for the feeds that normalize further from the model."""
+def parse_file(path: str, limits: osv.Limits, *, typed: bool = True) -> ParsedFile:
+    """Parse and serialize one OSV record file: read straight into its stored form (a JSON
+    file decoded into typed structs, `feeds.osv_typed`, unless `typed` is False), except for
+    the feeds that normalize further from the model."""
     digests: osv.Seen = {}
     items: list[ParseProblem | Parsed] = []
-    for item in osv.iter_file_with(path, "osv", limits, digests, osv_content.read_content):
+    fast = osv_typed.read_json if typed else None
+    for item in osv.iter_file_with(path, "osv", limits, digests, osv_content.read_content, fast):
         if isinstance(item, osv_content.Content):
             source = content_source(item.content)
             if source == ubuntu.SOURCE or source in suse.SOURCES:
+                if item.doc is None:  # read without building the record: read it again
+                    return parse_file(path, limits, typed=False)
                 adv, _warnings = osv.parse_record(item.doc, "osv")  # warnings already given
                 items.append(Parsed(item.id, source, encode_for(source, adv)))
             else:
@@ -113,6 +118,7 @@ def _end_with_parent(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request above
         os._exit(1)
+    gc.disable()  # what it builds is acyclic (see `importer.collector_paused`)
 
 
 _Wire = tuple[str, list[Any], dict[str, bytes]]

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from dockwatch.clock import ControlledClock
-from dockwatch.feeds import osv
+from dockwatch.feeds import osv, osv_typed
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
@@ -165,7 +165,7 @@ def test_records_read_straight_into_their_stored_form_store_what_the_model_path_
 _KILLED_IMPORT = """
 import sys, time
 from pathlib import Path
-from dockwatch.feeds import osv
+from dockwatch.feeds import osv, osv_typed
 from dockwatch.vulndb import parallel
 files = sorted(Path(sys.argv[1]).iterdir())
 for _ in parallel.parse_files(files, osv.Limits(), workers=2):
@@ -220,3 +220,53 @@ def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert left == []
+
+
+VULNDATA = Path(__file__).resolve().parents[3].parent / "shared" / "vulndata"
+
+
+def _stored_bytes(folder: Path, tree: Path, workers: int) -> tuple[ImportReport, list[Any]]:
+    """An import's stored bytes: every content and affected entry as written, every delta."""
+    db = Database(f"sqlite:///{folder / 'v.db'}")
+    migrate(db)
+    store = SqlStore(db)
+    report = import_paths(VulnDb(store, ControlledClock()), [tree], workers=workers)
+    with store.read() as uow:
+        stored: list[Any] = list(uow.vulns.advisory_documents())
+        stored += sorted(uow.vulns.affected_documents())
+        stored += uow.vulns.changes_between(0, uow.vulns.current_version())
+    return report, stored
+
+
+@pytest.mark.skipif(not VULNDATA.is_dir(), reason="../shared/vulndata is absent")
+def test_real_records_decoded_typed_store_the_bytes_the_general_reading_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sample of every JSON folder of the shared snapshot, imported with the typed decoding
+    (`feeds.osv_typed`) by one process and by a pool, and with every file read the general way
+    (orjson, then `osv_content`): the same bytes stored, the same deltas and problems."""
+    tree = tmp_path / "tree"
+    for folder in sorted(p for p in VULNDATA.iterdir() if p.is_dir()):
+        paths = sorted(folder.rglob("*.json"))
+        for path in paths[:: max(1, len(paths) // 150)]:
+            target = tree / path.relative_to(VULNDATA)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    read = [osv_typed.read_json(p.read_bytes(), "osv") for p in sorted(tree.rglob("*.json"))]
+    assert sum(r is not None for r in read) > 500  # the records are read typed
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    for name in ("typed", "pool", "general"):
+        (tmp_path / name).mkdir()
+    typed, stored_typed = _stored_bytes(tmp_path / "typed", tree, workers=1)
+    pool, stored_pool = _stored_bytes(tmp_path / "pool", tree, workers=2)
+    monkeypatch.setattr(osv_typed, "read_json", lambda data, source: None)
+    general, stored_general = _stored_bytes(tmp_path / "general", tree, workers=1)
+
+    assert len(stored_general) > 1000
+    assert stored_typed == stored_general
+    assert stored_pool == stored_general
+    for report in (typed, pool):
+        assert [(r.source, r.added, r.unchanged) for r in report.results] == [
+            (r.source, r.added, r.unchanged) for r in general.results
+        ]
+        assert report.problems == general.problems
