@@ -166,23 +166,25 @@ findings = Table(
     Index("ix_findings_detail", "detail_ref"),
 )
 """Indexes, each for the queries named beside it; measured at 1,000,000 findings (SQLite, bytes
-per finding, `bench/finding_writes.py`): the table itself 373 (`seq` is the rowid: no bytes),
+per finding, `bench/findings.py`, since migration listing/4): the table itself 345 (`seq` is the
+rowid: no bytes; the computed columns VIRTUAL: no bytes, 377 while they were STORED),
 `ix_findings_id` 46 (the finding id, unique: the primary key until migration listing/3),
-`ix_findings_image` 124 (a rescan reads an image's findings; `ecrImageHash` and
-`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 49
-(rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability); each
-keyset sort index below 37-66 (a page of an order without its index costs about 0.5 s: a scan
-and a sort), `ix_findings_status_rank` 44, the partial `ix_findings_suppressed_rule` under 1.
-Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105 bytes,
-1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a random
-page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index serves
-digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come through the
-image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50: replaced by
-`ix_findings_status_rank`)."""
+`ix_findings_image` 126 (a rescan reads an image's findings; `ecrImageHash` and
+`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 48
+(rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability, across
+tenants); each keyset sort index below, (tenant_key, key), 12-41 (a page of an order without
+its index costs about 0.5 s: a scan and a sort; led by the account and region strings until
+listing/4: 37-66, 243 bytes more for the ten), the partial `ix_findings_suppressed_rule` under
+1. Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105
+bytes, 1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a
+random page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index
+serves digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come
+through the image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50:
+replaced by `ix_findings_status_rank`)."""
 
 
-# --- finding listings (findings/listing.py): one index per sort key, (tenant, key, seq), so a
-# keyset page seeks to its first row and reads one page. On SQLite `seq` is the rowid, which
+# --- finding listings (findings/listing.py): one index per sort key, (tenant_key, key, seq),
+# so a keyset page seeks to its first row and reads one page. On SQLite `seq` is the rowid, which
 # every index entry already ends with: naming it again would store it twice (4 bytes an entry,
 # measured on 300,000 rows), so SQLite's indexes stop at the key and PostgreSQL's name `seq`.
 
