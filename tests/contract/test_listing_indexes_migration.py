@@ -69,7 +69,7 @@ def test_older_indexes_become_the_current_ones(
         }
         assert after["ix_findings_suppressed_rule"][1]  # partial: only suppressed findings
         assert after["ix_findings_status_rank"][0] == [
-            "account_id", "region", "status", "severity_rank", *tie_break,
+            "tenant_key", "status", "severity_rank", *tie_break,
         ]  # fmt: skip
     finally:
         fresh.close()

@@ -148,7 +148,7 @@ def test_findings_keyed_by_id_gain_seq_in_stored_order(
             assert indexes == fresh_indexes
         else:  # PostgreSQL's spelling names `seq` last
             assert indexes["ix_findings_status_rank"] == (
-                ["account_id", "region", "status", "severity_rank", "seq"],
+                ["tenant_key", "status", "severity_rank", "seq"],
                 False,
             )
             assert set(indexes) == set(fresh_indexes)

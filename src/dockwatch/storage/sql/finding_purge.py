@@ -13,6 +13,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import Purged
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.finding_queries.tenant_sql import of_tenant
 
 
 def purge_closed(
@@ -32,8 +33,7 @@ def purge_closed(
         )
     )
     due = and_(
-        f.c.account_id == tenant.account_id,
-        f.c.region == tenant.region,
+        *of_tenant(tenant),
         f.c.status == "CLOSED",
         f.c.closed_at.is_not(None),
         or_(

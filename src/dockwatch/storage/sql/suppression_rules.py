@@ -16,6 +16,7 @@ from dockwatch.storage.finding_repo import RuleRecord, SuppressionCandidate
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
+from dockwatch.storage.sql.finding_queries.tenant_sql import of_tenant as findings_of
 
 r_ = t.suppression_rules
 
@@ -174,8 +175,7 @@ def candidates(
     for condition in conditions:
         for r in conn.execute(
             select(*_CANDIDATE).where(
-                f_.c.account_id == tenant.account_id,
-                f_.c.region == tenant.region,
+                *findings_of(tenant),
                 f_.c.status != "CLOSED",
                 condition,
             )

@@ -1,8 +1,8 @@
 """ListFindings in SQL: keyset pages in a sort order, one finding, an image's findings.
 
 Pages are keyset-paginated on (sort key, `seq`: the order findings were stored in), so page
-1,000 costs what page 1 costs: the query seeks into an index on `(account_id, region, <sort key>,
-seq)` (see `tables.findings`) and reads one page plus one row. SQLite seeks a row value
+1,000 costs what page 1 costs: the query seeks into an index on `(tenant_key, <sort key>, seq)`
+(see `tables.findings`) and reads one page plus one row. SQLite seeks a row value
 `(key, seq) > (?, ?)` on its first column only when `seq` is the rowid (3.40, 300,000 rows in
 6 keys: a page 25,000 rows into a key took 13 ms, reading up to it, against 0.01 ms), so the
 range after a position is read as its parts in order: the rest of the position's key (`key = ?
@@ -47,6 +47,7 @@ from dockwatch.storage.sql import tables as t
 
 from .criteria_sql import sql_filter, unindexed
 from .images import image_contexts
+from .tenant_sql import of_tenants
 
 f = t.findings
 m = t.manifests
@@ -238,23 +239,19 @@ def list_page(
     tenants = [tenant] if isinstance(tenant, Tenant) else list(tenant)
     if not tenants or len({t.region for t in tenants}) != 1:
         raise ValueError("a listing reads the tenants of one region")
-    accounts = sorted({t.account_id for t in tenants})
     key: ColumnElement[Any] = sort_key(sort.field)
     seq: ColumnElement[Any] = f.c.seq
-    account: ColumnElement[Any] = f.c.account_id
-    region: ColumnElement[Any] = f.c.region
     anchor = _anchored(criteria, sort) if conn.dialect.name == "sqlite" else None
     if anchor is not None:
         key, seq = unindexed(key), unindexed(seq)
-    if anchor == "subquery":  # no index on the tenant either: the subquery drives the query
-        account, region = unindexed(account), unindexed(region)
     query = select(*_ROW)
     if sort.field is SortField.ECR_IMAGE_PUSHED_AT:
         query = query.add_columns(m.c.image_pushed_at).select_from(
             f.outerjoin(m, and_(m.c.repository_id == f.c.repository_id, m.c.digest == f.c.digest))
         )
-    mine = account == accounts[0] if len(accounts) == 1 else account.in_(accounts)
-    query = query.where(mine, region == tenants[0].region, sql_filter(criteria))
+    # with a subquery anchor, no index on the tenant either: the subquery drives the query
+    mine = of_tenants(tenants, indexed=anchor != "subquery")
+    query = query.where(*mine, sql_filter(criteria))
     asc = sort.order is SortOrder.ASC
     low: tuple[Any, int] | None = None  # exclusive bounds on (key, seq)
     high: tuple[Any, int] | None = None

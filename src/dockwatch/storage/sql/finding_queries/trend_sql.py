@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from dockwatch.model.identity import Tenant
+from dockwatch.storage.sql.finding_queries.tenant_sql import of_tenant
 from dockwatch.storage.sql.tables import findings
 
 
@@ -41,8 +42,7 @@ def open_counts_at(
     query = (
         select(f.c.severity, *columns)
         .where(
-            f.c.account_id == tenant.account_id,
-            f.c.region == tenant.region,
+            *of_tenant(tenant),
             f.c.status != "SUPPRESSED",
             f.c.first_observed_at <= max(instants),
             or_(f.c.closed_at.is_(None), f.c.closed_at > min(instants)),

@@ -20,6 +20,7 @@ from dockwatch.errors import BackendUnavailable
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
+from dockwatch.storage.sql.migrations.tenant_keys import add_findings_indexes, listing_4_tenant_keys
 
 logger = logging.getLogger(__name__)
 
@@ -263,8 +264,8 @@ def _listing_2_indexes(conn: Connection) -> None:
 
 def _create_sort_indexes(conn: Connection) -> None:
     """The finding sort indexes this dialect spells (`schema/findings.py`), those missing; on
-    a table without `seq` none: listing/3 adds the column, then the indexes ending with it."""
-    if "seq" not in {c["name"] for c in inspect(conn).get_columns("findings")}:
+    a table without `seq` or `tenant_key` none: listing/3 and /4 add them, then the indexes."""
+    if not {"seq", "tenant_key"} <= {c["name"] for c in inspect(conn).get_columns("findings")}:
         return
     for index in tables.FINDING_SORT_INDEXES:
         index.create(conn, checkfirst=True)
@@ -303,8 +304,7 @@ def _findings_with_seq_sqlite(conn: Connection) -> None:
     )
     conn.execute(text("DROP TABLE findings"))  # its indexes and triggers with it
     conn.execute(text("ALTER TABLE findings_seq RENAME TO findings"))
-    for index in tables.findings.indexes:
-        index.create(conn, checkfirst=True)
+    add_findings_indexes(conn)
     for sql in triggers:
         conn.execute(text(sql))
 
@@ -319,8 +319,7 @@ def _findings_with_seq_postgresql(conn: Connection) -> None:
     for index in tables.FINDING_SORT_INDEXES:
         if index.table is tables.findings:
             conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
-    for index in tables.findings.indexes:
-        index.create(conn, checkfirst=True)
+    add_findings_indexes(conn)
 
 
 def _listing_3_seq(conn: Connection) -> None:
@@ -434,6 +433,7 @@ MIGRATIONS: list[Migration] = [
         "findings", 4, "finding counts per detail for filtered aggregations", _findings_4_details
     ),
     Migration("findings", 5, "covering detail joins, no rowid", findings_5_detail_joins),
+    Migration("listing", 4, "sort indexes led by an integer tenant key", listing_4_tenant_keys),
 ]
 
 

@@ -19,7 +19,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import DDLCompiler
 
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
 from dockwatch.storage.sql.schema.registry import tags
 
@@ -72,6 +75,53 @@ SEVERITY_RANK_SQL = (
 """Severity as a number (UNTRIAGED lowest) for sorting findings by severity."""
 
 
+KEYED_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-east-2",
+    "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1",
+    "eu-west-2", "eu-west-3", "eu-north-1", "eu-south-1", "eu-south-2", "il-central-1",
+    "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-gov-east-1", "us-gov-west-1",
+    "cn-north-1", "cn-northwest-1",
+)  # fmt: skip
+"""The regions with a code of their own in `tenant_key` (1 + the position: never reorder,
+append; at most 63). Any other region has code 0."""
+assert len(KEYED_REGIONS) < 64 and len(set(KEYED_REGIONS)) == len(KEYED_REGIONS)
+
+TENANT_KEY_SQL = (
+    "CASE WHEN length(account_id) = 12 AND ltrim(account_id, '0123456789') = '' "
+    "THEN CAST(account_id AS BIGINT) ELSE 0 END * 64 + CASE region "
+    + " ".join(f"WHEN '{r}' THEN {n}" for n, r in enumerate(KEYED_REGIONS, 1))
+    + " ELSE 0 END"
+)
+"""A finding's tenant as one integer, computed by the database (the same SQL on both): a
+12-digit account id as its number, times 64, plus the region's code. Below 2^46, so SQLite
+keeps it in 6 bytes, where the two strings took 23 (account 12 characters, region about 9,
+and their headers) in every sort index. Two tenants may share a key (an account id that is
+not 12 digits, two regions not listed): sound, since every query names the account and the
+region besides the key; their findings only share a run of each sort index."""
+
+
+class VirtualOnSqlite(Computed):
+    """A generated column STORED, except VIRTUAL on SQLite."""
+
+    inherit_cache = True
+
+
+@compiles(VirtualOnSqlite, "sqlite")
+def _virtual_on_sqlite(element: VirtualOnSqlite, compiler: DDLCompiler, **kw: Any) -> str:
+    sql = compiler.sql_compiler.process(element.sqltext, include_table=False, literal_binds=True)
+    return f"GENERATED ALWAYS AS ({sql}) VIRTUAL"
+
+
+def tenant_key(tenant: Tenant) -> int:
+    """`TENANT_KEY_SQL` of the tenant, computed here (tests compare it with the database's)."""
+    account = tenant.account_id
+    number = int(account) if len(account) == 12 and account.isascii() and account.isdigit() else 0
+    code = KEYED_REGIONS.index(tenant.region) + 1 if tenant.region in KEYED_REGIONS else 0
+    return number * 64 + code
+
+
 FINDING_SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 """INTEGER on SQLite, so `seq` is the rowid; BIGSERIAL (a sequence) on PostgreSQL."""
 
@@ -102,45 +152,49 @@ findings = Table(
     Column("closed_at", UTC_TIMESTAMP),
     Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
     Column("suppressed_by", String(64)),
-    # sort keys for keyset listings (findings/listing.py), computed by the database (STORED:
-    # PostgreSQL knows no other kind; migration listing/1 added them VIRTUAL to older SQLite
-    # files, until listing/3 made the table again)
-    Column("severity_rank", Integer, Computed(SEVERITY_RANK_SQL, persisted=True)),
-    Column("score_key", Float, Computed("coalesce(inspector_score, -1.0)", persisted=True)),
-    Column("epss_key", Float, Computed("coalesce(epss_score, -1.0)", persisted=True)),
+    # sort keys for keyset listings (findings/listing.py) and the tenant leading every sort
+    # index, computed by the database: VIRTUAL on SQLite (no bytes in the table: its indexes
+    # keep the values; since migration listing/4, STORED before: 20 bytes a finding), STORED
+    # on PostgreSQL (which indexes no other kind)
+    Column("severity_rank", Integer, VirtualOnSqlite(SEVERITY_RANK_SQL, persisted=True)),
+    Column("score_key", Float, VirtualOnSqlite("coalesce(inspector_score, -1.0)", persisted=True)),
+    Column("epss_key", Float, VirtualOnSqlite("coalesce(epss_score, -1.0)", persisted=True)),
+    Column("tenant_key", BigInteger, VirtualOnSqlite(TENANT_KEY_SQL, persisted=True)),
     Index("ix_findings_id", "id", unique=True),
     Index("ix_findings_image", "repository_id", "digest", "vulnerability_id"),
     Index("ix_findings_vuln", "vulnerability_id"),
     Index("ix_findings_detail", "detail_ref"),
 )
 """Indexes, each for the queries named beside it; measured at 1,000,000 findings (SQLite, bytes
-per finding, `bench/finding_writes.py`): the table itself 373 (`seq` is the rowid: no bytes),
+per finding, `bench/findings.py`, since migration listing/4): the table itself 345 (`seq` is the
+rowid: no bytes; the computed columns VIRTUAL: no bytes, 377 while they were STORED),
 `ix_findings_id` 46 (the finding id, unique: the primary key until migration listing/3),
-`ix_findings_image` 124 (a rescan reads an image's findings; `ecrImageHash` and
-`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 49
-(rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability); each
-keyset sort index below 37-66 (a page of an order without its index costs about 0.5 s: a scan
-and a sort), `ix_findings_status_rank` 44, the partial `ix_findings_suppressed_rule` under 1.
-Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105 bytes,
-1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a random
-page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index serves
-digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come through the
-image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50: replaced by
-`ix_findings_status_rank`)."""
+`ix_findings_image` 126 (a rescan reads an image's findings; `ecrImageHash` and
+`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 48
+(rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability, across
+tenants); each keyset sort index below, (tenant_key, key), 12-41 (a page of an order without
+its index costs about 0.5 s: a scan and a sort; led by the account and region strings until
+listing/4: 37-66, 243 bytes more for the ten), the partial `ix_findings_suppressed_rule` under
+1. Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105
+bytes, 1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a
+random page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index
+serves digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come
+through the image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50:
+replaced by `ix_findings_status_rank`)."""
 
 
-# --- finding listings (findings/listing.py): one index per sort key, (tenant, key, seq), so a
-# keyset page seeks to its first row and reads one page. On SQLite `seq` is the rowid, which
+# --- finding listings (findings/listing.py): one index per sort key, (tenant_key, key, seq),
+# so a keyset page seeks to its first row and reads one page. On SQLite `seq` is the rowid, which
 # every index entry already ends with: naming it again would store it twice (4 bytes an entry,
 # measured on 300,000 rows), so SQLite's indexes stop at the key and PostgreSQL's name `seq`.
 
 
 def _sort_index(name: str, *columns: Any, **kw: Any) -> tuple[Index, Index]:
-    """The index `name` on (tenant, *columns, seq): SQLite's and PostgreSQL's spelling."""
-    tenant = (findings.c.account_id, findings.c.region)
+    """The index `name` on (tenant key, *columns, seq): SQLite's and PostgreSQL's spelling."""
+    tenant = findings.c.tenant_key
     return (
-        Index(name, *tenant, *columns, **kw).ddl_if(dialect="sqlite"),
-        Index(name, *tenant, *columns, findings.c.seq, **kw).ddl_if(dialect="postgresql"),
+        Index(name, tenant, *columns, **kw).ddl_if(dialect="sqlite"),
+        Index(name, tenant, *columns, findings.c.seq, **kw).ddl_if(dialect="postgresql"),
     )
 
 
