@@ -94,15 +94,24 @@ def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[S
     return out
 
 
+def _marks(conn: Connection, n: int) -> str:
+    """`n` driver placeholders for an IN list of plain SQL (SQLAlchemy's expanding IN and row
+    objects cost more than the queries of a rescan reading thousands of rows)."""
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
 def details_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> set[str]:
     """The finding details that name one of the packages."""
-    dp = t.detail_packages
     details: set[str] = set()
     for part in chunks(sorted(set(pkg_refs))):
-        details |= {
-            r.detail_ref
-            for r in conn.execute(select(dp.c.detail_ref).where(dp.c.pkg_ref.in_(part)).distinct())
-        }
+        details.update(
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT DISTINCT detail_ref FROM detail_packages "
+                f"WHERE pkg_ref IN ({_marks(conn, len(part))})",
+                tuple(part),
+            )
+        )
     return details
 
 
@@ -192,15 +201,17 @@ def details_naming(conn: Connection, refs: Iterable[str], advisories: Iterable[s
     if not wanted:
         return set()
     out: set[str] = set()
-    d = t.finding_details
     for part in chunks(sorted(set(refs))):
-        for r in conn.execute(select(d.c.ref, d.c.doc).where(d.c.ref.in_(part))):
-            named = {orjson.loads(m) for m in _ADVISORY.findall(r.doc)}
+        for ref, doc in conn.exec_driver_sql(
+            f"SELECT ref, doc FROM finding_details WHERE ref IN ({_marks(conn, len(part))})",
+            tuple(part),
+        ):
+            named = {orjson.loads(m) for m in _ADVISORY.findall(doc)}
             if not named & wanted:
                 continue
-            doc = orjson.loads(r.doc)
-            if any(e.get("advisory") in wanted for e in doc.get("evidence", ())):
-                out.add(r.ref)
+            parsed = orjson.loads(doc)
+            if any(e.get("advisory") in wanted for e in parsed.get("evidence", ())):
+                out.add(ref)
     return out
 
 
