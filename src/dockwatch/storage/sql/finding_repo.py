@@ -276,20 +276,27 @@ def image_facts(
     """Tags (sorted by name) and push time of the (repository id, digest) images that exist."""
     tags: dict[tuple[int, str], list[str]] = {}
     pushed: dict[tuple[int, str], datetime | None] = {}
-    tg, m = t.tags, t.manifests
+    dialect = conn.dialect
+    parse = t.manifests.c.image_pushed_at.type.dialect_impl(dialect).result_processor(
+        dialect, None
+    )
     for part in chunks(sorted(set(resources)), 400):
-        for row in conn.execute(
-            select(tg.c.repository_id, tg.c.manifest_digest, tg.c.name)
-            .where(tuple_(tg.c.repository_id, tg.c.manifest_digest).in_(list(part)))
-            .order_by(tg.c.name)
+        pairs = ", ".join([f"({_marks(conn, 2)})"] * len(part))
+        values = tuple(v for key in part for v in key)
+        for repository_id, digest, name in conn.exec_driver_sql(
+            "SELECT repository_id, manifest_digest, name FROM tags "
+            f"WHERE (repository_id, manifest_digest) IN ({pairs}) ORDER BY name",
+            values,
         ):
-            tags.setdefault((row.repository_id, row.manifest_digest), []).append(row.name)
-        for row in conn.execute(
-            select(m.c.repository_id, m.c.digest, m.c.image_pushed_at).where(
-                tuple_(m.c.repository_id, m.c.digest).in_(list(part))
+            tags.setdefault((repository_id, digest), []).append(name)
+        for repository_id, digest, at in conn.exec_driver_sql(
+            "SELECT repository_id, digest, image_pushed_at FROM manifests "
+            f"WHERE (repository_id, digest) IN ({pairs})",
+            values,
+        ):
+            pushed[(repository_id, digest)] = as_utc_or_none(
+                at if parse is None or at is None else parse(at)
             )
-        ):
-            pushed[(row.repository_id, row.digest)] = as_utc_or_none(row.image_pushed_at)
     return {
         key: ImageFacts(tuple(tags.get(key, ())), pushed.get(key))
         for key in sorted(set(resources))

@@ -205,6 +205,9 @@ def _inserted_counts(
     title: dict[tuple[Any, ...], list[Any]] = {}
     detail: dict[tuple[Any, ...], list[Any]] = {}
     fix: dict[tuple[Any, ...], list[Any]] = {}
+    # what depends on the detail (package, title and detail rollups) is counted per group of
+    # rows sharing it: thousands of images share each detail
+    groups: dict[tuple[Any, ...], int] = {}
     for r in rows:
         found = details.get(r[detail_ref])
         if found is None:
@@ -231,22 +234,6 @@ def _inserted_counts(
                 counts[0] = name
             if sev is not None:
                 counts[1 + sev] += 1
-        for package_name in found[2]:
-            counts = package.setdefault((*tenant, package_name), [*six])
-            if sev is not None:
-                counts[sev] += 1
-        vuln = r[vuln_id]
-        counts = title.setdefault((*tenant, vuln, vuln if found[0] is None else found[0]), [*six])
-        if sev is not None:
-            counts[sev] += 1
-        score, epss = r[inspector_score], r[epss_score]
-        key = (
-            *tenant, r[detail_ref], vuln, fixed, exploit, r[source],
-            -1.0 if score is None else score, -1.0 if epss is None else epss,
-        )  # fmt: skip
-        counts = detail.setdefault(key, [score, epss, *six])
-        if sev is not None:
-            counts[2 + sev] += 1
         counts = fix.get((*where, fixed, exploit))
         if counts is None:
             counts = fix[(*where, fixed, exploit)] = [name, *six]
@@ -254,6 +241,24 @@ def _inserted_counts(
             counts[0] = name
         if sev is not None:
             counts[1 + sev] += 1
+        group = (*tenant, r[detail_ref], r[vuln_id], fixed, exploit, r[source],
+                 r[inspector_score], r[epss_score], sev)  # fmt: skip
+        groups[group] = groups.get(group, 0) + 1
+    for group, n in groups.items():
+        tenant, ref, vuln = group[:3], group[3], group[4]
+        score, epss, sev = group[8], group[9], group[10]
+        found = details[ref]
+        for package_name in found[2]:
+            counts = package.setdefault((*tenant, package_name), [*six])
+            if sev is not None:
+                counts[sev] += n
+        counts = title.setdefault((*tenant, vuln, vuln if found[0] is None else found[0]), [*six])
+        if sev is not None:
+            counts[sev] += n
+        key = (*group[:8], -1.0 if score is None else score, -1.0 if epss is None else epss)
+        counts = detail.setdefault(key, [score, epss, *six])
+        if sev is not None:
+            counts[2 + sev] += n
     return {
         t.finding_image_counts.name: image,
         t.finding_layer_counts.name: layer,
