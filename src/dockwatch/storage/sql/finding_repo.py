@@ -277,9 +277,7 @@ def image_facts(
     tags: dict[tuple[int, str], list[str]] = {}
     pushed: dict[tuple[int, str], datetime | None] = {}
     dialect = conn.dialect
-    parse = t.manifests.c.image_pushed_at.type.dialect_impl(dialect).result_processor(
-        dialect, None
-    )
+    parse = t.manifests.c.image_pushed_at.type.dialect_impl(dialect).result_processor(dialect, None)
     for part in chunks(sorted(set(resources)), 400):
         pairs = ", ".join([f"({_marks(conn, 2)})"] * len(part))
         values = tuple(v for key in part for v in key)

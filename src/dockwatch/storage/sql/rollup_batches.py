@@ -278,8 +278,8 @@ def inserted_once(
     themselves: a new row counts nothing yet, so nothing is subtracted, and what it adds follows
     from its own columns and its detail's title, layers and package names (read once per
     detail). `counted_once` reads every row back through the batch's id table with grouped
-    statements instead: 0.3 s of CPU for the 13,465 findings a 1,000-advisory update opens at
-    2,000 images, against 0.05 s here."""
+    statements instead: 0.29 s of CPU for the 13,465 findings a 1,000-advisory update opens at
+    2,000 images, against 0.08 s here (0.05 s counting, 0.03 s of upserts)."""
     if len(rows) < BATCH_MIN or not rollups.enabled(conn):
         yield
         return

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from dockwatch.storage.sql import rollup_batches
+from dockwatch.storage.sql import rollup_batches, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
@@ -88,10 +88,7 @@ def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def _rollups(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     with db.read() as conn:
-        return {
-            x.name: sorted(tuple(r) for r in conn.execute(select(x)))
-            for x in rollup_batches.rollups.TABLES
-        }
+        return {x.name: sorted(tuple(r) for r in conn.execute(select(x))) for x in rollups.TABLES}
 
 
 @pytest.fixture
