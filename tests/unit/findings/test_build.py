@@ -88,3 +88,21 @@ def test_packages_stored_before_the_manager_keep_their_document_and_fall_back(
         services.close()
     [pkg] = evaluation.drafts["PYSEC-2026-9"].detail.packages
     assert pkg.package_manager == "PYTHONPKG"
+
+
+def test_packages_read_by_ref_are_named_by_that_ref() -> None:
+    """A rescan's packages come from the store under their ref (`remember_refs`); its drafts
+    name them as a scan that serializes each package names them."""
+    from dockwatch.findings.build import _ref, remember_refs
+    from dockwatch.model.package_doc import load_package, package_ref
+
+    pkg = Package(
+        name="left-pad-remembered", version="1.3.0", type="npm",
+        purl="pkg:npm/left-pad-remembered@1.3.0", locations=("/app/package.json",),
+    )  # fmt: skip
+    doc = dump_package(pkg)
+    loaded = load_package(doc)
+    remember_refs({package_ref(doc): loaded})
+    assert _ref(loaded) == package_ref(dump_package(loaded)) == package_ref(doc)
+    other = Package(name="left-pad-unseen", version="1.3.0", type="npm", purl="pkg:npm/x@1")
+    assert _ref(other) == package_ref(dump_package(other))

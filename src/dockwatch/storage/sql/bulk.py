@@ -37,9 +37,14 @@ def _column(values: Sequence[Any], process: Callable[[Any], Any]) -> tuple[Any, 
     """One column's values as the driver takes them, each distinct value processed once."""
     seen: dict[Any, Any] = {}
     out: list[Any] = []
+    last: Any = None
+    last_got: Any = None
     for value in values:
         if value is None:
             out.append(None)
+            continue
+        if value is last:  # the same object as the row before (a batch's one `now`)
+            out.append(last_got)
             continue
         # equal instants in other zones print differently: the offset is part of the key
         key = (value, value.utcoffset()) if isinstance(value, datetime) else value
@@ -51,6 +56,7 @@ def _column(values: Sequence[Any], process: Callable[[Any], Any]) -> tuple[Any, 
         if got is None:
             got = seen[key] = process(value)
         out.append(got)
+        last, last_got = value, got
     return tuple(out)
 
 

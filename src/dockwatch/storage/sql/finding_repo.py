@@ -94,15 +94,24 @@ def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[S
     return out
 
 
+def _marks(conn: Connection, n: int) -> str:
+    """`n` driver placeholders for an IN list of plain SQL (SQLAlchemy's expanding IN and row
+    objects cost more than the queries of a rescan reading thousands of rows)."""
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
 def details_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> set[str]:
     """The finding details that name one of the packages."""
-    dp = t.detail_packages
     details: set[str] = set()
     for part in chunks(sorted(set(pkg_refs))):
-        details |= {
-            r.detail_ref
-            for r in conn.execute(select(dp.c.detail_ref).where(dp.c.pkg_ref.in_(part)).distinct())
-        }
+        details.update(
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT DISTINCT detail_ref FROM detail_packages "
+                f"WHERE pkg_ref IN ({_marks(conn, len(part))})",
+                tuple(part),
+            )
+        )
     return details
 
 
@@ -192,15 +201,17 @@ def details_naming(conn: Connection, refs: Iterable[str], advisories: Iterable[s
     if not wanted:
         return set()
     out: set[str] = set()
-    d = t.finding_details
     for part in chunks(sorted(set(refs))):
-        for r in conn.execute(select(d.c.ref, d.c.doc).where(d.c.ref.in_(part))):
-            named = {orjson.loads(m) for m in _ADVISORY.findall(r.doc)}
+        for ref, doc in conn.exec_driver_sql(
+            f"SELECT ref, doc FROM finding_details WHERE ref IN ({_marks(conn, len(part))})",
+            tuple(part),
+        ):
+            named = {orjson.loads(m) for m in _ADVISORY.findall(doc)}
             if not named & wanted:
                 continue
-            doc = orjson.loads(r.doc)
-            if any(e.get("advisory") in wanted for e in doc.get("evidence", ())):
-                out.add(r.ref)
+            parsed = orjson.loads(doc)
+            if any(e.get("advisory") in wanted for e in parsed.get("evidence", ())):
+                out.add(ref)
     return out
 
 
@@ -265,20 +276,25 @@ def image_facts(
     """Tags (sorted by name) and push time of the (repository id, digest) images that exist."""
     tags: dict[tuple[int, str], list[str]] = {}
     pushed: dict[tuple[int, str], datetime | None] = {}
-    tg, m = t.tags, t.manifests
+    dialect = conn.dialect
+    parse = t.manifests.c.image_pushed_at.type.dialect_impl(dialect).result_processor(dialect, None)
     for part in chunks(sorted(set(resources)), 400):
-        for row in conn.execute(
-            select(tg.c.repository_id, tg.c.manifest_digest, tg.c.name)
-            .where(tuple_(tg.c.repository_id, tg.c.manifest_digest).in_(list(part)))
-            .order_by(tg.c.name)
+        pairs = ", ".join([f"({_marks(conn, 2)})"] * len(part))
+        values = tuple(v for key in part for v in key)
+        for repository_id, digest, name in conn.exec_driver_sql(
+            "SELECT repository_id, manifest_digest, name FROM tags "
+            f"WHERE (repository_id, manifest_digest) IN ({pairs}) ORDER BY name",
+            values,
         ):
-            tags.setdefault((row.repository_id, row.manifest_digest), []).append(row.name)
-        for row in conn.execute(
-            select(m.c.repository_id, m.c.digest, m.c.image_pushed_at).where(
-                tuple_(m.c.repository_id, m.c.digest).in_(list(part))
+            tags.setdefault((repository_id, digest), []).append(name)
+        for repository_id, digest, at in conn.exec_driver_sql(
+            "SELECT repository_id, digest, image_pushed_at FROM manifests "
+            f"WHERE (repository_id, digest) IN ({pairs})",
+            values,
+        ):
+            pushed[(repository_id, digest)] = as_utc_or_none(
+                at if parse is None or at is None else parse(at)
             )
-        ):
-            pushed[(row.repository_id, row.digest)] = as_utc_or_none(row.image_pushed_at)
     return {
         key: ImageFacts(tuple(tags.get(key, ())), pushed.get(key))
         for key in sorted(set(resources))

@@ -101,7 +101,7 @@ def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
         )
         for f in findings
     )  # the ids are unique: only they are compared
-    with rollup_batches.counted_once(conn, [f.id for f in findings], new=True):
+    with rollup_batches.inserted_once(conn, _INSERT_COLUMNS, rows):
         insert_rows(conn, t.findings, _INSERT_COLUMNS, rows)
 
 

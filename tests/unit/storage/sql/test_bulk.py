@@ -66,3 +66,31 @@ def test_rows_reach_the_driver_as_the_column_types_bind_them(tmp_path: Path) -> 
         (4, T + timedelta(microseconds=1), [], b""),
         (5, T, {"c": 3}, b"x"),
     ]
+
+
+def test_a_value_repeated_row_after_row_binds_as_each_row_alone(tmp_path: Path) -> None:
+    """A batch stamps its rows with one time object: repeated, alternating with an equal instant
+    in another zone, and with a JSON document repeated as one object, each row still binds what
+    the column type makes of its own value."""
+    other = T.astimezone(PLUS2)
+    doc = {"a": [1]}
+    values = [T, T, other, other, T, None, T, other, T + timedelta(seconds=1), T]
+    rows: list[tuple[Any, ...]] = [
+        (n, at, doc if n % 3 else None, b"x") for n, at in enumerate(values)
+    ]
+    db = Database(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        with db.write() as conn:
+            dialect = conn.dialect
+            expected = [
+                tuple(
+                    value
+                    if value is None or isinstance(column.type, LargeBinary)
+                    else (column.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v))(value)
+                    for column, value in zip(_table.columns, row, strict=True)
+                )
+                for row in rows
+            ]  # fmt: skip
+            assert driver_rows(conn, _table, [c.name for c in _table.columns], rows) == expected
+    finally:
+        db.close()
