@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from dockwatch.image.blobs import MAX_MANIFEST_BYTES
+from dockwatch.image.blobs import MAX_MANIFEST_BYTES, check_digest
 from dockwatch.image.errors import (
     AuthenticationFailed,
     BlobNotFound,
@@ -21,7 +21,8 @@ from dockwatch.image.errors import (
 )
 from dockwatch.image.manifests import ACCEPT
 from dockwatch.image.pull_http import BodyError, Http, Response, TransportError, open_http
-from dockwatch.model.digest import Digest
+from dockwatch.model.digest import Digest, is_digest
+from dockwatch.model.oci import manifest_digest
 
 if TYPE_CHECKING:  # httpx costs ~45 ms to import; only an injected transport or a proxy needs it
     import httpx
@@ -251,6 +252,8 @@ class RegistryClient:
             raise RemoteRegistryError(response.url, f"download interrupted: {exc}") from exc
         finally:
             response.close()
+        if is_digest(ref) and manifest_digest(data) != ref:
+            check_digest(data, ref, "manifest")  # a registry is not trusted to serve what it names
         return data, (response.header("content-type") or "").split(";")[0].strip()
 
     def open_blob(self, digest: Digest) -> BinaryIO:

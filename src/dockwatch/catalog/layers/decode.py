@@ -72,7 +72,7 @@ class Decoder:
         # `read(CHUNK)` on a socket stream gathers and copies partial reads into one buffer.
         self._read_raw = getattr(raw, "read1", raw.read)
         self._budgets = budgets
-        head = _read_head(self._read_raw)
+        head, self._head_error = _read_head(self._read_raw)
         if head.startswith(GZIP_MAGIC):
             self.compression = "gzip"
         elif head.startswith(ZSTD_MAGIC):
@@ -135,11 +135,22 @@ class Decoder:
 
     def _compressed_chunks(self) -> Iterator[bytes]:
         chunk = self._head
-        while chunk:
-            self.compressed += len(chunk)
-            self._feed_blob(chunk)
-            yield chunk
-            chunk = self._read_raw(CHUNK)
+        failed = self._head_error
+        while chunk or failed:
+            if chunk:
+                self.compressed += len(chunk)
+                self._feed_blob(chunk)
+                yield chunk
+            if failed is None:
+                try:
+                    chunk = self._read_raw(CHUNK)
+                    continue
+                except Exception as exc:  # a download cut mid-blob: the blob ends early
+                    failed = exc
+            raise CutShort(
+                IncompleteReason.TRUNCATED,
+                f"blob read failed after {self.compressed} bytes: {failed}",
+            ) from failed
 
     def _decoded(self) -> Iterator[bytes]:
         if self.compression == "none":
@@ -384,18 +395,24 @@ class Decoder:
             self._blob_thread.join(timeout=5)
 
 
-def _read_head(read: Callable[[int], bytes]) -> bytes:
+def _read_head(read: Callable[[int], bytes]) -> tuple[bytes, Exception | None]:
     """The first CHUNK bytes (fewer only at the end of the stream): enough to sniff the
-    compression and to decide whether threads pay."""
+    compression and to decide whether threads pay; and the error that cut the read short,
+    raised with the first bytes' results (`_compressed_chunks`)."""
     parts: list[bytes] = []
     size = 0
+    failed: Exception | None = None
     while size < CHUNK:
-        part = read(CHUNK - size)
+        try:
+            part = read(CHUNK - size)
+        except Exception as exc:  # a download cut in its first megabyte
+            failed = exc
+            break
         if not part:
             break
         parts.append(part)
         size += len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), failed
 
 
 class Chunks:
