@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import IO, Any, BinaryIO, Protocol, runtime_checkable
 
-from dockwatch.image.errors import ManifestInvalid
-from dockwatch.model.digest import Digest, DigestInvalid, parse_digest
+from dockwatch.image.errors import ContentMismatch, ManifestInvalid
+from dockwatch.model.digest import ALGORITHMS, Digest, DigestInvalid, compute, parse_digest
 
 #: Manifests and configs are small; anything larger is hostile.
 MAX_MANIFEST_BYTES = 4 << 20
@@ -40,3 +40,14 @@ def diff_ids(config: dict[str, Any]) -> list[Digest]:
         return [parse_digest(str(d)) for d in rootfs["diff_ids"]]
     except DigestInvalid:
         return []
+
+
+def check_digest(data: bytes, digest: str, what: str) -> None:
+    """Raise `ContentMismatch` unless `data` has `digest` (an algorithm dockwatch computes;
+    others are left to the source)."""
+    algorithm = digest.partition(":")[0]
+    if algorithm not in ALGORITHMS:
+        return
+    actual = compute(data, algorithm)
+    if actual != digest:
+        raise ContentMismatch(what, digest, actual)

@@ -72,6 +72,16 @@ class RemoteRegistryError(ImageError):
         self.status = status
 
 
+class ContentMismatch(ImageError):
+    """A manifest or config read by digest has other content than its digest names: the
+    source is corrupt or hostile, and nothing read from it is trusted."""
+
+    def __init__(self, what: str, expected: str, actual: str) -> None:
+        super().__init__(f"{what} {expected}: the content read has digest {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
 class AuthenticationFailed(RemoteRegistryError):
     """The registry refused the credentials (or asked for some and none were given)."""
 

@@ -8,9 +8,9 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from dockwatch.image.blobs import MAX_MANIFEST_BYTES
+from dockwatch.image.blobs import MAX_MANIFEST_BYTES, check_digest
 from dockwatch.image.errors import (
     AuthenticationFailed,
     BlobNotFound,
@@ -21,7 +21,8 @@ from dockwatch.image.errors import (
 )
 from dockwatch.image.manifests import ACCEPT
 from dockwatch.image.pull_http import BodyError, Http, Response, TransportError, open_http
-from dockwatch.model.digest import Digest
+from dockwatch.model.digest import Digest, is_digest
+from dockwatch.model.oci import manifest_digest
 
 if TYPE_CHECKING:  # httpx costs ~45 ms to import; only an injected transport or a proxy needs it
     import httpx
@@ -34,29 +35,69 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
 class _ResponseStream(io.RawIOBase):
-    """A streamed HTTP body as a file; closing it releases the connection."""
+    """A streamed HTTP body as a file; closing it releases the connection.
+
+    `read1` hands on the body's chunks as they arrive, without a copy: the layer decoder
+    reads that way. Through an `io.BufferedReader` every chunk was copied twice more (its
+    buffer, then the bytes returned): 0.16 against 0.07 s of CPU for a 200 MB blob here.
+    """
 
     def __init__(self, response: Response) -> None:
         self._response = response
         self._chunks = response.iter_bytes(1 << 20)
         self._pending = b""
+        self._offset = 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
+    def _fill(self) -> bool:
+        """Make `_pending` hold unread bytes; False at the end of the body."""
+        while self._offset >= len(self._pending):
             try:
                 self._pending = next(self._chunks)
             except StopIteration:
-                return 0
+                self._pending, self._offset = b"", 0
+                return False
             except BodyError as exc:  # a connection dropped mid-blob: the image's error
                 raise RemoteRegistryError(
                     self._response.url, f"download interrupted: {exc}"
                 ) from exc
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+            self._offset = 0
+        return True
+
+    def read1(self, size: int = -1) -> bytes:
+        """At most `size` bytes of what has arrived (at most one chunk); b"" at the end."""
+        if not self._fill():
+            return b""
+        start = self._offset
+        if start == 0 and (size < 0 or size >= len(self._pending)):
+            self._offset = len(self._pending)
+            return self._pending
+        end = len(self._pending) if size < 0 else min(len(self._pending), start + size)
+        self._offset = end
+        return self._pending[start:end]
+
+    def read(self, size: int | None = -1) -> bytes:
+        """`size` bytes (fewer only at the end of the body); all of it if `size` < 0."""
+        want = -1 if size is None or size < 0 else size
+        parts: list[bytes] = []
+        got = 0
+        while want < 0 or got < want:
+            part = self.read1(-1 if want < 0 else want - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        part = self.read1(len(buffer))
+        n = len(part)
+        buffer[:n] = part
         return n
 
     def close(self) -> None:
@@ -211,6 +252,8 @@ class RegistryClient:
             raise RemoteRegistryError(response.url, f"download interrupted: {exc}") from exc
         finally:
             response.close()
+        if is_digest(ref) and manifest_digest(data) != ref:
+            check_digest(data, ref, "manifest")  # a registry is not trusted to serve what it names
         return data, (response.header("content-type") or "").split(";")[0].strip()
 
     def open_blob(self, digest: Digest) -> BinaryIO:
@@ -219,7 +262,7 @@ class RegistryClient:
             response = self._send(f"blobs/{digest}", {})
         except ReferenceNotFound as exc:
             raise BlobNotFound(digest) from exc
-        return io.BufferedReader(_ResponseStream(response), 1 << 20)
+        return cast(BinaryIO, _ResponseStream(response))
 
 
 def _discard(response: Response) -> bytes:

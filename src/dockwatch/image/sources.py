@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dockwatch.image.blobs import MAX_MANIFEST_BYTES, BlobReader
+from dockwatch.image.blobs import MAX_MANIFEST_BYTES, BlobReader, check_digest
 from dockwatch.image.blobs import diff_ids as _diff_ids
 from dockwatch.image.blobs import read_small as _read_small
 from dockwatch.image.errors import ImageError, ManifestInvalid, NotRunnable, SourceInvalid
@@ -131,6 +131,7 @@ def _image(
     config: dict[str, Any] = {}
     if manifest.config is not None:
         raw = _read_small(reader.open_blob(manifest.config.digest), "config")
+        check_digest(raw, manifest.config.digest, "config")  # its diff_ids and platform are used
         try:
             loaded = json.loads(raw)
         except ValueError as exc:

@@ -157,6 +157,30 @@ def test_token_flow_redirects_and_chunked_blobs(registry: _Registry) -> None:
     client.close()
 
 
+def test_a_blob_read_in_pieces_of_any_size_is_the_blob(registry: _Registry) -> None:
+    client = _client(registry)
+    layer = max(registry.blobs, key=lambda d: len(registry.blobs[d]))  # sent in 1000-byte chunks
+    blob = registry.blobs[layer]
+    with client.open_blob(Digest(layer)) as f:  # read1: what has arrived, one chunk at most
+        pieces = []
+        while piece := f.read1(700):  # type: ignore[attr-defined]
+            assert len(piece) <= 700
+            pieces.append(piece)
+    assert b"".join(pieces) == blob
+    assert len(registry.blobs[layer]) > 1000  # two chunks at least
+    for size in (1, 999, 1000, 1001, 4096):
+        with client.open_blob(Digest(layer)) as f:  # read(n): n bytes, fewer only at the end
+            parts = []
+            while part := f.read(size):
+                parts.append(part)
+        assert all(len(p) == size for p in parts[:-1]) and b"".join(parts) == blob
+    buffer = bytearray(1500)
+    with client.open_blob(Digest(layer)) as f:
+        assert f.readinto(buffer) > 0  # type: ignore[attr-defined]
+        assert bytes(buffer[:10]) == blob[:10]
+    client.close()
+
+
 def test_the_same_bytes_as_httpx_reads(registry: _Registry) -> None:
     ours, theirs = _client(registry), _client(registry, transport=httpx.HTTPTransport())
     assert not isinstance(theirs._http, StdlibHttp)

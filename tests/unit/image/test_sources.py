@@ -15,6 +15,7 @@ import pytest
 from dockwatch.image.errors import (
     AuthenticationFailed,
     BlobNotFound,
+    ContentMismatch,
     NotRunnable,
     ReferenceNotFound,
     SourceInvalid,
@@ -138,6 +139,7 @@ class FakeRegistry:
         self.blobs = image.blobs()
         self.manifest = image.manifest
         self.auth = auth
+        self.by_digest = f"/v2/team/app/manifests/{image.digest}"
         self.token_requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -157,7 +159,7 @@ class FakeRegistry:
             return httpx.Response(401, headers={"www-authenticate": challenge})
         if request.url.path == "/v2/":
             return httpx.Response(200)
-        if request.url.path == "/v2/team/app/manifests/v1":
+        if request.url.path in ("/v2/team/app/manifests/v1", self.by_digest):
             return httpx.Response(
                 200,
                 content=self.manifest,
@@ -207,6 +209,28 @@ def test_registry_manifest_json_roundtrip() -> None:
     data, media_type = source.reader.manifest("v1")
     assert json.loads(data) == json.loads(image.manifest)
     assert media_type == "application/vnd.oci.image.manifest.v1+json"
+
+
+def test_a_registry_serving_other_content_than_a_digest_names_is_refused() -> None:
+    image = _image()
+    fake = FakeRegistry(image, "basic")
+    source = open_source(
+        f"docker://reg.test/team/app@{image.digest}",
+        creds=("alice", "s3cret"),
+        transport=httpx.MockTransport(fake),
+    )
+    assert resolve(source.reader, source.ref).manifest_digest == image.digest
+    config_digest = sha256(image.config)
+    tampered = json.loads(image.config)
+    tampered["rootfs"]["diff_ids"] = ["sha256:" + "0" * 64] * len(image.layers)
+    fake.blobs[config_digest] = json.dumps(tampered).encode()
+    with pytest.raises(ContentMismatch, match=f"config {config_digest}"):
+        resolve(source.reader, source.ref)
+    fake.blobs[config_digest] = image.config
+    fake.manifest = _image("linux/arm64").manifest  # by tag anything goes; by digest it must match
+    with pytest.raises(ContentMismatch, match=f"manifest {image.digest}"):
+        resolve(source.reader, source.ref)
+    assert source.reader.manifest("v1")[0] == fake.manifest
 
 
 def _free_port() -> int:

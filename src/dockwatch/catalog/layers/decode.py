@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import IO
 
@@ -42,6 +42,10 @@ ZLIB_ERROR: type[Exception] = getattr(zlib_impl, "error", zlib.error)
 """The decompressor's own error (isal raises IsalError, not a `zlib.error`)."""
 
 CHUNK = 1 << 20
+INFLATE_INPUT = 256 << 10
+"""Compressed bytes given to the inflater at a time, each call still bounded to CHUNK out:
+debian-minbase's 48 MB blob inflates in 0.171 s of CPU in 256 KiB steps against 0.211 s in
+1 MiB steps (isal; fewer copies of the unconsumed input, output that stays in cache)."""
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -64,8 +68,11 @@ class Decoder:
         verify_blob: bool = False,
     ) -> None:
         self._raw = raw
+        # One raw read per block where the stream offers it (files, HTTP bodies): a full
+        # `read(CHUNK)` on a socket stream gathers and copies partial reads into one buffer.
+        self._read_raw = getattr(raw, "read1", raw.read)
         self._budgets = budgets
-        head = raw.read(CHUNK)
+        head, self._head_error = _read_head(self._read_raw)
         if head.startswith(GZIP_MAGIC):
             self.compression = "gzip"
         elif head.startswith(ZSTD_MAGIC):
@@ -128,11 +135,22 @@ class Decoder:
 
     def _compressed_chunks(self) -> Iterator[bytes]:
         chunk = self._head
-        while chunk:
-            self.compressed += len(chunk)
-            self._feed_blob(chunk)
-            yield chunk
-            chunk = self._raw.read(CHUNK)
+        failed = self._head_error
+        while chunk or failed:
+            if chunk:
+                self.compressed += len(chunk)
+                self._feed_blob(chunk)
+                yield chunk
+            if failed is None:
+                try:
+                    chunk = self._read_raw(CHUNK)
+                    continue
+                except Exception as exc:  # a download cut mid-blob: the blob ends early
+                    failed = exc
+            raise CutShort(
+                IncompleteReason.TRUNCATED,
+                f"blob read failed after {self.compressed} bytes: {failed}",
+            ) from failed
 
     def _decoded(self) -> Iterator[bytes]:
         if self.compression == "none":
@@ -145,22 +163,32 @@ class Decoder:
     def _gunzip(self) -> Iterator[bytes]:
         d = zlib_impl.decompressobj(wbits=31)
         fed = False  # whether the current gzip member has received input
+        between = False  # a member ended with its input: what follows must be another member
         for chunk in self._compressed_chunks():
-            data = chunk
-            while data:
-                fed = True
-                out = d.decompress(data, CHUNK)
-                if out:
-                    yield out
-                if d.eof:
-                    # Concatenated gzip members are one stream (gzip(1) semantics).
-                    data = d.unused_data
-                    d = zlib_impl.decompressobj(wbits=31)
-                    fed = False
-                    if data and not data.startswith(GZIP_MAGIC):
+            view = memoryview(chunk)
+            for start in range(0, len(view), INFLATE_INPUT):
+                data: memoryview | bytes = view[start : start + INFLATE_INPUT]
+                if between:
+                    between = False
+                    if not GZIP_MAGIC.startswith(bytes(data[:2])):
                         return  # trailing garbage after the last member: ignored, as gzip does
-                else:
-                    data = d.unconsumed_tail
+                while data:
+                    fed = True
+                    out = d.decompress(data, CHUNK)
+                    if out:
+                        yield out
+                    if d.eof:
+                        # Concatenated gzip members are one stream (gzip(1) semantics).
+                        rest: bytes = d.unused_data
+                        d = zlib_impl.decompressobj(wbits=31)
+                        fed = False
+                        if not rest:
+                            between = True
+                        elif not rest.startswith(GZIP_MAGIC):
+                            return  # trailing garbage after the last member: ignored
+                        data = rest
+                    else:
+                        data = d.unconsumed_tail
         if fed:
             tail = d.flush()
             if tail:
@@ -365,6 +393,26 @@ class Decoder:
         if self._blob_thread is not None and self._blob_thread.is_alive():
             self._blob_queue.put(None)
             self._blob_thread.join(timeout=5)
+
+
+def _read_head(read: Callable[[int], bytes]) -> tuple[bytes, Exception | None]:
+    """The first CHUNK bytes (fewer only at the end of the stream): enough to sniff the
+    compression and to decide whether threads pay; and the error that cut the read short,
+    raised with the first bytes' results (`_compressed_chunks`)."""
+    parts: list[bytes] = []
+    size = 0
+    failed: Exception | None = None
+    while size < CHUNK:
+        try:
+            part = read(CHUNK - size)
+        except Exception as exc:  # a download cut in its first megabyte
+            failed = exc
+            break
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), failed
 
 
 class Chunks:

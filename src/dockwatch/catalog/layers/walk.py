@@ -18,6 +18,7 @@ from dockwatch.catalog.cataloger import CatalogError, FileEntry, LayerFiles
 from dockwatch.catalog.layers.decode import Decoder
 from dockwatch.catalog.layers.limits import Budgets, CutShort, Incomplete, IncompleteReason
 from dockwatch.catalog.layers.select import Selector
+from dockwatch.catalog.layers.tarheader import FastTarInfo
 from dockwatch.model.digest import Digest
 
 
@@ -108,7 +109,7 @@ def read_layer(
         try:
             # "r:" over a forward-only file: headers are read in place and skipped data is
             # dropped block by block, cheaper than the copying of stream mode ("r|").
-            tf = tarfile.open(fileobj=decoder, mode="r:")  # type: ignore[call-overload]
+            tf = tarfile.open(fileobj=decoder, mode="r:", tarinfo=FastTarInfo)  # type: ignore[call-overload]
         except tarfile.ReadError as exc:
             if decoder.total == 0 and decoder.error is None:
                 # An empty blob is an empty layer (some writers produce it).

@@ -266,3 +266,91 @@ def test_gzip_header_with_an_unknown_method_is_unreadable() -> None:
     # found by tests/fuzz: the fastest inflater raises its own error type, not zlib.error
     with pytest.raises(LayerUnreadable):
         read(b"\x1f\x8b\x00" + b"\x00" * 7)
+
+
+class _Chunked:
+    """A blob arriving as a registry body does: `read1` hands on pieces of `size` bytes, and
+    the connection may drop after `cut` bytes."""
+
+    def __init__(self, blob: bytes, size: int, cut: int | None = None) -> None:
+        self.blob, self.size, self.cut, self.at = blob, size, cut, 0
+
+    def read1(self, n: int = -1) -> bytes:
+        if self.cut is not None and self.at >= self.cut:
+            raise ConnectionResetError("connection reset by peer")
+        take = min(self.size, len(self.blob) - self.at, n if n >= 0 else self.size)
+        out = self.blob[self.at : self.at + take]
+        self.at += take
+        return out
+
+    def read(self, n: int = -1) -> bytes:
+        parts: list[bytes] = []
+        while n < 0 or sum(map(len, parts)) < n:
+            part = self.read1(-1 if n < 0 else n - sum(map(len, parts)))
+            if not part:
+                break
+            parts.append(part)
+        return b"".join(parts)
+
+
+@pytest.mark.parametrize("size", [1000, 3_000_000])  # decoded inline, and in threads
+def test_a_blob_in_small_pieces_reads_and_verifies_as_a_whole_one(size: int) -> None:
+    from dockwatch.catalog.layers import BlobDigestMismatch
+    from dockwatch.model.digest import Digest
+
+    content = random.Random(3).randbytes(size)
+    layer = make_layer({"a.jar": content, "etc/os-release": b"ID=debian\n"})
+    good = Digest("sha256:" + hashlib.sha256(layer.blob).hexdigest())
+    whole = read_layer(io.BytesIO(layer.blob), selector(), expected=good)
+    pieces = read_layer(_Chunked(layer.blob, 7001), selector(), expected=good)  # type: ignore[arg-type]
+    assert pieces.complete and whole.complete
+    assert pieces.diff_id == whole.diff_id == "sha256:" + hashlib.sha256(layer.tar).hexdigest()
+    assert pieces.files.files["/a.jar"].data == content
+    with pytest.raises(BlobDigestMismatch) as err:
+        read_layer(_Chunked(layer.blob, 7001), selector(), expected=Digest("sha256:" + "0" * 64))  # type: ignore[arg-type]
+    assert err.value.actual == good
+
+
+@pytest.mark.parametrize("size", [1000, 3_000_000])
+def test_a_body_cut_mid_blob_is_a_truncated_read_not_a_result(size: int) -> None:
+    from dockwatch.catalog.layers import IncompleteReason
+    from dockwatch.model.digest import Digest
+
+    layer = make_layer({"a.jar": random.Random(4).randbytes(size)})
+    good = Digest("sha256:" + hashlib.sha256(layer.blob).hexdigest())
+    for cut in (len(layer.blob) // 2, len(layer.blob) - 10):
+        result = read_layer(_Chunked(layer.blob, 7001, cut), selector(), expected=good)  # type: ignore[arg-type]
+        assert result.incomplete is not None
+        assert result.incomplete.reason == IncompleteReason.TRUNCATED
+        assert "connection reset" in result.incomplete.detail
+        assert result.diff_id is None
+
+
+def _member(data: bytes, size_multiple: int) -> bytes:
+    """A gzip member of `data` whose length is a multiple of `size_multiple` (its FNAME field
+    pads it): where its end falls is then known."""
+    import struct
+    import zlib
+
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = deflate.compress(data) + deflate.flush()
+    trailer = struct.pack("<II", zlib.crc32(data), len(data))
+    bare = 10 + 1 + len(body) + len(trailer)  # header, FNAME's terminator
+    name = b"n" * (-bare % size_multiple or size_multiple)
+    return b"\x1f\x8b\x08\x08" + b"\0" * 4 + b"\x00\xff" + name + b"\0" + body + trailer
+
+
+def test_gzip_members_ending_on_an_input_step() -> None:
+    from dockwatch.catalog.layers.decode import INFLATE_INPUT
+
+    tar = tar_bytes({"etc/os-release": b"ID=debian\n", "pad": random.Random(5).randbytes(300_000)})
+    first = _member(tar[:4096], INFLATE_INPUT)
+    assert len(first) % INFLATE_INPUT == 0
+    # a member ending on an input step, the next beginning on the following one
+    files, result = read(first + gzip.compress(tar[4096:]))
+    assert result.complete and files.files["/etc/os-release"].data == b"ID=debian\n"  # type: ignore[attr-defined]
+    # garbage after the last member, from an input step on, is ignored as gzip(1) ignores it
+    whole = _member(tar, INFLATE_INPUT)
+    files, result = read(whole + b"not a gzip member" * 100)
+    assert result.complete and files.files["/etc/os-release"].data == b"ID=debian\n"  # type: ignore[attr-defined]
+    assert gzip.decompress(whole) == tar  # the oracle reads the member as one
