@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, column, delete,
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dockwatch.storage.sql import rollups
+from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 
 BATCH_MIN = 1_000
@@ -106,7 +106,12 @@ def _load_ids(conn: Connection, ids: Sequence[str]) -> None:
 def counted_once(conn: Connection, ids: Sequence[str], *, new: bool = False) -> Iterator[None]:
     """Write the findings `ids` (inserted, updated or deleted inside the block) with the rollups
     counted once for the whole batch; `new`: the block only inserts them, so there is nothing
-    they count yet to subtract."""
+    they count yet to subtract. On PostgreSQL the row triggers log the counts and the log is
+    folded after the block (`pg_rollups.py`)."""
+    if ids and conn.dialect.name == "postgresql":
+        with pg_rollups.folded(conn):
+            yield
+        return
     if len(ids) < BATCH_MIN or not rollups.enabled(conn):
         yield
         return

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, inspect, select, text
 from dockwatch.errors import BackendUnavailable
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 
 logger = logging.getLogger(__name__)
@@ -133,8 +134,6 @@ def _findings_1_rollups(conn: Connection) -> None:
 def _findings_2(conn: Connection) -> None:
     """`finding_details.title`, filled from the documents; the triggers, which now read it
     instead of parsing each document, are installed again (and the counts rebuilt)."""
-    from sqlalchemy import inspect, text
-
     from dockwatch.storage.sql import rollups
 
     if "title" not in {c["name"] for c in inspect(conn).get_columns("finding_details")}:
@@ -434,6 +433,7 @@ MIGRATIONS: list[Migration] = [
         "findings", 4, "finding counts per detail for filtered aggregations", _findings_4_details
     ),
     Migration("findings", 5, "covering detail joins, no rowid", findings_5_detail_joins),
+    Migration("findings", 6, "rollups on PostgreSQL through a count log", findings_6_count_log),
 ]
 
 
