@@ -12,8 +12,8 @@ the finding's detail). A batch writer (a feed delta re-evaluating 100,000 images
 
 The counts end exactly where the per-row triggers would have put them (the property test
 `tests/unit/storage/test_rollup_batches.py` compares both). Small batches keep the triggers:
-the four grouped statements cost more than a few rows' triggers. Only SQLite keeps rollups
-(`rollups.enabled`); elsewhere this does nothing.
+the four grouped statements cost more than a few rows' triggers. On PostgreSQL the row triggers
+append to a count log, which is folded after the block instead (`pg_rollups.py`).
 """
 
 from __future__ import annotations

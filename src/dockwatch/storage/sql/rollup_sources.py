@@ -53,6 +53,15 @@ def _severity_counts(rows: FromClause) -> list[ColumnElement[int]]:
     return [_count_if(rows, rows.c.severity == s.upper()).label(s) for s in t.ROLLUP_SEVERITIES]
 
 
+def _details_of(rows: FromClause) -> list[ColumnElement[bool]]:
+    """For a count log's rows (a few thousand), the packages of their details only: without it
+    PostgreSQL makes every detail's distinct names or layers before the join (the whole of
+    `detail_packages`). `findings` (a rebuild, SQLite's batches) keeps the plans it had."""
+    if rows is t.findings:
+        return []
+    return [t.detail_packages.c.detail_ref.in_(select(rows.c.detail_ref))]
+
+
 def title_expression(dialect: str) -> ColumnElement[str]:
     """A detail's `title` (a column of `finding_details`, written with the document)."""
     del dialect
@@ -91,7 +100,7 @@ def layer_source(
     f, dp = rows, t.detail_packages
     layers = (
         select(dp.c.detail_ref, dp.c.source_layer_hash.label("layer_hash"))
-        .where(dp.c.source_layer_hash.is_not(None))
+        .where(dp.c.source_layer_hash.is_not(None), *_details_of(rows))
         .distinct()
         .subquery()
     )
@@ -136,7 +145,12 @@ def package_source(
     """`finding_package_counts` computed from `rows` (those matching `where`)."""
     dp = t.detail_packages
     per = _per_detail(where, rows)
-    names = select(dp.c.detail_ref, dp.c.name.label("package_name")).distinct().subquery()
+    names = (
+        select(dp.c.detail_ref, dp.c.name.label("package_name"))
+        .where(*_details_of(rows))
+        .distinct()
+        .subquery()
+    )
     return (
         select(
             per.c.account_id,
