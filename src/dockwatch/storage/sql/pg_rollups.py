@@ -204,15 +204,15 @@ def settle(conn: Connection) -> bool:
 
 def current(table: Table, with_log: bool) -> FromClause:
     """The rollup `table` as of the statement's snapshot: its rows, plus (`with_log`) the log
-    rows not folded yet, grouped as the table (same columns; the image rollup's netted per
-    image, since REPOSITORY counts images with a count above zero)."""
+    rows not folded yet, grouped as the table (same columns; the two image rollups' netted
+    per key, since REPOSITORY counts the images whose rows count above zero)."""
     if not with_log:
         return table
     log = dict(rollup_sources.sources("postgresql", t.finding_count_log))[table]
     src = log.subquery("log")
     names = [c.name for c in table.columns]
     both = union_all(select(*table.c), select(*[src.c[n] for n in names])).subquery(table.name)
-    if table is not t.finding_image_counts:
+    if table not in (t.finding_image_counts, t.finding_image_fix_counts):
         return both
     key = _key(table)
     counts = _counts(table)

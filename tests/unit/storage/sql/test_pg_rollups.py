@@ -22,13 +22,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from dockwatch.findings.service import FindingWriter, Target
 from dockwatch.model.identity import Tenant
+from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 from tests.support.postgres import PostgresCluster
@@ -161,8 +163,13 @@ def test_other_paths_are_logged_and_folded(pg: Database) -> None:
             .where(f.c.account_id == tenant.account_id, f.c.vulnerability_id == VULNS[0])
             .values(status="SUPPRESSED")
         )
+        # one vulnerability everywhere, and every finding of one image of `app` (which then
+        # counts one image, not two, once its rows net to zero)
         conn.execute(
-            f.delete().where(f.c.account_id == tenant.account_id, f.c.vulnerability_id == VULNS[1])
+            f.delete().where(
+                f.c.account_id == tenant.account_id,
+                or_(f.c.vulnerability_id == VULNS[1], f.c.digest == IMAGES[1][1]),
+            )
         )
         # an update of columns no rollup counts appends nothing
         before = conn.execute(select(func.count()).select_from(t.finding_count_log)).scalar()
@@ -173,9 +180,37 @@ def test_other_paths_are_logged_and_folded(pg: Database) -> None:
     expected = _expected(pg, tenant.account_id)
     with pg.read() as conn:
         assert _as_counter(_current(conn, tenant.account_id)) == expected
+    # aggregations while another transaction holds the fold (they add the log up), then after
+    # a fold: the same answers (REPOSITORY counts images whose counts net above zero)
+    with pg.write() as holder:
+        assert pg_rollups.fold(holder, wait=True) is not None  # holds the lock until the end
+        unfolded = _aggregations(pg, tenant)
+        assert _log_rows(pg) > 0
     with pg.write() as conn:
         assert pg_rollups.settle(conn) is False  # folded before the read
     assert _stored_counts(_state(pg, tenant.account_id)) == expected
+    assert _aggregations(pg, tenant) == unfolded
+    assert any(unfolded.values())
+
+
+def _aggregations(db: Database, tenant: Tenant) -> dict[str, Any]:
+    """Every aggregation type over every status, sorted by affected images where it can."""
+    statuses = [{"comparison": "EQUALS", "value": s} for s in ("ACTIVE", "SUPPRESSED", "CLOSED")]
+    out = {}
+    for kind in ("REPOSITORY", "AWS_ECR_CONTAINER", "IMAGE_LAYER", "PACKAGE", "TITLE", "ACCOUNT"):
+        fixed = [{"comparison": "EQUALS", "value": "YES"}]
+        for criteria in ({}, {"findingStatus": statuses}, {"fixAvailable": fixed}):
+            body: dict[str, Any] = {"aggregationType": kind, "maxResults": 100}
+            if criteria:
+                body["filterCriteria"] = criteria
+            if kind == "REPOSITORY":
+                body["aggregationRequest"] = {
+                    "repositoryAggregation": {"sortBy": "AFFECTED_IMAGES"}
+                }
+            with db.read() as conn:
+                answer = ag.aggregate(SqlFindingQueryRepo(conn), tenant, ag.parse_request(body))
+            out[f"{kind} {criteria}"] = answer["responses"]
+    return out
 
 
 def _write(db: Database, tenant: Tenant, repos: dict[str, int], image: int,
