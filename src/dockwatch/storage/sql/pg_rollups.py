@@ -153,7 +153,6 @@ def fold(conn: Connection, *, wait: bool = False) -> int | None:
         f"INSERT INTO pg_temp.{_FOLDING.name} SELECT * FROM moved"
     ).rowcount
     if moved:
-        conn.exec_driver_sql(f"ANALYZE pg_temp.{_FOLDING.name}")
         sources = rollup_sources.sources("postgresql", _FOLDING)
         for table, source in sources:
             names = [c.name for c in source.selected_columns]
@@ -163,7 +162,10 @@ def fold(conn: Connection, *, wait: bool = False) -> int | None:
                 set_={c: table.c[c] + stmt.excluded[c] for c in _counts(table)},
             )
             conn.execute(stmt)
-        for table, source in sources:
+        counted_out = conn.exec_driver_sql(
+            f"SELECT EXISTS (SELECT 1 FROM pg_temp.{_FOLDING.name} WHERE sign < 0)"
+        ).scalar()
+        for table, source in sources if counted_out else ():  # only removals empty a row
             key = _key(table)
             keys = source.subquery("k")
             conn.execute(
