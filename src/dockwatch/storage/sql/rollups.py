@@ -51,7 +51,7 @@ the tables one transaction at a time, under an advisory lock that is only ever t
 add what the log still holds (`pg_rollups.current`). No writer waits on another's rollup rows
 (tests/unit/storage/sql/test_pg_rollups.py, two writers at once). At 100,000 findings the
 unfiltered aggregations there fell from 0.1-1.3 s to 8-22 ms (p50), and at 1,000,000 they take
-14-51 ms, IMAGE_LAYER 217 (docs/findings.md). What each table
+3-16 ms, IMAGE_LAYER 52 (load average 2-4; docs/findings.md). What each table
 holds is defined once, as a grouped SELECT over finding rows (`rollup_sources.py`), used by
 rebuilds, SQLite's batch counting and PostgreSQL's fold alike.
 """
