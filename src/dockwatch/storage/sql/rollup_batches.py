@@ -12,8 +12,8 @@ the finding's detail). A batch writer (a feed delta re-evaluating 100,000 images
 
 The counts end exactly where the per-row triggers would have put them (the property test
 `tests/unit/storage/test_rollup_batches.py` compares both). Small batches keep the triggers:
-the four grouped statements cost more than a few rows' triggers. Only SQLite keeps rollups
-(`rollups.enabled`); elsewhere this does nothing.
+the four grouped statements cost more than a few rows' triggers. On PostgreSQL the row triggers
+append to a count log, which is folded after the block instead (`pg_rollups.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, column, delete,
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dockwatch.storage.sql import rollups
+from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
 
@@ -108,7 +108,12 @@ def _load_ids(conn: Connection, ids: Sequence[str]) -> None:
 def counted_once(conn: Connection, ids: Sequence[str], *, new: bool = False) -> Iterator[None]:
     """Write the findings `ids` (inserted, updated or deleted inside the block) with the rollups
     counted once for the whole batch; `new`: the block only inserts them, so there is nothing
-    they count yet to subtract."""
+    they count yet to subtract. On PostgreSQL the row triggers log the counts and the log is
+    folded after the block (`pg_rollups.py`)."""
+    if ids and conn.dialect.name == "postgresql":
+        with pg_rollups.folded(conn):
+            yield
+        return
     if len(ids) < BATCH_MIN or not rollups.enabled(conn):
         yield
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dockwatch.storage.sql.schema.accounts import access_keys, accounts
 from dockwatch.storage.sql.schema.audit import audit_log
 from dockwatch.storage.sql.schema.base import metadata
+from dockwatch.storage.sql.schema.count_log import finding_count_log
 from dockwatch.storage.sql.schema.ecr import lifecycle_policies, lifecycle_previews, resource_tags
 from dockwatch.storage.sql.schema.events import (
     jobs,
@@ -85,6 +86,7 @@ __all__ = [
     "catalog_layer_facts",
     "catalog_results",
     "detail_packages",
+    "finding_count_log",
     "finding_detail_counts",
     "finding_details",
     "finding_image_counts",

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     String,
     Text,
@@ -36,12 +37,17 @@ _SEVERITIES = t.ROLLUP_SEVERITIES
 
 class FromDetails:
     """Sources for one tenant: the detail rollup rows of `statuses` meeting `where` (conditions
-    on `finding_detail_counts` columns)."""
+    on the columns of `rows`: `finding_detail_counts`, or on PostgreSQL that table with the
+    count log's rows not folded yet, `pg_rollups.current`)."""
 
     def __init__(
-        self, tenant: Tenant, statuses: Collection[str], where: Sequence[ColumnElement[bool]]
+        self,
+        tenant: Tenant,
+        statuses: Collection[str],
+        where: Sequence[ColumnElement[bool]],
+        rows: FromClause = t.finding_detail_counts,
     ) -> None:
-        r = t.finding_detail_counts
+        r = self.rows = rows
         self.tenant = tenant
         self.where = [
             r.c.account_id == tenant.account_id,
@@ -59,7 +65,7 @@ class FromDetails:
     def account(self, severities: Collection[str] | None) -> Select[Any]:
         """Image-rollup columns summed per status; fix and exploit counts of the chosen
         `severities` only (None: all), which the image rollup cannot split."""
-        r = t.finding_detail_counts
+        r = self.rows
         chosen = [s for s in _SEVERITIES if severities is None or s.upper() in severities]
         total: ColumnElement[int] = sum((r.c[s] for s in chosen[1:]), r.c[chosen[0]])
 
@@ -80,7 +86,7 @@ class FromDetails:
         )
 
     def _sums(self) -> list[ColumnElement[int]]:
-        r = t.finding_detail_counts
+        r = self.rows
         return [func.sum(r.c[s]).label(s) for s in _SEVERITIES]
 
     def package(self) -> Select[Any]:
@@ -92,7 +98,7 @@ class FromDetails:
         SQLite scan one materialized set per row of the other (minutes at 100,000 details)."""
         # aliases: the criteria's own subqueries on `detail_packages` (package filters) must not
         # correlate with the joined rows
-        r, dp = t.finding_detail_counts, t.detail_packages.alias("names")
+        r, dp = self.rows, t.detail_packages.alias("names")
         again = t.detail_packages.alias("again")
         first = ~exists(
             select(literal(1)).where(
@@ -113,7 +119,7 @@ class FromDetails:
         SQLite the title comes from the covering `ix_finding_details_title`, named (INDEXED
         BY) since without statistics the planner takes the primary key's index, which reads
         each detail's whole ~1.5 KB row (1,000,000 findings, fixAvailable=YES: 270 -> 95 ms)."""
-        r = t.finding_detail_counts
+        r = self.rows
         if dialect == "sqlite":
             titled = text("finding_details AS titled INDEXED BY ix_finding_details_title")
             ref: ColumnElement[str] = literal_column("titled.ref", String)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     FromClause,
     RowMapping,
     Select,
+    Table,
     and_,
     asc,
     case,
@@ -41,7 +42,7 @@ from dockwatch.model.finding_criteria import FINDING_TYPE, RESOURCE_TYPE, string
 from dockwatch.model.finding_sort import SEVERITY_RANK
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPage
-from dockwatch.storage.sql import rollups
+from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 
 from .aggregation_details import FromDetails
@@ -94,16 +95,24 @@ def _source(
     counts of some severities only, which the image rollup does not split by severity)."""
     by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
     if rollups.enabled(conn):
+        # PostgreSQL: the count log's rows not folded yet count too (`pg_rollups.py`)
+        log = conn.dialect.name == "postgresql" and pg_rollups.settle(conn)
+
+        def rollup(table: Table) -> FromClause:
+            return pg_rollups.current(table, log)
+
         if not by_severity and count.rest is None:
-            return _TABLES[grain], []
+            return rollup(_TABLES[grain]), []
         if not by_severity and count.images_only and grain in ("image", "layer"):
-            table = _TABLES[grain]
+            table = rollup(_TABLES[grain])
             return table, [on_source(sql_filter(count.image_criteria()), table)]
         if count.images_and_fixes_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
-            table = t.finding_image_fix_counts
+            table = rollup(t.finding_image_fix_counts)
             return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
         if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
-            return _from_details(kind, count, tenant, conn.dialect.name).subquery("src"), []
+            rows = rollup(t.finding_detail_counts)
+            src = _from_details(kind, count, tenant, conn.dialect.name, rows)
+            return src.subquery("src"), []
     f = t.findings
     status: ColumnElement[Any] = f.c.status
     sqlite = conn.dialect.name == "sqlite"
@@ -139,11 +148,12 @@ _FROM_DETAILS = ("ACCOUNT", "FINDING_TYPE", "PACKAGE", "TITLE")
 """Aggregation types the detail rollup answers (not those of an image)."""
 
 
-def _from_details(kind: str, count: Counted, tenant: Tenant, dialect: str) -> Select[Any]:
-    """The grain's columns summed from `finding_detail_counts` rows meeting the criteria."""
-    rows = t.finding_detail_counts
+def _from_details(
+    kind: str, count: Counted, tenant: Tenant, dialect: str, rows: FromClause
+) -> Select[Any]:
+    """The grain's columns summed from the detail rollup's `rows` meeting the criteria."""
     details = FromDetails(
-        tenant, count.statuses, [on_source(sql_filter(count.detail_criteria()), rows)]
+        tenant, count.statuses, [on_source(sql_filter(count.detail_criteria()), rows)], rows
     )
     if kind == "PACKAGE":
         return details.package()

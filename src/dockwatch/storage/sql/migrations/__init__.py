@@ -19,6 +19,7 @@ from sqlalchemy import Connection, inspect, select, text
 from dockwatch.errors import BackendUnavailable
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 from dockwatch.storage.sql.migrations.tenant_keys import add_findings_indexes, listing_4_tenant_keys
 
@@ -134,8 +135,6 @@ def _findings_1_rollups(conn: Connection) -> None:
 def _findings_2(conn: Connection) -> None:
     """`finding_details.title`, filled from the documents; the triggers, which now read it
     instead of parsing each document, are installed again (and the counts rebuilt)."""
-    from sqlalchemy import inspect, text
-
     from dockwatch.storage.sql import rollups
 
     if "title" not in {c["name"] for c in inspect(conn).get_columns("finding_details")}:
@@ -434,6 +433,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("findings", 5, "covering detail joins, no rowid", findings_5_detail_joins),
     Migration("listing", 4, "sort indexes led by an integer tenant key", listing_4_tenant_keys),
+    Migration("findings", 6, "rollups on PostgreSQL through a count log", findings_6_count_log),
 ]
 
 

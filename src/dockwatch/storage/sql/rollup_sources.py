@@ -1,0 +1,234 @@
+"""What each rollup table holds, as a grouped SELECT over finding rows (`rollups.py`).
+
+The rows are `findings` (each row counts once: rebuilds, SQLite's batch counting) or a count
+log of PostgreSQL (`pg_rollups.py`: each row counts by its `sign`, 1 or -1); both carry the
+`findings` columns a rollup counts by (`COUNTED`), so one definition serves every path and they
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    Subquery,
+    Table,
+    case,
+    func,
+    literal,
+    select,
+)
+
+from dockwatch.storage.sql import tables as t
+
+COUNTED = (
+    "account_id", "region", "status", "repository_id", "repository_name", "digest",
+    "vulnerability_id", "severity", "fix_available", "exploit_available", "detail_ref",
+    "source", "inspector_score", "epss_score",
+)  # fmt: skip
+"""The `findings` columns the rollups count by: an update of other columns counts nothing."""
+
+DETAIL_KEY = (
+    "detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
+)  # fmt: skip
+"""The `findings` columns keying `finding_detail_counts` as they are (the scores are keyed by
+`coalesce(score, -1)`)."""
+
+
+def _weight(rows: FromClause) -> ColumnElement[int]:
+    """What one row counts: its `sign` in a count log, else 1."""
+    sign: ColumnElement[int] = rows.c.sign if "sign" in rows.c else literal(1)
+    return sign
+
+
+def _count_if(rows: FromClause, condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, _weight(rows)), else_=0)), 0)
+
+
+def _severity_counts(rows: FromClause) -> list[ColumnElement[int]]:
+    return [_count_if(rows, rows.c.severity == s.upper()).label(s) for s in t.ROLLUP_SEVERITIES]
+
+
+def _details_of(rows: FromClause) -> list[ColumnElement[bool]]:
+    """For a count log's rows (a few thousand), the packages of their details only: without it
+    PostgreSQL makes every detail's distinct names or layers before the join (the whole of
+    `detail_packages`). `findings` (a rebuild, SQLite's batches) keeps the plans it had."""
+    if rows is t.findings:
+        return []
+    return [t.detail_packages.c.detail_ref.in_(select(rows.c.detail_ref))]
+
+
+def title_expression(dialect: str) -> ColumnElement[str]:
+    """A detail's `title` (a column of `finding_details`, written with the document)."""
+    del dialect
+    title: ColumnElement[str] = t.finding_details.c.title
+    return title
+
+
+def _image_key(f: FromClause) -> tuple[ColumnElement[Any], ...]:
+    """The columns that name one image's findings of one status."""
+    return (f.c.account_id, f.c.region, f.c.status, f.c.repository_id, f.c.digest)
+
+
+def image_source(
+    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_image_counts` computed from `rows` (those matching `where`)."""
+    f = rows
+    return (
+        select(
+            *_image_key(f),
+            func.max(f.c.repository_name).label("repository_name"),
+            _count_if(f, f.c.fix_available == "YES").label("fix_yes"),
+            _count_if(f, f.c.fix_available == "PARTIAL").label("fix_partial"),
+            _count_if(f, f.c.exploit_available == "YES").label("exploit_yes"),
+            *_severity_counts(f),
+        )
+        .where(*where)
+        .group_by(*_image_key(f))
+    )
+
+
+def layer_source(
+    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_layer_counts` computed from `rows` (those matching `where`)."""
+    f, dp = rows, t.detail_packages
+    layers = (
+        select(dp.c.detail_ref, dp.c.source_layer_hash.label("layer_hash"))
+        .where(dp.c.source_layer_hash.is_not(None), *_details_of(rows))
+        .distinct()
+        .subquery()
+    )
+    return (
+        select(
+            *_image_key(f),
+            layers.c.layer_hash,
+            func.max(f.c.repository_name).label("repository_name"),
+            *_severity_counts(f),
+        )
+        .join_from(f, layers, layers.c.detail_ref == f.c.detail_ref)
+        .where(*where)
+        .group_by(*_image_key(f), layers.c.layer_hash)
+    )
+
+
+def _per_detail(where: Sequence[ColumnElement[bool]], f: FromClause) -> Subquery:
+    """Severity counts per (status, detail): findings sharing a detail (every image of a base
+    layer) collapse before the join with packages or titles, a tenth of the rows or less."""
+    return (
+        select(
+            f.c.account_id,
+            f.c.region,
+            f.c.status,
+            f.c.vulnerability_id,
+            f.c.detail_ref,
+            *_severity_counts(f),
+        )
+        .where(*where)
+        .group_by(f.c.account_id, f.c.region, f.c.status, f.c.vulnerability_id, f.c.detail_ref)
+        .subquery("per_detail")
+    )
+
+
+def _sum_counts(source: Subquery) -> list[ColumnElement[int]]:
+    return [func.sum(source.c[s]).label(s) for s in t.ROLLUP_SEVERITIES]
+
+
+def package_source(
+    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_package_counts` computed from `rows` (those matching `where`)."""
+    dp = t.detail_packages
+    per = _per_detail(where, rows)
+    names = (
+        select(dp.c.detail_ref, dp.c.name.label("package_name"))
+        .where(*_details_of(rows))
+        .distinct()
+        .subquery()
+    )
+    return (
+        select(
+            per.c.account_id,
+            per.c.region,
+            per.c.status,
+            names.c.package_name,
+            *_sum_counts(per),
+        )
+        .join_from(per, names, names.c.detail_ref == per.c.detail_ref)
+        .group_by(per.c.account_id, per.c.region, per.c.status, names.c.package_name)
+    )
+
+
+def title_source(
+    dialect: str, where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_title_counts` computed from `rows` (those matching `where`)."""
+    d = t.finding_details
+    per = _per_detail(where, rows)
+    title = func.coalesce(title_expression(dialect), per.c.vulnerability_id)
+    return (
+        select(
+            per.c.account_id,
+            per.c.region,
+            per.c.status,
+            per.c.vulnerability_id,
+            title.label("title"),
+            *_sum_counts(per),
+        )
+        .join_from(per, d, d.c.ref == per.c.detail_ref)
+        .group_by(per.c.account_id, per.c.region, per.c.status, per.c.vulnerability_id, title)
+    )
+
+
+def image_fix_source(
+    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_image_fix_counts` computed from `rows` (those matching `where`)."""
+    f = rows
+    key = [*_image_key(f), f.c.fix_available, f.c.exploit_available]
+    return (
+        select(*key, func.max(f.c.repository_name).label("repository_name"), *_severity_counts(f))
+        .where(*where)
+        .group_by(*key)
+    )
+
+
+def detail_source(
+    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_detail_counts` computed from `rows` (those matching `where`)."""
+    f = rows
+    score = func.coalesce(f.c.inspector_score, -1.0)
+    epss = func.coalesce(f.c.epss_score, -1.0)
+    key = [f.c.account_id, f.c.region, f.c.status, *[f.c[c] for c in DETAIL_KEY]]
+    return (
+        select(
+            *key,
+            score.label("score_key"),
+            epss.label("epss_key"),
+            func.max(f.c.inspector_score).label("inspector_score"),
+            func.max(f.c.epss_score).label("epss_score"),
+            *_severity_counts(f),
+        )
+        .where(*where)
+        .group_by(*key, score, epss)
+    )
+
+
+def sources(
+    dialect: str, rows: FromClause = t.findings, where: Sequence[ColumnElement[bool]] = ()
+) -> list[tuple[Table, Select[tuple[object, ...]]]]:
+    """Each rollup table with its contents computed from `rows` (those matching `where`)."""
+    return [
+        (t.finding_image_counts, image_source(where, rows)),
+        (t.finding_layer_counts, layer_source(where, rows)),
+        (t.finding_package_counts, package_source(where, rows)),
+        (t.finding_title_counts, title_source(dialect, where, rows)),
+        (t.finding_detail_counts, detail_source(where, rows)),
+        (t.finding_image_fix_counts, image_fix_source(where, rows)),
+    ]
