@@ -510,7 +510,7 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )  # fmt: skip
 """Aggregations with filterCriteria: criteria that choose images (the rollups, filtered),
 selective ones (an image, a vulnerability, a severity), and fixAvailable over every finding
-(grouped from `findings`: no rollup keeps it)."""
+(from the detail and image fix rollups, which key each row by fix availability)."""
 
 
 def filtered(
