@@ -21,7 +21,11 @@ from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
-from dockwatch.storage.sql.migrations.tenant_keys import add_findings_indexes, listing_4_tenant_keys
+from dockwatch.storage.sql.migrations.tenant_keys import (
+    add_findings_indexes,
+    listing_4_tenant_keys,
+    remake_findings_sqlite,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -271,41 +275,21 @@ def _create_sort_indexes(conn: Connection) -> None:
 
 
 def _findings_with_seq_sqlite(conn: Connection) -> None:
-    """SQLite cannot change a primary key in place: the table is made again from `tables.py`
-    with the rows in their stored order (the old rowid becomes `seq`), then its indexes and its
-    triggers (whatever they are: the rollup triggers and any other) as they were."""
-    from sqlalchemy.schema import CreateTable
-
-    triggers = [
-        r[0]
-        for r in conn.execute(
-            text(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'findings' "
-                "AND sql IS NOT NULL"
-            )
-        )
-    ]
-    ddl = str(CreateTable(tables.findings).compile(dialect=conn.dialect)).strip()
-    head = "CREATE TABLE findings ("
-    assert ddl.startswith(head), ddl[:40]
-    conn.execute(text("CREATE TABLE findings_seq (" + ddl[len(head) :]))
+    """SQLite cannot change a primary key in place: the table is made again with the rows in
+    their stored order (the old rowid becomes `seq`)."""
     had = {c["name"] for c in inspect(conn).get_columns("findings")}
     columns = ", ".join(
         c.name
         for c in tables.findings.columns
         if c.computed is None and c.name != "seq" and c.name in had
     )
-    conn.execute(
-        text(
-            f"INSERT INTO findings_seq (seq, {columns}) SELECT rowid, {columns} FROM findings "
+    remake_findings_sqlite(
+        conn,
+        lambda into: (
+            f"INSERT INTO {into} (seq, {columns}) SELECT rowid, {columns} FROM findings "
             "ORDER BY rowid"
-        )
+        ),
     )
-    conn.execute(text("DROP TABLE findings"))  # its indexes and triggers with it
-    conn.execute(text("ALTER TABLE findings_seq RENAME TO findings"))
-    add_findings_indexes(conn)
-    for sql in triggers:
-        conn.execute(text(sql))
 
 
 def _findings_with_seq_postgresql(conn: Connection) -> None:

@@ -4,6 +4,8 @@ keys VIRTUAL instead of STORED (`schema/findings.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.schema import CreateTable
 
@@ -21,10 +23,11 @@ def add_findings_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
-def _remake_sqlite(conn: Connection) -> None:
-    """SQLite changes neither a column's kind nor adds a STORED one in place: the table is made
-    again from `tables.py`, rows copied in `seq` order (each keeps its `seq`), then its indexes
-    and its triggers (whatever they are) as they were."""
+def remake_findings_sqlite(conn: Connection, copy_rows: Callable[[str], str]) -> None:
+    """SQLite changes neither a primary key, a column's kind nor adds a STORED column in place:
+    the table is made again from `tables.py`, filled by the statement `copy_rows(new_table)`
+    returns, then given its indexes and its triggers (whatever they are: the rollup triggers
+    and any other) as they were."""
     triggers = [
         r[0]
         for r in conn.execute(
@@ -38,15 +41,22 @@ def _remake_sqlite(conn: Connection) -> None:
     head = "CREATE TABLE findings ("
     assert ddl.startswith(head), ddl[:40]
     conn.execute(text("CREATE TABLE findings_new (" + ddl[len(head) :]))
-    columns = ", ".join(c.name for c in tables.findings.columns if c.computed is None)
-    conn.execute(
-        text(f"INSERT INTO findings_new ({columns}) SELECT {columns} FROM findings ORDER BY seq")
-    )
+    conn.execute(text(copy_rows("findings_new")))
     conn.execute(text("DROP TABLE findings"))  # its indexes and triggers with it
     conn.execute(text("ALTER TABLE findings_new RENAME TO findings"))
     add_findings_indexes(conn)
     for sql in triggers:
         conn.execute(text(sql))
+
+
+def _remake_sqlite(conn: Connection) -> None:
+    """The table made again with every computed column VIRTUAL, rows copied in `seq` order
+    (each keeps its `seq`)."""
+    columns = ", ".join(c.name for c in tables.findings.columns if c.computed is None)
+    remake_findings_sqlite(
+        conn,
+        lambda into: f"INSERT INTO {into} ({columns}) SELECT {columns} FROM findings ORDER BY seq",
+    )
 
 
 def _current_sqlite(conn: Connection) -> bool:
