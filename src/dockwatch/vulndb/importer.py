@@ -142,7 +142,7 @@ def import_paths(
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector held off during an import (and in its parsing processes,
-    which inherit it or pause it themselves): the rows, tuples and contents an import builds
+    which inherit it or pause it themselves) and a rescan's delta (`scan/rescan.py`): the rows, tuples and contents an import builds
     are acyclic and reference counting frees them, but each burst of allocations set off a
     full collection over every object alive, the growing list of rows to write included. A
     full import of the JSON sources of the shared snapshot took 3.63 to 4.02 CPU-s with the
