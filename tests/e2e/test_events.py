@@ -246,8 +246,18 @@ def test_configuration_coverage_and_scan_events_reach_a_subscriber(tmp_path: Pat
                 json={"scanType": "ENHANCED", "rules": []},
             )
             assert r.status_code == 200, r.text
-            # turning enhanced scanning on moves the repository and scans its image
-            _until(lambda: _scans_of(_bodies(server, receiver), first.digest), timeout=120)
+
+            # turning enhanced scanning on moves the repository and scans its image; deliveries
+            # run concurrently, so wait for each event the checks read, not only the scan's
+            def first_settled() -> bool:
+                bodies = _bodies(server, receiver)
+                return (
+                    bool(_scans_of(bodies, first.digest))
+                    and any(b["detail-type"] == "ECR Scan Resource Change" for b in bodies)
+                    and ("ACTIVE", "SUCCESSFUL") in _coverage_of(bodies, first.digest)
+                )
+
+            _until(first_settled, timeout=120)
             bodies = _bodies(server, receiver)
             [change] = [b for b in bodies if b["detail-type"] == "ECR Scan Resource Change"]
             assert (change["source"], change["resources"]) == ("aws.ecr", [])
@@ -270,7 +280,13 @@ def test_configuration_coverage_and_scan_events_reach_a_subscriber(tmp_path: Pat
             assert _coverage_of(bodies, first.digest)[-1] == ("ACTIVE", "SUCCESSFUL")
             # a new image: each coverage step, then its initial scan
             push_built_image(c, "evs/app", second, ["v2"])
-            _until(lambda: _scans_of(_bodies(server, receiver), second.digest), timeout=120)
+
+            def second_settled() -> bool:
+                bodies = _bodies(server, receiver)
+                scanned = bool(_scans_of(bodies, second.digest))
+                return scanned and len(_coverage_of(bodies, second.digest)) >= 3
+
+            _until(second_settled, timeout=120)
             bodies = _bodies(server, receiver)
             assert _coverage_of(bodies, second.digest) == [
                 ("ACTIVE", "PENDING_INITIAL_SCAN"),
