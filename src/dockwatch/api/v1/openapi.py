@@ -127,8 +127,13 @@ busy verification gate or a failed storage backend (503)."""
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
+PLAIN = "text/plain; charset=utf-8"
+"""The HTTP layer's own 400, before the application reads the request: a request line or
+headers past its limit (a URL over about 64 KiB, which repeated query values can reach)."""
+
 _DESCRIPTIONS = {
-    400: "The request is malformed; `message` names the field.",
+    400: "The request is malformed; `message` names the field. A request line or headers over"
+    " the HTTP layer's limit (about 64 KiB) get its plain-text 400 instead.",
     401: "Credentials are missing or wrong.",
     403: "The credentials do not allow this.",
     404: "The named repository, image or resource does not exist.",
@@ -190,6 +195,8 @@ def _responses(op: Documented, contract: Contract) -> dict[str, Any]:
             "description": _DESCRIPTIONS[status],
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
+        if status == 400:
+            answer["content"][PLAIN] = {"schema": {"type": "string"}}
         if status == 429:
             answer["headers"] = {"Retry-After": {**_RETRY_AFTER["Retry-After"], "required": True}}
         if status == 503:

@@ -201,7 +201,7 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
             Param("action", enum(ACTIONS), "Only rules with this action"),
             Param(
                 "arns",
-                {"type": "string", "minLength": 1},
+                {"type": "string", "minLength": 1, "maxLength": 128},  # AWS's FilterArn
                 "Only these rules",
                 repeats=True,
                 most=100,
