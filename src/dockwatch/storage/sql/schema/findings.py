@@ -24,6 +24,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
+from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 from dockwatch.storage.sql.schema.registry import tags
 
 finding_details = Table(
@@ -146,10 +147,12 @@ findings = Table(
     Column("inspector_score", Float),
     Column("epss_score", Float),
     Column("source", String(64), nullable=False, server_default=""),
-    Column("first_observed_at", UTC_TIMESTAMP, nullable=False),
-    Column("last_observed_at", UTC_TIMESTAMP, nullable=False),
-    Column("updated_at", UTC_TIMESTAMP, nullable=False),
-    Column("closed_at", UTC_TIMESTAMP),
+    # integers on SQLite (`schema/epoch_micros.py`, since migration listing/5): 8 bytes where
+    # the text took 27, in the row and in the two time sort indexes
+    Column("first_observed_at", EPOCH_MICROS_TIMESTAMP, nullable=False),
+    Column("last_observed_at", EPOCH_MICROS_TIMESTAMP, nullable=False),
+    Column("updated_at", EPOCH_MICROS_TIMESTAMP, nullable=False),
+    Column("closed_at", EPOCH_MICROS_TIMESTAMP),
     Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
     Column("suppressed_by", String(64)),
     # sort keys for keyset listings (findings/listing.py) and the tenant leading every sort
