@@ -39,6 +39,7 @@ from dockwatch.storage.finding_repo import FindingState, NewFinding  # noqa: E40
 from dockwatch.storage.sql import finding_writes, rollups  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.migrations import migrate  # noqa: E402
+from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
 
 TENANT = Tenant("123456789012", "us-east-1")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "MEDIUM", "LOW", "UNTRIAGED")
@@ -89,8 +90,8 @@ def build(path: Path, stored: int, images: int, seed: int = 5) -> None:
             rows.append(
                 (_hex(i, v), TENANT.account_id, TENANT.region, repo, f"team/service-{repo - 1:04d}",
                  digest, f"CVE-2024-{v:05d}", 0, "ACTIVE", sev, "YES" if v % 3 else "NO", "NO",
-                 (v % 100) / 10, (v % 997) / 1000, "osv", _ts(first), _ts(NOW), _ts(NOW), None,
-                 _hex("detail", v % DETAILS), None)
+                 (v % 100) / 10, (v % 997) / 1000, "osv", to_micros(first), to_micros(NOW),
+                 to_micros(NOW), None, _hex("detail", v % DETAILS), None)
             )  # fmt: skip
         if len(rows) >= 50_000 or i == images - 1:
             con.executemany(

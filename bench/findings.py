@@ -69,6 +69,7 @@ from dockwatch.model.finding import (  # noqa: E402
 from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
 from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
+from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
 
 LIST_TARGET_MS = 50.0
 AGG_TARGET_MS = 200.0
@@ -351,13 +352,13 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
                     status, rule = "ACTIVE", None
                     closed = None
                     if expired:
-                        status, closed = "CLOSED", _ts(now - timedelta(days=1))
+                        status, closed = "CLOSED", to_micros(now - timedelta(days=1))
                     elif v.id in gen.suppressed:
                         status, rule = "SUPPRESSED", "rule-bench"
                     rows.append(
                         (finding_id(resource, v.id), account, region, repo_id, name, digest, v.id,
-                         0, status, v.severity, fix, exploit, score, epss, "osv", _ts(pushed),
-                         _ts(now), _ts(now), closed, ref, rule)
+                         0, status, v.severity, fix, exploit, score, epss, "osv",
+                         to_micros(pushed), to_micros(now), to_micros(now), closed, ref, rule)
                     )  # fmt: skip
             if len(rows) >= 50_000:
                 flush()

@@ -30,12 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Integer, MetaData, Table, func, select, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest, algorithm_of
 from dockwatch.storage.blobs import open_blob_store
 from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
+from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 
@@ -86,7 +89,25 @@ class CopyReport:
 def _tables(db: Database) -> list[Table]:
     meta = MetaData()
     meta.reflect(bind=db.engine)
-    return [t for t in meta.sorted_tables if t.name != MIGRATIONS_TABLE]
+    found = [t for t in meta.sorted_tables if t.name != MIGRATIONS_TABLE]
+    for table in found:
+        _declared_types(table, db.engine.dialect)
+    return found
+
+
+def _declared_types(table: Table, dialect: Dialect) -> None:
+    """Give reflected columns whose declared type converts values in Python on this dialect
+    (SQLite's integer finding times, `schema/epoch_micros.py`) that type: reflection sees
+    only the storage type (BIGINT), and the other side wants the values (datetimes)."""
+    declared = tables.metadata.tables.get(table.name)
+    if declared is None:
+        return
+    for column in table.columns:
+        if column.name not in declared.c:
+            continue
+        kind = declared.c[column.name].type
+        if isinstance(kind.dialect_impl(dialect), TypeDecorator):
+            column.type = kind
 
 
 def _count(conn: Connection, table: Table) -> int:

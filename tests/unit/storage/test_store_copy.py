@@ -5,15 +5,18 @@ recognised, a copy into a database holding other rows is refused."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.events import RescanCompleted
 from dockwatch.model.identity import Tenant
+from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
+from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
@@ -74,3 +77,39 @@ def test_a_second_copy_of_the_same_data_is_recognised(source: Database, tmp_path
         assert {c.table: c.target for c in again.tables}["outbox"] == 3
     finally:
         target.close()
+
+
+def test_finding_times_reach_the_target_as_the_same_instants(
+    source: Database, target: Database, tmp_path: Path
+) -> None:
+    """SQLite keeps a finding's times as integer microseconds (`schema/epoch_micros.py`), which
+    reflection sees as plain integers: the copy still hands the target the instants."""
+    f = tables.findings
+    times = {
+        "first_observed_at": AT + timedelta(microseconds=1),
+        "last_observed_at": AT + timedelta(days=3, microseconds=999_999),
+        "updated_at": AT + timedelta(days=3, microseconds=999_999),
+        "closed_at": AT + timedelta(days=4, seconds=7, microseconds=123_456),
+    }
+    with source.write() as conn:
+        repository_id = conn.execute(
+            insert(tables.repositories)
+            .values(account_id=TENANT.account_id, region=TENANT.region, name="app", created_at=AT)
+            .returning(tables.repositories.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(tables.finding_details).values(ref="d" * 32, doc=b"{}", title="t", created_at=AT)
+        )
+        conn.execute(
+            insert(f).values(
+                id="f" * 32, account_id=TENANT.account_id, region=TENANT.region,
+                repository_id=repository_id, repository_name="app", digest="sha256:" + "0" * 64,
+                vulnerability_id="CVE-2031-0001", generation=0, status="CLOSED", severity="HIGH",
+                fix_available="YES", detail_ref="d" * 32, **times,
+            )
+        )  # fmt: skip
+    blobs = FilesystemBlobStore(tmp_path / "source-blobs"), FilesystemBlobStore(tmp_path / "to")
+    assert copy_store(source, blobs[0], target, blobs[1]).verified
+    with target.read() as conn:
+        row = conn.execute(select(*(f.c[name] for name in times))).one()
+    assert {name: as_utc_or_none(row._mapping[name]) for name in times} == times

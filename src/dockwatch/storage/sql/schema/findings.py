@@ -24,6 +24,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
+from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 from dockwatch.storage.sql.schema.registry import tags
 
 finding_details = Table(
@@ -146,10 +147,12 @@ findings = Table(
     Column("inspector_score", Float),
     Column("epss_score", Float),
     Column("source", String(64), nullable=False, server_default=""),
-    Column("first_observed_at", UTC_TIMESTAMP, nullable=False),
-    Column("last_observed_at", UTC_TIMESTAMP, nullable=False),
-    Column("updated_at", UTC_TIMESTAMP, nullable=False),
-    Column("closed_at", UTC_TIMESTAMP),
+    # integers on SQLite (`schema/epoch_micros.py`, since migration listing/5): 8 bytes where
+    # the text took 27, in the row and in the two time sort indexes
+    Column("first_observed_at", EPOCH_MICROS_TIMESTAMP, nullable=False),
+    Column("last_observed_at", EPOCH_MICROS_TIMESTAMP, nullable=False),
+    Column("updated_at", EPOCH_MICROS_TIMESTAMP, nullable=False),
+    Column("closed_at", EPOCH_MICROS_TIMESTAMP),
     Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
     Column("suppressed_by", String(64)),
     # sort keys for keyset listings (findings/listing.py) and the tenant leading every sort
@@ -166,13 +169,15 @@ findings = Table(
     Index("ix_findings_detail", "detail_ref"),
 )
 """Indexes, each for the queries named beside it; measured at 1,000,000 findings (SQLite, bytes
-per finding, `bench/findings.py`, since migration listing/4): the table itself 345 (`seq` is the
-rowid: no bytes; the computed columns VIRTUAL: no bytes, 377 while they were STORED),
+per finding, `bench/findings.py`, since migration listing/5): the table itself 293 (`seq` is the
+rowid: no bytes; the computed columns VIRTUAL: no bytes, 377 while they were STORED; the times
+integers on SQLite, 345 while they were text),
 `ix_findings_id` 46 (the finding id, unique: the primary key until migration listing/3),
 `ix_findings_image` 126 (a rescan reads an image's findings; `ecrImageHash` and
 `ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail` 48
 (rescans by detail; package filters), `ix_findings_vuln` 26 (rescans by vulnerability, across
-tenants); each keyset sort index below, (tenant_key, key), 12-41 (a page of an order without
+tenants); each keyset sort index below, (tenant_key, key), 12-32 (the two time indexes 20-21,
+40-41 while the times were text; a page of an order without
 its index costs about 0.5 s: a scan and a sort; led by the account and region strings until
 listing/4: 37-66, 243 bytes more for the ten), the partial `ix_findings_suppressed_rule` under
 1. Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105
