@@ -162,10 +162,13 @@ def _add(r: str) -> str:
     ON CONFLICT (account_id, region, status, vulnerability_id, title)
         DO UPDATE SET {_ADD_SEVERITIES};
     INSERT INTO finding_detail_counts (account_id, region, status, {_DETAIL_NAMES}, score_key,
-        epss_key, inspector_score, epss_score, {_SEVERITY_NAMES})
+        epss_key, inspector_score, epss_score, title, package_names, {_SEVERITY_NAMES})
     VALUES ({r}.account_id, {r}.region, {r}.status, {_detail_values(r)},
         COALESCE({r}.inspector_score, -1.0), COALESCE({r}.epss_score, -1.0),
-        {r}.inspector_score, {r}.epss_score, {sev})
+        {r}.inspector_score, {r}.epss_score,
+        (SELECT title FROM finding_details WHERE ref = {r}.detail_ref),
+        (SELECT json_group_array(name) FROM (SELECT DISTINCT name FROM detail_packages
+            WHERE detail_ref = {r}.detail_ref ORDER BY name)), {sev})
     ON CONFLICT (account_id, region, status, {_DETAIL_NAMES}, score_key, epss_key)
         DO UPDATE SET {_ADD_SEVERITIES};
     INSERT INTO finding_image_fix_counts (account_id, region, status, repository_id, digest,
