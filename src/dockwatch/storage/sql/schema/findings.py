@@ -328,8 +328,8 @@ an index (35 -> 19 MB at 1,000,000 findings) and a scan reads no table row besid
 
 `title` (the detail's, NULL when it has none) and `package_names` (a JSON array of its distinct
 package names) are functions of `detail_ref`, written with the row and never changed (details
-are content-addressed): PACKAGE and TITLE aggregations group the rows by them
-instead of joining every row with `detail_packages` or `finding_details` (docs/findings.md)."""
+are content-addressed): PACKAGE and TITLE aggregations group the rows by them instead of
+joining every row with `detail_packages` or `finding_details` (docs/findings.md)."""
 
 
 finding_image_fix_counts = _rollup(
