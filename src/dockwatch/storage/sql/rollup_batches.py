@@ -18,6 +18,7 @@ append to a count log, which is folded after the block instead (`pg_rollups.py`)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -145,7 +146,7 @@ _INSERTED_KEYS: dict[str, tuple[str, ...]] = {
     t.finding_title_counts.name: ("account_id", "region", "status", "vulnerability_id", "title"),
     t.finding_detail_counts.name: (
         "account_id", "region", "status", *rollups.DETAIL_KEY, "score_key", "epss_key",
-        "inspector_score", "epss_score",
+        "inspector_score", "epss_score", "title", "package_names",
     ),
     t.finding_image_fix_counts.name: (
         "account_id", "region", "status", "repository_id", "digest", "fix_available",
@@ -189,6 +190,12 @@ def _details_of(conn: Connection, refs: Sequence[str]) -> dict[str, tuple[Any, s
                     out[ref][1].add(layer)
                 out[ref][2].add(name)
     return out
+
+
+def _names_json(names: set[str]) -> str:
+    """Package names as SQLite's `json_group_array` writes them in name order (the triggers'
+    and `rollup_sources.package_names`' spelling of `finding_detail_counts.package_names`)."""
+    return json.dumps(sorted(names), separators=(",", ":"), ensure_ascii=False)
 
 
 def _inserted_counts(
@@ -261,9 +268,11 @@ def _inserted_counts(
         if sev is not None:
             counts[sev] += n
         key = (*group[:8], -1.0 if score is None else score, -1.0 if epss is None else epss)
-        counts = detail.setdefault(key, [score, epss, *six])
+        counts = detail.get(key)
+        if counts is None:
+            counts = detail[key] = [score, epss, found[0], _names_json(found[2]), *six]
         if sev is not None:
-            counts[2 + sev] += n
+            counts[4 + sev] += n
     return {
         t.finding_image_counts.name: image,
         t.finding_layer_counts.name: layer,

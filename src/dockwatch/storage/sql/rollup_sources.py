@@ -17,11 +17,15 @@ from sqlalchemy import (
     Select,
     Subquery,
     Table,
+    Text,
     case,
+    cast,
+    distinct,
     func,
     literal,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from dockwatch.storage.sql import tables as t
 
@@ -198,8 +202,35 @@ def image_fix_source(
     )
 
 
+def package_names(dialect: str, detail_ref: ColumnElement[str]) -> ColumnElement[str]:
+    """The distinct package names of the detail `detail_ref` as a JSON array in name order
+    (`finding_detail_counts.package_names`; `[]` for a detail without packages)."""
+    dp = t.detail_packages
+    if dialect == "postgresql":
+        names = func.json_agg(aggregate_order_by(distinct(dp.c.name), dp.c.name))
+        found = select(func.coalesce(cast(names, Text), "[]")).where(dp.c.detail_ref == detail_ref)
+        return found.scalar_subquery()
+    ordered = (
+        select(dp.c.name)
+        .where(dp.c.detail_ref == detail_ref)
+        .distinct()
+        .order_by(dp.c.name)
+        .correlate_except(dp)
+        .subquery("names")
+    )
+    return select(func.json_group_array(ordered.c.name)).scalar_subquery()
+
+
+def detail_title(detail_ref: ColumnElement[str]) -> ColumnElement[str]:
+    """The title of the detail `detail_ref` (NULL when it has none)."""
+    d = t.finding_details
+    return select(d.c.title).where(d.c.ref == detail_ref).scalar_subquery()
+
+
 def detail_source(
-    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+    where: Sequence[ColumnElement[bool]] = (),
+    rows: FromClause = t.findings,
+    dialect: str = "sqlite",
 ) -> Select[tuple[object, ...]]:
     """`finding_detail_counts` computed from `rows` (those matching `where`)."""
     f = rows
@@ -213,6 +244,8 @@ def detail_source(
             epss.label("epss_key"),
             func.max(f.c.inspector_score).label("inspector_score"),
             func.max(f.c.epss_score).label("epss_score"),
+            detail_title(f.c.detail_ref).label("title"),
+            package_names(dialect, f.c.detail_ref).label("package_names"),
             *_severity_counts(f),
         )
         .where(*where)
@@ -229,6 +262,6 @@ def sources(
         (t.finding_layer_counts, layer_source(where, rows)),
         (t.finding_package_counts, package_source(where, rows)),
         (t.finding_title_counts, title_source(dialect, where, rows)),
-        (t.finding_detail_counts, detail_source(where, rows)),
+        (t.finding_detail_counts, detail_source(where, rows, dialect)),
         (t.finding_image_fix_counts, image_fix_source(where, rows)),
     ]

@@ -12,7 +12,8 @@ severity (a row per severity made the layer table four times longer and its aggr
     finding_package_counts  (status, package_name) -> counts
     finding_title_counts    (status, vulnerability_id, title) -> counts
     finding_detail_counts   (status, detail_ref, vulnerability_id, fix_available,
-                             exploit_available, source, score keys) -> counts, scores
+                             exploit_available, source, score keys) -> counts, scores,
+                             the detail's title and package names
     finding_image_fix_counts (status, repository_id, digest, fix_available,
                              exploit_available) -> counts
 
@@ -20,9 +21,10 @@ The last two answer filters on what a finding is rather than where it is: fix an
 availability, scores, the vulnerability, its source, title, packages. Every column such a filter
 reads is a key or a function of `detail_ref`, so the detail rollup's rows (127,600 at 1,000,000
 findings sharing 146,300 details) are filtered by the same SQL as findings and summed (PACKAGE,
-TITLE, ACCOUNT, FINDING_TYPE); the image fix rollup (42,139 rows: about four per image and
-status) does the same for REPOSITORY and AWS_ECR_CONTAINER filtered by fix or exploit
-availability. At 1,000,000 findings PACKAGE fixAvailable=YES fell from 2.4 s of CPU to 0.3 s,
+TITLE, ACCOUNT, FINDING_TYPE; each row carries its detail's title and distinct package names,
+which PACKAGE and TITLE group by without a join); the image fix rollup (42,139 rows: about four
+per image and status) does the same for REPOSITORY and AWS_ECR_CONTAINER filtered by fix or
+exploit availability. At 1,000,000 findings PACKAGE fixAvailable=YES fell from 2.4 s of CPU to 0.3 s,
 REPOSITORY fixAvailable=YES from 1.0 s to 22 ms (docs/findings.md).
 
 A finding counts once per grain key: once for each distinct layer and each distinct package
@@ -162,10 +164,13 @@ def _add(r: str) -> str:
     ON CONFLICT (account_id, region, status, vulnerability_id, title)
         DO UPDATE SET {_ADD_SEVERITIES};
     INSERT INTO finding_detail_counts (account_id, region, status, {_DETAIL_NAMES}, score_key,
-        epss_key, inspector_score, epss_score, {_SEVERITY_NAMES})
+        epss_key, inspector_score, epss_score, title, package_names, {_SEVERITY_NAMES})
     VALUES ({r}.account_id, {r}.region, {r}.status, {_detail_values(r)},
         COALESCE({r}.inspector_score, -1.0), COALESCE({r}.epss_score, -1.0),
-        {r}.inspector_score, {r}.epss_score, {sev})
+        {r}.inspector_score, {r}.epss_score,
+        (SELECT title FROM finding_details WHERE ref = {r}.detail_ref),
+        (SELECT json_group_array(name) FROM (SELECT DISTINCT name FROM detail_packages
+            WHERE detail_ref = {r}.detail_ref ORDER BY name)), {sev})
     ON CONFLICT (account_id, region, status, {_DETAIL_NAMES}, score_key, epss_key)
         DO UPDATE SET {_ADD_SEVERITIES};
     INSERT INTO finding_image_fix_counts (account_id, region, status, repository_id, digest,

@@ -3,7 +3,9 @@
 Hypothesis draws the same steps as the batch-counting test (`test_rollup_batches.py`) and runs
 them through `FindingWriter` on a real PostgreSQL: after each step the rollup tables (folded)
 must equal a recount of the findings in plain Python, and so must the tables read with the log
-not folded yet (`pg_rollups.current`). A writer commits while another transaction holds the
+not folded yet (`pg_rollups.current`); the detail rollup's titles and package names must be
+those of each row's detail document, folded or not, and PACKAGE and TITLE aggregations filtered
+on fix availability (which read them) must equal a recount. A writer commits while another transaction holds the
 fold (its rows wait in the log, reads add them up), and two writers in threads, each in its own
 transactions, write findings of two images sharing package names and titles (the rows every
 writer would update in place) at the same time, round after round: all commit (no deadlock)
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,7 +49,10 @@ from .test_rollup_batches import (
     _recount,
     _state,
     _step,
+    _stored_carried,
     _stored_counts,
+    carried_mismatches,
+    detail_names,
 )
 
 _accounts = itertools.count(200000000000)
@@ -100,6 +106,56 @@ def _current(conn: Connection, account: str) -> dict[str, Any]:
     return out
 
 
+def _current_carried(conn: Connection, account: str) -> list[tuple[Any, ...]]:
+    """The detail rollup as an aggregation reads it with the log not folded yet: rows whose
+    title or package names are not their detail document's (every row, from the table or the
+    log, carries them)."""
+    source = pg_rollups.current(t.finding_detail_counts, True)
+    rows = [r._mapping for r in conn.execute(select(source).where(source.c.account_id == account))]
+    docs = {r.ref: orjson.loads(r.doc) for r in conn.execute(select(t.finding_details))}
+    return carried_mismatches([dict(r) for r in rows], docs)
+
+
+def _fixed_recount(state: dict[str, Any]) -> dict[str, dict[Any, dict[str, int]]]:
+    """PACKAGE and TITLE aggregations of ACTIVE findings with fixAvailable=YES, recounted from
+    the finding rows and their detail documents: severity counts per package name (a finding
+    counts once per distinct name) and per (title, vulnerability id)."""
+    cols = [c.name for c in t.findings.columns]
+    names = detail_names(state["docs"])
+    out: dict[str, dict[Any, Counter[str]]] = {"PACKAGE": {}, "TITLE": {}}
+    for raw in state["findings"]:
+        row = dict(zip(cols, raw, strict=True))
+        if row["status"] != "ACTIVE" or row["fix_available"] != "YES":
+            continue
+        title, packages = names[row["detail_ref"]]
+        sev = row["severity"].lower()
+        for name in packages:
+            out["PACKAGE"].setdefault(name, Counter())[sev] += 1
+        key = (row["vulnerability_id"] if title is None else title, row["vulnerability_id"])
+        out["TITLE"].setdefault(key, Counter())[sev] += 1
+    return {
+        kind: {k: {s: c[s] for s in t.ROLLUP_SEVERITIES} | {"all": c.total()} for k, c in g.items()}
+        for kind, g in out.items()
+    }
+
+
+def _fixed_answers(db: Database, tenant: Tenant) -> dict[str, dict[Any, dict[str, int]]]:
+    """The PACKAGE and TITLE aggregations with fixAvailable=YES as the API answers them."""
+    out: dict[str, dict[Any, dict[str, int]]] = {}
+    for kind, key in (("PACKAGE", ("packageName",)), ("TITLE", ("title", "vulnerabilityId"))):
+        body = {"aggregationType": kind, "maxResults": 100,
+                "filterCriteria": {"fixAvailable": [{"comparison": "EQUALS", "value": "YES"}]}}  # fmt: skip
+        with db.read() as conn:
+            answer = ag.aggregate(SqlFindingQueryRepo(conn), tenant, ag.parse_request(body))
+        assert "nextToken" not in answer
+        groups = [next(iter(m.values())) for m in answer["responses"]]
+        out[kind] = {
+            (g[key[0]] if len(key) == 1 else tuple(g[k] for k in key)): g["severityCounts"]
+            for g in groups
+        }
+    return out
+
+
 def _as_counter(rows: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
     out: dict[str, Counter[tuple[Any, ...]]] = {}
     for table in ROLLUPS:
@@ -142,10 +198,18 @@ def test_writes_keep_exact_counts(pg: Database, steps: list[tuple[str, Any]]) ->
         expected = _expected(pg, tenant.account_id)
         with pg.read() as conn:  # read as the aggregations do, with whatever the log holds
             assert _as_counter(_current(conn, tenant.account_id)) == expected
+            assert _current_carried(conn, tenant.account_id) == []
+        fixed = _fixed_recount(_state(pg, tenant.account_id))
+        with pg.write() as holder:  # aggregations adding up what the log holds
+            assert pg_rollups.fold(holder, wait=True) is not None
+            assert _fixed_answers(pg, tenant) == fixed
         with pg.write() as conn:
             pg_rollups.fold(conn, wait=True)
         assert _log_rows(pg) == 0
-        assert _stored_counts(_state(pg, tenant.account_id)) == expected
+        state = _state(pg, tenant.account_id)
+        assert _stored_counts(state) == expected
+        assert _stored_carried(state) == []
+        assert _fixed_answers(pg, tenant) == fixed
 
 
 def test_other_paths_are_logged_and_folded(pg: Database) -> None:
@@ -180,16 +244,23 @@ def test_other_paths_are_logged_and_folded(pg: Database) -> None:
     expected = _expected(pg, tenant.account_id)
     with pg.read() as conn:
         assert _as_counter(_current(conn, tenant.account_id)) == expected
+        assert _current_carried(conn, tenant.account_id) == []
+    fixed = _fixed_recount(_state(pg, tenant.account_id))
+    assert fixed["PACKAGE"] and fixed["TITLE"]
     # aggregations while another transaction holds the fold (they add the log up), then after
     # a fold: the same answers (REPOSITORY counts images whose counts net above zero)
     with pg.write() as holder:
         assert pg_rollups.fold(holder, wait=True) is not None  # holds the lock until the end
         unfolded = _aggregations(pg, tenant)
+        assert _fixed_answers(pg, tenant) == fixed
         assert _log_rows(pg) > 0
     with pg.write() as conn:
         assert pg_rollups.settle(conn) is False  # folded before the read
-    assert _stored_counts(_state(pg, tenant.account_id)) == expected
+    state = _state(pg, tenant.account_id)
+    assert _stored_counts(state) == expected
+    assert _stored_carried(state) == []
     assert _aggregations(pg, tenant) == unfolded
+    assert _fixed_answers(pg, tenant) == fixed
     assert any(unfolded.values())
 
 

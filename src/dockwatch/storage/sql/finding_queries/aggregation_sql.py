@@ -156,9 +156,9 @@ def _from_details(
         tenant, count.statuses, [on_source(sql_filter(count.detail_criteria()), rows)], rows
     )
     if kind == "PACKAGE":
-        return details.package()
+        return details.package(dialect)
     if kind == "TITLE":
-        return details.title(dialect)
+        return details.title()
     return details.account(count.severities)
 
 

@@ -21,6 +21,7 @@ from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
+from dockwatch.storage.sql.migrations.detail_names import findings_7_detail_names
 from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
 from dockwatch.storage.sql.migrations.tenant_keys import (
     add_findings_indexes,
@@ -421,6 +422,12 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 6, "rollups on PostgreSQL through a count log", findings_6_count_log),
     Migration(
         "listing", 5, "finding times as integer microseconds on SQLite", listing_5_epoch_micros
+    ),
+    Migration(
+        "findings",
+        7,
+        "detail titles and package names in the detail rollup",
+        findings_7_detail_names,
     ),
 ]
 

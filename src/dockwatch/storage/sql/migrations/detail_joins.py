@@ -41,9 +41,11 @@ def findings_5_detail_joins(conn: Connection) -> None:
         if "WITHOUT ROWID" in sql.upper():
             continue
         old = f"{table.name}_rowid"
+        had = {r[1] for r in conn.execute(text(f"PRAGMA table_info({table.name})"))}
         conn.execute(text(f"ALTER TABLE {table.name} RENAME TO {old}"))
         table.create(conn)
-        names = ", ".join(c.name for c in table.columns)
+        # columns a later migration adds (findings/7) are filled there
+        names = ", ".join(c.name for c in table.columns if c.name in had)
         conn.execute(text(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {old}"))
         conn.execute(text(f"DROP TABLE {old}"))
     if triggers:

@@ -318,6 +318,8 @@ finding_detail_counts = _rollup(
     Column("epss_key", Float, nullable=False),
     Column("inspector_score", Float),
     Column("epss_score", Float),
+    Column("title", Text),
+    Column("package_names", Text),
     key=("detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
          "score_key", "epss_key"),
     with_rowid=False,
@@ -327,7 +329,12 @@ detail in practice (the other columns follow from it), whatever the number of im
 The scores are keyed by `coalesce(score, -1)` (NULL keys never conflict) and kept as they are
 beside it for the filters; no score is negative. WITHOUT ROWID on SQLite (as the image fix
 rollup): the primary key is the whole row's key, so one b-tree holds it instead of a table and
-an index (35 -> 19 MB at 1,000,000 findings) and a scan reads no table row beside the key."""
+an index (35 -> 19 MB at 1,000,000 findings) and a scan reads no table row beside the key.
+
+`title` (the detail's, NULL when it has none) and `package_names` (a JSON array of its distinct
+package names) are functions of `detail_ref`, written with the row and never changed (details
+are content-addressed): PACKAGE and TITLE aggregations group the rows by them instead of
+joining every row with `detail_packages` or `finding_details` (docs/findings.md)."""
 
 
 finding_image_fix_counts = _rollup(
