@@ -1,0 +1,128 @@
+"""Worker processes that take chunks of work themselves and leave each result in a file.
+
+`concurrent.futures.ProcessPoolExecutor` hands out work and collects results through a thread
+of the importing process, which needs that process's GIL for every chunk: while the importer
+wrote a source (Python code holding the GIL, or the process waiting for a core on a busy
+machine) that thread stalled, the result pipes filled and the parsing processes stopped. In
+one import of the shared snapshot's JSON sources, during the 1.2 s spent writing the first
+source, each parsing process was blocked 0.41 to 0.46 s (`/proc/<pid>/schedstat`: run time and
+queue wait subtracted from the elapsed time). Here the workers take the next chunk from a
+shared counter, write its result into a spool folder and announce it with a few bytes on their
+own pipe: they never wait for the importer, which reads the results in order when it wants
+them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Generator, Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> None:
+    """A worker dies with the process that started it (Linux: PR_SET_PDEATHSIG): an import
+    killed with SIGKILL has no chance to stop its workers, which would otherwise go on parsing
+    for nobody."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request above
+        os._exit(1)
+    gc.disable()  # what it builds is acyclic (see `importer.collector_paused`)
+
+
+def _work(
+    task: Callable[..., bytes],
+    chunks: Sequence[Any],
+    args: tuple[Any, ...],
+    spool: str,
+    taken: Synchronized[int],
+    announce: Connection,
+    parent: int,
+) -> None:
+    _end_with_parent(parent)
+    while True:
+        with taken.get_lock():
+            index = taken.value
+            taken.value += 1
+        if index >= len(chunks):
+            return
+        try:
+            result = task(chunks[index], *args)
+            path = os.path.join(spool, str(index))
+            with open(path + ".part", "wb") as out:
+                out.write(result)
+            os.rename(path + ".part", path)
+        except BaseException as exc:  # noqa: BLE001 - handed to the importer, which raises it
+            announce.send((index, exc))
+            return
+        announce.send((index, None))
+
+
+def run_chunks(
+    task: Callable[..., bytes], chunks: Sequence[Any], args: tuple[Any, ...], count: int
+) -> Generator[bytes, None, None]:
+    """`task(chunk, *args)` of every chunk, in order, computed by `count` processes.
+
+    `task` must be a module-level function (a clean interpreter imports it when this process
+    runs threads). An exception in a task is raised here; a worker that dies without a word
+    raises RuntimeError. Leaving the iterator early stops the workers."""
+    # fork is cheapest and safe while this process runs no other thread (the CLI); a server
+    # with threads starts clean interpreters instead
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    ctx: Any = multiprocessing.get_context(method)
+    spool = tempfile.mkdtemp(prefix="dockwatch-parse-")
+    taken = ctx.Value("q", 0)
+    procs = []
+    pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    try:
+        for _ in range(count):
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=_work,
+                args=(task, chunks, args, spool, taken, writer, os.getpid()),
+                daemon=True,
+            )
+            proc.start()
+            writer.close()
+            procs.append(proc)
+            pipes[reader] = proc
+        done: set[int] = set()
+        for index in range(len(chunks)):
+            while index not in done:
+                if not pipes:
+                    raise RuntimeError("a parsing process ended without its results")
+                for ready in wait(list(pipes)):
+                    assert isinstance(ready, Connection)
+                    try:
+                        finished, error = ready.recv()
+                    except EOFError:  # the worker is gone: finished, or killed
+                        del pipes[ready]
+                        continue
+                    if error is not None:
+                        raise error
+                    done.add(finished)
+            path = os.path.join(spool, str(index))
+            with open(path, "rb") as result:
+                data = result.read()
+            os.unlink(path)
+            yield data
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+        for reader in pipes:
+            reader.close()
+        shutil.rmtree(spool, ignore_errors=True)
