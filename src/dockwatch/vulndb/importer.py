@@ -55,6 +55,8 @@ class ImportReport:
     results: list[ImportResult] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    written_early: list[str] = field(default_factory=list)
+    """Sources of folders of records written while other files were still parsed."""
 
 
 def classify(path: Path) -> str | None:
@@ -205,6 +207,7 @@ def _import_paths(
             left -= 1
             writer.file_done(left)
         report.results += writer.finish()
+        report.written_early = writer.committed_early
     for p in by_kind.get("debian", []):
         if debian_elts.looks_like_elts(p):  # Freexian's ELTS tracker: the same shape
             elts = [a for a in keep(debian_elts.parse_file(p)) if isinstance(a, Advisory)]
