@@ -85,7 +85,7 @@ def run_chunks(
     spool = tempfile.mkdtemp(prefix="dockwatch-parse-")
     taken = ctx.Value("q", 0)
     procs = []
-    pipes: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    pipes: dict[Connection, Any] = {}  # announcements of each live worker, by its sentinel
     try:
         for _ in range(count):
             reader, writer = ctx.Pipe(duplex=False)
@@ -97,22 +97,37 @@ def run_chunks(
             proc.start()
             writer.close()
             procs.append(proc)
-            pipes[reader] = proc
+            pipes[reader] = proc.sentinel
         done: set[int] = set()
+
+        def take(reader: Connection) -> None:
+            finished, error = reader.recv()
+            if error is not None:
+                raise error
+            done.add(finished)
+
         for index in range(len(chunks)):
             while index not in done:
                 if not pipes:
                     raise RuntimeError("a parsing process ended without its results")
-                for ready in wait(list(pipes)):
-                    assert isinstance(ready, Connection)
-                    try:
-                        finished, error = ready.recv()
-                    except EOFError:  # the worker is gone: finished, or killed
-                        del pipes[ready]
+                for ready in wait([*pipes, *pipes.values()]):
+                    if isinstance(ready, Connection):
+                        if ready not in pipes:  # its worker's end was seen just before
+                            continue
+                        try:
+                            take(ready)
+                        except EOFError:  # the worker is gone: finished, or killed
+                            del pipes[ready]
                         continue
-                    if error is not None:
-                        raise error
-                    done.add(finished)
+                    # a worker ended (a spawned one may never have opened its pipe, whose
+                    # other end this process then still holds): what it announced, then drop it
+                    for reader in [r for r, sentinel in pipes.items() if sentinel == ready]:
+                        try:
+                            while reader.poll():
+                                take(reader)
+                        except EOFError:
+                            pass
+                        del pipes[reader]
             path = os.path.join(spool, str(index))
             with open(path, "rb") as result:
                 data = result.read()

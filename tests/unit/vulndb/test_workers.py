@@ -74,10 +74,21 @@ def test_an_error_in_a_task_is_raised_and_the_workers_end(tmp_path: Path) -> Non
     assert _children() == before
 
 
-def test_a_worker_killed_mid_chunk_is_noticed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [False, True])
+def test_a_worker_killed_mid_chunk_is_noticed(tmp_path: Path, threads: bool) -> None:
+    """Forked or spawned (this process running another thread)."""
     before = _children()
-    with pytest.raises(RuntimeError, match="ended without its results"):
-        list(workers.run_chunks(_die_on_13, CHUNKS, (0,), 2))
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    if threads:
+        thread.start()
+    try:
+        with pytest.raises(RuntimeError, match="ended without its results"):
+            list(workers.run_chunks(_die_on_13, CHUNKS, (0,), 2))
+    finally:
+        stop.set()
+        if threads:
+            thread.join()
     assert _spools(tmp_path) == []
     assert _children() == before
 
