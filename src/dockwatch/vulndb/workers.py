@@ -64,7 +64,10 @@ def _work(
             with open(path + ".part", "wb") as out:
                 out.write(result)
             os.rename(path + ".part", path)
-        except BaseException as exc:  # noqa: BLE001 - handed to the importer, which raises it
+        except Exception as exc:  # noqa: BLE001 - the importer raises it in its turn
+            announce.send((index, exc))
+            continue
+        except BaseException as exc:  # interrupted: this worker stops
             announce.send((index, exc))
             return
         announce.send((index, None))
@@ -76,8 +79,9 @@ def run_chunks(
     """`task(chunk, *args)` of every chunk, in order, computed by `count` processes.
 
     `task` must be a module-level function (a clean interpreter imports it when this process
-    runs threads). An exception in a task is raised here; a worker that dies without a word
-    raises RuntimeError. Leaving the iterator early stops the workers."""
+    runs threads). An exception in a task is raised here in its turn, after the results of the
+    chunks before it; a worker that dies without a word raises RuntimeError. Leaving the
+    iterator early stops the workers."""
     # fork is cheapest and safe while this process runs no other thread (the CLI); a server
     # with threads starts clean interpreters instead
     method = "fork" if threading.active_count() == 1 else "spawn"
@@ -99,16 +103,19 @@ def run_chunks(
             procs.append(proc)
             pipes[reader] = proc.sentinel
         done: set[int] = set()
+        failed: dict[int, BaseException] = {}
 
         def take(reader: Connection) -> None:
             finished, error = reader.recv()
             if error is not None:
-                raise error
+                failed[finished] = error
             done.add(finished)
 
         for index in range(len(chunks)):
             while index not in done:
                 if not pipes:
+                    if failed:  # the workers stopped on it
+                        raise failed[min(failed)]
                     raise RuntimeError("a parsing process ended without its results")
                 for ready in wait([*pipes, *pipes.values()]):
                     if isinstance(ready, Connection):
@@ -128,6 +135,8 @@ def run_chunks(
                         except EOFError:
                             pass
                         del pipes[reader]
+            if index in failed:  # raised in order: the results before it are handed out first
+                raise failed[index]
             path = os.path.join(spool, str(index))
             with open(path, "rb") as result:
                 data = result.read()
