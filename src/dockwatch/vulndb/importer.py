@@ -183,8 +183,8 @@ def _import_paths(
     seen: osv.Seen = {}
     limits = osv.Limits()
     # each source written in order once complete; early, while the last files are parsed,
-    # when the tree keeps a source's files together (see `pipeline`)
-    with pipeline.SourceWriter(vdb, progress=say) as writer:
+    # when the tree keeps a source's files together and a core is free (see `pipeline`)
+    with pipeline.SourceWriter(vdb, early=pipeline.spare_core(), progress=say) as writer:
         for p in by_kind.get("osv", []):  # archives and lone files: one process
             items = (
                 osv.iter_file(p, "osv", limits, seen)

@@ -4,6 +4,7 @@ write roll the early writes back, and an import that fails leaves no source half
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ def early(monkeypatch: pytest.MonkeyPatch) -> _Writers:
     """Early writes after a few quiet files, looked for after every file."""
     monkeypatch.setattr(pipeline, "QUIET_FILES", 3)
     monkeypatch.setattr(pipeline, "_CHECK_EVERY", 1)
+    monkeypatch.setattr(pipeline, "spare_core", lambda: True)  # whatever the machine's load
     return _Writers(monkeypatch)
 
 
@@ -287,3 +289,35 @@ def test_real_records_written_early_by_a_pool_store_the_bytes_of_one_process(
     pooled = _import(tree, tmp_path / "pool", workers=2)
     assert len(early.made[-1].committed_early) >= 3
     _same(pooled, _sequential(monkeypatch, tree, tmp_path / "one"))
+
+
+def test_nothing_is_written_early_without_a_spare_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, early: _Writers
+) -> None:
+    tree = tmp_path / "tree"
+    _folder(tree, "a", "Go", "GO", 10)
+    _folder(tree, "b", "PyPI", "PYSEC", 10)
+    monkeypatch.setattr(pipeline, "spare_core", lambda: False)
+    got = _import(tree, tmp_path / "busy")
+    assert early.made[-1].committed_early == []
+    _same(got, _sequential(monkeypatch, tree, tmp_path / "sequential"))
+
+
+@pytest.mark.parametrize(
+    ("load", "cores", "spare"),
+    [
+        (0.5, 2, True),
+        (2.9, 2, True),
+        (3.0, 2, False),
+        (4.5, 4, True),
+        (7.0, 4, False),
+        (8.5, 8, True),
+        (12.0, 8, False),
+    ],
+)
+def test_a_spare_core_is_a_load_under_the_cores_plus_one(
+    monkeypatch: pytest.MonkeyPatch, load: float, cores: int, spare: bool
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert pipeline.spare_core() is spare
