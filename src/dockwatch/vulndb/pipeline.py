@@ -43,16 +43,17 @@ _CHECK_EVERY = 32
 
 def spare_core() -> bool:
     """Whether the machine has a core for the writer beside the parsing processes: the
-    one-minute load average under the cores plus one. Writing early while every core is taken
+    one-minute load average under the number of cores. Writing early while every core is taken
     only shares them three ways and costs 0.1 CPU-s more (caches shared with the parsing
-    processes): the shared snapshot's JSON sources imported in 2.41 to 2.50 s at load 2.0 to
-    2.4 (2.43 to 2.63 s written after parsing), but 4,578 and 5,199 records/s at load 4 to 5
-    against 7,169 written after parsing."""
+    processes): on two cores the shared snapshot's JSON sources imported in 2.41 to 2.50 s at
+    load 2.0 to 2.4 (2.43 to 2.63 s written after parsing), at load 3 in 3.42 and 4.58 s
+    (3.01 and 4.34 s before these changes), at load 4 to 5 at 4,578 and 5,199 records/s against
+    7,169 written after parsing."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # not known here: assume a core is free
         return True
-    return load < (os.cpu_count() or 1) + 1
+    return load < (os.cpu_count() or 1)
 
 
 class _Abandon(Exception):
