@@ -73,6 +73,31 @@ def _work(
         announce.send((index, None))
 
 
+_SPOOL_PREFIX = "dockwatch-parse-"
+
+
+def _remove_stale_spools() -> None:
+    """Spool folders of imports that were killed (SIGKILL leaves no chance to remove them):
+    those whose process is gone."""
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_SPOOL_PREFIX):
+            continue
+        pid = name[len(_SPOOL_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # gone: its folder is stale
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except OSError:  # alive (another user's, perhaps)
+            continue
+
+
 def run_chunks(
     task: Callable[..., bytes], chunks: Sequence[Any], args: tuple[Any, ...], count: int
 ) -> Generator[bytes, None, None]:
@@ -86,7 +111,8 @@ def run_chunks(
     # with threads starts clean interpreters instead
     method = "fork" if threading.active_count() == 1 else "spawn"
     ctx: Any = multiprocessing.get_context(method)
-    spool = tempfile.mkdtemp(prefix="dockwatch-parse-")
+    _remove_stale_spools()
+    spool = tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-")
     taken = ctx.Value("q", 0)
     procs = []
     pipes: dict[Connection, Any] = {}  # announcements of each live worker, by its sentinel

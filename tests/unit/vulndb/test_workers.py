@@ -115,3 +115,26 @@ def _children() -> list[int]:
             if stat[1] == me and stat[0] != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def test_spool_folders_of_killed_imports_are_removed(tmp_path: Path) -> None:
+    """A killed import leaves its spool folder; the next one removes it, not a live one's."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f"dockwatch-parse-{int(gone.stdout)}-abc"
+    live = tmp_path / f"dockwatch-parse-{os.getpid()}-def"
+    other = tmp_path / "dockwatch-parse-notapid"
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "0").write_bytes(b"x")
+    assert list(workers.run_chunks(_square_all, CHUNKS[:2], (0,), 2)) == [
+        _square_all(c, 0) for c in CHUNKS[:2]
+    ]
+    assert _spools(tmp_path) == sorted([live.name, other.name])
