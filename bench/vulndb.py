@@ -13,10 +13,7 @@ shared machine the wall clock says more about the load than about the code. `--p
 also imports each JSON source alone, in one process, into a fresh database.
 There is no peer tool to run here for these; the targets are absolute.
 
-`--sequential` writes every source after parsing, as imports did before sources were written
-while the last files are parsed (`vulndb/pipeline.py`), to compare the two on the same machine.
-
-    python bench/vulndb.py [--runs 50] [--workers N] [--per-source] [--sequential]
+    python bench/vulndb.py [--runs 50] [--workers N] [--per-source]
 """
 
 from __future__ import annotations
@@ -51,7 +48,6 @@ from dockwatch.model.package import Package  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.migrations import migrate  # noqa: E402
 from dockwatch.storage.sql.unit_of_work import SqlStore  # noqa: E402
-from dockwatch.vulndb import pipeline  # noqa: E402
 from dockwatch.vulndb.importer import import_paths  # noqa: E402
 from dockwatch.vulndb.service import VulnDb  # noqa: E402
 
@@ -179,12 +175,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--workers", type=int, default=None, help="parsing processes (default: cores)")
     ap.add_argument("--per-source", action="store_true", help="also import each source alone")
-    ap.add_argument(
-        "--sequential", action="store_true", help="write every source after parsing ends"
-    )
     args = ap.parse_args()
-    if args.sequential:
-        pipeline.HELD_FILES = -1
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if not VULNDATA.exists():
         print(f"{VULNDATA} not found")
@@ -199,18 +190,14 @@ def main() -> int:
     yaml_roots = [p for p in roots if next(p.rglob("*.yaml"), None) is not None]
     json_roots = [p for p in roots if p not in yaml_roots]
 
-    early: list[str] = []
-
     def imported(paths: list[Path]) -> tuple[int, float, float]:
         t0, c0 = time.perf_counter(), cpu_seconds()
         report = import_paths(vdb, paths, workers=args.workers)
         took, cpu = time.perf_counter() - t0, cpu_seconds() - c0
         n = sum(len(r.added) + len(r.modified) + r.unchanged for r in report.results)
-        early.extend(report.written_early)
         return n, took, cpu
 
     json_total, json_time, json_cpu = imported(json_roots)
-    json_early = list(early)
     json_bytes = stored_bytes(db)
     yaml_total, yaml_time, yaml_cpu = imported(yaml_roots)
     yaml_files = [f for root in yaml_roots for f in sorted(root.rglob("*.yaml"))]
@@ -285,7 +272,6 @@ def main() -> int:
         f"  CPU: {json_cpu:.2f} s = {json_cpu / json_total * 1000:.3f} CPU-s per 1,000 records"
         f" ({json_total / json_cpu:,.0f} per CPU-second); load average now {os.getloadavg()[0]:.2f}"
     )
-    print(f"  sources written while the last files were parsed: {', '.join(json_early) or 'none'}")
     print(
         "  stored: "
         + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in json_bytes)

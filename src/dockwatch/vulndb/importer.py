@@ -39,8 +39,9 @@ from dockwatch.feeds import (
 )
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
+from dockwatch.storage.vuln_repo import EncodedAdvisory
 
-from . import bundle, parallel, pipeline
+from . import bundle, parallel
 from .service import ImportResult, VulnDb
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,6 @@ class ImportReport:
     results: list[ImportResult] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
-    written_early: list[str] = field(default_factory=list)
-    """Sources of folders of records written while other files were still parsed."""
 
 
 def classify(path: Path) -> str | None:
@@ -180,34 +179,30 @@ def _import_paths(
                 say(f"read {n} records")
             yield item
 
+    grouped: dict[str, list[EncodedAdvisory]] = {}
     seen: osv.Seen = {}
     limits = osv.Limits()
-    # each source written in order once complete; early, while the last files are parsed,
-    # when the tree keeps a source's files together and a core is free (see `pipeline`)
-    with pipeline.SourceWriter(vdb, early=pipeline.spare_core(), progress=say) as writer:
-        for p in by_kind.get("osv", []):  # archives and lone files: one process
-            items = (
-                osv.iter_file(p, "osv", limits, seen)
-                if p.is_file() and not p.name.lower().endswith(".zip")
-                else osv.iter_path(p, "osv", limits, seen)
-            )
-            for item in keep(items):
-                assert isinstance(item, Advisory)
-                source = parallel.osv_source(item)
-                encoded = parallel.encode_for(source, item)
-                if encoded is not None:
-                    writer.add(source, encoded)
-        # folders of records: every core
-        left = len(record_files)
-        for parsed in parallel.parse_files(record_files, limits, workers):
-            for item in keep(_first_copies(parsed, seen)):
-                assert isinstance(item, parallel.Parsed)
-                if item.advisory is not None:
-                    writer.add(item.source, item.advisory)
-            left -= 1
-            writer.file_done(left)
-        report.results += writer.finish()
-        report.written_early = writer.committed_early
+    for p in by_kind.get("osv", []):  # archives and lone files: one process
+        items = (
+            osv.iter_file(p, "osv", limits, seen)
+            if p.is_file() and not p.name.lower().endswith(".zip")
+            else osv.iter_path(p, "osv", limits, seen)
+        )
+        for item in keep(items):
+            assert isinstance(item, Advisory)
+            source = parallel.osv_source(item)
+            encoded = parallel.encode_for(source, item)
+            if encoded is not None:
+                grouped.setdefault(source, []).append(encoded)
+    # folders of records: every core
+    for parsed in parallel.parse_files(record_files, limits, workers):
+        for item in keep(_first_copies(parsed, seen)):
+            assert isinstance(item, parallel.Parsed)
+            if item.advisory is not None:
+                grouped.setdefault(item.source, []).append(item.advisory)
+    for source, rows in sorted(grouped.items()):
+        say(f"{source}: applying {len(rows)} advisories")
+        report.results.append(vdb.apply_rows(source, rows))
     for p in by_kind.get("debian", []):
         if debian_elts.looks_like_elts(p):  # Freexian's ELTS tracker: the same shape
             elts = [a for a in keep(debian_elts.parse_file(p)) if isinstance(a, Advisory)]

@@ -138,18 +138,6 @@ def enrichment_fingerprint(kind: str, content: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def log_result(result: ImportResult) -> None:
-    """The log line of one committed import of a source."""
-    logger.info(
-        "import %s: %d added, %d modified, %d withdrawn, %d unchanged",
-        result.source,
-        len(result.added),
-        len(result.modified),
-        len(result.withdrawn),
-        result.unchanged,
-    )
-
-
 class VulnDb:
     """The vulnerability database over SQL."""
 
@@ -196,96 +184,79 @@ class VulnDb:
         Only fingerprints are read to find what changed; the package keys of stored
         advisories are read for the changed ones alone (the delta names keys before and after).
         """
-        with self.store.write() as uow:
-            result = self.apply_rows_in(
-                uow,
-                source,
-                rows,
-                complete=complete,
-                kind=kind,
-                feed_version=feed_version,
-                source_fingerprint=source_fingerprint,
-            )
-        log_result(result)
-        return result
-
-    def apply_rows_in(
-        self,
-        uow: UnitOfWork,
-        source: str,
-        rows: Iterable[AdvisoryRow | EncodedAdvisory],
-        *,
-        complete: bool = False,
-        kind: str = "vulnerability",
-        feed_version: int = 0,
-        source_fingerprint: str | None = None,
-    ) -> ImportResult:
-        """`apply_rows` inside a write the caller holds: an import that writes several sources
-        in one transaction (`vulndb.pipeline`), committed or rolled back as one."""
         incoming: dict[str, EncodedAdvisory] = {}
         for row in rows:  # a later record with the same id wins
             incoming[row.id] = row if isinstance(row, EncodedAdvisory) else encode(row)
         result = ImportResult(source)
         now = self.clock.now()
-        repo = uow.vulns
-        stored = repo.stored_fingerprints(source)
-        to_write: list[EncodedAdvisory] = []
-        for aid, row in incoming.items():
-            old = stored.get(aid)
-            if old is not None and old[0] == row.fingerprint:
-                result.unchanged += 1
-            else:
-                to_write.append(row)
-        replaced = [r.id for r in to_write if r.id in stored]
-        removed = [
-            aid
-            for aid, (_fp, withdrawn) in stored.items()
-            if complete and aid not in incoming and not withdrawn
-        ]
-        old_keys = repo.stored_package_keys(source, replaced + removed)
-        changes: list[Change] = []
-        for row in to_write:
-            aid = row.id
-            keys = {(eco, name) for eco, name, _ in row.affected}
-            before = stored.get(aid)
-            if before is None:
-                change = "added"
-                if row.withdrawn:  # new but already withdrawn: it can match nothing
-                    keys = set()
-            elif row.withdrawn and not before[1]:
-                change = "withdrawn"
-                keys |= old_keys.get(aid, frozenset())
-            else:
-                change = "modified"
-                keys |= old_keys.get(aid, frozenset())
-            getattr(result, change).append(aid)
-            changes.append(Change(aid, change, sorted(keys)))
-            result.package_keys |= keys
-        for aid in removed:
-            gone = old_keys.get(aid, frozenset())
-            result.withdrawn.append(aid)
-            changes.append(Change(aid, "withdrawn", sorted(gone)))
-            result.package_keys |= gone
-        if changes:
-            summary = {
-                "added": len(result.added),
-                "modified": len(result.modified),
-                "withdrawn": len(result.withdrawn),
-            }
-            result.version = repo.new_version(source, summary, now)
-            repo.delete_advisories(source, replaced + removed)
-            repo.insert_advisories(source, to_write, result.version)
-            repo.record_changes(result.version, source, changes)
-            self._event(uow, result, now)
-        done = SourceImport(
-            kind=kind,
-            records=len(stored) + len(to_write) - len(replaced) - len(removed),
-            at=now,
-            changed=bool(changes),
-            feed_version=feed_version,
-            fingerprint=source_fingerprint,
+        with self.store.write() as uow:
+            repo = uow.vulns
+            stored = repo.stored_fingerprints(source)
+            to_write: list[EncodedAdvisory] = []
+            for aid, row in incoming.items():
+                old = stored.get(aid)
+                if old is not None and old[0] == row.fingerprint:
+                    result.unchanged += 1
+                else:
+                    to_write.append(row)
+            replaced = [r.id for r in to_write if r.id in stored]
+            removed = [
+                aid
+                for aid, (_fp, withdrawn) in stored.items()
+                if complete and aid not in incoming and not withdrawn
+            ]
+            old_keys = repo.stored_package_keys(source, replaced + removed)
+            changes: list[Change] = []
+            for row in to_write:
+                aid = row.id
+                keys = {(eco, name) for eco, name, _ in row.affected}
+                before = stored.get(aid)
+                if before is None:
+                    change = "added"
+                    if row.withdrawn:  # new but already withdrawn: it can match nothing
+                        keys = set()
+                elif row.withdrawn and not before[1]:
+                    change = "withdrawn"
+                    keys |= old_keys.get(aid, frozenset())
+                else:
+                    change = "modified"
+                    keys |= old_keys.get(aid, frozenset())
+                getattr(result, change).append(aid)
+                changes.append(Change(aid, change, sorted(keys)))
+                result.package_keys |= keys
+            for aid in removed:
+                gone = old_keys.get(aid, frozenset())
+                result.withdrawn.append(aid)
+                changes.append(Change(aid, "withdrawn", sorted(gone)))
+                result.package_keys |= gone
+            if changes:
+                summary = {
+                    "added": len(result.added),
+                    "modified": len(result.modified),
+                    "withdrawn": len(result.withdrawn),
+                }
+                result.version = repo.new_version(source, summary, now)
+                repo.delete_advisories(source, replaced + removed)
+                repo.insert_advisories(source, to_write, result.version)
+                repo.record_changes(result.version, source, changes)
+                self._event(uow, result, now)
+            done = SourceImport(
+                kind=kind,
+                records=len(stored) + len(to_write) - len(replaced) - len(removed),
+                at=now,
+                changed=bool(changes),
+                feed_version=feed_version,
+                fingerprint=source_fingerprint,
+            )
+            repo.record_import(source, done)
+        logger.info(
+            "import %s: %d added, %d modified, %d withdrawn, %d unchanged",
+            source,
+            len(result.added),
+            len(result.modified),
+            len(result.withdrawn),
+            result.unchanged,
         )
-        repo.record_import(source, done)
         return result
 
     def apply_enrichment(
