@@ -338,7 +338,7 @@ def _record_items(
     if seen is not None:
         # The same id twice in one tree: AlmaLinux ships 34 identical ALSA files in two release
         # folders. Identical copies are dropped quietly; a different copy is a problem.
-        digest = hashlib.blake2b(data, digest_size=16).digest()
+        digest = hashlib.sha256(data).digest()  # SHA-NI: 0.041 CPU-s per import, BLAKE2b 0.072
         first = seen.setdefault(item_id, digest)
         if first is not digest:
             if first != digest:

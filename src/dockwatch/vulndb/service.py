@@ -113,6 +113,21 @@ def _enrichment_kind(record: object) -> str:
     raise TypeError(f"not an enrichment record: {type(record).__name__}")
 
 
+_FLAT: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (KevEntry, EpssScore)
+}
+"""Enrichment records whose fields are plain values (text, numbers, dates)."""
+
+
+def _content(record: KevEntry | EpssScore | NvdCvss) -> dict[str, Any]:
+    """`dataclasses.asdict` of an enrichment record; for the flat ones without its deep copy
+    of every value (0.021 CPU-s of 0.06 for the 1,404 entries of the KEV catalogue)."""
+    names = _FLAT.get(type(record))
+    if names is None:
+        return dataclasses.asdict(record)
+    return {name: getattr(record, name) for name in names}
+
+
 _VOLATILE = {"epss": ("score_date", "model_version"), "nvd": ("last_modified",), "kev": ()}
 
 
@@ -253,7 +268,7 @@ class VulnDb:
         """Store enrichment records keyed by CVE; the delta names the CVEs that changed."""
         return self.apply_enrichment_rows(
             source,
-            ((_enrichment_kind(r), r.cve_id, dataclasses.asdict(r)) for r in records),
+            ((_enrichment_kind(r), r.cve_id, _content(r)) for r in records),
             source_fingerprint,
         )
 

@@ -190,7 +190,7 @@ def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", _KILLED_IMPORT, str(folder)],
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TMPDIR": str(tmp_path)},
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"parsing\n"

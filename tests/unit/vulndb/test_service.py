@@ -107,3 +107,26 @@ def test_failure_is_recorded_and_data_kept(tmp_path: Path, rustsec: Path) -> Non
     vdb.record_failure("osv:crates.io", "connection reset")
     source = vdb.status()["sources"][0]
     assert source["lastError"] == "connection reset" and source["advisories"] == 10
+
+
+def test_enrichment_contents_are_what_asdict_makes() -> None:
+    """Flat enrichment records are read field by field: the same content `dataclasses.asdict`
+    gives, for every entry of the real KEV catalogue and for EPSS scores."""
+    from dockwatch.feeds import kev
+    from dockwatch.vulndb.service import _content
+
+    catalogue = SHARED / "vulndata" / "cisagov-kev-data" / "known_exploited_vulnerabilities.json"
+    if not catalogue.exists():
+        pytest.skip(f"{catalogue} is absent")
+    entries = [e for e in kev.parse_file(catalogue) if isinstance(e, KevEntry)]
+    assert len(entries) > 1000
+    scores = [
+        EpssScore(CveID("CVE-2024-0001"), 0.5, 0.9),
+        EpssScore(
+            CveID("CVE-2024-0002"), 0.1, 0.2, "v2025.03.14", datetime(2025, 3, 14, tzinfo=UTC)
+        ),
+    ]
+    records: list[KevEntry | EpssScore] = [*entries, *scores]
+    for record in records:
+        assert _content(record) == dataclasses.asdict(record)
+    assert {type(v) for e in entries for v in _content(e).values()} >= {str, date}

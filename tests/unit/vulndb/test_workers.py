@@ -1,0 +1,140 @@
+"""Worker processes that take their chunks themselves: every result in order, a task's error
+raised to the caller, a worker that dies without a word noticed, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from dockwatch.vulndb import workers
+
+
+def _square_all(chunk: list[int], offset: int) -> bytes:
+    return ",".join(str(n * n + offset) for n in chunk).encode()
+
+
+def _fail_on_13(chunk: list[int], offset: int) -> bytes:
+    if 13 in chunk:
+        raise ValueError(f"no 13 please (offset {offset})")
+    return _square_all(chunk, offset)
+
+
+def _die_on_13(chunk: list[int], offset: int) -> bytes:
+    if 13 in chunk:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _square_all(chunk, offset)
+
+
+CHUNKS = [list(range(n, n + 3)) for n in range(0, 60, 3)]
+
+
+def _spools(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("dockwatch-parse-"))
+
+
+@pytest.fixture(autouse=True)
+def _spool_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_every_result_comes_back_in_order(tmp_path: Path, count: int) -> None:
+    got = list(workers.run_chunks(_square_all, CHUNKS, (7,), count))
+    assert got == [_square_all(c, 7) for c in CHUNKS]
+    assert _spools(tmp_path) == []
+
+
+def test_clean_interpreters_when_threads_run(tmp_path: Path) -> None:
+    """A process with threads does not fork: the workers are started fresh (spawn)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        got = list(workers.run_chunks(_square_all, CHUNKS[:4], (1,), 2))
+    finally:
+        stop.set()
+        thread.join()
+    assert got == [_square_all(c, 1) for c in CHUNKS[:4]]
+
+
+def test_an_error_in_a_task_is_raised_and_the_workers_end(tmp_path: Path) -> None:
+    before = _children()
+    results = workers.run_chunks(_fail_on_13, CHUNKS, (0,), 2)
+    got: list[bytes] = []
+    with pytest.raises(ValueError, match="no 13 please"):
+        got.extend(results)
+    assert got == [_square_all(c, 0) for c in CHUNKS[:4]]  # the chunks before 12..14
+    assert _spools(tmp_path) == []
+    assert _children() == before
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_a_worker_killed_mid_chunk_is_noticed(tmp_path: Path, threads: bool) -> None:
+    """Forked or spawned (this process running another thread)."""
+    before = _children()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    if threads:
+        thread.start()
+    try:
+        with pytest.raises(RuntimeError, match="ended without its results"):
+            list(workers.run_chunks(_die_on_13, CHUNKS, (0,), 2))
+    finally:
+        stop.set()
+        if threads:
+            thread.join()
+    assert _spools(tmp_path) == []
+    assert _children() == before
+
+
+def test_leaving_early_stops_the_workers(tmp_path: Path) -> None:
+    before = _children()
+    results = workers.run_chunks(_square_all, CHUNKS, (0,), 2)
+    assert next(results) == _square_all(CHUNKS[0], 0)
+    results.close()
+    assert _spools(tmp_path) == []
+    assert _children() == before
+
+
+def _children() -> list[int]:
+    """This process's live children (multiprocessing's resource tracker, once started, stays)."""
+    found = []
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if stat[1] == me and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def test_spool_folders_of_killed_imports_are_removed(tmp_path: Path) -> None:
+    """A killed import leaves its spool folder; the next one removes it, not a live one's."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f"dockwatch-parse-{int(gone.stdout)}-abc"
+    live = tmp_path / f"dockwatch-parse-{os.getpid()}-def"
+    other = tmp_path / "dockwatch-parse-notapid"
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "0").write_bytes(b"x")
+    assert list(workers.run_chunks(_square_all, CHUNKS[:2], (0,), 2)) == [
+        _square_all(c, 0) for c in CHUNKS[:2]
+    ]
+    assert _spools(tmp_path) == sorted([live.name, other.name])
