@@ -392,13 +392,16 @@ def disk(data: Path) -> int:
     con = sqlite3.connect(f"file:{data / 'dockwatch.db'}?mode=ro", uri=True)
     try:
         count = con.execute("SELECT count(*) FROM findings").fetchone()[0]
+        page = con.execute("PRAGMA page_size").fetchone()[0]
         rows = con.execute(
             "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
         ).fetchall()
     finally:
         con.close()
     total = sum(size for _, size in rows)
-    print(f"\n{'table or index':42} {'MB':>8} {'B/finding':>10}")
+    print(
+        f"\n{'table or index (' + str(page // 1024) + ' KB pages)':42} {'MB':>8} {'B/finding':>10}"
+    )
     for name, size in rows[:16]:
         print(f"{name:42} {size / 1e6:8.1f} {size / count:10.1f}")
     per = total / count
