@@ -3,6 +3,7 @@ raised to the caller, a worker that dies without a word noticed, nothing left be
 
 from __future__ import annotations
 
+import multiprocessing.resource_tracker
 import os
 import signal
 import tempfile
@@ -103,7 +104,9 @@ def test_leaving_early_stops_the_workers(tmp_path: Path) -> None:
 
 
 def _children() -> list[int]:
-    """This process's live children (multiprocessing's resource tracker, once started, stays)."""
+    """This process's live children. Multiprocessing's resource tracker is started first: the
+    first spawned worker of a process starts it and it stays, whichever test that is."""
+    multiprocessing.resource_tracker.ensure_running()
     found = []
     me = str(os.getpid())
     for entry in Path("/proc").iterdir():
