@@ -14,6 +14,7 @@ finding about one of the changed CVEs are re-evaluated for those CVEs only.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Iterable
@@ -155,9 +156,26 @@ def apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
     vulnerabilities it can change. The cyclic collector is held off as in an import: the batch
     allocates hundreds of thousands of short-lived, acyclic objects (rows, drafts, events), and
     the full collections their bursts set off were a third of the apply at 13,500 findings
-    written."""
+    written. What outlives the delta goes to the collector's oldest generation (`_promoted`)."""
     with collector_paused():
-        return _apply_delta(env, job)
+        report = _apply_delta(env, job)
+        _promoted()
+    return report
+
+
+def _promoted() -> None:
+    """Move the objects allocated while the collector was held off to its oldest generation.
+
+    What survives a delta is long-lived (the match index's entries prepared for the changed
+    keys, caches of packages and CVSS scores: about 400,000 objects at 2,000 images, with about
+    400 in garbage cycles among them); left young, the first collection after the delta walked
+    them all, 0.12-0.16 s of CPU at the end of every apply (`bench/scanning.py --data`, 1.88 s
+    against 2.00-2.05 s). `gc.freeze()` then `gc.unfreeze()` moves every tracked object to the
+    oldest generation, which full collections still walk. Skipped when something else keeps
+    objects frozen (unfreezing would release them)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:

@@ -229,3 +229,38 @@ def test_enrichment_changes_findings_in_place(tmp_path: Path) -> None:
         assert f.vulnerability_id == before[0][2]
     finally:
         services.close()
+
+
+def test_what_outlives_a_delta_is_promoted_to_the_oldest_generation() -> None:
+    """Objects allocated while the collector is held off end in its oldest generation, cyclic
+    garbage among them is still collected by a full collection, and objects something else
+    froze stay frozen."""
+    import gc
+
+    from dockwatch.scan.rescan import _promoted
+    from dockwatch.vulndb.importer import collector_paused
+
+    class Node:
+        def __init__(self) -> None:
+            self.other: Node | None = None
+
+    with collector_paused():
+        kept = [Node() for _ in range(100)]
+        garbage = Node()
+        garbage.other = Node()
+        garbage.other.other = garbage  # a cycle only the collector frees
+        del garbage
+        assert any(x is kept[0] for x in gc.get_objects(generation=0))
+        _promoted()
+        assert not any(x is kept[0] for x in gc.get_objects(generation=0))
+        assert any(x is kept[0] for x in gc.get_objects(generation=2))
+    assert gc.collect() >= 2  # the two nodes of the cycle, freed by a full collection
+
+    frozen = Node()
+    gc.freeze()
+    try:
+        _promoted()
+        assert gc.get_freeze_count() > 0
+        assert not any(x is frozen for x in gc.get_objects())
+    finally:
+        gc.unfreeze()

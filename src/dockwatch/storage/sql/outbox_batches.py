@@ -69,13 +69,16 @@ def runs(events: Sequence[Event]) -> Iterator[tuple[int, int]]:
         first = events[i]
         j = i + 1
         if batched(first):
-            while (
-                j < n
-                and j - i < MAX_EVENTS
-                and batched(events[j])
-                and events[j].tenant == first.tenant
-                and events[j].at == first.at
-            ):
+            tenant, at = first.tenant, first.at
+            while j < n and j - i < MAX_EVENTS:
+                e = events[j]
+                # a write's events share its tenant and time objects: `is` before `==`
+                if not (
+                    batched(e)
+                    and (e.tenant is tenant or e.tenant == tenant)
+                    and (e.at is at or e.at == at)
+                ):
+                    break
                 j += 1
             if j - i < MIN_EVENTS:
                 j = i + 1
