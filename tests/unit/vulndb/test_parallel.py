@@ -19,6 +19,7 @@ from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb import parallel
 from dockwatch.vulndb.importer import ImportReport, import_paths
 from dockwatch.vulndb.service import VulnDb
+from tests.support.processes import live_children
 
 
 def _record(rid: str, ecosystem: str, name: str, fixed: str, **extra: Any) -> bytes:
@@ -195,19 +196,7 @@ def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"parsing\n"
 
-    def children() -> list[int]:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(stat[1]) == proc.pid and stat[0] != "Z":
-                    found.append(int(entry.name))
-        return found
-
-    pool = children()
+    pool = live_children(proc.pid)
     assert pool, "the pool's processes are running"
     proc.send_signal(signal.SIGKILL)
     proc.wait()

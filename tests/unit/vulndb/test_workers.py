@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dockwatch.vulndb import workers
+from tests.support.processes import live_children
 
 
 def _square_all(chunk: list[int], offset: int) -> bytes:
@@ -107,17 +108,7 @@ def _children() -> list[int]:
     """This process's live children. Multiprocessing's resource tracker is started first: the
     first spawned worker of a process starts it and it stays, whichever test that is."""
     multiprocessing.resource_tracker.ensure_running()
-    found = []
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if stat[1] == me and stat[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    return live_children(os.getpid())
 
 
 def test_spool_folders_of_killed_imports_are_removed(tmp_path: Path) -> None:
