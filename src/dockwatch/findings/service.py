@@ -198,29 +198,20 @@ class FindingWriter:
                     if suppressor is None
                     else self._status(suppressor, context, target, finding_id, draft, now, now)
                 )
-                state = state_of(draft, status)
-                inserts.append(
-                    NewFinding(
-                        finding_id,
-                        self.tenant,
-                        target.repository_id,
-                        target.repository,
-                        target.digest,
-                        vuln,
-                        generation,
-                        now,
-                        state,
-                    )
+                new = NewFinding(
+                    finding_id,
+                    self.tenant,
+                    target.repository_id,
+                    target.repository,
+                    target.digest,
+                    vuln,
+                    generation,
+                    now,
+                    state_of(draft, status),
                 )
+                inserts.append(new)
                 out.opened += 1
-                pending.append(
-                    (FindingCreated,
-                     _EventRow._make((finding_id, target.repository_id, target.repository,
-                                      target.digest, vuln, state.detail_ref, state.status,
-                                      state.severity, state.fix_available, now,
-                                      state.last_observed_at, state.updated_at)),
-                     ())
-                )  # fmt: skip
+                pending.append((FindingCreated, _EventRow.of_new(new), ()))
             by_id = {r.id: r for r in mine.values()}
             for finding_id in plan.reopened + plan.unchanged:
                 old = by_id[finding_id]
@@ -386,6 +377,13 @@ class _EventRow(NamedTuple):
     first_observed_at: datetime
     last_observed_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of_new(cls, f: NewFinding) -> _EventRow:
+        s = f.state
+        return cls._make((f.id, f.repository_id, f.repository_name, f.digest, f.vulnerability_id,
+                          s.detail_ref, s.status, s.severity, s.fix_available,
+                          f.first_observed_at, s.last_observed_at, s.updated_at))  # fmt: skip
 
     @classmethod
     def of_state(cls, old: StoredRow, repository: str, s: FindingState) -> _EventRow:
