@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -24,6 +23,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
+from dockwatch.storage.sql.schema.detail_document import DETAIL_DOCUMENT
 from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 from dockwatch.storage.sql.schema.registry import tags
 
@@ -31,12 +31,17 @@ finding_details = Table(
     "finding_details",
     metadata,
     Column("ref", String(32), primary_key=True),
-    Column("doc", LargeBinary, nullable=False),
+    # compressed on SQLite (`schema/detail_document.py`, since migration findings/8)
+    Column("doc", DETAIL_DOCUMENT, nullable=False),
     Column("title", Text),
+    # the fields filters compare that only the document holds, as columns (since findings/8):
+    # a filter reads them without the document (`storage/sql/detail_columns.py`)
+    Column("vendor_severity", Text),
+    Column("related_vulnerabilities", Text),  # a JSON array of strings; NULL when none
     Column("created_at", UTC_TIMESTAMP, nullable=False),
     # covering (ref, title): a TITLE aggregation summing the detail rollup looks up each
-    # detail's title here without reading its ~1.5 KB row (1,000,000 findings, fixAvailable=YES:
-    # 270 -> 95 ms of CPU for 63,664 details)
+    # detail's title here without reading its row (~1.5 KB until findings/8 compressed it;
+    # 1,000,000 findings, fixAvailable=YES: 270 -> 95 ms of CPU for 63,664 details)
     Index("ix_finding_details_title", "ref", "title"),
 )
 """A finding's content (title, scores, vulnerable packages, evidence) by content hash: the same
@@ -56,6 +61,9 @@ detail_packages = Table(
     Column("source_layer_hash", String(140)),
     Column("fixed_in_version", String(256)),
     Column("file_path", Text),
+    Column("release", Text),  # package filters' release, architecture and epoch (findings/8)
+    Column("arch", Text),
+    Column("epoch", Integer),
     PrimaryKeyConstraint("detail_ref", "seq"),
     Index("ix_detail_packages_pkg", "pkg_ref"),
     Index("ix_detail_packages_name", "name"),
