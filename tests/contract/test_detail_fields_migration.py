@@ -11,21 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, inspect, select, text
+from sqlalchemy import delete, inspect, text
 
 from dockwatch.findings.criteria import parse_criteria
 from dockwatch.findings.criteria_match import matches
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
 from dockwatch.storage.sql.finding_repo import load_details
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.migrations.detail_fields import ADDED
 from dockwatch.storage.sql.schema.detail_document import FORMAT_V1, unpack
-from dockwatch.storage.store_copy import copy_tables
 from tests.unit.queries import findings_db as fdb
 
-from .conftest import BACKENDS, empty_database_url
+from .conftest import BACKENDS, random_findings
 
 CRITERIA: list[dict[str, Any]] = [
     *({"vendorSeverity": [{"comparison": "EQUALS", "value": v}]} for v in fdb.VENDOR if v),
@@ -40,20 +38,6 @@ CRITERIA: list[dict[str, Any]] = [
 ]
 
 
-def _selected(db: Database, doc: dict[str, Any]) -> set[str]:
-    f = t.findings
-    with db.read() as conn:
-        return set(
-            conn.execute(
-                select(f.c.id).where(
-                    f.c.account_id == fdb.TENANT.account_id,
-                    f.c.region == fdb.TENANT.region,
-                    sql_filter(parse_criteria(doc)),
-                )
-            ).scalars()
-        )
-
-
 def _stored(db: Database) -> dict[str, bytes]:
     """Each detail's document as the database holds it (past the column's type)."""
     with db.read() as conn:
@@ -63,17 +47,14 @@ def _stored(db: Database) -> dict[str, bytes]:
 
 def _columns(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """The added columns' values, row by row, by table."""
+    queries = {
+        "finding_details": f"SELECT ref, {', '.join(ADDED['finding_details'])} "
+        "FROM finding_details ORDER BY ref",
+        "detail_packages": f"SELECT detail_ref, seq, {', '.join(ADDED['detail_packages'])} "
+        "FROM detail_packages ORDER BY detail_ref, seq",
+    }
     with db.read() as conn:
-        return {
-            "finding_details": conn.execute(
-                text(f"SELECT ref, {', '.join(ADDED['finding_details'])} FROM finding_details "
-                     "ORDER BY ref")
-            ).all(),
-            "detail_packages": conn.execute(
-                text(f"SELECT detail_ref, seq, {', '.join(ADDED['detail_packages'])} "
-                     "FROM detail_packages ORDER BY detail_ref, seq")
-            ).all(),
-        }  # fmt: skip
+        return {name: [tuple(r) for r in conn.execute(text(sql))] for name, sql in queries.items()}
 
 
 def _back_to_older(db: Database) -> None:
@@ -95,12 +76,7 @@ def _back_to_older(db: Database) -> None:
 def test_filter_fields_become_columns_and_sqlite_compresses_documents(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    built = fdb.build_db(tmp_path / "f.db", 3, images=16)
-    db = built.db
-    if backend == "postgresql":
-        db = Database(empty_database_url(backend, request, tmp_path, "old.db"))
-        copy_tables(built.db, db)
-    try:
+    with random_findings(backend, request, tmp_path, 3, 16) as (built, db):
         written = _columns(db)
         assert any(r[1] for r in written["finding_details"])
         assert any(r[2] is not None for r in written["finding_details"])
@@ -128,9 +104,5 @@ def test_filter_fields_become_columns_and_sqlite_compresses_documents(
         for doc in CRITERIA:
             criteria = parse_criteria(doc)
             expected = {i for i, f in built.shaped.items() if matches(criteria, f)}
-            assert _selected(db, doc) == expected, doc
+            assert fdb.filtered_ids(db, doc) == expected, doc
         assert migrate(db) == []
-    finally:
-        if db is not built.db:
-            db.close()
-        built.db.close()
