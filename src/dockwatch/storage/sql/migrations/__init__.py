@@ -24,6 +24,7 @@ from dockwatch.storage.sql.migrations.detail_fields import findings_8_detail_col
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 from dockwatch.storage.sql.migrations.detail_names import findings_7_detail_names
 from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
+from dockwatch.storage.sql.migrations.rollup_tables import findings_9_rollups_without_rowid
 from dockwatch.storage.sql.migrations.tenant_keys import (
     add_findings_indexes,
     listing_4_tenant_keys,
@@ -431,6 +432,7 @@ MIGRATIONS: list[Migration] = [
         findings_7_detail_names,
     ),
     Migration("findings", 8, "filter columns, compressed details", findings_8_detail_columns),
+    Migration("findings", 9, "rollups without rowid", findings_9_rollups_without_rowid),
 ]
 
 
