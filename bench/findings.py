@@ -68,7 +68,9 @@ from dockwatch.model.finding import (  # noqa: E402
 )
 from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
 from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
+from dockwatch.storage.sql.detail_columns import detail_columns, package_columns  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
+from dockwatch.storage.sql.schema.detail_document import pack  # noqa: E402
 from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
 
 LIST_TARGET_MS = 50.0
@@ -171,21 +173,28 @@ class Generator:
                 (v, ref, draft.fix_available, cols["exploit_available"], cols["inspector_score"],
                  cols["epss_score"])
             )  # fmt: skip
-            detail_rows.append((ref, doc, draft.detail.title, _ts(self.now)))
+            document = json.loads(doc)
+            fields = detail_columns(document)
+            detail_rows.append(
+                (ref, pack(doc), fields["title"], fields["vendor_severity"],
+                 fields["related_vulnerabilities"], _ts(self.now))
+            )  # fmt: skip
+            extra = package_columns(document)
             for seq, row in enumerate(map(asdict, detail_packages(draft))):
                 package_rows.append(
                     (ref, seq, row["pkg_ref"], row["name"], row["version"], row["package_manager"],
-                     row["source_layer_hash"], row["fixed_in_version"], row["file_path"])
+                     row["source_layer_hash"], row["fixed_in_version"], row["file_path"],
+                     extra[seq]["release"], extra[seq]["arch"], extra[seq]["epoch"])
                 )  # fmt: skip
         self.con.executemany(
-            "INSERT OR IGNORE INTO finding_details (ref, doc, title, created_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO finding_details (ref, doc, title, vendor_severity, "
+            "related_vulnerabilities, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             detail_rows,
         )
         self.con.executemany(
             "INSERT OR IGNORE INTO detail_packages (detail_ref, seq, pkg_ref, name, version, "
-            "package_manager, source_layer_hash, fixed_in_version, file_path) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "package_manager, source_layer_hash, fixed_in_version, file_path, release, arch, "
+            "epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             package_rows,
         )
         self.details += len(detail_rows)
@@ -223,10 +232,12 @@ class Generator:
             vulnerability_id=v.id,
             source="osv:Debian" if v.manager == "OS" else "osv:PyPI",
             source_url=f"https://osv.dev/vulnerability/{v.id}",
-            vendor_severity=None,
+            vendor_severity=v.severity if v.manager == "OS" else None,
             cvss=() if score is None else (Cvss(score, vector, "osv", "3.1"),),
             reference_urls=(f"https://nvd.nist.gov/vuln/detail/{v.id}",),
-            related_vulnerabilities=(),
+            related_vulnerabilities=(
+                (f"DSA-{v.id[-5:]}-1",) if v.manager == "OS" else (f"GHSA-{v.id[-5:]}-x2m4-q9vh",)
+            ),
             packages=packages,
             evidence=(
                 MatchEvidence(
@@ -511,10 +522,15 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("PACKAGE", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
     ("TITLE", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
     ("REPOSITORY", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
+    ("REPOSITORY", "vendorSeverity HIGH", {"vendorSeverity": _equals("HIGH")}),
+    ("TITLE", "relatedVulnerabilities PREFIX", {"relatedVulnerabilities": [
+        {"comparison": "PREFIX", "value": "DSA-101"}]}),
 )  # fmt: skip
 """Aggregations with filterCriteria: criteria that choose images (the rollups, filtered),
 selective ones (an image, a vulnerability, a severity), and fixAvailable over every finding
-(from the detail and image fix rollups, which key each row by fix availability)."""
+(from the detail and image fix rollups, which key each row by fix availability), and a field
+of the detail document (vendor severity, related vulnerabilities: kept in columns of the
+details, `storage/sql/detail_columns.py`)."""
 
 
 def filtered(

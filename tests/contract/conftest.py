@@ -6,6 +6,7 @@ keeps registry rows."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from dockwatch.config import Settings
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.storage.store_copy import copy_tables
 from dockwatch.storage.unit_of_work import Store
 from tests.builders.layers import Image, make_image, make_layer
+from tests.unit.queries import findings_db as fdb
 
 BACKENDS = ["sqlite", "postgresql"]
 """The database backends every contract runs against."""
@@ -32,6 +35,25 @@ def empty_database_url(
     assert backend == "postgresql", backend
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@contextmanager
+def random_findings(
+    backend: str, request: pytest.FixtureRequest, folder: Path, seed: int, images: int
+) -> Iterator[tuple[fdb.FindingsDb, Database]]:
+    """`fdb.build_db`'s random findings (built in SQLite) and the database of `backend` holding
+    them: the same one on SQLite, a copy (`copy_tables`) on PostgreSQL; both closed after."""
+    built = fdb.build_db(folder / "f.db", seed, images=images)
+    db = built.db
+    try:
+        if backend == "postgresql":
+            db = Database(empty_database_url(backend, request, folder, "old.db"))
+            copy_tables(built.db, db)
+        yield built, db
+    finally:
+        if db is not built.db:
+            db.close()
+        built.db.close()
 
 
 def _database_url(request: pytest.FixtureRequest, folder: Path) -> str:

@@ -17,7 +17,6 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.migrations.detail_names import ADDED
-from dockwatch.storage.store_copy import copy_tables
 from tests.unit.queries import findings_db as fdb
 from tests.unit.storage.sql.test_rollup_batches import (
     _COUNTERS,
@@ -27,7 +26,7 @@ from tests.unit.storage.sql.test_rollup_batches import (
     _stored_counts,
 )
 
-from .conftest import BACKENDS, empty_database_url
+from .conftest import BACKENDS, random_findings
 
 _WRITTEN = re.compile(
     r"\(SELECT title FROM finding_details WHERE ref = NEW\.detail_ref\),\s*"
@@ -83,12 +82,7 @@ def _check(db: Database) -> None:
 def test_detail_rollup_gets_titles_and_names(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    built = fdb.build_db(tmp_path / "f.db", 6, images=16)
-    db = built.db
-    if backend == "postgresql":
-        db = Database(empty_database_url(backend, request, tmp_path, "old.db"))
-        copy_tables(built.db, db)
-    try:
+    with random_findings(backend, request, tmp_path, 6, 16) as (_built, db):
         _back_to_older(db)
         with db.read() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("finding_detail_counts")}
@@ -104,7 +98,3 @@ def test_detail_rollup_gets_titles_and_names(
                 assert pg_rollups.fold(conn)
         _check(db)
         assert migrate(db) == []
-    finally:
-        if db is not built.db:
-            db.close()
-        built.db.close()

@@ -224,3 +224,21 @@ def build_db(path: Path, seed: int, images: int = 24, per_image: int = 6) -> Fin
             zip([r.id for r in found.findings], shape(TENANT, found.findings), strict=True)
         )
     return FindingsDb(db, shaped, digests)
+
+
+def filtered_ids(db: Database, doc: dict[str, Any]) -> set[str]:
+    """The ids of TENANT's findings that `criteria_sql.sql_filter` of the criteria `doc` keeps."""
+    from dockwatch.findings.criteria import parse_criteria
+    from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
+
+    f = t.findings
+    with db.read() as conn:
+        return set(
+            conn.execute(
+                select(f.c.id).where(
+                    f.c.account_id == TENANT.account_id,
+                    f.c.region == TENANT.region,
+                    sql_filter(parse_criteria(doc)),
+                )
+            ).scalars()
+        )

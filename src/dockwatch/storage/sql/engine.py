@@ -5,9 +5,10 @@ and `BEGIN IMMEDIATE` (the file lock up front, so two processes never deadlock u
 lock), with a busy timeout for the other processes sharing the data folder (a CLI `gc` or
 `db import` beside the server). No ORM rows leave `storage/`.
 
-A new SQLite file gets 8 KB pages (`PAGE_SIZE`): finding details are JSON documents of 1-2 KB,
-and a 4 KB page holds two of them where an 8 KB page holds about five. An existing file keeps
-the page size it was created with (WAL mode fixes it; `VACUUM` offline changes it).
+A new SQLite file gets 8 KB pages (`PAGE_SIZE`): finding details were JSON documents of 1-2 KB
+(compressed to about 0.5 KB since findings/8), and a 4 KB page held two of them where an 8 KB
+page holds about five. An existing file keeps the page size it was created with (WAL mode fixes
+it; `VACUUM` offline changes it).
 """
 
 from __future__ import annotations

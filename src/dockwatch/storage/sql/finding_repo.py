@@ -36,7 +36,13 @@ from dockwatch.storage.finding_repo import (
 )
 from dockwatch.storage.sql import finding_purge, finding_writes, rollup_batches, suppression_rules
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.detail_columns import (
+    PACKAGE_COLUMNS,
+    detail_columns,
+    package_columns,
+)
 from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
+from dockwatch.storage.sql.schema.detail_document import unpack as unpack_document
 
 __all__ = [
     "FindingRow", "SqlFindingRepo", "StoredRow", "detail_document", "details_with_packages",
@@ -160,24 +166,23 @@ def insert_details(
     details: Mapping[str, tuple[bytes, Sequence[Mapping[str, Any]]]],
     at: datetime,
 ) -> None:
-    """Store new details: ref -> (document, package rows for `detail_packages`). The title is
-    kept in a column too: the rollup triggers read it for every finding written."""
+    """Store new details: ref -> (document, package rows for `detail_packages`). The fields
+    filters compare are kept in columns too (`detail_columns`; the rollup triggers read the
+    title for every finding written)."""
     if not details:
         return
-    conn.execute(
-        t.finding_details.insert(),
-        [
-            {"ref": ref, "doc": doc, "title": orjson.loads(doc).get("title"), "created_at": at}
-            for ref, (doc, _) in details.items()
-        ],
-    )
-    rows = [
-        {"detail_ref": ref, "seq": seq, **pkg}
-        for ref, (_, packages) in details.items()
-        for seq, pkg in enumerate(packages)
-    ]
-    if rows:
-        conn.execute(t.detail_packages.insert(), rows)
+    detail_rows: list[dict[str, Any]] = []
+    package_rows: list[dict[str, Any]] = []
+    for ref, (doc, packages) in details.items():
+        document = orjson.loads(doc)
+        detail_rows.append({"ref": ref, "doc": doc, "created_at": at, **detail_columns(document)})
+        extra = package_columns(document)
+        for seq, pkg in enumerate(packages):
+            more = extra[seq] if seq < len(extra) else dict.fromkeys(PACKAGE_COLUMNS)
+            package_rows.append({"detail_ref": ref, "seq": seq, **pkg, **more})
+    conn.execute(t.finding_details.insert(), detail_rows)
+    if package_rows:
+        conn.execute(t.detail_packages.insert(), package_rows)
 
 
 def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -206,6 +211,7 @@ def details_naming(conn: Connection, refs: Iterable[str], advisories: Iterable[s
             f"SELECT ref, doc FROM finding_details WHERE ref IN ({_marks(conn, len(part))})",
             tuple(part),
         ):
+            doc = unpack_document(doc)  # read past the column's type: as stored
             named = {orjson.loads(m) for m in _ADVISORY.findall(doc)}
             if not named & wanted:
                 continue

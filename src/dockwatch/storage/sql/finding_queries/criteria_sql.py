@@ -3,9 +3,10 @@
 Kept in step with the query surface's in-memory matcher (`queries.matcher`) by a property test. Index-friendly where it matters:
 columns compared directly, PREFIX on SQLite as a range on the column's binary order (LIKE
 ignores ASCII case there), tags / packages / push times as `IN (subquery)` so the planner may
-drive the query from them. Fields only the detail document holds (title, vendor severity,
-related vulnerabilities, package release / arch / epoch) are read from its JSON, with small
-per-dialect constructs for SQLite and PostgreSQL.
+drive the query from them. Fields of the detail document (title, vendor severity, related
+vulnerabilities, package release / arch / epoch) are compared in the columns they are kept in
+(`storage/sql/detail_columns.py`), once per detail; related vulnerabilities, a JSON array,
+through small per-dialect constructs.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
-    Float,
     FromClause,
     Integer,
     String,
     and_,
-    cast,
-    exists,
     false,
     func,
     literal,
@@ -37,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.sql.sqltypes import NullType, Text
+from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from dockwatch.model.finding_criteria import (
@@ -55,22 +53,9 @@ from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import tables as t
 
 
-class _JsonValue(FunctionElement[Any]):
-    """The scalar at a path of a JSON document kept as bytes (SQL NULL when absent).
-
-    Arguments: the document column, then the path, each part a quoted key
-    (`literal_column("'title'")`) or an integer column expression (an array index).
-    SQLite and PostgreSQL spell JSON access differently, hence the per-dialect compilers.
-    """
-
-    inherit_cache = True
-    name = "dockwatch_json_value"
-    type = Text()
-
-
 class _RelatedHas(FunctionElement[Any]):
-    """EXISTS a `relatedVulnerabilities` entry of a detail document equal to a value:
-    (doc, value)."""
+    """EXISTS an entry of a detail's `related_vulnerabilities` (a JSON array) equal to a value:
+    (column, value)."""
 
     inherit_cache = True
     name = "dockwatch_related_has"
@@ -78,7 +63,7 @@ class _RelatedHas(FunctionElement[Any]):
 
 
 class _RelatedHasPrefix(FunctionElement[Any]):
-    """EXISTS a `relatedVulnerabilities` entry starting with a value: (doc, value, length)."""
+    """EXISTS such an entry starting with a value: (column, value, length)."""
 
     inherit_cache = True
     name = "dockwatch_related_has_prefix"
@@ -97,85 +82,43 @@ class _Prefix(FunctionElement[Any]):
     type = NullType()
 
 
-def _key_text(part: Any) -> str | None:
-    text = getattr(part, "name", None) if getattr(part, "is_literal", False) else None
-    if isinstance(text, str) and text.startswith("'") and text.endswith("'"):
-        return text[1:-1]
-    return None
-
-
-@compiles(_JsonValue, "sqlite")
-def _json_value_sqlite(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
-    doc, *parts = list(element.clauses)
-    pieces: list[str] = []
-    buffer = "$"
-    for part in parts:
-        key = _key_text(part)
-        if key is not None:
-            buffer += "." + key
-        else:
-            pieces.append(f"'{buffer}['")
-            pieces.append(f"({compiler.process(part, **kw)})")
-            buffer = "]"
-    pieces.append(f"'{buffer}'")
-    path = " || ".join(pieces)
-    return f"json_extract(CAST({compiler.process(doc, **kw)} AS TEXT), {path})"
-
-
-@compiles(_JsonValue)
-def _json_value_pg(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
-    doc, *parts = list(element.clauses)
-    out = f"(convert_from({compiler.process(doc, **kw)}, 'UTF8')::jsonb"
-    for i, part in enumerate(parts):
-        op = "->>" if i == len(parts) - 1 else "->"
-        key = _key_text(part)
-        rendered = f"'{key}'" if key is not None else f"({compiler.process(part, **kw)})::int"
-        out += f" {op} {rendered}"
-    return out + ")"
-
-
 def _array_source(element: FunctionElement[Any], compiler: SQLCompiler, kw: Any) -> list[str]:
     return [compiler.process(c, **kw) for c in element.clauses]
 
 
-_RELATED_SQLITE = "'$.packageVulnerabilityDetails.relatedVulnerabilities'"
-_RELATED_PG = "'{packageVulnerabilityDetails,relatedVulnerabilities}'"
-
-
 @compiles(_RelatedHas, "sqlite")
 def _related_has_sqlite(element: _RelatedHas, compiler: SQLCompiler, **kw: Any) -> str:
-    doc, value = _array_source(element, compiler, kw)
+    array, value = _array_source(element, compiler, kw)
     return (
-        f"EXISTS (SELECT 1 FROM json_each(CAST({doc} AS TEXT), {_RELATED_SQLITE}) AS je "
-        f"WHERE je.value = {value})"
+        f"EXISTS (SELECT 1 FROM json_each(coalesce({array}, '[]')) AS je WHERE je.value = {value})"
     )
 
 
 @compiles(_RelatedHas)
 def _related_has_pg(element: _RelatedHas, compiler: SQLCompiler, **kw: Any) -> str:
-    doc, value = _array_source(element, compiler, kw)
+    array, value = _array_source(element, compiler, kw)
     return (
-        "EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce("
-        f"convert_from({doc}, 'UTF8')::jsonb #> {_RELATED_PG}, '[]'::jsonb)) "
+        "EXISTS (SELECT 1 FROM jsonb_array_elements_text("
+        f"coalesce({array}, '[]')::jsonb) "
         f"AS je(value) WHERE je.value = {value})"
     )
 
 
 @compiles(_RelatedHasPrefix, "sqlite")
 def _related_prefix_sqlite(element: _RelatedHasPrefix, compiler: SQLCompiler, **kw: Any) -> str:
-    doc, value, length = _array_source(element, compiler, kw)
+    array, value, length = _array_source(element, compiler, kw)
     return (
-        f"EXISTS (SELECT 1 FROM json_each(CAST({doc} AS TEXT), {_RELATED_SQLITE}) AS je "
+        f"EXISTS (SELECT 1 FROM json_each(coalesce({array}, '[]')) AS je "
         f"WHERE substr(je.value, 1, {length}) = {value})"
     )
 
 
 @compiles(_RelatedHasPrefix)
 def _related_prefix_pg(element: _RelatedHasPrefix, compiler: SQLCompiler, **kw: Any) -> str:
-    doc, value, length = _array_source(element, compiler, kw)
+    array, value, length = _array_source(element, compiler, kw)
     return (
-        "EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce("
-        f"convert_from({doc}, 'UTF8')::jsonb #> {_RELATED_PG}, '[]'::jsonb)) "
+        "EXISTS (SELECT 1 FROM jsonb_array_elements_text("
+        f"coalesce({array}, '[]')::jsonb) "
         f"AS je(value) WHERE substr(je.value, 1, {length}) = {value})"
     )
 
@@ -262,14 +205,12 @@ _COLUMNS = {
 }
 
 
-def _detail_exists(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+def _of_details(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`detail_ref IN (the details meeting condition)`: evaluated once per detail, not once
+    per finding (a tenth as many rows), and a source carrying `detail_ref` (the detail rollup)
+    takes it as it is (`on_source`)."""
     d, f = t.finding_details, t.findings
-    return exists(select(literal(1)).where(d.c.ref == f.c.detail_ref, condition))
-
-
-def _json(doc: ColumnElement[Any], *parts: str | ColumnElement[Any]) -> ColumnElement[Any]:
-    args = [literal_column(f"'{p}'") if isinstance(p, str) else p for p in parts]
-    return _JsonValue(doc, *args)
+    return f.c.detail_ref.in_(select(d.c.ref).where(condition))
 
 
 def _equal_values(filters: Sequence[StringFilter]) -> list[str] | None:
@@ -368,22 +309,22 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
         return combine(filters, tagged)
     d = t.finding_details
     if key in ("title", "vendorSeverity"):
-        parts = ("title",) if key == "title" else ("packageVulnerabilityDetails", "vendorSeverity")
-        value = _json(d.c.doc, *parts)
-        return _detail_exists(combine(filters, lambda s: compare(value, s, nullable=True)))
+        value = d.c.title if key == "title" else d.c.vendor_severity
+        return _of_details(combine(filters, lambda s: compare(value, s, nullable=True)))
     if key == "relatedVulnerabilities":
+        related_column = d.c.related_vulnerabilities
 
         def related(s: StringFilter) -> ColumnElement[bool]:
             found: ColumnElement[bool]
             if s.comparison is Comparison.PREFIX:
                 found = _RelatedHasPrefix(
-                    d.c.doc, literal(s.value, String), literal(len(s.value), Integer)
+                    related_column, literal(s.value, String), literal(len(s.value), Integer)
                 )
             else:
-                found = _RelatedHas(d.c.doc, literal(s.value, String))
+                found = _RelatedHas(related_column, literal(s.value, String))
             return not_(found) if s.comparison is Comparison.NOT_EQUALS else found
 
-        return _detail_exists(combine(filters, related))
+        return _of_details(combine(filters, related))
     raise AssertionError(f"no SQL for {key}")  # pragma: no cover - KEYS and this list agree
 
 
@@ -430,33 +371,24 @@ def _number_sql(key: str, filters: Sequence[NumberFilter]) -> ColumnElement[bool
 def _package_sql(filters: Sequence[PackageFilter]) -> ColumnElement[bool]:
     """`detail_ref IN (details naming such a package)`: a package name drives the query
     through `ix_detail_packages_name` and `ix_findings_detail`."""
-    f, dp, d = t.findings, t.detail_packages, t.finding_details
+    f, dp = t.findings, t.detail_packages
     options: list[ColumnElement[bool]] = []
     for p in filters:
         conds: list[ColumnElement[bool]] = []
-        needs_doc = False
         for attr, column, nullable in (
             ("name", dp.c.name, False),
             ("version", dp.c.version, False),
             ("source_layer_hash", dp.c.source_layer_hash, True),
             ("file_path", dp.c.file_path, True),
+            ("release", dp.c.release, True),
+            ("architecture", dp.c.arch, True),
         ):
             sf = getattr(p, attr)
             if sf is not None:
                 conds.append(compare(column, sf, nullable=nullable))
-        base = ("packageVulnerabilityDetails", "vulnerablePackages")
-        for attr, key in (("release", "release"), ("architecture", "arch")):
-            sf = getattr(p, attr)
-            if sf is not None:
-                needs_doc = True
-                conds.append(compare(_json(d.c.doc, *base, dp.c.seq, key), sf, nullable=True))
         if p.epoch is not None:
-            needs_doc = True
-            epoch = cast(_json(d.c.doc, *base, dp.c.seq, "epoch"), Float)
-            conds.append(_range(epoch, p.epoch.lower, p.epoch.upper))
+            conds.append(_range(dp.c.epoch, p.epoch.lower, p.epoch.upper))
         query = select(dp.c.detail_ref)
-        if needs_doc:
-            query = query.join(d, d.c.ref == dp.c.detail_ref)
         options.append(f.c.detail_ref.in_(query.where(*conds)))
     return or_(*options)
 

@@ -20,9 +20,11 @@ from dockwatch.errors import BackendUnavailable
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
+from dockwatch.storage.sql.migrations.detail_fields import findings_8_detail_columns
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 from dockwatch.storage.sql.migrations.detail_names import findings_7_detail_names
 from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
+from dockwatch.storage.sql.migrations.rollup_tables import findings_9_rollups_without_rowid
 from dockwatch.storage.sql.migrations.tenant_keys import (
     add_findings_indexes,
     listing_4_tenant_keys,
@@ -429,6 +431,8 @@ MIGRATIONS: list[Migration] = [
         "detail titles and package names in the detail rollup",
         findings_7_detail_names,
     ),
+    Migration("findings", 8, "filter columns, compressed details", findings_8_detail_columns),
+    Migration("findings", 9, "rollups without rowid", findings_9_rollups_without_rowid),
 ]
 
 

@@ -3,7 +3,9 @@ detail rollups as WITHOUT ROWID tables (the migrations package is at its size li
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Table, text
 
 from dockwatch.storage.sql import tables
 
@@ -14,8 +16,6 @@ def findings_5_detail_joins(conn: Connection) -> None:
     (their primary key is the whole key: one b-tree instead of a table and an index, about
     half the disk). Their rows are copied as they are, with the triggers set aside meanwhile,
     so every count stays what it was."""
-    from dockwatch.storage.sql import rollups
-
     conn.execute(
         text(
             "CREATE INDEX IF NOT EXISTS ix_detail_packages_detail_name "
@@ -25,12 +25,21 @@ def findings_5_detail_joins(conn: Connection) -> None:
     conn.execute(
         text("CREATE INDEX IF NOT EXISTS ix_finding_details_title ON finding_details (ref, title)")
     )
+    without_rowid(conn, (tables.finding_detail_counts, tables.finding_image_fix_counts))
+
+
+def without_rowid(conn: Connection, rollup_tables: Sequence[Table]) -> None:
+    """SQLite: each rollup table made again as its declaration says (WITHOUT ROWID), its rows
+    copied as they are with the triggers set aside meanwhile, so every count stays what it was;
+    tables already so are left. Nothing to do on PostgreSQL."""
+    from dockwatch.storage.sql import rollups
+
     if conn.dialect.name != "sqlite":
         return
     triggers = rollups.enabled(conn)
     if triggers:
         rollups.drop_triggers(conn)  # their statements name the tables being replaced
-    for table in (tables.finding_detail_counts, tables.finding_image_fix_counts):
+    for table in rollup_tables:
         sql = conn.execute(
             text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
             {"name": table.name},

@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -24,6 +23,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
+from dockwatch.storage.sql.schema.detail_document import DETAIL_DOCUMENT
 from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 from dockwatch.storage.sql.schema.registry import tags
 
@@ -31,12 +31,17 @@ finding_details = Table(
     "finding_details",
     metadata,
     Column("ref", String(32), primary_key=True),
-    Column("doc", LargeBinary, nullable=False),
+    # compressed on SQLite (`schema/detail_document.py`, since migration findings/8)
+    Column("doc", DETAIL_DOCUMENT, nullable=False),
     Column("title", Text),
+    # the fields filters compare that only the document holds, as columns (since findings/8):
+    # a filter reads them without the document (`storage/sql/detail_columns.py`)
+    Column("vendor_severity", Text),
+    Column("related_vulnerabilities", Text),  # a JSON array of strings; NULL when none
     Column("created_at", UTC_TIMESTAMP, nullable=False),
     # covering (ref, title): a TITLE aggregation summing the detail rollup looks up each
-    # detail's title here without reading its ~1.5 KB row (1,000,000 findings, fixAvailable=YES:
-    # 270 -> 95 ms of CPU for 63,664 details)
+    # detail's title here without reading its row (~1.5 KB until findings/8 compressed it;
+    # 1,000,000 findings, fixAvailable=YES: 270 -> 95 ms of CPU for 63,664 details)
     Index("ix_finding_details_title", "ref", "title"),
 )
 """A finding's content (title, scores, vulnerable packages, evidence) by content hash: the same
@@ -56,6 +61,9 @@ detail_packages = Table(
     Column("source_layer_hash", String(140)),
     Column("fixed_in_version", String(256)),
     Column("file_path", Text),
+    Column("release", Text),  # package filters' release, architecture and epoch (findings/8)
+    Column("arch", Text),
+    Column("epoch", Integer),
     PrimaryKeyConstraint("detail_ref", "seq"),
     Index("ix_detail_packages_pkg", "pkg_ref"),
     Index("ix_detail_packages_name", "name"),
@@ -255,9 +263,11 @@ ROLLUP_SEVERITIES = ("critical", "high", "medium", "low", "informational", "untr
 """The count column of each severity in every rollup table."""
 
 
-def _rollup(
-    name: str, *columns: Column[Any], key: tuple[str, ...], with_rowid: bool = True
-) -> Table:
+def _rollup(name: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
+    """A rollup table: counts by severity per (tenant, status, *key). WITHOUT ROWID on SQLite
+    (since findings/5 and /9): the primary key is the whole key, so one b-tree holds the rows
+    instead of a table and its key's index (at 1,000,000 findings the layer rollup took 11.4 MB
+    and its key 11.3)."""
     return Table(
         name,
         metadata,
@@ -266,7 +276,7 @@ def _rollup(
         *columns,
         *[Column(s, Integer, nullable=False) for s in ROLLUP_SEVERITIES],
         PrimaryKeyConstraint("account_id", "region", "status", *key),
-        sqlite_with_rowid=with_rowid,
+        sqlite_with_rowid=False,
     )
 
 
@@ -322,7 +332,6 @@ finding_detail_counts = _rollup(
     Column("package_names", Text),
     key=("detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
          "score_key", "epss_key"),
-    with_rowid=False,
 )  # fmt: skip
 """Findings per (status, detail and every other column a detail-level filter reads): one row per
 detail in practice (the other columns follow from it), whatever the number of images sharing it.
@@ -345,7 +354,6 @@ finding_image_fix_counts = _rollup(
     Column("exploit_available", String(8), nullable=False),
     Column("repository_name", String(256), nullable=False),
     key=("repository_id", "digest", "fix_available", "exploit_available"),
-    with_rowid=False,
 )
 """Findings per image, status, fix and exploit availability: REPOSITORY and AWS_ECR_CONTAINER
 aggregations filtered on fix or exploit availability (and images) sum it, a few rows per

@@ -14,12 +14,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from dockwatch.findings.criteria import parse_criteria
 from dockwatch.findings.criteria_match import matches
-from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.finding_queries.criteria_sql import sql_filter
 from tests.unit.queries import findings_db as fdb
 
 
@@ -165,17 +162,7 @@ def criteria_docs(draw: st.DrawFn, vocab: dict[str, tuple[str, ...]]) -> dict[st
 
 
 def _sql_ids(store: fdb.FindingsDb, doc: dict[str, Any]) -> set[str]:
-    f = t.findings
-    with store.db.read() as conn:
-        return set(
-            conn.execute(
-                select(f.c.id).where(
-                    f.c.account_id == fdb.TENANT.account_id,
-                    f.c.region == fdb.TENANT.region,
-                    sql_filter(parse_criteria(doc)),
-                )
-            ).scalars()
-        )
+    return fdb.filtered_ids(store.db, doc)
 
 
 @settings(
