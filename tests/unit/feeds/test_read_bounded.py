@@ -69,7 +69,7 @@ def test_a_regular_file_is_read_in_one_call(
         calls.append(n)
         return real_read(fd, n)
 
-    monkeypatch.setattr(f.os, "read", counted)
+    monkeypatch.setattr(os, "read", counted)
     assert f.read_bounded(path, 10_000) == b"z" * 3000
     assert calls == [3001]
 
@@ -87,7 +87,7 @@ def test_a_file_that_grew_after_its_size_was_taken_is_read_to_its_end(
         fields[6] = 1000  # st_size
         return os.stat_result(fields)
 
-    monkeypatch.setattr(f.os, "fstat", stale)
+    monkeypatch.setattr(os, "fstat", stale)
     assert f.read_bounded(path, 100_000) == data
     with pytest.raises(f.TooBig, match="over the 50000 byte cap"):
         f.read_bounded(path, 50_000)
