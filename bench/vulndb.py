@@ -56,9 +56,27 @@ VULNDATA = ROOT.parent / "shared" / "vulndata"
 
 def cpu_seconds() -> float:
     """CPU time of this process and of its finished children (the parsing pool)."""
+    return sum(cpu_split())
+
+
+def cpu_split() -> tuple[float, float]:
+    """CPU time of this process, and of its finished children (the parsing pool)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+@dataclasses.dataclass
+class Phases:
+    """Where a full import's time went: reading and parsing every file (the parsing processes
+    beside this one), then writing the sources one transaction each (this process alone)."""
+
+    parse_wall: float = 0.0
+    parse_cpu: float = 0.0
+    write_wall: float = 0.0
+    write_cpu: float = 0.0
+    pool_cpu: float = 0.0
+    sources: int = 0
 
 
 def per_source(roots: list[Path]) -> None:
@@ -190,14 +208,28 @@ def main() -> int:
     yaml_roots = [p for p in roots if next(p.rglob("*.yaml"), None) is not None]
     json_roots = [p for p in roots if p not in yaml_roots]
 
+    phases = Phases()
+
     def imported(paths: list[Path]) -> tuple[int, float, float]:
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        report = import_paths(vdb, paths, workers=args.workers)
-        took, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        marks: list[tuple[float, float, float]] = []  # wall, this process's CPU, children's
+
+        def progress(message: str) -> None:
+            if ": applying " in message and not marks:  # every file parsed: writes begin
+                marks.append((time.perf_counter(), *cpu_split()))
+
+        t0, c0 = time.perf_counter(), cpu_split()
+        report = import_paths(vdb, paths, progress, workers=args.workers)
+        t1, c1 = time.perf_counter(), cpu_split()
         n = sum(len(r.added) + len(r.modified) + r.unchanged for r in report.results)
-        return n, took, cpu
+        if marks:
+            tm, mine, kids = marks[0]
+            phases.parse_wall, phases.parse_cpu = tm - t0, mine - c0[0]
+            phases.write_wall, phases.write_cpu = t1 - tm, c1[0] - mine
+            phases.pool_cpu, phases.sources = c1[1] - c0[1], len(report.results)
+        return n, t1 - t0, sum(c1) - sum(c0)
 
     json_total, json_time, json_cpu = imported(json_roots)
+    json_phases = dataclasses.replace(phases)
     json_bytes = stored_bytes(db)
     yaml_total, yaml_time, yaml_cpu = imported(yaml_roots)
     yaml_files = [f for root in yaml_roots for f in sorted(root.rglob("*.yaml"))]
@@ -271,6 +303,12 @@ def main() -> int:
     print(
         f"  CPU: {json_cpu:.2f} s = {json_cpu / json_total * 1000:.3f} CPU-s per 1,000 records"
         f" ({json_total / json_cpu:,.0f} per CPU-second); load average now {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"  phases: reading and parsing {json_phases.parse_wall:.2f} s (this process"
+        f" {json_phases.parse_cpu:.2f} CPU-s, parsing processes {json_phases.pool_cpu:.2f}),"
+        f" writing {json_phases.sources} sources {json_phases.write_wall:.2f} s"
+        f" ({json_phases.write_cpu:.2f} CPU-s, one process)"
     )
     print(
         "  stored: "

@@ -37,6 +37,11 @@ class AdvisoryRow:
     affected: Sequence[tuple[str, str, dict[str, Any]]]
 
 
+Blob = bytes | bytearray
+"""Serialized bytes to store: a `bytearray` when a parsing process sent them (the SQLite
+driver binds one without looking for an adapter first, see `vulndb.parallel`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedAdvisory:
     """An advisory to write, already serialized: what an import hands storage (a parsing
@@ -46,9 +51,9 @@ class EncodedAdvisory:
     fingerprint: str
     withdrawn: bool
     modified: datetime | None
-    content: bytes
+    content: Blob
     """The normalized content, serialized (keys sorted) and packed (`pack_content`)."""
-    affected: tuple[tuple[str, str, bytes], ...]
+    affected: tuple[tuple[str, str, Blob], ...]
     """(ecosystem, name, serialized entry) of each affected entry."""
 
 

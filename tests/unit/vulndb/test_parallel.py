@@ -259,3 +259,29 @@ def test_real_records_decoded_typed_store_the_bytes_the_general_reading_stores(
             (r.source, r.added, r.unchanged) for r in general.results
         ]
         assert report.problems == general.problems
+
+
+def test_a_pool_hands_back_contents_the_driver_binds_without_adapting(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contents and entries come back from the processes as `bytearray` (bound by `sqlite3`
+    without its adapter lookup), with the bytes one process makes."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 5)
+    files = sorted(tree.rglob("*.json"))
+
+    def advisories(workers: int) -> list[Any]:
+        return [
+            i.advisory
+            for f in parallel.parse_files(files, osv.Limits(), workers=workers)
+            for i in f.items
+            if isinstance(i, parallel.Parsed) and i.advisory is not None
+        ]
+
+    one, two = advisories(1), advisories(2)
+    assert len(two) == len(one) == 12 + 12 + 2 + 2  # the folders, 50 and 60, zz-same, zz-other
+    for mine, theirs in zip(one, two, strict=True):
+        assert type(mine.content) is bytes and type(theirs.content) is bytearray
+        assert bytes(theirs.content) == mine.content
+        assert [(e, n, bytes(b)) for e, n, b in theirs.affected] == list(mine.affected)
+        assert all(type(b) is bytearray for _, _, b in theirs.affected)
