@@ -85,22 +85,19 @@ def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
     among 600,000: 133 -> 70 us)."""
     if not findings:
         return
-    rows = sorted(
-        (
-            f.id,
-            f.tenant.account_id,
-            f.tenant.region,
-            f.repository_id,
-            f.repository_name,
-            f.digest,
-            f.vulnerability_id,
-            f.generation,
-            f.first_observed_at,
-            None,
-            *_state(f.state),
-        )
-        for f in findings
-    )  # the ids are unique: only they are compared
+    # a batch's findings share a few states (one per draft and status): each made a tuple once
+    states: dict[int, tuple[Any, ...]] = {}
+    rows = []
+    for f in findings:
+        state = states.get(id(f.state))
+        if state is None:
+            state = states[id(f.state)] = _state(f.state)
+        tenant = f.tenant
+        rows.append(
+            (f.id, tenant.account_id, tenant.region, f.repository_id, f.repository_name, f.digest,
+             f.vulnerability_id, f.generation, f.first_observed_at, None, *state)
+        )  # fmt: skip
+    rows.sort()  # the ids are unique: only they are compared
     with rollup_batches.inserted_once(conn, _INSERT_COLUMNS, rows):
         insert_rows(conn, t.findings, _INSERT_COLUMNS, rows)
 
