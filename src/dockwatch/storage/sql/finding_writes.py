@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
@@ -135,7 +136,7 @@ def _insert_in_statements(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
     for start in range(0, len(values), per):
         part = values[start : start + per]
         sql = full if len(part) == per else head + ", ".join([one] * len(part))
-        conn.exec_driver_sql(sql, tuple(v for row in part for v in row))
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
 
 
 def set_states(conn: Connection, states: Mapping[str, FindingState]) -> None:
