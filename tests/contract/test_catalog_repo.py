@@ -127,6 +127,35 @@ def test_inventories_and_the_reverse_index(services: Services) -> None:
         assert uow.catalog.package_pairs([("PyPI", "alpha")]) == []
 
 
+def test_package_pairs_answer_many_keys_of_several_ecosystems(services: Services) -> None:
+    """More names than one query takes, the same names under two ecosystems: the pairs are
+    those of the index rows stored under the keys asked, found by brute force."""
+    first = push_image(services, "app", image("one"))
+    second = push_image(services, "app", image("two"), tag="two")
+    stored: dict[str, set[PackageKeyRow]] = {}
+    with services.store.write() as uow:
+        for digest, names in ((first, range(0, 450)), (second, range(300, 520))):
+            packages = [_pkg(f"n{i}", f"1.{i % 3}", LAYER if i % 2 else BASE) for i in names]
+            rows, docs = _rows(packages)
+            # every other package is also indexed under npm (a name both ecosystems hold)
+            rows |= {(layer, "npm", name, ref) for layer, _, name, ref in rows if int(name[1:]) % 2}
+            stored[digest] = rows
+            inv = StoredInventory(None, tuple(packages), "python-installed@1")
+            uow.catalog.store_inventory(digest, inv, rows, docs, T0)
+    keys = [("PyPI", f"n{i}") for i in range(0, 520)] + [("npm", f"n{i}") for i in range(100, 200)]
+    keys += [("PyPI", "missing"), ("cargo", "n1"), ("npm", "n101")]  # absent, and a repeat
+    asked = set(keys)
+    wanted = [
+        (digest, ref)
+        for digest, rows in stored.items()
+        for _, ecosystem, name, ref in rows
+        if (ecosystem, name) in asked
+    ]  # one pair per index row: a package under two keys asked is paired twice
+    assert len(wanted) > 600
+    with services.store.read() as uow:
+        assert sorted(uow.catalog.package_pairs(keys)) == sorted(wanted)
+
+
 def test_an_inventory_is_forgotten_once_no_repository_holds_the_image(services: Services) -> None:
     held = push_image(services, "app", image("held"))
     gone = "sha256:" + "d" * 64  # no repository holds it

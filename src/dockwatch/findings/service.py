@@ -174,7 +174,10 @@ class FindingWriter:
         pending: list[tuple[type[FindingChanged], _EventRow, Sequence[str]]] = []
         if suppressor is not None:
             context.prefetch([(x.repository_id, x.repository, x.digest) for x in targets])
+        emitting: list[tuple[int, str, str]] = []
+        """The resources with an event (every event of a target is about the target)."""
         for target in targets:
+            before = len(pending)
             key = (target.repository_id, target.digest)
             mine = latest.get(key, {})
             if target.scope is not None:
@@ -256,10 +259,10 @@ class FindingWriter:
                     (FindingClosed, _EventRow.closed(by_id[finding_id], target.repository, now),
                      _STATUS_CHANGED)
                 )  # fmt: skip
-        context.prefetch(
-            sorted({(r.repository_id, r.repository_name, r.digest) for _, r, _ in pending})
-        )
-        events = [self._event(kind, context, row, diff, now) for kind, row, diff in pending]
+            if len(pending) > before:
+                emitting.append((target.repository_id, target.repository, target.digest))
+        context.prefetch(sorted(set(emitting)))
+        events = self._events(context, pending, now)
         refs = {ref: (doc, draft) for ref, doc, draft in details.values()}
         with repo.room_for(len(inserts) + len(changed) + len(observed) + len(closes) + len(events)):
             missing = repo.missing_details(refs)
@@ -293,7 +296,7 @@ class FindingWriter:
             closes.append(old.id)
             rows.append(_EventRow.closed(old, names[(old.repository_id, old.digest)], now))
         context.prefetch(list(resources))
-        events = [self._event(FindingClosed, context, row, _STATUS_CHANGED, now) for row in rows]
+        events = self._events(context, [(FindingClosed, row, _STATUS_CHANGED) for row in rows], now)
         uow.findings.close(closes, now)
         uow.outbox.append_many(events)
         return len(closes)
@@ -328,33 +331,45 @@ class FindingWriter:
         rule = suppressor.rule_for(shaped)
         return ("SUPPRESSED", rule) if rule else ("ACTIVE", None)
 
-    def _event(
+    def _events(
         self,
-        kind: type[FindingChanged],
         context: _ImageContexts,
-        row: _EventRow,
-        changes: Sequence[str],
+        pending: Sequence[tuple[type[FindingChanged], _EventRow, Sequence[str]]],
         now: datetime,
-    ) -> FindingChanged:
-        image = context.get(row.repository_id, row.repository_name, row.digest)
-        return kind(
-            self.tenant,
-            now,
-            finding_id=row.id,
-            detail_ref=row.detail_ref,
-            vulnerability_id=row.vulnerability_id,
-            status=row.status,
-            severity=row.severity,
-            fix_available=row.fix_available,
-            first_observed_at=row.first_observed_at,
-            last_observed_at=row.last_observed_at,
-            updated_at=row.updated_at,
-            repository_name=row.repository_name,
-            image_digest=row.digest,
-            image_tags=tuple(image.tags),
-            pushed_at=image.pushed_at,
-            changes=tuple(changes),
-        )
+    ) -> list[FindingChanged]:
+        """The events of `pending`, in order. A target's events are consecutive: its image's
+        tags and push time are looked up once for them all."""
+        out: list[FindingChanged] = []
+        tenant = self.tenant
+        last: tuple[str, str] | None = None
+        tags: tuple[str, ...] = ()
+        pushed_at: datetime | None = None
+        for kind, row, changes in pending:
+            where = (row.repository_name, row.digest)
+            if where != last:
+                image = context.get(row.repository_id, row.repository_name, row.digest)
+                last, tags, pushed_at = where, tuple(image.tags), image.pushed_at
+            out.append(
+                kind(
+                    tenant,
+                    now,
+                    finding_id=row.id,
+                    detail_ref=row.detail_ref,
+                    vulnerability_id=row.vulnerability_id,
+                    status=row.status,
+                    severity=row.severity,
+                    fix_available=row.fix_available,
+                    first_observed_at=row.first_observed_at,
+                    last_observed_at=row.last_observed_at,
+                    updated_at=row.updated_at,
+                    repository_name=row.repository_name,
+                    image_digest=row.digest,
+                    image_tags=tags,
+                    pushed_at=pushed_at,
+                    changes=tuple(changes),
+                )
+            )
+        return out
 
 
 _ACTIVE: tuple[str, str | None] = ("ACTIVE", None)

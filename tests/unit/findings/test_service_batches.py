@@ -1,7 +1,8 @@
-"""The batched findings writer (`FindingWriter.apply`: tuples through `executemany`, rollups
-counted once per batch, finding events encoded by the outbox's own codec) ends exactly where a
-simple writer ends: one image at a time, one statement per finding with the rollup triggers
-counting each row, one outbox row per event through the generic event codec.
+"""The batched findings writer (`FindingWriter.apply`: tuples through `executemany`, new
+findings many rows to an INSERT on SQLite, rollups counted once per batch, finding events
+encoded by the outbox's own codec) ends exactly where a simple writer ends: one image at a
+time, one statement per finding with the rollup triggers counting each row, one outbox row per
+event through the generic event codec.
 
 Hypothesis draws sequences of updates (evaluations of image resources sharing vulnerabilities
 and packages, full scans and scoped re-evaluations as a rescan makes them, images closed) and

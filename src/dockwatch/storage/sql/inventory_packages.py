@@ -42,15 +42,21 @@ def package_pairs(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tup
     """(image digest, package ref) of every inventory package looked up under one of `keys`.
 
     Plain SQL through the driver: a 1,000-advisory update reads tens of thousands of pairs, and
-    SQLAlchemy's expanding IN and row objects cost more than the query."""
+    SQLAlchemy's expanding IN and row objects cost more than the query. The names are asked per
+    ecosystem (`ecosystem = ? AND name IN (...)`), which SQLite answers through the (ecosystem,
+    name) index; a row-value `(ecosystem, name) IN (...)` made it scan every image's groups
+    instead (411 keys, 10,197 pairs at 2,000 images: 0.10 s against 0.01 s)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names_of: dict[str, set[str]] = {}
+    for ecosystem, name in keys:
+        names_of.setdefault(ecosystem, set()).add(name)
     out: list[tuple[str, str]] = []
-    for part in chunks(sorted(set(keys)), 400):
-        pairs = ", ".join([f"({mark}, {mark})"] * len(part))
-        out += conn.exec_driver_sql(
-            "SELECT ig.digest, g.pkg_ref FROM package_groups g "
-            "JOIN image_package_groups ig ON ig.group_ref = g.group_ref "
-            f"WHERE (g.ecosystem, g.name) IN ({pairs})",
-            tuple(v for key in part for v in key),
-        ).fetchall()
+    for ecosystem in sorted(names_of):
+        for part in chunks(sorted(names_of[ecosystem]), 400):
+            out += conn.exec_driver_sql(
+                "SELECT ig.digest, g.pkg_ref FROM package_groups g "
+                "JOIN image_package_groups ig ON ig.group_ref = g.group_ref "
+                f"WHERE g.ecosystem = {mark} AND g.name IN ({', '.join([mark] * len(part))})",
+                (ecosystem, *part),
+            ).fetchall()
     return [(digest, ref) for digest, ref in out]

@@ -1,0 +1,135 @@
+"""New findings inserted many rows to a statement on SQLite (`finding_writes.insert_findings`)
+end as the same rows, in the same order, with the same rollups, as the same findings inserted one
+row at a time through SQLAlchemy's `executemany` (the per-row triggers counting the rollups, or
+the batch's own count, as the batch's size decides)."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from dockwatch.model.identity import Tenant
+from dockwatch.storage.finding_repo import FindingState, NewFinding
+from dockwatch.storage.sql import finding_writes, rollup_batches
+from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from tests.unit.storage.sql.test_rollup_inserted import (
+    SEVERITIES,
+    STATUSES,
+    T0,
+    TENANTS,
+    _details,
+    _rollups,
+    _store,
+)
+
+_STORED = (
+    "seq", "id", "account_id", "region", "repository_id", "repository_name", "digest",
+    "vulnerability_id", "generation", "first_observed_at", "closed_at", "status",
+    "suppressed_by", "severity", "fix_available", "exploit_available", "inspector_score",
+    "epss_score", "source", "last_observed_at", "updated_at", "detail_ref",
+)  # fmt: skip
+
+
+def _findings(rng: random.Random, details: list[Any], count: int) -> list[NewFinding]:
+    """`count` new findings in a random order, a few states shared as a batch shares them."""
+    states = [
+        FindingState(
+            rng.choice(STATUSES[:2]),
+            None,
+            rng.choice(SEVERITIES),
+            rng.choice(("YES", "NO")),
+            rng.choice(("YES", "NO")),
+            rng.choice((None, 5.5, 9.8)),
+            rng.choice((None, 0.25)),
+            rng.choice(("NVD", "GHSA")),
+            T0,
+            T0,
+            ref,
+        )  # fmt: skip
+        for ref, _, _ in details
+    ]
+    out = []
+    for n in rng.sample(range(count), count):
+        account, region = rng.choice(TENANTS)
+        repo = rng.randint(1, 3)
+        out.append(NewFinding(
+            f"f{n:06d}", Tenant(account, region), repo, f"repo-{repo}",
+            f"sha256:{rng.randint(1, 6)}", f"CVE-2031-{n:04d}", n % 2, T0, rng.choice(states),
+        ))  # fmt: skip
+    return out
+
+
+def _one_by_one(conn: Any, findings: list[NewFinding]) -> None:
+    """The simple path: one row a statement, in id order, through SQLAlchemy."""
+    for f in sorted(findings, key=lambda f: f.id):
+        s = f.state
+        conn.execute(t.findings.insert().values(
+            id=f.id, account_id=f.tenant.account_id, region=f.tenant.region,
+            repository_id=f.repository_id, repository_name=f.repository_name, digest=f.digest,
+            vulnerability_id=f.vulnerability_id, generation=f.generation,
+            first_observed_at=f.first_observed_at, closed_at=None, status=s.status,
+            suppressed_by=s.suppressed_by, severity=s.severity, fix_available=s.fix_available,
+            exploit_available=s.exploit_available, inspector_score=s.inspector_score,
+            epss_score=s.epss_score, source=s.source, last_observed_at=s.last_observed_at,
+            updated_at=s.updated_at, detail_ref=s.detail_ref,
+        ))  # fmt: skip
+
+
+def _stored(db: Database) -> list[tuple[Any, ...]]:
+    with db.read() as conn:
+        columns = [t.findings.c[c] for c in _STORED]
+        return [tuple(r) for r in conn.execute(select(*columns).order_by(t.findings.c.seq))]
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
+    dbs = (Database(f"sqlite:///{tmp_path}/simple.db"), Database(f"sqlite:///{tmp_path}/many.db"))
+    for db in dbs:
+        migrate(db)
+    try:
+        yield dbs
+    finally:
+        for db in dbs:
+            db.close()
+
+
+@pytest.mark.parametrize(
+    ("count", "variables"),
+    [
+        (2 * finding_writes.ROWS_PER_STATEMENT + 7, None),  # triggers count, a partial last one
+        (rollup_batches.BATCH_MIN + 3, None),  # the batch counts its rollups itself
+        (60, 5 * len(finding_writes._INSERT_COLUMNS)),  # a library binding few variables
+        (3, None),
+    ],
+)
+def test_many_rows_a_statement_store_what_one_row_a_statement_stores(
+    stores: tuple[Database, Database], count: int, variables: int | None
+) -> None:
+    rng = random.Random(count)
+    details = _details(rng)
+    findings = _findings(rng, details, count)
+    simple, many = stores
+    for db in stores:
+        with db.write() as conn:
+            _store(conn, details)
+    with simple.write() as conn:
+        _one_by_one(conn, findings)
+    with many.write() as conn:
+        if variables is not None:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+        finding_writes.insert_findings(conn, findings)
+    want = _stored(simple)
+    assert len(want) == count
+    assert [r[1] for r in want] == sorted(f.id for f in findings)  # id order, seq by seq
+    assert _stored(many) == want
+    assert _rollups(many) == _rollups(simple)
