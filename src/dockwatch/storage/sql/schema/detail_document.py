@@ -1,8 +1,8 @@
 """Finding detail documents compressed on SQLite; PostgreSQL keeps the JSON.
 
 A detail (`finding_details.doc`) is the Inspector-shaped JSON of a finding's content, 1-3 KB,
-and at 1,000,000 findings its rows were the largest table after `findings` (300 bytes a
-finding). SQLite compresses nothing, so there the document is stored as a zstd frame made with
+and at 1,000,000 findings its rows were the largest table after `findings` (241 bytes a
+finding at 8 KB pages). SQLite compresses nothing, so there the document is stored as a zstd frame made with
 `DICTIONARY_V1`: the document's field names and the values most details share, which a frame
 then refers to instead of spelling them (real details, `osv:PyPI` and `osv:Go`: 1,990 bytes of
 JSON, 951 as a plain zstd frame, 531 with the dictionary). PostgreSQL compresses large
@@ -32,6 +32,7 @@ FORMAT_V1 = b"\x01"
 """First byte of a value compressed with `DICTIONARY_V1`."""
 
 PLAIN_JSON = b"{"[0]
+"""First byte of a value stored as plain JSON (a detail document is always a JSON object)."""
 
 DICTIONARY_V1 = (
     b'"relatedVulnerabilities":["GHSA-","PYSEC-","GO-","RUSTSEC-","DLA-","DSA-","ALAS-",'
@@ -96,10 +97,10 @@ DICTIONARY_V1 = (
     b'"version":""}]},"remediation":{"recommendation":{"text":"No fixed version is known"}},'
     b'"title":"CVE-20","type":"PACKAGE_VULNERABILITY"}'
 )
-"""The raw-content dictionary of format 1: a detail's field names in their canonical order
-with the values details share most (sources, ecosystems, package managers, purl and URL
-prefixes, common CVSS vectors), the most frequent last, where a frame reaches them with the
-shortest offsets. Frozen: frames written with it are decoded with it
+"""The raw-content dictionary of format 1: the values details share most (sources,
+ecosystems, package managers, purl and URL prefixes, common CVSS vectors), then the skeleton of
+a whole document with its field names in their canonical order, last, where a frame reaches it
+with the shortest offsets. Frozen: frames written with it are decoded with it
 (`DICTIONARY_V1_SHA256` guards it)."""
 
 DICTIONARY_V1_SHA256 = "5bde6738216ba2343e8f7025e3a547edbae2639cb27e0c0e6eb7882b07970cf4"
