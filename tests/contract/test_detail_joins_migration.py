@@ -5,10 +5,11 @@ recount of the findings after a status flip)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, delete, inspect, text, update
+from sqlalchemy import Connection, Table, delete, inspect, text, update
 from sqlalchemy.schema import CreateTable
 
 from dockwatch.storage.sql import rollups
@@ -26,10 +27,11 @@ INDEXES = {
 }
 
 
-def _with_rowid(conn: Connection) -> None:
-    """The two rollups as findings/4 made them (rowid tables), rows kept."""
+def with_rowid(conn: Connection, rollup_tables: Iterable[Table] = ADDED) -> None:
+    """SQLite: rollups as rowid tables, as findings/4 made them (by default the two detail
+    rollups), rows kept; the triggers made again."""
     rollups.drop_triggers(conn)
-    for table in ADDED:
+    for table in rollup_tables:
         ddl = str(CreateTable(table).compile(dialect=conn.dialect))
         assert "WITHOUT ROWID" in ddl
         conn.execute(text(f"ALTER TABLE {table.name} RENAME TO old_{table.name}"))
@@ -45,7 +47,7 @@ def _back_to_older(db: Database) -> None:
         for name in INDEXES.values():
             conn.execute(text(f"DROP INDEX {name}"))
         if conn.dialect.name == "sqlite":
-            _with_rowid(conn)
+            with_rowid(conn)
         m = t.schema_migrations
         conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number == 5))
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, delete, select, text, update
-from sqlalchemy.schema import CreateTable
 
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
@@ -18,6 +17,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 
 from .conftest import BACKENDS, random_findings
+from .test_detail_joins_migration import with_rowid
 from .test_detail_names_migration import _check
 
 TABLES = (
@@ -39,16 +39,8 @@ def _with_rowid(db: Database) -> None:
     record gone."""
     with db.write() as conn:
         if conn.dialect.name == "sqlite":
-            rollups.drop_triggers(conn)
-            for table in TABLES:
-                ddl = str(CreateTable(table).compile(dialect=conn.dialect))
-                assert "WITHOUT ROWID" in ddl
-                conn.execute(text(f"ALTER TABLE {table.name} RENAME TO old_{table.name}"))
-                conn.execute(text(ddl.replace("WITHOUT ROWID", "")))
-                conn.execute(text(f"INSERT INTO {table.name} SELECT * FROM old_{table.name}"))
-                conn.execute(text(f"DROP TABLE old_{table.name}"))
-                assert "WITHOUT ROWID" not in _ddl(conn, table.name)
-            rollups.install_triggers(conn)
+            with_rowid(conn, TABLES)
+            assert all("WITHOUT ROWID" not in _ddl(conn, x.name) for x in TABLES)
         m = t.schema_migrations
         conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number == 9))
 
