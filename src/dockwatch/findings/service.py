@@ -174,8 +174,8 @@ class FindingWriter:
         pending: list[tuple[type[FindingChanged], _EventRow, Sequence[str]]] = []
         if suppressor is not None:
             context.prefetch([(x.repository_id, x.repository, x.digest) for x in targets])
+        # the resources with an event (every event of a target is about the target)
         emitting: list[tuple[int, str, str]] = []
-        """The resources with an event (every event of a target is about the target)."""
         for target in targets:
             before = len(pending)
             key = (target.repository_id, target.digest)

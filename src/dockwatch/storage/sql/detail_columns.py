@@ -15,9 +15,6 @@ from typing import Any
 
 import orjson
 
-DETAIL_COLUMNS = ("title", "vendor_severity", "related_vulnerabilities")
-"""The `finding_details` columns `detail_columns` fills."""
-
 PACKAGE_COLUMNS = ("release", "arch", "epoch")
 """The `detail_packages` columns `package_columns` fills, for each package."""
 
@@ -27,8 +24,8 @@ def _text(value: Any) -> str | None:
 
 
 def detail_columns(document: Mapping[str, Any]) -> dict[str, Any]:
-    """`DETAIL_COLUMNS` of a parsed detail document; related vulnerabilities as a JSON array
-    of strings, NULL when there are none."""
+    """The `finding_details` columns of a parsed detail document (title, vendor severity,
+    related vulnerabilities as a JSON array of strings, NULL when there are none)."""
     details = document.get("packageVulnerabilityDetails") or {}
     related = [v for v in details.get("relatedVulnerabilities") or () if isinstance(v, str)]
     return {

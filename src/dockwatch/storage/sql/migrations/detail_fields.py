@@ -38,8 +38,8 @@ def findings_8_detail_columns(conn: Connection) -> None:
     back to the file system)."""
     _add_columns(conn)
     sqlite = conn.dialect.name == "sqlite"
-    related = ADDED["finding_details"]
-    sets = ", ".join(f"{c} = :{c}" for c in related) + (", doc = :doc" if sqlite else "")
+    added = ADDED["finding_details"]
+    sets = ", ".join(f"{c} = :{c}" for c in added) + (", doc = :doc" if sqlite else "")
     set_detail = text(f"UPDATE finding_details SET {sets} WHERE ref = :ref")
     set_package = text(
         "UPDATE detail_packages SET "
@@ -61,7 +61,7 @@ def findings_8_detail_columns(conn: Connection) -> None:
             doc = unpack(bytes(stored))
             document = orjson.loads(doc)
             columns = detail_columns(document)
-            detail = {"ref": ref, **{c: columns[c] for c in related}}
+            detail = {"ref": ref, **{c: columns[c] for c in added}}
             if sqlite:
                 detail["doc"] = pack(doc)
             details.append(detail)
