@@ -21,7 +21,7 @@ rollup) and answers None otherwise; the grouped scan of `aggregation_scan.py` an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +32,6 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    distinct,
     func,
     literal,
     select,
@@ -55,15 +54,22 @@ def _image_key(digest: ColumnElement[str]) -> ColumnElement[str]:
     return func.substr(digest, IMAGE_KEY_START, IMAGE_KEY_LENGTH)
 
 
-def image_keys_unique(conn: Connection, tenant: Tenant, images: FromClause) -> bool:
-    """Whether no two of the tenant's images with findings (`images`: the image rollup) share
-    a repository and an image key."""
+def image_keys_unique(
+    conn: Connection, tenant: Tenant, statuses: Sequence[str], images: FromClause
+) -> bool:
+    """Whether no two of the tenant's images with findings of one of `statuses` share a
+    repository and an image key (`images`: the image rollup, one row per status and image;
+    images apart in status are told apart by the join on it)."""
     clash = (
         select(literal(1))
         .select_from(images)
-        .where(images.c.account_id == tenant.account_id, images.c.region == tenant.region)
-        .group_by(images.c.repository_id, _image_key(images.c.digest))
-        .having(func.count(distinct(images.c.digest)) > 1)
+        .where(
+            images.c.account_id == tenant.account_id,
+            images.c.region == tenant.region,
+            images.c.status.in_(statuses),
+        )
+        .group_by(images.c.status, images.c.repository_id, _image_key(images.c.digest))
+        .having(func.count() > 1)
         .limit(1)
     )
     return conn.execute(clash).first() is None
@@ -93,10 +99,10 @@ def detail_index_source(
     chosen = sql_filter(dataclasses.replace(detail, strings=strings))
     if not reads_detail_ref_only(chosen):
         return None
-    image_rows = rollup(t.finding_image_counts)
-    if not image_keys_unique(conn, tenant, image_rows):
-        return None
     statuses = sorted(count.statuses)
+    image_rows = rollup(t.finding_image_counts)
+    if not image_keys_unique(conn, tenant, statuses, image_rows):
+        return None
     f = t.findings
     # one status (ACTIVE, by default) is a constant, not a sort key: grouping on the string
     # cost 40 ms more at 147,000 findings; each group counts one severity rank (a column per

@@ -1,5 +1,6 @@
 """Migration findings/10: `findings.image_key` and `ix_findings_detail_image`, the index that
-answers image-grain aggregations filtered by what a finding is (`schema/findings.py`)."""
+answers image-grain aggregations filtered by the detail document, and an index of the details'
+vendor severities (`schema/findings.py`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ def findings_10_detail_image_index(conn: Connection) -> None:
     """The image key column (VIRTUAL on SQLite: no bytes in the table; STORED on PostgreSQL,
     which rewrites the table once), then `ix_findings_detail_image` in place of
     `ix_findings_detail`: it leads with the detail ref as that one did, so every query that
-    used it seeks the same way."""
+    used it seeks the same way; and `ix_finding_details_vendor_severity`."""
     column = tables.findings.c.image_key
     if column.name not in {c["name"] for c in inspect(conn).get_columns("findings")}:
         assert column.computed is not None
@@ -24,6 +25,10 @@ def findings_10_detail_image_index(conn: Connection) -> None:
                 f"GENERATED ALWAYS AS ({column.computed.sqltext}) {stored}"
             )
         )
-    (index,) = [i for i in tables.findings.indexes if i.name == "ix_findings_detail_image"]
-    index.create(conn, checkfirst=True)
+    for table, name in (
+        (tables.findings, "ix_findings_detail_image"),
+        (tables.finding_details, "ix_finding_details_vendor_severity"),
+    ):
+        (index,) = [i for i in table.indexes if i.name == name]
+        index.create(conn, checkfirst=True)
     conn.execute(text("DROP INDEX IF EXISTS ix_findings_detail"))
