@@ -1,5 +1,6 @@
-"""Migration findings/10 on both backends: a database made before it (no image key, the detail
-index on the detail ref alone) gets `findings.image_key`, computed as `image_key` computes it,
+"""Migration findings/10 on both backends: a database made before it (no image key or status
+code, the detail index on the detail ref alone) gets `findings.image_key` and
+`findings.status_code`, computed as `image_key` and `STATUS_CODES` say,
 `ix_findings_detail_image` in place of `ix_findings_detail` and the vendor severity index, and
 then answers image-grain aggregations filtered by the detail document as a database created
 with them does."""
@@ -17,7 +18,7 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
-from dockwatch.storage.sql.schema.findings import image_key
+from dockwatch.storage.sql.schema.findings import STATUS_CODES, image_key
 from tests.unit.queries import findings_db as fdb
 
 from .conftest import BACKENDS, random_findings
@@ -30,12 +31,13 @@ CRITERIA: list[dict[str, Any]] = [
 
 
 def _before(db: Database) -> None:
-    """As before findings/10: no image key, `ix_findings_detail` on the detail ref, no vendor
-    severity index; the record gone."""
+    """As before findings/10: no image key or status code, `ix_findings_detail` on the detail
+    ref, no vendor severity index; the record gone."""
     with db.write() as conn:
         conn.execute(text("DROP INDEX ix_findings_detail_image"))
         conn.execute(text("DROP INDEX ix_finding_details_vendor_severity"))
         conn.execute(text("ALTER TABLE findings DROP COLUMN image_key"))
+        conn.execute(text("ALTER TABLE findings DROP COLUMN status_code"))
         conn.execute(text("CREATE INDEX ix_findings_detail ON findings (detail_ref)"))
         m = t.schema_migrations
         conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number == 10))
@@ -73,12 +75,14 @@ def test_an_older_database_gains_the_image_key_and_its_index(
             indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("findings")}
             assert "ix_findings_detail" not in indexes
             assert indexes["ix_findings_detail_image"][:5] == [
-                "detail_ref", "status", "repository_id", "image_key", "severity_rank"
+                "detail_ref", "status_code", "repository_id", "image_key", "severity_rank"
             ]  # fmt: skip
             details = {ix["name"] for ix in insp.get_indexes("finding_details")}
             assert "ix_finding_details_vendor_severity" in details
             f = t.findings
-            rows = conn.execute(select(f.c.digest, f.c.image_key)).all()
-        assert rows and all(key == image_key(digest) for digest, key in rows)
+            columns = (f.c.digest, f.c.image_key, f.c.status, f.c.status_code)
+            rows = conn.execute(select(*columns)).all()
+        assert rows and all(key == image_key(digest) for digest, key, _, _ in rows)
+        assert all(code == STATUS_CODES[status] for _, _, status, code in rows)
         assert _answers(db) == expected
         assert migrate(db) == []

@@ -6,9 +6,10 @@ rollup does not know which images hold a detail, and an image-by-detail rollup w
 as `findings`. Grouping `findings` reads the table once per matching finding (at 1,000,000
 findings, REPOSITORY with vendorSeverity HIGH: 166,000 findings of shared base layers, 765 ms of
 CPU on SQLite). Here the criteria choose details (`detail_ref IN (...)`), and the covering index
-(detail ref, status, repository id, image key, severity rank) yields their findings, grouped per
-image and severity without reading the table; each image's digest is joined back from the image
-rollup (its row of the same status), its repository's name and tenant from `repositories`.
+(detail ref, status code, repository id, image key, severity rank) yields their findings,
+grouped per image and severity without reading the table; each image's digest is joined back
+from the image rollup (its row of the same status), its repository's name and tenant from
+`repositories`.
 
 Only criteria that read nothing of a finding but its detail ref take this path: fix and exploit
 availability, scores, the vulnerability id and source are the finding's own columns (the detail
@@ -41,7 +42,7 @@ from sqlalchemy.sql import visitors
 from dockwatch.model.finding_sort import SEVERITY_RANK
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.schema.findings import IMAGE_KEY_LENGTH, IMAGE_KEY_START
+from dockwatch.storage.sql.schema.findings import IMAGE_KEY_LENGTH, IMAGE_KEY_START, STATUS_CODES
 
 from .aggregation_filters import TENANT_KEYS, Counted
 from .criteria_sql import on_source, sql_filter
@@ -104,10 +105,16 @@ def detail_index_source(
     if not image_keys_unique(conn, tenant, statuses, image_rows):
         return None
     f = t.findings
-    # one status (ACTIVE, by default) is a constant, not a sort key: grouping on the string
-    # cost 40 ms more at 147,000 findings; each group counts one severity rank (a column per
-    # severity summed by CASE cost 20 ms more), the source's severity columns spread it
-    status = literal(statuses[0]) if len(statuses) == 1 else f.c.status
+    # the index holds the status as a code; one status (ACTIVE, by default) is a constant,
+    # not a sort key (grouping on it cost 40 ms more at 147,000 findings); each group counts
+    # one severity rank (a column per severity summed by CASE cost 20 ms more), the source's
+    # severity columns spread it
+    codes = [STATUS_CODES[s] for s in statuses]
+    status: ColumnElement[str] = (
+        literal(statuses[0])
+        if len(statuses) == 1
+        else case({n: s for s, n in STATUS_CODES.items()}, value=f.c.status_code)
+    )
     keys: list[ColumnElement[Any]] = [f.c.repository_id, f.c.image_key]
     counted = [f.c.severity_rank, func.count().label("n")]
     if grain == "layer":
@@ -125,8 +132,10 @@ def detail_index_source(
     else:
         per = select(status.label("status"), *keys, *counted).where(chosen)
     if len(statuses) > 1:
-        keys.insert(0, f.c.status)
-    grouped = per.where(f.c.status.in_(statuses)).group_by(*keys, f.c.severity_rank).subquery("per")
+        keys.insert(0, f.c.status_code)
+    grouped = (
+        per.where(f.c.status_code.in_(codes)).group_by(*keys, f.c.severity_rank).subquery("per")
+    )
     g = grouped.c
     severities = [
         case((g.severity_rank == SEVERITY_RANK[name.upper()], g.n), else_=0).label(name)
