@@ -523,6 +523,8 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("TITLE", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
     ("REPOSITORY", "fixAvailable=YES", {"fixAvailable": _equals("YES")}),
     ("REPOSITORY", "vendorSeverity HIGH", {"vendorSeverity": _equals("HIGH")}),
+    ("AWS_ECR_CONTAINER", "vendorSeverity HIGH", {"vendorSeverity": _equals("HIGH")}),
+    ("IMAGE_LAYER", "vendorSeverity HIGH", {"vendorSeverity": _equals("HIGH")}),
     ("TITLE", "relatedVulnerabilities PREFIX", {"relatedVulnerabilities": [
         {"comparison": "PREFIX", "value": "DSA-101"}]}),
 )  # fmt: skip
@@ -530,7 +532,8 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 selective ones (an image, a vulnerability, a severity), and fixAvailable over every finding
 (from the detail and image fix rollups, which key each row by fix availability), and a field
 of the detail document (vendor severity, related vulnerabilities: kept in columns of the
-details, `storage/sql/detail_columns.py`)."""
+details, `storage/sql/detail_columns.py`), also at the grains of an image (from the findings'
+detail index, `finding_queries/aggregation_images.py`)."""
 
 
 def filtered(

@@ -61,6 +61,8 @@ def _back_to_older(db: Database) -> None:
     """As before findings/8: no filter columns, plain JSON documents, the record gone."""
     plain = {ref: unpack(doc) for ref, doc in _stored(db).items()}
     with db.write() as conn:
+        # findings/10 indexes a column findings/8 adds (PostgreSQL drops it with the column)
+        conn.execute(text("DROP INDEX IF EXISTS ix_finding_details_vendor_severity"))
         for table, names in ADDED.items():
             for name in names:
                 conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {name}"))

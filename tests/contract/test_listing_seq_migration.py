@@ -48,7 +48,8 @@ def _old_findings(conn: Connection) -> None:
     for name, columns in {
         "ix_findings_image": "repository_id, digest, vulnerability_id",
         "ix_findings_vuln": "vulnerability_id",
-        "ix_findings_detail": "detail_ref",
+        # the detail index as findings/10 makes it (listing/3 leaves it alone)
+        "ix_findings_detail_image": "detail_ref, status_code, repository_id, image_key, severity_rank",
         **{k: f"account_id, region, {v}, id" for k, v in OLD_SORT.items()},
     }.items():
         conn.execute(text(f"CREATE INDEX {name} ON findings ({columns})"))

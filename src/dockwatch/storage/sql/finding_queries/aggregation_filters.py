@@ -69,6 +69,10 @@ vulnerability, fix and exploit, source) or content of the detail it names. With 
 criterion on what a finding is, not on which image has it or when."""
 
 
+TENANT_KEYS = frozenset({"awsAccountId", "ecrImageRegistry"})
+"""Criteria keys on the tenant's own columns (both image and detail keys)."""
+
+
 FIX_KEYS = frozenset({"fixAvailable", "exploitAvailable"})
 """String criteria keys `finding_image_fix_counts` keys on beside the images' columns."""
 
@@ -107,6 +111,18 @@ class Counted:
             and set(rest.dates) <= {"ecrImagePushedAt"}
             and not rest.numbers
             and not rest.packages
+        )
+
+    @property
+    def details_and_images_only(self) -> bool:
+        """Whether the rest of the criteria only choose images and read detail-level columns
+        (`aggregation_images.py` answers the image grains: the detail criteria choose details,
+        the image criteria filter its rows)."""
+        rest = self.rest
+        return (
+            rest is not None
+            and set(rest.strings) <= DETAIL_KEYS | IMAGE_KEYS | ROLLUP_KEYS
+            and set(rest.dates) <= {"ecrImagePushedAt"}
         )
 
     def image_fix_criteria(self) -> Criteria:

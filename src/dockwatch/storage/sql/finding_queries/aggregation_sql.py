@@ -7,7 +7,9 @@ and layer rollups filtered by their image columns when the other criteria only c
 s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, packages) sum the
 detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
 or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER;
-other criteria run the same grouped queries over `findings` (`aggregation_scan.py`). Groups
+criteria on the detail document (with image ones) at the grains of an image come from the
+findings' detail index (`aggregation_images.py`); other criteria run the same grouped queries
+over `findings` (`aggregation_scan.py`). Groups
 are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
 *key) of the previous page's last group.
 """
@@ -47,6 +49,7 @@ from dockwatch.storage.sql import tables as t
 
 from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
+from .aggregation_images import detail_index_source
 from .aggregation_scan import Grouped
 from .criteria_sql import on_source, sql_filter, unindexed
 from .images import tags_and_last_pull
@@ -113,6 +116,10 @@ def _source(
             rows = rollup(t.finding_detail_counts)
             src = _from_details(kind, count, tenant, conn.dialect.name, rows)
             return src.subquery("src"), []
+        if count.details_and_images_only and kind in _IMAGE_KINDS:
+            found = detail_index_source(conn, grain, count, tenant, rollup)
+            if found is not None:
+                return found, [on_source(sql_filter(count.image_criteria()), found)]
     f = t.findings
     status: ColumnElement[Any] = f.c.status
     sqlite = conn.dialect.name == "sqlite"
@@ -146,6 +153,8 @@ def _source(
 
 _FROM_DETAILS = ("ACCOUNT", "FINDING_TYPE", "PACKAGE", "TITLE")
 """Aggregation types the detail rollup answers (not those of an image)."""
+_IMAGE_KINDS = ("REPOSITORY", "AWS_ECR_CONTAINER", "IMAGE_LAYER")
+"""Aggregation types grouped by image, which the findings' detail index answers."""
 
 
 def _from_details(

@@ -21,6 +21,7 @@ from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
 from dockwatch.storage.sql.migrations.detail_fields import findings_8_detail_columns
+from dockwatch.storage.sql.migrations.detail_image_index import findings_10_detail_image_index
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 from dockwatch.storage.sql.migrations.detail_names import findings_7_detail_names
 from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
@@ -63,7 +64,6 @@ def _scan_2_details(conn: Connection) -> None:
     import hashlib
 
     import orjson
-    from sqlalchemy import inspect, text
 
     insp = inspect(conn)
     tables.metadata.create_all(
@@ -161,8 +161,6 @@ def _listing_1(conn: Connection) -> None:
     """Sort keys (generated columns) and their indexes for keyset listings, and the
     `suppression_rules` table; all declared in tables.py, so this only adds what a database
     made from an older tables.py lacks."""
-    from sqlalchemy import inspect, text
-
     have = {c["name"] for c in inspect(conn).get_columns("findings")}
     stored = "VIRTUAL" if conn.dialect.name == "sqlite" else "STORED"  # PostgreSQL: STORED only
     for column in ("severity_rank", "score_key", "epss_key"):
@@ -185,8 +183,6 @@ def _webhooks_2_sealed_secrets(conn: Connection) -> None:
     PostgreSQL (SQLite does not bound strings). The plaintext rows themselves are sealed at
     start by the webhook deliverer, which holds the key (kept out of the database)."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy import text
-
         conn.execute(text("ALTER TABLE webhooks ALTER COLUMN secret TYPE TEXT"))
 
 
@@ -195,8 +191,6 @@ def _scan_3_activation(conn: Connection) -> None:
     duration counts from it; existing rows count from their first push until set) and
     `scan_settings.activation_epoch` (how many times enhanced scanning was turned off: findings
     opened after a re-activation get new ids)."""
-    from sqlalchemy import inspect, text
-
     insp = inspect(conn)
     if "last_activated_at" not in {c["name"] for c in insp.get_columns("image_scans")}:
         kind = tables.image_scans.c.last_activated_at.type.compile(dialect=conn.dialect)
@@ -211,8 +205,6 @@ def _scan_4_job_leases(conn: Connection) -> None:
     """`jobs.lease_until`: a claim is a lease that a worker renews, so a job whose worker died
     is claimed again. On PostgreSQL, partial indexes for the two claim queries (queued jobs by
     age, running jobs by lease end): small, since most jobs are done."""
-    from sqlalchemy import inspect
-
     if "lease_until" not in {c["name"] for c in inspect(conn).get_columns("jobs")}:
         kind = tables.jobs.c.lease_until.type.compile(dialect=conn.dialect)
         conn.execute(text(f"ALTER TABLE jobs ADD COLUMN lease_until {kind}"))
@@ -433,6 +425,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("findings", 8, "filter columns, compressed details", findings_8_detail_columns),
     Migration("findings", 9, "rollups without rowid", findings_9_rollups_without_rowid),
+    Migration("findings", 10, "image keys in a detail index", findings_10_detail_image_index),
 ]
 
 
