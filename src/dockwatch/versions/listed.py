@@ -46,10 +46,11 @@ class ListedVersions:
 def _tokens(versions: tuple[str, ...], scheme: VersionScheme) -> frozenset[Hashable] | list[Any]:
     """The tokens of the listed versions, or (a scheme without tokens, or unhashable ones)
     the keys of those the scheme accepts, compared one by one."""
-    if isinstance(scheme, BaseScheme):
+    # tokens are cached by string: a `str` subclass (which `key` rejects) must not share them
+    if isinstance(scheme, BaseScheme) and set(map(type, versions)) <= {str}:
         try:
             return scheme.listed_tokens(versions)
-        except TypeError:
+        except TypeError:  # unhashable tokens
             pass
     keys: list[Any] = []
     for v in versions:

@@ -233,11 +233,27 @@ def test_schemes_without_hashable_tokens(scheme: VersionScheme) -> None:
         assert listed.holds(v, key, scheme) is want is oracle(scheme, v, ["007", "x", "12"])
 
 
-def test_token_memo_is_bounded() -> None:
+class _Str(str):
+    """A string that is not a `str` to the schemes (they reject it)."""
+
+
+def test_string_subclasses_are_not_versions() -> None:
+    scheme = scheme_for("PyPI")
+    assert scheme is not None
+    for versions in [("1.0", "2.0"), (_Str("1.0"), "2.0")]:
+        listed = ListedVersions(versions)
+        for v in ["1.0.0", "2", "3.0"]:
+            want = oracle(scheme, v, list(versions))
+            assert listed.holds(v, scheme.key(v), scheme) is want, (v, versions)
+
+
+def test_token_caches_are_bounded() -> None:
     scheme = Pep440Scheme()
-    scheme.token_cache_size = 10
+    scheme.token_cache_size, scheme.list_cache_size = 10, 4
     tokens: set[Hashable] = set()
     for n in range(50):
-        tokens |= scheme.listed_tokens([f"{n}.{m}" for m in range(3)])
-        assert len(scheme._tokens) <= 10 + 3
+        listed = tuple(f"{n}.{m}" for m in range(3))
+        tokens |= scheme.listed_tokens(listed)
+        assert scheme.listed_tokens(listed) == {scheme.token_of(v) for v in listed}
+        assert len(scheme._tokens) <= 10 + 3 and len(scheme._lists) <= 4
     assert "49.1" in tokens and "0" in tokens
