@@ -10,7 +10,6 @@ that package, so matching costs grow with distinct packages, not with images.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -252,8 +251,14 @@ class MatchIndex:
                         fixes = fixed_versions_prepared(version, scheme, entry.prepared)
                     except InvalidVersion:  # listed verbatim, yet not a version of the scheme
                         fixes = ()
-                    if fixes:
-                        verdict = dataclasses.replace(verdict, fixed=fixes[0])
+                    if fixes:  # a new Affected, as `dataclasses.replace` would make, faster
+                        verdict = Affected(
+                            verdict.via,
+                            verdict.range_index,
+                            verdict.introduced,
+                            fixes[0],
+                            verdict.last_affected,
+                        )
                 if isinstance(verdict, Affected | Indeterminate):
                     out.append((entry, verdict))
         result = tuple(out)

@@ -30,17 +30,16 @@ class ListedVersions:
     def holds(self, version: str, key: SortKey | None, scheme: VersionScheme) -> bool:
         """Whether `version` (whose key is `key`, None if the scheme rejects it) is listed
         verbatim or is key-equal to a listed version the scheme accepts."""
-        if version in self.versions:
-            return True
         if key is None:
-            return False
+            return version in self.versions
+        # listed verbatim is listed by key too (the version's own key, so its own token)
         keys = self._keys
         if keys is None:
             keys = self._keys = _tokens(self.versions, scheme)
         if isinstance(keys, frozenset):
             assert isinstance(scheme, BaseScheme)
             return scheme.token_of(version) in keys
-        return any(k == key for k in keys)
+        return version in self.versions or any(k == key for k in keys)
 
 
 def _tokens(versions: tuple[str, ...], scheme: VersionScheme) -> frozenset[Hashable] | list[Any]:
