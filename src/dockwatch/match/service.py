@@ -363,8 +363,9 @@ def match_packages(
     matches: list[Match] = []
     undecided: list[IndeterminateMatch] = []
     for pkg in packages:
-        answered: set[tuple[str, str]] = set()
-        for route in lookup_routes(pkg, os_ecosystem):
+        routes = lookup_routes(pkg, os_ecosystem)
+        answered: set[tuple[str, str]] | None = set() if len(routes) > 1 else None
+        for route in routes:
             _match_route(pkg, route, index, answered, matches, undecided)
     return matches, undecided
 
@@ -373,17 +374,20 @@ def _match_route(
     pkg: Package,
     route: tuple[Key, str, str],
     index: MatchIndex,
-    answered: set[tuple[str, str]],
+    answered: set[tuple[str, str]] | None,
     matches: list[Match],
     undecided: list[IndeterminateMatch],
 ) -> None:
     """The matches of one route; advisories an earlier route of the package `answered` are
-    skipped, and this route's are added to it."""
+    skipped, and this route's are added to it (None: the package has this route only, so
+    nothing is collected)."""
     (ecosystem, name), searched_by, version = route
-    seen = answered.copy()
-    answered |= index.advisories(ecosystem, name)
+    seen: set[tuple[str, str]] | None = None
+    if answered is not None:
+        seen = answered.copy()
+        answered |= index.advisories(ecosystem, name)
     for entry, verdict in index.verdicts(ecosystem, name, version):
-        if (entry.source, entry.advisory_id) in seen:
+        if seen and (entry.source, entry.advisory_id) in seen:
             continue
         if isinstance(verdict, Indeterminate):
             undecided.append(
