@@ -92,8 +92,8 @@ class VersionScheme(Protocol):
         ...
 
 
-#: The token of a version the scheme rejects (equal to no version's token).
-INVALID_TOKEN: Hashable = ("invalid version",)
+#: The token of a version the scheme rejects (equal to nothing but itself, so to no key).
+INVALID_TOKEN: Hashable = object()
 
 
 class BaseScheme:
