@@ -10,7 +10,6 @@ that package, so matching costs grow with distinct packages, not with images.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -252,8 +251,14 @@ class MatchIndex:
                         fixes = fixed_versions_prepared(version, scheme, entry.prepared)
                     except InvalidVersion:  # listed verbatim, yet not a version of the scheme
                         fixes = ()
-                    if fixes:
-                        verdict = dataclasses.replace(verdict, fixed=fixes[0])
+                    if fixes:  # a new Affected, as `dataclasses.replace` would make, faster
+                        verdict = Affected(
+                            verdict.via,
+                            verdict.range_index,
+                            verdict.introduced,
+                            fixes[0],
+                            verdict.last_affected,
+                        )
                 if isinstance(verdict, Affected | Indeterminate):
                     out.append((entry, verdict))
         result = tuple(out)
@@ -358,8 +363,9 @@ def match_packages(
     matches: list[Match] = []
     undecided: list[IndeterminateMatch] = []
     for pkg in packages:
-        answered: set[tuple[str, str]] = set()
-        for route in lookup_routes(pkg, os_ecosystem):
+        routes = lookup_routes(pkg, os_ecosystem)
+        answered: set[tuple[str, str]] | None = set() if len(routes) > 1 else None
+        for route in routes:
             _match_route(pkg, route, index, answered, matches, undecided)
     return matches, undecided
 
@@ -368,17 +374,20 @@ def _match_route(
     pkg: Package,
     route: tuple[Key, str, str],
     index: MatchIndex,
-    answered: set[tuple[str, str]],
+    answered: set[tuple[str, str]] | None,
     matches: list[Match],
     undecided: list[IndeterminateMatch],
 ) -> None:
     """The matches of one route; advisories an earlier route of the package `answered` are
-    skipped, and this route's are added to it."""
+    skipped, and this route's are added to it (None: the package has this route only, so
+    nothing is collected)."""
     (ecosystem, name), searched_by, version = route
-    seen = answered.copy()
-    answered |= index.advisories(ecosystem, name)
+    seen: set[tuple[str, str]] | None = None
+    if answered is not None:
+        seen = answered.copy()
+        answered |= index.advisories(ecosystem, name)
     for entry, verdict in index.verdicts(ecosystem, name, version):
-        if (entry.source, entry.advisory_id) in seen:
+        if seen and (entry.source, entry.advisory_id) in seen:
             continue
         if isinstance(verdict, Indeterminate):
             undecided.append(

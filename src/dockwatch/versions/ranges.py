@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.model.advisory import Event, EventKind, Range, RangeType
+from dockwatch.versions.listed import ListedVersions
 from dockwatch.versions.scheme import InvalidVersion, SortKey, VersionError, VersionScheme
 
 logger = logging.getLogger(__name__)
@@ -175,22 +176,6 @@ def _walk(events: list[tuple[Event, SortKey | None]], v: SortKey) -> _Interval |
     return _Interval(introduced, closer)
 
 
-def _listed(
-    version: str, key: SortKey | None, versions: Sequence[str], scheme: VersionScheme
-) -> bool:
-    if version in versions:
-        return True
-    if key is None:
-        return False
-    for listed in versions:
-        try:
-            if scheme.key(listed) == key:
-                return True
-        except InvalidVersion:
-            continue
-    return False
-
-
 @dataclass(frozen=True, slots=True)
 class PreparedEntry:
     """An OSV `affected` entry with its events keyed and sorted once, for repeated evaluation.
@@ -207,9 +192,8 @@ class PreparedEntry:
     beyond: tuple[tuple[SortKey | None, bool], ...] = ()
     """Per prepared range: its largest event key, and whether a version above every event is
     affected. A version past a closed range is rejected with one comparison."""
-    listed: frozenset[str] = frozenset()
-    listed_keys: frozenset[Any] | None = None
-    """Keys of the listed versions, when the scheme's keys are hashable (else None)."""
+    listed: ListedVersions = ListedVersions(())
+    """The listed versions as checked (`versions/listed.py`: keyed only when a check needs it)."""
 
 
 def prepare(
@@ -247,25 +231,8 @@ def prepare(
         if limit_keys and all(lk is not None for lk in limit_keys):
             state = False
         beyond.append((top, state))
-    listed_keys: frozenset[Any] | None = None
-    try:
-        parsed = set()
-        for v in versions:
-            try:
-                parsed.add(scheme.key(v))
-            except InvalidVersion:
-                continue
-        listed_keys = frozenset(parsed)
-    except TypeError:  # unhashable keys: compare one by one
-        listed_keys = None
-    return PreparedEntry(
-        tuple(versions),
-        tuple(prepared),
-        bool(ranges),
-        tuple(beyond),
-        frozenset(versions),
-        listed_keys,
-    )
+    listed = ListedVersions(versions)
+    return PreparedEntry(listed.versions, tuple(prepared), bool(ranges), tuple(beyond), listed)
 
 
 def evaluate(
@@ -286,13 +253,8 @@ def evaluate_prepared(version: str, scheme: VersionScheme, entry: PreparedEntry)
     except InvalidVersion as e:
         key, bad_version = None, e
     versions = entry.versions
-    if versions:
-        if entry.listed_keys is not None:
-            listed = version in entry.listed or (key is not None and key in entry.listed_keys)
-        else:
-            listed = _listed(version, key, versions, scheme)
-        if listed:
-            return Affected(via="versions")
+    if versions and entry.listed.holds(version, key, scheme):
+        return Affected(via="versions")
     ordered = entry.ranges
     if bad_version is not None:
         if not ordered and not versions:
