@@ -253,11 +253,11 @@ class MatchIndex:
                         fixes = ()
                     if fixes:  # a new Affected, as `dataclasses.replace` would make, faster
                         verdict = Affected(
-                            verdict.via,
-                            verdict.range_index,
-                            verdict.introduced,
-                            fixes[0],
-                            verdict.last_affected,
+                            via=verdict.via,
+                            range_index=verdict.range_index,
+                            introduced=verdict.introduced,
+                            fixed=fixes[0],
+                            last_affected=verdict.last_affected,
                         )
                 if isinstance(verdict, Affected | Indeterminate):
                     out.append((entry, verdict))
