@@ -13,6 +13,7 @@ is skipped with its reason and counted; it never aborts the import.
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -74,8 +75,9 @@ def _osv_folder(dirpath: str, names: list[str]) -> bool:
     """True when a folder's first record-like files are OSV records: then its other JSON/YAML
     files go straight to the OSV parser (which skips non-records) instead of being sniffed one
     by one, which would read every file twice."""
-    sample = [n for n in names if n.lower().endswith(_RECORD_SUFFIXES) and not n.startswith(".")]
-    return bool(sample) and all(classify(Path(dirpath, n)) == "osv" for n in sample[:_SAMPLE])
+    records = (n for n in names if n.lower().endswith(_RECORD_SUFFIXES) and not n.startswith("."))
+    sample = list(itertools.islice(records, _SAMPLE))  # not the whole folder's list
+    return bool(sample) and all(classify(Path(dirpath, n)) == "osv" for n in sample)
 
 
 def _files(paths: Iterable[Path], report: ImportReport) -> Iterator[tuple[str, str]]:
