@@ -32,6 +32,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,7 +50,7 @@ from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.migrations import migrate  # noqa: E402
 from dockwatch.storage.sql.unit_of_work import SqlStore  # noqa: E402
 from dockwatch.vulndb.importer import import_paths  # noqa: E402
-from dockwatch.vulndb.service import VulnDb  # noqa: E402
+from dockwatch.vulndb.service import ImportResult, VulnDb  # noqa: E402
 
 VULNDATA = ROOT.parent / "shared" / "vulndata"
 
@@ -77,6 +78,30 @@ class Phases:
     write_cpu: float = 0.0
     pool_cpu: float = 0.0
     sources: int = 0
+
+
+class TimedVulnDb(VulnDb):
+    """A `VulnDb` that remembers each source's write: (source, wall s, CPU-s of this process)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        super().__init__(store, SystemClock())
+        self.writes: list[tuple[str, float, float]] = []
+
+    def apply_rows(self, source: str, rows: Any, **options: Any) -> ImportResult:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return super().apply_rows(source, rows, **options)
+        finally:
+            self.writes.append((source, time.perf_counter() - t0, time.process_time() - c0))
+
+    def apply_enrichment(
+        self, source: str, records: Any, source_fingerprint: str | None = None
+    ) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return super().apply_enrichment(source, records, source_fingerprint)
+        finally:
+            self.writes.append((source, time.perf_counter() - t0, time.process_time() - c0))
 
 
 def per_source(roots: list[Path]) -> None:
@@ -202,7 +227,7 @@ def main() -> int:
     atexit.register(shutil.rmtree, work, True)  # a full database: over 100 MB
     db = Database(f"sqlite:///{work / 'v.db'}")
     migrate(db)
-    vdb = VulnDb(SqlStore(db), SystemClock())
+    vdb = TimedVulnDb(SqlStore(db))
 
     roots = sorted(p for p in VULNDATA.iterdir() if p.is_dir())
     yaml_roots = [p for p in roots if next(p.rglob("*.yaml"), None) is not None]
@@ -230,6 +255,7 @@ def main() -> int:
 
     json_total, json_time, json_cpu = imported(json_roots)
     json_phases = dataclasses.replace(phases)
+    json_writes = list(vdb.writes)
     json_bytes = stored_bytes(db)
     yaml_total, yaml_time, yaml_cpu = imported(yaml_roots)
     yaml_files = [f for root in yaml_roots for f in sorted(root.rglob("*.yaml"))]
@@ -309,6 +335,10 @@ def main() -> int:
         f" {json_phases.parse_cpu:.2f} CPU-s, parsing processes {json_phases.pool_cpu:.2f}),"
         f" writing {json_phases.sources} sources {json_phases.write_wall:.2f} s"
         f" ({json_phases.write_cpu:.2f} CPU-s, one process)"
+    )
+    print(
+        "  writes: "
+        + ", ".join(f"{source} {wall:.2f} s ({cpu:.2f} CPU-s)" for source, wall, cpu in json_writes)
     )
     print(
         "  stored: "

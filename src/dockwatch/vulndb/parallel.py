@@ -22,7 +22,7 @@ from dockwatch.feeds.feed import ParseProblem
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
-from .service import encode_advisory, encode_content
+from .service import KeyedAdvisory, encode_advisory, encode_content, package_keys_of
 from .workers import run_chunks
 
 CHUNK = 200
@@ -112,9 +112,10 @@ class _WireAdvisory(msgspec.Struct, array_like=True):
     id: str
     fingerprint: str
     withdrawn: bool
-    modified: str | None
+    modified: datetime | None
     content: bytearray
-    affected: list[tuple[str, str, bytearray]]
+    affected: tuple[tuple[str, str, bytearray], ...]
+    package_keys: tuple[tuple[str, str], ...]
 
 
 class _WireRecord(msgspec.Struct, array_like=True, tag=1):
@@ -155,11 +156,18 @@ def _to_wire(parsed: ParsedFile) -> _WireFile:
             a = item.advisory
             wired = None
             if a is not None:
-                modified = None if a.modified is None else a.modified.isoformat()
                 # `bytes` is sent as the same msgpack bin a `bytearray` is: not copied
-                affected = cast(list[tuple[str, str, bytearray]], list(a.affected))
+                affected = cast(tuple[tuple[str, str, bytearray], ...], a.affected)
                 content = cast(bytearray, a.content)
-                wired = _WireAdvisory(a.id, a.fingerprint, a.withdrawn, modified, content, affected)
+                wired = _WireAdvisory(
+                    a.id,
+                    a.fingerprint,
+                    a.withdrawn,
+                    a.modified,  # a msgpack timestamp, read back as the same UTC datetime
+                    content,
+                    affected,
+                    a.package_keys if isinstance(a, KeyedAdvisory) else package_keys_of(affected),
+                )
             items.append(_WireRecord(item.record_id, item.source, wired))
         else:
             items.append(_WireProblem(item.feed, item.where, item.reason, item.record_id))
@@ -177,9 +185,8 @@ def _from_wire(wire: _WireFile) -> ParsedFile:
         if a is None:
             out.append(Parsed(item.record_id, item.source, None))
             continue
-        when = None if a.modified is None else datetime.fromisoformat(a.modified)
-        encoded = EncodedAdvisory(
-            a.id, a.fingerprint, a.withdrawn, when, a.content, tuple(a.affected)
+        encoded = KeyedAdvisory(
+            a.id, a.fingerprint, a.withdrawn, a.modified, a.content, a.affected, a.package_keys
         )
         out.append(Parsed(item.record_id, item.source, encoded))
     return ParsedFile(wire.path, tuple(out), wire.digests)

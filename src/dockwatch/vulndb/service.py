@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,26 +71,44 @@ class ImportResult:
         return self.version is not None
 
 
-def encode_advisory(adv: Advisory) -> EncodedAdvisory:
+@dataclass(frozen=True, slots=True)
+class KeyedAdvisory(EncodedAdvisory):
+    """An `EncodedAdvisory` that carries the package keys its delta row names, made where it
+    is serialized: in the parsing processes rather than by the single writer."""
+
+    package_keys: tuple[tuple[str, str], ...] = ()
+    """The distinct (ecosystem, name) of its entries, sorted."""
+
+
+def encode_advisory(adv: Advisory) -> KeyedAdvisory:
     """An advisory normalized once into what is stored: its content serialized with sorted
     keys is what the fingerprint hashes and, packed, what is stored."""
     return encode_content(canonical_content(adv), adv.modified)
 
 
-def encode_content(content: dict[str, Any], modified: datetime | None) -> EncodedAdvisory:
+def encode_content(content: dict[str, Any], modified: datetime | None) -> KeyedAdvisory:
     """`encode_advisory` of content already normalized (`canonical_content`, or a record read
     straight into it: `feeds.osv_content`)."""
     blob = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     dumps = orjson.dumps
-    affected = tuple((a["ecosystem"], a["name"], dumps(a)) for a in content["affected"])
-    return EncodedAdvisory(
+    affected = tuple([(a["ecosystem"], a["name"], dumps(a)) for a in content["affected"]])
+    return KeyedAdvisory(
         content["id"],
         hashlib.sha256(blob).hexdigest(),
         content["withdrawn"] is not None,
         modified,
         pack_content(blob),
         affected,
+        package_keys_of(affected),
     )
+
+
+def package_keys_of(affected: Sequence[tuple[str, str, object]]) -> tuple[tuple[str, str], ...]:
+    """The distinct (ecosystem, name) of affected entries, sorted."""
+    if len(affected) == 1:  # most records outside the distributions' feeds
+        eco, name, _ = affected[0]
+        return ((eco, name),)
+    return tuple(sorted({(eco, name) for eco, name, _ in affected}))
 
 
 def row_from_content(content: dict[str, Any]) -> AdvisoryRow:
@@ -207,23 +225,32 @@ class VulnDb:
             ]
             old_keys = repo.stored_package_keys(source, replaced + removed)
             changes: list[Change] = []
+            touched = result.package_keys
             for row in to_write:
                 aid = row.id
-                keys = {(eco, name) for eco, name, _ in row.affected}
                 before = stored.get(aid)
-                if before is None:
-                    change = "added"
+                own = (
+                    row.package_keys
+                    if type(row) is KeyedAdvisory
+                    else package_keys_of(row.affected)
+                )
+                if before is None:  # all of a first import: the keys as the row brings them
+                    result.added.append(aid)
                     if row.withdrawn:  # new but already withdrawn: it can match nothing
-                        keys = set()
-                elif row.withdrawn and not before[1]:
+                        changes.append(Change(aid, "added", ()))
+                        continue
+                    changes.append(Change(aid, "added", own))
+                    touched.update(own)
+                    continue
+                keys = old_keys.get(aid, frozenset()).union(own)
+                if row.withdrawn and not before[1]:
                     change = "withdrawn"
-                    keys |= old_keys.get(aid, frozenset())
+                    result.withdrawn.append(aid)
                 else:
                     change = "modified"
-                    keys |= old_keys.get(aid, frozenset())
-                getattr(result, change).append(aid)
+                    result.modified.append(aid)
                 changes.append(Change(aid, change, sorted(keys)))
-                result.package_keys |= keys
+                touched |= keys
             for aid in removed:
                 gone = old_keys.get(aid, frozenset())
                 result.withdrawn.append(aid)

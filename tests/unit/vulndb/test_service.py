@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from dockwatch.clock import ControlledClock
-from dockwatch.feeds.osv import iter_path
+from dockwatch.feeds.osv import iter_path, parse_record
 from dockwatch.model.advisory import Advisory, CveID, EpssScore, KevEntry
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
-from dockwatch.vulndb.service import VulnDb
+from dockwatch.storage.vuln_repo import EncodedAdvisory
+from dockwatch.vulndb.service import KeyedAdvisory, VulnDb, encode_advisory
 from tests.support.corpus import SHARED
 
 RUSTSEC = SHARED / "vulndata" / "rustsec-advisory-db"
@@ -130,3 +131,79 @@ def test_enrichment_contents_are_what_asdict_makes() -> None:
     for record in records:
         assert _content(record) == dataclasses.asdict(record)
     assert {type(v) for e in entries for v in _content(e).values()} >= {str, date}
+
+
+def _osv(rid: str, packages: list[str], **extra: object) -> Advisory:
+    doc = {
+        "id": rid,
+        "modified": "2026-03-04T05:06:07Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "AlmaLinux:9", "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fix}]}],
+            }
+            for name, fix in (p.split("@") for p in packages)
+        ],
+        **extra,
+    }
+    adv, _ = parse_record(doc, "osv")
+    return adv
+
+
+def test_rows_bringing_their_package_keys_store_what_rows_without_them_store(
+    tmp_path: Path,
+) -> None:
+    """The parsing processes send each row's package keys with it (`KeyedAdvisory`): the
+    versions, deltas and results are those of rows whose keys the writer works out itself,
+    over a first import (entries repeating a package, a record already withdrawn) and a
+    second (modified, withdrawn, gone from a complete import)."""
+    first = [
+        _osv("ALSA-1", ["zlib@1.3-2", "curl@8.0-1", "zlib@1.3-3", "bash@5.2-1"]),
+        _osv("ALSA-2", ["curl@8.1-1"]),
+        _osv("ALSA-3", ["vim@9.1-1"], withdrawn="2026-03-05T00:00:00Z"),
+        _osv("ALSA-4", ["sudo@1.9-1"]),
+        _osv("ALSA-5", ["git@2.4-1"]),
+    ]
+    second = [
+        _osv("ALSA-1", ["zlib@1.3-2", "openssl@3.0-1"]),  # modified: keys before and after
+        _osv("ALSA-2", ["curl@8.1-1"], withdrawn="2026-03-06T00:00:00Z"),
+        _osv("ALSA-3", ["vim@9.1-1"], withdrawn="2026-03-05T00:00:00Z"),
+        _osv("ALSA-5", ["git@2.4-1"]),
+    ]  # ALSA-4 is gone
+
+    def bare(adv: Advisory) -> EncodedAdvisory:
+        keyed = encode_advisory(adv)
+        assert isinstance(keyed, KeyedAdvisory)
+        return EncodedAdvisory(
+            *(getattr(keyed, f.name) for f in dataclasses.fields(EncodedAdvisory))
+        )
+
+    outcomes = []
+    for name, encode in (("bare", bare), ("keyed", encode_advisory)):
+        (tmp_path / name).mkdir()
+        vdb = _db(tmp_path / name)
+        results = [
+            vdb.apply_rows("osv:AlmaLinux", [encode(a) for a in first]),
+            vdb.apply_rows("osv:AlmaLinux", [encode(a) for a in second], complete=True),
+        ]
+        with vdb.store.read() as uow:
+            deltas = uow.vulns.changes_between(0, uow.vulns.current_version())
+        summary = [(r.version, r.added, r.modified, r.withdrawn, r.package_keys) for r in results]
+        outcomes.append((summary, deltas))
+    assert outcomes[0] == outcomes[1]
+
+    # and what that is, said from the records themselves
+    summary, deltas = outcomes[1]
+    alma = "AlmaLinux:9"
+    first_keys = {(1, "ALSA-1"): ["bash", "curl", "zlib"], (1, "ALSA-2"): ["curl"]}
+    first_keys |= {(1, "ALSA-3"): [], (1, "ALSA-4"): ["sudo"], (1, "ALSA-5"): ["git"]}
+    second_keys = {(2, "ALSA-1"): ["bash", "curl", "openssl", "zlib"], (2, "ALSA-2"): ["curl"]}
+    second_keys[(2, "ALSA-4")] = ["sudo"]
+    expected = {k: [[alma, n] for n in v] for k, v in (first_keys | second_keys).items()}
+    assert {(version, aid): keys for version, _, aid, _, keys in deltas} == expected
+    assert [(version, aid, change) for version, _, aid, change, _ in deltas if version == 2] == [
+        (2, "ALSA-1", "modified"),
+        (2, "ALSA-2", "withdrawn"),
+        (2, "ALSA-4", "withdrawn"),
+    ]
+    assert summary[1][1:4] == ([], ["ALSA-1"], ["ALSA-2", "ALSA-4"])
