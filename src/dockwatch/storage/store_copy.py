@@ -197,6 +197,12 @@ def copy_tables(
                 progress(f"{table.name}: {copied} rows")
         restore()
         advance_sequences(dst, list(target_tables.values()))
+    if target.engine.dialect.name == "postgresql":
+        # the planner's statistics now, not once autovacuum reaches the new rows: without them
+        # it takes every table for a row or two (an image-grain aggregation filtered by vendor
+        # severity nested its loops: 7 s instead of 22 ms at 100,000 findings)
+        with target.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
 
 
 def advance_sequences(conn: Connection, tables: list[Table]) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.events import RescanCompleted
@@ -65,6 +65,27 @@ def test_copy_continues_ids_and_then_refuses_to_copy_again(
     # the target now holds rows the data folder does not: never merged into
     with pytest.raises(InvalidInput, match="not empty .* does not hold a copy"):
         copy_store(source, blobs[0], target, blobs[1])
+
+
+def test_postgresql_has_the_copied_tables_statistics_at_once(
+    source: Database, postgres_url: str, tmp_path: Path
+) -> None:
+    """The planner must not wait for autovacuum to learn how large the copied tables are."""
+    target = Database(postgres_url)
+    blobs = FilesystemBlobStore(tmp_path / "source-blobs"), FilesystemBlobStore(tmp_path / "to")
+    try:
+        copy_store(source, blobs[0], target, blobs[1])
+        with target.read() as conn:
+            analyzed = conn.execute(
+                text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = :t"),
+                {"t": "outbox"},
+            ).scalar_one()
+            estimate = conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'")
+            ).scalar_one()
+        assert analyzed and estimate == 3
+    finally:
+        target.close()
 
 
 def test_a_second_copy_of_the_same_data_is_recognised(source: Database, tmp_path: Path) -> None:

@@ -37,3 +37,5 @@ def findings_10_detail_image_index(conn: Connection) -> None:
         (index,) = [i for i in table.indexes if i.name == name]
         index.create(conn, checkfirst=True)
     conn.execute(text("DROP INDEX IF EXISTS ix_findings_detail"))
+    if added and conn.dialect.name == "postgresql":  # statistics of the rewritten table
+        conn.execute(text("ANALYZE findings"))
