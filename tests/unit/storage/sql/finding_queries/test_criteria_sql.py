@@ -194,6 +194,20 @@ def test_the_vocabulary_hits_and_misses(store: fdb.FindingsDb) -> None:
         assert got and got != everything, doc
 
 
+def test_related_vulnerabilities_of_every_spelling(store: fdb.FindingsDb) -> None:
+    """Every related value, and each of its prefixes, with every comparison: as the matcher
+    says, whether the value stands in the stored JSON as it is or escaped (quote, backslash,
+    non-ASCII)."""
+    values = {v[:k] for v in fdb.RELATED for k in range(1, len(v) + 1)}
+    assert any('"' in v for v in values)
+    for value in sorted(values):
+        for comparison in ("EQUALS", "PREFIX", "NOT_EQUALS"):
+            doc = {"relatedVulnerabilities": [{"comparison": comparison, "value": value}]}
+            criteria = parse_criteria(doc)
+            expected = {i for i, f in store.shaped.items() if matches(criteria, f)}
+            assert _sql_ids(store, doc) == expected, doc
+
+
 def test_case_matters(store: fdb.FindingsDb) -> None:
     """PREFIX is case-sensitive in SQL too (SQLite's LIKE would not be)."""
     upper = _sql_ids(store, {"ecrImageRepositoryName": [{"comparison": "PREFIX", "value": "P"}]})
