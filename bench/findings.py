@@ -13,8 +13,9 @@ rollup triggers off; the rollups are then built once by `rollups.install` (timed
 Then `dockwatch serve` (test mode, enhanced continuous scanning, its worker running) serves the
 data folder; after a warm-up, each query runs `--reps` times in sequence and its p50/p95 are
 printed with MET or MISSED against the targets: listing page p95 <= 50 ms, aggregation p95 <=
-200 ms (also with filterCriteria: `FILTERED_AGGREGATIONS`), and the database's bytes per stored
-finding (pages in use, by table and index) <= 1 KB. "A page 1,000 deep" is the 1,000th page of
+200 ms (also with filterCriteria: `FILTERED_AGGREGATIONS`, among them the grains of an image
+filtered by a finding's own columns: fix availability, score, first observation), and the
+database's bytes per stored finding (pages in use, by table and index) <= 1 KB. "A page 1,000 deep" is the 1,000th page of
 100 findings (offset 99,900) of the unfiltered listing, reached by following 999 `nextToken`s;
 that page's request is then timed.
 
