@@ -43,6 +43,9 @@ CRITERIA: list[dict[str, Any]] = [
      "findingStatus": [{"comparison": "NOT_EQUALS", "value": "ACTIVE"}]},
     {"fixAvailable": [{"comparison": "NOT_EQUALS", "value": "NO"}],
      "ecrImageRepositoryName": [{"comparison": "PREFIX", "value": "app"}]},
+    {"vendorSeverity": _eq("HIGH"), "findingStatus": [{"comparison": "NOT_EQUALS",
+                                                        "value": "SUPPRESSED"}]},
+    {"inspectorScore": [{"lowerInclusive": 7.0}], "exploitAvailable": _eq("YES")},
 ]  # fmt: skip
 
 

@@ -11,7 +11,8 @@ through the API's answer with small pages and compares them, order included: by 
 can answer (the grouped SQL fallback), and with criteria that only choose images (the rollups
 filtered by the images' columns), and with criteria on what a finding is (fix and exploit
 availability, scores, vulnerability, title, packages: the detail rollup, filtered and summed;
-at the grains of an image, the findings' detail index).
+at the grains of an image, the findings' detail index, for the finding's own columns too where
+every finding of a chosen detail agrees on them, as the writer's findings do).
 The detail rollup itself must equal a recount of the findings after every step.
 """
 
@@ -479,7 +480,8 @@ class Registry(RuleBasedStateMachine):
                     },
                     lambda r: r["status"] in ("ACTIVE", "CLOSED") and r["severity"] != "UNTRIAGED",
                 ),  # fmt: skip
-                (  # not in the rollups: the grouped queries over `findings`
+                (  # the image fix rollup; IMAGE_LAYER: the detail index (fix availability
+                    # follows from the detail), or the grouped scan over `findings`
                     {
                         "fixAvailable": [{"comparison": "EQUALS", "value": "YES"}],
                         "findingStatus": [{"comparison": "NOT_EQUALS", "value": "SUPPRESSED"}],

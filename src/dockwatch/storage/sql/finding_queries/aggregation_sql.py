@@ -7,7 +7,8 @@ and layer rollups filtered by their image columns when the other criteria only c
 s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, packages) sum the
 detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
 or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER;
-criteria on the detail document (with image ones) at the grains of an image come from the
+criteria on the detail document, or on a finding's own columns where the findings of each
+chosen detail agree on them (with image ones), at the grains of an image come from the
 findings' detail index (`aggregation_images.py`); other criteria run the same grouped queries
 over `findings` (`aggregation_scan.py`). Groups
 are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
