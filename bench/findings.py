@@ -24,8 +24,12 @@ with `dockwatch migrate-store`'s table copy (`storage/store_copy.py`) and served
 with more than one backend the p50/p95 are printed side by side (bench/backends.py). A data set
 of fewer than 200,000 findings takes its deep page at half the listing's depth.
 
+The registry belongs to account `--account` (default 123456789012, a real 12-digit id: the
+disk target holds for any account id, not only the install's default 000000000000); the server
+is started as that tenant.
+
     python bench/findings.py [--small] [--reps 30] [--images N --findings N] [--keep]
-        [--sqlite] [--postgres] [--database-url URL]
+        [--account ID] [--sqlite] [--postgres] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from tests.support.servers import start_dockwatch  # noqa: E402
 
 from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
 from dockwatch.app import build  # noqa: E402
-from dockwatch.config import Settings  # noqa: E402
+from dockwatch.config import DEFAULT_ACCOUNT, Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
 from dockwatch.findings.lifecycle import finding_id  # noqa: E402
 from dockwatch.findings.service import detail_packages, finding_state  # noqa: E402
@@ -76,6 +80,10 @@ from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
 LIST_TARGET_MS = 50.0
 AGG_TARGET_MS = 200.0
 DISK_TARGET_B = 1024
+BENCH_ACCOUNT = "123456789012"
+"""The account of the registry built: a real 12-digit id, as an install serving AWS-API clients
+or an organization's member accounts has, not the install's default `000000000000`: the disk
+target holds for any account id."""
 AGGREGATION_TYPES = (
     "REPOSITORY",
     "AWS_ECR_CONTAINER",
@@ -249,10 +257,13 @@ class Generator:
         return FindingDraft(v.id, v.severity, fix, detail, [_hex(p)[:32] for p in v.packages])
 
 
-def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dict[str, float]:
-    """Fill a fresh data folder; returns timings and sizes."""
+def build_registry(
+    data: Path, images: int, findings: int, account: str, seed: int = 7
+) -> dict[str, float]:
+    """Fill a fresh data folder for the tenant (`account`, the default region); returns timings
+    and sizes."""
     t0 = time.perf_counter()
-    settings = Settings(data_dir=data, test_mode=True)
+    settings = Settings(data_dir=data, test_mode=True, account_id=account)
     services = build(settings)
     services.scanner.put_scanning_configuration(
         {
@@ -555,11 +566,21 @@ def filtered(
     return lambda: client.post("/api/v1/findings/aggregations/list", json=body)
 
 
+def stored_account(data: Path) -> str:
+    """The account the data folder's registry belongs to (the server must be that tenant)."""
+    con = sqlite3.connect(f"file:{data / 'dockwatch.db'}?mode=ro", uri=True)
+    try:
+        return str(con.execute("SELECT account_id FROM repositories LIMIT 1").fetchone()[0])
+    finally:
+        con.close()
+
+
 def measure(
     data: Path, database_url: str | None, reps: int, pages: int
 ) -> tuple[int, dict[str, str]]:
     """Serve `data` (on `database_url` if given) and time the query set; (missed, figures)."""
-    server = start_dockwatch(data, database_url=database_url)
+    env = {"DOCKWATCH_ACCOUNT_ID": stored_account(data)}
+    server = start_dockwatch(data, database_url=database_url, env=env)
     figures: dict[str, str] = {}
     try:
         with server.client(timeout=120.0) as client:
@@ -610,6 +631,12 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--keep", action="store_true", help="keep the data folder (path printed)")
     ap.add_argument("--data", type=Path, help="a data folder built by an earlier --keep run")
+    ap.add_argument(
+        "--account",
+        default=BENCH_ACCOUNT,
+        help=f"the 12-digit account id of the registry built (default {BENCH_ACCOUNT}; "
+        f"{DEFAULT_ACCOUNT} is the install's default account)",
+    )
     add_arguments(ap)
     args = ap.parse_args()
     images = args.images or (1_000 if args.small else 10_000)
@@ -621,8 +648,12 @@ def main() -> int:
     missed = 0
     try:
         if args.data is None:
-            print(f"building {images} images / {findings} findings in {data}", file=sys.stderr)
-            facts = build_registry(data, images, findings)
+            print(
+                f"building {images} images / {findings} findings of account {args.account} "
+                f"in {data}",
+                file=sys.stderr,
+            )
+            facts = build_registry(data, images, findings, args.account)
             print(
                 f"built: {facts['images']} images, {facts['findings']} findings, "
                 f"{facts['details']} details, {facts['db_mb']:.0f} MB; bulk load "
