@@ -71,7 +71,7 @@ from dockwatch.model.finding import (  # noqa: E402
     detail_json,
 )
 from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
-from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
+from dockwatch.storage.sql import finding_repo, finding_tenants, rollups  # noqa: E402
 from dockwatch.storage.sql.detail_columns import detail_columns, package_columns  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.schema.detail_document import pack  # noqa: E402
@@ -258,7 +258,7 @@ class Generator:
 
 
 def build_registry(
-    data: Path, images: int, findings: int, account: str, seed: int = 7
+    data: Path, images: int, findings: int, account: str = DEFAULT_ACCOUNT, seed: int = 7
 ) -> dict[str, float]:
     """Fill a fresh data folder for the tenant (`account`, the default region); returns timings
     and sizes."""
@@ -279,6 +279,7 @@ def build_registry(
     services.scanner.put_ecr_configuration({"rescanDuration": "LIFETIME"})
     account, region = services.tenant.account_id, services.tenant.region
     services.close()
+    key = tenant_key_of(settings, Tenant(account, region))
     con = sqlite3.connect(data / "dockwatch.db", isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = OFF")
@@ -303,11 +304,12 @@ def build_registry(
     def flush() -> None:
         nonlocal rows, inserted
         con.executemany(
-            "INSERT INTO findings (id, account_id, region, repository_id, repository_name, digest,"
-            " vulnerability_id, generation, status, severity, fix_available, exploit_available,"
-            " inspector_score, epss_score, source, first_observed_at, last_observed_at,"
-            " updated_at, closed_at, detail_ref, suppressed_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO findings (id, account_id, region, tenant_key, repository_id,"
+            " repository_name, digest, vulnerability_id, generation, status, severity,"
+            " fix_available, exploit_available, inspector_score, epss_score, source,"
+            " first_observed_at, last_observed_at, updated_at, closed_at, detail_ref,"
+            " suppressed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         inserted += len(rows)
@@ -378,7 +380,8 @@ def build_registry(
                     elif v.id in gen.suppressed:
                         status, rule = "SUPPRESSED", "rule-bench"
                     rows.append(
-                        (finding_id(resource, v.id), account, region, repo_id, name, digest, v.id,
+                        (finding_id(resource, v.id), account, region, key, repo_id, name, digest,
+                         v.id,
                          0, status, v.severity, fix, exploit, score, epss, "osv",
                          to_micros(pushed), to_micros(now), to_micros(now), closed, ref, rule)
                     )  # fmt: skip
@@ -406,6 +409,23 @@ def build_registry(
         "rollups_s": rollup_s,
         "db_mb": (data / "dockwatch.db").stat().st_size / 1e6,
     }
+
+
+def tenant_key_of(settings: Settings, tenant: Tenant) -> int:
+    """The dense key the bench's findings carry (`storage/sql/finding_tenants.py`). Another
+    account's tenant takes key 1 first, as in an install where the default account stored
+    findings before: the bench tenant's key, 2, then takes a byte in each sort index entry where
+    key 1 takes none."""
+    db = Database(settings.effective_database_url)
+    try:
+        with db.write() as conn:
+            first = Tenant(DEFAULT_ACCOUNT if tenant.account_id != DEFAULT_ACCOUNT else "1" * 12,
+                           tenant.region)  # fmt: skip
+            finding_tenants.ensure_keys(conn, [first])
+        with db.write() as conn:
+            return finding_tenants.ensure_keys(conn, [tenant])[tenant]
+    finally:
+        db.close()
 
 
 def disk(data: Path) -> int:
