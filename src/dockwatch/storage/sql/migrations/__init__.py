@@ -86,12 +86,10 @@ def _scan_2_details(conn: Connection) -> None:
         conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
     conn.execute(text("DROP TABLE findings"))
     conn.execute(text("DROP TABLE IF EXISTS image_package_keys"))
-    tables.metadata.create_all(
-        conn, tables=[tables.findings, tables.package_groups, tables.image_package_groups]
-    )
+    made = [tables.findings, tables.finding_tenants, tables.package_groups]
+    tables.metadata.create_all(conn, tables=[*made, tables.image_package_groups])
     conn.execute(tables.image_inventories.delete())
     names = {r.id: r.name for r in conn.execute(select(tables.repositories))}
-    tables.finding_tenants.create(conn, checkfirst=True)
     keys = finding_tenants.ensure_keys(conn, {Tenant(r["account_id"], r["region"]) for r in old})
     seen: set[str] = set()
     now = datetime.now(UTC)
