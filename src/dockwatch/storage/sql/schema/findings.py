@@ -240,7 +240,9 @@ integers on SQLite, 345 while they were text),
 60 (rescans by detail; package filters; and, covering, the image-grain aggregations filtered by
 the detail document: `finding_queries/aggregation_images.py`; `ix_findings_detail`, on the
 detail ref alone, took 48 until migration findings/10), `ix_findings_vuln` 26 (rescans by
-vulnerability, across tenants); each keyset sort index below, (tenant_key, key), 12-32 (the two time indexes 20-21,
+vulnerability, across tenants); each keyset sort index below, (tenant_key, key), 12-32 (13-32
+with a tenant key of 2 to 127, a byte an entry, since findings/11; about 6 bytes more each for a
+real account id with listing/4's computed key; the two time indexes 20-21,
 40-41 while the times were text; a page of an order without
 its index costs about 0.5 s: a scan and a sort; led by the account and region strings until
 listing/4: 37-66, 243 bytes more for the ten), the partial `ix_findings_suppressed_rule` under
