@@ -1,6 +1,6 @@
 """Migration findings/11: `findings.tenant_key` a dense key from `finding_tenants` (1, 2, ...)
 written with each row, instead of a column the database computed from the account id and
-region (`TENANT_KEY_SQL`: about 6 bytes in each of the eleven sort index entries of a finding
+region (`TENANT_KEY_SQL`: about 6 bytes in each of the ten sort index entries of a finding
 for a real 12-digit account id, 1 byte for the default account; `schema/findings.py`)."""
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ TENANT_KEY_SQL = (
 )
 """A tenant as one integer computed from its account and region: the key findings' sort
 indexes led with from migration listing/4 to findings/11, kept for those migrations. About 6
-bytes in each index entry for a real account id (1 for the default account), and two tenants
-could share it; `finding_tenants` replaced it with dense keys."""
+bytes in each index entry for a real account id (none for the default account's key, 1), and
+two tenants could share it; `finding_tenants` replaced it with dense keys."""
 
 
 STATUS_CODES = {"ACTIVE": 0, "SUPPRESSED": 1, "CLOSED": 2}
@@ -161,7 +161,7 @@ finding_tenants = Table(
     UniqueConstraint("account_id", "region", name="uq_finding_tenants"),
 )
 """Every tenant that has stored findings, numbered in the order they first did (1, 2, ...;
-since migration findings/11): `findings.tenant_key`, which leads every finding sort index, is
+since migration findings/11, which numbered those it found by their number of findings): `findings.tenant_key`, which leads every finding sort index, is
 this number. A key below 128 takes 1 byte in an SQLite index entry (and 1 none: SQLite keeps 0
 and 1 in the record header), whatever the account id; the arithmetic key it replaced
 (`TENANT_KEY_SQL`) took 6 for a real 12-digit account id. The primary key and the unique
