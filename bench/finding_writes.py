@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from dockwatch.model.identity import Tenant  # noqa: E402
 from dockwatch.storage.finding_repo import FindingState, NewFinding  # noqa: E402
-from dockwatch.storage.sql import finding_writes, rollups  # noqa: E402
+from dockwatch.storage.sql import finding_tenants, finding_writes, rollups  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.migrations import migrate  # noqa: E402
 from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
@@ -60,6 +60,8 @@ def build(path: Path, stored: int, images: int, seed: int = 5) -> None:
     """A migrated database holding `stored` findings over `images` images."""
     db = Database(f"sqlite:///{path}")
     migrate(db)
+    with db.write() as conn:
+        key = finding_tenants.ensure_keys(conn, [TENANT])[TENANT]
     db.close()
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
@@ -88,18 +90,20 @@ def build(path: Path, stored: int, images: int, seed: int = 5) -> None:
         for v in rng.sample(range(40_000), per_image):
             sev = SEVERITIES[v % len(SEVERITIES)]
             rows.append(
-                (_hex(i, v), TENANT.account_id, TENANT.region, repo, f"team/service-{repo - 1:04d}",
+                (_hex(i, v), TENANT.account_id, TENANT.region, key, repo,
+                 f"team/service-{repo - 1:04d}",
                  digest, f"CVE-2024-{v:05d}", 0, "ACTIVE", sev, "YES" if v % 3 else "NO", "NO",
                  (v % 100) / 10, (v % 997) / 1000, "osv", to_micros(first), to_micros(NOW),
                  to_micros(NOW), None, _hex("detail", v % DETAILS), None)
             )  # fmt: skip
         if len(rows) >= 50_000 or i == images - 1:
             con.executemany(
-                "INSERT INTO findings (id, account_id, region, repository_id, repository_name,"
-                " digest, vulnerability_id, generation, status, severity, fix_available,"
-                " exploit_available, inspector_score, epss_score, source, first_observed_at,"
-                " last_observed_at, updated_at, closed_at, detail_ref, suppressed_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO findings (id, account_id, region, tenant_key, repository_id,"
+                " repository_name, digest, vulnerability_id, generation, status, severity,"
+                " fix_available, exploit_available, inspector_score, epss_score, source,"
+                " first_observed_at, last_observed_at, updated_at, closed_at, detail_ref,"
+                " suppressed_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             rows = []

@@ -25,8 +25,12 @@ with `dockwatch migrate-store`'s table copy (`storage/store_copy.py`) and served
 with more than one backend the p50/p95 are printed side by side (bench/backends.py). A data set
 of fewer than 200,000 findings takes its deep page at half the listing's depth.
 
+The registry belongs to account `--account` (default 123456789012, a real 12-digit id: the
+disk target holds for any account id, not only the install's default 000000000000); the server
+is started as that tenant.
+
     python bench/findings.py [--small] [--reps 30] [--images N --findings N] [--keep]
-        [--sqlite] [--postgres] [--database-url URL]
+        [--account ID] [--sqlite] [--postgres] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from tests.support.servers import start_dockwatch  # noqa: E402
 
 from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
 from dockwatch.app import build  # noqa: E402
-from dockwatch.config import Settings  # noqa: E402
+from dockwatch.config import DEFAULT_ACCOUNT, Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
 from dockwatch.findings.lifecycle import finding_id  # noqa: E402
 from dockwatch.findings.service import detail_packages, finding_state  # noqa: E402
@@ -68,7 +72,7 @@ from dockwatch.model.finding import (  # noqa: E402
     detail_json,
 )
 from dockwatch.model.identity import ImageResource, Tenant  # noqa: E402
-from dockwatch.storage.sql import finding_repo, rollups  # noqa: E402
+from dockwatch.storage.sql import finding_repo, finding_tenants, rollups  # noqa: E402
 from dockwatch.storage.sql.detail_columns import detail_columns, package_columns  # noqa: E402
 from dockwatch.storage.sql.engine import Database  # noqa: E402
 from dockwatch.storage.sql.schema.detail_document import pack  # noqa: E402
@@ -77,6 +81,10 @@ from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
 LIST_TARGET_MS = 50.0
 AGG_TARGET_MS = 200.0
 DISK_TARGET_B = 1024
+BENCH_ACCOUNT = "123456789012"
+"""The account of the registry built: a real 12-digit id, as an install serving AWS-API clients
+or an organization's member accounts has, not the install's default `000000000000`: the disk
+target holds for any account id."""
 AGGREGATION_TYPES = (
     "REPOSITORY",
     "AWS_ECR_CONTAINER",
@@ -250,10 +258,13 @@ class Generator:
         return FindingDraft(v.id, v.severity, fix, detail, [_hex(p)[:32] for p in v.packages])
 
 
-def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dict[str, float]:
-    """Fill a fresh data folder; returns timings and sizes."""
+def build_registry(
+    data: Path, images: int, findings: int, account: str = DEFAULT_ACCOUNT, seed: int = 7
+) -> dict[str, float]:
+    """Fill a fresh data folder for the tenant (`account`, the default region); returns timings
+    and sizes."""
     t0 = time.perf_counter()
-    settings = Settings(data_dir=data, test_mode=True)
+    settings = Settings(data_dir=data, test_mode=True, account_id=account)
     services = build(settings)
     services.scanner.put_scanning_configuration(
         {
@@ -269,6 +280,7 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
     services.scanner.put_ecr_configuration({"rescanDuration": "LIFETIME"})
     account, region = services.tenant.account_id, services.tenant.region
     services.close()
+    key = tenant_key_of(settings, Tenant(account, region))
     con = sqlite3.connect(data / "dockwatch.db", isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = OFF")
@@ -293,11 +305,12 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
     def flush() -> None:
         nonlocal rows, inserted
         con.executemany(
-            "INSERT INTO findings (id, account_id, region, repository_id, repository_name, digest,"
-            " vulnerability_id, generation, status, severity, fix_available, exploit_available,"
-            " inspector_score, epss_score, source, first_observed_at, last_observed_at,"
-            " updated_at, closed_at, detail_ref, suppressed_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO findings (id, account_id, region, tenant_key, repository_id,"
+            " repository_name, digest, vulnerability_id, generation, status, severity,"
+            " fix_available, exploit_available, inspector_score, epss_score, source,"
+            " first_observed_at, last_observed_at, updated_at, closed_at, detail_ref,"
+            " suppressed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         inserted += len(rows)
@@ -368,7 +381,8 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
                     elif v.id in gen.suppressed:
                         status, rule = "SUPPRESSED", "rule-bench"
                     rows.append(
-                        (finding_id(resource, v.id), account, region, repo_id, name, digest, v.id,
+                        (finding_id(resource, v.id), account, region, key, repo_id, name, digest,
+                         v.id,
                          0, status, v.severity, fix, exploit, score, epss, "osv",
                          to_micros(pushed), to_micros(now), to_micros(now), closed, ref, rule)
                     )  # fmt: skip
@@ -396,6 +410,23 @@ def build_registry(data: Path, images: int, findings: int, seed: int = 7) -> dic
         "rollups_s": rollup_s,
         "db_mb": (data / "dockwatch.db").stat().st_size / 1e6,
     }
+
+
+def tenant_key_of(settings: Settings, tenant: Tenant) -> int:
+    """The dense key the bench's findings carry (`storage/sql/finding_tenants.py`). Another
+    account's tenant takes key 1 first, as in an install where the default account stored
+    findings before: the bench tenant's key, 2, then takes a byte in each sort index entry where
+    key 1 takes none."""
+    db = Database(settings.effective_database_url)
+    try:
+        with db.write() as conn:
+            first = Tenant(DEFAULT_ACCOUNT if tenant.account_id != DEFAULT_ACCOUNT else "1" * 12,
+                           tenant.region)  # fmt: skip
+            finding_tenants.ensure_keys(conn, [first])
+        with db.write() as conn:
+            return finding_tenants.ensure_keys(conn, [tenant])[tenant]
+    finally:
+        db.close()
 
 
 def disk(data: Path) -> int:
@@ -569,11 +600,21 @@ def filtered(
     return lambda: client.post("/api/v1/findings/aggregations/list", json=body)
 
 
+def stored_account(data: Path) -> str:
+    """The account the data folder's registry belongs to (the server must be that tenant)."""
+    con = sqlite3.connect(f"file:{data / 'dockwatch.db'}?mode=ro", uri=True)
+    try:
+        return str(con.execute("SELECT account_id FROM repositories LIMIT 1").fetchone()[0])
+    finally:
+        con.close()
+
+
 def measure(
     data: Path, database_url: str | None, reps: int, pages: int
 ) -> tuple[int, dict[str, str]]:
     """Serve `data` (on `database_url` if given) and time the query set; (missed, figures)."""
-    server = start_dockwatch(data, database_url=database_url)
+    env = {"DOCKWATCH_ACCOUNT_ID": stored_account(data)}
+    server = start_dockwatch(data, database_url=database_url, env=env)
     figures: dict[str, str] = {}
     try:
         with server.client(timeout=120.0) as client:
@@ -624,6 +665,12 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--keep", action="store_true", help="keep the data folder (path printed)")
     ap.add_argument("--data", type=Path, help="a data folder built by an earlier --keep run")
+    ap.add_argument(
+        "--account",
+        default=BENCH_ACCOUNT,
+        help=f"the 12-digit account id of the registry built (default {BENCH_ACCOUNT}; "
+        f"{DEFAULT_ACCOUNT} is the install's default account)",
+    )
     add_arguments(ap)
     args = ap.parse_args()
     images = args.images or (1_000 if args.small else 10_000)
@@ -635,8 +682,12 @@ def main() -> int:
     missed = 0
     try:
         if args.data is None:
-            print(f"building {images} images / {findings} findings in {data}", file=sys.stderr)
-            facts = build_registry(data, images, findings)
+            print(
+                f"building {images} images / {findings} findings of account {args.account} "
+                f"in {data}",
+                file=sys.stderr,
+            )
+            facts = build_registry(data, images, findings, args.account)
             print(
                 f"built: {facts['images']} images, {facts['findings']} findings, "
                 f"{facts['details']} details, {facts['db_mb']:.0f} MB; bulk load "

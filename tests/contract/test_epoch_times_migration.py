@@ -18,7 +18,7 @@ from sqlalchemy.schema import CreateTable
 from dockwatch.model.finding_criteria import Criteria, DateFilter
 from dockwatch.model.finding_sort import Sort, SortField, SortOrder
 from dockwatch.model.identity import Tenant
-from dockwatch.storage.sql import rollups, tables
+from dockwatch.storage.sql import finding_tenants, rollups, tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_queries import listing_sql
 from dockwatch.storage.sql.migrations import migrate
@@ -163,7 +163,8 @@ def test_text_times_become_integer_microseconds_with_the_same_instants(
                 )
                 .returning(tables.repositories.c.id)
             ).scalar_one()
-            stored = [_finding(rng, n, repository_id) for n in range(90)]
+            dense = finding_tenants.ensure_keys(conn, [TENANT])[TENANT]
+            stored = [{**_finding(rng, n, repository_id), "tenant_key": dense} for n in range(90)]
             conn.execute(insert(old), stored)
             if backend == "sqlite":  # the times went in as text, as releases before wrote them
                 kinds = conn.execute(

@@ -18,6 +18,7 @@ from dockwatch.storage.sql import rollups, tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 
+from .computed_tenant_keys import before_dense_keys, computed_tenant_key
 from .conftest import BACKENDS, empty_database_url
 
 OLD_SORT = {
@@ -43,6 +44,7 @@ def _old_findings(conn: Connection) -> None:
         "PRIMARY KEY (seq)", "PRIMARY KEY (id)", 1
     )
     assert "seq" not in old, old
+    old = computed_tenant_key(old, conn.dialect.name)  # as before findings/11
     conn.execute(text("DROP TABLE findings"))
     conn.execute(text(old))
     for name, columns in {
@@ -136,12 +138,13 @@ def test_findings_keyed_by_id_gain_seq_in_stored_order(
                 conn.execute(insert(old).values(row))
             m = tables.schema_migrations
             conn.execute(delete(m).where(m.c.subsystem == "listing", m.c.number == 3))
+            before_dense_keys(conn)
             before = _rollup_rows(conn)
         assert "seq" not in _columns(db)[0]
 
         applied = migrate(db)
 
-        assert [(a.subsystem, a.number) for a in applied] == [("listing", 3)]
+        assert [(a.subsystem, a.number) for a in applied] == [("listing", 3), ("findings", 11)]
         columns, pk, indexes = _columns(db)
         fresh_columns, fresh_pk, fresh_indexes = _columns(fresh)
         assert columns == fresh_columns and pk == fresh_pk == ["seq"]
@@ -166,7 +169,7 @@ def test_findings_keyed_by_id_gain_seq_in_stored_order(
                     n: want[n] for n in names if "_at" not in n
                 }
             assert _rollup_rows(conn) == before
-            later = _finding(rng, 99, got[0]["repository_id"], "d" * 32)
+            later = {**_finding(rng, 99, got[0]["repository_id"], "d" * 32), "tenant_key": 1}
             added = conn.execute(insert(f).values(later).returning(f.c.seq)).scalar_one()
             assert added > max(r["seq"] for r in got)
             if backend == "sqlite":  # the triggers counted the new finding as a rebuild does

@@ -1,7 +1,8 @@
-"""Migration listing/4 on both backends: a findings table whose sort indexes are led by the
-account and region strings gains `tenant_key` and gets the indexes a fresh database has; every
-row is kept, its key is the integer worked out by hand, and each tenant's listings hold exactly
-its findings (checked against the stored rows), tenants sharing a key included."""
+"""Migrations listing/4 and findings/11 on both backends: a findings table whose sort indexes are
+led by the account and region strings gains `tenant_key` and gets the indexes a fresh database
+has; every row is kept, its key is its tenant's dense key (numbered by their number of
+findings, worked out here), and each tenant's listings hold exactly its findings (checked
+against the stored rows), tenants whose arithmetic keys (listing/4's) were shared included."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ from dockwatch.storage.sql.finding_queries import listing_sql
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.schema.findings import tenant_key
 
+from .computed_tenant_keys import before_dense_keys
 from .conftest import BACKENDS, empty_database_url
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TENANTS = {
-    # tenant: its key, by hand (account number * 64 + the region's place in KEYED_REGIONS)
+    # tenant: its listing/4 key, by hand (account number * 64 + the region's place in
+    # KEYED_REGIONS)
     Tenant("123456789012", "us-east-1"): 123456789012 * 64 + 1,
     Tenant("123456789012", "eu-west-1"): 123456789012 * 64 + 23,
     Tenant("000000000000", "us-east-1"): 1,
@@ -86,6 +89,7 @@ def _older(conn: Connection) -> None:
         conn.execute(text(f"CREATE INDEX {name} ON findings (account_id, region, {columns}{seq})"))
     m = tables.schema_migrations
     conn.execute(delete(m).where(m.c.subsystem == "listing", m.c.number == 4))
+    before_dense_keys(conn)
 
 
 def _finding(rng: random.Random, n: int, tenant: Tenant, repository_id: int) -> dict[str, Any]:
@@ -175,7 +179,7 @@ def test_sort_indexes_led_by_account_strings_become_led_by_the_tenant_key(
 
         applied = migrate(db)
 
-        assert [(a.subsystem, a.number) for a in applied] == [("listing", 4)]
+        assert [(a.subsystem, a.number) for a in applied] == [("listing", 4), ("findings", 11)]
         indexes, fresh_indexes = _indexes(db), _indexes(fresh)
         assert set(indexes) == set(fresh_indexes)
         for name, columns in SORT_COLUMNS.items():
@@ -200,9 +204,15 @@ def test_sort_indexes_led_by_account_strings_become_led_by_the_tenant_key(
             for put in stored:
                 score = put["inspector_score"]
                 assert got[put["id"]].score_key == (-1.0 if score is None else score)
+            # tenant i stored 12 + i findings: the most, the last tenant, has key 1
+            dense = {x: len(TENANTS) - i for i, x in enumerate(TENANTS)}
             for row in got.values():
                 tenant = Tenant(row.account_id, row.region)
-                assert row.tenant_key == TENANTS[tenant] == tenant_key(tenant)
+                assert row.tenant_key == dense[tenant]
+            assert TENANTS == {x: tenant_key(x) for x in TENANTS}  # listing/4's, shared
+            ft = tables.finding_tenants
+            named = conn.execute(select(ft.c.account_id, ft.c.region, ft.c.tenant_key)).all()
+            assert {Tenant(a, r): k for a, r, k in named} == dense
             for tenant in TENANTS:
                 mine = {r["id"] for r in stored if Tenant(r["account_id"], r["region"]) == tenant}
                 for sort in (

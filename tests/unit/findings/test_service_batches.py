@@ -33,7 +33,7 @@ from dockwatch.model.events import FindingChanged, FindingClosed, FindingCreated
 from dockwatch.model.identity import ImageResource, Tenant
 from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.finding_repo import detail_document
-from dockwatch.storage.sql import rollup_batches
+from dockwatch.storage.sql import finding_tenants, rollup_batches
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_repo import image_facts
@@ -121,6 +121,7 @@ def simple_apply(conn: Connection, tenant: Tenant, targets: list[Target], now: d
             draft = x.drafts[vuln]
             row = {
                 "id": fid, "account_id": tenant.account_id, "region": tenant.region,
+                "tenant_key": finding_tenants.ensure_keys(conn, [tenant])[tenant],
                 "repository_id": x.repository_id, "repository_name": x.repository,
                 "digest": x.digest, "vulnerability_id": vuln, "generation": generation,
                 "first_observed_at": now, "closed_at": None,

@@ -16,7 +16,7 @@ from dockwatch.model.events import RescanCompleted
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
-from dockwatch.storage.sql import tables
+from dockwatch.storage.sql import finding_tenants, tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
@@ -124,6 +124,7 @@ def test_finding_times_reach_the_target_as_the_same_instants(
         conn.execute(
             insert(f).values(
                 id="f" * 32, account_id=TENANT.account_id, region=TENANT.region,
+                tenant_key=finding_tenants.ensure_keys(conn, [TENANT])[TENANT],
                 repository_id=repository_id, repository_name="app", digest="sha256:" + "0" * 64,
                 vulnerability_id="CVE-2031-0001", generation=0, status="CLOSED", severity="HIGH",
                 fix_available="YES", detail_ref="d" * 32, **times,
@@ -132,5 +133,6 @@ def test_finding_times_reach_the_target_as_the_same_instants(
     blobs = FilesystemBlobStore(tmp_path / "source-blobs"), FilesystemBlobStore(tmp_path / "to")
     assert copy_store(source, blobs[0], target, blobs[1]).verified
     with target.read() as conn:
-        row = conn.execute(select(*(f.c[name] for name in times))).one()
+        row = conn.execute(select(*(f.c[name] for name in times), f.c.tenant_key)).one()
+        assert row.tenant_key == finding_tenants.key_of(conn, TENANT) is not None
     assert {name: as_utc_or_none(row._mapping[name]) for name in times} == times

@@ -33,7 +33,7 @@ def purge_closed(
         )
     )
     due = and_(
-        *of_tenant(tenant),
+        *of_tenant(conn, tenant),
         f.c.status == "CLOSED",
         f.c.closed_at.is_not(None),
         or_(

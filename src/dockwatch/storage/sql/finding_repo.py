@@ -34,7 +34,13 @@ from dockwatch.storage.finding_repo import (
     SuppressionCandidate,
     detail_document,
 )
-from dockwatch.storage.sql import finding_purge, finding_writes, rollup_batches, suppression_rules
+from dockwatch.storage.sql import (
+    finding_purge,
+    finding_tenants,
+    finding_writes,
+    rollup_batches,
+    suppression_rules,
+)
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.detail_columns import (
     PACKAGE_COLUMNS,
@@ -222,8 +228,19 @@ def details_naming(conn: Connection, refs: Iterable[str], advisories: Iterable[s
 
 
 def insert_findings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Store new findings (each a dict of `findings` columns)."""
+    """Store new findings (each a dict of `findings` columns; `tenant_key`, when a row lacks
+    it, is its tenant's, `storage/sql/finding_tenants.py`)."""
     if rows:
+        keys = finding_tenants.ensure_keys(
+            conn, {Tenant(r["account_id"], r["region"]) for r in rows if "tenant_key" not in r}
+        )
+        if keys:
+            rows = [
+                r if "tenant_key" in r else {
+                    **r, "tenant_key": keys[Tenant(r["account_id"], r["region"])]
+                }
+                for r in rows
+            ]  # fmt: skip
         with rollup_batches.counted_once(conn, [r["id"] for r in rows], new=True):
             conn.execute(t.findings.insert(), list(rows))
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dockwatch.storage.finding_repo import FindingState, NewFinding
-from dockwatch.storage.sql import rollup_batches
+from dockwatch.storage.sql import finding_tenants, rollup_batches
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.bulk import driver_rows, insert_rows, update_by_key
 
@@ -65,7 +65,7 @@ _STATE_COLUMNS = (
 assert _STATE_COLUMNS == tuple(f.name for f in fields(FindingState))
 
 _INSERT_COLUMNS = (
-    "id", "account_id", "region", "repository_id", "repository_name", "digest",
+    "id", "account_id", "region", "tenant_key", "repository_id", "repository_name", "digest",
     "vulnerability_id", "generation", "first_observed_at", "closed_at", *_STATE_COLUMNS,
 )  # fmt: skip
 
@@ -90,6 +90,7 @@ def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
         return
     # a batch's findings share a few states (one per draft and status): each made a tuple once
     states: dict[int, tuple[Any, ...]] = {}
+    keys = finding_tenants.ensure_keys(conn, {f.tenant for f in findings})
     rows = []
     for f in findings:
         state = states.get(id(f.state))
@@ -97,8 +98,9 @@ def insert_findings(conn: Connection, findings: Sequence[NewFinding]) -> None:
             state = states[id(f.state)] = _state(f.state)
         tenant = f.tenant
         rows.append(
-            (f.id, tenant.account_id, tenant.region, f.repository_id, f.repository_name, f.digest,
-             f.vulnerability_id, f.generation, f.first_observed_at, None, *state)
+            (f.id, tenant.account_id, tenant.region, keys[tenant], f.repository_id,
+             f.repository_name, f.digest, f.vulnerability_id, f.generation, f.first_observed_at,
+             None, *state)
         )  # fmt: skip
     rows.sort()  # the ids are unique: only they are compared
     with rollup_batches.inserted_once(conn, _INSERT_COLUMNS, rows):

@@ -175,7 +175,7 @@ def candidates(
     for condition in conditions:
         for r in conn.execute(
             select(*_CANDIDATE).where(
-                *findings_of(tenant),
+                *findings_of(conn, tenant),
                 f_.c.status != "CLOSED",
                 condition,
             )

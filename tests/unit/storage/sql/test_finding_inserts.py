@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import FindingState, NewFinding
-from dockwatch.storage.sql import finding_writes, rollup_batches
+from dockwatch.storage.sql import finding_tenants, finding_writes, rollup_batches
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
@@ -71,8 +71,9 @@ def _one_by_one(conn: Any, findings: list[NewFinding]) -> None:
     """The simple path: one row a statement, in id order, through SQLAlchemy."""
     for f in sorted(findings, key=lambda f: f.id):
         s = f.state
+        (key,) = finding_tenants.ensure_keys(conn, [f.tenant]).values()
         conn.execute(t.findings.insert().values(
-            id=f.id, account_id=f.tenant.account_id, region=f.tenant.region,
+            id=f.id, account_id=f.tenant.account_id, region=f.tenant.region, tenant_key=key,
             repository_id=f.repository_id, repository_name=f.repository_name, digest=f.digest,
             vulnerability_id=f.vulnerability_id, generation=f.generation,
             first_observed_at=f.first_observed_at, closed_at=None, status=s.status,
@@ -133,3 +134,12 @@ def test_many_rows_a_statement_store_what_one_row_a_statement_stores(
     assert [r[1] for r in want] == sorted(f.id for f in findings)  # id order, seq by seq
     assert _stored(many) == want
     assert _rollups(many) == _rollups(simple)
+    with many.read() as conn:  # each row's key is its tenant's; one key a tenant, distinct
+        f, ft = t.findings, t.finding_tenants
+        keyed = set(conn.execute(select(f.c.account_id, f.c.region, f.c.tenant_key).distinct()))
+        named = set(conn.execute(select(ft.c.account_id, ft.c.region, ft.c.tenant_key)))
+    assert keyed == named
+    assert len({k for _, _, k in keyed}) == len({(a, r) for a, r, _ in keyed})
+    assert {(a, r) for a, r, _ in keyed} == {
+        (f.tenant.account_id, f.tenant.region) for f in findings
+    }

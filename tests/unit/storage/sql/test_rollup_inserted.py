@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from dockwatch.storage.sql import rollup_batches, rollups
+from dockwatch.model.identity import Tenant
+from dockwatch.storage.sql import finding_tenants, rollup_batches, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
@@ -83,7 +84,11 @@ def _store(conn: Connection, details: list[Any]) -> None:
 
 
 def _insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    conn.execute(t.findings.insert(), [dict(zip(COLUMNS, r, strict=True)) for r in rows])
+    values = [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+    keys = finding_tenants.ensure_keys(conn, {Tenant(v["account_id"], v["region"]) for v in values})
+    for v in values:
+        v["tenant_key"] = keys[Tenant(v["account_id"], v["region"])]
+    conn.execute(t.findings.insert(), values)
 
 
 def _rollups(db: Database) -> dict[str, list[tuple[Any, ...]]]:

@@ -131,7 +131,7 @@ def _source(
         # only an index of the other criteria (an image, a vulnerability, a package) may drive
         indexed, status = False, unindexed(status)
     where = [
-        *of_tenant(tenant, indexed=indexed),
+        *of_tenant(conn, tenant, indexed=indexed),
         status.in_(sorted(count.statuses)),
     ]
     if count.rest is not None:
@@ -291,7 +291,7 @@ def _title_images(
     # the page's vulnerabilities drive (tenant key, vulnerability id), not the status index
     status = unindexed(f.c.status) if conn.dialect.name == "sqlite" else f.c.status
     where = [
-        *of_tenant(tenant),
+        *of_tenant(conn, tenant),
         status.in_(sorted(count.statuses)),
         f.c.vulnerability_id.in_(sorted({r["vulnerability_id"] for r in rows})),
     ]

@@ -250,7 +250,7 @@ def list_page(
             f.outerjoin(m, and_(m.c.repository_id == f.c.repository_id, m.c.digest == f.c.digest))
         )
     # with a subquery anchor, no index on the tenant either: the subquery drives the query
-    mine = of_tenants(tenants, indexed=anchor != "subquery")
+    mine = of_tenants(conn, tenants, indexed=anchor != "subquery")
     query = query.where(*mine, sql_filter(criteria))
     asc = sort.order is SortOrder.ASC
     low: tuple[Any, int] | None = None  # exclusive bounds on (key, seq)

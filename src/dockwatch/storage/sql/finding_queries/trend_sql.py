@@ -42,7 +42,7 @@ def open_counts_at(
     query = (
         select(f.c.severity, *columns)
         .where(
-            *of_tenant(tenant),
+            *of_tenant(conn, tenant),
             f.c.status != "SUPPRESSED",
             f.c.first_observed_at <= max(instants),
             or_(f.c.closed_at.is_(None), f.c.closed_at > min(instants)),

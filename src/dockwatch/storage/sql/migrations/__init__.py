@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, inspect, select, text
 
 from dockwatch.errors import BackendUnavailable
-from dockwatch.storage.sql import tables
+from dockwatch.model.identity import Tenant
+from dockwatch.storage.sql import finding_tenants, tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations.count_log import findings_6_count_log
+from dockwatch.storage.sql.migrations.dense_tenant_keys import findings_11_dense_tenant_keys
 from dockwatch.storage.sql.migrations.detail_fields import findings_8_detail_columns
 from dockwatch.storage.sql.migrations.detail_image_index import findings_10_detail_image_index
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
@@ -30,6 +32,7 @@ from dockwatch.storage.sql.migrations.tenant_keys import (
     add_findings_indexes,
     listing_4_tenant_keys,
     remake_findings_sqlite,
+    stored_value,
 )
 
 logger = logging.getLogger(__name__)
@@ -83,11 +86,11 @@ def _scan_2_details(conn: Connection) -> None:
         conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
     conn.execute(text("DROP TABLE findings"))
     conn.execute(text("DROP TABLE IF EXISTS image_package_keys"))
-    tables.metadata.create_all(
-        conn, tables=[tables.findings, tables.package_groups, tables.image_package_groups]
-    )
+    made = [tables.findings, tables.finding_tenants, tables.package_groups]
+    tables.metadata.create_all(conn, tables=[*made, tables.image_package_groups])
     conn.execute(tables.image_inventories.delete())
     names = {r.id: r.name for r in conn.execute(select(tables.repositories))}
+    keys = finding_tenants.ensure_keys(conn, {Tenant(r["account_id"], r["region"]) for r in old})
     seen: set[str] = set()
     now = datetime.now(UTC)
     for row in old:
@@ -104,6 +107,7 @@ def _scan_2_details(conn: Connection) -> None:
         conn.execute(
             tables.findings.insert().values(
                 **row,
+                tenant_key=keys[Tenant(row["account_id"], row["region"])],
                 repository_name=names.get(row["repository_id"], ""),
                 detail_ref=ref,
                 exploit_available=detail.get("exploitAvailable") or "NO",
@@ -273,16 +277,18 @@ def _create_sort_indexes(conn: Connection) -> None:
 def _findings_with_seq_sqlite(conn: Connection) -> None:
     """SQLite cannot change a primary key in place: the table is made again with the rows in
     their stored order (the old rowid becomes `seq`)."""
-    had = {c["name"] for c in inspect(conn).get_columns("findings")}
-    columns = ", ".join(
+    had = {c["name"] for c in inspect(conn).get_columns("findings")} | {"tenant_key"}
+    names = [
         c.name
         for c in tables.findings.columns
         if c.computed is None and c.name != "seq" and c.name in had
-    )
+    ]
+    columns = ", ".join(names)
+    values = ", ".join(stored_value(n) for n in names)
     remake_findings_sqlite(
         conn,
         lambda into: (
-            f"INSERT INTO {into} (seq, {columns}) SELECT rowid, {columns} FROM findings "
+            f"INSERT INTO {into} (seq, {columns}) SELECT rowid, {values} FROM findings "
             "ORDER BY rowid"
         ),
     )
@@ -426,6 +432,7 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 8, "filter columns, compressed details", findings_8_detail_columns),
     Migration("findings", 9, "rollups without rowid", findings_9_rollups_without_rowid),
     Migration("findings", 10, "image keys in a detail index", findings_10_detail_image_index),
+    Migration("findings", 11, "dense tenant keys", findings_11_dense_tenant_keys),
 ]
 
 

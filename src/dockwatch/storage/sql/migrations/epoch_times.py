@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from dockwatch.storage.sql import tables
-from dockwatch.storage.sql.migrations.tenant_keys import remake_findings_sqlite
+from dockwatch.storage.sql.migrations.tenant_keys import remake_findings_sqlite, stored_value
 from dockwatch.storage.sql.schema.epoch_micros import micros_from_text_sql
 
 TIME_COLUMNS = ("first_observed_at", "last_observed_at", "updated_at", "closed_at")
@@ -35,7 +35,9 @@ def listing_5_epoch_micros(conn: Connection) -> None:
     if conn.dialect.name != "sqlite" or not _has_text(conn):
         return
     names = [c.name for c in tables.findings.columns if c.computed is None]
-    values = ", ".join(micros_from_text_sql(n) if n in TIME_COLUMNS else n for n in names)
+    values = ", ".join(
+        micros_from_text_sql(n) if n in TIME_COLUMNS else stored_value(n) for n in names
+    )
     columns = ", ".join(names)
     remake_findings_sqlite(
         conn,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.schema import CreateTable
 
-from dockwatch.storage.sql import tables
+from dockwatch.storage.sql import finding_tenants, tables
 from dockwatch.storage.sql.schema.findings import TENANT_KEY_SQL
 
 
@@ -23,11 +23,42 @@ def add_findings_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+DENSE_KEY_SQL = (
+    "(SELECT k.tenant_key FROM finding_tenants k "
+    "WHERE k.account_id = findings.account_id AND k.region = findings.region)"
+)
+"""A `findings` row's dense key, in a statement reading `findings` (after `register_tenants`)."""
+
+
+def register_tenants(conn: Connection) -> None:
+    """`finding_tenants`, made if missing, given a key for every tenant with findings that has
+    none: the tenant with the most findings first, so that the largest takes the smallest key."""
+    tables.finding_tenants.create(conn, checkfirst=True)
+    conn.execute(
+        text(
+            "INSERT INTO finding_tenants (account_id, region) "
+            "SELECT f.account_id, f.region FROM findings f WHERE NOT EXISTS (SELECT 1 FROM "
+            "finding_tenants k WHERE k.account_id = f.account_id AND k.region = f.region) "
+            "GROUP BY f.account_id, f.region ORDER BY count(*) DESC, f.account_id, f.region"
+        )
+    )
+    finding_tenants.forget(conn)
+
+
+def stored_value(column: str) -> str:
+    """The SQL a copy of `findings` into a table made from `tables.py` selects for `column`:
+    the dense key for `tenant_key` (the old table computes another or has none), else the
+    column itself. Migrations that remake the table on SQLite copy with it."""
+    return DENSE_KEY_SQL if column == "tenant_key" else column
+
+
 def remake_findings_sqlite(conn: Connection, copy_rows: Callable[[str], str]) -> None:
     """SQLite changes neither a primary key, a column's kind nor adds a STORED column in place:
     the table is made again from `tables.py`, filled by the statement `copy_rows(new_table)`
-    returns, then given its indexes and its triggers (whatever they are: the rollup triggers
-    and any other) as they were."""
+    returns (selecting `stored_value` of each column: every tenant is registered first), then
+    given its indexes and its triggers (whatever they are: the rollup triggers and any other)
+    as they were."""
+    register_tenants(conn)
     triggers = [
         r[0]
         for r in conn.execute(
@@ -52,10 +83,12 @@ def remake_findings_sqlite(conn: Connection, copy_rows: Callable[[str], str]) ->
 def _remake_sqlite(conn: Connection) -> None:
     """The table made again with every computed column VIRTUAL, rows copied in `seq` order
     (each keeps its `seq`)."""
-    columns = ", ".join(c.name for c in tables.findings.columns if c.computed is None)
+    names = [c.name for c in tables.findings.columns if c.computed is None]
+    columns = ", ".join(names)
+    values = ", ".join(stored_value(n) for n in names)
     remake_findings_sqlite(
         conn,
-        lambda into: f"INSERT INTO {into} ({columns}) SELECT {columns} FROM findings ORDER BY seq",
+        lambda into: f"INSERT INTO {into} ({columns}) SELECT {values} FROM findings ORDER BY seq",
     )
 
 

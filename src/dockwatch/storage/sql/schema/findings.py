@@ -106,12 +106,10 @@ TENANT_KEY_SQL = (
     + " ".join(f"WHEN '{r}' THEN {n}" for n, r in enumerate(KEYED_REGIONS, 1))
     + " ELSE 0 END"
 )
-"""A finding's tenant as one integer, computed by the database (the same SQL on both): a
-12-digit account id as its number, times 64, plus the region's code. Below 2^46, so SQLite
-keeps it in 6 bytes, where the two strings took 23 (account 12 characters, region about 9,
-and their headers) in every sort index. Two tenants may share a key (an account id that is
-not 12 digits, two regions not listed): sound, since every query names the account and the
-region besides the key; their findings only share a run of each sort index."""
+"""A tenant as one integer computed from its account and region: the key findings' sort
+indexes led with from migration listing/4 to findings/11, kept for those migrations. About 6
+bytes in each index entry for a real account id (none for the default account's key, 1), and
+two tenants could share it; `finding_tenants` replaced it with dense keys."""
 
 
 STATUS_CODES = {"ACTIVE": 0, "SUPPRESSED": 1, "CLOSED": 2}
@@ -147,11 +145,29 @@ def _virtual_on_sqlite(element: VirtualOnSqlite, compiler: DDLCompiler, **kw: An
 
 
 def tenant_key(tenant: Tenant) -> int:
-    """`TENANT_KEY_SQL` of the tenant, computed here (tests compare it with the database's)."""
+    """`TENANT_KEY_SQL` of the tenant, computed here (tests of listing/4 compare it with the
+    database's)."""
     account = tenant.account_id
     number = int(account) if len(account) == 12 and account.isascii() and account.isdigit() else 0
     code = KEYED_REGIONS.index(tenant.region) + 1 if tenant.region in KEYED_REGIONS else 0
     return number * 64 + code
+
+
+finding_tenants = Table(
+    "finding_tenants",
+    metadata,
+    Column("tenant_key", Integer, primary_key=True, autoincrement=True),
+    *tenant_columns(),
+    UniqueConstraint("account_id", "region", name="uq_finding_tenants"),
+)
+"""Every tenant that has stored findings, numbered in the order they first did (1, 2, ...;
+since migration findings/11, which numbered those it found by their number of findings): `findings.tenant_key`, which leads every finding sort index, is
+this number. A key below 128 takes 1 byte in an SQLite index entry (and 1 none: SQLite keeps 0
+and 1 in the record header), whatever the account id; the arithmetic key it replaced
+(`TENANT_KEY_SQL`) took 6 for a real 12-digit account id. The primary key and the unique
+(account, region) make the numbering one-to-one: two tenants never share a key. Rows are added
+by `storage/sql/finding_tenants.py` (INSERT ... ON CONFLICT DO NOTHING, race-free between
+processes) and never change or go."""
 
 
 FINDING_SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
@@ -186,14 +202,17 @@ findings = Table(
     Column("closed_at", EPOCH_MICROS_TIMESTAMP),
     Column("detail_ref", String(32), ForeignKey("finding_details.ref"), nullable=False),
     Column("suppressed_by", String(64)),
-    # sort keys for keyset listings (findings/listing.py) and the tenant leading every sort
-    # index, computed by the database: VIRTUAL on SQLite (no bytes in the table: its indexes
-    # keep the values; since migration listing/4, STORED before: 20 bytes a finding), STORED
-    # on PostgreSQL (which indexes no other kind)
+    # the tenant's dense key (`finding_tenants`), which leads every sort index: written with
+    # the row by every writer (since migration findings/11; computed from the account and
+    # region by the database before, `TENANT_KEY_SQL`)
+    Column("tenant_key", BigInteger, nullable=False),
+    # sort keys for keyset listings (findings/listing.py), computed by the database: VIRTUAL
+    # on SQLite (no bytes in the table: its indexes keep the values; since migration
+    # listing/4, STORED before: 20 bytes a finding), STORED on PostgreSQL (which indexes no
+    # other kind)
     Column("severity_rank", Integer, VirtualOnSqlite(SEVERITY_RANK_SQL, persisted=True)),
     Column("score_key", Float, VirtualOnSqlite("coalesce(inspector_score, -1.0)", persisted=True)),
     Column("epss_key", Float, VirtualOnSqlite("coalesce(epss_score, -1.0)", persisted=True)),
-    Column("tenant_key", BigInteger, VirtualOnSqlite(TENANT_KEY_SQL, persisted=True)),
     # the image within its repository in 12 characters and the status as a number, for
     # `ix_findings_detail_image` (since migration findings/10); the image key is exact only
     # where no two images of a repository share it (`IMAGE_KEY_SQL`)
@@ -221,7 +240,9 @@ integers on SQLite, 345 while they were text),
 60 (rescans by detail; package filters; and, covering, the image-grain aggregations filtered by
 the detail document: `finding_queries/aggregation_images.py`; `ix_findings_detail`, on the
 detail ref alone, took 48 until migration findings/10), `ix_findings_vuln` 26 (rescans by
-vulnerability, across tenants); each keyset sort index below, (tenant_key, key), 12-32 (the two time indexes 20-21,
+vulnerability, across tenants); each keyset sort index below, (tenant_key, key), 12-32 (13-32
+with a tenant key of 2 to 127, a byte an entry, since findings/11; about 6 bytes more each for a
+real account id with listing/4's computed key; the two time indexes 20-21,
 40-41 while the times were text; a page of an order without
 its index costs about 0.5 s: a scan and a sort; led by the account and region strings until
 listing/4: 37-66, 243 bytes more for the ten), the partial `ix_findings_suppressed_rule` under
