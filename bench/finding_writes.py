@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.findings import INSERT_FINDINGS_SQL  # noqa: E402
 from dockwatch.model.identity import Tenant  # noqa: E402
 from dockwatch.storage.finding_repo import FindingState, NewFinding  # noqa: E402
 from dockwatch.storage.sql import finding_tenants, finding_writes, rollups  # noqa: E402
@@ -97,15 +98,7 @@ def build(path: Path, stored: int, images: int, seed: int = 5) -> None:
                  to_micros(NOW), None, _hex("detail", v % DETAILS), None)
             )  # fmt: skip
         if len(rows) >= 50_000 or i == images - 1:
-            con.executemany(
-                "INSERT INTO findings (id, account_id, region, tenant_key, repository_id,"
-                " repository_name, digest, vulnerability_id, generation, status, severity,"
-                " fix_available, exploit_available, inspector_score, epss_score, source,"
-                " first_observed_at, last_observed_at, updated_at, closed_at, detail_ref,"
-                " suppressed_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            con.executemany(INSERT_FINDINGS_SQL, rows)
             rows = []
     con.execute("COMMIT")
     con.close()

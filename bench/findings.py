@@ -81,6 +81,14 @@ from dockwatch.storage.sql.schema.epoch_micros import to_micros  # noqa: E402
 LIST_TARGET_MS = 50.0
 AGG_TARGET_MS = 200.0
 DISK_TARGET_B = 1024
+INSERT_FINDINGS_SQL = (
+    "INSERT INTO findings (id, account_id, region, tenant_key, repository_id, repository_name,"
+    " digest, vulnerability_id, generation, status, severity, fix_available, exploit_available,"
+    " inspector_score, epss_score, source, first_observed_at, last_observed_at, updated_at,"
+    " closed_at, detail_ref, suppressed_by)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+"""The bulk loaders' row of `findings` (this bench's and `bench/finding_writes.py`'s)."""
 BENCH_ACCOUNT = "123456789012"
 """The account of the registry built: a real 12-digit id, as an install serving AWS-API clients
 or an organization's member accounts has, not the install's default `000000000000`: the disk
@@ -304,15 +312,7 @@ def build_registry(
 
     def flush() -> None:
         nonlocal rows, inserted
-        con.executemany(
-            "INSERT INTO findings (id, account_id, region, tenant_key, repository_id,"
-            " repository_name, digest, vulnerability_id, generation, status, severity,"
-            " fix_available, exploit_available, inspector_score, epss_score, source,"
-            " first_observed_at, last_observed_at, updated_at, closed_at, detail_ref,"
-            " suppressed_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        con.executemany(INSERT_FINDINGS_SQL, rows)
         inserted += len(rows)
         rows = []
 

@@ -271,12 +271,7 @@ def test_two_images_sharing_an_image_key_are_still_told_apart(tmp_path: Path) ->
     try:
         f = t.findings
         with built.db.write() as conn:
-            first = conn.execute(
-                select(f)
-                .where(f.c.account_id == fdb.TENANT.account_id, f.c.status == "ACTIVE")
-                .order_by(f.c.seq)
-            ).first()
-            assert first is not None
+            first = _first_active(conn)
             title = conn.execute(
                 select(t.finding_details.c.title).where(t.finding_details.c.ref == first.detail_ref)
             ).scalar_one()
