@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, inspect, text
 
-from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.migrations.tenant_keys import (
     add_findings_indexes,
     register_tenants,
-    remake_findings_sqlite,
-    stored_value,
+    remake_in_seq_order_sqlite,
 )
 
 
@@ -42,15 +40,7 @@ def findings_11_dense_tenant_keys(conn: Connection) -> None:
     if not _computed(conn):  # made from the current tables.py, or by a remake of this run
         return
     if conn.dialect.name == "sqlite":
-        names = [c.name for c in tables.findings.columns if c.computed is None]
-        columns = ", ".join(names)
-        values = ", ".join(stored_value(n) for n in names)
-        remake_findings_sqlite(
-            conn,
-            lambda into: (
-                f"INSERT INTO {into} ({columns}) SELECT {values} FROM findings ORDER BY seq"
-            ),
-        )
+        remake_in_seq_order_sqlite(conn)
         return
     for name in _keyed_indexes(conn):
         conn.execute(text(f"DROP INDEX {name}"))

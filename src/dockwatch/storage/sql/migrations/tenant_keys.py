@@ -80,7 +80,7 @@ def remake_findings_sqlite(conn: Connection, copy_rows: Callable[[str], str]) ->
         conn.execute(text(sql))
 
 
-def _remake_sqlite(conn: Connection) -> None:
+def remake_in_seq_order_sqlite(conn: Connection) -> None:
     """The table made again with every computed column VIRTUAL, rows copied in `seq` order
     (each keeps its `seq`)."""
     names = [c.name for c in tables.findings.columns if c.computed is None]
@@ -107,7 +107,7 @@ def listing_4_tenant_keys(conn: Connection) -> None:
     PostgreSQL the key is added STORED in place."""
     if conn.dialect.name == "sqlite":
         if not _current_sqlite(conn):
-            _remake_sqlite(conn)
+            remake_in_seq_order_sqlite(conn)
     elif "tenant_key" not in {c["name"] for c in inspect(conn).get_columns("findings")}:
         kind = tables.findings.c.tenant_key.type.compile(dialect=conn.dialect)
         conn.execute(
