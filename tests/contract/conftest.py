@@ -5,15 +5,20 @@ keeps registry rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
+from dockwatch.model.finding_criteria import Criteria
+from dockwatch.model.finding_sort import Sort
+from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.finding_queries import listing_sql
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.store_copy import copy_tables
@@ -35,6 +40,18 @@ def empty_database_url(
     assert backend == "postgresql", backend
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+def listed_ids(conn: Connection, tenants: Tenant | Sequence[Tenant], sort: Sort) -> list[str]:
+    """Every finding id of the listing of `tenants` in `sort`, page after page of 7."""
+    ids: list[str] = []
+    after = None
+    while True:
+        page = listing_sql.list_page(conn, tenants, Criteria(), sort, 7, after)
+        ids += [x.id for x in page.findings]
+        if page.next is None:
+            return ids
+        after = page.next
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, delete, inspect, select, text
 
-from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import Sort, SortField, SortOrder
 from dockwatch.model.identity import Tenant
 from dockwatch.queries import aggregations as ag
@@ -25,14 +24,13 @@ from dockwatch.storage.finding_repo import FindingState, NewFinding
 from dockwatch.storage.sql import finding_tenants, finding_writes
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_queries import listing_sql
 from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.schema.findings import TENANT_KEY_SQL
 from tests.unit.queries import findings_db as fdb
 from tests.unit.storage.sql.test_rollup_inserted import SEVERITIES, T0, _details, _store
 
-from .conftest import BACKENDS, empty_database_url, random_findings
+from .conftest import BACKENDS, empty_database_url, listed_ids, random_findings
 
 KINDS = ("REPOSITORY", "AWS_ECR_CONTAINER", "PACKAGE", "TITLE", "ACCOUNT", "FINDING_TYPE")
 SORTS = (
@@ -43,18 +41,6 @@ SORTS = (
 )
 A, B = Tenant("123456789012", "us-east-1"), Tenant("123456789013", "us-east-1")
 C = Tenant("123456789012", "eu-west-1")  # A's account in another region
-
-
-def _listed(conn: Connection, tenants: list[Tenant], sort: Sort) -> list[str]:
-    """Every finding id of the listing of `tenants` in `sort`, page after page of 7."""
-    ids: list[str] = []
-    after = None
-    while True:
-        page = listing_sql.list_page(conn, tenants, Criteria(), sort, 7, after)
-        ids += [x.id for x in page.findings]
-        if page.next is None:
-            return ids
-        after = page.next
 
 
 def _aggregations(conn: Connection, tenant: Tenant) -> list[Any]:
@@ -69,7 +55,7 @@ def _aggregations(conn: Connection, tenant: Tenant) -> list[Any]:
 def _answers(db: Database, tenants: list[Tenant]) -> list[Any]:
     with db.read() as conn:
         return [
-            (tenant, sort.field, _listed(conn, [tenant], sort), _aggregations(conn, tenant))
+            (tenant, sort.field, listed_ids(conn, [tenant], sort), _aggregations(conn, tenant))
             for tenant in tenants
             for sort in SORTS
         ]
@@ -209,9 +195,9 @@ def test_tenants_with_interleaved_findings_get_their_own_keys_and_answers(
             mine = {x: {i for i, (owner, _) in by_id.items() if owner == x} for x in (A, B, C)}
             for tenant in (A, B):
                 for sort in SORTS:
-                    ids = _listed(conn, [tenant], sort)
+                    ids = listed_ids(conn, [tenant], sort)
                     assert len(ids) == len(set(ids)) and set(ids) == mine[tenant], sort
-            both = _listed(conn, [A, B], Sort())
+            both = listed_ids(conn, [A, B], Sort())
             assert len(both) == len(set(both)) and set(both) == mine[A] | mine[B]
             answers = {x: _aggregations(conn, x) for x in (A, B)}
         assert set(keys) == {A, B, C} and len(set(keys.values())) == 3
@@ -220,7 +206,7 @@ def test_tenants_with_interleaved_findings_get_their_own_keys_and_answers(
         for tenant, one in alone.items():
             with one.read() as conn:
                 assert answers[tenant] == _aggregations(conn, tenant), tenant
-                assert _listed(conn, [tenant], Sort()) == _listed_in(db, tenant)
+                assert listed_ids(conn, [tenant], Sort()) == _listed_in(db, tenant)
     finally:
         db.close()
         for one in alone.values():
@@ -229,7 +215,7 @@ def test_tenants_with_interleaved_findings_get_their_own_keys_and_answers(
 
 def _listed_in(db: Database, tenant: Tenant) -> list[str]:
     with db.read() as conn:
-        return _listed(conn, [tenant], Sort())
+        return listed_ids(conn, [tenant], Sort())
 
 
 class _RolledBack(Exception):

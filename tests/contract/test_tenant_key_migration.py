@@ -16,17 +16,15 @@ import pytest
 from sqlalchemy import Connection, delete, insert, inspect, select, text
 from sqlalchemy.schema import CreateTable
 
-from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import Sort, SortField, SortOrder
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import rollups, tables
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_queries import listing_sql
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.schema.findings import tenant_key
 
 from .computed_tenant_keys import before_dense_keys
-from .conftest import BACKENDS, empty_database_url
+from .conftest import BACKENDS, empty_database_url, listed_ids
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TENANTS = {
@@ -127,18 +125,6 @@ def _indexes(db: Database) -> dict[str, list[Any]]:
         }
 
 
-def _listed(conn: Connection, tenant: Tenant, sort: Sort) -> list[str]:
-    """Every finding id of the tenant's listing in `sort`, page after page of 7."""
-    ids: list[str] = []
-    after = None
-    while True:
-        page = listing_sql.list_page(conn, tenant, Criteria(), sort, 7, after)
-        ids += [x.id for x in page.findings]
-        if page.next is None:
-            return ids
-        after = page.next
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sort_indexes_led_by_account_strings_become_led_by_the_tenant_key(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -220,7 +206,7 @@ def test_sort_indexes_led_by_account_strings_become_led_by_the_tenant_key(
                     Sort(SortField.FIRST_OBSERVED_AT, SortOrder.ASC),
                     Sort(SortField.INSPECTOR_SCORE, SortOrder.DESC),
                 ):
-                    ids = _listed(conn, tenant, sort)
+                    ids = listed_ids(conn, tenant, sort)
                     assert len(ids) == len(set(ids)) and set(ids) == mine, (tenant, sort)
             if backend == "sqlite":  # the rollup triggers are still in force
                 assert rollups.enabled(conn)
