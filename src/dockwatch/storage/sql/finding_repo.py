@@ -43,6 +43,7 @@ from dockwatch.storage.sql import (
     finding_purge,
     finding_tenants,
     finding_writes,
+    image_counts,
     rollup_batches,
     suppression_rules,
 )
@@ -301,6 +302,11 @@ class SqlFindingRepo:
 
     def findings_of(self, repository_id: int, digest: str) -> list[FindingRow]:
         return findings_of(self._conn, repository_id, digest)
+
+    def active_counts(
+        self, tenant: Tenant, repository_id: int, digests: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        return image_counts.active_counts(self._conn, tenant, repository_id, digests)
 
     def details_with_packages(self, pkg_refs: Sequence[str]) -> set[str]:
         return details_with_packages(self._conn, pkg_refs)
