@@ -17,7 +17,9 @@ printed with MET or MISSED against the targets: listing page p95 <= 50 ms, aggre
 filtered by a finding's own columns: fix availability, score, first observation), and the
 database's bytes per stored finding (pages in use, by table and index) <= 1 KB. "A page 1,000 deep" is the 1,000th page of
 100 findings (offset 99,900) of the unfiltered listing, reached by following 999 `nextToken`s;
-that page's request is then timed.
+that page's request is then timed. "A repository's images" is the console's and DescribeImages'
+list of one repository's 20 images, each with its scan status and ACTIVE findings by severity
+(read from the findings of those images), held to the listing target.
 
 On PostgreSQL (`--postgres`: a throwaway cluster; `--database-url URL` or
 DOCKWATCH_DATABASE_URL: that empty database) the same data set, built in SQLite, is copied in
@@ -513,6 +515,8 @@ def queries(
         f"page {pages} (keyset)",
         lambda: get("/api/v1/findings", params={"maxResults": 100, "nextToken": deep}),
     )
+    # DescribeImages' fields: each image's scan status and ACTIVE findings by severity
+    yield "list", "a repository's images", lambda: get(f"/api/v1/repositories/{repository}/images")
 
     def aggregation(kind: str) -> Callable[[], httpx.Response]:
         return lambda: get("/api/v1/findings/aggregations", params={"type": kind})

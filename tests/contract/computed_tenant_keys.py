@@ -1,6 +1,7 @@
 """Findings tables as they were before migration findings/11, for the tests of the migrations
 before it: `tenant_key` computed by the database from the account and region
-(`TENANT_KEY_SQL`), no `finding_tenants`, findings/11 not recorded."""
+(`TENANT_KEY_SQL`), no `finding_tenants`, findings/11 not recorded (and findings/14, where the
+caller made the image indexes as they were)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,10 @@ def before_dense_keys(conn: Connection) -> None:
     conn.execute(text("DROP TABLE finding_tenants"))
     m = tables.schema_migrations
     conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number == 11))
+
+
+def before_image_key_index(conn: Connection) -> None:
+    """findings/14 not recorded: the caller made the image index as it was before (led by the
+    digest) and `ix_findings_vuln`."""
+    m = tables.schema_migrations
+    conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number == 14))

@@ -42,12 +42,18 @@ def empty_database_url(
     return url
 
 
-def listed_ids(conn: Connection, tenants: Tenant | Sequence[Tenant], sort: Sort) -> list[str]:
-    """Every finding id of the listing of `tenants` in `sort`, page after page of 7."""
+def listed_ids(
+    conn: Connection,
+    tenants: Tenant | Sequence[Tenant],
+    sort: Sort,
+    criteria: Criteria | None = None,
+) -> list[str]:
+    """Every finding id of the listing of `tenants` (meeting `criteria`) in `sort`, page after
+    page of 7."""
     ids: list[str] = []
     after = None
     while True:
-        page = listing_sql.list_page(conn, tenants, Criteria(), sort, 7, after)
+        page = listing_sql.list_page(conn, tenants, criteria or Criteria(), sort, 7, after)
         ids += [x.id for x in page.findings]
         if page.next is None:
             return ids

@@ -32,15 +32,24 @@ CRITERIA: list[dict[str, Any]] = [
 
 def _before(db: Database) -> None:
     """As before findings/10: no image key or status code, `ix_findings_detail` on the detail
-    ref, no vendor severity index; the record gone."""
+    ref, no vendor severity index, the image index led by the digest and `ix_findings_vuln`
+    (findings/14 had not come either); the records gone."""
     with db.write() as conn:
+        conn.execute(text("DROP INDEX ix_findings_image"))
+        conn.execute(
+            text(
+                "CREATE INDEX ix_findings_image ON findings "
+                "(repository_id, digest, vulnerability_id)"
+            )
+        )
+        conn.execute(text("CREATE INDEX ix_findings_vuln ON findings (vulnerability_id)"))
         conn.execute(text("DROP INDEX ix_findings_detail_image"))
         conn.execute(text("DROP INDEX ix_finding_details_vendor_severity"))
         conn.execute(text("ALTER TABLE findings DROP COLUMN image_key"))
         conn.execute(text("ALTER TABLE findings DROP COLUMN status_code"))
         conn.execute(text("CREATE INDEX ix_findings_detail ON findings (detail_ref)"))
         m = t.schema_migrations
-        conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number == 10))
+        conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number.in_([10, 14])))
 
 
 def _answers(db: Database) -> list[Any]:
@@ -69,11 +78,16 @@ def test_an_older_database_gains_the_image_key_and_its_index(
 
         applied = migrate(db)
 
-        assert [(a.subsystem, a.number) for a in applied] == [("findings", 10)]
+        assert [(a.subsystem, a.number) for a in applied] == [("findings", 10), ("findings", 14)]
         with db.read() as conn:
             insp = inspect(conn)
             indexes = {ix["name"]: ix["column_names"] for ix in insp.get_indexes("findings")}
-            assert "ix_findings_detail" not in indexes
+            assert "ix_findings_detail" not in indexes and "ix_findings_vuln" not in indexes
+            assert indexes["ix_findings_image"] == [
+                "repository_id",
+                "image_key",
+                "vulnerability_id",
+            ]
             assert indexes["ix_findings_detail_image"][:5] == [
                 "detail_ref", "status_code", "repository_id", "image_key", "severity_rank"
             ]  # fmt: skip

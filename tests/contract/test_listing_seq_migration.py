@@ -18,7 +18,7 @@ from dockwatch.storage.sql import rollups, tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 
-from .computed_tenant_keys import before_dense_keys, computed_tenant_key
+from .computed_tenant_keys import before_dense_keys, before_image_key_index, computed_tenant_key
 from .conftest import BACKENDS, empty_database_url
 
 OLD_SORT = {
@@ -139,12 +139,17 @@ def test_findings_keyed_by_id_gain_seq_in_stored_order(
             m = tables.schema_migrations
             conn.execute(delete(m).where(m.c.subsystem == "listing", m.c.number == 3))
             before_dense_keys(conn)
+            before_image_key_index(conn)
             before = _rollup_rows(conn)
         assert "seq" not in _columns(db)[0]
 
         applied = migrate(db)
 
-        assert [(a.subsystem, a.number) for a in applied] == [("listing", 3), ("findings", 11)]
+        assert [(a.subsystem, a.number) for a in applied] == [
+            ("listing", 3),
+            ("findings", 11),
+            ("findings", 14),
+        ]
         columns, pk, indexes = _columns(db)
         fresh_columns, fresh_pk, fresh_indexes = _columns(fresh)
         assert columns == fresh_columns and pk == fresh_pk == ["seq"]

@@ -23,7 +23,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.schema.findings import tenant_key
 
-from .computed_tenant_keys import before_dense_keys
+from .computed_tenant_keys import before_dense_keys, before_image_key_index
 from .conftest import BACKENDS, empty_database_url, listed_ids
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -88,6 +88,7 @@ def _older(conn: Connection) -> None:
     m = tables.schema_migrations
     conn.execute(delete(m).where(m.c.subsystem == "listing", m.c.number == 4))
     before_dense_keys(conn)
+    before_image_key_index(conn)
 
 
 def _finding(rng: random.Random, n: int, tenant: Tenant, repository_id: int) -> dict[str, Any]:
@@ -165,7 +166,11 @@ def test_sort_indexes_led_by_account_strings_become_led_by_the_tenant_key(
 
         applied = migrate(db)
 
-        assert [(a.subsystem, a.number) for a in applied] == [("listing", 4), ("findings", 11)]
+        assert [(a.subsystem, a.number) for a in applied] == [
+            ("listing", 4),
+            ("findings", 11),
+            ("findings", 14),
+        ]
         indexes, fresh_indexes = _indexes(db), _indexes(fresh)
         assert set(indexes) == set(fresh_indexes)
         for name, columns in SORT_COLUMNS.items():

@@ -199,6 +199,13 @@ class FindingRepo(Protocol):
         """Every finding of an image resource with its content, newest generation last."""
         ...
 
+    def active_counts(
+        self, tenant: Tenant, repository_id: int, digests: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """ACTIVE findings by severity (`CRITICAL`, ..., `UNTRIAGED`; those above zero) of
+        each of the repository's images `digests` that has any."""
+        ...
+
     def details_with_packages(self, pkg_refs: Sequence[str]) -> set[str]:
         """The refs of the details that name one of the packages."""
         ...

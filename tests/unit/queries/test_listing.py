@@ -277,7 +277,7 @@ def _plan(store: fdb.FindingsDb, doc: dict[str, Any], field: str, order: str) ->
         ({"ecrImageRepositoryName": [{"comparison": "EQUALS", "value": "app"}]}, "SEVERITY",
          "DESC", "ix_findings_image (repository_id=?)"),
         ({"ecrImageHash": [{"comparison": "EQUALS", "value": "sha256:" + "0" * 64}]},
-         "LAST_OBSERVED_AT", "DESC", "ix_findings_image (repository_id=? AND digest=?)"),
+         "LAST_OBSERVED_AT", "DESC", "ix_findings_image (repository_id=? AND image_key=?)"),
         ({"findingStatus": [{"comparison": "EQUALS", "value": "SUPPRESSED"}]}, "SEVERITY", "DESC",
          "ix_findings_status_rank (tenant_key=? AND status=? AND severity_rank=? AND rowid<?)"),
         ({"vulnerabilityId": [{"comparison": "EQUALS", "value": "CVE-2024-0001"}]},

@@ -187,12 +187,13 @@ def image_scan_fields(
     image of `digests` (an image never scanned has neither, as in ECR)."""
     states = uow.scans.scan_states_of(repository_id)
     scanned = [d for d in digests if d in states]
-    enhanced = [(repository_id, d) for d in scanned if states[d].scan_type == "ENHANCED"]
+    enhanced = [d for d in scanned if states[d].scan_type == "ENHANCED"]
     counts: dict[str, dict[str, int]] = {d: {} for d in scanned}
-    for f in uow.findings.stored_of(enhanced) if enhanced else []:
-        if f.status == "ACTIVE":
-            key = _ecr_severity(f.severity)
-            counts[f.digest][key] = counts[f.digest].get(key, 0) + 1
+    active = uow.findings.active_counts(tenant, repository_id, enhanced) if enhanced else {}
+    for digest, by_severity in active.items():
+        for severity, n in by_severity.items():
+            key = _ecr_severity(severity)
+            counts[digest][key] = counts[digest].get(key, 0) + n
     source_times: dict[int, datetime | None] = {}
     out: dict[str, dict[str, Any]] = {}
     for digest in scanned:

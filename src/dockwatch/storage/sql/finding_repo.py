@@ -16,7 +16,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    select,
+    update,
+)
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
@@ -38,6 +43,7 @@ from dockwatch.storage.sql import (
     finding_purge,
     finding_tenants,
     finding_writes,
+    image_counts,
     rollup_batches,
     suppression_rules,
 )
@@ -49,6 +55,12 @@ from dockwatch.storage.sql.detail_columns import (
 )
 from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
 from dockwatch.storage.sql.schema.detail_document import unpack as unpack_document
+from dockwatch.storage.sql.schema.findings import image_key
+from dockwatch.storage.sql.stored_findings import (
+    open_findings_with_details,
+    stored_for_vulnerabilities,
+    stored_of,
+)
 
 __all__ = [
     "FindingRow", "SqlFindingRepo", "StoredRow", "detail_document", "details_with_packages",
@@ -61,49 +73,6 @@ __all__ = [
 if TYPE_CHECKING:
     from dockwatch.model.finding_criteria import Criteria
 from dockwatch.storage.sql import tables as t
-
-_LIGHT = (
-    t.findings.c.id, t.findings.c.repository_id, t.findings.c.digest,
-    t.findings.c.vulnerability_id, t.findings.c.generation, t.findings.c.status,
-    t.findings.c.severity, t.findings.c.fix_available, t.findings.c.exploit_available,
-    t.findings.c.inspector_score, t.findings.c.first_observed_at, t.findings.c.last_observed_at,
-    t.findings.c.updated_at, t.findings.c.closed_at, t.findings.c.detail_ref,
-    t.findings.c.suppressed_by,
-)  # fmt: skip
-
-
-def _stored(r: Any) -> StoredRow:
-    return StoredRow(
-        r.id, r.repository_id, r.digest, r.vulnerability_id, r.generation, r.status, r.severity,
-        r.fix_available, r.exploit_available, r.inspector_score, as_utc(r.first_observed_at),
-        as_utc(r.last_observed_at), as_utc(r.updated_at), as_utc_or_none(r.closed_at),
-        r.detail_ref, r.suppressed_by,
-    )  # fmt: skip
-
-
-def stored_of(conn: Connection, resources: Sequence[tuple[int, str]]) -> list[StoredRow]:
-    """Every finding (any status) of the image resources, oldest generation first."""
-    f = t.findings
-    out: list[StoredRow] = []
-    for part in chunks(list(resources)):
-        rows = conn.execute(
-            select(*_LIGHT).where(tuple_(f.c.repository_id, f.c.digest).in_(list(part)))
-        )
-        out += [_stored(r) for r in rows]
-    out.sort(key=lambda s: (s.repository_id, s.digest, s.vulnerability_id, s.generation))
-    return out
-
-
-def stored_for_vulnerabilities(conn: Connection, vulns: Sequence[str]) -> list[StoredRow]:
-    """Every finding (any status) about the vulnerability ids, in any image resource."""
-    f = t.findings
-    out: list[StoredRow] = []
-    for part in chunks(sorted(set(vulns))):
-        out += [
-            _stored(r) for r in conn.execute(select(*_LIGHT).where(f.c.vulnerability_id.in_(part)))
-        ]
-    out.sort(key=lambda s: (s.repository_id, s.digest, s.vulnerability_id, s.generation))
-    return out
 
 
 def _marks(conn: Connection, n: int) -> str:
@@ -125,20 +94,6 @@ def details_with_packages(conn: Connection, pkg_refs: Sequence[str]) -> set[str]
             )
         )
     return details
-
-
-def open_findings_with_details(conn: Connection, detail_refs: Sequence[str]) -> list[StoredRow]:
-    """Open findings whose content is one of the details."""
-    f = t.findings
-    out: list[StoredRow] = []
-    for part in chunks(sorted(set(detail_refs))):
-        out += [
-            _stored(r)
-            for r in conn.execute(
-                select(*_LIGHT).where(f.c.detail_ref.in_(part), f.c.status != "CLOSED")
-            )
-        ]
-    return out
 
 
 def package_refs_of_details(conn: Connection, refs: Sequence[str]) -> dict[str, set[str]]:
@@ -268,7 +223,11 @@ def findings_of(conn: Connection, repository_id: int, digest: str) -> list[Findi
     rows = conn.execute(
         select(f, d.c.doc)
         .join(d, d.c.ref == f.c.detail_ref)
-        .where(f.c.repository_id == repository_id, f.c.digest == digest)
+        .where(
+            f.c.repository_id == repository_id,
+            f.c.image_key == image_key(digest),
+            f.c.digest == digest,
+        )
         .order_by(f.c.vulnerability_id, f.c.generation)
     )
     return [
@@ -343,6 +302,11 @@ class SqlFindingRepo:
 
     def findings_of(self, repository_id: int, digest: str) -> list[FindingRow]:
         return findings_of(self._conn, repository_id, digest)
+
+    def active_counts(
+        self, tenant: Tenant, repository_id: int, digests: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        return image_counts.active_counts(self._conn, tenant, repository_id, digests)
 
     def details_with_packages(self, pkg_refs: Sequence[str]) -> set[str]:
         return details_with_packages(self._conn, pkg_refs)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -23,6 +24,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.pull_policy_repo import AllowanceRecord, OpenFinding, PolicyRecord
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.schema.findings import IMAGE_KEY_LENGTH, IMAGE_KEY_START
 
 _p, _a = t.pull_policies, t.pull_allowances
 
@@ -89,6 +91,8 @@ _OPEN_FINDINGS = (
     .outerjoin(_dp, and_(_dp.c.detail_ref == _f.c.detail_ref, _dp.c.seq == 0))
     .where(
         _f.c.repository_id == bindparam("repo_id"),
+        # the image key seeks `ix_findings_image`; the digest tells images sharing it apart
+        _f.c.image_key == func.substr(bindparam("digest"), IMAGE_KEY_START, IMAGE_KEY_LENGTH),
         _f.c.digest == bindparam("digest"),
         _f.c.status.in_(["ACTIVE", "SUPPRESSED"]),
     )

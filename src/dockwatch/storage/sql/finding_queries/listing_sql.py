@@ -44,6 +44,7 @@ from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.storage.finding_query_repo import FindingPage, ListedFinding
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.schema.findings import image_key
 
 from .criteria_sql import sql_filter, unindexed
 from .images import image_contexts
@@ -319,6 +320,7 @@ def image_findings(
         select(*_ROW)
         .where(
             f.c.repository_id == repository_id,
+            f.c.image_key == image_key(digest),
             f.c.digest == digest,
             f.c.account_id == tenant.account_id,
             f.c.region == tenant.region,

@@ -219,8 +219,7 @@ findings = Table(
     Column("image_key", String(12), VirtualOnSqlite(IMAGE_KEY_SQL, persisted=True)),
     Column("status_code", Integer, VirtualOnSqlite(STATUS_CODE_SQL, persisted=True)),
     Index("ix_findings_id", "id", unique=True),
-    Index("ix_findings_image", "repository_id", "digest", "vulnerability_id"),
-    Index("ix_findings_vuln", "vulnerability_id"),
+    Index("ix_findings_image", "repository_id", "image_key", "vulnerability_id"),
     Index(
         "ix_findings_detail_image",
         "detail_ref",
@@ -235,12 +234,14 @@ per finding, `bench/findings.py`, since migration listing/5): the table itself 2
 rowid: no bytes; the computed columns VIRTUAL: no bytes, 377 while they were STORED; the times
 integers on SQLite, 345 while they were text),
 `ix_findings_id` 46 (the finding id, unique: the primary key until migration listing/3),
-`ix_findings_image` 126 (a rescan reads an image's findings; `ecrImageHash` and
-`ecrImageRepositoryName` filters reach it through the repository ids), `ix_findings_detail_image`
+`ix_findings_image` 39 (an image's findings: scans, DescribeImages' counts, closing a deleted
+image's findings; `ecrImageHash` and `ecrImageRepositoryName` filters reach it through the
+repository ids and image keys; led by the 72-character digest instead of its 12-character image
+key until migration findings/14: 125; a query naming an image names its key and its digest, so
+two images sharing a key cost a few more rows read, never a wrong answer), `ix_findings_detail_image`
 60 (rescans by detail; package filters; and, covering, the image-grain aggregations filtered by
 the detail document: `finding_queries/aggregation_images.py`; `ix_findings_detail`, on the
-detail ref alone, took 48 until migration findings/10), `ix_findings_vuln` 26 (rescans by
-vulnerability, across tenants); each keyset sort index below, (tenant_key, key), 12-32 (13-32
+detail ref alone, took 48 until migration findings/10); each keyset sort index below, (tenant_key, key), 12-32 (13-32
 with a tenant key of 2 to 127, a byte an entry, since findings/11; about 6 bytes more each for a
 real account id with listing/4's computed key; the two time indexes 20-21,
 40-41 while the times were text; a page of an order without
@@ -248,7 +249,9 @@ its index costs about 0.5 s: a scan and a sort; led by the account and region st
 listing/4: 37-66, 243 bytes more for the ten), the partial `ix_findings_suppressed_rule` under
 1. Until listing/3 each sort index ended with the 32-character id instead of `seq` (75-105
 bytes, 1,111 -> 1,490 for the table and its indexes together), and a new finding landed on a
-random page of each. Dropped by migration listing/2: `ix_findings_digest` (121: the image index
+random page of each. Dropped by migration findings/14: `ix_findings_vuln` (26: rescans by
+vulnerability across tenants seek `ix_findings_sort_vulnerability` once per tenant key
+instead). Dropped by migration listing/2: `ix_findings_digest` (121: the image index
 serves digests), `ix_findings_repository_severity` (96: a repository's 2,000 findings come
 through the image index and sort in 3 ms more CPU) and the old `ix_findings_status` (50:
 replaced by `ix_findings_status_rank`)."""
