@@ -355,9 +355,17 @@ finding_layer_counts = _rollup(
     Column("repository_id", Integer, nullable=False),
     Column("digest", String(140), nullable=False),
     Column("layer_hash", String(140), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False),
     Column("repository_name", String(256), nullable=False),
-    key=("repository_id", "digest", "layer_hash"),
+    key=("repository_id", "digest", "layer_hash", "fix_available", "exploit_available"),
 )
+"""Findings per image layer, status, fix and exploit availability (a finding counts once per
+distinct layer of its vulnerable packages). IMAGE_LAYER aggregations sum the rows of each
+(image, layer), a prefix of the key, so they group in key order; filtered on fix or exploit
+availability (and images) they sum the rows meeting the filter instead of reading every chosen
+finding (since findings/12: at 1,000,000 findings 108,700 rows against 52,400 keyed by the
+layer alone, 26 MB against 13)."""
 
 
 finding_package_counts = _rollup(
