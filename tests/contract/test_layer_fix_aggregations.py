@@ -43,7 +43,10 @@ def _image(f: Finding) -> dict[str, Any]:
 
 
 CASES: list[tuple[dict[str, Any], Callable[[Finding], bool]]] = [
-    ({"fixAvailable": _eq("YES")}, lambda f: f["status"] == "ACTIVE" and f["fixAvailable"] == "YES"),
+    (
+        {"fixAvailable": _eq("YES")},
+        lambda f: f["status"] == "ACTIVE" and f["fixAvailable"] == "YES",
+    ),
     (
         {"fixAvailable": _eq("NO", "PARTIAL"), "findingStatus": _not("ACTIVE")},
         lambda f: f["status"] != "ACTIVE" and f["fixAvailable"] in ("NO", "PARTIAL"),
