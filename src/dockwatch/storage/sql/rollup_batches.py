@@ -140,7 +140,7 @@ _INSERTED_KEYS: dict[str, tuple[str, ...]] = {
     ),
     t.finding_layer_counts.name: (
         "account_id", "region", "status", "repository_id", "digest", "layer_hash",
-        "repository_name",
+        "fix_available", "exploit_available", "repository_name",
     ),
     t.finding_package_counts.name: ("account_id", "region", "status", "package_name"),
     t.finding_title_counts.name: ("account_id", "region", "status", "vulnerability_id", "title"),
@@ -239,9 +239,9 @@ def _inserted_counts(
         if sev is not None:
             counts[4 + sev] += 1
         for layer_hash in found[1]:
-            counts = layer.get((*where, layer_hash))
+            counts = layer.get((*where, layer_hash, fixed, exploit))
             if counts is None:
-                counts = layer[(*where, layer_hash)] = [name, *six]
+                counts = layer[(*where, layer_hash, fixed, exploit)] = [name, *six]
             elif name > counts[0]:
                 counts[0] = name
             if sev is not None:

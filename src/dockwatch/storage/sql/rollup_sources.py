@@ -108,16 +108,16 @@ def layer_source(
         .distinct()
         .subquery()
     )
+    key = [*_image_key(f), layers.c.layer_hash, f.c.fix_available, f.c.exploit_available]
     return (
         select(
-            *_image_key(f),
-            layers.c.layer_hash,
+            *key,
             func.max(f.c.repository_name).label("repository_name"),
             *_severity_counts(f),
         )
         .join_from(f, layers, layers.c.detail_ref == f.c.detail_ref)
         .where(*where)
-        .group_by(*_image_key(f), layers.c.layer_hash)
+        .group_by(*key)
     )
 
 

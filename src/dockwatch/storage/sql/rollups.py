@@ -8,7 +8,8 @@ severity (a row per severity made the layer table four times longer and its aggr
 200 ms at 1,000,000 findings).
 
     finding_image_counts    (status, repository_id, digest) -> counts, fix and exploit counts
-    finding_layer_counts    (status, repository_id, digest, layer_hash) -> counts
+    finding_layer_counts    (status, repository_id, digest, layer_hash, fix_available,
+                             exploit_available) -> counts
     finding_package_counts  (status, package_name) -> counts
     finding_title_counts    (status, vulnerability_id, title) -> counts
     finding_detail_counts   (status, detail_ref, vulnerability_id, fix_available,
@@ -24,8 +25,10 @@ findings sharing 146,300 details) are filtered by the same SQL as findings and s
 TITLE, ACCOUNT, FINDING_TYPE; each row carries its detail's title and distinct package names,
 which PACKAGE and TITLE group by without a join); the image fix rollup (42,139 rows: about four
 per image and status) does the same for REPOSITORY and AWS_ECR_CONTAINER filtered by fix or
-exploit availability. At 1,000,000 findings PACKAGE fixAvailable=YES fell from 2.4 s of CPU to 0.3 s,
-REPOSITORY fixAvailable=YES from 1.0 s to 22 ms (docs/findings.md).
+exploit availability, and the layer rollup, keyed by both too (since findings/12; 108,657 rows,
+52,397 keyed by the layer alone), for IMAGE_LAYER. At 1,000,000 findings PACKAGE
+fixAvailable=YES fell from 2.4 s of CPU to 0.3 s, REPOSITORY fixAvailable=YES from 1.0 s to
+22 ms, IMAGE_LAYER fixAvailable=YES from 1.5 s to 0.07-0.10 s (docs/findings.md).
 
 A finding counts once per grain key: once for each distinct layer and each distinct package
 name among its vulnerable packages. Triggers on `findings` keep the counts in the transaction
@@ -147,12 +150,12 @@ def _add(r: str) -> str:
         fix_partial = fix_partial + excluded.fix_partial,
         exploit_yes = exploit_yes + excluded.exploit_yes;
     INSERT INTO finding_layer_counts (account_id, region, status, repository_id, digest,
-        layer_hash, repository_name, {_SEVERITY_NAMES})
+        layer_hash, fix_available, exploit_available, repository_name, {_SEVERITY_NAMES})
     SELECT DISTINCT {r}.account_id, {r}.region, {r}.status, {r}.repository_id, {r}.digest,
-        source_layer_hash, {r}.repository_name, {sev}
+        source_layer_hash, {r}.fix_available, {r}.exploit_available, {r}.repository_name, {sev}
     FROM detail_packages WHERE detail_ref = {r}.detail_ref AND source_layer_hash IS NOT NULL
-    ON CONFLICT (account_id, region, status, repository_id, digest, layer_hash)
-        DO UPDATE SET {_ADD_SEVERITIES};
+    ON CONFLICT (account_id, region, status, repository_id, digest, layer_hash, fix_available,
+        exploit_available) DO UPDATE SET {_ADD_SEVERITIES};
     INSERT INTO finding_package_counts (account_id, region, status, package_name,
         {_SEVERITY_NAMES})
     SELECT DISTINCT {r}.account_id, {r}.region, {r}.status, name, {sev}
@@ -219,8 +222,8 @@ def _remove(r: str) -> str:
         exploit_yes = exploit_yes - ({r}.exploit_available = 'YES')
     WHERE {image};
     DELETE FROM finding_image_counts WHERE {image} AND {_EMPTY};
-    UPDATE finding_layer_counts SET {sub} WHERE {image} AND layer_hash IN ({layers});
-    DELETE FROM finding_layer_counts WHERE {image} AND {_EMPTY};
+    UPDATE finding_layer_counts SET {sub} WHERE {fix} AND layer_hash IN ({layers});
+    DELETE FROM finding_layer_counts WHERE {fix} AND {_EMPTY};
     UPDATE finding_package_counts SET {sub} WHERE {tenant} AND package_name IN ({names});
     DELETE FROM finding_package_counts WHERE {tenant} AND package_name IN ({names})
         AND {_EMPTY};

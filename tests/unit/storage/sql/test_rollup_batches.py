@@ -182,8 +182,9 @@ def _recount(state: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
         out["finding_image_counts"][(*image, sev)] += 1
         out["finding_image_counts"][(*image, "fix_" + row["fix_available"].lower())] += 1
         out["finding_image_counts"][(*image, "exploit_" + row["exploit_available"].lower())] += 1
+        fixes = (row["fix_available"], row["exploit_available"])
         for layer in {p.get("sourceLayerHash") for p in pkgs} - {None}:
-            out["finding_layer_counts"][(*image, layer, sev)] += 1
+            out["finding_layer_counts"][(*image, layer, *fixes, sev)] += 1
         for name in {p["name"] for p in pkgs}:
             out["finding_package_counts"][(status, name, sev)] += 1
         out["finding_title_counts"][(status, row["vulnerability_id"], doc["title"], sev)] += 1
@@ -191,7 +192,6 @@ def _recount(state: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
         detail = [row[c] for c in ("detail_ref", "vulnerability_id", "fix_available",
                                    "exploit_available", "source")]  # fmt: skip
         out["finding_detail_counts"][(status, *detail, *scores, sev)] += 1
-        fixes = (row["fix_available"], row["exploit_available"])
         out["finding_image_fix_counts"][(*image, *fixes, sev)] += 1
     return out
 

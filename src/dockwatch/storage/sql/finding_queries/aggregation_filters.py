@@ -74,7 +74,8 @@ TENANT_KEYS = frozenset({"awsAccountId", "ecrImageRegistry"})
 
 
 FIX_KEYS = frozenset({"fixAvailable", "exploitAvailable"})
-"""String criteria keys `finding_image_fix_counts` keys on beside the images' columns."""
+"""String criteria keys `finding_image_fix_counts` and `finding_layer_counts` key on beside the
+images' columns."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ class Counted:
     @property
     def images_and_fixes_only(self) -> bool:
         """Whether the rest of the criteria only choose images and fix or exploit availability
-        (the image fix rollup answers them, filtered on its own columns)."""
+        (the image fix and layer rollups answer them, filtered on their own columns)."""
         rest = self.rest
         return (
             rest is not None

@@ -6,7 +6,8 @@ and layer rollups filtered by their image columns when the other criteria only c
 (repository, digest, tags, push time: at 1,000,000 findings 2-13 ms of CPU instead of 0.25-0.45
 s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, packages) sum the
 detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
-or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER;
+or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER
+and the layer rollup (keyed by fix and exploit availability too) for IMAGE_LAYER;
 criteria on the detail document, or on a finding's own columns where the findings of each
 chosen detail agree on them (with image ones), at the grains of an image come from the
 findings' detail index (`aggregation_images.py`); other criteria run the same grouped queries
@@ -110,8 +111,8 @@ def _source(
         if not by_severity and count.images_only and grain in ("image", "layer"):
             table = rollup(_TABLES[grain])
             return table, [on_source(sql_filter(count.image_criteria()), table)]
-        if count.images_and_fixes_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
-            table = rollup(t.finding_image_fix_counts)
+        if count.images_and_fixes_only and kind in _FIX_TABLES:
+            table = rollup(_FIX_TABLES[kind])
             return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
         if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
             rows = rollup(t.finding_detail_counts)
@@ -152,6 +153,13 @@ def _source(
     return sources[grain]().subquery("src"), []
 
 
+_FIX_TABLES = {
+    "REPOSITORY": t.finding_image_fix_counts,
+    "AWS_ECR_CONTAINER": t.finding_image_fix_counts,
+    "IMAGE_LAYER": t.finding_layer_counts,
+}
+"""The rollup keyed by fix and exploit availability that answers each image grain filtered on
+them (and on images): its rows meeting the filter are summed."""
 _FROM_DETAILS = ("ACCOUNT", "FINDING_TYPE", "PACKAGE", "TITLE")
 """Aggregation types the detail rollup answers (not those of an image)."""
 _IMAGE_KINDS = ("REPOSITORY", "AWS_ECR_CONTAINER", "IMAGE_LAYER")

@@ -28,6 +28,7 @@ from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_join
 from dockwatch.storage.sql.migrations.detail_names import findings_7_detail_names
 from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
 from dockwatch.storage.sql.migrations.image_key_index import findings_14_image_key_index
+from dockwatch.storage.sql.migrations.layer_fixes import findings_12_layer_fixes
 from dockwatch.storage.sql.migrations.rollup_tables import findings_9_rollups_without_rowid
 from dockwatch.storage.sql.migrations.stored_order import (
     create_sort_indexes,
@@ -361,6 +362,7 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 9, "rollups without rowid", findings_9_rollups_without_rowid),
     Migration("findings", 10, "image keys in a detail index", findings_10_detail_image_index),
     Migration("findings", 11, "dense tenant keys", findings_11_dense_tenant_keys),
+    Migration("findings", 12, "layer rollup keyed by fix and exploit", findings_12_layer_fixes),
     Migration("findings", 14, "image index by image key", findings_14_image_key_index),
 ]
 

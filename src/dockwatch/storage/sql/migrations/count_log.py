@@ -14,7 +14,9 @@ def findings_6_count_log(conn: Connection) -> None:
     (they were empty there, or held what a copy from SQLite brought, unkept since). Writers of
     findings wait for the fill (a SHARE lock on `findings`); SQLite's rollups do not change."""
     from dockwatch.storage.sql import rollups
+    from dockwatch.storage.sql.migrations.layer_fixes import findings_12_layer_fixes
 
     tables.finding_count_log.create(conn, checkfirst=True)
     if conn.dialect.name == "postgresql":
+        findings_12_layer_fixes(conn)  # the layer rollup's key as the fill below writes it
         rollups.install(conn)

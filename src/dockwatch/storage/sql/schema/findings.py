@@ -358,9 +358,19 @@ finding_layer_counts = _rollup(
     Column("repository_id", Integer, nullable=False),
     Column("digest", String(140), nullable=False),
     Column("layer_hash", String(140), nullable=False),
+    Column("fix_available", String(8), nullable=False),
+    Column("exploit_available", String(8), nullable=False),
     Column("repository_name", String(256), nullable=False),
-    key=("repository_id", "digest", "layer_hash"),
+    key=("repository_id", "digest", "layer_hash", "fix_available", "exploit_available"),
 )
+"""Findings per image layer, status, fix and exploit availability (a finding counts once per
+distinct layer of its vulnerable packages). IMAGE_LAYER aggregations sum the rows of each
+(image, layer), a prefix of the key, so they still group in key order; filtered on fix or
+exploit availability (and images) they sum the rows meeting the filter instead of reading every
+chosen finding (since findings/12; at 1,000,000 findings 1.5 s -> 0.07-0.10 s of CPU for
+fixAvailable=YES, the unfiltered 64 -> 90 ms). Keyed so rather than beside a second table: a
+finding write still upserts one row per distinct layer, and the table holds 108,657 rows, 26.9
+MB (52,397, 12.6 MB keyed by the layer alone; a separate table would have added its 26.9)."""
 
 
 finding_package_counts = _rollup(
