@@ -234,6 +234,8 @@ def _inserted_counts(
     detail: dict[tuple[Any, ...], list[Any]] = {}
     fix: dict[tuple[Any, ...], list[Any]] = {}
     first: dict[tuple[Any, ...], list[Any]] = {}
+    # a batch's findings share a few first-observed instants (one a scan): each converted once
+    seconds: dict[Any, int] = {}
     # what depends on the detail (package, title and detail rollups) is counted per group of
     # rows sharing it: thousands of images share each detail
     groups: dict[tuple[Any, ...], int] = {}
@@ -245,16 +247,6 @@ def _inserted_counts(
         tenant = (r[account], r[region], r[status])
         where = (*tenant, r[repo_id], r[digest])
         name, fixed, exploit = r[repo_name], r[fix_available], r[exploit_available]
-        counts = image.get(where)
-        if counts is None:
-            counts = image[where] = [name, 0, 0, 0, *six]
-        elif name > counts[0]:
-            counts[0] = name  # max(repository_name), as the grouped source has it
-        counts[1] += fixed == "YES"
-        counts[2] += fixed == "PARTIAL"
-        counts[3] += exploit == "YES"
-        if sev is not None:
-            counts[4 + sev] += 1
         for layer_hash in found[1]:
             counts = layer.get((*where, layer_hash))
             if counts is None:
@@ -263,12 +255,15 @@ def _inserted_counts(
                 counts[0] = name
             if sev is not None:
                 counts[1 + sev] += 1
-        second = _first_second(r[first_observed])
+        observed = r[first_observed]
+        second = seconds.get(observed)
+        if second is None:
+            second = seconds[observed] = _first_second(observed)
         counts = first.get((*where, second))
         if counts is None:
             counts = first[(*where, second)] = [name, 0, 0, 0, *six]
         elif name > counts[0]:
-            counts[0] = name
+            counts[0] = name  # max(repository_name), as the grouped source has it
         counts[1] += fixed == "YES"
         counts[2] += fixed == "PARTIAL"
         counts[3] += exploit == "YES"
@@ -284,6 +279,18 @@ def _inserted_counts(
         group = (*tenant, r[detail_ref], r[vuln_id], fixed, exploit, r[source],
                  r[inspector_score], r[epss_score], sev)  # fmt: skip
         groups[group] = groups.get(group, 0) + 1
+    # an image's counts are those of its first-observed seconds added up (a batch's rows of
+    # one image share one or two seconds: counted once per row instead of twice)
+    for (*where_second, _second), counts in first.items():
+        where = tuple(where_second)
+        total = image.get(where)
+        if total is None:
+            image[where] = list(counts)
+            continue
+        if counts[0] > total[0]:
+            total[0] = counts[0]
+        for i in range(1, len(counts)):
+            total[i] += counts[i]
     for group, n in groups.items():
         tenant, ref, vuln = group[:3], group[3], group[4]
         score, epss, sev = group[8], group[9], group[10]
