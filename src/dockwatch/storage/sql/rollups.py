@@ -20,14 +20,15 @@ severity (a row per severity made the layer table four times longer and its aggr
                              -> counts, fix and exploit counts
 
 The detail and image fix rollups answer filters on what a finding is rather than where it is:
-fix and exploit availability, scores, the vulnerability, its source, title, packages. Every column such a filter
-reads is a key or a function of `detail_ref`, so the detail rollup's rows (127,600 at 1,000,000
-findings sharing 146,300 details) are filtered by the same SQL as findings and summed (PACKAGE,
-TITLE, ACCOUNT, FINDING_TYPE; each row carries its detail's title and distinct package names,
-which PACKAGE and TITLE group by without a join); the image fix rollup (42,139 rows: about four
-per image and status) does the same for REPOSITORY and AWS_ECR_CONTAINER filtered by fix or
-exploit availability. At 1,000,000 findings PACKAGE fixAvailable=YES fell from 2.4 s of CPU to 0.3 s,
-REPOSITORY fixAvailable=YES from 1.0 s to 22 ms (docs/findings.md). The image first-seen
+fix and exploit availability, scores, the vulnerability, its source, title, packages. Every
+column such a filter reads is a key or a function of `detail_ref`, so the detail rollup's rows
+(127,600 at 1,000,000 findings sharing 146,300 details) are filtered by the same SQL as
+findings and summed (PACKAGE, TITLE, ACCOUNT, FINDING_TYPE; each row carries its detail's title
+and distinct package names, which PACKAGE and TITLE group by without a join); the image fix
+rollup (42,139 rows: about four per image and status) does the same for REPOSITORY and
+AWS_ECR_CONTAINER filtered by fix or exploit availability. At 1,000,000 findings PACKAGE
+fixAvailable=YES fell from 2.4 s of CPU to 0.3 s, REPOSITORY fixAvailable=YES from 1.0 s to 22
+ms (docs/findings.md). The image first-seen
 rollup answers the image grains filtered by a `firstObservedAt` range (with image criteria):
 whole seconds inside the range from its rows, the range's cut seconds from `findings`
 (`finding_queries/aggregation_first_seen.py`).

@@ -36,6 +36,9 @@ def findings_13_first_seen_rollup(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {log.name} ADD COLUMN first_observed_at {kind}"))
     added = tables.finding_image_first_counts
     if postgresql and kept:
+        # a fold earlier in this session made its temporary table like the log without the
+        # column: made again by this fold
+        conn.execute(text("DROP TABLE IF EXISTS pg_temp.finding_count_folding"))
         others = [table for table in rollups.TABLES if table is not added]
         pg_rollups.fold(conn, wait=True, only=others)
     added.create(conn, checkfirst=True)

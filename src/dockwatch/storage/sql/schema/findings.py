@@ -440,8 +440,10 @@ the seconds wholly inside the range and count the findings of the one or two sec
 range's ends cut from `findings` itself (`finding_queries/aggregation_first_seen.py`), instead
 of reading every finding in the range. A finding's `first_observed_at` never changes, and a
 scan stamps all the findings it first observes with one instant, so an image has a row per
-scan or advisory update that added findings to it: 10,000 rows at 1,000,000 findings
-(`bench/findings.py`, 1.3 MB), a few more per image after each update that adds to it."""
+scan or advisory update that added findings to it: 17,994 rows at 1,000,000 findings
+(`bench/findings.py`: as many as `finding_image_counts`, each image's findings first observed
+at its push; 3.2 MB, 3.2 bytes a finding), and at most one more per image for each advisory
+update that adds findings to it (docs/findings.md)."""
 
 
 finding_rollup_deferrals = Table(
