@@ -55,6 +55,7 @@ FINDING_TABLES = {
     "finding_title_counts",
     "finding_detail_counts",
     "finding_image_fix_counts",
+    "finding_image_first_counts",
 }
 
 _INDEX_PROBE = textwrap.dedent(

@@ -11,6 +11,7 @@ through the API's answer with small pages and compares them, order included: by 
 can answer (the grouped SQL fallback), and with criteria that only choose images (the rollups
 filtered by the images' columns), and with criteria on what a finding is (fix and exploit
 availability, scores, vulnerability, title, packages: the detail rollup, filtered and summed;
+a first-observed range: the image first-seen rollup, the range's cut seconds recounted;
 at the grains of an image, the findings' detail index, for the finding's own columns too where
 every finding of a chosen detail agrees on them, as the writer's findings do).
 The detail rollup itself must equal a recount of the findings after every step.
@@ -38,7 +39,7 @@ from dockwatch.clock import ControlledClock
 from dockwatch.config import Settings
 from dockwatch.findings.purge import purge_closed
 from dockwatch.findings.service import FindingWriter
-from dockwatch.model.times import as_utc_or_none
+from dockwatch.model.times import as_utc, as_utc_or_none
 from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import finding_repo
@@ -597,6 +598,28 @@ class Registry(RuleBasedStateMachine):
                     (
                         {"ecrImageHash": [{"comparison": "EQUALS", "value": digest}]},
                         lambda r: r["status"] == "ACTIVE" and r["digest"] == digest,
+                    )
+                )
+                # a first-observed range from half a second before the median instant (a cut
+                # second) to the last one: the image first-seen rollup, its edges recounted
+                instants = sorted({as_utc(r["first_observed_at"]) for r in rows})
+                low = instants[len(instants) // 2] - timedelta(microseconds=500_000)
+                high = instants[-1]
+                variants.append(
+                    (
+                        {
+                            "firstObservedAt": [
+                                {
+                                    "startInclusive": low.isoformat(),
+                                    "endInclusive": high.isoformat(),
+                                }
+                            ],
+                            "findingStatus": [{"comparison": "NOT_EQUALS", "value": "CLOSED"}],
+                        },
+                        lambda r: (
+                            r["status"] != "CLOSED"
+                            and low <= as_utc(r["first_observed_at"]) <= high
+                        ),
                     )
                 )
             self.checks += 1

@@ -25,7 +25,7 @@ and the reader adds them up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import (
@@ -63,7 +63,11 @@ _FOLDING = Table(
 )
 """The rows one fold moves, in a temporary table of the session (emptied at commit)."""
 
-_EXTRA_COUNTS = {t.finding_image_counts.name: ("fix_yes", "fix_partial", "exploit_yes")}
+_FIXES = ("fix_yes", "fix_partial", "exploit_yes")
+_EXTRA_COUNTS = {t.finding_image_counts.name: _FIXES, t.finding_image_first_counts.name: _FIXES}
+_NETTED = (t.finding_image_counts, t.finding_image_fix_counts, t.finding_image_first_counts)
+"""The image rollups, whose log rows `current` nets per key: REPOSITORY counts the images whose
+rows count above zero."""
 
 
 def _values(row: str, sign: int) -> str:
@@ -139,9 +143,13 @@ def _take_lock(conn: Connection, wait: bool) -> bool:
     return bool(got.scalar())
 
 
-def fold(conn: Connection, *, wait: bool = False) -> int | None:
+def fold(
+    conn: Connection, *, wait: bool = False, only: Sequence[Table] | None = None
+) -> int | None:
     """Move the log rows this transaction sees into the rollup tables; the number moved, or
-    None when another transaction is folding (`wait`: wait for it instead)."""
+    None when another transaction is folding (`wait`: wait for it instead). `only`: into those
+    tables alone (a migration adding a rollup folds the log into the others first, while no
+    writer adds to it; the new one is then filled from the findings)."""
     if not _take_lock(conn, wait):
         return None
     conn.exec_driver_sql(
@@ -153,7 +161,11 @@ def fold(conn: Connection, *, wait: bool = False) -> int | None:
         f"INSERT INTO pg_temp.{_FOLDING.name} SELECT * FROM moved"
     ).rowcount
     if moved:
-        sources = rollup_sources.sources("postgresql", _FOLDING)
+        sources = [
+            (table, source)
+            for table, source in rollup_sources.sources("postgresql", _FOLDING)
+            if only is None or table in only
+        ]
         for table, source in sources:
             names = [c.name for c in source.selected_columns]
             stmt = pg_insert(table).from_select(names, source)
@@ -206,15 +218,15 @@ def settle(conn: Connection) -> bool:
 
 def current(table: Table, with_log: bool) -> FromClause:
     """The rollup `table` as of the statement's snapshot: its rows, plus (`with_log`) the log
-    rows not folded yet, grouped as the table (same columns; the two image rollups' netted
-    per key, since REPOSITORY counts the images whose rows count above zero)."""
+    rows not folded yet, grouped as the table (same columns; the image rollups' netted per key,
+    `_NETTED`)."""
     if not with_log:
         return table
     log = dict(rollup_sources.sources("postgresql", t.finding_count_log))[table]
     src = log.subquery("log")
     names = [c.name for c in table.columns]
     both = union_all(select(*table.c), select(*[src.c[n] for n in names])).subquery(table.name)
-    if table not in (t.finding_image_counts, t.finding_image_fix_counts):
+    if table not in _NETTED:
         return both
     key = _key(table)
     counts = _counts(table)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, Table, column, delete, select, tuple_
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.schema.epoch_micros import to_micros
 
 BATCH_MIN = 1_000
 """Fewer rows than this are counted by the triggers. Measured writer CPU (2026-12-05, 20,000
@@ -43,7 +45,8 @@ _BATCH = table_clause(_IDS, column("id"), schema="temp")
 COUNTED = frozenset(rollups.COUNTED)
 """The `findings` columns the rollups count by: an update of other columns counts nothing."""
 
-_EXTRA_COUNTS = {t.finding_image_counts.name: ("fix_yes", "fix_partial", "exploit_yes")}
+_FIXES = ("fix_yes", "fix_partial", "exploit_yes")
+_EXTRA_COUNTS = {t.finding_image_counts.name: _FIXES, t.finding_image_first_counts.name: _FIXES}
 
 
 def _in_batch() -> ColumnElement[bool]:
@@ -59,6 +62,7 @@ def _sources() -> list[tuple[Table, Select[tuple[object, ...]]]]:
         (t.finding_title_counts, rollups.title_source("sqlite", where)),
         (t.finding_detail_counts, rollups.detail_source(where)),
         (t.finding_image_fix_counts, rollups.image_fix_source(where)),
+        (t.finding_image_first_counts, rollups.image_first_source("sqlite", where)),
     ]
 
 
@@ -152,6 +156,10 @@ _INSERTED_KEYS: dict[str, tuple[str, ...]] = {
         "account_id", "region", "status", "repository_id", "digest", "fix_available",
         "exploit_available", "repository_name",
     ),
+    t.finding_image_first_counts.name: (
+        "account_id", "region", "status", "repository_id", "digest", "first_observed_second",
+        "repository_name", "fix_yes", "fix_partial", "exploit_yes",
+    ),
 }  # fmt: skip
 """Per rollup table, the columns a counted row carries before its severity counts."""
 
@@ -198,6 +206,13 @@ def _names_json(names: set[str]) -> str:
     return json.dumps(sorted(names), separators=(",", ":"), ensure_ascii=False)
 
 
+def _first_second(value: datetime | int) -> int:
+    """`rollup_sources.first_second` of a finding's `first_observed_at` (an aware datetime, or
+    the integer microseconds SQLite stores), as the integer the driver is given."""
+    micros = value if isinstance(value, int) else to_micros(value)
+    return micros // t.FIRST_SECOND * t.FIRST_SECOND
+
+
 def _inserted_counts(
     conn: Connection, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> dict[str, dict[tuple[Any, ...], list[Any]]]:
@@ -209,6 +224,7 @@ def _inserted_counts(
     vuln_id, severity, detail_ref = at["vulnerability_id"], at["severity"], at["detail_ref"]
     fix_available, exploit_available = at["fix_available"], at["exploit_available"]
     source, inspector_score, epss_score = at["source"], at["inspector_score"], at["epss_score"]
+    first_observed = at["first_observed_at"]
     details = _details_of(conn, sorted({r[detail_ref] for r in rows}))
     six = [0] * len(t.ROLLUP_SEVERITIES)
     image: dict[tuple[Any, ...], list[Any]] = {}
@@ -217,6 +233,9 @@ def _inserted_counts(
     title: dict[tuple[Any, ...], list[Any]] = {}
     detail: dict[tuple[Any, ...], list[Any]] = {}
     fix: dict[tuple[Any, ...], list[Any]] = {}
+    first: dict[tuple[Any, ...], list[Any]] = {}
+    # a batch's findings share a few first-observed instants (one a scan): each converted once
+    seconds: dict[Any, int] = {}
     # what depends on the detail (package, title and detail rollups) is counted per group of
     # rows sharing it: thousands of images share each detail
     groups: dict[tuple[Any, ...], int] = {}
@@ -228,16 +247,6 @@ def _inserted_counts(
         tenant = (r[account], r[region], r[status])
         where = (*tenant, r[repo_id], r[digest])
         name, fixed, exploit = r[repo_name], r[fix_available], r[exploit_available]
-        counts = image.get(where)
-        if counts is None:
-            counts = image[where] = [name, 0, 0, 0, *six]
-        elif name > counts[0]:
-            counts[0] = name  # max(repository_name), as the grouped source has it
-        counts[1] += fixed == "YES"
-        counts[2] += fixed == "PARTIAL"
-        counts[3] += exploit == "YES"
-        if sev is not None:
-            counts[4 + sev] += 1
         for layer_hash in found[1]:
             counts = layer.get((*where, layer_hash, fixed, exploit))
             if counts is None:
@@ -246,6 +255,20 @@ def _inserted_counts(
                 counts[0] = name
             if sev is not None:
                 counts[1 + sev] += 1
+        observed = r[first_observed]
+        second = seconds.get(observed)
+        if second is None:
+            second = seconds[observed] = _first_second(observed)
+        counts = first.get((*where, second))
+        if counts is None:
+            counts = first[(*where, second)] = [name, 0, 0, 0, *six]
+        elif name > counts[0]:
+            counts[0] = name  # max(repository_name), as the grouped source has it
+        counts[1] += fixed == "YES"
+        counts[2] += fixed == "PARTIAL"
+        counts[3] += exploit == "YES"
+        if sev is not None:
+            counts[4 + sev] += 1
         counts = fix.get((*where, fixed, exploit))
         if counts is None:
             counts = fix[(*where, fixed, exploit)] = [name, *six]
@@ -256,6 +279,18 @@ def _inserted_counts(
         group = (*tenant, r[detail_ref], r[vuln_id], fixed, exploit, r[source],
                  r[inspector_score], r[epss_score], sev)  # fmt: skip
         groups[group] = groups.get(group, 0) + 1
+    # an image's counts are those of its first-observed seconds added up (a batch's rows of
+    # one image share one or two seconds: counted once per row instead of twice)
+    for (*where_second, _second), counts in first.items():
+        where = tuple(where_second)
+        total = image.get(where)
+        if total is None:
+            image[where] = list(counts)
+            continue
+        if counts[0] > total[0]:
+            total[0] = counts[0]
+        for i in range(1, len(counts)):
+            total[i] += counts[i]
     for group, n in groups.items():
         tenant, ref, vuln = group[:3], group[3], group[4]
         score, epss, sev = group[8], group[9], group[10]
@@ -280,6 +315,7 @@ def _inserted_counts(
         t.finding_title_counts.name: title,
         t.finding_detail_counts.name: detail,
         t.finding_image_fix_counts.name: fix,
+        t.finding_image_first_counts.name: first,
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     FromClause,
     Select,
@@ -24,17 +25,22 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 
 COUNTED = (
     "account_id", "region", "status", "repository_id", "repository_name", "digest",
     "vulnerability_id", "severity", "fix_available", "exploit_available", "detail_ref",
-    "source", "inspector_score", "epss_score",
+    "source", "inspector_score", "epss_score", "first_observed_at",
 )  # fmt: skip
-"""The `findings` columns the rollups count by: an update of other columns counts nothing."""
+"""The `findings` columns the rollups count by: an update of other columns counts nothing.
+`first_observed_at` is set once when a finding is stored (a reopened finding keeps it) and no
+writer updates it, but a migration may (listing/5 rewrote it as integers): counted, so that
+`finding_image_first_counts` follows whatever changes it."""
 
 DETAIL_KEY = (
     "detail_ref", "vulnerability_id", "fix_available", "exploit_available", "source",
@@ -202,6 +208,38 @@ def image_fix_source(
     )
 
 
+def first_second(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The whole second (`t.FIRST_SECOND`) `column`, a finding's `first_observed_at`, lies in:
+    its key in `finding_image_first_counts`."""
+    if dialect == "postgresql":
+        return type_coerce(func.date_trunc("second", column), EPOCH_MICROS_TIMESTAMP)
+    # SQLite's `%` truncates toward zero: this floors any sign, as Python's `//` does
+    micros = type_coerce(column, BigInteger)
+    n = t.FIRST_SECOND
+    return type_coerce(micros - ((micros % n) + n) % n, EPOCH_MICROS_TIMESTAMP)
+
+
+def image_first_source(
+    dialect: str, where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_image_first_counts` computed from `rows` (those matching `where`)."""
+    f = rows
+    second = first_second(dialect, f.c.first_observed_at)
+    return (
+        select(
+            *_image_key(f),
+            second.label("first_observed_second"),
+            func.max(f.c.repository_name).label("repository_name"),
+            _count_if(f, f.c.fix_available == "YES").label("fix_yes"),
+            _count_if(f, f.c.fix_available == "PARTIAL").label("fix_partial"),
+            _count_if(f, f.c.exploit_available == "YES").label("exploit_yes"),
+            *_severity_counts(f),
+        )
+        .where(*where)
+        .group_by(*_image_key(f), second)
+    )
+
+
 def package_names(dialect: str, detail_ref: ColumnElement[str]) -> ColumnElement[str]:
     """The distinct package names of the detail `detail_ref` as a JSON array in name order
     (`finding_detail_counts.package_names`; `[]` for a detail without packages)."""
@@ -264,4 +302,5 @@ def sources(
         (t.finding_title_counts, title_source(dialect, where, rows)),
         (t.finding_detail_counts, detail_source(where, rows, dialect)),
         (t.finding_image_fix_counts, image_fix_source(where, rows)),
+        (t.finding_image_first_counts, image_first_source(dialect, where, rows)),
     ]

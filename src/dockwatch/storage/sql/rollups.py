@@ -1,4 +1,4 @@
-"""Finding rollups: counts by severity at six grains, kept exact by SQL triggers.
+"""Finding rollups: counts by severity at seven grains, kept exact by SQL triggers.
 
 Aggregating a million findings on every request costs 0.1-1 s on SQLite even from covering
 indexes (measured while designing this: a GROUP BY per image over 850,000 ACTIVE rows took 400 ms
@@ -17,18 +17,23 @@ severity (a row per severity made the layer table four times longer and its aggr
                              the detail's title and package names
     finding_image_fix_counts (status, repository_id, digest, fix_available,
                              exploit_available) -> counts
+    finding_image_first_counts (status, repository_id, digest, first_observed_second)
+                             -> counts, fix and exploit counts
 
-The last two answer filters on what a finding is rather than where it is: fix and exploit
-availability, scores, the vulnerability, its source, title, packages. Every column such a filter
-reads is a key or a function of `detail_ref`, so the detail rollup's rows (127,600 at 1,000,000
-findings sharing 146,300 details) are filtered by the same SQL as findings and summed (PACKAGE,
-TITLE, ACCOUNT, FINDING_TYPE; each row carries its detail's title and distinct package names,
-which PACKAGE and TITLE group by without a join); the image fix rollup (42,139 rows: about four
-per image and status) does the same for REPOSITORY and AWS_ECR_CONTAINER filtered by fix or
-exploit availability, and the layer rollup, keyed by both too (since findings/12; 108,657 rows,
-52,397 keyed by the layer alone), for IMAGE_LAYER. At 1,000,000 findings PACKAGE
-fixAvailable=YES fell from 2.4 s of CPU to 0.3 s, REPOSITORY fixAvailable=YES from 1.0 s to
-22 ms, IMAGE_LAYER fixAvailable=YES from 1.5 s to 0.07-0.10 s (docs/findings.md).
+The detail and image fix rollups answer filters on what a finding is rather than where it is:
+fix and exploit availability, scores, the vulnerability, its source, title, packages. Every
+column such a filter reads is a key or a function of `detail_ref`, so the detail rollup's rows
+(127,600 at 1,000,000 findings sharing 146,300 details) are filtered by the same SQL as
+findings and summed (PACKAGE, TITLE, ACCOUNT, FINDING_TYPE; each row carries its detail's title
+and distinct package names, which PACKAGE and TITLE group by without a join); the image fix
+rollup (42,139 rows: about four per image and status) does the same for REPOSITORY and
+AWS_ECR_CONTAINER filtered by fix or exploit availability, and the layer rollup, keyed by both
+too (since findings/12; 108,657 rows, 52,397 keyed by the layer alone), for IMAGE_LAYER. At
+1,000,000 findings PACKAGE fixAvailable=YES fell from 2.4 s of CPU to 0.3 s, REPOSITORY
+fixAvailable=YES from 1.0 s to 22 ms, IMAGE_LAYER fixAvailable=YES from 1.5 s to 0.07-0.10 s
+(docs/findings.md). The image first-seen rollup answers the image grains filtered by a
+`firstObservedAt` range (with image criteria): whole seconds inside the range from its rows,
+the range's cut seconds from `findings` (`finding_queries/aggregation_first_seen.py`).
 
 A finding counts once per grain key: once for each distinct layer and each distinct package
 name among its vulnerable packages. Triggers on `findings` keep the counts in the transaction
@@ -40,14 +45,14 @@ a finding is written or deleted (the writer stores details first; purge deletes 
 Cost on writes (measured through FindingWriter, 20,000 findings, with the first four tables):
 +40 us per finding inserted (about +38%) and +45 us per status change, with `PRAGMA temp_store =
 MEMORY`; without it SQLite puts the statement journal a trigger needs in a temp file and the
-cost doubles. The two later tables add one upsert of a single row each (no read of other
-tables), and two grouped statements per batch (`rollup_batches.py`).
+cost doubles. The detail, image fix and image first-seen tables add one upsert of a single row
+each (no read of other tables), and two grouped statements per batch (`rollup_batches.py`).
 
 A batch writer (a feed delta writing findings of 100,000 images) counts its batch itself, once,
 with set-oriented statements while the triggers stand aside (`rollup_batches.py`); both end with
 the same counts (tests/unit/storage/sql/test_rollup_batches.py).
 
-The triggers above are SQLite DDL. PostgreSQL keeps the same six tables another way
+The triggers above are SQLite DDL. PostgreSQL keeps the same seven tables another way
 (`pg_rollups.py`): several workers writing findings at once would all update the same package
 and title rows (lock waits, and deadlocks when two transactions meet them in opposite orders),
 so its row triggers only append the finding's counted columns to `finding_count_log`, and a
@@ -73,6 +78,7 @@ from dockwatch.storage.sql.rollup_sources import (
     COUNTED,
     DETAIL_KEY,
     detail_source,
+    image_first_source,
     image_fix_source,
     image_source,
     layer_source,
@@ -90,6 +96,7 @@ __all__ = [
     "detail_source",
     "drop_triggers",
     "enabled",
+    "image_first_source",
     "image_fix_source",
     "image_source",
     "install",
@@ -109,6 +116,7 @@ TABLES = (
     t.finding_title_counts,
     t.finding_detail_counts,
     t.finding_image_fix_counts,
+    t.finding_image_first_counts,
 )
 TRIGGERS = ("findings_rollup_insert", "findings_rollup_update", "findings_rollup_delete")
 
@@ -182,10 +190,35 @@ def _add(r: str) -> str:
         {r}.fix_available, {r}.exploit_available, {r}.repository_name, {sev})
     ON CONFLICT (account_id, region, status, repository_id, digest, fix_available,
         exploit_available) DO UPDATE SET {_ADD_SEVERITIES};
+    INSERT INTO finding_image_first_counts (account_id, region, status, repository_id, digest,
+        first_observed_second, repository_name, fix_yes, fix_partial, exploit_yes,
+        {_SEVERITY_NAMES})
+    VALUES ({r}.account_id, {r}.region, {r}.status, {r}.repository_id, {r}.digest,
+        {_first_second(r)}, {r}.repository_name, {r}.fix_available = 'YES',
+        {r}.fix_available = 'PARTIAL', {r}.exploit_available = 'YES', {sev})
+    ON CONFLICT (account_id, region, status, repository_id, digest, first_observed_second)
+        DO UPDATE SET {_ADD_SEVERITIES}, fix_yes = fix_yes + excluded.fix_yes,
+        fix_partial = fix_partial + excluded.fix_partial,
+        exploit_yes = exploit_yes + excluded.exploit_yes;
     """
 
 
 _DETAIL_NAMES = ", ".join(DETAIL_KEY)
+
+
+def _first_second(r: str) -> str:
+    """The key of the finding row `r` in `finding_image_first_counts`: its `first_observed_at`
+    (integer microseconds) floored to the second (`rollup_sources.first_second`)."""
+    x, n = f"{r}.first_observed_at", t.FIRST_SECOND
+    return f"({x} - (({x} % {n}) + {n}) % {n})"
+
+
+def _subtract_fixes(r: str) -> str:
+    return (
+        f"fix_yes = fix_yes - ({r}.fix_available = 'YES'), "
+        f"fix_partial = fix_partial - ({r}.fix_available = 'PARTIAL'), "
+        f"exploit_yes = exploit_yes - ({r}.exploit_available = 'YES')"
+    )
 
 
 def _detail_values(r: str) -> str:
@@ -215,12 +248,9 @@ def _remove(r: str) -> str:
         f"{image} AND fix_available = {r}.fix_available "
         f"AND exploit_available = {r}.exploit_available"
     )
+    first = f"{image} AND first_observed_second = {_first_second(r)}"
     return f"""
-    UPDATE finding_image_counts SET {sub},
-        fix_yes = fix_yes - ({r}.fix_available = 'YES'),
-        fix_partial = fix_partial - ({r}.fix_available = 'PARTIAL'),
-        exploit_yes = exploit_yes - ({r}.exploit_available = 'YES')
-    WHERE {image};
+    UPDATE finding_image_counts SET {sub}, {_subtract_fixes(r)} WHERE {image};
     DELETE FROM finding_image_counts WHERE {image} AND {_EMPTY};
     UPDATE finding_layer_counts SET {sub} WHERE {fix} AND layer_hash IN ({layers});
     DELETE FROM finding_layer_counts WHERE {fix} AND {_EMPTY};
@@ -233,6 +263,8 @@ def _remove(r: str) -> str:
     DELETE FROM finding_detail_counts WHERE {detail} AND {_EMPTY};
     UPDATE finding_image_fix_counts SET {sub} WHERE {fix};
     DELETE FROM finding_image_fix_counts WHERE {fix} AND {_EMPTY};
+    UPDATE finding_image_first_counts SET {sub}, {_subtract_fixes(r)} WHERE {first};
+    DELETE FROM finding_image_first_counts WHERE {first} AND {_EMPTY};
     """
 
 

@@ -5,8 +5,9 @@ Hypothesis draws sequences of evaluations (image resources sharing vulnerabiliti
 random severity, fix, exploit flag and vulnerable packages over shared layers, full scans and
 scoped re-evaluations, images deleted) and runs each through the same `FindingWriter` on two
 SQLite stores: one counts every batch with the set-oriented statements, the other keeps the
-per-row triggers. After every step the findings, the six rollup tables and the outbox events
-must be equal, and the rollups must equal a recount of the findings in plain Python (the
+per-row triggers. After every step the findings, the seven rollup tables and the outbox events
+must be equal, and the rollups (the first-seen one keyed by whole seconds of instants that
+are not) must equal a recount of the findings in plain Python (the
 detail rollup's titles and package names: those of each row's detail document).
 """
 
@@ -49,6 +50,7 @@ ROLLUPS = (
     t.finding_title_counts,
     t.finding_detail_counts,
     t.finding_image_fix_counts,
+    t.finding_image_first_counts,
 )
 _accounts = itertools.count(100000000000)
 
@@ -193,6 +195,12 @@ def _recount(state: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
                                    "exploit_available", "source")]  # fmt: skip
         out["finding_detail_counts"][(status, *detail, *scores, sev)] += 1
         out["finding_image_fix_counts"][(*image, *fixes, sev)] += 1
+        first = row["first_observed_at"]
+        second = (*image, first - timedelta(microseconds=first.microsecond))
+        out["finding_image_first_counts"][(*second, sev)] += 1
+        out["finding_image_first_counts"][(*second, "fix_" + row["fix_available"].lower())] += 1
+        exploit = "exploit_" + row["exploit_available"].lower()
+        out["finding_image_first_counts"][(*second, exploit)] += 1
     return out
 
 
@@ -265,7 +273,8 @@ def test_batched_writes_equal_per_row_writes(
             })  # fmt: skip
     assert repos[0] == repos[1]
     for n, (kind, what) in enumerate(steps):
-        step = (kind, what, T0 + timedelta(hours=n))
+        # steps a fraction of a second into a second: the first-seen rollup keys whole seconds
+        step = (kind, what, T0 + timedelta(hours=n, microseconds=250_001 * n))
         _apply(batched, tenant, repos[0], step, least=1)
         _apply(per_row, tenant, repos[1], step, least=10**9)
         got, want = _state(batched, tenant.account_id), _state(per_row, tenant.account_id)
@@ -288,4 +297,5 @@ _COUNTERS = {
     "finding_title_counts": set(t.ROLLUP_SEVERITIES),
     "finding_detail_counts": set(t.ROLLUP_SEVERITIES),
     "finding_image_fix_counts": set(t.ROLLUP_SEVERITIES),
+    "finding_image_first_counts": {*t.ROLLUP_SEVERITIES, "fix_yes", "fix_partial", "exploit_yes"},
 }

@@ -115,6 +115,21 @@ class Counted:
         )
 
     @property
+    def images_and_first_seen_only(self) -> bool:
+        """Whether the rest of the criteria only choose images and one `firstObservedAt` range
+        (the image first-seen rollup answers them with the findings of the range's cut
+        seconds, `aggregation_first_seen.py`)."""
+        rest = self.rest
+        return (
+            rest is not None
+            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS
+            and set(rest.dates) <= {"ecrImagePushedAt", "firstObservedAt"}
+            and len(rest.dates.get("firstObservedAt", ())) == 1
+            and not rest.numbers
+            and not rest.packages
+        )
+
+    @property
     def details_and_images_only(self) -> bool:
         """Whether the rest of the criteria only choose images and read detail-level columns
         (`aggregation_images.py` answers the image grains: the detail criteria choose details,

@@ -8,6 +8,8 @@ s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, p
 detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
 or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER
 and the layer rollup (keyed by fix and exploit availability too) for IMAGE_LAYER;
+a `firstObservedAt` range (with image criteria) at the grains of an image other than layers sums
+the image first-seen rollup (`aggregation_first_seen.py`: the range's cut seconds recounted);
 criteria on the detail document, or on a finding's own columns where the findings of each
 chosen detail agree on them (with image ones), at the grains of an image come from the
 findings' detail index (`aggregation_images.py`); other criteria run the same grouped queries
@@ -51,6 +53,7 @@ from dockwatch.storage.sql import tables as t
 
 from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
+from .aggregation_first_seen import first_seen_source
 from .aggregation_images import detail_index_source
 from .aggregation_scan import Grouped
 from .criteria_sql import on_source, sql_filter, unindexed
@@ -114,6 +117,10 @@ def _source(
         if count.images_and_fixes_only and kind in _FIX_TABLES:
             table = rollup(_FIX_TABLES[kind])
             return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
+        if not by_severity and count.images_and_first_seen_only and grain == "image":
+            found = first_seen_source(conn, count, tenant, rollup)
+            if found is not None:
+                return found, [on_source(sql_filter(count.image_criteria()), found)]
         if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
             rows = rollup(t.finding_detail_counts)
             src = _from_details(kind, count, tenant, conn.dialect.name, rows)

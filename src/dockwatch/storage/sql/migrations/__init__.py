@@ -27,6 +27,7 @@ from dockwatch.storage.sql.migrations.detail_image_index import findings_10_deta
 from dockwatch.storage.sql.migrations.detail_joins import findings_5_detail_joins
 from dockwatch.storage.sql.migrations.detail_names import findings_7_detail_names
 from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
+from dockwatch.storage.sql.migrations.first_seen_rollup import findings_13_first_seen_rollup
 from dockwatch.storage.sql.migrations.image_key_index import findings_14_image_key_index
 from dockwatch.storage.sql.migrations.layer_fixes import findings_12_layer_fixes
 from dockwatch.storage.sql.migrations.rollup_tables import findings_9_rollups_without_rowid
@@ -363,6 +364,9 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 10, "image keys in a detail index", findings_10_detail_image_index),
     Migration("findings", 11, "dense tenant keys", findings_11_dense_tenant_keys),
     Migration("findings", 12, "layer rollup keyed by fix and exploit", findings_12_layer_fixes),
+    Migration(
+        "findings", 13, "finding counts per image and first second", findings_13_first_seen_rollup
+    ),
     Migration("findings", 14, "image index by image key", findings_14_image_key_index),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Float, Integer, SmallInteger, String, Table
 
 from dockwatch.storage.sql.schema.base import metadata, tenant_columns
+from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 
 finding_count_log = Table(
     "finding_count_log",
@@ -23,6 +24,9 @@ finding_count_log = Table(
     Column("source", String(64), nullable=False),
     Column("inspector_score", Float),
     Column("epss_score", Float),
+    # since migration findings/13 (`finding_image_first_counts` counts by it); NULL only in
+    # rows logged before it, which that migration folds first
+    Column("first_observed_at", EPOCH_MICROS_TIMESTAMP),
 )
 """One row per finding row counted in (`sign` 1: inserted, or the new values of an update) or
 out (-1: deleted, or the old values), with every `findings` column a rollup counts by. Writers
