@@ -25,9 +25,9 @@ def active_counts(
     conn: Connection, tenant: Tenant, repository_id: int, digests: Sequence[str]
 ) -> dict[str, dict[str, int]]:
     """digest -> severity (upper case) -> ACTIVE findings, for the images with any."""
-    out: dict[str, dict[str, int]] = {}
     if not rollups.enabled(conn):
         return _counted(conn, tenant, repository_id, digests)
+    out: dict[str, dict[str, int]] = {}
     log = conn.dialect.name == "postgresql" and pg_rollups.settle(conn)
     images = pg_rollups.current(t.finding_image_counts, log)
     severities = [images.c[s] for s in t.ROLLUP_SEVERITIES]

@@ -46,6 +46,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dockwatch.storage.sql import rollup_sources
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ _FOLDING = Table(
 )
 """The rows one fold moves, in a temporary table of the session (emptied at commit)."""
 
-_FIXES = ("fix_yes", "fix_partial", "exploit_yes")
-_EXTRA_COUNTS = {t.finding_image_counts.name: _FIXES, t.finding_image_first_counts.name: _FIXES}
 _NETTED = (t.finding_image_counts, t.finding_image_fix_counts, t.finding_image_first_counts)
 """The image rollups, whose log rows `current` nets per key: REPOSITORY counts the images whose
 rows count above zero."""
@@ -127,14 +126,6 @@ def install_triggers(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
-def _key(table: Table) -> list[str]:
-    return [c.name for c in table.primary_key.columns]
-
-
-def _counts(table: Table) -> list[str]:
-    return [*t.ROLLUP_SEVERITIES, *_EXTRA_COUNTS.get(table.name, ())]
-
-
 def _take_lock(conn: Connection, wait: bool) -> bool:
     if wait:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FOLD_LOCK_KEY})
@@ -170,15 +161,15 @@ def fold(
             names = [c.name for c in source.selected_columns]
             stmt = pg_insert(table).from_select(names, source)
             stmt = stmt.on_conflict_do_update(
-                index_elements=_key(table),
-                set_={c: table.c[c] + stmt.excluded[c] for c in _counts(table)},
+                index_elements=key_columns(table),
+                set_={c: table.c[c] + stmt.excluded[c] for c in count_columns(table)},
             )
             conn.execute(stmt)
         counted_out = conn.exec_driver_sql(
             f"SELECT EXISTS (SELECT 1 FROM pg_temp.{_FOLDING.name} WHERE sign < 0)"
         ).scalar()
         for table, source in sources if counted_out else ():  # only removals empty a row
-            key = _key(table)
+            key = key_columns(table)
             keys = source.subquery("k")
             conn.execute(
                 delete(table).where(
@@ -228,8 +219,8 @@ def current(table: Table, with_log: bool) -> FromClause:
     both = union_all(select(*table.c), select(*[src.c[n] for n in names])).subquery(table.name)
     if table not in _NETTED:
         return both
-    key = _key(table)
-    counts = _counts(table)
+    key = key_columns(table)
+    counts = count_columns(table)
     return (
         select(
             *[

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
 from dockwatch.storage.sql.schema.epoch_micros import to_micros
 
 BATCH_MIN = 1_000
@@ -44,9 +45,6 @@ _BATCH = table_clause(_IDS, column("id"), schema="temp")
 
 COUNTED = frozenset(rollups.COUNTED)
 """The `findings` columns the rollups count by: an update of other columns counts nothing."""
-
-_FIXES = ("fix_yes", "fix_partial", "exploit_yes")
-_EXTRA_COUNTS = {t.finding_image_counts.name: _FIXES, t.finding_image_first_counts.name: _FIXES}
 
 
 def _in_batch() -> ColumnElement[bool]:
@@ -66,24 +64,16 @@ def _sources() -> list[tuple[Table, Select[tuple[object, ...]]]]:
     ]
 
 
-def _key(table: Table) -> list[str]:
-    return [c.name for c in table.primary_key.columns]
-
-
-def _counts(table: Table) -> list[str]:
-    return [*t.ROLLUP_SEVERITIES, *_EXTRA_COUNTS.get(table.name, ())]
-
-
 def _count(conn: Connection, sign: int) -> None:
     """Add (sign 1) or subtract (sign -1) what the batch's rows count now."""
     for table, source in _sources():
         names = [c.name for c in source.selected_columns]
         stmt = sqlite_insert(table).from_select(names, source)
         stmt = stmt.on_conflict_do_update(
-            index_elements=_key(table),
+            index_elements=key_columns(table),
             set_={
                 c: table.c[c] + stmt.excluded[c] if sign > 0 else table.c[c] - stmt.excluded[c]
-                for c in _counts(table)
+                for c in count_columns(table)
             },
         )
         conn.execute(stmt)
@@ -93,7 +83,7 @@ def _delete_empty(conn: Connection) -> None:
     """Delete the rollup rows of the batch's rows' keys whose counts all reached zero (run
     while the rows still hold the values that were subtracted)."""
     for table, source in _sources():
-        key = _key(table)
+        key = key_columns(table)
         keys = source.subquery("k")
         conn.execute(
             delete(table).where(
@@ -169,10 +159,10 @@ _SEVERITY_INDEX = {s.upper(): i for i, s in enumerate(t.ROLLUP_SEVERITIES)}
 def _upsert_sql(table: Table) -> str:
     """INSERT ... ON CONFLICT adding the counts, as `_count(conn, 1)` does."""
     names = [*_INSERTED_KEYS[table.name], *t.ROLLUP_SEVERITIES]
-    adds = ", ".join(f"{c} = {c} + excluded.{c}" for c in _counts(table))
+    adds = ", ".join(f"{c} = {c} + excluded.{c}" for c in count_columns(table))
     return (
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-        f"ON CONFLICT ({', '.join(_key(table))}) DO UPDATE SET {adds}"
+        f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
     )
 
 

@@ -49,6 +49,21 @@ DETAIL_KEY = (
 `coalesce(score, -1)`)."""
 
 
+FIX_COUNTS = ("fix_yes", "fix_partial", "exploit_yes")
+"""The image rollups' counts of fix and exploit availability, beside the severity counts."""
+
+
+def key_columns(table: Table) -> list[str]:
+    """The columns of a rollup table's key: one row per value of them."""
+    return [c.name for c in table.primary_key.columns]
+
+
+def count_columns(table: Table) -> list[str]:
+    """The columns of a rollup table that add up (the severity counts, and the fix and exploit
+    counts of the tables that keep them): what an upsert adds and a read of the count log nets."""
+    return [name for name in (*t.ROLLUP_SEVERITIES, *FIX_COUNTS) if name in table.c]
+
+
 def _weight(rows: FromClause) -> ColumnElement[int]:
     """What one row counts: its `sign` in a count log, else 1."""
     sign: ColumnElement[int] = rows.c.sign if "sign" in rows.c else literal(1)
@@ -89,18 +104,19 @@ def image_source(
 ) -> Select[tuple[object, ...]]:
     """`finding_image_counts` computed from `rows` (those matching `where`)."""
     f = rows
-    return (
-        select(
-            *_image_key(f),
-            func.max(f.c.repository_name).label("repository_name"),
-            _count_if(f, f.c.fix_available == "YES").label("fix_yes"),
-            _count_if(f, f.c.fix_available == "PARTIAL").label("fix_partial"),
-            _count_if(f, f.c.exploit_available == "YES").label("exploit_yes"),
-            *_severity_counts(f),
-        )
-        .where(*where)
-        .group_by(*_image_key(f))
-    )
+    return select(*_image_key(f), *_image_counts(f)).where(*where).group_by(*_image_key(f))
+
+
+def _image_counts(f: FromClause) -> list[ColumnElement[Any]]:
+    """The columns the image rollups keep after their key: the repository's name, the fix and
+    exploit counts (`FIX_COUNTS`), the severity counts."""
+    return [
+        func.max(f.c.repository_name).label("repository_name"),
+        _count_if(f, f.c.fix_available == "YES").label("fix_yes"),
+        _count_if(f, f.c.fix_available == "PARTIAL").label("fix_partial"),
+        _count_if(f, f.c.exploit_available == "YES").label("exploit_yes"),
+        *_severity_counts(f),
+    ]
 
 
 def layer_source(
@@ -225,19 +241,8 @@ def image_first_source(
     """`finding_image_first_counts` computed from `rows` (those matching `where`)."""
     f = rows
     second = first_second(dialect, f.c.first_observed_at)
-    return (
-        select(
-            *_image_key(f),
-            second.label("first_observed_second"),
-            func.max(f.c.repository_name).label("repository_name"),
-            _count_if(f, f.c.fix_available == "YES").label("fix_yes"),
-            _count_if(f, f.c.fix_available == "PARTIAL").label("fix_partial"),
-            _count_if(f, f.c.exploit_available == "YES").label("exploit_yes"),
-            *_severity_counts(f),
-        )
-        .where(*where)
-        .group_by(*_image_key(f), second)
-    )
+    key = [*_image_key(f), second.label("first_observed_second")]
+    return select(*key, *_image_counts(f)).where(*where).group_by(*_image_key(f), second)
 
 
 def package_names(dialect: str, detail_ref: ColumnElement[str]) -> ColumnElement[str]:
