@@ -1,12 +1,14 @@
 """Finding aggregations and listings answer the same on SQLite and PostgreSQL.
 
-SQLite reads the rollup tables (filtered by the images' columns for criteria that only choose
-images, by detail-level columns for criteria on what a finding is) or groups `findings` with
-index hints; PostgreSQL keeps no rollups and groups `findings`
-for every request. The same random store (`tests.unit.queries.findings_db`: colliding names,
-several statuses and tenants) is copied from SQLite into PostgreSQL, and every answer, paged to
-the end, must be equal. Each side is itself checked against a brute force elsewhere (the
-aggregation property test, the finding query contract on SQLite)."""
+Both read the rollup tables (filtered by the images' columns for criteria that only choose
+images, by detail-level columns for criteria on what a finding is) or group `findings`; SQLite
+keeps them with triggers and groups with index hints, PostgreSQL keeps them through a count log
+(the copy brings the rollup rows beside the findings) and takes some paths apart where its
+planner was measured faster (`finding_queries/aggregation_images.py`). The same random store
+(`tests.unit.queries.findings_db`: colliding names, several statuses and tenants) is copied from
+SQLite into PostgreSQL, and every answer, paged to the end, must be equal. Each side is itself
+checked against a brute force elsewhere (the aggregation property test, the finding query
+contract on SQLite)."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    inspect,
     select,
     text,
     tuple_,
@@ -64,7 +65,12 @@ _FOLDING = Table(
 )
 """The rows one fold moves, in a temporary table of the session (emptied at commit)."""
 
-_NETTED = (t.finding_image_counts, t.finding_image_fix_counts, t.finding_image_first_counts)
+_NETTED = (
+    t.finding_image_counts,
+    t.finding_image_fix_counts,
+    t.finding_image_score_counts,
+    t.finding_image_first_counts,
+)
 """The image rollups, whose log rows `current` nets per key: REPOSITORY counts the images whose
 rows count above zero."""
 
@@ -179,6 +185,13 @@ def fold(
             )
         conn.exec_driver_sql(f"DELETE FROM pg_temp.{_FOLDING.name}")
     return moved
+
+
+def existing(conn: Connection) -> list[Table]:
+    """The rollup tables this database has: during migrations, those a later migration adds
+    do not exist yet (it fills them from the findings), and a fold leaves them out."""
+    have = set(inspect(conn).get_table_names())
+    return [table for table, _source in rollup_sources.sources("postgresql") if table.name in have]
 
 
 @contextmanager

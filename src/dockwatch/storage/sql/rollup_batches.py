@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
-from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
+from dockwatch.storage.sql.rollup_sources import count_columns, key_columns, sources
 from dockwatch.storage.sql.schema.epoch_micros import to_micros
 
 BATCH_MIN = 1_000
@@ -52,16 +52,7 @@ def _in_batch() -> ColumnElement[bool]:
 
 
 def _sources() -> list[tuple[Table, Select[tuple[object, ...]]]]:
-    where = [_in_batch()]
-    return [
-        (t.finding_image_counts, rollups.image_source(where)),
-        (t.finding_layer_counts, rollups.layer_source(where)),
-        (t.finding_package_counts, rollups.package_source(where)),
-        (t.finding_title_counts, rollups.title_source("sqlite", where)),
-        (t.finding_detail_counts, rollups.detail_source(where)),
-        (t.finding_image_fix_counts, rollups.image_fix_source(where)),
-        (t.finding_image_first_counts, rollups.image_first_source("sqlite", where)),
-    ]
+    return sources("sqlite", where=[_in_batch()])
 
 
 def _count(conn: Connection, sign: int) -> None:
@@ -146,6 +137,10 @@ _INSERTED_KEYS: dict[str, tuple[str, ...]] = {
         "account_id", "region", "status", "repository_id", "digest", "fix_available",
         "exploit_available", "repository_name",
     ),
+    t.finding_image_score_counts.name: (
+        "account_id", "region", "status", "repository_id", "digest", "score_key",
+        "inspector_score", "repository_name",
+    ),
     t.finding_image_first_counts.name: (
         "account_id", "region", "status", "repository_id", "digest", "first_observed_second",
         "repository_name", "fix_yes", "fix_partial", "exploit_yes",
@@ -223,6 +218,7 @@ def _inserted_counts(
     title: dict[tuple[Any, ...], list[Any]] = {}
     detail: dict[tuple[Any, ...], list[Any]] = {}
     fix: dict[tuple[Any, ...], list[Any]] = {}
+    scores: dict[tuple[Any, ...], list[Any]] = {}
     first: dict[tuple[Any, ...], list[Any]] = {}
     # a batch's findings share a few first-observed instants (one a scan): each converted once
     seconds: dict[Any, int] = {}
@@ -266,6 +262,15 @@ def _inserted_counts(
             counts[0] = name
         if sev is not None:
             counts[1 + sev] += 1
+        score = r[inspector_score]
+        scored = (*where, -1.0 if score is None else score)
+        counts = scores.get(scored)
+        if counts is None:
+            counts = scores[scored] = [score, name, *six]
+        elif name > counts[1]:
+            counts[1] = name
+        if sev is not None:
+            counts[2 + sev] += 1
         group = (*tenant, r[detail_ref], r[vuln_id], fixed, exploit, r[source],
                  r[inspector_score], r[epss_score], sev)  # fmt: skip
         groups[group] = groups.get(group, 0) + 1
@@ -305,6 +310,7 @@ def _inserted_counts(
         t.finding_title_counts.name: title,
         t.finding_detail_counts.name: detail,
         t.finding_image_fix_counts.name: fix,
+        t.finding_image_score_counts.name: scores,
         t.finding_image_first_counts.name: first,
     }
 
@@ -337,6 +343,8 @@ def inserted_once(
     for table in rollups.TABLES:
         found = counted[table.name]
         if found:
-            conn.exec_driver_sql(
-                _upsert_sql(table), [(*key, *counts) for key, counts in found.items()]
-            )
+            # in key order: each upsert then lands beside the previous one in the table's
+            # b-tree instead of anywhere in it (the rescan benchmark at 20,000 images: 156,482
+            # rows upserted in 1.11 s of CPU in the rows' order, 0.66 s in key order; sorting
+            # the keys took 0.16 s)
+            conn.exec_driver_sql(_upsert_sql(table), [(*key, *found[key]) for key in sorted(found)])

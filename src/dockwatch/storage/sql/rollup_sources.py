@@ -224,6 +224,31 @@ def image_fix_source(
     )
 
 
+def score_key(score: ColumnElement[Any]) -> ColumnElement[float]:
+    """The key of a score in the detail and image score rollups: `coalesce(score, -1)` (a NULL
+    key would never conflict; no score is negative)."""
+    return func.coalesce(score, -1.0)
+
+
+def image_score_source(
+    where: Sequence[ColumnElement[bool]] = (), rows: FromClause = t.findings
+) -> Select[tuple[object, ...]]:
+    """`finding_image_score_counts` computed from `rows` (those matching `where`)."""
+    f = rows
+    key = [*_image_key(f), score_key(f.c.inspector_score)]
+    return (
+        select(
+            *key[:-1],
+            key[-1].label("score_key"),
+            func.max(f.c.inspector_score).label("inspector_score"),
+            func.max(f.c.repository_name).label("repository_name"),
+            *_severity_counts(f),
+        )
+        .where(*where)
+        .group_by(*key)
+    )
+
+
 def first_second(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
     """The whole second (`t.FIRST_SECOND`) `column`, a finding's `first_observed_at`, lies in:
     its key in `finding_image_first_counts`."""
@@ -277,8 +302,8 @@ def detail_source(
 ) -> Select[tuple[object, ...]]:
     """`finding_detail_counts` computed from `rows` (those matching `where`)."""
     f = rows
-    score = func.coalesce(f.c.inspector_score, -1.0)
-    epss = func.coalesce(f.c.epss_score, -1.0)
+    score = score_key(f.c.inspector_score)
+    epss = score_key(f.c.epss_score)
     key = [f.c.account_id, f.c.region, f.c.status, *[f.c[c] for c in DETAIL_KEY]]
     return (
         select(
@@ -307,5 +332,6 @@ def sources(
         (t.finding_title_counts, title_source(dialect, where, rows)),
         (t.finding_detail_counts, detail_source(where, rows, dialect)),
         (t.finding_image_fix_counts, image_fix_source(where, rows)),
+        (t.finding_image_score_counts, image_score_source(where, rows)),
         (t.finding_image_first_counts, image_first_source(dialect, where, rows)),
     ]

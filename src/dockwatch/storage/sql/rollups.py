@@ -1,4 +1,4 @@
-"""Finding rollups: counts by severity at seven grains, kept exact by SQL triggers.
+"""Finding rollups: counts by severity at eight grains, kept exact by SQL triggers.
 
 Aggregating a million findings on every request costs 0.1-1 s on SQLite even from covering
 indexes (measured while designing this: a GROUP BY per image over 850,000 ACTIVE rows took 400 ms
@@ -17,6 +17,7 @@ severity (a row per severity made the layer table four times longer and its aggr
                              the detail's title and package names
     finding_image_fix_counts (status, repository_id, digest, fix_available,
                              exploit_available) -> counts
+    finding_image_score_counts (status, repository_id, digest, score key) -> counts, score
     finding_image_first_counts (status, repository_id, digest, first_observed_second)
                              -> counts, fix and exploit counts
 
@@ -33,7 +34,9 @@ too (since findings/12; 108,657 rows, 52,397 keyed by the layer alone), for IMAG
 fixAvailable=YES from 1.0 s to 22 ms, IMAGE_LAYER fixAvailable=YES from 1.5 s to 0.07-0.10 s
 (docs/findings.md). The image first-seen rollup answers the image grains filtered by a
 `firstObservedAt` range (with image criteria): whole seconds inside the range from its rows,
-the range's cut seconds from `findings` (`finding_queries/aggregation_first_seen.py`).
+the range's cut seconds from `findings` (`finding_queries/aggregation_first_seen.py`); the
+image score rollup answers REPOSITORY and AWS_ECR_CONTAINER filtered by `inspectorScore` ranges
+(with image criteria), whose findings the detail rollup can choose but not place in images.
 
 A finding counts once per grain key: once for each distinct layer and each distinct package
 name among its vulnerable packages. Triggers on `findings` keep the counts in the transaction
@@ -45,14 +48,15 @@ a finding is written or deleted (the writer stores details first; purge deletes 
 Cost on writes (measured through FindingWriter, 20,000 findings, with the first four tables):
 +40 us per finding inserted (about +38%) and +45 us per status change, with `PRAGMA temp_store =
 MEMORY`; without it SQLite puts the statement journal a trigger needs in a temp file and the
-cost doubles. The detail, image fix and image first-seen tables add one upsert of a single row
-each (no read of other tables), and two grouped statements per batch (`rollup_batches.py`).
+cost doubles. The detail, image fix, image score and image first-seen tables add one upsert of
+a single row each (no read of other tables), and two grouped statements per batch
+(`rollup_batches.py`).
 
 A batch writer (a feed delta writing findings of 100,000 images) counts its batch itself, once,
 with set-oriented statements while the triggers stand aside (`rollup_batches.py`); both end with
 the same counts (tests/unit/storage/sql/test_rollup_batches.py).
 
-The triggers above are SQLite DDL. PostgreSQL keeps the same seven tables another way
+The triggers above are SQLite DDL. PostgreSQL keeps the same eight tables another way
 (`pg_rollups.py`): several workers writing findings at once would all update the same package
 and title rows (lock waits, and deadlocks when two transactions meet them in opposite orders),
 so its row triggers only append the finding's counted columns to `finding_count_log`, and a
@@ -77,15 +81,9 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.rollup_sources import (
     COUNTED,
     DETAIL_KEY,
-    detail_source,
-    image_first_source,
-    image_fix_source,
     image_source,
-    layer_source,
-    package_source,
     sources,
     title_expression,
-    title_source,
 )
 
 __all__ = [
@@ -93,19 +91,13 @@ __all__ = [
     "DETAIL_KEY",
     "TABLES",
     "TRIGGERS",
-    "detail_source",
     "drop_triggers",
     "enabled",
-    "image_first_source",
-    "image_fix_source",
     "image_source",
     "install",
     "install_triggers",
-    "layer_source",
-    "package_source",
     "rebuild",
     "title_expression",
-    "title_source",
     "trigger_ddl",
 ]
 
@@ -116,6 +108,7 @@ TABLES = (
     t.finding_title_counts,
     t.finding_detail_counts,
     t.finding_image_fix_counts,
+    t.finding_image_score_counts,
     t.finding_image_first_counts,
 )
 TRIGGERS = ("findings_rollup_insert", "findings_rollup_update", "findings_rollup_delete")
@@ -190,6 +183,12 @@ def _add(r: str) -> str:
         {r}.fix_available, {r}.exploit_available, {r}.repository_name, {sev})
     ON CONFLICT (account_id, region, status, repository_id, digest, fix_available,
         exploit_available) DO UPDATE SET {_ADD_SEVERITIES};
+    INSERT INTO finding_image_score_counts (account_id, region, status, repository_id, digest,
+        score_key, inspector_score, repository_name, {_SEVERITY_NAMES})
+    VALUES ({r}.account_id, {r}.region, {r}.status, {r}.repository_id, {r}.digest,
+        COALESCE({r}.inspector_score, -1.0), {r}.inspector_score, {r}.repository_name, {sev})
+    ON CONFLICT (account_id, region, status, repository_id, digest, score_key)
+        DO UPDATE SET {_ADD_SEVERITIES};
     INSERT INTO finding_image_first_counts (account_id, region, status, repository_id, digest,
         first_observed_second, repository_name, fix_yes, fix_partial, exploit_yes,
         {_SEVERITY_NAMES})
@@ -248,6 +247,7 @@ def _remove(r: str) -> str:
         f"{image} AND fix_available = {r}.fix_available "
         f"AND exploit_available = {r}.exploit_available"
     )
+    score = f"{image} AND score_key = COALESCE({r}.inspector_score, -1.0)"
     first = f"{image} AND first_observed_second = {_first_second(r)}"
     return f"""
     UPDATE finding_image_counts SET {sub}, {_subtract_fixes(r)} WHERE {image};
@@ -263,6 +263,8 @@ def _remove(r: str) -> str:
     DELETE FROM finding_detail_counts WHERE {detail} AND {_EMPTY};
     UPDATE finding_image_fix_counts SET {sub} WHERE {fix};
     DELETE FROM finding_image_fix_counts WHERE {fix} AND {_EMPTY};
+    UPDATE finding_image_score_counts SET {sub} WHERE {score};
+    DELETE FROM finding_image_score_counts WHERE {score} AND {_EMPTY};
     UPDATE finding_image_first_counts SET {sub}, {_subtract_fixes(r)} WHERE {first};
     DELETE FROM finding_image_first_counts WHERE {first} AND {_EMPTY};
     """
@@ -306,10 +308,11 @@ def enabled(conn: Connection) -> bool:
 def rebuild(conn: Connection, only: Sequence[Table] | None = None) -> None:
     """Recompute every rollup (or those `only`) from `findings` (after a bulk load, a new
     rollup table, or to repair). On PostgreSQL writers of findings wait meanwhile (a SHARE
-    lock), the count log is folded first and every table left out stays as folded."""
+    lock), the count log is folded first (into the tables that exist: a migration filling one
+    may run before another's table is made) and every table left out stays as folded."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("LOCK TABLE findings IN SHARE MODE"))
-        pg_rollups.fold(conn, wait=True)
+        pg_rollups.fold(conn, wait=True, only=pg_rollups.existing(conn))
     for table, source in sources(conn.dialect.name):
         if only is not None and table not in only:
             continue

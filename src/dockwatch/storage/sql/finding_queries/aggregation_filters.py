@@ -115,6 +115,26 @@ class Counted:
         )
 
     @property
+    def images_and_scores_only(self) -> bool:
+        """Whether the rest of the criteria only choose images and `inspectorScore` ranges (the
+        image score rollup answers them, filtered on its own columns)."""
+        rest = self.rest
+        return (
+            rest is not None
+            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS
+            and set(rest.dates) <= {"ecrImagePushedAt"}
+            and set(rest.numbers) == {"inspectorScore"}
+            and not rest.packages
+        )
+
+    def image_score_criteria(self) -> Criteria:
+        """The criteria that choose images and Inspector scores."""
+        chosen = self.image_criteria()
+        rest = self.rest if self.rest is not None else Criteria()
+        scores = {k: v for k, v in rest.numbers.items() if k == "inspectorScore"}
+        return Criteria(strings=chosen.strings, dates=chosen.dates, numbers=scores)
+
+    @property
     def images_and_first_seen_only(self) -> bool:
         """Whether the rest of the criteria only choose images and one `firstObservedAt` range
         (the image first-seen rollup answers them with the findings of the range's cut

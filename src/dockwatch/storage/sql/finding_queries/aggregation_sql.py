@@ -8,6 +8,8 @@ s); criteria on what a finding is (fix, exploit, scores, vulnerability, title, p
 detail rollup (`aggregation_details.py`) for ACCOUNT, FINDING_TYPE, PACKAGE and TITLE, and fix
 or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AWS_ECR_CONTAINER
 and the layer rollup (keyed by fix and exploit availability too) for IMAGE_LAYER;
+`inspectorScore` ranges (with image criteria) the image score rollup for REPOSITORY and
+AWS_ECR_CONTAINER;
 a `firstObservedAt` range (with image criteria) at the grains of an image other than layers sums
 the image first-seen rollup (`aggregation_first_seen.py`: the range's cut seconds recounted);
 criteria on the detail document, or on a finding's own columns where the findings of each
@@ -117,6 +119,9 @@ def _source(
         if count.images_and_fixes_only and kind in _FIX_TABLES:
             table = rollup(_FIX_TABLES[kind])
             return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
+        if count.images_and_scores_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
+            table = rollup(t.finding_image_score_counts)
+            return table, [on_source(sql_filter(count.image_score_criteria()), table)]
         if not by_severity and count.images_and_first_seen_only and grain == "image":
             found = first_seen_source(conn, count, tenant, rollup)
             if found is not None:

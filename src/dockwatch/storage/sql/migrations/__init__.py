@@ -31,6 +31,7 @@ from dockwatch.storage.sql.migrations.first_seen_rollup import findings_13_first
 from dockwatch.storage.sql.migrations.image_key_index import findings_14_image_key_index
 from dockwatch.storage.sql.migrations.layer_fixes import findings_12_layer_fixes
 from dockwatch.storage.sql.migrations.rollup_tables import findings_9_rollups_without_rowid
+from dockwatch.storage.sql.migrations.score_rollup import findings_15_score_rollup
 from dockwatch.storage.sql.migrations.stored_order import (
     create_sort_indexes,
     listing_2_indexes,
@@ -368,6 +369,7 @@ MIGRATIONS: list[Migration] = [
         "findings", 13, "finding counts per image and first second", findings_13_first_seen_rollup
     ),
     Migration("findings", 14, "image index by image key", findings_14_image_key_index),
+    Migration("findings", 15, "finding counts per image and score", findings_15_score_rollup),
 ]
 
 

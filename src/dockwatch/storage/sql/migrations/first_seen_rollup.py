@@ -4,7 +4,7 @@ from then on by the rollups' triggers (SQLite) or the count log (PostgreSQL)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, Table, inspect, text
 
 from dockwatch.storage.sql import tables
 
@@ -23,23 +23,33 @@ def findings_13_first_seen_rollup(conn: Connection) -> None:
     other rollups first, then the row triggers log the new column and the table is filled.
     SQLite: the triggers are made again with the new table's statements (when the rollups are
     kept), then the table is filled; the count log (empty there) gains the column too."""
-    from dockwatch.storage.sql import pg_rollups, rollups
-
     log = tables.finding_count_log
     log.create(conn, checkfirst=True)
-    postgresql = conn.dialect.name == "postgresql"
-    kept = rollups.enabled(conn)
-    if postgresql:
+    if conn.dialect.name == "postgresql":
         conn.execute(text("LOCK TABLE findings IN SHARE MODE"))
     if not _log_has_first_observed(conn):
         kind = log.c.first_observed_at.type.compile(dialect=conn.dialect)
         conn.execute(text(f"ALTER TABLE {log.name} ADD COLUMN first_observed_at {kind}"))
-    added = tables.finding_image_first_counts
+    add_rollup(conn, tables.finding_image_first_counts)
+
+
+def add_rollup(conn: Connection, added: Table) -> None:
+    """A new rollup table `added` created if missing and filled from `findings`, with the
+    triggers made again to keep it (when the rollups are kept). PostgreSQL: writers of findings
+    wait (a SHARE lock); the count log's rows are folded first into the rollups that exist
+    (those a later migration adds are filled from the findings then), so that the fill from
+    the findings and the log count nothing twice."""
+    from dockwatch.storage.sql import pg_rollups, rollups
+
+    postgresql = conn.dialect.name == "postgresql"
+    kept = rollups.enabled(conn)
+    if postgresql:
+        conn.execute(text("LOCK TABLE findings IN SHARE MODE"))
     if postgresql and kept:
-        # a fold earlier in this session made its temporary table like the log without the
-        # column: made again by this fold
+        # a fold earlier in this session made its temporary table like the log as it was then
+        # (findings/13 adds a column): made again by this fold
         conn.execute(text("DROP TABLE IF EXISTS pg_temp.finding_count_folding"))
-        others = [table for table in rollups.TABLES if table is not added]
+        others = [table for table in pg_rollups.existing(conn) if table is not added]
         pg_rollups.fold(conn, wait=True, only=others)
     added.create(conn, checkfirst=True)
     if kept:
