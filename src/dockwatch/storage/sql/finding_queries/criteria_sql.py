@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    cast,
     false,
     func,
     literal,
@@ -400,12 +401,18 @@ def _date_sql(key: str, filters: Sequence[DateFilter]) -> ColumnElement[bool]:
 def _image_keys_in(
     repository: ColumnElement[int], digest: ColumnElement[str], where: ColumnElement[bool]
 ) -> ColumnElement[bool]:
-    """`(repository_id, image_key) IN (...)` of the images (`repository`, `digest`) chosen by
+    """`(image_key, repository_id) IN (...)` of the images (`repository`, `digest`) chosen by
     `where`: adds nothing to the exact (repository, digest) pair beside it, but lets
-    `ix_findings_image` seek each image's findings instead of reading each repository's."""
+    `ix_findings_image` seek each image's findings instead of reading each repository's.
+
+    Spelled so that SQLite (3.40) seeks both columns: with the repository id first it sought
+    the repository alone and tested every finding of it, and a key without the column's type
+    (`substr`'s result) made it scan the table. `ecrImageTags` EQUALS latest at 1,000,000
+    findings (500 images of 10,000): its 50,000 findings counted in 182 -> 24 ms of CPU, PACKAGE
+    and TITLE so filtered 325 -> 160 and 377 -> 199 (with another process busy beside)."""
     f = t.findings
-    keys = select(repository, func.substr(digest, IMAGE_KEY_START, IMAGE_KEY_LENGTH)).where(where)
-    return tuple_(f.c.repository_id, f.c.image_key).in_(keys)
+    key = cast(func.substr(digest, IMAGE_KEY_START, IMAGE_KEY_LENGTH), String(IMAGE_KEY_LENGTH))
+    return tuple_(f.c.image_key, f.c.repository_id).in_(select(key, repository).where(where))
 
 
 def _number_sql(key: str, filters: Sequence[NumberFilter]) -> ColumnElement[bool]:
