@@ -6,10 +6,7 @@ Scores of `findings_db` are None, 0.0, 4.5, 7.0, 9.8 and 10.0: the ranges end on
 them and cover none; a finding without a score matches no range. On PostgreSQL some statuses are
 flipped after the copy, so the count log holds rows when the aggregations read.
 
-Migration findings/15 is checked from a database as it was before findings/13: both rollups
-missing, and on PostgreSQL count log rows written the old way (without `first_observed_at`).
-Findings/13 folds them into the rollups that exist, leaving out the score table that does not
-exist yet, and findings/15 fills that one from the findings: no count is lost or counted twice.
+Migration findings/15 is checked with findings/13 (tests/contract/test_first_seen_migration.py).
 """
 
 from __future__ import annotations
@@ -18,15 +15,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
-from sqlalchemy import Connection, delete, inspect, select, text, update
+from sqlalchemy import Connection, delete, select, update
 
-from dockwatch.storage.sql import pg_rollups, rollups
+from dockwatch.storage.sql import pg_rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.migrations import migrate
 from tests.unit.queries import findings_db as fdb
 
 from .conftest import BACKENDS, random_findings
@@ -142,78 +137,3 @@ def test_aggregations_equal_a_recount(scored: Database, other: dict[str, Any]) -
             assert _answered(scored, kind, criteria) == want, (kind, ranges)
             answered += bool(want)
     assert answered > len(RANGES)  # most requests have groups to compare
-
-
-def _old_sqlite_triggers(conn: Connection, gone: tuple[str, ...]) -> None:
-    """The triggers as they were: without the statements of the tables `gone`."""
-    rollups.drop_triggers(conn)
-    for ddl in rollups.trigger_ddl():
-        head, body = ddl.split(" BEGIN ", 1)
-        kept = [s for s in body.removesuffix("END").split(";") if not any(g in s for g in gone)]
-        conn.exec_driver_sql(f"{head} BEGIN {';'.join(kept)} END")
-
-
-def _before_first_seen(conn: Connection) -> None:
-    """The database as it was before findings/13: neither the first-seen nor the score rollup,
-    the count log and its triggers without `first_observed_at`, the records gone."""
-    first = t.finding_image_first_counts
-    if conn.dialect.name == "postgresql":
-        old = tuple(c for c in pg_rollups.LOGGED if c != "first_observed_at")
-        with mock.patch.object(pg_rollups, "LOGGED", old):
-            pg_rollups.install_triggers(conn)
-    else:
-        _old_sqlite_triggers(conn, (first.name, ADDED.name))
-    conn.execute(text(f"DROP TABLE {first.name}"))
-    conn.execute(text(f"DROP TABLE {ADDED.name}"))
-    conn.execute(text(f"ALTER TABLE {t.finding_count_log.name} DROP COLUMN first_observed_at"))
-    m = t.schema_migrations
-    conn.execute(delete(m).where(m.c.subsystem == "findings", m.c.number.in_((13, 15))))
-
-
-def _image_counts(conn: Connection) -> Counter[tuple[Any, ...]]:
-    out: Counter[tuple[Any, ...]] = Counter()
-    for row in conn.execute(select(t.finding_image_counts)):
-        m = row._mapping
-        key = (m["account_id"], m["region"], m["status"], m["repository_id"], m["digest"])
-        for s in t.ROLLUP_SEVERITIES:
-            out[(*key, s)] += m[s]
-    return +out
-
-
-def _image_recount(conn: Connection) -> Counter[tuple[Any, ...]]:
-    out: Counter[tuple[Any, ...]] = Counter()
-    for row in conn.execute(select(t.findings)):
-        m = row._mapping
-        key = (m["account_id"], m["region"], m["status"], m["repository_id"], m["digest"])
-        out[(*key, m["severity"].lower())] += 1
-    return out
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_database_before_both_rollups_gets_them_filled_and_kept(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    with random_findings(backend, request, tmp_path, 5, 20) as (_, db):
-        with db.write() as conn:
-            if backend == "postgresql":
-                pg_rollups.fold(conn, wait=True)
-            _before_first_seen(conn)
-        with db.write() as conn:  # on PostgreSQL left in the log, logged the old way
-            f = t.findings
-            conn.execute(update(f).where(f.c.severity == "LOW").values(status="SUPPRESSED"))
-        applied = migrate(db)
-        assert [(a.subsystem, a.number) for a in applied] == [("findings", 13), ("findings", 15)]
-        with db.read() as conn:
-            assert ADDED.name in inspect(conn).get_table_names()
-            stored = _stored(conn)
-            assert stored and stored == _recount(conn)
-            assert _image_counts(conn) == _image_recount(conn)  # the old log rows folded
-        with db.write() as conn:  # kept from then on
-            conn.execute(update(f).where(f.c.severity == "HIGH").values(status="CLOSED"))
-            conn.execute(delete(f).where(f.c.severity == "MEDIUM"))
-            if backend == "postgresql":
-                pg_rollups.fold(conn, wait=True)
-        with db.read() as conn:
-            assert _stored(conn) == _recount(conn)
-            assert _image_counts(conn) == _image_recount(conn)
-        assert migrate(db) == []
