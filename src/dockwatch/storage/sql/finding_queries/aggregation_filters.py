@@ -88,44 +88,41 @@ class Counted:
     rest: Criteria | None
     excluded: bool
 
+    def _images_and(
+        self,
+        strings: frozenset[str] = frozenset(),
+        dates: frozenset[str] = frozenset(),
+        numbers: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Whether the rest of the criteria only choose images (string keys of `IMAGE_KEYS`,
+        `ecrImagePushedAt`), and beside them keys of `strings` and `dates` and exactly the
+        number filters `numbers`: what an image rollup keyed by those columns answers."""
+        rest = self.rest
+        return (
+            rest is not None
+            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS | strings
+            and set(rest.dates) <= {"ecrImagePushedAt"} | dates
+            and set(rest.numbers) == numbers
+            and not rest.packages
+        )
+
     @property
     def images_only(self) -> bool:
         """Whether the rest of the criteria only choose images (the image and layer rollups
         answer them, filtered by the same condition on their own columns)."""
-        rest = self.rest
-        return (
-            rest is not None
-            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS
-            and set(rest.dates) <= {"ecrImagePushedAt"}
-            and not rest.numbers
-            and not rest.packages
-        )
+        return self._images_and()
 
     @property
     def images_and_fixes_only(self) -> bool:
         """Whether the rest of the criteria only choose images and fix or exploit availability
         (the image fix and layer rollups answer them, filtered on their own columns)."""
-        rest = self.rest
-        return (
-            rest is not None
-            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS | FIX_KEYS
-            and set(rest.dates) <= {"ecrImagePushedAt"}
-            and not rest.numbers
-            and not rest.packages
-        )
+        return self._images_and(strings=FIX_KEYS)
 
     @property
     def images_and_scores_only(self) -> bool:
         """Whether the rest of the criteria only choose images and `inspectorScore` ranges (the
         image score rollup answers them, filtered on its own columns)."""
-        rest = self.rest
-        return (
-            rest is not None
-            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS
-            and set(rest.dates) <= {"ecrImagePushedAt"}
-            and set(rest.numbers) == {"inspectorScore"}
-            and not rest.packages
-        )
+        return self._images_and(numbers=frozenset({"inspectorScore"}))
 
     def image_score_criteria(self) -> Criteria:
         """The criteria that choose images and Inspector scores."""
@@ -139,15 +136,8 @@ class Counted:
         """Whether the rest of the criteria only choose images and one `firstObservedAt` range
         (the image first-seen rollup answers them with the findings of the range's cut
         seconds, `aggregation_first_seen.py`)."""
-        rest = self.rest
-        return (
-            rest is not None
-            and set(rest.strings) <= IMAGE_KEYS | ROLLUP_KEYS
-            and set(rest.dates) <= {"ecrImagePushedAt", "firstObservedAt"}
-            and len(rest.dates.get("firstObservedAt", ())) == 1
-            and not rest.numbers
-            and not rest.packages
-        )
+        first = self.rest.dates.get("firstObservedAt", ()) if self.rest is not None else ()
+        return len(first) == 1 and self._images_and(dates=frozenset({"firstObservedAt"}))
 
     @property
     def details_and_images_only(self) -> bool:
