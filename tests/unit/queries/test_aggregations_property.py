@@ -13,7 +13,8 @@ filtered by the images' columns), and with criteria on what a finding is (fix an
 availability, scores, vulnerability, title, packages: the detail rollup, filtered and summed;
 a first-observed range: the image first-seen rollup, the range's cut seconds recounted;
 at the grains of an image, the findings' detail index, for the finding's own columns too where
-every finding of a chosen detail agrees on them, as the writer's findings do).
+every finding of a chosen detail agrees on them, as the writer's findings do; a last-observed
+range that leaves out the earliest observations: a rollup's counts less the findings it drops).
 The detail rollup itself must equal a recount of the findings after every step.
 """
 
@@ -619,6 +620,23 @@ class Registry(RuleBasedStateMachine):
                         lambda r: (
                             r["status"] != "CLOSED"
                             and low <= as_utc(r["first_observed_at"]) <= high
+                        ),
+                    )
+                )
+                # a last-observed range from the second instant on, beside a severity: the
+                # rollup's counts less the findings observed last at the first
+                seen = sorted({as_utc(r["last_observed_at"]) for r in rows})
+                since = seen[min(1, len(seen) - 1)] + timedelta(microseconds=len(seen) == 1)
+                variants.append(
+                    (
+                        {
+                            "lastObservedAt": [{"startInclusive": since.isoformat()}],
+                            "severity": [{"comparison": "NOT_EQUALS", "value": "LOW"}],
+                        },
+                        lambda r: (
+                            r["status"] == "ACTIVE"
+                            and r["severity"] != "LOW"
+                            and as_utc(r["last_observed_at"]) >= since
                         ),
                     )
                 )

@@ -14,7 +14,9 @@ a `firstObservedAt` range (with image criteria) at the grains of an image other 
 the image first-seen rollup (`aggregation_first_seen.py`: the range's cut seconds recounted);
 criteria on the detail document, or on a finding's own columns where the findings of each
 chosen detail agree on them (with image ones), at the grains of an image come from the
-findings' detail index (`aggregation_images.py`); other criteria run the same grouped queries
+findings' detail index (`aggregation_images.py`); a filter on a finding's dates, scores or
+source that drops few findings, beside criteria a rollup answers, is that rollup's answer less
+the findings it drops (`aggregation_complement.py`); other criteria run the same grouped queries
 over `findings` (`aggregation_scan.py`). Groups
 are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
 *key) of the previous page's last group.
@@ -22,7 +24,7 @@ are sorted by the chosen count, ties by the group key ascending; a page starts a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,7 @@ from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPa
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 
+from .aggregation_complement import Complement, complement_source
 from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
 from .aggregation_first_seen import first_seen_source
@@ -99,11 +102,12 @@ _TABLES = {
 def _source(
     conn: Connection, kind: str, grain: str, count: Counted, tenant: Tenant
 ) -> tuple[FromClause, list[ColumnElement[bool]]]:
-    """The rows to group and the conditions on them: the rollup table (criteria that only
-    choose images filter its rows by the images' columns), or the same columns grouped from
-    `findings` with the criteria applied (other criteria; no triggers; or fix and exploit
-    counts of some severities only, which the image rollup does not split by severity)."""
-    by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
+    """The rows to group and the conditions on them: a rollup table (criteria that only
+    choose images filter its rows by the images' columns); a rollup's answer without a filter
+    that keeps nearly every finding, less the findings it drops (`aggregation_complement.py`);
+    or the same columns grouped from `findings` with the criteria applied (other criteria; no
+    triggers; or fix and exploit counts of some severities only, which the image rollup does
+    not split by severity)."""
     if rollups.enabled(conn):
         # PostgreSQL: the count log's rows not folded yet count too (`pg_rollups.py`)
         log = conn.dialect.name == "postgresql" and pg_rollups.settle(conn)
@@ -111,37 +115,76 @@ def _source(
         def rollup(table: Table) -> FromClause:
             return pg_rollups.current(table, log)
 
-        if not by_severity and count.rest is None:
-            return rollup(_TABLES[grain]), []
-        if not by_severity and count.images_only and grain in ("image", "layer"):
-            table = rollup(_TABLES[grain])
-            return table, [on_source(sql_filter(count.image_criteria()), table)]
-        if count.images_and_fixes_only and kind in _FIX_TABLES:
-            table = rollup(_FIX_TABLES[kind])
-            return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
-        if count.images_and_scores_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
-            table = rollup(t.finding_image_score_counts)
-            return table, [on_source(sql_filter(count.image_score_criteria()), table)]
-        if not by_severity and count.images_and_first_seen_only and grain == "image":
-            found = first_seen_source(conn, count, tenant, rollup)
-            if found is not None:
-                return found, [on_source(sql_filter(count.image_criteria()), found)]
-        if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
-            rows = rollup(t.finding_detail_counts)
-            src = _from_details(kind, count, tenant, conn.dialect.name, rows)
-            return src.subquery("src"), []
+        found = _from_rollups(conn, kind, grain, count, tenant, rollup)
+        if found is not None:
+            return found
+        netted = complement_source(
+            conn,
+            Complement(kind, grain, count, tenant),
+            lambda without: _from_rollups(conn, kind, grain, without, tenant, rollup),
+            lambda without, drops: _scan_source(conn, kind, grain, without, tenant, drops),
+        )
+        if netted is not None:
+            return netted
         if count.details_and_images_only and kind in _IMAGE_KINDS:
-            found = detail_index_source(conn, grain, count, tenant, rollup)
-            if found is not None:
-                return found, [on_source(sql_filter(count.image_criteria()), found)]
+            found_rows = detail_index_source(conn, grain, count, tenant, rollup)
+            if found_rows is not None:
+                return found_rows, [on_source(sql_filter(count.image_criteria()), found_rows)]
+    return _scan_source(conn, kind, grain, count, tenant), []
+
+
+def _from_rollups(
+    conn: Connection,
+    kind: str,
+    grain: str,
+    count: Counted,
+    tenant: Tenant,
+    rollup: Callable[[Table], FromClause],
+) -> tuple[FromClause, list[ColumnElement[bool]]] | None:
+    """The rollup that answers `count` at this grain without reading a finding per row, and
+    the conditions on its rows; None when none does."""
+    by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
+    if not by_severity and count.rest is None:
+        return rollup(_TABLES[grain]), []
+    if not by_severity and count.images_only and grain in ("image", "layer"):
+        table = rollup(_TABLES[grain])
+        return table, [on_source(sql_filter(count.image_criteria()), table)]
+    if count.images_and_fixes_only and kind in _FIX_TABLES:
+        table = rollup(_FIX_TABLES[kind])
+        return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
+    if count.images_and_scores_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
+        table = rollup(t.finding_image_score_counts)
+        return table, [on_source(sql_filter(count.image_score_criteria()), table)]
+    if not by_severity and count.images_and_first_seen_only and grain == "image":
+        found = first_seen_source(conn, count, tenant, rollup)
+        if found is not None:
+            return found, [on_source(sql_filter(count.image_criteria()), found)]
+    if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
+        rows = rollup(t.finding_detail_counts)
+        src = _from_details(kind, count, tenant, conn.dialect.name, rows)
+        return src.subquery("src"), []
+    return None
+
+
+def _scan_source(
+    conn: Connection,
+    kind: str,
+    grain: str,
+    count: Counted,
+    tenant: Tenant,
+    also: ColumnElement[bool] | None = None,
+) -> FromClause:
+    """The grain's rollup columns grouped from `findings` meeting `count` (and `also`)."""
     f = t.findings
     status: ColumnElement[Any] = f.c.status
     sqlite = conn.dialect.name == "sqlite"
     indexed = True
-    if sqlite and "ACTIVE" in count.statuses and count.severities is None:
+    most = "ACTIVE" in count.statuses and count.severities is None
+    if sqlite and (most or also is not None):
         # most findings are ACTIVE: reading them through a tenant or status index costs a
         # table lookup each (1.8 s at 1,000,000 findings against 1.0 s for a plain scan), so
-        # only an index of the other criteria (an image, a vulnerability, a package) may drive
+        # only an index of the other criteria (an image, a vulnerability, a package, or the
+        # column of `also`, which names the tenant key itself) may drive
         indexed, status = False, unindexed(status)
     where = [
         *of_tenant(conn, tenant, indexed=indexed),
@@ -153,16 +196,18 @@ def _source(
         where.append(f.c.severity.in_(sorted(count.severities)))
         # the rank too, so that `ix_findings_status_rank` seeks to those severities
         where.append(f.c.severity_rank.in_(sorted({SEVERITY_RANK[s] for s in count.severities})))
+    if also is not None:
+        where.append(also)
     grouped = Grouped(conn.dialect.name, tenant, where)
     if kind in ("FINDING_TYPE", "ACCOUNT"):  # no image filter applies: one row per status
-        return grouped.account().subquery("src"), []
+        return grouped.account().subquery("src")
     sources = {
         "image": grouped.image,
         "layer": grouped.layer,
         "package": grouped.package,
         "title": grouped.title,
     }
-    return sources[grain]().subquery("src"), []
+    return sources[grain]().subquery("src")
 
 
 _FIX_TABLES = {
