@@ -8,8 +8,10 @@ The filters are made from `findings_db`'s own values so that they drop a few fin
 earliest or latest observations, a gap between two ranges, findings without a score, all but one
 source (most findings are given it here). Others drop none of the tenant's findings (the other
 tenant's are outside them) or more than they keep, and are answered by the other paths, against
-the same recount. On PostgreSQL some statuses are flipped after the copy, so the rollups' count
-log holds rows when the aggregations read. The netted path must answer most of the requests."""
+the same recount. Beside them: statuses, severities, images, fixes (rollups) and a vendor
+severity (the findings' detail index at the grains of an image). On PostgreSQL some statuses
+are flipped after the copy, so the rollups' count log holds rows when the aggregations read.
+The netted path must answer most of the requests."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from sqlalchemy import update
 
 from dockwatch.model.times import as_utc
 from dockwatch.queries import aggregations as ag
+from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_queries import aggregation_complement
@@ -115,6 +118,10 @@ def _filters(rows: list[Row]) -> list[tuple[dict[str, Any], Callable[[Row], bool
 
 
 FIXED = {"fixAvailable": [{"comparison": "EQUALS", "value": "YES"}]}
+VENDOR_HIGH = {
+    "vendorSeverity": [{"comparison": "EQUALS", "value": "HIGH"}],
+    "findingStatus": [{"comparison": "NOT_EQUALS", "value": "CLOSED"}],
+}
 
 
 def _others(tags: dict[Any, list[str]]) -> list[tuple[dict[str, Any], Callable[[Row], bool]]]:
@@ -131,6 +138,8 @@ def _others(tags: dict[Any, list[str]]) -> list[tuple[dict[str, Any], Callable[[
         (c, matching(c)) for c in OTHER_CRITERIA
     ]
     out.append((FIXED, lambda r: r["fix_available"] == "YES" and r["status"] == "ACTIVE"))
+    # a field of the detail document: the findings' detail index at the grains of an image
+    out.append((VENDOR_HIGH, lambda r: r["vendor"] == "HIGH" and r["status"] != "CLOSED"))
     return out
 
 
@@ -159,6 +168,9 @@ def test_aggregations_equal_a_recount(findings: Database, monkeypatch: pytest.Mo
     monkeypatch.setattr(aggregation_complement, "_netted", counting)
     with findings.read() as conn:
         rows, tags, pulled = _facts(conn)
+        docs = finding_repo.load_details(conn, {r["detail_ref"] for r in rows})
+    for r in rows:
+        r["vendor"] = docs[r["detail_ref"]]["packageVulnerabilityDetails"].get("vendorSeverity")
     tenant = fdb.TENANT
     rows = [r for r in rows if (r["account_id"], r["region"]) == (tenant.account_id, tenant.region)]
     requests = 0

@@ -7,7 +7,8 @@ its source, so such a filter at the grains of an image reads every finding it ke
 `epssScore` and `vulnerabilitySource` 0.8-1.7 s, when they kept every finding. But the findings
 a filter drops are found through the sort index of its column (`ix_findings_sort_last`,
 `_first`, `_score`, `_epss`, `_source`: tenant key, column): when they are few, the counts are
-those of the rollup that answers the other criteria, less theirs grouped as that rollup is,
+those of the rollup (or the findings' detail index, `aggregation_images.py`) that answers the
+other criteria, less theirs grouped as that rollup is,
 image by image (so an image whose every finding is dropped counts no more). How many are
 dropped is counted from the index alone and capped (`DROPPED_MOST`), and so are those it keeps,
 no further than one past that: a filter that drops many, or more than it keeps, costs those
@@ -41,8 +42,9 @@ from .aggregation_filters import Counted, counted
 
 DROPPED_MOST = 20_000
 """Most findings a filter may drop for its counts to be the rollup's less theirs: each costs a
-row read and grouped (2-4 us of CPU on SQLite), against the whole tenant's findings read by the
-grouped scan otherwise."""
+row read and grouped beside the rollup's rows (10,000 dropped among 1,000,000 findings added
+20-90 ms of CPU on SQLite, 170 at IMAGE_LAYER), against the tenant's findings read by the
+grouped scan otherwise (0.7-6 s)."""
 
 NULL_KEY = -1.0
 """The sort key of a finding without a score (`coalesce(score, -1.0)` in `schema/findings.py`):

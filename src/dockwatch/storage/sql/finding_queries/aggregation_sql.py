@@ -15,11 +15,10 @@ the image first-seen rollup (`aggregation_first_seen.py`: the range's cut second
 criteria on the detail document, or on a finding's own columns where the findings of each
 chosen detail agree on them (with image ones), at the grains of an image come from the
 findings' detail index (`aggregation_images.py`); a filter on a finding's dates, scores or
-source that drops few findings, beside criteria a rollup answers, is that rollup's answer less
-the findings it drops (`aggregation_complement.py`); other criteria run the same grouped queries
-over `findings` (`aggregation_scan.py`). Groups
-are sorted by the chosen count, ties by the group key ascending; a page starts after (count,
-*key) of the previous page's last group.
+source that drops few findings, beside criteria a rollup or that index answers, is their answer
+less the findings it drops (`aggregation_complement.py`); other criteria run the same grouped
+queries over `findings` (`aggregation_scan.py`). Groups are sorted by the chosen count, ties by
+the group key ascending; a page starts after (count, *key) of the previous page's last group.
 """
 
 from __future__ import annotations
@@ -118,19 +117,42 @@ def _source(
         found = _from_rollups(conn, kind, grain, count, tenant, rollup)
         if found is not None:
             return found
+
+        def indexed(counting: Counted) -> tuple[FromClause, list[ColumnElement[bool]]] | None:
+            return _from_rollups(conn, kind, grain, counting, tenant, rollup) or _from_index(
+                conn, kind, grain, counting, tenant, rollup
+            )
+
         netted = complement_source(
             conn,
             Complement(kind, grain, count, tenant),
-            lambda without: _from_rollups(conn, kind, grain, without, tenant, rollup),
+            indexed,
             lambda without, drops: _scan_source(conn, kind, grain, without, tenant, drops),
         )
         if netted is not None:
             return netted
-        if count.details_and_images_only and kind in _IMAGE_KINDS:
-            found_rows = detail_index_source(conn, grain, count, tenant, rollup)
-            if found_rows is not None:
-                return found_rows, [on_source(sql_filter(count.image_criteria()), found_rows)]
+        found = _from_index(conn, kind, grain, count, tenant, rollup)
+        if found is not None:
+            return found
     return _scan_source(conn, kind, grain, count, tenant), []
+
+
+def _from_index(
+    conn: Connection,
+    kind: str,
+    grain: str,
+    count: Counted,
+    tenant: Tenant,
+    rollup: Callable[[Table], FromClause],
+) -> tuple[FromClause, list[ColumnElement[bool]]] | None:
+    """The findings' detail index grouped per image (`aggregation_images.py`) for criteria on
+    details and images at the grains of an image; None where it does not answer."""
+    if not count.details_and_images_only or kind not in _IMAGE_KINDS:
+        return None
+    found = detail_index_source(conn, grain, count, tenant, rollup)
+    if found is None:
+        return None
+    return found, [on_source(sql_filter(count.image_criteria()), found)]
 
 
 def _from_rollups(
