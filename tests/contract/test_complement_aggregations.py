@@ -1,5 +1,5 @@
 """Aggregations filtered by something that keeps nearly every finding (`lastObservedAt`,
-`firstObservedAt`, `inspectorScore`, `epssScore`, one `vulnerabilitySource`), which are
+`firstObservedAt`, `updatedAt`, `inspectorScore`, `epssScore`, one `vulnerabilitySource`), which are
 counted as a rollup's answer less the findings the filter drops
 (`finding_queries/aggregation_complement.py`), equal a recount of the finding rows for every
 aggregation type, page by page in the answer's order, on both backends.
@@ -74,7 +74,8 @@ def _filters(rows: list[Row]) -> list[tuple[dict[str, Any], Callable[[Row], bool
     """Filters on the tenant's own values, each with the same test in Python."""
     out: list[tuple[dict[str, Any], Callable[[Row], bool]]] = []
     for key, column in (("lastObservedAt", "last_observed_at"),
-                        ("firstObservedAt", "first_observed_at")):  # fmt: skip
+                        ("firstObservedAt", "first_observed_at"),
+                        ("updatedAt", "updated_at")):  # fmt: skip
         at = sorted({as_utc(r[column]) for r in rows})
         choices: list[list[tuple[datetime | None, datetime | None]]] = [
             [(at[2], None)],  # drops the two earliest instants

@@ -1,15 +1,15 @@
 """Aggregations filtered by something that keeps nearly every finding, counted as the rollup's
 answer without that filter less the findings it drops.
 
-No rollup is keyed by a finding's last observation (every rescan moves it), its EPSS score or
-its source, so such a filter at the grains of an image reads every finding it keeps: at
-1,000,000 findings, `lastObservedAt` in the last 7 days took 0.75-6.8 s of CPU on SQLite,
-`epssScore` and `vulnerabilitySource` 0.8-1.7 s, when they kept every finding. But the findings
-a filter drops are found through the sort index of its column (`ix_findings_sort_last`,
-`_first`, `_score`, `_epss`, `_source`: tenant key, column): when they are few, the counts are
-those of the rollup (or the findings' detail index, `aggregation_images.py`) that answers the
-other criteria, less theirs grouped as that rollup is,
-image by image (so an image whose every finding is dropped counts no more). How many are
+No rollup is keyed by a finding's last observation or update (rescans and changes move them), its
+EPSS score or its source, so such a filter at the grains of an image reads every finding it
+keeps: at 1,000,000 findings, `lastObservedAt` or `updatedAt` in the last 7 days took 0.7-7 s
+of CPU on SQLite, `epssScore` and `vulnerabilitySource` 0.8-1.7 s, when they kept every
+finding. But the findings a filter drops are found through the sort index of its column
+(`ix_findings_sort_last`, `_first`, `_updated`, `_score`, `_epss`, `_source`: tenant key,
+column): when they are few, the counts are those of the rollup (or the findings' detail index,
+`aggregation_images.py`) that answers the other criteria, less theirs grouped as that rollup
+is, image by image (so an image whose every finding is dropped counts no more). How many are
 dropped is counted from the index alone and capped (`DROPPED_MOST`), and so are those it keeps,
 no further than one past that: a filter that drops many, or more than it keeps, costs those
 counts and takes the other paths.
@@ -50,7 +50,11 @@ NULL_KEY = -1.0
 """The sort key of a finding without a score (`coalesce(score, -1.0)` in `schema/findings.py`):
 no range of real scores holds it, so such a finding is dropped by any score filter."""
 
-_DATES = {"lastObservedAt": "last_observed_at", "firstObservedAt": "first_observed_at"}
+_DATES = {
+    "lastObservedAt": "last_observed_at",
+    "firstObservedAt": "first_observed_at",
+    "updatedAt": "updated_at",
+}
 _NUMBERS = {"inspectorScore": "score_key", "epssScore": "epss_key"}
 _STRINGS = {"vulnerabilitySource": "source"}
 

@@ -370,6 +370,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration("findings", 14, "image index by image key", findings_14_image_key_index),
     Migration("findings", 15, "finding counts per image and score", findings_15_score_rollup),
+    Migration("findings", 16, "updatedAt sort index", create_sort_indexes),
 ]
 
 
