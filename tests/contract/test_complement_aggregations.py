@@ -35,7 +35,7 @@ from tests.unit.queries import findings_db as fdb
 from tests.unit.queries.test_aggregations_property import _expected, _facts
 
 from .conftest import BACKENDS, random_findings
-from .test_first_seen_aggregations import OTHER_CRITERIA, _matches
+from .test_first_seen_aggregations import OTHER_CRITERIA, _matches, _range
 
 Row = dict[str, Any]
 US = timedelta(microseconds=1)
@@ -53,15 +53,6 @@ def findings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             with db.write() as conn:
                 conn.execute(update(f).where(f.c.severity == "LOW").values(status="SUPPRESSED"))
         yield db
-
-
-def _dates(low: datetime | None, high: datetime | None) -> dict[str, str]:
-    out = {}
-    if low is not None:
-        out["startInclusive"] = low.isoformat()
-    if high is not None:
-        out["endInclusive"] = high.isoformat()
-    return out
 
 
 def _in(value: Any, ranges: list[tuple[Any, Any]]) -> bool:
@@ -89,7 +80,7 @@ def _filters(rows: list[Row]) -> list[tuple[dict[str, Any], Callable[[Row], bool
             def test(r: Row, c: str = column, rs: Any = ranges) -> bool:
                 return _in(as_utc(r[c]), rs)
 
-            out.append(({key: [_dates(lo, hi) for lo, hi in ranges]}, test))
+            out.append(({key: [_range(lo, hi) for lo, hi in ranges]}, test))
     scores: list[tuple[str, str, list[tuple[float | None, float | None]]]] = [
         ("inspectorScore", "inspector_score", [(0.0, 10.0)]),  # drops findings without one
         ("inspectorScore", "inspector_score", [(None, 9.8)]),  # and 10.0
@@ -126,8 +117,8 @@ VENDOR_HIGH = {
 
 
 def _others(tags: dict[Any, list[str]]) -> list[tuple[dict[str, Any], Callable[[Row], bool]]]:
-    """The criteria given beside the filter (statuses, severities, images, fixes), each with
-    the same test in Python."""
+    """The criteria given beside the filter (statuses, severities, images, fixes, a vendor
+    severity), each with the same test in Python."""
     sets: dict[Any, set[str]] = defaultdict(set)
     for image, names in tags.items():
         sets[image] = set(names)

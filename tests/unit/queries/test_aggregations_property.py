@@ -626,7 +626,7 @@ class Registry(RuleBasedStateMachine):
                 # a last-observed range from the second instant on, beside a severity: the
                 # rollup's counts less the findings observed last at the first
                 seen = sorted({as_utc(r["last_observed_at"]) for r in rows})
-                since = seen[min(1, len(seen) - 1)] + timedelta(microseconds=len(seen) == 1)
+                since = seen[1] if len(seen) > 1 else seen[0] + timedelta(microseconds=1)
                 variants.append(
                     (
                         {
