@@ -204,17 +204,18 @@ def complement_source(
     if key is None:
         return None
     for dropping in _droppings(what.count):
+        # the index is asked first: the detail index's answer (`routed`) reads the database
+        dropped = _on_index(dropping, key, dropped=True)
+        lost = _counted_to(conn, dropped, DROPPED_MOST)
+        if lost > DROPPED_MOST:
+            continue
+        if lost and _counted_to(conn, _on_index(dropping, key, dropped=False), lost) <= lost:
+            continue  # it keeps fewer than it drops: reading those is no dearer
         base = routed(dropping.without)
         if base is None:
             continue
-        dropped = _on_index(dropping, key, dropped=True)
-        lost = _counted_to(conn, dropped, DROPPED_MOST)
         if lost == 0:  # the filter holds for every finding of the tenant
             return base
-        if lost > DROPPED_MOST:
-            continue
-        if _counted_to(conn, _on_index(dropping, key, dropped=False), lost) <= lost:
-            continue  # it keeps fewer than it drops: reading those is no dearer
         chosen = union_all(*[select(_DROPPED.c.seq).where(term) for term in dropped])
         return _netted(what, base, grouped(dropping.without, t.findings.c.seq.in_(chosen))), []
     return None
