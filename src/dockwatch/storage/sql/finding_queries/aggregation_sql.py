@@ -54,7 +54,7 @@ from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPa
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
 
-from .aggregation_complement import Complement, complement_source
+from .aggregation_complement import Complement, Routed, complement_source
 from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
 from .aggregation_first_seen import first_seen_source
@@ -98,9 +98,7 @@ _TABLES = {
 }
 
 
-def _source(
-    conn: Connection, kind: str, grain: str, count: Counted, tenant: Tenant
-) -> tuple[FromClause, list[ColumnElement[bool]]]:
+def _source(conn: Connection, kind: str, grain: str, count: Counted, tenant: Tenant) -> Routed:
     """The rows to group and the conditions on them: a rollup table (criteria that only
     choose images filter its rows by the images' columns); a rollup's answer without a filter
     that keeps nearly every finding, less the findings it drops (`aggregation_complement.py`);
@@ -114,78 +112,76 @@ def _source(
         def rollup(table: Table) -> FromClause:
             return pg_rollups.current(table, log)
 
-        found = _from_rollups(conn, kind, grain, count, tenant, rollup)
+        routes = _Routes(conn, kind, grain, tenant, rollup)
+        found = routes.by_rollup(count)
         if found is not None:
             return found
-
-        def indexed(counting: Counted) -> tuple[FromClause, list[ColumnElement[bool]]] | None:
-            return _from_rollups(conn, kind, grain, counting, tenant, rollup) or _from_index(
-                conn, kind, grain, counting, tenant, rollup
-            )
-
         netted = complement_source(
             conn,
             Complement(kind, grain, count, tenant),
-            indexed,
+            routes.by_rollup_or_index,
             lambda without, drops: _scan_source(conn, kind, grain, without, tenant, drops),
         )
         if netted is not None:
             return netted
-        found = _from_index(conn, kind, grain, count, tenant, rollup)
+        found = routes.by_index(count)
         if found is not None:
             return found
     return _scan_source(conn, kind, grain, count, tenant), []
 
 
-def _from_index(
-    conn: Connection,
-    kind: str,
-    grain: str,
-    count: Counted,
-    tenant: Tenant,
-    rollup: Callable[[Table], FromClause],
-) -> tuple[FromClause, list[ColumnElement[bool]]] | None:
-    """The findings' detail index grouped per image (`aggregation_images.py`) for criteria on
-    details and images at the grains of an image; None where it does not answer."""
-    if not count.details_and_images_only or kind not in _IMAGE_KINDS:
-        return None
-    found = detail_index_source(conn, grain, count, tenant, rollup)
-    if found is None:
-        return None
-    return found, [on_source(sql_filter(count.image_criteria()), found)]
+@dataclass(frozen=True, slots=True)
+class _Routes:
+    """The ways one request's counts are read without a finding per row: from a rollup, or at
+    the grains of an image from the findings' detail index. `rollup` gives a table as the
+    statement sees it (`pg_rollups.current`)."""
 
+    conn: Connection
+    kind: str
+    grain: str
+    tenant: Tenant
+    rollup: Callable[[Table], FromClause]
 
-def _from_rollups(
-    conn: Connection,
-    kind: str,
-    grain: str,
-    count: Counted,
-    tenant: Tenant,
-    rollup: Callable[[Table], FromClause],
-) -> tuple[FromClause, list[ColumnElement[bool]]] | None:
-    """The rollup that answers `count` at this grain without reading a finding per row, and
-    the conditions on its rows; None when none does."""
-    by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
-    if not by_severity and count.rest is None:
-        return rollup(_TABLES[grain]), []
-    if not by_severity and count.images_only and grain in ("image", "layer"):
-        table = rollup(_TABLES[grain])
-        return table, [on_source(sql_filter(count.image_criteria()), table)]
-    if count.images_and_fixes_only and kind in _FIX_TABLES:
-        table = rollup(_FIX_TABLES[kind])
-        return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
-    if count.images_and_scores_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
-        table = rollup(t.finding_image_score_counts)
-        return table, [on_source(sql_filter(count.image_score_criteria()), table)]
-    if not by_severity and count.images_and_first_seen_only and grain == "image":
-        found = first_seen_source(conn, count, tenant, rollup)
-        if found is not None:
-            return found, [on_source(sql_filter(count.image_criteria()), found)]
-    if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
-        rows = rollup(t.finding_detail_counts)
-        src = _from_details(kind, count, tenant, conn.dialect.name, rows)
-        return src.subquery("src"), []
-    return None
+    def by_rollup(self, count: Counted) -> Routed | None:
+        """The rollup that answers `count` at this grain, and the conditions on its rows; None
+        when none does."""
+        conn, kind, grain, tenant, rollup = (
+            self.conn, self.kind, self.grain, self.tenant, self.rollup
+        )  # fmt: skip
+        by_severity = count.severities is not None and kind in ("FINDING_TYPE", "ACCOUNT")
+        if not by_severity and count.rest is None:
+            return rollup(_TABLES[grain]), []
+        if not by_severity and count.images_only and grain in ("image", "layer"):
+            table = rollup(_TABLES[grain])
+            return table, [on_source(sql_filter(count.image_criteria()), table)]
+        if count.images_and_fixes_only and kind in _FIX_TABLES:
+            table = rollup(_FIX_TABLES[kind])
+            return table, [on_source(sql_filter(count.image_fix_criteria()), table)]
+        if count.images_and_scores_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
+            table = rollup(t.finding_image_score_counts)
+            return table, [on_source(sql_filter(count.image_score_criteria()), table)]
+        if not by_severity and count.images_and_first_seen_only and grain == "image":
+            found = first_seen_source(conn, count, tenant, rollup)
+            if found is not None:
+                return found, [on_source(sql_filter(count.image_criteria()), found)]
+        if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:
+            rows = rollup(t.finding_detail_counts)
+            src = _from_details(kind, count, tenant, conn.dialect.name, rows)
+            return src.subquery("src"), []
+        return None
+
+    def by_index(self, count: Counted) -> Routed | None:
+        """The findings' detail index grouped per image (`aggregation_images.py`) for criteria
+        on details and images at the grains of an image; None where it does not answer."""
+        if not count.details_and_images_only or self.kind not in _IMAGE_KINDS:
+            return None
+        found = detail_index_source(self.conn, self.grain, count, self.tenant, self.rollup)
+        if found is None:
+            return None
+        return found, [on_source(sql_filter(count.image_criteria()), found)]
+
+    def by_rollup_or_index(self, count: Counted) -> Routed | None:
+        return self.by_rollup(count) or self.by_index(count)
 
 
 def _scan_source(
