@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import Sort
 from dockwatch.model.identity import Tenant
+from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_queries import listing_sql
 from dockwatch.storage.sql.migrations import migrate
@@ -77,6 +78,16 @@ def random_findings(
         if db is not built.db:
             db.close()
         built.db.close()
+
+
+def flips_left_in_count_log(db: Database) -> None:
+    """On PostgreSQL, every LOW finding made SUPPRESSED after the copy, so that the rollups'
+    count log holds rows when the aggregations read (`pg_rollups.py`); nothing on SQLite, whose
+    triggers keep the rollups at once."""
+    with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            f = t.findings
+            conn.execute(update(f).where(f.c.severity == "LOW").values(status="SUPPRESSED"))
 
 
 def _database_url(request: pytest.FixtureRequest, folder: Path) -> str:

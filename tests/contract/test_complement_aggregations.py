@@ -34,7 +34,7 @@ from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from tests.unit.queries import findings_db as fdb
 from tests.unit.queries.test_aggregations_property import _expected, _facts
 
-from .conftest import BACKENDS, random_findings
+from .conftest import BACKENDS, flips_left_in_count_log, random_findings
 from .test_first_seen_aggregations import OTHER_CRITERIA, _matches, _range
 
 Row = dict[str, Any]
@@ -49,9 +49,7 @@ def findings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         with db.write() as conn:
             f = t.findings
             conn.execute(update(f).where(f.c.severity != "CRITICAL").values(source="osv"))
-        if request.param == "postgresql":
-            with db.write() as conn:
-                conn.execute(update(f).where(f.c.severity == "LOW").values(status="SUPPRESSED"))
+        flips_left_in_count_log(db)
         yield db
 
 

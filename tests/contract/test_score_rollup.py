@@ -24,7 +24,7 @@ from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from tests.unit.queries import findings_db as fdb
 
-from .conftest import BACKENDS, random_findings
+from .conftest import BACKENDS, flips_left_in_count_log, random_findings
 from .test_first_seen_aggregations import OTHER_CRITERIA, _answered, _matches, fdb_severities
 
 ADDED = t.finding_image_score_counts
@@ -106,10 +106,7 @@ def _recount(conn: Connection) -> Counter[tuple[Any, ...]]:
 def scored(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """`findings_db`'s findings (on PostgreSQL with some status flips left in the count log)."""
     with random_findings(request.param, request, tmp_path, 17, 30) as (_, db):
-        if request.param == "postgresql":
-            with db.write() as conn:
-                f = t.findings
-                conn.execute(update(f).where(f.c.severity == "LOW").values(status="SUPPRESSED"))
+        flips_left_in_count_log(db)
         yield db
 
 
