@@ -69,15 +69,16 @@ def cpu_split() -> tuple[float, float]:
 
 @dataclasses.dataclass
 class Phases:
-    """Where a full import's time went: reading and parsing every file (the parsing processes
-    beside this one), then writing the sources one transaction each (this process alone)."""
+    """Where a full import's time went: the parsing processes, and this process, which reads
+    the other feeds and writes every source (one transaction each) while they parse."""
 
-    parse_wall: float = 0.0
-    parse_cpu: float = 0.0
+    own_cpu: float = 0.0
     write_wall: float = 0.0
     write_cpu: float = 0.0
     pool_cpu: float = 0.0
     sources: int = 0
+    last_write_end: float = 0.0
+    """Seconds from the import's start to the end of its last write."""
 
 
 class TimedVulnDb(VulnDb):
@@ -86,13 +87,15 @@ class TimedVulnDb(VulnDb):
     def __init__(self, store: SqlStore) -> None:
         super().__init__(store, SystemClock())
         self.writes: list[tuple[str, float, float]] = []
+        self.ends: list[float] = []
+        """When each write ended (`time.perf_counter`)."""
 
     def apply_rows(self, source: str, rows: Any, **options: Any) -> ImportResult:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             return super().apply_rows(source, rows, **options)
         finally:
-            self.writes.append((source, time.perf_counter() - t0, time.process_time() - c0))
+            self._done(source, t0, c0)
 
     def apply_enrichment(
         self, source: str, records: Any, source_fingerprint: str | None = None
@@ -101,7 +104,11 @@ class TimedVulnDb(VulnDb):
         try:
             return super().apply_enrichment(source, records, source_fingerprint)
         finally:
-            self.writes.append((source, time.perf_counter() - t0, time.process_time() - c0))
+            self._done(source, t0, c0)
+
+    def _done(self, source: str, t0: float, c0: float) -> None:
+        self.ends.append(time.perf_counter())
+        self.writes.append((source, self.ends[-1] - t0, time.process_time() - c0))
 
 
 def per_source(roots: list[Path]) -> None:
@@ -236,21 +243,17 @@ def main() -> int:
     phases = Phases()
 
     def imported(paths: list[Path]) -> tuple[int, float, float]:
-        marks: list[tuple[float, float, float]] = []  # wall, this process's CPU, children's
-
-        def progress(message: str) -> None:
-            if ": applying " in message and not marks:  # every file parsed: writes begin
-                marks.append((time.perf_counter(), *cpu_split()))
-
+        before = len(vdb.writes)
         t0, c0 = time.perf_counter(), cpu_split()
-        report = import_paths(vdb, paths, progress, workers=args.workers)
+        report = import_paths(vdb, paths, workers=args.workers)
         t1, c1 = time.perf_counter(), cpu_split()
         n = sum(len(r.added) + len(r.modified) + r.unchanged for r in report.results)
-        if marks:
-            tm, mine, kids = marks[0]
-            phases.parse_wall, phases.parse_cpu = tm - t0, mine - c0[0]
-            phases.write_wall, phases.write_cpu = t1 - tm, c1[0] - mine
-            phases.pool_cpu, phases.sources = c1[1] - c0[1], len(report.results)
+        writes = vdb.writes[before:]
+        phases.own_cpu, phases.pool_cpu = c1[0] - c0[0], c1[1] - c0[1]
+        phases.write_wall = sum(wall for _, wall, _ in writes)
+        phases.write_cpu = sum(cpu for _, _, cpu in writes)
+        phases.sources = len(writes)
+        phases.last_write_end = vdb.ends[-1] - t0 if writes else 0.0
         return n, t1 - t0, sum(c1) - sum(c0)
 
     json_total, json_time, json_cpu = imported(json_roots)
@@ -331,10 +334,10 @@ def main() -> int:
         f" ({json_total / json_cpu:,.0f} per CPU-second); load average now {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"  phases: reading and parsing {json_phases.parse_wall:.2f} s (this process"
-        f" {json_phases.parse_cpu:.2f} CPU-s, parsing processes {json_phases.pool_cpu:.2f}),"
-        f" writing {json_phases.sources} sources {json_phases.write_wall:.2f} s"
-        f" ({json_phases.write_cpu:.2f} CPU-s, one process)"
+        f"  phases: parsing processes {json_phases.pool_cpu:.2f} CPU-s; this process"
+        f" {json_phases.own_cpu:.2f} CPU-s, of which writing {json_phases.sources} sources"
+        f" {json_phases.write_cpu:.2f} ({json_phases.write_wall:.2f} s of wall, beside the"
+        f" parsing); the last write ended {json_phases.last_write_end:.2f} s after the start"
     )
     print(
         "  writes: "

@@ -48,8 +48,8 @@ def wire_name(f: Field[Any]) -> str:
 def encode_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, tuple):
-        return [encode_value(v) for v in value]
+    if isinstance(value, tuple):  # strings are most items (ids, package keys): kept as they are
+        return [v if type(v) is str else encode_value(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): encode_value(v) for k, v in value.items()}
     return value

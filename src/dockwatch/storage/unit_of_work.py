@@ -119,6 +119,12 @@ class Store(Protocol):
         the backend has none."""
         ...
 
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """A block in which large write transactions follow one another (an import): the
+        backend may take its housekeeping off their commits, and finishes it by the block's
+        end (SQLite: the log is copied into the database file beside them)."""
+        ...
+
     def optimize(self) -> None:
         """Refresh the query planner's statistics where the backend wants it."""
         ...

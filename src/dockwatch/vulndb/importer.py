@@ -81,12 +81,16 @@ def _osv_folder(dirpath: str, names: list[str]) -> bool:
 
 
 def _files(
-    paths: Iterable[Path], report: ImportReport, record_files: list[str]
+    paths: Iterable[Path],
+    report: ImportReport,
+    record_files: list[str],
+    root_ends: list[int] | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(kind, path) of every file to import, but the files of folders of OSV records, which
     are added to `record_files` a folder at a time: the walk comes before any parsing, and the
     shared snapshot's 18,050 record files took 0.047 CPU-s one by one, 0.035 so. Paths stay
-    strings (building a `Path` for each of them took as long as walking the folders)."""
+    strings (building a `Path` for each of them took as long as walking the folders).
+    `root_ends` is told how many record files there are once each of `paths` is walked."""
     suffixes = _RECORD_SUFFIXES
     for root in paths:
         if root.is_dir():
@@ -119,6 +123,8 @@ def _files(
                 yield kind, str(root)
         else:
             raise FileNotFoundError(str(root))
+        if root_ends is not None:
+            root_ends.append(len(record_files))
 
 
 def _first_copies(parsed: parallel.ParsedFile, seen: osv.Seen) -> Iterator[object]:
@@ -146,7 +152,10 @@ def import_paths(
 ) -> ImportReport:
     """Import every recognised file under `paths`, one transaction per source. Folders of
     OSV records are parsed by `workers` processes (default: one per core), with the same
-    result as one."""
+    result as one; their records are written a path of `paths` at a time, so a source whose
+    records lie under two of the paths is written twice (two versions), and OSV files and
+    archives given alone are written before them. The other feeds are read and written while
+    the records are parsed; export bundles come last."""
     with collector_paused():
         return _import_paths(vdb, paths, progress, workers)
 
@@ -174,7 +183,8 @@ def _import_paths(
     report = ImportReport()
     by_kind: dict[str, list[Path]] = {}
     record_files: list[str] = []  # in folders of OSV records
-    for kind, name in _files(paths, report, record_files):
+    root_ends: list[int] = []
+    for kind, name in _files(paths, report, record_files, root_ends):
         by_kind.setdefault(kind, []).append(Path(name))
     say = progress or (lambda _m: None)
 
@@ -203,15 +213,41 @@ def _import_paths(
             encoded = parallel.encode_for(source, item)
             if encoded is not None:
                 grouped.setdefault(source, []).append(encoded)
-    # folders of records: every core
-    for parsed in parallel.parse_files(record_files, limits, workers):
-        for item in keep(_first_copies(parsed, seen)):
-            assert isinstance(item, parallel.Parsed)
-            if item.advisory is not None:
-                grouped.setdefault(item.source, []).append(item.advisory)
-    for source, rows in sorted(grouped.items()):
-        say(f"{source}: applying {len(rows)} advisories")
-        report.results.append(vdb.apply_rows(source, rows))
+    _apply_grouped(vdb, grouped, report, say)
+    # folders of records: every core. This process writes what the workers parse, and is
+    # the critical path: the other feeds are read and written while the workers start on
+    # the records, and each path's records are written while the next path is parsed.
+    parsed_files = parallel.parse_files(record_files, limits, workers)
+    try:
+        # the workers are started, and forked before the bulk writes start their thread
+        first = next(parsed_files, None)
+        with vdb.store.bulk_writes():
+            _import_other_kinds(vdb, by_kind, report, keep)
+            ends = iter(root_ends)
+            read, end = 0, next(ends, None)
+            for parsed in itertools.chain([] if first is None else [first], parsed_files):
+                for item in keep(_first_copies(parsed, seen)):
+                    assert isinstance(item, parallel.Parsed)
+                    if item.advisory is not None:
+                        grouped.setdefault(item.source, []).append(item.advisory)
+                read += 1
+                while read == end:
+                    _apply_grouped(vdb, grouped, report, say)
+                    end = next(ends, None)
+    finally:
+        parsed_files.close()  # the workers stopped, should writing have failed
+    for p in by_kind.get("bundle", []):  # last: each is a complete snapshot of its sources
+        report.results.extend(bundle.import_bundle(vdb, p))
+    return report
+
+
+def _import_other_kinds(
+    vdb: VulnDb,
+    by_kind: dict[str, list[Path]],
+    report: ImportReport,
+    keep: Callable[[Iterable[object]], Iterator[object]],
+) -> None:
+    """The feeds that are not OSV records nor bundles, each parsed here and written."""
     for p in by_kind.get("debian", []):
         if debian_elts.looks_like_elts(p):  # Freexian's ELTS tracker: the same shape
             elts = [a for a in keep(debian_elts.parse_file(p)) if isinstance(a, Advisory)]
@@ -290,9 +326,16 @@ def _import_paths(
                 report.problems.append(ParseProblem(kind, str(p), str(exc)))
         if records:
             report.results.append(vdb.apply_enrichment(kind, records))
-    for p in by_kind.get("bundle", []):
-        report.results.extend(bundle.import_bundle(vdb, p))
-    return report
+
+
+def _apply_grouped(
+    vdb: VulnDb, grouped: dict[str, list[EncodedAdvisory]], report: ImportReport, say: Progress
+) -> None:
+    """Write the OSV records read so far, a transaction per source, and forget them."""
+    for source, rows in sorted(grouped.items()):
+        say(f"{source}: applying {len(rows)} advisories")
+        report.results.append(vdb.apply_rows(source, rows))
+    grouped.clear()
 
 
 def _import_oval(

@@ -10,7 +10,7 @@ the importer, which walks the results in file order exactly as a single process 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -207,7 +207,7 @@ def default_workers() -> int:
 
 def parse_files(
     paths: Sequence[str | os.PathLike[str]], limits: osv.Limits, workers: int | None = None
-) -> Iterator[ParsedFile]:
+) -> Generator[ParsedFile, None, None]:
     """Every file parsed, in the order given, by `workers` processes (1: this one)."""
     names = [os.fspath(p) for p in paths]
     count = default_workers() if workers is None else workers

@@ -32,6 +32,10 @@ def _die_on_13(chunk: list[int], offset: int) -> bytes:
     return _square_all(chunk, offset)
 
 
+def _niceness(chunk: list[int], offset: int) -> bytes:
+    return str(os.nice(0)).encode()
+
+
 CHUNKS = [list(range(n, n + 3)) for n in range(0, 60, 3)]
 
 
@@ -50,6 +54,15 @@ def test_every_result_comes_back_in_order(tmp_path: Path, count: int) -> None:
     got = list(workers.run_chunks(_square_all, CHUNKS, (7,), count))
     assert got == [_square_all(c, 7) for c in CHUNKS]
     assert _spools(tmp_path) == []
+
+
+def test_the_workers_run_below_the_importers_priority(tmp_path: Path) -> None:
+    """The importer writes what they parse and waits for no one: it is given the cores first
+    (niceness 10 more, at most 19, the lowest)."""
+    mine = os.nice(0)
+    got = set(workers.run_chunks(_niceness, CHUNKS, (0,), 2))
+    assert got == {str(min(19, mine + 10)).encode()}
+    assert os.nice(0) == mine  # this process's own is untouched
 
 
 def test_clean_interpreters_when_threads_run(tmp_path: Path) -> None:

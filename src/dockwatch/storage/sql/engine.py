@@ -24,6 +24,8 @@ from sqlalchemy.exc import OperationalError
 
 from dockwatch.errors import BackendUnavailable
 
+from .checkpoints import AUTOCHECKPOINT_PAGES, Checkpointer
+
 BUSY_TIMEOUT_MS = 30_000
 PAGE_SIZE = 8192
 """Bytes a page of a new SQLite file. At 1,000,000 findings (bench/findings.py, fresh builds)
@@ -48,17 +50,52 @@ class Database:
             self._write_lock = threading.Lock()
         else:
             self._write_lock = contextlib.nullcontext()
+        self._checkpointer: Checkpointer | None = None
+        self._bulk_writers = 0
+        self._bulk_lock = threading.Lock()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction, committed when the block exits without error."""
         with self._write_lock, self.engine.connect() as conn:
             conn.info["immediate"] = True
+            checkpointer = self._checkpointer
+            if checkpointer is not None:  # the commit leaves the log to it
+                _autocheckpoint(conn, 0)
             try:
                 with conn.begin():
                     yield conn
             except OperationalError as exc:
                 raise _translate(exc) from exc
+            finally:
+                if checkpointer is not None:  # a broken connection is dropped by the pool
+                    with contextlib.suppress(sqlite3.Error):
+                        _autocheckpoint(conn, AUTOCHECKPOINT_PAGES)
+            if checkpointer is not None:
+                checkpointer.committed()
+
+    @contextlib.contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """A run of large write transactions (an import): on SQLite their pages are copied
+        from the log into the database file by a thread beside them (`checkpoints`), and
+        the block ends once they are. Nothing changes on PostgreSQL."""
+        if not self.is_sqlite:
+            yield
+            return
+        with self._bulk_lock:
+            if self._bulk_writers == 0:
+                self._checkpointer = Checkpointer(self.engine)
+            self._bulk_writers += 1
+        try:
+            yield
+        finally:
+            with self._bulk_lock:
+                self._bulk_writers -= 1
+                done = self._checkpointer if self._bulk_writers == 0 else None
+                if done is not None:
+                    self._checkpointer = None
+            if done is not None:
+                done.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -89,6 +126,12 @@ def _translate(exc: OperationalError) -> Exception:
     if "disk" in text or "full" in text or "locked" in text:
         return BackendUnavailable(f"database unavailable: {text}")
     return exc
+
+
+def _autocheckpoint(conn: Connection, pages: int) -> None:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    driver.execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
 
 def _configure_sqlite(engine: Engine) -> None:

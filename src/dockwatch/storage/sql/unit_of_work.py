@@ -136,6 +136,9 @@ class SqlStore:
             return LocalWorkWaiter(str(self.db.engine.url))
         return WorkWaiter(self.db.engine)
 
+    def bulk_writes(self) -> contextlib.AbstractContextManager[None]:
+        return self.db.bulk_writes()
+
     def optimize(self) -> None:
         self.db.optimize()
 
