@@ -2,7 +2,9 @@
 
 Figures, each printed with its target and MET or MISSED:
   1. full import of ../shared/vulndata (parse, normalize, write, diff): advisories per second,
-     for the JSON sources (target) and the YAML one apart, with the YAML loader's own rate;
+     for the JSON sources (target: the median of `--imports` imports, each into a fresh
+     database, on each backend asked, bench/backends.py) and the YAML one apart (SQLite),
+     with the YAML loader's own rate;
   2. an incremental import of 1,000 changed advisories into the full database: seconds;
   3. the match index at server start: built from the database (no persisted file), opened
      from the file, and opened after the 1,000-advisory delta (file plus the changes since);
@@ -13,7 +15,8 @@ shared machine the wall clock says more about the load than about the code. `--p
 also imports each JSON source alone, in one process, into a fresh database.
 There is no peer tool to run here for these; the targets are absolute.
 
-    python bench/vulndb.py [--runs 50] [--workers N] [--per-source]
+    python bench/vulndb.py [--runs 50] [--imports 3] [--workers N] [--per-source]
+                           [--sqlite] [--postgres] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
+from bench.backends import add_arguments, backends  # noqa: E402
 from dockwatch.clock import SystemClock  # noqa: E402
 from dockwatch.feeds.fields import load_yaml  # noqa: E402
 from dockwatch.feeds.osv import Limits, iter_path  # noqa: E402
@@ -109,6 +113,73 @@ class TimedVulnDb(VulnDb):
     def _done(self, source: str, t0: float, c0: float) -> None:
         self.ends.append(time.perf_counter())
         self.writes.append((source, self.ends[-1] - t0, time.process_time() - c0))
+
+
+@dataclasses.dataclass
+class ImportRun:
+    """One import of the JSON sources into a fresh database, and the database it filled."""
+
+    db: Database
+    vdb: TimedVulnDb
+    records: int
+    wall: float
+    cpu: float
+    phases: Phases
+    writes: list[tuple[str, float, float]]
+
+
+def timed_import(
+    vdb: TimedVulnDb, paths: list[Path], workers: int | None, phases: Phases
+) -> tuple[int, float, float, list[tuple[str, float, float]]]:
+    """Import `paths`: (records, wall s, CPU-s of every process, the writes); `phases` filled."""
+    before = len(vdb.writes)
+    t0, c0 = time.perf_counter(), cpu_split()
+    report = import_paths(vdb, paths, workers=workers)
+    t1, c1 = time.perf_counter(), cpu_split()
+    n = sum(len(r.added) + len(r.modified) + r.unchanged for r in report.results)
+    writes = vdb.writes[before:]
+    phases.own_cpu, phases.pool_cpu = c1[0] - c0[0], c1[1] - c0[1]
+    phases.write_wall = sum(wall for _, wall, _ in writes)
+    phases.write_cpu = sum(cpu for _, _, cpu in writes)
+    phases.sources = len(writes)
+    phases.last_write_end = vdb.ends[-1] - t0 if writes else 0.0
+    return n, t1 - t0, sum(c1) - sum(c0), writes
+
+
+def import_json(url: str, roots: list[Path], workers: int | None) -> ImportRun:
+    db = Database(url)
+    migrate(db)
+    vdb = TimedVulnDb(SqlStore(db))
+    phases = Phases()
+    n, wall, cpu, writes = timed_import(vdb, roots, workers, phases)
+    return ImportRun(db, vdb, n, wall, cpu, phases, writes)
+
+
+def print_import(backend: str, run: ImportRun, runs: list[ImportRun]) -> None:
+    """The median import of a backend against the target, and where its time went."""
+    rate = run.records / run.wall
+    walls = ", ".join(f"{r.wall:.2f}" for r in runs)
+    print(
+        f"full import, JSON sources, {backend}: {run.records} advisories in {run.wall:.2f} s"
+        f" = {rate:,.0f} advisories/s (median of {len(runs)} imports: {walls} s)"
+        f"  target >= 20,000/s {verdict(rate, 20_000, True)}"
+    )
+    p = run.phases
+    print(
+        f"  CPU: {run.cpu:.2f} s = {run.cpu / run.records * 1000:.3f} CPU-s per 1,000 records"
+        f" ({run.records / run.cpu:,.0f} per CPU-second); load average now"
+        f" {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"  phases: parsing processes {p.pool_cpu:.2f} CPU-s; this process {p.own_cpu:.2f}"
+        f" CPU-s, of which writing {p.sources} sources {p.write_cpu:.2f} ({p.write_wall:.2f} s"
+        f" of wall, beside the parsing); the last write ended {p.last_write_end:.2f} s after"
+        " the start"
+    )
+    print(
+        "  writes: "
+        + ", ".join(f"{source} {wall:.2f} s ({cpu:.2f} CPU-s)" for source, wall, cpu in run.writes)
+    )
 
 
 def per_source(roots: list[Path]) -> None:
@@ -225,6 +296,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--workers", type=int, default=None, help="parsing processes (default: cores)")
     ap.add_argument("--per-source", action="store_true", help="also import each source alone")
+    ap.add_argument(
+        "--imports", type=int, default=3, help="imports of the JSON sources whose median counts"
+    )
+    add_arguments(ap)
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     if not VULNDATA.exists():
@@ -232,41 +307,45 @@ def main() -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="dockwatch-vulndb-bench-"))
     atexit.register(shutil.rmtree, work, True)  # a full database: over 100 MB
-    db = Database(f"sqlite:///{work / 'v.db'}")
-    migrate(db)
-    vdb = TimedVulnDb(SqlStore(db))
 
     roots = sorted(p for p in VULNDATA.iterdir() if p.is_dir())
     yaml_roots = [p for p in roots if next(p.rglob("*.yaml"), None) is not None]
     json_roots = [p for p in roots if p not in yaml_roots]
 
+    made = iter(range(1_000))
+
+    def sqlite_url() -> str:
+        return f"sqlite:///{work / f'v{next(made)}.db'}"
+
+    medians: list[tuple[str, ImportRun, list[ImportRun]]] = []
+    with backends(args) as asked:
+        for make in asked:
+            runs: list[ImportRun] = []
+            for _ in range(max(1, args.imports)):
+                backend = make()  # a fresh database each time
+                runs.append(import_json(backend.url or sqlite_url(), json_roots, args.workers))
+            median = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
+            medians.append((backend.name, median, runs))
+            for run in runs:  # the SQLite median is kept for the rest of the bench
+                if backend.url is not None or run is not median:
+                    run.db.close()
+    sqlite_medians = [run for name, run, _ in medians if name == "SQLite"]
+    kept = sqlite_medians[0] if sqlite_medians else import_json(sqlite_url(), json_roots, None)
+    db, vdb = kept.db, kept.vdb  # the rest of the bench reads this SQLite database
+    json_bytes = stored_bytes(db)
     phases = Phases()
 
     def imported(paths: list[Path]) -> tuple[int, float, float]:
-        before = len(vdb.writes)
-        t0, c0 = time.perf_counter(), cpu_split()
-        report = import_paths(vdb, paths, workers=args.workers)
-        t1, c1 = time.perf_counter(), cpu_split()
-        n = sum(len(r.added) + len(r.modified) + r.unchanged for r in report.results)
-        writes = vdb.writes[before:]
-        phases.own_cpu, phases.pool_cpu = c1[0] - c0[0], c1[1] - c0[1]
-        phases.write_wall = sum(wall for _, wall, _ in writes)
-        phases.write_cpu = sum(cpu for _, _, cpu in writes)
-        phases.sources = len(writes)
-        phases.last_write_end = vdb.ends[-1] - t0 if writes else 0.0
-        return n, t1 - t0, sum(c1) - sum(c0)
+        n, wall, cpu, _ = timed_import(vdb, paths, args.workers, phases)
+        return n, wall, cpu
 
-    json_total, json_time, json_cpu = imported(json_roots)
-    json_phases = dataclasses.replace(phases)
-    json_writes = list(vdb.writes)
-    json_bytes = stored_bytes(db)
     yaml_total, yaml_time, yaml_cpu = imported(yaml_roots)
     yaml_files = [f for root in yaml_roots for f in sorted(root.rglob("*.yaml"))]
     t0 = time.perf_counter()
     for f in yaml_files:
         load_yaml(f.read_bytes(), Limits().max_yaml_nodes)
     yaml_parse = time.perf_counter() - t0
-    total, full = json_total + yaml_total, json_time + yaml_time
+    total, full = kept.records + yaml_total, kept.wall + yaml_time
 
     index_file = work / "data" / INDEX_FILE
 
@@ -325,28 +404,12 @@ def main() -> int:
     p95 = statistics.quantiles(timings, n=20)[-1]
     p95_warm = statistics.quantiles(warm, n=20)[-1]
 
-    rate = json_total / json_time
-    print(
-        f"full import, JSON sources: {json_total} advisories in {json_time:.2f} s = {rate:,.0f} advisories/s  target >= 20,000/s {verdict(rate, 20_000, True)}"
-    )
-    print(
-        f"  CPU: {json_cpu:.2f} s = {json_cpu / json_total * 1000:.3f} CPU-s per 1,000 records"
-        f" ({json_total / json_cpu:,.0f} per CPU-second); load average now {os.getloadavg()[0]:.2f}"
-    )
-    print(
-        f"  phases: parsing processes {json_phases.pool_cpu:.2f} CPU-s; this process"
-        f" {json_phases.own_cpu:.2f} CPU-s, of which writing {json_phases.sources} sources"
-        f" {json_phases.write_cpu:.2f} ({json_phases.write_wall:.2f} s of wall, beside the"
-        f" parsing); the last write ended {json_phases.last_write_end:.2f} s after the start"
-    )
-    print(
-        "  writes: "
-        + ", ".join(f"{source} {wall:.2f} s ({cpu:.2f} CPU-s)" for source, wall, cpu in json_writes)
-    )
+    for name, run, runs in medians:
+        print_import(name, run, runs)
     print(
         "  stored: "
         + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in json_bytes)
-        + " (pages of each table and index after the JSON sources)"
+        + " (pages of each table and index after the JSON sources, SQLite)"
     )
     if args.per_source:
         per_source(json_roots)

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Integer, LargeBinary, MetaData, Table, select
+import pytest
+from sqlalchemy import JSON, Boolean, Column, Integer, LargeBinary, MetaData, Table, Text, select
+from sqlalchemy.exc import IntegrityError
 
 from dockwatch.model.times import as_utc_or_none
 from dockwatch.storage.sql.bulk import driver_rows, insert_rows, update_by_key
@@ -92,5 +94,64 @@ def test_a_value_repeated_row_after_row_binds_as_each_row_alone(tmp_path: Path) 
                 for row in rows
             ]  # fmt: skip
             assert driver_rows(conn, _table, [c.name for c in _table.columns], rows) == expected
+    finally:
+        db.close()
+
+
+_copy_meta = MetaData()
+
+
+def _probe(name: str) -> Table:
+    return Table(
+        name,
+        _copy_meta,
+        Column("id", Integer, primary_key=True),
+        Column("at", UTC_TIMESTAMP),
+        Column("doc", JSON),
+        Column("blob", LargeBinary),
+        Column("text", Text),
+        Column("flag", Boolean),
+    )
+
+
+_copied, _inserted = _probe("copied"), _probe("inserted")
+
+
+def test_rows_copied_into_postgresql_read_back_as_inserted_ones(postgres_url: str) -> None:
+    """On PostgreSQL `insert_rows` is one COPY: each value is stored as SQLAlchemy's own INSERT
+    of it stores it (the twin table, filled statement by statement), the text format's special
+    characters included."""
+    tricky = ["tab\there", "new\nline", "back\\slash", "\\N", "", "naïve ✓", "quote'\""]
+    rows: list[tuple[Any, ...]] = [
+        (n, T.astimezone(PLUS2) if n % 2 else T + timedelta(microseconds=n), {"n": [n, text]},
+         bytearray(b"\x00\\\n" * n) if n % 3 else bytes([n, 0, 255]), text, n % 2 == 0)
+        for n, text in enumerate(tricky)
+    ] + [(99, None, None, None, None, None)]  # fmt: skip
+    columns = [c.name for c in _copied.columns]
+    db = Database(postgres_url)
+    try:
+        with db.write() as conn:
+            _copy_meta.create_all(conn)
+            insert_rows(conn, _copied, columns, rows)
+            conn.execute(_inserted.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        with db.read() as conn:
+            copied = conn.execute(select(_copied).order_by(_copied.c.id)).all()
+            inserted = conn.execute(select(_inserted).order_by(_inserted.c.id)).all()
+    finally:
+        db.close()
+    assert len(copied) == len(rows)
+    assert copied == inserted
+    assert [r.text for r in copied] == [*tricky, None]
+
+
+def test_a_refused_copy_raises_what_a_refused_insert_raises(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    try:
+        with db.write() as conn:
+            _copy_meta.create_all(conn)
+        with pytest.raises(IntegrityError), db.write() as conn:
+            insert_rows(conn, _copied, ["id", "text"], [(1, "a"), (1, "again")])
+        with db.read() as conn:  # nothing of the refused transaction is kept
+            assert conn.execute(select(_copied)).all() == []
     finally:
         db.close()
