@@ -19,6 +19,7 @@ from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer
 from tests.builders.push import push_image
+from tests.support.advisories import kev_catalogue
 
 
 def osv(vid: str, package: str, fixed: str, severity: str, **extra: Any) -> dict[str, Any]:
@@ -39,20 +40,7 @@ def osv(vid: str, package: str, fixed: str, severity: str, **extra: Any) -> dict
     }
 
 
-KEV = {
-    "title": "CISA Catalog of Known Exploited Vulnerabilities",
-    "catalogVersion": "2026.11.26",
-    "dateReleased": "2026-11-26T00:00:00.000Z",
-    "count": 1,
-    "vulnerabilities": [
-        {
-            "cveID": "CVE-2090-0002", "vendorProject": "x", "product": "beta",
-            "vulnerabilityName": "beta bug", "dateAdded": "2026-11-20",
-            "shortDescription": "bad", "requiredAction": "patch",
-            "dueDate": "2026-12-10", "knownRansomwareCampaignUse": "Unknown", "notes": "",
-        }
-    ],
-}  # fmt: skip
+KEV = kev_catalogue({"cveID": "CVE-2090-0002", "product": "beta", "vulnerabilityName": "beta bug"})
 
 
 def python_image(packages: dict[str, str], platform: str = "linux/amd64") -> Image:

@@ -23,6 +23,7 @@ from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer
 from tests.builders.push import push_image
+from tests.support.advisories import kev_catalogue
 
 
 def _dist_info(packages: dict[str, str], seed: str) -> Image:
@@ -202,20 +203,9 @@ def test_enrichment_changes_findings_in_place(tmp_path: Path) -> None:
         digest = push_image(services, "prod", _dist_info({"alpha": "1.0"}, "x"))
         services.worker.drain()
         (before,) = _open(_findings(services)).items()
-        kev = {
-            "title": "CISA Catalog of Known Exploited Vulnerabilities",
-            "catalogVersion": "2026.11.26",
-            "dateReleased": "2026-11-26T00:00:00.000Z",
-            "count": 1,
-            "vulnerabilities": [
-                {
-                    "cveID": "CVE-2090-0001", "vendorProject": "x", "product": "alpha",
-                    "vulnerabilityName": "alpha bug", "dateAdded": "2026-11-20",
-                    "shortDescription": "bad", "requiredAction": "patch",
-                    "dueDate": "2026-12-10", "knownRansomwareCampaignUse": "Unknown", "notes": "",
-                }
-            ],
-        }  # fmt: skip
+        kev = kev_catalogue(
+            {"cveID": "CVE-2090-0001", "product": "alpha", "vulnerabilityName": "alpha bug"}
+        )
         folder = tmp_path / "kev"
         folder.mkdir()
         (folder / "known_exploited_vulnerabilities.json").write_text(json.dumps(kev))

@@ -20,39 +20,9 @@ from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb import parallel
 from dockwatch.vulndb.importer import ImportReport, import_paths
 from dockwatch.vulndb.service import VulnDb
+from tests.support.advisories import kev_catalogue, osv_record
 
-KEV = {
-    "title": "CISA Catalog of Known Exploited Vulnerabilities",
-    "catalogVersion": "2026.12.01",
-    "dateReleased": "2026-12-01T00:00:00.000Z",
-    "count": 1,
-    "vulnerabilities": [
-        {
-            "cveID": "CVE-2090-0001", "vendorProject": "x", "product": "alpha",
-            "vulnerabilityName": "alpha bug", "dateAdded": "2026-11-20",
-            "shortDescription": "bad", "requiredAction": "patch",
-            "dueDate": "2026-12-10", "knownRansomwareCampaignUse": "Unknown", "notes": "",
-        }
-    ],
-}  # fmt: skip
-
-
-def _record(rid: str, ecosystem: str, name: str, fixed: str) -> bytes:
-    return orjson.dumps(
-        {
-            "id": rid,
-            "modified": "2026-01-02T03:04:05Z",
-            "summary": f"{name} before {fixed}",
-            "affected": [
-                {
-                    "package": {"ecosystem": ecosystem, "name": name},
-                    "ranges": [
-                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
-                    ],
-                }
-            ],
-        }
-    )
+KEV = kev_catalogue({"cveID": "CVE-2090-0001", "product": "alpha"})
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +36,20 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         folder.mkdir(parents=True)
     for n in range(6):
         (a / "go" / f"GO-2026-{n}.json").write_bytes(
-            _record(f"GO-2026-{n}", "Go", f"example.com/m{n}", f"1.{n}.0")
+            osv_record(f"GO-2026-{n}", "Go", f"example.com/m{n}", f"1.{n}.0")
         )
     for n in range(4):
         (a / "pypi" / f"PYSEC-2026-{n}.json").write_bytes(
-            _record(f"PYSEC-2026-{n}", "PyPI", f"pkg{n}", f"2.{n}")
+            osv_record(f"PYSEC-2026-{n}", "PyPI", f"pkg{n}", f"2.{n}")
         )
     for n in range(4, 9):
         (b / f"PYSEC-2026-{n}.json").write_bytes(
-            _record(f"PYSEC-2026-{n}", "PyPI", f"pkg{n}", f"2.{n}")
+            osv_record(f"PYSEC-2026-{n}", "PyPI", f"pkg{n}", f"2.{n}")
         )
     (b / "zz-same.json").write_bytes((a / "pypi" / "PYSEC-2026-1.json").read_bytes())
-    (b / "zz-other.json").write_bytes(_record("PYSEC-2026-2", "PyPI", "other", "9.9"))
+    (b / "zz-other.json").write_bytes(osv_record("PYSEC-2026-2", "PyPI", "other", "9.9"))
     (kev / "known_exploited_vulnerabilities.json").write_text(json.dumps(KEV))
-    (root / "lone.json").write_bytes(_record("PYSEC-2026-50", "PyPI", "lone", "1.0"))
+    (root / "lone.json").write_bytes(osv_record("PYSEC-2026-50", "PyPI", "lone", "1.0"))
     return {"a": a, "b": b, "kev": kev, "lone": root / "lone.json"}
 
 

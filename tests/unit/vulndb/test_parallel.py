@@ -19,25 +19,8 @@ from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb import parallel
 from dockwatch.vulndb.importer import ImportReport, import_paths
 from dockwatch.vulndb.service import VulnDb
+from tests.support.advisories import osv_record
 from tests.support.processes import live_children
-
-
-def _record(rid: str, ecosystem: str, name: str, fixed: str, **extra: Any) -> bytes:
-    doc = {
-        "id": rid,
-        "modified": "2026-01-02T03:04:05Z",
-        "summary": f"{name} before {fixed}",
-        "affected": [
-            {
-                "package": {"ecosystem": ecosystem, "name": name},
-                "ranges": [
-                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
-                ],
-            }
-        ],
-        **extra,
-    }
-    return orjson.dumps(doc)
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +34,13 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     py.mkdir()
     for n in range(12):
         (go / f"GO-2026-{n:04}.json").write_bytes(
-            _record(f"GO-2026-{n:04}", "Go", f"example.com/m{n % 4}", f"1.{n}.0")
+            osv_record(f"GO-2026-{n:04}", "Go", f"example.com/m{n % 4}", f"1.{n}.0")
         )
         (py / f"PYSEC-2026-{n}.json").write_bytes(
-            _record(f"PYSEC-2026-{n}", "PyPI", f"Pkg_{n % 5}", f"2.{n}")
+            osv_record(f"PYSEC-2026-{n}", "PyPI", f"Pkg_{n % 5}", f"2.{n}")
         )
     (py / "PYSEC-2026-50.json").write_bytes(
-        _record("PYSEC-2026-50", "PyPI", "gone", "1.0", withdrawn="2026-02-01T00:00:00Z")
+        osv_record("PYSEC-2026-50", "PyPI", "gone", "1.0", withdrawn="2026-02-01T00:00:00Z")
     )
     (py / "PYSEC-2026-60.json").write_bytes(
         orjson.dumps(
@@ -73,7 +56,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (py / "zz-broken.json").write_bytes(b'{"id": "PYSEC-2026-99", "affected": [')
     (py / "zz-same.json").write_bytes((go / "GO-2026-0003.json").read_bytes())
-    (py / "zz-other.json").write_bytes(_record("GO-2026-0004", "Go", "example.com/x", "9.9.9"))
+    (py / "zz-other.json").write_bytes(osv_record("GO-2026-0004", "Go", "example.com/x", "9.9.9"))
     return root
 
 
@@ -187,7 +170,7 @@ def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
     folder = tmp_path / "records"
     folder.mkdir()
     for i in range(parallel.MIN_FILES):
-        (folder / f"GO-{i}.json").write_bytes(_record(f"GO-{i}", "Go", f"m{i}", "1.0"))
+        (folder / f"GO-{i}.json").write_bytes(osv_record(f"GO-{i}", "Go", f"m{i}", "1.0"))
     proc = subprocess.Popen(
         [sys.executable, "-c", _KILLED_IMPORT, str(folder)],
         stdout=subprocess.PIPE,
