@@ -330,7 +330,9 @@ def main() -> int:
                 if backend.url is not None or run is not median:
                     run.db.close()
     sqlite_medians = [run for name, run, _ in medians if name == "SQLite"]
-    kept = sqlite_medians[0] if sqlite_medians else import_json(sqlite_url(), json_roots, None)
+    kept = (
+        sqlite_medians[0] if sqlite_medians else import_json(sqlite_url(), json_roots, args.workers)
+    )
     db, vdb = kept.db, kept.vdb  # the rest of the bench reads this SQLite database
     json_bytes = stored_bytes(db)
     phases = Phases()
