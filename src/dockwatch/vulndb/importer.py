@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
+PROGRESS_EVERY = 2000
+"""Records read between two progress messages."""
+
 
 @dataclass(slots=True)
 class ImportReport:
@@ -188,14 +191,18 @@ def _import_paths(
         by_kind.setdefault(kind, []).append(Path(name))
     say = progress or (lambda _m: None)
 
+    records = 0  # read so far, every file and feed together
+
     def keep(items: Iterable[object]) -> Iterator[object]:
-        for n, item in enumerate(items, 1):
+        nonlocal records
+        for item in items:
             if isinstance(item, ParseProblem):
                 logger.warning("skipped %s: %s", item.where, item.reason)
                 report.problems.append(item)
                 continue
-            if n % 2000 == 0:
-                say(f"read {n} records")
+            records += 1
+            if records % PROGRESS_EVERY == 0:  # a folder gives its records one file at a time
+                say(f"read {records} records")
             yield item
 
     grouped: dict[str, list[EncodedAdvisory]] = {}
@@ -224,14 +231,14 @@ def _import_paths(
         with vdb.store.bulk_writes():
             _import_other_kinds(vdb, by_kind, report, keep)
             ends = iter(root_ends)
-            read, end = 0, next(ends, None)
+            files, end = 0, next(ends, None)
             for parsed in itertools.chain([] if first is None else [first], parsed_files):
                 for item in keep(_first_copies(parsed, seen)):
                     assert isinstance(item, parallel.Parsed)
                     if item.advisory is not None:
                         grouped.setdefault(item.source, []).append(item.advisory)
-                read += 1
-                while read == end:
+                files += 1
+                while files == end:
                     _apply_grouped(vdb, grouped, report, say)
                     end = next(ends, None)
     finally:

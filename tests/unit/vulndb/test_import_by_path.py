@@ -17,7 +17,7 @@ from dockwatch.clock import ControlledClock
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
-from dockwatch.vulndb import parallel
+from dockwatch.vulndb import importer, parallel
 from dockwatch.vulndb.importer import ImportReport, import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.support.advisories import kev_catalogue, osv_record
@@ -100,3 +100,37 @@ def test_each_path_is_written_as_it_is_parsed(
     assert [r.source for r in together.results] == ["osv:PyPI", "kev", "osv:Go", "osv:PyPI"]
     pypi = sorted(together.results[-1].added)
     assert pypi == sorted(f"PYSEC-2026-{n}" for n in range(9))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_the_records_of_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """A folder gives its records a file at a time: the count of records read goes on across
+    files and feeds, as a terminal shows it while a large folder is parsed."""
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 3)
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for n in range(7):
+        (folder / f"GO-2026-{n}.json").write_bytes(osv_record(f"GO-2026-{n}", "Go", f"m{n}", "1.0"))
+    (folder / "zz-broken.json").write_bytes(b"{")  # a problem is not a record read
+    kev = tmp_path / "kev"
+    kev.mkdir()
+    (kev / "known_exploited_vulnerabilities.json").write_text(
+        json.dumps(kev_catalogue(*({"cveID": f"CVE-2090-000{n}"} for n in range(2))))
+    )
+    (tmp_path / "db").mkdir()
+    db = Database(f"sqlite:///{tmp_path / 'db' / 'v.db'}")
+    migrate(db)
+    said: list[str] = []
+    import_paths(
+        VulnDb(SqlStore(db), ControlledClock()), [folder, kev], said.append, workers=workers
+    )
+    db.close()
+    # the catalogue's 2 entries and the folder's 7 records, counted together
+    assert [m for m in said if m.startswith("read ")] == [
+        "read 3 records",
+        "read 6 records",
+        "read 9 records",
+    ]
