@@ -230,7 +230,7 @@ def _import_paths(
         first = next(parsed_files, None)
         with vdb.store.bulk_writes():
             _import_other_kinds(vdb, by_kind, report, keep)
-            ends = iter(root_ends)
+            ends = iter(sorted(set(root_ends) - {0}))  # a path without records ends nothing
             files, end = 0, next(ends, None)
             for parsed in itertools.chain([] if first is None else [first], parsed_files):
                 for item in keep(_first_copies(parsed, seen)):
@@ -238,9 +238,10 @@ def _import_paths(
                     if item.advisory is not None:
                         grouped.setdefault(item.source, []).append(item.advisory)
                 files += 1
-                while files == end:
+                if files == end:
                     _apply_grouped(vdb, grouped, report, say)
                     end = next(ends, None)
+            _apply_grouped(vdb, grouped, report, say)  # none left once the last path ended
     finally:
         parsed_files.close()  # the workers stopped, should writing have failed
     for p in by_kind.get("bundle", []):  # last: each is a complete snapshot of its sources

@@ -134,3 +134,21 @@ def test_progress_counts_the_records_of_every_file(
         "read 6 records",
         "read 9 records",
     ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_paths_without_records_before_the_folders_lose_nothing(
+    paths: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """A path of another feed, or an empty folder, ends no records: the folders after it are
+    written all the same, each when it is parsed."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "db").mkdir()
+    report, _ = _import([paths["kev"], empty, paths["a"], empty], tmp_path / "db", workers)
+    assert [(r.source, sorted(r.added)) for r in report.results] == [
+        ("kev", ["CVE-2090-0001"]),
+        ("osv:Go", [f"GO-2026-{n}" for n in range(6)]),
+        ("osv:PyPI", [f"PYSEC-2026-{n}" for n in range(4)]),
+    ]
