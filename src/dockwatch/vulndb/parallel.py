@@ -25,8 +25,12 @@ from dockwatch.storage.vuln_repo import EncodedAdvisory
 from .service import KeyedAdvisory, encode_advisory, encode_content, package_keys_of
 from .workers import run_chunks
 
-CHUNK = 200
-"""Files per chunk a worker takes: large enough that handing results back stays cheap."""
+CHUNK = 100
+"""Files per chunk a worker takes: large enough that handing results back stays cheap, small
+enough that a path's last files are not held up in a chunk that runs into the next path (the
+importer writes a path once its last file is parsed). A full import of the shared snapshot's
+JSON sources, five imports of each alternately: 0.999-1.037 s with 200 files, 0.985-1.010 s
+with 100."""
 MIN_FILES = 1_000
 """Below this many files a pool costs more to start than it saves."""
 
