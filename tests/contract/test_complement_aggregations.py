@@ -30,7 +30,6 @@ from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.finding_queries import aggregation_complement
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from tests.unit.queries import findings_db as fdb
 from tests.unit.queries.test_aggregations_property import _expected, _facts
 
@@ -134,16 +133,8 @@ def _others(tags: dict[Any, list[str]]) -> list[tuple[dict[str, Any], Callable[[
 
 
 def _pages(db: Database, body: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    token = None
     with db.read() as conn:
-        while True:
-            request = dict(body, **({"nextToken": token} if token else {}))
-            answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(request))
-            out += answer["responses"]
-            token = answer.get("nextToken")
-            if token is None:
-                return out
+        return fdb.aggregation_pages(conn, body)
 
 
 def test_aggregations_equal_a_recount(findings: Database, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, inspect, select, text
 
-from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.schema.findings import STATUS_CODES, image_key
 from tests.unit.queries import findings_db as fdb
@@ -53,14 +51,14 @@ def _before(db: Database) -> None:
 
 
 def _answers(db: Database) -> list[Any]:
-    out: list[Any] = []
     with db.read() as conn:
-        for criteria in CRITERIA:
-            for kind in ("REPOSITORY", "AWS_ECR_CONTAINER", "IMAGE_LAYER"):
-                body = {"aggregationType": kind, "maxResults": 100, "filterCriteria": criteria}
-                answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(body))
-                out.append(answer["responses"])
-    return out
+        return [
+            fdb.aggregation_pages(
+                conn, {"aggregationType": kind, "maxResults": 100, "filterCriteria": criteria}
+            )
+            for criteria in CRITERIA
+            for kind in ("REPOSITORY", "AWS_ECR_CONTAINER", "IMAGE_LAYER")
+        ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

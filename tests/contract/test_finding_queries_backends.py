@@ -52,20 +52,11 @@ CRITERIA: list[dict[str, Any]] = [
 
 
 def _aggregations(db: Database, criteria: dict[str, Any], kind: str) -> list[Any]:
-    out: list[Any] = []
-    token = None
     with db.read() as conn:
-        while True:
-            body: dict[str, Any] = {"aggregationType": kind, "maxResults": 3}
-            if criteria:
-                body["filterCriteria"] = criteria
-            if token:
-                body["nextToken"] = token
-            answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(body))
-            out += answer["responses"]
-            token = answer.get("nextToken")
-            if token is None:
-                return out
+        body: dict[str, Any] = {"aggregationType": kind, "maxResults": 3}
+        if criteria:
+            body["filterCriteria"] = criteria
+        return fdb.aggregation_pages(conn, body)
 
 
 def _listing(db: Database, criteria: dict[str, Any], field: SortField) -> list[str]:

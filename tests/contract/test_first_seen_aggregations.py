@@ -22,11 +22,9 @@ import pytest
 from sqlalchemy import Connection, select, update
 
 from dockwatch.model.times import as_utc
-from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import pg_rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from tests.unit.queries import findings_db as fdb
 
 from .conftest import BACKENDS, flips_left_in_count_log, random_findings
@@ -147,30 +145,24 @@ def fdb_severities() -> list[str]:
 def _answered(db: Database, kind: str, criteria: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Every group of the answer, paged 3 at a time, as `_expected` spells them."""
     out = []
-    token = None
     with db.read() as conn:
-        while True:
-            body: dict[str, Any] = {"aggregationType": kind, "maxResults": 3,
-                                    "filterCriteria": criteria}  # fmt: skip
-            if token:
-                body["nextToken"] = token
-            answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(body))
-            for response in answer["responses"]:
-                (item,) = response.values()
-                if kind == "REPOSITORY":
-                    key: tuple[Any, ...] = (item["repository"],)
-                    extra: tuple[Any, ...] = (item["affectedImages"],)
-                elif kind == "AWS_ECR_CONTAINER":
-                    key, extra = (item["repository"], item["imageSha"]), ()
-                else:
-                    key = (item["accountId"],)
-                    extra = (item["fixAvailableCount"], item["exploitAvailableCount"])
-                counts = {k: v for k, v in item["severityCounts"].items() if k != "all"}
-                assert item["severityCounts"]["all"] == sum(counts.values())
-                out.append((key, sum(counts.values()), tuple(sorted(counts.items())), extra))
-            token = answer.get("nextToken")
-            if token is None:
-                return sorted(out)
+        responses = fdb.aggregation_pages(
+            conn, {"aggregationType": kind, "maxResults": 3, "filterCriteria": criteria}
+        )
+    for response in responses:
+        (item,) = response.values()
+        if kind == "REPOSITORY":
+            key: tuple[Any, ...] = (item["repository"],)
+            extra: tuple[Any, ...] = (item["affectedImages"],)
+        elif kind == "AWS_ECR_CONTAINER":
+            key, extra = (item["repository"], item["imageSha"]), ()
+        else:
+            key = (item["accountId"],)
+            extra = (item["fixAvailableCount"], item["exploitAvailableCount"])
+        counts = {k: v for k, v in item["severityCounts"].items() if k != "all"}
+        assert item["severityCounts"]["all"] == sum(counts.values())
+        out.append((key, sum(counts.values()), tuple(sorted(counts.items())), extra))
+    return sorted(out)
 
 
 def _range(low: datetime | None, high: datetime | None) -> dict[str, str]:

@@ -18,10 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from tests.unit.queries import findings_db as fdb
 
 from .conftest import BACKENDS, random_findings
@@ -99,26 +97,17 @@ def _recount(findings: list[Finding], keep: Callable[[Finding], bool]) -> dict[A
 
 def _answered(db: Database, criteria: dict[str, Any]) -> dict[Any, Counter[str]]:
     out: dict[Any, Counter[str]] = {}
-    token = None
     with db.read() as conn:
-        while True:
-            body: dict[str, Any] = {
-                "aggregationType": "IMAGE_LAYER",
-                "maxResults": 7,
-                "filterCriteria": criteria,
-            }
-            if token:
-                body["nextToken"] = token
-            answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(body))
-            for response in answer["responses"]:
-                g = response["imageLayerAggregation"]
-                digest = g["resourceId"].rsplit("/", 1)[1]
-                counts = Counter({k: v for k, v in g["severityCounts"].items() if k != "all"})
-                assert g["severityCounts"]["all"] == counts.total()
-                out[(g["repository"], digest, g["layerHash"])] = +counts
-            token = answer.get("nextToken")
-            if token is None:
-                return out
+        responses = fdb.aggregation_pages(
+            conn, {"aggregationType": "IMAGE_LAYER", "maxResults": 7, "filterCriteria": criteria}
+        )
+    for response in responses:
+        g = response["imageLayerAggregation"]
+        digest = g["resourceId"].rsplit("/", 1)[1]
+        counts = Counter({k: v for k, v in g["severityCounts"].items() if k != "all"})
+        assert g["severityCounts"]["all"] == counts.total()
+        out[(g["repository"], digest, g["layerHash"])] = +counts
+    return out
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

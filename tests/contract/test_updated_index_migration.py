@@ -16,7 +16,6 @@ from dockwatch.model.times import as_utc
 from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.migrations import migrate
 from tests.unit.queries import findings_db as fdb
 
@@ -26,13 +25,13 @@ INDEX = "ix_findings_sort_updated"
 
 
 def _answers(db: Database, criteria: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    out = []
     with db.read() as conn:
-        for kind in ag.MEMBERS:
-            body = {"aggregationType": kind, "maxResults": 100, "filterCriteria": criteria}
-            answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(body))
-            out.append(answer["responses"])
-    return out
+        return [
+            fdb.aggregation_pages(
+                conn, {"aggregationType": kind, "maxResults": 100, "filterCriteria": criteria}
+            )
+            for kind in ag.MEMBERS
+        ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import Sort
 from dockwatch.model.identity import Tenant
+from dockwatch.queries import aggregations as ag
 from dockwatch.queries.listing import shape
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
@@ -242,3 +243,22 @@ def filtered_ids(db: Database, doc: dict[str, Any]) -> set[str]:
                 )
             ).scalars()
         )
+
+
+def aggregation_pages(
+    conn: Connection, body: dict[str, Any], tenant: Tenant = TENANT
+) -> list[dict[str, Any]]:
+    """Every response of ListFindingAggregations for `body`, page after page, in order: each
+    page of the aggregation type asked, and none empty that names a next one."""
+    out: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(1000):
+        request = dict(body, **({"nextToken": token} if token else {}))
+        answer = ag.aggregate(SqlFindingQueryRepo(conn), tenant, ag.parse_request(request))
+        assert answer["aggregationType"] == body["aggregationType"]
+        out += answer["responses"]
+        token = answer.get("nextToken")
+        if token is None:
+            return out
+        assert answer["responses"], "a page with a nextToken is never empty"
+    raise AssertionError("pagination did not end")

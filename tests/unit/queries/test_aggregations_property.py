@@ -45,13 +45,13 @@ from dockwatch.queries import aggregations as ag
 from dockwatch.scan.eligibility import expire_pass
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.unit_of_work import SqlUnitOfWork
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.layers import Image, make_image, make_layer
 from tests.builders.push import OCI_MANIFEST as OCI
 from tests.builders.push import push_image
+from tests.unit.queries import findings_db as fdb
 
 PACKAGES = ("alpha", "beta", "gamma", "delta", "eps")
 VERSIONS = ("1.0", "2.0", "3.0")
@@ -225,18 +225,7 @@ def _detail_counts(conn: Connection) -> Counter[tuple[Any, ...]]:
 
 
 def _pages(conn: Connection, services: Services, body: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    token: str | None = None
-    for _ in range(1000):
-        request = dict(body, **({"nextToken": token} if token else {}))
-        answer = ag.aggregate(SqlFindingQueryRepo(conn), services.tenant, ag.parse_request(request))
-        assert answer["aggregationType"] == body["aggregationType"]
-        out += answer["responses"]
-        token = answer.get("nextToken")
-        if token is None:
-            return out
-        assert answer["responses"], "a page with a nextToken is never empty"
-    raise AssertionError("pagination did not end")
+    return fdb.aggregation_pages(conn, body, services.tenant)
 
 
 # --- the state machine ---------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dockwatch.queries import aggregations as ag
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.finding_queries.aggregation_filters import counted
@@ -29,7 +28,6 @@ from dockwatch.storage.sql.finding_queries.aggregation_images import (
     digests_sha256,
     image_keys_unique,
 )
-from dockwatch.storage.sql.finding_query_repo import SqlFindingQueryRepo
 from dockwatch.storage.sql.schema.findings import image_key
 from tests.unit.queries import findings_db as fdb
 
@@ -101,29 +99,23 @@ def _recount(built: fdb.FindingsDb, criteria: dict[str, Any], kind: str) -> dict
 def _answered(built: fdb.FindingsDb, criteria: dict[str, Any], kind: str) -> dict[Any, Any]:
     """The same, from every page of ListFindingAggregations."""
     out: dict[Any, Any] = {}
-    token = None
     with built.db.read() as conn:
-        while True:
-            body: dict[str, Any] = {"aggregationType": kind, "maxResults": 7}
-            body["filterCriteria"] = criteria
-            if token:
-                body["nextToken"] = token
-            answer = ag.aggregate(SqlFindingQueryRepo(conn), fdb.TENANT, ag.parse_request(body))
-            for item in answer["responses"]:
-                ((_, group),) = item.items()
-                if kind == "REPOSITORY":
-                    key: Any = group["repository"]
-                elif kind == "AWS_ECR_CONTAINER":
-                    key = (group["repository"], group["imageSha"])
-                else:
-                    digest = group["resourceId"].rsplit("/", 1)[1]
-                    key = (group["repository"], digest, group["layerHash"])
-                assert key not in out, key
-                counts = {n: group["severityCounts"][n] for n in COUNTED}
-                out[key] = (counts, group.get("affectedImages"))
-            token = answer.get("nextToken")
-            if token is None:
-                return out
+        responses = fdb.aggregation_pages(
+            conn, {"aggregationType": kind, "maxResults": 7, "filterCriteria": criteria}
+        )
+    for item in responses:
+        ((_, group),) = item.items()
+        if kind == "REPOSITORY":
+            key: Any = group["repository"]
+        elif kind == "AWS_ECR_CONTAINER":
+            key = (group["repository"], group["imageSha"])
+        else:
+            digest = group["resourceId"].rsplit("/", 1)[1]
+            key = (group["repository"], digest, group["layerHash"])
+        assert key not in out, key
+        counts = {n: group["severityCounts"][n] for n in COUNTED}
+        out[key] = (counts, group.get("affectedImages"))
+    return out
 
 
 @pytest.fixture(scope="module")
