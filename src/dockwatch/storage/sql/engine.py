@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +135,26 @@ def _autocheckpoint(conn: Connection, pages: int) -> None:
     driver.execute(f"PRAGMA wal_autocheckpoint = {pages}")
 
 
+def _enter_wal(cur: sqlite3.Cursor) -> None:
+    """Switch the file to WAL, waiting as long as the busy timeout for other connections.
+
+    SQLite does not call the busy handler for this pragma while another connection holds the
+    write lock of a file still in rollback mode (processes starting at once on a new file):
+    it fails at once with "database is locked". So it is retried here, with a growing pause,
+    until it passes or the timeout is spent."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -143,7 +164,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # only an empty file takes a page size, and only before WAL mode is on
         if cur.execute("PRAGMA page_count").fetchone()[0] == 0:
             cur.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         # the rollup triggers need a statement journal: in memory it costs half as much
