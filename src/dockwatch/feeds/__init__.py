@@ -35,7 +35,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.oracle import OracleFeed
-from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.feeds.photon import PhotonFeed
 from dockwatch.feeds.redhat import RedHatFeed
 from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed

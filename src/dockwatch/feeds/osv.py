@@ -12,28 +12,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import orjson
 import yaml
 
 from dockwatch.feeds import fields as f
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, make_verify_zip
-from dockwatch.feeds.feed import (
-    FeedItem,
-    FeedKind,
-    Fetched,
-    Fingerprint,
-    ParseProblem,
-    Unchanged,
-)
+from dockwatch.feeds.feed import FeedItem, ParseProblem
 from dockwatch.model.advisory import (
     Advisory,
     AdvisoryID,
@@ -51,8 +41,6 @@ from dockwatch.model.advisory import (
 )
 
 logger = logging.getLogger(__name__)
-
-OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 
 #: Base ecosystem names of the OSV schema (ecosystems.txt); a `:suffix` (release) may follow.
 KNOWN_ECOSYSTEMS = frozenset(
@@ -306,7 +294,7 @@ def _advisory(doc: dict[str, Any], source: str) -> tuple[Advisory, str, list[str
     return adv, adv.id, warnings
 
 
-def _record_items(
+def iter_bytes_with(
     data: bytes,
     name: str,
     where: str,
@@ -316,6 +304,9 @@ def _record_items(
     reader: RecordReader[T],
     fast: FastReader[T] | None = None,
 ) -> Iterator[T | ParseProblem]:
+    """The record in one file's bytes (`name`, lower case, tells JSON from YAML; `where` is
+    what problems name), read by `reader`, JSON first by `fast`; nothing when it is not a
+    record, and nothing but a quiet skip or a problem when `seen` already holds its id."""
     rec_id: str | None = None
     try:
         read = fast(data, source) if fast is not None and name.endswith(".json") else None
@@ -358,6 +349,46 @@ def _problem(source: str, where: str, reason: str, rec_id: str | None) -> ParseP
     return ParseProblem(feed=source, where=where, reason=reason, record_id=rec_id)
 
 
+def record_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """An archive's entries that may hold records, in its order: folders, files of other
+    kinds, hidden files and macOS metadata left out."""
+    out = []
+    for info in zf.infolist():
+        name = info.filename
+        if info.is_dir() or not name.lower().endswith(_RECORD_SUFFIXES):
+            continue
+        if "/." in f"/{name}" or name.startswith("__MACOSX/"):
+            continue
+        out.append(info)
+    return out
+
+
+def read_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, source: str, limits: Limits
+) -> bytes | ParseProblem:
+    """One member's bytes, or the problem that stops it: too large as declared or as it
+    expands, or unreadable. Never more than the record cap is read."""
+    if info.file_size > limits.max_record_bytes:
+        return _problem(source, where, f"member of {info.file_size} bytes is too large", None)
+    try:
+        with zf.open(info) as member:
+            data = member.read(limits.max_record_bytes + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as e:
+        return _problem(source, where, f"cannot read member: {e}", None)
+    if len(data) > limits.max_record_bytes:
+        return _problem(source, where, "member expands beyond the record cap", None)
+    return data
+
+
+OVER_ARCHIVE_CAP = "archive expands beyond its cap; rest skipped"
+"""The reason given when an archive's members expand beyond `Limits.max_archive_bytes`."""
+
+
+def archive_problem(source: str, path: Path | str, reason: str) -> ParseProblem:
+    """A problem of a whole archive (unreadable, or over its cap), logged."""
+    return _problem(source, str(path), reason, None)
+
+
 def iter_zip(
     path: Path, source: str, limits: Limits = Limits(), seen: Seen | None = None
 ) -> Iterator[FeedItem]:
@@ -365,38 +396,22 @@ def iter_zip(
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        yield _problem(source, str(path), f"not a readable zip: {e}", None)
+        yield archive_problem(source, path, f"not a readable zip: {e}")
         return
     total = 0
     with zf:
-        for info in zf.infolist():
-            name = info.filename
-            if info.is_dir() or not name.lower().endswith(_RECORD_SUFFIXES):
-                continue
-            if "/." in f"/{name}" or name.startswith("__MACOSX/"):
-                continue
-            where = f"{path}!{name}"
-            if info.file_size > limits.max_record_bytes:
-                yield _problem(
-                    source, where, f"member of {info.file_size} bytes is too large", None
-                )
-                continue
-            try:
-                with zf.open(info) as member:
-                    data = member.read(limits.max_record_bytes + 1)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as e:
-                yield _problem(source, where, f"cannot read member: {e}", None)
-                continue
-            if len(data) > limits.max_record_bytes:
-                yield _problem(source, where, "member expands beyond the record cap", None)
+        for info in record_members(zf):
+            where = f"{path}!{info.filename}"
+            data = read_member(zf, info, where, source, limits)
+            if isinstance(data, ParseProblem):
+                yield data
                 continue
             total += len(data)
             if total > limits.max_archive_bytes:
-                yield _problem(
-                    source, str(path), "archive expands beyond its cap; rest skipped", None
-                )
+                yield archive_problem(source, path, OVER_ARCHIVE_CAP)
                 return
-            yield from _record_items(data, name.lower(), where, source, limits, seen, _advisory)
+            name = info.filename.lower()
+            yield from iter_bytes_with(data, name, where, source, limits, seen, _advisory)
 
 
 def iter_file(
@@ -427,7 +442,7 @@ def iter_file_with(
     except OSError as e:
         yield _problem(source, spath, f"cannot read: {e}", None)
         return
-    yield from _record_items(data, name, spath, source, limits, seen, reader, fast)
+    yield from iter_bytes_with(data, name, spath, source, limits, seen, reader, fast)
 
 
 def iter_path(
@@ -452,49 +467,3 @@ def iter_path(
         yield from iter_zip(path, source, limits, seen)
     else:
         yield from iter_file(path, source, limits, seen)
-
-
-# --- the feed --------------------------------------------------------------------------------
-
-
-@dataclass
-class OsvFeed:
-    """One OSV ecosystem from osv.dev's bucket (or any URL serving an OSV `all.zip`)."""
-
-    ecosystem: str
-    """The ecosystem folder name in the bucket (`PyPI`, `Go`, `crates.io`, `Debian`)."""
-    url: str | None = None
-    """Overrides the default `<bucket>/<ecosystem>/all.zip`."""
-    policy: DownloadPolicy = field(default_factory=DownloadPolicy)
-    """Download bounds."""
-    limits: Limits = field(default_factory=Limits)
-    """Parse bounds."""
-    sleep: Sleep = time.sleep
-    """Injected for tests of Retry-After."""
-    kind: FeedKind = "vulnerability"
-    version: int = 1
-
-    @property
-    def name(self) -> str:
-        """`osv:<ecosystem>`."""
-        return f"osv:{self.ecosystem}"
-
-    @property
-    def source_url(self) -> str:
-        """The URL fetched."""
-        return self.url or f"{OSV_BUCKET}/{self.ecosystem}/all.zip"
-
-    def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
-        """Conditional download of all.zip, CRC-checked under the archive cap."""
-        req = Request(
-            url=self.source_url,
-            filename="all.zip",
-            verify=make_verify_zip(self.limits.max_archive_bytes),
-        )
-        return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
-
-    def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
-        """Every record of every fetched file or folder."""
-        seen: Seen = {}
-        for ff in fetched.files:
-            yield from iter_path(ff.path, self.name, self.limits, seen)

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 from dockwatch import distros
 from dockwatch.feeds.feed import FeedItem, Fetched
-from dockwatch.feeds.osv import OsvFeed as _OsvFeed
 from dockwatch.feeds.osv import Seen, iter_path
+from dockwatch.feeds.osv_feed import OsvFeed as _OsvFeed
 from dockwatch.model.advisory import Advisory, Affected
 from dockwatch.versions.scheme import InvalidVersion, scheme_for
 

@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dockwatch.feeds.feed import FeedItem, Fetched
-from dockwatch.feeds.osv import OsvFeed as _OsvFeed
 from dockwatch.feeds.osv import Seen, iter_path
+from dockwatch.feeds.osv_feed import OsvFeed as _OsvFeed
 from dockwatch.model.advisory import Advisory, Affected, EventKind, Severity, SeverityType
 
 SOURCE = "osv:Ubuntu"

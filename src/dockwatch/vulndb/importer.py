@@ -42,7 +42,7 @@ from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
-from . import bundle, parallel
+from . import archive_members, bundle, parallel
 from .service import ImportResult, VulnDb
 
 logger = logging.getLogger(__name__)
@@ -130,22 +130,6 @@ def _files(
             root_ends.append(len(record_files))
 
 
-def _first_copies(parsed: parallel.ParsedFile, seen: osv.Seen) -> Iterator[object]:
-    """A parsed file's items unless its record's id was already read (as `osv.iter_path`
-    drops it: quietly when the bytes are the same, with a problem when they differ)."""
-    for item in parsed.items:
-        if isinstance(item, parallel.Parsed):
-            digest = parsed.digests[item.record_id]
-            first = seen.setdefault(item.record_id, digest)
-            if first is not digest:
-                if first != digest:
-                    reason = f"duplicate id {item.record_id}; the first copy is kept"
-                    logger.warning("osv osv: skipped %s: %s", parsed.path, reason)
-                    yield ParseProblem("osv", parsed.path, reason, item.record_id)
-                return  # nor the warnings about its entries, as in one process
-    yield from parsed.items
-
-
 def import_paths(
     vdb: VulnDb,
     paths: Iterable[Path],
@@ -208,39 +192,49 @@ def _import_paths(
     grouped: dict[str, list[EncodedAdvisory]] = {}
     seen: osv.Seen = {}
     limits = osv.Limits()
-    for p in by_kind.get("osv", []):  # archives and lone files: one process
-        items = (
-            osv.iter_file(p, "osv", limits, seen)
-            if p.is_file() and not p.name.lower().endswith(".zip")
-            else osv.iter_path(p, "osv", limits, seen)
-        )
-        for item in keep(items):
+    archives = [p for p in by_kind.get("osv", []) if p.name.lower().endswith(".zip")]
+    for p in by_kind.get("osv", []):  # record files given alone: this process
+        if p in archives:
+            continue
+        for item in keep(osv.iter_file(p, "osv", limits, seen)):
             assert isinstance(item, Advisory)
             source = parallel.osv_source(item)
             encoded = parallel.encode_for(source, item)
             if encoded is not None:
                 grouped.setdefault(source, []).append(encoded)
     _apply_grouped(vdb, grouped, report, say)
-    # folders of records: every core. This process writes what the workers parse, and is
-    # the critical path: the other feeds are read and written while the workers start on
-    # the records, and each path's records are written while the next path is parsed.
-    parsed_files = parallel.parse_files(record_files, limits, workers)
+    # archives' members, then folders of records: every core. This process writes what the
+    # workers parse, and is the critical path: the other feeds are read and written while
+    # the workers start on the records, and each archive's and each path's records are
+    # written while the next is parsed.
+    units: list[parallel.Unit] = []
+    ends: list[int] = []
+    for p in archives:
+        listed = archive_members.members(str(p), "osv")
+        if isinstance(listed, ParseProblem):
+            report.problems.append(listed)  # logged where it was found
+        else:
+            units += listed
+        ends.append(len(units))
+    ends += [len(units) + end for end in root_ends]
+    units += record_files
+    parsed_files = parallel.parse_units(units, limits, workers)
     try:
         # the workers are started, and forked before the bulk writes start their thread
         first = next(parsed_files, None)
         with vdb.store.bulk_writes():
             _import_other_kinds(vdb, by_kind, report, keep)
-            ends = iter(sorted(set(root_ends) - {0}))  # a path without records ends nothing
-            files, end = 0, next(ends, None)
+            boundaries = iter(sorted(set(ends) - {0}))  # a path without records ends nothing
+            files, end = 0, next(boundaries, None)
             for parsed in itertools.chain([] if first is None else [first], parsed_files):
-                for item in keep(_first_copies(parsed, seen)):
+                for item in keep(parallel.first_copies(parsed, seen)):
                     assert isinstance(item, parallel.Parsed)
                     if item.advisory is not None:
                         grouped.setdefault(item.source, []).append(item.advisory)
                 files += 1
                 if files == end:
                     _apply_grouped(vdb, grouped, report, say)
-                    end = next(ends, None)
+                    end = next(boundaries, None)
             _apply_grouped(vdb, grouped, report, say)  # none left once the last path ended
     finally:
         parsed_files.close()  # the workers stopped, should writing have failed

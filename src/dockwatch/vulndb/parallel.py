@@ -9,8 +9,9 @@ the importer, which walks the results in file order exactly as a single process 
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -22,8 +23,11 @@ from dockwatch.feeds.feed import ParseProblem
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
+from .archive_members import WORKER_ARCHIVES, Archives, Member
 from .service import KeyedAdvisory, encode_advisory, encode_content, package_keys_of
 from .workers import run_chunks
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 100
 """Files per chunk a worker takes: large enough that handing results back stays cheap, small
@@ -31,6 +35,10 @@ enough that a path's last files are not held up in a chunk that runs into the ne
 importer writes a path once its last file is parsed). A full import of the shared snapshot's
 JSON sources, five imports of each alternately: 0.999-1.037 s with 200 files, 0.985-1.010 s
 with 100."""
+
+Unit = str | Member
+"""What a parsing process takes: a record file's path, or a member of an archive."""
+
 MIN_FILES = 1_000
 """Below this many files a pool costs more to start than it saves."""
 
@@ -68,12 +76,14 @@ class Parsed:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
-    """What one file gave, in order: problems and its record; `digests` maps the record's id
-    to the digest of the file's bytes."""
+    """What one file or archive member gave, in order: problems and its record; `digests`
+    maps the record's id to the digest of the file's bytes; `size` is how many bytes of an
+    archive it expanded to (an archive's total is capped)."""
 
     path: str
     items: tuple[ParseProblem | Parsed, ...]
     digests: dict[str, bytes]
+    size: int = 0
 
 
 def content_source(content: dict[str, Any]) -> str:
@@ -84,26 +94,95 @@ def content_source(content: dict[str, Any]) -> str:
     return f"osv:{prefix}"
 
 
-def parse_file(path: str, limits: osv.Limits, *, typed: bool = True) -> ParsedFile:
+def parse_file(
+    path: str, limits: osv.Limits, *, source: str | None = None, typed: bool = True
+) -> ParsedFile:
     """Parse and serialize one OSV record file: read straight into its stored form (a JSON
     file decoded into typed structs, `feeds.osv_typed`, unless `typed` is False), except for
-    the feeds that normalize further from the model."""
+    the feeds that normalize further from the model. Records are grouped by what they
+    affect (`content_source`), or all under `source` when one is given (a feed's)."""
     digests: osv.Seen = {}
-    items: list[ParseProblem | Parsed] = []
     fast = osv_typed.read_json if typed else None
-    for item in osv.iter_file_with(path, "osv", limits, digests, osv_content.read_content, fast):
-        if isinstance(item, osv_content.Content):
-            source = content_source(item.content)
-            if source == ubuntu.SOURCE or source in suse.SOURCES:
-                if item.doc is None:  # read without building the record: read it again
-                    return parse_file(path, limits, typed=False)
-                adv, _warnings = osv.parse_record(item.doc, "osv")  # warnings already given
-                items.append(Parsed(item.id, source, encode_for(source, adv)))
-            else:
-                items.append(Parsed(item.id, source, encode_content(item.content, item.modified)))
+    reader = osv_content.read_content
+    items = osv.iter_file_with(path, source or "osv", limits, digests, reader, fast)
+    parsed = _collect(path, items, digests, source)
+    return parsed if parsed is not None else parse_file(path, limits, source=source, typed=False)
+
+
+def parse_data(
+    data: bytes,
+    member: Member,
+    limits: osv.Limits,
+    *,
+    source: str | None = None,
+    typed: bool = True,
+) -> ParsedFile:
+    """`parse_file` of an archive member's bytes."""
+    digests: osv.Seen = {}
+    fast = osv_typed.read_json if typed else None
+    name, where, reader = member.name.lower(), member.where, osv_content.read_content
+    items = osv.iter_bytes_with(data, name, where, source or "osv", limits, digests, reader, fast)
+    parsed = _collect(where, items, digests, source, len(data))
+    if parsed is None:
+        return parse_data(data, member, limits, source=source, typed=False)
+    return parsed
+
+
+def _collect(
+    where: str,
+    items: Iterable[osv_content.Content | ParseProblem],
+    digests: dict[str, bytes],
+    source: str | None,
+    size: int = 0,
+) -> ParsedFile | None:
+    """The items of one file, serialized; None when a record of the feeds that normalize
+    from the model was read without building it (then it is read again, untyped)."""
+    out: list[ParseProblem | Parsed] = []
+    for item in items:
+        if not isinstance(item, osv_content.Content):
+            out.append(item)
+            continue
+        if source is not None:  # one feed's records, stored as they are read
+            out.append(Parsed(item.id, source, encode_content(item.content, item.modified)))
+            continue
+        grouped = content_source(item.content)
+        if grouped == ubuntu.SOURCE or grouped in suse.SOURCES:
+            if item.doc is None:
+                return None
+            adv, _warnings = osv.parse_record(item.doc, "osv")  # warnings already given
+            out.append(Parsed(item.id, grouped, encode_for(grouped, adv)))
         else:
-            items.append(item)
-    return ParsedFile(path, tuple(items), digests)
+            out.append(Parsed(item.id, grouped, encode_content(item.content, item.modified)))
+    return ParsedFile(where, tuple(out), digests, size)
+
+
+def first_copies(
+    parsed: ParsedFile, seen: osv.Seen, source: str = "osv"
+) -> Iterator[ParseProblem | Parsed]:
+    """A parsed file's items unless its record's id was already read (as `osv.iter_path`
+    drops it: quietly when the bytes are the same, with a problem when they differ)."""
+    for item in parsed.items:
+        if isinstance(item, Parsed):
+            digest = parsed.digests[item.record_id]
+            first = seen.setdefault(item.record_id, digest)
+            if first is not digest:
+                if first != digest:
+                    reason = f"duplicate id {item.record_id}; the first copy is kept"
+                    logger.warning("osv %s: skipped %s: %s", source, parsed.path, reason)
+                    yield ParseProblem(source, parsed.path, reason, item.record_id)
+                return  # nor the warnings about its entries, as in one process
+    yield from parsed.items
+
+
+def _parse_unit(
+    unit: Unit, limits: osv.Limits, source: str | None, archives: Archives
+) -> ParsedFile:
+    if isinstance(unit, str):
+        return parse_file(unit, limits, source=source)
+    data = archives.read(unit, source or "osv", limits)
+    if isinstance(data, ParseProblem):
+        return ParsedFile(unit.where, (data,), {})
+    return parse_data(data, unit, limits, source=source)
 
 
 class _WireAdvisory(msgspec.Struct, array_like=True):
@@ -147,6 +226,7 @@ class _WireFile(msgspec.Struct, array_like=True):
     path: str
     items: list[_WireRecord | _WireProblem]
     digests: dict[str, bytes]
+    size: int
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -175,7 +255,7 @@ def _to_wire(parsed: ParsedFile) -> _WireFile:
             items.append(_WireRecord(item.record_id, item.source, wired))
         else:
             items.append(_WireProblem(item.feed, item.where, item.reason, item.record_id))
-    return _WireFile(parsed.path, items, parsed.digests)
+    return _WireFile(parsed.path, items, parsed.digests, parsed.size)
 
 
 def _from_wire(wire: _WireFile) -> ParsedFile:
@@ -193,11 +273,13 @@ def _from_wire(wire: _WireFile) -> ParsedFile:
             a.id, a.fingerprint, a.withdrawn, a.modified, a.content, a.affected, a.package_keys
         )
         out.append(Parsed(item.record_id, item.source, encoded))
-    return ParsedFile(wire.path, tuple(out), wire.digests)
+    return ParsedFile(wire.path, tuple(out), wire.digests, wire.size)
 
 
-def _parse_chunk(paths: Sequence[str], limits: osv.Limits) -> bytes:
-    return _encoder.encode([_to_wire(parse_file(p, limits)) for p in paths])
+def _parse_chunk(units: Sequence[Unit], limits: osv.Limits, source: str | None) -> bytes:
+    archives = WORKER_ARCHIVES  # open until the parsing process ends
+    parsed = [_to_wire(_parse_unit(u, limits, source, archives)) for u in units]
+    return _encoder.encode(parsed)
 
 
 def _read_chunk(message: bytes) -> list[ParsedFile]:
@@ -209,16 +291,68 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def parse_files(
-    paths: Sequence[str | os.PathLike[str]], limits: osv.Limits, workers: int | None = None
+def parse_units(
+    units: Sequence[Unit | os.PathLike[str]],
+    limits: osv.Limits,
+    workers: int | None = None,
+    *,
+    source: str | None = None,
 ) -> Generator[ParsedFile, None, None]:
-    """Every file parsed, in the order given, by `workers` processes (1: this one)."""
-    names = [os.fspath(p) for p in paths]
+    """Every record file and archive member parsed, in the order given, by `workers`
+    processes (1: this one); one `ParsedFile` for each, whatever happens. Records are
+    grouped by what they affect, or all under `source` when one is given (`parse_file`).
+
+    An archive whose members expand beyond `limits.max_archive_bytes` gives its problem in
+    place of the member that crosses the cap, and nothing for its later members, as
+    `osv.iter_zip` reads it; the processes then start again after its last member, so that a
+    hostile archive costs no more than the cap."""
+    names: list[Unit] = [u if isinstance(u, str | Member) else os.fspath(u) for u in units]
+    start = 0
+    while start < len(names):
+        results = _parse_in_order(names[start:], limits, workers, source)
+        try:
+            totals: dict[str, int] = {}
+            for at, parsed in enumerate(results, start):
+                unit = names[at]
+                if isinstance(unit, Member):
+                    total = totals[unit.archive] = totals.get(unit.archive, 0) + parsed.size
+                    if total > limits.max_archive_bytes:
+                        problem = osv.archive_problem(
+                            source or "osv", unit.archive, osv.OVER_ARCHIVE_CAP
+                        )
+                        yield ParsedFile(unit.archive, (problem,), {})
+                        start = at + 1
+                        while start < len(names) and _archive_of(names[start]) == unit.archive:
+                            yield ParsedFile(_where(names[start]), (), {})
+                            start += 1
+                        break
+                yield parsed
+            else:
+                return
+        finally:
+            results.close()
+
+
+def _archive_of(unit: Unit) -> str | None:
+    return unit.archive if isinstance(unit, Member) else None
+
+
+def _where(unit: Unit) -> str:
+    return unit.where if isinstance(unit, Member) else unit
+
+
+def _parse_in_order(
+    units: Sequence[Unit], limits: osv.Limits, workers: int | None, source: str | None
+) -> Generator[ParsedFile, None, None]:
     count = default_workers() if workers is None else workers
-    if count <= 1 or len(names) < MIN_FILES:
-        for name in names:
-            yield parse_file(name, limits)
+    if count <= 1 or len(units) < MIN_FILES:
+        archives = Archives()
+        try:
+            for unit in units:
+                yield _parse_unit(unit, limits, source, archives)
+        finally:
+            archives.close()
         return
-    chunks = [names[i : i + CHUNK] for i in range(0, len(names), CHUNK)]
-    for message in run_chunks(_parse_chunk, chunks, (limits,), count):
+    chunks = [units[i : i + CHUNK] for i in range(0, len(units), CHUNK)]
+    for message in run_chunks(_parse_chunk, chunks, (limits, source), count):
         yield from _read_chunk(message)

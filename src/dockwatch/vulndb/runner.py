@@ -18,8 +18,11 @@ import orjson
 
 from dockwatch.feeds import default_feeds
 from dockwatch.feeds.feed import UNCHANGED, Feed, FeedError, Fingerprint, ParseProblem, Validator
+from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
+from dockwatch.storage.vuln_repo import EncodedAdvisory
 
+from .osv_feed_records import read_osv_feed
 from .service import ImportResult, VulnDb
 
 logger = logging.getLogger(__name__)
@@ -86,9 +89,11 @@ def sync(
     http: httpx.Client,
     progress: Callable[[str], None] | None = None,
     renew: Callable[[], None] | None = None,
+    workers: int | None = None,
 ) -> list[SyncOutcome]:
     """Fetch and apply each feed; one failing feed never stops the others. `renew` runs before
-    each feed (to keep the sync lease of a long run)."""
+    each feed (to keep the sync lease of a long run). OSV archives are parsed by `workers`
+    processes (default: one per core; `osv_feed_records`)."""
     say = progress or (lambda _m: None)
     outcomes: list[SyncOutcome] = []
     for feed in feeds:
@@ -113,16 +118,30 @@ def sync(
             continue
         try:
             with fetched:
-                items = list(feed.parse(fetched))
+                items: list[object]
+                if type(feed) is OsvFeed:  # an ecosystem's archive: every core
+                    paths = [ff.path for ff in fetched.files]
+                    items = list(read_osv_feed(paths, feed.name, feed.limits, workers))
+                else:
+                    items = list(feed.parse(fetched))
                 stored_fp = fingerprint_to_json(fetched.fingerprint)
                 complete = fetched.complete
-        except (FeedError, OSError, ValueError) as exc:
+        # RuntimeError: a parsing process died (`vulndb/workers.py`)
+        except (FeedError, OSError, ValueError, RuntimeError) as exc:
             vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
             outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
             continue
         problems = sum(isinstance(i, ParseProblem) for i in items)
         say(f"{feed.name}: applying {len(items) - problems} records")
-        if feed.kind == "vulnerability":
+        if type(feed) is OsvFeed:
+            result = vdb.apply_rows(
+                feed.name,
+                [i for i in items if isinstance(i, EncodedAdvisory)],
+                complete=complete,
+                feed_version=feed.version,
+                source_fingerprint=stored_fp,
+            )
+        elif feed.kind == "vulnerability":
             advisories = [i for i in items if isinstance(i, Advisory)]
             result = vdb.apply(
                 feed.name,

@@ -25,7 +25,7 @@ from dockwatch.feeds.feed import (
 )
 from dockwatch.feeds.kev import KevFeed
 from dockwatch.feeds.nvd import NvdFeed
-from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from tests.builders import feeds as b
 from tests.unit.feeds.upstream import Resource, SleepRecorder, Upstream, serve

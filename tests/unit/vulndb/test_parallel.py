@@ -113,8 +113,8 @@ def test_a_pool_hands_back_what_one_process_parses(
     monkeypatch.setattr(parallel, "MIN_FILES", 1)
     monkeypatch.setattr(parallel, "CHUNK", 3)
     files = sorted(tree.rglob("*.json"))
-    one = list(parallel.parse_files(files, osv.Limits(), workers=1))
-    two = list(parallel.parse_files(files, osv.Limits(), workers=2))
+    one = list(parallel.parse_units(files, osv.Limits(), workers=1))
+    two = list(parallel.parse_units(files, osv.Limits(), workers=2))
     assert two == one
     modified = [
         i.advisory.modified
@@ -129,8 +129,8 @@ def test_a_pool_hands_back_what_one_process_parses(
 def test_records_read_straight_into_their_stored_form_store_what_the_model_path_stores(
     tree: Path, tmp_path: Path
 ) -> None:
-    """A folder is read by `feeds.osv_content`; the same files in a zip go through the model
-    (`Advisory`, then `canonical_content`): the database ends up the same."""
+    """A folder and the same files in a zip: the database ends up the same (what the model
+    reads from an archive is in `test_osv_archives.py`)."""
     archive = tmp_path / "tree.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(tree.rglob("*.json")):
@@ -152,7 +152,7 @@ from pathlib import Path
 from dockwatch.feeds import osv, osv_typed
 from dockwatch.vulndb import parallel
 files = sorted(Path(sys.argv[1]).iterdir())
-for _ in parallel.parse_files(files, osv.Limits(), workers=2):
+for _ in parallel.parse_units(files, osv.Limits(), workers=2):
     print("parsing", flush=True)
     time.sleep(60)  # killed here, its pool alive
 """
@@ -256,7 +256,7 @@ def test_a_pool_hands_back_contents_the_driver_binds_without_adapting(
     def advisories(workers: int) -> list[Any]:
         return [
             i.advisory
-            for f in parallel.parse_files(files, osv.Limits(), workers=workers)
+            for f in parallel.parse_units(files, osv.Limits(), workers=workers)
             for i in f.items
             if isinstance(i, parallel.Parsed) and i.advisory is not None
         ]

@@ -13,7 +13,7 @@ import pytest
 
 from dockwatch.clock import ControlledClock
 from dockwatch.feeds.download import DownloadPolicy
-from dockwatch.feeds.osv import OsvFeed
+from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
