@@ -226,7 +226,9 @@ def _attempt(
     if req.verify is not None:
         try:
             req.verify(dest)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        # RuntimeError: `zipfile` on an encrypted member, NotImplementedError (one) on an
+        # unknown compression method
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError) as e:
             raise IncompleteDownload(
                 feed, f"verification failed: {e}", url=req.url, status=200
             ) from e

@@ -373,7 +373,8 @@ def read_member(
     try:
         with zf.open(info) as member:
             data = member.read(limits.max_record_bytes + 1)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as e:
+        # RuntimeError: an encrypted member; NotImplementedError (one): an unknown method
         return _problem(source, where, f"cannot read member: {e}", None)
     if len(data) > limits.max_record_bytes:
         return _problem(source, where, "member expands beyond the record cap", None)

@@ -28,6 +28,7 @@ from dockwatch.feeds.nvd import NvdFeed
 from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from tests.builders import feeds as b
+from tests.builders.zips import UNREADABLE_MEMBERS, unreadable_member
 from tests.unit.feeds.upstream import Resource, SleepRecorder, Upstream, serve
 
 
@@ -187,6 +188,18 @@ def test_corrupt_zip_fails_verification(
     upstream.resources["/all.zip"] = Resource(bytes(body))
     feed = OsvFeed("npm", url=upstream.url("/all.zip"), policy=_policy(tmp_root))
     with pytest.raises(IncompleteDownload):
+        feed.fetch(None, http)
+    assert list(tmp_root.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", UNREADABLE_MEMBERS)
+def test_a_member_zipfile_cannot_read_fails_verification(
+    upstream: Upstream, http: httpx.Client, tmp_path: Path, tmp_root: Path, how: str
+) -> None:
+    """(It raised RuntimeError, which no caller expected: a sync stopped there.)"""
+    upstream.resources["/all.zip"] = Resource(unreadable_member(_zip_bytes(tmp_path), 1, how))
+    feed = OsvFeed("npm", url=upstream.url("/all.zip"), policy=_policy(tmp_root))
+    with pytest.raises(IncompleteDownload, match="verification failed"):
         feed.fetch(None, http)
     assert list(tmp_root.iterdir()) == []
 

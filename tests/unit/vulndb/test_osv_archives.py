@@ -28,6 +28,7 @@ from dockwatch.vulndb import archive_members, parallel
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.runner import sync
 from dockwatch.vulndb.service import VulnDb, encode_advisory
+from tests.builders.zips import UNREADABLE_MEMBERS, unreadable_member
 from tests.support.advisories import osv_record
 from tests.unit.feeds.upstream import Resource, Upstream, serve
 
@@ -218,6 +219,34 @@ def test_members_beyond_the_caps_give_what_the_model_gives(
         osv.OVER_ARCHIVE_CAP,
     ]
     assert problems[1][0] == str(over)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_members_zipfile_cannot_read_are_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """An encrypted member and one packed by an unknown method: a problem each, the other
+    records imported (`zipfile` raised RuntimeError for them, which stopped the import)."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    members = [(f"{n}.json", osv_record(f"GO-2026-{n:04}", "Go", f"m{n}", "1")) for n in range(4)]
+    archive = _zip(tmp_path / "a.zip", members).read_bytes()
+    for index, how in zip((1, 2), UNREADABLE_MEMBERS, strict=True):
+        archive = unreadable_member(archive, index, how)
+    path = tmp_path / "damaged.zip"
+    path.write_bytes(archive)
+    store = _store(tmp_path / "v.db")
+    report = import_paths(VulnDb(store, ControlledClock()), [path], workers=workers)
+
+    model = list(_model([path], "osv", osv.Limits()))
+    assert [(p.where, p.reason) for p in report.problems] == [i for i in model if len(i) == 2]
+    with store.read() as uow:
+        stored = uow.vulns.stored_fingerprints("osv:Go")
+    assert stored == {i[0]: (i[1], i[2]) for i in model if len(i) == 3}
+    assert sorted(stored) == ["GO-2026-0000", "GO-2026-0003"]
+    assert [(p.where.split("!")[1], p.reason.split(":")[0]) for p in report.problems] == [
+        ("1.json", "cannot read member"),
+        ("2.json", "cannot read member"),
+    ]
 
 
 def test_an_archive_that_cannot_be_read_is_a_problem(tmp_path: Path) -> None:

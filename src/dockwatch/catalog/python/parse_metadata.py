@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 
 from dockwatch.catalog.cataloger import CatalogError, ParseEnv
@@ -95,7 +96,16 @@ def parse_egg_zip(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
                 raise MetadataError(path, "PKG-INFO within size limit")
             with zf.open(info) as fh:
                 member = fh.read(MAX_PKG_INFO + 1)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+    # RuntimeError: an encrypted member; NotImplementedError (one): an unknown method
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        zlib.error,
+        RuntimeError,
+        ValueError,
+    ) as exc:
         raise MetadataError(path, f"readable zip ({exc})") from exc
     except KeyError as exc:
         raise MetadataError(path, "EGG-INFO/PKG-INFO") from exc

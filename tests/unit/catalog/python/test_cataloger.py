@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from dockwatch.catalog.cataloger import CatalogResult, FileEntry, LayerFiles, ParseEnv
 from dockwatch.catalog.python import CATALOGER
+from tests.builders.zips import UNREADABLE_MEMBERS, unreadable_member
 
 
 def pep503(name: str) -> str:
@@ -166,6 +168,19 @@ def test_malformed_metadata_is_skipped() -> None:
         "/x/binary.dist-info/METADATA",
         "/x/broken.egg",
     }
+
+
+@pytest.mark.parametrize("how", UNREADABLE_MEMBERS)
+def test_an_egg_zipfile_cannot_read_is_skipped_not_the_layer(how: str) -> None:
+    """(`zipfile` raised RuntimeError for it, which failed the whole cataloger: every Python
+    package of the layer was lost.)"""
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("EGG-INFO/PKG-INFO", "Metadata-Version: 1.1\nName: hidden\nVersion: 1.0\n")
+    egg = unreadable_member(packed.getvalue(), 0, how)
+    result = run({"/x/crafted.egg": egg, "/x/good.dist-info/METADATA": b"Name: good\nVersion: 1\n"})
+    assert [(p.name, p.version) for p in result.packages] == [("good", "1")]
+    assert [s.path for s in result.skipped] == ["/x/crafted.egg"]
 
 
 def test_globs() -> None:

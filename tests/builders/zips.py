@@ -1,0 +1,24 @@
+"""Zip archives damaged the ways `zipfile` refuses to read a member (archives in feeds and
+in image layers are hostile)."""
+
+from __future__ import annotations
+
+UNREADABLE_MEMBERS = ("encrypted", "unknown method")
+
+
+def unreadable_member(archive: bytes, index: int, how: str) -> bytes:
+    """`archive` with its member `index` marked as `zipfile` cannot read it without more:
+    encrypted (general purpose flag bit 0) or packed by an unknown method (99), in the
+    member's central directory record (APPNOTE 4.3.12: the flags at offset 8, the method at
+    10), which is what `zipfile` goes by."""
+    data = bytearray(archive)
+    at = -1
+    for _ in range(index + 1):
+        at = data.index(b"PK\x01\x02", at + 1)
+    if how == "encrypted":
+        data[at + 8] |= 0x01
+    elif how == "unknown method":
+        data[at + 10 : at + 12] = (99).to_bytes(2, "little")
+    else:
+        raise ValueError(how)
+    return bytes(data)
