@@ -17,3 +17,14 @@ def live_children(pid: int) -> list[int]:
             if int(stat[1]) == pid and stat[0] != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def live_descendants(pid: int) -> list[int]:
+    """Every live process below `pid`: its children, theirs, and so on."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = live_children(todo.pop())
+        found += children
+        todo += children
+    return found

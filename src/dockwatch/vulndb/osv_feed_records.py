@@ -12,7 +12,6 @@ problems, each duplicate id dropped the same way (the first copy kept).
 from __future__ import annotations
 
 import os
-import threading
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -53,15 +52,7 @@ def read_osv_feed(
     paths: Iterable[Path], source: str, limits: osv.Limits, workers: int | None = None
 ) -> list[EncodedAdvisory | ParseProblem]:
     """Every record under `paths` (a feed's downloaded files) in its stored form, and every
-    problem, for the feed named `source`.
-
-    By default the parsing processes are forked, one per core, only where this process runs
-    no other thread (`dockwatch db sync`); beside threads (the server's scheduler) they would
-    be clean interpreters, whose start costs more than they save on one archive: the four
-    archives of the shared snapshot synced in 4.45 s so, 2.94 s parsed here, 2.19-2.27 s by
-    forked processes (3.66 s before, read through the model)."""
-    if workers is None and threading.active_count() > 1:
-        workers = 1
+    problem, for the feed named `source`."""
     problems: list[ParseProblem] = []
     units = [u for p in paths for u in _units(p, source, problems)]
     out: list[EncodedAdvisory | ParseProblem] = list(problems)

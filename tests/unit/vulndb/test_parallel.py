@@ -20,7 +20,7 @@ from dockwatch.vulndb import parallel
 from dockwatch.vulndb.importer import ImportReport, import_paths
 from dockwatch.vulndb.service import VulnDb
 from tests.support.advisories import osv_record
-from tests.support.processes import live_children
+from tests.support.processes import live_descendants
 
 
 @pytest.fixture(scope="module")
@@ -147,20 +147,24 @@ def test_records_read_straight_into_their_stored_form_store_what_the_model_path_
 
 
 _KILLED_IMPORT = """
-import sys, time
+import sys, threading, time
 from pathlib import Path
 from dockwatch.feeds import osv, osv_typed
 from dockwatch.vulndb import parallel
-files = sorted(Path(sys.argv[1]).iterdir())
-for _ in parallel.parse_units(files, osv.Limits(), workers=2):
-    print("parsing", flush=True)
-    time.sleep(60)  # killed here, its pool alive
+if __name__ == "__main__":
+    if sys.argv[2] == "threads":  # the workers are then forked by the fork server
+        threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+    files = sorted(Path(sys.argv[1]).iterdir())
+    for _ in parallel.parse_units(files, osv.Limits(), workers=2):
+        print("parsing", flush=True)
+        time.sleep(60)  # killed here, its pool alive
 """
 
 
-def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
-    """SIGKILL leaves an import no chance to stop its pool: the pool's processes must end on
-    their own instead of waiting forever for work."""
+@pytest.mark.parametrize("threads", ["", "threads"])
+def test_parsing_processes_end_with_a_killed_import(tmp_path: Path, threads: str) -> None:
+    """SIGKILL leaves an import no chance to stop its pool: the pool's processes (and a fork
+    server) must end on their own instead of waiting forever for work."""
     import os
     import signal
     import subprocess
@@ -171,15 +175,18 @@ def test_parsing_processes_end_with_a_killed_import(tmp_path: Path) -> None:
     folder.mkdir()
     for i in range(parallel.MIN_FILES):
         (folder / f"GO-{i}.json").write_bytes(osv_record(f"GO-{i}", "Go", f"m{i}", "1.0"))
+    # the last file never opens (a FIFO nobody writes to): its worker is alive when killed,
+    # however fast the others went
+    os.mkfifo(folder / "GO-zzzz.json")
     proc = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_IMPORT, str(folder)],
+        [sys.executable, "-c", _KILLED_IMPORT, str(folder), threads],
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TMPDIR": str(tmp_path)},
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"parsing\n"
 
-    pool = live_children(proc.pid)
+    pool = live_descendants(proc.pid)
     assert pool, "the pool's processes are running"
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -65,17 +65,42 @@ def test_the_workers_run_below_the_importers_priority(tmp_path: Path) -> None:
     assert os.nice(0) == mine  # this process's own is untouched
 
 
-def test_clean_interpreters_when_threads_run(tmp_path: Path) -> None:
-    """A process with threads does not fork: the workers are started fresh (spawn)."""
+def _parents(chunk: list[int], offset: int) -> bytes:
+    return str(os.getppid()).encode()
+
+
+def test_the_fork_server_forks_the_workers_when_threads_run(tmp_path: Path) -> None:
+    """A process with threads does not fork itself: multiprocessing's fork server, a clean
+    interpreter this process started, forks the workers; they end with the work."""
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
         got = list(workers.run_chunks(_square_all, CHUNKS[:4], (1,), 2))
+        parents = set(workers.run_chunks(_parents, CHUNKS[:4], (0,), 2))
     finally:
         stop.set()
         thread.join()
     assert got == [_square_all(c, 1) for c in CHUNKS[:4]]
+    (server,) = parents
+    assert int(server) in live_children(os.getpid())
+    assert _is_fork_server(int(server))
+    assert live_children(int(server)) == []  # the workers ended
+
+
+def test_the_fork_server_imports_this_packages_modules_once_in_their_order() -> None:
+    """A fork server's worker runs the main script again; the script's imports must be found
+    made: every module of the package this process imported, dependencies first, never an
+    entry module (it would run a command in the fork server), and the task's own."""
+    loaded = ["os", "dockwatch", "dockwatch.model", "x.dockwatch", "dockwatch.cli"]
+    loaded += ["dockwatch.__main__", "dockwatch.vulndb.parallel"]
+    assert workers._preloaded(_square_all, loaded) == [
+        "dockwatch",
+        "dockwatch.model",
+        "dockwatch.cli",
+        "dockwatch.vulndb.parallel",
+        __name__,
+    ]
 
 
 def test_an_error_in_a_task_is_raised_and_the_workers_end(tmp_path: Path) -> None:
@@ -91,7 +116,7 @@ def test_an_error_in_a_task_is_raised_and_the_workers_end(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("threads", [False, True])
 def test_a_worker_killed_mid_chunk_is_noticed(tmp_path: Path, threads: bool) -> None:
-    """Forked or spawned (this process running another thread)."""
+    """Forked by this process or by the fork server (this process running another thread)."""
     before = _children()
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
@@ -118,10 +143,21 @@ def test_leaving_early_stops_the_workers(tmp_path: Path) -> None:
 
 
 def _children() -> list[int]:
-    """This process's live children. Multiprocessing's resource tracker is started first: the
-    first spawned worker of a process starts it and it stays, whichever test that is."""
+    """This process's live children, the fork server's in place of the server itself.
+    Multiprocessing's resource tracker is started first: the first worker of a process starts
+    it and it stays, as the fork server does, whichever test that is."""
     multiprocessing.resource_tracker.ensure_running()
-    return live_children(os.getpid())
+    found = []
+    for pid in live_children(os.getpid()):
+        if _is_fork_server(pid):
+            found += live_children(pid)
+        else:
+            found.append(pid)
+    return found
+
+
+def _is_fork_server(pid: int) -> bool:
+    return "forkserver" in Path(f"/proc/{pid}/cmdline").read_text()
 
 
 def test_spool_folders_of_killed_imports_are_removed(tmp_path: Path) -> None:
