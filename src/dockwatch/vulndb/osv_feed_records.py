@@ -15,12 +15,25 @@ import os
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeGuard
 
 from dockwatch.feeds import osv
-from dockwatch.feeds.feed import ParseProblem
+from dockwatch.feeds.feed import Feed, ParseProblem
+from dockwatch.feeds.osv_feed import OsvFeed
+from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed
+from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
 from . import archive_members, parallel
+
+ARCHIVE_FEEDS = (OsvFeed, UbuntuFeed, SuseFeed, OpenSuseFeed)
+"""The feeds whose `parse` is `osv.iter_path` over their download, then (Ubuntu, SUSE) their
+normalization, which `parallel.encode_for` applies too: read here instead."""
+
+
+def reads_archives(feed: Feed) -> TypeGuard[OsvFeed]:
+    """True for a feed `read_osv_feed` reads."""
+    return type(feed) in ARCHIVE_FEEDS
 
 
 def _units(path: Path, source: str, problems: list[ParseProblem]) -> list[parallel.Unit]:

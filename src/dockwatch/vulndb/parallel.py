@@ -100,7 +100,8 @@ def parse_file(
     """Parse and serialize one OSV record file: read straight into its stored form (a JSON
     file decoded into typed structs, `feeds.osv_typed`, unless `typed` is False), except for
     the feeds that normalize further from the model. Records are grouped by what they
-    affect (`content_source`), or all under `source` when one is given (a feed's)."""
+    affect (`content_source`), or all under `source` when one is given (a feed's: Ubuntu's
+    and SUSE's are normalized as their feeds do)."""
     digests: osv.Seen = {}
     fast = osv_typed.read_json if typed else None
     reader = osv_content.read_content
@@ -142,14 +143,12 @@ def _collect(
         if not isinstance(item, osv_content.Content):
             out.append(item)
             continue
-        if source is not None:  # one feed's records, stored as they are read
-            out.append(Parsed(item.id, source, encode_content(item.content, item.modified)))
-            continue
-        grouped = content_source(item.content)
+        # a feed's records all go under its name
+        grouped = content_source(item.content) if source is None else source
         if grouped == ubuntu.SOURCE or grouped in suse.SOURCES:
             if item.doc is None:
                 return None
-            adv, _warnings = osv.parse_record(item.doc, "osv")  # warnings already given
+            adv, _warnings = osv.parse_record(item.doc, source or "osv")  # warnings given
             out.append(Parsed(item.id, grouped, encode_for(grouped, adv)))
         else:
             out.append(Parsed(item.id, grouped, encode_content(item.content, item.modified)))

@@ -18,11 +18,10 @@ import orjson
 
 from dockwatch.feeds import default_feeds
 from dockwatch.feeds.feed import UNCHANGED, Feed, FeedError, Fingerprint, ParseProblem, Validator
-from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
-from .osv_feed_records import read_osv_feed
+from .osv_feed_records import read_osv_feed, reads_archives
 from .service import ImportResult, VulnDb
 
 logger = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ def sync(
         try:
             with fetched:
                 items: list[object]
-                if type(feed) is OsvFeed:  # an ecosystem's archive: every core
+                if reads_archives(feed):  # an ecosystem's archive: every core
                     paths = [ff.path for ff in fetched.files]
                     items = list(read_osv_feed(paths, feed.name, feed.limits, workers))
                 else:
@@ -133,7 +132,7 @@ def sync(
             continue
         problems = sum(isinstance(i, ParseProblem) for i in items)
         say(f"{feed.name}: applying {len(items) - problems} records")
-        if type(feed) is OsvFeed:
+        if reads_archives(feed):
             result = vdb.apply_rows(
                 feed.name,
                 [i for i in items if isinstance(i, EncodedAdvisory)],

@@ -5,9 +5,10 @@ records and fingerprints, the same problems, the same caps."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ import orjson
 import pytest
 
 from dockwatch.clock import ControlledClock
-from dockwatch.feeds import osv
+from dockwatch.feeds import osv, suse, ubuntu
 from dockwatch.feeds.download import DownloadPolicy
 from dockwatch.feeds.feed import ParseProblem
 from dockwatch.feeds.osv_feed import OsvFeed
+from dockwatch.feeds.suse import SuseFeed
+from dockwatch.feeds.ubuntu import UbuntuFeed
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
@@ -297,3 +300,50 @@ def test_a_synced_osv_feed_stores_what_the_model_reads_from_its_archive(
     assert sorted(outcome.result.withdrawn) == sorted(
         f"GO-2026-{n:04}" for n in range(12) if n not in (3, 4)
     )
+
+
+FEED_DATA = Path(__file__).resolve().parents[2] / "data" / "feeds"
+
+
+@pytest.mark.parametrize(
+    ("feed", "normalized"),
+    [(UbuntuFeed(), ubuntu.parse), (SuseFeed(), suse.parse)],
+    ids=["ubuntu", "suse"],
+)
+def test_a_synced_distribution_feed_stores_what_its_feed_reads(
+    upstream: Upstream,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    feed: OsvFeed,
+    normalized: Callable[[Iterator[Any]], Iterator[Any]],
+) -> None:
+    """Ubuntu's and SUSE's archives (real records, `tests/data/feeds`): read in the parsing
+    processes, normalized as their feeds normalize them (Ubuntu's notices dropped, SUSE's
+    products folded per release)."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    folder = FEED_DATA / feed.ecosystem.lower() / "osv"
+    records = [
+        (p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*.json"))
+    ]
+    archive = _zip(tmp_path / "all.zip", records)
+    upstream.resources["/all.zip"] = Resource(archive.read_bytes(), etag='"1"')
+    feed = dataclasses.replace(
+        feed, url=upstream.url("/all.zip"), policy=DownloadPolicy(max_attempts=1)
+    )
+    store = _store(tmp_path / "v.db")
+    with httpx.Client(timeout=10) as http:
+        (outcome,) = sync(VulnDb(store, ControlledClock()), [feed], http, workers=2)
+
+    read = list(normalized(osv.iter_zip(archive, feed.name, feed.limits, {})))
+    expected = {
+        e.id: (e.fingerprint, e.withdrawn)
+        for e in (encode_advisory(a) for a in read if isinstance(a, Advisory))
+    }
+    with store.read() as uow:
+        stored = uow.vulns.stored_fingerprints(feed.name)
+    assert outcome.status == "updated"
+    assert stored == expected
+    assert outcome.problems == sum(isinstance(i, ParseProblem) for i in read)
+    assert len(stored) >= 2
+    if feed.name == ubuntu.SOURCE:  # the notice is not stored
+        assert not any(aid.startswith("USN-") for aid in stored)
