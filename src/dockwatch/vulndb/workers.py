@@ -18,11 +18,13 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import select
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.sharedctypes import Synchronized
@@ -39,21 +41,42 @@ snapshot's JSON sources, each path written while the next is parsed, took 1.10 t
 equal priorities and 0.98 to 1.00 s so (four imports each, alternately)."""
 
 
-def _start_worker(parent: int | None) -> None:
-    """A worker dies with the process that started it (Linux: PR_SET_PDEATHSIG): an import
-    killed with SIGKILL has no chance to stop its workers, which would otherwise go on parsing
-    for nobody. Forked by the fork server, that is the server, which ends when the importing
-    process does. It runs below the importer's priority (`NICENESS`)."""
-    if parent is None:  # the fork server's child: it must not be an orphan already
-        parent = os.getppid()
-        if parent == 1:
+def _start_worker(importer: int, forked: bool) -> None:
+    """A worker dies with the importing process (`importer`): an import killed with SIGKILL
+    has no chance to stop its workers, which would otherwise go on parsing for nobody.
+    Forked by the importer, it asks Linux for that (PR_SET_PDEATHSIG). Forked by the fork
+    server, whose life each of its children prolongs (they hold its end of the importer's
+    pipe), a thread of its own ends it when the importer ends (`_end_with`). It runs below
+    the importer's priority (`NICENESS`)."""
+    if forked:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != importer:  # it died before the request above
             os._exit(1)
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the request above
-        os._exit(1)
+    else:
+        threading.Thread(target=_end_with, args=(importer,), daemon=True).start()
     gc.disable()  # what it builds is acyclic (see `importer.collector_paused`)
     os.nice(NICENESS)  # never refused: lowering one's own priority needs no privilege
+
+
+def _end_with(pid: int) -> None:
+    """End this process once process `pid` has ended (at once, whatever its main thread is
+    doing): woken by a pidfd where Linux has them, else checking twice a second."""
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (or `pid` gone already: then at once)
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])  # readable once the process has ended
+        os._exit(1)
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # alive, another user's: cannot be, it started this one
+            pass
+        time.sleep(0.5)
 
 
 def _work(
@@ -63,9 +86,10 @@ def _work(
     spool: str,
     taken: Synchronized[int],
     announce: Connection,
-    parent: int | None,
+    importer: int,
+    forked: bool,
 ) -> None:
-    _start_worker(parent)
+    _start_worker(importer, forked)
     while True:
         with taken.get_lock():
             index = taken.value
@@ -146,11 +170,6 @@ def _preloaded(task: Callable[..., bytes], loaded: Sequence[str] | None = None) 
     return [*ours, task.__module__]
 
 
-def _parent(ctx: Any) -> int | None:
-    """The pid a worker's parent has: this process, or (None) the fork server."""
-    return None if ctx.get_start_method() == "forkserver" else os.getpid()
-
-
 def run_chunks(
     task: Callable[..., bytes], chunks: Sequence[Any], args: tuple[Any, ...], count: int
 ) -> Generator[bytes, None, None]:
@@ -161,6 +180,7 @@ def run_chunks(
     chunks before it; a worker that dies without a word raises RuntimeError. Leaving the
     iterator early stops the workers."""
     ctx = _context(task)
+    forked = ctx.get_start_method() == "fork"
     _remove_stale_spools()
     spool = tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-")
     taken = ctx.Value("q", 0)
@@ -171,7 +191,7 @@ def run_chunks(
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_work,
-                args=(task, chunks, args, spool, taken, writer, _parent(ctx)),
+                args=(task, chunks, args, spool, taken, writer, os.getpid(), forked),
                 daemon=True,
             )
             proc.start()
