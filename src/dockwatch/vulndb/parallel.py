@@ -316,6 +316,7 @@ def parse_units(
                 if isinstance(unit, Member):
                     total = totals[unit.archive] = totals.get(unit.archive, 0) + parsed.size
                     if total > limits.max_archive_bytes:
+                        results.close()  # its processes stop at once
                         problem = osv.archive_problem(
                             source or "osv", unit.archive, osv.OVER_ARCHIVE_CAP
                         )
