@@ -107,6 +107,9 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [first, _zip(root / "b.zip", crates)]
 
 
+SOURCE_OF_PREFIX = {"GO": "osv:Go", "PYSEC": "osv:PyPI", "RUSTSEC": "osv:crates.io"}
+
+
 def _model(paths: list[Path], source: str, limits: osv.Limits) -> Iterator[Any]:
     """What the model reads: (id, fingerprint, withdrawn) of each record, as `VulnDb.apply`
     encodes it, and (where, reason) of each problem, in order."""
@@ -139,10 +142,9 @@ def test_an_archive_imports_what_the_model_reads_from_it(
     model = list(_model(archives, "osv", osv.Limits()))
     expected: dict[str, dict[str, tuple[str, bool]]] = {}
     for item in model:
-        if len(item) == 3:
-            eco = "osv:" + item[0].split("-")[0].replace("PYSEC", "PyPI").replace("GO", "Go")
-            eco = eco.replace("RUSTSEC", "crates.io")
-            expected.setdefault(eco, {})[item[0]] = (item[1], item[2])
+        if len(item) == 3:  # each fixture's ids name the ecosystem its records affect
+            source = SOURCE_OF_PREFIX[item[0].split("-")[0]]
+            expected.setdefault(source, {})[item[0]] = (item[1], item[2])
     with store.read() as uow:
         stored = {source: uow.vulns.stored_fingerprints(source) for source in expected}
     assert stored == expected
