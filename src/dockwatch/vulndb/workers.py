@@ -72,10 +72,8 @@ def _end_with(pid: int) -> None:
     while True:
         try:
             os.kill(pid, 0)
-        except ProcessLookupError:
+        except OSError:  # gone (its pid another user's process now, if PermissionError)
             os._exit(1)
-        except OSError:  # alive, another user's: cannot be, it started this one
-            pass
         time.sleep(0.5)
 
 
@@ -155,10 +153,11 @@ def _context(task: Callable[..., bytes]) -> Any:
 
 def _preloaded(task: Callable[..., bytes], loaded: Sequence[str] | None = None) -> list[str]:
     """The modules the fork server imports once, when it starts: `task`'s, and every module of
-    this package this process has imported (`loaded`: `sys.modules`). Each worker runs this process's main script again
-    before its task (multiprocessing does not hand the script's path to the fork server, so
-    it cannot preload it), and the script's imports are then found already made. Otherwise a
-    worker of a process that had imported the server's modules took 0.2 s to start."""
+    this package this process has imported (`loaded`, by default `sys.modules`). Each worker
+    runs this process's main script again before its task (multiprocessing does not hand the
+    script's path to the fork server, so it cannot preload it), and the script's imports are
+    then found already made. Otherwise a worker of a process that had imported the server's
+    modules took 0.2 s to start."""
     package = __name__.split(".", 1)[0]
     # in the order they were imported first (a module's dependencies before it); never a
     # command line's entry module, which would run the command
