@@ -38,6 +38,7 @@ from dockwatch.feeds import (
     redhat,
     updateinfo,
     wolfi,
+    zip_directory,
 )
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
@@ -147,6 +148,7 @@ def sniff(path: Path) -> Format | None:
         return None
     if name.endswith(".zip") or head.startswith(b"PK\x03\x04"):
         try:
+            zip_directory.check_directory(path)  # over the cap: not a feed this reads
             with zipfile.ZipFile(path) as zf:
                 ok = any(n.lower().endswith((".json", ".yaml", ".yml")) for n in zf.namelist())
         except (zipfile.BadZipFile, OSError):

@@ -27,6 +27,7 @@ from typing import ClassVar
 import httpx
 import orjson
 
+from dockwatch.feeds import zip_directory
 from dockwatch.feeds.feed import (
     UNCHANGED,
     FeedItem,
@@ -122,6 +123,7 @@ def make_verify_zip(max_total: int) -> Verify:
 
     def verify_zip(path: Path) -> None:
         total = 0
+        zip_directory.check_directory(path)  # before `zipfile` reads all of it
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 if info.is_dir():

@@ -23,6 +23,7 @@ import orjson
 import yaml
 
 from dockwatch.feeds import fields as f
+from dockwatch.feeds import zip_directory
 from dockwatch.feeds.feed import FeedItem, ParseProblem
 from dockwatch.model.advisory import (
     Advisory,
@@ -395,6 +396,7 @@ def iter_zip(
 ) -> Iterator[FeedItem]:
     """Every record in an OSV zip archive (osv.dev `all.zip`), members read with caps."""
     try:
+        zip_directory.check_directory(path)
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
         yield archive_problem(source, path, f"not a readable zip: {e}")

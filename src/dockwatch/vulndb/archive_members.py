@@ -12,7 +12,7 @@ from __future__ import annotations
 import zipfile
 from typing import NamedTuple
 
-from dockwatch.feeds import osv
+from dockwatch.feeds import osv, zip_directory
 from dockwatch.feeds.feed import ParseProblem
 
 
@@ -33,6 +33,7 @@ class Member(NamedTuple):
 def members(path: str, source: str) -> list[Member] | ParseProblem:
     """The record members of the archive `path`, in its order, or why it cannot be read."""
     try:
+        zip_directory.check_directory(path)
         with zipfile.ZipFile(path) as zf:
             infos = osv.record_members(zf)
     except (zipfile.BadZipFile, OSError) as e:
