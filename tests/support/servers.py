@@ -10,6 +10,7 @@ far longer than an idle one to import and migrate).
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -143,8 +144,38 @@ def start_dockwatch(
 ) -> Server:
     """`dockwatch serve` on 127.0.0.1 in test mode, with fixed test credentials; with
     `database_url`, on that database (`DOCKWATCH_DATABASE_URL`, kept in `extra_env` so that
-    CLI commands run beside the server can use it too)."""
-    port = port or free_port()
+    CLI commands run beside the server can use it too). Without `port`, a free one; should
+    another process take it first, the server starts again on another."""
+    start = functools.partial(
+        _start_dockwatch, data, auth=auth, env=env, test_mode=test_mode, extra_args=extra_args,
+        scheme=scheme, startup_timeout=startup_timeout, database_url=database_url,
+    )  # fmt: skip
+    if port is not None:
+        return start(port)
+    for _ in range(2):
+        try:
+            return start(free_port())
+        except PortTaken:
+            continue
+    return start(free_port())
+
+
+class PortTaken(RuntimeError):
+    """Another process took the port before the server could listen on it."""
+
+
+def _start_dockwatch(
+    data: Path,
+    port: int,
+    *,
+    auth: bool,
+    env: dict[str, str] | None,
+    test_mode: bool,
+    extra_args: tuple[str, ...],
+    scheme: str,
+    startup_timeout: float | None,
+    database_url: str | None,
+) -> Server:
     if database_url is not None:
         env = {**(env or {}), "DOCKWATCH_DATABASE_URL": database_url}
     data.mkdir(parents=True, exist_ok=True)
@@ -176,10 +207,47 @@ def start_dockwatch(
     )
     try:  # a loaded 2-core CI machine can take most of a minute to import and migrate
         wait_http(f"{server.url}/healthz", timeout=startup_timeout or START_TIMEOUT, proc=proc)
+        wait_listening(proc, port, timeout=startup_timeout or START_TIMEOUT)
+    except PortTaken:
+        server.stop(signal.SIGKILL)
+        raise
     except Exception as exc:
         server.stop(signal.SIGKILL)
         raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-4000:]}") from None
     return server
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the IPv4 sockets listening on `port` (Linux: /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            found.add(inode)
+    return found
+
+
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+    """Wait until `proc` itself listens on `port`. `free_port` hands out a port nobody holds
+    at that moment; another test's process may take it before `proc` binds it, and then
+    that process answers `wait_http` in its place."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+        if proc.poll() is not None:
+            if wanted:  # someone else listens there
+                raise PortTaken(f"port {port} was taken before the server listened on it")
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        fds = Path(f"/proc/{proc.pid}/fd")
+        try:
+            held = {os.readlink(fd) for fd in fds.iterdir()}
+        except OSError:  # a descriptor closed while listed: look again
+            held = set()
+        if wanted & held:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the server did not listen on port {port} within {timeout}s")
 
 
 DISTRIBUTION_CONFIG = """\
