@@ -22,3 +22,14 @@ def unreadable_member(archive: bytes, index: int, how: str) -> bytes:
     else:
         raise ValueError(how)
     return bytes(data)
+
+
+def lying_directory(entries: int, declared: int = 1) -> bytes:
+    """An archive of nothing but a central directory of `entries` minimal records (APPNOTE
+    4.3.12: 46 bytes and a one-byte name), whose end record declares `declared` entries.
+    `zipfile` walks a directory by its size, so it reads every record whatever the count
+    says: 47 bytes of archive for each object of some 360 bytes it makes."""
+    record = b"PK\x01\x02" + bytes(24) + (1).to_bytes(2, "little") + bytes(16) + b"a"
+    directory = record * entries
+    end = b"PK\x05\x06" + bytes(4) + declared.to_bytes(2, "little") * 2
+    return directory + end + len(directory).to_bytes(4, "little") + bytes(6)

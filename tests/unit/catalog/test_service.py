@@ -26,6 +26,7 @@ from tests.builders.layers import (
     tar_bytes,
     write_oci_layout,
 )
+from tests.builders.zips import lying_directory
 
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
 CORPUS = Path(os.environ.get("DOCKWATCH_CORPUS", "/var/tmp/dockwatch-corpus"))
@@ -339,6 +340,19 @@ def test_million_entries(tmp_path: Path) -> None:
     out = run_hostile(layout_of(tmp_path, path.read_bytes()), timeout=900)
     assert out["packages"] == ["bash", "libc6"]
     assert any("entries; stopped reading" in w for w in out["warnings"])
+
+
+def test_zip_directories_lying_about_their_entries(tmp_path: Path) -> None:
+    """A jar and a zipped egg of 64 MB of central directory each (1.4 million entries, which
+    `zipfile` would make into some 500 MB of objects) whose end records declare one entry:
+    both refused before `zipfile` reads them, under 512 MB of address space."""
+    bomb = lying_directory((64 << 20) // 47, declared=1)
+    files: dict[str, bytes | str] = {"var/lib/dpkg/status": STATUS, "app/lib/a.jar": bomb}
+    files["site/x-1.egg"] = bomb
+    out = run_hostile(layout_of(tmp_path, gzip.compress(tar_bytes(files), compresslevel=1)))
+    assert out["packages"] == ["bash", "libc6"]
+    refused = [r for r in out["skipped"] if "zip entries in a central directory" in r]
+    assert len(refused) == 2, out["skipped"]
 
 
 def test_truncated_gzip_layer(tmp_path: Path) -> None:

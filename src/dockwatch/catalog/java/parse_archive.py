@@ -10,7 +10,8 @@ invents a groupId from the name too). Each package says which evidence it came f
 
 Archives are hostile input: the whole tree of nested archives shares one budget of uncompressed
 bytes, nesting is bounded, members are read with a cap (a zip header may lie about sizes), and an
-archive listing more entries than a real jar would is refused before `zipfile` builds its index.
+archive listing more entries than a real jar would is refused before `zipfile` builds its index
+(whatever count its end record declares: `model.zip_end`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dockwatch.catalog.java.package import new_package
 from dockwatch.catalog.java.parse_manifest import parse_manifest, parse_properties
 from dockwatch.catalog.java.parse_maven_repo import RepoCoordinates
 from dockwatch.model.package import Package
+from dockwatch.model.zip_end import too_many_entries
 
 ARCHIVE_EXTS = (".jar", ".war", ".ear", ".par", ".sar", ".jpi", ".hpi")
 MANIFEST = "META-INF/MANIFEST.MF"
@@ -74,22 +76,6 @@ class ArchiveScan:
     """Coordinates a Maven-repository link states for the top-level archive, if any."""
 
 
-def zip_entry_count(data: bytes) -> int | None:
-    """Entries declared by the end-of-central-directory record (zip64 aware); None if absent."""
-    tail_start = max(0, len(data) - (0xFFFF + 22))
-    at = data.rfind(b"PK\x05\x06", tail_start)
-    if at < 0 or at + 22 > len(data):
-        return None
-    (total,) = struct.unpack_from("<H", data, at + 10)
-    if total != 0xFFFF or at < 20 or data[at - 20 : at - 16] != b"PK\x06\x07":
-        return int(total)
-    (z64_off,) = struct.unpack_from("<Q", data, at - 20 + 8)
-    if z64_off + 40 > len(data) or data[z64_off : z64_off + 4] != b"PK\x06\x06":
-        return int(total)
-    (z64_total,) = struct.unpack_from("<Q", data, z64_off + 32)
-    return int(z64_total)
-
-
 def scan_archive(
     path: str, data: bytes, limits: Limits | None = None, repo: RepoCoordinates | None = None
 ) -> ArchiveScan:
@@ -120,11 +106,9 @@ def _scan(
     location: str, virtual: str, data: bytes, depth: int, lim: Limits, scan: ArchiveScan
 ) -> None:
     try:
-        count = zip_entry_count(data)
-        if count is not None and count > lim.max_entries:
-            scan.problems.append(
-                (virtual, f"{count} zip entries, over the limit {lim.max_entries}")
-            )
+        too_many = too_many_entries(data, lim.max_entries)
+        if too_many is not None:
+            scan.problems.append((virtual, too_many))
             return
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()

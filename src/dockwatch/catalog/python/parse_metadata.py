@@ -14,9 +14,13 @@ from collections.abc import Iterator
 from dockwatch.catalog.cataloger import CatalogError, ParseEnv
 from dockwatch.catalog.python.package import new_package
 from dockwatch.model.package import Package
+from dockwatch.model.zip_end import too_many_entries
 
 #: The PKG-INFO of a zipped egg is tiny; anything bigger is not a real one.
 MAX_PKG_INFO = 1 << 20
+#: Entries of a zipped egg (real ones hold at most a few thousand files): a hostile one's
+#: central directory is refused before `zipfile` indexes it.
+MAX_EGG_ENTRIES = 100_000
 #: Licence text pasted into `License:` is not a licence name; keep only short values.
 MAX_LICENSE_LEN = 80
 
@@ -89,6 +93,9 @@ def parse_egg_zip(path: str, data: bytes, env: ParseEnv) -> Iterator[Package]:
     """A zipped `.egg`: its `EGG-INFO/PKG-INFO` member, read within a size cap."""
     if not data.startswith(b"PK"):
         return  # an .egg directory is matched by the PKG-INFO glob instead
+    too_many = too_many_entries(data, MAX_EGG_ENTRIES)
+    if too_many is not None:
+        raise MetadataError(path, f"zip within the entry limit ({too_many})")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             info = zf.getinfo("EGG-INFO/PKG-INFO")
