@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -94,6 +95,24 @@ def test_malformed_records_are_skipped_and_counted(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "osv:PyPI: 1 added" in out.stdout
     assert "skipped 2 malformed records" in out.stdout
+
+
+@pytest.mark.parametrize("records", [2, 1_200])  # in process, and by the parsing processes
+def test_pipes_in_a_folder_are_listed_not_opened(tmp_path: Path, records: int) -> None:
+    """A named pipe blocks whoever opens it until something writes: the import used to hang
+    on one. Pipes, links to them and broken links are named as not read."""
+    folder = tmp_path / "osv"
+    folder.mkdir()
+    for i in range(records):
+        (folder / f"r{i:05}.json").write_text(json.dumps(_record(i)))
+    os.mkfifo(folder / "zz.json")
+    os.mkfifo(folder / "notes")
+    (folder / "to-pipe.json").symlink_to(folder / "zz.json")
+    (folder / "broken.json").symlink_to(folder / "absent.json")
+    out = dockwatch("db", "import", "--data", str(tmp_path / "d"), str(folder), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"osv:PyPI: {records} added" in out.stdout
+    assert "not read: 4 entries that are not regular files" in out.stdout
 
 
 def test_import_of_nothing_recognised(tmp_path: Path) -> None:

@@ -247,6 +247,12 @@ def _db(args: argparse.Namespace) -> int:
             print(f"{r.source}: {counts}, {r.unchanged} unchanged ({state})")
         if report.problems:
             print(f"skipped {len(report.problems)} malformed records (see the log for each reason)")
+        if report.not_files:
+            shown = ", ".join(report.not_files[:3]) + (", ..." if len(report.not_files) > 3 else "")
+            print(
+                f"not read: {len(report.not_files)} entries that are not regular files"
+                f" (pipes, sockets, devices, broken links): {shown}"
+            )
         if not report.results:
             print("nothing recognised to import", file=sys.stderr)
             return EXIT_ERROR

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -42,6 +41,7 @@ from dockwatch.feeds import (
 )
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
+from dockwatch.feeds.folder_walk import walk_files
 
 _PREFIX = 64 << 10
 _FULL_PARSE_LIMIT = 512 << 20
@@ -197,18 +197,15 @@ def sniff(path: Path) -> Format | None:
 
 def scan(path: Path) -> Iterator[Found]:
     """Every importable file under `path` (or `path` itself), in sorted order, hidden entries
-    skipped."""
+    and what is not a regular file skipped."""
     if not path.is_dir():
         fmt = sniff(path)
         if fmt is not None:
             yield Found(fmt, path)
         return
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            p = Path(root, name)
+    for folder in walk_files(path):
+        for name in folder.files:
+            p = Path(folder.path, name)
             fmt = sniff(p)
             if fmt is not None:
                 yield Found(fmt, p)

@@ -25,6 +25,7 @@ import yaml
 from dockwatch.feeds import fields as f
 from dockwatch.feeds import zip_directory
 from dockwatch.feeds.feed import FeedItem, ParseProblem
+from dockwatch.feeds.folder_walk import NOT_A_FILE, walk_files
 from dockwatch.model.advisory import (
     Advisory,
     AdvisoryID,
@@ -451,21 +452,22 @@ def iter_file_with(
 def iter_path(
     path: Path, source: str, limits: Limits = Limits(), seen: Seen | None = None
 ) -> Iterator[FeedItem]:
-    """Records under `path`: a folder (walked in sorted order, hidden entries skipped), a zip,
-    or one file. An id already yielded (tracked in `seen`) is not yielded again."""
+    """Records under `path`: a folder (walked in sorted order, hidden entries skipped, what is
+    not a regular file a problem), a zip, or one file. An id already yielded (tracked in
+    `seen`) is not yielded again."""
     if seen is None:
         seen = {}
     if path.is_dir():
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith("."):
-                    continue
-                full = os.path.join(root, name)
+        for folder in walk_files(path):
+            for name in folder.files:
+                full = os.path.join(folder.path, name)
                 if name.lower().endswith(".zip"):
                     yield from iter_zip(Path(full), source, limits, seen)
                 else:
                     yield from iter_file(full, source, limits, seen)
+            for name in folder.others:
+                where = os.path.join(folder.path, name)
+                yield _problem(source, where, NOT_A_FILE, None)
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         yield from iter_zip(path, source, limits, seen)
     else:

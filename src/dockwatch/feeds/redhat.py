@@ -47,6 +47,7 @@ from dockwatch.feeds.feed import (
     Unchanged,
     Validator,
 )
+from dockwatch.feeds.folder_walk import NOT_A_FILE, walk_files
 from dockwatch.feeds.redhat_vex import SOURCE as SOURCE
 from dockwatch.feeds.redhat_vex import csv_rows, cve_of_path, parse_document
 from dockwatch.model.advisory import Advisory, AdvisoryID, to_utc
@@ -123,11 +124,13 @@ def parse_archive(path: Path, max_document: int = MAX_DOCUMENT) -> Iterator[Feed
 def parse_path(path: Path, max_document: int = MAX_DOCUMENT) -> Iterator[FeedItem]:
     """A VEX file, an archive, or every `*.json` under a folder (sorted, hidden entries skipped)."""
     if path.is_dir():
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.lower().endswith(".json") and not name.startswith("."):
-                    yield from parse_path(Path(root, name), max_document)
+        for folder in walk_files(path):
+            for name in folder.files:
+                if name.lower().endswith(".json"):
+                    yield from parse_path(Path(folder.path, name), max_document)
+            for name in folder.others:
+                if name.lower().endswith(".json"):
+                    yield _problem(os.path.join(folder.path, name), NOT_A_FILE)
         return
     if is_archive(path):
         yield from parse_archive(path, max_document)

@@ -39,6 +39,7 @@ from dockwatch.feeds import (
     wolfi,
 )
 from dockwatch.feeds.feed import FeedError, ParseProblem
+from dockwatch.feeds.folder_walk import walk_files
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory
 
@@ -60,6 +61,9 @@ class ImportReport:
     results: list[ImportResult] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    not_files: list[str] = field(default_factory=list)
+    """Entries of the folders walked that are not regular files (pipes, sockets, devices,
+    broken links): never opened, as opening a pipe waits for a writer."""
 
 
 def classify(path: Path) -> str | None:
@@ -97,21 +101,14 @@ def _files(
     suffixes = _RECORD_SUFFIXES
     for root in paths:
         if root.is_dir():
-            for dirpath, dirs, names in os.walk(root):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                names.sort()
+            for dirpath, names, others in walk_files(root):
+                report.not_files += [os.path.join(dirpath, n) for n in others]
                 rest = names
                 if _osv_folder(dirpath, names):
                     prefix = os.path.join(dirpath, "")  # the folder and a separator
-                    record_files += [
-                        prefix + n
-                        for n in names
-                        if n.lower().endswith(suffixes) and not n.startswith(".")
-                    ]
+                    record_files += [prefix + n for n in names if n.lower().endswith(suffixes)]
                     rest = [n for n in names if not n.lower().endswith(suffixes)]
                 for n in rest:
-                    if n.startswith("."):
-                        continue
                     p = os.path.join(dirpath, n)
                     kind = classify(Path(p))
                     if kind is None:

@@ -20,6 +20,7 @@ from typing import TypeGuard
 
 from dockwatch.feeds import osv
 from dockwatch.feeds.feed import Feed, ParseProblem
+from dockwatch.feeds.folder_walk import NOT_A_FILE, walk_files
 from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
@@ -42,9 +43,10 @@ def _units(path: Path, source: str, problems: list[ParseProblem]) -> list[parall
     reads them; archives that cannot be read are told in `problems`."""
     if path.is_dir():
         files: list[str] = []
-        for root, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            files += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
+        for folder in walk_files(path):
+            files += [os.path.join(folder.path, n) for n in folder.files]
+            others = (os.path.join(folder.path, n) for n in folder.others)
+            problems += [ParseProblem(source, where, NOT_A_FILE) for where in others]
     elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         files = [str(path)]
     else:
