@@ -33,3 +33,21 @@ def lying_directory(entries: int, declared: int = 1) -> bytes:
     directory = record * entries
     end = b"PK\x05\x06" + bytes(4) + declared.to_bytes(2, "little") * 2
     return directory + end + len(directory).to_bytes(4, "little") + bytes(6)
+
+
+DAMAGED_MEMBERS = ("bad data", *UNREADABLE_MEMBERS)
+
+
+def damaged_member(archive: bytes, index: int, how: str) -> bytes:
+    """`archive` with its member `index` unreadable: its compressed data changed (`bad
+    data`: it no longer inflates, or not to its CRC), or as `unreadable_member` marks it."""
+    if how != "bad data":
+        return unreadable_member(archive, index, how)
+    data = bytearray(archive)
+    at = -1
+    for _ in range(index + 1):
+        at = data.index(b"PK\x03\x04", at + 1)
+    # APPNOTE 4.3.7: the local header's 30 bytes, then its name and extra field, then the data
+    name, extra = (int.from_bytes(data[at + o : at + o + 2], "little") for o in (26, 28))
+    data[at + 30 + name + extra + 2] ^= 0xFF
+    return bytes(data)

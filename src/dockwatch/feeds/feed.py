@@ -154,7 +154,8 @@ class Fetched:
 
 @dataclass(frozen=True, slots=True)
 class ParseProblem:
-    """A record (or file) that was skipped, with why; counted and logged, never fatal."""
+    """A record (or file) that was skipped, with why; counted and logged, never fatal but in a
+    feed's download (`damaged`)."""
 
     feed: str
     """The feed name."""
@@ -164,6 +165,10 @@ class ParseProblem:
     """What was wrong, short."""
     record_id: str | None = None
     """The record's id, if it could be read."""
+    damaged: bool = False
+    """The file itself could not be read whole (a damaged member of an archive, an archive
+    that cannot be opened or expands beyond its cap): a feed fetched from upstream with one is
+    failed rather than applied without what could not be read, which would withdraw it."""
 
 
 FeedItem = Advisory | EnrichmentRecord | ParseProblem

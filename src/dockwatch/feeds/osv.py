@@ -346,9 +346,11 @@ def iter_bytes_with(
     yield item
 
 
-def _problem(source: str, where: str, reason: str, rec_id: str | None) -> ParseProblem:
+def _problem(
+    source: str, where: str, reason: str, rec_id: str | None, *, damaged: bool = False
+) -> ParseProblem:
     logger.warning("osv %s: skipped %s: %s", source, where, reason, extra={"feed": source})
-    return ParseProblem(feed=source, where=where, reason=reason, record_id=rec_id)
+    return ParseProblem(source, where, reason, rec_id, damaged)
 
 
 def record_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -377,7 +379,7 @@ def read_member(
             data = member.read(limits.max_record_bytes + 1)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as e:
         # RuntimeError: an encrypted member; NotImplementedError (one): an unknown method
-        return _problem(source, where, f"cannot read member: {e}", None)
+        return _problem(source, where, f"cannot read member: {e}", None, damaged=True)
     if len(data) > limits.max_record_bytes:
         return _problem(source, where, "member expands beyond the record cap", None)
     return data
@@ -388,8 +390,8 @@ OVER_ARCHIVE_CAP = "archive expands beyond its cap; rest skipped"
 
 
 def archive_problem(source: str, path: Path | str, reason: str) -> ParseProblem:
-    """A problem of a whole archive (unreadable, or over its cap), logged."""
-    return _problem(source, str(path), reason, None)
+    """A problem of a whole archive (unreadable, or over its cap), logged: `damaged`."""
+    return _problem(source, str(path), reason, None, damaged=True)
 
 
 def iter_zip(

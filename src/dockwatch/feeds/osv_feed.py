@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, make_verify_zip
-from dockwatch.feeds.feed import FeedItem, FeedKind, Fetched, Fingerprint, Unchanged
+from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, fetch_all, verify_zip
+from dockwatch.feeds.feed import (
+    FeedFormatError,
+    FeedItem,
+    FeedKind,
+    Fetched,
+    Fingerprint,
+    ParseProblem,
+    Unchanged,
+)
 from dockwatch.feeds.osv import Limits, Seen, iter_path
 
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -44,16 +52,32 @@ class OsvFeed:
         return self.url or f"{OSV_BUCKET}/{self.ecosystem}/all.zip"
 
     def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
-        """Conditional download of all.zip, CRC-checked under the archive cap."""
-        req = Request(
-            url=self.source_url,
-            filename="all.zip",
-            verify=make_verify_zip(self.limits.max_archive_bytes),
-        )
+        """Conditional download of all.zip, a whole zip archive (its members are checked as
+        they are read: `fetched_records`)."""
+        req = Request(url=self.source_url, filename="all.zip", verify=verify_zip)
         return fetch_all(self.name, http, [req], prev, self.policy, self.sleep)
 
     def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
         """Every record of every fetched file or folder."""
-        seen: Seen = {}
-        for ff in fetched.files:
-            yield from iter_path(ff.path, self.name, self.limits, seen)
+        yield from fetched_records(fetched, self.name, self.limits)
+
+
+def fetched_records(fetched: Fetched, source: str, limits: Limits) -> Iterator[FeedItem]:
+    """Every record of a download's files, read by `iter_path` as `source`; raises
+    `FeedFormatError` at a file that cannot be read whole (`ParseProblem.damaged`: a member
+    that does not inflate to its CRC, an archive over its cap), which the download's
+    verification no longer inflates to find."""
+    seen: Seen = {}
+    for ff in fetched.files:
+        for item in iter_path(ff.path, source, limits, seen):
+            yield undamaged(item) if isinstance(item, ParseProblem) else item
+
+
+def undamaged(problem: ParseProblem) -> ParseProblem:
+    """`problem`, unless it leaves a download unreadable whole (`ParseProblem.damaged`): then
+    `FeedFormatError`, which fails the feed rather than have it applied without what could
+    not be read (which would withdraw it)."""
+    if problem.damaged:
+        reason = f"damaged download: {problem.reason}"
+        raise FeedFormatError(problem.feed, reason, path=problem.where)
+    return problem

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 from dockwatch import distros
 from dockwatch.feeds.feed import FeedItem, Fetched
-from dockwatch.feeds.osv import Seen, iter_path
 from dockwatch.feeds.osv_feed import OsvFeed as _OsvFeed
+from dockwatch.feeds.osv_feed import fetched_records
 from dockwatch.model.advisory import Advisory, Affected
 from dockwatch.versions.scheme import InvalidVersion, scheme_for
 
@@ -135,9 +135,7 @@ class SuseFeed(_OsvFeed):
 
     def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
         """Every record of every fetched file or folder, normalized."""
-        seen: Seen = {}
-        for ff in fetched.files:
-            yield from parse(iter_path(ff.path, self.name, self.limits, seen))
+        yield from parse(fetched_records(fetched, self.name, self.limits))
 
 
 @dataclass

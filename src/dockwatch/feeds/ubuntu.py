@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dockwatch.feeds.feed import FeedItem, Fetched
-from dockwatch.feeds.osv import Seen, iter_path
 from dockwatch.feeds.osv_feed import OsvFeed as _OsvFeed
+from dockwatch.feeds.osv_feed import fetched_records
 from dockwatch.model.advisory import Advisory, Affected, EventKind, Severity, SeverityType
 
 SOURCE = "osv:Ubuntu"
@@ -113,6 +113,4 @@ class UbuntuFeed(_OsvFeed):
 
     def parse(self, fetched: Fetched) -> Iterator[FeedItem]:
         """Every CVE record of every fetched file or folder, normalized."""
-        seen: Seen = {}
-        for ff in fetched.files:
-            yield from parse(iter_path(ff.path, self.name, self.limits, seen))
+        yield from parse(fetched_records(fetched, self.name, self.limits))

@@ -211,6 +211,7 @@ class _WireProblem(msgspec.Struct, array_like=True, tag=2):
     where: str
     reason: str
     record_id: str | None
+    damaged: bool
 
 
 class _WireFile(msgspec.Struct, array_like=True):
@@ -253,7 +254,10 @@ def _to_wire(parsed: ParsedFile) -> _WireFile:
                 )
             items.append(_WireRecord(item.record_id, item.source, wired))
         else:
-            items.append(_WireProblem(item.feed, item.where, item.reason, item.record_id))
+            wired_problem = _WireProblem(
+                item.feed, item.where, item.reason, item.record_id, item.damaged
+            )
+            items.append(wired_problem)
     return _WireFile(parsed.path, items, parsed.digests, parsed.size)
 
 
@@ -261,7 +265,9 @@ def _from_wire(wire: _WireFile) -> ParsedFile:
     out: list[ParseProblem | Parsed] = []
     for item in wire.items:
         if type(item) is _WireProblem:
-            out.append(ParseProblem(item.feed, item.where, item.reason, item.record_id))
+            out.append(
+                ParseProblem(item.feed, item.where, item.reason, item.record_id, item.damaged)
+            )
             continue
         assert type(item) is _WireRecord
         a = item.advisory
