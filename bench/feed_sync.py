@@ -6,8 +6,8 @@ The JSON sources of ../shared/vulndata as osv.dev publishes them (an `all.zip` p
 is `dockwatch db sync` of the four feeds into a new data folder (SQLite; made and migrated
 first, as a daily sync finds it), timed from outside: the process's start, the downloads, their
 verification, the parsing processes and the writes are all counted, and the CPU of the command
-and of its parsing processes. The
-downloads alone (each feed fetched and verified, nothing parsed) are timed apart, in process.
+and of its parsing processes. The downloads alone (each feed fetched and verified, nothing
+parsed) are timed apart, in process.
 Printed per rate: medians of `--rounds` runs, and the records synced per second against the
 import's target (a sync is an import from upstream; `bench/vulndb.py`). No peer tool syncs
 these feeds here.

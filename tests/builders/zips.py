@@ -1,5 +1,5 @@
-"""Zip archives damaged the ways `zipfile` refuses to read a member (archives in feeds and
-in image layers are hostile)."""
+"""Zip archives damaged the ways `zipfile` refuses to read a member, or whose central directory
+lies about its entries (archives in feeds and in image layers are hostile)."""
 
 from __future__ import annotations
 

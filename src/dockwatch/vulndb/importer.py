@@ -82,7 +82,7 @@ def _osv_folder(dirpath: str, names: list[str]) -> bool:
     """True when a folder's first record-like files are OSV records: then its other JSON/YAML
     files go straight to the OSV parser (which skips non-records) instead of being sniffed one
     by one, which would read every file twice."""
-    records = (n for n in names if n.lower().endswith(_RECORD_SUFFIXES) and not n.startswith("."))
+    records = (n for n in names if n.lower().endswith(_RECORD_SUFFIXES))  # hidden ones not walked
     sample = list(itertools.islice(records, _SAMPLE))  # not the whole folder's list
     return bool(sample) and all(classify(Path(dirpath, n)) == "osv" for n in sample)
 
