@@ -573,6 +573,8 @@ FILTERED_AGGREGATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         {"startInclusive": "{week_ago}"}]}),
     ("IMAGE_LAYER", "lastObservedAt last 7 days", {"lastObservedAt": [
         {"startInclusive": "{week_ago}"}]}),
+    ("IMAGE_LAYER", "firstObservedAt last 7 days", {"firstObservedAt": [
+        {"startInclusive": "{week_ago}"}]}),
 )  # fmt: skip
 """Aggregations with filterCriteria: criteria that choose images (the rollups, filtered),
 selective ones (an image, a vulnerability, a severity), and fixAvailable over every finding
@@ -582,8 +584,9 @@ details, `storage/sql/detail_columns.py`), also at the grains of an image (from 
 detail index, `finding_queries/aggregation_images.py`); and at the grains of an image, the
 finding's own columns a user filters by: fix availability, the score (both follow from the
 detail here: the detail index again), and the time a finding was first observed (70% of the
-findings were first observed in the last 7 days: their images were pushed then) or last (every
-finding here: the layer rollup less the findings the range drops, none)."""
+findings were first observed in the last 7 days: their images were pushed then; at IMAGE_LAYER
+the layer rollup's rows of the images wholly inside the range) or last (every finding here: the
+layer rollup less the findings the range drops, none)."""
 
 
 def filtered(

@@ -1,5 +1,6 @@
 """Aggregations filtered by `firstObservedAt` equal a recount of the finding rows, on both
-backends, for ranges inside, across and at the edges of the seconds the image first-seen rollup
+backends, at the grains of an image (IMAGE_LAYER: the images wholly inside a range and those it
+cuts), for ranges inside, across and at the edges of the seconds the image first-seen rollup
 keys (`finding_queries/aggregation_first_seen.py`), ends a microsecond either side of a finding,
 open ends, empty ranges, with statuses, severities and image criteria beside them.
 
@@ -37,13 +38,23 @@ OFFSETS = (0, 1, 499_999, 500_000, 999_998, 999_999)
 
 
 def _spread(conn: Connection, seed: int) -> None:
-    """Each finding's first observation moved to an instant in one of the seconds `S`."""
+    """Each finding's first observation moved to an instant in one of the seconds `S`: about
+    half the images have all their findings at one instant (observed by one scan), the others
+    each finding at its own."""
     rnd = random.Random(seed)
     f = t.findings
-    for (fid,) in conn.execute(select(f.c.id).order_by(f.c.id)).all():
+
+    def instant() -> datetime:
         at = rnd.choice(S) + timedelta(microseconds=rnd.choice(OFFSETS))
-        if rnd.random() < 0.1:
-            at += timedelta(hours=1)
+        return at + timedelta(hours=1) if rnd.random() < 0.1 else at
+
+    scanned_once: dict[tuple[int, str], datetime | None] = {}
+    rows = conn.execute(select(f.c.id, f.c.repository_id, f.c.digest).order_by(f.c.id)).all()
+    for fid, repository_id, digest in rows:
+        image = (repository_id, digest)
+        if image not in scanned_once:
+            scanned_once[image] = instant() if rnd.random() < 0.5 else None
+        at = scanned_once[image] or instant()
         conn.execute(update(f).where(f.c.id == fid).values(first_observed_at=at))
 
 
@@ -61,6 +72,7 @@ RANGES: list[tuple[datetime | None, datetime | None]] = [
     (S[2] + US, S[2] + timedelta(microseconds=999_998)),
     (S[2] + timedelta(microseconds=500_000), S[2] + timedelta(microseconds=500_000)),
     (S[1] + timedelta(microseconds=999_999), S[2]),
+    (S[1] + timedelta(microseconds=500_000), S[2] + timedelta(microseconds=499_999)),
     (S[0] - 10 * SECOND, S[4] + 10 * SECOND),
     (S[0] + US, S[4] + timedelta(hours=2)),
 ]
@@ -78,7 +90,7 @@ OTHER_CRITERIA: list[dict[str, Any]] = [
      "findingStatus": [{"comparison": "NOT_EQUALS", "value": "ACTIVE"}]},
     {"ecrImageTags": _eq("latest")},
 ]  # fmt: skip
-KINDS = ("REPOSITORY", "AWS_ECR_CONTAINER", "ACCOUNT", "FINDING_TYPE")
+KINDS = ("REPOSITORY", "AWS_ECR_CONTAINER", "IMAGE_LAYER", "ACCOUNT", "FINDING_TYPE")
 
 
 def _matches(r: dict[str, Any], criteria: dict[str, Any], tags: dict[Any, set[str]]) -> bool:
@@ -106,6 +118,11 @@ def _expected(
     tags: dict[Any, set[str]] = defaultdict(set)
     for row in conn.execute(select(t.tags)):
         tags[(row.repository_id, row.manifest_digest)].add(row.name)
+    layers: dict[str, set[str]] = defaultdict(set)
+    dp = t.detail_packages
+    for ref, layer in conn.execute(select(dp.c.detail_ref, dp.c.source_layer_hash)):
+        if layer is not None:
+            layers[ref].add(layer)
     groups: dict[tuple[Any, ...], Counter[str]] = defaultdict(Counter)
     images: dict[tuple[Any, ...], set[str]] = defaultdict(set)
     for row in conn.execute(select(t.findings)):
@@ -117,15 +134,21 @@ def _expected(
             continue
         if not _matches(r, criteria, tags):
             continue
-        key: tuple[Any, ...] = {
-            "REPOSITORY": (r["repository_name"],),
-            "AWS_ECR_CONTAINER": (r["repository_name"], r["digest"]),
-        }.get(kind, (r["account_id"],))
-        g = groups[key]
-        g[r["severity"].lower()] += 1
-        g["fix"] += r["fix_available"] in ("YES", "PARTIAL")
-        g["exploit"] += r["exploit_available"] == "YES"
-        images[key].add(r["digest"])
+        by_kind: dict[str, list[tuple[Any, ...]]] = {
+            "REPOSITORY": [(r["repository_name"],)],
+            "AWS_ECR_CONTAINER": [(r["repository_name"], r["digest"])],
+            # a finding counts once per distinct layer of its vulnerable packages
+            "IMAGE_LAYER": [
+                (r["repository_name"], r["digest"], h) for h in layers[r["detail_ref"]]
+            ],
+        }
+        keys = by_kind.get(kind, [(r["account_id"],)])
+        for key in keys:
+            g = groups[key]
+            g[r["severity"].lower()] += 1
+            g["fix"] += r["fix_available"] in ("YES", "PARTIAL")
+            g["exploit"] += r["exploit_available"] == "YES"
+            images[key].add(r["digest"])
     out = []
     for key, g in groups.items():
         counts = {s: g[s] for s in fdb_severities()}
@@ -156,6 +179,9 @@ def _answered(db: Database, kind: str, criteria: dict[str, Any]) -> list[tuple[A
             extra: tuple[Any, ...] = (item["affectedImages"],)
         elif kind == "AWS_ECR_CONTAINER":
             key, extra = (item["repository"], item["imageSha"]), ()
+        elif kind == "IMAGE_LAYER":
+            digest = item["resourceId"].rsplit("/", 1)[1]  # the image's ARN ends with it
+            key, extra = (item["repository"], digest, item["layerHash"]), ()
         else:
             key = (item["accountId"],)
             extra = (item["fixAvailableCount"], item["exploitAvailableCount"])

@@ -7,6 +7,12 @@ inside a second: at most one second at each end) are counted exactly from `findi
 `ix_findings_sort_first` (tenant key, first observed), so the counts are exact for any range,
 microseconds included. At 1,000,000 findings, AWS_ECR_CONTAINER for the last 7 days (70% of the
 findings) reads 10,000 rollup rows instead of 700,000 findings (docs/findings.md).
+
+IMAGE_LAYER reads the same rollup to sort images: an image whose findings (of the statuses
+counted) all lie in whole seconds inside the range counts its rows of the layer rollup whole;
+an image with some inside and some not, or some in a cut second, has its findings in the range
+recounted from `findings`; the others count nothing. An image's findings are first observed
+in a few seconds (its first scan, then each update that found more), so most images are whole.
 """
 
 from __future__ import annotations
@@ -15,16 +21,32 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, Table, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 
-from dockwatch.model.finding_criteria import DateFilter
+from dockwatch.model.finding_criteria import Criteria, DateFilter
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import rollups
 from dockwatch.storage.sql import tables as t
 
 from .aggregation_filters import Counted
-from .criteria_sql import unindexed
+from .aggregation_scan import Grouped
+from .criteria_sql import image_keys_in, sql_filter, unindexed
 from .tenant_sql import of_tenant
 
 _SECOND = timedelta(microseconds=t.FIRST_SECOND)
@@ -92,11 +114,10 @@ def first_seen_source(
     findings of `count.statuses` first observed in its one `firstObservedAt` range (image
     criteria are left to the caller, on these columns); None for several ranges. `rollup`
     gives the table as the statement sees it (`pg_rollups.current`)."""
-    rest = count.rest
-    ranges = () if rest is None else rest.dates.get("firstObservedAt", ())
-    if len(ranges) != 1:
+    found = _one_range(count)
+    if found is None:
         return None
-    whole, edges = split(ranges[0])
+    whole, edges = split(found)
     parts: list[Select[Any]] = []
     if whole is not None:
         r = rollup(t.finding_image_first_counts)
@@ -118,3 +139,82 @@ def first_seen_source(
         )
         return empty.subquery("first_seen")
     return union_all(*parts).subquery("first_seen")
+
+
+def _one_range(count: Counted) -> DateFilter | None:
+    """The request's one `firstObservedAt` range; None for several (or none)."""
+    ranges = () if count.rest is None else count.rest.dates.get("firstObservedAt", ())
+    return ranges[0] if len(ranges) == 1 else None
+
+
+_LAYER_COLUMNS = (
+    "account_id", "region", "status", "repository_id", "digest", "layer_hash",
+    "repository_name", *t.ROLLUP_SEVERITIES,
+)  # fmt: skip
+"""The columns of `finding_layer_counts` an IMAGE_LAYER aggregation reads."""
+
+
+def layer_first_seen_source(
+    conn: Connection, count: Counted, tenant: Tenant, rollup: Callable[[Table], FromClause]
+) -> FromClause | None:
+    """`finding_layer_counts` columns (several rows per layer: add them up) counting the
+    findings of `count.statuses` first observed in its one `firstObservedAt` range: the layer
+    rollup's rows of the images wholly inside it, the findings in the range of the images it
+    cuts (image criteria are left to the caller); None for several ranges."""
+    found = _one_range(count)
+    if found is None:
+        return None
+    whole, edges = split(found)
+    r = rollup(t.finding_image_first_counts)
+    second = r.c.first_observed_second
+    inside: ColumnElement[bool] = false()
+    if whole is not None:
+        inside = and_(
+            true() if whole[0] is None else second >= whole[0],
+            true() if whole[1] is None else second < whole[1],
+        )
+    # the seconds an edge lies in (two when no whole second is inside the range)
+    cut = [and_(second >= _floor(low), second <= _floor(high)) for low, high in edges]
+    findings = sum((r.c[s] for s in t.ROLLUP_SEVERITIES[1:]), r.c[t.ROLLUP_SEVERITIES[0]])
+    images = (
+        select(
+            r.c.repository_id,
+            r.c.digest,
+            func.sum(case((inside, findings), else_=0)).label("inside"),
+            func.sum(case((or_(inside, *cut), 1), else_=0)).label("touched"),
+            func.sum(findings).label("findings"),
+        )
+        .where(
+            r.c.account_id == tenant.account_id,
+            r.c.region == tenant.region,
+            r.c.status.in_(sorted(count.statuses)),
+        )
+        .group_by(r.c.repository_id, r.c.digest)
+        .cte("images")
+    )
+    i = images.c
+    whole_images = select(i.repository_id, i.digest).where(i.touched > 0, i.inside == i.findings)
+    cut_images = select(images).where(i.touched > 0, i.inside < i.findings).subquery("cut")
+    layers = rollup(t.finding_layer_counts)
+    parts: list[Select[Any]] = [
+        select(*[layers.c[c] for c in _LAYER_COLUMNS]).where(
+            layers.c.account_id == tenant.account_id,
+            layers.c.region == tenant.region,
+            layers.c.status.in_(sorted(count.statuses)),
+            tuple_(layers.c.repository_id, layers.c.digest).in_(whole_images),
+        )
+    ]
+    f = t.findings
+    status = unindexed(f.c.status) if conn.dialect.name == "sqlite" else f.c.status
+    where = [
+        *of_tenant(conn, tenant),
+        status.in_(sorted(count.statuses)),
+        sql_filter(Criteria(dates={"firstObservedAt": (found,)})),
+        image_keys_in(cut_images.c.repository_id, cut_images.c.digest, true()),
+        tuple_(f.c.repository_id, f.c.digest).in_(
+            select(cut_images.c.repository_id, cut_images.c.digest)
+        ),
+    ]
+    recounted = Grouped(conn.dialect.name, tenant, where).layer().subquery("recounted")
+    parts.append(select(*[recounted.c[c] for c in _LAYER_COLUMNS]))
+    return union_all(*parts).subquery("layer_first_seen")

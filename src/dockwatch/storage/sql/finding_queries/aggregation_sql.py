@@ -10,8 +10,10 @@ or exploit criteria (with image ones) the image fix rollup for REPOSITORY and AW
 and the layer rollup (keyed by fix and exploit availability too) for IMAGE_LAYER;
 `inspectorScore` ranges (with image criteria) the image score rollup for REPOSITORY and
 AWS_ECR_CONTAINER;
-a `firstObservedAt` range (with image criteria) at the grains of an image other than layers sums
-the image first-seen rollup (`aggregation_first_seen.py`: the range's cut seconds recounted);
+a `firstObservedAt` range (with image criteria) at the grains of an image sums the image
+first-seen rollup (`aggregation_first_seen.py`: the range's cut seconds recounted), and for
+IMAGE_LAYER the layer rollup's rows of the images wholly inside the range (the images it cuts
+recounted);
 criteria on the detail document, or on a finding's own columns where the findings of each
 chosen detail agree on them (with image ones), at the grains of an image come from the
 findings' detail index (`aggregation_images.py`); a filter on a finding's dates, scores or
@@ -57,7 +59,7 @@ from dockwatch.storage.sql import tables as t
 from .aggregation_complement import Complement, Routed, complement_source
 from .aggregation_details import FromDetails
 from .aggregation_filters import Counted, counted, request_filters
-from .aggregation_first_seen import first_seen_source
+from .aggregation_first_seen import first_seen_source, layer_first_seen_source
 from .aggregation_images import detail_index_source
 from .aggregation_scan import Grouped
 from .criteria_sql import on_source, sql_filter, unindexed
@@ -160,8 +162,9 @@ class _Routes:
         if count.images_and_scores_only and kind in ("REPOSITORY", "AWS_ECR_CONTAINER"):
             table = rollup(t.finding_image_score_counts)
             return table, [on_source(sql_filter(count.image_score_criteria()), table)]
-        if not by_severity and count.images_and_first_seen_only and grain == "image":
-            found = first_seen_source(conn, count, tenant, rollup)
+        if not by_severity and count.images_and_first_seen_only and grain in ("image", "layer"):
+            read = first_seen_source if grain == "image" else layer_first_seen_source
+            found = read(conn, count, tenant, rollup)
             if found is not None:
                 return found, [on_source(sql_filter(count.image_criteria()), found)]
         if (count.rest is None or count.details_only) and kind in _FROM_DETAILS:

@@ -333,7 +333,7 @@ def _string_sql(key: str, filters: Sequence[StringFilter]) -> ColumnElement[bool
             )
             if s.comparison is Comparison.NOT_EQUALS:
                 return not_(found)
-            return and_(_image_keys_in(tg.c.repository_id, tg.c.manifest_digest, test), found)
+            return and_(image_keys_in(tg.c.repository_id, tg.c.manifest_digest, test), found)
 
         return combine(filters, tagged)
     d = t.finding_details
@@ -391,14 +391,14 @@ def _date_sql(key: str, filters: Sequence[DateFilter]) -> ColumnElement[bool]:
     m = t.manifests
     pushed = or_(*[one(m.c.image_pushed_at, d) for d in filters])
     return and_(
-        _image_keys_in(m.c.repository_id, m.c.digest, pushed),
+        image_keys_in(m.c.repository_id, m.c.digest, pushed),
         tuple_(f.c.repository_id, f.c.digest).in_(
             select(m.c.repository_id, m.c.digest).where(pushed)
         ),
     )
 
 
-def _image_keys_in(
+def image_keys_in(
     repository: ColumnElement[int], digest: ColumnElement[str], where: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """`(image_key, repository_id) IN (...)` of the images (`repository`, `digest`) chosen by
