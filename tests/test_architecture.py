@@ -44,8 +44,10 @@ ALLOWED: dict[str, set[str]] = {
     "scan": FOUNDATION
     | {"versions", "distros", "image", "catalog", "vulndb", "match", "registry", "findings"}
     | {"storage", "audit"},
+    "store_root": FOUNDATION | {"config", "storage"},
     "app": FOUNDATION
-    | {"config", "versions", "distros", "image", "feeds", "catalog", "vulndb", "match"}
+    | {"config", "store_root", "versions", "distros", "image", "feeds", "catalog", "vulndb"}
+    | {"match"}
     | {"registry", "findings", "queries", "reports", "events", "scan", "storage", "audit"}
     | {"pullpolicy"}
     | {"accounts"}
@@ -55,8 +57,8 @@ ALLOWED["api"] = set(ALLOWED["app"]) | {"app"}
 ALLOWED["cli"] = set(ALLOWED["api"]) | {"api"}
 ALLOWED["__main__"] = {"cli"}
 
-SQL_ALLOWED_OUTSIDE_STORAGE = {"dockwatch.app"}
-"""The composition root builds the engine; nothing else outside storage/ touches SQL."""
+SQL_ALLOWED_OUTSIDE_STORAGE = {"dockwatch.app", "dockwatch.store_root"}
+"""The composition roots build the engine; nothing else outside storage/ touches SQL."""
 
 MAX_MODULE_LINES = 500
 

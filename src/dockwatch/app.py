@@ -10,7 +10,7 @@ from dockwatch.accounts.registry_tokens import RegistryTokens
 from dockwatch.accounts.service import AccountService
 from dockwatch.catalog.layers import Budgets
 from dockwatch.catalog.stored_cache import StoredCatalogCache
-from dockwatch.clock import Clock, ControlledClock, SystemClock
+from dockwatch.clock import Clock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
 from dockwatch.events.egress import EgressPolicy
@@ -27,9 +27,8 @@ from dockwatch.scan.worker import ScanWorker
 from dockwatch.storage.blobs import open_blob_store
 from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.migrations import migrate, require_current
-from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.store_root import open_store
 from dockwatch.vulndb.scheduler import FeedScheduler
 from dockwatch.vulndb.service import VulnDb
 
@@ -135,20 +134,9 @@ def services_for(services: Services, tenant: Tenant) -> Services:
 
 def build(settings: Settings, clock: Clock | None = None) -> Services:
     """Create (or open) the data folder, migrate the database, and wire the services."""
-    errors = settings.validate()
-    if errors:
-        raise InvalidInput("; ".join(errors))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if clock is None:
-        clock = ControlledClock() if settings.test_mode else SystemClock()
-    db = Database(settings.effective_database_url)
-    if settings.migrate_at_start:
-        migrate(db)
-    else:
-        require_current(db)  # one clear error rather than a failure at the first query
+    base = open_store(settings, clock)
+    clock, db, store, tenant = base.clock, base.db, base.store, base.tenant
     blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.s3_addressing_style)
-    tenant = Tenant(settings.account_id, settings.region)
-    store = SqlStore(db)
     ctx = RegistryContext(
         store=store,
         blobs=blobs,
@@ -191,21 +179,6 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     )  # fmt: skip
     views.bind(services)
     return services
-
-
-def migrate_database(settings: Settings) -> str:
-    """Bring the database up to the current schema (`dockwatch migrate`); returns its URL
-    without the password, for messages."""
-    errors = settings.validate()
-    if errors:
-        raise InvalidInput("; ".join(errors))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url)
-    try:
-        migrate(db)
-    finally:
-        db.close()
-    return str(db.engine.url.render_as_string(hide_password=True))
 
 
 def feed_scheduler(services: Services) -> FeedScheduler:

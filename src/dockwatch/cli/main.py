@@ -221,10 +221,10 @@ def _progress() -> Any:
 def _db(args: argparse.Namespace) -> int:
     import json
 
-    from dockwatch.app import build
+    from dockwatch.store_root import open_store
     from dockwatch.vulndb.service import VulnDb
 
-    services = build(_settings(args))
+    services = open_store(_settings(args))
     vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
     if args.db_command == "import":
         from dockwatch.cli.audit import record_cli

@@ -72,7 +72,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 def run_migrate(args: argparse.Namespace) -> int:
     """`dockwatch migrate`."""
-    from dockwatch.app import migrate_database
+    from dockwatch.store_root import migrate_database
 
     settings = _settings(args)
     where = migrate_database(settings)

@@ -1,4 +1,5 @@
-"""What a `dockwatch sbom` process imports: only what cataloguing one image needs.
+"""What a `dockwatch sbom` process imports: only what cataloguing one image needs; and a
+`dockwatch db` or `dockwatch migrate` one: only the database.
 
 Each command runs in a fresh interpreter (the test process has imported everything already) and
 reports the modules it loaded (`sys.modules`, less the None entries that block imports); the server's, the database's and the findings' libraries, and
@@ -134,3 +135,28 @@ def test_sbom_through_a_proxy_loads_httpx_without_its_command_line_tool() -> Non
     assert status == 2
     assert "httpx" in modules
     assert [name for name in ("httpx._main", "click", "rich", "pygments") if name in modules] == []
+
+
+#: Imported by no `dockwatch db` or `dockwatch migrate`: they need the database alone.
+NEVER_FOR_THE_DATABASE = (
+    "dockwatch.app",
+    "dockwatch.api",
+    "dockwatch.registry",
+    "dockwatch.scan",
+    "dockwatch.catalog",
+    "dockwatch.match",
+    "dockwatch.events",
+    "dockwatch.pullpolicy",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "botocore",
+)
+
+
+@pytest.mark.parametrize("argv", [("db", "status"), ("migrate",)], ids=["db-status", "migrate"])
+def test_database_commands_import_no_server(argv: tuple[str, ...], tmp_path: Path) -> None:
+    status, modules = modules_after(*argv, "--data", str(tmp_path / "data"))
+    assert status == 0
+    assert "dockwatch.store_root" in modules
+    assert [name for name in NEVER_FOR_THE_DATABASE if loaded(modules, name)] == []
