@@ -8,11 +8,12 @@ inside a second: at most one second at each end) are counted exactly from `findi
 microseconds included. At 1,000,000 findings, AWS_ECR_CONTAINER for the last 7 days (70% of the
 findings) reads 10,000 rollup rows instead of 700,000 findings (docs/findings.md).
 
-IMAGE_LAYER reads the same rollup to tell the images apart: an image whose findings (of the statuses
-counted) all lie in whole seconds inside the range counts its rows of the layer rollup whole;
-an image with some inside and some not, or some in a cut second, has its findings in the range
-recounted from `findings`; the others count nothing. An image's findings are first observed
-in a few seconds (its first scan, then each update that found more), so most images are whole.
+IMAGE_LAYER reads the same rollup to tell the images apart: an image whose findings (of the
+statuses counted) all lie in whole seconds inside the range counts its rows of the layer rollup
+whole; an image with some inside and some not, or some in a cut second, has its findings in
+the range recounted from `findings`; the others count nothing. An image's findings are first
+observed in a few seconds (its first scan, then each update that found more), so most images
+are whole or untouched, and often none is cut (docs/findings.md).
 """
 
 from __future__ import annotations
@@ -217,6 +218,11 @@ def layer_first_seen_source(
         layers.c.status.in_(sorted(count.statuses)),
         tuple_(layers.c.repository_id, layers.c.digest).in_(whole_images),
     )
+    if conn.execute(select(func.count()).select_from(cut_images)).scalar_one() == 0:
+        # no image to recount: the layer rollup's rows alone, which SQLite then groups in its
+        # key's order; a union with the recount, even an empty one, is sorted for the grouping
+        # (at 1,000,000 findings, the last 7 days: 165-172 -> 115-121 ms of CPU)
+        return whole_rows.subquery("layer_first_seen")
     f = t.findings
     status = unindexed(f.c.status) if conn.dialect.name == "sqlite" else f.c.status
     where = [
