@@ -9,6 +9,7 @@ with size caps, so a zip bomb or a huge record cannot exhaust memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -26,6 +27,7 @@ from dockwatch.feeds import fields as f
 from dockwatch.feeds import zip_directory
 from dockwatch.feeds.feed import FeedItem, ParseProblem
 from dockwatch.feeds.folder_walk import NOT_A_FILE, walk_files
+from dockwatch.feeds.zip_members import MemberReader
 from dockwatch.model.advisory import (
     Advisory,
     AdvisoryID,
@@ -368,12 +370,22 @@ def record_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 
 
 def read_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, source: str, limits: Limits
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    where: str,
+    source: str,
+    limits: Limits,
+    reader: MemberReader | None = None,
 ) -> bytes | ParseProblem:
     """One member's bytes, or the problem that stops it: too large as declared or as it
-    expands, or unreadable. Never more than the record cap is read."""
+    expands, or unreadable. Never more than the record cap is read. A plain member is read by
+    `reader` when one is given, any other through `zipfile`."""
     if info.file_size > limits.max_record_bytes:
         return _problem(source, where, f"member of {info.file_size} bytes is too large", None)
+    if reader is not None:
+        data = reader.read(info, limits.max_record_bytes)
+        if data is not None:
+            return data
     try:
         with zf.open(info) as member:
             data = member.read(limits.max_record_bytes + 1)
@@ -399,16 +411,17 @@ def iter_zip(
 ) -> Iterator[FeedItem]:
     """Every record in an OSV zip archive (osv.dev `all.zip`), members read with caps."""
     try:
-        zip_directory.check_directory(path)
+        end = zip_directory.check_directory(path)
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
         yield archive_problem(source, path, f"not a readable zip: {e}")
         return
     total = 0
-    with zf:
+    reader = MemberReader(str(path), zf.infolist(), end.directory_at)
+    with zf, contextlib.closing(reader):
         for info in record_members(zf):
             where = f"{path}!{info.filename}"
-            data = read_member(zf, info, where, source, limits)
+            data = read_member(zf, info, where, source, limits, reader)
             if isinstance(data, ParseProblem):
                 yield data
                 continue

@@ -13,30 +13,32 @@ from __future__ import annotations
 import os
 import zipfile
 
-from dockwatch.model.zip_end import TAIL_BYTES, read_end
+from dockwatch.model.zip_end import TAIL_BYTES, ZipEnd, read_end
 
 MAX_DIRECTORY_BYTES = 64 << 20
 """The largest central directory read: about 800,000 entries with 30-character names (osv.dev's
 largest ecosystems hold under 100,000 records)."""
 
 
-def directory_bytes(path: str | os.PathLike[str]) -> int:
-    """The central directory size `path` declares (its zip64 record's where it has one).
-    Raises `zipfile.BadZipFile` when there is no end record, OSError when it cannot be read."""
+def directory_end(path: str | os.PathLike[str]) -> ZipEnd:
+    """What the end records of `path` declare. Raises `zipfile.BadZipFile` when there is no
+    end record, OSError when it cannot be read."""
     with open(path, "rb") as fh:
         size = fh.seek(0, os.SEEK_END)
         fh.seek(size - min(size, TAIL_BYTES))
         end = read_end(fh.read(TAIL_BYTES), size)
     if end is None:
         raise zipfile.BadZipFile("File is not a zip file")
-    return end.directory_bytes
+    return end
 
 
-def check_directory(path: str | os.PathLike[str]) -> None:
-    """Raise `zipfile.BadZipFile` when `path` declares a central directory over
-    `MAX_DIRECTORY_BYTES` (or has none); OSError when it cannot be read."""
-    declared, max_bytes = directory_bytes(path), MAX_DIRECTORY_BYTES
-    if declared > max_bytes:
+def check_directory(path: str | os.PathLike[str]) -> ZipEnd:
+    """What the end records of `path` declare; raise `zipfile.BadZipFile` when they declare
+    a central directory over `MAX_DIRECTORY_BYTES` (or there are none), OSError when it
+    cannot be read."""
+    end, max_bytes = directory_end(path), MAX_DIRECTORY_BYTES
+    if end.directory_bytes > max_bytes:
         raise zipfile.BadZipFile(
-            f"central directory of {declared} bytes, over the {max_bytes} byte cap"
+            f"central directory of {end.directory_bytes} bytes, over the {max_bytes} byte cap"
         )
+    return end

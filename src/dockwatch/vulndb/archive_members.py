@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from dockwatch.feeds import osv, zip_directory
 from dockwatch.feeds.feed import ParseProblem
+from dockwatch.feeds.zip_members import MemberReader
 
 
 class Member(NamedTuple):
@@ -46,26 +47,30 @@ class Archives:
     members would otherwise read the central directory of a 7,000-member archive again."""
 
     def __init__(self) -> None:
-        self._open: dict[str, tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]] = {}
+        self._open: dict[str, tuple[zipfile.ZipFile, list[zipfile.ZipInfo], MemberReader]] = {}
 
     def read(self, member: Member, source: str, limits: osv.Limits) -> bytes | ParseProblem:
         """The member's bytes, or the problem that stops it (`osv.read_member`)."""
         entry = self._open.get(member.archive)
         if entry is None:
             try:
+                end = zip_directory.check_directory(member.archive)
                 zf = zipfile.ZipFile(member.archive)
             except (zipfile.BadZipFile, OSError) as e:
                 return osv.archive_problem(source, member.where, f"cannot read member: {e}")
-            entry = self._open[member.archive] = (zf, osv.record_members(zf))
-        zf, infos = entry
+            reader = MemberReader(member.archive, zf.infolist(), end.directory_at)
+            entry = self._open[member.archive] = (zf, osv.record_members(zf), reader)
+        zf, infos, reader = entry
         if member.position >= len(infos) or infos[member.position].filename != member.name:
             reason = "cannot read member: the archive changed while it was read"
             return osv.archive_problem(source, member.where, reason)
-        return osv.read_member(zf, infos[member.position], member.where, source, limits)
+        info = infos[member.position]
+        return osv.read_member(zf, info, member.where, source, limits, reader)
 
     def close(self) -> None:
         """Close every archive opened."""
-        for zf, _ in self._open.values():
+        for zf, _, reader in self._open.values():
+            reader.close()
             zf.close()
         self._open.clear()
 

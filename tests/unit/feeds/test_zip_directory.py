@@ -44,7 +44,7 @@ def test_the_size_is_what_the_entries_take(tmp_path: Path, count: int) -> None:
         with zipfile.ZipFile(path, "w") as zf:
             for n in range(count):
                 zf.writestr(f"{n}.json", b"")
-    assert zip_directory.directory_bytes(path) == _entries_bytes(path)
+    assert zip_directory.directory_end(path).directory_bytes == _entries_bytes(path)
 
 
 def _lying(tmp_path: Path) -> Path:
