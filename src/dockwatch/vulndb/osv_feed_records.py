@@ -12,9 +12,10 @@ copy kept).
 
 from __future__ import annotations
 
+import itertools
 import os
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TypeGuard
 
@@ -67,6 +68,13 @@ def _units(path: Path, source: str, problems: list[ParseProblem]) -> list[parall
 def read_osv_feed(
     paths: Iterable[Path], source: str, limits: osv.Limits, workers: int | None = None
 ) -> list[EncodedAdvisory | ParseProblem]:
+    """`iter_osv_feed`, all of it."""
+    return list(iter_osv_feed(paths, source, limits, workers))
+
+
+def iter_osv_feed(
+    paths: Iterable[Path], source: str, limits: osv.Limits, workers: int | None = None
+) -> Generator[EncodedAdvisory | ParseProblem, None, None]:
     """Every record under `paths` (a feed's downloaded files) in its stored form, and every
     problem, for the feed named `source`. Raises `FeedFormatError` at the first archive that
     cannot be read whole (`ParseProblem.damaged`): the download's verification checks an
@@ -75,12 +83,19 @@ def read_osv_feed(
     four archives, against 2.9-3.5 for their parse)."""
     problems: list[ParseProblem] = []
     units = [u for p in paths for u in _units(p, source, problems)]
-    out: list[EncodedAdvisory | ParseProblem] = [undamaged(p) for p in problems]
+    listed = [undamaged(p) for p in problems]
     seen: osv.Seen = {}
-    for parsed in parallel.parse_units(units, limits, workers, source=source):
-        for item in parallel.first_copies(parsed, seen, source):
-            if isinstance(item, ParseProblem):
-                out.append(undamaged(item))
-            elif item.advisory is not None:
-                out.append(item.advisory)
-    return out
+    parsed_files = parallel.parse_units(units, limits, workers, source=source)
+    try:
+        # the parsing processes started (their first file read) before the first item is
+        # handed out: a caller may write what it read before while they go on
+        first = next(parsed_files, None)
+        yield from listed
+        for parsed in itertools.chain([] if first is None else [first], parsed_files):
+            for item in parallel.first_copies(parsed, seen, source):
+                if isinstance(item, ParseProblem):
+                    yield undamaged(item)
+                elif item.advisory is not None:
+                    yield item.advisory
+    finally:
+        parsed_files.close()  # the parsing processes stopped, should the caller stop early

@@ -1,0 +1,179 @@
+"""`db sync` of several feeds writes an archive feed while the next one is parsed: what it
+stores and reports is what syncing each feed alone, one after the other, stores and reports,
+whatever fails, is unchanged or is not an archive in between."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from dockwatch.clock import ControlledClock
+from dockwatch.feeds.download import DownloadPolicy
+from dockwatch.feeds.feed import Feed
+from dockwatch.feeds.kev import KevFeed
+from dockwatch.feeds.osv_feed import OsvFeed
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.migrations import migrate
+from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.vulndb import parallel
+from dockwatch.vulndb.runner import SyncOutcome, sync
+from dockwatch.vulndb.service import VulnDb
+from tests.builders.zips import damaged_member
+from tests.support.advisories import osv_record
+from tests.unit.feeds.upstream import Resource, Upstream, serve
+
+ECOSYSTEMS = ("PyPI", "npm", "Maven", "Go", "crates.io", "RubyGems", "NuGet", "Packagist")
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    yield from serve()
+
+
+def _archive(ecosystem: str, count: int, fixed: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n in range(count):
+            rid = f"GHSA-{ecosystem[:2].lower()}{n:03}-xxxx-yyyy"
+            zf.writestr(f"{rid}.json", osv_record(rid, ecosystem, f"p{n}", fixed))
+    return buf.getvalue()
+
+
+def _kev(count: int) -> bytes:
+    entries = [
+        {
+            "cveID": f"CVE-2026-{1000 + n}",
+            "vendorProject": "v",
+            "product": "p",
+            "vulnerabilityName": "n",
+            "dateAdded": "2026-01-02",
+            "shortDescription": "d",
+            "requiredAction": "a",
+            "dueDate": "2026-02-02",
+            "knownRansomwareCampaignUse": "Unknown",
+        }
+        for n in range(count)
+    ]
+    return orjson.dumps({"catalogVersion": "1", "vulnerabilities": entries})
+
+
+def _feeds(upstream: Upstream, tmp_path: Path) -> list[Feed]:
+    policy = DownloadPolicy(max_attempts=1, tmp_root=tmp_path)
+    feeds: list[Feed] = [
+        OsvFeed(eco, url=upstream.url(f"/{eco}/all.zip"), policy=policy) for eco in ECOSYSTEMS
+    ]
+    return [*feeds, KevFeed(url=upstream.url("/kev.json"), policy=policy)]
+
+
+def _vdb(path: Path) -> VulnDb:
+    path.mkdir()
+    db = Database(f"sqlite:///{path / 'v.db'}")
+    migrate(db)
+    return VulnDb(SqlStore(db), ControlledClock())
+
+
+def _summary(outcomes: list[SyncOutcome]) -> list[tuple[Any, ...]]:
+    out = []
+    for o in outcomes:
+        r = o.result
+        changes = None if r is None else (r.version, r.added, r.modified, r.withdrawn)
+        out.append((o.feed, o.status, o.problems, o.error is not None, changes))
+    return out
+
+
+def _stored(vdb: VulnDb, feeds: list[Feed]) -> dict[str, Any]:
+    """Each feed's advisories and source row (its times left out: the two databases are
+    written at different moments), and every delta."""
+    out: dict[str, Any] = {}
+    with vdb.store.read() as uow:
+        repo = uow.vulns
+        for f in feeds:
+            row = repo.source(f.name)
+            kept = None
+            if row is not None:
+                fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+                kept = {k: v for k, v in fields.items() if not isinstance(v, datetime)}
+                kept["failed"] = row.last_error_at is not None
+                if row.last_error is not None:  # it names the download's temporary folder
+                    kept["last_error"] = re.sub(r"dockwatch-feed-[^/]+", "", row.last_error)
+            out[f.name] = (repo.stored_fingerprints(f.name), kept)
+        out["changes"] = repo.changes_between(0, repo.current_version())
+    return out
+
+
+SECOND_ROUND = {
+    "PyPI": "updated",
+    "npm": "failed",  # its first member damaged: the feed fails as its parse starts
+    "Maven": "updated",
+    "Go": "unchanged",  # answered 304
+    "crates.io": "updated",
+    "RubyGems": "failed",  # the download fails
+    "NuGet": "updated",
+    "Packagist": "failed",  # a member damaged further on: it fails as it is parsed
+    "kev": "updated",  # not an archive: read in this process
+}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_feeds_synced_together_store_what_each_synced_alone_stores(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Two rounds over eight archive feeds and KEV: the first stores everything; the second
+    puts each way a feed can end after an archive feed whose write is still to come."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)  # a pool even for these small archives
+    monkeypatch.setattr(parallel, "CHUNK", 3)
+    first = {eco: _archive(eco, 7 + i, "2.0") for i, eco in enumerate(ECOSYSTEMS)}
+    second = {eco: _archive(eco, 9, "2.1") for eco in ECOSYSTEMS}
+    second["npm"] = damaged_member(_archive("npm", 8, "3.0"), 0, "bad data")
+    second["Packagist"] = damaged_member(_archive("Packagist", 8, "3.0"), 6, "bad data")
+    second["Go"] = first["Go"]
+    together, alone = _vdb(tmp_path / "together"), _vdb(tmp_path / "alone")
+    feeds = _feeds(upstream, tmp_path)
+    for n, bodies in enumerate([first | {"kev": _kev(3)}, second | {"kev": _kev(5)}]):
+        for name, body in bodies.items():
+            path = "/kev.json" if name == "kev" else f"/{name}/all.zip"
+            etag = f'"{0 if name == "Go" else n}"'
+            status = 404 if n == 1 and name == "RubyGems" else 200
+            upstream.resources[path] = Resource(body, etag=etag, status=status)
+        with httpx.Client(timeout=10) as http:
+            got = sync(together, feeds, http, workers=workers)
+            each = [o for feed in feeds for o in sync(alone, [feed], http, workers=workers)]
+        assert _summary(got) == _summary(each)
+    assert [(o.feed.split(":")[-1], o.status) for o in got] == list(SECOND_ROUND.items())
+    assert _stored(together, feeds) == _stored(alone, feeds)
+
+
+def test_a_failed_write_is_raised_not_blamed_on_the_next_feed(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write of a feed happens while the next feed is parsed; an error writing it ends
+    the sync, as it did when each feed was written before the next was fetched."""
+    feeds = _feeds(upstream, tmp_path)[:2]
+    for eco in ECOSYSTEMS[:2]:
+        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    vdb = _vdb(tmp_path / "db")
+
+    refused: list[object] = []
+    write = vdb.apply_rows
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        if not refused:  # once: a second try would pass
+            refused.append(args)
+            raise ValueError("the disk is read-only")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(vdb, "apply_rows", refuse)
+    with httpx.Client(timeout=10) as http, pytest.raises(ValueError, match="read-only"):
+        sync(vdb, feeds, http, workers=1)
+    with vdb.store.read() as uow:
+        assert uow.vulns.source(feeds[1].name) is None  # neither failed nor written
