@@ -39,15 +39,22 @@ class MemberReader:
     directory starts (the last member's span ends there). The archive is opened at the first
     read; should that fail, every member is left to `zipfile`."""
 
-    def __init__(self, path: str, entries: Sequence[zipfile.ZipInfo], directory_at: int) -> None:
+    def __init__(
+        self, path: str, entries: Sequence[zipfile.ZipInfo] = (), directory_at: int = 0
+    ) -> None:
         self._path = path
         self._fd: int | None = None
-        starts = sorted({info.header_offset for info in entries})
-        bounds = [*starts[1:], directory_at]
-        self._span_end = dict(zip(starts, bounds, strict=True))
+        self._span_end = span_ends(entries, directory_at)
 
     def read(self, info: zipfile.ZipInfo, max_bytes: int) -> bytes | None:
         """The member's bytes, or None where `zipfile` must read it (or refuse it)."""
+        return self.read_span(info, max_bytes, self._span_end.get(info.header_offset))
+
+    def read_span(
+        self, info: zipfile.ZipInfo, max_bytes: int, span_end: int | None
+    ) -> bytes | None:
+        """`read`, the member's span ending at `span_end` (`span_ends`, worked out by whoever
+        listed the archive)."""
         if self._fd is None:
             try:
                 self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -64,12 +71,16 @@ class MemberReader:
             or (method == zipfile.ZIP_DEFLATED and packed <= size + _SLACK)
         ):
             return None
+        if span_end is None:
+            return None
         try:
-            return self._read(info, method, max_bytes)
+            return self._read(info, method, max_bytes, span_end)
         except (OSError, UnicodeError):  # a negative offset, say: `zipfile` says what it is
             return None
 
-    def _read(self, info: zipfile.ZipInfo, method: int, max_bytes: int) -> bytes | None:
+    def _read(
+        self, info: zipfile.ZipInfo, method: int, max_bytes: int, span_end: int
+    ) -> bytes | None:
         assert self._fd is not None
         size, packed = info.file_size, info.compress_size
         name = info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437")
@@ -83,8 +94,7 @@ class MemberReader:
         if header[_LOCAL_HEADER.size :] != name:
             return None
         start = at + _LOCAL_HEADER.size + name_length + extra_length
-        end = self._span_end.get(at)
-        if end is None or start + packed > end:  # overlapping another entry
+        if start + packed > span_end:  # overlapping another entry
             return None
         raw = os.pread(self._fd, packed, start)
         if len(raw) != packed:
@@ -108,3 +118,12 @@ class MemberReader:
         if self._fd is not None and self._fd >= 0:
             os.close(self._fd)
         self._fd = None
+
+
+def span_ends(entries: Sequence[zipfile.ZipInfo], directory_at: int) -> dict[int, int]:
+    """Where each entry's bytes must end, by the offset of its local header: where the next
+    entry starts, or the central directory (`directory_at`) for the last."""
+    starts = sorted({info.header_offset for info in entries})
+    if not starts:
+        return {}
+    return dict(zip(starts, [*starts[1:], directory_at], strict=True))
