@@ -55,15 +55,8 @@ class MemberReader:
     ) -> bytes | None:
         """`read`, the member's span ending at `span_end` (`span_ends`, worked out by whoever
         listed the archive)."""
-        if self._fd is None:
-            try:
-                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError:
-                self._fd = -1
-        if self._fd < 0:
-            return None
         size, packed = info.file_size, info.compress_size
-        if info.flag_bits & _NOT_PLAIN or size > max_bytes:
+        if span_end is None or info.flag_bits & _NOT_PLAIN or size > max_bytes:
             return None
         method = info.compress_type
         if not (
@@ -71,7 +64,12 @@ class MemberReader:
             or (method == zipfile.ZIP_DEFLATED and packed <= size + _SLACK)
         ):
             return None
-        if span_end is None:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                self._fd = -1
+        if self._fd < 0:
             return None
         try:
             return self._read(info, method, max_bytes, span_end)

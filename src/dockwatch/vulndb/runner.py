@@ -118,9 +118,10 @@ def sync(
     each feed (to keep the sync lease of a long run). OSV archives are parsed by `workers`
     processes (default: one per core; `osv_feed_records`), and an archive feed's records are
     written while the parsing processes read the next archive feed: this process writes, alone,
-    and with the parsing after it the two cores are busy together. The four archives of the
-    shared snapshot's JSON sources (`bench/feed_sync.py`) spent 0.7 s writing, each archive
-    after its parse, with the next feed's parse waiting."""
+    and with the parsing after it the two cores are busy together (each archive written after
+    its parse, the four archives of `bench/feed_sync.py` left a core idle for about 0.7 s of
+    writes). What is pending is written before any other feed's outcome, so outcomes and
+    database versions keep the feeds' order."""
     say = progress or (lambda _m: None)
     outcomes: list[SyncOutcome] = []
     pending: list[_Parsed] = []  # at most one: written while the next feed is parsed
