@@ -80,7 +80,7 @@ def _bytes(path: Path) -> bytearray:
 
 def _first_data_at(data: bytes | bytearray) -> int:
     name_length, extra_length = struct.unpack_from("<HH", data, 26)
-    return 30 + name_length + extra_length
+    return 30 + int(name_length) + int(extra_length)
 
 
 def test_members_zipfile_would_complain_of_are_left_to_it(tmp_path: Path) -> None:

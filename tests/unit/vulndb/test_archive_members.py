@@ -35,7 +35,7 @@ def test_plain_members_are_read_without_opening_the_archive_again(
         opened.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(archive_members.zipfile, "ZipFile", counted)
+    monkeypatch.setattr(zipfile, "ZipFile", counted)
     archives = archive_members.Archives()
     try:
         got = [archives.read(member, "osv", osv.Limits()) for member in listed[:5]]

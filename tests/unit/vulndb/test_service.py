@@ -232,7 +232,7 @@ def test_stored_bytes_are_the_sorted_serialization_of_the_content(rustsec: Path)
     for adv in advisories:
         content = canonical_content(adv)
         encoded = encode_advisory(adv)
-        assert unpack_content(encoded.content) == serialized(content), adv.id
+        assert unpack_content(bytes(encoded.content)) == serialized(content), adv.id
         assert encoded.fingerprint == hashlib.sha256(serialized(content)).hexdigest(), adv.id
         assert [(eco, name, bytes(e)) for eco, name, e in encoded.affected] == [
             (a["ecosystem"], a["name"], serialized(a)) for a in content["affected"]
