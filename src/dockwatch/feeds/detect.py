@@ -148,8 +148,8 @@ def sniff(path: Path) -> Format | None:
         return None
     if name.endswith(".zip") or head.startswith(b"PK\x03\x04"):
         try:
-            zip_directory.check_directory(path)  # over the cap: not a feed this reads
-            with zipfile.ZipFile(path) as zf:
+            zf, _end = zip_directory.open_zip(path)  # over the cap: not a feed this reads
+            with zf:
                 ok = any(n.lower().endswith((".json", ".yaml", ".yml")) for n in zf.namelist())
         except (zipfile.BadZipFile, OSError):
             return None

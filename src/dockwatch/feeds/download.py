@@ -122,9 +122,8 @@ def verify_zip(path: Path) -> None:
     """The download is a whole zip archive: its central directory is within the cap and reads
     (a download cut short has none). Its members are checked as they are parsed, where one
     that cannot be read fails the feed (`ParseProblem.damaged`), rather than inflated twice."""
-    zip_directory.check_directory(path)  # before `zipfile` reads all of it
-    with zipfile.ZipFile(path):
-        pass
+    zf, _end = zip_directory.open_zip(path)  # its directory's size checked first
+    zf.close()
 
 
 def download(

@@ -411,8 +411,7 @@ def iter_zip(
 ) -> Iterator[FeedItem]:
     """Every record in an OSV zip archive (osv.dev `all.zip`), members read with caps."""
     try:
-        end = zip_directory.check_directory(path)
-        zf = zipfile.ZipFile(path)
+        zf, end = zip_directory.open_zip(path)
     except (zipfile.BadZipFile, OSError) as e:
         yield archive_problem(source, path, f"not a readable zip: {e}")
         return

@@ -11,6 +11,7 @@ is refused first.
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 
 from dockwatch.model.zip_end import TAIL_BYTES, ZipEnd, read_end
@@ -42,3 +43,20 @@ def check_directory(path: str | os.PathLike[str]) -> ZipEnd:
             f"central directory of {end.directory_bytes} bytes, over the {max_bytes} byte cap"
         )
     return end
+
+
+_DIRECTORY_ERRORS = (ValueError, EOFError, NotImplementedError, struct.error)
+"""What `zipfile` raises, besides `BadZipFile`, on a directory it cannot take: a name not in
+UTF-8 where its entry says it is (UnicodeDecodeError), a "version needed to extract" beyond
+what it knows (NotImplementedError), ..."""
+
+
+def open_zip(path: str | os.PathLike[str]) -> tuple[zipfile.ZipFile, ZipEnd]:
+    """`path` opened by `zipfile` once `check_directory` has passed, and what its end
+    records declare. Raises `zipfile.BadZipFile` for any archive `zipfile` cannot take (not
+    only where it raises that itself), OSError when it cannot be read."""
+    end = check_directory(path)
+    try:
+        return zipfile.ZipFile(path), end
+    except _DIRECTORY_ERRORS as exc:
+        raise zipfile.BadZipFile(f"{type(exc).__name__}: {exc}") from exc

@@ -38,8 +38,8 @@ class Member(NamedTuple):
 def members(path: str, source: str) -> list[Member] | ParseProblem:
     """The record members of the archive `path`, in its order, or why it cannot be read."""
     try:
-        end = zip_directory.check_directory(path)
-        with zipfile.ZipFile(path) as zf:
+        zf, end = zip_directory.open_zip(path)
+        with zf:
             infos = osv.record_members(zf)
             ends = span_ends(zf.infolist(), end.directory_at)
     except (zipfile.BadZipFile, OSError) as e:
@@ -73,7 +73,7 @@ class Archives:
         entry = self._open.get(member.archive)
         if entry is None:
             try:
-                zf = zipfile.ZipFile(member.archive)
+                zf, _end = zip_directory.open_zip(member.archive)
             except (zipfile.BadZipFile, OSError) as e:
                 return osv.archive_problem(source, member.where, f"cannot read member: {e}")
             entry = self._open[member.archive] = (zf, osv.record_members(zf))

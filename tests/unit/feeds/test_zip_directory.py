@@ -92,3 +92,43 @@ def test_a_real_directory_over_the_cap_is_refused(
     assert problem.reason == (
         f"not a readable zip: central directory of {size} bytes, over the {size - 1} byte cap"
     )
+
+
+def _untakeable(path: Path, how: str) -> Path:
+    """An archive whose directory `zipfile` refuses with something other than `BadZipFile`: a
+    name that is not UTF-8 though its entry says it is (UnicodeDecodeError), or a version
+    needed to extract beyond what it knows (NotImplementedError)."""
+    data = bytearray(_archive(path, 3).read_bytes())
+    entry = data.find(b"PK\x01\x02")
+    if how == "name":
+        data[entry + 9] |= 0x08  # general purpose flags, high byte: bit 11, UTF-8 names
+        data[entry + 46] = 0xFF
+    else:
+        data[entry + 6] = 99  # version needed to extract: 9.9
+    path.write_bytes(bytes(data))
+    with pytest.raises((UnicodeDecodeError, NotImplementedError)):
+        zipfile.ZipFile(path)
+    return path
+
+
+@pytest.mark.parametrize("how", ["name", "version"])
+def test_a_directory_zipfile_cannot_take_is_refused_everywhere(
+    tmp_path: Path, upstream: Upstream, how: str
+) -> None:
+    """`db import` and the parsing processes used to stop on what `zipfile` raised there;
+    each reading now tells the archive unreadable, as it tells one with no directory."""
+    path = _untakeable(tmp_path / "all.zip", how)
+    [problem] = list(osv.iter_zip(path, "osv"))
+    assert isinstance(problem, ParseProblem) and problem.damaged
+    assert problem.reason.startswith("not a readable zip: ")
+    listed = archive_members.members(str(path), "osv")
+    assert isinstance(listed, ParseProblem) and listed.reason == problem.reason
+    assert detect.sniff(path) is None  # `db import` sets it aside as a file it does not read
+    member = archive_members.Member(str(path), 0, "GO-2026-00000.json")
+    read = archive_members.Archives().read(member, "osv", osv.Limits())
+    assert isinstance(read, ParseProblem) and read.reason.startswith("cannot read member: ")
+
+    upstream.resources["/all.zip"] = Resource(path.read_bytes())
+    feed = OsvFeed("Go", url=upstream.url("/all.zip"), policy=DownloadPolicy(max_attempts=1))
+    with httpx.Client(timeout=10) as http, pytest.raises(IncompleteDownload):
+        feed.fetch(None, http)
