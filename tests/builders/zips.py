@@ -35,19 +35,26 @@ def lying_directory(entries: int, declared: int = 1) -> bytes:
     return directory + end + len(directory).to_bytes(4, "little") + bytes(6)
 
 
-DAMAGED_MEMBERS = ("bad data", *UNREADABLE_MEMBERS)
+DAMAGED_MEMBERS = ("bad data", "local name not UTF-8", *UNREADABLE_MEMBERS)
 
 
 def damaged_member(archive: bytes, index: int, how: str) -> bytes:
     """`archive` with its member `index` unreadable: its compressed data changed (`bad
-    data`: it no longer inflates, or not to its CRC), or as `unreadable_member` marks it."""
-    if how != "bad data":
+    data`: it no longer inflates, or not to its CRC), its local header's name flagged as UTF-8
+    and not UTF-8 (`zipfile` raises UnicodeDecodeError as it opens the member), or as
+    `unreadable_member` marks it."""
+    if how not in ("bad data", "local name not UTF-8"):
         return unreadable_member(archive, index, how)
     data = bytearray(archive)
     at = -1
     for _ in range(index + 1):
         at = data.index(b"PK\x03\x04", at + 1)
-    # APPNOTE 4.3.7: the local header's 30 bytes, then its name and extra field, then the data
+    # APPNOTE 4.3.7: the local header's 30 bytes (its flags at offset 6), then its name and
+    # extra field, then the data
     name, extra = (int.from_bytes(data[at + o : at + o + 2], "little") for o in (26, 28))
-    data[at + 30 + name + extra + 2] ^= 0xFF
+    if how == "bad data":
+        data[at + 30 + name + extra + 2] ^= 0xFF
+    else:
+        data[at + 7] |= 0x08  # bit 11 of the flags: the name is UTF-8
+        data[at + 30] = 0xFF  # which no UTF-8 text starts with
     return bytes(data)

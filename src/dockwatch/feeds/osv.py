@@ -389,8 +389,9 @@ def read_member(
     try:
         with zf.open(info) as member:
             data = member.read(limits.max_record_bytes + 1)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as e:
-        # RuntimeError: an encrypted member; NotImplementedError (one): an unknown method
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, ValueError) as e:
+        # RuntimeError: an encrypted member; NotImplementedError (one): an unknown method;
+        # ValueError (UnicodeDecodeError): a local name flagged UTF-8 that is not
         return _problem(source, where, f"cannot read member: {e}", None, damaged=True)
     if len(data) > limits.max_record_bytes:
         return _problem(source, where, "member expands beyond the record cap", None)

@@ -16,6 +16,7 @@ is never read here, and inflating stops one byte past the cap.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zipfile
@@ -43,7 +44,10 @@ class MemberReader:
         self, path: str, entries: Sequence[zipfile.ZipInfo] = (), directory_at: int = 0
     ) -> None:
         self._path = path
-        self._fd: int | None = None
+        self._file: io.FileIO | None = None
+        self._fd = -1
+        """The file's descriptor once opened: a file object holds it, so that a reader dropped
+        without `close` does not leave it open."""
         self._span_end = span_ends(entries, directory_at)
 
     def read(self, info: zipfile.ZipInfo, max_bytes: int) -> bytes | None:
@@ -64,13 +68,12 @@ class MemberReader:
             or (method == zipfile.ZIP_DEFLATED and packed <= size + _SLACK)
         ):
             return None
-        if self._fd is None:
+        if self._file is None:
             try:
-                self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                self._file = io.FileIO(self._path, "r")
+                self._fd = self._file.fileno()
             except OSError:
-                self._fd = -1
-        if self._fd < 0:
-            return None
+                return None  # tried again for the next member; `zipfile` says what it is
         try:
             return self._read(info, method, max_bytes, span_end)
         except (OSError, UnicodeError):  # a negative offset, say: `zipfile` says what it is
@@ -79,7 +82,6 @@ class MemberReader:
     def _read(
         self, info: zipfile.ZipInfo, method: int, max_bytes: int, span_end: int
     ) -> bytes | None:
-        assert self._fd is not None
         size, packed = info.file_size, info.compress_size
         name = info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437")
         at = info.header_offset
@@ -113,9 +115,9 @@ class MemberReader:
 
     def close(self) -> None:
         """Close the archive, if it was opened."""
-        if self._fd is not None and self._fd >= 0:
-            os.close(self._fd)
-        self._fd = None
+        if self._file is not None:
+            self._file.close()
+        self._file, self._fd = None, -1
 
 
 def span_ends(entries: Sequence[zipfile.ZipInfo], directory_at: int) -> dict[int, int]:

@@ -184,3 +184,24 @@ def test_mutated_archives_never_give_other_bytes_than_zipfile(tmp_path: Path) ->
         answered += sum(g is not None for g in _compare(path))
         os.unlink(path)
     assert answered > 300
+
+
+def test_a_reader_dropped_unclosed_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    path = _archive(tmp_path / "a.zip", random.Random(5))
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("no /proc/self/fd to count descriptors by")
+    before = len(list(fds.iterdir()))
+    for _ in range(50):
+        assert len([g for g in _compare_unclosed(path) if g is not None]) == len(
+            _payloads(random.Random(5))
+        )
+    assert len(list(fds.iterdir())) <= before + 1
+
+
+def _compare_unclosed(path: Path) -> list[bytes | None]:
+    """`_compare`, but the reader dropped without `close`."""
+    end = zip_directory.directory_end(path)
+    with zipfile.ZipFile(path) as zf:
+        reader = MemberReader(str(path), zf.infolist(), end.directory_at)
+        return [reader.read(info, CAP) for info in zf.infolist()]
