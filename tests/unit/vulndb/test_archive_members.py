@@ -3,6 +3,7 @@ listed, without reading the archive's directory again; any other member through 
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from dockwatch.feeds import osv
 from dockwatch.feeds.feed import ParseProblem
-from dockwatch.vulndb import archive_members
+from dockwatch.vulndb import archive_members, parallel
 from tests.support.advisories import osv_record
 
 
@@ -45,3 +46,37 @@ def test_plain_members_are_read_without_opening_the_archive_again(
         assert opened == [str(path)]  # the bzip2 member: through `zipfile`
     finally:
         archives.close()
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_listed_members_parse_alike_in_forked_and_fork_server_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: bool
+) -> None:
+    """Beside a thread (the server's scheduled syncs) the members and their directory
+    entries travel pickled to workers the fork server forks: they parse as in one process."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 4)
+    path = tmp_path / "all.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n in range(12):
+            zf.writestr(f"GHSA-{n}.json", osv_record(f"GHSA-{n}", "PyPI", f"p{n}", "2.0"))
+    listed = archive_members.members(str(path), "osv")
+    assert not isinstance(listed, ParseProblem)
+
+    def parsed(workers: int) -> list[tuple[str, tuple[object, ...], dict[str, bytes]]]:
+        files = parallel.parse_units(listed, osv.Limits(), workers, source="osv:PyPI")
+        return [(f.path, f.items, f.digests) for f in files]
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    if threads:
+        thread.start()
+    try:
+        pooled = parsed(2)
+    finally:
+        stop.set()
+        if threads:
+            thread.join()
+    alone = parsed(1)
+    assert pooled == alone
+    assert sum(len(items) for _, items, _ in alone) == 12
