@@ -38,7 +38,7 @@ class MemberReader:
     """Positioned reads of one archive's members: `entries` is every entry of the archive (a
     member's span ends where the next entry starts) and `directory_at` where its central
     directory starts (the last member's span ends there). The archive is opened at the first
-    read; should that fail, every member is left to `zipfile`."""
+    read; a member it cannot be opened for is left to `zipfile`."""
 
     def __init__(
         self, path: str, entries: Sequence[zipfile.ZipInfo] = (), directory_at: int = 0
