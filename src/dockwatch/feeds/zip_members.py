@@ -45,9 +45,8 @@ class MemberReader:
     ) -> None:
         self._path = path
         self._file: io.FileIO | None = None
-        self._fd = -1
-        """The file's descriptor once opened: a file object holds it, so that a reader dropped
-        without `close` does not leave it open."""
+        """The archive once opened: a file object, so that a reader dropped without `close`
+        does not leave its descriptor open."""
         self._span_end = span_ends(entries, directory_at)
 
     def read(self, info: zipfile.ZipInfo, max_bytes: int) -> bytes | None:
@@ -71,21 +70,21 @@ class MemberReader:
         if self._file is None:
             try:
                 self._file = io.FileIO(self._path, "r")
-                self._fd = self._file.fileno()
             except OSError:
                 return None  # tried again for the next member; `zipfile` says what it is
         try:
-            return self._read(info, method, max_bytes, span_end)
+            return self._read(self._file.fileno(), info, method, max_bytes, span_end)
         except (OSError, UnicodeError):  # a negative offset, say: `zipfile` says what it is
             return None
 
+    @staticmethod
     def _read(
-        self, info: zipfile.ZipInfo, method: int, max_bytes: int, span_end: int
+        fd: int, info: zipfile.ZipInfo, method: int, max_bytes: int, span_end: int
     ) -> bytes | None:
         size, packed = info.file_size, info.compress_size
         name = info.orig_filename.encode("utf-8" if info.flag_bits & _UTF8_NAME else "cp437")
         at = info.header_offset
-        header = os.pread(self._fd, _LOCAL_HEADER.size + len(name), at)
+        header = os.pread(fd, _LOCAL_HEADER.size + len(name), at)
         if len(header) != _LOCAL_HEADER.size + len(name):
             return None
         signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(header)
@@ -96,7 +95,7 @@ class MemberReader:
         start = at + _LOCAL_HEADER.size + name_length + extra_length
         if start + packed > span_end:  # overlapping another entry
             return None
-        raw = os.pread(self._fd, packed, start)
+        raw = os.pread(fd, packed, start)
         if len(raw) != packed:
             return None
         if method == zipfile.ZIP_STORED:
@@ -117,7 +116,7 @@ class MemberReader:
         """Close the archive, if it was opened."""
         if self._file is not None:
             self._file.close()
-        self._file, self._fd = None, -1
+        self._file = None
 
 
 def span_ends(entries: Sequence[zipfile.ZipInfo], directory_at: int) -> dict[int, int]:
