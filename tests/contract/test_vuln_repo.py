@@ -134,6 +134,30 @@ def test_contents_are_stored_packed_and_read_back_as_json(store: Store) -> None:
     assert unpack_content(blob) == blob
 
 
+def test_read_digests_are_kept_per_advisory_and_known_by_source(store: Store) -> None:
+    def row(vid: str, digest: str | None) -> EncodedAdvisory:
+        return EncodedAdvisory(vid, f"fp-{vid}", False, T0, b"{}", (), digest)
+
+    with store.write() as uow:
+        version = uow.vulns.new_version("osv:Go", {"added": 3}, T0)
+        uow.vulns.insert_advisories("osv:Go", [row("G-1", "d1"), row("G-2", None)], version)
+        uow.vulns.insert_advisories("osv:npm", [row("N-1", "d3")], version)
+    with store.read() as uow:
+        assert uow.vulns.stored_read_digests("osv:Go") == {"G-1": "d1"}
+        assert uow.vulns.known_records() == {"d1": ("G-1", "osv:Go"), "d3": ("N-1", "osv:npm")}
+        assert uow.vulns.known_records("osv:npm") == {"d3": ("N-1", "osv:npm")}
+    with store.write() as uow:
+        uow.vulns.set_read_digests("osv:Go", [("G-2", "d2"), ("G-1", "d4")])
+        uow.vulns.set_read_digests("osv:npm", [("G-2", "elsewhere")])  # no such advisory
+    with store.read() as uow:
+        assert uow.vulns.stored_read_digests("osv:Go") == {"G-1": "d4", "G-2": "d2"}
+        assert uow.vulns.known_records("osv:npm") == {"d3": ("N-1", "osv:npm")}
+        assert uow.vulns.stored_fingerprints("osv:Go") == {
+            "G-1": ("fp-G-1", False),
+            "G-2": ("fp-G-2", False),
+        }
+
+
 def test_affected_documents_are_the_stored_entries_of_matchable_advisories(store: Store) -> None:
     _write(
         store,

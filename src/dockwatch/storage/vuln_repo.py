@@ -55,6 +55,20 @@ class EncodedAdvisory:
     """The normalized content, serialized (keys sorted) and packed (`pack_content`)."""
     affected: tuple[tuple[str, str, Blob], ...]
     """(ecosystem, name, serialized entry) of each affected entry."""
+    read_digest: str | None = None
+    """The digest of the record file's bytes it was read from (`feeds.record_digest`, hex),
+    when they gave it alone and without a warning: a later import that finds the same bytes
+    knows it unchanged without reading them (`KnownRecord`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownRecord:
+    """A record an import found stored from the same bytes (`EncodedAdvisory.read_digest`),
+    so not read again: it is unchanged, provided the stored advisory `id` still has that
+    digest when it is written."""
+
+    id: str
+    read_digest: str
 
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -194,6 +208,20 @@ class VulnRepo(Protocol):
         self, source: str, ids: Iterable[str]
     ) -> dict[str, frozenset[tuple[str, str]]]:
         """The (ecosystem, name) keys the stored advisories `ids` of `source` affect."""
+        ...
+
+    def stored_read_digests(self, source: str) -> dict[str, str]:
+        """Advisory id -> read digest of the advisories of `source` that have one."""
+        ...
+
+    def known_records(self, source: str | None = None) -> dict[str, tuple[str, str]]:
+        """Read digest -> (advisory id, source) of every advisory that has one, or of
+        `source`'s alone: what a parsing process need not read again."""
+        ...
+
+    def set_read_digests(self, source: str, digests: Sequence[tuple[str, str]]) -> None:
+        """Record (advisory id, read digest) of stored advisories of `source` whose content
+        did not change but whose bytes did (or that were stored before digests were)."""
         ...
 
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:

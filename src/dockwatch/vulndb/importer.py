@@ -41,7 +41,7 @@ from dockwatch.feeds import (
 from dockwatch.feeds.feed import FeedError, ParseProblem
 from dockwatch.feeds.folder_walk import walk_files
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
-from dockwatch.storage.vuln_repo import EncodedAdvisory
+from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
 from . import archive_members, bundle, parallel
 from .service import ImportResult, VulnDb
@@ -186,7 +186,7 @@ def _import_paths(
                 say(f"read {records} records")
             yield item
 
-    grouped: dict[str, list[EncodedAdvisory]] = {}
+    grouped: dict[str, list[EncodedAdvisory | KnownRecord]] = {}
     seen: osv.Seen = {}
     limits = osv.Limits()
     archives = [p for p in by_kind.get("osv", []) if p.name.lower().endswith(".zip")]
@@ -215,7 +215,11 @@ def _import_paths(
         ends.append(len(units))
     ends += [len(units) + end for end in root_ends]
     units += record_files
-    parsed_files = parallel.parse_units(units, limits, workers)
+    known: parallel.Known = {}
+    if units:  # records stored from the same bytes before are not read again
+        with vdb.store.read() as uow:
+            known = uow.vulns.known_records()
+    parsed_files = parallel.parse_units(units, limits, workers, known=known)
     try:
         # the workers are started, and forked before the bulk writes start their thread
         first = next(parsed_files, None)
@@ -328,7 +332,10 @@ def _import_other_kinds(
 
 
 def _apply_grouped(
-    vdb: VulnDb, grouped: dict[str, list[EncodedAdvisory]], report: ImportReport, say: Progress
+    vdb: VulnDb,
+    grouped: dict[str, list[EncodedAdvisory | KnownRecord]],
+    report: ImportReport,
+    say: Progress,
 ) -> None:
     """Write the OSV records read so far, a transaction per source, and forget them."""
     for source, rows in sorted(grouped.items()):

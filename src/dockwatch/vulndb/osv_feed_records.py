@@ -25,7 +25,7 @@ from dockwatch.feeds.folder_walk import NOT_A_FILE, walk_files
 from dockwatch.feeds.osv_feed import OsvFeed, undamaged
 from dockwatch.feeds.suse import OpenSuseFeed, SuseFeed
 from dockwatch.feeds.ubuntu import UbuntuFeed
-from dockwatch.storage.vuln_repo import EncodedAdvisory
+from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
 from . import archive_members, parallel
 
@@ -65,17 +65,30 @@ def _units(path: Path, source: str, problems: list[ParseProblem]) -> list[parall
     return units
 
 
+FeedRecord = EncodedAdvisory | KnownRecord | ParseProblem
+"""A feed's record in its stored form, one found stored from the same bytes, or a problem."""
+
+
 def read_osv_feed(
-    paths: Iterable[Path], source: str, limits: osv.Limits, workers: int | None = None
-) -> list[EncodedAdvisory | ParseProblem]:
+    paths: Iterable[Path],
+    source: str,
+    limits: osv.Limits,
+    workers: int | None = None,
+    known: parallel.Known | None = None,
+) -> list[FeedRecord]:
     """`iter_osv_feed`, all of it."""
-    return list(iter_osv_feed(paths, source, limits, workers))
+    return list(iter_osv_feed(paths, source, limits, workers, known))
 
 
 def iter_osv_feed(
-    paths: Iterable[Path], source: str, limits: osv.Limits, workers: int | None = None
-) -> Generator[EncodedAdvisory | ParseProblem, None, None]:
-    """Every record under `paths` (a feed's downloaded files) in its stored form, and every
+    paths: Iterable[Path],
+    source: str,
+    limits: osv.Limits,
+    workers: int | None = None,
+    known: parallel.Known | None = None,
+) -> Generator[FeedRecord, None, None]:
+    """Every record under `paths` (a feed's downloaded files) in its stored form, or as a
+    `KnownRecord` when its bytes are `known` (stored before: not read again), and every
     problem, for the feed named `source`. Raises `FeedFormatError` at the first archive that
     cannot be read whole (`ParseProblem.damaged`): the download's verification checks an
     archive's structure only, and its members are checked here, as they are read, rather than
@@ -85,7 +98,7 @@ def iter_osv_feed(
     units = [u for p in paths for u in _units(p, source, problems)]
     listed = [undamaged(p) for p in problems]
     seen: osv.Seen = {}
-    parsed_files = parallel.parse_units(units, limits, workers, source=source)
+    parsed_files = parallel.parse_units(units, limits, workers, source=source, known=known)
     try:
         # the parsing processes started (their first file read) before the first item is
         # handed out: a caller may write what it read before while they go on

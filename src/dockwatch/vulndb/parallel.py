@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import msgspec
 
-from dockwatch.feeds import osv, osv_content, osv_typed, suse, ubuntu
+from dockwatch.feeds import fields, osv, osv_content, osv_typed, suse, ubuntu
 from dockwatch.feeds.feed import ParseProblem
+from dockwatch.feeds.record_digest import record_digest
 from dockwatch.model.advisory import Advisory
-from dockwatch.storage.vuln_repo import EncodedAdvisory
+from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
 from .archive_members import WORKER_ARCHIVES, Archives, Member
 from .service import KeyedAdvisory, encode_advisory, encode_content, package_keys_of
@@ -42,6 +43,10 @@ Unit = str | Member
 MIN_FILES = 1_000
 """Below this many files a pool costs more to start than it saves."""
 
+Known = Mapping[str, tuple[str, str]]
+"""Read digest (hex) -> (advisory id, source) of the stored records an import need not read
+again (`VulnRepo.known_records`)."""
+
 
 def osv_source(adv: Advisory) -> str:
     """OSV records are grouped by the base ecosystem they affect (`osv:PyPI`)."""
@@ -51,7 +56,9 @@ def osv_source(adv: Advisory) -> str:
     return f"osv:{prefix}"
 
 
-def encode_for(source: str, adv: Advisory) -> EncodedAdvisory | None:
+def encode_for(
+    source: str, adv: Advisory, read_digest: str | None = None
+) -> EncodedAdvisory | None:
     """The stored form of a record of `source`; Ubuntu's and SUSE's as their feeds read them
     (Ubuntu's notices, which name no package to match, are None; SUSE's products are folded per
     release)."""
@@ -61,17 +68,18 @@ def encode_for(source: str, adv: Advisory) -> EncodedAdvisory | None:
         adv = ubuntu.normalize(adv)
     elif source in suse.SOURCES:
         adv = suse.normalize(adv)
-    return encode_advisory(adv)
+    return encode_advisory(adv, read_digest)
 
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """One record of a file: its id as parsed (what repeats are told by), the source it is
-    grouped under, and its stored form (None when it is dropped)."""
+    grouped under, and its stored form (None when it is dropped; a `KnownRecord` when the same
+    bytes were stored before, and not read again)."""
 
     record_id: str
     source: str
-    advisory: EncodedAdvisory | None
+    advisory: EncodedAdvisory | KnownRecord | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +124,57 @@ def parse_data(
     limits: osv.Limits,
     *,
     source: str | None = None,
-    typed: bool = True,
 ) -> ParsedFile:
     """`parse_file` of an archive member's bytes."""
+    return _parse_bytes(data, member.name.lower(), member.where, limits, source, len(data))
+
+
+def _parse_bytes(
+    data: bytes,
+    name: str,
+    where: str,
+    limits: osv.Limits,
+    source: str | None,
+    size: int,
+    typed: bool = True,
+) -> ParsedFile:
     digests: osv.Seen = {}
     fast = osv_typed.read_json if typed else None
-    name, where, reader = member.name.lower(), member.where, osv_content.read_content
+    reader = osv_content.read_content
     items = osv.iter_bytes_with(data, name, where, source or "osv", limits, digests, reader, fast)
-    parsed = _collect(where, items, digests, source, len(data))
+    parsed = _collect(where, items, digests, source, size)
     if parsed is None:
-        return parse_data(data, member, limits, source=source, typed=False)
+        return _parse_bytes(data, name, where, limits, source, size, typed=False)
     return parsed
+
+
+def _known(
+    data: bytes, where: str, source: str | None, known: Known, size: int
+) -> ParsedFile | None:
+    """What a file's `data` gave, when the same bytes, read for the same source by this
+    build, gave a stored advisory (`feeds.record_digest`): its id, not read again."""
+    digest = record_digest(data, source or "osv")
+    found = known.get(digest.hex())
+    if found is None:
+        return None
+    record_id, stored_source = found
+    item = Parsed(record_id, stored_source, KnownRecord(record_id, digest.hex()))
+    return ParsedFile(where, (item,), {record_id: digest}, size)
+
+
+def _parse_known_file(
+    path: str, limits: osv.Limits, source: str | None, known: Known
+) -> ParsedFile:
+    """`parse_file`, unless the file's bytes are `known`."""
+    name = os.path.basename(path).lower()
+    if not name.endswith(osv.RECORD_SUFFIXES):
+        return parse_file(path, limits, source=source)
+    try:
+        data = fields.read_bounded(path, limits.max_record_bytes)
+    except (fields.TooBig, OSError):  # as `parse_file` reports it
+        return parse_file(path, limits, source=source)
+    found = _known(data, path, source, known, 0)
+    return found if found is not None else _parse_bytes(data, name, path, limits, source, 0)
 
 
 def _collect(
@@ -143,15 +191,21 @@ def _collect(
         if not isinstance(item, osv_content.Content):
             out.append(item)
             continue
+        # a file gives one record, after its warnings: one read without any is known by the
+        # digest of its bytes from now on (a record with warnings is read again each time, so
+        # that each import reports them)
+        digest = digests.get(item.id)
+        read_digest = digest.hex() if digest is not None and not out else None
         # a feed's records all go under its name
         grouped = content_source(item.content) if source is None else source
         if grouped == ubuntu.SOURCE or grouped in suse.SOURCES:
             if item.doc is None:
                 return None
             adv, _warnings = osv.parse_record(item.doc, source or "osv")  # warnings given
-            out.append(Parsed(item.id, grouped, encode_for(grouped, adv)))
+            out.append(Parsed(item.id, grouped, encode_for(grouped, adv, read_digest)))
         else:
-            out.append(Parsed(item.id, grouped, encode_content(item.content, item.modified)))
+            encoded = encode_content(item.content, item.modified, read_digest)
+            out.append(Parsed(item.id, grouped, encoded))
     return ParsedFile(where, tuple(out), digests, size)
 
 
@@ -174,13 +228,19 @@ def first_copies(
 
 
 def _parse_unit(
-    unit: Unit, limits: osv.Limits, source: str | None, archives: Archives
+    unit: Unit, limits: osv.Limits, source: str | None, archives: Archives, known: Known
 ) -> ParsedFile:
     if isinstance(unit, str):
+        if known:
+            return _parse_known_file(unit, limits, source, known)
         return parse_file(unit, limits, source=source)
     data = archives.read(unit, source or "osv", limits)
     if isinstance(data, ParseProblem):
         return ParsedFile(unit.where, (data,), {})
+    if known:
+        found = _known(data, unit.where, source, known, len(data))
+        if found is not None:
+            return found
     return parse_data(data, unit, limits, source=source)
 
 
@@ -197,6 +257,7 @@ class _WireAdvisory(msgspec.Struct, array_like=True):
     modified: datetime | None
     content: bytearray
     affected: tuple[tuple[str, str, bytearray], ...]
+    read_digest: str | None
     package_keys: tuple[tuple[str, str], ...]
 
 
@@ -204,6 +265,12 @@ class _WireRecord(msgspec.Struct, array_like=True, tag=1):
     record_id: str
     source: str
     advisory: _WireAdvisory | None
+
+
+class _WireKnown(msgspec.Struct, array_like=True, tag=3):
+    record_id: str
+    source: str
+    read_digest: str
 
 
 class _WireProblem(msgspec.Struct, array_like=True, tag=2):
@@ -224,7 +291,7 @@ class _WireFile(msgspec.Struct, array_like=True):
     to 0.199."""
 
     path: str
-    items: list[_WireRecord | _WireProblem]
+    items: list[_WireRecord | _WireKnown | _WireProblem]
     digests: dict[str, bytes]
     size: int
 
@@ -234,10 +301,13 @@ _decoder = msgspec.msgpack.Decoder(list[_WireFile])
 
 
 def _to_wire(parsed: ParsedFile) -> _WireFile:
-    items: list[_WireRecord | _WireProblem] = []
+    items: list[_WireRecord | _WireKnown | _WireProblem] = []
     for item in parsed.items:
         if isinstance(item, Parsed):
             a = item.advisory
+            if isinstance(a, KnownRecord):
+                items.append(_WireKnown(item.record_id, item.source, a.read_digest))
+                continue
             wired = None
             if a is not None:
                 # `bytes` is sent as the same msgpack bin a `bytearray` is: not copied
@@ -250,6 +320,7 @@ def _to_wire(parsed: ParsedFile) -> _WireFile:
                     a.modified,  # a msgpack timestamp, read back as the same UTC datetime
                     content,
                     affected,
+                    a.read_digest,
                     a.package_keys if isinstance(a, KeyedAdvisory) else package_keys_of(affected),
                 )
             items.append(_WireRecord(item.record_id, item.source, wired))
@@ -269,21 +340,34 @@ def _from_wire(wire: _WireFile) -> ParsedFile:
                 ParseProblem(item.feed, item.where, item.reason, item.record_id, item.damaged)
             )
             continue
+        if type(item) is _WireKnown:
+            known = KnownRecord(item.record_id, item.read_digest)
+            out.append(Parsed(item.record_id, item.source, known))
+            continue
         assert type(item) is _WireRecord
         a = item.advisory
         if a is None:
             out.append(Parsed(item.record_id, item.source, None))
             continue
         encoded = KeyedAdvisory(
-            a.id, a.fingerprint, a.withdrawn, a.modified, a.content, a.affected, a.package_keys
+            a.id,
+            a.fingerprint,
+            a.withdrawn,
+            a.modified,
+            a.content,
+            a.affected,
+            a.read_digest,
+            a.package_keys,
         )
         out.append(Parsed(item.record_id, item.source, encoded))
     return ParsedFile(wire.path, tuple(out), wire.digests, wire.size)
 
 
-def _parse_chunk(units: Sequence[Unit], limits: osv.Limits, source: str | None) -> bytes:
+def _parse_chunk(
+    units: Sequence[Unit], limits: osv.Limits, source: str | None, known: Known
+) -> bytes:
     archives = WORKER_ARCHIVES  # open until the parsing process ends
-    parsed = [_to_wire(_parse_unit(u, limits, source, archives)) for u in units]
+    parsed = [_to_wire(_parse_unit(u, limits, source, archives, known)) for u in units]
     return _encoder.encode(parsed)
 
 
@@ -302,10 +386,13 @@ def parse_units(
     workers: int | None = None,
     *,
     source: str | None = None,
+    known: Known | None = None,
 ) -> Generator[ParsedFile, None, None]:
     """Every record file and archive member parsed, in the order given, by `workers`
     processes (1: this one); one `ParsedFile` for each, whatever happens. Records are
     grouped by what they affect, or all under `source` when one is given (`parse_file`).
+    A file or member whose bytes are `known` is not read further: it gives its stored
+    advisory's id as a `KnownRecord`.
 
     An archive whose members expand beyond `limits.max_archive_bytes` gives its problem in
     place of the member that crosses the cap, and nothing for its later members, as
@@ -314,7 +401,7 @@ def parse_units(
     names: list[Unit] = [u if isinstance(u, str | Member) else os.fspath(u) for u in units]
     start = 0
     while start < len(names):
-        results = _parse_in_order(names[start:], limits, workers, source)
+        results = _parse_in_order(names[start:], limits, workers, source, known or {})
         try:
             totals: dict[str, int] = {}
             for at, parsed in enumerate(results, start):
@@ -348,17 +435,21 @@ def _where(unit: Unit) -> str:
 
 
 def _parse_in_order(
-    units: Sequence[Unit], limits: osv.Limits, workers: int | None, source: str | None
+    units: Sequence[Unit],
+    limits: osv.Limits,
+    workers: int | None,
+    source: str | None,
+    known: Known,
 ) -> Generator[ParsedFile, None, None]:
     count = default_workers() if workers is None else workers
     if count <= 1 or len(units) < MIN_FILES:
         archives = Archives()
         try:
             for unit in units:
-                yield _parse_unit(unit, limits, source, archives)
+                yield _parse_unit(unit, limits, source, archives, known)
         finally:
             archives.close()
         return
     chunks = [units[i : i + CHUNK] for i in range(0, len(units), CHUNK)]
-    for message in run_chunks(_parse_chunk, chunks, (limits, source), count):
+    for message in run_chunks(_parse_chunk, chunks, (limits, source, known), count):
         yield from _read_chunk(message)

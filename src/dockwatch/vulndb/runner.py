@@ -27,10 +27,10 @@ from dockwatch.feeds.feed import (
     Validator,
 )
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
-from dockwatch.storage.vuln_repo import EncodedAdvisory
+from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
 from .osv_feed_records import iter_osv_feed, reads_archives
-from .service import ImportResult, VulnDb
+from .service import ImportResult, RecordsChangedWhileRead, VulnDb
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class _Parsed:
     """An archive feed read whole, its write still to come."""
 
     feed: Feed
-    rows: list[EncodedAdvisory]
+    rows: list[EncodedAdvisory | KnownRecord]
     problems: int
     fingerprint: str
     complete: bool
@@ -160,7 +160,9 @@ def sync(
         try:
             with fetched:
                 paths = [ff.path for ff in fetched.files]
-                records = iter_osv_feed(paths, feed.name, feed.limits, workers)
+                with vdb.store.read() as uow:  # records stored from the same bytes: not read
+                    known = uow.vulns.known_records(feed.name)
+                records = iter_osv_feed(paths, feed.name, feed.limits, workers, known)
                 try:
                     first = next(records, None)  # the parsing processes started
                     writing = True
@@ -178,7 +180,7 @@ def sync(
             vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
             outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
             continue
-        rows = [i for i in items if isinstance(i, EncodedAdvisory)]
+        rows = [i for i in items if isinstance(i, EncodedAdvisory | KnownRecord)]
         pending.append(_Parsed(feed, rows, len(items) - len(rows), stored_fp, complete))
     write_pending()
     return outcomes
@@ -188,13 +190,18 @@ def _write(vdb: VulnDb, parsed: _Parsed, say: Callable[[str], None]) -> SyncOutc
     """Apply an archive feed read whole."""
     feed = parsed.feed
     say(f"{feed.name}: applying {len(parsed.rows)} records")
-    result = vdb.apply_rows(
-        feed.name,
-        parsed.rows,
-        complete=parsed.complete,
-        feed_version=feed.version,
-        source_fingerprint=parsed.fingerprint,
-    )
+    try:
+        result = vdb.apply_rows(
+            feed.name,
+            parsed.rows,
+            complete=parsed.complete,
+            feed_version=feed.version,
+            source_fingerprint=parsed.fingerprint,
+        )
+    except RecordsChangedWhileRead as exc:  # a `db import` wrote the source meanwhile
+        vdb.record_failure(feed.name, str(exc))
+        logger.warning("feed %s failed: %s", feed.name, exc)
+        return SyncOutcome(feed.name, "failed", error=str(exc))
     status = "updated" if result.changed else "unchanged"
     return SyncOutcome(feed.name, status, result, problems=parsed.problems)
 

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from dockwatch.clock import Clock
+from dockwatch.errors import Conflict
 from dockwatch.model.advisory import (
     Advisory,
     EpssScore,
@@ -36,6 +37,7 @@ from dockwatch.storage.vuln_repo import (
     AdvisoryRow,
     Change,
     EncodedAdvisory,
+    KnownRecord,
     SourceImport,
     encode,
     pack_content,
@@ -71,6 +73,20 @@ class ImportResult:
         return self.version is not None
 
 
+class RecordsChangedWhileRead(Conflict):
+    """Records an import found stored from the same bytes were written by another import
+    before this one wrote them: run it again, it reads them."""
+
+    def __init__(self, source: str, ids: Sequence[str]) -> None:
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        super().__init__(
+            f"{source}: {len(ids)} stored advisories changed while the import read them "
+            f"({shown}); nothing of {source} was written, run the import again"
+        )
+        self.source = source
+        self.ids = list(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class KeyedAdvisory(EncodedAdvisory):
     """An `EncodedAdvisory` that carries the package keys its delta row names, made where it
@@ -80,13 +96,15 @@ class KeyedAdvisory(EncodedAdvisory):
     """The distinct (ecosystem, name) of its entries, sorted."""
 
 
-def encode_advisory(adv: Advisory) -> KeyedAdvisory:
+def encode_advisory(adv: Advisory, read_digest: str | None = None) -> KeyedAdvisory:
     """An advisory normalized once into what is stored: its content serialized with sorted
     keys is what the fingerprint hashes and, packed, what is stored."""
-    return encode_content(canonical_content(adv), adv.modified)
+    return encode_content(canonical_content(adv), adv.modified, read_digest)
 
 
-def encode_content(content: dict[str, Any], modified: datetime | None) -> KeyedAdvisory:
+def encode_content(
+    content: dict[str, Any], modified: datetime | None, read_digest: str | None = None
+) -> KeyedAdvisory:
     """`encode_advisory` of content already normalized (`canonical_content`, or a record read
     straight into it: `feeds.osv_content`).
 
@@ -108,6 +126,7 @@ def encode_content(content: dict[str, Any], modified: datetime | None) -> KeyedA
         modified,
         pack_content(blob),
         affected,
+        read_digest,
         package_keys_of(affected),
     )
 
@@ -199,38 +218,57 @@ class VulnDb:
     def apply_rows(
         self,
         source: str,
-        rows: Iterable[AdvisoryRow | EncodedAdvisory],
+        rows: Iterable[AdvisoryRow | EncodedAdvisory | KnownRecord],
         *,
         complete: bool = False,
         kind: str = "vulnerability",
         feed_version: int = 0,
         source_fingerprint: str | None = None,
     ) -> ImportResult:
-        """`apply` for advisories already normalized (parsing processes, offline bundles).
+        """`apply` for advisories already normalized (parsing processes, offline bundles), and
+        records found stored from the same bytes (`KnownRecord`: unchanged, not read again).
 
         Only fingerprints are read to find what changed; the package keys of stored
         advisories are read for the changed ones alone (the delta names keys before and after).
+        Raises `RecordsChangedWhileRead` when a known record's stored advisory no longer has
+        the digest it was found by (another import wrote it since): nothing is written.
         """
         incoming: dict[str, EncodedAdvisory] = {}
+        known: dict[str, str] = {}  # id -> the read digest it was found stored with
         for row in rows:  # a later record with the same id wins
-            incoming[row.id] = row if isinstance(row, EncodedAdvisory) else encode(row)
+            if isinstance(row, KnownRecord):
+                known[row.id] = row.read_digest
+                incoming.pop(row.id, None)
+                continue
+            encoded = row if isinstance(row, EncodedAdvisory) else encode(row)
+            incoming[encoded.id] = encoded
+            known.pop(encoded.id, None)
         result = ImportResult(source)
         now = self.clock.now()
         with self.store.write() as uow:
             repo = uow.vulns
             stored = repo.stored_fingerprints(source)
+            digests = repo.stored_read_digests(source)
+            moved = sorted(aid for aid, digest in known.items() if digests.get(aid) != digest)
+            if moved:
+                raise RecordsChangedWhileRead(source, moved)
+            result.unchanged = len(known)
             to_write: list[EncodedAdvisory] = []
+            refreshed: list[tuple[str, str]] = []  # unchanged content, bytes read differently
             for aid, row in incoming.items():
                 old = stored.get(aid)
                 if old is not None and old[0] == row.fingerprint:
                     result.unchanged += 1
+                    if row.read_digest is not None and digests.get(aid) != row.read_digest:
+                        refreshed.append((aid, row.read_digest))
                 else:
                     to_write.append(row)
+            repo.set_read_digests(source, refreshed)
             replaced = [r.id for r in to_write if r.id in stored]
             removed = [
                 aid
                 for aid, (_fp, withdrawn) in stored.items()
-                if complete and aid not in incoming and not withdrawn
+                if complete and aid not in incoming and aid not in known and not withdrawn
             ]
             old_keys = repo.stored_package_keys(source, replaced + removed)
             changes: list[Change] = []

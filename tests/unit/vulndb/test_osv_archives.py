@@ -27,6 +27,7 @@ from dockwatch.model.advisory import Advisory
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.storage.vuln_repo import EncodedAdvisory
 from dockwatch.vulndb import archive_members, parallel
 from dockwatch.vulndb.importer import import_paths
 from dockwatch.vulndb.runner import sync
@@ -175,7 +176,7 @@ def _flattened(units: list[parallel.Unit], limits: osv.Limits, workers: int) -> 
         for item in parallel.first_copies(parsed, seen):
             if isinstance(item, ParseProblem):
                 out.append((item.where, item.reason))
-            elif item.advisory is not None:
+            elif isinstance(item.advisory, EncodedAdvisory):
                 a = item.advisory
                 out.append((a.id, a.fingerprint, a.withdrawn))
     return out

@@ -16,6 +16,7 @@ from dockwatch.feeds import osv, osv_typed
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
+from dockwatch.storage.vuln_repo import EncodedAdvisory
 from dockwatch.vulndb import parallel
 from dockwatch.vulndb.importer import ImportReport, import_paths
 from dockwatch.vulndb.service import VulnDb
@@ -120,7 +121,7 @@ def test_a_pool_hands_back_what_one_process_parses(
         i.advisory.modified
         for f in two
         for i in f.items
-        if isinstance(i, parallel.Parsed) and i.advisory is not None
+        if isinstance(i, parallel.Parsed) and isinstance(i.advisory, EncodedAdvisory)
     ]
     assert datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC) in modified
     assert all(m is None or m.utcoffset() == timedelta(0) for m in modified)

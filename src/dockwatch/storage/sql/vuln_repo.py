@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from dockwatch.model.times import as_utc_or_none
+from dockwatch.storage.sql import read_digests
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.bulk import insert_rows
@@ -210,6 +211,11 @@ def _source(r: Any) -> FeedSource:
     )
 
 
+_ADVISORY_COLUMNS = tuple(
+    "source id fingerprint withdrawn modified version content read_digest".split()
+)
+
+
 class SqlVulnRepo:
     """`storage.vuln_repo.VulnRepo` over one connection of a unit of work."""
 
@@ -276,6 +282,15 @@ class SqlVulnRepo:
                 keys.setdefault(aid, set()).add((eco, name))
         return {aid: frozenset(k) for aid, k in keys.items()}
 
+    def stored_read_digests(self, source: str) -> dict[str, str]:
+        return read_digests.stored_read_digests(self._conn, source)
+
+    def known_records(self, source: str | None = None) -> dict[str, tuple[str, str]]:
+        return read_digests.known_records(self._conn, source)
+
+    def set_read_digests(self, source: str, digests: Sequence[tuple[str, str]]) -> None:
+        read_digests.set_read_digests(self._conn, source, digests)
+
     def new_version(self, source: str, summary: dict[str, int], at: datetime) -> int:
         result = self._conn.execute(
             insert(t.vuln_versions).values(
@@ -300,9 +315,18 @@ class SqlVulnRepo:
         insert_rows(
             self._conn,
             t.vuln_advisories,
-            ("source", "id", "fingerprint", "withdrawn", "modified", "version", "content"),
+            _ADVISORY_COLUMNS,
             [
-                (source, r.id, r.fingerprint, r.withdrawn, r.modified, version, r.content)
+                (
+                    source,
+                    r.id,
+                    r.fingerprint,
+                    r.withdrawn,
+                    r.modified,
+                    version,
+                    r.content,
+                    r.read_digest,
+                )
                 for r in rows
             ],
         )

@@ -265,6 +265,14 @@ def _events_2_batches(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE outbox ADD COLUMN packed {blob}"))
 
 
+def _vulns_3_read_digests(conn: Connection) -> None:
+    """`vuln_advisories.read_digest`: the digest of the bytes each record was read from, so
+    that an import does not read unchanged records again. Stored advisories have none until
+    an import reads their records once more (it records them, changing nothing else)."""
+    if "read_digest" not in {c["name"] for c in inspect(conn).get_columns("vuln_advisories")}:
+        conn.execute(text("ALTER TABLE vuln_advisories ADD COLUMN read_digest VARCHAR(64)"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         "registry",
@@ -371,6 +379,7 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 14, "image index by image key", findings_14_image_key_index),
     Migration("findings", 15, "finding counts per image and score", findings_15_score_rollup),
     Migration("findings", 16, "updatedAt sort index", create_sort_indexes),
+    Migration("vulns", 3, "read digests of stored records", _vulns_3_read_digests),
 ]
 
 

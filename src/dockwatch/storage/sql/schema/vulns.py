@@ -52,6 +52,9 @@ vuln_advisories = Table(
     Column("modified", UTC_TIMESTAMP),
     Column("version", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # the digest of the record file's bytes it was read from (`feeds/record_digest.py`): an
+    # import does not read those bytes again (since migration vulns/3)
+    Column("read_digest", String(64)),
     PrimaryKeyConstraint("source", "id"),
 )
 
