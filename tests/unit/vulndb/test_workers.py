@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing.resource_tracker
 import os
+import pickle
 import signal
 import tempfile
 import threading
@@ -86,6 +87,43 @@ def test_the_fork_server_forks_the_workers_when_threads_run(tmp_path: Path) -> N
     assert int(server) in live_children(os.getpid())
     assert _is_fork_server(int(server))
     assert live_children(int(server)) == []  # the workers ended
+
+
+def _chunk_read(chunk: list[int], offset: int) -> bytes:
+    """What the worker was handed: its chunk, and how it got it (its arguments' file)."""
+    return f"{chunk}+{offset}".encode()
+
+
+def test_the_fork_servers_workers_read_the_work_from_the_spool_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked by the fork server, a worker is handed the path of a file with the arguments
+    and the chunks, each read as it is taken: what is pickled for each worker does not grow
+    with the chunks."""
+    chunks = [[n, "x" * 1000] for n in range(300)]
+    sent: list[int] = []
+    real = workers.SpooledWork.__getstate__
+
+    def measured(self: workers.SpooledWork) -> tuple[str, list[int]]:
+        state = real(self)
+        sent.append(len(pickle.dumps(state)))
+        return state
+
+    monkeypatch.setattr(workers.SpooledWork, "__getstate__", measured)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        got = list(workers.run_chunks(_chunk_read, chunks, (5,), 2))
+    finally:
+        stop.set()
+        thread.join()
+    assert got == [f"{c}+5".encode() for c in chunks]
+    assert len(sent) == 2 and max(sent) < 10 * len(chunks)  # offsets, not 300 kB of chunks
+    assert list(workers.run_chunks(_chunk_read, chunks[:9], (6,), 2)) == [
+        f"{c}+6".encode() for c in chunks[:9]
+    ]  # forked: the chunks shared, no file
+    assert _spools(tmp_path) == []
 
 
 def test_the_fork_server_imports_this_packages_modules_once_in_their_order() -> None:
