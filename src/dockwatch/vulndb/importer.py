@@ -74,7 +74,6 @@ def classify(path: Path) -> str | None:
     return None if found is None else found.value
 
 
-_RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 _SAMPLE = 3
 
 
@@ -82,7 +81,8 @@ def _osv_folder(dirpath: str, names: list[str]) -> bool:
     """True when a folder's first record-like files are OSV records: then its other JSON/YAML
     files go straight to the OSV parser (which skips non-records) instead of being sniffed one
     by one, which would read every file twice."""
-    records = (n for n in names if n.lower().endswith(_RECORD_SUFFIXES))  # hidden ones not walked
+    # hidden ones are not walked
+    records = (n for n in names if n.lower().endswith(osv.RECORD_SUFFIXES))
     sample = list(itertools.islice(records, _SAMPLE))  # not the whole folder's list
     return bool(sample) and all(classify(Path(dirpath, n)) == "osv" for n in sample)
 
@@ -98,7 +98,7 @@ def _files(
     shared snapshot's 18,050 record files took 0.047 CPU-s one by one, 0.035 so. Paths stay
     strings (building a `Path` for each of them took as long as walking the folders).
     `root_ends` is told how many record files there are once each of `paths` is walked."""
-    suffixes = _RECORD_SUFFIXES
+    suffixes = osv.RECORD_SUFFIXES
     for root in paths:
         if root.is_dir():
             for dirpath, names, others in walk_files(root):
