@@ -307,10 +307,12 @@ def iter_bytes_with(
     seen: Seen | None,
     reader: RecordReader[T],
     fast: FastReader[T] | None = None,
+    digest: bytes | None = None,
 ) -> Iterator[T | ParseProblem]:
     """The record in one file's bytes (`name`, lower case, tells JSON from YAML; `where` is
     what problems name), read by `reader`, JSON first by `fast`; nothing when it is not a
-    record, and nothing but a quiet skip or a problem when `seen` already holds its id."""
+    record, and nothing but a quiet skip or a problem when `seen` already holds its id.
+    `digest` is the bytes' `record_digest` for `source`, when the caller has it."""
     rec_id: str | None = None
     try:
         read = fast(data, source) if fast is not None and name.endswith(".json") else None
@@ -335,7 +337,8 @@ def iter_bytes_with(
         # folders. Identical copies are dropped quietly; a different copy is a problem.
         # SHA-NI: 0.041 CPU-s per import, BLAKE2b 0.072; the digest a later import knows the
         # record by (`vulndb.parallel`), so the same for copies read for the same source
-        digest = record_digest(data, source)
+        if digest is None:
+            digest = record_digest(data, source)
         first = seen.setdefault(item_id, digest)
         if first is not digest:
             if first != digest:

@@ -137,26 +137,34 @@ def _parse_bytes(
     source: str | None,
     size: int,
     typed: bool = True,
+    digest: bytes | None = None,
 ) -> ParsedFile:
     digests: osv.Seen = {}
     fast = osv_typed.read_json if typed else None
     reader = osv_content.read_content
-    items = osv.iter_bytes_with(data, name, where, source or "osv", limits, digests, reader, fast)
+    grouping = source or "osv"
+    items = osv.iter_bytes_with(data, name, where, grouping, limits, digests, reader, fast, digest)
     parsed = _collect(where, items, digests, source, size)
     if parsed is None:
-        return _parse_bytes(data, name, where, limits, source, size, typed=False)
+        return _parse_bytes(data, name, where, limits, source, size, False, digest)
     return parsed
 
 
-def _known(
-    data: bytes, where: str, source: str | None, known: Known, size: int
-) -> ParsedFile | None:
-    """What a file's `data` gave, when the same bytes, read for the same source by this
-    build, gave a stored advisory (`feeds.record_digest`): its id, not read again."""
+def _read_unless_known(
+    data: bytes,
+    name: str,
+    where: str,
+    limits: osv.Limits,
+    source: str | None,
+    size: int,
+    known: Known,
+) -> ParsedFile:
+    """What a file's `data` gave: when the same bytes, read for the same source by this
+    build, gave a stored advisory (`feeds.record_digest`), its id, not read again."""
     digest = record_digest(data, source or "osv")
     found = known.get(digest.hex())
     if found is None:
-        return None
+        return _parse_bytes(data, name, where, limits, source, size, digest=digest)
     record_id, stored_source = found
     item = Parsed(record_id, stored_source, KnownRecord(record_id, digest.hex()))
     return ParsedFile(where, (item,), {record_id: digest}, size)
@@ -173,8 +181,7 @@ def _parse_known_file(
         data = fields.read_bounded(path, limits.max_record_bytes)
     except (fields.TooBig, OSError):  # as `parse_file` reports it
         return parse_file(path, limits, source=source)
-    found = _known(data, path, source, known, 0)
-    return found if found is not None else _parse_bytes(data, name, path, limits, source, 0)
+    return _read_unless_known(data, name, path, limits, source, 0, known)
 
 
 def _collect(
@@ -238,9 +245,8 @@ def _parse_unit(
     if isinstance(data, ParseProblem):
         return ParsedFile(unit.where, (data,), {})
     if known:
-        found = _known(data, unit.where, source, known, len(data))
-        if found is not None:
-            return found
+        name = unit.name.lower()
+        return _read_unless_known(data, name, unit.where, limits, source, len(data), known)
     return parse_data(data, unit, limits, source=source)
 
 
