@@ -20,7 +20,7 @@ import msgspec
 
 from dockwatch.feeds import fields, osv, osv_content, osv_typed, suse, ubuntu
 from dockwatch.feeds.feed import ParseProblem
-from dockwatch.feeds.record_digest import record_digest
+from dockwatch.feeds.record_digest import adopt, code_identity, record_digest
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
@@ -370,8 +370,9 @@ def _from_wire(wire: _WireFile) -> ParsedFile:
 
 
 def _parse_chunk(
-    units: Sequence[Unit], limits: osv.Limits, source: str | None, known: Known
+    units: Sequence[Unit], limits: osv.Limits, source: str | None, known: Known, identity: bytes
 ) -> bytes:
+    adopt(identity)
     archives = WORKER_ARCHIVES  # open until the parsing process ends
     parsed = [_to_wire(_parse_unit(u, limits, source, archives, known)) for u in units]
     return _encoder.encode(parsed)
@@ -457,5 +458,6 @@ def _parse_in_order(
             archives.close()
         return
     chunks = [units[i : i + CHUNK] for i in range(0, len(units), CHUNK)]
-    for message in run_chunks(_parse_chunk, chunks, (limits, source, known), count):
+    args = (limits, source, known, code_identity())
+    for message in run_chunks(_parse_chunk, chunks, args, count):
         yield from _read_chunk(message)

@@ -4,7 +4,9 @@ in one process and in parsing processes, for `db import` and for `db sync`."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -165,23 +167,31 @@ def test_only_records_whose_bytes_changed_are_read(
     assert read == [with_warning]
 
 
+@pytest.mark.parametrize(("workers", "threads"), [(1, False), (2, False), (2, True)])
 def test_another_build_reads_every_record_once_more(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, threads: bool
 ) -> None:
     """The digest covers the code that reads the records: a build that reads them differently
-    reads each once, changes nothing stored but the digests, and knows them from then on."""
+    reads each once, changes nothing stored but the digests, and knows them from then on. The
+    parsing processes take the importing process's code identity (`record_digest.adopt`),
+    those the fork server starts (beside a thread) included, which share none of its memory."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 4)
     folder = tmp_path / "records"
     folder.mkdir()
     _write_round(folder, 1)
     vdb = _vdb(tmp_path / "db")
-    import_paths(vdb, [folder], workers=1)
+    import_paths(vdb, [folder], workers=workers)
     before = _stored(vdb)
     read = _count_reads(monkeypatch)
-    monkeypatch.setattr(record_digest, "code_identity", lambda: b"another build")
-    record_digest._seeded.cache_clear()
+    this_build = record_digest.code_identity()
+    record_digest.adopt(b"another build")
+    stop = threading.Event()
+    beside = threading.Thread(target=stop.wait)
+    if threads:
+        beside.start()
     try:
-        report = import_paths(vdb, [folder], workers=1)
-        assert len(read) == 13
+        report = import_paths(vdb, [folder], workers=workers)
         assert sum(r.unchanged for r in report.results) == 13
         assert not any(r.changed for r in report.results)
         after = _stored(vdb)
@@ -193,14 +203,21 @@ def test_another_build_reads_every_record_once_more(
         )
         strip = [r[:digest_at] + r[digest_at + 1 :] for r in before["vuln_advisories"]]
         assert [r[:digest_at] + r[digest_at + 1 :] for r in after["vuln_advisories"]] == strip
-        new_digests = {r[digest_at] for r in after["vuln_advisories"]} - {None}
-        assert len(new_digests) == 12  # every record but the one with a warning
-        assert new_digests.isdisjoint({r[digest_at] for r in before["vuln_advisories"]})
+        # the digest as defined: the build's identity, the source read for, then the bytes
+        clean = [p.read_bytes() for p in sorted(folder.glob("GHSA-[0-9]*.json"))]
+        expected = {hashlib.sha256(b"another buildosv\0" + body).hexdigest() for body in clean}
+        assert {r[digest_at] for r in after["vuln_advisories"]} - {None} == expected
         read.clear()
-        import_paths(vdb, [folder], workers=1)
-        assert read == [(folder / "GHSA-w.json").read_bytes()]
+        again = import_paths(vdb, [folder], workers=workers)
+        assert sum(r.unchanged for r in again.results) == 13
+        assert _stored(vdb) == after
+        if workers == 1:  # read in this process: counted
+            assert read == [(folder / "GHSA-w.json").read_bytes()]
     finally:
-        record_digest._seeded.cache_clear()
+        stop.set()
+        if threads:
+            beside.join()
+        record_digest.adopt(this_build)
 
 
 def test_the_code_identity_follows_every_python_file_of_the_package(
@@ -214,25 +231,22 @@ def test_the_code_identity_follows_every_python_file_of_the_package(
     monkeypatch.setattr(dockwatch, "__file__", str(package / "__init__.py"))
 
     def identity() -> bytes:
-        record_digest.code_identity.cache_clear()
+        monkeypatch.setattr(record_digest, "_identity", None)  # as a new process finds it
         return record_digest.code_identity()
 
-    try:
-        first = identity()
-        assert identity() == first
-        (package / "notes.txt").write_text("other notes")
-        assert identity() == first
-        (package / "feeds" / "osv.py").write_text("A = 2\n")
-        changed = identity()
-        assert changed != first
-        (package / "feeds" / "osv.py").rename(package / "osv.py")  # the same bytes, moved
-        moved = identity()
-        assert moved not in (first, changed)
-        for p in package.rglob("*.py"):
-            p.unlink()
-        assert identity() not in (first, changed, moved)  # the installed version stands in
-    finally:
-        record_digest.code_identity.cache_clear()
+    first = identity()
+    assert identity() == first
+    (package / "notes.txt").write_text("other notes")
+    assert identity() == first
+    (package / "feeds" / "osv.py").write_text("A = 2\n")
+    changed = identity()
+    assert changed != first
+    (package / "feeds" / "osv.py").rename(package / "osv.py")  # the same bytes, moved
+    moved = identity()
+    assert moved not in (first, changed)
+    for p in package.rglob("*.py"):
+        p.unlink()
+    assert identity() not in (first, changed, moved)  # the installed version stands in
 
 
 def test_a_record_written_meanwhile_fails_its_source_and_writes_nothing(
