@@ -70,14 +70,10 @@ FeedRecord = EncodedAdvisory | KnownRecord | ParseProblem
 
 
 def read_osv_feed(
-    paths: Iterable[Path],
-    source: str,
-    limits: osv.Limits,
-    workers: int | None = None,
-    known: parallel.Known | None = None,
+    paths: Iterable[Path], source: str, limits: osv.Limits, workers: int | None = None
 ) -> list[FeedRecord]:
-    """`iter_osv_feed`, all of it."""
-    return list(iter_osv_feed(paths, source, limits, workers, known))
+    """`iter_osv_feed`, all of it, nothing known."""
+    return list(iter_osv_feed(paths, source, limits, workers))
 
 
 def iter_osv_feed(
