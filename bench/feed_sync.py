@@ -2,7 +2,9 @@
 
 The JSON sources of ../shared/vulndata as osv.dev publishes them (an `all.zip` per ecosystem,
 `bench/vulndb.py::osv_archives`) are served by a local HTTP server, unthrottled and at each
-`--rates` MB/s (a download from osv.dev's bucket runs at what the user's link gives). Each run
+`--rates` MB/s (a download from osv.dev's bucket runs at what the user's link gives; each feed
+downloads while the one before is parsed, `vulndb/download_ahead.py`, so a throttled line also
+says how much longer than unthrottled the sync took, against the downloads alone). Each run
 is `dockwatch db sync` of the four feeds into a new data folder (SQLite; made and migrated
 first, as a daily sync finds it), timed from outside: the process's start, the downloads, their
 verification, the parsing processes and the writes are all counted, and the CPU of the command
@@ -214,6 +216,7 @@ def main() -> int:
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(f"{len(ecosystems)} feeds ({', '.join(ecosystems)}), {size / 1e6:.1f} MB of archives")
     rates: list[float | None] = [None, *(float(r) * 1e6 for r in args.rates.split(",") if r)]
+    unthrottled: tuple[float, float] | None = None  # (sync, downloads alone) medians
     for rate in rates:
         server, base = serve(archives, rate)
         alone: list[float] = []
@@ -235,6 +238,17 @@ def main() -> int:
             f" the downloads alone {statistics.median(alone):.2f} s"
         )
         print(f"  {rate_per_s:,.0f} records/s  target >= 20,000/s {verdict(rate_per_s >= 20_000)}")
+        downloading = statistics.median(alone)
+        if rate is None:
+            unthrottled = (wall, downloading)
+        elif unthrottled is not None:  # what slower downloads added, against what they took
+            added = downloading - unthrottled[1]
+            first_alone = len(archives[ecosystems[0]]) / rate
+            print(
+                f"  the downloads took {added:.2f} s longer than unthrottled; the sync"
+                f" {wall - unthrottled[0]:.2f} s longer (the first feed's download alone,"
+                f" with nothing to overlap: {first_alone:.2f} s)"
+            )
     day_after, changed = next_day(archives, args.changed)
     first, base = serve(archives, None)
     second, after = serve(day_after, None)

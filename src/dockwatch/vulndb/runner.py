@@ -29,6 +29,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
+from .download_ahead import DownloadAhead
 from .osv_feed_records import iter_osv_feed, reads_archives
 from .service import ImportResult, RecordsChangedWhileRead, VulnDb
 
@@ -121,69 +122,96 @@ def sync(
     and with the parsing after it the two cores are busy together (each archive written after
     its parse, the four archives of `bench/feed_sync.py` left a core idle for about 0.7 s of
     writes). What is pending is written before any other feed's outcome, so outcomes and
-    database versions keep the feeds' order."""
+    database versions keep the feeds' order. The next feed downloads meanwhile, in a thread
+    (`DownloadAhead`), from the moment the current feed's parse has started."""
     say = progress or (lambda _m: None)
+    listed = list(feeds)
     outcomes: list[SyncOutcome] = []
     pending: list[_Parsed] = []  # at most one: written while the next feed is parsed
+    ahead: DownloadAhead | None = None  # the next feed's download, when it has started
 
     def write_pending() -> None:
         outcomes.extend(_write(vdb, parsed, say) for parsed in pending)
         pending.clear()
 
-    for feed in feeds:
-        if renew is not None:
-            renew()
-        with vdb.store.read() as uow:
-            row = uow.vulns.source(feed.name)
-        prev = fingerprint_from_json(row.fingerprint if row else None)
-        if row and row.feed_version != feed.version:
-            prev = None  # a new parser version re-reads the whole feed
-        say(f"{feed.name}: fetching")
-        try:
-            fetched = feed.fetch(prev, http)
-        except (FeedError, httpx.HTTPError, OSError) as exc:
-            write_pending()
-            vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
-            outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
-            logger.warning("feed %s failed: %s", feed.name, exc)
-            continue
-        if fetched is UNCHANGED:
-            write_pending()
-            vdb.heartbeat(feed.name)
-            outcomes.append(SyncOutcome(feed.name, "unchanged"))
-            continue
-        if not reads_archives(feed):
-            write_pending()
-            outcomes.append(_parse_and_write(vdb, feed, fetched, say))
-            continue
-        writing = False
-        try:
-            with fetched:
-                paths = [ff.path for ff in fetched.files]
-                with vdb.store.read() as uow:  # records stored from the same bytes: not read
-                    known = uow.vulns.known_records(feed.name)
-                records = iter_osv_feed(paths, feed.name, feed.limits, workers, known)
-                try:
-                    first = next(records, None)  # the parsing processes started
-                    writing = True
-                    write_pending()  # the feed before, beside them
-                    writing = False
-                    items = [] if first is None else [first, *records]
-                finally:
-                    records.close()
-                stored_fp = fingerprint_to_json(fetched.fingerprint)
-                complete = fetched.complete
-        except _READ_ERRORS as exc:
-            if writing:  # the feed before failed to be written: as it would have alone
-                raise
-            write_pending()  # when this feed failed before it was
-            vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
-            outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
-            continue
-        rows = [i for i in items if isinstance(i, EncodedAdvisory | KnownRecord)]
-        pending.append(_Parsed(feed, rows, len(items) - len(rows), stored_fp, complete))
-    write_pending()
+    def download_next(at: int) -> None:
+        nonlocal ahead
+        if at + 1 < len(listed):
+            feed = listed[at + 1]
+            say(f"{feed.name}: fetching")
+            ahead = DownloadAhead(feed, _previous(vdb, feed), http)
+
+    try:
+        for at, feed in enumerate(listed):
+            if renew is not None:
+                renew()
+            try:
+                if ahead is not None:
+                    download, ahead = ahead, None
+                    fetched = download.result()
+                else:
+                    prev = _previous(vdb, feed)
+                    say(f"{feed.name}: fetching")
+                    fetched = feed.fetch(prev, http)
+            except (FeedError, httpx.HTTPError, OSError) as exc:
+                write_pending()
+                vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
+                outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
+                logger.warning("feed %s failed: %s", feed.name, exc)
+                continue
+            if fetched is UNCHANGED:
+                write_pending()
+                vdb.heartbeat(feed.name)
+                outcomes.append(SyncOutcome(feed.name, "unchanged"))
+                continue
+            if not reads_archives(feed):
+                download_next(at)  # this feed is read in this process: nothing is forked
+                write_pending()
+                outcomes.append(_parse_and_write(vdb, feed, fetched, say))
+                continue
+            writing = False
+            try:
+                with fetched:
+                    paths = [ff.path for ff in fetched.files]
+                    with vdb.store.read() as uow:  # records stored from the same bytes: not read
+                        known = uow.vulns.known_records(feed.name)
+                    records = iter_osv_feed(paths, feed.name, feed.limits, workers, known)
+                    try:
+                        first = next(records, None)  # the parsing processes started
+                        download_next(at)
+                        writing = True
+                        write_pending()  # the feed before, beside them
+                        writing = False
+                        items = [] if first is None else [first, *records]
+                    finally:
+                        records.close()
+                    stored_fp = fingerprint_to_json(fetched.fingerprint)
+                    complete = fetched.complete
+            except _READ_ERRORS as exc:
+                if writing:  # the feed before failed to be written: as it would have alone
+                    raise
+                write_pending()  # when this feed failed before it was
+                vdb.record_failure(feed.name, f"{type(exc).__name__}: {exc}")
+                outcomes.append(SyncOutcome(feed.name, "failed", error=str(exc)))
+                continue
+            rows = [i for i in items if isinstance(i, EncodedAdvisory | KnownRecord)]
+            pending.append(_Parsed(feed, rows, len(items) - len(rows), stored_fp, complete))
+        write_pending()
+    finally:
+        if ahead is not None:  # the sync stopped on an error
+            ahead.abandon()
     return outcomes
+
+
+def _previous(vdb: VulnDb, feed: Feed) -> Fingerprint | None:
+    """The fingerprint of the feed's last fetch, for a conditional request (None when its
+    parser changed since: the whole feed is read again)."""
+    with vdb.store.read() as uow:
+        row = uow.vulns.source(feed.name)
+    prev = fingerprint_from_json(row.fingerprint if row else None)
+    if row and row.feed_version != feed.version:
+        return None
+    return prev
 
 
 def _write(vdb: VulnDb, parsed: _Parsed, say: Callable[[str], None]) -> SyncOutcome:

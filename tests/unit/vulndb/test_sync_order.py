@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import threading
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,7 +26,8 @@ from dockwatch.feeds.osv_feed import OsvFeed
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
-from dockwatch.vulndb import parallel
+from dockwatch.vulndb import parallel, runner
+from dockwatch.vulndb.osv_feed_records import iter_osv_feed
 from dockwatch.vulndb.runner import SyncOutcome, sync
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.zips import damaged_member
@@ -177,3 +179,67 @@ def test_a_failed_write_is_raised_not_blamed_on_the_next_feed(
         sync(vdb, feeds, http, workers=1)
     with vdb.store.read() as uow:
         assert uow.vulns.source(feeds[1].name) is None  # neither failed nor written
+
+
+def test_the_next_feed_downloads_while_this_one_is_parsed(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first feed's parse holds still until the second feed's download is asked for:
+    fetched only once the parse has ended, the second feed would never be asked for, and the
+    parse would give up waiting."""
+    feeds = _feeds(upstream, tmp_path)[:2]
+    for eco in ECOSYSTEMS[:2]:
+        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    second_url = upstream.url(f"/{ECOSYSTEMS[1]}/all.zip")
+    asked = threading.Event()
+    seen_while_parsing: list[bool] = []
+
+    def parse_waiting(paths: Any, source: str, *args: Any) -> Iterator[Any]:
+        records = iter_osv_feed(paths, source, *args)
+        yield next(records)  # the parse has started
+        if source == feeds[0].name:
+            seen_while_parsing.append(asked.wait(timeout=30))
+        yield from records
+
+    def on_request(request: httpx.Request) -> None:
+        if str(request.url) == second_url:
+            asked.set()
+
+    monkeypatch.setattr(runner, "iter_osv_feed", parse_waiting)
+    vdb = _vdb(tmp_path / "db")
+    with httpx.Client(timeout=10, event_hooks={"request": [on_request]}) as http:
+        outcomes = sync(vdb, feeds, http, workers=1)
+    assert seen_while_parsing == [True]
+    assert [(o.feed, o.status) for o in outcomes] == [(f.name, "updated") for f in feeds]
+    alone = _vdb(tmp_path / "alone")
+    with httpx.Client(timeout=10) as http:
+        for feed in feeds:
+            sync(alone, [feed], http, workers=1)
+    assert _stored(vdb, feeds) == _stored(alone, feeds)
+
+
+def test_a_sync_stopped_by_an_error_leaves_no_download_behind(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write that fails happens while the second feed is parsed and the third downloads:
+    the third's download is removed, by the sync or by its thread as it ends."""
+    feeds = _feeds(upstream, tmp_path)[:3]
+    for eco in ECOSYSTEMS[:3]:
+        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    third_url = upstream.url(f"/{ECOSYSTEMS[2]}/all.zip")
+    asked: list[str] = []
+    vdb = _vdb(tmp_path / "db")
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("the disk is read-only")
+
+    monkeypatch.setattr(vdb, "apply_rows", refuse)
+    hooks = {"request": [lambda request: asked.append(str(request.url))]}
+    with httpx.Client(timeout=10, event_hooks=hooks) as http:
+        with pytest.raises(ValueError, match="read-only"):
+            sync(vdb, feeds, http, workers=1)
+        for thread in threading.enumerate():
+            if thread.name.startswith("download "):
+                thread.join(30)
+    assert third_url in asked  # it was downloading when the write failed
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("dockwatch-feed-")] == []
