@@ -361,6 +361,30 @@ def test_the_sync_lease_has_one_holder_until_it_expires(store: Store) -> None:
         assert uow.vulns.acquire_lease("sync", "a", T0, later)
 
 
+def test_a_lease_whose_holder_is_gone_is_taken_and_the_holder_is_read(store: Store) -> None:
+    later = T0 + timedelta(minutes=5)
+    asked: list[str] = []
+
+    def gone(holder: str) -> bool:
+        asked.append(holder)
+        return holder == "dead"
+
+    with store.write() as uow:
+        assert uow.vulns.lease("sync") is None
+        assert uow.vulns.acquire_lease("sync", "alive", T0, later)
+        assert uow.vulns.lease("sync") == ("alive", later)
+        assert not uow.vulns.acquire_lease("sync", "b", T0, later, gone)
+        assert uow.vulns.acquire_lease("sync", "alive", T0, later, gone)  # its own: not asked
+        assert asked == ["alive"]
+    with store.write() as uow:
+        uow.vulns.release_lease("sync", "alive")
+        assert uow.vulns.acquire_lease("sync", "dead", T0, later)
+        assert uow.vulns.acquire_lease("sync", "b", T0, later + timedelta(minutes=1), gone)
+    with store.read() as uow:
+        assert uow.vulns.lease("sync") == ("b", later + timedelta(minutes=1))
+    assert asked == ["alive", "dead"]
+
+
 def test_a_rolled_back_unit_of_work_writes_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.write() as uow:
         version = uow.vulns.new_version("osv", {}, T0)

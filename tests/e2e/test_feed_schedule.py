@@ -4,6 +4,9 @@ published upstream and the finding appears on a continuously scanned image, with
 
 from __future__ import annotations
 
+import signal
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from dockwatch.storage.sql.engine import Database
+from dockwatch.storage.sql.unit_of_work import SqlStore
 from tests.builders.feeds import osv_zip
 from tests.builders.layers import make_image, make_layer, write_oci_layout
+from tests.support.cli import dockwatch
 from tests.support.servers import Server, start_dockwatch
 from tests.support.skopeo import copy
 from tests.unit.feeds.upstream import Resource, Upstream, serve
@@ -124,3 +130,57 @@ def test_a_new_upstream_advisory_reaches_the_findings_with_no_command_run(
         assert feed is not None and feed["stale"] is False and feed["lastError"] is None
     finally:
         server.stop()
+
+
+def _lease(data: Path) -> tuple[str, object] | None:
+    """The feed-sync lease as stored in the data folder's database."""
+    db = Database(f"sqlite:///{data / 'dockwatch.db'}")
+    try:
+        with SqlStore(db).read() as uow:
+            return uow.vulns.lease("feed-sync")
+    finally:
+        db.close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_server_stopped_in_a_sync_leaves_the_next_sync_free_to_run(
+    upstream: Upstream, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The server is stopped while its scheduled sync downloads. Stopped (SIGTERM), it ends
+    the sync and gives the lease back; killed, it cannot, and `db sync` on the same host sees
+    that the holder is gone. Either way `db sync` runs at once, not 30 minutes later."""
+    _publish(upstream, tmp_path, "v1", _osv("PYSEC-9-1", "alpha", "2.0"))
+    resource = upstream.resources["/osv/PyPI/all.zip"]
+    resource.asked, resource.gate = threading.Event(), threading.Event()
+    env = {
+        "DOCKWATCH_SYNC_INTERVAL": "3600",
+        "DOCKWATCH_FEEDS": "osv:PyPI",
+        "DOCKWATCH_FEED_URLS": f"osv:PyPI={upstream.url('/osv/PyPI/all.zip')}",
+    }
+    data = tmp_path / "data"
+    server = start_dockwatch(data, env=env)
+    try:
+        assert resource.asked.wait(60), "the scheduled sync at start never asked for the feed"
+        held = _lease(data)
+        assert held is not None and held[0].split(":")[1] == str(server.proc.pid)
+        server.proc.send_signal(sig)
+        _wait("the server to stop listening", lambda: not _listening(server.port), 30)
+        resource.gate.set()  # the download ends now, after the API has stopped
+        assert server.proc.wait(timeout=60) is not None
+    finally:
+        resource.gate.set()
+        server.stop()
+    if sig == signal.SIGTERM:
+        assert _lease(data) is None  # given back by the process itself
+    else:
+        assert _lease(data) is not None  # left behind
+    out = dockwatch("db", "sync", "--data", str(data), "--feed", "osv:PyPI", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("osv:PyPI: ")
+    taken_over = "lease taken over from" in out.stderr
+    assert taken_over == (sig == signal.SIGKILL), out.stderr

@@ -166,14 +166,17 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     app = create_app(services)
+    scheduler = None
     if not args.no_worker:
         services.worker.start()  # embedded mode: scans run in this process
         services.webhooks.start()  # and webhook deliveries
         from dockwatch.app import feed_scheduler
 
-        feed_scheduler(services).start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
+        scheduler = feed_scheduler(services)
+        scheduler.start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
     scheme = "https" if settings.tls_cert else "http"
     print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
+    _stop_after_uvicorn()
     uvicorn.run(
         app,
         host=settings.host,
@@ -186,8 +189,31 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_keep_alive=30,
     )
+    _stop_now_on_a_second_signal()
+    if scheduler is not None:  # a sync in progress ends before its next feed, lease released
+        scheduler.stop()
     services.close()  # after uvicorn's graceful stop: the job in hand finishes first
     return EXIT_OK
+
+
+def _stop_after_uvicorn() -> None:
+    """Let `serve` stop its own services after uvicorn's graceful stop. uvicorn takes SIGTERM
+    and SIGINT while it serves, then puts back the handlers it found and raises the signal
+    again: with the default ones the process died there (SIGTERM) or unwound (SIGINT), and the
+    scan worker, the webhook deliverer and a feed sync in progress (its lease held for 30
+    minutes) were cut off. Handlers that do nothing are what uvicorn finds now."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: None)
+
+
+def _stop_now_on_a_second_signal() -> None:
+    """While `serve` stops its services, a second SIGTERM or Ctrl-C ends it at once."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _gc(args: argparse.Namespace) -> int:
@@ -261,18 +287,25 @@ def _db(args: argparse.Namespace) -> int:
         import httpx
 
         from dockwatch.vulndb.runner import configured_feeds, parse_url_overrides, sync
-        from dockwatch.vulndb.scheduler import LEASE_TTL, default_holder
+        from dockwatch.vulndb.scheduler import LEASE_TTL
+        from dockwatch.vulndb.sync_lease import holder_name
 
         feeds = configured_feeds(parse_url_overrides(services.settings.feed_urls), args.feed)
-        holder = f"db-sync:{default_holder()}"
+        holder = holder_name("db-sync:")
 
         def renew() -> None:
             vdb.acquire_sync_lease(holder, LEASE_TTL)
 
         if not vdb.acquire_sync_lease(holder, LEASE_TTL):
+            held = vdb.sync_lease()
+            by = (
+                f": {held[0]} holds the sync lease until {held[1]:%Y-%m-%d %H:%M:%S} UTC"
+                if held
+                else ""
+            )
             print(
                 "dockwatch: error: another feed sync is running (the server's schedule or "
-                "another `db sync`); try again when it ends",
+                f"another `db sync`){by}; try again when it ends",
                 file=sys.stderr,
             )
             return EXIT_ERROR

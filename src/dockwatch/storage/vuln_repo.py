@@ -8,7 +8,7 @@ repository out, so a change and its outbox event commit together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -330,8 +330,20 @@ class VulnRepo(Protocol):
 
     # --- the sync lease ------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, now: datetime, expires_at: datetime) -> bool:
-        """Take (or renew) the named lease unless another holder has it until after `now`."""
+    def acquire_lease(
+        self,
+        name: str,
+        holder: str,
+        now: datetime,
+        expires_at: datetime,
+        gone: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Take (or renew) the named lease unless another holder has it until after `now`,
+        and `gone` does not say that holder is gone (a process that no longer runs)."""
+        ...
+
+    def lease(self, name: str) -> tuple[str, datetime] | None:
+        """The named lease's holder and when it expires (None: nobody holds it)."""
         ...
 
     def release_lease(self, name: str, holder: str) -> None:

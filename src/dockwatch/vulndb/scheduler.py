@@ -12,9 +12,7 @@ conditional and an update writes the same delta and `AdvisoriesChanged` event as
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from dockwatch.feeds.feed import Feed
 
 from .runner import SyncOutcome, sync
 from .service import VulnDb
+from .sync_lease import holder_name
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +48,8 @@ class Backoff:
         return step / 2 + rng.random() * step / 2
 
 
-def default_holder() -> str:
-    """A lease holder name that tells an operator which process holds it."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+class SyncStopped(Exception):
+    """The scheduler was stopped while a sync ran: the sync ends before its next feed."""
 
 
 class FeedScheduler:
@@ -77,13 +75,14 @@ class FeedScheduler:
         self.http = http
         self.backoff = backoff or Backoff(cap=max(60.0, min(3600.0, interval)))
         self.rng = rng or random.Random()
-        self.holder = holder or default_holder()
+        self.holder = holder or holder_name()
         self.poll_seconds = poll_seconds
         self._running = threading.Lock()
         self._due: dict[str, datetime] = {}
         self._failures: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._told: str | None = None  # the other holder last logged as holding the lease
 
     def due_at(self, feed: str) -> datetime | None:
         """When `feed` is next synced (None before `plan`)."""
@@ -114,8 +113,9 @@ class FeedScheduler:
             return []
         try:
             if not self.vdb.acquire_sync_lease(self.holder, LEASE_TTL):
-                logger.info("feed sync skipped: another process holds the sync lease")
+                self._skipped()
                 return []
+            self._told = None
             try:
                 with self.http() as client:
                     outcomes = sync(self.vdb, due, client, renew=self._renew)
@@ -126,7 +126,21 @@ class FeedScheduler:
         self._schedule(outcomes)
         return outcomes
 
+    def _skipped(self) -> None:
+        """Say once per holder (not at every poll) that another process holds the lease."""
+        held = self.vdb.sync_lease()
+        other = held[0] if held is not None else "?"
+        if other == self._told:
+            logger.debug("feed sync skipped: %s holds the sync lease", other)
+            return
+        self._told = other
+        until = f" until {held[1].isoformat()}" if held is not None else ""
+        logger.info("feed sync skipped: %s holds the sync lease%s", other, until)
+
     def _renew(self) -> None:
+        """Before each feed: keep the lease, or end the sync if `stop()` was called."""
+        if self._stop.is_set():
+            raise SyncStopped
         self.vdb.acquire_sync_lease(self.holder, LEASE_TTL)
 
     def _schedule(self, outcomes: Sequence[SyncOutcome]) -> None:
@@ -153,7 +167,8 @@ class FeedScheduler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the sync in progress (if any) ends."""
+        """Stop; a sync in progress ends before its next feed (the feeds it has not written
+        stay due), and gives the lease back."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
@@ -163,6 +178,8 @@ class FeedScheduler:
         while not self._stop.is_set():
             try:
                 self.run_due()
+            except SyncStopped:
+                logger.info("scheduled feed sync stopped: the process is stopping")
             except Exception:  # a database hiccup must not end scheduled syncs for good
                 logger.exception("scheduled feed sync failed")
             self._stop.wait(self.poll_seconds)

@@ -43,6 +43,8 @@ from dockwatch.storage.vuln_repo import (
     pack_content,
 )
 
+from .sync_lease import left_by_a_dead_process
+
 logger = logging.getLogger(__name__)
 
 SYNC_LEASE = "feed-sync"
@@ -402,10 +404,33 @@ class VulnDb:
             return uow.vulns.count_advisories() == 0
 
     def acquire_sync_lease(self, holder: str, ttl: timedelta) -> bool:
-        """Take (or renew) the one feed-sync lease shared by the server and `db sync`."""
+        """Take (or renew) the one feed-sync lease shared by the server and `db sync`; also
+        from a holder of this host that is gone (`sync_lease.left_by_a_dead_process`)."""
         now = self.clock.now()
+        gone: list[str] = []
+
+        def left(other: str) -> bool:
+            if left_by_a_dead_process(other):
+                gone.append(other)
+                return True
+            return False
+
         with self.store.write() as uow:
-            return uow.vulns.acquire_lease(SYNC_LEASE, holder, now, now + ttl)
+            taken = uow.vulns.acquire_lease(SYNC_LEASE, holder, now, now + ttl, left)
+        if taken and gone:
+            logger.warning(
+                "feed-sync lease taken over from %s: that process is gone (stopped in a sync)",
+                gone[0],
+            )
+        return taken
+
+    def sync_lease(self) -> tuple[str, datetime] | None:
+        """Who holds the feed-sync lease, and until when (None when nobody holds it)."""
+        with self.store.read() as uow:
+            held = uow.vulns.lease(SYNC_LEASE)
+        if held is None or held[1] <= self.clock.now():
+            return None
+        return held
 
     def release_sync_lease(self, holder: str) -> None:
         """Give the feed-sync lease back."""

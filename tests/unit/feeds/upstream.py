@@ -35,6 +35,10 @@ class Resource:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     """Extra response headers (Content-Encoding, ...)."""
+    asked: threading.Event | None = None
+    """Set when a request for the body arrives."""
+    gate: threading.Event | None = None
+    """The body is held back until this is set (at most a minute)."""
 
 
 @dataclass
@@ -92,6 +96,10 @@ def _handler(up: Upstream) -> type[BaseHTTPRequestHandler]:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+            if res.asked is not None:
+                res.asked.set()
+            if res.gate is not None:
+                res.gate.wait(60)
             headers = dict(res.headers)
             if res.etag:
                 headers["ETag"] = res.etag

@@ -3,7 +3,13 @@ backoff with jitter after failures, conditional requests, and no overlapping syn
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +24,7 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.vulndb.runner import SyncOutcome
-from dockwatch.vulndb.scheduler import LEASE_TTL, Backoff, FeedScheduler
+from dockwatch.vulndb.scheduler import LEASE_TTL, Backoff, FeedScheduler, SyncStopped
 from dockwatch.vulndb.service import VulnDb
 from tests.builders.feeds import osv_zip
 from tests.unit.feeds.upstream import Resource, Upstream, serve
@@ -193,3 +199,68 @@ def test_a_lease_left_by_a_killed_process_expires(
     _clock(vdb).advance(LEASE_TTL + timedelta(seconds=1))
     (outcome,) = s.run_due()
     assert outcome.status == "updated"
+
+
+def test_a_lease_left_by_a_process_of_this_host_that_is_gone_is_taken_at_once(
+    vdb: VulnDb, upstream: Upstream, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server killed in a sync left the lease: the next process on the host syncs at once
+    rather than when the lease expires; a live holder still keeps it."""
+    _publish(upstream, tmp_path, "v1", _record("PYSEC-1", "alpha"))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    namespace = os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+    dead = f"{socket.gethostname()}:{ended.pid}:{namespace}"
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = f"{socket.gethostname()}:{running.pid}:{namespace}"
+        assert vdb.acquire_sync_lease(alive, LEASE_TTL)
+        s = _scheduler(vdb, upstream)
+        assert s.run_due() == [] and upstream.log == []
+        vdb.release_sync_lease(alive)
+    finally:
+        running.kill()
+        running.wait()
+    assert vdb.acquire_sync_lease(dead, LEASE_TTL)
+    with caplog.at_level(logging.WARNING, logger="dockwatch.vulndb.service"):
+        (outcome,) = s.run_due()
+    assert outcome.status == "updated"
+    assert f"lease taken over from {dead}" in caplog.text
+    assert vdb.sync_lease() is None  # released at the end of the sync
+
+
+def test_stopping_ends_a_sync_before_its_next_feed_and_releases_the_lease(
+    vdb: VulnDb, upstream: Upstream, tmp_path: Path
+) -> None:
+    _publish(upstream, tmp_path, "v1", _record("PYSEC-1", "alpha"))
+    upstream.resources["/npm/all.zip"] = upstream.resources["/PyPI/all.zip"]
+    policy = DownloadPolicy(max_attempts=1, tmp_root=tmp_path)
+    feeds = [
+        OsvFeed(eco, url=upstream.url(f"/{eco}/all.zip"), policy=policy) for eco in ("PyPI", "npm")
+    ]
+    scheduler: list[FeedScheduler] = []
+
+    def stop_when_asked(request: httpx.Request) -> None:
+        if request.url.path == "/PyPI/all.zip":
+            scheduler[0].stop()  # as the process stopping would, during the first feed
+
+    s = FeedScheduler(
+        vdb,
+        feeds,
+        vdb.clock,
+        interval=INTERVAL,
+        http=lambda: httpx.Client(timeout=10, event_hooks={"request": [stop_when_asked]}),
+        rng=random.Random(7),
+    )
+    scheduler.append(s)
+    with pytest.raises(SyncStopped):
+        s.run_due()
+    assert vdb.sync_lease() is None
+    with vdb.store.read() as uow:
+        assert uow.vulns.source("osv:npm") is None  # never written
+        pypi = uow.vulns.source("osv:PyPI")
+    assert pypi is None or pypi.last_success_at is None  # stopped before it was written
+    for thread in threading.enumerate():
+        if thread.name.startswith("download "):
+            thread.join(30)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("dockwatch-feed-")] == []

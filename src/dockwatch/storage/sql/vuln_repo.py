@@ -8,7 +8,7 @@ advisory in `vuln_changes` (the delta continuous scanning consumes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -448,8 +448,16 @@ class SqlVulnRepo:
 
     # --- the sync lease ------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, now: datetime, expires_at: datetime) -> bool:
-        """Take (or renew) the named lease unless another holder has it until after `now`.
+    def acquire_lease(
+        self,
+        name: str,
+        holder: str,
+        now: datetime,
+        expires_at: datetime,
+        gone: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Take (or renew) the named lease unless another holder has it until after `now`,
+        and `gone` does not say that holder is gone.
 
         The caller's write transaction makes the read and the write one step (SQLite has one
         writer; on PostgreSQL the row stays locked until commit, and of two racing inserts one
@@ -479,11 +487,22 @@ class SqlVulnRepo:
             assert row is not None
         expiry = as_utc_or_none(row.expires_at)
         if row.holder != holder and expiry is not None and expiry > now:
-            return False
+            if gone is None or not gone(row.holder):
+                return False
         self._conn.execute(
             update(lease).where(lease.c.name == name).values(holder=holder, expires_at=expires_at)
         )
         return True
+
+    def lease(self, name: str) -> tuple[str, datetime] | None:
+        lease = t.vuln_leases
+        read = select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
+        row = self._conn.execute(read).first()
+        if row is None:
+            return None
+        expiry = as_utc_or_none(row.expires_at)
+        assert expiry is not None
+        return row.holder, expiry
 
     def release_lease(self, name: str, holder: str) -> None:
         lease = t.vuln_leases
