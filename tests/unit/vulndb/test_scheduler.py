@@ -264,3 +264,24 @@ def test_stopping_ends_a_sync_before_its_next_feed_and_releases_the_lease(
         if thread.name.startswith("download "):
             thread.join(30)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("dockwatch-feed-")] == []
+
+
+def test_a_sync_skipped_for_the_same_holder_is_logged_once(
+    vdb: VulnDb, upstream: Upstream, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler polls every second: a lease held for 30 minutes was 1,800 log lines."""
+    _publish(upstream, tmp_path, "v1", _record("PYSEC-1", "alpha"))
+    s = _scheduler(vdb, upstream)
+    with caplog.at_level(logging.INFO, logger="dockwatch.vulndb.scheduler"):
+        assert vdb.acquire_sync_lease("other-host:1:1", LEASE_TTL)
+        for _ in range(3):
+            assert s.run_due() == []
+        vdb.release_sync_lease("other-host:1:1")
+        assert vdb.acquire_sync_lease("other-host:2:1", LEASE_TTL)
+        for _ in range(2):
+            assert s.run_due() == []
+    told = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [m.split(" until ")[0] for m in told] == [
+        "feed sync skipped: other-host:1:1 holds the sync lease",
+        "feed sync skipped: other-host:2:1 holds the sync lease",
+    ]
