@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from dockwatch.model.times import as_utc_or_none
-from dockwatch.storage.sql import read_digests
+from dockwatch.storage.sql import leases, read_digests
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
 from dockwatch.storage.sql.bulk import insert_rows
@@ -456,54 +456,10 @@ class SqlVulnRepo:
         expires_at: datetime,
         gone: Callable[[str], bool] | None = None,
     ) -> bool:
-        """Take (or renew) the named lease unless another holder has it until after `now`,
-        and `gone` does not say that holder is gone.
-
-        The caller's write transaction makes the read and the write one step (SQLite has one
-        writer; on PostgreSQL the row stays locked until commit, and of two racing inserts one
-        does nothing and reads the other's row)."""
-        lease = t.vuln_leases
-        postgresql = self._conn.dialect.name == "postgresql"
-        read = select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
-        if postgresql:  # many writers: hold the row until commit so two cannot both take it
-            read = read.with_for_update()
-        row = self._conn.execute(read).first()
-        if row is None:
-            values = {"name": name, "holder": holder, "expires_at": expires_at}
-            if not postgresql:
-                self._conn.execute(insert(lease).values(**values))
-                return True
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            taken = (
-                pg_insert(lease)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["name"])
-                .returning(lease.c.name)
-            )
-            if self._conn.execute(taken).first() is not None:
-                return True
-            row = self._conn.execute(read).first()  # a racing process inserted it first
-            assert row is not None
-        expiry = as_utc_or_none(row.expires_at)
-        if row.holder != holder and expiry is not None and expiry > now:
-            if gone is None or not gone(row.holder):
-                return False
-        self._conn.execute(
-            update(lease).where(lease.c.name == name).values(holder=holder, expires_at=expires_at)
-        )
-        return True
+        return leases.acquire(self._conn, name, holder, now, expires_at, gone)
 
     def lease(self, name: str) -> tuple[str, datetime] | None:
-        lease = t.vuln_leases
-        read = select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
-        row = self._conn.execute(read).first()
-        if row is None:
-            return None
-        expiry = as_utc_or_none(row.expires_at)
-        assert expiry is not None
-        return row.holder, expiry
+        return leases.held(self._conn, name)
 
     def release_lease(self, name: str, holder: str) -> None:
-        lease = t.vuln_leases
-        self._conn.execute(delete(lease).where(lease.c.name == name, lease.c.holder == holder))
+        leases.release(self._conn, name, holder)
