@@ -18,10 +18,11 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dockwatch"
 
-FOUNDATION = {"errors", "clock", "model"}
+FOUNDATION = {"errors", "clock", "process_identity", "model"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
+    "process_identity": set(),
     "model": {"errors"},
     "versions": {"errors", "model"},
     "distros": {"errors", "model"},

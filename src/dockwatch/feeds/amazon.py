@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from dockwatch.feeds.download import (
     Sleep,
     Verify,
     download,
+    feed_workdir,
     verify_gzip,
 )
 from dockwatch.feeds.feed import (
@@ -132,7 +132,7 @@ class AmazonFeed:
 
     def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
         """Mirror lists first (conditional); then, if any moved, every repomd and updateinfo."""
-        workdir = Path(tempfile.mkdtemp(prefix="dockwatch-feed-amazon-", dir=self.policy.tmp_root))
+        workdir = feed_workdir("amazon", self.policy.tmp_root)
         try:
             lists: list[tuple[str, str, Path, Validator | None]] = []
             changed = prev is None

@@ -12,6 +12,7 @@ import abc
 import gzip
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -42,6 +43,7 @@ from dockwatch.feeds.feed import (
     Unchanged,
     Validator,
 )
+from dockwatch.process_identity import ended, host, pid_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +247,7 @@ def fetch_all(
     UNCHANGED when every URL answers 304, or when every body hashes as before. If only some
     answer 304, those are fetched again unconditionally: a parse always sees the whole feed.
     """
-    workdir = Path(tempfile.mkdtemp(prefix=f"dockwatch-feed-{_safe(feed)}-", dir=policy.tmp_root))
+    workdir = feed_workdir(feed, policy.tmp_root)
     try:
         results: list[Validator | None] = []
         for req in requests:
@@ -313,6 +315,45 @@ def _same_content(prev: Fingerprint, parts: tuple[Validator, ...]) -> bool:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
+
+
+_WORKDIR_PREFIX = "dockwatch-feed-"
+
+
+def feed_workdir(feed: str, tmp_root: Path | None) -> Path:
+    """A new temporary folder for one fetch of `feed` (in `tmp_root`, else the system's),
+    named after this process: `dockwatch-feed-<pid namespace>.<pid>-<feed>-<random>`. The
+    folders of fetches whose process has ended are removed first: a sync killed outright
+    (SIGKILL, the OOM killer) left its downloads behind, a whole OSV archive or every NVD
+    page, once per crash."""
+    root = Path(tmp_root) if tmp_root is not None else Path(tempfile.gettempdir())
+    _remove_abandoned(root)
+    owner = f"{pid_namespace()}.{os.getpid()}"
+    return Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{owner}-{_safe(feed)}-", dir=root))
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Remove the fetch folders in `root` of processes of this host that have ended (only
+    folders of this user, never through a link; `process_identity.ended`)."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    uid, me = os.getuid(), host()
+    for entry in entries:
+        if not entry.name.startswith(_WORKDIR_PREFIX):
+            continue
+        namespace, _, pid = entry.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0].partition(".")
+        try:
+            if (
+                not entry.is_dir(follow_symlinks=False)
+                or entry.stat(follow_symlinks=False).st_uid != uid
+            ):
+                continue
+        except OSError:
+            continue
+        if ended(me, pid, namespace):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 @dataclass

@@ -18,7 +18,6 @@ import hashlib
 import logging
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from dockwatch.feeds.download import (
     Request,
     Sleep,
     download,
+    feed_workdir,
     paged_result,
     verify_json,
 )
@@ -186,7 +186,7 @@ class BodhiFeed:
 
     def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
         """Every page of every release; UNCHANGED when every page's updates hash as before."""
-        workdir = Path(tempfile.mkdtemp(prefix="dockwatch-feed-fedora-", dir=self.policy.tmp_root))
+        workdir = feed_workdir("fedora", self.policy.tmp_root)
         try:
             files: list[FetchedFile] = []
             parts: list[Validator] = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from dockwatch.feeds.download import (
     Request,
     Sleep,
     download,
+    feed_workdir,
     paged_result,
     verify_json,
 )
@@ -183,7 +183,7 @@ class NvdFeed:
         The CVE API has no conditional requests, so the fingerprint is the pages' hashes.
         """
         headers = {"apiKey": self.api_key} if self.api_key else None
-        workdir = Path(tempfile.mkdtemp(prefix="dockwatch-feed-nvd-", dir=self.policy.tmp_root))
+        workdir = feed_workdir("nvd", self.policy.tmp_root)
         try:
             files: list[FetchedFile] = []
             parts: list[Validator] = []

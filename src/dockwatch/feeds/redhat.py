@@ -22,7 +22,6 @@ import io
 import logging
 import os
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,15 @@ import httpx
 import orjson
 
 from dockwatch.feeds import fields as f
-from dockwatch.feeds.download import DownloadPolicy, Request, Sleep, Verify, download, verify_json
+from dockwatch.feeds.download import (
+    DownloadPolicy,
+    Request,
+    Sleep,
+    Verify,
+    download,
+    feed_workdir,
+    verify_json,
+)
 from dockwatch.feeds.feed import (
     UNCHANGED,
     FeedFormatError,
@@ -214,7 +221,7 @@ class RedHatFeed:
 
     def fetch(self, prev: Fingerprint | None, http: httpx.Client) -> Fetched | Unchanged:
         """A full load or an increment, whichever the stored fingerprint allows."""
-        workdir = Path(tempfile.mkdtemp(prefix="dockwatch-feed-redhat-", dir=self.policy.tmp_root))
+        workdir = feed_workdir("redhat", self.policy.tmp_root)
         try:
             result = self._fetch(prev, http, workdir)
         except BaseException:

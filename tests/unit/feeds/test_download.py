@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -357,3 +360,45 @@ def test_gzip_transfer_encoding_is_decoded_and_length_checked(
     with pytest.raises(IncompleteDownload):
         feed.fetch(None, http)
     assert list(tmp_root.iterdir()) == []
+
+
+def test_a_fetch_removes_the_downloads_of_killed_processes(
+    upstream: Upstream, http: httpx.Client, tmp_path: Path, tmp_root: Path
+) -> None:
+    """A sync killed outright leaves its download folder; the next fetch in the same temporary
+    folder removes those of processes that have ended on this host, and nothing else."""
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+        killed.kill()
+        killed.wait()
+        left = {
+            "dead": f"dockwatch-feed-{namespace}.{killed.pid}-osv_PyPI-abc",
+            "alive": f"dockwatch-feed-{namespace}.{running.pid}-osv_PyPI-def",
+            "elsewhere": f"dockwatch-feed-1.{killed.pid}-osv_PyPI-ghi",  # another namespace
+            "older": "dockwatch-feed-osv_PyPI-jkl",
+            "other": f"mine-{namespace}.{killed.pid}",
+        }
+        for name in left.values():
+            (tmp_root / name).mkdir()
+            (tmp_root / name / "all.zip").write_bytes(b"partial")
+        victim = tmp_path / "victim"
+        victim.mkdir()
+        (victim / "keep").write_bytes(b"")
+        link = tmp_root / f"dockwatch-feed-{namespace}.{killed.pid}-link-mno"
+        link.symlink_to(victim)
+        upstream.resources["/PyPI/all.zip"] = Resource(_zip_bytes(tmp_path), etag='"v1"')
+        feed = OsvFeed("PyPI", url=upstream.url("/PyPI/all.zip"), policy=_policy(tmp_root))
+        fetched = feed.fetch(None, http)
+        assert isinstance(fetched, Fetched) and fetched.workdir is not None
+        assert fetched.workdir.name.startswith(
+            f"dockwatch-feed-{namespace}.{os.getpid()}-osv_PyPI-"
+        )
+        fetched.close()
+    finally:
+        running.kill()
+        running.wait()
+    kept = {p.name for p in tmp_root.iterdir()}
+    assert kept == {link.name} | {v for k, v in left.items() if k != "dead"}
+    assert (victim / "keep").exists()
