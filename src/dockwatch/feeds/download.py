@@ -322,14 +322,19 @@ _WORKDIR_PREFIX = "dockwatch-feed-"
 
 def feed_workdir(feed: str, tmp_root: Path | None) -> Path:
     """A new temporary folder for one fetch of `feed` (in `tmp_root`, else the system's),
-    named after this process: `dockwatch-feed-<pid namespace>.<pid>-<feed>-<random>`. The
-    folders of fetches whose process has ended are removed first: a sync killed outright
-    (SIGKILL, the OOM killer) left its downloads behind, a whole OSV archive or every NVD
-    page, once per crash."""
+    named after this process: `dockwatch-feed-<host>.<pid namespace>.<pid>-<feed>-<random>`,
+    the host as 8 hex digits of its name's digest (the initial pid namespace has the same
+    number on every host). The folders of fetches whose process has ended are removed first:
+    a sync killed outright (SIGKILL, the OOM killer) left its downloads behind, a whole OSV
+    archive or every NVD page, once per crash."""
     root = Path(tmp_root) if tmp_root is not None else Path(tempfile.gettempdir())
     _remove_abandoned(root)
-    owner = f"{pid_namespace()}.{os.getpid()}"
+    owner = f"{_host_tag()}.{pid_namespace()}.{os.getpid()}"
     return Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{owner}-{_safe(feed)}-", dir=root))
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(host().encode()).hexdigest()[:8]
 
 
 def _remove_abandoned(root: Path) -> None:
@@ -339,11 +344,14 @@ def _remove_abandoned(root: Path) -> None:
         entries = list(os.scandir(root))
     except OSError:
         return
-    uid, me = os.getuid(), host()
+    uid, me, tag = os.getuid(), host(), _host_tag()
     for entry in entries:
         if not entry.name.startswith(_WORKDIR_PREFIX):
             continue
-        namespace, _, pid = entry.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0].partition(".")
+        owner = entry.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0].split(".")
+        if len(owner) != 3 or owner[0] != tag:
+            continue
+        _, namespace, pid = owner
         try:
             if (
                 not entry.is_dir(follow_symlinks=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import socket
 import subprocess
 import sys
 import zipfile
@@ -371,14 +373,16 @@ def test_a_fetch_removes_the_downloads_of_killed_processes(
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         namespace = os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+        here = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8] + "." + namespace
         killed.kill()
         killed.wait()
         left = {
-            "dead": f"dockwatch-feed-{namespace}.{killed.pid}-osv_PyPI-abc",
-            "alive": f"dockwatch-feed-{namespace}.{running.pid}-osv_PyPI-def",
-            "elsewhere": f"dockwatch-feed-1.{killed.pid}-osv_PyPI-ghi",  # another namespace
+            "dead": f"dockwatch-feed-{here}.{killed.pid}-osv_PyPI-abc",
+            "alive": f"dockwatch-feed-{here}.{running.pid}-osv_PyPI-def",
+            "namespace": f"dockwatch-feed-{here[:8]}.1.{killed.pid}-osv_PyPI-ghi",
+            "host": f"dockwatch-feed-00000000.{namespace}.{killed.pid}-osv_PyPI-ghi",
             "older": "dockwatch-feed-osv_PyPI-jkl",
-            "other": f"mine-{namespace}.{killed.pid}",
+            "other": f"mine-{here}.{killed.pid}",
         }
         for name in left.values():
             (tmp_root / name).mkdir()
@@ -386,15 +390,13 @@ def test_a_fetch_removes_the_downloads_of_killed_processes(
         victim = tmp_path / "victim"
         victim.mkdir()
         (victim / "keep").write_bytes(b"")
-        link = tmp_root / f"dockwatch-feed-{namespace}.{killed.pid}-link-mno"
+        link = tmp_root / f"dockwatch-feed-{here}.{killed.pid}-link-mno"
         link.symlink_to(victim)
         upstream.resources["/PyPI/all.zip"] = Resource(_zip_bytes(tmp_path), etag='"v1"')
         feed = OsvFeed("PyPI", url=upstream.url("/PyPI/all.zip"), policy=_policy(tmp_root))
         fetched = feed.fetch(None, http)
         assert isinstance(fetched, Fetched) and fetched.workdir is not None
-        assert fetched.workdir.name.startswith(
-            f"dockwatch-feed-{namespace}.{os.getpid()}-osv_PyPI-"
-        )
+        assert fetched.workdir.name.startswith(f"dockwatch-feed-{here}.{os.getpid()}-osv_PyPI-")
         fetched.close()
     finally:
         running.kill()
