@@ -176,6 +176,8 @@ def test_a_server_stopped_in_a_sync_leaves_the_next_sync_free_to_run(
         resource.gate.set()
         server.stop()
     if sig == signal.SIGTERM:
+        assert server.proc.returncode == 0  # a stop, not a death by the signal
+        assert "dockwatch: stopped" in server.log.read_text()
         assert _lease(data) is None  # given back by the process itself
     else:
         assert _lease(data) is not None  # left behind

@@ -190,9 +190,17 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=30,
     )
     _stop_now_on_a_second_signal()
+    if not args.no_worker:
+        print(
+            "dockwatch: stopping: the scan in hand, the webhook round and the feed in sync end "
+            "first (a second Ctrl-C or SIGTERM stops at once)",
+            file=sys.stderr,
+            flush=True,
+        )
     if scheduler is not None:  # a sync in progress ends before its next feed, lease released
         scheduler.stop()
     services.close()  # after uvicorn's graceful stop: the job in hand finishes first
+    print("dockwatch: stopped", file=sys.stderr, flush=True)
     return EXIT_OK
 
 
