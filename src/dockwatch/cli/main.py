@@ -176,7 +176,9 @@ def _serve(args: argparse.Namespace) -> int:
         scheduler.start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
     scheme = "https" if settings.tls_cert else "http"
     print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
-    _stop_after_uvicorn()
+    from dockwatch.cli.processes import quiet_signals_for_uvicorn, stop_on_a_second_signal
+
+    quiet_signals_for_uvicorn()
     uvicorn.run(
         app,
         host=settings.host,
@@ -189,7 +191,7 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_keep_alive=30,
     )
-    _stop_now_on_a_second_signal()
+    stop_on_a_second_signal()
     if not args.no_worker:
         print(
             "dockwatch: stopping: the scan in hand, the webhook round and the feed in sync end "
@@ -202,26 +204,6 @@ def _serve(args: argparse.Namespace) -> int:
     services.close()  # after uvicorn's graceful stop: the job in hand finishes first
     print("dockwatch: stopped", file=sys.stderr, flush=True)
     return EXIT_OK
-
-
-def _stop_after_uvicorn() -> None:
-    """Let `serve` stop its own services after uvicorn's graceful stop. uvicorn takes SIGTERM
-    and SIGINT while it serves, then puts back the handlers it found and raises the signal
-    again: with the default ones the process died there (SIGTERM) or unwound (SIGINT), and the
-    scan worker, the webhook deliverer and a feed sync in progress (its lease held for 30
-    minutes) were cut off. Handlers that do nothing are what uvicorn finds now."""
-    import signal
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _sig, _frame: None)
-
-
-def _stop_now_on_a_second_signal() -> None:
-    """While `serve` stops its services, a second SIGTERM or Ctrl-C ends it at once."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _gc(args: argparse.Namespace) -> int:

@@ -7,8 +7,9 @@ database and one blob store. Both read the same settings as every other command.
 
 Shutdown on SIGTERM or SIGINT: the worker stops claiming, finishes the job in hand (the scan
 worker's `stop()` waits for it), ends the webhook round in progress, stops the feed scheduler
-after its current sync, then closes the database and exits 0. A job still running when the
-process is killed outright stays `running` until a worker starts and requeues it
+before the next feed of its current sync, then closes the database and exits 0 (`serve` does
+the same after uvicorn's graceful stop: `quiet_signals_for_uvicorn`). A job still running when
+the process is killed outright stays `running` until a worker starts and requeues it
 (`JobQueue.recover()`, which today requeues every running job: with several workers a starting
 one also requeues the jobs of the others). Job leases replace that: `recover()` must requeue only
 jobs whose lease expired, the scan worker must renew the lease of its job while it runs, and
@@ -190,3 +191,19 @@ def _metrics(services: Any) -> bytes:
     )
     ready.set(1 if services.worker.ready.is_set() else 0)
     return bytes(generate_latest(registry))
+
+
+def quiet_signals_for_uvicorn() -> None:
+    """Let `serve` stop its own services after uvicorn's graceful stop. uvicorn takes SIGTERM
+    and SIGINT while it serves, then puts back the handlers it found and raises the signal
+    again: with the default ones the process died there (SIGTERM) or unwound (SIGINT), and the
+    scan worker, the webhook deliverer and a feed sync in progress (its lease held for 30
+    minutes) were cut off. Handlers that do nothing are what uvicorn finds now."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: None)
+
+
+def stop_on_a_second_signal() -> None:
+    """While `serve` stops its services, a second SIGTERM or Ctrl-C ends it at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -28,7 +28,7 @@ from dockwatch.match.service import match_packages
 from dockwatch.model.events import RescanCompleted
 from dockwatch.model.package import Package
 from dockwatch.storage.unit_of_work import UnitOfWork
-from dockwatch.vulndb.importer import collector_paused
+from dockwatch.vulndb.collector import collector_paused
 
 from .config import ScanFrequency, ScanType
 from .environment import ScanEnvironment

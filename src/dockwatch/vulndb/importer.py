@@ -12,12 +12,10 @@ is skipped with its reason and counted; it never aborts the import.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +42,7 @@ from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
 from . import archive_members, bundle, parallel
+from .collector import collector_paused
 from .service import ImportResult, VulnDb
 
 logger = logging.getLogger(__name__)
@@ -142,23 +141,6 @@ def import_paths(
     the records are parsed; export bundles come last."""
     with collector_paused():
         return _import_paths(vdb, paths, progress, workers)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector held off during an import (and in its parsing processes,
-    which inherit it or pause it themselves) and a rescan's delta (`scan/rescan.py`): the rows, tuples and contents an import builds
-    are acyclic and reference counting frees them, but each burst of allocations set off a
-    full collection over every object alive, the growing list of rows to write included. A
-    full import of the JSON sources of the shared snapshot took 3.63 to 4.02 CPU-s with the
-    collector and 2.80 to 2.94 without (parent 1.40 to 1.06, parsing processes 2.24 to 1.74)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _import_paths(

@@ -29,6 +29,7 @@ from dockwatch.feeds.feed import (
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
 
+from .collector import collector_paused
 from .download_ahead import DownloadAhead
 from .osv_feed_records import iter_osv_feed, reads_archives
 from .service import ImportResult, RecordsChangedWhileRead, VulnDb
@@ -124,8 +125,19 @@ def sync(
     writes). What is pending is written before any other feed's outcome, so outcomes and
     database versions keep the feeds' order. The next feed downloads meanwhile, in a thread
     (`DownloadAhead`), from the moment the current feed's parse has started."""
+    with collector_paused():  # the feeds' rows are acyclic (`collector.collector_paused`)
+        return _sync(vdb, list(feeds), http, progress, renew, workers)
+
+
+def _sync(
+    vdb: VulnDb,
+    listed: list[Feed],
+    http: httpx.Client,
+    progress: Callable[[str], None] | None,
+    renew: Callable[[], None] | None,
+    workers: int | None,
+) -> list[SyncOutcome]:
     say = progress or (lambda _m: None)
-    listed = list(feeds)
     outcomes: list[SyncOutcome] = []
     pending: list[_Parsed] = []  # at most one: written while the next feed is parsed
     ahead: DownloadAhead | None = None  # the next feed's download, when it has started

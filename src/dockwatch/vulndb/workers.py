@@ -56,7 +56,7 @@ def _start_worker(importer: int, forked: bool) -> None:
             os._exit(1)
     else:
         threading.Thread(target=_end_with, args=(importer,), daemon=True).start()
-    gc.disable()  # what it builds is acyclic (see `importer.collector_paused`)
+    gc.disable()  # what it builds is acyclic (see `collector.collector_paused`)
     os.nice(NICENESS)  # never refused: lowering one's own priority needs no privilege
 
 

@@ -228,7 +228,7 @@ def test_what_outlives_a_delta_is_promoted_to_the_oldest_generation() -> None:
     import gc
 
     from dockwatch.scan.rescan import _promoted
-    from dockwatch.vulndb.importer import collector_paused
+    from dockwatch.vulndb.collector import collector_paused
 
     class Node:
         def __init__(self) -> None:
