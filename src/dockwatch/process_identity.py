@@ -9,8 +9,11 @@ host and this namespace that no longer exists. Anything it cannot see is taken t
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
+from pathlib import Path
 
 UNKNOWN_NAMESPACE = "-"
 
@@ -46,3 +49,41 @@ def ended(host_name: str, pid: str, namespace: str) -> bool:
     except OSError:  # it exists (PermissionError: another user's), or cannot be told
         return False
     return False
+
+
+def folder_owner() -> str:
+    """This process as a temporary folder's name holds it: `<host>.<pid namespace>.<pid>`, the
+    host as 8 hex digits of its name's digest (the initial pid namespace has the same number
+    on every host)."""
+    return f"{_host_tag()}.{pid_namespace()}.{os.getpid()}"
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(host().encode()).hexdigest()[:8]
+
+
+def remove_abandoned_folders(root: Path, prefix: str) -> None:
+    """Remove the folders in `root` named `<prefix><folder_owner()>-...` of processes of this
+    host that have ended: this user's folders only, never through a link."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    uid, me, tag = os.getuid(), host(), _host_tag()
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        owner = entry.name[len(prefix) :].split("-", 1)[0].split(".")
+        if len(owner) != 3 or owner[0] != tag:
+            continue
+        _, namespace, pid = owner
+        try:
+            if (
+                not entry.is_dir(follow_symlinks=False)
+                or entry.stat(follow_symlinks=False).st_uid != uid
+            ):
+                continue
+        except OSError:
+            continue
+        if ended(me, pid, namespace):
+            shutil.rmtree(entry.path, ignore_errors=True)

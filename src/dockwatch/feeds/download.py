@@ -12,7 +12,6 @@ import abc
 import gzip
 import hashlib
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -43,7 +42,7 @@ from dockwatch.feeds.feed import (
     Unchanged,
     Validator,
 )
-from dockwatch.process_identity import ended, host, pid_namespace
+from dockwatch.process_identity import folder_owner, remove_abandoned_folders
 
 logger = logging.getLogger(__name__)
 
@@ -322,46 +321,14 @@ _WORKDIR_PREFIX = "dockwatch-feed-"
 
 def feed_workdir(feed: str, tmp_root: Path | None) -> Path:
     """A new temporary folder for one fetch of `feed` (in `tmp_root`, else the system's),
-    named after this process: `dockwatch-feed-<host>.<pid namespace>.<pid>-<feed>-<random>`,
-    the host as 8 hex digits of its name's digest (the initial pid namespace has the same
-    number on every host). The folders of fetches whose process has ended are removed first:
-    a sync killed outright (SIGKILL, the OOM killer) left its downloads behind, a whole OSV
-    archive or every NVD page, once per crash."""
+    named after this process: `dockwatch-feed-<host>.<pid namespace>.<pid>-<feed>-<random>`
+    (`process_identity.folder_owner`). The folders of fetches whose process has ended are
+    removed first: a sync killed outright (SIGKILL, the OOM killer) left its downloads behind,
+    a whole OSV archive or every NVD page, once per crash."""
     root = Path(tmp_root) if tmp_root is not None else Path(tempfile.gettempdir())
-    _remove_abandoned(root)
-    owner = f"{_host_tag()}.{pid_namespace()}.{os.getpid()}"
-    return Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{owner}-{_safe(feed)}-", dir=root))
-
-
-def _host_tag() -> str:
-    return hashlib.sha256(host().encode()).hexdigest()[:8]
-
-
-def _remove_abandoned(root: Path) -> None:
-    """Remove the fetch folders in `root` of processes of this host that have ended (only
-    folders of this user, never through a link; `process_identity.ended`)."""
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return
-    uid, me, tag = os.getuid(), host(), _host_tag()
-    for entry in entries:
-        if not entry.name.startswith(_WORKDIR_PREFIX):
-            continue
-        owner = entry.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0].split(".")
-        if len(owner) != 3 or owner[0] != tag:
-            continue
-        _, namespace, pid = owner
-        try:
-            if (
-                not entry.is_dir(follow_symlinks=False)
-                or entry.stat(follow_symlinks=False).st_uid != uid
-            ):
-                continue
-        except OSError:
-            continue
-        if ended(me, pid, namespace):
-            shutil.rmtree(entry.path, ignore_errors=True)
+    remove_abandoned_folders(root, _WORKDIR_PREFIX)
+    prefix = f"{_WORKDIR_PREFIX}{folder_owner()}-{_safe(feed)}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 
 @dataclass

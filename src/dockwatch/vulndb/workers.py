@@ -29,7 +29,10 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
 from typing import Any
+
+from dockwatch.process_identity import folder_owner, remove_abandoned_folders
 
 _PR_SET_PDEATHSIG = 1
 
@@ -157,28 +160,6 @@ def _work(
 _SPOOL_PREFIX = "dockwatch-parse-"
 
 
-def _remove_stale_spools() -> None:
-    """Spool folders of imports that were killed (SIGKILL leaves no chance to remove them):
-    those whose process is gone."""
-    root = tempfile.gettempdir()
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return
-    for name in names:
-        if not name.startswith(_SPOOL_PREFIX):
-            continue
-        pid = name[len(_SPOOL_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:  # gone: its folder is stale
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-        except OSError:  # alive (another user's, perhaps)
-            continue
-
-
 def _context(task: Callable[..., bytes]) -> Any:
     """How workers start. Forking is cheapest and safe while this process runs no other thread
     (the CLI). Beside threads (the server: its scheduled feed syncs) a fork could copy a lock
@@ -225,8 +206,9 @@ def run_chunks(
     iterator early stops the workers."""
     ctx = _context(task)
     forked = ctx.get_start_method() == "fork"
-    _remove_stale_spools()
-    spool = tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-")
+    # spool folders of imports killed outright (SIGKILL leaves no chance to remove them)
+    remove_abandoned_folders(Path(tempfile.gettempdir()), _SPOOL_PREFIX)
+    spool = tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{folder_owner()}-")
     taken = ctx.Value("q", 0)
     procs = []
     pipes: dict[Connection, Any] = {}  # announcements of each live worker, by its sentinel

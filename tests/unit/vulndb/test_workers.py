@@ -209,13 +209,19 @@ def test_spool_folders_of_killed_imports_are_removed(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    stale = tmp_path / f"dockwatch-parse-{int(gone.stdout)}-abc"
-    live = tmp_path / f"dockwatch-parse-{os.getpid()}-def"
+    import hashlib
+    import socket
+
+    namespace = os.readlink("/proc/self/ns/pid").split("[")[1].rstrip("]")
+    here = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8] + "." + namespace
+    stale = tmp_path / f"dockwatch-parse-{here}.{int(gone.stdout)}-abc"
+    live = tmp_path / f"dockwatch-parse-{here}.{os.getpid()}-def"
+    elsewhere = tmp_path / f"dockwatch-parse-{here[:8]}.1.{int(gone.stdout)}-ghi"
     other = tmp_path / "dockwatch-parse-notapid"
-    for folder in (stale, live, other):
+    for folder in (stale, live, elsewhere, other):
         folder.mkdir()
         (folder / "0").write_bytes(b"x")
     assert list(workers.run_chunks(_square_all, CHUNKS[:2], (0,), 2)) == [
         _square_all(c, 0) for c in CHUNKS[:2]
     ]
-    assert _spools(tmp_path) == sorted([live.name, other.name])
+    assert _spools(tmp_path) == sorted([live.name, elsewhere.name, other.name])
