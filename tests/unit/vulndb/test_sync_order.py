@@ -127,12 +127,18 @@ SECOND_ROUND = {
 }
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    ("workers", "kev_at"),
+    [(1, -1), (2, -1), (2, 0), (2, 4)],
+    ids=["1-last", "2-last", "2-first", "2-mid"],
+)
 def test_feeds_synced_together_store_what_each_synced_alone_stores(
-    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, kev_at: int
 ) -> None:
     """Two rounds over eight archive feeds and KEV: the first stores everything; the second
-    puts each way a feed can end after an archive feed whose write is still to come."""
+    puts each way a feed can end after an archive feed whose write is still to come. KEV, read
+    in this process, comes last, first (the next feed downloads while it is read) or among
+    the archives."""
     monkeypatch.setattr(parallel, "MIN_FILES", 1)  # a pool even for these small archives
     monkeypatch.setattr(parallel, "CHUNK", 3)
     first = {eco: _archive(eco, 7 + i, "2.0") for i, eco in enumerate(ECOSYSTEMS)}
@@ -142,6 +148,8 @@ def test_feeds_synced_together_store_what_each_synced_alone_stores(
     second["Go"] = first["Go"]
     together, alone = _vdb(tmp_path / "together"), _vdb(tmp_path / "alone")
     feeds = _feeds(upstream, tmp_path)
+    if kev_at >= 0:
+        feeds.insert(kev_at, feeds.pop())
     for n, bodies in enumerate([first | {"kev": _kev(3)}, second | {"kev": _kev(5)}]):
         for name, body in bodies.items():
             path = "/kev.json" if name == "kev" else f"/{name}/all.zip"
@@ -152,7 +160,9 @@ def test_feeds_synced_together_store_what_each_synced_alone_stores(
             got = sync(together, feeds, http, workers=workers)
             each = [o for feed in feeds for o in sync(alone, [feed], http, workers=workers)]
         assert _summary(got) == _summary(each)
-    assert [(o.feed.split(":")[-1], o.status) for o in got] == list(SECOND_ROUND.items())
+    assert [(o.feed.split(":")[-1], o.status) for o in got] == [
+        (f.name.split(":")[-1], SECOND_ROUND[f.name.split(":")[-1]]) for f in feeds
+    ]
     assert _stored(together, feeds) == _stored(alone, feeds)
 
 
