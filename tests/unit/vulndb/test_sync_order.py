@@ -78,6 +78,13 @@ def _feeds(upstream: Upstream, tmp_path: Path) -> list[Feed]:
     return [*feeds, KevFeed(url=upstream.url("/kev.json"), policy=policy)]
 
 
+def _archive_feeds(upstream: Upstream, tmp_path: Path, count: int) -> list[Feed]:
+    """The first `count` archive feeds, each serving three records."""
+    for eco in ECOSYSTEMS[:count]:
+        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    return _feeds(upstream, tmp_path)[:count]
+
+
 def _vdb(path: Path) -> VulnDb:
     path.mkdir()
     db = Database(f"sqlite:///{path / 'v.db'}")
@@ -171,9 +178,7 @@ def test_a_failed_write_is_raised_not_blamed_on_the_next_feed(
 ) -> None:
     """The write of a feed happens while the next feed is parsed; an error writing it ends
     the sync, as it did when each feed was written before the next was fetched."""
-    feeds = _feeds(upstream, tmp_path)[:2]
-    for eco in ECOSYSTEMS[:2]:
-        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    feeds = _archive_feeds(upstream, tmp_path, 2)
     vdb = _vdb(tmp_path / "db")
 
     refused: list[object] = []
@@ -198,9 +203,7 @@ def test_the_next_feed_downloads_while_this_one_is_parsed(
     """The first feed's parse holds still until the second feed's download is asked for:
     fetched only once the parse has ended, the second feed would never be asked for, and the
     parse would give up waiting."""
-    feeds = _feeds(upstream, tmp_path)[:2]
-    for eco in ECOSYSTEMS[:2]:
-        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    feeds = _archive_feeds(upstream, tmp_path, 2)
     second_url = upstream.url(f"/{ECOSYSTEMS[1]}/all.zip")
     asked = threading.Event()
     seen_while_parsing: list[bool] = []
@@ -234,9 +237,7 @@ def test_a_sync_stopped_by_an_error_leaves_no_download_behind(
 ) -> None:
     """The write that fails happens while the second feed is parsed and the third downloads:
     the third's download is removed, by the sync or by its thread as it ends."""
-    feeds = _feeds(upstream, tmp_path)[:3]
-    for eco in ECOSYSTEMS[:3]:
-        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    feeds = _archive_feeds(upstream, tmp_path, 3)
     third_url = upstream.url(f"/{ECOSYSTEMS[2]}/all.zip")
     asked: list[str] = []
     vdb = _vdb(tmp_path / "db")
@@ -261,9 +262,7 @@ def test_the_collector_is_held_off_while_a_sync_reads_and_writes(
 ) -> None:
     """The rows of a feed are acyclic: full collections over them were 0.28-0.40 s of the
     syncing process's CPU for the four archives of `bench/feed_sync.py` (745 collections)."""
-    feeds = _feeds(upstream, tmp_path)[:2]
-    for eco in ECOSYSTEMS[:2]:
-        upstream.resources[f"/{eco}/all.zip"] = Resource(_archive(eco, 3, "2.0"), etag='"1"')
+    feeds = _archive_feeds(upstream, tmp_path, 2)
     vdb = _vdb(tmp_path / "db")
     enabled: list[bool] = []
     write = vdb.apply_rows
