@@ -217,6 +217,11 @@ def main() -> int:
     print(f"{len(ecosystems)} feeds ({', '.join(ecosystems)}), {size / 1e6:.1f} MB of archives")
     rates: list[float | None] = [None, *(float(r) * 1e6 for r in args.rates.split(",") if r)]
     unthrottled: tuple[float, float] | None = None  # (sync, downloads alone) medians
+    # the command syncs its feeds in their configured order, not in the order named
+    from dockwatch.vulndb.runner import configured_feeds
+
+    named = [f"osv:{e}" for e in ecosystems]
+    first_synced = configured_feeds({}, named)[0].name.removeprefix("osv:")
     for rate in rates:
         server, base = serve(archives, rate)
         alone: list[float] = []
@@ -243,11 +248,11 @@ def main() -> int:
             unthrottled = (wall, downloading)
         elif unthrottled is not None:  # what slower downloads added, against what they took
             added = downloading - unthrottled[1]
-            first_alone = len(archives[ecosystems[0]]) / rate
+            first_alone = len(archives[first_synced]) / rate
             print(
                 f"  the downloads took {added:.2f} s longer than unthrottled; the sync"
-                f" {wall - unthrottled[0]:.2f} s longer (the first feed's download alone,"
-                f" with nothing to overlap: {first_alone:.2f} s)"
+                f" {wall - unthrottled[0]:.2f} s longer (the first feed synced, {first_synced},"
+                f" downloads in {first_alone:.2f} s at this rate, beside nothing)"
             )
     day_after, changed = next_day(archives, args.changed)
     first, base = serve(archives, None)
