@@ -24,7 +24,9 @@ by uploads that changed process. Uploads that stay on one process hash each byte
 
 **Commit.** The verified bytes are assembled at the content address by one S3 multipart upload
 whose parts are server-side copies of the part objects (`UploadPartCopy`: no bytes go through
-dockwatch again); an upload smaller than one part is a single `PutObject`. Both are conditional
+dockwatch again); an upload smaller than one part is a single `PutObject` of the bytes the
+committing process holds in memory (the tail it read at the request's start and what the
+request added), with nothing saved before it. Both are conditional
 (`If-None-Match: *`): when two commits of one digest race, the second is refused with 412 and
 treated as success (the address holds the same bytes). Stores that refuse the header fall back
 to HEAD-then-write, where a race rewrites identical bytes, which is harmless too.
@@ -289,11 +291,12 @@ class S3BlobStore:
         # the marker goes last: a process dying half-way leaves a listed upload for gc
         self.delete_keys(sorted(keys, key=lambda k: k.endswith("/.upload")))
 
-    def assemble(self, target: str, pieces: list[Piece]) -> None:
-        """Write `pieces` (upload objects, in order) at `target`, once."""
+    def assemble(self, target: str, pieces: list[Piece], data: bytes | None = None) -> None:
+        """Write `data` (an upload held in memory) or else `pieces` (upload objects, in
+        order) at `target`, once."""
         if self.conditional_writes:
             try:
-                self._write_target(target, pieces, conditional=True)
+                self._write_target(target, pieces, data, conditional=True)
                 return
             except ClientError as exc:
                 if _code(exc) in _RACE_LOST:
@@ -309,12 +312,15 @@ class S3BlobStore:
         except ClientError as exc:
             if _code(exc) not in _MISSING:
                 raise
-        self._write_target(target, pieces, conditional=False)
+        self._write_target(target, pieces, data, conditional=False)
 
-    def _write_target(self, target: str, pieces: list[Piece], conditional: bool) -> None:
+    def _write_target(
+        self, target: str, pieces: list[Piece], data: bytes | None, conditional: bool
+    ) -> None:
         extra: dict[str, Any] = {"IfNoneMatch": "*"} if conditional else {}
-        if len(pieces) <= 1:
-            data = self.get_bytes(pieces[0].key) if pieces else b""
+        if data is not None or len(pieces) <= 1:
+            if data is None:
+                data = self.get_bytes(pieces[0].key) if pieces else b""
             self.client.put_object(Bucket=self.bucket, Key=target, Body=data, **extra)
             return
         mpu = self.client.create_multipart_upload(Bucket=self.bucket, Key=target)

@@ -23,7 +23,7 @@ class UploadObjects(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def list_objects(self, prefix: str) -> list[dict[str, Any]]: ...
     def delete_keys(self, keys: list[str]) -> None: ...
-    def assemble(self, target: str, pieces: list[Piece]) -> None: ...
+    def assemble(self, target: str, pieces: list[Piece], data: bytes | None = None) -> None: ...
     def remove_upload(self, upload_id: str) -> None: ...
     def hash_advance(self, upload_id: str, start: int, data: bytes) -> None: ...
     def hash_truncate(self, upload_id: str, size: int) -> None: ...
@@ -123,8 +123,13 @@ class S3BlobWriter:
         self._store.hash_truncate(self.upload_id, size)
 
     def prepare(self, expected: Digest) -> BlobInfo:
-        """Persist everything, then verify the digest; nothing is visible yet."""
-        if len(self._buffer) != self._tail_saved:
+        """Verify the digest; nothing is visible yet. An upload with part objects has its
+        buffer saved as its tail first: the commit copies objects. One held whole in memory
+        (every upload under a part, as most layers and every manifest's blobs are) is
+        written from memory by `publish`: saving it first, then reading it back, sent its
+        bytes through the store three times instead of once. Should the request fail after
+        this, `close` still saves the buffer, as for any request."""
+        if self._parts and len(self._buffer) != self._tail_saved:
             self._save_tail()
         size = self.size()
         actual = self._store.upload_digest(self.upload_id, self, algorithm_of(expected))
@@ -138,7 +143,11 @@ class S3BlobWriter:
         if self._prepared is None:
             raise RuntimeError("publish() before prepare()")
         digest, _ = self._prepared
-        self._store.assemble(self._store.blob_key(digest), self._pieces())
+        target = self._store.blob_key(digest)
+        if self._parts:
+            self._store.assemble(target, self._pieces())
+        else:
+            self._store.assemble(target, [], bytes(self._buffer))
         self._finished = True
         self._store.remove_upload(self.upload_id)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest
@@ -116,6 +118,65 @@ def test_concurrent_commits_from_two_processes(s3_server: S3Server) -> None:
     assert a.upload_ids() == []
     with a.open(_d(data)) as f:
         assert f.read() == data
+
+
+class _Traffic:
+    """The S3 calls a store's client makes: (operation, key, bytes of the body sent)."""
+
+    def __init__(self, store: S3BlobStore) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+        store.client.meta.events.register("provide-client-params.s3", self._asked)
+
+    def _asked(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, params.get("Key", ""), len(params.get("Body", b""))))
+
+
+def test_an_upload_held_in_memory_goes_to_the_bucket_once(s3_server: S3Server) -> None:
+    """A monolithic upload (POST, then PUT with its bytes) sends its bytes once, as the blob:
+    no tail object written before the commit and read back for it."""
+    a, _ = _pair(s3_server)
+    data = os.urandom(MIN_PART - 1)
+    a.writer("upload-once-0001", create=True).close()  # the POST
+    traffic = _Traffic(a)
+    w = a.writer("upload-once-0001")  # the PUT
+    w.write(data)
+    w.commit(_d(data))
+    w.close()
+    blob = a.blob_key(_d(data))
+    assert [c for c in traffic.calls if c[0] == "PutObject"] == [("PutObject", blob, len(data))]
+    assert not [c for c in traffic.calls if c[0] == "GetObject"]
+    with a.open(_d(data)) as f:
+        assert f.read() == data
+    assert _keys(a, "uploads/") == []
+
+
+def test_an_upload_whose_commit_fails_keeps_its_bytes(s3_server: S3Server) -> None:
+    """When writing the blob fails after the digest was verified, the request's bytes are
+    saved as the upload's tail when its writer closes, and another process commits them."""
+    a, b = _pair(s3_server)
+    first, rest = os.urandom(3000), os.urandom(5000)
+    w = a.writer("upload-fail-0001", create=True)
+    w.write(first)
+    w.close()  # an earlier PATCH
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if "/blobs/" in params.get("Key", ""):
+            raise ClientError({"Error": {"Code": "InternalError"}}, "PutObject")
+
+    a.client.meta.events.register("provide-client-params.s3.PutObject", refuse)
+    w = a.writer("upload-fail-0001")
+    w.write(rest)
+    w.prepare(_d(first + rest))
+    with pytest.raises(ClientError):
+        w.publish()
+    w.close()  # the request ends
+    a.client.meta.events.unregister("provide-client-params.s3.PutObject", refuse)
+    assert a.stat(_d(first + rest)) is None
+    w = b.writer("upload-fail-0001")
+    assert w.size() == len(first) + len(rest)
+    w.commit(_d(first + rest))
+    with a.open(_d(first + rest)) as f:
+        assert f.read() == first + rest
 
 
 def test_presigned_url_serves_the_blob(s3_server: S3Server) -> None:
