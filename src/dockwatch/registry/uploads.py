@@ -10,8 +10,9 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from dockwatch.model.digest import Digest, DigestInvalid, parse_digest
+from dockwatch.model.digest import BlobNotFound, Digest, DigestInvalid, parse_digest
 from dockwatch.storage.blobs.blobstore import (
     BlobInfo,
     BlobWriter,
@@ -146,13 +147,29 @@ class Uploads:
     def stat_blob(self, name: str, digest: Digest) -> int:
         """Size of a blob visible in the repository; raises BlobUnknown (also for an unknown
         repository, as distribution answers)."""
+        size = self.linked_size(name, digest)
+        if self.ctx.blobs.stat(digest) is None:
+            raise BlobUnknown(digest)
+        return size
+
+    def linked_size(self, name: str, digest: Digest) -> int:
+        """Size of a blob linked to the repository, as recorded, without asking the blob
+        store: the caller opens it next (`open_linked`). Raises BlobUnknown."""
         check_name(name)
         with self.ctx.store.read() as uow:
             r = uow.registry.get_repository(self.ctx.tenant, name)
             size = None if r is None else uow.registry.linked_blob_size(r.id, digest)
-        if size is None or self.ctx.blobs.stat(digest) is None:
+        if size is None:
             raise BlobUnknown(digest)
         return size
+
+    def open_linked(self, digest: Digest, offset: int) -> BinaryIO:
+        """A linked blob's bytes from `offset`; BlobUnknown when its bytes are gone (a gc
+        killed inside its transaction may leave rows whose bytes it had removed)."""
+        try:
+            return self.ctx.blobs.open(digest, offset)
+        except BlobNotFound as exc:
+            raise BlobUnknown(digest) from exc
 
     def delete_blob(self, name: str, digest: Digest) -> None:
         """Unlink a blob from the repository (gc removes the bytes once nothing references it)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -16,35 +17,64 @@ from dockwatch.storage.blobs.blobstore import BlobStore, LocalBlobPaths
 BATCH = 1 << 20
 
 
+def opens_before_answering(request: Request, store: BlobStore) -> bool:
+    """True for a GET of a store without local files: `stream_blob` answers it, opening the
+    object first, so that the store need not be asked beforehand whether it holds it."""
+    return request.method == "GET" and not isinstance(store, LocalBlobPaths)
+
+
+def _refused_range(request: Request, size: int, headers: dict[str, str]) -> Response | None:
+    if not _inverted_range(request.headers.get("range")):
+        return None
+    # RFC 9110 calls a last-pos below the first-pos invalid; the distribution-spec
+    # conformance suite (and distribution itself) answer 416, so do we.
+    headers["Content-Range"] = f"bytes */{size}"
+    return Response(status_code=416, headers=headers)
+
+
 def serve_blob(
     request: Request, store: BlobStore, digest: Digest, size: int, headers: dict[str, str]
 ) -> Response:
-    """The response to a blob GET or HEAD, honouring a `Range` header."""
-    if _inverted_range(request.headers.get("range")):
-        # RFC 9110 calls a last-pos below the first-pos invalid; the distribution-spec
-        # conformance suite (and distribution itself) answer 416, so do we.
-        headers["Content-Range"] = f"bytes */{size}"
-        return Response(status_code=416, headers=headers)
+    """The response to a blob HEAD, or GET of a local file, honouring a `Range` header."""
+    refused = _refused_range(request, size, headers)
+    if refused is not None:
+        return refused
     if isinstance(store, LocalBlobPaths):
         path = store.local_path(digest)
         if request.method == "GET" and "range" not in request.headers:
             return BlobFileResponse(path, size, headers)
         # HEAD and Range requests: starlette's FileResponse implements them fully
         return FileResponse(path, headers=headers, media_type="application/octet-stream")
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(size)
-        headers["Accept-Ranges"] = "bytes"
-        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    assert request.method == "HEAD", "a GET from the store is `stream_blob`'s"
+    headers["Content-Length"] = str(size)
+    headers["Accept-Ranges"] = "bytes"
+    return Response(status_code=200, headers=headers, media_type="application/octet-stream")
 
+
+async def stream_blob(
+    request: Request,
+    size: int,
+    headers: dict[str, str],
+    open_at: Callable[[int], Awaitable[BinaryIO]],
+) -> Response:
+    """The response to a blob GET from a store without local files (S3), honouring a `Range`
+    header. The object is opened (`open_at` the first byte sent) before the status is
+    chosen, so a blob whose bytes are gone is refused by what opening it raises: no request
+    asks the store first whether it holds the blob (on moto's server, that HEAD took a third
+    of the time of pulling a 4 MiB blob)."""
+    refused = _refused_range(request, size, headers)
+    if refused is not None:
+        return refused
     first, last = _single_range(request.headers.get("range"), size) or (0, size - 1)
     status = 200
     if (first, last) != (0, size - 1):
         status = 206
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    stream = await open_at(first)
 
     def chunks() -> Any:
         left = last - first + 1
-        with store.open(digest, first) as f:
+        with stream as f:
             while left > 0 and (chunk := f.read(min(BATCH, left))):
                 left -= len(chunk)
                 yield chunk

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 from anyio import to_thread
@@ -30,7 +30,7 @@ from dockwatch.registry.tags import Page, parse_page_size
 from dockwatch.registry.uploads import parse_client_digest
 from dockwatch.storage.blobs.blobstore import BlobWriter, PresignedBlobs
 
-from .blob_responses import BATCH, serve_blob
+from .blob_responses import BATCH, opens_before_answering, serve_blob, stream_blob
 from .codes import error_for
 
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
@@ -294,18 +294,29 @@ async def _referrers(request: Request, api: OciApi, p: dict[str, str]) -> Respon
 
 async def _get_blob(request: Request, api: OciApi, p: dict[str, str]) -> Response:
     digest = parse_client_digest(p["digest"])
-    size = await api.run(api.registry.uploads.stat_blob, p["name"], digest)
+    uploads, store = api.registry.uploads, api.registry.ctx.blobs
+    signed = store if api.blob_redirect_seconds and isinstance(store, PresignedBlobs) else None
+    streamed = opens_before_answering(request, store) and signed is None
+    # a blob streamed from the store is opened before the answer: no need to ask it first
+    stat = uploads.linked_size if streamed else uploads.stat_blob
+    size = await api.run(stat, p["name"], digest)
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": digest,
         "Etag": f'"{digest}"',
         "Cache-Control": "max-age=31536000",
     }
-    store = api.registry.ctx.blobs
-    if api.blob_redirect_seconds and request.method == "GET" and isinstance(store, PresignedBlobs):
-        url = await api.run(store.presigned_url, digest, api.blob_redirect_seconds)
+    if signed is not None and request.method == "GET":
+        url = await api.run(signed.presigned_url, digest, api.blob_redirect_seconds)
         headers.pop("Cache-Control")  # the signed URL expires; the redirect must not outlive it
         return Response(status_code=307, headers={**headers, "Location": url})
+    if streamed:
+
+        async def open_at(first: int) -> BinaryIO:
+            stream: BinaryIO = await api.run(uploads.open_linked, digest, first)
+            return stream
+
+        return await stream_blob(request, size, headers, open_at)
     return serve_blob(request, store, digest, size, headers)
 
 
