@@ -45,6 +45,7 @@ import io
 import logging
 import re
 import threading
+from collections.abc import Collection
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -217,8 +218,9 @@ class S3BlobStore:
         if not _UPLOAD_ID.match(upload_id):
             raise UploadNotFound(upload_id)
         if create:
-            self.put_bytes(self.upload_key(upload_id, ".upload"), b"")
-            return S3BlobWriter(self, upload_id, [], b"")
+            marker = self.upload_key(upload_id, ".upload")
+            self.put_bytes(marker, b"")
+            return S3BlobWriter(self, upload_id, [], b"", [marker])
         prefix = self.upload_key(upload_id, "")
         objects = self.list_objects(prefix)
         if not any(o["Key"] == f"{prefix}.upload" for o in objects):
@@ -235,7 +237,7 @@ class S3BlobStore:
                 parts.append(Piece(int(m.group(2)), int(o["Size"]), o["Key"]))
         end = sum(p.size for p in parts)
         tail = self.get_bytes(tails[end]) if end in tails else b""
-        return S3BlobWriter(self, upload_id, parts, tail)
+        return S3BlobWriter(self, upload_id, parts, tail, [o["Key"] for o in objects])
 
     def upload_ids(self) -> list[tuple[str, float]]:
         """Uploads in progress, each with the newest time of its objects."""
@@ -284,10 +286,11 @@ class S3BlobStore:
             batch = [{"Key": k} for k in keys[i : i + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
-    def remove_upload(self, upload_id: str) -> None:
+    def remove_upload(self, upload_id: str, keys: Collection[str] | None = None) -> None:
+        """Delete the upload's objects: `keys` when its writer knows them, else those listed."""
         self._hash_forget(upload_id)
-        prefix = self.upload_key(upload_id, "")
-        keys = [o["Key"] for o in self.list_objects(prefix)]
+        if keys is None:
+            keys = [o["Key"] for o in self.list_objects(self.upload_key(upload_id, ""))]
         # the marker goes last: a process dying half-way leaves a listed upload for gc
         self.delete_keys(sorted(keys, key=lambda k: k.endswith("/.upload")))
 

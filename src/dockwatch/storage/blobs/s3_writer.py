@@ -5,6 +5,7 @@ The layout and the cross-process rules are in `s3.py`'s docstring.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ class UploadObjects(Protocol):
     def list_objects(self, prefix: str) -> list[dict[str, Any]]: ...
     def delete_keys(self, keys: list[str]) -> None: ...
     def assemble(self, target: str, pieces: list[Piece], data: bytes | None = None) -> None: ...
-    def remove_upload(self, upload_id: str) -> None: ...
+    def remove_upload(self, upload_id: str, keys: Collection[str] | None = None) -> None: ...
     def hash_advance(self, upload_id: str, start: int, data: bytes) -> None: ...
     def hash_truncate(self, upload_id: str, size: int) -> None: ...
     def upload_digest(self, upload_id: str, writer: S3BlobWriter, algorithm: str) -> Digest: ...
@@ -42,9 +43,21 @@ class Piece:
 class S3BlobWriter:
     """One upload: bytes buffered in memory, flushed as part objects; see the module docstring."""
 
-    def __init__(self, store: UploadObjects, upload_id: str, parts: list[Piece], tail: bytes):
+    def __init__(
+        self,
+        store: UploadObjects,
+        upload_id: str,
+        parts: list[Piece],
+        tail: bytes,
+        keys: Iterable[str] = (),
+    ) -> None:
         self.upload_id = upload_id
         self._store = store
+        self._keys = set(keys)
+        """The upload's objects: those listed when it was opened, and those written since.
+        A commit removes them without listing the upload again (clients send an upload's
+        requests one after another, so no other process adds any meanwhile; an object that
+        appeared anyway is left for the collection of abandoned uploads)."""
         self._parts = parts
         self._persisted = sum(p.size for p in parts)  # bytes in part objects
         self._buffer = bytearray(tail)  # bytes after the parts (the tail object's, then new)
@@ -78,6 +91,7 @@ class S3BlobWriter:
         key = self._store.upload_key(self.upload_id, f"part-{self._persisted:015d}")
         data = bytes(self._buffer)
         self._store.put_bytes(key, data)
+        self._keys.add(key)
         self._parts.append(Piece(self._persisted, len(data), key))
         self._persisted += len(data)
         self._buffer.clear()
@@ -90,12 +104,11 @@ class S3BlobWriter:
         if self._buffer or self._tail_saved:
             self._store.put_bytes(current, bytes(self._buffer))
         self._tail_saved = len(self._buffer)
-        stale = [
-            o["Key"]
-            for o in self._store.list_objects(prefix)
-            if o["Key"].startswith(f"{prefix}tail-") and o["Key"] != current
-        ]
+        listed = [o["Key"] for o in self._store.list_objects(prefix)]
+        stale = [k for k in listed if k.startswith(f"{prefix}tail-") and k != current]
         self._store.delete_keys(stale)
+        self._keys.update(listed)
+        self._keys.difference_update(stale)
 
     def truncate(self, size: int) -> None:
         """Drop bytes past `size`, reading back the part that holds `size` if needed."""
@@ -119,6 +132,7 @@ class S3BlobWriter:
             self._buffer = bytearray(carried)
             self._tail_saved = -1  # force a rewrite
             self._store.delete_keys(drop)
+            self._keys.difference_update(drop)
             self._save_tail()
         self._store.hash_truncate(self.upload_id, size)
 
@@ -149,7 +163,7 @@ class S3BlobWriter:
         else:
             self._store.assemble(target, [], bytes(self._buffer))
         self._finished = True
-        self._store.remove_upload(self.upload_id)
+        self._store.remove_upload(self.upload_id, self._keys)
 
     def _pieces(self) -> list[Piece]:
         out = list(self._parts)

@@ -68,6 +68,7 @@ def test_upload_started_on_one_process_finishes_on_another(s3_server: S3Server) 
     assert w.commit(_d(data)).size == len(data)
     with b.open(_d(data)) as f:
         assert f.read() == data
+    assert _keys(a, "uploads/") == []
 
 
 def test_truncate_inside_a_flushed_part(s3_server: S3Server) -> None:
@@ -84,6 +85,7 @@ def test_truncate_inside_a_flushed_part(s3_server: S3Server) -> None:
     w.commit(_d(good + b"tail"))
     with a.open(_d(good + b"tail")) as f:
         assert f.read() == good + b"tail"
+    assert _keys(a, "uploads/") == []
 
 
 def test_stale_tail_of_a_dead_process_is_ignored(s3_server: S3Server) -> None:
@@ -101,6 +103,7 @@ def test_stale_tail_of_a_dead_process_is_ignored(s3_server: S3Server) -> None:
     w2.commit(_d(first + more + b"end"))
     with b.open(_d(first + more + b"end")) as f:
         assert f.read() == first + more + b"end"
+    assert _keys(a, "uploads/") == []  # the dead process's tail and part included
 
 
 def test_concurrent_commits_from_two_processes(s3_server: S3Server) -> None:
@@ -133,7 +136,8 @@ class _Traffic:
 
 def test_an_upload_held_in_memory_goes_to_the_bucket_once(s3_server: S3Server) -> None:
     """A monolithic upload (POST, then PUT with its bytes) sends its bytes once, as the blob:
-    no tail object written before the commit and read back for it."""
+    no tail object written before the commit and read back for it, and the upload is not
+    listed again to be removed."""
     a, _ = _pair(s3_server)
     data = os.urandom(MIN_PART - 1)
     a.writer("upload-once-0001", create=True).close()  # the POST
@@ -143,8 +147,9 @@ def test_an_upload_held_in_memory_goes_to_the_bucket_once(s3_server: S3Server) -
     w.commit(_d(data))
     w.close()
     blob = a.blob_key(_d(data))
+    # the upload's objects listed once when the PUT opens it, removed without a second listing
+    assert [c[0] for c in traffic.calls] == ["ListObjectsV2", "PutObject", "DeleteObjects"]
     assert [c for c in traffic.calls if c[0] == "PutObject"] == [("PutObject", blob, len(data))]
-    assert not [c for c in traffic.calls if c[0] == "GetObject"]
     with a.open(_d(data)) as f:
         assert f.read() == data
     assert _keys(a, "uploads/") == []
@@ -177,6 +182,7 @@ def test_an_upload_whose_commit_fails_keeps_its_bytes(s3_server: S3Server) -> No
     w.commit(_d(first + rest))
     with a.open(_d(first + rest)) as f:
         assert f.read() == first + rest
+    assert _keys(a, "uploads/") == []
 
 
 def test_presigned_url_serves_the_blob(s3_server: S3Server) -> None:
