@@ -6,6 +6,7 @@ cached layer results, so a duplicate name is an error, never a silent override.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -143,10 +144,20 @@ def default_registry(extra: tuple[str, ...] = (), plugins: bool = True) -> Catal
     installed `dockwatch.catalogers` entry points (unless `plugins` is False)."""
     registry = CatalogerRegistry()
     specs = [*_BUILTINS, *extra]
-    if plugins and may_declare(ENTRY_POINT_GROUP):
-        from importlib.metadata import entry_points  # ~20 ms: only when a plugin is installed
-
-        specs += [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    if plugins:
+        specs += _plugin_specs(tuple(sys.path))
     for spec in specs:
         registry.register(_load(spec))
     return registry
+
+
+@functools.lru_cache(maxsize=8)
+def _plugin_specs(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The `dockwatch.catalogers` entry points of the distributions on `path` (`sys.path`),
+    read once per process and path: looking reads every distribution's entry_points.txt,
+    2 ms of each `catalog_image` call here (a third of cataloguing a three-package image)."""
+    if not may_declare(ENTRY_POINT_GROUP):
+        return ()
+    from importlib.metadata import entry_points  # ~20 ms: only when a plugin is installed
+
+    return tuple(ep.value for ep in entry_points(group=ENTRY_POINT_GROUP))

@@ -94,3 +94,17 @@ def test_a_plugin_taking_a_builtin_name_is_refused(
     monkeypatch.delitem(sys.modules, module, raising=False)
     with pytest.raises(DuplicateCataloger):
         default_registry()
+
+
+def test_a_plugin_on_a_path_added_later_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installed plugins are read once per `sys.path`: a registry made before a folder
+    of plugins joins the path does not hide them from the registries made after."""
+    before = default_registry()
+    module = f"dw_plugin_later_{abs(hash(tmp_path)) % 10**8}"
+    write_plugin(tmp_path, "dw-plugin-later", module, "plugin-later")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    assert "plugin-later" not in before.names()
+    assert default_registry().names()[-1] == "plugin-later"
