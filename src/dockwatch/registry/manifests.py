@@ -173,12 +173,13 @@ class Manifests:
         overlong blob). Schema 1 carries no sizes. A blob counts only when its file is there."""
         missing: list[str] = []
         wrong_size: list[str] = []
-        for d in parsed.blobs:
-            if d.urls:
-                continue
-            size = uow.registry.linked_blob_size(r.id, d.digest)
-            # a gc killed inside its transaction may leave rows whose file it already removed
-            if size is None or self.ctx.blobs.stat(d.digest) is None:
+        sized = [
+            (d, uow.registry.linked_blob_size(r.id, d.digest)) for d in parsed.blobs if not d.urls
+        ]
+        # a gc killed inside its transaction may leave rows whose file it already removed
+        gone = self.ctx.blobs.missing([d.digest for d, size in sized if size is not None])
+        for d, size in sized:
+            if size is None or d.digest in gone:
                 missing.append(d.digest)
             elif parsed.media_type not in SCHEMA1_TYPES and size != d.size:
                 wrong_size.append(f"{d.digest} is {size} bytes, its descriptor says {d.size}")

@@ -125,3 +125,17 @@ def test_concurrent_commits_of_one_digest(store: BlobStore) -> None:
     with store.open(_d(data)) as f:
         assert f.read() == data
     assert store.upload_ids() == []
+
+
+def test_missing_names_the_blobs_not_stored(store: BlobStore) -> None:
+    stored = [b"first blob", b"second blob", b"third blob"]
+    for i, data in enumerate(stored):
+        w = store.writer(f"upload-miss-{i:04d}", create=True)
+        w.write(data)
+        w.commit(_d(data))
+    absent = [_d(b"never stored"), _d(b"nor this", "sha512")]
+    asked = [_d(stored[1]), absent[0], _d(stored[0]), absent[1], _d(stored[2]), absent[0]]
+    assert store.missing(asked) == set(absent)
+    assert store.missing([_d(stored[0])]) == set()
+    assert store.missing([absent[1]]) == {absent[1]}
+    assert store.missing([]) == set()

@@ -18,6 +18,7 @@ verified, so a reader never sees a partial blob, whatever happens to the writer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -109,6 +110,11 @@ class BlobStore(Protocol):
 
     def stat(self, digest: Digest) -> BlobInfo | None:
         """Size of a stored blob, or None."""
+        ...
+
+    def missing(self, digests: Collection[Digest]) -> set[Digest]:
+        """Those of `digests` the store holds no blob for (a manifest's references, a batch
+        of layers asked about): a remote store asks for them side by side."""
         ...
 
     def open(self, digest: Digest, offset: int = 0) -> BinaryIO:

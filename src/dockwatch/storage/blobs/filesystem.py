@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import BinaryIO
 
@@ -156,6 +157,10 @@ class FilesystemBlobStore:
             return BlobInfo(digest, self.local_path(digest).stat().st_size)
         except FileNotFoundError:
             return None
+
+    def missing(self, digests: Collection[Digest]) -> set[Digest]:
+        """The digests without a blob file."""
+        return {d for d in digests if self.stat(d) is None}
 
     def open(self, digest: Digest, offset: int = 0) -> BinaryIO:
         """Open the blob file positioned at `offset`."""

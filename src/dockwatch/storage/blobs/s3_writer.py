@@ -139,10 +139,10 @@ class S3BlobWriter:
     def prepare(self, expected: Digest) -> BlobInfo:
         """Verify the digest; nothing is visible yet. An upload with part objects has its
         buffer saved as its tail first: the commit copies objects. One held whole in memory
-        (every upload under a part, as most layers and every manifest's blobs are) is
-        written from memory by `publish`: saving it first, then reading it back, sent its
-        bytes through the store three times instead of once. Should the request fail after
-        this, `close` still saves the buffer, as for any request."""
+        (an upload under one part: image configs, small layers) is written from memory by
+        `publish`: saving it first, then reading it back, sent its bytes through the store
+        three times instead of once. Should the request fail after this, `close` still saves
+        the buffer, as for any request."""
         if self._parts and len(self._buffer) != self._tail_saved:
             self._save_tail()
         size = self.size()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -208,3 +209,26 @@ def test_blob_urls() -> None:
     for bad in ("file:///tmp", "s3:///prefix", "bucket/prefix"):
         with pytest.raises(InvalidInput):
             parse_blob_url(bad)
+
+
+def test_missing_asks_for_the_blobs_side_by_side(s3_server: S3Server) -> None:
+    """Two HEADs are in flight at once: the first waits at a barrier for a second to arrive
+    (were they asked one after the other, the barrier would break after 30 s)."""
+    a, _ = _pair(s3_server)
+    blobs = [os.urandom(100) for _ in range(6)]
+    for i, data in enumerate(blobs):
+        w = a.writer(f"upload-side-{i:04d}", create=True)
+        w.write(data)
+        w.commit(_d(data))
+    together = threading.Barrier(2, timeout=30)
+    met: list[bool] = []
+
+    def meet(**_: Any) -> None:
+        if not met:
+            together.wait()
+            met.append(True)
+
+    a.client.meta.events.register("before-call.s3.HeadObject", meet)
+    gone = _d(b"not stored")
+    assert a.missing([_d(b) for b in blobs] + [gone]) == {gone}
+    assert met

@@ -29,18 +29,21 @@ async def batch_check_layer_availability(ctx: AwsContext, body: dict[str, Any]) 
     def check() -> dict[str, Any]:
         layers: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
+        asked: list[tuple[str, int | None]] = []
         with ctx.services.store.read() as uow:
             repo = repository_row(uow, ctx, name)
             for digest in body.get("layerDigests") or []:
-                if ":" not in digest:
-                    failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
-                                     "failureReason": "Invalid layer digest"})  # fmt: skip
-                    continue
-                size = uow.registry.linked_blob_size(repo.id, digest)
-                if size is None or ctx.services.blobs.stat(Digest(digest)) is None:
-                    failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
-                                     "failureReason": "Layer digest not found"})  # fmt: skip
-                    continue
+                size = uow.registry.linked_blob_size(repo.id, digest) if ":" in digest else None
+                asked.append((digest, size))
+        gone = ctx.services.blobs.missing([Digest(d) for d, size in asked if size is not None])
+        for digest, size in asked:
+            if ":" not in digest:
+                failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
+                                 "failureReason": "Invalid layer digest"})  # fmt: skip
+            elif size is None or digest in gone:
+                failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
+                                 "failureReason": "Layer digest not found"})  # fmt: skip
+            else:
                 layers.append({"layerDigest": digest, "layerAvailability": "AVAILABLE",
                                "layerSize": size, "mediaType": None})  # fmt: skip
         return {"layers": [{k: v for k, v in x.items() if v is not None} for x in layers],
