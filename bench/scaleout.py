@@ -25,9 +25,11 @@ CPU per image.
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -405,6 +407,7 @@ def main() -> int:
         return 0
     print(f"load average at start: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
     work = Path(tempfile.mkdtemp(prefix="dockwatch-scaleout-"))
+    atexit.register(shutil.rmtree, work, True)  # data folders of every round: GBs
     pg = PostgresCluster.start()
     status = 0
     try:
