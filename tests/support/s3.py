@@ -73,3 +73,19 @@ def start_s3() -> Iterator[S3Server]:
         yield S3Server(f"http://127.0.0.1:{port}")
     finally:
         server.stop()
+
+
+class S3Calls:
+    """The S3 operations a client sends, as (operation, key, bytes of the body sent), recorded
+    from botocore's own event as each call is made."""
+
+    def __init__(self, client: Any) -> None:
+        self.seen: list[tuple[str, str, int]] = []
+        client.meta.events.register("provide-client-params.s3", self._asked)
+
+    def _asked(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.seen.append((model.name, params.get("Key", ""), len(params.get("Body", b""))))
+
+    def named(self, operation: str) -> list[tuple[str, str, int]]:
+        """The calls of one operation, in order."""
+        return [c for c in self.seen if c[0] == operation]

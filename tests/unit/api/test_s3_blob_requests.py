@@ -9,7 +9,6 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,25 +17,11 @@ from dockwatch.api.app import create_app
 from dockwatch.app import Services
 from dockwatch.model.digest import Digest
 from dockwatch.storage.blobs.s3 import S3BlobStore
-from tests.support.s3 import S3Server
+from tests.support.s3 import S3Calls, S3Server
 
 from .conftest import client_for, make_services
 
 pytestmark = pytest.mark.anyio
-
-
-class Calls:
-    """The S3 operations a store's client sends: (operation, key, bytes of the body sent)."""
-
-    def __init__(self, store: S3BlobStore) -> None:
-        self.seen: list[tuple[str, str, int]] = []
-        store.client.meta.events.register("provide-client-params.s3", self._asked)
-
-    def _asked(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.seen.append((model.name, params.get("Key", ""), len(params.get("Body", b""))))
-
-    def named(self, operation: str) -> list[tuple[str, str, int]]:
-        return [c for c in self.seen if c[0] == operation]
 
 
 @pytest.fixture
@@ -67,7 +52,7 @@ async def test_a_blob_goes_to_the_bucket_once_and_is_pulled_without_a_head(
     assert isinstance(store, S3BlobStore)
     data = os.urandom(3 << 20)
     async with client_for(create_app(s3_services)) as client:
-        calls = Calls(store)
+        calls = S3Calls(store.client)
         digest = await _push_blob(client, "app/web", data)
         puts = calls.named("PutObject")
         assert [size for _, _, size in puts if size] == [len(data)], puts

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest
 from dockwatch.storage.blobs.s3 import MIN_PART, S3BlobStore, parse_blob_url
-from tests.support.s3 import S3Server
+from tests.support.s3 import S3Calls, S3Server
 
 
 def _d(data: bytes, algo: str = "sha256") -> Digest:
@@ -124,17 +124,6 @@ def test_concurrent_commits_from_two_processes(s3_server: S3Server) -> None:
         assert f.read() == data
 
 
-class _Traffic:
-    """The S3 calls a store's client makes: (operation, key, bytes of the body sent)."""
-
-    def __init__(self, store: S3BlobStore) -> None:
-        self.calls: list[tuple[str, str, int]] = []
-        store.client.meta.events.register("provide-client-params.s3", self._asked)
-
-    def _asked(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append((model.name, params.get("Key", ""), len(params.get("Body", b""))))
-
-
 def test_an_upload_held_in_memory_goes_to_the_bucket_once(s3_server: S3Server) -> None:
     """A monolithic upload (POST, then PUT with its bytes) sends its bytes once, as the blob:
     no tail object written before the commit and read back for it, and the upload is not
@@ -142,15 +131,15 @@ def test_an_upload_held_in_memory_goes_to_the_bucket_once(s3_server: S3Server) -
     a, _ = _pair(s3_server)
     data = os.urandom(MIN_PART - 1)
     a.writer("upload-once-0001", create=True).close()  # the POST
-    traffic = _Traffic(a)
+    traffic = S3Calls(a.client)
     w = a.writer("upload-once-0001")  # the PUT
     w.write(data)
     w.commit(_d(data))
     w.close()
     blob = a.blob_key(_d(data))
     # the upload's objects listed once when the PUT opens it, removed without a second listing
-    assert [c[0] for c in traffic.calls] == ["ListObjectsV2", "PutObject", "DeleteObjects"]
-    assert [c for c in traffic.calls if c[0] == "PutObject"] == [("PutObject", blob, len(data))]
+    assert [c[0] for c in traffic.seen] == ["ListObjectsV2", "PutObject", "DeleteObjects"]
+    assert traffic.named("PutObject") == [("PutObject", blob, len(data))]
     with a.open(_d(data)) as f:
         assert f.read() == data
     assert _keys(a, "uploads/") == []
