@@ -1,5 +1,5 @@
 """`python -m dockwatch` runs the command-line interface."""
 
-from dockwatch.cli.main import main
+from dockwatch.cli.entry import run
 
-raise SystemExit(main())
+run()
