@@ -85,3 +85,26 @@ async def test_a_blob_whose_object_is_gone_is_unknown(s3_services: Services) -> 
         assert r.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
         r = await client.get(f"/v2/app/web/blobs/{kept}", headers={"Range": "bytes=0-3"})
         assert r.status_code == 206 and r.content == b"kept"
+
+
+async def test_a_bucket_gone_is_unavailable_not_an_unknown_error(
+    s3_services: Services, s3_server: S3Server
+) -> None:
+    """When the bucket refuses the requests a push and a pull need, they answer 503
+    UNAVAILABLE naming the store's error (they were 500 UNKNOWN), and `/healthz` says so."""
+    store = s3_services.registry.ctx.blobs
+    assert isinstance(store, S3BlobStore)
+    async with client_for(create_app(s3_services)) as client:
+        digest = await _push_blob(client, "app/web", b"pushed before the bucket went")
+        bucket = s3_server.client()
+        for o in bucket.list_objects_v2(Bucket=store.bucket).get("Contents", []):
+            bucket.delete_object(Bucket=store.bucket, Key=o["Key"])
+        bucket.delete_bucket(Bucket=store.bucket)
+        for answer in (
+            await client.get(f"/v2/app/web/blobs/{digest}"),
+            await client.post("/v2/app/web/blobs/uploads/"),
+        ):
+            assert answer.status_code == 503, answer.text
+            error = answer.json()["errors"][0]
+            assert error["code"] == "UNAVAILABLE"
+            assert "NoSuchBucket" in error["message"], error

@@ -40,19 +40,20 @@ the larger size, which the client reads from the `Range` header before resuming.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
 import re
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from dockwatch.errors import InvalidInput
+from dockwatch.errors import BackendUnavailable, InvalidInput
 from dockwatch.model.digest import ALGORITHMS, Digest
 from dockwatch.storage.blobs.blobstore import (
     BlobInfo,
@@ -76,10 +77,34 @@ _RACE_LOST = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
 _NOT_SUPPORTED = {"501", "NotImplemented"}
 
 
-class S3Unavailable(BlobStoreError):
-    """The bucket could not be reached or refused a request dockwatch needs."""
+class S3Unavailable(BlobStoreError, BackendUnavailable):
+    """The bucket could not be reached or refused a request dockwatch needs: the registry
+    answers 503 UNAVAILABLE, naming the store's error, where botocore's exception gave 500."""
 
     backend = "s3"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _answered(
+    call: Callable[Concatenate[S3BlobStore, _P], _R],
+) -> Callable[Concatenate[S3BlobStore, _P], _R]:
+    """`call` with the store's failures (an error the bucket answered that `call` does not
+    handle itself, or no answer at all) raised as `S3Unavailable`."""
+
+    def wrapper(store: S3BlobStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return call(store, *args, **kwargs)
+        except ClientError as exc:
+            message = exc.response.get("Error", {}).get("Message") or str(exc)
+            raise S3Unavailable(f"bucket {store.bucket}: {_code(exc)}: {message}") from exc
+        except BotoCoreError as exc:
+            raise S3Unavailable(f"bucket {store.bucket}: {exc}") from exc
+
+    functools.update_wrapper(wrapper, call)
+    return wrapper
 
 
 def parse_blob_url(url: str) -> tuple[str, str]:
@@ -175,6 +200,7 @@ class S3BlobStore:
 
     # --- BlobStore -----------------------------------------------------------------------
 
+    @_answered
     def ping(self) -> None:
         """Raise unless the bucket answers (health checks)."""
         try:
@@ -182,6 +208,7 @@ class S3BlobStore:
         except ClientError as exc:
             raise S3Unavailable(f"bucket {self.bucket}: {_code(exc)}") from exc
 
+    @_answered
     def stat(self, digest: Digest) -> BlobInfo | None:
         """HEAD the blob object."""
         try:
@@ -205,6 +232,7 @@ class S3BlobStore:
         found = pool.map(self.stat, wanted)
         return {d for d, info in zip(wanted, found, strict=True) if info is None}
 
+    @_answered
     def open(self, digest: Digest, offset: int = 0) -> BinaryIO:
         """Stream the object from `offset` (one ranged GET)."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": self.blob_key(digest)}
@@ -230,6 +258,7 @@ class S3BlobStore:
             )
         )
 
+    @_answered
     def writer(self, upload_id: str, create: bool = False) -> S3BlobWriter:
         """Open (or with `create`, start) an upload."""
         if not _UPLOAD_ID.match(upload_id):
@@ -256,6 +285,7 @@ class S3BlobStore:
         tail = self.get_bytes(tails[end]) if end in tails else b""
         return S3BlobWriter(self, upload_id, parts, tail, [o["Key"] for o in objects])
 
+    @_answered
     def upload_ids(self) -> list[tuple[str, float]]:
         """Uploads in progress, each with the newest time of its objects."""
         base = f"{self.prefix}uploads/"
@@ -266,10 +296,12 @@ class S3BlobStore:
             newest[upload_id] = max(at, newest.get(upload_id, 0.0))
         return sorted(newest.items())
 
+    @_answered
     def delete(self, digest: Digest) -> None:
         """Delete the blob object (missing is not an error in S3 either)."""
         self.client.delete_object(Bucket=self.bucket, Key=self.blob_key(digest))
 
+    @_answered
     def digests(self) -> list[Digest]:
         """Every blob object under the prefix."""
         out: list[Digest] = []
@@ -282,9 +314,11 @@ class S3BlobStore:
 
     # --- S3 calls ------------------------------------------------------------------------
 
+    @_answered
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
 
+    @_answered
     def get_bytes(self, key: str) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         try:
@@ -292,17 +326,20 @@ class S3BlobStore:
         finally:
             body.close()
 
+    @_answered
     def list_objects(self, prefix: str) -> list[dict[str, Any]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix
         )
         return [dict(o) for page in pages for o in page.get("Contents", [])]
 
+    @_answered
     def delete_keys(self, keys: list[str]) -> None:
         for i in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[i : i + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
+    @_answered
     def remove_upload(self, upload_id: str, keys: Collection[str] | None = None) -> None:
         """Delete the upload's objects: `keys` when its writer knows them, else those listed."""
         self._hash_forget(upload_id)
@@ -311,6 +348,7 @@ class S3BlobStore:
         # the marker goes last: a process dying half-way leaves a listed upload for gc
         self.delete_keys(sorted(keys, key=lambda k: k.endswith("/.upload")))
 
+    @_answered
     def assemble(self, target: str, pieces: list[Piece], data: bytes | None = None) -> None:
         """Write `data` (an upload held in memory) or else `pieces` (upload objects, in
         order) at `target`, once."""
@@ -391,6 +429,7 @@ class S3BlobStore:
         with self._lock:
             self._hashes.pop(upload_id, None)
 
+    @_answered
     def upload_digest(self, upload_id: str, writer: S3BlobWriter, algorithm: str) -> Digest:
         with self._lock:
             state = self._hashes.get(upload_id)

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from dockwatch.errors import InvalidInput
+from dockwatch.errors import BackendUnavailable, InvalidInput
 from dockwatch.model.digest import Digest
-from dockwatch.storage.blobs.s3 import MIN_PART, S3BlobStore, parse_blob_url
+from dockwatch.storage.blobs.s3 import MIN_PART, S3BlobStore, S3Unavailable, parse_blob_url
 from tests.support.s3 import S3Calls, S3Server
+from tests.support.servers import free_port
 
 
 def _d(data: bytes, algo: str = "sha256") -> Digest:
@@ -162,7 +163,7 @@ def test_an_upload_whose_commit_fails_keeps_its_bytes(s3_server: S3Server) -> No
     w = a.writer("upload-fail-0001")
     w.write(rest)
     w.prepare(_d(first + rest))
-    with pytest.raises(ClientError):
+    with pytest.raises(S3Unavailable, match="InternalError"):
         w.publish()
     w.close()  # the request ends
     a.client.meta.events.unregister("provide-client-params.s3.PutObject", refuse)
@@ -221,3 +222,30 @@ def test_missing_asks_for_the_blobs_side_by_side(s3_server: S3Server) -> None:
     gone = _d(b"not stored")
     assert a.missing([_d(b) for b in blobs] + [gone]) == {gone}
     assert met
+
+
+def test_a_store_nobody_answers_for_is_unavailable() -> None:
+    """No answer at all (a port nothing listens on) is `S3Unavailable`, as an error the
+    bucket answers is: the registry's 503, not an exception botocore names."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=5),
+    )
+    store = S3BlobStore(client, "nobody-home")
+    for call in (
+        lambda: store.stat(_d(b"x")),
+        lambda: store.writer("upload-none-0001", create=True),
+        lambda: store.missing([_d(b"x"), _d(b"y")]),
+        store.ping,
+    ):
+        with pytest.raises(S3Unavailable) as err:
+            call()
+        assert "nobody-home" in str(err.value)
+        assert isinstance(err.value, BackendUnavailable)
