@@ -9,8 +9,10 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from dockwatch.errors import BackendUnavailable, InvalidInput
@@ -227,9 +229,6 @@ def test_missing_asks_for_the_blobs_side_by_side(s3_server: S3Server) -> None:
 def test_a_store_nobody_answers_for_is_unavailable() -> None:
     """No answer at all (a port nothing listens on) is `S3Unavailable`, as an error the
     bucket answers is: the registry's 503, not an exception botocore names."""
-    import boto3
-    from botocore.config import Config
-
     client = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{free_port()}",
