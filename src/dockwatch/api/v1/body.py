@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
@@ -114,13 +115,18 @@ class Field:
     description: str = ""
     message: str = ""
     """What to answer when `schema` fails (else the schema error, naming where)."""
-    _validator: Draft202012Validator | None = field(
+    _compiled: Draft202012Validator | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
-    def __post_init__(self) -> None:
-        if self.schema is not None:  # schemas are checked against the meta-schema by a test
-            object.__setattr__(self, "_validator", Draft202012Validator(dict(self.schema)))
+    def _validator(self) -> Draft202012Validator | None:
+        """`schema` compiled, on first use (`compile_schema`); schemas are checked against the
+        meta-schema by a test."""
+        if self.schema is None:
+            return None
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", compile_schema(self.schema))
+        return self._compiled
 
     def json_schema(self) -> dict[str, Any]:
         """The field's value as JSON Schema: its types, refined by `schema`."""
@@ -155,15 +161,27 @@ class Field:
 
     def check_schema(self, doc: Mapping[str, Any]) -> None:
         """InvalidInput naming where this field's value breaks its schema."""
-        if self._validator is not None:
-            if self.message and not self._validator.is_valid(doc[self.name]):
+        validator = self._validator()
+        if validator is not None:
+            if self.message and not validator.is_valid(doc[self.name]):
                 raise InvalidInput(self.message)
-            _raise_first(self._validator, doc[self.name], self.name)
+            _raise_first(validator, doc[self.name], self.name)
+
+
+def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """A validator of `schema`. The declarations that hold schemas are made when their route
+    modules are imported, and compile them on first use: importing jsonschema took 60 ms of
+    every server's start, before it could answer anything."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(dict(schema))
 
 
 def _raise_first(validator: Draft202012Validator, value: Any, name: str) -> None:
     """InvalidInput with the most relevant schema error (inside an anyOf, the branch that came
     closest), naming where it is."""
+    from jsonschema.exceptions import best_match  # imported with the validator, not at start
+
     error = best_match(validator.iter_errors(value))
     while error is not None and error.context:  # an anyOf: the deepest of its branches' errors
         error = max(error.context, key=lambda e: len(e.absolute_path))
@@ -193,13 +211,18 @@ class Shape:
     enforce_constraints: bool = True
     """False when the domain parser checks the same rules and names the failing field better
     than a schema error can (an `anyOf` failure names a branch, not the field)."""
-    _validator: Draft202012Validator | None = field(
+    _compiled: Draft202012Validator | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
-    def __post_init__(self) -> None:
-        if self.constraints is not None:  # checked against the meta-schema by a test
-            object.__setattr__(self, "_validator", Draft202012Validator(dict(self.constraints)))
+    def _validator(self) -> Draft202012Validator | None:
+        """`constraints` compiled, on first use (`compile_schema`); checked against the
+        meta-schema by a test."""
+        if self.constraints is None:
+            return None
+        if self._compiled is None:
+            object.__setattr__(self, "_compiled", compile_schema(self.constraints))
+        return self._compiled
 
     def json_schema(self) -> dict[str, Any]:
         """The body as JSON Schema (a closed shape allows no other field)."""
@@ -231,10 +254,11 @@ class Shape:
         present = [one for one in self.fields if one.check_type(doc)]  # every type first
         for one in present:
             one.check_schema(doc)
-        if self._validator is not None and self.enforce_constraints:
-            if self.constraints_message and not self._validator.is_valid(doc):
+        validator = self._validator()
+        if validator is not None and self.enforce_constraints:
+            if self.constraints_message and not validator.is_valid(doc):
                 raise InvalidInput(self.constraints_message)
-            _raise_first(self._validator, doc, "the body")
+            _raise_first(validator, doc, "the body")
         return doc
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
 
-from .body import Shape
+from .body import Shape, compile_schema
 from .codes import CODES
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 Schema = Mapping[str, Any]
 
@@ -39,10 +41,9 @@ class Param:
     where: str = "query"
     most: int = 10
     """How many times a repeating parameter may be given."""
-    _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:  # the schema is checked against the meta-schema by a test
-        object.__setattr__(self, "_validator", Draft202012Validator(dict(self.schema)))
+    _compiled: Draft202012Validator | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def check(self, raw: str) -> None:
         """InvalidInput naming this parameter when `raw` (one value as sent) breaks its schema."""
@@ -59,7 +60,10 @@ class Param:
             if raw not in ("true", "false"):
                 raise InvalidInput(f"{self.name}: must be true or false")
             value = raw == "true"
-        error = next(iter(self._validator.iter_errors(value)), None)
+        if self._compiled is None:  # on first use (the schema is checked by a test)
+            object.__setattr__(self, "_compiled", compile_schema(self.schema))
+        assert self._compiled is not None
+        error = next(iter(self._compiled.iter_errors(value)), None)
         if error is not None and error.validator == "enum":
             valid = ", ".join(str(v) for v in error.validator_value)
             raise InvalidInput(f"{self.name}: {raw!r} is not valid; valid {self.name}s: {valid}")
