@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from threading import Thread
+from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
 from prometheus_client.core import GaugeMetricFamily
@@ -23,8 +25,8 @@ from .audit_middleware import audit_middleware
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
 from .aws.mount import AwsMount
-from .aws.protocol import ServicesFor
-from .console.app import ConsoleDispatch, create_console
+from .console.dispatch import ConsoleDispatch
+from .deferred import Deferred, warm_up
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
 from .oci.tenancy import TenantOci
@@ -33,10 +35,30 @@ from .v1.body import Limits, parse_json, read_raw
 from .v1.router import AnyMethod
 from .v1.routes import routes as api_v1_routes
 
+if TYPE_CHECKING:
+    from .aws.protocol import ServicesFor
+
+
+@dataclass(frozen=True, slots=True)
+class ServedApp:
+    """The ASGI app, and the parts of it made on first use (`deferred.py`)."""
+
+    asgi: ASGIApp
+    deferred: tuple[Deferred[Any], ...]
+
+    def warm_up(self) -> Thread:
+        """Make the deferred parts now, in a background thread (`serve`: once it listens)."""
+        return warm_up(self.deferred)
+
 
 def create_app(services: Services, services_for: ServicesFor | None = None) -> ASGIApp:
     """The ASGI app serving /v2/, the operations endpoints, test hooks and the AWS APIs
     (`services_for` gives each AWS tenant its services; default: this app's tenant only)."""
+    return serve_app(services, services_for).asgi
+
+
+def serve_app(services: Services, services_for: ServicesFor | None = None) -> ServedApp:
+    """`create_app`, with the parts that are made on first use."""
     metrics = Metrics()
     oci = TenantOci(services, metrics.pull_refused, services.registry_tokens)
     metrics.watch(lambda: _state_gauges(services))
@@ -107,10 +129,15 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
     app = Starlette(routes=routes)
     edge = auth_middleware(audit_middleware(app, services), services)
     # the web console at /console/: its own session sign-in over the same authenticator
-    console = create_console(services, edge)
-    return MetricsMiddleware(
-        AwsMount(ConsoleDispatch(edge, console), services, services_for), metrics
-    )
+    console = Deferred(lambda: _console(services, edge))
+    aws = AwsMount(ConsoleDispatch(edge, console), services, services_for)
+    return ServedApp(MetricsMiddleware(aws, metrics), (aws.adapters, console))
+
+
+def _console(services: Services, door: AuthMiddleware) -> ASGIApp:
+    from .console.app import create_console  # its pages and Jinja: made on first use
+
+    return create_console(services, door)
 
 
 def _blob_store_error(services: Services) -> str | None:

@@ -127,13 +127,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    import uvicorn
-
-    from dockwatch.api.app import create_app
-    from dockwatch.api.auth import bootstrap_user
-    from dockwatch.app import build
+    from dockwatch.cli.serve import run
 
     settings = _settings(
         args,
@@ -145,65 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
         test_mode=True if args.test_mode else None,
         migrate_at_start=False if args.no_migrate else None,
     )
-    services = build(settings)
-    for warning in settings.lint():
-        print(f"WARNING: {warning}", file=sys.stderr)
-    if not settings.auth:
-        print(
-            "\n!!! dockwatch is running WITHOUT AUTHENTICATION (--no-auth): anyone who can reach "
-            f"{settings.host}:{settings.port} can push, pull and delete. !!!\n",
-            file=sys.stderr,
-        )
-    else:
-        boot = bootstrap_user(
-            services.store, services.tenant, settings.username, settings.password, datetime.now(UTC)
-        )
-        if boot.generated_password:
-            print(
-                "dockwatch: created the registry user on first start (shown once, stored hashed):\n"
-                f"  username: {boot.username}\n  password: {boot.generated_password}\n"
-                "Set DOCKWATCH_USERNAME/DOCKWATCH_PASSWORD to choose your own.",
-                file=sys.stderr,
-            )
-    app = create_app(services)
-    scheduler = None
-    if not args.no_worker:
-        services.worker.start()  # embedded mode: scans run in this process
-        services.webhooks.start()  # and webhook deliveries
-        from dockwatch.app import feed_scheduler
-
-        scheduler = feed_scheduler(services)
-        scheduler.start()  # and scheduled feed syncs (DOCKWATCH_SYNC_INTERVAL)
-    scheme = "https" if settings.tls_cert else "http"
-    print(f"dockwatch: serving {scheme}://{settings.host}:{settings.port}/v2/", file=sys.stderr)
-    from dockwatch.cli.processes import quiet_signals_for_uvicorn, stop_on_a_second_signal
-
-    quiet_signals_for_uvicorn()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        timeout_keep_alive=30,
-    )
-    stop_on_a_second_signal()
-    if not args.no_worker:
-        print(
-            "dockwatch: stopping: the scan in hand, the webhook round and the feed in sync end "
-            "first (a second Ctrl-C or SIGTERM stops at once)",
-            file=sys.stderr,
-            flush=True,
-        )
-    if scheduler is not None:  # a sync in progress ends before its next feed, lease released
-        scheduler.stop()
-    services.close()  # after uvicorn's graceful stop: the job in hand finishes first
-    print("dockwatch: stopped", file=sys.stderr, flush=True)
-    return EXIT_OK
+    return run(args, settings)
 
 
 def _gc(args: argparse.Namespace) -> int:

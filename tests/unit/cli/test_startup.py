@@ -160,3 +160,82 @@ def test_database_commands_import_no_server(argv: tuple[str, ...], tmp_path: Pat
     assert status == 0
     assert "dockwatch.store_root" in modules
     assert [name for name in NEVER_FOR_THE_DATABASE if loaded(modules, name)] == []
+
+
+#: What a registry client never calls: made once `serve` listens, not before its first answer.
+MADE_ONCE_LISTENING = (
+    "botocore",  # the AWS APIs' models and signer
+    "dockwatch.api.aws.protocol",
+    "dockwatch.api.console.app",  # the console's pages
+    "jinja2",
+    "dockwatch.feeds",  # the feed scheduler's feeds
+    "dockwatch.catalog.dpkg",  # the cataloguers, which the embedded worker's first scan loads
+)
+
+SERVE_PROBE = """
+import json, sys, threading
+from dockwatch.cli import serve
+from dockwatch.cli.main import main
+
+real_init = serve._Server.__init__
+
+def probed(self, config, listening):
+    def probe():
+        before = sorted(n for n, m in sys.modules.items() if m)
+        listening()
+        def after():
+            for thread in threading.enumerate():
+                if thread.name == "start":  # it starts the worker, then waits for the warm-up
+                    thread.join()
+            now = sorted(n for n, m in sys.modules.items() if m)
+            print(json.dumps({"before": before, "after": now}), flush=True)
+            self.should_exit = True
+        threading.Thread(target=after).start()
+    real_init(self, config, probe)
+
+serve._Server.__init__ = probed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path: Path) -> None:
+    from tests.support.servers import free_port
+
+    env = {
+        **os.environ,
+        "DOCKWATCH_USERNAME": "admin",
+        "DOCKWATCH_PASSWORD": "a-long-password",
+        "DOCKWATCH_SYNC_INTERVAL": "0",
+    }
+    argv = ["serve", "--data", str(tmp_path / "data"), "--port", str(free_port())]
+    proc = subprocess.run(
+        [sys.executable, "-c", SERVE_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    before, after = set(report["before"]), set(report["after"])
+    assert [name for name in MADE_ONCE_LISTENING if loaded(before, name)] == []
+    assert [name for name in MADE_ONCE_LISTENING if not loaded(after, name)] == []
+    assert "jsonschema" not in before  # compiled by the first request body that has a schema
+
+
+def test_serve_refuses_unknown_feed_names_before_it_listens(tmp_path: Path) -> None:
+    from tests.support.servers import free_port
+
+    env = {**os.environ, "DOCKWATCH_FEEDS": "osv:PyPI,no-such-feed", "DOCKWATCH_SYNC_INTERVAL": "0"}
+    port = free_port()
+    argv = ["serve", "--data", str(tmp_path / "data"), "--port", str(port), "--no-auth"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "dockwatch", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert "DOCKWATCH_FEEDS names unknown feeds: no-such-feed" in proc.stderr
+    assert "serving" not in proc.stderr

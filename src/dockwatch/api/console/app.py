@@ -1,8 +1,7 @@
-"""The console's ASGI app and the dispatcher that serves it next to the APIs on one port.
+"""The console's ASGI app.
 
 `create_console` assembles the page modules (`pages.PAGES`) into one Starlette app behind the
-guard (`guard.py`); `ConsoleDispatch` sends `/console` paths to it and everything else to the
-API stack, so the console's session sign-in replaces HTTP Basic on its own paths only.
+guard (`guard.py`); `dispatch.ConsoleDispatch` serves it next to the APIs on one port.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ from .guard import ConsoleGuard
 from .pages import PAGES
 from .render import Renderer
 from .sessions import Session, SessionStore
-
-PREFIX = "/console"
 
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 409: "Conflict"}
 
@@ -119,19 +116,3 @@ def _pages_app(console: Console) -> Starlette:
             Conflict: domain_error,
         },
     )
-
-
-class ConsoleDispatch:
-    """`/console` and below to the console, the rest to `api`."""
-
-    def __init__(self, api: ASGIApp, console: ASGIApp) -> None:
-        self.api = api
-        self.console = console
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Route one request by its path."""
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (path == PREFIX or path.startswith(PREFIX + "/")):
-            await self.console(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)

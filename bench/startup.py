@@ -1,0 +1,192 @@
+"""Server start: how soon `dockwatch serve` answers, against CNCF distribution on the same machine.
+
+Each repetition starts, in turn (the order alternating):
+  - `dockwatch serve` on a data folder it has already initialized (the restart of a running
+    registry: the database exists and is migrated, the match index file is written), with
+    authentication and the embedded worker on, as `make serve` runs it;
+  - `dockwatch serve` on an empty folder (the first start: it creates and migrates the database);
+  - distribution (Debian's docker-registry) on empty storage, the peer.
+The clock runs from the process's spawn to the first answer of `GET /v2/` (any status: 401 is
+an answer), polled every 2 ms over a raw socket. For dockwatch, the time until each other API
+has answered once is printed too: the JSON API (`GET /api/v1/repositories`), the console's
+login page, and the ECR API (`POST /` with an unsigned `DescribeRepositories`, refused with an
+AWS error). Feed syncs are off (DOCKWATCH_SYNC_INTERVAL=0): this machine is offline, and a
+sync's download is not start-up.
+
+Target (issue: a server ready in half a second): the restart answers `/v2/` within 0.5 s
+(median of the repetitions); the ratio to distribution is printed beside it.
+
+    python bench/startup.py [--reps 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.programs import require  # noqa: E402
+from tests.support.servers import DISTRIBUTION_CONFIG, free_port  # noqa: E402
+
+READY_TARGET_S = 0.5
+POLL_S = 0.002
+GIVE_UP_S = 120.0
+
+V2 = b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+JSON_API = b"GET /api/v1/repositories HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+CONSOLE = b"GET /console/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+ECR_BODY = b"{}"
+ECR = (
+    b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    b"Content-Type: application/x-amz-json-1.1\r\n"
+    b"X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.DescribeRepositories\r\n"
+    b"Content-Length: 2\r\n\r\n" + ECR_BODY
+)
+
+
+def answer_status(port: int, request: bytes) -> int | None:
+    """The status of one request, or None while nothing listens on `port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(request)
+            head = conn.recv(64)
+    except (ConnectionRefusedError, ConnectionResetError):
+        return None
+    if not head.startswith(b"HTTP/1."):
+        return None
+    return int(head.split(b" ", 2)[1])
+
+
+def wait_answer(port: int, request: bytes, proc: subprocess.Popen[bytes], since: float) -> float:
+    """Seconds from `since` to the first answer of `request` on `port`."""
+    while time.perf_counter() - since < GIVE_UP_S:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before answering")
+        if answer_status(port, request) is not None:
+            return time.perf_counter() - since
+        time.sleep(POLL_S)
+    raise TimeoutError(f"nothing answered on port {port} within {GIVE_UP_S:.0f} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def dockwatch_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DOCKWATCH_USERNAME": "bench",
+        "DOCKWATCH_PASSWORD": "bench-password-1",
+        "DOCKWATCH_SYNC_INTERVAL": "0",
+    }
+
+
+def start_dockwatch(data: Path) -> tuple[float, dict[str, float]]:
+    """(seconds to the first /v2/ answer, seconds to each other API's first answer)."""
+    port = free_port()
+    binary = str(Path(sys.executable).with_name("dockwatch"))
+    args = [binary, "serve", "--data", str(data), "--port", str(port)]
+    log = data.parent / f"{data.name}.log"
+    with log.open("ab") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=dockwatch_env())
+    try:
+        ready = wait_answer(port, V2, proc, t0)
+        others = {
+            name: wait_answer(port, request, proc, t0)
+            for name, request in (("JSON API", JSON_API), ("console", CONSOLE), ("ECR", ECR))
+        }
+    except Exception as exc:
+        raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from None
+    finally:
+        stop(proc)
+    return ready, others
+
+
+def start_distribution(data: Path) -> float:
+    """Seconds to distribution's first /v2/ answer."""
+    port = free_port()
+    data.mkdir(parents=True)
+    config = data / "config.yml"
+    config.write_text(DISTRIBUTION_CONFIG.format(root=data / "storage", port=port))
+    with (data / "registry.log").open("ab") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [require("docker-registry"), "serve", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        return wait_answer(port, V2, proc, t0)
+    finally:
+        stop(proc)
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"{statistics.median(values) * 1000:.0f} ms "
+        f"[{min(values) * 1000:.0f}-{max(values) * 1000:.0f}]"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=7)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dockwatch-startup-"))
+    try:
+        kept = work / "kept"
+        start_dockwatch(kept)  # creates, migrates and writes the match index once
+        restart: list[float] = []
+        first: list[float] = []
+        peer: list[float] = []
+        others: dict[str, list[float]] = {}
+        print(f"load average at start: {os.getloadavg()[0]:.2f}")
+        for rep in range(args.reps):
+            runs = ["restart", "first", "distribution"]
+            for run in runs if rep % 2 == 0 else reversed(runs):
+                if run == "restart":
+                    ready, answered = start_dockwatch(kept)
+                    restart.append(ready)
+                    for name, seconds in answered.items():
+                        others.setdefault(name, []).append(seconds)
+                elif run == "first":
+                    first.append(start_dockwatch(work / f"new{rep}")[0])
+                else:
+                    peer.append(start_distribution(work / f"d{rep}"))
+        ready = statistics.median(restart)
+        ratio = ready / statistics.median(peer)
+        verdict = "MET" if ready <= READY_TARGET_S else "MISSED"
+        print(
+            f"dockwatch serve, restart, first /v2/ answer: {spread(restart)}  "
+            f"target <= {READY_TARGET_S * 1000:.0f} ms {verdict}"
+        )
+        for name, values in others.items():
+            print(f"  first answer of the {name}: {spread(values)}")
+        print(f"dockwatch serve, first start (creates the database): {spread(first)}")
+        print(f"distribution, first /v2/ answer: {spread(peer)}")
+        print(f"dockwatch restart / distribution: {ratio:.2f}x the time")
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
