@@ -116,8 +116,21 @@ def bootstrap_user(
         return BootstrapResult("dockwatch", generated)
 
 
+class _Verification:
+    """A check in progress, which requests bringing the same credentials wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok: bool | None = None
+        """The answer; None while it runs, or when the check raised."""
+
+
 class Authenticator:
     """Checks Basic credentials against the account's users, remembering recent successes.
+
+    Requests that bring the same credentials at the same time share one check: a client that
+    opens eight connections at once, each with a Basic header, ran eight scrypt checks (43 ms of
+    CPU each) before the first success was remembered.
 
     `now` gives seconds (the injected clock, so tests can move past the cache time).
     """
@@ -131,6 +144,7 @@ class Authenticator:
         self._now = now
         self._key = secrets.token_bytes(32)
         self._ok: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+        self._running: dict[tuple[bytes, str | None], _Verification] = {}
         self._lock = threading.Lock()
 
     def _mark(self, creds: BasicCredentials) -> bytes:
@@ -149,28 +163,48 @@ class Authenticator:
             stored = uow.accounts.password_hash(tenant, name)
         if stored is None:
             return Lookup(None, False)
-        mark = self._mark(creds)
         with self._lock:
-            entry = self._ok.get(mark)
-            if entry is None:
-                return Lookup(stored, False)
-            verified_against, expires = entry
-            if verified_against != stored or expires <= self._now():
-                del self._ok[mark]
-                return Lookup(stored, False)
-        return Lookup(stored, True)
+            return Lookup(stored, self._remembered(self._mark(creds), stored))
+
+    def _remembered(self, mark: bytes, stored: str) -> bool:
+        """Whether `mark` was verified against `stored` within the cache time (under the lock;
+        an entry for another hash, or expired, is dropped)."""
+        entry = self._ok.get(mark)
+        if entry is None:
+            return False
+        verified_against, expires = entry
+        if verified_against != stored or expires <= self._now():
+            del self._ok[mark]
+            return False
+        return True
 
     def verify(self, creds: BasicCredentials, stored: str | None) -> bool:
-        """One scrypt verification (the same cost for an unknown user); remembers a success."""
-        if not verify_or_dummy(creds.password, stored):
-            return False
-        assert stored is not None  # verify_or_dummy answers False without a stored hash
-        if self._cache_seconds > 0:
+        """One scrypt verification (the same cost for an unknown user), unless the same
+        credentials were verified against `stored` since `lookup` (while this request waited
+        for its turn) or are being verified now (then its answer); remembers a success."""
+        mark = self._mark(creds)
+        with self._lock:
+            if stored is not None and self._remembered(mark, stored):
+                return True
+            running = self._running.get((mark, stored))
+            if running is None:
+                mine = self._running[(mark, stored)] = _Verification()
+        if running is not None:
+            running.done.wait()
+            if running.ok is not None:
+                return running.ok
+            return self.verify(creds, stored)  # that check raised: this request checks itself
+        try:
+            mine.ok = verify_or_dummy(creds.password, stored)
+        finally:
             with self._lock:
-                self._ok[self._mark(creds)] = (stored, self._now() + self._cache_seconds)
-                while len(self._ok) > MAX_CACHED:
-                    self._ok.popitem(last=False)
-        return True
+                del self._running[(mark, stored)]
+                if mine.ok and stored is not None and self._cache_seconds > 0:
+                    self._ok[mark] = (stored, self._now() + self._cache_seconds)
+                    while len(self._ok) > MAX_CACHED:
+                        self._ok.popitem(last=False)
+            mine.done.set()
+        return mine.ok
 
     def __len__(self) -> int:
         with self._lock:

@@ -4,6 +4,7 @@ concurrent verifications, the cache of verified credentials, and equal cost for 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -179,6 +180,70 @@ async def test_concurrent_verifications_are_bounded(
         assert most <= 2
     finally:
         services.close()
+
+
+async def test_requests_with_the_same_credentials_at_once_share_one_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client opening many connections at once, each with a Basic header (a parallel push):
+    one scrypt for all of them, whether they wait for the check in progress or for a slot."""
+    services = make_services(tmp_path, auth_max_concurrent_verifications=2)
+    calls: list[str] = []
+    real = passwords._scrypt
+
+    def slow(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        calls.append(password)
+        time.sleep(0.3)  # the other requests arrive while it runs
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(passwords, "_scrypt", slow)
+    try:
+        app = create_app(services)
+        statuses: list[int] = []
+
+        async def one(i: int) -> None:
+            statuses.append((await _status(app, f"10.3.0.{i}", (USER, PASSWORD))).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(8):
+                tg.start_soon(one, i)
+        assert statuses == [200] * 8
+        assert calls == [PASSWORD]
+    finally:
+        services.close()
+
+
+def test_a_wrong_password_checked_at_once_is_one_check_refused_to_each(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = passwords._scrypt
+    arrived = threading.Barrier(4)
+
+    def slow(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        calls.append(password)
+        time.sleep(0.3)  # the other callers arrive while it runs
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(passwords, "_scrypt", slow)
+    auth = Authenticator(services.store, services.tenant, cache_seconds=60, now=lambda: 0.0)
+    creds = BasicCredentials(USER, "a guess")
+    stored = auth.lookup(creds).stored
+    answers: list[bool] = []
+
+    def check() -> None:
+        arrived.wait()
+        answers.append(auth.verify(creds, stored))
+
+    threads = [threading.Thread(target=check) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [False] * 4
+    assert calls == ["a guess"]
+    assert not auth.verify(creds, stored)  # a refusal is not remembered: checked again
+    assert calls == ["a guess", "a guess"]
 
 
 async def test_no_credentials_is_not_counted(services: Services) -> None:
