@@ -8,7 +8,7 @@ Each repetition starts, in turn (the order alternating):
   - distribution (Debian's docker-registry) on empty storage, the peer.
 The clock runs from the process's spawn to the first answer of `GET /v2/` (any status: 401 is
 an answer), polled every 2 ms over a raw socket. For dockwatch, the time until each other API
-has answered once is printed too: the JSON API (`GET /api/v1/repositories`), the console's
+has answered once is printed too: `/v2/` with the user's credentials, the JSON API (`GET /api/v1/repositories`), the console's
 login page, and the ECR API (`POST /` with an unsigned `DescribeRepositories`, refused with an
 AWS error). Feed syncs are off (DOCKWATCH_SYNC_INTERVAL=0): this machine is offline, and a
 sync's download is not start-up.
@@ -22,6 +22,7 @@ Target (issue: a server ready in half a second): the restart answers `/v2/` with
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import shutil
 import signal
@@ -44,6 +45,12 @@ POLL_S = 0.002
 GIVE_UP_S = 120.0
 
 V2 = b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+USERNAME, PASSWORD = "bench", "bench-password-1"
+V2_SIGNED_IN = (
+    b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Basic "
+    + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode())
+    + b"\r\n\r\n"
+)
 JSON_API = b"GET /api/v1/repositories HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 CONSOLE = b"GET /console/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 ECR_BODY = b"{}"
@@ -68,12 +75,22 @@ def answer_status(port: int, request: bytes) -> int | None:
     return int(head.split(b" ", 2)[1])
 
 
-def wait_answer(port: int, request: bytes, proc: subprocess.Popen[bytes], since: float) -> float:
-    """Seconds from `since` to the first answer of `request` on `port`."""
+def wait_answer(
+    port: int,
+    request: bytes,
+    proc: subprocess.Popen[bytes],
+    since: float,
+    expect: int | None = None,
+) -> float:
+    """Seconds from `since` to the first answer of `request` on `port` (which must have the
+    status `expect`, when given)."""
     while time.perf_counter() - since < GIVE_UP_S:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode} before answering")
-        if answer_status(port, request) is not None:
+        status = answer_status(port, request)
+        if status is not None:
+            if expect is not None and status != expect:
+                raise RuntimeError(f"answered {status}, not {expect}")
             return time.perf_counter() - since
         time.sleep(POLL_S)
     raise TimeoutError(f"nothing answered on port {port} within {GIVE_UP_S:.0f} s")
@@ -91,8 +108,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def dockwatch_env() -> dict[str, str]:
     return {
         **os.environ,
-        "DOCKWATCH_USERNAME": "bench",
-        "DOCKWATCH_PASSWORD": "bench-password-1",
+        "DOCKWATCH_USERNAME": USERNAME,
+        "DOCKWATCH_PASSWORD": PASSWORD,
         "DOCKWATCH_SYNC_INTERVAL": "0",
     }
 
@@ -109,8 +126,13 @@ def start_dockwatch(data: Path) -> tuple[float, dict[str, float]]:
     try:
         ready = wait_answer(port, V2, proc, t0)
         others = {
-            name: wait_answer(port, request, proc, t0)
-            for name, request in (("JSON API", JSON_API), ("console", CONSOLE), ("ECR", ECR))
+            name: wait_answer(port, request, proc, t0, expect)
+            for name, request, expect in (
+                ("signed-in /v2/ (the user's password checked)", V2_SIGNED_IN, 200),
+                ("JSON API", JSON_API, None),
+                ("console", CONSOLE, None),
+                ("ECR", ECR, None),
+            )
         }
     except Exception as exc:
         raise RuntimeError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from None
