@@ -242,6 +242,10 @@ class ScanWorker:
                 self.service.index.refresh()
             except Exception:
                 logger.exception("could not load the advisory index; it will be retried on use")
+            try:  # and the cataloguers, which the service loads on first use
+                self.service.catalogers  # noqa: B018 - the property loads them
+            except Exception:
+                logger.exception("could not load the cataloguers; they will be retried on use")
             self.ready.set()
             try:
                 for tenant in self.tenants():
