@@ -14,9 +14,11 @@ AWS error). Feed syncs are off (DOCKWATCH_SYNC_INTERVAL=0): this machine is offl
 sync's download is not start-up.
 
 Target (issue: a server ready in half a second): the restart answers `/v2/` within 0.5 s
-(median of the repetitions); the ratio to distribution is printed beside it.
+(median of the repetitions); the ratio to distribution is printed beside it. SQLite by default;
+`--postgres` (a throwaway cluster) or `--database-url URL` run the same on PostgreSQL, each
+start on a fresh database of it (bench/backends.py), and print the key figures side by side.
 
-    python bench/startup.py [--reps 7]
+    python bench/startup.py [--reps 7] [--sqlite] [--postgres] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +43,15 @@ sys.path.insert(0, str(ROOT))
 from tests.support.programs import require  # noqa: E402
 from tests.support.servers import DISTRIBUTION_CONFIG, free_port  # noqa: E402
 
+from bench.backends import Backend, add_arguments, backends, side_by_side  # noqa: E402
+
 READY_TARGET_S = 0.5
 POLL_S = 0.002
 GIVE_UP_S = 120.0
 
 V2 = b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 USERNAME, PASSWORD = "bench", "bench-password-1"
+SIGNED_IN = "signed-in /v2/ (the user's password checked)"
 V2_SIGNED_IN = (
     b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Basic "
     + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode())
@@ -105,30 +111,35 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def dockwatch_env() -> dict[str, str]:
-    return {
+def dockwatch_env(database_url: str | None) -> dict[str, str]:
+    env = {
         **os.environ,
         "DOCKWATCH_USERNAME": USERNAME,
         "DOCKWATCH_PASSWORD": PASSWORD,
         "DOCKWATCH_SYNC_INTERVAL": "0",
     }
+    if database_url is not None:
+        env["DOCKWATCH_DATABASE_URL"] = database_url
+    return env
 
 
-def start_dockwatch(data: Path) -> tuple[float, dict[str, float]]:
-    """(seconds to the first /v2/ answer, seconds to each other API's first answer)."""
+def start_dockwatch(data: Path, database_url: str | None) -> tuple[float, dict[str, float]]:
+    """(seconds to the first /v2/ answer, seconds to each other API's first answer), on
+    SQLite in `data` or on `database_url`."""
     port = free_port()
     binary = str(Path(sys.executable).with_name("dockwatch"))
     args = [binary, "serve", "--data", str(data), "--port", str(port)]
     log = data.parent / f"{data.name}.log"
+    env = dockwatch_env(database_url)
     with log.open("ab") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=dockwatch_env())
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         ready = wait_answer(port, V2, proc, t0)
         others = {
             name: wait_answer(port, request, proc, t0, expect)
             for name, request, expect in (
-                ("signed-in /v2/ (the user's password checked)", V2_SIGNED_IN, 200),
+                (SIGNED_IN, V2_SIGNED_IN, 200),
                 ("JSON API", JSON_API, None),
                 ("console", CONSOLE, None),
                 ("ECR", ECR, None),
@@ -167,44 +178,65 @@ def spread(values: list[float]) -> str:
     )
 
 
+def measure(backend: Callable[[], Backend], reps: int, work: Path) -> tuple[str, dict[str, str]]:
+    """Print the figures of one backend (each start on a fresh database of it, the restart
+    on one kept); its name and key figures for `side_by_side`."""
+    kept_on = backend()
+    name = kept_on.name
+    kept = work / f"{name}-kept"
+    start_dockwatch(kept, kept_on.url)  # creates, migrates and writes the match index once
+    restart: list[float] = []
+    first: list[float] = []
+    peer: list[float] = []
+    others: dict[str, list[float]] = {}
+    print(f"{name}: load average at start: {os.getloadavg()[0]:.2f}")
+    for rep in range(reps):
+        runs = ["restart", "first", "distribution"]
+        for run in runs if rep % 2 == 0 else reversed(runs):
+            if run == "restart":
+                ready, answered = start_dockwatch(kept, kept_on.url)
+                restart.append(ready)
+                for what, seconds in answered.items():
+                    others.setdefault(what, []).append(seconds)
+            elif run == "first":
+                first.append(start_dockwatch(work / f"{name}-new{rep}", backend().url)[0])
+            else:
+                peer.append(start_distribution(work / f"{name}-d{rep}"))
+    ready = statistics.median(restart)
+    verdict = "MET" if ready <= READY_TARGET_S else "MISSED"
+    print(
+        f"{name}: dockwatch serve, restart, first /v2/ answer: {spread(restart)}  "
+        f"target <= {READY_TARGET_S * 1000:.0f} ms {verdict}"
+    )
+    for what, values in others.items():
+        print(f"  first answer of the {what}: {spread(values)}")
+    print(f"{name}: dockwatch serve, first start (creates the database): {spread(first)}")
+    print(f"distribution, first /v2/ answer: {spread(peer)}")
+    print(f"dockwatch restart / distribution: {ready / statistics.median(peer):.2f}x the time")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    signed_in = statistics.median(others[SIGNED_IN])
+    return name, {
+        "restart, first /v2/ (ms)": f"{ready * 1000:.0f}",
+        "restart, signed-in /v2/ (ms)": f"{signed_in * 1000:.0f}",
+        "first start (ms)": f"{statistics.median(first) * 1000:.0f}",
+        "verdict (<= 500 ms)": verdict,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=7)
+    add_arguments(ap)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dockwatch-startup-"))
     try:
-        kept = work / "kept"
-        start_dockwatch(kept)  # creates, migrates and writes the match index once
-        restart: list[float] = []
-        first: list[float] = []
-        peer: list[float] = []
-        others: dict[str, list[float]] = {}
-        print(f"load average at start: {os.getloadavg()[0]:.2f}")
-        for rep in range(args.reps):
-            runs = ["restart", "first", "distribution"]
-            for run in runs if rep % 2 == 0 else reversed(runs):
-                if run == "restart":
-                    ready, answered = start_dockwatch(kept)
-                    restart.append(ready)
-                    for name, seconds in answered.items():
-                        others.setdefault(name, []).append(seconds)
-                elif run == "first":
-                    first.append(start_dockwatch(work / f"new{rep}")[0])
-                else:
-                    peer.append(start_distribution(work / f"d{rep}"))
-        ready = statistics.median(restart)
-        ratio = ready / statistics.median(peer)
-        verdict = "MET" if ready <= READY_TARGET_S else "MISSED"
-        print(
-            f"dockwatch serve, restart, first /v2/ answer: {spread(restart)}  "
-            f"target <= {READY_TARGET_S * 1000:.0f} ms {verdict}"
-        )
-        for name, values in others.items():
-            print(f"  first answer of the {name}: {spread(values)}")
-        print(f"dockwatch serve, first start (creates the database): {spread(first)}")
-        print(f"distribution, first /v2/ answer: {spread(peer)}")
-        print(f"dockwatch restart / distribution: {ratio:.2f}x the time")
-        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+        with backends(args) as asked:
+            results = {}
+            for backend in asked:
+                name, figures = measure(backend, args.reps, work)
+                results[name] = figures
+        if len(results) > 1:
+            side_by_side(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
