@@ -50,6 +50,20 @@ async def _status(
         return await c.get(path)
 
 
+async def _at_once(app: object, n: int, network: str) -> list[int]:
+    """The statuses of `n` requests sent together with the test user's credentials, each from
+    its own address of `network` (a.b.c)."""
+    statuses: list[int] = []
+
+    async def one(i: int) -> None:
+        statuses.append((await _status(app, f"{network}.{i}", (USER, PASSWORD))).status_code)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(one, i)
+    return statuses
+
+
 async def test_wrong_passwords_from_one_address_get_429_and_others_still_work(
     services: Services,
 ) -> None:
@@ -167,16 +181,7 @@ async def test_concurrent_verifications_are_bounded(
 
     monkeypatch.setattr(passwords, "_scrypt", observed)
     try:
-        app = create_app(services)
-        statuses: list[int] = []
-
-        async def one(i: int) -> None:
-            statuses.append((await _status(app, f"10.2.0.{i}", (USER, PASSWORD))).status_code)
-
-        async with anyio.create_task_group() as tg:
-            for i in range(12):
-                tg.start_soon(one, i)
-        assert statuses == [200] * 12
+        assert await _at_once(create_app(services), 12, "10.2.0") == [200] * 12
         assert most <= 2
     finally:
         services.close()
@@ -198,16 +203,7 @@ async def test_requests_with_the_same_credentials_at_once_share_one_check(
 
     monkeypatch.setattr(passwords, "_scrypt", slow)
     try:
-        app = create_app(services)
-        statuses: list[int] = []
-
-        async def one(i: int) -> None:
-            statuses.append((await _status(app, f"10.3.0.{i}", (USER, PASSWORD))).status_code)
-
-        async with anyio.create_task_group() as tg:
-            for i in range(8):
-                tg.start_soon(one, i)
-        assert statuses == [200] * 8
+        assert await _at_once(create_app(services), 8, "10.3.0") == [200] * 8
         assert calls == [PASSWORD]
     finally:
         services.close()

@@ -120,13 +120,9 @@ class Field:
     )
 
     def _validator(self) -> Draft202012Validator | None:
-        """`schema` compiled, on first use (`compile_schema`); schemas are checked against the
-        meta-schema by a test."""
-        if self.schema is None:
-            return None
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", compile_schema(self.schema))
-        return self._compiled
+        """`schema` compiled, on first use; schemas are checked against the meta-schema by a
+        test."""
+        return compiled_once(self, self.schema)
 
     def json_schema(self) -> dict[str, Any]:
         """The field's value as JSON Schema: its types, refined by `schema`."""
@@ -168,13 +164,20 @@ class Field:
             _raise_first(validator, doc[self.name], self.name)
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
-    """A validator of `schema`. The declarations that hold schemas are made when their route
-    modules are imported, and compile them on first use: importing jsonschema took 60 ms of
-    every server's start, before it could answer anything."""
-    from jsonschema import Draft202012Validator
+def compiled_once(owner: Any, schema: Mapping[str, Any] | None) -> Draft202012Validator | None:
+    """The validator of `schema`, compiled by the first call and kept in `owner._compiled` (a
+    frozen declaration's field); None without a schema. The declarations that hold schemas are
+    made when their route modules are imported, and compile them on first use: importing
+    jsonschema took 60 ms of every server's start, before it could answer anything."""
+    if schema is None:
+        return None
+    compiled: Draft202012Validator | None = owner._compiled
+    if compiled is None:
+        from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(dict(schema))
+        compiled = Draft202012Validator(dict(schema))
+        object.__setattr__(owner, "_compiled", compiled)
+    return compiled
 
 
 def _raise_first(validator: Draft202012Validator, value: Any, name: str) -> None:
@@ -216,13 +219,8 @@ class Shape:
     )
 
     def _validator(self) -> Draft202012Validator | None:
-        """`constraints` compiled, on first use (`compile_schema`); checked against the
-        meta-schema by a test."""
-        if self.constraints is None:
-            return None
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", compile_schema(self.constraints))
-        return self._compiled
+        """`constraints` compiled, on first use; checked against the meta-schema by a test."""
+        return compiled_once(self, self.constraints)
 
     def json_schema(self) -> dict[str, Any]:
         """The body as JSON Schema (a closed shape allows no other field)."""

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
 
-from .body import Shape, compile_schema
+from .body import Shape, compiled_once
 from .codes import CODES
 
 if TYPE_CHECKING:
@@ -60,10 +60,9 @@ class Param:
             if raw not in ("true", "false"):
                 raise InvalidInput(f"{self.name}: must be true or false")
             value = raw == "true"
-        if self._compiled is None:  # on first use (the schema is checked by a test)
-            object.__setattr__(self, "_compiled", compile_schema(self.schema))
-        assert self._compiled is not None
-        error = next(iter(self._compiled.iter_errors(value)), None)
+        validator = compiled_once(self, self.schema)  # the schema is checked by a test
+        assert validator is not None
+        error = next(iter(validator.iter_errors(value)), None)
         if error is not None and error.validator == "enum":
             valid = ", ".join(str(v) for v in error.validator_value)
             raise InvalidInput(f"{self.name}: {raw!r} is not valid; valid {self.name}s: {valid}")
