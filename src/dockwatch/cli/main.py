@@ -15,6 +15,11 @@ from dockwatch.cli.args import add_image_source_arguments
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
+STARTS_ITSELF = ("serve", "worker", "db")
+"""Commands that say when their start is over (`entry.command_started`): once their modules
+are imported, before the database is opened (a migration at start runs with the collector).
+The others start when their arguments are read."""
+
 
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -173,9 +178,14 @@ def _progress() -> Any:
 def _db(args: argparse.Namespace) -> int:
     import json
 
+    from dockwatch.cli.entry import command_started
     from dockwatch.store_root import open_store
     from dockwatch.vulndb.service import VulnDb
 
+    if args.db_command in ("import", "sync"):  # their modules, with the collector paused
+        import dockwatch.vulndb.importer
+        import dockwatch.vulndb.runner  # noqa: F401
+    command_started()  # before the database is opened (and migrated at start)
     services = open_store(_settings(args))
     vdb = VulnDb(services.store, services.clock, services.tenant.account_id, services.tenant.region)
     if args.db_command == "import":
@@ -375,9 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from dockwatch.cli.entry import command_started
     from dockwatch.errors import DockwatchError
 
     try:
+        if args.command not in STARTS_ITSELF:
+            command_started()
         if args.command == "serve":
             return _serve(args)
         if args.command == "gc":

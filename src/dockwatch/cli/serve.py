@@ -23,6 +23,7 @@ import uvicorn
 from dockwatch.api.app import serve_app
 from dockwatch.api.auth import bootstrap_user
 from dockwatch.app import Services, build, feed_scheduler
+from dockwatch.cli.entry import command_started
 from dockwatch.cli.processes import quiet_signals_for_uvicorn, stop_on_a_second_signal
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class EmbeddedServices:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Serve until SIGTERM or Ctrl-C, then stop the embedded services; the exit status."""
+    command_started()  # imported: the collector runs again before the database is opened
     services = build(settings)
     for warning in settings.lint():
         print(f"WARNING: {warning}", file=sys.stderr)
