@@ -149,8 +149,9 @@ class ScanService:
     @property
     def catalogers(self) -> CatalogerRegistry:
         """The cataloguers, built once: loading the entry points costs more than cataloguing a
-        small layer. Built by the first scan rather than with the service: importing the
-        cataloguers' modules was 40 ms of every server's start before its first answer."""
+        small layer. Built on first use rather than with the service (the worker builds them
+        with the advisory index, before it says it is ready): importing the cataloguers'
+        modules was 40 ms of every server's start before its first answer."""
         if self._catalogers is None:
             self._catalogers = default_registry()
         return self._catalogers
