@@ -8,9 +8,9 @@ Each repetition starts, in turn (the order alternating):
   - distribution (Debian's docker-registry) on empty storage, the peer.
 The clock runs from the process's spawn to the first answer of `GET /v2/` (any status: 401 is
 an answer), polled every 2 ms over a raw socket. For dockwatch, the time until each other API
-has answered once is printed too: `/v2/` with the user's credentials, the JSON API (`GET /api/v1/repositories`), the console's
-login page, and the ECR API (`POST /` with an unsigned `DescribeRepositories`, refused with an
-AWS error). Feed syncs are off (DOCKWATCH_SYNC_INTERVAL=0): this machine is offline, and a
+has answered once is printed too: `/v2/` with the user's credentials (200 required: the
+password checked), the JSON API (`GET /api/v1/repositories`), the console's login page, and
+the ECR API (`POST /` with an unsigned `DescribeRepositories`, refused with an AWS error). Feed syncs are off (DOCKWATCH_SYNC_INTERVAL=0): this machine is offline, and a
 sync's download is not start-up.
 
 Target (issue: a server ready in half a second): the restart answers `/v2/` within 0.5 s
