@@ -1,5 +1,6 @@
-"""What a `dockwatch sbom` process imports: only what cataloguing one image needs; and a
-`dockwatch db` or `dockwatch migrate` one: only the database.
+"""What a `dockwatch sbom` process imports: only what cataloguing one image needs; a
+`dockwatch db` or `dockwatch migrate` one: only the database; and a `dockwatch serve` before it
+answers: not what registry clients never call.
 
 Each command runs in a fresh interpreter (the test process has imported everything already) and
 reports the modules it loaded (`sys.modules`, less the None entries that block imports); the server's, the database's and the findings' libraries, and
