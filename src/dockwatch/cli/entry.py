@@ -1,15 +1,5 @@
-"""The command line as its own process runs it: the collector paused while the command starts,
-`main`, then an exit without the collector's last sweep.
-
-A command's start is mostly imports, which make modules, classes and functions that live as
-long as the process, and hardly any cyclic garbage; yet every 700 objects made set off a
-collection, and some of those walk everything made so far. `dockwatch serve` ran about 230 of
-them before it answered (60 ms, one full collection 22 ms of it). The collector is paused from
-the process's first line until the command says its start is over (`command_started`): then
-what exists is frozen out of every later collection (`gc.freeze`: a server's collections never
-walk its modules again) and the collector runs as before. `dockwatch serve` answered its first
-`/v2/` 31 to 60 ms sooner (`bench/startup.py --reps 7`, three rounds alternating with the code
-before: 545, 536, 578 ms against 576, 589, 638).
+"""The command line as its own process runs it: the collector paused while the command starts
+(`start_pause.py`), `main`, then an exit without the collector's last sweep.
 
 At exit the interpreter runs full collections of every object the command left (the modules,
 their classes and functions, the caches: 65,000 objects the collector tracks after `dockwatch
@@ -30,29 +20,14 @@ import gc
 import sys
 from typing import NoReturn
 
-_starting = False
-"""True from `run`'s first line until `command_started`."""
+from dockwatch.cli.start_pause import pause
 
 
 def run() -> NoReturn:
     """Run the command line, then exit with its status."""
-    global _starting
-    gc.disable()
-    _starting = True
+    pause()
     from dockwatch.cli.main import main  # imported with the collector paused
 
     status = main()
     gc.freeze()
     sys.exit(status)
-
-
-def command_started() -> None:
-    """The command's start is over (its modules imported, the database not opened yet: a
-    migration at start runs with the collector): freeze what exists and let the collector run
-    again. Nothing in a process `run` did not start (a test calling `main`), nor after the
-    first call."""
-    global _starting
-    if _starting:
-        _starting = False
-        gc.freeze()
-        gc.enable()

@@ -16,7 +16,7 @@ from dockwatch.cli.args import add_image_source_arguments
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 STARTS_ITSELF = ("serve", "worker", "db")
-"""Commands that say when their start is over (`entry.command_started`): once their modules
+"""Commands that say when their start is over (`start_pause.command_started`): once their modules
 are imported, before the database is opened (a migration at start runs with the collector).
 The others start when their arguments are read."""
 
@@ -178,7 +178,7 @@ def _progress() -> Any:
 def _db(args: argparse.Namespace) -> int:
     import json
 
-    from dockwatch.cli.entry import command_started
+    from dockwatch.cli.start_pause import command_started
     from dockwatch.store_root import open_store
     from dockwatch.vulndb.service import VulnDb
 
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from dockwatch.cli.entry import command_started
+    from dockwatch.cli.start_pause import command_started
     from dockwatch.errors import DockwatchError
 
     try:

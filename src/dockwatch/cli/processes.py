@@ -84,7 +84,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     """`dockwatch worker`: run until SIGTERM or SIGINT, then shut down in order."""
     from dockwatch.app import build, feed_scheduler
-    from dockwatch.cli.entry import command_started
+    from dockwatch.cli.start_pause import command_started
     from dockwatch.errors import DockwatchError
 
     settings = _settings(args, migrate_at_start=False if args.no_migrate else None)

@@ -24,8 +24,8 @@ import uvicorn
 from dockwatch.api.app import serve_app
 from dockwatch.api.auth import bootstrap_user
 from dockwatch.app import Services, build, feed_scheduler
-from dockwatch.cli.entry import command_started
 from dockwatch.cli.processes import quiet_signals_for_uvicorn, stop_on_a_second_signal
+from dockwatch.cli.start_pause import command_started
 
 if TYPE_CHECKING:
     from dockwatch.vulndb.scheduler import FeedScheduler

@@ -53,19 +53,19 @@ def test_calling_main_freezes_nothing() -> None:
 
 START_PROBE = """
 import atexit, gc, json, sys
-from dockwatch.cli import entry
+from dockwatch.cli import entry, start_pause
 
 def collections():
     return sum(generation["collections"] for generation in gc.get_stats())
 
-first, seen, real = collections(), {}, entry.command_started
+first, seen, real = collections(), {}, start_pause.command_started
 
 def spy():
     seen.update(during_start=collections() - first, paused=not gc.isenabled())
     real()
     seen.update(running=gc.isenabled(), frozen=gc.get_freeze_count())
 
-entry.command_started = spy
+start_pause.command_started = spy
 atexit.register(lambda: print(json.dumps(seen)))
 entry.run()
 """
