@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,11 @@ class Deferred(Generic[T]):
         self._make = make
         self._value: T | None = None
         self._lock = threading.Lock()
+        self._turns = CapacityLimiter(1)
+        """The worker thread `ready` makes (or waits) in: one at a time, its own. Requests that
+        arrive while the part is made wait for their turn without a thread, so that many
+        first requests at once (AWS clients retrying at a restart) do not take every thread of
+        the pool the rest of the app runs its database calls in."""
 
     def get(self) -> T:
         """The value, made now if no caller made it yet."""
@@ -41,11 +46,11 @@ class Deferred(Generic[T]):
 
     async def ready(self) -> T:
         """`get` from the event loop: while the value is still to be made, it is made (or
-        waited for) in a worker thread."""
+        waited for) in a worker thread of its own."""
         value = self._value
         if value is not None:
             return value
-        return await to_thread.run_sync(self.get)
+        return await to_thread.run_sync(self.get, limiter=self._turns)
 
 
 def warm_up(parts: Iterable[Deferred[Any]]) -> threading.Thread:

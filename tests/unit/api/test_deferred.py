@@ -8,7 +8,9 @@ import logging
 import threading
 import time
 
+import anyio
 import pytest
+from anyio import to_thread
 
 from dockwatch.api.deferred import Deferred, warm_up
 
@@ -81,3 +83,34 @@ def test_warm_up_makes_every_part_and_logs_a_failure(caplog: pytest.LogCaptureFi
     assert "ahead of its first request failed" in caplog.text
     with pytest.raises(RuntimeError, match="no model"):  # the request that needs it says so
         first.get()
+
+
+def test_requests_waiting_for_the_making_leave_the_thread_pool_to_the_rest() -> None:
+    """Sixty first requests at once while the part is made (more than the pool's 40
+    threads): a database call of another request still gets a thread at once."""
+    release = threading.Event()
+
+    def make() -> str:
+        release.wait(30)
+        return "made"
+
+    part = Deferred(make)
+
+    async def restart() -> tuple[list[str], str]:
+        got: list[str] = []
+
+        async def first_request() -> None:
+            got.append(await part.ready())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(60):
+                tg.start_soon(first_request)
+            await anyio.sleep(0.1)  # every request is waiting now
+            with anyio.fail_after(10):
+                other = await to_thread.run_sync(lambda: "a database call")
+            release.set()
+        return got, other
+
+    got, other = asyncio.run(restart())
+    assert other == "a database call"
+    assert got == ["made"] * 60
