@@ -10,6 +10,7 @@ import pytest
 from dockwatch.app import Services, build
 from dockwatch.cli.serve import EmbeddedServices
 from dockwatch.config import from_env
+from dockwatch.feeds import default_feeds
 
 
 @pytest.fixture
@@ -27,7 +28,8 @@ def test_start_runs_the_worker_and_makes_the_feed_scheduler(services: Services) 
     embedded.start()
     assert services.worker.running
     assert embedded.scheduler is not None
-    assert [f.name for f in embedded.scheduler.feeds]  # every built-in feed, none named
+    # none named in DOCKWATCH_FEEDS: every built-in feed
+    assert [f.name for f in embedded.scheduler.feeds] == [f.name for f in default_feeds()]
     embedded.stop()
 
 
