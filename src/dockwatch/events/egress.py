@@ -3,7 +3,7 @@
 A subscription URL is chosen by any API user, so without a check it reaches the server's own
 network: loopback services, the cloud metadata endpoint, private ranges. Every address a
 delivery connects to is vetted *after* resolution, inside the connection itself
-(`GuardedBackend`): the host name is resolved once, each resolved address is checked, and the
+(`guarded_transport.py`): the host name is resolved once, each resolved address is checked, and the
 socket is opened to a vetted address while TLS still names the original host (SNI and
 certificate check) and the request keeps its `Host` header. A DNS answer that changes between
 the check and the connection (rebinding) therefore cannot swap in an internal address.
@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpcore
-import httpx
 
 from dockwatch.errors import InvalidInput
 
@@ -39,8 +35,9 @@ _METADATA = frozenset(
 """Cloud metadata endpoints, named so the rule does not hang on range flags alone."""
 
 
-class ForbiddenAddress(httpcore.ConnectError):
-    """A webhook host resolved only to addresses deliveries may not reach."""
+class ForbiddenAddress(Exception):
+    """A webhook host resolved only to addresses deliveries may not reach (at delivery, the
+    cause of the connection error the guarded connection raises: `guarded_transport.py`)."""
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -112,6 +109,8 @@ class EgressPolicy:
         """Registration check: `InvalidInput` when the URL's host is a forbidden literal or
         resolves only to forbidden addresses. A name that does not resolve yet is accepted:
         delivery checks again every time."""
+        import httpx  # parsed as the delivery's client will; not needed before (40 ms)
+
         parsed = httpx.URL(url)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
@@ -128,64 +127,3 @@ class EgressPolicy:
 
 def _host_key(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
-
-
-class GuardedBackend(httpcore.NetworkBackend):
-    """Opens TCP connections only to vetted addresses of the requested host."""
-
-    def __init__(self, policy: EgressPolicy, resolver: Resolver = resolve) -> None:
-        self._policy = policy
-        self._resolver = resolver
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        try:
-            addresses = self._policy.vet(host, port, self._resolver)
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise ForbiddenAddress("webhooks do not connect to unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def guarded_transport(
-    policy: EgressPolicy,
-    *,
-    verify: bool,
-    max_connections: int,
-    resolver: Resolver = resolve,
-) -> httpx.HTTPTransport:
-    """An httpx transport whose every connection goes through `GuardedBackend`; no proxy from
-    the environment (a proxy would connect on our behalf, past the check)."""
-    transport = httpx.HTTPTransport(verify=verify, trust_env=False)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-        max_connections=max_connections,
-        network_backend=GuardedBackend(policy, resolver),
-    )
-    return transport

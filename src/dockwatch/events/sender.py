@@ -4,6 +4,9 @@ The answer's body is never read: the log keeps the status code and timing only, 
 cannot be made to tell its secrets back through the delivery log. Every connection failure
 reads the same (`CONNECT_FAILED`), so the log cannot tell an open port from a closed one; an
 address the egress policy refuses reads `REFUSED` without any connection being made.
+
+httpx is imported by the first send, not with this module: a server makes its sender before
+its first answer and delivers later (`guarded_transport.py`).
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from dockwatch import __version__
 from dockwatch.storage.webhook_repo import WebhookRow
 
 from . import signing
-from .egress import EgressPolicy, ForbiddenAddress, guarded_transport
+from .egress import EgressPolicy, ForbiddenAddress
 from .secretbox import SecretBox, SecretUnreadable
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,8 @@ class Sender:
         self, hook: WebhookRow, body: bytes, *, event_id: str, event_type: str, timestamp: int
     ) -> Outcome:
         """POST `body` to the subscription, signed with its secret."""
+        import httpx
+
         try:
             secret = self.box.open(hook.secret, hook.id)
         except SecretUnreadable as exc:
@@ -125,6 +132,10 @@ class Sender:
         return Outcome(False, status, f"HTTP {status}", elapsed)
 
     def _client(self, *, verify: bool) -> httpx.Client:
+        import httpx
+
+        from .guarded_transport import guarded_transport
+
         with self._clients_lock:
             client = self._clients.get(verify)
             if client is None:

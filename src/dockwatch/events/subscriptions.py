@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, InvalidInput, NotFound
 from dockwatch.model import page_token
@@ -81,6 +79,8 @@ def validate_url(value: Any) -> str:
         raise InvalidInput("url must not carry credentials; receivers check the signature")
     if "#" in value:  # an empty fragment too: the document's pattern has no `#`
         raise InvalidInput("url must not have a #fragment")
+    import httpx  # as the delivery's client parses it; not imported before the server answers
+
     try:
         _ = parts.port
         httpx.URL(value)

@@ -27,9 +27,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from dockwatch.clock import Clock
 from dockwatch.findings.events import materialize
@@ -48,6 +46,9 @@ from .eventbridge import (
 )
 from .secretbox import SecretBox
 from .sender import DeliveryPolicy, Outcome, Sender
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 

@@ -171,6 +171,7 @@ MADE_ONCE_LISTENING = (
     "jinja2",
     "dockwatch.feeds",  # the feed scheduler's feeds
     "dockwatch.catalog.dpkg",  # the cataloguers, which the embedded worker's first scan loads
+    "httpx",  # the client of webhook deliveries and feed downloads
 )
 
 SERVE_PROBE = """

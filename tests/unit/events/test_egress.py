@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
 from dockwatch.errors import InvalidInput
-from dockwatch.events.egress import EgressPolicy, ForbiddenAddress, guarded_transport
+from dockwatch.events.egress import EgressPolicy, ForbiddenAddress
+from dockwatch.events.guarded_transport import GuardedBackend, guarded_transport
 
 # Internal by RFC: loopback (1122, 4291), private (1918), link-local (3927, 4291) with the AWS,
 # GCP and Azure metadata service, ECS task metadata, unique-local (4193) with the AWS IPv6
@@ -120,3 +122,14 @@ def test_the_connection_goes_to_the_vetted_address_with_the_original_host(
     with httpx.Client(transport=refused) as client, pytest.raises(httpx.ConnectError):
         client.post(f"http://receiver.test:{port}/in")
     assert hosts == [f"receiver.test:{port}"]  # nothing reached the receiver
+
+
+def test_a_refused_connection_names_its_refusal_as_the_cause() -> None:
+    """What the sender reads to log "delivery refused" rather than "could not connect"."""
+    backend = GuardedBackend(EgressPolicy(), resolver=lambda host, port: ["10.0.0.7"])
+    with pytest.raises(httpcore.ConnectError) as refused:
+        backend.connect_tcp("inside.test", 443)
+    assert isinstance(refused.value.__cause__, ForbiddenAddress)
+    with pytest.raises(httpcore.ConnectError) as unix:
+        backend.connect_unix_socket("/var/run/docker.sock")
+    assert isinstance(unix.value.__cause__, ForbiddenAddress)
