@@ -223,6 +223,8 @@ def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path
     assert [name for name in MADE_ONCE_LISTENING if loaded(before, name)] == []
     assert [name for name in MADE_ONCE_LISTENING if not loaded(after, name)] == []
     assert "jsonschema" not in before  # compiled by the first request body that has a schema
+    # on SQLite, never: PostgreSQL's dialect imports every one of its drivers' modules
+    assert not loaded(after, "sqlalchemy.dialects.postgresql")
 
 
 def test_serve_refuses_unknown_feed_names_before_it_listens(tmp_path: Path) -> None:

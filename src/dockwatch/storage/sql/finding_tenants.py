@@ -15,7 +15,6 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dockwatch.model.identity import Tenant
@@ -77,9 +76,15 @@ def ensure_keys(conn: Connection, tenants: Iterable[Tenant]) -> dict[Tenant, int
 def _add(conn: Connection, name: tuple[str, str]) -> int:
     ft = t.finding_tenants
     values: dict[str, Any] = {"account_id": name[0], "region": name[1]}
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    if conn.dialect.name == "postgresql":
+        # PostgreSQL's dialect: 20 ms of imports a server on SQLite never needs
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(ft)
+    else:
+        stmt = sqlite_insert(ft)
     conn.execute(
-        make(ft).values(**values).on_conflict_do_nothing(index_elements=["account_id", "region"])
+        stmt.values(**values).on_conflict_do_nothing(index_elements=["account_id", "region"])
     )
     txn = conn.get_transaction()
     mark: tuple[object, set[tuple[str, str]]] | None = conn.info.get(_ADDED)

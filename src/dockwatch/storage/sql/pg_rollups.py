@@ -42,7 +42,6 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
 from dockwatch.storage.sql import rollup_sources
@@ -158,6 +157,10 @@ def fold(
         f"INSERT INTO pg_temp.{_FOLDING.name} SELECT * FROM moved"
     ).rowcount
     if moved:
+        # the rollup modules import this one on SQLite too, which never needs PostgreSQL's
+        # dialect (20 ms of imports)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         sources = [
             (table, source)
             for table, source in rollup_sources.sources("postgresql", _FOLDING)

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
-    Computed,
     Float,
     ForeignKey,
     Index,
@@ -18,11 +17,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import DDLCompiler
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
+from dockwatch.storage.sql.schema.ddl import PARTIAL, VirtualOnSqlite
 from dockwatch.storage.sql.schema.detail_document import DETAIL_DOCUMENT
 from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 from dockwatch.storage.sql.schema.registry import tags
@@ -130,18 +128,6 @@ silently: a query that groups by it first checks that no two of the tenant's ima
 def image_key(digest: str) -> str:
     """`IMAGE_KEY_SQL` of a digest, computed here (tests compare it with the database's)."""
     return digest[IMAGE_KEY_START - 1 : IMAGE_KEY_START - 1 + IMAGE_KEY_LENGTH]
-
-
-class VirtualOnSqlite(Computed):
-    """A generated column STORED, except VIRTUAL on SQLite."""
-
-    inherit_cache = True
-
-
-@compiles(VirtualOnSqlite, "sqlite")
-def _virtual_on_sqlite(element: VirtualOnSqlite, compiler: DDLCompiler, **kw: Any) -> str:
-    sql = compiler.sql_compiler.process(element.sqltext, include_table=False, literal_binds=True)
-    return f"GENERATED ALWAYS AS ({sql}) VIRTUAL"
 
 
 def tenant_key(tenant: Tenant) -> int:
@@ -292,8 +278,7 @@ FINDING_SORT_INDEXES = (
     *_sort_index("ix_findings_sort_epss", findings.c.epss_key),
     # only suppressed findings name a rule: partial, a fiftieth of the full index's size
     Index("ix_findings_suppressed_rule", findings.c.account_id, findings.c.region,
-          findings.c.suppressed_by, sqlite_where=findings.c.suppressed_by.is_not(None),
-          postgresql_where=findings.c.suppressed_by.is_not(None)),
+          findings.c.suppressed_by, info={PARTIAL: findings.c.suppressed_by.is_not(None)}),
     Index("ix_tags_name", tags.c.name),  # `ecrImageTags` filters look tags up by name
 )  # fmt: skip
 """Both spellings of each sort index share its name; `Index.create(conn, checkfirst=True)`
