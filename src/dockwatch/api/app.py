@@ -8,8 +8,6 @@ from threading import Thread
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,6 +34,8 @@ from .v1.router import AnyMethod
 from .v1.routes import routes as api_v1_routes
 
 if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
     from .aws.protocol import ServicesFor
 
 
@@ -59,9 +59,8 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
 
 def serve_app(services: Services, services_for: ServicesFor | None = None) -> ServedApp:
     """`create_app`, with the parts that are made on first use."""
-    metrics = Metrics()
+    metrics = Metrics(gauges=[lambda: _state_gauges(services)])
     oci = TenantOci(services, metrics.pull_refused, services.registry_tokens)
-    metrics.watch(lambda: _state_gauges(services))
 
     async def healthz(request: Request) -> Response:
         def probe() -> list[dict[str, Any]]:
@@ -131,7 +130,7 @@ def serve_app(services: Services, services_for: ServicesFor | None = None) -> Se
     # the web console at /console/: its own session sign-in over the same authenticator
     console = Deferred(lambda: _console(services, edge))
     aws = AwsMount(ConsoleDispatch(edge, console), services, services_for)
-    return ServedApp(MetricsMiddleware(aws, metrics), (aws.adapters, console))
+    return ServedApp(MetricsMiddleware(aws, metrics), (metrics.series, aws.adapters, console))
 
 
 def _console(services: Services, door: AuthMiddleware) -> ASGIApp:
@@ -198,6 +197,8 @@ def oci_methods(oci: OciApi | TenantOci, path: str) -> str:
 def _state_gauges(services: Services) -> list[Metric]:
     """Queue depth by state, the age of each advisory source and the unread scan events, read
     when scraped."""
+    from prometheus_client.core import GaugeMetricFamily  # when first scraped (api/metrics.py)
+
     jobs = GaugeMetricFamily("dockwatch_scan_jobs", "Scan jobs by state.", labels=["state"])
     for state, n in services.worker.queue.depth().items():
         jobs.add_metric([state], n)

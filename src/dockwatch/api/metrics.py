@@ -1,37 +1,48 @@
-"""Prometheus metrics for the HTTP edge and a pure-ASGI middleware that records them."""
+"""Prometheus metrics for the HTTP edge and a pure-ASGI middleware that records them.
+
+prometheus_client (10-14 ms of imports) is imported once the server listens (its warm-up), or
+by the first request recorded before that, after its answer has been sent.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .deferred import Deferred
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client.metrics_core import Metric
 
 PULL_REFUSAL_REASONS = ("not_scanned", "scan_stale", "exploit_available", "severity")
 """The `reason` labels of `dockwatch_pulls_refused_total` (pullpolicy.verdict.REASONS)."""
 
 
-class Metrics:
-    """One collector registry per app, so tests can run several servers in one process."""
+class _Series:
+    """The app's collector registry and the series the edge records."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
+    def __init__(self, watched: Iterable[Callable[[], Iterable[Metric]]]) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client.registry import Collector
+
+        self.registry: CollectorRegistry = CollectorRegistry()
+        self.requests: Counter = Counter(
             "dockwatch_http_requests",
             "HTTP requests by method, route family and status.",
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self.latency = Histogram(
+        self.latency: Histogram = Histogram(
             "dockwatch_http_request_seconds",
             "HTTP request latency by method and route family.",
             ["method", "route"],
             registry=self.registry,
         )
-        self.pulls_refused = Counter(
+        self.pulls_refused: Counter = Counter(
             "dockwatch_pulls_refused",
             "Manifest pulls refused by a pull policy, by the refusal's primary reason.",
             ["reason"],
@@ -40,22 +51,36 @@ class Metrics:
         for reason in PULL_REFUSAL_REASONS:
             self.pulls_refused.labels(reason)
 
+        class _Watched(Collector):
+            def __init__(self, collect: Callable[[], Iterable[Metric]]) -> None:
+                self._collect = collect
+
+            def collect(self) -> Iterable[Metric]:
+                return self._collect()
+
+        for collect in watched:
+            self.registry.register(_Watched(collect))
+
+
+class Metrics:
+    """One collector registry per app, so tests can run several servers in one process; its
+    series are made on first use, or by the server's warm-up (`series` is one of the app's
+    deferred parts)."""
+
+    def __init__(self, gauges: Iterable[Callable[[], Iterable[Metric]]] = ()) -> None:
+        """`gauges`: gauges computed when scraped (queue depth, feed age)."""
+        watched = list(gauges)
+        self.series: Deferred[_Series] = Deferred(lambda: _Series(watched))
+
     def pull_refused(self, reason: str) -> None:
         """Count one refused pull (`reason`: NOT_SCANNED, SCAN_STALE, ...)."""
-        self.pulls_refused.labels(reason.lower()).inc()
-
-    def watch(self, collect: Callable[[], Iterable[Metric]]) -> None:
-        """Add gauges computed when scraped (queue depth, feed age)."""
-
-        class _Collector(Collector):
-            def collect(self) -> Iterable[Metric]:
-                return collect()
-
-        self.registry.register(_Collector())
+        self.series.get().pulls_refused.labels(reason.lower()).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
-        return generate_latest(self.registry)
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.series.get().registry)
 
 
 def route_family(path: str) -> str:
@@ -94,8 +119,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - start
             family = route_family(scope["path"])
-            self.metrics.requests.labels(scope["method"], family, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], family).observe(
-                time.perf_counter() - start
-            )
+            series = self.metrics.series.get()
+            series.requests.labels(scope["method"], family, str(status)).inc()
+            series.latency.labels(scope["method"], family).observe(elapsed)

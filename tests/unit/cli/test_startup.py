@@ -172,6 +172,7 @@ MADE_ONCE_LISTENING = (
     "dockwatch.feeds",  # the feed scheduler's feeds
     "dockwatch.catalog.dpkg",  # the cataloguers, which the embedded worker's first scan loads
     "httpx",  # the client of webhook deliveries and feed downloads
+    "prometheus_client",  # the metrics' series, which record a request after its answer
 )
 
 SERVE_PROBE = """
@@ -223,6 +224,7 @@ def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path
     assert [name for name in MADE_ONCE_LISTENING if loaded(before, name)] == []
     assert [name for name in MADE_ONCE_LISTENING if not loaded(after, name)] == []
     assert "jsonschema" not in before  # compiled by the first request body that has a schema
+    assert not loaded(before, "cryptography")  # by the first webhook or access key secret
     # on SQLite, never: PostgreSQL's dialect imports every one of its drivers' modules
     assert not loaded(after, "sqlalchemy.dialects.postgresql")
 
