@@ -19,6 +19,7 @@ from dockwatch.clock import ControlledClock
 from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 from dockwatch.storage.blobs.blobstore import ReachableBlobs
 
+from .activity import ActivityMiddleware, RequestActivity
 from .audit_middleware import audit_middleware
 from .auth import Authenticator
 from .auth_middleware import AuthMiddleware
@@ -45,6 +46,8 @@ class ServedApp:
 
     asgi: ASGIApp
     deferred: tuple[Deferred[Any], ...]
+    activity: RequestActivity
+    """The requests in flight (`serve` starts its background loading in a quiet moment)."""
 
     def warm_up(self) -> Thread:
         """Make the deferred parts now, in a background thread (`serve`: once it listens)."""
@@ -130,7 +133,9 @@ def serve_app(services: Services, services_for: ServicesFor | None = None) -> Se
     # the web console at /console/: its own session sign-in over the same authenticator
     console = Deferred(lambda: _console(services, edge))
     aws = AwsMount(ConsoleDispatch(edge, console), services, services_for)
-    return ServedApp(MetricsMiddleware(aws, metrics), (metrics.series, aws.adapters, console))
+    activity = RequestActivity()
+    asgi = ActivityMiddleware(MetricsMiddleware(aws, metrics), activity)
+    return ServedApp(asgi, (metrics.series, aws.adapters, console), activity)
 
 
 def _console(services: Services, door: AuthMiddleware) -> ASGIApp:

@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_STARTUP_FAILURE = 0, 3
 """3: uvicorn's own status when it could not start (the port taken, the certificate unreadable)."""
 
+QUIET_S, QUIET_WAIT_MOST_S = 0.02, 1.0
+"""The start thread waits for a moment with no request in flight (`QUIET_S` since the last one
+ended), for `QUIET_WAIT_MOST_S` at most, before it loads anything (`api/activity.py`)."""
+
 
 class _Server(uvicorn.Server):
     """uvicorn's server, telling `listening` once its sockets accept connections."""
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     def listening() -> None:
         def start_the_rest() -> None:
+            app.activity.wait_quiet(QUIET_S, QUIET_WAIT_MOST_S)  # the first requests first
             if embedded is not None:
                 try:
                     embedded.start()
