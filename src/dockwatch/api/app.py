@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Thread
@@ -21,7 +22,7 @@ from dockwatch.storage.blobs.blobstore import ReachableBlobs
 
 from .activity import ActivityMiddleware, RequestActivity
 from .audit_middleware import audit_middleware
-from .auth import Authenticator
+from .auth import Authenticator, BootstrapResult
 from .auth_middleware import AuthMiddleware
 from .aws.mount import AwsMount
 from .console.dispatch import ConsoleDispatch
@@ -48,6 +49,8 @@ class ServedApp:
     deferred: tuple[Deferred[Any], ...]
     activity: RequestActivity
     """The requests in flight (`serve` starts its background loading in a quiet moment)."""
+    users: Deferred[BootstrapResult] | None
+    """The users' set-up, when `serve_app` was given one (`serve` runs it once it listens)."""
 
     def warm_up(self) -> Thread:
         """Make the deferred parts now, in a background thread (`serve`: once it listens)."""
@@ -60,8 +63,14 @@ def create_app(services: Services, services_for: ServicesFor | None = None) -> A
     return serve_app(services, services_for).asgi
 
 
-def serve_app(services: Services, services_for: ServicesFor | None = None) -> ServedApp:
-    """`create_app`, with the parts that are made on first use."""
+def serve_app(
+    services: Services,
+    services_for: ServicesFor | None = None,
+    set_up_users: Callable[[], BootstrapResult] | None = None,
+) -> ServedApp:
+    """`create_app`, with the parts that are made on first use. `set_up_users` (`serve`'s
+    `bootstrap_user`) is run once, by `ServedApp.users` or by the first request that signs in,
+    which waits for it."""
     metrics = Metrics(gauges=[lambda: _state_gauges(services)])
     oci = TenantOci(services, metrics.pull_refused, services.registry_tokens)
 
@@ -129,13 +138,25 @@ def serve_app(services: Services, services_for: ServicesFor | None = None) -> Se
         *api_v1_routes(services),
     ]
     app = Starlette(routes=routes)
-    edge = auth_middleware(audit_middleware(app, services), services)
+    users = None if set_up_users is None else Deferred(lambda: _set_up(set_up_users, edge))
+    edge = auth_middleware(
+        audit_middleware(app, services), services, None if users is None else users.get
+    )
     # the web console at /console/: its own session sign-in over the same authenticator
     console = Deferred(lambda: _console(services, edge))
     aws = AwsMount(ConsoleDispatch(edge, console), services, services_for)
     activity = RequestActivity()
     asgi = ActivityMiddleware(MetricsMiddleware(aws, metrics), activity)
-    return ServedApp(asgi, (metrics.series, aws.adapters, console), activity)
+    return ServedApp(asgi, (metrics.series, aws.adapters, console), activity, users)
+
+
+def _set_up(set_up_users: Callable[[], BootstrapResult], door: AuthMiddleware) -> BootstrapResult:
+    """The users set up; the configured credentials, just checked, are remembered as verified
+    (the first request bringing them runs no scrypt of its own)."""
+    boot = set_up_users()
+    if boot.checked is not None and door.authenticator is not None:
+        door.authenticator.remember(*boot.checked)
+    return boot
 
 
 def _console(services: Services, door: AuthMiddleware) -> ASGIApp:
@@ -156,7 +177,9 @@ def _blob_store_error(services: Services) -> str | None:
     return None
 
 
-def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
+def auth_middleware(
+    app: ASGIApp, services: Services, users_ready: Callable[[], object] | None = None
+) -> AuthMiddleware:
     """The authentication door with the limits the settings give."""
     s = services.settings
 
@@ -172,7 +195,13 @@ def auth_middleware(app: ASGIApp, services: Services) -> AuthMiddleware:
         return FailureLimiter(policy, now)
 
     authenticator = (
-        Authenticator(services.store, services.tenant, cache_seconds=s.auth_cache_seconds, now=now)
+        Authenticator(
+            services.store,
+            services.tenant,
+            cache_seconds=s.auth_cache_seconds,
+            now=now,
+            users_ready=users_ready,
+        )
         if s.auth
         else None
     )

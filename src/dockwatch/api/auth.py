@@ -24,7 +24,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dockwatch.audit.log import cli_entry
@@ -88,6 +88,9 @@ class BootstrapResult:
 
     username: str
     generated_password: str | None
+    checked: tuple[BasicCredentials, str] | None = field(default=None, repr=False)
+    """The configured credentials and the stored hash they now match (the server remembers
+    them as verified, so the first request bringing them runs no scrypt of its own)."""
 
 
 def bootstrap_user(
@@ -99,14 +102,16 @@ def bootstrap_user(
         if username and password:
             stored = accounts.password_hash(tenant, username)
             if stored is None:
-                accounts.add_user(tenant, username, hash_password(password), at)
+                stored = hash_password(password)
+                accounts.add_user(tenant, username, stored, at)
                 uow.audit.append(tenant, cli_entry("serve: add user", f"user/{username}", 200, at))
             elif not verify_password(password, stored):
-                accounts.set_password_hash(tenant, username, hash_password(password))
+                stored = hash_password(password)
+                accounts.set_password_hash(tenant, username, stored)
                 uow.audit.append(
                     tenant, cli_entry("serve: set password", f"user/{username}", 200, at)
                 )
-            return BootstrapResult(username, None)
+            return BootstrapResult(username, None, (BasicCredentials(username, password), stored))
         existing = accounts.any_username(tenant)
         if existing is not None:
             return BootstrapResult(existing, None)
@@ -136,10 +141,19 @@ class Authenticator:
     """
 
     def __init__(
-        self, store: Store, tenant: Tenant, *, cache_seconds: float, now: Callable[[], float]
+        self,
+        store: Store,
+        tenant: Tenant,
+        *,
+        cache_seconds: float,
+        now: Callable[[], float],
+        users_ready: Callable[[], object] | None = None,
     ) -> None:
+        """`users_ready`: called before each look-up; it returns once the configured user is
+        set up (`serve` sets it up after it starts to listen: `cli/serve.py`)."""
         self._store = store
         self._tenant = tenant
+        self._users_ready = users_ready
         self._cache_seconds = cache_seconds
         self._now = now
         self._key = secrets.token_bytes(32)
@@ -158,6 +172,8 @@ class Authenticator:
     def lookup(self, creds: BasicCredentials) -> Lookup:
         """The user's stored hash, and whether these credentials were verified against it
         within the cache time (one indexed read, no hashing)."""
+        if self._users_ready is not None:
+            self._users_ready()
         tenant, name = self.tenant_of(creds)
         with self._store.read() as uow:
             stored = uow.accounts.password_hash(tenant, name)
@@ -199,12 +215,23 @@ class Authenticator:
         finally:
             with self._lock:
                 del self._running[(mark, stored)]
-                if mine.ok and stored is not None and self._cache_seconds > 0:
-                    self._ok[mark] = (stored, self._now() + self._cache_seconds)
-                    while len(self._ok) > MAX_CACHED:
-                        self._ok.popitem(last=False)
+                if mine.ok and stored is not None:
+                    self._remember(mark, stored)
             mine.done.set()
         return mine.ok
+
+    def remember(self, creds: BasicCredentials, stored: str) -> None:
+        """Take `creds` as verified against `stored` for the cache time: they were, elsewhere
+        (`serve`'s user set-up checked the configured password against that hash)."""
+        with self._lock:
+            self._remember(self._mark(creds), stored)
+
+    def _remember(self, mark: bytes, stored: str) -> None:
+        """Under the lock."""
+        if self._cache_seconds > 0:
+            self._ok[mark] = (stored, self._now() + self._cache_seconds)
+            while len(self._ok) > MAX_CACHED:
+                self._ok.popitem(last=False)
 
     def __len__(self) -> int:
         with self._lock:

@@ -11,6 +11,7 @@ now (`bench/startup.py`, docs/deploy.md).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import socket
 import sys
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from dockwatch.api.app import serve_app
-from dockwatch.api.auth import bootstrap_user
+from dockwatch.api.auth import BootstrapResult, bootstrap_user
 from dockwatch.app import Services, build, feed_scheduler
 from dockwatch.cli.processes import quiet_signals_for_uvicorn, stop_on_a_second_signal
 from dockwatch.cli.start_pause import command_started
@@ -86,6 +87,23 @@ class EmbeddedServices:
                 self.scheduler.stop()
 
 
+def _set_up_users(services: Services, settings: Any) -> BootstrapResult:
+    """The configured user made (or its password changed), or one generated on first start:
+    its password is printed once."""
+    boot = bootstrap_user(
+        services.store, services.tenant, settings.username, settings.password, datetime.now(UTC)
+    )
+    if boot.generated_password:
+        print(
+            "dockwatch: created the registry user on first start (shown once, stored hashed):\n"
+            f"  username: {boot.username}\n  password: {boot.generated_password}\n"
+            "Set DOCKWATCH_USERNAME/DOCKWATCH_PASSWORD to choose your own.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return boot
+
+
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Serve until SIGTERM or Ctrl-C, then stop the embedded services; the exit status."""
     command_started()  # imported: the collector runs again before the database is opened
@@ -98,18 +116,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             f"{settings.host}:{settings.port} can push, pull and delete. !!!\n",
             file=sys.stderr,
         )
-    else:
-        boot = bootstrap_user(
-            services.store, services.tenant, settings.username, settings.password, datetime.now(UTC)
-        )
-        if boot.generated_password:
-            print(
-                "dockwatch: created the registry user on first start (shown once, stored hashed):\n"
-                f"  username: {boot.username}\n  password: {boot.generated_password}\n"
-                "Set DOCKWATCH_USERNAME/DOCKWATCH_PASSWORD to choose your own.",
-                file=sys.stderr,
-            )
-    app = serve_app(services)
+    # the user is set up once the server listens: checking the configured password against
+    # the stored hash is one scrypt (45 ms); a request bringing credentials waits for it
+    set_up_users = functools.partial(_set_up_users, services, settings) if settings.auth else None
+    app = serve_app(services, set_up_users=set_up_users)
     embedded = None
     if not args.no_worker:
         # the feeds' names are checked before serving when they are given
@@ -117,6 +127,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     def listening() -> None:
         def start_the_rest() -> None:
+            if app.users is not None:
+                try:
+                    app.users.get()
+                except Exception:  # noqa: BLE001 - the next request that signs in tries again
+                    logger.exception("the registry user could not be set up")
             app.activity.wait_quiet(QUIET_S, QUIET_WAIT_MOST_S)  # the first requests first
             if embedded is not None:
                 try:

@@ -15,7 +15,7 @@ import pytest
 
 from dockwatch.api import passwords
 from dockwatch.api.app import create_app
-from dockwatch.api.auth import Authenticator, BasicCredentials
+from dockwatch.api.auth import Authenticator, BasicCredentials, BootstrapResult
 from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
 
@@ -290,3 +290,25 @@ async def test_verifications_beyond_the_bound_are_503_not_queued(
     finally:
         release.set()
         services.close()
+
+
+async def test_credentials_are_checked_once_the_configured_user_is_set_up(
+    services: Services, scrypt_calls: list[str]
+) -> None:
+    """`serve` sets its user up after it listens: a request signing in before then waits for
+    it, so a password changed in the settings is the one that signs in from the first
+    request, and the old one no longer does; the set-up's check of the new password is the
+    only one that request needs."""
+    from dockwatch.api.app import serve_app
+    from dockwatch.api.auth import bootstrap_user
+
+    def set_up_users() -> BootstrapResult:  # the restart's settings bring a new password
+        at = _clock(services).now()
+        return bootstrap_user(services.store, services.tenant, USER, "changed-pass-2", at)
+
+    served = serve_app(services, set_up_users=set_up_users)
+    assert (await _status(served.asgi, "10.0.0.1", (USER, "changed-pass-2"))).status_code == 200
+    # the set-up: the stored password checked, the new one hashed; the request: none
+    assert scrypt_calls == ["changed-pass-2", "changed-pass-2"]
+    assert (await _status(served.asgi, "10.0.0.2", (USER, PASSWORD))).status_code == 401
+    assert served.users is not None and served.users.get().checked is not None
