@@ -61,12 +61,15 @@ class SecretBox:
         """The secret of a stored value."""
         if not is_sealed(stored):
             raise SecretUnreadable(f"the secret of webhook {webhook_id} is not sealed")
-        from cryptography.exceptions import InvalidTag
-
+        aead = self._aead()
         try:
             raw = base64.b64decode(stored.removeprefix(PREFIX), validate=True)
-            plain = self._aead().decrypt(raw[:_NONCE], raw[_NONCE:], webhook_id.encode("utf-8"))
-        except (InvalidTag, binascii.Error, ValueError) as exc:
+            plain = aead.decrypt(raw[:_NONCE], raw[_NONCE:], webhook_id.encode("utf-8"))
+        except Exception as exc:
+            from cryptography.exceptions import InvalidTag  # loaded with the cipher
+
+            if not isinstance(exc, (InvalidTag, binascii.Error, ValueError)):
+                raise
             raise SecretUnreadable(
                 f"the secret of webhook {webhook_id} does not open with this key"
             ) from exc
