@@ -139,9 +139,7 @@ def serve_app(
     ]
     app = Starlette(routes=routes)
     users = None if set_up_users is None else Deferred(lambda: _set_up(set_up_users, edge))
-    edge = auth_middleware(
-        audit_middleware(app, services), services, None if users is None else users.get
-    )
+    edge = auth_middleware(audit_middleware(app, services), services, users)
     # the web console at /console/: its own session sign-in over the same authenticator
     console = Deferred(lambda: _console(services, edge))
     aws = AwsMount(ConsoleDispatch(edge, console), services, services_for)
@@ -178,7 +176,7 @@ def _blob_store_error(services: Services) -> str | None:
 
 
 def auth_middleware(
-    app: ASGIApp, services: Services, users_ready: Callable[[], object] | None = None
+    app: ASGIApp, services: Services, users: Deferred[BootstrapResult] | None = None
 ) -> AuthMiddleware:
     """The authentication door with the limits the settings give."""
     s = services.settings
@@ -200,7 +198,7 @@ def auth_middleware(
             services.tenant,
             cache_seconds=s.auth_cache_seconds,
             now=now,
-            users_ready=users_ready,
+            users=users,
         )
         if s.auth
         else None

@@ -27,10 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from anyio import to_thread
+
 from dockwatch.audit.log import cli_entry
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.unit_of_work import Store
 
+from .deferred import Deferred
 from .passwords import hash_password, verify_or_dummy, verify_password
 
 logger = logging.getLogger(__name__)
@@ -147,13 +150,13 @@ class Authenticator:
         *,
         cache_seconds: float,
         now: Callable[[], float],
-        users_ready: Callable[[], object] | None = None,
+        users: Deferred[BootstrapResult] | None = None,
     ) -> None:
-        """`users_ready`: called before each look-up; it returns once the configured user is
-        set up (`serve` sets it up after it starts to listen: `cli/serve.py`)."""
+        """`users`: the set-up of the configured user, which each look-up waits for (`serve`
+        runs it after it starts to listen: `cli/serve.py`)."""
         self._store = store
         self._tenant = tenant
-        self._users_ready = users_ready
+        self._users = users
         self._cache_seconds = cache_seconds
         self._now = now
         self._key = secrets.token_bytes(32)
@@ -172,8 +175,8 @@ class Authenticator:
     def lookup(self, creds: BasicCredentials) -> Lookup:
         """The user's stored hash, and whether these credentials were verified against it
         within the cache time (one indexed read, no hashing)."""
-        if self._users_ready is not None:
-            self._users_ready()
+        if self._users is not None:
+            self._users.get()
         tenant, name = self.tenant_of(creds)
         with self._store.read() as uow:
             stored = uow.accounts.password_hash(tenant, name)
@@ -181,6 +184,13 @@ class Authenticator:
             return Lookup(None, False)
         with self._lock:
             return Lookup(stored, self._remembered(self._mark(creds), stored))
+
+    async def lookup_from_loop(self, creds: BasicCredentials) -> Lookup:
+        """`lookup` in a worker thread; while the users are being set up, requests wait for
+        it without holding a thread of the pool the app's database calls run in."""
+        if self._users is not None:
+            await self._users.ready()
+        return await to_thread.run_sync(self.lookup, creds)
 
     def _remembered(self, mark: bytes, stored: str) -> bool:
         """Whether `mark` was verified against `stored` within the cache time (under the lock;

@@ -19,7 +19,6 @@ import json
 import math
 import re
 
-from anyio import to_thread
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -188,7 +187,7 @@ class AuthMiddleware:
         return True
 
     async def _verify(self, authenticator: Authenticator, creds: BasicCredentials) -> bool:
-        found = await to_thread.run_sync(authenticator.lookup, creds)
+        found = await authenticator.lookup_from_loop(creds)
         if found.cached:
             return True
         return await self.gate.run(lambda: authenticator.verify(creds, found.stored))

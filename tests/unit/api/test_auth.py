@@ -312,3 +312,37 @@ async def test_credentials_are_checked_once_the_configured_user_is_set_up(
     assert scrypt_calls == ["changed-pass-2", "changed-pass-2"]
     assert (await _status(served.asgi, "10.0.0.2", (USER, PASSWORD))).status_code == 401
     assert served.users is not None and served.users.get().checked is not None
+
+
+async def test_requests_signing_in_during_the_set_up_leave_the_thread_pool_to_the_rest(
+    services: Services,
+) -> None:
+    """Sixty requests sign in while the user is being set up (more than the pool's 40
+    threads): a database call of another request still gets a thread at once."""
+    from anyio import to_thread
+
+    from dockwatch.api.app import serve_app
+    from dockwatch.api.auth import bootstrap_user
+
+    release = threading.Event()
+
+    def set_up_users() -> BootstrapResult:
+        release.wait(30)
+        at = _clock(services).now()
+        return bootstrap_user(services.store, services.tenant, USER, PASSWORD, at)
+
+    served = serve_app(services, set_up_users=set_up_users)
+    statuses: list[int] = []
+
+    async def sign_in(i: int) -> None:
+        statuses.append((await _status(served.asgi, f"10.9.0.{i}", (USER, PASSWORD))).status_code)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(60):
+            tg.start_soon(sign_in, i)
+        await anyio.sleep(0.2)  # every request is waiting now
+        with anyio.fail_after(10):
+            other = await to_thread.run_sync(lambda: "a database call")
+        release.set()
+    assert other == "a database call"
+    assert statuses == [200] * 60

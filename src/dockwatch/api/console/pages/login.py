@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -117,7 +116,7 @@ async def _check(
     if wait > 0:
         return 429, f"Too many failed sign-ins. Try again in {int(wait) + 1} seconds."
     creds = BasicCredentials(username, password)
-    found = await to_thread.run_sync(authenticator.lookup, creds)
+    found = await authenticator.lookup_from_loop(creds)
     try:
         ok = found.cached or await door.gate.run(lambda: authenticator.verify(creds, found.stored))
     except GateBusy:
