@@ -3,8 +3,8 @@
 A subscription URL is chosen by any API user, so without a check it reaches the server's own
 network: loopback services, the cloud metadata endpoint, private ranges. Every address a
 delivery connects to is vetted *after* resolution, inside the connection itself
-(`guarded_transport.py`): the host name is resolved once, each resolved address is checked, and the
-socket is opened to a vetted address while TLS still names the original host (SNI and
+(`guarded_transport.py`): the host name is resolved once, each resolved address is checked,
+and the socket is opened to a vetted address while TLS still names the original host (SNI and
 certificate check) and the request keeps its `Host` header. A DNS answer that changes between
 the check and the connection (rebinding) therefore cannot swap in an internal address.
 
