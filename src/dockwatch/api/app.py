@@ -12,7 +12,7 @@ from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp
 
 from dockwatch.app import Services
@@ -25,15 +25,15 @@ from .audit_middleware import audit_middleware
 from .auth import Authenticator, BootstrapResult
 from .auth_middleware import AuthMiddleware
 from .aws.mount import AwsMount
-from .console.dispatch import ConsoleDispatch
-from .deferred import Deferred, warm_up
+from .deferred import Deferred, PrefixedPart, warm_up
 from .metrics import Metrics, MetricsMiddleware
 from .oci.routes import API_VERSION, OciApi
 from .oci.tenancy import TenantOci
 from .throttle import FailureLimiter, LimiterPolicy, VerificationGate
 from .v1.body import Limits, parse_json, read_raw
 from .v1.router import AnyMethod
-from .v1.routes import routes as api_v1_routes
+
+API_V1_PREFIX, CONSOLE_PREFIX = "/api/v1", "/console"
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -135,17 +135,19 @@ def serve_app(
         Route("/-/test/clock", test_clock, methods=["GET", "POST"]),
         Route("/v2", AnyMethod(v2)),
         Route("/v2/{rest:path}", AnyMethod(v2)),
-        *api_v1_routes(services),
     ]
-    app = Starlette(routes=routes)
+    # the JSON API: its routes and OpenAPI document made on first use (about 20 ms of start)
+    api_v1 = Deferred(lambda: _api_v1(services))
+    app = PrefixedPart(API_V1_PREFIX, api_v1, Starlette(routes=routes))
     users = None if set_up_users is None else Deferred(lambda: _set_up(set_up_users, edge))
     edge = auth_middleware(audit_middleware(app, services), services, users)
     # the web console at /console/: its own session sign-in over the same authenticator
     console = Deferred(lambda: _console(services, edge))
-    aws = AwsMount(ConsoleDispatch(edge, console), services, services_for)
+    aws = AwsMount(PrefixedPart(CONSOLE_PREFIX, console, edge), services, services_for)
     activity = RequestActivity()
     asgi = ActivityMiddleware(MetricsMiddleware(aws, metrics), activity)
-    return ServedApp(asgi, (metrics.series, aws.adapters, console), activity, users)
+    parts = (metrics.series, api_v1, aws.adapters, console)
+    return ServedApp(asgi, parts, activity, users)
 
 
 def _set_up(set_up_users: Callable[[], BootstrapResult], door: AuthMiddleware) -> BootstrapResult:
@@ -155,6 +157,12 @@ def _set_up(set_up_users: Callable[[], BootstrapResult], door: AuthMiddleware) -
     if boot.checked is not None and door.authenticator is not None:
         door.authenticator.remember(*boot.checked)
     return boot
+
+
+def _api_v1(services: Services) -> ASGIApp:
+    from .v1.routes import routes  # its operations' modules and the OpenAPI document
+
+    return Router(routes=routes(services))
 
 
 def _console(services: Services, door: AuthMiddleware) -> ASGIApp:

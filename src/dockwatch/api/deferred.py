@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from anyio import CapacityLimiter, to_thread
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,27 @@ class Deferred(Generic[T]):
         if value is not None:
             return value
         return await to_thread.run_sync(self.get, limiter=self._turns)
+
+
+class PrefixedPart:
+    """HTTP requests under `prefix` (the path itself or below it) to a part made on first use,
+    everything else to `rest`: how the console (`/console`) and the JSON API (`/api/v1`) are
+    served next to `/v2/` on one port."""
+
+    def __init__(self, prefix: str, part: Deferred[ASGIApp], rest: ASGIApp) -> None:
+        self.prefix = prefix
+        self.part = part
+        self.rest = rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route one request by its path."""
+        path = scope.get("path", "")
+        prefix = self.prefix
+        if scope["type"] == "http" and (path == prefix or path.startswith(prefix + "/")):
+            app = await self.part.ready()
+            await app(scope, receive, send)
+        else:
+            await self.rest(scope, receive, send)
 
 
 def warm_up(parts: Iterable[Deferred[Any]]) -> threading.Thread:

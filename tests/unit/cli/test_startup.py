@@ -173,6 +173,7 @@ MADE_ONCE_LISTENING = (
     "dockwatch.catalog.dpkg",  # the cataloguers, which the embedded worker's first scan loads
     "httpx",  # the client of webhook deliveries and feed downloads
     "prometheus_client",  # the metrics' series, which record a request after its answer
+    "dockwatch.api.v1.routes",  # the JSON API's operations and its OpenAPI document
 )
 
 SERVE_PROBE = """

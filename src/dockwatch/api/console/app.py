@@ -1,7 +1,7 @@
 """The console's ASGI app.
 
 `create_console` assembles the page modules (`pages.PAGES`) into one Starlette app behind the
-guard (`guard.py`); `dispatch.ConsoleDispatch` serves it next to the APIs on one port.
+guard (`guard.py`); `api/app.py` serves it next to the APIs on one port (`deferred.PrefixedPart`).
 """
 
 from __future__ import annotations
