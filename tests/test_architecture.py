@@ -18,17 +18,18 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dockwatch"
 
-FOUNDATION = {"errors", "clock", "process_identity", "model"}
+FOUNDATION = {"errors", "clock", "process_identity", "value_class", "model"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
     "process_identity": set(),
-    "model": {"errors"},
-    "versions": {"errors", "model"},
-    "distros": {"errors", "model"},
-    "config": {"errors", "model"},
-    "storage": {"errors", "clock", "model"},
-    "image": {"errors", "model"},
+    "value_class": set(),
+    "model": {"errors", "value_class"},
+    "versions": {"errors", "value_class", "model"},
+    "distros": {"errors", "value_class", "model"},
+    "config": {"errors", "value_class", "model"},
+    "storage": {"errors", "clock", "value_class", "model"},
+    "image": {"errors", "value_class", "model"},
     "feeds": FOUNDATION | {"versions", "distros"},
     "catalog": FOUNDATION | {"image", "versions", "distros", "storage"},
     "vulndb": FOUNDATION | {"versions", "distros", "feeds", "storage"},

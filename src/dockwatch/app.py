@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.unit_of_work import Store
 from dockwatch.store_root import open_store
+from dockwatch.value_class import frozen
 from dockwatch.vulndb.service import VulnDb
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ DEFAULT_ACCOUNT_NAME = "default"
 """The name the configured account (`account_id`) gets when a start creates it."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Services:
     """Everything built for one data folder."""
 

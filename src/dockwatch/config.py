@@ -7,11 +7,12 @@ Each field carries its default and its help (the `help` metadata), so the CLI, t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -21,7 +22,7 @@ def _f(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Settings:
     """Everything the composition root needs to build a dockwatch for one data folder."""
 

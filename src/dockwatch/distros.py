@@ -49,14 +49,14 @@ Photon 3.0 end-of-support notice in https://github.com/vmware/photon/wiki.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from dockwatch.model.distro import Distro
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Release:
     """One supported (distribution, release)."""
 
@@ -96,7 +96,7 @@ class UnsupportedReason(StrEnum):
     """The release is past its end of security support on the date asked about."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Supported:
     """The distribution can be matched: here is its release."""
 
@@ -104,7 +104,7 @@ class Supported:
     """The table row."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Unsupported:
     """The distribution cannot be matched, and why."""
 

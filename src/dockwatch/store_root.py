@@ -8,8 +8,6 @@ was importing `dockwatch.app`; tests/unit/cli/test_startup.py keeps them apart).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.clock import Clock, ControlledClock, SystemClock
 from dockwatch.config import Settings
 from dockwatch.errors import InvalidInput
@@ -18,9 +16,10 @@ from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate, require_current
 from dockwatch.storage.sql.unit_of_work import SqlStore
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoreServices:
     """The database of one data folder, its store, clock and default tenant."""
 

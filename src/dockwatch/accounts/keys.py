@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from dockwatch.value_class import frozen
 
 KEY_ID_PREFIX = "AKIA"
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -28,7 +29,7 @@ class KeyStatus(StrEnum):
     INACTIVE = "Inactive"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Account:
     """An account."""
 
@@ -38,7 +39,7 @@ class Account:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccessKey:
     """An access key without its secret (what listings show)."""
 
@@ -49,7 +50,7 @@ class AccessKey:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewAccessKey:
     """A key just created, with its secret: shown once, never again."""
 
@@ -69,7 +70,7 @@ class NewAccessKey:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SigningCredential:
     """What SigV4 verification needs about an access key: its owner and its secret."""
 

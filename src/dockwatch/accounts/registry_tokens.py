@@ -15,11 +15,11 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dockwatch.clock import Clock
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 LOGIN_TTL = timedelta(hours=12)
 """How long a `GetAuthorizationToken` token is valid (ECR: 12 hours)."""
@@ -31,7 +31,7 @@ _DERIVATION = b"dockwatch registry tokens v1"
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Access:
     """Actions granted on one repository (the OCI token scope `repository:<name>:<actions>`)."""
 
@@ -39,7 +39,7 @@ class Access:
     actions: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TokenClaims:
     """What a verified token says."""
 
@@ -51,7 +51,7 @@ class TokenClaims:
     access: tuple[Access, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MintedToken:
     """A new token and when it ends."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Thread
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from dockwatch.app import Services
 from dockwatch.clock import ControlledClock
 from dockwatch.scan.worker import CURSOR, SUBSCRIBED
 from dockwatch.storage.blobs.blobstore import ReachableBlobs
+from dockwatch.value_class import frozen
 
 from .activity import ActivityMiddleware, RequestActivity
 from .audit_middleware import audit_middleware
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .aws.protocol import ServicesFor
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServedApp:
     """The ASGI app, and the parts of it made on first use (`deferred.py`)."""
 

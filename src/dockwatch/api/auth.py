@@ -24,7 +24,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from anyio import to_thread
@@ -32,6 +32,7 @@ from anyio import to_thread
 from dockwatch.audit.log import cli_entry
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 from .deferred import Deferred
 from .passwords import hash_password, verify_or_dummy, verify_password
@@ -56,7 +57,7 @@ def user_arn(tenant: Tenant, user: str) -> str:
     return f"arn:aws:iam::{tenant.account_id}:user/{user}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BasicCredentials:
     """A user name and password from an `Authorization: Basic` header."""
 
@@ -76,7 +77,7 @@ def parse_basic(authorization: str | None) -> BasicCredentials | None:
     return BasicCredentials(username, password) if sep else None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Lookup:
     """What one request's credentials need: the stored hash (None: no such user) and whether
     these exact credentials were verified against it recently."""
@@ -85,7 +86,7 @@ class Lookup:
     cached: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BootstrapResult:
     """The credentials set up at start; `generated_password` is shown once, never stored."""
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import anyio
 
+from dockwatch.value_class import frozen
+
 
 @dataclass(slots=True)
 class _Score:
@@ -30,7 +32,7 @@ class _Score:
     blocked_until: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LimiterPolicy:
     """How a `FailureLimiter` counts."""
 

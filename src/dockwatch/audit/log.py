@@ -23,6 +23,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc, iso
 from dockwatch.storage.audit_repo import AuditEntry, AuditQuery, AuditRow
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ PURGE_INTERVAL = timedelta(hours=1)
 """How often the retention pass runs: retention is counted in days."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditPage:
     """One page of a listing and the token of the next (None on the last page)."""
 

@@ -17,6 +17,7 @@ from dockwatch.errors import DockwatchError
 from dockwatch.model.catalog import CatalogResult, FileEntry, Skipped
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 __all__ = [
     "CatalogError",
@@ -73,7 +74,7 @@ def match_glob(pattern: str, path: str) -> bool:
     return "**/" in pattern and fnmatch.fnmatchcase(path, pattern.replace("**/", ""))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParseEnv:
     """What a parser may know besides the file: the image's distribution, the whole layer view."""
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from dockwatch.model.catalog import CatalogResult
 from dockwatch.model.digest import Digest
 from dockwatch.model.package import OS_PACKAGE_TYPES, OsPackageRef, Package
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LayerCatalog:
     """One layer's contribution: its deletions and each cataloger's result."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
 
 from dockwatch.catalog import distro as distro_mod
@@ -42,6 +42,7 @@ from dockwatch.model.digest import Digest
 from dockwatch.model.distro import Distro
 from dockwatch.model.oci import Platform
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:
     import httpx
@@ -111,7 +112,7 @@ class MemoryCatalogCache:
             self.facts[(layer, facts_version)] = facts
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LayerReport:
     """How one layer was handled."""
 
@@ -124,7 +125,7 @@ class LayerReport:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Inventory:
     """Everything installed in one image."""
 

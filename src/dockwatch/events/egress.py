@@ -20,9 +20,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -57,7 +57,7 @@ def is_internal(ip: IPAddress) -> bool:
     return ip in _METADATA or ip.is_multicast or ip.is_unspecified or not ip.is_global
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EgressPolicy:
     """The operator's allowlist; everything public is allowed, the rest only when listed."""
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from dockwatch import __version__
 from dockwatch.storage.webhook_repo import WebhookRow
+from dockwatch.value_class import frozen
 
 from . import signing
 from .egress import EgressPolicy, ForbiddenAddress
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import httpx
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeliveryPolicy:
     """How hard and how fast to try."""
 
@@ -54,7 +54,7 @@ class DeliveryPolicy:
     """How long a claimed attempt is reserved for its sender."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Outcome:
     """What one send did."""
 

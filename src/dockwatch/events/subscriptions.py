@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from dockwatch.model.events import WebhookTest
 from dockwatch.model.identity import Tenant
 from dockwatch.storage import webhook_repo as repo
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 from .egress import EgressPolicy
 from .eventbridge import DELIVERABLE_TYPES, event_id
@@ -45,7 +45,7 @@ class WebhookNotFound(NotFound):
         self.webhook_id = webhook_id
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WebhookSpec:
     """A validated subscription request."""
 

@@ -53,6 +53,7 @@ from dockwatch.model.advisory import (
     Severity,
     SeverityType,
 )
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def urgency_severity(urgency: str, source: str = SOURCE) -> Severity | None:
     return Severity(SeverityType.VENDOR, u, source, rating=_URGENCY_RATINGS.get(base))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Tracker:
     """One publisher of the tracker's JSON: its feed name, its web pages, the releases it speaks
     for."""

@@ -16,7 +16,6 @@ import gzip
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from dockwatch.feeds import (
 from dockwatch.feeds import fields as f
 from dockwatch.feeds.feed import FeedItem
 from dockwatch.feeds.folder_walk import walk_files
+from dockwatch.value_class import frozen
 
 _PREFIX = 64 << 10
 _FULL_PARSE_LIMIT = 512 << 20
@@ -69,7 +69,7 @@ class Format(StrEnum):
     PHOTON = "photon"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Found:
     """One importable file and its format."""
 

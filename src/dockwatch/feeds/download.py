@@ -43,6 +43,7 @@ from dockwatch.feeds.feed import (
     Validator,
 )
 from dockwatch.process_identity import folder_owner, remove_abandoned_folders
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ Verify = Callable[[Path], None]
 _CHUNK = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DownloadPolicy:
     """Bounds on one feed's downloads."""
 
@@ -71,7 +72,7 @@ class DownloadPolicy:
     """Where temporary folders go (None: the system default)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Request:
     """One URL a feed fetches."""
 
@@ -172,7 +173,7 @@ def download(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Retry:
     status: int
     seconds: float | None

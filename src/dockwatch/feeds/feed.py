@@ -19,6 +19,7 @@ import httpx
 
 from dockwatch.errors import DockwatchError
 from dockwatch.model.advisory import Advisory, EnrichmentRecord
+from dockwatch.value_class import frozen
 
 FeedKind = Literal["vulnerability", "enrichment"]
 
@@ -75,7 +76,7 @@ UNCHANGED = Unchanged.UNCHANGED
 """Returned by `fetch` when upstream has nothing new (304, or the same content hash)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Validator:
     """What we know about one fetched URL, to ask "has it changed?" next time."""
 
@@ -91,7 +92,7 @@ class Validator:
     """Body size in bytes."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Fingerprint:
     """The state of a feed's upstream at the last successful fetch: one validator per URL."""
 
@@ -106,7 +107,7 @@ class Fingerprint:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FetchedFile:
     """One verified file in a Fetched folder."""
 
@@ -152,7 +153,7 @@ class Fetched:
         return cls(feed=feed, files=tuple(FetchedFile(path=p, label=label) for p in paths))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParseProblem:
     """A record (or file) that was skipped, with why; counted and logged, never fatal but in a
     feed's download (`damaged`)."""

@@ -15,7 +15,6 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from dockwatch.model.advisory import (
     is_cwe,
     normalize_package_name,
 )
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ _RANGE_TYPES = {t.value: t for t in RangeType}
 _EVENT_KINDS = {k.value: k for k in EventKind}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limits:
     """Caps that keep hostile input bounded."""
 
@@ -80,7 +80,7 @@ class Limits:
     """Affected entries in one record."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Skip:
     """A file that is not a record (licence, README, schema, index): skipped quietly."""
 

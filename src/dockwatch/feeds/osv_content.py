@@ -11,7 +11,6 @@ the two paths to the same output over real records and hostile variations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,13 +31,14 @@ from dockwatch.model.advisory import (
     is_cwe,
     normalize_package_name,
 )
+from dockwatch.value_class import frozen
 
 _AFFECTED = AffectedStatus.AFFECTED.value
 _VENDOR = SeverityType.VENDOR.value
 _NO_PACKAGE = "no package (GIT-only entry skipped)"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Content:
     """One record as stored: its id, its normalized content, its modification time, and the
     decoded record (for the feeds that normalize further from the model: Ubuntu, SUSE); None

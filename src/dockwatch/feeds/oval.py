@@ -29,6 +29,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from dockwatch.feeds.feed import FeedFormatError
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class OvalUnsupported(ValueError):
     """A definition uses OVAL this reader does not evaluate (negation, a missing test)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reference:
     """One `metadata/reference`."""
 
@@ -56,7 +57,7 @@ class Reference:
     """Its link, possibly empty."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Criterion:
     """A leaf of a criteria tree: one test (or an extended definition)."""
 
@@ -70,7 +71,7 @@ class Criterion:
     """An `extend_definition` rather than a test."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Criteria:
     """An AND/OR node."""
 
@@ -82,7 +83,7 @@ class Criteria:
     """OVAL `negate="true"`."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Definition:
     """One definition's metadata and criteria."""
 
@@ -105,7 +106,7 @@ class Definition:
     criteria: Criteria | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class State:
     """The parts of an rpminfo state (or any state) a feed can use."""
 
@@ -119,7 +120,7 @@ class State:
     signature_keyid: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Test:
     """A test with its object's name and its states resolved."""
 
@@ -147,7 +148,7 @@ class Document:
     tests: dict[str, Test] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PackageCheck:
     """One path of a criteria tree down to a package version test: "`name` is earlier than
     `evr`", and the other tests that must hold with it (its AND-ancestors' leaves)."""

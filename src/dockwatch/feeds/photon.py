@@ -55,6 +55,7 @@ from dockwatch.model.advisory import (
     Severity,
     SeverityType,
 )
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ _OPEN = frozenset({"affected", "vulnerable", "unfixed", "not fixed", "open"})
 _PENDING = frozenset({"under investigation", "investigating", "pending", "unknown"})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Verdict:
     """What one row says about one package in one release."""
 

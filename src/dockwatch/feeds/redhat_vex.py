@@ -56,6 +56,7 @@ from dockwatch.model.advisory import (
     is_cve,
     is_cwe,
 )
+from dockwatch.value_class import frozen
 
 SOURCE = "redhat"
 ECOSYSTEM = "Red Hat"
@@ -73,7 +74,7 @@ def ecosystem(major: str) -> str:
     return f"{ECOSYSTEM}:{major}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Component:
     """A package a product id names, read from its purl."""
 
@@ -151,7 +152,7 @@ def _relationships(tree: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProductTree:
     """The resolved product tree of one document."""
 

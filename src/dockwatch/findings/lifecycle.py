@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dockwatch.model.identity import ImageResource
+from dockwatch.value_class import frozen
 
 REOPEN_WINDOW = timedelta(days=7)
 
@@ -49,7 +50,7 @@ def finding_id(
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredFinding:
     """What reconciling needs to know about a stored finding."""
 

@@ -30,6 +30,7 @@ from dockwatch.storage.finding_repo import (
     detail_document,
 )
 from dockwatch.storage.unit_of_work import UnitOfWork
+from dockwatch.value_class import frozen
 
 from .build import FindingDraft, score_severity
 from .lifecycle import FindingStatus, StoredFinding, reconcile
@@ -44,7 +45,7 @@ class Suppressor(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Target:
     """One image resource to bring up to date."""
 

@@ -8,18 +8,18 @@ consumer validates against Inspector's model strictly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from dockwatch.model.finding import FindingDetail, detail_json
 from dockwatch.model.identity import Tenant, finding_arn, image_arn
 from dockwatch.model.times import iso
+from dockwatch.value_class import frozen
 
 __all__ = ["ImageContext", "detail_json", "inspector_finding"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageContext:
     """What a finding says about the image it was found in."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from dockwatch.model.events import FindingUpdated
 from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
+from dockwatch.value_class import frozen
 
 from .service import Suppressor
 from .suppression_rule import (
@@ -190,7 +191,7 @@ def _name_taken(uow: UnitOfWork, tenant: Tenant, name: str, other_than: str | No
 # --- the service -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RuleChange:
     """A rule as stored after a change, and how many findings changed status."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from dockwatch.errors import InvalidInput
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import RuleRecord
+from dockwatch.value_class import frozen
 
 from .criteria import InvalidCriteria, parse_criteria, parse_time
 from .criteria_match import matches
@@ -31,7 +32,7 @@ FIELDS = frozenset({"action", "name", "description", "reason", "filterCriteria",
                      "expiresAt"})  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SuppressionRule:
     """A stored rule."""
 

@@ -7,7 +7,6 @@ import base64
 import io
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dockwatch.image.blobs import MAX_MANIFEST_BYTES, check_digest
@@ -23,6 +22,7 @@ from dockwatch.image.manifests import ACCEPT
 from dockwatch.image.pull_http import BodyError, Http, Response, TransportError, open_http
 from dockwatch.model.digest import Digest, is_digest
 from dockwatch.model.oci import manifest_digest
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:  # httpx costs ~45 ms to import; only an injected transport or a proxy needs it
     import httpx
@@ -105,7 +105,7 @@ class _ResponseStream(io.RawIOBase):
         super().close()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegistryRef:
     """`HOST[:PORT]/REPO[:TAG|@DIGEST]`, with Docker Hub's defaults applied."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from dockwatch.image.blobs import MAX_MANIFEST_BYTES, BlobReader, check_digest
@@ -32,6 +32,7 @@ from dockwatch.model.oci import (
     manifest_digest,
     parse_manifest,
 )
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:
     import httpx
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LayerRef:
     """One layer of a resolved image, base first."""
 
@@ -51,7 +52,7 @@ class LayerRef:
     """Uncompressed digest from the config (None for schema 1)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResolvedImage:
     """A runnable single-platform image, ready to be catalogued."""
 
@@ -63,7 +64,7 @@ class ResolvedImage:
     config: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SkippedArtifact:
     """An index entry or manifest that is not a runnable image, and what it is."""
 
@@ -158,7 +159,7 @@ def _image(
 LocalStore = Callable[[str], BlobReader]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Source:
     """A parsed source string: the reader and the reference to resolve in it."""
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.model.advisory import Event, EventKind, RangeType
+from dockwatch.value_class import frozen
 from dockwatch.versions import Range, ranges_from_osv, scheme_for
 from dockwatch.versions.ranges import PreparedEntry, prepare
 from dockwatch.versions.scheme import UnknownEcosystem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IndexedEntry:
     """An affected entry ready to evaluate."""
 

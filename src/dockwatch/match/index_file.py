@@ -34,6 +34,7 @@ from pathlib import Path
 import orjson
 
 from dockwatch.storage.vuln_repo import AffectedDocument
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ MIN_APPEND = 256 * 1024
 """Appended bytes always allowed, however small the base (beyond it: half the base)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Stamp:
     """Which database state a file holds: its version and when that version was made."""
 
@@ -71,7 +72,7 @@ def table_key(ecosystem: str, name: str) -> str:
     return orjson.dumps((ecosystem, name)).decode()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Packed:
     """Every key's serialized entries ([[source, advisory id, entry], ...]): a buffer and a
     table from `table_key` to (offset, size, entry count) in it (the file as mapped, so opening

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 #: package type -> OSV ecosystem of its advisories (OS packages use the distribution release)
 LANGUAGE_ECOSYSTEMS: dict[str, str] = {
@@ -20,7 +19,7 @@ LANGUAGE_ECOSYSTEMS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MatchEvidence:
     """How a match was found (cf. grype's match details)."""
 
@@ -43,7 +42,7 @@ class MatchEvidence:
     last_affected: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Match:
     """One package affected by one advisory."""
 
@@ -57,7 +56,7 @@ class Match:
     evidence: MatchEvidence
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IndeterminateMatch:
     """An advisory that may apply but whose verdict cannot be computed (never a silent miss)."""
 
@@ -67,7 +66,7 @@ class IndeterminateMatch:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MatchReport:
     """Everything `match` found for one inventory."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -19,6 +18,8 @@ from typing import Any, NewType
 import orjson
 from cvss import CVSS2, CVSS3, CVSS4, CVSSError
 from packaging.utils import canonicalize_name
+
+from dockwatch.value_class import frozen
 
 AdvisoryID = NewType("AdvisoryID", str)
 """An advisory id as its source spells it (`PYSEC-2022-43066`, `GO-2024-0001`, `CVE-2024-1234`)."""
@@ -85,7 +86,7 @@ class AffectedStatus(StrEnum):
     """The source has not decided yet (Debian `undetermined`); the matcher says indeterminate."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Event:
     """One OSV range event."""
 
@@ -95,7 +96,7 @@ class Event:
     """The version (or commit for GIT ranges); `0` for "introduced at the beginning"."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Range:
     """One OSV range: events ordered by the range type's version order."""
 
@@ -107,7 +108,7 @@ class Range:
     """The repository URL of a GIT range."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Severity:
     """One severity statement, with who made it."""
 
@@ -123,7 +124,7 @@ class Severity:
     """Qualitative rating (`CRITICAL`, `HIGH`, `MEDIUM`, `LOW`, `NONE`, `NEGLIGIBLE`), upper case."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reference:
     """A link with its OSV reference type (ADVISORY, FIX, WEB, PACKAGE, ...)."""
 
@@ -133,7 +134,7 @@ class Reference:
     """The URL."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Affected:
     """One affected package in one ecosystem (or distribution release)."""
 
@@ -163,7 +164,7 @@ class Affected:
         return tuple(seen)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Advisory:
     """One advisory as its source publishes it, normalized."""
 
@@ -207,7 +208,7 @@ class Advisory:
         return ids or tuple(r for r in self.related if is_cve(r))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KevEntry:
     """One CISA Known Exploited Vulnerabilities catalogue entry."""
 
@@ -235,7 +236,7 @@ class KevEntry:
     """`cwes`, sorted."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EpssScore:
     """One EPSS score (https://www.first.org/epss/)."""
 
@@ -251,7 +252,7 @@ class EpssScore:
     """From the file's comment line."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NvdCvss:
     """CVSS (and CWE) facts NVD holds for one CVE; enrichment only, never a match on its own."""
 

@@ -6,13 +6,12 @@ them) need them, and storage imports nothing above `model/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.model.digest import Digest
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileEntry:
     """One regular file (or symlink) of a layer, with its content if it was a candidate."""
 
@@ -28,7 +27,7 @@ class FileEntry:
     """For symlinks: the target as written in the tar (not resolved)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Skipped:
     """A file a cataloger could not read, and why; reported, never silently dropped."""
 
@@ -36,7 +35,7 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CatalogResult:
     """What one cataloger found in one layer."""
 
@@ -47,7 +46,7 @@ class CatalogResult:
     `coalesce` can name the OS package owning a jar, a node module or a dist-info."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LayerFacts:
     """What the coalescer and OS detection need from a layer besides cataloger results."""
 

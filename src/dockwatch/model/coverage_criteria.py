@@ -16,9 +16,11 @@ Semantics (the same rules as findings criteria, `model.finding_criteria`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
+
+from dockwatch.value_class import frozen
 
 IMAGE = "AWS_ECR_CONTAINER_IMAGE"
 REPOSITORY = "AWS_ECR_REPOSITORY"
@@ -67,7 +69,7 @@ class GroupKey(StrEnum):
     ECR_REPOSITORY_NAME = "ECR_REPOSITORY_NAME"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageString:
     """One `CoverageStringFilter`."""
 
@@ -75,7 +77,7 @@ class CoverageString:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageRange:
     """One `CoverageDateFilter` (datetimes) or `CoverageNumberFilter` (integers); None: open."""
 
@@ -83,7 +85,7 @@ class CoverageRange:
     high: datetime | int | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageMap:
     """One `CoverageMapFilter` (EQUALS on a tag key and value)."""
 
@@ -91,7 +93,7 @@ class CoverageMap:
     value: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageCriteria:
     """A validated `CoverageFilterCriteria`; an empty one selects every covered resource."""
 

@@ -14,7 +14,7 @@ as `Unreadable`, so one damaged row never stops a reader: consumers skip it or r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field
+from dataclasses import MISSING, field
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
@@ -27,9 +27,10 @@ from dockwatch.model.event_payload import (
     wire_name,
 )
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Event:
     """The common part: who it happened to and when."""
 
@@ -81,7 +82,7 @@ class Event:
 # --- registry ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ManifestPushed(Event):
     """A manifest was pushed (also a re-push of a stored digest, which moves `lastPushedAt`)."""
 
@@ -104,7 +105,7 @@ class ManifestPushed(Event):
         return self.repository_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ManifestDeleted(Event):
     """A manifest was deleted from a repository (its tags with it)."""
 
@@ -119,7 +120,7 @@ class ManifestDeleted(Event):
         return self.repository_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TagChanged(Event):
     """A tag was created, moved to another digest, or removed (`image_digest` None)."""
 
@@ -140,7 +141,7 @@ class TagChanged(Event):
 # --- scanning ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanCompleted(Event):
     """An image was scanned (`trigger` "scan") or re-matched after an update ("rematch")."""
 
@@ -162,7 +163,7 @@ class ScanCompleted(Event):
         return self.repository_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BasicScanCompleted(Event):
     """A basic scan ended (`scan_status` COMPLETE or FAILED): ECR's "ECR Image Scan"."""
 
@@ -180,7 +181,7 @@ class BasicScanCompleted(Event):
         return self.repository_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanFrequencyChanged(Event):
     """A configuration change moved repositories to another scan frequency: ECR's "ECR Scan
     Resource Change" (`SCAN_FREQUENCY_CHANGE`)."""
@@ -197,7 +198,7 @@ class ScanFrequencyChanged(Event):
         return "registry"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RescanCompleted(Event):
     """An advisory delta was applied to the images it affects."""
 
@@ -219,7 +220,7 @@ class RescanCompleted(Event):
         return str(self.version)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageChanged(Event):
     """An image's enhanced scan status or reason changed (`scan/coverage_state.py`)."""
 
@@ -257,7 +258,7 @@ class CoverageChanged(Event):
 # --- findings ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingChanged(Event):
     """A compact, immutable snapshot of a finding at a change; subscribers that want the
     Inspector `Finding` expand it (`findings.events.materialize`)."""
@@ -283,17 +284,17 @@ class FindingChanged(Event):
         return self.repository_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingCreated(FindingChanged):
     NAME: ClassVar[str] = "FindingCreated"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingUpdated(FindingChanged):
     NAME: ClassVar[str] = "FindingUpdated"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingClosed(FindingChanged):
     NAME: ClassVar[str] = "FindingClosed"
 
@@ -301,7 +302,7 @@ class FindingClosed(FindingChanged):
 # --- vulnerability data and webhooks ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdvisoriesChanged(Event):
     """A feed import created a database version; the keys name what a rescan must re-match."""
 
@@ -321,7 +322,7 @@ class AdvisoriesChanged(Event):
         return self.source
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WebhookTest(Event):
     """A ping for one subscription (`POST /api/v1/webhooks/{id}/test`), never sent to others."""
 
@@ -337,7 +338,7 @@ class WebhookTest(Event):
 # --- pull policies ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PullRefused(Event):
     """A manifest pull was refused by a pull policy (`pullpolicy/`): which image, under which
     policy, why, and the first findings that caused it."""
@@ -360,7 +361,7 @@ class PullRefused(Event):
         return self.repository_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Unreadable(Event):
     """A stored row that is not a readable event (an unknown name or a damaged payload)."""
 
@@ -418,7 +419,7 @@ def decode(
         return Unreadable(tenant, at, name, subject, payload, f"{type(exc).__name__}: {exc}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OutboxEvent:
     """One stored event: its outbox id (the order, and the base of delivery ids) and the event."""
 

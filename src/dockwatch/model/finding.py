@@ -10,12 +10,12 @@ detail renders back to the same JSON, and so to the same content hash.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 FINDING_TYPE = "PACKAGE_VULNERABILITY"
 
@@ -28,7 +28,7 @@ class DetailInvalid(InvalidInput):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Cvss:
     """One CVSS rating of the vulnerability, as a source gave it."""
 
@@ -39,7 +39,7 @@ class Cvss:
     """`3.1`, `3.0`, `4.0` or `2.0`."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VulnerablePackage:
     """One package of the image the vulnerability affects."""
 
@@ -59,7 +59,7 @@ class VulnerablePackage:
     source_name: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MatchEvidence:
     """How one advisory was matched to one package (dockwatch's addition to Inspector's shape)."""
 
@@ -78,7 +78,7 @@ class MatchEvidence:
     last_affected: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingDetail:
     """Everything a finding says about its vulnerability and the packages it affects."""
 

@@ -4,14 +4,15 @@ counts it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from dockwatch.model.finding_criteria import Criteria, DateFilter, StringFilter
+from dockwatch.value_class import frozen
 
 MAX_RESULTS = 100
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AggregationQuery:
     """A validated ListFindingAggregations request."""
 

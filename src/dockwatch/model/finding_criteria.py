@@ -24,10 +24,12 @@ rule for its own string and map filters, which Inspector's console behaves like)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from dockwatch.value_class import frozen
 
 FINDING_TYPE = "PACKAGE_VULNERABILITY"
 RESOURCE_TYPE = "AWS_ECR_CONTAINER_IMAGE"
@@ -74,7 +76,7 @@ def str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StringFilter:
     """One `StringFilter`."""
 
@@ -92,7 +94,7 @@ class StringFilter:
         return actual != self.value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DateFilter:
     """One `DateFilter`: a closed range, either end optional (UTC)."""
 
@@ -108,7 +110,7 @@ class DateFilter:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NumberFilter:
     """One `NumberFilter`: a closed range, either end optional."""
 
@@ -124,7 +126,7 @@ class NumberFilter:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PackageFilter:
     """One `PackageFilter`: every field given must hold for one and the same package."""
 
@@ -167,7 +169,7 @@ def strings_hold(filters: Sequence[StringFilter], actual: Any) -> bool:
     return all(f.test(value) for f in negative)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Criteria:
     """A parsed, validated FilterCriteria (an empty one matches every finding)."""
 

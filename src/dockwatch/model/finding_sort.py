@@ -3,10 +3,11 @@ after: pure values shared by the query surface and the store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from dockwatch.value_class import frozen
 
 SEVERITY_RANK = {
     "CRITICAL": 5,
@@ -44,7 +45,7 @@ class SortOrder(StrEnum):
     DESC = "DESC"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sort:
     """A listing order; the order findings were stored in breaks ties, in the same direction."""
 
@@ -52,7 +53,7 @@ class Sort:
     order: SortOrder = SortOrder.DESC
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Position:
     """Where a page resumes: after (sort value, `seq`: the stored order of the finding that
     ended the page). `value` is JSON as a token holds it (times as ISO 8601 strings,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Tenant:
     """The (account, region) every stored row belongs to."""
 
@@ -13,7 +13,7 @@ class Tenant:
     region: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageResource:
     """A scanned resource: one manifest digest in one repository of one tenant."""
 

@@ -10,7 +10,7 @@ is tolerated) for cataloguing, into the same `ImageManifest` / `ImageIndex`.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar
 
 import orjson
@@ -33,6 +33,7 @@ from dockwatch.model.oci_values import (
     entry_artifact_kind,
     kind_from_hint,
 )
+from dockwatch.value_class import frozen
 
 __all__ = [
     "DOCKER_CONFIG",
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Schema1:
     """What only a Docker schema 1 manifest carries."""
 
@@ -72,7 +73,7 @@ class Schema1:
     """The top `v1Compatibility` object (holds architecture, os, config)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageManifest:
     """A single-platform manifest: config + layers (base layer first)."""
 
@@ -141,7 +142,7 @@ class ImageManifest:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageIndex:
     """An OCI index or Docker manifest list."""
 

@@ -3,12 +3,12 @@ say about the artifact behind it (signature, SBOM, chart, ...) rather than a run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.digest import Digest
+from dockwatch.value_class import frozen
 
 
 class MediaType(StrEnum):
@@ -39,7 +39,7 @@ class ManifestMediaTypeUnsupported(ManifestInvalid):
     """The media type is not one a registry stores as a manifest."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Platform:
     """An OCI platform; `variant` is normalized (arm64 -> v8, arm -> v7 when absent)."""
 
@@ -80,7 +80,7 @@ def _default_variant(p: Platform) -> str | None:
     return {"arm64": "v8", "arm": "v7"}.get(p.architecture)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Descriptor:
     """A content descriptor: what a manifest says about a blob or a child manifest."""
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from dockwatch.model.digest import Digest
+from dockwatch.value_class import frozen
 
 #: Package types (ecosystems) that `dockwatch sbom` emits in its `type` field.
 PACKAGE_TYPES = (
@@ -31,7 +32,7 @@ PACKAGE_MANAGERS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OsPackageRef:
     """The OS package that owns a file-based package (a Debian-packaged jar, say)."""
 
@@ -47,7 +48,7 @@ class OsPackageRef:
     """The source package version, when it differs from `version`."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Package:
     """One package installed in an image, attributed to the layer that introduced it."""
 

@@ -17,7 +17,8 @@ measured here first, from the same records `zipfile` uses (APPNOTE 4.3.12-4.3.16
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from dockwatch.value_class import frozen
 
 END_SIGNATURE = b"PK\x05\x06"
 END_BYTES = 22
@@ -37,7 +38,7 @@ _ENTRY_LENGTHS = struct.Struct("<3H")
 """An entry's name, extra field and comment lengths, at offset 28."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZipEnd:
     """What an archive's end records declare."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from dockwatch.clock import Clock
 from dockwatch.errors import Conflict, DockwatchError, InvalidInput, NotFound
@@ -22,6 +21,7 @@ from dockwatch.storage.organization_repo import (
     OrganizationRepo,
 )
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class AccessDenied(DockwatchError):
     """The caller's place in the organization does not allow the request."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Role:
     """What one account is in its region's organization."""
 

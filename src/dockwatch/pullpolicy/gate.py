@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dockwatch.clock import Clock
@@ -31,6 +30,7 @@ from dockwatch.model.oci_values import IMAGE_CONFIG_TYPES, LAYER_TYPES, Manifest
 from dockwatch.storage.pull_policy_repo import REGISTRY_SCOPE, OpenFinding, PolicyRecord
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
+from dockwatch.value_class import frozen
 
 from .policy import PullPolicy, allowance_from_record, from_record
 from .verdict import ImageFacts, PullVerdict, ScanFacts, judge_image
@@ -50,7 +50,7 @@ class PullRefusedError(DockwatchError):
         self.detail = verdict.detail()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Target:
     digest: str
     platform: str | None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from dockwatch.findings.criteria import parse_time
 from dockwatch.model.digest import Digest, parse_digest
 from dockwatch.model.times import iso
 from dockwatch.storage.pull_policy_repo import REGISTRY_SCOPE, AllowanceRecord, PolicyRecord
+from dockwatch.value_class import frozen
 
 SEVERITY_RANK: dict[str, int] = {
     "INFORMATIONAL": 1,
@@ -48,7 +48,7 @@ _NAME = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PullPolicy:
     """What a registry or a repository refuses to serve."""
 
@@ -145,7 +145,7 @@ def check_repository_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Allowance:
     """One image let through every pull policy until it expires, and why."""
 

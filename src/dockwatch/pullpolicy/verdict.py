@@ -10,11 +10,11 @@ the image itself, or each platform image of an index.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from dockwatch.storage.pull_policy_repo import OpenFinding
+from dockwatch.value_class import frozen
 
 from .policy import SEVERITY_RANK, Allowance, PullPolicy
 
@@ -42,7 +42,7 @@ scanned, pending, in progress, SCAN_INCOMPLETE, INTERNAL_ERROR, UNSUPPORTED_OS,
 UNSUPPORTED_MEDIA_TYPE, IMAGE_SIZE_EXCEEDED, SCAN_ELIGIBILITY_EXPIRED) is not scanned."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanFacts:
     """An image's stored scan state."""
 
@@ -62,7 +62,7 @@ class ScanFacts:
         return f"{self.status_code}/{self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageFacts:
     """What a verdict reads about one image."""
 
@@ -73,7 +73,7 @@ class ImageFacts:
     rules_in_force: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageVerdict:
     """One image's verdict: refused when `reasons` is not empty."""
 
@@ -130,7 +130,7 @@ def judge_image(policy: PullPolicy, facts: ImageFacts, now: datetime) -> ImageVe
     return ImageVerdict(facts.digest, facts.platform, tuple(reasons), tuple(blocking), label)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PullVerdict:
     """The verdict on one manifest pull."""
 

@@ -9,7 +9,6 @@ and counts run in the database (`storage/sql/coverage.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.errors import InvalidInput
@@ -19,6 +18,7 @@ from dockwatch.model.identity import Tenant, image_arn, repository_arn
 from dockwatch.model.times import iso
 from dockwatch.storage.scan_repo import CoverageScope, CoverageSelection, CoveredResource
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
+from dockwatch.value_class import frozen
 
 MAX_RESULTS = 200
 """ListCoverage's `maxResults` upper bound."""
@@ -26,7 +26,7 @@ MAX_RESULTS = 200
 _MULTI_CLOUD_GROUPS = ("PROVIDER", "PROVIDER_ACCOUNT_ID", "PROVIDER_REGION", "PROVIDER_ORG_ID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoveragePage:
     """One page of `coveredResources` and the token of the next page, if any."""
 

@@ -10,7 +10,6 @@ is refused with a clear error instead of silently returning the wrong page.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.errors import InvalidInput, NotFound
@@ -27,6 +26,7 @@ from dockwatch.model.finding_sort import (
 )
 from dockwatch.model.identity import Tenant, finding_arn
 from dockwatch.storage.finding_query_repo import FindingQueryRepo, ListedFinding
+from dockwatch.value_class import frozen
 
 MAX_RESULTS = 1000
 DEFAULT_RESULTS = 100
@@ -143,7 +143,7 @@ def shape(
 # --- listing -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page:
     """One page of a listing."""
 

@@ -7,17 +7,17 @@ now. One pass over the findings answers every day (`FindingQueryRepo.open_counts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from dockwatch.findings.build import SEVERITY_ORDER
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_query_repo import FindingQueryRepo
+from dockwatch.value_class import frozen
 
 MAX_DAYS = 366
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OpenTrend:
     """`days[i]` and, per severity (most severe first), the findings open at its end."""
 

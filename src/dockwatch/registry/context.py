@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.clock import Clock
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.blobs.blobstore import BlobStore
 from dockwatch.storage.registry_repo import RepositoryRow
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 from .errors import NameUnknown
 from .names import check_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegistryContext:
     """Stores, clock and tenant shared by uploads, manifests, tags and gc."""
 

@@ -12,17 +12,17 @@ the next run removes as orphans. Nothing a manifest references is ever touched.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from dockwatch.model.digest import Digest
+from dockwatch.value_class import frozen
 
 from .context import RegistryContext
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GcReport:
     """What one run removed."""
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from dockwatch.model.oci import (
 )
 from dockwatch.storage.registry_repo import ManifestRow, NewManifest, ReferenceKind, RepositoryRow
 from dockwatch.storage.unit_of_work import UnitOfWork
+from dockwatch.value_class import frozen
 
 from .context import RegistryContext
 from .errors import (
@@ -40,7 +41,7 @@ from .errors import (
 from .names import check_name, check_tag, split_reference
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PushResult:
     """What a manifest push stored."""
 
@@ -51,7 +52,7 @@ class PushResult:
     """False for a re-push of a digest the repository already had."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FetchedManifest:
     """A manifest as served to a client."""
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.errors import InvalidInput
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 from .context import RegistryContext
 from .errors import Denied
@@ -40,7 +40,7 @@ class PolicyNotFound(InvalidInput):
     """The repository has no policy (ECR: RepositoryPolicyNotFoundException)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Statement:
     """One statement: its effect, principals (`*` or account ids / ARNs) and action patterns."""
 
@@ -61,7 +61,7 @@ class Statement:
         return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in self.actions)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RepositoryPolicy:
     """A parsed policy."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dockwatch.value_class import frozen
 
 from .context import RegistryContext
 from .errors import PaginationInvalid
@@ -10,7 +10,7 @@ from .errors import PaginationInvalid
 MAX_PAGE = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page:
     """One page of names, and whether another follows."""
 

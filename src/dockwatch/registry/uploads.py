@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from dockwatch.model.digest import BlobNotFound, Digest, DigestInvalid, parse_digest
@@ -19,13 +18,14 @@ from dockwatch.storage.blobs.blobstore import (
     DigestMismatch,
     UploadNotFound,
 )
+from dockwatch.value_class import frozen
 
 from .context import RegistryContext
 from .errors import BlobUnknown, BlobUploadInvalid, BlobUploadUnknown, DigestInvalidError
 from .names import check_name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MountResult:
     """Either the blob was mounted (`mounted`) or an upload was started instead."""
 

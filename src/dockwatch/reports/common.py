@@ -14,11 +14,12 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 TOOL_NAME = "dockwatch"
 NOT_AVAILABLE = "NotAvailable"
@@ -46,7 +47,7 @@ def tool_version() -> str:
     return __version__
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DatabaseInfo:
     """The vulnerability database the findings were matched against."""
 
@@ -73,7 +74,7 @@ class DatabaseInfo:
         return f"version {self.version}, updated {self.updated_at.date().isoformat()}{age}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ExportContext:
     """Everything an export says besides the findings."""
 
@@ -216,7 +217,7 @@ def short_hash(*parts: object, size: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:size]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Row:
     """One (finding, vulnerable package) pair: the unit of the flat formats."""
 

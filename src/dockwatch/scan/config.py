@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 FILTER_PATTERN = re.compile(r"^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$")
 MAX_RULES = 2
@@ -49,7 +49,7 @@ class ScanConfigInvalid(InvalidInput):
         self.reason = message
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RepositoryFilter:
     """One WILDCARD filter."""
 
@@ -63,7 +63,7 @@ class RepositoryFilter:
         return re.match(pattern, repository) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanningRule:
     """One rule: a frequency and the repositories it applies to."""
 
@@ -75,7 +75,7 @@ class ScanningRule:
         return any(f.matches(repository) for f in self.filters)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegistryScanningConfiguration:
     """The registry's scanning configuration."""
 

@@ -11,12 +11,12 @@ EventBridge's event size.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from dockwatch.model.events import ScanFrequencyChanged
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.unit_of_work import UnitOfWork
+from dockwatch.value_class import frozen
 
 from .config import RegistryScanningConfiguration, ScanFrequency
 
@@ -24,7 +24,7 @@ REPOSITORIES_PER_EVENT = 100
 """About 200 bytes a repository: 100 keep one event far below EventBridge's 256 KB."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FrequencyChange:
     """One repository whose scan frequency changed."""
 

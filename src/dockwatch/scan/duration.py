@@ -10,10 +10,11 @@ from the last pull. An image never pulled counts from its last push.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from dockwatch.value_class import frozen
 
 from .config import ScanConfigInvalid
 
@@ -44,7 +45,7 @@ def days(value: str) -> int | None:
     return None if value == "LIFETIME" else int(value.removeprefix("DAYS_"))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EcrConfiguration:
     """Inspector's `ecrConfiguration`."""
 

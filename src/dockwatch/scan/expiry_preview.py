@@ -9,15 +9,16 @@ console shows the answer before a shortened duration is saved ("N images will ex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from dockwatch.value_class import frozen
 
 from .config import ScanFrequency, ScanType
 from .duration import EcrConfiguration, parse_ecr_configuration
 from .environment import ScanEnvironment
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ExpiringImage:
     """An image a proposed duration would stop monitoring."""
 
@@ -25,7 +26,7 @@ class ExpiringImage:
     digest: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ExpiryPreview:
     """The proposed configuration and the images it would expire now (by repository, digest)."""
 

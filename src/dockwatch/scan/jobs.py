@@ -19,7 +19,6 @@ import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -28,13 +27,14 @@ from dockwatch.errors import InvalidInput
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.job_queue import DEFAULT_LEASE, JobQueueRepo, JobState
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanImage:
     """Catalogue (through the layer cache) and match one image resource."""
 
@@ -45,7 +45,7 @@ class ScanImage:
     """Whose image (None: the worker's default tenant)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Recatalogue:
     """Scan an image again because the catalogers changed since its inventory was made."""
 
@@ -56,7 +56,7 @@ class Recatalogue:
     """Whose image (None: the worker's default tenant)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RematchImage:
     """Match an image resource again from its stored inventory (no layer is read)."""
 
@@ -67,7 +67,7 @@ class RematchImage:
     """Whose image (None: the worker's default tenant)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeleteImage:
     """Close the findings and drop the coverage of a deleted image resource."""
 
@@ -78,7 +78,7 @@ class DeleteImage:
     """Whose image (None: the worker's default tenant)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApplyDelta:
     """Re-evaluate the monitored images one advisory delta can touch (`scan/rescan.py`)."""
 
@@ -159,7 +159,7 @@ def enqueue(jobs: JobQueueRepo, job: Job, key: str, at: datetime) -> bool:
     return jobs.enqueue(job.kind, key, encode(job), at)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClaimedJob:
     """A job taken from the queue."""
 

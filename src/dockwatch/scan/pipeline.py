@@ -10,7 +10,6 @@ Advisory contents and enrichment (KEV, EPSS, NVD scores) are read in bulk and ke
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,6 +22,7 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
 from dockwatch.storage.unit_of_work import Store
 from dockwatch.storage.vuln_repo import VulnRepo
+from dockwatch.value_class import frozen
 
 
 def catalogue(
@@ -130,7 +130,7 @@ def _in_scope(
     return drafts if scope is None else {v: d for v, d in drafts.items() if v in scope}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Evaluation:
     """An inventory matched and turned into finding drafts."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.findings.build import SEVERITY_ORDER
@@ -13,12 +12,13 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import iso
 from dockwatch.storage.scan_repo import CoverageQuery
 from dockwatch.storage.unit_of_work import Store
+from dockwatch.value_class import frozen
 
 from .config import RegistryScanningConfiguration
 from .status import ecr_status
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoveragePage:
     """One page of covered resources, and the position the next page starts after."""
 

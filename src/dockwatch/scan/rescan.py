@@ -28,6 +28,7 @@ from dockwatch.match.service import match_packages
 from dockwatch.model.events import RescanCompleted
 from dockwatch.model.package import Package
 from dockwatch.storage.unit_of_work import UnitOfWork
+from dockwatch.value_class import frozen
 from dockwatch.vulndb.collector import collector_paused
 
 from .config import ScanFrequency, ScanType
@@ -74,7 +75,7 @@ class RescanReport:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Resource:
     repository_id: int
     repository: str

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +39,7 @@ from dockwatch.registry.reader import StoredImageReader
 from dockwatch.storage.catalog_repo import StoredInventory
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
+from dockwatch.value_class import frozen
 
 from .basic import basic_findings
 from .config import RegistryScanningConfiguration, ScanFrequency, ScanType, parse_configuration
@@ -70,7 +70,7 @@ MAX_IMAGE_BYTES = 20 * 1024**3
 """Images whose compressed layers add up to more are not scanned (IMAGE_SIZE_EXCEEDED)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanOutcome:
     """What one scan did."""
 

@@ -7,14 +7,14 @@ repository out, so a change and its outbox event commit together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccountRow:
     """One account as stored."""
 
@@ -24,7 +24,7 @@ class AccountRow:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccessKeyRow:
     """One access key as stored: its secret only in sealed form."""
 

@@ -8,14 +8,14 @@ implements it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditEntry:
     """One change, or one refused attempt at a change."""
 
@@ -36,7 +36,7 @@ class AuditEntry:
     """The error type of a refusal (`ValidationException`, `MANIFEST_UNKNOWN`, ...)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditRow:
     """A stored entry and its id (the keyset position)."""
 
@@ -44,7 +44,7 @@ class AuditRow:
     entry: AuditEntry
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AuditQuery:
     """A filter over the log; every field left None matches everything."""
 

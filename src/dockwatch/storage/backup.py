@@ -29,13 +29,14 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dockwatch.errors import Conflict, DockwatchError, InvalidInput, NotFound
 from dockwatch.model.digest import ALGORITHMS
+from dockwatch.value_class import frozen
 
 FORMAT = 1
 MANIFEST = "backup.json"
@@ -64,7 +65,7 @@ class SourceMissing(BackupError, NotFound):
     """The data folder has no database to back up."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BackupSummary:
     """What a backup holds (also what a restore put back)."""
 

@@ -15,20 +15,20 @@ repository out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dockwatch.model.catalog import CatalogResult, LayerFacts
 from dockwatch.model.distro import Distro
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 PackageKeyRow = tuple[str, str, str, str]
 """(layer digest, ecosystem, name, package ref): one package of an inventory under the key a
 delta names it by."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredInventory:
     """An image's package inventory as stored with its last scan."""
 

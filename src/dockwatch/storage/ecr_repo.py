@@ -7,14 +7,14 @@ sent (ECR echoes it back byte for byte); the domain parses it (`registry/lifecyc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LifecyclePolicyRow:
     """A repository's lifecycle policy as stored."""
 
@@ -23,7 +23,7 @@ class LifecyclePolicyRow:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LifecyclePreviewRow:
     """The last preview of a repository: the policy it evaluated and its JSON result."""
 

@@ -9,7 +9,7 @@ repository out, so a page reads one consistent snapshot.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,9 +17,10 @@ from dockwatch.model.finding_aggregation import AggregationQuery
 from dockwatch.model.finding_criteria import Criteria
 from dockwatch.model.finding_sort import Position, Sort
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageFacts:
     """What a finding's image contributes to it: tags and push time."""
 
@@ -29,7 +30,7 @@ class ImageFacts:
     pushed_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListedFinding:
     """One stored finding with its detail document and its image's facts."""
 
@@ -52,7 +53,7 @@ class ListedFinding:
     """The (account, region) the finding belongs to (set by listings over several tenants)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingPage:
     """One page of a listing; `next` is where the following page starts (None: the last)."""
 
@@ -60,7 +61,7 @@ class FindingPage:
     next: Position | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AggregationGroup:
     """One group of an aggregation with its counts by severity (`all` included)."""
 
@@ -76,7 +77,7 @@ class AggregationGroup:
     last_in_use: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AggregationPage:
     """One page of groups; `more` when another page follows."""
 

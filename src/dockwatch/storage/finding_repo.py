@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +21,7 @@ import orjson
 
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:
     from dockwatch.model.finding_criteria import Criteria
@@ -34,7 +34,7 @@ def detail_document(detail: Mapping[str, Any]) -> tuple[str, bytes]:
     return hashlib.sha256(doc).hexdigest()[:32], doc
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredRow:
     """A stored finding without its content (what reconciling and events need)."""
 
@@ -56,7 +56,7 @@ class StoredRow:
     suppressed_by: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingRow:
     """A stored finding with its content."""
 
@@ -77,7 +77,7 @@ class FindingRow:
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingState:
     """What an evaluation sets on an open finding (the columns filters and aggregations read)."""
 
@@ -94,7 +94,7 @@ class FindingState:
     detail_ref: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewFinding:
     """A finding to insert: its identity and first state."""
 
@@ -109,7 +109,7 @@ class NewFinding:
     state: FindingState
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DetailPackage:
     """One vulnerable package of a detail, kept in columns for package filters."""
 
@@ -122,7 +122,7 @@ class DetailPackage:
     file_path: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewDetail:
     """A detail document to store: its canonical bytes and its vulnerable packages, in order."""
 
@@ -131,7 +131,7 @@ class NewDetail:
     packages: tuple[DetailPackage, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageFacts:
     """What a finding says about its image besides the name: tags and push time."""
 
@@ -139,7 +139,7 @@ class ImageFacts:
     pushed_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RuleRecord:
     """A stored suppression rule (its criteria as the JSON document the client sent)."""
 
@@ -157,7 +157,7 @@ class RuleRecord:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SuppressionCandidate:
     """An open finding a suppression rule change may touch (what its event reports)."""
 
@@ -175,7 +175,7 @@ class SuppressionCandidate:
     suppressed_by: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Purged:
     """What one purge deleted."""
 

@@ -35,6 +35,7 @@ from dockwatch.model.oci import manifest_digest, parse_manifest
 from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.engine import Database
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ REPAIRABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Problem:
     """One inconsistency; `subject` names what is wrong, `detail` says how."""
 

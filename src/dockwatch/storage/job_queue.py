@@ -18,10 +18,11 @@ repository out, so a job is queued in the same transaction as the change that ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
+
+from dockwatch.value_class import frozen
 
 DEFAULT_LEASE = timedelta(minutes=5)
 """How long a claim holds a job without a heartbeat."""
@@ -36,7 +37,7 @@ class JobState(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QueuedJob:
     """A claimed job as stored."""
 

@@ -8,12 +8,13 @@ and PostgreSQL through SQLAlchemy Core), inside the unit of work that hands it o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from dockwatch.value_class import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class DelegatedAdminRecord:
     """The delegated administrator of one region, and the management account that named it."""
 
@@ -24,7 +25,7 @@ class DelegatedAdminRecord:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MemberRecord:
     """One member account of a region's organization and its relationship status."""
 

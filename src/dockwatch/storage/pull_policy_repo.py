@@ -11,17 +11,17 @@ pull, so a policy, an allowance or a finding changed by another request is seen 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 REGISTRY_SCOPE = ""
 """The repository name the registry-wide policy is stored under."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PolicyRecord:
     """A stored policy document."""
 
@@ -31,7 +31,7 @@ class PolicyRecord:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AllowanceRecord:
     """A stored per-image allowance."""
 
@@ -43,7 +43,7 @@ class AllowanceRecord:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OpenFinding:
     """An open finding (ACTIVE or SUPPRESSED) of an image, as a pull verdict reads it."""
 

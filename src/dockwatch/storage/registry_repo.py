@@ -8,17 +8,17 @@ repository out, so a change and its outbox event commit together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
 from dockwatch.model.digest import Digest
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 ReferenceKind = Literal["blob", "manifest"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RepositoryRow:
     """A repository and its per-repository settings."""
 
@@ -29,7 +29,7 @@ class RepositoryRow:
     scan_on_push: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ManifestRow:
     """A manifest stored in one repository (an image resource when it is an image)."""
 
@@ -45,7 +45,7 @@ class ManifestRow:
     last_pulled_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredManifest:
     """A manifest's bytes as pushed, with the media type it was stored under."""
 
@@ -53,7 +53,7 @@ class StoredManifest:
     media_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewManifest:
     """A manifest to add to a repository, with what it references (kept from gc)."""
 

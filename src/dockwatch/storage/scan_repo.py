@@ -12,15 +12,15 @@ repository out, so a change and its outbox event commit together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from dockwatch.model.coverage_criteria import CoverageCriteria, GroupKey
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredSettings:
     """The scanning configuration documents as stored."""
 
@@ -28,7 +28,7 @@ class StoredSettings:
     ecr_configuration: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScanState:
     """An image resource's scan status."""
 
@@ -53,7 +53,7 @@ class ScanState:
     being stored keeps the stored value, so only the places that start monitoring move it."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScannedImage:
     """An image resource with its repository's name and scan-on-push flag."""
 
@@ -63,7 +63,7 @@ class ScannedImage:
     digest: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PushedImage:
     """An image of the registry with its push and pull times (activation and expiry)."""
 
@@ -78,7 +78,7 @@ class PushedImage:
     """When monitoring last started (`active_pushed_images`: its first push when never set)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MonitoredImage:
     """An ACTIVE enhanced image resource, with its distribution release."""
 
@@ -86,7 +86,7 @@ class MonitoredImage:
     os_ecosystem: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageQuery:
     """Filters of Inspector ListCoverage over enhanced scan states, plus keyset paging."""
 
@@ -100,7 +100,7 @@ class CoverageQuery:
     limit: int = 200
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoveredImage:
     """One covered image resource."""
 
@@ -114,7 +114,7 @@ class CoveredImage:
     """When monitoring of the image last started (see `ScanState.last_activated_at`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FrequencyRule:
     """Repositories whose name matches one of `globs` get `frequency`."""
 
@@ -123,7 +123,7 @@ class FrequencyRule:
     """Whole-name patterns in which `*` stands for any run of characters."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageScope:
     """What coverage covers under the registry's scanning configuration."""
 
@@ -134,7 +134,7 @@ class CoverageScope:
     """Whether repositories are covered resources too (enhanced scanning is on)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoverageSelection:
     """Covered resources meeting `criteria`, by (repository, digest) after `after`."""
 
@@ -145,7 +145,7 @@ class CoverageSelection:
     limit: int = 200
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CoveredResource:
     """One covered resource: an image (`digest` set) or a repository (`digest` '')."""
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from dockwatch.storage.blobs.filesystem import FilesystemBlobStore
 from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.engine import Database
 from dockwatch.storage.sql.migrations import migrate
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ CHUNK = 1 << 20
 MIGRATIONS_TABLE = "schema_migrations"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TableCount:
     """Rows of one table on each side."""
 
@@ -58,7 +59,7 @@ class TableCount:
     target: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BlobCheck:
     """One blob re-read from the target."""
 
@@ -67,7 +68,7 @@ class BlobCheck:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CopyReport:
     """What was copied and what the verification found."""
 

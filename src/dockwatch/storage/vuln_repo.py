@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
+from dockwatch.value_class import frozen
 
-@dataclass(frozen=True, slots=True)
+
+@frozen
 class StoredAdvisory:
     """The part of a stored advisory an import compares against."""
 
@@ -25,7 +26,7 @@ class StoredAdvisory:
     package_keys: frozenset[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdvisoryRow:
     """An advisory to write: its content and its affected entries as (ecosystem, name, entry)."""
 
@@ -42,7 +43,7 @@ Blob = bytes | bytearray
 driver binds one without looking for an adapter first, see `vulndb.parallel`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EncodedAdvisory:
     """An advisory to write, already serialized: what an import hands storage (a parsing
     process can make it, so the writer only compares fingerprints and inserts bytes)."""
@@ -61,7 +62,7 @@ class EncodedAdvisory:
     knows it unchanged without reading them (`KnownRecord`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KnownRecord:
     """A record an import found stored from the same bytes (`EncodedAdvisory.read_digest`),
     so not read again: it is unchanged, provided the stored advisory `id` still has that
@@ -120,7 +121,7 @@ def encode(row: AdvisoryRow) -> EncodedAdvisory:
 # --- reads for matching and finding drafts (scanning) ------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AffectedRow:
     """One affected entry as read back for matching."""
 
@@ -140,7 +141,7 @@ DeltaRow = tuple[int, str, str, str, list[list[str]]]
 
 
 # --- end of the reads for scanning ---------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Change:
     """One delta row: an advisory's change and the package keys it touched (before and after)."""
 
@@ -150,7 +151,7 @@ class Change:
     package_keys: Sequence[tuple[str, str]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FeedSource:
     """A feed's bookkeeping: what was stored from it and how its last runs went."""
 
@@ -166,7 +167,7 @@ class FeedSource:
     last_error_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SourceImport:
     """A successful import of a source, as its bookkeeping row records it."""
 
@@ -180,7 +181,7 @@ class SourceImport:
     """None leaves the stored upstream fingerprint as it is."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EnrichmentRecord:
     """One stored enrichment record in its serialized form (offline bundles copy the bytes)."""
 

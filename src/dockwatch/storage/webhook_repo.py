@@ -13,18 +13,18 @@ source of duplicates. A lease keeps a row from being sent twice while a send is 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from dockwatch.model.events import OutboxEvent
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 PENDING, DELIVERED, FAILED, GAVE_UP = "PENDING", "DELIVERED", "FAILED", "GAVE_UP"
 STATUSES = (PENDING, DELIVERED, FAILED, GAVE_UP)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WebhookRow:
     """A stored subscription."""
 
@@ -43,7 +43,7 @@ class WebhookRow:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AttemptRow:
     """One row of the delivery log."""
 
@@ -66,7 +66,7 @@ class AttemptRow:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DueAttempt:
     """A PENDING attempt whose time has come, with what sending it needs."""
 

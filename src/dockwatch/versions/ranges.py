@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.model.advisory import Event, EventKind, Range, RangeType
+from dockwatch.value_class import frozen
 from dockwatch.versions.listed import ListedVersions
 from dockwatch.versions.scheme import InvalidVersion, SortKey, VersionError, VersionScheme
 
@@ -72,7 +72,7 @@ def ranges_from_osv(items: Iterable[Mapping[str, Any]]) -> tuple[Range, ...]:
     return tuple(range_from_osv(item) for item in items)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Affected:
     """The version is affected, and why."""
 
@@ -88,12 +88,12 @@ class Affected:
     """The `last_affected` event closing that interval, if any."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NotAffected:
     """The version is outside every range and not listed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Indeterminate:
     """No exact answer: the reason says what could not be ordered."""
 
@@ -104,7 +104,7 @@ class Indeterminate:
 Verdict = Affected | NotAffected | Indeterminate
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Interval:
     introduced: str | None
     closed_by: Event | None
@@ -176,7 +176,7 @@ def _walk(events: list[tuple[Event, SortKey | None]], v: SortKey) -> _Interval |
     return _Interval(introduced, closer)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PreparedEntry:
     """An OSV `affected` entry with its events keyed and sorted once, for repeated evaluation.
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +22,7 @@ from dockwatch.feeds.feed import ParseProblem
 from dockwatch.feeds.record_digest import adopt, code_identity, record_digest
 from dockwatch.model.advisory import Advisory
 from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
+from dockwatch.value_class import frozen
 
 from .archive_members import WORKER_ARCHIVES, Archives, Member
 from .service import KeyedAdvisory, encode_advisory, encode_content, package_keys_of
@@ -71,7 +71,7 @@ def encode_for(
     return encode_advisory(adv, read_digest)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Parsed:
     """One record of a file: its id as parsed (what repeats are told by), the source it is
     grouped under, and its stored form (None when it is dropped; a `KnownRecord` when the same
@@ -82,7 +82,7 @@ class Parsed:
     advisory: EncodedAdvisory | KnownRecord | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParsedFile:
     """What one file or archive member gave, in order: problems and its record; `digests`
     maps the record's id to the digest of the file's bytes; `size` is how many bytes of an

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -28,6 +27,7 @@ from dockwatch.feeds.feed import (
 )
 from dockwatch.model.advisory import Advisory, EpssScore, KevEntry, NvdCvss
 from dockwatch.storage.vuln_repo import EncodedAdvisory, KnownRecord
+from dockwatch.value_class import frozen
 
 from .collector import collector_paused
 from .download_ahead import DownloadAhead
@@ -37,7 +37,7 @@ from .service import ImportResult, RecordsChangedWhileRead, VulnDb
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SyncOutcome:
     """What happened to one feed."""
 
@@ -92,7 +92,7 @@ def configured_feeds(overrides: dict[str, str], only: Sequence[str] = ()) -> lis
     return feeds
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Parsed:
     """An archive feed read whole, its write still to come."""
 

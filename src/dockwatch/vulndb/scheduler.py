@@ -15,13 +15,13 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 
 from dockwatch.clock import Clock
 from dockwatch.feeds.feed import Feed
+from dockwatch.value_class import frozen
 
 from .runner import SyncOutcome, sync
 from .service import VulnDb
@@ -33,7 +33,7 @@ LEASE_TTL = timedelta(minutes=30)
 """How long a sync may hold the lease without renewing it (renewed before every feed)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Backoff:
     """Exponential backoff with "equal jitter": half the step fixed, half random."""
 

@@ -42,6 +42,7 @@ from dockwatch.storage.vuln_repo import (
     encode,
     pack_content,
 )
+from dockwatch.value_class import frozen
 
 from .sync_lease import left_by_a_dead_process
 
@@ -89,7 +90,7 @@ class RecordsChangedWhileRead(Conflict):
         self.ids = list(ids)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyedAdvisory(EncodedAdvisory):
     """An `EncodedAdvisory` that carries the package keys its delta row names, made where it
     is serialized: in the parsing processes rather than by the single writer."""

@@ -10,14 +10,14 @@ and the returned dict is the operation's output shape, serialized by the protoco
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.app import Services
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Principal:
     """Who signed the request: the account, the user and the access key used."""
 
@@ -26,7 +26,7 @@ class Principal:
     access_key_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AwsContext:
     """One verified AWS request: its signer, the tenant it acts in, and that tenant's services."""
 

@@ -9,7 +9,6 @@ UnknownOperationException 404. Errors carry `x-amzn-ErrorType` and `{"message", 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +25,7 @@ from dockwatch.api.aws.protocol import AwsCore, new_request_id, translate
 from dockwatch.api.aws.shapes import Problem, check_input, serialize_output, service_model, summary
 from dockwatch.api.aws.sigv4 import query_pairs
 from dockwatch.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
+from dockwatch.value_class import frozen
 
 SERVICE = "inspector2"
 
@@ -38,7 +38,7 @@ DEFAULTS: dict[type, tuple[str, int]] = {
 """dockwatch's error families as Inspector2 answers them when a handler does not name them."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Route:
     """One operation's method and path template, split in segments."""
 

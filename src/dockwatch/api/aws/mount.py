@@ -10,7 +10,6 @@ the app unchanged.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockwatch.api.deferred import Deferred
 from dockwatch.app import Services
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:
     from dockwatch.api.aws.protocol import ServicesFor
@@ -51,7 +51,7 @@ def is_aws_request(scope: Scope, is_inspector_path: Callable[[str, str], bool]) 
 Adapter = Callable[[Request], Awaitable[Response]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Adapters:
     """The protocol adapters, and the Inspector2 route table that tells its requests."""
 

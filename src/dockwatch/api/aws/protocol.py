@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
@@ -24,6 +23,7 @@ from dockwatch.api.v1.body import BodyTooLarge, Limits, read_raw
 from dockwatch.app import Services
 from dockwatch.errors import DockwatchError
 from dockwatch.model.identity import Tenant
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Caller:
     """A verified request's signer and body."""
 

@@ -12,13 +12,14 @@ model's `timestampFormat` (epoch seconds unless a member says otherwise) and dro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+
+from dockwatch.value_class import frozen
 
 
 @cache
@@ -35,7 +36,7 @@ def operation_model(service: str, operation: str) -> OperationModel | None:
     return model.operation_model(operation)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Problem:
     """One member of the input that breaks its shape."""
 

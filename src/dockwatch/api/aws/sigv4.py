@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote
@@ -32,6 +31,7 @@ from botocore.utils import normalize_url_path
 
 from dockwatch.accounts.keys import SigningCredential
 from dockwatch.api.aws.errors import AwsError
+from dockwatch.value_class import frozen
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -47,7 +47,7 @@ MISMATCH = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SignedRequest:
     """A request as received, with what the signature covers."""
 
@@ -60,7 +60,7 @@ class SignedRequest:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Verified:
     """A request whose signature holds: who signed it and for which region."""
 
@@ -69,7 +69,7 @@ class Verified:
     service: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Parts:
     access_key_id: str
     scope_date: str

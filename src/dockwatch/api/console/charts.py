@@ -6,14 +6,13 @@ A chart is accessible by construction: the template gives it a title and a descr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.queries.trend import OpenTrend
+from dockwatch.value_class import frozen
 
 WIDTH, HEIGHT, PAD = 640, 220, 32
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Line:
     """One severity's polyline (`points` as SVG wants them) and its class name for colour."""
 
@@ -22,7 +21,7 @@ class Line:
     last: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LineChart:
     """Lines over a common scale, with the top value and the first and last day's labels."""
 

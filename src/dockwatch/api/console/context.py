@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.app import Services
+from dockwatch.value_class import frozen
 
 from ..auth_middleware import AuthMiddleware
 from .render import Renderer
 from .sessions import SessionStore
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Console:
     """The console's shared parts. `door` is the registry's authentication middleware: its
     authenticator (None when auth is off), failure limiters and verification gate, so that

@@ -3,17 +3,17 @@ CSRF token already; the sign-in form is read here too)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 MAX_FIELDS = 2000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Form:
     """The fields of a submitted form, each with its values in order."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from starlette.routing import BaseRoute
+
+from dockwatch.value_class import frozen
 
 from .context import Console
 from .nav import NavItem
@@ -13,7 +14,7 @@ from .nav import NavItem
 __all__ = ["NavItem", "Page"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page:
     """One page module's contribution: `routes(console)` builds its Starlette routes (full
     paths, `/console/...`); `nav` puts it in the navigation bar, in the order of `PAGES`."""

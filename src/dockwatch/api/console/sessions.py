@@ -12,8 +12,9 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from dockwatch.value_class import frozen
 
 COOKIE = "dockwatch_console"
 """The session cookie's name."""
@@ -24,7 +25,7 @@ LIFETIME = timedelta(hours=8)
 MAX_SESSIONS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Session:
     """One signed-in user: who, the CSRF token of their forms, and when the session ends."""
 

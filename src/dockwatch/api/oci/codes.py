@@ -6,16 +6,15 @@ the registry into (status, code, message, detail); nothing else renders OCI erro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.errors import BackendUnavailable
 from dockwatch.model.digest import DigestInvalid
 from dockwatch.pullpolicy.gate import PullRefusedError
 from dockwatch.registry import errors as e
 from dockwatch.registry.names import NameInvalid, TagInvalid
+from dockwatch.value_class import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ErrorCode:
     """A registered error code."""
 
@@ -120,7 +119,7 @@ CODES: dict[str, ErrorCode] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RenderedError:
     """An error ready to be written as the spec's `{"errors": [...]}` body."""
 

@@ -16,13 +16,14 @@ cannot read one declaration two ways.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -35,7 +36,7 @@ class BodyTooLarge(InvalidInput):
     """A request body larger than the limit (413)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limits:
     """How large and how deep a JSON document may be."""
 
@@ -101,7 +102,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Field:
     """One top-level field: its name, the JSON types it may have, whether it must be there,
     whether null stands for "absent" (`nullable`), and a JSON Schema (2020-12) that refines the
@@ -199,7 +200,7 @@ def _raise_first(validator: Draft202012Validator, value: Any, name: str) -> None
         raise InvalidInput(f"{name}{where}: {error.message}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Shape:
     """A request body: a JSON object with typed top-level fields. A `closed` shape refuses
     unknown fields; an open one leaves them to the domain parser."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockwatch.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from dockwatch.registry import errors as registry_errors
+from dockwatch.value_class import frozen
 
 from .body import BodyTooLarge
 
@@ -18,7 +17,7 @@ class MethodNotAllowed(Exception):
         self.allowed = allowed
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApiErrorCode:
     """A registered error type."""
 

@@ -10,12 +10,13 @@ route's path, so the document is built from the same declarations the server run
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 from .body import Shape, compiled_once
 from .codes import CODES
@@ -28,7 +29,7 @@ Schema = Mapping[str, Any]
 JSON = "application/json"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Param:
     """A query or path parameter: its schema is the value's (one string on the wire, or a
     repeated parameter when `repeats`)."""
@@ -84,7 +85,7 @@ class Param:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Contract:
     """What one operation takes and answers. `response` is the JSON body of a success, or
     `media` lists the media types of a non-JSON answer (with `response` as the JSON one's)."""

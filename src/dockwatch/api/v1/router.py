@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from starlette.requests import Request
@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from dockwatch.errors import NotFound
+from dockwatch.value_class import frozen
 
 from .body import Limits, Shape, check_json_query, read_body
 from .codes import MethodNotAllowed, code_for
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Operation:
     """One documented route; `body` is the shape of its JSON request body (None: no body)."""
 

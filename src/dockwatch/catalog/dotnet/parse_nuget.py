@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from dockwatch.catalog.cataloger import FileFormatError
 from dockwatch.catalog.xml_doc import parse_xml, text_of
+from dockwatch.value_class import frozen
 
 #: NuGet's version syntax: 1 to 4 numeric parts, optional prerelease and metadata.
 _VERSION = re.compile(r"^\d+(?:\.\d+){0,3}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -33,7 +33,7 @@ class NugetManifestError(FileFormatError):
     """A NuGet manifest that is not the JSON/XML shape its format documents."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reference:
     """One package a manifest names; `version` None when it names no single version."""
 

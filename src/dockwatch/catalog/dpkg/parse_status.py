@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from dockwatch.catalog.cataloger import CatalogError
+from dockwatch.value_class import frozen
 
 #: Fields kept from each stanza; every other field is skipped unread.
 FIELDS = frozenset({"package", "version", "architecture", "source", "status"})
@@ -40,7 +40,7 @@ class StatusCorrupt(CatalogError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DpkgEntry:
     """One installed binary package as dpkg records it."""
 

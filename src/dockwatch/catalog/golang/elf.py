@@ -9,9 +9,9 @@ against the buffer, so a truncated or hostile file raises `ElfError`, never an I
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from dockwatch.catalog.cataloger import CatalogError
+from dockwatch.value_class import frozen
 
 ELF_MAGIC = b"\x7fELF"
 PT_LOAD = 1
@@ -28,7 +28,7 @@ class ElfError(CatalogError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Section:
     """One section header: name, file offset, size, and load address."""
 
@@ -39,7 +39,7 @@ class Section:
     nobits: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Segment:
     """One program header of type PT_LOAD."""
 
@@ -49,7 +49,7 @@ class Segment:
     flags: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Elf:
     """The parsed header tables of an ELF file held in `data`."""
 

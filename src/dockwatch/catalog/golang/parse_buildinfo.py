@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dockwatch.catalog.golang.elf import Elf, ElfError
+from dockwatch.value_class import frozen
 
 MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32
@@ -26,7 +27,7 @@ SEARCH_LIMIT = 64 << 10
 MAX_STRING = 4 << 20
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Module:
     """A module line: path, version (may be empty or `(devel)`), go.sum hash, replacement."""
 

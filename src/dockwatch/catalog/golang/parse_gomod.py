@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockwatch.catalog.cataloger import FileFormatError
+from dockwatch.value_class import frozen
 
 #: Directives whose block or line this parser keeps; the rest are read past.
 _KEPT = ("module", "require", "replace")
@@ -27,7 +28,7 @@ class GoModError(FileFormatError):
     """A go.mod the go command would refuse (an unterminated block, a bad quote)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Requirement:
     """One `require` line."""
 
@@ -36,7 +37,7 @@ class Requirement:
     indirect: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Replacement:
     """One `replace` line: `old` (at `old_version`, or every version) -> `new` [`new_version`]."""
 

@@ -28,6 +28,7 @@ from dockwatch.catalog.java.parse_manifest import parse_manifest, parse_properti
 from dockwatch.catalog.java.parse_maven_repo import RepoCoordinates
 from dockwatch.model.package import Package
 from dockwatch.model.zip_end import too_many_entries
+from dockwatch.value_class import frozen
 
 ARCHIVE_EXTS = (".jar", ".war", ".ear", ".par", ".sar", ".jpi", ".hpi")
 MANIFEST = "META-INF/MANIFEST.MF"
@@ -46,7 +47,7 @@ _ZIP_ERRORS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limits:
     """Bounds for reading one top-level archive and everything nested in it."""
 

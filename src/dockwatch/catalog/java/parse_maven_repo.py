@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from dockwatch.catalog.cataloger import FileEntry
+from dockwatch.value_class import frozen
 
 REPO_ROOTS = ("/usr/share/maven-repo/",)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RepoCoordinates:
     """Coordinates read from a repository-layout link, and the link's path."""
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dockwatch.catalog.xml_doc import parse_xml, text_of
+from dockwatch.value_class import frozen
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -29,7 +30,7 @@ MAX_PARENTS = 8
 MAX_EXPANSIONS = 16
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Declared:
     """One dependency as resolved from the POM (version None when it could not be)."""
 

@@ -9,7 +9,8 @@ and the scan that used it reports so (see `catalog.service.Inventory.incomplete`
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from dockwatch.value_class import frozen
 
 DEFAULT_UNCOMPRESSED_BYTES = 64 << 30
 """Default bound on the uncompressed bytes of one layer (`scan_max_uncompressed_bytes`)."""
@@ -17,7 +18,7 @@ DEFAULT_LAYER_SECONDS = 900.0
 """Default time budget of one layer read (`scan_layer_seconds`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Budgets:
     """Limits that keep a hostile layer bounded in memory and time."""
 
@@ -54,7 +55,7 @@ class IncompleteReason(enum.StrEnum):
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Incomplete:
     """A layer read cut short: the reason and a sentence for people."""
 
@@ -70,7 +71,7 @@ class CutShort(Exception):
         self.marker = Incomplete(reason, detail)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IncompleteLayer:
     """A layer of an image whose read was cut short (`Inventory.incomplete`)."""
 

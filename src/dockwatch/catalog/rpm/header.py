@@ -9,9 +9,9 @@ out of bounds.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from dockwatch.catalog.cataloger import CatalogError
+from dockwatch.value_class import frozen
 
 NAME, VERSION, RELEASE, EPOCH = 1000, 1001, 1002, 1003
 LICENSE, ARCH, SOURCERPM = 1014, 1022, 1044
@@ -48,7 +48,7 @@ class HeaderCorrupt(CatalogError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RpmHeader:
     """The fields of an installed rpm that dockwatch reports."""
 

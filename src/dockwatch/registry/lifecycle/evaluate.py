@@ -14,13 +14,14 @@ ECR's documented evaluation rules, as applied here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from dockwatch.value_class import frozen
 
 from .policy import CountType, LifecyclePolicy
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LifecycleImage:
     """An image as the evaluator sees it."""
 
@@ -29,7 +30,7 @@ class LifecycleImage:
     pushed_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Expiry:
     """An image a policy expires, and the rule that expires it."""
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 MAX_RULES = 50
 MAX_TEXT = 30720
@@ -40,7 +40,7 @@ class CountType(Enum):
     SINCE_IMAGE_PUSHED = "sinceImagePushed"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Rule:
     """One rule of a policy."""
 
@@ -66,7 +66,7 @@ class Rule:
         return all(any(pattern_regex(p).fullmatch(t) for t in tags) for p in self.tag_patterns)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LifecyclePolicy:
     """A parsed policy: its rules by priority, and the text as given (ECR echoes it)."""
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from dockwatch.errors import InvalidInput
 from dockwatch.reports.common import ExportContext
+from dockwatch.value_class import frozen
 
 Renderer = Callable[[Sequence[Mapping[str, Any]], ExportContext], str]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ExportFormat:
     """One export format."""
 

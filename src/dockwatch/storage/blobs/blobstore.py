@@ -19,12 +19,12 @@ verified, so a reader never sees a partial blob, whatever happens to the writer.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from dockwatch.errors import BackendUnavailable, DockwatchError, NotFound
 from dockwatch.model.digest import BlobNotFound, Digest
+from dockwatch.value_class import frozen
 
 __all__ = ["BlobNotFound"]
 
@@ -56,7 +56,7 @@ class StorageFull(BlobStoreError, BackendUnavailable):
     """The backend ran out of space; nothing partial was kept."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BlobInfo:
     """What the store knows about one blob."""
 

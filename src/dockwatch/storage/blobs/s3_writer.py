@@ -6,11 +6,11 @@ The layout and the cross-process rules are in `s3.py`'s docstring.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dockwatch.model.digest import Digest, algorithm_of
 from dockwatch.storage.blobs.blobstore import BlobInfo, DigestMismatch
+from dockwatch.value_class import frozen
 
 
 class UploadObjects(Protocol):
@@ -31,7 +31,7 @@ class UploadObjects(Protocol):
     def upload_digest(self, upload_id: str, writer: S3BlobWriter, algorithm: str) -> Digest: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Piece:
     """An upload object holding the bytes from `offset`."""
 

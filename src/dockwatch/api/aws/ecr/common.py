@@ -8,7 +8,6 @@ read through the same unit-of-work protocols.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from anyio import to_thread
@@ -21,6 +20,7 @@ from dockwatch.model.identity import repository_arn
 from dockwatch.registry.names import NameInvalid, check_name
 from dockwatch.storage.registry_repo import RepositoryRow
 from dockwatch.storage.unit_of_work import UnitOfWork
+from dockwatch.value_class import frozen
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ def repository_doc(ctx: AwsContext, row: RepositoryRow) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page:
     """One page of a listing and the token of the next one (None on the last page)."""
 
@@ -148,7 +148,7 @@ def image_id_text(image_id: dict[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Resolved:
     """An `imageId` resolved to a manifest digest, or the failure ECR reports for it."""
 

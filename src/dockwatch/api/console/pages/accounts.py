@@ -4,8 +4,6 @@ applies them: the delegated administrator sees its members, a member only itself
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +13,7 @@ from dockwatch.accounts.keys import AccessKey
 from dockwatch.app import Services
 from dockwatch.organization.service import Organization, Role
 from dockwatch.storage.organization_repo import DelegatedAdminRecord, MemberRecord
+from dockwatch.value_class import frozen
 
 from ..context import Console
 from ..page import NavItem, Page
@@ -23,7 +22,7 @@ MEMBERS_PAGE = 1000
 """Members are read from the organization service in pages of this size."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccountView:
     """What the accounts page shows for one account."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from dockwatch.value_class import frozen
 
 from .rules import (
     IgnoreFile,
@@ -27,7 +28,7 @@ CDX_JUSTIFICATIONS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Ref:
     purl: str | None
     subject: bool

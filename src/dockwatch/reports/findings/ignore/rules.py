@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -12,6 +11,7 @@ from urllib.parse import unquote
 from packageurl import PackageURL
 
 from dockwatch.errors import InvalidInput
+from dockwatch.value_class import frozen
 
 _PEP503 = re.compile(r"[-_.]+")
 
@@ -25,7 +25,7 @@ class IgnoreFileError(InvalidInput):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ImageIdentity:
     """What a VEX product is compared with to decide that it names the scanned image."""
 
@@ -41,7 +41,7 @@ def norm_name(name: str, ptype: str | None = None) -> str:
     return _PEP503.sub("-", lowered) if ptype in (None, "pypi", "python") else lowered
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PackageSelector:
     """A package an ignore rule is limited to: by name, or by purl (version optional)."""
 
@@ -92,7 +92,7 @@ class PackageSelector:
         return any(norm_name(n, ptype) == self.name for n in names)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IgnoreRule:
     """One decision: ignore a vulnerability (for some packages, or all) for a reason."""
 
@@ -119,7 +119,7 @@ class IgnoreRule:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IgnoreFile:
     """An ignore file, read: its kind, the rules in force, and what the user should know."""
 

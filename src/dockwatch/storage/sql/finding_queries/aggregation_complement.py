@@ -18,7 +18,7 @@ counts and takes the other paths.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.sql import finding_tenants
 from dockwatch.storage.sql import tables as t
+from dockwatch.value_class import frozen
 
 from .aggregation_filters import Counted, counted
 
@@ -64,7 +65,7 @@ _DROPPED = t.findings.alias("dropped")
 """The findings a filter drops are chosen by their sort index in a subquery of their own."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Complement:
     """What is aggregated: the aggregation type, its grain, which findings count, whose."""
 
@@ -74,7 +75,7 @@ class Complement:
     tenant: Tenant
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Dropping:
     """One filter of the criteria: the counts without it, the ranges it holds in its column's
     order (closed intervals; None: unbounded) and the gaps it leaves (open intervals)."""

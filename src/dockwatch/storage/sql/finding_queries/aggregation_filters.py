@@ -9,7 +9,6 @@ grouped from `findings` with the criteria applied). String filters follow the cr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, and_, exists, literal, or_, select
@@ -28,6 +27,7 @@ from dockwatch.model.finding_criteria import (
 )
 from dockwatch.model.identity import Tenant, repository_arn
 from dockwatch.storage.sql import tables as t
+from dockwatch.value_class import frozen
 
 from .criteria_sql import combine, compare, prefix
 
@@ -78,7 +78,7 @@ FIX_KEYS = frozenset({"fixAvailable", "exploitAvailable"})
 images' columns."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Counted:
     """Which findings count: statuses and severities (None: all) and the rest of the criteria
     (None when the rollups can answer)."""

@@ -26,7 +26,6 @@ the group key ascending; a page starts after (count, *key) of the previous page'
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -55,6 +54,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_query_repo import AggregationGroup, AggregationPage
 from dockwatch.storage.sql import pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
+from dockwatch.value_class import frozen
 
 from .aggregation_complement import Complement, Routed, complement_source
 from .aggregation_details import FromDetails
@@ -70,7 +70,7 @@ COUNTS = ("critical", "high", "medium", "low", "informational", "untriaged")
 _SORT_COLUMN = {"CRITICAL": "critical", "HIGH": "high", "ALL": "all_", "AFFECTED_IMAGES": "images"}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Plan:
     grain: str
     keys: tuple[str, ...]
@@ -132,7 +132,7 @@ def _source(conn: Connection, kind: str, grain: str, count: Counted, tenant: Ten
     return _scan_source(conn, kind, grain, count, tenant), []
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Routes:
     """The ways one request's counts are read without a finding per row: from a rollup, or at
     the grains of an image from the findings' detail index. `rollup` gives a table as the

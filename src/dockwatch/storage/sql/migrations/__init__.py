@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, inspect, select, text
@@ -38,13 +37,14 @@ from dockwatch.storage.sql.migrations.stored_order import (
     listing_3_seq,
 )
 from dockwatch.storage.sql.migrations.tenant_keys import listing_4_tenant_keys
+from dockwatch.value_class import frozen
 
 logger = logging.getLogger(__name__)
 
 MIGRATION_LOCK_KEY = 0x646F636B77617463  # "dockwatc": the PostgreSQL advisory lock of `migrate`
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Migration:
     """One schema step."""
 
