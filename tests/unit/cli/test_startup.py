@@ -202,7 +202,9 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path: Path) -> None:
+def _modules_of_a_serve(tmp_path: Path, database_url: str | None) -> tuple[set[str], set[str]]:
+    """The modules `serve` has loaded when it starts listening, and once its start thread is
+    done."""
     from tests.support.servers import free_port
 
     env = {
@@ -211,6 +213,8 @@ def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path
         "DOCKWATCH_PASSWORD": "a-long-password",
         "DOCKWATCH_SYNC_INTERVAL": "0",
     }
+    if database_url is not None:
+        env["DOCKWATCH_DATABASE_URL"] = database_url
     argv = ["serve", "--data", str(tmp_path / "data"), "--port", str(free_port())]
     proc = subprocess.run(
         [sys.executable, "-c", SERVE_PROBE, *argv],
@@ -221,13 +225,23 @@ def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    before, after = set(report["before"]), set(report["after"])
+    return set(report["before"]), set(report["after"])
+
+
+def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path: Path) -> None:
+    before, after = _modules_of_a_serve(tmp_path, None)
     assert [name for name in MADE_ONCE_LISTENING if loaded(before, name)] == []
     assert [name for name in MADE_ONCE_LISTENING if not loaded(after, name)] == []
     assert "jsonschema" not in before  # compiled by the first request body that has a schema
     assert not loaded(before, "cryptography")  # by the first webhook or access key secret
     # on SQLite, never: PostgreSQL's dialect imports every one of its drivers' modules
     assert not loaded(after, "sqlalchemy.dialects.postgresql")
+
+
+def test_serve_on_postgresql_never_loads_sqlites_dialect(tmp_path: Path, postgres_url: str) -> None:
+    before, after = _modules_of_a_serve(tmp_path, postgres_url)
+    assert loaded(before, "sqlalchemy.dialects.postgresql")
+    assert not loaded(after, "sqlalchemy.dialects.sqlite")
 
 
 def test_serve_refuses_unknown_feed_names_before_it_listens(tmp_path: Path) -> None:

