@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Any, NewType
 
 import orjson
-from cvss import CVSS2, CVSS3, CVSS4, CVSSError
 from packaging.utils import canonicalize_name
 
 from dockwatch.value_class import frozen
@@ -321,6 +320,9 @@ def cvss_score(type_: SeverityType, vector: str) -> tuple[float | None, str | No
     and v4.0 specifications; tests check it against FIRST's published examples. CVSS v2 has no
     official rating, so NVD's bands (0-3.9 LOW, 4-6.9 MEDIUM, 7-10 HIGH) are used.
     """
+    # imported by the first vector scored (2 ms), not by each process that loads the model
+    from cvss import CVSS2, CVSS3, CVSS4, CVSSError
+
     try:
         if type_ is SeverityType.CVSS_V2:
             v2 = CVSS2(vector.removeprefix("(").removesuffix(")"))

@@ -234,6 +234,7 @@ def test_serve_answers_before_it_loads_what_registry_clients_never_call(tmp_path
     assert [name for name in MADE_ONCE_LISTENING if not loaded(after, name)] == []
     assert "jsonschema" not in before  # compiled by the first request body that has a schema
     assert not loaded(before, "cryptography")  # by the first webhook or access key secret
+    assert not loaded(before, "cvss")  # by the first vector scored
     # on SQLite, never: PostgreSQL's dialect imports every one of its drivers' modules
     assert not loaded(after, "sqlalchemy.dialects.postgresql")
 
