@@ -6,8 +6,8 @@ request in flight (`api/activity.py`), starts the embedded services (scan worker
 deliveries, scheduled feed syncs: their jobs wait in the database meanwhile) and makes the parts
 of the app a registry client never calls (the metrics' series, the AWS layer, the console:
 `api/deferred.py`), unless a request needs one first. Before, all of it came before the first
-answer: a restart answered its first `/v2/` 0.90-0.94 s after the process started, 0.47 s now
-on SQLite (`bench/startup.py`, docs/deploy.md).
+answer: a restart answered its first `/v2/` 0.90-0.94 s after the process started, 0.38-0.41 s
+now on SQLite and 0.47-0.51 s on PostgreSQL (`bench/startup.py`, docs/deploy.md).
 """
 
 from __future__ import annotations
