@@ -79,8 +79,8 @@ def frozen(cls: type[T]) -> type[T]:
         guard_set, guard_del = _guards(made, frozenset(f.name for f in fields))
         made.__setattr__ = _method(made, guard_set)
         made.__delattr__ = _method(made, guard_del)
-        made.__getstate__ = _method(made, _getstate)
-        made.__setstate__ = _method(made, _setstate)
+        made.__getstate__ = _getstate
+        made.__setstate__ = _setstate
     params = made.__dataclass_params__
     params.init = params.repr = params.eq = params.frozen = True
     if not had_doc:
@@ -90,9 +90,12 @@ def frozen(cls: type[T]) -> type[T]:
 
 
 def _makes(cls: type) -> bool:
-    """Whether the class is of a shape this module makes (else `dataclass` does)."""
+    """Whether the class is of a shape this module makes (else `dataclass` does, or refuses
+    it: a frozen class whose base is a dataclass that is not)."""
     own = cls.__dict__
     if any(name in own for name in _OWN_METHODS) or hasattr(cls, "__post_init__"):
+        return False
+    if any(_is_mutable_dataclass(base) for base in cls.__mro__[1:]):
         return False
     return "self" not in own.get("__annotations__", {})
 
@@ -100,6 +103,11 @@ def _makes(cls: type) -> bool:
 def _is_frozen_dataclass(cls: type) -> bool:
     params = cls.__dict__.get("__dataclass_params__")
     return params is not None and bool(params.frozen)
+
+
+def _is_mutable_dataclass(cls: type) -> bool:
+    params = cls.__dict__.get("__dataclass_params__")
+    return params is not None and not params.frozen
 
 
 def _method(cls: type, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -184,7 +192,8 @@ def _guards(cls: type, names: frozenset[str]) -> tuple[Callable[..., None], Call
 
 
 def _getstate(self: Any) -> list[Any]:
-    """Pickling and copying: the fields' values, as `dataclass` gives them for frozen slots."""
+    """Pickling and copying: the fields' values, as `dataclass` gives them for frozen slots
+    (one function for every class, as there)."""
     return [getattr(self, f.name) for f in dataclasses.fields(self)]
 
 

@@ -210,6 +210,18 @@ def test_a_class_with_methods_of_its_own_keeps_them() -> None:
         Keyed(1, 2).a = 2  # type: ignore[misc]
 
 
+def test_a_frozen_class_cannot_inherit_from_a_mutable_dataclass() -> None:
+    @dataclasses.dataclass
+    class Mutable:
+        a: int = 0
+
+    with pytest.raises(TypeError, match="cannot inherit frozen dataclass from a non-frozen one"):
+
+        @frozen
+        class Frozen(Mutable):  # type: ignore[misc]
+            b: int = 0
+
+
 def test_keyword_only_fields_are_refused() -> None:
     with pytest.raises(TypeError, match="keyword-only"):
 
