@@ -55,7 +55,7 @@ def frozen(cls: type[T]) -> type[T]:
     if _STOCK_IS_FAST or not _makes(cls):
         return dataclasses.dataclass(frozen=True, slots=True)(cls)
     had_doc = bool(cls.__doc__)
-    frozen_base = any(_is_frozen_dataclass(base) for base in cls.__mro__[1:])
+    frozen_base = any(_frozen_flag(base) for base in cls.__mro__[1:])
     # a frozen base makes `dataclass` refuse a non-frozen subclass: then it writes the two
     # attribute guards itself, as they must name the subclass's fields too
     made: Any = dataclasses.dataclass(
@@ -95,19 +95,15 @@ def _makes(cls: type) -> bool:
     own = cls.__dict__
     if any(name in own for name in _OWN_METHODS) or hasattr(cls, "__post_init__"):
         return False
-    if any(_is_mutable_dataclass(base) for base in cls.__mro__[1:]):
+    if any(_frozen_flag(base) is False for base in cls.__mro__[1:]):
         return False
     return "self" not in own.get("__annotations__", {})
 
 
-def _is_frozen_dataclass(cls: type) -> bool:
+def _frozen_flag(cls: type) -> bool | None:
+    """Whether a dataclass is frozen (None: the class is not a dataclass itself)."""
     params = cls.__dict__.get("__dataclass_params__")
-    return params is not None and bool(params.frozen)
-
-
-def _is_mutable_dataclass(cls: type) -> bool:
-    params = cls.__dict__.get("__dataclass_params__")
-    return params is not None and not params.frozen
+    return None if params is None else bool(params.frozen)
 
 
 def _method(cls: type, fn: Callable[..., Any]) -> Callable[..., Any]:

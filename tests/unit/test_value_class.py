@@ -47,7 +47,7 @@ def _declaration(kind: str, index: int) -> Any:
     }[kind]
 
 
-def _make(make: Any, kinds: list[str], doc: str | None = "A value.", name: str = "V") -> Any:
+def _make(make: Any, kinds: list[str], doc: str | None = "A value.") -> Any:
     """A class with a field per kind, made by `make`: the same declarations each time."""
     namespace: dict[str, Any] = {"__annotations__": {}, "__doc__": doc, "__module__": __name__}
     for i, kind in enumerate(kinds):
@@ -55,7 +55,7 @@ def _make(make: Any, kinds: list[str], doc: str | None = "A value.", name: str =
         declared = _declaration(kind, i)
         if declared is not dataclasses.MISSING:
             namespace[f"f{i}"] = declared
-    return make(type(name, (), namespace))
+    return make(type("V", (), namespace))
 
 
 def _shapes() -> st.SearchStrategy[list[str]]:
