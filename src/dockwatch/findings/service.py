@@ -134,15 +134,18 @@ class FindingWriter:
     ) -> Applied:
         """Reconcile each target's drafts with its stored findings and write the result.
 
-        `stored` may hold the rows already read by the caller (a superset is fine); without
-        it they are read here.
+        `stored` may hold the rows already read by the caller (a superset is fine), who
+        held the targets' images before reading them (`FindingRepo.hold_images`); without it
+        they are held and read here.
         """
         out = Applied()
         if not targets:
             return out
         repo = uow.findings
         if stored is None:
-            stored = repo.stored_of([(x.repository_id, x.digest) for x in targets])
+            resources = [(x.repository_id, x.digest) for x in targets]
+            repo.hold_images(resources)
+            stored = repo.stored_of(resources)
         latest: dict[tuple[int, str], dict[str, StoredRow]] = {}
         for have in stored:  # oldest generation first: the newest wins
             latest.setdefault((have.repository_id, have.digest), {})[have.vulnerability_id] = have
@@ -286,7 +289,9 @@ class FindingWriter:
     ) -> int:
         """Close every open finding of the (repository id, name, digest) resources (image
         deleted or no longer eligible); returns how many closed."""
-        stored = uow.findings.stored_of([(r, d) for r, _, d in resources])
+        held = [(r, d) for r, _, d in resources]
+        uow.findings.hold_images(held)
+        stored = uow.findings.stored_of(held)
         names = {(r, d): n for r, n, d in resources}
         context = _ImageContexts(uow)
         closes: list[str] = []

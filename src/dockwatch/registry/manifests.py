@@ -131,8 +131,11 @@ class Manifests:
                     len(content),
                     refs,
                 )
-                uow.registry.insert_manifest(self.ctx.tenant, r.id, new, now)
-            else:
+                if not uow.registry.insert_manifest(self.ctx.tenant, r.id, new, now):
+                    # another request pushed it at the same time: this push is a re-push
+                    existing = uow.registry.get_manifest(r.id, parsed.digest)
+                    assert existing is not None
+            if existing is not None:
                 uow.registry.touch_pushed(existing.id, now)
             changed_tags = []
             for t in tags:
@@ -141,7 +144,9 @@ class Manifests:
                     continue
                 if previous is not None and r.image_tag_mutability == "IMMUTABLE":
                     raise TagImmutable(t, name)
-                uow.registry.set_tag(self.ctx.tenant, r.id, t, parsed.digest, now)
+                previous = uow.registry.set_tag(self.ctx.tenant, r.id, t, parsed.digest, now)
+                if previous is not None and r.image_tag_mutability == "IMMUTABLE":
+                    raise TagImmutable(t, name)  # set by a push beside this one: refused whole
                 changed_tags.append((t, previous))
             self._event(
                 uow,

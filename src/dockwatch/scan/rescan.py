@@ -206,6 +206,9 @@ def _apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
         report.timings["index"] = clock() - started
         if not resources:
             return report
+        # a scan of one of them beside this delta writes it before or after, never between
+        # this read of its findings and this write
+        uow.findings.hold_images([(x.repository_id, x.digest) for x in resources])
         # 2. each distinct package matched once; the vulnerabilities the delta can change
         drafts = _Drafts(env, uow)
         drafts.drafter.read_contents(delta)

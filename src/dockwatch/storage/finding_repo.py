@@ -186,6 +186,12 @@ class Purged:
 class FindingRepo(Protocol):
     """Findings, their content-addressed details, and the inventory packages they name."""
 
+    def hold_images(self, resources: Sequence[tuple[int, str]]) -> None:
+        """Hold the findings of the (repository id, digest) resources until the transaction
+        ends: another writer holding one of them is waited for, so that a writer reads its
+        images' findings after the last writer's commit. Taken before reading them."""
+        ...
+
     def stored_of(self, resources: Sequence[tuple[int, str]]) -> list[StoredRow]:
         """Every finding (any status) of the (repository id, digest) resources, ordered by
         resource, vulnerability id, then generation (oldest first)."""

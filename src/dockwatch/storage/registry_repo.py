@@ -160,8 +160,9 @@ class RegistryRepo(Protocol):
 
     def insert_manifest(
         self, tenant: Tenant, repo_id: int, manifest: NewManifest, at: datetime
-    ) -> None:
-        """Add a manifest to a repository with the digests it references."""
+    ) -> bool:
+        """Add a manifest to a repository with the digests it references; False when the
+        repository holds it already (pushed by another request at the same time)."""
         ...
 
     def touch_pushed(self, manifest_id: int, at: datetime) -> None:
@@ -196,7 +197,8 @@ class RegistryRepo(Protocol):
     def set_tag(
         self, tenant: Tenant, repo_id: int, tag: str, digest: str, at: datetime
     ) -> Digest | None:
-        """Point `tag` at `digest`; returns the previous digest (None if new)."""
+        """Point `tag` at `digest`; returns the digest it pointed at before (None if new),
+        which may be one a push beside this one set after the caller last read it."""
         ...
 
     def delete_tag(self, repo_id: int, tag: str) -> bool:

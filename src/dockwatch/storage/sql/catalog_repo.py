@@ -25,6 +25,7 @@ from dockwatch.model.package_doc import json_default, package_from_dict
 from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
 from dockwatch.storage.sql import finding_repo
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.shared_rows import add_missing, put_row
 
 
 def dump_result(result: CatalogResult) -> bytes:
@@ -79,6 +80,10 @@ def _load_distro(raw: str | None) -> Distro | None:
     if doc is None:
         return None
     return Distro(**{**doc, "id_like": tuple(doc.get("id_like", ()))})
+
+
+_GROUP_KEY = ("group_ref", "ecosystem", "name", "pkg_ref")
+"""`package_groups`' primary key: its rows are stored once, whoever stores them."""
 
 
 def package_groups(keyed: Iterable[PackageKeyRow]) -> dict[str, list[dict[str, str]]]:
@@ -183,31 +188,30 @@ class SqlCatalogRepo:
         at: datetime,
     ) -> None:
         conn = self._conn
-        conn.execute(delete(t.image_inventories).where(t.image_inventories.c.digest == digest))
-        conn.execute(
-            insert(t.image_inventories).values(
-                digest=digest,
-                distro=_dump_distro(inventory.distro),
-                packages=dump_result(CatalogResult(inventory.packages)),
-                catalogers=inventory.catalogers,
-                created_at=at,
-            )
-        )
+        # one image in two repositories may be scanned by two workers at once: the later
+        # inventory is kept, and the content-addressed rows are stored once (`shared_rows`)
+        row = {
+            "digest": digest,
+            "distro": _dump_distro(inventory.distro),
+            "packages": dump_result(CatalogResult(inventory.packages)),
+            "catalogers": inventory.catalogers,
+            "created_at": at,
+        }
+        put_row(conn, t.image_inventories, row, ("digest",))
         finding_repo.put_packages(conn, package_docs)
-        refs = set()
-        for group_ref, rows in package_groups(keyed).items():
-            refs.add(group_ref)
+        groups = package_groups(keyed)
+        for group_ref in sorted(groups):
             have = conn.execute(
                 select(t.package_groups.c.group_ref)
                 .where(t.package_groups.c.group_ref == group_ref)
                 .limit(1)
             ).first()
             if have is None:
-                conn.execute(insert(t.package_groups), rows)
+                add_missing(conn, t.package_groups, groups[group_ref], _GROUP_KEY)
         g = t.image_package_groups
         conn.execute(delete(g).where(g.c.digest == digest))
-        if refs:
-            conn.execute(insert(g), [{"digest": digest, "group_ref": r} for r in sorted(refs)])
+        rows = [{"digest": digest, "group_ref": r} for r in sorted(groups)]
+        add_missing(conn, g, rows, ("digest", "group_ref"))
 
     def forget_inventory_if_unused(self, digest: str) -> bool:
         conn = self._conn

@@ -53,9 +53,11 @@ from dockwatch.storage.sql.detail_columns import (
     detail_columns,
     package_columns,
 )
+from dockwatch.storage.sql.image_holds import hold_images
 from dockwatch.storage.sql.inventory_packages import load_packages, package_pairs, put_packages
 from dockwatch.storage.sql.schema.detail_document import unpack as unpack_document
 from dockwatch.storage.sql.schema.findings import image_key
+from dockwatch.storage.sql.shared_rows import add_missing
 from dockwatch.storage.sql.stored_findings import (
     open_findings_with_details,
     stored_for_vulnerabilities,
@@ -129,21 +131,22 @@ def insert_details(
 ) -> None:
     """Store new details: ref -> (document, package rows for `detail_packages`). The fields
     filters compare are kept in columns too (`detail_columns`; the rollup triggers read the
-    title for every finding written)."""
+    title for every finding written). Two writers may store one detail at once (scans of
+    images sharing a layer): the second leaves it (`shared_rows`), keys in sorted order."""
     if not details:
         return
     detail_rows: list[dict[str, Any]] = []
     package_rows: list[dict[str, Any]] = []
-    for ref, (doc, packages) in details.items():
+    for ref in sorted(details):
+        doc, packages = details[ref]
         document = orjson.loads(doc)
         detail_rows.append({"ref": ref, "doc": doc, "created_at": at, **detail_columns(document)})
         extra = package_columns(document)
         for seq, pkg in enumerate(packages):
             more = extra[seq] if seq < len(extra) else dict.fromkeys(PACKAGE_COLUMNS)
             package_rows.append({"detail_ref": ref, "seq": seq, **pkg, **more})
-    conn.execute(t.finding_details.insert(), detail_rows)
-    if package_rows:
-        conn.execute(t.detail_packages.insert(), package_rows)
+    add_missing(conn, t.finding_details, detail_rows, ("ref",))
+    add_missing(conn, t.detail_packages, package_rows, ("detail_ref", "seq"))
 
 
 def load_details(conn: Connection, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -293,6 +296,9 @@ class SqlFindingRepo:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def hold_images(self, resources: Sequence[tuple[int, str]]) -> None:
+        hold_images(self._conn, resources)
 
     def stored_of(self, resources: Sequence[tuple[int, str]]) -> list[StoredRow]:
         return stored_of(self._conn, resources)

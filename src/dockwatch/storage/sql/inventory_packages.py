@@ -14,6 +14,7 @@ from dockwatch.model.package import Package
 from dockwatch.model.package_doc import load_package
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.shared_rows import add_missing
 
 
 def put_packages(conn: Connection, docs: Mapping[str, bytes]) -> None:
@@ -24,8 +25,7 @@ def put_packages(conn: Connection, docs: Mapping[str, bytes]) -> None:
     for part in chunks(refs):
         have |= {r.ref for r in conn.execute(select(p.c.ref).where(p.c.ref.in_(part)))}
     rows = [{"ref": ref, "doc": docs[ref]} for ref in refs if ref not in have]
-    if rows:
-        conn.execute(p.insert(), rows)
+    add_missing(conn, p, rows, ("ref",))  # unless a writer beside this one stores them first
 
 
 def load_packages(conn: Connection, refs: Iterable[str]) -> dict[str, Package]:

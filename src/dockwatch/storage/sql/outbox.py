@@ -32,6 +32,7 @@ from dockwatch.storage.sql import tables
 from dockwatch.storage.sql.bulk import insert_rows
 from dockwatch.storage.sql.job_queue import ANNOUNCED, JOBS_CHANNEL
 from dockwatch.storage.sql.outbox_purge import PURGE_BATCH, purge_before
+from dockwatch.storage.sql.shared_rows import put_row
 
 __all__ = [
     "PURGE_BATCH", "SqlOutbox", "event_of", "events_by_id", "expand", "payload_doc", "payload_json",
@@ -304,14 +305,9 @@ class SqlOutbox:
         return int(value or 0)
 
     def advance(self, subscriber: str, last_id: int, at: datetime) -> None:
-        t = tables.outbox_cursors
-        updated = self._conn.execute(
-            t.update().where(t.c.subscriber == subscriber).values(last_id=last_id, updated_at=at)
-        ).rowcount
-        if not updated:
-            self._conn.execute(
-                t.insert().values(subscriber=subscriber, last_id=last_id, updated_at=at)
-            )
+        # two processes may advance a new cursor at once: the later one's position is kept
+        row = {"subscriber": subscriber, "last_id": last_id, "updated_at": at}
+        put_row(self._conn, tables.outbox_cursors, row, ("subscriber",))
 
     def purge_before(self, cutoff: datetime) -> int:
         return purge_before(self._conn, cutoff)

@@ -22,6 +22,7 @@ from dockwatch.storage.registry_repo import (
     StoredManifest,
 )
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.shared_rows import add_missing, add_missing_returning
 
 __all__ = ["ManifestRow", "RepositoryRow", "SqlRegistryRepo"]
 
@@ -69,15 +70,21 @@ class SqlRegistryRepo:
         found = self.get_repository(tenant, name)
         if found is not None:
             return found
-        self._conn.execute(
-            insert(t.repositories).values(
-                account_id=tenant.account_id,
-                region=tenant.region,
-                name=name,
-                created_at=at,
-                image_tag_mutability="MUTABLE",
-                scan_on_push=False,
-            )
+        # the first layers of a push into a new repository are uploaded side by side
+        add_missing(
+            self._conn,
+            t.repositories,
+            [
+                {
+                    "account_id": tenant.account_id,
+                    "region": tenant.region,
+                    "name": name,
+                    "created_at": at,
+                    "image_tag_mutability": "MUTABLE",
+                    "scan_on_push": False,
+                }
+            ],
+            ("account_id", "region", "name"),
         )
         created = self.get_repository(tenant, name)
         assert created is not None
@@ -139,18 +146,18 @@ class SqlRegistryRepo:
         return None if size is None else int(size)
 
     def link_blob(self, tenant: Tenant, repo_id: int, digest: str, size: int, at: datetime) -> None:
-        if self.blob_size(digest) is None:
-            self._conn.execute(insert(t.blobs).values(digest=digest, size=size, created_at=at))
-        if self.linked_blob_size(repo_id, digest) is None:
-            self._conn.execute(
-                insert(t.repository_blobs).values(
-                    account_id=tenant.account_id,
-                    region=tenant.region,
-                    repository_id=repo_id,
-                    digest=digest,
-                    linked_at=at,
-                )
-            )
+        # a base layer is often uploaded to several repositories at once
+        add_missing(
+            self._conn, t.blobs, [{"digest": digest, "size": size, "created_at": at}], ("digest",)
+        )
+        link = {
+            "account_id": tenant.account_id,
+            "region": tenant.region,
+            "repository_id": repo_id,
+            "digest": digest,
+            "linked_at": at,
+        }
+        add_missing(self._conn, t.repository_blobs, [link], ("repository_id", "digest"))
 
     def unlink_blob(self, repo_id: int, digest: str) -> bool:
         rb = t.repository_blobs
@@ -224,37 +231,36 @@ class SqlRegistryRepo:
         return None if r is None else StoredManifest(bytes(r.content), r.media_type)
 
     def store_manifest_content(self, digest: str, media_type: str, content: bytes) -> None:
-        if self.manifest_content(digest) is None:
-            self._conn.execute(
-                insert(t.manifest_contents).values(
-                    digest=digest, media_type=media_type, size=len(content), content=content
-                )
-            )
+        if self.manifest_content(digest) is None:  # not sent again when stored
+            row = {"digest": digest, "media_type": media_type, "size": len(content)}
+            add_missing(self._conn, t.manifest_contents, [row | {"content": content}], ("digest",))
 
     def insert_manifest(
         self, tenant: Tenant, repo_id: int, manifest: NewManifest, at: datetime
-    ) -> None:
-        result = self._conn.execute(
-            insert(t.manifests).values(
-                account_id=tenant.account_id,
-                region=tenant.region,
-                repository_id=repo_id,
-                digest=manifest.digest,
-                media_type=manifest.media_type,
-                artifact_type=manifest.artifact_type,
-                subject_digest=manifest.subject_digest,
-                size=manifest.size,
-                image_pushed_at=at,
-                last_pushed_at=at,
-            )
-        )
-        manifest_id = result.inserted_primary_key[0]  # type: ignore[index]
+    ) -> bool:
+        row = {
+            "account_id": tenant.account_id,
+            "region": tenant.region,
+            "repository_id": repo_id,
+            "digest": manifest.digest,
+            "media_type": manifest.media_type,
+            "artifact_type": manifest.artifact_type,
+            "subject_digest": manifest.subject_digest,
+            "size": manifest.size,
+            "image_pushed_at": at,
+            "last_pushed_at": at,
+        }
+        key = ("repository_id", "digest")
+        manifest_id = add_missing_returning(self._conn, t.manifests, row, key, t.manifests.c.id)
+        if manifest_id is None:
+            return False  # pushed by another request at the same time
         unique = sorted(set(manifest.references))
         if unique:
             self._conn.execute(
                 insert(t.manifest_references),
                 [{"manifest_id": manifest_id, "digest": d, "kind": k} for d, k in unique],
             )
+        return True
 
     def touch_pushed(self, manifest_id: int, at: datetime) -> None:
         self._conn.execute(
@@ -307,17 +313,20 @@ class SqlRegistryRepo:
     ) -> Digest | None:
         previous = self.tag_digest(repo_id, tag)
         if previous is None:
-            self._conn.execute(
-                insert(t.tags).values(
-                    account_id=tenant.account_id,
-                    region=tenant.region,
-                    repository_id=repo_id,
-                    name=tag,
-                    manifest_digest=digest,
-                    updated_at=at,
-                )
-            )
-        elif previous != digest:
+            row = {
+                "account_id": tenant.account_id,
+                "region": tenant.region,
+                "repository_id": repo_id,
+                "name": tag,
+                "manifest_digest": digest,
+                "updated_at": at,
+            }
+            add_missing(self._conn, t.tags, [row], ("repository_id", "name"))
+            # a push of the same tag beside this one may have set it first
+            previous = self.tag_digest(repo_id, tag)
+            if previous == digest:
+                return None
+        if previous != digest:
             self._conn.execute(
                 update(t.tags)
                 .where(t.tags.c.repository_id == repo_id, t.tags.c.name == tag)

@@ -1,0 +1,314 @@
+"""Two writers adding the same row at once, on both backends.
+
+A registry serves many clients at once: a push uploads its layers side by side, CI jobs push
+images sharing a base layer, the same image lands in two repositories, two workers scan images
+sharing a layer. On PostgreSQL those writes run in concurrent transactions, so each test holds
+the first writer's transaction open until the second is seen waiting for one of its row locks
+(`pg_stat_activity`), then commits it: the second must end without an error, and the rows be
+what one writer after the other leaves. SQLite runs one writer at a time, where the same tests
+hold what a service relies on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, text
+
+from dockwatch.app import Services
+from dockwatch.findings.service import FindingWriter, Target
+from dockwatch.model.digest import Digest, compute
+from dockwatch.model.distro import Distro
+from dockwatch.model.identity import Tenant
+from dockwatch.model.package import Package
+from dockwatch.model.package_doc import dump_package, package_ref
+from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
+from dockwatch.storage.registry_repo import NewManifest
+from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
+from dockwatch.storage.unit_of_work import Store, UnitOfWork
+from tests.builders.push import push_image
+from tests.contract.conftest import repository_id
+from tests.unit.scan.test_rescan import _dist_info, _import, _osv
+from tests.unit.storage.sql.test_rollup_batches import _draft
+
+T = Tenant("123456789012", "us-east-1")
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LAYER = compute(b"a base layer")
+OCI = "application/vnd.oci.image.manifest.v1+json"
+
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+def side_by_side(
+    store: Store, first: Callable[[UnitOfWork], R], second: Callable[[UnitOfWork], R]
+) -> tuple[R, R]:
+    """`first` in a write transaction held open until `second`, in a transaction of its own,
+    waits for it; then both results once both have committed."""
+
+    def alone() -> R:
+        with store.write() as uow:
+            return second(uow)
+
+    return beside(store, first, alone)
+
+
+def beside(store: Store, first: Callable[[UnitOfWork], R], second: Callable[[], S]) -> tuple[R, S]:
+    """`side_by_side`, with `second` opening its own transactions."""
+    results: dict[str, Any] = {}
+    entered, release = threading.Event(), threading.Event()
+
+    def one() -> None:
+        with store.write() as uow:
+            results["first"] = first(uow)
+            entered.set()
+            release.wait(60)
+
+    def two() -> None:
+        try:
+            results["second"] = second()
+        except Exception as exc:  # raised again in the test's thread
+            results["error"] = exc
+
+    a = threading.Thread(target=one)
+    a.start()
+    try:
+        assert entered.wait(60), "the first writer did not start"
+        b = threading.Thread(target=two)
+        b.start()
+        _until_waiting(store, b)
+    finally:
+        release.set()
+        a.join(60)
+    b.join(60)
+    if "error" in results:
+        raise results["error"]
+    return results["first"], results["second"]
+
+
+def _until_waiting(store: Store, writer: threading.Thread) -> None:
+    """Until the second writer waits: on PostgreSQL, for a row lock of the first; on SQLite
+    (one writer at a time) for the write lock."""
+    assert isinstance(store, SqlStore)
+    deadline = time.monotonic() + 30
+    if store.dialect == "sqlite":
+        time.sleep(0.2)
+        assert writer.is_alive(), "the second writer did not wait for the first"
+        return
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while time.monotonic() < deadline:
+        with store.db.engine.connect() as conn:
+            if conn.execute(waiting).scalar():
+                return
+        assert writer.is_alive(), "the second writer ended without waiting for the first"
+        time.sleep(0.01)
+    raise AssertionError("the second writer never waited for the first")
+
+
+def _count(store: Store, table: Any) -> int:
+    assert isinstance(store, SqlStore)
+    with store.db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def _repositories(store: Store, *names: str) -> list[int]:
+    with store.write() as uow:
+        return [uow.registry.ensure_repository(T, n, NOW).id for n in names]
+
+
+def test_a_new_repository_created_by_two_writers_at_once(store: Store) -> None:
+    def create(uow: UnitOfWork) -> int:  # the first layers of a push, uploaded side by side
+        return uow.registry.ensure_repository(T, "team/new", NOW).id
+
+    first, second = side_by_side(store, create, create)
+    assert first == second
+    with store.read() as uow:
+        assert uow.registry.list_repositories(T, None, None) == ["team/new"]
+
+
+def test_one_layer_linked_into_two_repositories_at_once(store: Store) -> None:
+    a, b = _repositories(store, "team/a", "team/b")
+    side_by_side(
+        store,
+        lambda uow: uow.registry.link_blob(T, a, LAYER, 12, NOW),
+        lambda uow: uow.registry.link_blob(T, b, LAYER, 12, NOW),
+    )
+    with store.read() as uow:
+        assert uow.registry.blob_size(LAYER) == 12
+        assert uow.registry.linked_blob_size(a, LAYER) == 12
+        assert uow.registry.linked_blob_size(b, LAYER) == 12
+    # and another layer uploaded twice into one repository at once
+    other = compute(b"another layer")
+    link = lambda uow: uow.registry.link_blob(T, a, other, 13, NOW)  # noqa: E731
+    side_by_side(store, link, link)
+    with store.read() as uow:
+        assert uow.registry.linked_blob_size(a, other) == 13
+    assert _count(store, t.blobs) == 2
+    assert _count(store, t.repository_blobs) == 3
+
+
+def test_one_manifest_pushed_twice_at_once(store: Store) -> None:
+    (repo,) = _repositories(store, "team/app")
+    with store.write() as uow:
+        uow.registry.link_blob(T, repo, LAYER, 12, NOW)
+    content = b'{"schemaVersion": 2}'
+    digest = compute(content)
+
+    def push(uow: UnitOfWork) -> bool:
+        uow.registry.store_manifest_content(digest, OCI, content)
+        new = NewManifest(digest, OCI, None, None, len(content), [(LAYER, "blob")])
+        return uow.registry.insert_manifest(T, repo, new, NOW)
+
+    # the second learns that the repository holds it, as a push of a stored manifest does
+    assert side_by_side(store, push, push) == (True, False)
+    with store.read() as uow:
+        assert [m.digest for m in uow.registry.manifests_of(repo)] == [digest]
+        stored = uow.registry.manifest_content(digest)
+        assert stored is not None and stored.content == content
+    assert _count(store, t.manifest_references) == 1
+
+
+def test_one_tag_pushed_by_two_writers_at_once(store: Store) -> None:
+    (repo,) = _repositories(store, "team/app")
+    one, two = Digest("sha256:" + "1" * 64), Digest("sha256:" + "2" * 64)
+    first, second = side_by_side(
+        store,
+        lambda uow: uow.registry.set_tag(T, repo, "latest", one, NOW),
+        lambda uow: uow.registry.set_tag(T, repo, "latest", two, NOW),
+    )
+    # the second moved the tag from the first's digest, and says so (for its event, and for a
+    # repository whose tags are immutable, which refuses the push)
+    assert (first, second) == (None, one)
+    with store.read() as uow:
+        assert uow.registry.tag_digest(repo, "latest") == two
+
+
+def test_one_image_catalogued_by_two_writers_at_once(store: Store) -> None:
+    digest = Digest("sha256:" + "c" * 64)
+    packages = [
+        Package(n, "1.0", "python", f"pkg:pypi/{n}@1.0", layer_digest=LAYER) for n in ("a", "b")
+    ]
+    rows: set[PackageKeyRow] = set()
+    docs: dict[str, bytes] = {}
+    for p in packages:
+        doc = dump_package(p)
+        docs[package_ref(doc)] = doc
+        rows.add((LAYER, "PyPI", p.name, package_ref(doc)))
+    debian = Distro("debian", "12", "bookworm", "Debian 12", ("linux",))
+    early = StoredInventory(None, tuple(packages), "python-installed@1")
+    late = StoredInventory(debian, tuple(packages), "python-installed@1")
+    side_by_side(
+        store,
+        lambda uow: uow.catalog.store_inventory(digest, early, rows, docs, NOW),
+        lambda uow: uow.catalog.store_inventory(digest, late, rows, docs, NOW),
+    )
+    with store.read() as uow:
+        assert uow.catalog.inventory(digest) == late  # the later writer's
+        found = uow.catalog.package_pairs([("PyPI", "a"), ("PyPI", "b")])
+        assert sorted(found) == sorted((digest, ref) for _, _, _, ref in rows)
+    assert _count(store, t.inventory_packages) == 2
+    assert _count(store, t.package_groups) == 2
+    assert _count(store, t.image_package_groups) == 1
+
+
+def test_one_finding_detail_written_by_two_scans_at_once(store: Store) -> None:
+    (repo,) = _repositories(store, "team/app")
+    draft = _draft("CVE-2031-0001", "HIGH", "YES", "NO", [(0, 0), (1, 0)])
+    writer = FindingWriter(T)
+
+    def scan(digest: str) -> Callable[[UnitOfWork], None]:
+        def write(uow: UnitOfWork) -> None:
+            assert isinstance(uow, SqlUnitOfWork)
+            writer.apply(
+                uow, [Target(repo, "team/app", digest, {draft.vulnerability_id: draft})], NOW
+            )
+
+        return write
+
+    # two images built on one base layer, scanned by two workers: their findings share a detail
+    side_by_side(store, scan("sha256:" + "a" * 64), scan("sha256:" + "b" * 64))
+    with store.read() as uow:
+        stored = uow.findings.stored_of(
+            [(repo, "sha256:" + "a" * 64), (repo, "sha256:" + "b" * 64)]
+        )
+    assert sorted((r.digest, r.vulnerability_id, r.status) for r in stored) == [
+        ("sha256:" + "a" * 64, "CVE-2031-0001", "ACTIVE"),
+        ("sha256:" + "b" * 64, "CVE-2031-0001", "ACTIVE"),
+    ]
+    assert len({r.detail_ref for r in stored}) == 1
+    assert _count(store, t.finding_details) == 1
+    assert _count(store, t.detail_packages) == 2
+
+
+def test_one_image_written_by_two_scans_at_once(store: Store) -> None:
+    (repo,) = _repositories(store, "team/app")
+    digest = "sha256:" + "c" * 64
+    drafts = [
+        _draft(v, "HIGH", "YES", "NO", [(0, 0)]) for v in ("CVE-2031-0001", "GHSA-aaaa-bbbb-cccc")
+    ]
+    writer = FindingWriter(T)
+
+    def scan(found: list[Any]) -> Callable[[UnitOfWork], tuple[int, int]]:
+        def write(uow: UnitOfWork) -> tuple[int, int]:
+            assert isinstance(uow, SqlUnitOfWork)
+            target = Target(repo, "team/app", digest, {d.vulnerability_id: d for d in found})
+            applied = writer.apply(uow, [target], NOW)
+            return applied.opened, applied.closed
+
+        return write
+
+    # a push of two tags queues two scans of one image, which two workers run at once (and a
+    # rescan may meet a scan): the second reads what the first wrote
+    first, second = side_by_side(store, scan(drafts), scan(drafts[:1]))
+    assert (first, second) == ((2, 0), (0, 1))
+    with store.read() as uow:
+        stored = uow.findings.stored_of([(repo, digest)])
+    assert sorted((r.vulnerability_id, r.status) for r in stored) == [
+        ("CVE-2031-0001", "ACTIVE"),
+        ("GHSA-aaaa-bbbb-cccc", "CLOSED"),
+    ]
+
+
+def test_a_rescan_waits_for_a_writer_of_its_images(services: Services, tmp_path: Path) -> None:
+    _import(services, tmp_path, "base", _osv("PYSEC-1", "alpha", "2.0"))
+    rule = {"filter": "*", "filterType": "WILDCARD"}
+    services.scanner.put_scanning_configuration(
+        {"scanType": "ENHANCED",
+         "rules": [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [rule]}]}
+    )  # fmt: skip
+    digest = push_image(services, "prod", _dist_info({"alpha": "1.0", "gamma": "1.0"}, "a"))
+    services.worker.drain()
+    repo = repository_id(services, "prod")
+    _import(services, tmp_path, "update", _osv("PYSEC-3", "gamma", "1.5"))
+    services.worker.dispatch()  # the update's rescan is queued
+    # a scan of the image writes its findings while the rescan runs: the rescan reads them
+    # once that write has committed, not before
+    hold = lambda uow: uow.findings.hold_images([(repo, digest)])  # noqa: E731
+    _, ran = beside(services.store, hold, services.worker.run_one)
+    assert ran is not None and ran.job.kind == "delta"
+    with services.store.read() as uow:
+        assert set(uow.jobs.depth()) == {"done"}  # the rescan too, not failed nor queued again
+        found = uow.findings.stored_of([(repo, digest)])
+    assert sorted((r.vulnerability_id, r.status) for r in found) == [
+        ("PYSEC-1", "ACTIVE"),
+        ("PYSEC-3", "ACTIVE"),
+    ]
+
+
+def test_a_new_event_cursor_advanced_by_two_processes_at_once(store: Store) -> None:
+    side_by_side(
+        store,
+        lambda uow: uow.outbox.advance("dispatch", 5, NOW),
+        lambda uow: uow.outbox.advance("dispatch", 7, NOW),
+    )
+    with store.read() as uow:
+        assert uow.outbox.cursor("dispatch") == 7
