@@ -14,10 +14,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import func, select, text
 
 from dockwatch.app import Services
@@ -278,13 +280,18 @@ def test_one_image_written_by_two_scans_at_once(store: Store) -> None:
     ]
 
 
-def test_a_rescan_waits_for_a_writer_of_its_images(services: Services, tmp_path: Path) -> None:
-    _import(services, tmp_path, "base", _osv("PYSEC-1", "alpha", "2.0"))
+def _enhanced(services: Services) -> None:
+    """Enhanced scanning, every repository scanned continuously."""
     rule = {"filter": "*", "filterType": "WILDCARD"}
     services.scanner.put_scanning_configuration(
         {"scanType": "ENHANCED",
          "rules": [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [rule]}]}
     )  # fmt: skip
+
+
+def test_a_rescan_waits_for_a_writer_of_its_images(services: Services, tmp_path: Path) -> None:
+    _import(services, tmp_path, "base", _osv("PYSEC-1", "alpha", "2.0"))
+    _enhanced(services)
     digest = push_image(services, "prod", _dist_info({"alpha": "1.0", "gamma": "1.0"}, "a"))
     services.worker.drain()
     repo = repository_id(services, "prod")
@@ -312,3 +319,34 @@ def test_a_new_event_cursor_advanced_by_two_processes_at_once(store: Store) -> N
     )
     with store.read() as uow:
         assert uow.outbox.cursor("dispatch") == 7
+
+
+@pytest.mark.parametrize("subscriber", ["scanner", "webhooks"])
+def test_one_process_reads_a_subscribers_events_at_a_time(
+    services: Services, subscriber: str
+) -> None:
+    """Every worker of a cluster dispatches the outbox's events to jobs, and every process fans
+    them out to webhooks: a round that finds another reading the same events skips, where both
+    read them and raced on what they add (jobs and scan states, delivery attempts)."""
+    read_events = services.worker.dispatch if subscriber == "scanner" else services.webhooks.fan_out
+    _enhanced(services)
+    push_image(services, "app", _dist_info({"alpha": "1.0"}, "a"))
+    with ThreadPoolExecutor(1) as pool:
+        with services.store.write() as uow:
+            assert uow.outbox.hold_cursor(subscriber)
+            other = pool.submit(read_events)
+            if services.store.dialect == "postgresql":
+                assert other.result(timeout=30) == 0  # skipped at once, nothing read
+            else:  # one writer at a time: it waits for this transaction
+                time.sleep(0.2)
+                assert not other.done()
+        read = other.result(timeout=30)
+    if services.store.dialect == "postgresql":
+        assert read == 0
+        read = read_events()  # the next round
+    assert read > 0
+    with services.store.read() as uow:
+        if subscriber == "scanner":  # (its round appends events of its own)
+            assert uow.jobs.depth() == {"queued": 1}  # the push's scan, once
+        else:
+            assert uow.outbox.cursor(subscriber) == uow.outbox.last_id()

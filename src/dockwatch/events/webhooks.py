@@ -129,6 +129,8 @@ class WebhookDeliverer:
                 return 0
         with self.store.write() as uow:
             box = uow.outbox
+            if not box.hold_cursor(CURSOR):
+                return 0  # another process of the cluster is fanning these events out
             events = box.read_after(box.cursor(CURSOR), limit=self.policy.fan_out_batch)
             if not events:
                 return 0

@@ -122,6 +122,8 @@ class ScanWorker:
             return configs[tenant]
 
         with self.service.store.write() as uow:
+            if not uow.outbox.hold_cursor(CURSOR):
+                return 0  # another process of the cluster is dispatching these events
             after = uow.outbox.cursor(CURSOR)
             events = uow.outbox.read_after(after, SUBSCRIBED)
             now = self.service.clock.now()

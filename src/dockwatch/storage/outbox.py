@@ -52,6 +52,11 @@ class Outbox(Protocol):
         """How many events of the named types have an id above `after_id`."""
         ...
 
+    def hold_cursor(self, subscriber: str) -> bool:
+        """Take `subscriber`'s cursor until the transaction ends; False, at once, when another
+        transaction holds it (another process reads the same events now: skip the round)."""
+        ...
+
     def cursor(self, subscriber: str) -> int:
         """The last event id `subscriber` has processed (0 if none)."""
         ...

@@ -10,6 +10,7 @@ typed events, one per id.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,8 @@ _COLUMNS = (
 )  # fmt: skip
 
 OUTBOX_LOCK_KEY = 0x646F636B6F757462  # "dockoutb": PostgreSQL's lock of event id allocation
+CURSOR_LOCK_CLASS = 0x64637572
+"""The first key of a subscriber cursor's lock ("dcur"; PostgreSQL's two-key form)."""
 _SEQUENCE = "pg_get_serial_sequence('outbox', 'id')"
 _ALLOCATE_PG = (
     "WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
@@ -298,6 +301,15 @@ class SqlOutbox:
                 skip = max(0, after_id - (int(row.id) - len(lines)))
                 total += sum(1 for x in lines[skip:] if batches.parse(x)[0] in wanted)
         return total
+
+    def hold_cursor(self, subscriber: str) -> bool:
+        if self._conn.dialect.name != "postgresql":
+            return True  # one writer at a time
+        key = zlib.crc32(subscriber.encode()) - (1 << 31)
+        taken = self._conn.exec_driver_sql(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", (CURSOR_LOCK_CLASS, key)
+        )
+        return bool(taken.scalar())
 
     def cursor(self, subscriber: str) -> int:
         t = tables.outbox_cursors

@@ -2,9 +2,8 @@
 
 Each case holds some images in one transaction, then asks for others in a second transaction
 with a 200 ms `lock_timeout`: a writer that must wait is refused with `LockNotAvailable`, one
-that need not wait holds its images at once. The oracle is the rule itself: writers of common
-images wait; writers of different images do not, unless one of them holds more than
-`MAX_IMAGE_LOCKS` images, which holds them all.
+that need not wait holds its images at once. The oracle is the rule itself, with the buckets
+computed apart: writers of common images wait; writers of images in different buckets do not.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.image_holds import MAX_IMAGE_LOCKS, hold_images
+from dockwatch.storage.sql.image_holds import BUCKETS, hold_images, image_bucket
 from tests.support.postgres import PostgresCluster
 
 
@@ -35,6 +34,12 @@ def _images(prefix: str, n: int) -> list[tuple[int, str]]:
     return [(7, f"sha256:{prefix}{i:063x}") for i in range(n)]
 
 
+def _apart(images: list[tuple[int, str]], others: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """`others` whose buckets none of `images` shares."""
+    taken = {image_bucket(r, d) for r, d in images}
+    return [x for x in others if image_bucket(*x) not in taken]
+
+
 def _waits(db: Database, held: list[tuple[int, str]], asked: list[tuple[int, str]]) -> bool:
     """Whether a writer of `asked` waits for one holding `held`."""
     with db.engine.connect() as first, first.begin():
@@ -50,8 +55,8 @@ def _waits(db: Database, held: list[tuple[int, str]], asked: list[tuple[int, str
 
 
 SOME = _images("a", 3)
-OTHERS = _images("b", 3)
-MANY = _images("c", MAX_IMAGE_LOCKS + 1)
+OTHERS = _apart(SOME, _images("b", 20))[:3]
+MANY = _images("c", 20 * BUCKETS)
 
 
 @pytest.mark.parametrize(
@@ -59,14 +64,13 @@ MANY = _images("c", MAX_IMAGE_LOCKS + 1)
     [
         (SOME, SOME[1:2], True),  # a scan of an image a rescan holds
         (SOME[1:2], SOME, True),  # a rescan of an image a scan holds
-        (SOME, OTHERS, False),  # writers of different images
+        (SOME, OTHERS, False),  # writers of images in different buckets
         (SOME, SOME[:0], False),  # nothing asked
-        (MANY, OTHERS, True),  # a large rescan holds every image
+        (MANY, OTHERS, True),  # a rescan of every bucket holds every image
         (OTHERS, MANY, True),  # and waits for the writers in flight
-        (MANY, MANY[:1], True),
     ],
     ids=["scan-in-rescan", "rescan-over-scan", "apart", "nothing", "large-first",
-         "large-second", "large-same"],
+         "large-second"],
 )  # fmt: skip
 def test_writers_wait_for_common_images_only(
     pg: Database, held: list[tuple[int, str]], asked: list[tuple[int, str]], waits: bool
@@ -74,15 +78,15 @@ def test_writers_wait_for_common_images_only(
     assert _waits(pg, held, asked) is waits
 
 
-def test_a_large_hold_takes_one_lock(pg: Database) -> None:
+def test_a_large_hold_takes_a_lock_a_bucket(pg: Database) -> None:
     """PostgreSQL's shared lock table has 64 slots a connection by default: a rescan of many
-    images must not take one each."""
+    images takes a lock a bucket, not one an image."""
     count = text(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
     )
     with pg.engine.connect() as conn, conn.begin():
-        hold_images(conn, _images("d", 10 * MAX_IMAGE_LOCKS))
-        assert conn.execute(count).scalar() == 1
+        hold_images(conn, MANY)
+        assert conn.execute(count).scalar() == len({image_bucket(*x) for x in MANY}) == BUCKETS
     with pg.engine.connect() as conn, conn.begin():
         hold_images(conn, SOME)
-        assert conn.execute(count).scalar() == 1 + len(SOME)  # all images, shared, then each
+        assert conn.execute(count).scalar() == len({image_bucket(*x) for x in SOME})
