@@ -23,13 +23,19 @@ The rescan part runs on SQLite by default; `--postgres` runs it on a throwaway P
 cluster, `--database-url URL` (or DOCKWATCH_DATABASE_URL) on that empty database; with more
 than one, the key figures are printed side by side (bench/backends.py).
 
+`--shards N` splits the update's rescan as `DOCKWATCH_DELTA_SHARDS=N` does and applies the N
+shards side by side, each in a process of its own (as N workers would), once every process has
+built its services and loaded the advisory index: the wall time runs from their start to the
+last one's commit, the CPU time is theirs (PostgreSQL's own is not counted). On SQLite the
+shards write one at a time.
+
 `--keep DIR` (SQLite) saves the prepared data folder (the update imported, not yet applied) to
 DIR; `--data DIR` then applies the update to a copy of it, without the setup (a few minutes at
 2,000 images) and without the sampled full re-match, so that two versions of the code can be
 compared on the same database back to back.
 
     python bench/scanning.py [--reps 3] [--part latency|rescan|all] [--images 100000]
-        [--sqlite] [--postgres] [--database-url URL] [--keep DIR | --data DIR]
+        [--sqlite] [--postgres] [--database-url URL] [--shards N] [--keep DIR | --data DIR]
 """
 
 from __future__ import annotations
@@ -124,6 +130,7 @@ def main() -> int:
     ap.add_argument("--sample", type=int, default=100, help="images in the full re-match sample")
     ap.add_argument("--keep", type=Path, help="save the prepared rescan data folder to DIR")
     ap.add_argument("--data", type=Path, help="apply the update to a copy of a --keep folder")
+    ap.add_argument("--shards", type=int, default=1, help="apply the update in N shards at once")
     add_arguments(ap)
     args = ap.parse_args()
     if args.data:
@@ -141,7 +148,7 @@ def main() -> int:
                 backend = make()
                 print(f"\n== continuous rescan on {backend.name} ==")
                 code, figures = rescan_at_scale(
-                    args.images, args.sample, args.profile, backend.url, args.keep
+                    args.images, args.sample, args.profile, backend.url, args.keep, args.shards
                 )
                 status |= code
                 results[backend.name] = figures
@@ -224,10 +231,12 @@ def rescan_at_scale(
     profile: bool = False,
     database_url: str | None = None,
     keep: Path | None = None,
+    shards: int = 1,
 ) -> tuple[int, dict[str, str]]:
     """Part 2: one advisory update applied to `images` stored inventories, on SQLite in a temp
     folder or on the empty database `database_url`; returns the status and the key figures.
-    `keep`: save the data folder, the update imported, to that folder first (SQLite)."""
+    `keep`: save the data folder, the update imported, to that folder first (SQLite).
+    `shards`: the update applied in that many shards side by side (`_timed_shards`)."""
     import dataclasses
     import hashlib
     import random
@@ -420,7 +429,11 @@ def rescan_at_scale(
         t0 = time.perf_counter()
         services.scanner.index.refresh()
         refresh_s = time.perf_counter() - t0
-        report, apply_s, apply_cpu = _timed_apply(services, event, profile)
+        if shards > 1:
+            settings = Settings(data_dir=work / "d", database_url=database_url)
+            report, apply_s, apply_cpu = _timed_shards(settings, event, shards)
+        else:
+            report, apply_s, apply_cpu = _timed_apply(services, event, profile)
         # a sampled full re-match of affected images, one at a time, from stored inventories
         with services.db.read() as conn:
             affected = [
@@ -466,7 +479,8 @@ def rescan_at_scale(
         f"layers read {report.layers_read}"
     )
     stages = ", ".join(f"{k} {v:.2f}" for k, v in report.timings.items())
-    print(f"apply: {apply_s:.2f} s, CPU {apply_cpu:.2f} s (cumulative stages, s: {stages})")
+    split = f" in {shards} shards side by side" if shards > 1 else ""
+    print(f"apply{split}: {apply_s:.2f} s, CPU {apply_cpu:.2f} s (cumulative stages, s: {stages})")
     full_total = full_each * report.images
     print(
         f"sampled full re-match: {full_each * 1000:.1f} ms per image x {report.images:,} "
@@ -500,6 +514,58 @@ def rescan_at_scale(
         "layers read": str(report.layers_read),
     }
     return 0, figures
+
+
+def _timed_shards(settings: Any, event: Any, shards: int) -> tuple[Any, float, float]:
+    """Apply the update's `shards` jobs side by side, one process each: the summed report
+    (the stages' timings are the slowest shard's), the wall seconds from their start to the
+    last commit, and their CPU seconds."""
+    import multiprocessing
+
+    from dockwatch.scan.jobs import ApplyDelta
+    from dockwatch.scan.rescan import RescanReport
+
+    job = ApplyDelta.from_document(event.event.payload())
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(shards + 1)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_apply_shard, args=(settings, part.to_document(), ready, results))
+        for part in job.split(shards)
+    ]
+    for proc in procs:
+        proc.start()
+    ready.wait()  # every shard has its services and its index
+    t0 = time.perf_counter()
+    done = [results.get() for _ in procs]
+    wall = time.perf_counter() - t0
+    for proc in procs:
+        proc.join()
+    total = RescanReport(job.version)
+    for report, _cpu in done:
+        for name in ("images", "pairs", "packages", "signatures", "opened", "reopened",
+                     "updated", "closed", "events", "layers_read"):  # fmt: skip
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        for stage, seconds in report.timings.items():
+            total.timings[stage] = max(total.timings.get(stage, 0.0), seconds)
+    return total, wall, sum(cpu for _report, cpu in done)
+
+
+def _apply_shard(settings: Any, document: dict[str, Any], ready: Any, results: Any) -> None:
+    """One shard's process (`_timed_shards`): its report and CPU seconds on `results`."""
+    from dockwatch.app import build
+    from dockwatch.scan.jobs import ApplyDelta
+    from dockwatch.scan.rescan import apply_delta
+
+    services = build(settings)
+    try:
+        services.scanner.index.refresh()
+        ready.wait()
+        c0 = time.process_time()
+        report = apply_delta(services.scanner, ApplyDelta.from_document(document))
+        results.put((report, time.process_time() - c0))
+    finally:
+        services.close()
 
 
 def _timed_apply(services: Any, event: Any, profile: bool) -> tuple[Any, float, float]:

@@ -161,6 +161,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Services:
     worker = ScanWorker(
         scanner, JobQueue(store, clock, lease), scanner_for=views.scanner, built=views.built
     )
+    worker.delta_shards = settings.delta_shards
     worker.audit_purger.retention = timedelta(days=settings.audit_retention_days)
     worker.outbox_purger.retention = timedelta(days=settings.events_retention_days)
     server_key = load_key(settings.webhook_secret_key, settings.data_dir)

@@ -137,6 +137,12 @@ class Settings:
         "How long a worker's claim on a job holds without a heartbeat (renewed every third of "
         "it); on PostgreSQL a job whose lease ran out is claimed again by another worker.",
     )
+    delta_shards: int = _f(
+        1,
+        "Jobs an advisory update's rescan is split into, each re-evaluating the images of its "
+        "share of the buckets; with PostgreSQL and several workers they run side by side "
+        "(1 to 512).",
+    )
     audit_trusted_proxies: str = _f(
         "",
         "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client in the "
@@ -202,6 +208,8 @@ class Settings:
             "job_lease_seconds",
         )
         errors.extend(f"{n} must be positive" for n in positive if getattr(self, n) <= 0)
+        if not 1 <= self.delta_shards <= 512:
+            errors.append(f"delta_shards must be from 1 to 512, got {self.delta_shards}")
         if self.events_retention_days < 30:
             errors.append("events_retention_days must be at least 30 (ListUsageTotals' window)")
         errors.extend(_cidr_errors("audit_trusted_proxies", self.audit_trusted_proxies))

@@ -29,7 +29,9 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
 from dockwatch.model.package_doc import dump_package, package_ref
+from dockwatch.scan.jobs import ApplyDelta
 from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
+from dockwatch.storage.image_buckets import in_shard
 from dockwatch.storage.registry_repo import NewManifest
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
@@ -319,6 +321,46 @@ def test_a_new_event_cursor_advanced_by_two_processes_at_once(store: Store) -> N
     )
     with store.read() as uow:
         assert uow.outbox.cursor("dispatch") == 7
+
+
+def test_the_shards_of_an_update_run_side_by_side(services: Services, tmp_path: Path) -> None:
+    """An update split in shards (`Settings.delta_shards`): each shard holds only its images'
+    buckets, so on PostgreSQL a shard runs while another holds its own images (SQLite: one
+    writer at a time, after it)."""
+    _import(services, tmp_path, "base", _osv("PYSEC-1", "alpha", "2.0"))
+    _enhanced(services)
+    digests = [
+        push_image(services, "prod", _dist_info({"alpha": "1.0", "gamma": "1.0"}, f"s{n}"), f"v{n}")
+        for n in range(8)
+    ]
+    services.worker.drain()
+    repo = repository_id(services, "prod")
+    of_shard = [[d for d in digests if in_shard(repo, d, k, 2)] for k in range(2)]
+    assert all(of_shard), "both shards hold images"
+    _import(services, tmp_path, "update", _osv("PYSEC-3", "gamma", "1.5"))
+    with services.store.read() as uow:
+        (changed,) = uow.outbox.read_after(0, ["AdvisoriesChanged"])[-1:]
+    first, second = ApplyDelta.from_document(changed.event.payload()).split(2)
+    with ThreadPoolExecutor(1) as pool:
+        with services.store.write() as uow:
+            uow.findings.hold_images([(repo, d) for d in of_shard[0]])  # shard 0's writer
+            other = pool.submit(services.worker.handle, second)
+            if services.store.dialect == "postgresql":
+                other.result(timeout=30)  # done while shard 0's images are held
+            else:
+                time.sleep(0.2)
+                assert not other.done()
+        other.result(timeout=30)
+    with services.store.read() as uow:
+        found = uow.findings.stored_of([(repo, d) for d in digests])
+    opened = {r.digest for r in found if r.vulnerability_id == "PYSEC-3"}
+    assert opened == set(of_shard[1])  # the second shard's images, and only them
+    services.worker.handle(first)
+    with services.store.read() as uow:
+        found = uow.findings.stored_of([(repo, d) for d in digests])
+    assert sorted((r.digest, r.vulnerability_id, r.status) for r in found) == sorted(
+        (d, v, "ACTIVE") for d in digests for v in ("PYSEC-1", "PYSEC-3")
+    )
 
 
 @pytest.mark.parametrize("subscriber", ["scanner", "webhooks"])

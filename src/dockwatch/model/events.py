@@ -214,6 +214,9 @@ class RescanCompleted(Event):
     findings_updated: int = 0
     findings_closed: int = 0
     layers_read: int = 0
+    shard: str | None = field(default=None, metadata={"omit_empty": True})
+    """`k/n`: the rescan took the share `k` (from 0) of `n` of the update's images, when the
+    update was split (`Settings.delta_shards`)."""
 
     @property
     def subject(self) -> str:

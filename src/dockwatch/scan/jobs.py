@@ -15,6 +15,7 @@ tenant: advisories are global, and its handler rescans the affected images of ev
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import threading
@@ -92,10 +93,18 @@ class ApplyDelta:
     """(ecosystem, name) keys of the packages the changed advisories name."""
     cves: tuple[str, ...] = ()
     """CVEs whose enrichment (KEV, EPSS, NVD scores) changed."""
+    shard: int = 0
+    shards: int = 1
+    """This job re-evaluates the images whose bucket is `shard` modulo `shards`
+    (`storage/image_buckets.py`); the update's other shards are jobs of their own."""
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> ApplyDelta:
-        """From an `AdvisoriesChanged` payload (the queue stores the same document)."""
+        """From an `AdvisoriesChanged` payload (the queue stores the same document, with the
+        shard of a split update)."""
+        shards, shard = int(doc.get("shards", 1)), int(doc.get("shard", 0))
+        if not (shards >= 1 and 0 <= shard < shards):
+            raise ValueError(f"shard {shard} of {shards}")
         return cls(
             version=int(doc.get("version") or 0),
             source=str(doc.get("source") or ""),
@@ -104,11 +113,13 @@ class ApplyDelta:
             withdrawn=tuple(str(a) for a in doc.get("withdrawn") or ()),
             package_keys=tuple((str(k[0]), str(k[1])) for k in doc.get("packageKeys") or ()),
             cves=tuple(str(c) for c in doc.get("cves") or ()),
+            shard=shard,
+            shards=shards,
         )
 
     def to_document(self) -> dict[str, Any]:
         """The inverse of `from_document`."""
-        return {
+        doc: dict[str, Any] = {
             "version": self.version,
             "source": self.source,
             "added": list(self.added),
@@ -117,6 +128,21 @@ class ApplyDelta:
             "packageKeys": [list(k) for k in self.package_keys],
             "cves": list(self.cves),
         }
+        if self.shards > 1:
+            doc |= {"shard": self.shard, "shards": self.shards}
+        return doc
+
+    def split(self, shards: int) -> list[ApplyDelta]:
+        """The update's `shards` jobs (itself when 1)."""
+        if shards <= 1:
+            return [self]
+        return [dataclasses.replace(self, shard=k, shards=shards) for k in range(shards)]
+
+    @property
+    def key(self) -> str:
+        """The job's idempotency key: one per database version (and shard)."""
+        own = f"delta:{self.version}:{self.source}"
+        return own if self.shards == 1 else f"{own}:{self.shard}/{self.shards}"
 
 
 ImageJob = ScanImage | Recatalogue | RematchImage | DeleteImage

@@ -27,6 +27,7 @@ from dockwatch.match.matcher import Match
 from dockwatch.match.service import match_packages
 from dockwatch.model.events import RescanCompleted
 from dockwatch.model.package import Package
+from dockwatch.storage.image_buckets import in_shard
 from dockwatch.storage.unit_of_work import UnitOfWork
 from dockwatch.value_class import frozen
 from dockwatch.vulndb.collector import collector_paused
@@ -203,6 +204,10 @@ def _apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
         resources = _monitored(
             env, uow, set(refs_of), {(r.repository_id, r.digest) for r in enriched}
         )
+        if job.shards > 1:  # the update's other shards take the other buckets' images
+            resources = [
+                x for x in resources if in_shard(x.repository_id, x.digest, job.shard, job.shards)
+            ]
         report.timings["index"] = clock() - started
         if not resources:
             return report
@@ -317,6 +322,7 @@ def _apply_delta(env: ScanEnvironment, job: ApplyDelta) -> RescanReport:
                 report.updated,
                 report.closed,
                 report.layers_read,
+                f"{job.shard}/{job.shards}" if job.shards > 1 else None,
             )
         )
         report.timings["total"] = clock() - started

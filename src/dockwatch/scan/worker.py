@@ -90,6 +90,8 @@ class ScanWorker:
             service.tenant: (self.purger, self.audit_purger)
         }
         self._last_pass: datetime | None = None
+        self.delta_shards = 1
+        """Jobs an advisory update's rescan is split into (`Settings.delta_shards`)."""
         self._last_optimize: datetime | None = None
         self.ready = threading.Event()
         """Set once the advisory index is loaded (reported by /healthz)."""
@@ -137,11 +139,11 @@ class ScanWorker:
                 elif isinstance(event, AdvisoriesChanged) and any(
                     config_of(t).scan_type is ScanType.ENHANCED for t in self._tenants_in(uow)
                 ):
-                    # one job per database version: the job finds the affected images through
-                    # the reverse index when it runs
+                    # one job per database version (and shard): the job finds the affected
+                    # images through the reverse index when it runs
                     delta = ApplyDelta.from_document(event.payload())
-                    key = f"delta:{event.version}:{event.source}"
-                    enqueue(uow.jobs, delta, key, now)
+                    for part in delta.split(self.delta_shards):
+                        enqueue(uow.jobs, part, part.key, now)
             if events:
                 uow.outbox.advance(CURSOR, events[-1].id, now)
         return len(events)

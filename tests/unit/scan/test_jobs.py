@@ -61,6 +61,24 @@ def test_a_delta_reads_the_advisories_changed_payload() -> None:
     assert json.loads(encode(JOBS[-1])) == {k: v for k, v in payload.items() if k != "unrelated"}
 
 
+def test_an_update_split_in_shards_queues_one_job_each() -> None:
+    delta = JOBS[-1]
+    assert isinstance(delta, ApplyDelta)
+    assert delta.split(1) == [delta] and delta.key == "delta:7:osv:PyPI"
+    parts = delta.split(3)
+    assert [(p.shard, p.shards, p.key) for p in parts] == [
+        (k, 3, f"delta:7:osv:PyPI:{k}/3") for k in range(3)
+    ]
+    for part in parts:  # the same update, each with its shard
+        assert decode(part.kind, encode(part)) == part
+        doc = json.loads(encode(part))
+        assert (doc.pop("shard"), doc.pop("shards")) == (part.shard, 3)
+        assert doc == json.loads(encode(delta))
+    for bad in ('{"shard": 3, "shards": 3}', '{"shard": -1, "shards": 2}', '{"shards": 0}'):
+        with pytest.raises(UnknownJob):
+            decode("delta", bad)
+
+
 def test_unreadable_documents_are_refused() -> None:
     with pytest.raises(UnknownJob):
         decode("compact", "{}")

@@ -11,12 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from dockwatch.app import Services, build
 from dockwatch.config import Settings
+from dockwatch.model.events import RescanCompleted
 from dockwatch.model.finding import FindingDetail, detail_json
 from dockwatch.storage.finding_repo import detail_document
+from dockwatch.storage.image_buckets import in_shard
 from dockwatch.storage.sql import finding_repo, tables
 from dockwatch.storage.sql.registry_repo import SqlRegistryRepo
 from dockwatch.vulndb.importer import import_paths
@@ -102,8 +105,11 @@ def _full_rescan(services: Services) -> None:
             services.scanner.scan(repo, digest, rematch=True)
 
 
-def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
-    services = build(Settings(data_dir=tmp_path / "d", test_mode=True))
+@pytest.mark.parametrize("shards", [1, 3])
+def test_bulk_delta_equals_a_full_rescan(tmp_path: Path, shards: int) -> None:
+    """Also with each update split in shards (`Settings.delta_shards`): together they leave
+    what one job leaves."""
+    services = build(Settings(data_dir=tmp_path / "d", test_mode=True, delta_shards=shards))
     try:
         _import(
             services,
@@ -137,6 +143,10 @@ def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
         for repo, image in images.items():
             push_image(services, repo, image)
         services.worker.drain()
+        if shards > 1:  # the images are spread over the shards
+            split = {k for r, _, d in _resources(services) for k in range(shards)
+                     if in_shard(r, d, k, shards)}  # fmt: skip
+            assert len(split) > 1
         first = _findings(services)
         assert {(r, v) for r, _, v in _open(first)} == {
             ("prod-a", "CVE-2090-0001"), ("prod-a", "PYSEC-2"), ("prod-b", "CVE-2090-0001"),
@@ -173,10 +183,26 @@ def test_bulk_delta_equals_a_full_rescan(tmp_path: Path) -> None:
                 ],
             ),
         ]
+        with services.store.read() as uow:
+            done, seen = uow.jobs.depth()["done"], uow.outbox.last_id()
         for n, (name, records) in enumerate(updates):
             before_dev = {k: v for k, v in _findings(services).items() if k[0] == "dev-a"}
             _import(services, tmp_path, f"u{n}", *records)
             services.worker.drain()
+            with services.store.read() as uow:
+                assert uow.jobs.depth()["done"] == done + shards, name  # the update's jobs
+                done += shards
+                events = uow.outbox.read_after(seen, ["RescanCompleted"])
+                seen = uow.outbox.last_id()
+            completed = [e.event for e in events if isinstance(e.event, RescanCompleted)]
+            # each continuously scanned image is re-evaluated by one shard at most (a shard
+            # with none of the update's images reports nothing)
+            assert sum(e.images_reevaluated for e in completed) <= 3, name
+            labels = [e.shard for e in completed]
+            assert len(set(labels)) == len(labels), name
+            assert set(labels) <= (
+                {None} if shards == 1 else {f"{k}/{shards}" for k in range(shards)}
+            )
             bulk = _findings(services)
             # scan-on-push repositories are never re-matched
             assert {k: v for k, v in bulk.items() if k[0] == "dev-a"} == before_dev, name

@@ -20,19 +20,14 @@ SQLite runs one writer at a time (`BEGIN IMMEDIATE`), so there it takes nothing.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
+from dockwatch.storage.image_buckets import image_bucket
+
 LOCK_CLASS = 0x6466696E
 """The first key of every image bucket's lock ("dfin")."""
-BUCKETS = 512
-
-
-def image_bucket(repository_id: int, digest: str) -> int:
-    """The bucket an image resource's findings are locked under (stable across processes)."""
-    return zlib.crc32(f"{repository_id}/{digest}".encode()) % BUCKETS
 
 
 def hold_images(conn: Connection, resources: Iterable[tuple[int, str]]) -> None:

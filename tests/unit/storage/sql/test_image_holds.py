@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from dockwatch.storage.image_buckets import BUCKETS, image_bucket
 from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.image_holds import BUCKETS, hold_images, image_bucket
+from dockwatch.storage.sql.image_holds import hold_images
 from tests.support.postgres import PostgresCluster
 
 
