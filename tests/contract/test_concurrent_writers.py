@@ -3,7 +3,7 @@
 A registry serves many clients at once: a push uploads its layers side by side, CI jobs push
 images sharing a base layer, the same image lands in two repositories, two workers scan images
 sharing a layer. On PostgreSQL those writes run in concurrent transactions, so each test holds
-the first writer's transaction open until the second is seen waiting for one of its row locks
+the first writer's transaction open until the second is seen waiting for one of its locks
 (`pg_stat_activity`), then commits it: the second must end without an error, and the rows be
 what one writer after the other leaves. SQLite runs one writer at a time, where the same tests
 hold what a service relies on.
@@ -29,6 +29,7 @@ from dockwatch.model.distro import Distro
 from dockwatch.model.identity import Tenant
 from dockwatch.model.package import Package
 from dockwatch.model.package_doc import dump_package, package_ref
+from dockwatch.registry.errors import TagImmutable
 from dockwatch.scan.jobs import ApplyDelta
 from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
 from dockwatch.storage.image_buckets import in_shard
@@ -36,7 +37,7 @@ from dockwatch.storage.registry_repo import NewManifest
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
-from tests.builders.push import push_image
+from tests.builders.push import OCI_MANIFEST, push_image, upload_blob
 from tests.contract.conftest import repository_id
 from tests.unit.scan.test_rescan import _dist_info, _import, _osv
 from tests.unit.storage.sql.test_rollup_batches import _draft
@@ -44,7 +45,6 @@ from tests.unit.storage.sql.test_rollup_batches import _draft
 T = Tenant("123456789012", "us-east-1")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LAYER = compute(b"a base layer")
-OCI = "application/vnd.oci.image.manifest.v1+json"
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -168,8 +168,8 @@ def test_one_manifest_pushed_twice_at_once(store: Store) -> None:
     digest = compute(content)
 
     def push(uow: UnitOfWork) -> bool:
-        uow.registry.store_manifest_content(digest, OCI, content)
-        new = NewManifest(digest, OCI, None, None, len(content), [(LAYER, "blob")])
+        uow.registry.store_manifest_content(digest, OCI_MANIFEST, content)
+        new = NewManifest(digest, OCI_MANIFEST, None, None, len(content), [(LAYER, "blob")])
         return uow.registry.insert_manifest(T, repo, new, NOW)
 
     # the second learns that the repository holds it, as a push of a stored manifest does
@@ -194,6 +194,27 @@ def test_one_tag_pushed_by_two_writers_at_once(store: Store) -> None:
     assert (first, second) == (None, one)
     with store.read() as uow:
         assert uow.registry.tag_digest(repo, "latest") == two
+
+
+def test_an_immutable_tag_set_by_a_push_beside_is_not_moved(services: Services) -> None:
+    first = push_image(services, "team/app", _dist_info({"alpha": "1.0"}, "one"), "v0")
+    repo = repository_id(services, "team/app")
+    with services.store.write() as uow:
+        uow.registry.set_repository_settings(repo, tag_mutability="IMMUTABLE")
+    other = _dist_info({"alpha": "2.0"}, "two")
+    for blob in (other.config, *(layer.blob for layer in other.layers)):
+        upload_blob(services, "team/app", blob)
+    tenant = services.tenant
+    # a push of `first` under v1 is writing while `other` is pushed under v1: refused whole
+    with pytest.raises(TagImmutable):
+        beside(
+            services.store,
+            lambda uow: uow.registry.set_tag(tenant, repo, "v1", first, NOW),
+            lambda: services.registry.manifests.put("team/app", "v1", other.manifest, OCI_MANIFEST),
+        )
+    with services.store.read() as uow:
+        assert uow.registry.tag_digest(repo, "v1") == first
+        assert uow.registry.get_manifest(repo, other.digest) is None
 
 
 def test_one_image_catalogued_by_two_writers_at_once(store: Store) -> None:
