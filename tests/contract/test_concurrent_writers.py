@@ -11,11 +11,12 @@ hold what a service relies on.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from dockwatch.scan.jobs import ApplyDelta
 from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
 from dockwatch.storage.image_buckets import in_shard
 from dockwatch.storage.registry_repo import NewManifest
+from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.unit_of_work import SqlStore, SqlUnitOfWork
 from dockwatch.storage.unit_of_work import Store, UnitOfWork
@@ -332,6 +334,43 @@ def test_a_rescan_waits_for_a_writer_of_its_images(services: Services, tmp_path:
         ("PYSEC-1", "ACTIVE"),
         ("PYSEC-3", "ACTIVE"),
     ]
+
+
+def test_a_new_images_scan_state_recorded_by_two_writers_at_once(store: Store) -> None:
+    (repo,) = _repositories(store, "team/app")
+    digest = "sha256:" + "e" * 64
+    started = NOW - timedelta(days=1)
+
+    def state(reason: str, activated: datetime | None) -> ScanState:
+        return ScanState(repo, digest, "ENHANCED", "ACTIVE", reason, None, 0, None, None,
+                         last_activated_at=activated)  # fmt: skip
+
+    pending = state("PENDING_INITIAL_SCAN", started)
+    scanning = state("SCAN_IN_PROGRESS", None)  # None keeps the stored monitoring start
+    side_by_side(
+        store,
+        lambda uow: uow.scans.put_scan(T, pending, NOW),
+        lambda uow: uow.scans.put_scan(T, scanning, NOW),
+    )
+    with store.read() as uow:
+        assert uow.scans.get_scan(repo, digest) == dataclasses.replace(
+            scanning, last_activated_at=started
+        )
+
+
+def test_a_tenants_first_settings_saved_by_two_writers_at_once(store: Store) -> None:
+    side_by_side(
+        store,
+        lambda uow: uow.scans.save_settings(T, {"scanType": "BASIC"}, {"first": 1}, NOW),
+        lambda uow: uow.scans.save_settings(T, {"scanType": "ENHANCED"}, {"second": 2}, NOW),
+    )
+    with store.read() as uow:
+        saved = uow.scans.settings(T)
+    assert saved is not None
+    assert (saved.scanning_configuration, saved.ecr_configuration) == (
+        {"scanType": "ENHANCED"},
+        {"second": 2},
+    )
 
 
 def test_a_new_event_cursor_advanced_by_two_processes_at_once(store: Store) -> None:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
     update,
 )
@@ -39,6 +38,7 @@ from dockwatch.storage.scan_repo import (
 )
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.coverage import covered_counts, covered_page
+from dockwatch.storage.sql.shared_rows import dialect_insert, put_row
 
 _s, _r, _m = t.image_scans, t.repositories, t.manifests
 
@@ -98,13 +98,25 @@ _UPDATE_STATE = (
     update(_s).where(_THIS_STATE).values({c: bindparam(f"p_{c}") for c in _STATE_COLUMNS})
 )
 _UPDATE_STATE_ACTIVATED = _UPDATE_STATE.values(last_activated_at=bindparam("p_last_activated_at"))
-_INSERT_STATE = insert(_s).values(
-    {
-        c: bindparam(f"p_{c}")
-        for c in ("account_id", "region", "repository_id", "digest", *_STATE_COLUMNS,
-                  "last_activated_at")
-    }
+_INSERTED_COLUMNS = (
+    "account_id", "region", "repository_id", "digest", *_STATE_COLUMNS, "last_activated_at",
 )  # fmt: skip
+_INSERT_STATE: dict[tuple[str, bool], Any] = {}
+
+
+def _insert_state(conn: Connection, activated: bool) -> Any:
+    """The state's INSERT (built once per dialect): a state another writer added meanwhile
+    is updated as `_UPDATE_STATE` (`_ACTIVATED`) would (`shared_rows`)."""
+    key = (conn.dialect.name, activated)
+    stmt = _INSERT_STATE.get(key)
+    if stmt is None:
+        row = dialect_insert(conn, _s).values({c: bindparam(f"p_{c}") for c in _INSERTED_COLUMNS})
+        changed = (*_STATE_COLUMNS, "last_activated_at") if activated else _STATE_COLUMNS
+        stmt = _INSERT_STATE[key] = row.on_conflict_do_update(
+            index_elements=["repository_id", "digest"],
+            set_={c: row.excluded[c] for c in changed},
+        )
+    return stmt
 
 
 class SqlScanRepo:
@@ -133,9 +145,8 @@ class SqlScanRepo:
             "ecr_configuration": json.dumps(ecr),
             "updated_at": at,
         }
-        self._upsert(
-            s, _of(s, tenant), {"account_id": tenant.account_id, "region": tenant.region}, values
-        )
+        keys = {"account_id": tenant.account_id, "region": tenant.region}
+        put_row(self._conn, s, keys | values, ("account_id", "region"))  # a first save at once
 
     def get_scan(self, repository_id: int, digest: str) -> ScanState | None:
         r = self._conn.execute(select(_s).where(_scan_of(repository_id, digest))).first()
@@ -175,14 +186,8 @@ class SqlScanRepo:
         stmt = _UPDATE_STATE if state.last_activated_at is None else _UPDATE_STATE_ACTIVATED
         if not self._conn.execute(stmt, params).rowcount:
             keys = {"p_account_id": tenant.account_id, "p_region": tenant.region}
-            self._conn.execute(_INSERT_STATE, {**params, **keys})
-
-    def _upsert(
-        self, table: Table, row: ColumnElement[bool], keys: dict[str, Any], values: dict[str, Any]
-    ) -> None:
-        """Update `row` of `table` with `values`, or insert it (`keys` + `values`) when absent."""
-        if not self._conn.execute(update(table).where(row).values(**values)).rowcount:
-            self._conn.execute(insert(table).values(**keys, **values))
+            insert_state = _insert_state(self._conn, state.last_activated_at is not None)
+            self._conn.execute(insert_state, {**params, **keys})
 
     def delete_scan(self, repository_id: int, digest: str) -> None:
         self._conn.execute(delete(_s).where(_scan_of(repository_id, digest)))

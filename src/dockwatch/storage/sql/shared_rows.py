@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table
 
 
-def _insert(conn: Connection, table: Table) -> Any:
+def dialect_insert(conn: Connection, table: Table) -> Any:
     """The dialect's own INSERT of `table`, which has `on_conflict_*`."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,7 +40,7 @@ def add_missing(
 ) -> None:
     """Insert `rows` (sorted by `key` by the caller), leaving those whose `key` is stored."""
     if rows:
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=key), rows)
+        conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(index_elements=key), rows)
 
 
 def add_missing_returning(
@@ -48,12 +48,12 @@ def add_missing_returning(
 ) -> Any | None:
     """Insert one `row` unless its `key` is stored: `column` of the row inserted, or None when
     another writer's row holds the key."""
-    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=key)
+    stmt = dialect_insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=key)
     return conn.execute(stmt.returning(column)).scalar()
 
 
 def put_row(conn: Connection, table: Table, row: Mapping[str, Any], key: Sequence[str]) -> None:
     """Insert `row`, or set the stored row of its `key` to the row's other values."""
-    stmt = _insert(conn, table).values(**row)
+    stmt = dialect_insert(conn, table).values(**row)
     changed = {name: stmt.excluded[name] for name in row if name not in key}
     conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=changed))
