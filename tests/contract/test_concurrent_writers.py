@@ -34,6 +34,7 @@ from dockwatch.registry.errors import TagImmutable
 from dockwatch.scan.jobs import ApplyDelta
 from dockwatch.storage.catalog_repo import PackageKeyRow, StoredInventory
 from dockwatch.storage.image_buckets import in_shard
+from dockwatch.storage.organization_repo import DelegatedAdminRecord, MemberRecord
 from dockwatch.storage.registry_repo import NewManifest
 from dockwatch.storage.scan_repo import ScanState
 from dockwatch.storage.sql import tables as t
@@ -371,6 +372,39 @@ def test_a_tenants_first_settings_saved_by_two_writers_at_once(store: Store) -> 
         {"scanType": "ENHANCED"},
         {"second": 2},
     )
+
+
+def test_administrators_writes_of_one_key_at_once(store: Store) -> None:
+    """Tags of a resource, a repository's lifecycle policy, a region's delegated administrator
+    and a member account: the later of two writers at once sets them."""
+    arn = "arn:aws:ecr:us-east-1:123456789012:repository/team/app"
+
+    def write(n: int) -> Callable[[UnitOfWork], None]:
+        def put(uow: UnitOfWork) -> None:
+            uow.ecr.set_resource_tags(T, arn, [("team", f"t{n}"), (f"only{n}", "x")])
+            uow.ecr.put_lifecycle_policy(T, "team/app", f'{{"rules": {n}}}', NOW)
+            uow.organization.put_delegated_admin(
+                DelegatedAdminRecord("us-east-1", f"{n}" * 12, "1" * 12, "ENABLED", NOW)
+            )
+            uow.organization.put_member(
+                MemberRecord("us-east-1", "5" * 12, f"{n}" * 12, "ENABLED", NOW)
+            )
+
+        return put
+
+    side_by_side(store, write(2), write(3))
+    with store.read() as uow:
+        assert sorted(uow.ecr.resource_tags(T, arn)) == [
+            ("only2", "x"),
+            ("only3", "x"),
+            ("team", "t3"),
+        ]
+        policy = uow.ecr.lifecycle_policy(T, "team/app")
+        assert policy is not None and policy.text == '{"rules": 3}'
+        admin = uow.organization.delegated_admin("us-east-1")
+        assert admin is not None and admin.account_id == "3" * 12
+        member = uow.organization.member("us-east-1", "5" * 12)
+        assert member is not None and member.delegated_admin_account_id == "3" * 12
 
 
 def test_a_new_event_cursor_advanced_by_two_processes_at_once(store: Store) -> None:

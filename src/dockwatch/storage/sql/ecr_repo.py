@@ -12,6 +12,7 @@ from dockwatch.model.identity import Tenant
 from dockwatch.model.times import as_utc
 from dockwatch.storage.ecr_repo import LifecyclePolicyRow, LifecyclePreviewRow
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.shared_rows import put_row
 
 
 def _of(table: Any, tenant: Tenant) -> list[Any]:
@@ -36,22 +37,10 @@ class SqlEcrRepo:
         return [(row.tag_key, row.tag_value) for row in rows]
 
     def set_resource_tags(self, tenant: Tenant, arn: str, tags: list[tuple[str, str]]) -> None:
-        if not tags:
-            return
-        self.remove_resource_tags(tenant, arn, [k for k, _ in tags])
-        self._conn.execute(
-            insert(t.resource_tags),
-            [
-                {
-                    "account_id": tenant.account_id,
-                    "region": tenant.region,
-                    "resource_arn": arn,
-                    "tag_key": k,
-                    "tag_value": v,
-                }
-                for k, v in dict(tags).items()
-            ],
-        )
+        key = ("account_id", "region", "resource_arn", "tag_key")
+        for k, v in sorted(dict(tags).items()):  # the last value of a key given twice wins
+            row = {"account_id": tenant.account_id, "region": tenant.region, "resource_arn": arn}
+            put_row(self._conn, t.resource_tags, row | {"tag_key": k, "tag_value": v}, key)
 
     def remove_resource_tags(self, tenant: Tenant, arn: str, keys: list[str]) -> None:
         r = t.resource_tags
@@ -77,16 +66,14 @@ class SqlEcrRepo:
     def put_lifecycle_policy(
         self, tenant: Tenant, repository: str, text: str, at: datetime
     ) -> None:
-        self.delete_lifecycle_policy(tenant, repository)
-        self._conn.execute(
-            insert(t.lifecycle_policies).values(
-                account_id=tenant.account_id,
-                region=tenant.region,
-                repository=repository,
-                policy_text=text,
-                updated_at=at,
-            )
-        )
+        row = {
+            "account_id": tenant.account_id,
+            "region": tenant.region,
+            "repository": repository,
+            "policy_text": text,
+            "updated_at": at,
+        }
+        put_row(self._conn, t.lifecycle_policies, row, ("account_id", "region", "repository"))
 
     def delete_lifecycle_policy(self, tenant: Tenant, repository: str) -> bool:
         p = t.lifecycle_policies

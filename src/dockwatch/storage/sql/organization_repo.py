@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 from dockwatch.model.times import as_utc
 from dockwatch.storage.organization_repo import DelegatedAdminRecord, MemberRecord
 from dockwatch.storage.sql import tables
+from dockwatch.storage.sql.shared_rows import put_row
 
 _admins = tables.inspector_delegated_admins
 _members = tables.inspector_members
@@ -45,16 +46,14 @@ class SqlOrganizationRepo:
         )
 
     def put_delegated_admin(self, record: DelegatedAdminRecord) -> None:
-        self._conn.execute(_admins.delete().where(_admins.c.region == record.region))
-        self._conn.execute(
-            _admins.insert().values(
-                region=record.region,
-                account_id=record.account_id,
-                management_account_id=record.management_account_id,
-                status=record.status,
-                updated_at=record.updated_at,
-            )
-        )
+        row = {
+            "region": record.region,
+            "account_id": record.account_id,
+            "management_account_id": record.management_account_id,
+            "status": record.status,
+            "updated_at": record.updated_at,
+        }
+        put_row(self._conn, _admins, row, ("region",))
 
     def delete_delegated_admin(self, region: str) -> bool:
         return self._conn.execute(_admins.delete().where(_admins.c.region == region)).rowcount > 0
@@ -66,20 +65,14 @@ class SqlOrganizationRepo:
         return None if row is None else _member(row)
 
     def put_member(self, record: MemberRecord) -> None:
-        self._conn.execute(
-            _members.delete().where(
-                _members.c.region == record.region, _members.c.account_id == record.account_id
-            )
-        )
-        self._conn.execute(
-            _members.insert().values(
-                region=record.region,
-                account_id=record.account_id,
-                delegated_admin_account_id=record.delegated_admin_account_id,
-                relationship_status=record.relationship_status,
-                updated_at=record.updated_at,
-            )
-        )
+        row = {
+            "region": record.region,
+            "account_id": record.account_id,
+            "delegated_admin_account_id": record.delegated_admin_account_id,
+            "relationship_status": record.relationship_status,
+            "updated_at": record.updated_at,
+        }
+        put_row(self._conn, _members, row, ("region", "account_id"))
 
     def members(
         self,
