@@ -11,13 +11,13 @@ number could go to another tenant."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, select
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.shared_rows import add_missing
 
 NO_KEY = 0
 """A key no tenant has (keys start at 1): a query of a tenant without findings seeks it."""
@@ -74,19 +74,7 @@ def ensure_keys(conn: Connection, tenants: Iterable[Tenant]) -> dict[Tenant, int
 
 def _add(conn: Connection, name: tuple[str, str]) -> int:
     ft = t.finding_tenants
-    values: dict[str, Any] = {"account_id": name[0], "region": name[1]}
-    if conn.dialect.name == "postgresql":
-        # PostgreSQL's dialect: 20 ms of imports a server on SQLite never needs
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(ft)
-    else:  # and SQLite's (6 ms), which a server on PostgreSQL never needs
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(ft)
-    conn.execute(
-        stmt.values(**values).on_conflict_do_nothing(index_elements=["account_id", "region"])
-    )
+    add_missing(conn, ft, [{"account_id": name[0], "region": name[1]}], ("account_id", "region"))
     txn = conn.get_transaction()
     mark: tuple[object, set[tuple[str, str]]] | None = conn.info.get(_ADDED)
     if mark is None or mark[0] is not txn:

@@ -8,12 +8,12 @@ INSERT waits for the first writer's commit, then fails with a unique violation, 
 for the upload and a failed job for the scan. `INSERT ... ON CONFLICT DO NOTHING` waits the same
 way and then leaves the row (`add_missing`, for rows whose key names their content); `ON
 CONFLICT DO UPDATE` makes the later writer's values the row's (`put_row`, for a key whose value
-moves: a tag, an image's inventory). Callers insert keys in sorted order, so two writers never
-wait for each other crosswise.
+moves: an image's inventory, an event cursor). Callers insert keys in sorted order, so two
+writers never wait for each other crosswise.
 
 SQLite runs one writer at a time (`BEGIN IMMEDIATE`, `engine.py`); the statements are the same
 there, so both backends run one code path. Each dialect's `insert` is imported where it runs: a
-server never loads the other database's dialect (`tests/test_startup.py`).
+server never loads the other database's dialect (`tests/unit/cli/test_startup.py`).
 """
 
 from __future__ import annotations
