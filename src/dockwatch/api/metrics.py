@@ -103,24 +103,36 @@ class MetricsMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Record method, route family, status and duration."""
+        """Record method, route family, status and duration: before the response's last bytes
+        are sent, so that a client that has read an answer finds it counted (the app may run
+        on after it, with background tasks), or when the app ends without one."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         status = 500
+        recorded = False
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             elapsed = time.perf_counter() - start
             family = route_family(scope["path"])
             series = self.metrics.series.get()
             series.requests.labels(scope["method"], family, str(status)).inc()
             series.latency.labels(scope["method"], family).observe(elapsed)
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            record()
