@@ -321,8 +321,10 @@ class SqlRegistryRepo:
                 "manifest_digest": digest,
                 "updated_at": at,
             }
-            add_missing(self._conn, t.tags, [row], ("repository_id", "name"))
-            # a push of the same tag beside this one may have set it first
+            key = ("repository_id", "name")
+            if add_missing_returning(self._conn, t.tags, row, key, t.tags.c.name) is not None:
+                return None
+            # a push of the same tag beside this one set it first
             previous = self.tag_digest(repo_id, tag)
             if previous == digest:
                 return None
