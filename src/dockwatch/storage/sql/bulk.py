@@ -8,7 +8,7 @@ converted (timestamps on SQLite), each distinct value once (a batch stamps every
 same time), and the rows go to the driver as they are. Binary columns are passed as `bytes`,
 which both drivers (sqlite3, psycopg) bind as blobs: the dialect's `Binary` wrapper would only
 copy them (with it, 3,800 ms of 11,900 ms profiled in an import of 5,500 AlmaLinux advisories
-went to binding; without, 1,700 ms). On PostgreSQL the rows go in as one COPY (`_copy_rows`).
+went to binding; without, 1,700 ms). On PostgreSQL the rows go in as one COPY (`copy_rows`).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def insert_rows(
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     if conn.dialect.name == "postgresql":
-        _copy_rows(conn, f"COPY {quote(table.name)} ({names}) FROM STDIN", table, columns, rows)
+        copy_rows(conn, quote(table.name), table, columns, rows)
         return
     sql = (
         f"INSERT INTO {quote(table.name)} ({names}) "
@@ -94,18 +94,22 @@ def insert_rows(
     conn.exec_driver_sql(sql, driver_rows(conn, table, columns, rows))
 
 
-def _copy_rows(
+def copy_rows(
     conn: Connection,
-    sql: str,
+    target: str,
     table: Table,
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
 ) -> None:
-    """`insert_rows` on PostgreSQL: one COPY of the rows (psycopg adapts each value as it does
-    a parameter; the row triggers fire as for an INSERT). `executemany` sends each row as its
-    own statement: an import of the shared snapshot's JSON sources spent 0.94 CPU-s of this
-    process writing them and took 1.71 s, with COPY 0.36 CPU-s and 1.30 s (`bench/vulndb.py
-    --postgres`). A driver error is raised as SQLAlchemy raises it for a statement."""
+    """`insert_rows` on PostgreSQL: one COPY of the rows into `target` (`table`'s quoted name,
+    or a temporary table with its columns), each value bound as `table`'s column binds it
+    (psycopg adapts it as it does a parameter; the row triggers fire as for an INSERT).
+    `executemany` sends each row as its own statement: an import of the shared snapshot's JSON
+    sources spent 0.94 CPU-s of this process writing them and took 1.71 s, with COPY 0.36
+    CPU-s and 1.30 s (`bench/vulndb.py --postgres`). A driver error is raised as SQLAlchemy
+    raises it for a statement."""
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {target} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     driver = conn.connection.driver_connection
     assert driver is not None
     try:

@@ -20,6 +20,11 @@ The finding writer folds after each batch it writes (`rollup_batches.counted_onc
 its transaction; an aggregation folds what other paths left (suppression flips, purges) before
 it reads. Both only try the lock: when another transaction holds it, the rows wait in the log
 and the reader adds them up.
+
+A large batch of new findings is counted by its writer instead (`rollup_batches.inserted_once`,
+`pg_batch_counts.py`): holding the fold lock, it turns the triggers off for its insert
+(`defer_counts`: a setting of the transaction that their `WHEN` reads) and adds what the rows
+count to the rollup tables itself, as a fold would have.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
 logger = logging.getLogger(__name__)
 
 FOLD_LOCK_KEY = 0x646F636B666F6C64  # "dockfold": the transaction-level advisory lock of a fold
+DEFERRED_SETTING = "dockwatch.counts_deferred"
+"""The setting of a transaction under which the triggers log nothing (`defer_counts`)."""
 TRIGGERS = ("findings_count_insert", "findings_count_update", "findings_count_delete")
 FUNCTION = "findings_count_log_row"
 LOGGED = rollup_sources.COUNTED
@@ -95,12 +102,14 @@ def trigger_ddl() -> list[str]:
         END IF;
         RETURN NULL;
     END $$"""
-    run = f"FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()"
+    # evaluated per row before the function is called: a deferred batch costs no call
+    logging_on = f"current_setting('{DEFERRED_SETTING}', true) IS DISTINCT FROM 'on'"
+    run = f"FOR EACH ROW WHEN ({logging_on}) EXECUTE FUNCTION {FUNCTION}()"
     return [
         function,
         f"CREATE TRIGGER {TRIGGERS[0]} AFTER INSERT ON findings {run}",
         f"CREATE TRIGGER {TRIGGERS[1]} AFTER UPDATE OF {', '.join(LOGGED)} ON findings "
-        f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {FUNCTION}()",
+        f"FOR EACH ROW WHEN (({changed}) AND {logging_on}) EXECUTE FUNCTION {FUNCTION}()",
         f"CREATE TRIGGER {TRIGGERS[2]} AFTER DELETE ON findings {run}",
     ]
 
@@ -129,6 +138,34 @@ def install_triggers(conn: Connection) -> None:
     drop_triggers(conn)
     for ddl in trigger_ddl():
         conn.exec_driver_sql(ddl)
+
+
+def defers_counts(conn: Connection) -> bool:
+    """Whether the triggers read `DEFERRED_SETTING` (installed by findings/17 or later)."""
+    found = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('findings') "
+            "AND tgname = ANY(:names) AND pg_get_triggerdef(oid) LIKE :setting"
+        ),
+        {"names": list(TRIGGERS), "setting": f"%{DEFERRED_SETTING}%"},
+    ).scalar()
+    return found == len(TRIGGERS)
+
+
+def defer_counts(conn: Connection, deferred: bool) -> None:
+    """Turn the triggers' logging off (`deferred`) or on again for the rest of the transaction.
+    Left on when the transaction (or the savepoint it was set in) rolls back, it goes with it:
+    a setting made with `is_local` is undone with them."""
+    conn.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": DEFERRED_SETTING, "value": "on" if deferred else "off"},
+    )
+
+
+def try_hold(conn: Connection) -> bool:
+    """Take the fold lock until the transaction ends, unless another transaction holds it:
+    then False at once (this transaction may already hold it: True)."""
+    return _take_lock(conn, wait=False)
 
 
 def _take_lock(conn: Connection, wait: bool) -> bool:

@@ -254,6 +254,16 @@ def _findings_4_details(conn: Connection) -> None:
         rollups.rebuild(conn, added)
 
 
+def _findings_17_deferred_counts(conn: Connection) -> None:
+    """PostgreSQL: the count log's triggers again, now standing aside for a transaction that
+    defers them (`pg_rollups.defer_counts`): a large batch of new findings is counted by its
+    writer (`rollup_batches.inserted_once`). The counts do not change; nothing on SQLite."""
+    from dockwatch.storage.sql import pg_rollups
+
+    if conn.dialect.name == "postgresql" and pg_rollups.installed(conn):
+        pg_rollups.install_triggers(conn)
+
+
 def _events_2_batches(conn: Connection) -> None:
     """Outbox rows may hold a batch of events (`storage/sql/outbox_batches.py`); rows already
     stored hold one event each."""
@@ -380,6 +390,12 @@ MIGRATIONS: list[Migration] = [
     Migration("findings", 15, "finding counts per image and score", findings_15_score_rollup),
     Migration("findings", 16, "updatedAt sort index", create_sort_indexes),
     Migration("vulns", 3, "read digests of stored records", _vulns_3_read_digests),
+    Migration(
+        "findings",
+        17,
+        "count log triggers deferred for a counted batch",
+        _findings_17_deferred_counts,
+    ),
 ]
 
 

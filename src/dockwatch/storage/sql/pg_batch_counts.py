@@ -1,0 +1,52 @@
+"""A batch of new findings added to PostgreSQL's rollup tables by its writer, not the count log.
+
+Through the count log each new finding costs its trigger a call and a log row, and the fold
+after the batch groups those rows again: at 2,000 images, the 13,465 findings a 1,000-advisory
+update opens took the apply from 1.8 s to 2.5 s that way. A writer holding the fold lock turns
+the triggers off for its insert (`pg_rollups.defer_counts`) and adds what the rows count,
+computed from the rows (`inserted_counts.py`): each table's counted rows copied into a
+temporary table with its columns (one COPY) and added to it by one INSERT ... ON CONFLICT DO
+UPDATE, as a fold adds the log's (only the counts change on a conflict). Holding the lock, it is
+the only writer of rollup rows until it commits, as a folding transaction is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+from dockwatch.storage.sql import rollups
+from dockwatch.storage.sql import tables as t
+from dockwatch.storage.sql.bulk import copy_rows
+from dockwatch.storage.sql.inserted_counts import INSERTED_KEYS
+from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
+
+Counted = Mapping[str, Mapping[tuple[Any, ...], list[Any]]]
+"""Per rollup table's name: its key columns -> the columns after them and the severity counts
+(`inserted_counts.inserted_counts`)."""
+
+
+def add_counts(conn: Connection, counted: Counted) -> None:
+    """Add the `counted` rows to the rollup tables (the caller holds the fold lock)."""
+    for table in rollups.TABLES:
+        found = counted.get(table.name)
+        if not found:
+            continue
+        names = [*INSERTED_KEYS[table.name], *t.ROLLUP_SEVERITIES]
+        listed = ", ".join(names)
+        batch = f"{table.name}_batch"
+        # dropped at commit: a later migration changing the table finds no stale copy of it
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {batch} (LIKE {table.name}) ON COMMIT DROP"
+        )
+        # in key order, which the table's scan keeps: each row then lands beside the last
+        rows = [(*key, *found[key]) for key in sorted(found)]
+        copy_rows(conn, f"pg_temp.{batch}", table, names, rows)
+        adds = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in count_columns(table))
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM pg_temp.{batch} "
+            f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
+        )
+        conn.exec_driver_sql(f"DELETE FROM pg_temp.{batch}")
