@@ -39,21 +39,35 @@ class Received:
 class Receiver:
     """An HTTP endpoint answering 500 to the first `fail_first` tries of each event id."""
 
-    def __init__(self, fail_first: int = 0, secret: str = SECRET, slow: float = 0.0) -> None:
+    def __init__(
+        self,
+        fail_first: int = 0,
+        secret: str = SECRET,
+        slow: float = 0.0,
+        sender_may_die: bool = False,
+    ) -> None:
         self.fail_first = fail_first
         self.slow = slow
         """Seconds to hold each 2xx answer: the sender is mid-request more of the time."""
         self.secret = secret
+        self.sender_may_die = sender_may_die
+        """The test kills the sender: a request it left unfinished (its connection closed
+        before the body's last byte) goes to `cut`, not `bad`."""
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.bad: list[str] = []
+        self.cut: list[str] = []
         self.holding = 0
         """2xx answers taken but not yet sent back."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                length = int(self.headers["Content-Length"])
+                body = self.rfile.read(length)
+                if len(body) < length:  # the connection closed mid-body: nobody to answer
+                    receiver.unfinished(self.headers, len(body), length)
+                    return
                 status = receiver.answer(self.headers, body)
                 if status == 200 and receiver.slow:
                     with receiver.lock:
@@ -76,6 +90,13 @@ class Receiver:
     def url(self) -> str:
         """Where to send events."""
         return f"http://127.0.0.1:{self.server.server_address[1]}/events"
+
+    def unfinished(self, headers: Any, got: int, length: int) -> None:
+        """A request whose body ended early: the sender died mid-request, or sent less than it
+        declared (a fault, unless `sender_may_die`)."""
+        what = f"{got} of {length} body bytes for {headers.get('X-Dockwatch-Event-Id', '')}"
+        with self.lock:
+            (self.cut if self.sender_may_die else self.bad).append(what)
 
     def answer(self, headers: Any, body: bytes) -> int:
         ts = headers.get("X-Dockwatch-Timestamp", "")
