@@ -41,8 +41,7 @@ def add_counts(conn: Connection, counted: Counted) -> None:
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {batch} (LIKE {table.name}) ON COMMIT DROP"
         )
-        # in key order, which the table's scan keeps: each row then lands beside the last
-        rows = [(*key, *found[key]) for key in sorted(found)]
+        rows = [(*key, *counts) for key, counts in found.items()]
         copy_rows(conn, f"pg_temp.{batch}", table, names, rows)
         adds = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in count_columns(table))
         conn.exec_driver_sql(
