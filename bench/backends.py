@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.support.postgres import PostgresCluster
 
@@ -69,3 +71,41 @@ def side_by_side(results: dict[str, dict[str, str]]) -> None:
     for row in rows:
         cells = "  ".join(f"{results[n].get(row, '-'):>14}" for n in names)
         print(f"{row:{width}}  {cells}")
+
+
+Figures = dict[str, str]
+"""A run's key figures by name, as it formatted them."""
+
+
+def on_each_backend(
+    args: argparse.Namespace, what: str, run: Callable[[Backend], tuple[int, Figures]]
+) -> int:
+    """`run` on each asked backend under a heading naming `what`; with more than one, their
+    figures side by side. The statuses run returned, or-ed."""
+    status = 0
+    results: dict[str, Figures] = {}
+    with backends(args) as asked:
+        for make in asked:
+            backend = make()
+            print(f"\n== {what} on {backend.name} ==")
+            code, results[backend.name] = run(backend)
+            status |= code
+    if len(results) > 1:
+        side_by_side(results)
+    return status
+
+
+def copy_into(database: Path, url: str) -> float:
+    """Copy the SQLite database file `database` into the empty database `url` (`dockwatch
+    migrate-store`'s table copy); seconds taken."""
+    from dockwatch.storage.sql.engine import Database
+    from dockwatch.storage.store_copy import copy_tables
+
+    t0 = time.perf_counter()
+    source, target = Database(f"sqlite:///{database}"), Database(url)
+    try:
+        copy_tables(source, target)
+    finally:
+        source.close()
+        target.close()
+    return time.perf_counter() - t0

@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.servers import start_dockwatch  # noqa: E402
 
-from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
+from bench.backends import Backend, add_arguments, copy_into, on_each_backend  # noqa: E402
 from dockwatch.app import build  # noqa: E402
 from dockwatch.config import DEFAULT_ACCOUNT, Settings  # noqa: E402
 from dockwatch.findings.build import FindingDraft  # noqa: E402
@@ -688,7 +688,6 @@ def main() -> int:
     pages = min(1000, max(2, findings // 200))
     work = Path(tempfile.mkdtemp(prefix="dockwatch-findings-bench-"))
     data = args.data or work / "data"
-    results: dict[str, dict[str, str]] = {}
     missed = 0
     try:
         if args.data is None:
@@ -704,36 +703,19 @@ def main() -> int:
                 f"{facts['load_s']:.1f} s, rollups built in {facts['rollups_s']:.1f} s"
             )
         missed += disk(data)
-        with backends(args) as asked:
-            for make in asked:
-                backend = make()
-                print(f"\n== findings queries on {backend.name} ==")
-                if backend.url is not None:
-                    print(f"copied in {copy_into(data, backend.url):.1f} s")
-                code, results[backend.name] = measure(data, backend.url, args.reps, pages)
-                missed += code
-        if len(results) > 1:
-            side_by_side(results)
+
+        def on(backend: Backend) -> tuple[int, dict[str, str]]:
+            if backend.url is not None:
+                print(f"copied in {copy_into(data / 'dockwatch.db', backend.url):.1f} s")
+            return measure(data, backend.url, args.reps, pages)
+
+        missed += on_each_backend(args, "findings queries", on)
         return 1 if missed else 0
     finally:
         if args.keep and args.data is None:
             print(f"data kept in {data}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def copy_into(data: Path, url: str) -> float:
-    """Copy the data folder's database into the empty database `url`; seconds taken."""
-    from dockwatch.storage.store_copy import copy_tables
-
-    t0 = time.perf_counter()
-    source, target = Database(f"sqlite:///{data / 'dockwatch.db'}"), Database(url)
-    try:
-        copy_tables(source, target)
-    finally:
-        source.close()
-        target.close()
-    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

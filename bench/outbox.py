@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
+from bench.backends import add_arguments, on_each_backend  # noqa: E402
 
 APPEND_TARGET_US = 5.0
 """CPU per event appended (the issue's budget of the outbox in a rescan's ~100 us per pair)."""
@@ -183,18 +183,7 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=13_500)
     add_arguments(ap)
     args = ap.parse_args()
-    status = 0
-    results: dict[str, dict[str, str]] = {}
-    with backends(args) as asked:
-        for make in asked:
-            backend = make()
-            print(f"\n== outbox on {backend.name} ==")
-            code, figures = run(backend.url, args.events)
-            status |= code
-            results[backend.name] = figures
-    if len(results) > 1:
-        side_by_side(results)
-    return status
+    return on_each_backend(args, "outbox", lambda backend: run(backend.url, args.events))
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ from tests.support.cli import db_import  # noqa: E402
 from tests.support.servers import Server, start_dockwatch  # noqa: E402
 from tests.support.skopeo import copy  # noqa: E402
 
-from bench.backends import add_arguments, backends, side_by_side  # noqa: E402
+from bench.backends import add_arguments, copy_into, on_each_backend  # noqa: E402
 from dockwatch.catalog.service import catalog_image  # noqa: E402
 
 CORPUS = Path("/var/tmp/dockwatch-corpus")
@@ -145,18 +145,13 @@ def main() -> int:
     if args.part in ("latency", "all"):
         status |= push_latency(args)
     if args.part in ("rescan", "all"):
-        results: dict[str, dict[str, str]] = {}
-        with backends(args) as asked:
-            for make in asked:
-                backend = make()
-                print(f"\n== continuous rescan on {backend.name} ==")
-                code, figures = rescan_at_scale(
-                    args.images, args.sample, args.profile, backend.url, args.keep, args.shards
-                )
-                status |= code
-                results[backend.name] = figures
-        if len(results) > 1:
-            side_by_side(results)
+        status |= on_each_backend(
+            args,
+            "continuous rescan",
+            lambda backend: rescan_at_scale(
+                args.images, args.sample, args.profile, backend.url, args.keep, args.shards
+            ),
+        )
     return status
 
 
@@ -615,19 +610,12 @@ def _save(data: Path, keep: Path, facts: dict[str, Any]) -> None:
 
 def rescan_prepared_on(args: argparse.Namespace) -> int:
     """`rescan_prepared` on each asked backend: on PostgreSQL the folder's database copied
-    into a fresh database first (`storage/store_copy.py`, as `dockwatch migrate-store` does)."""
-    status = 0
-    results: dict[str, dict[str, str]] = {}
-    with backends(args) as asked:
-        for make in asked:
-            backend = make()
-            print(f"\n== the prepared update applied on {backend.name} ==")
-            code, figures = rescan_prepared(args.data, args.profile, backend.url)
-            status |= code
-            results[backend.name] = figures
-    if len(results) > 1:
-        side_by_side(results)
-    return status
+    into a fresh database first (`dockwatch migrate-store`'s table copy)."""
+    return on_each_backend(
+        args,
+        "the prepared update applied",
+        lambda backend: rescan_prepared(args.data, args.profile, backend.url),
+    )
 
 
 def rescan_prepared(
@@ -639,22 +627,13 @@ def rescan_prepared(
     from dockwatch.config import Settings
     from dockwatch.model.events import AdvisoriesChanged
     from dockwatch.storage.sql import outbox
-    from dockwatch.storage.sql.engine import Database
-    from dockwatch.storage.store_copy import copy_tables
 
     facts = json.loads((data / "rescan.json").read_text())
     work = Path(tempfile.mkdtemp(prefix="dockwatch-rescan-bench-"))
     try:
         shutil.copytree(data, work / "d")
         if url is not None:
-            t0 = time.perf_counter()
-            source, target = Database(f"sqlite:///{work / 'd' / 'dockwatch.db'}"), Database(url)
-            try:
-                copy_tables(source, target)
-            finally:
-                source.close()
-                target.close()
-            print(f"database copied in {time.perf_counter() - t0:.1f} s")
+            print(f"database copied in {copy_into(work / 'd' / 'dockwatch.db', url):.1f} s")
         services = build(Settings(data_dir=work / "d", database_url=url))
         try:
             with services.db.read() as conn:
