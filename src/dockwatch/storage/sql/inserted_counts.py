@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, String, any_, bindparam, select
+from sqlalchemy import ARRAY, Connection, String, Table, any_, bindparam, select
 
 from dockwatch.storage.sql import rollup_sources, rollups
 from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.batching import chunks
+from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
 from dockwatch.storage.sql.schema.epoch_micros import to_micros
 
 INSERTED_KEYS: dict[str, tuple[str, ...]] = {
@@ -51,6 +52,23 @@ INSERTED_KEYS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 """Per rollup table, the columns a counted row carries before its severity counts."""
+
+Counted = dict[str, dict[tuple[Any, ...], list[Any]]]
+"""Per rollup table's name: its key columns -> the columns after them and the severity counts."""
+
+
+def counted_columns(table: Table) -> list[str]:
+    """The columns of a counted row of `table`, in order (`INSERTED_KEYS`, then severities)."""
+    return [*INSERTED_KEYS[table.name], *t.ROLLUP_SEVERITIES]
+
+
+def adding_on_conflict(table: Table) -> str:
+    """The ON CONFLICT clause (SQLite and PostgreSQL) of an INSERT of counted rows into
+    `table`: a row of a key already there adds its counts, as a fold or a trigger does."""
+    name = table.name
+    adds = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in count_columns(table))
+    return f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
+
 
 _SEVERITY_INDEX = {s.upper(): i for i, s in enumerate(t.ROLLUP_SEVERITIES)}
 
@@ -133,7 +151,7 @@ def _first_second_pg(value: datetime) -> datetime:
 
 def inserted_counts(
     conn: Connection, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> dict[str, dict[tuple[Any, ...], list[Any]]]:
+) -> Counted:
     """What the new finding `rows` (values in `columns` order) count in each rollup table: its
     key columns -> the columns after them (`INSERTED_KEYS`) and the severity counts."""
     at = {c: columns.index(c) for c in rollups.COUNTED}

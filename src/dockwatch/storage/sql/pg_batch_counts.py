@@ -12,20 +12,11 @@ the only writer of rollup rows until it commits, as a folding transaction is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy import Connection
 
 from dockwatch.storage.sql import rollups
-from dockwatch.storage.sql import tables as t
 from dockwatch.storage.sql.bulk import copy_rows
-from dockwatch.storage.sql.inserted_counts import INSERTED_KEYS
-from dockwatch.storage.sql.rollup_sources import count_columns, key_columns
-
-Counted = Mapping[str, Mapping[tuple[Any, ...], list[Any]]]
-"""Per rollup table's name: its key columns -> the columns after them and the severity counts
-(`inserted_counts.inserted_counts`)."""
+from dockwatch.storage.sql.inserted_counts import Counted, adding_on_conflict, counted_columns
 
 
 def add_counts(conn: Connection, counted: Counted) -> None:
@@ -34,7 +25,7 @@ def add_counts(conn: Connection, counted: Counted) -> None:
         found = counted.get(table.name)
         if not found:
             continue
-        names = [*INSERTED_KEYS[table.name], *t.ROLLUP_SEVERITIES]
+        names = counted_columns(table)
         listed = ", ".join(names)
         batch = f"{table.name}_batch"
         # dropped at commit: a later migration changing the table finds no stale copy of it
@@ -43,9 +34,8 @@ def add_counts(conn: Connection, counted: Counted) -> None:
         )
         rows = [(*key, *counts) for key, counts in found.items()]
         copy_rows(conn, f"pg_temp.{batch}", table, names, rows)
-        adds = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in count_columns(table))
         conn.exec_driver_sql(
             f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM pg_temp.{batch} "
-            f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
+            + adding_on_conflict(table)
         )
         conn.exec_driver_sql(f"DELETE FROM pg_temp.{batch}")

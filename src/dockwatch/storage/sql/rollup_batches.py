@@ -28,7 +28,11 @@ from sqlalchemy import table as table_clause
 
 from dockwatch.storage.sql import pg_batch_counts, pg_rollups, rollups
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.inserted_counts import INSERTED_KEYS, inserted_counts
+from dockwatch.storage.sql.inserted_counts import (
+    adding_on_conflict,
+    counted_columns,
+    inserted_counts,
+)
 from dockwatch.storage.sql.rollup_sources import count_columns, key_columns, sources
 
 BATCH_MIN = 1_000
@@ -121,11 +125,10 @@ def counted_once(conn: Connection, ids: Sequence[str], *, new: bool = False) -> 
 
 def _upsert_sql(table: Table) -> str:
     """INSERT ... ON CONFLICT adding the counts, as `_count(conn, 1)` does (SQLite)."""
-    names = [*INSERTED_KEYS[table.name], *t.ROLLUP_SEVERITIES]
-    adds = ", ".join(f"{c} = {c} + excluded.{c}" for c in count_columns(table))
+    names = counted_columns(table)
     return (
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-        f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
+        + adding_on_conflict(table)
     )
 
 
