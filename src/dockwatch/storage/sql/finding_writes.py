@@ -143,9 +143,10 @@ def _insert_in_statements(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
 
 def set_states(conn: Connection, states: Mapping[str, FindingState]) -> None:
     """Give open findings the state an evaluation found (closed_at cleared: a reopen)."""
-    rows = [(*_state(states[fid]), None, fid) for fid in sorted(states)]  # id order, as above
-    with rollup_batches.counted_once(conn, list(states)):
-        update_by_key(conn, t.findings, "id", [*_STATE_COLUMNS, "closed_at"], rows)
+    columns = [*_STATE_COLUMNS, "closed_at"]
+    values = {fid: (*_state(states[fid]), None) for fid in sorted(states)}  # id order, as above
+    with rollup_batches.updated_once(conn, columns, values):
+        update_by_key(conn, t.findings, "id", columns, [(*v, fid) for fid, v in values.items()])
 
 
 def update_ids(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) -> None:
@@ -154,6 +155,5 @@ def update_ids(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) 
         return
     columns = list(values)
     fixed = tuple(values.values())
-    counted = list(ids) if set(columns) & rollup_batches.COUNTED else []
-    with rollup_batches.counted_once(conn, counted):
+    with rollup_batches.updated_once(conn, columns, dict.fromkeys(ids, fixed)):
         update_by_key(conn, t.findings, "id", columns, [(*fixed, fid) for fid in sorted(ids)])

@@ -4,11 +4,12 @@ writer (the rollup triggers counting each row) ends.
 Hypothesis draws sequences of evaluations (image resources sharing vulnerabilities, drafts of
 random severity, fix, exploit flag and vulnerable packages over shared layers, full scans and
 scoped re-evaluations, images deleted) and runs each through the same `FindingWriter` on two
-SQLite stores: one counts every batch with the set-oriented statements, the other keeps the
-per-row triggers. After every step the findings, the seven rollup tables and the outbox events
-must be equal, and the rollups (the first-seen one keyed by whole seconds of instants that
-are not) must equal a recount of the findings in plain Python (the
-detail rollup's titles and package names: those of each row's detail document).
+SQLite stores: one counts every batch itself (new rows and updates from their own values, other
+writes with the set-oriented statements), the other keeps the per-row triggers. After every
+step the findings, the eight rollup tables and the outbox events must be equal, and seven of
+the rollups (the first-seen one keyed by whole seconds of instants that are not) must equal a
+recount of the findings in plain Python (the detail rollup's titles and package names: those
+of each row's detail document).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ ROLLUPS = (
     t.finding_image_fix_counts,
     t.finding_image_first_counts,
 )
+COMPARED = (*ROLLUPS, t.finding_image_score_counts)
+"""The rollup tables held equal between the two stores."""
 _accounts = itertools.count(100000000000)
 
 
@@ -163,7 +166,7 @@ def _state(db: Database, account: str) -> dict[str, Any]:
             table.name: sorted(
                 tuple(r) for r in conn.execute(select(table).where(table.c.account_id == account))
             )
-            for table in ROLLUPS
+            for table in COMPARED
         }
         events = [e[:3] for e in events_of(conn, account)]
         docs = {r.ref: orjson.loads(r.doc) for r in conn.execute(select(t.finding_details))}
