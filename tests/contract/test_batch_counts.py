@@ -1,10 +1,11 @@
-"""A large batch of new findings counted by its writer (`rollup_batches.inserted_once`) leaves the
-rollups exactly where the per-row triggers leave them, on both backends. On PostgreSQL the count
-log's triggers stand aside for the batch while its transaction holds the fold lock
-(`pg_batch_counts.py`, migration findings/17); when another transaction folds, the batch is
-logged and folded as before; after the batch, the transaction's other writes are logged again.
+"""A large batch of new findings counted by its writer (`rollup_batches.inserted_once`), or of
+updates (`updated_once`), leaves the rollups exactly where the per-row triggers leave them, on
+both backends. On PostgreSQL the count log's triggers stand aside for the batch while its
+transaction holds the fold lock (`pg_batch_counts.py`, migration findings/17); when another
+transaction folds, the batch is logged and folded as before; after the batch, the
+transaction's other writes are logged again.
 
-Each case inserts the same random batch of `test_rollup_inserted`'s kind (several tenants and
+Each case of new findings inserts the same random batch of `test_rollup_inserted`'s kind (several tenants and
 statuses, every severity and an unknown one, details with and without a title, layers, repeated
 package names, scores present and absent) into a store already holding findings, once row by
 row (the triggers) and once as a counted batch, each in a transaction rolled back after its
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from dockwatch.storage.sql import pg_rollups, rollup_batches, rollups
 from dockwatch.storage.sql import tables as t
@@ -244,3 +245,77 @@ def test_findings_17_makes_older_triggers_stand_aside(
         assert pg_rollups.defers_counts(conn)
     logged, got = _rolled_back(pg, write)
     assert (logged, got) == (0, want)
+
+
+UPDATED = (
+    "status", "severity", "fix_available", "exploit_available", "inspector_score",
+    "epss_score", "source", "detail_ref", "updated_at",
+)  # fmt: skip
+"""What a batch of updates sets: every counted column a writer changes, and one that counts
+nothing."""
+SIX = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_batch_of_updates_counted_by_its_writer_leaves_the_rollups_where_the_triggers_do(
+    db: Database, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rollup_batches.updated_once`: 300 of 550 stored findings given random new values (and
+    one id that names no finding), once row by row through the triggers and once as a batch
+    counted from the rows read before it and the values set. Every severity is one of the six
+    here: a rollup row whose severities all reach zero is deleted, so a finding of an unknown
+    severity (counted in no severity, but in the fix counts) would leave counts that depend
+    on the order its neighbours were counted out and in."""
+    rng = random.Random(seed)
+    details = _details(rng)
+    at = COLUMNS.index("severity")
+    stored = [
+        (*r[:at], "MEDIUM" if r[at] not in SIX else r[at], *r[at + 1 :])
+        for r in _rows(rng, details, 550, 0)
+    ]
+    with db.write() as conn:
+        _store(conn, details)
+        _insert(conn, stored)
+    _settled(db)
+    chosen = rng.sample([r[0] for r in stored], 300) + ["f-missing"]
+    later = stored[0][COLUMNS.index("updated_at")] + timedelta(days=1)
+    values = {
+        fid: (
+            rng.choice(("ACTIVE", "SUPPRESSED", "CLOSED")), rng.choice(SIX),
+            rng.choice(("YES", "NO", "PARTIAL")), rng.choice(("YES", "NO")),
+            rng.choice((None, 1.5, 9.8)), rng.choice((None, 0.75)), rng.choice(("NVD", "OSV")),
+            rng.choice(details)[0], later,
+        )
+        for fid in chosen
+    }  # fmt: skip
+    f = t.findings
+    statement = (
+        update(f)
+        .where(f.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"b_{c}") for c in UPDATED})
+    )
+    params = [
+        {"b_id": fid, **{f"b_{c}": v for c, v in zip(UPDATED, row, strict=True)}}
+        for fid, row in sorted(values.items())
+    ]
+
+    def row_by_row(conn: Connection) -> dict[str, Any]:
+        conn.execute(statement, params)
+        return _rollups(conn)
+
+    want = _rolled_back(db, row_by_row)
+    assert sum(len(v) for v in want.values()) > 100
+    monkeypatch.setattr(rollup_batches, "BATCH_MIN", 1)
+
+    def counted(conn: Connection) -> tuple[int | None, dict[str, Any]]:
+        logged = None
+        with rollup_batches.updated_once(conn, UPDATED, values):
+            conn.execute(statement, params)
+            if conn.dialect.name == "postgresql":
+                logged = _logged(conn)
+        return logged, _rollups(conn)
+
+    logged, got = _rolled_back(db, counted)
+    assert got == want
+    if db.engine.dialect.name == "postgresql":
+        assert logged == 0  # the triggers stood aside: the writer counted the batch

@@ -70,6 +70,28 @@ def adding_on_conflict(table: Table) -> str:
     return f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
 
 
+def negated(counted: Counted) -> Counted:
+    """`counted` with its counts negated (the columns after the key that are not counts kept):
+    what adding it to the rollup tables subtracts."""
+    out: Counted = {}
+    for table in rollups.TABLES:
+        found = counted.get(table.name)
+        if not found:
+            out[table.name] = {}
+            continue
+        width = len(next(iter(found)))
+        adds = set(count_columns(table))
+        at = [i for i, name in enumerate(counted_columns(table)[width:]) if name in adds]
+        flipped: dict[tuple[Any, ...], list[Any]] = {}
+        for key, values in found.items():
+            row = list(values)
+            for i in at:
+                row[i] = -row[i]
+            flipped[key] = row
+        out[table.name] = flipped
+    return out
+
+
 _SEVERITY_INDEX = {s.upper(): i for i, s in enumerate(t.ROLLUP_SEVERITIES)}
 
 

@@ -1,4 +1,4 @@
-"""A batch of new findings added to PostgreSQL's rollup tables by its writer, not the count log.
+"""A batch of findings counted in PostgreSQL's rollup tables by its writer, not the count log.
 
 Through the count log each new finding costs its trigger a call and a log row, and the fold
 after the batch groups those rows again: at 2,000 images, the 13,465 findings a 1,000-advisory
@@ -7,7 +7,9 @@ the triggers off for its insert (`pg_rollups.defer_counts`) and adds what the ro
 computed from the rows (`inserted_counts.py`): each table's counted rows copied into a
 temporary table with its columns (one COPY) and added to it by one INSERT ... ON CONFLICT DO
 UPDATE, as a fold adds the log's (only the counts change on a conflict). Holding the lock, it is
-the only writer of rollup rows until it commits, as a folding transaction is.
+the only writer of rollup rows until it commits, as a folding transaction is. A batch of updates
+(`rollup_batches.updated_once`) adds what its rows counted before, negated, deletes the rollup
+rows that empties, and adds what they count after.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dockwatch.storage.sql.inserted_counts import Counted, adding_on_conflict, c
 
 
 def add_counts(conn: Connection, counted: Counted) -> None:
-    """Add the `counted` rows to the rollup tables (the caller holds the fold lock)."""
+    """Add the `counted` rows to the rollup tables (the caller holds the fold lock; negative
+    counts subtract)."""
     for table in rollups.TABLES:
         found = counted.get(table.name)
         if not found:

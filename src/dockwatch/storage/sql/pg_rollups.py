@@ -21,10 +21,10 @@ its transaction; an aggregation folds what other paths left (suppression flips, 
 it reads. Both only try the lock: when another transaction holds it, the rows wait in the log
 and the reader adds them up.
 
-A large batch of new findings is counted by its writer instead (`rollup_batches.inserted_once`,
-`pg_batch_counts.py`): holding the fold lock, it turns the triggers off for its insert
-(`defer_counts`: a setting of the transaction that their `WHEN` reads) and adds what the rows
-count to the rollup tables itself, as a fold would have.
+A large batch of new findings, or of updates, is counted by its writer instead
+(`rollup_batches.inserted_once` and `updated_once`, `pg_batch_counts.py`): holding the fold
+lock, it turns the triggers off for its write (`defer_counts`: a setting of the transaction
+that their `WHEN` reads) and changes the rollup tables itself, as a fold would have.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ The counts end exactly where the per-row triggers would have put them (the prope
 `tests/unit/storage/sql/test_rollup_batches.py` compares both). Small batches keep the triggers:
 the four grouped statements cost more than a few rows' triggers. On PostgreSQL the row triggers
 append to a count log, which is folded after the block instead (`pg_rollups.py`); a large batch
-of new findings is counted by its writer there too (`inserted_once`, `pg_batch_counts.py`).
+of new findings, or of updates whose values the writer knows, is counted by its writer there
+too (`inserted_once`, `updated_once`, `pg_batch_counts.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, column, delete, select, tuple_
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    column,
+    delete,
+    select,
+    tuple_,
+)
 from sqlalchemy import table as table_clause
 
 from dockwatch.storage.sql import pg_batch_counts, pg_rollups, rollups
@@ -37,6 +51,7 @@ from dockwatch.storage.sql.inserted_counts import (
     adding_on_conflict,
     counted_columns,
     inserted_counts,
+    negated,
 )
 from dockwatch.storage.sql.rollup_sources import count_columns, key_columns, sources
 
@@ -171,34 +186,23 @@ def inserted_once(
     _add(conn, inserted_counts(conn, columns, rows))
 
 
-def _add(conn: Connection, counted: Counted, sign: int = 1) -> None:
-    """Add (sign 1) or subtract (sign -1) `counted` to the rollup tables (SQLite)."""
+def _add(conn: Connection, counted: Counted) -> None:
+    """Add `counted` to the rollup tables (SQLite)."""
     for table in rollups.TABLES:
         found = counted[table.name]
-        if not found:
-            continue
-        # in key order: each upsert then lands beside the previous one in the table's b-tree
-        # instead of anywhere in it (the rescan benchmark at 20,000 images: 156,482 rows
-        # upserted in 1.11 s of CPU in the rows' order, 0.66 s in key order; sorting the keys
-        # took 0.16 s)
-        if sign > 0:
-            rows = [(*key, *found[key]) for key in sorted(found)]
-        else:
-            names = counted_columns(table)
-            adds = set(count_columns(table))
-            negated = [i for i, name in enumerate(names) if name in adds]
-            rows = []
-            for key in sorted(found):
-                row = [*key, *found[key]]
-                for i in negated:
-                    row[i] = -row[i]
-                rows.append(tuple(row))
-        conn.exec_driver_sql(_upsert_sql(table), rows)
+        if found:
+            # in key order: each upsert then lands beside the previous one in the table's
+            # b-tree instead of anywhere in it (the rescan benchmark at 20,000 images: 156,482
+            # rows upserted in 1.11 s of CPU in the rows' order, 0.66 s in key order; sorting
+            # the keys took 0.16 s)
+            conn.exec_driver_sql(_upsert_sql(table), [(*key, *found[key]) for key in sorted(found)])
 
 
 def _delete_emptied(conn: Connection, counted: Counted) -> None:
     """Delete the rollup rows of `counted`'s keys whose severity counts all reached zero, as
-    `_delete_empty` does for the rows of the batch's id table (SQLite)."""
+    `_delete_empty` does for the rows of the batch's id table and a fold for the keys it
+    counts out."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for table in rollups.TABLES:
         found = counted[table.name]
         if not found:
@@ -206,7 +210,7 @@ def _delete_emptied(conn: Connection, counted: Counted) -> None:
         width = len(next(iter(found)))
         keys = counted_columns(table)[:width]
         where = " AND ".join(
-            [*(f"{k} = ?" for k in keys), *(f"{s} <= 0" for s in t.ROLLUP_SEVERITIES)]
+            [*(f"{k} = {mark}" for k in keys), *(f"{s} <= 0" for s in t.ROLLUP_SEVERITIES)]
         )
         conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", sorted(found))
 
@@ -221,16 +225,23 @@ def updated_once(
     """Set `columns` on the findings `values` names (id -> the new values, in `columns` order)
     inside the block, the rollups counted once for the batch: what the rows count is read
     before the block and what they count after follows from the values set (`inserted_counts`
-    of both). `counted_once` reads the rows through the batch's id table with grouped
-    statements three times instead (subtract, delete the emptied rollup rows, add): the
-    rescan benchmark's update at 20,000 images updates 2,098 of 1,061,547 findings, whose
-    counting took 0.60-0.75 s there and 0.25-0.41 s here, most of it the rollup upserts (two
-    runs each, alternately, sampled; the UPDATE itself 0.27-0.52 s). On PostgreSQL, and for a
-    smaller batch, as `counted_once`."""
+    of both); what they counted is subtracted, the rollup rows it empties deleted, and what
+    they count now added. `counted_once` reads the rows through the batch's id table with
+    grouped statements three times instead: the rescan benchmark's update at 20,000 images
+    updates 2,098 of 1,061,547 findings, whose counting took 0.60-0.75 s there on SQLite and
+    0.25-0.41 s here, most of it the rollup upserts (two runs each, alternately, sampled; the
+    UPDATE itself 0.27-0.52 s). On PostgreSQL the same, as `inserted_once` does it there (the
+    triggers deferred while this transaction holds the fold lock, else the count log); a
+    smaller batch keeps the triggers."""
     if not set(columns) & COUNTED:
         yield
         return
-    if conn.dialect.name != "sqlite" or len(values) < BATCH_MIN or not rollups.enabled(conn):
+    postgres = conn.dialect.name == "postgresql"
+    if (
+        len(values) < BATCH_MIN
+        or not rollups.enabled(conn)
+        or (postgres and not _pg_counted_here(conn))
+    ):
         with counted_once(conn, list(values)):
             yield
         return
@@ -243,25 +254,38 @@ def updated_once(
             if i >= 0:
                 changed[i] = value
         after.append(tuple(changed))
-    conn.execute(t.finding_rollup_deferrals.insert().values(batch=1))
-    try:
+    if postgres:
+        pg_rollups.defer_counts(conn, True)
         yield
-    finally:
-        conn.execute(t.finding_rollup_deferrals.delete())
+        pg_rollups.defer_counts(conn, False)
+    else:
+        conn.execute(t.finding_rollup_deferrals.insert().values(batch=1))
+        try:
+            yield
+        finally:
+            conn.execute(t.finding_rollup_deferrals.delete())
     subtracted = inserted_counts(conn, rollups.COUNTED, list(before.values()))
-    _add(conn, subtracted, -1)
+    added = inserted_counts(conn, rollups.COUNTED, after)
+    add = pg_batch_counts.add_counts if postgres else _add
+    add(conn, negated(subtracted))
     _delete_emptied(conn, subtracted)
-    _add(conn, inserted_counts(conn, rollups.COUNTED, after))
+    add(conn, added)
+    if postgres:
+        pg_rollups.fold(conn)  # what other writes of this transaction logged
 
 
 def _counted_rows(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-    """The `rollups.COUNTED` columns of the findings `ids` that exist, by id (SQLite)."""
+    """The `rollups.COUNTED` columns of the findings `ids` that exist, by id (on PostgreSQL
+    the ids bound as one array, as `inserted_counts` reads details)."""
+    f = t.findings
     out: dict[str, tuple[Any, ...]] = {}
-    names = ", ".join(rollups.COUNTED)
     for part in chunks(list(ids)):
-        marks = ", ".join("?" * len(part))
-        for fid, *row in conn.exec_driver_sql(
-            f"SELECT id, {names} FROM findings WHERE id IN ({marks})", tuple(part)
+        if conn.dialect.name == "postgresql":
+            chosen = f.c.id == any_(bindparam("ids", part, type_=ARRAY(String)))
+        else:
+            chosen = f.c.id.in_(part)
+        for fid, *row in conn.execute(
+            select(f.c.id, *[f.c[c] for c in rollups.COUNTED]).where(chosen)
         ):
             out[fid] = tuple(row)
     return out
