@@ -5,7 +5,9 @@ columns and its detail's title, layers and package names (read once per detail).
 are those the grouped sources of `rollup_sources.py` give for the same rows, on SQLite and on
 PostgreSQL (the per-row triggers' counts: `tests/unit/storage/sql/test_rollup_inserted.py`,
 `tests/contract/test_batch_counts.py`); `rollup_batches.inserted_once` and
-`pg_batch_counts.add_counts` add them.
+`pg_batch_counts.add_counts` add them. A batch of updates (`rollup_batches.updated_once`)
+counts its rows so twice, as they were before it and with the values it sets, and adds the
+first `negated`.
 """
 
 from __future__ import annotations
