@@ -7,7 +7,7 @@ PostgreSQL (the per-row triggers' counts: `tests/unit/storage/sql/test_rollup_in
 `tests/contract/test_batch_counts.py`); `rollup_batches.inserted_once` and
 `pg_batch_counts.add_counts` add them. A batch of updates (`rollup_batches.updated_once`)
 counts its rows so twice, as they were before it and with the values it sets, and adds the
-first `negated`.
+difference (`net_change`).
 """
 
 from __future__ import annotations
@@ -72,26 +72,36 @@ def adding_on_conflict(table: Table) -> str:
     return f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {adds}"
 
 
-def negated(counted: Counted) -> Counted:
-    """`counted` with its counts negated (the columns after the key that are not counts kept):
-    what adding it to the rollup tables subtracts."""
-    out: Counted = {}
+def net_change(before: Counted, after: Counted) -> tuple[Counted, Counted]:
+    """What replacing the counts `before` by `after` changes in each rollup table: the net
+    counts of every key whose counts change (the columns after the key that are not counts
+    from `after` where it has the key, else from `before`), and among those the keys whose
+    counts fall (a row a fall may empty). A key counted the same before and after is left
+    out, as a fold of the count log nets it out."""
+    change: Counted = {}
+    falls: Counted = {}
     for table in rollups.TABLES:
-        found = counted.get(table.name)
-        if not found:
-            out[table.name] = {}
+        old, new = before.get(table.name, {}), after.get(table.name, {})
+        change[table.name], falls[table.name] = net, fell = {}, {}
+        keys = old.keys() | new.keys()
+        if not keys:
             continue
-        width = len(next(iter(found)))
+        width = len(next(iter(keys)))
         adds = set(count_columns(table))
         at = [i for i, name in enumerate(counted_columns(table)[width:]) if name in adds]
-        flipped: dict[tuple[Any, ...], list[Any]] = {}
-        for key, values in found.items():
-            row = list(values)
+        for key in keys:
+            was, now = old.get(key), new.get(key)
+            if was is None:
+                net[key] = new[key]  # a key `after` adds
+                continue
+            row = list(was if now is None else now)
             for i in at:
-                row[i] = -row[i]
-            flipped[key] = row
-        out[table.name] = flipped
-    return out
+                row[i] = (0 if now is None else now[i]) - was[i]
+            if any(row[i] for i in at):
+                net[key] = row
+                if any(row[i] < 0 for i in at):
+                    fell[key] = row
+    return change, falls
 
 
 _SEVERITY_INDEX = {s.upper(): i for i, s in enumerate(t.ROLLUP_SEVERITIES)}

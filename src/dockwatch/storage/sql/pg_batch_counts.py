@@ -8,8 +8,8 @@ computed from the rows (`inserted_counts.py`): each table's counted rows copied 
 temporary table with its columns (one COPY) and added to it by one INSERT ... ON CONFLICT DO
 UPDATE, as a fold adds the log's (only the counts change on a conflict). Holding the lock, it is
 the only writer of rollup rows until it commits, as a folding transaction is. A batch of updates
-(`rollup_batches.updated_once`) adds what its rows counted before, negated, deletes the rollup
-rows that empties, and adds what they count after.
+(`rollup_batches.updated_once`) adds the net change of what its rows count, and deletes the
+rollup rows it empties.
 """
 
 from __future__ import annotations
