@@ -112,7 +112,7 @@ Details = dict[str, tuple[Any, set[str], set[str], str]]
 spells them (`finding_detail_counts.package_names`)."""
 
 
-def _details_of(conn: Connection, refs: Sequence[str]) -> Details:
+def details_of(conn: Connection, refs: Sequence[str]) -> Details:
     """What the rollup sources read of each detail. SQLite: the rows read straight (the names
     spelled as `json_group_array` writes them); PostgreSQL: the spelling read with
     `rollup_sources.package_names`' own expression (`json_agg`, in the database's collation)."""
@@ -141,7 +141,7 @@ def _details_of(conn: Connection, refs: Sequence[str]) -> Details:
 
 
 def _details_of_pg(conn: Connection, refs: Sequence[str]) -> Details:
-    """`_details_of` on PostgreSQL: the refs bound as one array (`= ANY`), not a list of
+    """`details_of` on PostgreSQL: the refs bound as one array (`= ANY`), not a list of
     parameters, which SQLAlchemy and psycopg rewrote one by one (about half of the reads' 90 ms
     of CPU for the 13,465 findings of the rescan benchmark's update at 2,000 images)."""
     d, dp = t.finding_details, t.detail_packages
@@ -184,10 +184,14 @@ def _first_second_pg(value: datetime) -> datetime:
 
 
 def inserted_counts(
-    conn: Connection, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    details: Details | None = None,
 ) -> Counted:
     """What the new finding `rows` (values in `columns` order) count in each rollup table: its
-    key columns -> the columns after them (`INSERTED_KEYS`) and the severity counts."""
+    key columns -> the columns after them (`INSERTED_KEYS`) and the severity counts. The rows'
+    `details` are read here unless given (`details_of`)."""
     at = {c: columns.index(c) for c in rollups.COUNTED}
     account, region, status = at["account_id"], at["region"], at["status"]
     repo_id, repo_name, digest = at["repository_id"], at["repository_name"], at["digest"]
@@ -195,7 +199,8 @@ def inserted_counts(
     fix_available, exploit_available = at["fix_available"], at["exploit_available"]
     source, inspector_score, epss_score = at["source"], at["inspector_score"], at["epss_score"]
     first_observed = at["first_observed_at"]
-    details = _details_of(conn, sorted({r[detail_ref] for r in rows}))
+    if details is None:
+        details = details_of(conn, sorted({r[detail_ref] for r in rows}))
     first_second: Any = _first_second_pg if conn.dialect.name == "postgresql" else _first_second
     six = [0] * len(t.ROLLUP_SEVERITIES)
     image: dict[tuple[Any, ...], list[Any]] = {}

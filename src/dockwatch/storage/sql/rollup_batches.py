@@ -51,6 +51,7 @@ from dockwatch.storage.sql.inserted_counts import (
     Counted,
     adding_on_conflict,
     counted_columns,
+    details_of,
     inserted_counts,
     net_change,
 )
@@ -268,9 +269,11 @@ def updated_once(
             yield
         finally:
             conn.execute(t.finding_rollup_deferrals.delete())
+    ref = rollups.COUNTED.index("detail_ref")
+    details = details_of(conn, sorted({r[ref] for r in (*before.values(), *after)}))
     change, falls = net_change(
-        inserted_counts(conn, rollups.COUNTED, list(before.values())),
-        inserted_counts(conn, rollups.COUNTED, after),
+        inserted_counts(conn, rollups.COUNTED, list(before.values()), details),
+        inserted_counts(conn, rollups.COUNTED, after, details),
     )
     (pg_batch_counts.add_counts if postgres else _add)(conn, change)
     _delete_emptied(conn, falls)
