@@ -1,7 +1,8 @@
-"""New findings inserted many rows to a statement on SQLite (`finding_writes.insert_findings`)
-end as the same rows, in the same order, with the same rollups, as the same findings inserted one
-row at a time through SQLAlchemy's `executemany` (the per-row triggers counting the rollups, or
-the batch's own count, as the batch's size decides)."""
+"""New findings inserted many rows to a statement on SQLite (`finding_writes.insert_findings`),
+or staged in a temporary table and inserted by one statement per `STAGED_ROWS`, end as the same
+rows, in the same order, with the same rollups, as the same findings inserted one row at a time
+through SQLAlchemy's `executemany` (the per-row triggers counting the rollups, or the batch's own
+count, as the batch's size decides)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import FindingState, NewFinding
@@ -86,8 +88,12 @@ def _one_by_one(conn: Any, findings: list[NewFinding]) -> None:
 
 def _stored(db: Database) -> list[tuple[Any, ...]]:
     with db.read() as conn:
-        columns = [t.findings.c[c] for c in _STORED]
-        return [tuple(r) for r in conn.execute(select(*columns).order_by(t.findings.c.seq))]
+        return _stored_in(conn)
+
+
+def _stored_in(conn: Any) -> list[tuple[Any, ...]]:
+    columns = [t.findings.c[c] for c in _STORED]
+    return [tuple(r) for r in conn.execute(select(*columns).order_by(t.findings.c.seq))]
 
 
 @pytest.fixture
@@ -103,17 +109,25 @@ def stores(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
 
 
 @pytest.mark.parametrize(
-    ("count", "variables"),
+    ("count", "variables", "staged_rows"),
     [
-        (2 * finding_writes.ROWS_PER_STATEMENT + 7, None),  # triggers count, a partial last one
-        (rollup_batches.BATCH_MIN + 3, None),  # the batch counts its rollups itself
-        (60, 5 * len(finding_writes._INSERT_COLUMNS)),  # a library binding few variables
-        (3, None),
+        (2 * finding_writes.ROWS_PER_STATEMENT + 7, None, None),  # a partial last statement
+        (rollup_batches.BATCH_MIN + 3, None, None),  # the batch counts its rollups itself
+        (60, 5 * len(finding_writes._INSERT_COLUMNS), None),  # a library binding few variables
+        (3, None, None),
+        (finding_writes.STAGED_MIN + 211, None, 300),  # staged: four full rounds, a partial one
+        (finding_writes.STAGED_MIN, None, None),  # staged in one round
     ],
 )
 def test_many_rows_a_statement_store_what_one_row_a_statement_stores(
-    stores: tuple[Database, Database], count: int, variables: int | None
+    stores: tuple[Database, Database],
+    monkeypatch: pytest.MonkeyPatch,
+    count: int,
+    variables: int | None,
+    staged_rows: int | None,
 ) -> None:
+    if staged_rows is not None:
+        monkeypatch.setattr(finding_writes, "STAGED_ROWS", staged_rows)
     rng = random.Random(count)
     details = _details(rng)
     findings = _findings(rng, details, count)
@@ -143,3 +157,56 @@ def test_many_rows_a_statement_store_what_one_row_a_statement_stores(
     assert {(a, r) for a, r, _ in keyed} == {
         (f.tenant.account_id, f.tenant.region) for f in findings
     }
+
+
+def test_a_staged_batch_that_fails_leaves_nothing_for_the_next(
+    stores: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A staged batch stopped by a row that cannot go in (an id already stored) stores none of
+    its rows, and the next batch on the same connection stores its own rows and no other."""
+    monkeypatch.setattr(finding_writes, "STAGED_ROWS", 400)
+    rng = random.Random(7)
+    details = _details(rng)
+    findings = _findings(rng, details, 2 * finding_writes.STAGED_MIN)
+    first, second = findings[: finding_writes.STAGED_MIN], findings[finding_writes.STAGED_MIN :]
+    clash = max(first, key=lambda f: f.id)  # in the last round: earlier rounds went in
+    simple, staged = stores
+    for db in stores:
+        with db.write() as conn:
+            _store(conn, details)
+            _one_by_one(conn, [clash])
+    with staged.write() as conn:  # the same connection for both batches
+        with pytest.raises(IntegrityError), conn.begin_nested():
+            finding_writes.insert_findings(conn, first)
+        finding_writes.insert_findings(conn, second)
+    with simple.write() as conn:
+        _one_by_one(conn, second)
+    want = _stored(simple)
+    assert len(want) == 1 + len(second)
+    assert [r[1:] for r in _stored(staged)] == [r[1:] for r in want]
+    assert _rollups(staged) == _rollups(simple)
+
+
+def test_a_staged_batch_stopped_without_a_rollback_leaves_no_row_staged(
+    stores: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the caller goes on after a failed batch without rolling it back, the next batch on
+    the connection still inserts its own rows and no row staged for the failed one."""
+    monkeypatch.setattr(finding_writes, "STAGED_ROWS", 400)
+    rng = random.Random(11)
+    details = _details(rng)
+    findings = _findings(rng, details, 2 * finding_writes.STAGED_MIN)
+    first, second = findings[: finding_writes.STAGED_MIN], findings[finding_writes.STAGED_MIN :]
+    clash = max(first, key=lambda f: f.id)  # in the last round: its rows stay staged
+    _, staged = stores
+    with staged.write() as conn:
+        _store(conn, details)
+        _one_by_one(conn, [clash])
+        with pytest.raises(IntegrityError):
+            finding_writes.insert_findings(conn, first)
+        before = {r[1] for r in _stored_in(conn)}
+        finding_writes.insert_findings(conn, second)
+        after = {r[1] for r in _stored_in(conn)}
+    assert clash.id in before
+    assert len(before) < len(first)
+    assert after == before | {f.id for f in second}
