@@ -29,6 +29,7 @@ from dockwatch.storage.sql.migrations.epoch_times import listing_5_epoch_micros
 from dockwatch.storage.sql.migrations.first_seen_rollup import findings_13_first_seen_rollup
 from dockwatch.storage.sql.migrations.image_key_index import findings_14_image_key_index
 from dockwatch.storage.sql.migrations.layer_fixes import findings_12_layer_fixes
+from dockwatch.storage.sql.migrations.rollup_fillfactor import findings_18_rollup_fillfactor
 from dockwatch.storage.sql.migrations.rollup_tables import findings_9_rollups_without_rowid
 from dockwatch.storage.sql.migrations.score_rollup import findings_15_score_rollup
 from dockwatch.storage.sql.migrations.stored_order import (
@@ -395,6 +396,12 @@ MIGRATIONS: list[Migration] = [
         17,
         "count log triggers deferred for a counted batch",
         _findings_17_deferred_counts,
+    ),
+    Migration(
+        "findings",
+        18,
+        "room for updates in the rollup tables' pages",
+        findings_18_rollup_fillfactor,
     ),
 ]
 
