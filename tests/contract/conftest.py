@@ -118,6 +118,17 @@ def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
         built.close()
 
 
+@pytest.fixture
+def pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of the session's PostgreSQL cluster (suites of PostgreSQL alone)."""
+    database = Database(empty_database_url("postgresql", request, tmp_path))
+    migrate(database)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
 def image(seed: str) -> Image:
     """A distinct small image."""
     return make_image([make_layer({"seed": seed})])

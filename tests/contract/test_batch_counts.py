@@ -154,16 +154,6 @@ def _counted_by_the_writer(
         assert logged == 0
 
 
-@pytest.fixture
-def pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(empty_database_url("postgresql", request, tmp_path))
-    migrate(database)
-    try:
-        yield database
-    finally:
-        database.close()
-
-
 def test_a_batch_is_logged_while_another_transaction_folds(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,6 @@ rewrites each table (its rows unchanged) so that the pages it has get the room t
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,6 @@ from dockwatch.storage.sql.schema.findings import ROLLUP_FILLFACTOR
 from tests.unit.storage.sql.test_rollup_inserted import _details, _insert, _rows, _store
 
 from .conftest import empty_database_url
-
-
-@pytest.fixture
-def pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(empty_database_url("postgresql", request, tmp_path))
-    migrate(database)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def _options(conn: Connection) -> dict[str, list[str] | None]:

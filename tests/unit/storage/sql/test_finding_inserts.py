@@ -159,17 +159,26 @@ def test_many_rows_a_statement_store_what_one_row_a_statement_stores(
     }
 
 
+def _batches_and_a_clash(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> tuple[list[Any], list[NewFinding], list[NewFinding], NewFinding]:
+    """Details, two staged batches (rounds of 400 rows), and the finding of the first batch to
+    store beforehand so that the first batch stops: its last id, in the last round (the rows
+    of the rounds before went in, those of its round stay staged)."""
+    monkeypatch.setattr(finding_writes, "STAGED_ROWS", 400)
+    rng = random.Random(seed)
+    details = _details(rng)
+    findings = _findings(rng, details, 2 * finding_writes.STAGED_MIN)
+    first, second = findings[: finding_writes.STAGED_MIN], findings[finding_writes.STAGED_MIN :]
+    return details, first, second, max(first, key=lambda f: f.id)
+
+
 def test_a_staged_batch_that_fails_leaves_nothing_for_the_next(
     stores: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A staged batch stopped by a row that cannot go in (an id already stored) stores none of
     its rows, and the next batch on the same connection stores its own rows and no other."""
-    monkeypatch.setattr(finding_writes, "STAGED_ROWS", 400)
-    rng = random.Random(7)
-    details = _details(rng)
-    findings = _findings(rng, details, 2 * finding_writes.STAGED_MIN)
-    first, second = findings[: finding_writes.STAGED_MIN], findings[finding_writes.STAGED_MIN :]
-    clash = max(first, key=lambda f: f.id)  # in the last round: earlier rounds went in
+    details, first, second, clash = _batches_and_a_clash(monkeypatch, 7)
     simple, staged = stores
     for db in stores:
         with db.write() as conn:
@@ -192,12 +201,7 @@ def test_a_staged_batch_stopped_without_a_rollback_leaves_no_row_staged(
 ) -> None:
     """When the caller goes on after a failed batch without rolling it back, the next batch on
     the connection still inserts its own rows and no row staged for the failed one."""
-    monkeypatch.setattr(finding_writes, "STAGED_ROWS", 400)
-    rng = random.Random(11)
-    details = _details(rng)
-    findings = _findings(rng, details, 2 * finding_writes.STAGED_MIN)
-    first, second = findings[: finding_writes.STAGED_MIN], findings[finding_writes.STAGED_MIN :]
-    clash = max(first, key=lambda f: f.id)  # in the last round: its rows stay staged
+    details, first, second, clash = _batches_and_a_clash(monkeypatch, 11)
     _, staged = stores
     with staged.write() as conn:
         _store(conn, details)
