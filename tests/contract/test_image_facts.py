@@ -6,36 +6,18 @@ that do not exist get nothing."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from dockwatch.model.identity import Tenant
 from dockwatch.storage.finding_repo import ImageFacts
 from dockwatch.storage.sql import tables as t
-from dockwatch.storage.sql.engine import Database
-from dockwatch.storage.sql.migrations import migrate
 from dockwatch.storage.sql.unit_of_work import SqlStore
-
-from .conftest import BACKENDS, empty_database_url
 
 TENANT = Tenant("123456789012", "eu-west-1")
 T0 = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(empty_database_url(request.param, request, tmp_path))
-    migrate(database)
-    try:
-        yield database
-    finally:
-        database.close()
-
-
-def test_image_facts_of_a_thousand_images(db: Database) -> None:
+def test_image_facts_of_a_thousand_images(store: SqlStore) -> None:
     rng = random.Random(4)
     tenant = {"account_id": TENANT.account_id, "region": TENANT.region}
     # the same image in both repositories, pushed apart and tagged apart, as in a registry
@@ -45,7 +27,7 @@ def test_image_facts_of_a_thousand_images(db: Database) -> None:
     names = iter(rng.sample(range(10**6), 3 * len(images)))
     for key in images:
         tags[key] = [f"v{next(names)}" for _ in range(rng.randint(0, 3))]
-    with db.write() as conn:
+    with store.db.write() as conn:
         conn.execute(t.repositories.insert(), [
             {**tenant, "id": repo, "name": f"repo-{repo}", "created_at": T0} for repo in (1, 2)
         ])  # fmt: skip
@@ -65,7 +47,7 @@ def test_image_facts_of_a_thousand_images(db: Database) -> None:
         ])  # fmt: skip
     asked = rng.sample(images, 900)
     missing = [(1, "sha256:" + "f" * 64), (3, images[1][1])]
-    with SqlStore(db).read() as uow:
+    with store.read() as uow:
         facts = uow.findings.image_facts([*asked, *missing, *asked[:5]])
     assert facts == {key: ImageFacts(tuple(sorted(tags[key])), pushed[key]) for key in asked}
     assert sum(len(f.tags) for f in facts.values()) > 900

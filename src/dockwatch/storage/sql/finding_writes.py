@@ -161,13 +161,14 @@ def _insert_staged(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     `findings` by one `INSERT ... SELECT`.
 
     A statement that may stop half way copies each page it is about to change to the statement
-    journal first (so that its own rows alone can be undone), once per statement. Among 1,061,547 findings the
-    random ids and images send each row to other pages of `ix_findings_id` and
-    `ix_findings_image`, so each statement of 250 rows copied about as many pages again, and
-    copying them was most of the insert: 132,136 new findings of a rescan at 20,000 images
-    took 5.5-6.7 s in 529 statements, 3.1-5.2 s staged (`bench/scanning.py --part rescan
-    --data`, sampled, alternately). Alone, in a copy of that database: 6.9-8.2 s in statements
-    of 250 rows, 4.5-4.8 s staged by 20,000 rows, 4.0-4.1 s in one statement."""
+    journal first (so that its own rows alone can be undone), once per statement. Among
+    1,061,547 findings the random ids and images send each row to other pages of
+    `ix_findings_id` and `ix_findings_image`, so each statement of 250 rows copied about as
+    many pages again, and copying them was most of the insert: 132,136 new findings of a
+    rescan at 20,000 images took 5.5-6.7 s in 529 statements, 3.1-5.2 s staged
+    (`bench/scanning.py --part rescan --data`, sampled, alternately). Alone, in a copy of that
+    database: 6.9-8.2 s in statements of 250 rows, 4.5-4.8 s staged by 20,000 rows, 4.0-4.1 s
+    in one statement."""
     values = driver_rows(conn, t.findings, _INSERT_COLUMNS, rows)
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in _INSERT_COLUMNS)
