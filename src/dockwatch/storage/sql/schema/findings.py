@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
     Column,
+    Connection,
     Float,
     ForeignKey,
     Index,
@@ -339,11 +339,16 @@ def _rollup(name: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
         PrimaryKeyConstraint("account_id", "region", "status", *key),
         info={WITHOUT_ROWID: True},
     )
-    # set once the table is made rather than as the table's `postgresql_with` option: a
-    # dialect's option loads that dialect's package, which a server on SQLite never needs
-    room = DDL(f"ALTER TABLE {name} SET (fillfactor = {ROLLUP_FILLFACTOR})")
-    event.listen(table, "after_create", room.execute_if(dialect="postgresql"))
+    event.listen(table, "after_create", _keep_room)
     return table
+
+
+def _keep_room(table: Table, conn: Connection, **_: Any) -> None:
+    """`ROLLUP_FILLFACTOR` set on a rollup table PostgreSQL has just made. Set here rather than
+    as the table's `postgresql_with` option: a dialect's option loads that dialect's package at
+    import, which a server on SQLite never needs."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} SET (fillfactor = {ROLLUP_FILLFACTOR})")
 
 
 finding_image_counts = _rollup(
