@@ -112,11 +112,11 @@ def stores(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
     ("count", "variables", "staged_rows"),
     [
         (2 * finding_writes.ROWS_PER_STATEMENT + 7, None, None),  # a partial last statement
-        (rollup_batches.BATCH_MIN + 3, None, None),  # the batch counts its rollups itself
+        (rollup_batches.BATCH_MIN + 3, None, None),  # counted by the batch, staged in a round
         (60, 5 * len(finding_writes._INSERT_COLUMNS), None),  # a library binding few variables
         (3, None, None),
         (finding_writes.STAGED_MIN + 211, None, 300),  # staged: four full rounds, a partial one
-        (finding_writes.STAGED_MIN, None, None),  # staged in one round
+        (finding_writes.STAGED_MIN - 1, None, None),  # the largest batch in statements
     ],
 )
 def test_many_rows_a_statement_store_what_one_row_a_statement_stores(
